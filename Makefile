@@ -1,0 +1,140 @@
+# swaplab — build, test, benchmark and demo. The CPU build always works; OpenMP, OpenBLAS and CUDA
+# are detected and reported. `make test` and `make demo` first install missing Debian packages
+# (scripts/deps.sh), so on a fresh Debian machine each is the only command needed.
+#
+#   make                      build ./swaplab
+#   make test                 build and run every test (tests/run.sh)
+#   make test SANITIZE=address,undefined   the same under sanitizers (build-san/)
+#   make valgrind             the unit tests under valgrind
+#   make bench                CPU benchmarks, side by side with PyTorch (bench/run.sh)
+#   make bench-cuda           GPU benchmarks (needs a GPU)
+#   make demo                 the synthetic-volunteer demo end to end (writes demo-out/)
+#   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_OMP=1, CUDA_ARCH=90, NVCC
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+ifdef SANITIZE
+BUILD ?= build-san
+NO_CUDA := 1
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+endif
+
+CC ?= cc
+OPT ?= -O2
+PKG_CONFIG ?= pkg-config
+
+# ---- feature detection (evaluated lazily: scripts/deps.sh may install things first) ---------------
+have_pkg = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo 1)
+HAVE_BLAS := $(if $(NO_BLAS),,$(call have_pkg,openblas))
+HAVE_OMP := $(if $(NO_OMP),,$(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1))
+NVCC ?= $(shell command -v nvcc 2>/dev/null)
+HAVE_CUDA := $(if $(NO_CUDA),,$(if $(NVCC),1))
+CUDA_ARCH ?= 90
+
+PKGS := libpng jansson libsodium stb
+CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -MMD -MP -I. \
+               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(SANFLAGS)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
+ifeq ($(HAVE_BLAS),1)
+CFLAGS_BASE += -DSL_HAVE_BLAS $(shell $(PKG_CONFIG) --cflags openblas)
+LDLIBS += $(shell $(PKG_CONFIG) --libs openblas)
+endif
+ifeq ($(HAVE_OMP),1)
+CFLAGS_BASE += -fopenmp
+LDFLAGS += -fopenmp
+endif
+ifeq ($(HAVE_CUDA),1)
+CUDA_ROOT := $(patsubst %/bin/,%,$(dir $(realpath $(NVCC))))
+CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_ROOT)/lib64 $(CUDA_ROOT)/targets/*/lib))
+CFLAGS_BASE += -DSL_HAVE_CUDA
+NVCCFLAGS ?= -O2 -std=c++17 -I. -DSL_HAVE_CUDA \
+             -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
+             -gencode arch=compute_$(CUDA_ARCH),code=compute_$(CUDA_ARCH) \
+             -Xcompiler -fPIC,-Wall -MMD -MP
+LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
+endif
+CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
+LDFLAGS += $(SANFLAGS)
+
+# ---- sources: every module folder; a new file needs no Makefile edit --------------------------
+SRCS := $(wildcard util/*.c cli/*.c nn/*.c nn/ops/*.c data/*.c data/synth/*.c train/*.c infer/*.c \
+                   detect/*.c report/*.c)
+OBJS := $(SRCS:%.c=$(BUILD)/%.o)
+ifeq ($(HAVE_CUDA),1)
+CU_SRCS := $(wildcard nn/cuda/*.cu)
+OBJS += $(CU_SRCS:%.cu=$(BUILD)/%.cu.o)
+endif
+TEST_SRCS := $(wildcard tests/test_*.c)
+TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+yes_no = $(if $(1),✓,✗)
+.PHONY: all build deps deps-test deps-bench banner test test-only valgrind bench bench-cuda demo clean
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: banner $(BUILD)/swaplab $(if $(SANITIZE),,swaplab)
+
+banner:
+	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX)) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
+
+deps:
+	@bash scripts/deps.sh build
+deps-test:
+	@bash scripts/deps.sh build test
+deps-bench:
+	@bash scripts/deps.sh build test bench
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(BUILD)/swaplab: $(BUILD)/swaplab.o $(OBJS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+swaplab: $(BUILD)/swaplab
+	@cp $< $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(OBJS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(OBJS)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+test: deps-test
+	@$(MAKE) --no-print-directory test-only
+
+test-only: banner $(BUILD)/swaplab $(TESTS)
+	@BUILD=$(BUILD) bash tests/run.sh
+
+valgrind: deps-test
+	@$(MAKE) --no-print-directory NO_CUDA=1 BUILD=build-vg OPT=-O1 banner build-vg/swaplab $(TEST_SRCS:tests/%.c=build-vg/tests/%)
+	@BUILD=build-vg VALGRIND=1 bash tests/run.sh
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory banner $(BUILD)/swaplab $(BENCHES)
+	@BUILD=$(BUILD) bash bench/run.sh
+
+bench-cuda: deps-bench
+	@$(MAKE) --no-print-directory banner $(BUILD)/swaplab $(BENCHES)
+	@BUILD=$(BUILD) bash bench/run_cuda.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	./swaplab demo --out demo-out
+
+clean:
+	rm -rf build build-san build-vg swaplab
+
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

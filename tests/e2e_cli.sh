@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# e2e_cli.sh — the command-line skeleton: help, version, unknown commands and flags.
+. "$(dirname "$0")/e2e.sh"
+check "--help lists the commands" bash -c '"$SWAPLAB" --help | grep -q "train"'
+check "--version prints the version" bash -c '"$SWAPLAB" --version | grep -qE "^swaplab [0-9]+\.[0-9]+"'
+check "help CMD shows that command" bash -c '"$SWAPLAB" help keygen | grep -q "usage: swaplab keygen"'
+check_fails "unknown command exits 2" 2 "unknown command 'frobnicate'" "$SWAPLAB" frobnicate
+check_fails "unknown option exits 2" 2 "unknown option" "$SWAPLAB" --frobnicate
+check_fails "no command exits 2" 2 "usage: swaplab COMMAND" "$SWAPLAB"
+summary e2e_cli

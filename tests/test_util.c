@@ -1,0 +1,134 @@
+/* test_util.c — the util layer and image IO: flags, atomic files, RNG, keys, PNG text chunks. */
+#include "data/image.h"
+#include "tests/test.h"
+#include "util/args.h"
+#include "util/crypto.h"
+#include "util/fs.h"
+#include "util/rng.h"
+
+static void t_args(void) {
+    int steps = 5, flag = 0;
+    double lr = 0;
+    const char *out = NULL;
+    SlStrList sets = {0};
+    SlArg spec[] = {
+        {"--steps", SL_ARG_INT, &steps, "N", "steps"},
+        {"--lr", SL_ARG_DOUBLE, &lr, "X", "lr"},
+        {"--out", SL_ARG_STR, &out, "DIR", "out"},
+        {"--facesets", SL_ARG_LIST, &sets, "DIR", "sets"},
+        {"--resume", SL_ARG_FLAG, &flag, NULL, "resume"},
+        {0},
+    };
+    char *argv[] = {"--steps", "12", "--lr=0.5", "--facesets", "a", "b", "--resume", "--out", "x"};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 9, argv, NULL) == 0);
+    CHECK(steps == 12 && lr == 0.5 && flag == 1 && out && !strcmp(out, "x"));
+    CHECK(sets.n == 2 && !strcmp(sets.v[1], "b"));
+    free(sets.v);
+    char *bad1[] = {"--steps", "12x"};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 2, bad1, NULL) == 2);
+    char *bad2[] = {"--nope"};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 1, bad2, NULL) == 2);
+    char *bad3[] = {"--out"};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 1, bad3, NULL) == 2);
+    char *bad4[] = {"stray"};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 1, bad4, NULL) == 2);
+}
+
+static void t_atomic(void) {
+    char path[600];
+    SlErr err;
+    sl_path_join(path, sizeof path, test_tmpdir(), "a.bin");
+    CHECK(sl_write_atomic(path, "hello", 5, &err) == 0);
+    char *d;
+    size_t n;
+    CHECK(sl_read_file(path, 100, &d, &n, &err) == 0 && n == 5 && !memcmp(d, "hello", 5));
+    free(d);
+    CHECK(sl_read_file(path, 3, &d, &n, &err) == -1 && strstr(err.msg, "too large"));
+    /* A write into a missing directory fails and names the path. */
+    CHECK(sl_write_atomic("/nonexistent-dir/x", "a", 1, &err) == -1 && strstr(err.msg, "/nonexistent-dir/x"));
+    char deep[600];
+    sl_path_join(deep, sizeof deep, test_tmpdir(), "x/y/z");
+    CHECK(sl_mkdirs(deep, &err) == 0 && sl_is_dir(deep));
+}
+
+static void t_rng(void) {
+    SlRng a, b;
+    sl_rng_seed(&a, 42);
+    sl_rng_seed(&b, 42);
+    double sum = 0, sq = 0;
+    int same = 1;
+    for (int i = 0; i < 100000; i++) {
+        float x = sl_rng_normal(&a);
+        same &= x == sl_rng_normal(&b);
+        sum += x, sq += (double)x * x;
+    }
+    CHECK(same);
+    CHECK_NEAR(sum / 1e5, 0, 0.02);
+    CHECK_NEAR(sq / 1e5, 1, 0.02);
+    float u = sl_rng_uniform(&a);
+    CHECK(u >= 0 && u < 1);
+    int k = sl_rng_int(&a, 7);
+    CHECK(k >= 0 && k < 7);
+}
+
+static void t_keys(void) {
+    char prefix[600], kpath[700], ppath[700];
+    SlErr err;
+    sl_path_join(prefix, sizeof prefix, test_tmpdir(), "lab");
+    SlKeypair kp, kp2;
+    CHECK(sl_key_generate(prefix, &kp, &err) == 0);
+    CHECK(sl_key_generate(prefix, &kp, &err) == -1); /* never overwrite */
+    snprintf(kpath, sizeof kpath, "%s.key", prefix);
+    snprintf(ppath, sizeof ppath, "%s.pub", prefix);
+    CHECK(sl_key_load_secret(kpath, &kp2, &err) == 0 && !memcmp(kp.pk, kp2.pk, 32));
+    uint8_t pk[32], sig[64];
+    CHECK(sl_key_load_public(ppath, pk, &err) == 0 && !memcmp(pk, kp.pk, 32));
+    sl_sign(&kp, "msg", 3, sig);
+    CHECK(sl_verify_sig(pk, "msg", 3, sig));
+    CHECK(!sl_verify_sig(pk, "msh", 3, sig));
+    CHECK(sl_key_load_public(kpath, pk, &err) == -1); /* a secret file is not a public one */
+    char h[65];
+    sl_sha256_hex("abc", 3, h);
+    CHECK(!strcmp(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+}
+
+static void t_png_text(void) {
+    Image im = image_new(37, 21, 3);
+    for (int i = 0; i < 37 * 21 * 3; i++) im.px[i] = (uint8_t)(i * 7);
+    char path[600];
+    SlErr err;
+    sl_path_join(path, sizeof path, test_tmpdir(), "t.png");
+    PngText t[2] = {{"swaplab.provenance", "{\"a\":\"é\"}"}, {"XML:com.adobe.xmp", "<x/>"}};
+    CHECK(image_save_png(path, &im, t, 2, &err) == 0);
+    Image back;
+    CHECK(image_load(path, 0, &back, &err) == 0);
+    CHECK(back.w == 37 && back.h == 21 && back.c == 3 && !memcmp(back.px, im.px, 37 * 21 * 3));
+    char **k, **v;
+    int n;
+    CHECK(image_read_png_texts(path, &k, &v, &n, &err) == 0 && n == 2);
+    if (n == 2) CHECK(!strcmp(k[0], "swaplab.provenance") && !strcmp(v[0], "{\"a\":\"é\"}"));
+    image_free_texts(k, v, n);
+    image_free(&back);
+    /* truncated file: a clear error, no crash */
+    char *d;
+    size_t len;
+    CHECK(sl_read_file(path, 1 << 20, &d, &len, &err) == 0);
+    CHECK(image_load_mem((uint8_t *)d, len / 2, 3, &back, "half.png", &err) == -1 && strstr(err.msg, "half.png"));
+    CHECK(image_load_mem((uint8_t *)"not an image", 12, 3, &back, "junk", &err) == -1);
+    free(d);
+    /* JPEG round trip keeps size and roughly the pixels */
+    Image j = image_clone(&im);
+    image_jpeg_roundtrip(&j, 90);
+    CHECK(j.w == 37 && j.h == 21);
+    image_free(&j);
+    image_free(&im);
+}
+
+int main(void) {
+    RUN(t_args);
+    RUN(t_atomic);
+    RUN(t_rng);
+    RUN(t_keys);
+    RUN(t_png_text);
+    return test_summary("test_util");
+}

@@ -1,0 +1,115 @@
+/* args.c — the shared flag parser (see args.h). */
+#include "util/args.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+void sl_args_help(const char *cmd, const char *usage, const char *about, const SlArg *spec) {
+    printf("usage: swaplab %s %s\n", cmd, usage ? usage : "[options]");
+    if (about && *about) printf("\n%s\n", about);
+    printf("\noptions:\n");
+    for (const SlArg *a = spec; a && a->name; a++) {
+        char left[96];
+        if (a->type == SL_ARG_FLAG) sl_snprintf(left, sizeof left, "%s", a->name);
+        else if (a->type == SL_ARG_LIST)
+            sl_snprintf(left, sizeof left, "%s %s...", a->name, a->metavar ? a->metavar : "X");
+        else sl_snprintf(left, sizeof left, "%s %s", a->name, a->metavar ? a->metavar : "X");
+        printf("  %-26s %s\n", left, a->help ? a->help : "");
+    }
+    printf("  %-26s %s\n", "--help", "show this help");
+}
+
+int sl_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "swaplab %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(run 'swaplab %s --help' for the options)\n", cmd);
+    return 2;
+}
+
+static int set_value(const char *cmd, const SlArg *a, const char *val) {
+    char *end;
+    switch (a->type) {
+    case SL_ARG_INT: {
+        errno = 0;
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end || v < -2147483647L || v > 2147483647L)
+            return sl_usage_error(cmd, "%s expects an integer, got '%s'", a->name, val);
+        *(int *)a->dst = (int)v;
+        return 0;
+    }
+    case SL_ARG_DOUBLE: {
+        errno = 0;
+        double v = strtod(val, &end);
+        if (errno || end == val || *end)
+            return sl_usage_error(cmd, "%s expects a number, got '%s'", a->name, val);
+        *(double *)a->dst = v;
+        return 0;
+    }
+    case SL_ARG_STR:
+        *(const char **)a->dst = val;
+        return 0;
+    default:
+        SL_DIE("bad arg type");
+    }
+}
+
+int sl_args_parse(const char *cmd, const char *usage, const char *about, const SlArg *spec,
+                  int argc, char **argv, SlStrList *pos) {
+    if (pos) pos->v = NULL, pos->n = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *w = argv[i];
+        if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
+            sl_args_help(cmd, usage, about, spec);
+            free(pos ? (void *)pos->v : NULL);
+            if (pos) pos->v = NULL, pos->n = 0;
+            return 1;
+        }
+        if (strncmp(w, "--", 2) != 0 || strcmp(w, "--") == 0) {
+            if (!pos) return sl_usage_error(cmd, "unexpected argument '%s'", w);
+            pos->v = xrealloc(pos->v, sizeof *pos->v * (size_t)(pos->n + 1));
+            pos->v[pos->n++] = w;
+            continue;
+        }
+        const char *eq = strchr(w, '=');
+        size_t nl = eq ? (size_t)(eq - w) : strlen(w);
+        const SlArg *a = NULL;
+        for (const SlArg *s = spec; s && s->name; s++)
+            if (strlen(s->name) == nl && strncmp(s->name, w, nl) == 0) a = s;
+        if (!a) return sl_usage_error(cmd, "unknown option '%.*s'", (int)nl, w);
+        if (a->type == SL_ARG_FLAG) {
+            if (eq) return sl_usage_error(cmd, "%s takes no value", a->name);
+            *(int *)a->dst = 1;
+            continue;
+        }
+        if (a->type == SL_ARG_LIST) {
+            SlStrList *l = a->dst;
+            int added = 0;
+            if (eq) {
+                l->v = xrealloc(l->v, sizeof *l->v * (size_t)(l->n + 1));
+                l->v[l->n++] = eq + 1;
+                added++;
+            }
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                l->v = xrealloc(l->v, sizeof *l->v * (size_t)(l->n + 1));
+                l->v[l->n++] = argv[++i];
+                added++;
+            }
+            if (!added) return sl_usage_error(cmd, "%s needs at least one %s", a->name,
+                                              a->metavar ? a->metavar : "value");
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) return sl_usage_error(cmd, "%s needs a value (%s)", a->name,
+                                        a->metavar ? a->metavar : "X");
+        if (set_value(cmd, a, val)) return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,35 @@
+/* args.h — one flag parser for every subcommand, so all of them accept `--flag value`,
+ * `--flag=value` and `--help` the same way and reject unknown or malformed flags with exit 2. */
+#ifndef SL_ARGS_H
+#define SL_ARGS_H
+
+typedef enum { SL_ARG_FLAG, SL_ARG_INT, SL_ARG_DOUBLE, SL_ARG_STR, SL_ARG_LIST } SlArgType;
+
+/* A list flag (`--facesets A B C`) takes every following argument up to the next one that starts
+ * with "--"; it may be repeated. The strings point into argv. Free v with free(). */
+typedef struct {
+    const char **v;
+    int n;
+} SlStrList;
+
+typedef struct {
+    const char *name;    /* "--steps" */
+    SlArgType type;
+    void *dst;           /* int* (FLAG: set to 1; INT), double*, const char**, SlStrList* */
+    const char *metavar; /* "N"; NULL for flags */
+    const char *help;    /* one line; say the default here */
+} SlArg;
+
+/* Parses argv[0..argc) (the words after the subcommand). Positional words go into pos when it is
+ * non-NULL, otherwise they are an error. Returns 0 to go on, 1 when --help was printed (the
+ * command should exit 0), 2 after printing an error (the command should exit 2). `usage` is the
+ * synopsis line, `about` a paragraph printed under it by --help. The spec ends with {0}. */
+int sl_args_parse(const char *cmd, const char *usage, const char *about, const SlArg *spec,
+                  int argc, char **argv, SlStrList *pos);
+void sl_args_help(const char *cmd, const char *usage, const char *about, const SlArg *spec);
+
+/* For commands that check values after parsing: prints "swaplab CMD: MSG" and a hint to run
+ * --help, returns 2. */
+int sl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
