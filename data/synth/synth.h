@@ -1,0 +1,67 @@
+/* synth.h — synthetic volunteers: people who do not exist, rendered from a small 3-D head model
+ * with exact 68-point landmarks (iBUG 300-W order). Because we own the renderer we own the right
+ * answer of every swap: synth_render(outer = A, inner = B, frame of A) is what a perfect A→B swap
+ * of that frame looks like.
+ *
+ * An identity is split in two: the *outer head* (head outline and shape, hair, ears) and the
+ * *inner face* (skin tone inside the face, eyes, brows, nose, mouth). A frame carries everything
+ * that is not identity: expression, pose, light, background, camera, blur and noise. */
+#ifndef SL_SYNTH_H
+#define SL_SYNTH_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "data/image.h"
+#include "util/rng.h"
+
+typedef struct {
+    /* outer head */
+    float head_w, head_h, head_d;      /* ellipsoid radii (relative) */
+    float jaw_width, chin_len, cheek;  /* face outline shape */
+    float ear_size;
+    float hair_rgb[3];
+    int hair_style;                    /* 0 short, 1 long, 2 bald/shaved, 3 curly, 4 fringe */
+    float hair_len, hair_volume;
+    /* inner face */
+    float skin_rgb[3];                 /* wide range of tones */
+    float eye_spacing, eye_size, eye_slant;
+    float iris_rgb[3];
+    float brow_thick, brow_arch, brow_rgb[3];
+    float nose_len, nose_width;
+    float mouth_width, lip_thick, lip_rgb[3];
+    uint32_t texture_seed;             /* skin texture noise */
+} SynthIdentity;
+
+typedef struct {
+    float smile, mouth_open, blink, brow_raise; /* 0..1 */
+    float gaze_x, gaze_y;                       /* -1..1 */
+    float yaw, pitch, roll;                     /* degrees: about ±35, ±20, ±20 */
+    float light_dir[3], light_intensity, light_temp; /* temp: -1 cool .. 1 warm */
+    int bg_kind;                                /* gradient / texture variants */
+    float bg_rgb1[3], bg_rgb2[3];
+    uint32_t bg_seed, noise_seed;
+    float cam_scale, cam_dx, cam_dy;            /* framing */
+    float blur, noise_sigma;
+} SynthFrame;
+
+/* Draws a random identity / frame (seeded; the same generator state gives the same result). */
+void synth_identity_random(SynthIdentity *id, SlRng *rng);
+void synth_frame_random(SynthFrame *fr, SlRng *rng);
+/* A frontal, neutral, evenly lit frame (for contact sheets and detector checks). */
+void synth_frame_neutral(SynthFrame *fr);
+
+/* Renders a size x size RGB frame into *out (allocated here; free with image_free) and the 68
+ * landmarks in its pixel coordinates (x right, y down, pixel centres at +0.5). outer supplies the
+ * outer head, inner the inner face: pass the same identity twice for an ordinary frame. */
+void synth_render(const SynthIdentity *outer, const SynthIdentity *inner, const SynthFrame *fr,
+                  int size, Image *out, float lm[68][2]);
+
+/* JSON (jansson) of the parameters, for faces.jsonl / params.jsonl, and back. The *_from_json
+ * functions return -1 with err on a missing or mistyped field. */
+json_t *synth_identity_to_json(const SynthIdentity *id);
+json_t *synth_frame_to_json(const SynthFrame *fr);
+int synth_identity_from_json(const json_t *j, SynthIdentity *id, SlErr *err);
+int synth_frame_from_json(const json_t *j, SynthFrame *fr, SlErr *err);
+
+#endif
