@@ -147,6 +147,7 @@ struct StFile {
     char **keys, **vals;
     uint8_t *data; /* the byte buffer, 64-byte aligned */
     size_t data_len;
+    void **own; /* per tensor: a realigned copy when its offset is not a multiple of its dtype size */
 };
 
 void st_close(StFile *f) {
@@ -156,6 +157,8 @@ void st_close(StFile *f) {
         free(f->keys[i]);
         free(f->vals[i]);
     }
+    for (int i = 0; f->own && i < f->n; i++) free(f->own[i]);
+    free(f->own);
     free(f->t);
     free(f->keys);
     free(f->vals);
@@ -205,6 +208,13 @@ static int cmp_span(const void *a, const void *b) {
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void *alloc_aligned(size_t n) {
+    size_t sz = (n + 63) / 64 * 64;
+    void *p = aligned_alloc(64, sz ? sz : 64);
+    if (!p) SL_DIE("out of memory allocating %zu bytes", n);
+    return p;
 }
 
 /* Reads a non-negative JSON integer that fits size_t. */
@@ -344,9 +354,15 @@ static int parse_header(StFile *f, const char *hdr, size_t hlen, const char *nam
     }
     /* Put the tensors in file order and point them at their bytes. */
     StTensor *sorted = xcalloc(f->n ? (size_t)f->n : 1, sizeof *sorted);
+    f->own = xcalloc(f->n ? (size_t)f->n : 1, sizeof *f->own);
     for (int i = 0; i < f->n; i++) {
         sorted[i] = f->t[spans[i].idx];
         sorted[i].data = f->data + spans[i].begin;
+        if (spans[i].begin % st_dtype_size(sorted[i].dtype) != 0) {
+            f->own[i] = alloc_aligned(sorted[i].nbytes);
+            memcpy(f->own[i], sorted[i].data, sorted[i].nbytes);
+            sorted[i].data = f->own[i];
+        }
     }
     free(f->t);
     f->t = sorted;
@@ -380,13 +396,6 @@ static uint64_t le64(const uint8_t *b) {
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--) v = v << 8 | b[i];
     return v;
-}
-
-static void *alloc_aligned(size_t n) {
-    size_t sz = (n + 63) / 64 * 64;
-    void *p = aligned_alloc(64, sz ? sz : 64);
-    if (!p) SL_DIE("out of memory allocating %zu bytes", n);
-    return p;
 }
 
 /* Validates the 8-byte length against the file size; fills *hlen. */

@@ -43,7 +43,7 @@ typedef struct {
     StDtype dtype;
     int ndim;                     /* 0 (a scalar) .. ST_MAX_DIMS */
     int64_t shape[ST_MAX_DIMS];
-    const void *data;             /* little-endian bytes (this machine's order on x86/ARM) */
+    const void *data;             /* little-endian bytes; from st_open aligned to the dtype size */
     size_t nbytes;                /* must equal product(shape) * st_dtype_size(dtype) */
 } StTensor;
 
