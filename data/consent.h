@@ -91,6 +91,7 @@ typedef struct {
     const char *coordinator; /* required */
     const char *statement;   /* required */
     const SlKeypair *sign;   /* non-NULL: sign with this key and record its public key */
+    const char *source;      /* optional note on where the images came from (kept from a draft) */
 } ConsentFields;
 
 /* Scans dir for every image, hashes it and writes dir/consent.json (atomically) with the fields.
