@@ -76,8 +76,9 @@ int align_face(const Image *frame, const float lm[ALIGN_NLM][2], int size, float
  *    brow points lifted by a third of the brow–chin distance), 0 outside, with a one-pixel
  *    anti-aliased edge. Values in [0,1].
  *  - align_weight_map: the loss weights of the classic "eye and mouth multiplier": 0 outside the
- *    face mask, 1 inside it, ALIGN_FEATURE_WEIGHT in the eye regions (hull of each eye, dilated to
- *    include the brows' lower edge) and the mouth region (hull of the outer lip, dilated). */
+ *    face mask, 1 inside it, ALIGN_FEATURE_WEIGHT in the eye regions (hull of each eye with its
+ *    brow, grown 10% about its centre) and the mouth region (hull of the outer lip, grown 20%);
+ *    the mask's anti-aliased edge scales the weights there. */
 #define ALIGN_FEATURE_WEIGHT 3.0f
 void align_face_mask(const float lm[ALIGN_NLM][2], int size, float *mask);
 void align_weight_map(const float lm[ALIGN_NLM][2], int size, float *weights);
