@@ -611,6 +611,7 @@ static void check_images(json_t *j, const char *dir, const char *path, ConsentIn
 
 int consent_check(const char *dir, const char *use, const ConsentOptions *opt, ConsentInfo *info,
                   ConsentReasons *why, SlErr *err) {
+    sl_crypto_init();
     ConsentInfo local_info;
     if (!info) info = &local_info;
     memset(info, 0, sizeof *info);
@@ -767,6 +768,7 @@ done:
 
 /* ---- writing ----------------------------------------------------------------------------------- */
 static json_t *image_list(const char *dir, SlErr *err) {
+    sl_crypto_init();
     char **paths;
     int n = consent_list_images(dir, &paths, err);
     if (n < 0) return NULL;
