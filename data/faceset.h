@@ -1,6 +1,6 @@
 /* faceset.h — the face set every later command reads: one identity per directory, with
- * consent.json (data/consent.h), faces.jsonl (one JSON line per aligned face), aligned/*.png,
- * frames/*.png (the source frames). docs/FORMATS.md describes every file and field.
+ * consent.json (data/consent.h), faces.jsonl (one JSON line per aligned face), aligned/NNNNNN.png,
+ * frames/NNNNNN.png (the source frames). docs/FORMATS.md describes every file and field.
  *
  *   FaceSet fs; SlErr err;
  *   if (faceset_load("sets/synth-0001", &fs, &err)) { fprintf(stderr, "%s\n", err.msg); ... }
