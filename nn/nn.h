@@ -38,7 +38,7 @@
  *
  * DEVICES. NnCtx.device selects where a net runs. All layer dispatch happens in one place,
  * nn/net.c (layer_forward / layer_backward): for NN_CUDA it is meant to call nn_cuda_<op>_forward /
- * nn_cuda_<op>_backward (nn/cuda/*.cu, same arguments as the CPU op, device pointers, stream in
+ * nn_cuda_<op>_backward (nn/cuda/<op>.cu, same arguments as the CPU op, device pointers, stream in
  * ctx->cuda) on device mirrors of the flat buffers, and nn_cuda_adam_step for the optimizer. Callers
  * do not change. Until a CUDA backend exists, device NN_CUDA aborts with a clear message.
  *

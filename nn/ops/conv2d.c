@@ -1,0 +1,302 @@
+/* conv2d.c — 2-D convolution with bias and 'same' padding (K/2), stride 1 or 2: a reference in
+ * plain loops, and the fast path (batched im2col + one sgemm; a direct convolution for layers with
+ * few output channels, where im2col is huge and the GEMM skinny).
+ * https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html */
+#include <string.h>
+
+#include "nn/ops/ops.h"
+#include "util/util.h"
+
+/* ---- reference --------------------------------------------------------------------------- */
+void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int Cin,
+                        int H, int W, int Cout, int K, int S) {
+    int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    for (int n = 0; n < B; n++)
+        for (int co = 0; co < Cout; co++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    float acc = b ? b[co] : 0.0f;
+                    for (int ci = 0; ci < Cin; ci++)
+                        for (int ky = 0; ky < K; ky++) {
+                            int iy = oy * S - P + ky;
+                            if (iy < 0 || iy >= H) continue;
+                            for (int kx = 0; kx < K; kx++) {
+                                int ix = ox * S - P + kx;
+                                if (ix < 0 || ix >= W) continue;
+                                acc += w[((size_t)(co * Cin + ci) * K + ky) * K + kx] *
+                                       in[((size_t)(n * Cin + ci) * H + iy) * W + ix];
+                            }
+                        }
+                    out[((size_t)(n * Cout + co) * Ho + oy) * Wo + ox] = acc;
+                }
+}
+
+void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int B, int Cin, int H, int W, int Cout, int K, int S) {
+    int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    for (int n = 0; n < B; n++)
+        for (int co = 0; co < Cout; co++)
+            for (int oy = 0; oy < Ho; oy++)
+                for (int ox = 0; ox < Wo; ox++) {
+                    float d = dout[((size_t)(n * Cout + co) * Ho + oy) * Wo + ox];
+                    if (db) db[co] += d;
+                    for (int ci = 0; ci < Cin; ci++)
+                        for (int ky = 0; ky < K; ky++) {
+                            int iy = oy * S - P + ky;
+                            if (iy < 0 || iy >= H) continue;
+                            for (int kx = 0; kx < K; kx++) {
+                                int ix = ox * S - P + kx;
+                                if (ix < 0 || ix >= W) continue;
+                                size_t wi = ((size_t)(co * Cin + ci) * K + ky) * K + kx;
+                                size_t ii = ((size_t)(n * Cin + ci) * H + iy) * W + ix;
+                                if (dw) dw[wi] += d * in[ii];
+                                if (din) din[ii] += d * w[wi];
+                            }
+                        }
+                }
+}
+
+/* ---- fast path ----------------------------------------------------------------------------- */
+int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <= 8; }
+
+size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
+    if (conv2d_use_direct(Cin, Cout, K, S)) return 0;
+    size_t N = (size_t)B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
+    return (size_t)Cin * K * K * N + (size_t)Cout * N;
+}
+
+/* col[(ci*K+ky)*K+kx][n*Ho*Wo + oy*Wo + ox] = in[n, ci, oy*S-P+ky, ox*S-P+kx] (0 outside). */
+static void im2col(float *col, const float *in, int B, int Cin, int H, int W, int K, int S, int nthreads) {
+    int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
+    int rows = Cin * K * K;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int r = 0; r < rows; r++) {
+        int ci = r / (K * K), ky = (r / K) % K, kx = r % K;
+        float *dst = col + (size_t)r * N;
+        for (int n = 0; n < B; n++) {
+            const float *src = in + ((size_t)n * Cin + ci) * H * W;
+            float *d = dst + n * HWo;
+            for (int oy = 0; oy < Ho; oy++) {
+                int iy = oy * S - P + ky;
+                float *drow = d + (size_t)oy * Wo;
+                if (iy < 0 || iy >= H) {
+                    memset(drow, 0, sizeof(float) * Wo);
+                    continue;
+                }
+                const float *srow = src + (size_t)iy * W;
+                /* valid ox: 0 <= ox*S - P + kx < W */
+                int lo = P - kx > 0 ? (P - kx + S - 1) / S : 0;
+                int hi = (W - 1 + P - kx) / S + 1;
+                if (W - 1 + P - kx < 0) hi = 0;
+                if (hi > Wo) hi = Wo;
+                if (lo > hi) lo = hi;
+                for (int ox = 0; ox < lo; ox++) drow[ox] = 0.0f;
+                if (S == 1) {
+                    memcpy(drow + lo, srow + lo - P + kx, sizeof(float) * (hi - lo));
+                } else {
+                    for (int ox = lo; ox < hi; ox++) drow[ox] = srow[ox * S - P + kx];
+                }
+                for (int ox = hi; ox < Wo; ox++) drow[ox] = 0.0f;
+            }
+        }
+    }
+}
+
+/* din[n, ci] += col2im(dcol): parallel over (n, ci) planes, each summing its K*K rows. */
+static void col2im_add(float *din, const float *col, int B, int Cin, int H, int W, int K, int S, int nthreads) {
+    int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
+#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+    for (int n = 0; n < B; n++)
+        for (int ci = 0; ci < Cin; ci++) {
+            float *dst = din + ((size_t)n * Cin + ci) * H * W;
+            for (int ky = 0; ky < K; ky++)
+                for (int kx = 0; kx < K; kx++) {
+                    const float *src = col + (size_t)((ci * K + ky) * K + kx) * N + n * HWo;
+                    int lo = P - kx > 0 ? (P - kx + S - 1) / S : 0;
+                    int hi = (W - 1 + P - kx) / S + 1;
+                    if (W - 1 + P - kx < 0) hi = 0;
+                    if (hi > Wo) hi = Wo;
+                    for (int oy = 0; oy < Ho; oy++) {
+                        int iy = oy * S - P + ky;
+                        if (iy < 0 || iy >= H) continue;
+                        float *drow = dst + (size_t)iy * W;
+                        const float *srow = src + (size_t)oy * Wo;
+                        if (S == 1) {
+                            float *dd = drow - P + kx;
+                            for (int ox = lo; ox < hi; ox++) dd[ox] += srow[ox];
+                        } else {
+                            for (int ox = lo; ox < hi; ox++) drow[ox * S - P + kx] += srow[ox];
+                        }
+                    }
+                }
+        }
+}
+
+/* Direct stride-1 convolution: every (n, co) output plane is a sum of shifted input rows, with the
+ * inner loop over x contiguous so it vectorizes. */
+static void direct_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
+                           int H, int W, int Cout, int K, int nthreads) {
+    int P = K / 2;
+#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+    for (int n = 0; n < B; n++)
+        for (int co = 0; co < Cout; co++) {
+            float *o = out + ((size_t)n * Cout + co) * H * W;
+            float bias = b ? b[co] : 0.0f;
+            for (size_t i = 0; i < (size_t)H * W; i++) o[i] = bias;
+            for (int ci = 0; ci < Cin; ci++) {
+                const float *src = in + ((size_t)n * Cin + ci) * H * W;
+                const float *wk = w + ((size_t)co * Cin + ci) * K * K;
+                for (int y = 0; y < H; y++) {
+                    float *orow = o + (size_t)y * W;
+                    for (int ky = 0; ky < K; ky++) {
+                        int iy = y - P + ky;
+                        if (iy < 0 || iy >= H) continue;
+                        const float *srow = src + (size_t)iy * W;
+                        for (int kx = 0; kx < K; kx++) {
+                            float wv = wk[ky * K + kx];
+                            int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
+                            const float *s = srow - P + kx;
+                            for (int x = lo; x < hi; x++) orow[x] += wv * s[x];
+                        }
+                    }
+                }
+            }
+        }
+}
+
+static void direct_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                            const float *w, int B, int Cin, int H, int W, int Cout, int K, int nthreads) {
+    int P = K / 2;
+    size_t HW = (size_t)H * W;
+    if (db)
+        for (int co = 0; co < Cout; co++) {
+            double acc = 0;
+            for (int n = 0; n < B; n++) {
+                const float *d = dout + ((size_t)n * Cout + co) * HW;
+                float s = 0;
+                for (size_t i = 0; i < HW; i++) s += d[i];
+                acc += s;
+            }
+            db[co] += (float)acc;
+        }
+    if (dw) {
+#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+        for (int co = 0; co < Cout; co++)
+            for (int ci = 0; ci < Cin; ci++) {
+                float acc[64];
+                SL_ASSERT(K * K <= 64);
+                for (int t = 0; t < K * K; t++) acc[t] = 0;
+                for (int n = 0; n < B; n++) {
+                    const float *d = dout + ((size_t)n * Cout + co) * HW;
+                    const float *src = in + ((size_t)n * Cin + ci) * HW;
+                    for (int y = 0; y < H; y++) {
+                        const float *drow = d + (size_t)y * W;
+                        for (int ky = 0; ky < K; ky++) {
+                            int iy = y - P + ky;
+                            if (iy < 0 || iy >= H) continue;
+                            const float *srow = src + (size_t)iy * W;
+                            for (int kx = 0; kx < K; kx++) {
+                                int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
+                                const float *s = srow - P + kx;
+                                float sum = 0;
+                                for (int x = lo; x < hi; x++) sum += drow[x] * s[x];
+                                acc[ky * K + kx] += sum;
+                            }
+                        }
+                    }
+                }
+                float *dwk = dw + ((size_t)co * Cin + ci) * K * K;
+                for (int t = 0; t < K * K; t++) dwk[t] += acc[t];
+            }
+    }
+    if (din) {
+#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+        for (int n = 0; n < B; n++)
+            for (int ci = 0; ci < Cin; ci++) {
+                float *dst = din + ((size_t)n * Cin + ci) * HW;
+                for (int co = 0; co < Cout; co++) {
+                    const float *d = dout + ((size_t)n * Cout + co) * HW;
+                    const float *wk = w + ((size_t)co * Cin + ci) * K * K;
+                    for (int y = 0; y < H; y++) {
+                        const float *drow = d + (size_t)y * W;
+                        for (int ky = 0; ky < K; ky++) {
+                            int iy = y - P + ky;
+                            if (iy < 0 || iy >= H) continue;
+                            float *irow = dst + (size_t)iy * W - P;
+                            for (int kx = 0; kx < K; kx++) {
+                                float wv = wk[ky * K + kx];
+                                int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
+                                float *t = irow + kx;
+                                for (int x = lo; x < hi; x++) t[x] += wv * drow[x];
+                            }
+                        }
+                    }
+                }
+            }
+    }
+}
+
+void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
+                    int H, int W, int Cout, int K, int S, float *work, int nthreads) {
+    if (conv2d_use_direct(Cin, Cout, K, S)) {
+        direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, nthreads);
+        return;
+    }
+    int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
+    int R = Cin * K * K;
+    float *col = work, *tmp = work + (size_t)R * N;
+    nn_blas_threads(nthreads);
+    im2col(col, in, B, Cin, H, W, K, S, nthreads);
+    /* tmp[Cout, B*HWo] = w[Cout, R] x col[R, B*HWo], then scatter to NCHW with the bias. */
+    nn_sgemm(0, 0, Cout, (int)N, R, 1.0f, w, R, col, (int)N, 0.0f, tmp, (int)N);
+#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+    for (int n = 0; n < B; n++)
+        for (int co = 0; co < Cout; co++) {
+            const float *s = tmp + (size_t)co * N + n * HWo;
+            float *d = out + ((size_t)n * Cout + co) * HWo;
+            float bias = b ? b[co] : 0.0f;
+            for (size_t i = 0; i < HWo; i++) d[i] = s[i] + bias;
+        }
+}
+
+void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
+                     float *work, int nthreads) {
+    if (conv2d_use_direct(Cin, Cout, K, S)) {
+        direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, nthreads);
+        return;
+    }
+    int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
+    int R = Cin * K * K;
+    float *col = work, *dtmp = work + (size_t)R * N;
+    nn_blas_threads(nthreads);
+    /* dtmp[Cout, B*HWo] gathers dout; db sums it. */
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (int co = 0; co < Cout; co++) {
+        double acc = 0;
+        for (int n = 0; n < B; n++) {
+            const float *s = dout + ((size_t)n * Cout + co) * HWo;
+            float *d = dtmp + (size_t)co * N + n * HWo;
+            float sum = 0;
+            for (size_t i = 0; i < HWo; i++) {
+                d[i] = s[i];
+                sum += s[i];
+            }
+            acc += sum;
+        }
+        if (db) db[co] += (float)acc;
+    }
+    if (dw) {
+        im2col(col, in, B, Cin, H, W, K, S, nthreads);
+        nn_sgemm(0, 1, Cout, R, (int)N, 1.0f, dtmp, (int)N, col, (int)N, 1.0f, dw, R);
+    }
+    if (din) {
+        /* dcol[R, B*HWo] = w^T x dtmp, reusing the col buffer, then scatter-add into din. */
+        nn_sgemm(1, 0, R, (int)N, Cout, 1.0f, w, R, dtmp, (int)N, 0.0f, col, (int)N);
+        col2im_add(din, col, B, Cin, H, W, K, S, nthreads);
+    }
+}

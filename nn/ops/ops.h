@@ -1,0 +1,98 @@
+/* ops.h — the engine's op pairs (internal to nn/): a CPU reference in plain loops and, where it
+ * matters, a fast path, with one signature shape for all of them (llm.c style):
+ *
+ *   X_forward(out, [saved state,] in, params, dims)
+ *   X_backward(din, dparams, dout, [saved state,] in/out, params, dims)
+ *
+ * Every tensor is NCHW float32 (see nn/nn.h). Backward ADDS into din and into parameter gradients
+ * (callers zero them); din may be NULL to skip the input gradient. `nthreads` is the OpenMP loop
+ * thread count; fast paths call nn_sgemm, which uses OpenBLAS when built with SL_HAVE_BLAS and a
+ * blocked C fallback otherwise. Tolerances of fast vs reference are stated in docs/ENGINE.md.
+ */
+#ifndef SL_NN_OPS_H
+#define SL_NN_OPS_H
+
+#include <stddef.h>
+
+#include "util/rng.h"
+
+/* ---- GEMM: row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C ---------------------
+ * op(X) = X or X^T (trans flag). nn_sgemm is cblas_sgemm when built with BLAS (threads set by
+ * nn_blas_threads), else nn_sgemm_blocked. nn_sgemm_blocked is always compiled (and tested). */
+void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+              const float *B, int ldb, float beta, float *C, int ldc);
+void nn_sgemm_blocked(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                      int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Sets the BLAS thread count (no-op without BLAS); cheap when unchanged. */
+void nn_blas_threads(int n);
+/* Whether nn_sgemm uses OpenBLAS. */
+int nn_have_blas(void);
+
+/* ---- conv2d: 'same' padding K/2, stride S, bias. https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html
+ * in [B,Cin,H,W], w [Cout,Cin,K,K], b [Cout], out [B,Cout,Ho,Wo], Ho = (H + 2*(K/2) - K)/S + 1. */
+static inline int conv_out_size(int h, int k, int s) { return (h + 2 * (k / 2) - k) / s + 1; }
+void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int Cin,
+                        int H, int W, int Cout, int K, int S);
+void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int B, int Cin, int H, int W, int Cout, int K, int S);
+/* Fast path: im2col over the whole batch + one sgemm (or a direct convolution when
+ * conv2d_use_direct says so). work must hold conv2d_workspace(...) floats. */
+int conv2d_use_direct(int Cin, int Cout, int K, int S);
+size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S);
+void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
+                    int H, int W, int Cout, int K, int S, float *work, int nthreads);
+void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
+                     float *work, int nthreads);
+
+/* ---- dense: out[B,O] = in[B,I] w[O,I]^T + b. https://pytorch.org/docs/stable/generated/torch.nn.Linear.html */
+void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int I, int O);
+void dense_backward_ref(float *din, float *dw, float *db, const float *dout, const float *in,
+                        const float *w, int B, int I, int O);
+void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int I, int O,
+                   int nthreads);
+void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                    const float *w, int B, int I, int O, int nthreads);
+
+/* ---- elementwise activations over n floats (one implementation, OpenMP loops) ----------------
+ * https://pytorch.org/docs/stable/generated/torch.nn.LeakyReLU.html (ReLU, Sigmoid likewise).
+ * leaky/relu backward take the forward INPUT (gradient at 0 is slope / 0 as PyTorch); sigmoid
+ * backward takes the forward OUTPUT. */
+void leaky_relu_forward(float *out, const float *in, size_t n, float slope, int nthreads);
+void leaky_relu_backward(float *din, const float *dout, const float *in, size_t n, float slope, int nthreads);
+void relu_forward(float *out, const float *in, size_t n, int nthreads);
+void relu_backward(float *din, const float *dout, const float *in, size_t n, int nthreads);
+void sigmoid_forward(float *out, const float *in, size_t n, int nthreads);
+void sigmoid_backward(float *din, const float *dout, const float *out, size_t n, int nthreads);
+
+/* ---- pixel shuffle x2: [B,4C,H,W] -> [B,C,2H,2W], out[c,2y+i,2x+j] = in[4c+2i+j,y,x].
+ * https://pytorch.org/docs/stable/generated/torch.nn.PixelShuffle.html */
+void pixel_shuffle_forward(float *out, const float *in, int B, int C, int H, int W, int nthreads);
+void pixel_shuffle_backward(float *din, const float *dout, int B, int C, int H, int W, int nthreads);
+
+/* ---- max pool k x k, stride k, floor: [B,C,H,W] -> [B,C,H/k,W/k]; idx keeps the argmax (index
+ * into the input plane; first maximum wins, as PyTorch). https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html */
+void maxpool_forward(float *out, int *idx, const float *in, int B, int C, int H, int W, int k, int nthreads);
+void maxpool_backward(float *din, const float *dout, const int *idx, int B, int C, int H, int W, int k, int nthreads);
+
+/* ---- batch norm per channel over (B, HW), eps, momentum (PyTorch semantics).
+ * https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
+ * Training: normalise with the batch mean and biased variance, save mean and invstd (1/sqrt(var+eps))
+ * per channel, update running_mean/var (unbiased var) and *num_batches += 1.
+ * Eval: normalise with the running stats; mean/invstd receive the values used. */
+void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
+                       const float *beta, float *running_mean, float *running_var, float *num_batches,
+                       int B, int C, int HW, int training, float momentum, float eps, int nthreads);
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                        const float *mean, const float *invstd, const float *gamma, int B, int C,
+                        int HW, int training, int nthreads);
+
+/* ---- inverted dropout: mask[i] = 0 with probability p else 1/(1-p), drawn from rng in order;
+ * out = in * mask. https://pytorch.org/docs/stable/generated/torch.nn.Dropout.html */
+void dropout_forward(float *out, float *mask, const float *in, size_t n, float p, SlRng *rng);
+void dropout_backward(float *din, const float *dout, const float *mask, size_t n, int nthreads);
+
+/* ---- SSIM pieces (nn/loss.c): the normalised 11-tap Gaussian (sigma 1.5) used by DSSIM. */
+void nn_gaussian_window(float g[11]);
+
+#endif
