@@ -521,7 +521,7 @@ static void check_signature(json_t *j, const char *path, const ConsentOptions *o
     uint8_t pk[32], sv[64];
     SL_ASSERT(sl_unhex(pk, 32, pkh) == 0 && sl_unhex(sv, 64, val) == 0);
     char *canon = consent_canonical(j);
-    int ok = sl_verify_sig(pk, canon, strlen(canon), sv) == 0;
+    int ok = sl_verify_sig(pk, canon, strlen(canon), sv) == 1;
     free(canon);
     if (!ok) {
         reason(r, "%s: bad signature: the manifest was changed after key %.16s... signed it "
