@@ -34,6 +34,8 @@ typedef struct {
     float *map_t; /* 2*size*size: target sampling coordinates */
     float *map_w; /* 2*size*size: warped input sampling coordinates */
     float *tmp;   /* 3*size*size */
+    float *gw;    /* 5*size: warp-grid weights of each row/column */
+    void *luts;   /* colour tables (sRGB <-> linear, the L*a*b* cube root) */
 } Augmenter;
 
 void augment_init(Augmenter *a, const AugmentOpts *opt, int size);
