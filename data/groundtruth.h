@@ -1,0 +1,20 @@
+/* groundtruth.h — the right answer of a swap, for synthetic face sets: A's frame (pose,
+ * expression, light, background, camera) and outer head rendered with B's inner face
+ * (data/synth/synth.h), aligned with A's affine. A perfect A→B swap of face i of A looks exactly
+ * like this, so swap fidelity can be measured (train/eval). Parameters come from faces.jsonl. */
+#ifndef SL_GROUNDTRUTH_H
+#define SL_GROUNDTRUTH_H
+
+#include "data/faceset.h"
+
+/* 1 when every face of fs carries renderer parameters (a set made by `swaplab synth`). */
+int groundtruth_available(const FaceSet *fs);
+
+/* The perfect A→B swap of face i of set a, as an a->crop x a->crop RGB crop in *crop (allocated;
+ * image_free). b may be a itself (then it is a re-render of face i). Returns -1 with err when a
+ * or b is not synthetic or its parameters do not parse. */
+int groundtruth_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, SlErr *err);
+/* The same as float CHW RGB in [0,1] (3*crop*crop floats), like faceset_load_face. */
+int groundtruth_swap_chw(const FaceSet *a, int i, const FaceSet *b, float *chw, SlErr *err);
+
+#endif
