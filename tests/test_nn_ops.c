@@ -1,0 +1,482 @@
+/* test_nn_ops.c — every engine op: finite-difference gradient checks of the CPU references
+ * (central differences, double-accumulated losses, fresh random inputs), the fast paths against
+ * the references, GEMM against a double-precision product, and Adam against its formula. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn.h"
+#include "nn/ops/ops.h"
+#include "tests/test.h"
+#include "util/rng.h"
+#include "util/util.h"
+
+static SlRng R;
+
+static float *rnd(size_t n, float lo, float hi) {
+    float *p = xmalloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) p[i] = sl_rng_range(&R, lo, hi);
+    return p;
+}
+/* Random values with |x| >= 0.1 (away from the kinks of relu/leaky/l1). */
+static float *rnd_away(size_t n) {
+    float *p = rnd(n, 0.1f, 1.0f);
+    for (size_t i = 0; i < n; i++)
+        if (sl_rng_uniform(&R) < 0.5f) p[i] = -p[i];
+    return p;
+}
+static float *zeros(size_t n) { return xcalloc(n ? n : 1, sizeof(float)); }
+
+static double dot(const float *a, const float *b, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* Central-difference check of d f / d x[i] against g[i] at `samples` random i (all if n small).
+ * f returns a double-accumulated scalar loss. */
+typedef double (*LossFn)(void *st);
+static void gradcheck(const char *what, LossFn f, void *st, float *x, const float *g, size_t n, double h,
+                      double rtol, double atol) {
+    int samples = n <= 40 ? (int)n : 40;
+    int bad = 0;
+    for (int s = 0; s < samples; s++) {
+        size_t i = n <= 40 ? (size_t)s : (size_t)sl_rng_int(&R, (int)n);
+        float save = x[i];
+        x[i] = save + (float)h;
+        double lp = f(st);
+        x[i] = save - (float)h;
+        double lm = f(st);
+        x[i] = save;
+        double num = (lp - lm) / (2 * h);
+        if (fabs(num - g[i]) > rtol * fabs(num) + atol) {
+            if (bad++ < 3)
+                fprintf(stderr, "  %s[%zu]: numeric %.7g analytic %.7g\n", what, i, num, (double)g[i]);
+        }
+    }
+    CHECKF(bad == 0, "%s: %d of %d gradient entries off", what, bad, samples);
+}
+
+/* Max |a-b| / (atol + rtol |b|) <= 1. */
+static void check_close(const char *what, const float *a, const float *b, size_t n, double rtol, double atol) {
+    int bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]) / (atol + rtol * fabs((double)b[i]));
+        if (e > worst) worst = e;
+        if (e > 1) bad++;
+    }
+    CHECKF(bad == 0, "%s: %d of %zu values off (worst ratio %.3g)", what, bad, n, worst);
+}
+
+/* ---- GEMM ---------------------------------------------------------------------------------- */
+static void t_gemm(void) {
+    int M = 37, N = 29, K = 301;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            float *A = rnd((size_t)M * K, -1, 1), *Bm = rnd((size_t)K * N, -1, 1), *C0 = rnd((size_t)M * N, -1, 1);
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            float *C1 = xmalloc(sizeof(float) * M * N), *C2 = xmalloc(sizeof(float) * M * N), *ref = xmalloc(sizeof(float) * M * N);
+            memcpy(C1, C0, sizeof(float) * M * N);
+            memcpy(C2, C0, sizeof(float) * M * N);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double s = 0;
+                    for (int k = 0; k < K; k++)
+                        s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? Bm[j * ldb + k] : Bm[k * ldb + j]);
+                    ref[i * N + j] = (float)(0.75 * s + 0.5 * C0[i * N + j]);
+                }
+            nn_sgemm_blocked(ta, tb, M, N, K, 0.75f, A, lda, Bm, ldb, 0.5f, C1, N);
+            nn_sgemm(ta, tb, M, N, K, 0.75f, A, lda, Bm, ldb, 0.5f, C2, N);
+            check_close("sgemm_blocked", C1, ref, (size_t)M * N, 1e-4, 1e-4);
+            check_close("sgemm", C2, ref, (size_t)M * N, 1e-4, 1e-4);
+            free(A), free(Bm), free(C0), free(C1), free(C2), free(ref);
+        }
+}
+
+/* ---- conv2d -------------------------------------------------------------------------------- */
+typedef struct {
+    int B, Cin, H, W, Cout, K, S;
+    float *x, *w, *b, *r; /* r: random projection of the output */
+} ConvSt;
+static double conv_loss(void *p) {
+    ConvSt *c = p;
+    int Ho = conv_out_size(c->H, c->K, c->S), Wo = conv_out_size(c->W, c->K, c->S);
+    size_t on = (size_t)c->B * c->Cout * Ho * Wo;
+    float *y = zeros(on);
+    conv2d_forward_ref(y, c->x, c->w, c->b, c->B, c->Cin, c->H, c->W, c->Cout, c->K, c->S);
+    double l = dot(y, c->r, on);
+    free(y);
+    return l;
+}
+
+static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int fd) {
+    ConvSt c = {B, Cin, H, W, Cout, K, S, 0, 0, 0, 0};
+    int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * K * K, on = (size_t)B * Cout * Ho * Wo;
+    c.x = rnd(xn, -1, 1), c.w = rnd(wn, -0.5f, 0.5f), c.b = rnd(Cout, -0.5f, 0.5f), c.r = rnd(on, -1, 1);
+    float *dx = zeros(xn), *dw = zeros(wn), *db = zeros(Cout);
+    conv2d_backward_ref(dx, dw, db, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S);
+    char what[64];
+    if (fd) {
+        snprintf(what, sizeof what, "conv%dx%d/%d dx", K, K, S);
+        gradcheck(what, conv_loss, &c, c.x, dx, xn, 1e-2, 2e-3, 2e-3);
+        snprintf(what, sizeof what, "conv%dx%d/%d dw", K, K, S);
+        gradcheck(what, conv_loss, &c, c.w, dw, wn, 1e-2, 2e-3, 2e-3);
+        snprintf(what, sizeof what, "conv%dx%d/%d db", K, K, S);
+        gradcheck(what, conv_loss, &c, c.b, db, Cout, 1e-2, 2e-3, 2e-3);
+    }
+    /* fast path vs reference: forward and the three gradients (added onto a random start). */
+    float *y0 = zeros(on), *y1 = zeros(on);
+    float *work = zeros(conv2d_workspace(B, Cin, H, W, Cout, K, S));
+    conv2d_forward_ref(y0, c.x, c.w, c.b, B, Cin, H, W, Cout, K, S);
+    conv2d_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, K, S, work, 2);
+    snprintf(what, sizeof what, "conv%dx%d/%d fast fwd (Cout %d)", K, K, S, Cout);
+    check_close(what, y1, y0, on, 1e-4, 1e-5);
+    float *st = rnd(xn + wn + Cout, -1, 1);
+    float *dx1 = xmalloc(sizeof(float) * xn), *dw1 = xmalloc(sizeof(float) * wn), *db1 = xmalloc(sizeof(float) * Cout);
+    memcpy(dx1, st, sizeof(float) * xn), memcpy(dw1, st + xn, sizeof(float) * wn), memcpy(db1, st + xn + wn, sizeof(float) * Cout);
+    conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S, work, 2);
+    for (size_t i = 0; i < xn; i++) dx[i] += st[i];
+    for (size_t i = 0; i < wn; i++) dw[i] += st[xn + i];
+    for (int i = 0; i < Cout; i++) db[i] += st[xn + wn + i];
+    snprintf(what, sizeof what, "conv%dx%d/%d fast bwd", K, K, S);
+    check_close(what, dx1, dx, xn, 1e-4, 1e-4);
+    check_close(what, dw1, dw, wn, 1e-4, 1e-4);
+    check_close(what, db1, db, Cout, 1e-4, 1e-4);
+    free(c.x), free(c.w), free(c.b), free(c.r), free(dx), free(dw), free(db), free(y0), free(y1), free(work);
+    free(st), free(dx1), free(dw1), free(db1);
+}
+
+static void t_conv(void) {
+    for (int K = 3; K <= 5; K += 2)
+        for (int S = 1; S <= 2; S++) {
+            conv_case(2, 3, 7, 6, 4, K, S, 1);     /* FD on odd/even sizes; fast = im2col */
+            conv_case(3, 5, 12, 10, 16, K, S, 0);  /* bigger, im2col */
+        }
+    conv_case(2, 6, 9, 11, 3, 5, 1, 1);  /* direct path (Cout <= 8, stride 1) */
+    conv_case(2, 16, 20, 20, 3, 5, 1, 0);
+    conv_case(2, 4, 8, 8, 5, 3, 1, 0);
+    CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));
+}
+
+/* ---- dense --------------------------------------------------------------------------------- */
+typedef struct {
+    int B, I, O;
+    float *x, *w, *b, *r;
+} DenseSt;
+static double dense_loss(void *p) {
+    DenseSt *d = p;
+    float *y = zeros((size_t)d->B * d->O);
+    dense_forward_ref(y, d->x, d->w, d->b, d->B, d->I, d->O);
+    double l = dot(y, d->r, (size_t)d->B * d->O);
+    free(y);
+    return l;
+}
+static void t_dense(void) {
+    DenseSt d = {3, 17, 11, 0, 0, 0, 0};
+    size_t xn = (size_t)d.B * d.I, wn = (size_t)d.O * d.I, on = (size_t)d.B * d.O;
+    d.x = rnd(xn, -1, 1), d.w = rnd(wn, -1, 1), d.b = rnd(d.O, -1, 1), d.r = rnd(on, -1, 1);
+    float *dx = zeros(xn), *dw = zeros(wn), *db = zeros(d.O);
+    dense_backward_ref(dx, dw, db, d.r, d.x, d.w, d.B, d.I, d.O);
+    gradcheck("dense dx", dense_loss, &d, d.x, dx, xn, 1e-2, 1e-3, 1e-3);
+    gradcheck("dense dw", dense_loss, &d, d.w, dw, wn, 1e-2, 1e-3, 1e-3);
+    gradcheck("dense db", dense_loss, &d, d.b, db, d.O, 1e-2, 1e-3, 1e-3);
+    float *y0 = zeros(on), *y1 = zeros(on), *dx1 = zeros(xn), *dw1 = zeros(wn), *db1 = zeros(d.O);
+    dense_forward_ref(y0, d.x, d.w, d.b, d.B, d.I, d.O);
+    dense_forward(y1, d.x, d.w, d.b, d.B, d.I, d.O, 2);
+    check_close("dense fast fwd", y1, y0, on, 1e-5, 1e-5);
+    dense_backward(dx1, dw1, db1, d.r, d.x, d.w, d.B, d.I, d.O, 2);
+    check_close("dense fast dx", dx1, dx, xn, 1e-5, 1e-5);
+    check_close("dense fast dw", dw1, dw, wn, 1e-5, 1e-5);
+    check_close("dense fast db", db1, db, d.O, 1e-5, 1e-5);
+    free(d.x), free(d.w), free(d.b), free(d.r), free(dx), free(dw), free(db), free(y0), free(y1), free(dx1), free(dw1), free(db1);
+}
+
+/* ---- elementwise, shuffle, pool ------------------------------------------------------------ */
+typedef struct {
+    int kind; /* 0 leaky 1 relu 2 sigmoid 3 shuffle 4 maxpool2 5 maxpool4 */
+    int B, C, H, W;
+    float *x, *r;
+    int *idx;
+} ElemSt;
+static size_t elem_out_n(const ElemSt *e) {
+    size_t n = (size_t)e->B * e->C * e->H * e->W;
+    if (e->kind == 4) return n / 4;
+    if (e->kind == 5) return n / 16;
+    return n;
+}
+static void elem_forward(ElemSt *e, float *y) {
+    size_t n = (size_t)e->B * e->C * e->H * e->W;
+    switch (e->kind) {
+    case 0: leaky_relu_forward(y, e->x, n, 0.1f, 2); break;
+    case 1: relu_forward(y, e->x, n, 2); break;
+    case 2: sigmoid_forward(y, e->x, n, 2); break;
+    case 3: pixel_shuffle_forward(y, e->x, e->B, e->C / 4, e->H, e->W, 2); break;
+    case 4: maxpool_forward(y, e->idx, e->x, e->B, e->C, e->H, e->W, 2, 2); break;
+    case 5: maxpool_forward(y, e->idx, e->x, e->B, e->C, e->H, e->W, 4, 2); break;
+    }
+}
+static double elem_loss(void *p) {
+    ElemSt *e = p;
+    size_t on = elem_out_n(e);
+    float *y = zeros(on);
+    elem_forward(e, y);
+    double l = dot(y, e->r, on);
+    free(y);
+    return l;
+}
+static void t_elementwise(void) {
+    const char *names[] = {"leaky_relu", "relu", "sigmoid", "pixel_shuffle", "maxpool2", "maxpool4"};
+    for (int kind = 0; kind < 6; kind++) {
+        ElemSt e = {kind, 2, 8, 8, 8, 0, 0, 0};
+        size_t n = (size_t)e.B * e.C * e.H * e.W, on = elem_out_n(&e);
+        e.x = rnd_away(n);
+        if (kind >= 4) { /* pooling: distinct values 0.01 apart, in random order, so no tie flips */
+            for (size_t i = 0; i < n; i++) e.x[i] = 0.01f * (float)i - 5.0f;
+            for (size_t i = n - 1; i > 0; i--) {
+                size_t j = (size_t)sl_rng_int(&R, (int)i + 1);
+                float t = e.x[i];
+                e.x[i] = e.x[j], e.x[j] = t;
+            }
+        }
+        e.r = rnd(on, -1, 1);
+        e.idx = xmalloc(sizeof(int) * n);
+        float *y = zeros(n), *dx = zeros(n);
+        elem_forward(&e, y);
+        switch (kind) {
+        case 0: leaky_relu_backward(dx, e.r, e.x, n, 0.1f, 2); break;
+        case 1: relu_backward(dx, e.r, e.x, n, 2); break;
+        case 2: sigmoid_backward(dx, e.r, y, n, 2); break;
+        case 3: pixel_shuffle_backward(dx, e.r, e.B, e.C / 4, e.H, e.W, 2); break;
+        case 4: maxpool_backward(dx, e.r, e.idx, e.B, e.C, e.H, e.W, 2, 2); break;
+        case 5: maxpool_backward(dx, e.r, e.idx, e.B, e.C, e.H, e.W, 4, 2); break;
+        }
+        /* h small enough not to cross kinks (|x| >= 0.1) nor swap pool maxima (mostly). */
+        gradcheck(names[kind], elem_loss, &e, e.x, dx, n, 1e-3, 1e-3, 1e-3);
+        free(e.x), free(e.r), free(e.idx), free(y), free(dx);
+    }
+    /* pixel shuffle index formula, checked element by element: out[c,2y+i,2x+j] = in[4c+2i+j,y,x]. */
+    int B = 2, C = 3, H = 4, W = 5;
+    float *x = rnd((size_t)B * 4 * C * H * W, -1, 1), *y = zeros((size_t)B * 4 * C * H * W);
+    pixel_shuffle_forward(y, x, B, C, H, W, 2);
+    int bad = 0;
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < 2; i++)
+                for (int j = 0; j < 2; j++)
+                    for (int yy = 0; yy < H; yy++)
+                        for (int xx = 0; xx < W; xx++)
+                            bad += y[(((size_t)n * C + c) * 2 * H + 2 * yy + i) * 2 * W + 2 * xx + j] !=
+                                   x[(((size_t)n * 4 * C + 4 * c + 2 * i + j) * H + yy) * W + xx];
+    CHECK(bad == 0);
+    free(x), free(y);
+}
+
+/* ---- batch norm ---------------------------------------------------------------------------- */
+typedef struct {
+    int B, C, HW, training;
+    float *x, *g, *b, *rm, *rv, *r;
+} BnSt;
+static double bn_loss(void *p) {
+    BnSt *s = p;
+    size_t n = (size_t)s->B * s->C * s->HW;
+    float *y = zeros(n), mean[16], inv[16], rm[16], rv[16], nb = 0;
+    memcpy(rm, s->rm, sizeof(float) * s->C), memcpy(rv, s->rv, sizeof(float) * s->C);
+    batchnorm_forward(y, mean, inv, s->x, s->g, s->b, rm, rv, &nb, s->B, s->C, s->HW, s->training, 0.1f, 1e-5f, 2);
+    double l = dot(y, s->r, n);
+    free(y);
+    return l;
+}
+static void t_batchnorm(void) {
+    for (int training = 1; training >= 0; training--) {
+        BnSt s = {3, 4, 10, training, 0, 0, 0, 0, 0, 0};
+        size_t n = (size_t)s.B * s.C * s.HW;
+        s.x = rnd(n, -2, 3), s.g = rnd(s.C, 0.5f, 1.5f), s.b = rnd(s.C, -1, 1);
+        s.rm = rnd(s.C, -0.5f, 0.5f), s.rv = rnd(s.C, 0.5f, 2), s.r = rnd(n, -1, 1);
+        float *y = zeros(n), mean[16], inv[16], rm[16], rv[16], nb = 3;
+        memcpy(rm, s.rm, sizeof(float) * s.C), memcpy(rv, s.rv, sizeof(float) * s.C);
+        batchnorm_forward(y, mean, inv, s.x, s.g, s.b, rm, rv, &nb, s.B, s.C, s.HW, training, 0.1f, 1e-5f, 2);
+        if (training) {
+            /* running stats: (1-m) old + m * batch stat, unbiased variance. */
+            for (int c = 0; c < s.C; c++) {
+                double mu = 0, v = 0;
+                for (int b = 0; b < s.B; b++)
+                    for (int i = 0; i < s.HW; i++) mu += s.x[((size_t)b * s.C + c) * s.HW + i];
+                mu /= s.B * s.HW;
+                for (int b = 0; b < s.B; b++)
+                    for (int i = 0; i < s.HW; i++) {
+                        double d = s.x[((size_t)b * s.C + c) * s.HW + i] - mu;
+                        v += d * d;
+                    }
+                CHECK_NEAR(rm[c], 0.9 * s.rm[c] + 0.1 * mu, 1e-5);
+                CHECK_NEAR(rv[c], 0.9 * s.rv[c] + 0.1 * v / (s.B * s.HW - 1), 1e-5);
+                CHECK_NEAR(inv[c], 1.0 / sqrt(v / (s.B * s.HW) + 1e-5), 1e-4);
+            }
+            CHECK(nb == 4);
+        } else {
+            CHECK(rm[0] == s.rm[0] && rv[1] == s.rv[1] && nb == 3);
+            CHECK_NEAR(y[0], (s.x[0] - s.rm[0]) / sqrt(s.rv[0] + 1e-5) * s.g[0] + s.b[0], 1e-5);
+        }
+        float *dx = zeros(n), dg[16] = {0}, dbb[16] = {0};
+        batchnorm_backward(dx, dg, dbb, s.r, s.x, mean, inv, s.g, s.B, s.C, s.HW, training, 2);
+        const char *m = training ? "bn(train)" : "bn(eval)";
+        gradcheck(m, bn_loss, &s, s.x, dx, n, 1e-2, 2e-3, 2e-3);
+        gradcheck(m, bn_loss, &s, s.g, dg, s.C, 1e-2, 2e-3, 2e-3);
+        gradcheck(m, bn_loss, &s, s.b, dbb, s.C, 1e-2, 2e-3, 2e-3);
+        free(s.x), free(s.g), free(s.b), free(s.rm), free(s.rv), free(s.r), free(y), free(dx);
+    }
+}
+
+/* ---- dropout ------------------------------------------------------------------------------- */
+static void t_dropout(void) {
+    size_t n = 20000;
+    float *x = rnd(n, -1, 1), *y = zeros(n), *mask = zeros(n), *y2 = zeros(n), *mask2 = zeros(n);
+    SlRng a, b;
+    sl_rng_seed(&a, 99);
+    sl_rng_seed(&b, 99);
+    dropout_forward(y, mask, x, n, 0.3f, &a);
+    dropout_forward(y2, mask2, x, n, 0.3f, &b);
+    CHECK(!memcmp(y, y2, sizeof(float) * n)); /* same seed, same mask */
+    size_t dropped = 0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (mask[i] == 0) dropped++;
+        else bad += fabsf(y[i] - x[i] / 0.7f) > 1e-6f;
+    }
+    CHECK(bad == 0);
+    CHECKF(fabs((double)dropped / n - 0.3) < 0.02, "dropped fraction %.4f", (double)dropped / n);
+    float *r = rnd(n, -1, 1), *dx = zeros(n);
+    dropout_backward(dx, r, mask, n, 2);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += dx[i] != r[i] * mask[i];
+    CHECK(bad == 0);
+    free(x), free(y), free(mask), free(y2), free(mask2), free(r), free(dx);
+}
+
+/* ---- losses -------------------------------------------------------------------------------- */
+typedef struct {
+    int kind; /* 0 mse 1 l1 2 dssim 3 bce */
+    int B, C, H, W;
+    float *p, *t, *w;
+} LossSt;
+static double loss_eval(void *v) {
+    LossSt *s = v;
+    switch (s->kind) {
+    case 0: return nn_loss_mse(s->p, s->t, s->w, s->B, s->C, s->H, s->W, NULL);
+    case 1: return nn_loss_l1(s->p, s->t, s->w, s->B, s->C, s->H, s->W, NULL);
+    case 2: return nn_loss_dssim(s->p, s->t, s->w, s->B, s->C, s->H, s->W, NULL);
+    default: return nn_loss_bce_logits(s->p, s->t, s->B * s->C * s->H * s->W, NULL);
+    }
+}
+static void t_losses(void) {
+    const char *names[] = {"mse", "l1", "dssim", "bce"};
+    for (int kind = 0; kind < 4; kind++)
+        for (int weighted = 0; weighted < 2; weighted++) {
+            if (kind == 3 && weighted) continue;
+            /* small shapes: the loss is a float, so its gradients must not be tiny for FD */
+            LossSt s = kind == 2 ? (LossSt){kind, 1, 2, 12, 11, 0, 0, 0} : (LossSt){kind, 2, 3, 4, 4, 0, 0, 0};
+            size_t n = (size_t)s.B * s.C * s.H * s.W, hw = (size_t)s.H * s.W;
+            s.p = rnd(n, 0, 1), s.t = rnd(n, 0, 1);
+            if (kind == 1) /* keep pred - target away from 0 */
+                for (size_t i = 0; i < n; i++) s.t[i] = s.p[i] + (sl_rng_uniform(&R) < 0.5f ? 0.2f : -0.2f) * (1 + sl_rng_uniform(&R));
+            if (kind == 3)
+                for (size_t i = 0; i < n; i++) s.p[i] = sl_rng_range(&R, -4, 4), s.t[i] = sl_rng_uniform(&R) < 0.5f;
+            if (weighted) s.w = rnd((size_t)s.B * hw, 0, 2);
+            float *g = zeros(n);
+            float l;
+            switch (kind) {
+            case 0: l = nn_loss_mse(s.p, s.t, s.w, s.B, s.C, s.H, s.W, g); break;
+            case 1: l = nn_loss_l1(s.p, s.t, s.w, s.B, s.C, s.H, s.W, g); break;
+            case 2: l = nn_loss_dssim(s.p, s.t, s.w, s.B, s.C, s.H, s.W, g); break;
+            default: l = nn_loss_bce_logits(s.p, s.t, (int)n, g); break;
+            }
+            CHECK_NEAR(l, loss_eval(&s), 1e-6);
+            CHECK(l > 0);
+            char what[32];
+            snprintf(what, sizeof what, "%s%s", names[kind], weighted ? "(weighted)" : "");
+            gradcheck(what, loss_eval, &s, s.p, g, n, kind == 1 ? 1e-2 : 5e-3, 1e-2, 2e-5);
+            if (weighted) {
+                /* a weight map of ones gives the unweighted loss */
+                float *ones = xmalloc(sizeof(float) * s.B * hw);
+                for (size_t i = 0; i < s.B * hw; i++) ones[i] = 1.0f;
+                float *w = s.w;
+                s.w = NULL;
+                double lu = loss_eval(&s);
+                s.w = ones;
+                CHECK_NEAR(loss_eval(&s), lu, 1e-6);
+                s.w = w;
+                free(ones);
+            }
+            free(s.p), free(s.t), free(s.w), free(g);
+        }
+    /* explicit values: MSE/L1 of a known difference, DSSIM of identical images, BCE formula */
+    float p[4] = {0.1f, 0.5f, 0.9f, 0.3f}, t[4] = {0.2f, 0.5f, 0.6f, 0.3f};
+    CHECK_NEAR(nn_loss_mse(p, t, NULL, 1, 1, 2, 2, NULL), (0.01 + 0.09) / 4, 1e-7);
+    CHECK_NEAR(nn_loss_l1(p, t, NULL, 1, 1, 2, 2, NULL), (0.1 + 0.3) / 4, 1e-7);
+    float x = 1.3f, y = 1.0f;
+    CHECK_NEAR(nn_loss_bce_logits(&x, &y, 1, NULL), log1p(exp(-1.3)), 1e-6);
+    size_t n = 2 * 3 * 16 * 16;
+    float *img = rnd(n, 0, 1), *g = zeros(n);
+    CHECK_NEAR(nn_loss_dssim(img, img, NULL, 2, 3, 16, 16, g), 0.0, 1e-6);
+    float gsum = 0;
+    for (size_t i = 0; i < n; i++) gsum += fabsf(g[i]);
+    CHECK(gsum < 1e-3f);
+    float gw[11], s = 0;
+    nn_gaussian_window(gw);
+    for (int i = 0; i < 11; i++) s += gw[i];
+    CHECK_NEAR(s, 1.0, 1e-6);
+    CHECK_NEAR(gw[5] / gw[4], exp(1.0 / (2 * 1.5 * 1.5)), 1e-5);
+    free(img), free(g);
+}
+
+/* ---- Adam ---------------------------------------------------------------------------------- */
+static void t_adam(void) {
+    NnModel m;
+    nn_model_init(&m);
+    int shape[2] = {7, 13};
+    nn_model_add_tensor(&m, "a.weight", 2, shape, 1);
+    nn_model_add_tensor(&m, "a.bias", 1, shape, 1);
+    nn_model_finalize(&m);
+    size_t n = m.nparams;
+    CHECK(n == 7 * 13 + 7);
+    double *p = xmalloc(sizeof(double) * n), *mm = xcalloc(n, sizeof(double)), *vv = xcalloc(n, sizeof(double));
+    for (size_t i = 0; i < n; i++) p[i] = m.params[i] = sl_rng_range(&R, -1, 1);
+    NnAdam cfg = {1e-2f, 0.5f, 0.999f, 1e-8f, 0.01f, 0};
+    for (long step = 1; step <= 5; step++) {
+        for (size_t i = 0; i < n; i++) m.grads[i] = sl_rng_range(&R, -1, 1);
+        cfg.zero_grad = step == 5;
+        float *g = xmalloc(sizeof(float) * n);
+        memcpy(g, m.grads, sizeof(float) * n);
+        nn_adam_step(&m, &cfg, step);
+        for (size_t i = 0; i < n; i++) {
+            double gi = g[i] + 0.01 * p[i];
+            mm[i] = 0.5 * mm[i] + 0.5 * gi;
+            vv[i] = 0.999 * vv[i] + 0.001 * gi * gi;
+            double mh = mm[i] / (1 - pow(0.5, step)), vh = vv[i] / (1 - pow(0.999, step));
+            p[i] -= 1e-2 * mh / (sqrt(vh) + 1e-8);
+        }
+        free(g);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(p[i] - m.params[i]));
+    CHECKF(worst < 1e-5, "adam differs by %g", worst);
+    double gs = 0;
+    for (size_t i = 0; i < n; i++) gs += fabs(m.grads[i]);
+    CHECK(gs == 0); /* zero_grad on the last step */
+    free(p), free(mm), free(vv);
+    nn_model_free(&m);
+}
+
+int main(void) {
+    sl_rng_seed(&R, (uint64_t)(sl_now() * 1e6));
+    RUN(t_gemm);
+    RUN(t_conv);
+    RUN(t_dense);
+    RUN(t_elementwise);
+    RUN(t_batchnorm);
+    RUN(t_dropout);
+    RUN(t_losses);
+    RUN(t_adam);
+    return test_summary("test_nn_ops");
+}
