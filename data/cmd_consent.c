@@ -91,7 +91,10 @@ static int sub_init(int argc, char **argv) {
                           "writes DIR/consent.json. Run it only after the subject has read the information sheet and\n"
                           "signed the consent form (docs/CONSENT.md). Completes a draft written by 'swaplab extract'.",
                           spec, argc, argv, &pos);
-    if (r) return r == 1 ? 0 : 2;
+    if (r) {
+        free(pos.v);
+        return r == 1 ? 0 : 2;
+    }
     const char *dir = pos.n == 1 ? pos.v[0] : NULL;
     free(pos.v);
     if (!dir) return sl_usage_error("consent init", "expected exactly one face-set directory");
@@ -248,7 +251,10 @@ static int sub_verify(int argc, char **argv) {
                           "scope, revocation, signature, and every image's SHA-256. Prints every failure with the\n"
                           "file it concerns; exits 1 if any face set is refused.",
                           spec, argc, argv, &pos);
-    if (r) return r == 1 ? 0 : 2;
+    if (r) {
+        free(pos.v);
+        return r == 1 ? 0 : 2;
+    }
     if (pos.n == 0) {
         free(pos.v);
         return sl_usage_error("consent verify", "name at least one face-set directory");
@@ -299,7 +305,10 @@ static int sub_revoke(int argc, char **argv) {
                           "of that subject, and models trained on the subject refuse to swap it. Delete the subject's\n"
                           "face sets and models as docs/CONSENT.md describes.",
                           spec, argc, argv, &pos);
-    if (r) return r == 1 ? 0 : 2;
+    if (r) {
+        free(pos.v);
+        return r == 1 ? 0 : 2;
+    }
     const char *subject = pos.n == 1 ? pos.v[0] : NULL;
     free(pos.v);
     if (!subject) return sl_usage_error("consent revoke", "expected exactly one SUBJECT");
@@ -338,7 +347,10 @@ static int sub_show(int argc, char **argv) {
     int r = sl_args_parse("consent show", "DIR [--images]",
                           "Prints the consent manifest of a face set readably, then whether the gate accepts it.",
                           spec, argc, argv, &pos);
-    if (r) return r == 1 ? 0 : 2;
+    if (r) {
+        free(pos.v);
+        return r == 1 ? 0 : 2;
+    }
     const char *dir = pos.n == 1 ? pos.v[0] : NULL;
     free(pos.v);
     if (!dir) return sl_usage_error("consent show", "expected exactly one face-set directory");
