@@ -1,0 +1,47 @@
+/* robust.h — image degradations for robustness evaluation of detectors (JPEG, down/up-scaling, blur,
+ * noise) and the training augmentation of Wang et al. 2020, "CNN-generated images are surprisingly
+ * easy to spot... for now" (https://arxiv.org/abs/1912.11035): Gaussian blur σ ~ U[0, 3] with
+ * probability 0.5, then JPEG quality ~ U{30..100} with probability 0.5.
+ *
+ * Every function works in place on an 8-bit Image (any channel count) and draws randomness only
+ * from the SlRng passed in, so an evaluation is reproducible from its seed.
+ * Resizing: the image is scaled down by the factor (stb_image_resize, a Mitchell filter) and back
+ * up to its original size, so a detector with a fixed input size sees the lost detail at the same
+ * size ("resize 0.5x and back"), which is what the reported robustness curves mean. */
+#ifndef SL_ROBUST_H
+#define SL_ROBUST_H
+
+#include "data/image.h"
+#include "util/rng.h"
+#include "util/util.h"
+
+typedef enum { ROBUST_NONE, ROBUST_JPEG, ROBUST_RESIZE, ROBUST_BLUR, ROBUST_NOISE } RobustKind;
+
+typedef struct {
+    RobustKind kind;
+    double value; /* JPEG quality 1..100, resize factor (0, 1], blur σ in pixels, noise σ in 8-bit levels */
+} RobustSpec;
+
+void robust_jpeg(Image *img, int quality);
+/* Down by factor (0 < factor <= 1; at least 1 pixel) and back up to the original size. */
+void robust_resize(Image *img, double factor);
+/* Separable Gaussian blur, kernel radius ceil(3σ), edges clamped; σ <= 0 leaves the image. */
+void robust_blur(Image *img, double sigma);
+/* The same on a float plane set: c planes of h x w (CHW) or interleaved when c is the pixel stride
+ * (hwc = 1). */
+void robust_blur_float(float *px, int w, int h, int c, int hwc, double sigma);
+/* Additive Gaussian noise N(0, σ²) per channel value, rounded and clamped to 0..255. */
+void robust_noise(Image *img, double sigma, SlRng *rng);
+
+/* Applies one spec (noise draws from rng). */
+void robust_apply(Image *img, const RobustSpec *spec, SlRng *rng);
+/* Parses "none", "jpeg:Q", "resize:F", "blur:S", "noise:S" (the CLI's --perturb values); -1 with
+ * err on anything else or a value out of range. */
+int robust_parse(const char *s, RobustSpec *out, SlErr *err);
+/* "jpeg:75" etc. into buf. */
+void robust_name(const RobustSpec *spec, char *buf, int n);
+
+/* Wang et al. 2020 training augmentation (blur p = 0.5, σ ~ U[0,3]; then JPEG p = 0.5, q ~ U{30..100}). */
+void robust_augment_wang(Image *img, SlRng *rng);
+
+#endif

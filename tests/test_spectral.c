@@ -1,0 +1,305 @@
+/* test_spectral.c — the spectral detector (Durall et al. 2019) end to end on the toy up-sampling
+ * task, its features on known signals, the logistic regression's optimality conditions, model
+ * save/load, the robustness transforms and Wang et al. augmentation, and the SVG plots. */
+#include "detect/metrics.h"
+#include "detect/plot.h"
+#include "detect/robust.h"
+#include "detect/spectral.h"
+#include "detect/toy.h"
+#include "nn/safetensors.h"
+#include "tests/test.h"
+#include "util/fs.h"
+#include "util/rng.h"
+
+static void t_features_known(void) {
+    enum { N = 64 };
+    float g[N * N], f[46];
+    /* a ring: cosines at every frequency whose radius rounds to 8, random phases, so all power is
+     * in bin 8 (R = round(hypot(32, 32)) = 45, so 46 bins are one per integer radius) */
+    SlRng r;
+    sl_rng_seed(&r, 3);
+    memset(g, 0, sizeof g);
+    for (int u = -8; u <= 8; u++)
+        for (int v = 0; v <= 8; v++) {
+            if (lround(hypot(u, v)) != 8 || (v == 0 && u < 0)) continue;
+            float phase = sl_rng_range(&r, 0, 6.28f);
+            for (int y = 0; y < N; y++)
+                for (int x = 0; x < N; x++) g[y * N + x] += 20.0f * cosf(2 * (float)M_PI * (u * y + v * x) / N + phase);
+        }
+    spectral_features_grey(g, N, N, 46, f);
+    int arg = 0;
+    for (int i = 1; i < 46; i++)
+        if (f[i] > f[arg]) arg = i;
+    CHECK(arg == 8);
+    CHECK_NEAR(f[8], 1.0, 1e-6);
+    float lo = 1;
+    for (int i = 0; i < 46; i++) {
+        lo = fminf(lo, f[i]);
+        CHECK(f[i] >= 0 && f[i] <= 1);
+    }
+    CHECK_NEAR(lo, 0.0, 1e-6);
+    /* a constant image: only DC has power */
+    for (int i = 0; i < N * N; i++) g[i] = 77;
+    spectral_features_grey(g, N, N, 46, f);
+    CHECK_NEAR(f[0], 1.0, 1e-6);
+    CHECK_NEAR(f[20], 0.0, 1e-6);
+    /* odd, non-square sizes go through Bluestein and give the same number of features */
+    float *h = xmalloc(37 * 50 * sizeof *h), f2[16];
+    for (int i = 0; i < 37 * 50; i++) h[i] = sl_rng_normal(&r);
+    spectral_features_grey(h, 37, 50, 16, f2);
+    for (int i = 0; i < 16; i++) CHECK(isfinite(f2[i]) && f2[i] >= 0 && f2[i] <= 1);
+    free(h);
+}
+
+static void t_logreg_separable(void) {
+    SlRng r;
+    sl_rng_seed(&r, 17);
+    enum { N = 300, D = 4 };
+    float x[N * D];
+    int y[N];
+    float wt[D] = {1.5f, -2.0f, 0.5f, 0.0f};
+    for (int i = 0; i < N; i++) {
+        float a;
+        do {
+            a = 0.3f;
+            for (int k = 0; k < D; k++) x[i * D + k] = sl_rng_normal(&r) * (k + 1) + 3.0f * k, a += wt[k] * (x[i * D + k] - 3.0f * k);
+        } while (fabsf(a) < 0.5f); /* a margin: linearly separable */
+        y[i] = a > 0;
+    }
+    LogReg m;
+    LogRegReport rep;
+    SlErr err;
+    LogRegOpts o = {1e-3, 100, 1e-10};
+    CHECK(logreg_fit(&m, x, y, N, D, &o, &rep, &err) == 0);
+    CHECKF(rep.converged && rep.iters < 100, "iters %d grad %g", rep.iters, rep.grad_norm);
+    int correct = 0;
+    double gb = 0, gw[D] = {0};
+    for (int i = 0; i < N; i++) {
+        double p = logreg_prob(&m, x + i * D);
+        correct += (p > 0.5) == y[i];
+        gb += p - y[i];
+        for (int k = 0; k < D; k++) gw[k] += (p - y[i]) * (x[i * D + k] - m.mean[k]) / m.scale[k];
+    }
+    CHECK(correct == N);
+    /* stationarity of the regularised loss, recomputed here: mean (p - y) = 0 and
+     * mean (p - y) z_k + λ w_k = 0 (float rounding of the stored model allows ~1e-5) */
+    CHECK_NEAR(gb / N, 0, 1e-5);
+    for (int k = 0; k < D; k++) CHECK_NEAR(gw[k] / N + o.l2 * m.w[k], 0, 1e-5);
+    /* the weight on the noise-only feature is the smallest */
+    CHECK(fabsf(m.w[3]) < fabsf(m.w[0]) && fabsf(m.w[3]) < fabsf(m.w[1]));
+    logreg_free(&m);
+    /* bad input */
+    int one[N];
+    for (int i = 0; i < N; i++) one[i] = 1;
+    CHECK(logreg_fit(&m, x, one, N, D, &o, &rep, &err) == -1 && strstr(err.msg, "one class"));
+    x[5] = NAN;
+    CHECK(logreg_fit(&m, x, y, N, D, &o, &rep, &err) == -1 && strstr(err.msg, "not finite"));
+}
+
+static void make_toy_set(int n, uint64_t seed, float **feats, int **labels, Image **imgs) {
+    SlRng r;
+    sl_rng_seed(&r, seed);
+    *feats = xmalloc((size_t)n * SPECTRAL_DEFAULT_BINS * sizeof **feats);
+    *labels = xmalloc((size_t)n * sizeof **labels);
+    *imgs = xmalloc((size_t)n * sizeof **imgs);
+    for (int i = 0; i < n; i++) {
+        (*labels)[i] = i % 2;
+        (*imgs)[i] = toy_artifact_image(64, 64, 3, i % 2, 3.0f, &r);
+        spectral_features(&(*imgs)[i], SPECTRAL_DEFAULT_BINS, *feats + (size_t)i * SPECTRAL_DEFAULT_BINS);
+    }
+}
+
+static void t_spectral_toy(void) {
+    int ntr = 200, nte = 200;
+    float *ftr, *fte;
+    int *ytr, *yte;
+    Image *itr, *ite;
+    make_toy_set(ntr, 101, &ftr, &ytr, &itr);
+    make_toy_set(nte, 202, &fte, &yte, &ite);
+    SpectralDetector det;
+    LogRegReport rep;
+    SlErr err;
+    CHECK(spectral_train(&det, ftr, ytr, ntr, SPECTRAL_DEFAULT_BINS, NULL, &rep, &err) == 0);
+    CHECK(rep.converged);
+    float *s = xmalloc((size_t)nte * sizeof *s);
+    for (int i = 0; i < nte; i++) s[i] = spectral_score(&det, &ite[i]);
+    MetricsPoint p;
+    CHECK(metrics_point(s, yte, nte, &p, &err) == 0);
+    CHECKF(p.auc > 0.95, "held-out AUC %.4f", p.auc);
+    fprintf(stderr, "  spectral detector, toy task, held-out: AUC %.4f, accuracy %.3f, EER %.3f\n", p.auc, p.acc, p.eer);
+    /* the mean fake spectrum carries more high-frequency power (the checkerboard at the corner) */
+    float mr[SPECTRAL_DEFAULT_BINS], mf[SPECTRAL_DEFAULT_BINS];
+    spectral_class_means(ftr, ytr, ntr, SPECTRAL_DEFAULT_BINS, mr, mf);
+    CHECK(mf[SPECTRAL_DEFAULT_BINS - 1] > mr[SPECTRAL_DEFAULT_BINS - 1]);
+    /* save, load: the same scores */
+    char path[600];
+    sl_path_join(path, sizeof path, test_tmpdir(), "spectral.safetensors");
+    CHECK(spectral_save(path, &det, &err) == 0);
+    SpectralDetector back;
+    CHECK(spectral_load(path, &back, &err) == 0);
+    int same = back.n_bins == det.n_bins;
+    for (int i = 0; same && i < 20; i++) same = spectral_score(&back, &ite[i]) == s[i];
+    CHECK(same);
+    spectral_free(&back);
+    /* robustness figures (printed, not asserted: strong JPEG is expected to hurt this baseline) */
+    const char *perturb[] = {"jpeg:90", "jpeg:50", "resize:0.5", "blur:1", "noise:5"};
+    for (int k = 0; k < 5; k++) {
+        RobustSpec spec;
+        CHECK(robust_parse(perturb[k], &spec, &err) == 0);
+        SlRng rr;
+        sl_rng_seed(&rr, 5);
+        for (int i = 0; i < nte; i++) {
+            Image c = image_clone(&ite[i]);
+            robust_apply(&c, &spec, &rr);
+            s[i] = spectral_score(&det, &c);
+            image_free(&c);
+        }
+        CHECK(metrics_point(s, yte, nte, &p, &err) == 0);
+        fprintf(stderr, "  spectral detector under %-10s AUC %.4f\n", perturb[k], p.auc);
+    }
+    spectral_free(&det);
+    for (int i = 0; i < ntr; i++) image_free(&itr[i]);
+    for (int i = 0; i < nte; i++) image_free(&ite[i]);
+    free(itr), free(ite), free(ftr), free(fte), free(ytr), free(yte), free(s);
+}
+
+static void t_load_bad(void) {
+    char path[600];
+    SlErr err;
+    SpectralDetector d;
+    sl_path_join(path, sizeof path, test_tmpdir(), "junk.safetensors");
+    CHECK(sl_write_atomic(path, "\x10\0\0\0\0\0\0\0{\"a\":", 13, &err) == 0);
+    CHECK(spectral_load(path, &d, &err) == -1 && strstr(err.msg, path));
+    /* a valid safetensors file that is not a spectral model */
+    float v[2] = {1, 2};
+    StTensor t = {.name = "x", .dtype = ST_F32, .ndim = 1, .shape = {2}, .data = v, .nbytes = 8};
+    const char *meta[] = {"arch", "meso4", NULL};
+    CHECK(st_write(path, &t, 1, meta, &err) == 0);
+    CHECK(spectral_load(path, &d, &err) == -1 && strstr(err.msg, "not a spectral detector"));
+    const char *meta2[] = {"arch", "durall2019-spectral-lr", "n_bins", "2", NULL};
+    CHECK(st_write(path, &t, 1, meta2, &err) == 0);
+    CHECK(spectral_load(path, &d, &err) == -1 && strstr(err.msg, "lr.weight"));
+}
+
+static double mean_abs_diff(const Image *a, const Image *b) {
+    double s = 0;
+    size_t n = (size_t)a->w * a->h * a->c;
+    for (size_t i = 0; i < n; i++) s += abs((int)a->px[i] - (int)b->px[i]);
+    return s / (double)n;
+}
+
+static void t_robust(void) {
+    SlRng r;
+    sl_rng_seed(&r, 8);
+    Image im = image_new(48, 32, 3);
+    for (int i = 0; i < 48 * 32 * 3; i++) im.px[i] = (uint8_t)(64 + sl_rng_int(&r, 128));
+    Image b = image_clone(&im);
+    robust_blur(&b, 0);
+    CHECK(mean_abs_diff(&b, &im) == 0);
+    robust_blur(&b, 1.5);
+    double d_blur = mean_abs_diff(&b, &im);
+    CHECK(d_blur > 10); /* white noise is mostly averaged away */
+    /* blur keeps the mean (normalised kernel, clamped edges) */
+    double m0 = 0, m1 = 0;
+    for (int i = 0; i < 48 * 32 * 3; i++) m0 += im.px[i], m1 += b.px[i];
+    CHECK_NEAR(m1 / m0, 1, 0.01);
+    image_free(&b);
+    /* noise: seeded, mean ~0, sd ~σ */
+    Image n1 = image_clone(&im), n2 = image_clone(&im);
+    SlRng a1, a2;
+    sl_rng_seed(&a1, 4), sl_rng_seed(&a2, 4);
+    robust_noise(&n1, 6, &a1), robust_noise(&n2, 6, &a2);
+    CHECK(mean_abs_diff(&n1, &n2) == 0);
+    double sd = 0, mu = 0;
+    for (int i = 0; i < 48 * 32 * 3; i++) {
+        double dd = (double)n1.px[i] - im.px[i];
+        mu += dd, sd += dd * dd;
+    }
+    mu /= 48 * 32 * 3, sd = sqrt(sd / (48 * 32 * 3));
+    CHECK_NEAR(mu, 0, 0.3);
+    CHECK_NEAR(sd, 6, 0.4);
+    image_free(&n1), image_free(&n2);
+    /* resize down and back keeps the size, loses detail; factor 1 is the identity */
+    Image rs = image_clone(&im);
+    robust_resize(&rs, 1.0);
+    CHECK(mean_abs_diff(&rs, &im) == 0);
+    robust_resize(&rs, 0.25);
+    CHECK(rs.w == 48 && rs.h == 32 && mean_abs_diff(&rs, &im) > 10);
+    image_free(&rs);
+    /* JPEG: quality 95 is closer to the original than quality 10 */
+    Image j1 = image_clone(&im), j2 = image_clone(&im);
+    robust_jpeg(&j1, 95), robust_jpeg(&j2, 10);
+    CHECK(mean_abs_diff(&j1, &im) < mean_abs_diff(&j2, &im));
+    image_free(&j1), image_free(&j2);
+    /* parsing */
+    RobustSpec s;
+    SlErr err;
+    char name[32];
+    CHECK(robust_parse("jpeg:75", &s, &err) == 0 && s.kind == ROBUST_JPEG && s.value == 75);
+    robust_name(&s, name, sizeof name);
+    CHECK(!strcmp(name, "jpeg:75"));
+    CHECK(robust_parse("resize:0.5", &s, &err) == 0 && s.kind == ROBUST_RESIZE);
+    CHECK(robust_parse("none", &s, &err) == 0 && s.kind == ROBUST_NONE);
+    CHECK(robust_parse("jpeg:0", &s, &err) == -1);
+    CHECK(robust_parse("jpeg:7.5", &s, &err) == -1);
+    CHECK(robust_parse("resize:2", &s, &err) == -1);
+    CHECK(robust_parse("blur:x", &s, &err) == -1 && strstr(err.msg, "not a number"));
+    CHECK(robust_parse("sharpen:1", &s, &err) == -1 && strstr(err.msg, "unknown"));
+    CHECK(robust_parse("noise", &s, &err) == -1);
+    /* Wang et al. augmentation: each of blur and JPEG with p = 0.5, so ~1/4 of images untouched */
+    SlRng w1, w2;
+    sl_rng_seed(&w1, 9), sl_rng_seed(&w2, 9);
+    int untouched = 0, same = 1, T = 200;
+    Image small = image_new(16, 16, 3);
+    for (int i = 0; i < 16 * 16 * 3; i++) small.px[i] = (uint8_t)sl_rng_int(&r, 256);
+    for (int t = 0; t < T; t++) {
+        Image c1 = image_clone(&small), c2 = image_clone(&small);
+        robust_augment_wang(&c1, &w1), robust_augment_wang(&c2, &w2);
+        same &= mean_abs_diff(&c1, &c2) == 0;
+        untouched += mean_abs_diff(&c1, &small) == 0;
+        image_free(&c1), image_free(&c2);
+    }
+    CHECK(same);
+    CHECKF(untouched > T / 4 - 25 && untouched < T / 4 + 30, "untouched %d of %d", untouched, T);
+    image_free(&small);
+    image_free(&im);
+}
+
+static void t_plot(void) {
+    float mr[8], mf[8];
+    for (int i = 0; i < 8; i++) mr[i] = 1.0f - i / 8.0f, mf[i] = 1.0f - i / 10.0f;
+    char *svg = plot_svg_spectra("real <vs> fake & more", mr, mf, 8);
+    CHECK(!strncmp(svg, "<svg", 4) && strstr(svg, "</svg>"));
+    CHECK(strstr(svg, "real &lt;vs&gt; fake &amp; more") && !strstr(svg, "<vs>"));
+    int polylines = 0;
+    for (const char *p = svg; (p = strstr(p, "<polyline")); p++) polylines++;
+    CHECK(polylines == 2);
+    char path[600];
+    SlErr err;
+    sl_path_join(path, sizeof path, test_tmpdir(), "spectra.svg");
+    CHECK(plot_write(path, svg, &err) == 0 && sl_is_file(path));
+    free(svg);
+    double fx[] = {0, 0, 0.5, 1}, fy[] = {0, 0.5, 0.9, 1};
+    PlotSeries c = {"detector (AUC 0.85)", fx, fy, 4};
+    svg = plot_svg_roc("ROC", &c, 1);
+    CHECK(strstr(svg, "stroke-dasharray") && strstr(svg, "AUC 0.85"));
+    free(svg);
+    const char *labels[] = {"clean", "jpeg:50"};
+    double v[] = {0.9, 0.7}, lo[] = {0.85, NAN}, hi[] = {0.95, NAN};
+    svg = plot_svg_bars("AUC", "AUC", labels, v, lo, hi, 2, 0, 1);
+    int rects = 0, paths = 0;
+    for (const char *p = svg; (p = strstr(p, "<rect")); p++) rects++;
+    for (const char *p = svg; (p = strstr(p, "<path")); p++) paths++;
+    CHECK(rects == 4 && paths == 1); /* background + frame + 2 bars; one error bar */
+    free(svg);
+}
+
+int main(void) {
+    RUN(t_features_known);
+    RUN(t_logreg_separable);
+    RUN(t_spectral_toy);
+    RUN(t_load_bad);
+    RUN(t_robust);
+    RUN(t_plot);
+    return test_summary("test_spectral");
+}
