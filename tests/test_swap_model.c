@@ -1,0 +1,228 @@
+/* test_swap_model.c — the face-swap autoencoder presets (train/swap_model.h): parameter counts,
+ * FLOPs, forward shapes, the architecture in model-file metadata (round trip and hostile JSON),
+ * save/load, and a golden check against PyTorch (bench/torch_reference.py loads our model file
+ * with load_state_dict(strict=True) and runs the same forward). */
+#include <unistd.h>
+
+#include "nn/checkpoint.h"
+#include "tests/test.h"
+#include "train/swap_model.h"
+#include "util/fs.h"
+
+static SlRng rng;
+
+static void t_param_counts(void) {
+    /* Expected counts: the classic deepfakes model (82,062,470 with two decoders) and the PyTorch
+     * modules of bench/torch_reference.py (sum of p.numel()). */
+    const struct {
+        const char *preset;
+        size_t params;
+        double gflop;
+    } want[] = {
+        {"original", 82062470, 3.800301568},
+        {"lite", 20526662, 0.964820992},
+        {"tiny", 5137190, 0.248578048},
+        {"hd128", 82405446, 4.882694144},
+    };
+    SlErr err;
+    for (int i = 0; i < 4; i++) {
+        SwapModel *m = swap_model_new(want[i].preset, 2, &err);
+        CHECKF(m != NULL, "%s", err.msg);
+        if (!m) continue;
+        CHECKF(nn_model_param_count(&m->model) == want[i].params, "%s: %zu", want[i].preset,
+               nn_model_param_count(&m->model));
+        CHECK_NEAR(swap_model_forward_flops(m) / 1e9, want[i].gflop, 1e-6);
+        /* every tensor is named like the PyTorch module */
+        CHECK(nn_model_find(&m->model, "encoder.convs.0.weight") != NULL);
+        CHECK(nn_model_find(&m->model, "encoder.up1.conv.bias") != NULL);
+        CHECK(nn_model_find(&m->model, "decoders.1.out.weight") != NULL);
+        swap_model_free(m);
+    }
+    /* a third identity adds one decoder */
+    SwapModel *m3 = swap_model_new("original", 3, &err);
+    CHECK(m3 && nn_model_param_count(&m3->model) == 82062470 + 6199747);
+    swap_model_free(m3);
+    CHECK(swap_model_new("huge", 2, &err) == NULL && strstr(err.msg, "huge") && strstr(err.msg, "tiny"));
+    CHECK(swap_model_new("tiny", 1, &err) == NULL && strstr(err.msg, "identities"));
+    CHECK(swap_model_new("tiny", SWAP_MAX_IDS + 1, &err) == NULL);
+}
+
+static void t_forward_shapes(void) {
+    SlErr err;
+    const char *presets[] = {"tiny", "lite", "original", "hd128"};
+    for (int p = 0; p < 4; p++) {
+        SwapModel *m = swap_model_new(presets[p], 2, &err);
+        CHECKF(m != NULL, "%s", err.msg);
+        if (!m) continue;
+        nn_model_init_weights(&m->model, &rng);
+        const SwapArch *a = &m->arch;
+        int B = p < 2 ? 3 : 1, n = 3 * a->size * a->size;
+        float *x = xmalloc(sizeof(float) * (size_t)B * n);
+        for (int i = 0; i < B * n; i++) x[i] = sl_rng_uniform(&rng);
+        NnCtx ctx;
+        nn_ctx_init(&ctx, 2, 1);
+        NnShape zs = nn_net_out_shape(m->encoder);
+        int s = a->size >> a->nenc;
+        CHECK(zs.c == a->enc_up && zs.h == 2 * s && zs.w == 2 * s);
+        const float *z = nn_net_forward(m->encoder, &ctx, x, B);
+        NnShape os = nn_net_out_shape(m->decoders[1]);
+        CHECK(os.c == 3 && os.h == a->size && os.w == a->size);
+        const float *y = nn_net_forward(m->decoders[1], &ctx, z, B);
+        int in01 = 1;
+        double sum = 0;
+        for (int i = 0; i < B * n; i++) {
+            in01 &= y[i] > 0.0f && y[i] < 1.0f;
+            sum += y[i];
+        }
+        CHECKF(in01, "%s: sigmoid output outside (0, 1)", presets[p]);
+        CHECK(sum / (B * n) > 0.2 && sum / (B * n) < 0.8);
+        free(x);
+        swap_model_free(m);
+    }
+}
+
+static void t_arch_metadata(void) {
+    SlErr err;
+    for (int i = 0; swap_preset_names[i]; i++) {
+        SwapModel *m = swap_model_new(swap_preset_names[i], 2 + i, &err);
+        char *js = swap_model_arch_json(m);
+        SwapModel *r = swap_model_from_metadata(js, &err);
+        CHECKF(r != NULL, "%s: %s", js, err.msg);
+        if (r) {
+            CHECK(memcmp(&r->arch, &m->arch, sizeof r->arch) == 0 && r->n_ids == 2 + i);
+            CHECK(nn_model_param_count(&r->model) == nn_model_param_count(&m->model));
+        }
+        free(js);
+        swap_model_free(r);
+        swap_model_free(m);
+    }
+    const char *bad[] = {
+        "not json",
+        "[1,2]",
+        "{\"size\":64}",
+        "{\"preset\":\"x\",\"size\":64,\"enc\":[32,64,128,256],\"dense\":256,\"bottleneck\":256,\"enc_up\":128,\"dec\":[64,32],\"identities\":2}",
+        "{\"preset\":\"x\",\"size\":60,\"enc\":[32,64,128,256],\"dense\":256,\"bottleneck\":256,\"enc_up\":128,\"dec\":[64,32,16],\"identities\":2}",
+        "{\"preset\":\"x\",\"size\":64,\"enc\":[32,64,128,256],\"dense\":256,\"bottleneck\":256,\"enc_up\":128,\"dec\":[64,32,16],\"identities\":1}",
+        "{\"preset\":\"x\",\"size\":64,\"enc\":[32,64,128,256],\"dense\":-5,\"bottleneck\":256,\"enc_up\":128,\"dec\":[64,32,16],\"identities\":2}",
+        "{\"preset\":\"x\",\"size\":64,\"enc\":[32,64,128,99999],\"dense\":256,\"bottleneck\":256,\"enc_up\":128,\"dec\":[64,32,16],\"identities\":2}",
+        "{\"preset\":\"x\",\"size\":64,\"enc\":[8192,8192,8192,8192],\"dense\":8192,\"bottleneck\":8192,\"enc_up\":8192,\"dec\":[64,32,16],\"identities\":2}",
+        "{\"preset\":\"x\",\"size\":64,\"enc\":\"32\",\"dense\":256,\"bottleneck\":256,\"enc_up\":128,\"dec\":[64,32,16],\"identities\":2}",
+        "{\"preset\":\"x\",\"size\":64.5,\"enc\":[32,64,128,256],\"dense\":256,\"bottleneck\":256,\"enc_up\":128,\"dec\":[64,32,16],\"identities\":2}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err.msg[0] = 0;
+        SwapModel *m = swap_model_from_metadata(bad[i], &err);
+        CHECKF(m == NULL && strstr(err.msg, "architecture"), "case %zu: %s", i, err.msg);
+        swap_model_free(m);
+    }
+    CHECK(swap_model_from_metadata(NULL, &err) == NULL && strstr(err.msg, SWAP_ARCH_KEY));
+}
+
+static void t_save_load(void) {
+    SlErr err;
+    SwapModel *m = swap_model_new("tiny", 2, &err);
+    nn_model_init_weights(&m->model, &rng);
+    char path[600];
+    sl_path_join(path, sizeof path, test_tmpdir(), "tiny.safetensors");
+    const char *meta[] = {"identities", "[\"ann\",\"bob\"]", NULL};
+    CHECKF(swap_model_save(m, path, meta, &err) == 0, "%s", err.msg);
+    StFile *f = NULL;
+    SwapModel *r = swap_model_load(path, &f, &err);
+    CHECKF(r != NULL, "%s", err.msg);
+    if (r) {
+        CHECK(memcmp(r->model.params, m->model.params, m->model.nparams * sizeof(float)) == 0);
+        CHECK(f && st_meta(f, "identities") && strcmp(st_meta(f, "identities"), meta[1]) == 0);
+    }
+    st_close(f);
+    swap_model_free(r);
+    /* a plain checkpoint without the architecture is refused with the reason */
+    CHECK(nn_save_model(path, &m->model, NULL, &err) == 0);
+    CHECK(swap_model_load(path, NULL, &err) == NULL && strstr(err.msg, SWAP_ARCH_KEY) &&
+          strstr(err.msg, path));
+    swap_model_free(m);
+}
+
+static int have_torch(void) {
+    if (access("/usr/bin/python3", X_OK) != 0) return 0;
+    return system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0;
+}
+
+/* PyTorch loads our file into bench/torch_reference.py's module (strict: every name and shape),
+ * runs encoder + decoder 1 on our input and writes its output; we compare with our forward. */
+static const char *PY_GOLDEN =
+    "import json, struct, sys\n"
+    "import numpy as np, torch\n"
+    "sys.path.insert(0, 'bench')\n"
+    "import torch_reference as tr\n"
+    "def load(path):\n"
+    "    raw = open(path, 'rb').read()\n"
+    "    (n,) = struct.unpack('<Q', raw[:8])\n"
+    "    h = json.loads(raw[8:8 + n])\n"
+    "    meta = h.pop('__metadata__', {})\n"
+    "    buf = raw[8 + n:]\n"
+    "    return meta, {k: torch.from_numpy(np.frombuffer(buf[v['data_offsets'][0]:v['data_offsets'][1]],\n"
+    "                  dtype='<f4').reshape(v['shape']).copy()) for k, v in h.items()}\n"
+    "model_path, in_path, out_path = sys.argv[1:4]\n"
+    "meta, sd = load(model_path)\n"
+    "arch = json.loads(meta['swaplab.arch'])\n"
+    "m = tr.SwapModel(arch['preset'], arch['identities'])\n"
+    "m.load_state_dict(sd, strict=True)\n"
+    "_, x = load(in_path)\n"
+    "with torch.no_grad():\n"
+    "    y = m.decoders[1](m.encoder(x['x'])).numpy().astype('<f4')\n"
+    "hj = json.dumps({'y': {'dtype': 'F32', 'shape': list(y.shape), 'data_offsets': [0, y.nbytes]}}).encode()\n"
+    "hj += b' ' * (-len(hj) % 8)\n"
+    "open(out_path, 'wb').write(struct.pack('<Q', len(hj)) + hj + y.tobytes())\n";
+
+static void t_torch_golden(void) {
+    if (!have_torch()) SKIP("/usr/bin/python3 with torch and numpy is not installed (python3-torch)");
+    CHECKF(sl_is_file("bench/torch_reference.py"), "run from the repository root");
+    SlErr err;
+    SwapModel *m = swap_model_new("tiny", 2, &err);
+    nn_model_init_weights(&m->model, &rng);
+    const int B = 2, n = 3 * 64 * 64;
+    float *x = xmalloc(sizeof(float) * B * n);
+    for (int i = 0; i < B * n; i++) x[i] = sl_rng_uniform(&rng);
+    char mp[600], ip[600], op[600], py[600], cmd[3000];
+    sl_path_join(mp, sizeof mp, test_tmpdir(), "golden.safetensors");
+    sl_path_join(ip, sizeof ip, test_tmpdir(), "golden-in.safetensors");
+    sl_path_join(op, sizeof op, test_tmpdir(), "golden-out.safetensors");
+    sl_path_join(py, sizeof py, test_tmpdir(), "golden.py");
+    CHECK(swap_model_save(m, mp, NULL, &err) == 0);
+    StTensor tx = {"x", ST_F32, 4, {B, 3, 64, 64}, x, sizeof(float) * B * n};
+    CHECK(st_write(ip, &tx, 1, NULL, &err) == 0);
+    CHECK(sl_write_atomic(py, PY_GOLDEN, strlen(PY_GOLDEN), &err) == 0);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 /usr/bin/python3 %s %s %s %s", py, mp, ip, op);
+    int rc = system(cmd);
+    CHECKF(rc == 0, "python golden script failed (exit %d)", rc);
+    NnCtx ctx;
+    nn_ctx_init(&ctx, 2, 1);
+    const float *y = nn_net_forward(m->decoders[1], &ctx, nn_net_forward(m->encoder, &ctx, x, B), B);
+    StFile *f = rc == 0 ? st_open(op, &err) : NULL;
+    const StTensor *ty = f ? st_find(f, "y") : NULL;
+    CHECK(ty && ty->nbytes == sizeof(float) * B * n);
+    if (ty) {
+        double maxd = 0, spread = 0;
+        const float *yt = ty->data;
+        for (int i = 0; i < B * n; i++) {
+            double d = fabs((double)yt[i] - y[i]);
+            if (d > maxd) maxd = d;
+            spread += fabs((double)y[i] - y[(i + 4097) % (B * n)]);
+        }
+        CHECKF(maxd < 1e-4, "max |torch - swaplab| = %g", maxd);
+        CHECK(spread / (B * n) > 1e-4); /* the outputs really vary (not a constant image) */
+    }
+    st_close(f);
+    free(x);
+    swap_model_free(m);
+}
+
+int main(void) {
+    sl_rng_seed(&rng, (uint64_t)getpid() ^ (uint64_t)(sl_now() * 1e6));
+    RUN(t_param_counts);
+    RUN(t_forward_shapes);
+    RUN(t_arch_metadata);
+    RUN(t_save_load);
+    RUN(t_torch_golden);
+    return test_summary("test_swap_model");
+}
