@@ -280,6 +280,18 @@ char *consent_canonical(const void *root) {
     SL_ASSERT(s);
     char *out = xstrdup(s);
     free(s);
+    /* jansson writes \uXXXX in upper case, Python's json.dumps in lower case: use lower case so
+     * an independent checker in Python reproduces the bytes exactly. */
+    for (char *p = out; *p; p++) {
+        if (*p != '\\') continue;
+        if (p[1] == 'u') {
+            for (int k = 2; k < 6 && p[k]; k++)
+                if (p[k] >= 'A' && p[k] <= 'F') p[k] = (char)(p[k] - 'A' + 'a');
+            p += 5;
+        } else if (p[1]) {
+            p++;
+        }
+    }
     return out;
 }
 
