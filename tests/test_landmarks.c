@@ -1,0 +1,243 @@
+/* test_landmarks.c — the dlib shape predictor against dlib 19.24's own output on the face fixtures
+ * (golden_landmarks.tsv: integer points; golden_landmarks_subpixel.tsv: values before rounding),
+ * the intensity image against golden_gray.tsv, and hostile .dat files (truncated, wrong counts,
+ * out-of-range indices). The model tests skip, with a message, when libdlib-data is not installed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/image.h"
+#include "data/landmarks.h"
+#include "test.h"
+#include "util/crypto.h"
+#include "util/fs.h"
+#include "util/rng.h"
+
+#define FIX "tests/fixtures/faces"
+
+static LmModel *g_model;
+static const char *g_skip;
+
+static LmModel *model(void) {
+    if (g_model || g_skip) return g_model;
+    const char *path = lm_default_path();
+    if (!sl_is_file(path)) {
+        g_skip = "dlib landmark model not installed (Debian package libdlib-data)";
+        return NULL;
+    }
+    SlErr err;
+    double t0 = sl_now();
+    if (lm_load(path, &g_model, &err)) {
+        fprintf(stderr, "  %s\n", err.msg);
+        g_skip = "model failed to load";
+        return NULL;
+    }
+    fprintf(stderr, "  model loaded in %.2f s\n", sl_now() - t0);
+    return g_model;
+}
+
+typedef struct {
+    char image[64], source[32];
+    long l, t, r, b;
+    double p[136];
+} Row;
+
+/* Reads golden rows: image box_source l t r b then 68 "x,y" fields. */
+static int read_rows(const char *path, Row *rows, int max) {
+    char *data;
+    size_t len;
+    SlErr err;
+    if (sl_read_file(path, 4 << 20, &data, &len, &err)) return -1;
+    int n = 0;
+    for (char *line = strtok(data, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        if (line[0] == '#' || strncmp(line, "image\t", 6) == 0) continue;
+        Row *r = &rows[n];
+        int off = 0;
+        if (sscanf(line, "%63s %31s %ld %ld %ld %ld%n", r->image, r->source, &r->l, &r->t, &r->r, &r->b, &off) != 6) continue;
+        char *q = line + off;
+        int k;
+        for (k = 0; k < 68; k++) {
+            char *end;
+            r->p[2 * k] = strtod(q, &end);
+            if (*end != ',') break;
+            r->p[2 * k + 1] = strtod(end + 1, &q);
+        }
+        if (k == 68) n++;
+    }
+    free(data);
+    return n;
+}
+
+static void t_intensity_matches_dlib(void) {
+    char *tsv;
+    size_t len;
+    SlErr err;
+    CHECK(sl_read_file(FIX "/golden_gray.tsv", 1 << 20, &tsv, &len, &err) == 0);
+    const char *imgs[] = {"london_001_neutral.png", "london_005_smiling.png", "london_008_smiling.png", "neg_noise.png"};
+    for (int i = 0; i < 4; i++) {
+        char path[256];
+        snprintf(path, sizeof path, FIX "/%s", imgs[i]);
+        Image img;
+        CHECKF(image_load(path, 0, &img, &err) == 0, "%s", err.msg);
+        uint8_t *g = lm_intensity_from_image(&img);
+        char hex[65];
+        sl_sha256_hex(g, (size_t)img.w * img.h, hex);
+        CHECKF(strstr(tsv, hex) != NULL, "%s: intensity sha256 %s not in golden_gray.tsv", imgs[i], hex);
+        free(g);
+        image_free(&img);
+    }
+    free(tsv);
+}
+
+static void t_landmarks_match_dlib(void) {
+    LmModel *m = model();
+    if (!m) SKIP(g_skip);
+    CHECK(lm_num_parts(m) == 68);
+    static Row gold[64], sub[64];
+    int n = read_rows(FIX "/golden_landmarks.tsv", gold, 64);
+    int ns = read_rows(FIX "/golden_landmarks_subpixel.tsv", sub, 64);
+    CHECKF(n == 34 && ns == 34, "rows: %d, %d", n, ns);
+    int same = 0, within1 = 0, total = 0;
+    double sum_err = 0, max_err = 0;
+    char last[64] = "";
+    Image img = {0};
+    uint8_t *in = NULL;
+    for (int i = 0; i < n && i < ns; i++) {
+        if (strcmp(gold[i].image, last) != 0) {
+            image_free(&img);
+            free(in);
+            char path[256];
+            snprintf(path, sizeof path, FIX "/%.63s", gold[i].image);
+            SlErr err;
+            CHECKF(image_load(path, 0, &img, &err) == 0, "%s", err.msg);
+            in = lm_intensity_from_image(&img);
+            snprintf(last, sizeof last, "%.63s", gold[i].image);
+        }
+        double xy[136];
+        LmRect box = {gold[i].l, gold[i].t, gold[i].r, gold[i].b};
+        lm_predict(m, in, img.w, img.h, box, xy);
+        for (int k = 0; k < 68; k++) {
+            double x = floor(xy[2 * k] + 0.5), y = floor(xy[2 * k + 1] + 0.5);
+            double dx = fabs(x - gold[i].p[2 * k]), dy = fabs(y - gold[i].p[2 * k + 1]);
+            same += dx == 0 && dy == 0;
+            within1 += dx <= 1 && dy <= 1;
+            double e = hypot(xy[2 * k] - sub[i].p[2 * k], xy[2 * k + 1] - sub[i].p[2 * k + 1]);
+            sum_err += e;
+            if (e > max_err) max_err = e;
+            total++;
+        }
+    }
+    image_free(&img);
+    free(in);
+    fprintf(stderr, "  landmarks: %d/%d identical, %d within 1 px, mean %.5f px, max %.5f px from the sub-pixel golden\n",
+            same, total, within1, sum_err / total, max_err);
+    CHECK(total == 2312);
+    CHECKF(within1 >= 0.99 * total, "%d of %d within 1 px", within1, total);
+    CHECKF(sum_err / total < 0.1, "mean error %.4f px", sum_err / total);
+}
+
+/* A tiny valid model written with dlib's encoding, then damaged in every way a reader must catch. */
+static size_t put_int(uint8_t *b, long long v) {
+    uint8_t neg = 0;
+    unsigned long long u = (unsigned long long)v;
+    if (v < 0) neg = 0x80, u = (unsigned long long)(-v);
+    int k = 0;
+    uint8_t tmp[8];
+    do { tmp[k++] = (uint8_t)(u & 0xFF); u >>= 8; } while (u);
+    b[0] = (uint8_t)(k | neg);
+    memcpy(b + 1, tmp, (size_t)k);
+    return (size_t)k + 1;
+}
+static size_t put_float(uint8_t *b, float f) {
+    int e;
+    double fr = frexp((double)f, &e);
+    long long man = (long long)(fr * (double)(1 << 24));
+    size_t n = put_int(b, man);
+    return n + put_int(b + n, e - 24);
+}
+
+/* 2 parts, 1 cascade of 1 tree with 1 split, 2 feature pixels. Fields can be spoiled by `bad`. */
+static size_t make_model(uint8_t *b, int bad) {
+    size_t o = 0;
+    o += put_int(b + o, 1);                           /* version */
+    o += put_int(b + o, bad == 1 ? -3 : -4);          /* initial shape rows (odd = bad) */
+    o += put_int(b + o, -1);
+    float init[4] = {0.3f, 0.4f, 0.7f, 0.4f};
+    for (int i = 0; i < (bad == 1 ? 3 : 4); i++) o += put_float(b + o, init[i]);
+    o += put_int(b + o, 1);                           /* cascades */
+    o += put_int(b + o, 1);                           /* trees */
+    o += put_int(b + o, 1);                           /* splits */
+    o += put_int(b + o, 0);
+    o += put_int(b + o, bad == 2 ? 9 : 1);            /* idx2 (9: no such pixel) */
+    o += put_float(b + o, 10.0f);
+    o += put_int(b + o, bad == 3 ? 3 : 2);            /* leaves (3: wrong) */
+    for (int l = 0; l < (bad == 3 ? 3 : 2); l++) {
+        o += put_int(b + o, bad == 4 ? -6 : -4);      /* leaf size (6: does not match) */
+        o += put_int(b + o, -1);
+        for (int i = 0; i < (bad == 4 ? 6 : 4); i++) o += put_float(b + o, l ? 0.01f : -0.01f);
+    }
+    o += put_int(b + o, 1);                           /* anchors */
+    o += put_int(b + o, 2);
+    o += put_int(b + o, 0);
+    o += put_int(b + o, bad == 5 ? 7 : 1);            /* anchor 7: no such part */
+    o += put_int(b + o, 1);                           /* deltas */
+    o += put_int(b + o, bad == 6 ? 3 : 2);
+    for (int i = 0; i < (bad == 6 ? 6 : 4); i++) o += put_float(b + o, 0.05f * (float)(i + 1));
+    return o;
+}
+
+static void t_hostile_dat(void) {
+    uint8_t buf[2048];
+    size_t len = make_model(buf, 0);
+    LmModel *m;
+    SlErr err;
+    CHECKF(lm_parse(buf, len, "tiny.dat", &m, &err) == 0, "%s", err.msg);
+    if (m) {
+        CHECK(lm_num_parts(m) == 2);
+        /* the tiny model runs: pixel 0 bright, pixel 1 dark -> left leaf (-0.01) */
+        SlRng rng;
+        sl_rng_seed(&rng, 3);
+        uint8_t img[64 * 64];
+        for (int i = 0; i < 64 * 64; i++) img[i] = (uint8_t)(sl_rng_u64(&rng) & 255);
+        double xy[4];
+        lm_predict(m, img, 64, 64, (LmRect){10, 10, 50, 50}, xy);
+        for (int k = 0; k < 4; k++) CHECK(isfinite(xy[k]) && xy[k] > 10 && xy[k] < 50);
+        lm_free(m);
+    }
+    const char *want[] = {"", "initial shape", "feature pixel", "one more leaf", "vector of 6", "anchor index", "delta count"};
+    for (int bad = 1; bad <= 6; bad++) {
+        size_t l2 = make_model(buf, bad);
+        m = NULL;
+        int rc = lm_parse(buf, l2, "bad.dat", &m, &err);
+        CHECKF(rc == -1 && m == NULL && strstr(err.msg, want[bad]), "case %d: rc %d msg '%s'", bad, rc, err.msg);
+    }
+    len = make_model(buf, 0);
+    /* every truncation is refused, never a crash */
+    int refused = 0;
+    for (size_t k = 0; k < len; k++) {
+        m = NULL;
+        if (lm_parse(buf, k, "trunc.dat", &m, &err) == -1 && err.msg[0]) refused++;
+        lm_free(m);
+    }
+    CHECKF(refused == (int)len, "%d of %zu truncations refused", refused, len);
+    /* trailing garbage and random damage */
+    buf[len] = 0x01;
+    CHECK(lm_parse(buf, len + 1, "tail.dat", &m, &err) == -1 && strstr(err.msg, "after the model"));
+    SlRng rng;
+    sl_rng_seed(&rng, 11);
+    for (int t = 0; t < 500; t++) {
+        uint8_t c[2048];
+        memcpy(c, buf, len);
+        for (int k = 0; k < 2; k++) c[sl_rng_u64(&rng) % len] = (uint8_t)sl_rng_u64(&rng);
+        m = NULL;
+        if (lm_parse(c, len, "fuzz.dat", &m, &err) == 0) lm_free(m);
+    }
+    CHECK(lm_load("/nonexistent/sp.dat", &m, &err) == -1 && strstr(err.msg, "not found"));
+}
+
+int main(void) {
+    RUN(t_intensity_matches_dlib);
+    RUN(t_hostile_dat);
+    RUN(t_landmarks_match_dlib);
+    lm_free(g_model);
+    return test_summary("test_landmarks");
+}
