@@ -431,3 +431,18 @@ void lm_predict(const LmModel *m, const uint8_t *img, int w, int h, LmRect box, 
     free(cur);
     free(fpv);
 }
+
+LmRect lm_rect_from_haar(int x, int y, int w, int h) {
+    double cx = x + (w - 1) / 2.0, cy = y + (h - 1) / 2.0;
+    double side = LM_HAAR_SCALE * w;
+    cx += LM_HAAR_DX * w;
+    cy += LM_HAAR_DY * w;
+    long s = lround(side);
+    if (s < 1) s = 1;
+    LmRect r;
+    r.l = lround(cx - (s - 1) / 2.0);
+    r.t = lround(cy - (s - 1) / 2.0);
+    r.r = r.l + s - 1;
+    r.b = r.t + s - 1;
+    return r;
+}

@@ -49,4 +49,13 @@ uint8_t *lm_intensity_from_image(const Image *img);
  * integer points. */
 void lm_predict(const LmModel *m, const uint8_t *intensity, int w, int h, LmRect box, double *xy);
 
+/* The box to give the predictor for a Haar box (x, y, w, h) of the default frontal-face cascade:
+ * dlib's model was trained on boxes of its HOG detector, which sit lower and are smaller than
+ * OpenCV's. Least-squares fit on the 16 fixture faces (docs/EXTRACT.md):
+ *   side = 0.8733 w,  centre x = cx + 0.0198 w,  centre y = cy + 0.0811 w. */
+#define LM_HAAR_SCALE 0.8733
+#define LM_HAAR_DX 0.0198
+#define LM_HAAR_DY 0.0811
+LmRect lm_rect_from_haar(int x, int y, int w, int h);
+
 #endif

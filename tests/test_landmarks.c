@@ -135,6 +135,52 @@ static void t_landmarks_match_dlib(void) {
     CHECKF(sum_err / total < 0.1, "mean error %.4f px", sum_err / total);
 }
 
+/* Landmarks on the calibrated Haar box against dlib's landmarks on its own HOG box (the boxes the
+ * model was trained with): the figures in docs/EXTRACT.md. */
+static void t_calibrated_haar_box(void) {
+    LmModel *m = model();
+    if (!m) SKIP(g_skip);
+    static Row gold[64];
+    int n = read_rows(FIX "/golden_landmarks.tsv", gold, 64);
+    double sum = 0;
+    int total = 0, w2 = 0, w5 = 0, faces = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(gold[i].source, "dlib_hog") != 0) continue;
+        /* the largest haar_default box of the same image */
+        int best = -1;
+        for (int j = 0; j < n; j++)
+            if (strcmp(gold[j].image, gold[i].image) == 0 && strcmp(gold[j].source, "haar_default") == 0 &&
+                (best < 0 || gold[j].r - gold[j].l > gold[best].r - gold[best].l))
+                best = j;
+        CHECK(best >= 0);
+        if (best < 0) continue;
+        char path[256];
+        snprintf(path, sizeof path, FIX "/%.63s", gold[i].image);
+        Image img;
+        SlErr err;
+        CHECKF(image_load(path, 0, &img, &err) == 0, "%s", err.msg);
+        uint8_t *in = lm_intensity_from_image(&img);
+        int hw = (int)(gold[best].r - gold[best].l + 1), hh = (int)(gold[best].b - gold[best].t + 1);
+        LmRect box = lm_rect_from_haar((int)gold[best].l, (int)gold[best].t, hw, hh);
+        double xy[136];
+        lm_predict(m, in, img.w, img.h, box, xy);
+        for (int k = 0; k < 68; k++) {
+            double e = hypot(floor(xy[2 * k] + 0.5) - gold[i].p[2 * k], floor(xy[2 * k + 1] + 0.5) - gold[i].p[2 * k + 1]);
+            sum += e;
+            w2 += e <= 2;
+            w5 += e <= 5;
+            total++;
+        }
+        faces++;
+        free(in);
+        image_free(&img);
+    }
+    fprintf(stderr, "  calibrated Haar box vs dlib HOG box, %d faces: mean %.2f px, %.1f%% within 2 px, %.1f%% within 5 px\n",
+            faces, sum / total, 100.0 * w2 / total, 100.0 * w5 / total);
+    CHECK(faces == 16);
+    CHECKF(sum / total < 1.5, "mean %.2f px", sum / total);
+}
+
 /* A tiny valid model written with dlib's encoding, then damaged in every way a reader must catch. */
 static size_t put_int(uint8_t *b, long long v) {
     uint8_t neg = 0;
@@ -238,6 +284,7 @@ int main(void) {
     RUN(t_intensity_matches_dlib);
     RUN(t_hostile_dat);
     RUN(t_landmarks_match_dlib);
+    RUN(t_calibrated_haar_box);
     lm_free(g_model);
     return test_summary("test_landmarks");
 }
