@@ -1,13 +1,13 @@
 /* watermark.h — swaplab's invisible keyed watermark: a spread-spectrum mark on a coarse grid of
  * luminance cells (fixed 64x64 cells in image-relative coordinates, so it survives rescaling),
- * carrying a 32-bit payload under a convolutional code, plus a keyed pilot whose normalised
+ * carrying a 32-bit payload (+ CRC-8) under a convolutional code, plus a keyed pilot whose normalised
  * correlation gives the detection z-score and a false-positive bound. Design and limits:
  * docs/WATERMARK.md. Spread spectrum: Cox et al., "Secure spread spectrum watermarking for
  * multimedia", IEEE TIP 1997, https://doi.org/10.1109/83.650120.
  *
  *   WmKey k; wm_key_from_string(&k, NULL);            // the public default key "swaplab"
  *   wm_embed(&rgb, &k, 0x3fa2c1d0u, &err);              // in place; refuses images under WM_MIN_DIM
- *   WmResult r; wm_detect(&rgb, &k, &r, &err);          // r.found, r.payload, r.p_false
+ *   WmResult r; wm_detect(&rgb, &k, &r, &err);          // r.found, r.p_false, r.payload_ok, r.payload
  */
 #ifndef SL_WATERMARK_H
 #define SL_WATERMARK_H
@@ -21,7 +21,7 @@
 #define WM_DEFAULT_KEY "swaplab"  /* the public default key string */
 #define WM_PAYLOAD_BITS 32
 #define WM_MIN_DIM 64             /* embedding refuses smaller images; detection works down to 32 */
-#define WM_P_THRESHOLD 1e-6       /* found = false-positive bound below this and the CRC checks */
+#define WM_P_THRESHOLD 1e-6       /* found = the false-positive bound is below this */
 
 typedef struct {
     uint8_t k[32];
@@ -35,11 +35,12 @@ void wm_key_from_string(WmKey *key, const char *s);
 int wm_embed(Image *rgb, const WmKey *key, uint32_t payload, SlErr *err);
 
 typedef struct {
-    int found;        /* pilot z above threshold (p_false < WM_P_THRESHOLD) and payload CRC valid */
+    int found;        /* a mark of this key is present: p_false < WM_P_THRESHOLD */
     double z;         /* normalised pilot correlation; ~N(0,1) on unmarked images */
     double p_false;   /* bound on the chance an unmarked image scores >= z: exp(-z^2/2) for z>0 */
-    int crc_ok;       /* the decoded payload's CRC-8 matched */
-    uint32_t payload; /* decoded payload (meaningful when found) */
+    int payload_ok;   /* found, and the decoded payload's CRC-8 matched (a misread passes it
+                         with probability 1/256) */
+    uint32_t payload; /* the decoded payload (meaningful when payload_ok) */
     double bit_confidence; /* mean |soft value| / its spread over the coded bits (diagnostic) */
 } WmResult;
 
