@@ -75,7 +75,7 @@ typedef struct {
 } ConsentOptions;
 
 /* The gate. use is "train", "swap", "dataset", "report", or NULL to check everything but the
- * scope. opt may be NULL (defaults). Returns 0 when accepted (info filled), -1 when refused: err
+ * scope (any other string is a bug and aborts). opt may be NULL (defaults). Returns 0 when accepted (info filled), -1 when refused: err
  * holds every reason, one per line (cut short with a count if longer than SlErr holds), and why
  * (may be NULL) receives them all; free it with consent_reasons_free (also after success). */
 int consent_check(const char *dir, const char *use, const ConsentOptions *opt, ConsentInfo *info,
