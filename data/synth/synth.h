@@ -23,6 +23,7 @@ typedef struct {
     float hair_rgb[3];
     int hair_style;                    /* 0 short, 1 long, 2 bald/shaved, 3 curly, 4 fringe */
     float hair_len, hair_volume;
+    float cloth_rgb[3];                /* shirt on the shoulders (outer: it is not the face) */
     /* inner face */
     float skin_rgb[3];                 /* wide range of tones */
     float eye_spacing, eye_size, eye_slant;
@@ -30,20 +31,27 @@ typedef struct {
     float brow_thick, brow_arch, brow_rgb[3];
     float nose_len, nose_width;
     float mouth_width, lip_thick, lip_rgb[3];
-    uint32_t texture_seed;             /* skin texture noise */
+    uint32_t texture_seed;             /* skin texture noise: the outer head's skin and hair use the
+                                          outer identity's seed, the inner face the inner one's */
 } SynthIdentity;
 
 typedef struct {
     float smile, mouth_open, blink, brow_raise; /* 0..1 */
     float gaze_x, gaze_y;                       /* -1..1 */
-    float yaw, pitch, roll;                     /* degrees: about ±35, ±20, ±20 */
+    float yaw, pitch, roll;                     /* degrees: about ±35, ±20, ±20; yaw > 0 turns the
+                                                   face toward the image's right, pitch > 0 looks
+                                                   up, roll > 0 tilts it counter-clockwise */
     float light_dir[3], light_intensity, light_temp; /* temp: -1 cool .. 1 warm */
-    int bg_kind;                                /* gradient / texture variants */
+    int bg_kind;                                /* 0..SYNTH_BG_KINDS-1: vertical, diagonal and
+                                                   radial gradients, blotchy texture, bokeh */
     float bg_rgb1[3], bg_rgb2[3];
     uint32_t bg_seed, noise_seed;
     float cam_scale, cam_dx, cam_dy;            /* framing */
-    float blur, noise_sigma;
+    float blur, noise_sigma;                    /* Gaussian sigma in pixels; noise in 8-bit levels */
 } SynthFrame;
+
+#define SYNTH_HAIR_STYLES 5
+#define SYNTH_BG_KINDS 5
 
 /* Draws a random identity / frame (seeded; the same generator state gives the same result). */
 void synth_identity_random(SynthIdentity *id, SlRng *rng);
@@ -53,7 +61,15 @@ void synth_frame_neutral(SynthFrame *fr);
 
 /* Renders a size x size RGB frame into *out (allocated here; free with image_free) and the 68
  * landmarks in its pixel coordinates (x right, y down, pixel centres at +0.5). outer supplies the
- * outer head, inner the inner face: pass the same identity twice for an ordinary frame. */
+ * outer head, inner the inner face: pass the same identity twice for an ordinary frame.
+ *
+ * The landmarks are points of the same 3-D surface the pixels are rasterised from, projected with
+ * the same camera. Jaw points 0-16 are the face contour of the neutral frontal head (evenly spaced
+ * along its silhouette); where a turned head hides one of them, it is moved along the line toward
+ * the face centre to the visible silhouette ("landmark marching"), as iBUG annotators mark the
+ * visible outline. The inner face's skin tone fades into the outer head's over a fixed face region
+ * (cheeks, chin, up to mid-forehead); everything the inner identity changes lies inside it.
+ * Deterministic: the same arguments give the same bytes. size is 16..4096. */
 void synth_render(const SynthIdentity *outer, const SynthIdentity *inner, const SynthFrame *fr,
                   int size, Image *out, float lm[68][2]);
 

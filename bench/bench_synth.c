@@ -1,0 +1,237 @@
+/* bench_synth.c — measures the synthetic-volunteer renderer: (a) frames per second at 256x256 on
+ * one core, (b) mean PSNR of each identity's mean image against its frames (low = frames of one
+ * person really differ), (c) leave-one-out nearest-neighbour identity accuracy on face crops (high
+ * = people stay distinguishable). Also writes the contact sheet (--sheet) and a landmark preview
+ * (--preview). Usage: bench_synth [--quick] [--sheet PNG] [--preview PNG] */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/synth/synth.h"
+
+static void die_err(const SlErr *e) {
+    fprintf(stderr, "bench_synth: %s\n", e->msg);
+    exit(1);
+}
+
+static void blit(Image *dst, const Image *src, int ox, int oy) {
+    for (int y = 0; y < src->h; y++)
+        memcpy(dst->px + ((size_t)(oy + y) * dst->w + ox) * 3, src->px + (size_t)y * src->w * 3,
+               (size_t)src->w * 3);
+}
+
+static void dot(Image *im, float fx, float fy, const uint8_t *c) {
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            int x = (int)floorf(fx) + dx, y = (int)floorf(fy) + dy;
+            if (x < 0 || y < 0 || x >= im->w || y >= im->h) continue;
+            memcpy(im->px + ((size_t)y * im->w + x) * 3, c, 3);
+        }
+}
+
+/* The five contact-sheet frames: neutral, smile, open mouth + raised brows, yaw ±30, pitch/roll
+ * with another light. */
+static void sheet_frame(SynthFrame *f, int col, int row) {
+    synth_frame_neutral(f);
+    switch (col) {
+    case 1: f->smile = 0.9f; break;
+    case 2: f->mouth_open = 0.8f; f->brow_raise = 1; break;
+    case 3: f->yaw = row % 2 ? -30.0f : 30.0f; f->gaze_x = row % 2 ? -0.4f : 0.4f; break;
+    case 4:
+        f->pitch = row % 2 ? 15.0f : -15.0f;
+        f->roll = row % 2 ? -15.0f : 15.0f;
+        f->light_dir[0] = -0.9f;
+        f->light_dir[1] = 0.5f;
+        f->light_dir[2] = 0.5f;
+        f->light_temp = 0.8f;
+        f->bg_kind = 3;
+        f->bg_rgb1[0] = 0.55f; f->bg_rgb1[1] = 0.45f; f->bg_rgb1[2] = 0.35f;
+        f->bg_seed = 7 + (uint32_t)row;
+        break;
+    default: break;
+    }
+}
+
+static void write_sheet(const char *path, int tile) {
+    Image sheet = image_new(5 * tile, 6 * tile, 3);
+    for (int row = 0; row < 6; row++) {
+        SlRng r;
+        sl_rng_seed(&r, 1000 + (uint64_t)row);
+        SynthIdentity id;
+        synth_identity_random(&id, &r);
+        id.hair_style = row % SYNTH_HAIR_STYLES; /* show every hair style */
+        for (int col = 0; col < 5; col++) {
+            SynthFrame f;
+            sheet_frame(&f, col, row);
+            Image im;
+            float lm[68][2];
+            synth_render(&id, &id, &f, tile, &im, lm);
+            blit(&sheet, &im, col * tile, row * tile);
+            image_free(&im);
+        }
+    }
+    SlErr err;
+    if (image_save_png(path, &sheet, NULL, 0, &err)) die_err(&err);
+    image_free(&sheet);
+    printf("wrote %s (6 identities x 5 frames, %d px tiles)\n", path, tile);
+}
+
+static void write_preview(const char *path) {
+    const int S = 256, C = 4, R = 3;
+    Image sheet = image_new(C * S, R * S, 3);
+    for (int i = 0; i < C * R; i++) {
+        SlRng r;
+        sl_rng_seed(&r, 77 + (uint64_t)i);
+        SynthIdentity id;
+        SynthFrame f;
+        synth_identity_random(&id, &r);
+        if (i < 4) {
+            synth_frame_neutral(&f);
+            if (i == 1) f.yaw = 35;
+            if (i == 2) f.pitch = 20;
+            if (i == 3) { f.yaw = -30; f.mouth_open = 1; f.smile = 1; }
+        } else {
+            synth_frame_random(&f, &r);
+        }
+        Image im;
+        float lm[68][2];
+        synth_render(&id, &id, &f, S, &im, lm);
+        for (int p = 0; p < 68; p++) {
+            uint8_t c[3] = {255, 40, 40};
+            if (p >= 17) { c[0] = 40; c[1] = 255; }
+            if (p >= 36) { c[1] = 40; c[2] = 255; }
+            if (p >= 48) { c[0] = 255; c[1] = 255; c[2] = 0; }
+            if (p == 0 || p == 36 || p == 48) { c[0] = 255; c[1] = 255; c[2] = 255; }
+            dot(&im, lm[p][0], lm[p][1], c);
+        }
+        blit(&sheet, &im, (i % C) * S, (i / C) * S);
+        image_free(&im);
+    }
+    SlErr err;
+    if (image_save_png(path, &sheet, NULL, 0, &err)) die_err(&err);
+    image_free(&sheet);
+    printf("wrote %s\n", path);
+}
+
+/* Bilinear crop of the landmarks' bounding square (enlarged by `grow`) to out x out RGB floats. */
+static void face_crop(const Image *im, float lm[68][2], float grow, int out, float *dst) {
+    float x0 = 1e9f, x1 = -1e9f, y0 = 1e9f, y1 = -1e9f;
+    for (int i = 0; i < 68; i++) {
+        x0 = fminf(x0, lm[i][0]); x1 = fmaxf(x1, lm[i][0]);
+        y0 = fminf(y0, lm[i][1]); y1 = fmaxf(y1, lm[i][1]);
+    }
+    float side = grow * fmaxf(x1 - x0, y1 - y0), cx = 0.5f * (x0 + x1), cy = 0.5f * (y0 + y1);
+    for (int y = 0; y < out; y++)
+        for (int x = 0; x < out; x++) {
+            float sx = cx + ((x + 0.5f) / out - 0.5f) * side - 0.5f;
+            float sy = cy + ((y + 0.5f) / out - 0.5f) * side - 0.5f;
+            int ix = (int)floorf(sx), iy = (int)floorf(sy);
+            float fx = sx - ix, fy = sy - iy;
+            for (int c = 0; c < 3; c++) {
+                float v = 0;
+                for (int k = 0; k < 4; k++) {
+                    int xx = ix + (k & 1), yy = iy + (k >> 1);
+                    xx = xx < 0 ? 0 : xx >= im->w ? im->w - 1 : xx;
+                    yy = yy < 0 ? 0 : yy >= im->h ? im->h - 1 : yy;
+                    float w = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+                    v += w * im->px[((size_t)yy * im->w + xx) * 3 + c];
+                }
+                dst[((size_t)y * out + x) * 3 + c] = v;
+            }
+        }
+}
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--sheet") && i + 1 < argc) { write_sheet(argv[++i], 160); return 0; }
+        else if (!strcmp(argv[i], "--preview") && i + 1 < argc) { write_preview(argv[++i]); return 0; }
+        else { fprintf(stderr, "usage: bench_synth [--quick] [--sheet PNG] [--preview PNG]\n"); return 2; }
+    }
+    /* (a) speed: random identity and frame per render, 256x256, this thread only */
+    int nf = quick ? 40 : 400;
+    SlRng r;
+    sl_rng_seed(&r, 42);
+    double t0 = sl_now();
+    uint64_t check = 0;
+    for (int i = 0; i < nf; i++) {
+        SynthIdentity id;
+        SynthFrame f;
+        synth_identity_random(&id, &r);
+        synth_frame_random(&f, &r);
+        Image im;
+        float lm[68][2];
+        synth_render(&id, &id, &f, 256, &im, lm);
+        check += im.px[(size_t)128 * 256 * 3];
+        image_free(&im);
+    }
+    double dt = sl_now() - t0;
+    printf("synth render 256x256: %d frames in %.2f s = %.0f frames/s on one core (checksum %llu)\n", nf,
+           dt, nf / dt, (unsigned long long)check);
+
+    /* (b) identity mean image vs its frames; (c) leave-one-out 1-NN identity accuracy */
+    int NI = quick ? 6 : 20, NF = quick ? 6 : 10, S = 128, CS = 32;
+    size_t np = (size_t)S * S * 3, cp = (size_t)CS * CS * 3;
+    float *mean = xmalloc(np * sizeof *mean);
+    float *crops = xmalloc((size_t)NI * NF * cp * sizeof *crops);
+    uint8_t *frames = xmalloc((size_t)NF * np);
+    double psnr_sum = 0;
+    for (int i = 0; i < NI; i++) {
+        SlRng ri;
+        sl_rng_seed(&ri, 5000 + (uint64_t)i);
+        SynthIdentity id;
+        synth_identity_random(&id, &ri);
+        memset(mean, 0, np * sizeof *mean);
+        for (int j = 0; j < NF; j++) {
+            SynthFrame f;
+            synth_frame_random(&f, &ri);
+            Image im;
+            float lm[68][2];
+            synth_render(&id, &id, &f, S, &im, lm);
+            memcpy(frames + (size_t)j * np, im.px, np);
+            for (size_t p = 0; p < np; p++) mean[p] += im.px[p] / (float)NF;
+            face_crop(&im, lm, 1.25f, CS, crops + ((size_t)i * NF + j) * cp);
+            image_free(&im);
+        }
+        for (int j = 0; j < NF; j++) {
+            double se = 0;
+            for (size_t p = 0; p < np; p++) {
+                double d = frames[(size_t)j * np + p] - mean[p];
+                se += d * d;
+            }
+            psnr_sum += 10 * log10(255.0 * 255.0 / (se / (double)np));
+        }
+    }
+    /* crops are compared after removing each crop's mean brightness per channel (light varies) */
+    for (int n = 0; n < NI * NF; n++) {
+        float *c = crops + (size_t)n * cp;
+        for (int ch = 0; ch < 3; ch++) {
+            double m = 0;
+            for (size_t p = ch; p < cp; p += 3) m += c[p];
+            m /= (double)(CS * CS);
+            for (size_t p = ch; p < cp; p += 3) c[p] = (float)(c[p] - 0.5 * m);
+        }
+    }
+    int correct = 0;
+    for (int n = 0; n < NI * NF; n++) {
+        double best = 1e300;
+        int who = -1;
+        for (int m = 0; m < NI * NF; m++) {
+            if (m == n) continue;
+            double d = 0;
+            const float *a = crops + (size_t)n * cp, *b = crops + (size_t)m * cp;
+            for (size_t p = 0; p < cp; p++) d += (double)(a[p] - b[p]) * (a[p] - b[p]);
+            if (d < best) { best = d; who = m / NF; }
+        }
+        correct += who == n / NF;
+    }
+    printf("identity mean image vs its frames (%d identities x %d frames, %dx%d): mean PSNR %.2f dB\n", NI,
+           NF, S, S, psnr_sum / (NI * NF));
+    printf("1-NN identity accuracy, leave-one-out on %dx%d face crops (%d x %d): %.1f%%\n", CS, CS, NI, NF,
+           100.0 * correct / (NI * NF));
+    free(mean);
+    free(crops);
+    free(frames);
+    return 0;
+}
