@@ -577,6 +577,28 @@ static void t_lists_all_reasons(void) {
     consent_reasons_free(&why);
 }
 
+/* Many reasons: all of them in ConsentReasons, and err says how many it had to leave out. */
+static void t_many_reasons_are_summarised(void) {
+    char dir[512], rev[512];
+    make_set(dir, sizeof dir, 1);
+    ConsentFields f = fields();
+    SlErr err;
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    int extra = 30 + (int)(sl_rng_u64(&g_rng) % 20);
+    for (int i = 0; i < extra; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/aligned/added-with-a-long-file-name-%03d.png", dir, i);
+        write_random_png(p);
+    }
+    ConsentOptions o = opts(rev, sizeof rev);
+    ConsentReasons why;
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(why.n == extra);
+    CHECKF(strstr(err.msg, "more (run 'swaplab consent verify") != NULL, "%s", err.msg);
+    CHECK(strlen(err.msg) < sizeof err.msg - 1);
+    consent_reasons_free(&why);
+}
+
 static void t_hostile_manifests(void) {
     char dir[512], rev[512];
     make_set(dir, sizeof dir, 1);
@@ -733,6 +755,7 @@ int main(void) {
     RUN(t_canonical_form);
     RUN(t_canonical_matches_python);
     RUN(t_lists_all_reasons);
+    RUN(t_many_reasons_are_summarised);
     RUN(t_hostile_manifests);
     RUN(t_write_refuses_bad_fields);
     RUN(t_dates_and_scopes);
