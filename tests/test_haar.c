@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/exif.h"
 #include "data/haar.h"
 #include "data/image.h"
 #include "test.h"
@@ -250,6 +251,85 @@ static void t_small_and_flat(void) {
     haar_free(c);
 }
 
+/* EXIF orientation (data/exif.h, the detector's input path for JPEG photos): a JPEG with an Exif
+ * block spliced in loads rotated; a damaged block is ignored. */
+static size_t exif_block(uint8_t *b, int le, int orient, int damage) {
+    static const uint8_t mm[] = {'M', 'M', 0, 42, 0, 0, 0, 8}, ii[] = {'I', 'I', 42, 0, 8, 0, 0, 0};
+    size_t o = 0;
+    b[o++] = 0xFF, b[o++] = 0xE1;
+    size_t lenpos = o;
+    o += 2;
+    memcpy(b + o, "Exif\0\0", 6), o += 6;
+    memcpy(b + o, le ? ii : mm, 8), o += 8;
+    uint8_t ent[2 + 12 + 4] = {0};
+    if (le) {
+        ent[0] = damage ? 0xFF : 1;
+        ent[2] = 0x12, ent[3] = 0x01, ent[4] = 3, ent[6] = 1, ent[10] = (uint8_t)orient;
+    } else {
+        ent[1] = damage ? 0xFF : 1;
+        ent[2] = 0x01, ent[3] = 0x12, ent[5] = 3, ent[9] = 1, ent[11] = (uint8_t)orient;
+    }
+    memcpy(b + o, ent, sizeof ent), o += sizeof ent;
+    b[lenpos] = (uint8_t)((o - 2) >> 8), b[lenpos + 1] = (uint8_t)((o - 2) & 255);
+    return o;
+}
+
+static void t_exif_orientation(void) {
+    SlRng rng;
+    sl_rng_seed(&rng, 1234);
+    Image a = image_new(40, 24, 3);
+    for (size_t i = 0; i < (size_t)40 * 24 * 3; i++) a.px[i] = (uint8_t)(sl_rng_u64(&rng) & 255);
+    char jp[600], jx[600];
+    snprintf(jp, sizeof jp, "%s/plain.jpg", test_tmpdir());
+    snprintf(jx, sizeof jx, "%s/exif.jpg", test_tmpdir());
+    SlErr err;
+    CHECKF(image_save_jpeg(jp, &a, 95, &err) == 0, "%s", err.msg);
+    image_free(&a);
+    Image ref;
+    CHECKF(image_load(jp, 3, &ref, &err) == 0, "%s", err.msg);
+    char *data;
+    size_t len;
+    CHECK(sl_read_file(jp, 1 << 20, &data, &len, &err) == 0);
+    struct { int le, orient, damage, want; } cases[] = {{0, 6, 0, 6}, {1, 3, 0, 3}, {1, 8, 0, 8}, {0, 2, 0, 2}, {0, 6, 1, 1}};
+    for (int c = 0; c < 5; c++) {
+        uint8_t *buf = xmalloc(len + 64);
+        buf[0] = 0xFF, buf[1] = 0xD8;
+        size_t o = 2 + exif_block(buf + 2, cases[c].le, cases[c].orient, cases[c].damage);
+        memcpy(buf + o, data + 2, len - 2);
+        CHECK(sl_write_atomic(jx, buf, o + len - 2, &err) == 0);
+        CHECK(exif_jpeg_orientation(buf, o + len - 2) == cases[c].want);
+        free(buf);
+        Image b;
+        int orient;
+        CHECKF(exif_load_image(jx, 3, &b, &orient, &err) == 0, "%s", err.msg);
+        CHECK(orient == cases[c].want);
+        int W = ref.w, H = ref.h, ok = 1;
+        if (cases[c].want >= 5) ok = b.w == H && b.h == W;
+        else ok = b.w == W && b.h == H;
+        for (int y = 0; ok && y < b.h; y++)
+            for (int x = 0; ok && x < b.w; x++) {
+                int sx = x, sy = y;
+                switch (cases[c].want) {
+                case 2: sx = W - 1 - x; break;
+                case 3: sx = W - 1 - x, sy = H - 1 - y; break;
+                case 6: sx = y, sy = H - 1 - x; break;
+                case 8: sx = W - 1 - y, sy = x; break;
+                default: break;
+                }
+                ok = memcmp(b.px + ((size_t)y * b.w + x) * 3, ref.px + ((size_t)sy * W + sx) * 3, 3) == 0;
+            }
+        CHECKF(ok, "orientation %d: pixels not where the tag says", cases[c].want);
+        image_free(&b);
+    }
+    /* truncated inside the Exif block: orientation 1, never a crash */
+    uint8_t small[40];
+    small[0] = 0xFF, small[1] = 0xD8;
+    size_t o = 2 + exif_block(small + 2, 0, 6, 0);
+    for (size_t k = 0; k < o; k++) CHECK(exif_jpeg_orientation(small, k) == 1 || k == o);
+    free(data);
+    image_free(&ref);
+}
+
 int main(void) {
     RUN(t_grey_matches_opencv);
     RUN(t_boxes_match_opencv);
@@ -257,5 +337,6 @@ int main(void) {
     RUN(t_group_rectangles);
     RUN(t_hostile_xml);
     RUN(t_small_and_flat);
+    RUN(t_exif_orientation);
     return test_summary("test_haar");
 }
