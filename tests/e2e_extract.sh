@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# e2e_extract.sh — `swaplab extract` on the consented fixture photos (tests/fixtures/faces): the face
+# set it writes (aligned crops, frames, faces.jsonl, draft consent completed by `consent init`), the
+# report of photos without a face, --all, and hostile inputs (1x1, 100000x1, truncated, not images).
+. "$(dirname "$0")/e2e.sh"
+export HOME=$E2E_TMP/home XDG_CONFIG_HOME=$E2E_TMP/config
+unset SWAPLAB_REVOCATIONS
+S=$SWAPLAB
+T=$E2E_TMP
+FIX=$(dirname "$0")/fixtures/faces
+future=$(date -u -d '+1 year' +%F)
+
+if [[ ! -f ${SWAPLAB_HAAR_DIR:-/usr/share/opencv4/haarcascades}/haarcascade_frontalface_default.xml ]]; then
+  skip "OpenCV cascades not installed (Debian opencv-data)"; summary e2e_extract; exit $?
+fi
+if [[ ! -f ${SWAPLAB_LANDMARKS:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat} ]]; then
+  skip "dlib landmark model not installed (Debian libdlib-data)"; summary e2e_extract; exit $?
+fi
+
+check "extract --help names the model licences" bash -c '"$SWAPLAB" extract --help | grep -q "non-commercial"'
+check_fails "extract without --in exits 2" 2 "--in is required" "$S" extract --out "$T/x" --subject s1
+check_fails "extract without --subject exits 2" 2 "--subject is required" "$S" extract --in "$FIX" --out "$T/x"
+check_fails "bad --size exits 2" 2 "--size" "$S" extract --in "$FIX" --out "$T/x" --subject s1 --size 3
+check_fails "unknown flag exits 2" 2 "unknown option" "$S" extract --in "$FIX" --out "$T/x" --subject s1 --frob
+
+# the photos plus negatives and hostile files in one input directory
+mkdir -p "$T/in"
+cp "$FIX"/london_*.png "$FIX"/neg_*.png "$T/in/"
+printf 'P5\n1 1\n255\n\x80' >"$T/in/tiny_1x1.pgm"
+{ printf 'P5\n100000 1\n255\n'; head -c 100000 /dev/zero; } >"$T/in/wide_100000x1.pgm"
+head -c 3000 "$FIX/london_001_neutral.png" >"$T/in/truncated.png"
+echo "not a picture" >"$T/in/notes.jpg"
+head -c 0 /dev/null >"$T/in/empty.png"
+
+check "extract runs on the fixture photos" "$S" extract --in "$T/in" --out "$T/set" --subject vol-001 --size 96
+n_jsonl=$(wc -l <"$T/set/faces.jsonl" 2>/dev/null || echo 0)
+check "one face per photo: 16 lines in faces.jsonl" test "$n_jsonl" -eq 16
+check "16 aligned crops" test "$(ls "$T/set/aligned" 2>/dev/null | wc -l)" -eq 16
+check "16 source frames" test "$(ls "$T/set/frames" 2>/dev/null | wc -l)" -eq 16
+check "crops are 96x96 PNGs" bash -c "head -c 24 '$T/set/aligned/000000.png' | tail -c 8 | od -An -tx1 | tr -d ' \n' | grep -q '0000006000000060'"
+check "faces.jsonl records 68 landmarks and the source" grep -q '"source":"frames/000000.png"' "$T/set/faces.jsonl"
+check "the report lists the three negatives and the 1x1 image as no-face" test "$(grep -c $'\tno-face\t' "$T/set/extract_report.txt")" -eq 4
+check "the 1x1 image has no face" grep -q $'tiny_1x1.pgm\tno-face' "$T/set/extract_report.txt"
+check "the 100000x1 image is unreadable, with a reason" grep -qE $'wide_100000x1.pgm\tunreadable\t.*(large|dimension|size)' "$T/set/extract_report.txt"
+check "the truncated PNG is unreadable" grep -q $'truncated.png\tunreadable' "$T/set/extract_report.txt"
+check "a text file named .jpg is unreadable" grep -q $'notes.jpg\tunreadable' "$T/set/extract_report.txt"
+check "an empty file is unreadable" grep -q $'empty.png\tunreadable' "$T/set/extract_report.txt"
+check "the manifest is a draft" grep -q '"status": "draft"' "$T/set/consent.json"
+check_fails "the gate refuses the draft" 1 "draft" "$S" consent verify "$T/set"
+check "consent init completes the draft" "$S" consent init "$T/set" --subject vol-001 --coordinator "Course TA" --scopes train,swap --expires "$future" --statement "agreed on the signed form"
+check "the completed set passes the gate for training" "$S" consent verify "$T/set" --use train
+check_fails "extract refuses an existing face set" 1 "faces.jsonl" "$S" extract --in "$T/in" --out "$T/set" --subject vol-001
+
+# --all keeps the neck false positive of london_008 as a second face, with its index in the report
+check "extract --all" "$S" extract --in "$FIX/london_008_neutral.png" "$FIX/london_001_neutral.png" --out "$T/all" --subject vol-002 --all
+check "--all: 3 faces from 2 photos" test "$(wc -l <"$T/all/faces.jsonl")" -eq 3
+check "--all: the report names both faces of london_008" grep -qE $'london_008_neutral.png\tfaces\t0 .*, 1 ' "$T/all/extract_report.txt"
+check "alt2 cascade works too" "$S" extract --in "$FIX/london_002_smiling.png" --out "$T/alt2" --subject vol-003 --cascade alt2
+summary e2e_extract
