@@ -86,10 +86,10 @@ static void lut_build(Lut *t, float hi, float (*fn)(float)) {
 
 static inline float lut_get(const Lut *t, float x) {
     float p = x * t->scale;
-    if (p <= 0) return t->v[0];
-    if (p >= LUT_N - 1) return t->v[LUT_N - 1];
+    p = p > 0.0f ? p : 0.0f;
+    p = p < (float)(LUT_N - 1) ? p : (float)(LUT_N - 1);
     int i = (int)p;
-    float w = p - i;
+    float w = p - (float)i;
     return t->v[i] + w * (t->v[i + 1] - t->v[i]);
 }
 
