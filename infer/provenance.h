@@ -82,6 +82,9 @@ typedef struct {
  * with err only when the file cannot be read as an image; a clean image is a result. */
 int provenance_verify_file(const char *path, const uint8_t *trusted_pk, VerifyResult *res,
                            SlErr *err);
+/* The same with a lab's watermark key string (NULL = the public default). */
+int provenance_verify_file_key(const char *path, const uint8_t *trusted_pk, const char *wm_key,
+                               VerifyResult *res, SlErr *err);
 void verify_result_free(VerifyResult *res);
 
 #endif
