@@ -5,7 +5,8 @@ the reference that bench/run.sh puts side by side with swaplab (bench/bench_trai
 Same presets as train/swap_model.c (shared encoder, one decoder per identity, tensor names equal to
 swaplab's safetensors names), same step: for each side, B faces -> encoder -> own decoder -> MSE
 against the input, backward (gradients accumulate), then one Adam step (lr 5e-5, betas 0.5/0.999).
-Prints one JSON line: {"preset", "batch", "steps", "threads", "device", "img_per_s", ...}.
+Prints one JSON line: {"preset", "batch", "steps", "threads", "device", "img_per_s" (from the
+median step time), "best_img_per_s", "mean_img_per_s", "loss"}; warm-up steps are not timed.
 
 Run with Debian's /usr/bin/python3 (python3-torch):
     /usr/bin/python3 bench/torch_reference.py --preset original --batch 16 --steps 5 --threads 2
@@ -157,20 +158,22 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    if a.device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
+    sync()
+    times = []
     for _ in range(a.steps):
-        loss = step()
-    loss = float(loss)  # waits for the device
-    if a.device == "cuda":
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
-    imgs = a.steps * a.batch * len(model.decoders)
+        t0 = time.perf_counter()
+        loss = float(step())  # float() waits for the device
+        sync()
+        times.append(time.perf_counter() - t0)
+    imgs = a.batch * len(model.decoders)
+    times.sort()
+    n = len(times)
+    med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
     print(json.dumps({"impl": "pytorch " + torch.__version__, "preset": a.preset, "batch": a.batch,
                       "steps": a.steps, "threads": a.threads, "device": a.device,
-                      "img_per_s": round(imgs / dt, 3), "s_per_step": round(dt / a.steps, 4),
-                      "loss": round(loss, 6)}))
+                      "img_per_s": round(imgs / med, 3), "best_img_per_s": round(imgs / times[0], 3),
+                      "mean_img_per_s": round(imgs * n / sum(times), 3), "loss": round(loss, 6)}))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,97 @@
+/* bench_train.c — training-step throughput of a swap-model preset on the CPU: one step is, for each
+ * of the two identities, a batch of B faces through the shared encoder and that identity's decoder,
+ * MSE against the input, backward; then one Adam step over all parameters (as bench/torch_reference.py
+ * does in PyTorch). Images/s counts both sides (2B per step); warm-up steps are not timed.
+ *
+ *   build/bench/bench_train --preset original --batch 16 --steps 4 --warmup 1 --threads 2
+ * Last line: RESULT train preset=P batch=B threads=T steps=S img_s=I (median step) best_img_s=I
+ *            mean_img_s=I loss=L */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn.h"
+#include "train/swap_model.h"
+#include "util/args.h"
+#include "util/rng.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    const char *preset = "original";
+    int batch = 16, steps = 4, warmup = 1, threads = 2;
+    SlArg spec[] = {
+        {"--preset", SL_ARG_STR, &preset, "NAME", "original, lite, tiny or hd128 (original)"},
+        {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (16)"},
+        {"--steps", SL_ARG_INT, &steps, "N", "timed steps (4)"},
+        {"--warmup", SL_ARG_INT, &warmup, "N", "untimed steps first (1)"},
+        {"--threads", SL_ARG_INT, &threads, "T", "OpenMP and OpenBLAS threads (2)"},
+        {0},
+    };
+    int rc = sl_args_parse("bench_train", NULL, "Training-step throughput of a swap model.", spec,
+                           argc - 1, argv + 1, NULL);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (batch < 1 || steps < 1 || warmup < 0 || threads < 1) {
+        fprintf(stderr, "bench_train: --batch, --steps, --threads must be >= 1\n");
+        return 2;
+    }
+    SlErr err;
+    SwapModel *m = swap_model_new(preset, 2, &err);
+    if (!m) {
+        fprintf(stderr, "bench_train: %s\n", err.msg);
+        return 2;
+    }
+    SlRng rng;
+    sl_rng_seed(&rng, 42);
+    nn_model_init_weights(&m->model, &rng);
+    NnCtx ctx;
+    nn_ctx_init(&ctx, threads, 7);
+    ctx.training = 1;
+    int S = m->arch.size;
+    NnShape zs = nn_net_out_shape(m->encoder);
+    size_t n_img = (size_t)3 * S * S, n_z = (size_t)zs.c * zs.h * zs.w;
+    float *x[2], *dy = xmalloc(sizeof(float) * batch * n_img), *dz = xmalloc(sizeof(float) * batch * n_z);
+    for (int s = 0; s < 2; s++) {
+        x[s] = xmalloc(sizeof(float) * batch * n_img);
+        for (size_t i = 0; i < batch * n_img; i++) x[s][i] = sl_rng_uniform(&rng);
+    }
+    nn_net_reserve(m->encoder, batch);
+    nn_net_reserve(m->decoders[0], batch);
+    nn_net_reserve(m->decoders[1], batch);
+    NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
+    double *dt = xmalloc(sizeof(double) * steps), sum = 0;
+    float loss = 0;
+    for (int it = 0; it < warmup + steps; it++) {
+        double t0 = sl_now();
+        loss = 0;
+        for (int s = 0; s < 2; s++) {
+            const float *z = nn_net_forward(m->encoder, &ctx, x[s], batch);
+            const float *y = nn_net_forward(m->decoders[s], &ctx, z, batch);
+            loss += nn_loss_mse(y, x[s], NULL, batch, 3, S, S, dy);
+            nn_net_backward(m->decoders[s], &ctx, dy, dz);
+            nn_net_backward(m->encoder, &ctx, dz, NULL);
+        }
+        nn_adam_step_ctx(&m->model, &ctx, &adam, it + 1);
+        double t = sl_now() - t0;
+        if (it >= warmup) {
+            dt[it - warmup] = t;
+            sum += t;
+        }
+    }
+    qsort(dt, (size_t)steps, sizeof *dt, cmp_double);
+    double med = steps % 2 ? dt[steps / 2] : 0.5 * (dt[steps / 2 - 1] + dt[steps / 2]);
+    double imgs = 2.0 * batch;
+    printf("RESULT train preset=%s batch=%d threads=%d steps=%d img_s=%.3f best_img_s=%.3f "
+           "mean_img_s=%.3f loss=%.6f\n",
+           preset, batch, threads, steps, imgs / med, imgs / dt[0], imgs * steps / sum, loss);
+    free(dt);
+    free(dy);
+    free(dz);
+    free(x[0]);
+    free(x[1]);
+    swap_model_free(m);
+    return 0;
+}
