@@ -1,0 +1,274 @@
+/* test_provenance.c — provenance on swap outputs (infer/provenance.h): the record, XMP, signature
+ * (valid, trusted, broken by a changed pixel or a changed record), watermark and label, and verify
+ * on clean, re-encoded and hostile files.
+ *
+ * `test_provenance --write DIR` instead writes DIR/marked.png, DIR/unlabelled.png, DIR/clean.png
+ * and DIR/lab.pub for tests/e2e_verify.sh (until `swaplab swap` makes real outputs), and
+ * `test_provenance --jpeg IN OUT QUALITY` re-encodes IN as a JPEG. */
+#include "infer/provenance.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer/label.h"
+#include "tests/test.h"
+#include "util/fs.h"
+#include "util/rng.h"
+
+static const char *MODEL = "3fa2c1d0e4b5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff";
+
+static Image random_image(SlRng *r, int w, int h) {
+    Image im = image_new(w, h, 3);
+    float c0[3], c1[3];
+    for (int k = 0; k < 3; k++) c0[k] = sl_rng_range(r, 30, 220), c1[k] = sl_rng_range(r, 30, 220);
+    float f = sl_rng_range(r, 0.02f, 0.08f), a = sl_rng_range(r, 5, 30);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < 3; k++) {
+                float t = (float)y / h, p = c0[k] + (c1[k] - c0[k]) * t + a * sinf(f * x + k) * cosf(f * y);
+                p += 2.0f * sl_rng_normal(r);
+                im.px[((size_t)y * w + x) * 3 + k] = (uint8_t)(p < 0 ? 0 : p > 255 ? 255 : p);
+            }
+    return im;
+}
+
+static void info_for_test(ProvenanceInfo *info) {
+    provenance_info_init(info);
+    info->model_sha256 = MODEL;
+    info->source_subject = "synth-007";
+    info->source_consent_sha256 = "aa11bb22cc33dd44ee55ff6600112233445566778899aabbccddeeff00112233";
+    info->target_subject = "volunteer-ada";
+    info->target_consent_sha256 = "bb11bb22cc33dd44ee55ff6600112233445566778899aabbccddeeff00112233";
+    info->preset = "lab64";
+    info->mask = "hull";
+    info->colour = "rct";
+    info->blend = "seamless";
+}
+
+static void keypair(SlKeypair *kp, const char *dir, const char *name) {
+    char prefix[4096];
+    sl_path_join(prefix, sizeof prefix, dir, name);
+    SlErr err;
+    if (sl_key_generate(prefix, kp, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
+}
+
+static const char *find_text(char **keys, char **texts, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(keys[i], key)) return texts[i];
+    return NULL;
+}
+
+static void t_write_and_verify(void) {
+    const char *dir = test_tmpdir();
+    SlKeypair kp, other;
+    keypair(&kp, dir, "lab");
+    keypair(&other, dir, "other");
+    SlRng r;
+    sl_rng_seed(&r, 21);
+    Image im = random_image(&r, 256, 256), before = image_clone(&im);
+    ProvenanceInfo info;
+    info_for_test(&info);
+    char path[4096];
+    sl_path_join(path, sizeof path, dir, "out.png");
+    SlErr err;
+    CHECK(provenance_write_png(path, &im, &info, &kp, &err) == 0);
+    CHECK(memcmp(im.px, before.px, 256 * 256 * 3) == 0); /* the caller's pixels are untouched */
+
+    /* the three text records */
+    char **keys, **texts;
+    int n;
+    CHECK(image_read_png_texts(path, &keys, &texts, &n, &err) == 0);
+    const char *rec = find_text(keys, texts, n, PROV_KEY_RECORD), *xmp = find_text(keys, texts, n, PROV_KEY_XMP);
+    CHECK(rec && xmp && find_text(keys, texts, n, PROV_KEY_SIGNATURE));
+    json_error_t je;
+    json_t *j = rec ? json_loads(rec, 0, &je) : NULL;
+    CHECK(j != NULL);
+    CHECK(!strcmp(json_string_value(json_object_get(j, "model_sha256")), MODEL));
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "source"), "subject")), "synth-007"));
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "method"), "blend")), "seamless"));
+    CHECK(!strcmp(json_string_value(json_object_get(j, "label")), "SYNTHETIC"));
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "watermark"), "payload")), "3fa2c1d0"));
+    /* the recorded pixel hash is the hash of the stored pixels */
+    Image stored;
+    CHECK(image_load(path, 3, &stored, &err) == 0);
+    char pix[65];
+    provenance_pixel_hash(&stored, pix);
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "pixels"), "sha256")), pix));
+    CHECK(wm_psnr(&before, &stored) > 20); /* label + watermark, nothing else */
+    json_decref(j);
+    CHECK(xmp && strstr(xmp, "Iptc4xmpExt:DigitalSourceType=\"" PROV_SOURCE_TYPE "\""));
+    image_free_texts(keys, texts, n);
+
+    VerifyResult v;
+    CHECK(provenance_verify_file(path, kp.pk, &v, &err) == 0);
+    CHECK(v.is_png && v.metadata && v.xmp && v.pixels_match);
+    CHECK(!strcmp(v.source_type, PROV_SOURCE_TYPE));
+    CHECK(v.sig == PROV_SIG_VALID && v.sig_trusted);
+    CHECK(v.wm.found && v.wm.payload_ok && v.wm.payload == 0x3fa2c1d0u && v.wm_payload_matches);
+    CHECK(v.label_record == 1 && v.label_pixels);
+    CHECK(v.marked);
+    verify_result_free(&v);
+    /* another trusted key: still valid, not trusted */
+    CHECK(provenance_verify_file(path, other.pk, &v, &err) == 0);
+    CHECK(v.sig == PROV_SIG_VALID && !v.sig_trusted);
+    verify_result_free(&v);
+
+    /* one changed pixel: the signature no longer holds */
+    Image bad = image_clone(&stored);
+    bad.px[1000] ^= 0x01;
+    char **k2, **t2;
+    int n2;
+    CHECK(image_read_png_texts(path, &k2, &t2, &n2, &err) == 0);
+    PngText keep[8];
+    int nk = 0;
+    for (int i = 0; i < n2 && nk < 8; i++) keep[nk++] = (PngText){k2[i], t2[i]};
+    char p2[4096];
+    sl_path_join(p2, sizeof p2, dir, "pixel.png");
+    CHECK(image_save_png(p2, &bad, keep, nk, &err) == 0);
+    CHECK(provenance_verify_file(p2, kp.pk, &v, &err) == 0);
+    CHECK(v.sig == PROV_SIG_INVALID && !v.pixels_match && v.metadata);
+    CHECK(v.wm.found); /* the watermark still speaks */
+    verify_result_free(&v);
+
+    /* a changed record (other subject), pixels intact: invalid too */
+    for (int i = 0; i < nk; i++)
+        if (!strcmp(keep[i].key, PROV_KEY_RECORD)) {
+            char *s = xstrdup(keep[i].text), *at = strstr(s, "volunteer-ada");
+            CHECK(at != NULL);
+            if (at) memcpy(at, "volunteer-bob", 13);
+            keep[i].text = s;
+        }
+    sl_path_join(p2, sizeof p2, dir, "record.png");
+    CHECK(image_save_png(p2, &stored, keep, nk, &err) == 0);
+    CHECK(provenance_verify_file(p2, kp.pk, &v, &err) == 0);
+    CHECK(v.sig == PROV_SIG_INVALID && v.pixels_match && v.metadata);
+    verify_result_free(&v);
+    for (int i = 0; i < nk; i++)
+        if (!strcmp(keep[i].key, PROV_KEY_RECORD)) free((char *)keep[i].text);
+    image_free_texts(k2, t2, n2);
+
+    /* a JPEG q50 re-encode: no metadata, the watermark alone marks it */
+    sl_path_join(p2, sizeof p2, dir, "reencoded.jpg");
+    CHECK(image_save_jpeg(p2, &stored, 50, &err) == 0);
+    CHECK(provenance_verify_file(p2, NULL, &v, &err) == 0);
+    CHECK(!v.metadata && !v.xmp && v.sig == PROV_SIG_ABSENT && !v.is_png);
+    CHECK(v.wm.found && v.wm.payload == 0x3fa2c1d0u);
+    CHECK(v.marked);
+    verify_result_free(&v);
+
+    /* a clean image is not marked */
+    sl_path_join(p2, sizeof p2, dir, "clean.png");
+    CHECK(image_save_png(p2, &before, NULL, 0, &err) == 0);
+    CHECK(provenance_verify_file(p2, NULL, &v, &err) == 0);
+    CHECK(!v.metadata && v.sig == PROV_SIG_ABSENT && !v.wm.found && !v.label_pixels && !v.marked);
+    verify_result_free(&v);
+    image_free(&bad), image_free(&stored), image_free(&im), image_free(&before);
+}
+
+static void t_label_none_recorded(void) {
+    const char *dir = test_tmpdir();
+    SlKeypair kp;
+    keypair(&kp, dir, "nolabel");
+    SlRng r;
+    sl_rng_seed(&r, 22);
+    Image im = random_image(&r, 320, 240);
+    ProvenanceInfo info;
+    info_for_test(&info);
+    info.label = 0;
+    info.has_payload = 1;
+    info.payload = 0x00c0ffeeu;
+    char path[4096];
+    sl_path_join(path, sizeof path, dir, "nolabel.png");
+    SlErr err;
+    CHECK(provenance_write_png(path, &im, &info, &kp, &err) == 0);
+    VerifyResult v;
+    CHECK(provenance_verify_file(path, NULL, &v, &err) == 0);
+    CHECK(v.label_record == 0 && !v.label_pixels);
+    CHECK(v.sig == PROV_SIG_VALID && !v.sig_trusted);
+    CHECK(v.wm.found && v.wm.payload == 0x00c0ffeeu && v.wm_payload_matches);
+    CHECK(v.record && strstr(v.record, "\"label\":\"none\""));
+    verify_result_free(&v);
+    image_free(&im);
+}
+
+static void t_hostile_files(void) {
+    const char *dir = test_tmpdir();
+    char path[4096];
+    sl_path_join(path, sizeof path, dir, "garbage.png");
+    SlErr err;
+    CHECK(sl_write_atomic(path, "\x89PNG\r\n\x1a\nnot really", 18, &err) == 0);
+    VerifyResult v;
+    CHECK(provenance_verify_file(path, NULL, &v, &err) == -1);
+    CHECK(strlen(err.msg) > 0);
+    sl_path_join(path, sizeof path, dir, "missing.png");
+    CHECK(provenance_verify_file(path, NULL, &v, &err) == -1);
+    /* a PNG whose records are junk: reported, not trusted, no crash */
+    SlRng r;
+    sl_rng_seed(&r, 23);
+    Image im = random_image(&r, 64, 64);
+    PngText junk[3] = {{PROV_KEY_RECORD, "{\"format\": 7"}, {PROV_KEY_SIGNATURE, "{\"public_key\":\"zz\"}"},
+                       {PROV_KEY_XMP, "<x:xmpmeta>DigitalSourceType"}};
+    sl_path_join(path, sizeof path, dir, "junk.png");
+    CHECK(image_save_png(path, &im, junk, 3, &err) == 0);
+    CHECK(provenance_verify_file(path, NULL, &v, &err) == 0);
+    CHECK(!v.metadata && v.sig == PROV_SIG_INVALID && !v.marked);
+    verify_result_free(&v);
+    image_free(&im);
+    /* too small to watermark: refused with a message, nothing written */
+    Image small = random_image(&r, 40, 40);
+    SlKeypair kp;
+    keypair(&kp, dir, "small");
+    ProvenanceInfo info;
+    info_for_test(&info);
+    sl_path_join(path, sizeof path, dir, "small.png");
+    CHECK(provenance_write_png(path, &small, &info, &kp, &err) == -1);
+    CHECK(strstr(err.msg, "too small") != NULL);
+    CHECK(!sl_is_file(path));
+    image_free(&small);
+}
+
+/* Helper mode for tests/e2e_verify.sh. */
+static int write_samples(const char *dir) {
+    SlErr err;
+    if (sl_mkdirs(dir, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    SlKeypair kp;
+    keypair(&kp, dir, "lab");
+    SlRng r;
+    sl_rng_seed(&r, 24);
+    Image im = random_image(&r, 256, 256);
+    ProvenanceInfo info;
+    info_for_test(&info);
+    char p[4096];
+    sl_path_join(p, sizeof p, dir, "marked.png");
+    if (provenance_write_png(p, &im, &info, &kp, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    info.label = 0;
+    sl_path_join(p, sizeof p, dir, "unlabelled.png");
+    if (provenance_write_png(p, &im, &info, &kp, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    sl_path_join(p, sizeof p, dir, "clean.png");
+    if (image_save_png(p, &im, NULL, 0, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    image_free(&im);
+    return 0;
+}
+
+/* Helper mode: re-encodes a file as JPEG (stb_image_write) for tests/e2e_verify.sh. */
+static int reencode_jpeg(const char *in, const char *out, int quality) {
+    Image im;
+    SlErr err;
+    if (image_load(in, 3, &im, &err) || image_save_jpeg(out, &im, quality, &err))
+        return fprintf(stderr, "%s\n", err.msg), 1;
+    image_free(&im);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && !strcmp(argv[1], "--write")) return write_samples(argv[2]);
+    if (argc == 5 && !strcmp(argv[1], "--jpeg")) return reencode_jpeg(argv[2], argv[3], atoi(argv[4]));
+    RUN(t_write_and_verify);
+    RUN(t_label_none_recorded);
+    RUN(t_hostile_files);
+    return test_summary("test_provenance");
+}
