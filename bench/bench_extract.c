@@ -45,8 +45,12 @@ static int synth_check(int n) {
         return 1;
     }
     HaarParams p = haar_params_default();
-    int found[2] = {0, 0}, extra[2] = {0, 0}, nlm = 0;
+    int found[2] = {0, 0}, extra[2] = {0, 0}, nlm = 0, tone_n[3] = {0, 0, 0}, tone_hit[3] = {0, 0, 0};
     double err_sum = 0, err_io = 0;
+    static const char *region[5] = {"jaw 0-16", "brows 17-26", "nose 27-35", "eyes 36-47", "mouth 48-67"};
+    static const int rlo[5] = {0, 17, 27, 36, 48}, rhi[5] = {17, 27, 36, 48, 68};
+    double rsum[5] = {0}, rdx[5] = {0}, rdy[5] = {0};
+    int rcnt[5] = {0};
     for (int i = 0; i < n; i++) {
         SlRng rng;
         sl_rng_seed(&rng, 1000 + (uint64_t)i);
@@ -74,6 +78,12 @@ static int synth_check(int n) {
                 if (cx > x0 && cx < x1 && cy > y0 && cy < y1 && (hit < 0 || b[k].w > b[hit].w)) hit = k;
             }
             if (hit >= 0) found[m]++;
+            if (m == 0) {
+                float L = 0.299f * id.skin_rgb[0] + 0.587f * id.skin_rgb[1] + 0.114f * id.skin_rgb[2];
+                int t = L < 0.35f ? 0 : L < 0.6f ? 1 : 2;
+                tone_n[t]++;
+                tone_hit[t] += hit >= 0;
+            }
             extra[m] += nb - (hit >= 0);
             if (m == 0 && hit >= 0) {
                 uint8_t *in = lm_intensity_from_image(&img);
@@ -82,6 +92,11 @@ static int synth_check(int n) {
                 double io = hypot((gt[36][0] + gt[39][0] - gt[42][0] - gt[45][0]) / 2, (gt[36][1] + gt[39][1] - gt[42][1] - gt[45][1]) / 2);
                 double e = 0;
                 for (int k = 0; k < 68; k++) e += hypot(xy[2 * k] + 0.5 - gt[k][0], xy[2 * k + 1] + 0.5 - gt[k][1]);
+                for (int q = 0; q < 5; q++)
+                    for (int k = rlo[q]; k < rhi[q]; k++) {
+                        double dx = xy[2 * k] + 0.5 - gt[k][0], dy = xy[2 * k + 1] + 0.5 - gt[k][1];
+                        rsum[q] += hypot(dx, dy), rdx[q] += dx, rdy[q] += dy, rcnt[q]++;
+                    }
                 err_sum += e / 68;
                 err_io += e / 68 / io;
                 nlm++;
@@ -95,6 +110,10 @@ static int synth_check(int n) {
     printf("| synthetic volunteers (frontal, neutral, 256x256) | default cascade | alt2 cascade |\n| --- | ---: | ---: |\n");
     printf("| faces found | %d/%d (%.0f%%) | %d/%d (%.0f%%) |\n", found[0], n, 100.0 * found[0] / n, found[1], n, 100.0 * found[1] / n);
     printf("| other boxes (false positives) | %d | %d |\n", extra[0], extra[1]);
+    printf("\nby skin tone (default cascade; luminance of skin_rgb): dark (< 0.35) %d/%d, medium %d/%d, light (>= 0.6) %d/%d\n",
+           tone_hit[0], tone_n[0], tone_hit[1], tone_n[1], tone_hit[2], tone_n[2]);
+    for (int q = 0; nlm && q < 5; q++)
+        printf("  %-12s mean %.2f px, bias dx %+.2f dy %+.2f px\n", region[q], rsum[q] / rcnt[q], rdx[q] / rcnt[q], rdy[q] / rcnt[q]);
     if (nlm)
         printf("\nlandmarks on the found faces (default cascade, calibrated box) vs the renderer's: mean %.2f px, %.1f%% of the inter-ocular distance\n",
                err_sum / nlm, 100 * err_io / nlm);
