@@ -1,11 +1,14 @@
 /* test_faceset.c — data/faceset: write/load round trip, and refusals of malformed lines (with
- * their line numbers), missing files, mismatched crop sizes, paths leaving the set. */
+ * their line numbers), missing files, mismatched crop sizes, paths leaving the set; and
+ * data/groundtruth: re-rendered swaps of synthetic sets. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "data/faceset.h"
+#include "data/groundtruth.h"
+#include "data/synth/synth.h"
 #include "tests/test.h"
 #include "util/crypto.h"
 #include "util/fs.h"
@@ -242,10 +245,85 @@ static void t_writer_refuses_bad_landmarks(void) {
     faceset_writer_free(&w);
 }
 
+/* Writes a synthetic set of n frames of identity id (parameters in faces.jsonl, like swaplab synth). */
+static void synth_set(const char *name, const SynthIdentity *id, SlRng *r, int n, char *out, size_t on) {
+    sl_path_join(out, on, test_tmpdir(), name);
+    FaceSetWriter w;
+    SlErr err;
+    SL_ASSERT(faceset_writer_open(&w, out, 64, 0.625f, 1, &err) == 0);
+    for (int i = 0; i < n; i++) {
+        SynthFrame fr;
+        synth_frame_random(&fr, r);
+        Image img;
+        float lm[ALIGN_NLM][2];
+        synth_render(id, id, &fr, 128, &img, lm);
+        json_t *p = json_pack("{s:i,s:o,s:o}", "render_size", 128, "identity", synth_identity_to_json(id), "frame",
+                              synth_frame_to_json(&fr));
+        SL_ASSERT(faceset_writer_add(&w, &img, lm, p, &err) == i);
+        image_free(&img);
+    }
+    SL_ASSERT(faceset_writer_finish(&w, &err) == 0);
+    faceset_writer_free(&w);
+}
+
+static void t_groundtruth(void) {
+    SlRng r;
+    sl_rng_seed(&r, 24);
+    SynthIdentity ida, idb;
+    synth_identity_random(&ida, &r);
+    synth_identity_random(&idb, &r);
+    char da[1024], db[1024];
+    synth_set("gt-a", &ida, &r, 2, da, sizeof da);
+    synth_set("gt-b", &idb, &r, 1, db, sizeof db);
+    FaceSet a, b;
+    SlErr err;
+    SL_ASSERT(faceset_load(da, &a, &err) == 0 && faceset_load(db, &b, &err) == 0);
+    CHECK(groundtruth_available(&a) && groundtruth_available(&b));
+    Image self, swap, stored;
+    char p[4200];
+    /* A with its own inner face is exactly the stored crop: the renderer is deterministic */
+    CHECK(groundtruth_swap(&a, 1, &a, &self, &err) == 0);
+    faceset_face_path(&a, 1, p, sizeof p);
+    CHECK(image_load(p, 3, &stored, &err) == 0);
+    CHECK(self.w == 64 && self.h == 64 && !memcmp(self.px, stored.px, 64 * 64 * 3));
+    /* with B's inner face: the face changes, the surroundings (outer head, background) do not */
+    CHECK(groundtruth_swap(&a, 1, &b, &swap, &err) == 0);
+    float *m = malloc(sizeof(float) * 64 * 64);
+    faceset_face_mask(&a, 1, m, NULL);
+    double in = 0, out = 0;
+    int nin = 0, nout = 0;
+    for (int y = 0; y < 64; y++)
+        for (int x = 0; x < 64; x++) {
+            int corner = (x < 6 || x >= 58) && (y < 6 || y >= 58);
+            for (int c = 0; c < 3; c++) {
+                double d = abs((int)swap.px[(y * 64 + x) * 3 + c] - (int)self.px[(y * 64 + x) * 3 + c]);
+                if (m[y * 64 + x] == 1) in += d, nin++;
+                else if (corner) out += d, nout++;
+            }
+        }
+    in /= nin, out /= nout;
+    CHECKF(in > 3 * out + 2, "inside the face %.2f, corners %.2f", in, out);
+    float *chw = malloc(sizeof(float) * 3 * 64 * 64);
+    CHECK(groundtruth_swap_chw(&a, 1, &b, chw, &err) == 0);
+    CHECK_NEAR(chw[64 * 64 + 5 * 64 + 7] * 255, swap.px[(5 * 64 + 7) * 3 + 1], 1e-3);
+    /* a set without renderer parameters has no ground truth */
+    FaceSet plain;
+    char dir[1024];
+    make_set(&r, "gt-plain", 2, 64, dir, sizeof dir);
+    SL_ASSERT(faceset_load(dir, &plain, &err) == 0);
+    CHECK(!groundtruth_available(&plain));
+    Image none;
+    CHECK(groundtruth_swap(&plain, 1, &b, &none, &err) == -1 && strstr(err.msg, "not a synthetic"));
+    free(m), free(chw);
+    image_free(&self), image_free(&swap), image_free(&stored);
+    faceset_free(&a), faceset_free(&b), faceset_free(&plain);
+}
+
 int main(void) {
     setenv("SL_QUIET", "1", 0);
     RUN(t_roundtrip);
     RUN(t_refusals);
     RUN(t_writer_refuses_bad_landmarks);
+    RUN(t_groundtruth);
     return test_summary("test_faceset");
 }

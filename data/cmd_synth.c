@@ -1,0 +1,195 @@
+/* cmd_synth.c — `swaplab synth`: renders synthetic volunteers (data/synth/synth.h), aligns every
+ * frame (data/align.h) and writes one complete face set per identity (data/faceset.h) with a
+ * synthetic consent manifest (data/consent.h). Same seed → byte-identical files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "data/consent.h"
+#include "data/faceset.h"
+#include "data/groundtruth.h"
+#include "data/synth/synth.h"
+#include "util/args.h"
+#include "util/fs.h"
+#include "util/progress.h"
+#include "util/rng.h"
+
+#define SYNTH_MAX_IDS 9999
+#define SYNTH_MAX_FRAMES 1000000
+
+typedef struct {
+    const char *out;
+    int frames, size, crop;
+    float coverage;
+    SlRng root;
+} SynthJob;
+
+/* Writes the face set of identity s (0-based). The identity draws from stream 2s of the root
+ * generator and the frames from stream 2s+1, so a set does not depend on the others. */
+static int write_identity(const SynthJob *job, int s, long *done, SlProgress *prog, SlErr *err) {
+    char subject[32], dir[4096];
+    snprintf(subject, sizeof subject, "synth-%04d", s + 1);
+    sl_path_join(dir, sizeof dir, job->out, subject);
+    SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
+    SynthIdentity id;
+    synth_identity_random(&id, &rid);
+    FaceSetWriter w;
+    if (faceset_writer_open(&w, dir, job->crop, job->coverage, 1, err)) return -1;
+    for (int f = 0; f < job->frames; f++) {
+        SynthFrame fr;
+        synth_frame_random(&fr, &rfr);
+        Image img;
+        float lm[68][2];
+        synth_render(&id, &id, &fr, job->size, &img, lm);
+        json_t *params = json_object();
+        json_object_set_new(params, "render_size", json_integer(job->size));
+        json_object_set_new(params, "identity", synth_identity_to_json(&id));
+        json_object_set_new(params, "frame", synth_frame_to_json(&fr));
+        int rc = faceset_writer_add(&w, &img, lm, params, err);
+        image_free(&img);
+        if (rc < 0) {
+            faceset_writer_free(&w);
+            return sl_failctx(err, "%s frame %d", subject, f);
+        }
+        long d;
+#ifdef _OPENMP
+#pragma omp atomic capture
+#endif
+        d = ++*done;
+        if (prog) {
+#ifdef _OPENMP
+#pragma omp critical(synth_progress)
+#endif
+            sl_progress_update(prog, d, NULL);
+        }
+    }
+    int rc = faceset_writer_finish(&w, err);
+    faceset_writer_free(&w);
+    if (rc) return -1;
+    return consent_write_synthetic(dir, subject, err);
+}
+
+/* DIR/ground-truth/A__B/NNNNNN.png for every ordered pair A != B and every frame of A. */
+static int write_ground_truth(const char *out, int n, SlErr *err) {
+    FaceSet *sets = xcalloc((size_t)n, sizeof *sets);
+    int rc = 0, loaded = 0;
+    for (; loaded < n && !rc; loaded++) {
+        char dir[4096], subject[32];
+        snprintf(subject, sizeof subject, "synth-%04d", loaded + 1);
+        sl_path_join(dir, sizeof dir, out, subject);
+        rc = faceset_load(dir, &sets[loaded], err);
+        if (rc) break;
+    }
+    long total = (long)n * (n - 1) * (n ? sets[0].n : 0), done = 0;
+    SlProgress prog;
+    if (!rc) sl_progress_begin(&prog, "ground truth", total);
+    for (int a = 0; a < n && !rc; a++) {
+        for (int b = 0; b < n && !rc; b++) {
+            if (a == b) continue;
+            char pair[96], dir[4096];
+            snprintf(pair, sizeof pair, "ground-truth/%s__%s", sets[a].subject, sets[b].subject);
+            sl_path_join(dir, sizeof dir, out, pair);
+            if ((rc = sl_mkdirs(dir, err))) break;
+            for (int i = 0; i < sets[a].n && !rc; i++) {
+                Image crop;
+                if ((rc = groundtruth_swap(&sets[a], i, &sets[b], &crop, err))) break;
+                char name[32], path[4200], what[256];
+                snprintf(name, sizeof name, "%06d.png", i);
+                sl_path_join(path, sizeof path, dir, name);
+                snprintf(what, sizeof what, "ground truth of a %s -> %s swap of %s (synthetic render, no real person)",
+                         sets[a].subject, sets[b].subject, sets[a].faces[i].file);
+                PngText t[2] = {{"Software", "swaplab " SL_VERSION " synth"}, {"Description", what}};
+                rc = image_save_png(path, &crop, t, 2, err);
+                image_free(&crop);
+                sl_progress_update(&prog, ++done, NULL);
+            }
+        }
+    }
+    if (!rc) sl_progress_end(&prog, NULL);
+    for (int i = 0; i < n; i++) faceset_free(&sets[i]);
+    free(sets);
+    return rc;
+}
+
+int cmd_synth(int argc, char **argv) {
+    const char *out = NULL;
+    int ids = 4, frames = 100, size = 256, crop = 64, gt = 0;
+    double coverage = ALIGN_DEFAULT_COVERAGE;
+    const char *seed_s = "1";
+    SlArg spec[] = {
+        {"--out", SL_ARG_STR, &out, "DIR", "write DIR/synth-0001 ... (required)"},
+        {"--identities", SL_ARG_INT, &ids, "N", "number of synthetic people (default 4)"},
+        {"--frames", SL_ARG_INT, &frames, "M", "frames per person (default 100)"},
+        {"--size", SL_ARG_INT, &size, "PX", "side of the rendered frames (default 256)"},
+        {"--crop", SL_ARG_INT, &crop, "PX", "side of the aligned crops: 64, 128 or 256 (default 64)"},
+        {"--coverage", SL_ARG_DOUBLE, &coverage, "C", "fraction of the crop the mean face spans (default 0.625)"},
+        {"--seed", SL_ARG_STR, &seed_s, "S", "random seed, an unsigned integer (default 1); same seed, same bytes"},
+        {"--ground-truth", SL_ARG_FLAG, &gt, NULL,
+         "also write DIR/ground-truth/A__B/NNNNNN.png: the perfect A->B swap of every frame of A"},
+        {0},
+    };
+    int r = sl_args_parse("synth", "--out DIR [--identities N] [--frames M] [--size PX] [--crop PX] [--seed S] [--ground-truth]",
+                          "Renders synthetic volunteers - people who do not exist - and writes one aligned face\n"
+                          "set per person (faces.jsonl, aligned/, frames/, consent.json), ready for `swaplab train`.\n"
+                          "Every face keeps its renderer parameters, so the true result of any swap between\n"
+                          "two synthetic people can be rendered later (data/groundtruth.h).",
+                          spec, argc, argv, NULL);
+    if (r) return r == 1 ? 0 : 2;
+    if (!out) return sl_usage_error("synth", "--out DIR is required");
+    if (ids < 1 || ids > SYNTH_MAX_IDS) return sl_usage_error("synth", "--identities must be 1..%d", SYNTH_MAX_IDS);
+    if (frames < 1 || frames > SYNTH_MAX_FRAMES) return sl_usage_error("synth", "--frames must be 1..%d", SYNTH_MAX_FRAMES);
+    if (size < 32 || size > 4096) return sl_usage_error("synth", "--size must be 32..4096");
+    if (crop < 16 || crop > 1024) return sl_usage_error("synth", "--crop must be 16..1024 (64, 128 and 256 are usual)");
+    if (!(coverage >= 0.2 && coverage <= 1.5)) return sl_usage_error("synth", "--coverage must be 0.2..1.5");
+    char *end;
+    unsigned long long seed = strtoull(seed_s, &end, 10);
+    if (!*seed_s || *end || seed_s[0] == '-') return sl_usage_error("synth", "--seed must be an unsigned integer, not '%s'", seed_s);
+    SlErr err;
+    if (sl_mkdirs(out, &err)) {
+        fprintf(stderr, "swaplab synth: %s\n", err.msg);
+        return 1;
+    }
+    SynthJob job = {.out = out, .frames = frames, .size = size, .crop = crop, .coverage = (float)coverage};
+    sl_rng_seed(&job.root, seed);
+    double t0 = sl_now();
+    long done = 0;
+    SlProgress prog;
+    sl_progress_begin(&prog, "synth", (long)ids * frames);
+    int failed = 0;
+    SlErr first = {{0}};
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int s = 0; s < ids; s++) {
+        if (failed) continue;
+        SlErr e;
+        if (write_identity(&job, s, &done, &prog, &e)) {
+#ifdef _OPENMP
+#pragma omp critical(synth_err)
+#endif
+            {
+                if (!failed) first = e;
+                failed = 1;
+            }
+        }
+    }
+    if (failed) {
+        fprintf(stderr, "\nswaplab synth: %s\n", first.msg);
+        return 1;
+    }
+    char summary[128];
+    snprintf(summary, sizeof summary, "%ld faces", done);
+    sl_progress_end(&prog, summary);
+    if (gt && ids > 1 && write_ground_truth(out, ids, &err)) {
+        fprintf(stderr, "swaplab synth: %s\n", err.msg);
+        return 1;
+    }
+    printf("wrote %d face set%s (%d frames each, %dx%d frames, %dx%d aligned crops, coverage %.3g) to %s/synth-0001%s in %.1f s\n",
+           ids, ids == 1 ? "" : "s", frames, size, size, crop, crop, coverage, out, ids > 1 ? "..." : "",
+           sl_now() - t0);
+    if (gt && ids > 1) printf("ground truth of every swap: %s/ground-truth/\n", out);
+    printf("every person is synthetic (consent.json kind \"synthetic\"); next: swaplab train --facesets %s/synth-0001 %s/synth-0002 ...\n",
+           out, out);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* groundtruth.c — re-renders a synthetic frame with another identity's inner face and aligns it
+ * with the original frame's affine (data/groundtruth.h). */
+#include "data/groundtruth.h"
+
+#include <string.h>
+
+#include "data/synth/synth.h"
+
+int groundtruth_available(const FaceSet *fs) {
+    for (int i = 0; i < fs->n; i++)
+        if (!fs->faces[i].synth) return 0;
+    return fs->n > 0;
+}
+
+static int parse_identity(const FaceSet *fs, int i, SynthIdentity *id, SlErr *err) {
+    const json_t *s = fs->faces[i].synth;
+    if (!s) return sl_fail(err, "%s: face %d has no renderer parameters (not a synthetic face set)", fs->dir, i);
+    if (synth_identity_from_json(json_object_get(s, "identity"), id, err))
+        return sl_failctx(err, "%s/faces.jsonl:%d: \"synth\".\"identity\"", fs->dir, i + 1);
+    return 0;
+}
+
+int groundtruth_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, SlErr *err) {
+    SL_ASSERT(i >= 0 && i < a->n && b->n > 0);
+    const FaceRecord *r = &a->faces[i];
+    SynthIdentity outer, inner;
+    SynthFrame fr;
+    if (parse_identity(a, i, &outer, err) || parse_identity(b, 0, &inner, err)) return -1;
+    const json_t *size = json_object_get(r->synth, "render_size");
+    if (!json_is_integer(size) || json_integer_value(size) < 16 || json_integer_value(size) > 4096)
+        return sl_fail(err, "%s/faces.jsonl:%d: \"synth\".\"render_size\" must be an integer in 16..4096", a->dir, i + 1);
+    if (synth_frame_from_json(json_object_get(r->synth, "frame"), &fr, err))
+        return sl_failctx(err, "%s/faces.jsonl:%d: \"synth\".\"frame\"", a->dir, i + 1);
+    Image frame;
+    float lm[68][2];
+    synth_render(&outer, &inner, &fr, (int)json_integer_value(size), &frame, lm);
+    align_warp(&frame, &r->affine, r->crop, r->crop, ALIGN_BORDER_REPLICATE, NULL, crop);
+    image_free(&frame);
+    return 0;
+}
+
+int groundtruth_swap_chw(const FaceSet *a, int i, const FaceSet *b, float *chw, SlErr *err) {
+    Image im;
+    if (groundtruth_swap(a, i, b, &im, err)) return -1;
+    size_t np = (size_t)im.w * im.h;
+    for (size_t p = 0; p < np; p++)
+        for (int c = 0; c < 3; c++) chw[c * np + p] = im.px[p * 3 + c] * (1.0f / 255.0f);
+    image_free(&im);
+    return 0;
+}
