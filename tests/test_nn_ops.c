@@ -157,6 +157,7 @@ static void t_conv(void) {
     conv_case(2, 6, 9, 11, 3, 5, 1, 1);  /* direct path (Cout <= 8, stride 1) */
     conv_case(2, 16, 20, 20, 3, 5, 1, 0);
     conv_case(2, 4, 8, 8, 5, 3, 1, 0);
+    conv_case(1, 2, 3, 600, 3, 3, 1, 0); /* direct path, rows wider than one tile */
     CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));
 }
 
@@ -469,6 +470,7 @@ static void t_adam(void) {
 }
 
 int main(void) {
+    (void)test_tmpdir;
     sl_rng_seed(&R, (uint64_t)(sl_now() * 1e6));
     RUN(t_gemm);
     RUN(t_conv);

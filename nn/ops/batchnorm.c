@@ -43,6 +43,7 @@ void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, 
         for (int n = 0; n < B; n++) {
             const float *x = in + ((size_t)n * C + c) * HW;
             float *y = out + ((size_t)n * C + c) * HW;
+#pragma omp simd
             for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * is * g + bb;
         }
     }
@@ -75,6 +76,7 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
             const float *x = in + ((size_t)n * C + c) * HW;
             const float *d = dout + ((size_t)n * C + c) * HW;
             float *dx = din + ((size_t)n * C + c) * HW;
+#pragma omp simd
             for (int i = 0; i < HW; i++) dx[i] += k * (d[i] - a - (x[i] - m) * is * bcoef);
         }
     }

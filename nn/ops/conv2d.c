@@ -7,6 +7,9 @@
 #include "nn/ops/ops.h"
 #include "util/util.h"
 
+#define DIRECT_MAX_COUT 8 /* output channels up to which a stride-1 conv is direct */
+#define DIRECT_XT 512     /* direct forward: output columns per tile */
+
 /* ---- reference --------------------------------------------------------------------------- */
 void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                         int H, int W, int Cout, int K, int S) {
@@ -57,7 +60,7 @@ void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, co
 }
 
 /* ---- fast path ----------------------------------------------------------------------------- */
-int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <= 8; }
+int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <= DIRECT_MAX_COUT; }
 
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (conv2d_use_direct(Cin, Cout, K, S)) return 0;
@@ -95,6 +98,7 @@ static void im2col(float *col, const float *in, int B, int Cin, int H, int W, in
                 if (S == 1) {
                     memcpy(drow + lo, srow + lo - P + kx, sizeof(float) * (hi - lo));
                 } else {
+#pragma omp simd
                     for (int ox = lo; ox < hi; ox++) drow[ox] = srow[ox * S - P + kx];
                 }
                 for (int ox = hi; ox < Wo; ox++) drow[ox] = 0.0f;
@@ -125,6 +129,7 @@ static void col2im_add(float *din, const float *col, int B, int Cin, int H, int 
                         const float *srow = src + (size_t)oy * Wo;
                         if (S == 1) {
                             float *dd = drow - P + kx;
+#pragma omp simd
                             for (int ox = lo; ox < hi; ox++) dd[ox] += srow[ox];
                         } else {
                             for (int ox = lo; ox < hi; ox++) drow[ox * S - P + kx] += srow[ox];
@@ -134,36 +139,44 @@ static void col2im_add(float *din, const float *col, int B, int Cin, int H, int 
         }
 }
 
-/* Direct stride-1 convolution: every (n, co) output plane is a sum of shifted input rows, with the
- * inner loop over x contiguous so it vectorizes. */
+/* Direct stride-1 convolution for few output channels (<= 8, e.g. the decoder's final 64->3 5x5):
+ * one output row of every output channel is accumulated at once, so each shifted input row is
+ * loaded once for all Cout; inner loops over x are contiguous and vectorized (omp simd). */
 static void direct_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                            int H, int W, int Cout, int K, int nthreads) {
     int P = K / 2;
+    SL_ASSERT(Cout <= DIRECT_MAX_COUT);
 #pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
     for (int n = 0; n < B; n++)
-        for (int co = 0; co < Cout; co++) {
-            float *o = out + ((size_t)n * Cout + co) * H * W;
-            float bias = b ? b[co] : 0.0f;
-            for (size_t i = 0; i < (size_t)H * W; i++) o[i] = bias;
-            for (int ci = 0; ci < Cin; ci++) {
-                const float *src = in + ((size_t)n * Cin + ci) * H * W;
-                const float *wk = w + ((size_t)co * Cin + ci) * K * K;
-                for (int y = 0; y < H; y++) {
-                    float *orow = o + (size_t)y * W;
+        for (int y = 0; y < H; y++)
+            for (int x0 = 0; x0 < W; x0 += DIRECT_XT) {
+                int xe = W - x0 < DIRECT_XT ? W : x0 + DIRECT_XT;
+                float acc[DIRECT_MAX_COUT][DIRECT_XT];
+                for (int co = 0; co < Cout; co++) {
+                    float bias = b ? b[co] : 0.0f;
+                    for (int x = 0; x < xe - x0; x++) acc[co][x] = bias;
+                }
+                for (int ci = 0; ci < Cin; ci++) {
+                    const float *src = in + ((size_t)n * Cin + ci) * H * W;
                     for (int ky = 0; ky < K; ky++) {
                         int iy = y - P + ky;
                         if (iy < 0 || iy >= H) continue;
                         const float *srow = src + (size_t)iy * W;
                         for (int kx = 0; kx < K; kx++) {
-                            float wv = wk[ky * K + kx];
-                            int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
+                            int lo = P - kx > x0 ? P - kx : x0, hi = W + P - kx < xe ? W + P - kx : xe;
                             const float *s = srow - P + kx;
-                            for (int x = lo; x < hi; x++) orow[x] += wv * s[x];
+                            for (int co = 0; co < Cout; co++) {
+                                float wv = w[(((size_t)co * Cin + ci) * K + ky) * K + kx];
+                                float *a = acc[co] - x0;
+#pragma omp simd
+                                for (int x = lo; x < hi; x++) a[x] += wv * s[x];
+                            }
                         }
                     }
                 }
+                for (int co = 0; co < Cout; co++)
+                    memcpy(out + (((size_t)n * Cout + co) * H + y) * W + x0, acc[co], sizeof(float) * (xe - x0));
             }
-        }
 }
 
 static void direct_backward(float *din, float *dw, float *db, const float *dout, const float *in,
@@ -176,6 +189,7 @@ static void direct_backward(float *din, float *dw, float *db, const float *dout,
             for (int n = 0; n < B; n++) {
                 const float *d = dout + ((size_t)n * Cout + co) * HW;
                 float s = 0;
+#pragma omp simd reduction(+ : s)
                 for (size_t i = 0; i < HW; i++) s += d[i];
                 acc += s;
             }
@@ -201,6 +215,7 @@ static void direct_backward(float *din, float *dw, float *db, const float *dout,
                                 int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
                                 const float *s = srow - P + kx;
                                 float sum = 0;
+#pragma omp simd reduction(+ : sum)
                                 for (int x = lo; x < hi; x++) sum += drow[x] * s[x];
                                 acc[ky * K + kx] += sum;
                             }
@@ -229,6 +244,7 @@ static void direct_backward(float *din, float *dw, float *db, const float *dout,
                                 float wv = wk[ky * K + kx];
                                 int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
                                 float *t = irow + kx;
+#pragma omp simd
                                 for (int x = lo; x < hi; x++) t[x] += wv * drow[x];
                             }
                         }
@@ -258,6 +274,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
             const float *s = tmp + (size_t)co * N + n * HWo;
             float *d = out + ((size_t)n * Cout + co) * HWo;
             float bias = b ? b[co] : 0.0f;
+#pragma omp simd
             for (size_t i = 0; i < HWo; i++) d[i] = s[i] + bias;
         }
 }
@@ -282,6 +299,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
             const float *s = dout + ((size_t)n * Cout + co) * HWo;
             float *d = dtmp + (size_t)co * N + n * HWo;
             float sum = 0;
+#pragma omp simd reduction(+ : sum)
             for (size_t i = 0; i < HWo; i++) {
                 d[i] = s[i];
                 sum += s[i];

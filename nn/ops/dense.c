@@ -33,6 +33,7 @@ void dense_forward(float *out, const float *in, const float *w, const float *b, 
     if (b) {
 #pragma omp parallel for num_threads(nthreads) schedule(static)
         for (int n = 0; n < B; n++)
+#pragma omp simd
             for (int o = 0; o < O; o++) out[(size_t)n * O + o] += b[o];
     }
 }

@@ -67,6 +67,7 @@ void nn_sgemm_blocked(int transA, int transB, int M, int N, int K, float alpha, 
                     for (int r = 0; r < ib; r++) {
                         float a = apack[r * KB + kk];
                         float *crow = C + (size_t)(i0 + r) * ldc;
+#pragma omp simd
                         for (int j = 0; j < N; j++) crow[j] += a * brow[j];
                     }
                 }

@@ -1,0 +1,169 @@
+/* bench_ops.c — timing of the engine on the classic "Original" 64x64 face-swap model (shared
+ * encoder, two decoders, 82,062,470 parameters): each conv/dense layer's forward and backward at
+ * the training batch, then full training steps (both sides forward, MSE, backward, fused Adam),
+ * reported as images/s and as GFLOP/s (3x forward FLOPs per image: forward, dinput, dweight).
+ *
+ *   build/bench/bench_ops --batch 16 --threads 2 --steps 4
+ * Last line: RESULT engine model=original batch=B threads=T img_s=X gflops=G */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/net_internal.h"
+#include "nn/nn.h"
+#include "nn/ops/ops.h"
+#include "util/args.h"
+#include "util/rng.h"
+#include "util/util.h"
+
+static void upscale(NnNet *n, const char *name, int c) {
+    nn_conv(n, name, c * 4, 3, 1);
+    nn_leaky_relu(n, 0.1f);
+    nn_pixel_shuffle(n);
+}
+
+static NnNet *decoder(NnModel *m, const char *prefix, NnShape in) {
+    NnNet *d = nn_net_new(m, prefix, in);
+    upscale(d, "upscale1", 256);
+    upscale(d, "upscale2", 128);
+    upscale(d, "upscale3", 64);
+    nn_conv(d, "out", 3, 5, 1);
+    nn_sigmoid(d);
+    return d;
+}
+
+static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *dx, float *work, int T, int bwd) {
+    double t0 = sl_now();
+    if (L->kind == NN_L_CONV) {
+        if (!bwd)
+            conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, work, T);
+        else
+            conv2d_backward(dx, L->dw, L->db, dy, x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, work, T);
+    } else {
+        int I = (int)nn_shape_numel(L->in);
+        if (!bwd)
+            dense_forward(y, x, L->w, L->b, B, I, L->out.c, T);
+        else
+            dense_backward(dx, L->dw, L->db, dy, x, L->w, B, I, L->out.c, T);
+    }
+    return sl_now() - t0;
+}
+
+int main(int argc, char **argv) {
+    int batch = 16, threads = 2, steps = 4, layers = 1;
+    SlArg spec[] = {
+        {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (default 16)"},
+        {"--threads", SL_ARG_INT, &threads, "T", "OpenMP/OpenBLAS threads (default 2)"},
+        {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)"},
+        {"--layers", SL_ARG_INT, &layers, "0|1", "also time each conv/dense layer (default 1)"},
+        {0},
+    };
+    int rc = sl_args_parse("bench_ops", NULL, "Engine timing on the Original face-swap model.", spec, argc - 1, argv + 1, NULL);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (batch < 1 || threads < 1 || steps < 1) return sl_usage_error("bench_ops", "batch, threads and steps must be >= 1");
+
+    NnModel m;
+    nn_model_init(&m);
+    NnNet *enc = nn_net_new(&m, "encoder", (NnShape){3, 64, 64});
+    const int widths[4] = {128, 256, 512, 1024};
+    for (int i = 0; i < 4; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "conv%d", i + 1);
+        nn_conv(enc, nm, widths[i], 5, 2);
+        nn_leaky_relu(enc, 0.1f);
+    }
+    nn_dense(enc, "dense1", 1024);
+    nn_dense(enc, "dense2", 4 * 4 * 1024);
+    nn_reshape(enc, (NnShape){1024, 4, 4});
+    upscale(enc, "upscale", 512);
+    NnNet *da = decoder(&m, "decoder_a", nn_net_out_shape(enc));
+    NnNet *db = decoder(&m, "decoder_b", nn_net_out_shape(enc));
+    nn_model_finalize(&m);
+    SlRng rng;
+    sl_rng_seed(&rng, 1);
+    nn_model_init_weights(&m, &rng);
+    double fwd = nn_net_forward_flops(enc) + nn_net_forward_flops(da);
+    printf("Original: %zu parameters, %.3f GFLOP forward per image, BLAS %s, batch %d, threads %d\n",
+           nn_model_param_count(&m), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
+
+    NnCtx ctx;
+    nn_ctx_init(&ctx, threads, 2);
+    ctx.training = 1;
+    int B = batch;
+    size_t in_n = (size_t)B * 3 * 64 * 64;
+    float *xa = xmalloc(4 * in_n), *xb = xmalloc(4 * in_n), *dy = xmalloc(4 * in_n);
+    for (size_t i = 0; i < in_n; i++) xa[i] = sl_rng_uniform(&rng), xb[i] = sl_rng_uniform(&rng);
+    size_t zn = (size_t)B * nn_shape_numel(nn_net_out_shape(enc));
+    float *dz = xmalloc(4 * zn);
+    nn_net_reserve(enc, B);
+    nn_net_reserve(da, B);
+    nn_net_reserve(db, B);
+
+    if (layers) {
+        /* per layer: inputs from a real forward, one warm-up call, then the timed call */
+        nn_net_forward(da, &ctx, nn_net_forward(enc, &ctx, xa, B), B);
+        NnNet *nets[2] = {enc, da};
+        double tot_f = 0, tot_b = 0;
+        printf("%-34s %9s %9s %8s %8s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s");
+        for (int k = 0; k < 2; k++) {
+            NnNet *n = nets[k];
+            for (int i = 0; i < n->nl; i++) {
+                NnLayer *L = &n->L[i];
+                if (L->kind != NN_L_CONV && L->kind != NN_L_DENSE) continue;
+                size_t on = (size_t)B * nn_shape_numel(L->out), inn = (size_t)B * nn_shape_numel(L->in);
+                float *y = xmalloc(4 * on), *g = xmalloc(4 * on), *dx = xcalloc(inn, 4);
+                for (size_t j = 0; j < on; j++) g[j] = sl_rng_range(&rng, -1, 1);
+                float *x = (float *)L->x;
+                float *dxp = (k == 0 && i == 0) ? NULL : dx;
+                op_time(L, B, x, y, g, dxp, n->work, threads, 0);
+                double tf = op_time(L, B, x, y, g, dxp, n->work, threads, 0);
+                op_time(L, B, x, y, g, dxp, n->work, threads, 1);
+                double tb = op_time(L, B, x, y, g, dxp, n->work, threads, 1);
+                double fl = L->kind == NN_L_CONV ? 2.0 * L->out.c * L->in.c * L->k * L->k * L->out.h * L->out.w
+                                                 : 2.0 * (double)nn_shape_numel(L->in) * L->out.c;
+                char desc[128];
+                nn_net_describe_layer(n, i, desc, sizeof desc);
+                desc[34 < sizeof desc ? 34 : 0] = 0;
+                printf("%-34s %9.2f %9.2f %8.1f %8.1f\n", desc, tf * 1e3, tb * 1e3, fl * B / tf / 1e9,
+                       (dxp ? 2 : 1) * fl * B / tb / 1e9);
+                tot_f += tf, tot_b += tb;
+                free(y), free(g), free(dx);
+            }
+        }
+        printf("conv+dense of encoder+one decoder: fwd %.1f ms, bwd %.1f ms per %d images\n", tot_f * 1e3, tot_b * 1e3, B);
+    }
+
+    NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
+    nn_model_zero_grad(&m);
+    double best = 1e30, sum = 0, tsum[4] = {0};
+    for (int s = 0; s <= steps; s++) {
+        double t0 = sl_now(), tf = 0, tb = 0;
+        for (int side = 0; side < 2; side++) {
+            const float *x = side ? xb : xa;
+            NnNet *dec = side ? db : da;
+            double a = sl_now();
+            const float *y = nn_net_forward(dec, &ctx, nn_net_forward(enc, &ctx, x, B), B);
+            double b = sl_now();
+            nn_loss_mse(y, x, NULL, B, 3, 64, 64, dy);
+            nn_net_backward(dec, &ctx, dy, dz);
+            nn_net_backward(enc, &ctx, dz, NULL);
+            tf += b - a, tb += sl_now() - b;
+        }
+        double ta = sl_now();
+        nn_adam_step_ctx(&m, &ctx, &adam, s + 1);
+        double t = sl_now() - t0;
+        if (s == 0) continue; /* warm-up */
+        sum += t;
+        tsum[0] += tf, tsum[1] += tb, tsum[2] += sl_now() - ta;
+        if (t < best) best = t;
+    }
+    double mean = sum / steps;
+    printf("step (2 x %d images): mean %.3f s, best %.3f s; per step forward %.3f s, backward+loss %.3f s, adam %.3f s\n",
+           B, mean, best, tsum[0] / steps, tsum[1] / steps, tsum[2] / steps);
+    double img_s = 2.0 * B / mean;
+    printf("RESULT engine model=original batch=%d threads=%d img_s=%.2f gflops=%.1f\n", B, threads, img_s,
+           img_s * 3 * fwd / 1e9);
+    free(xa), free(xb), free(dy), free(dz);
+    nn_model_free(&m);
+    return 0;
+}
