@@ -38,7 +38,7 @@ void synth_identity_random(SynthIdentity *id, SlRng *r) {
     id->head_w = sl_rng_range(r, 0.92f, 1.08f);
     id->head_h = sl_rng_range(r, 0.94f, 1.08f);
     id->head_d = sl_rng_range(r, 0.94f, 1.08f);
-    id->jaw_width = sl_rng_range(r, 0.68f, 0.95f);
+    id->jaw_width = sl_rng_range(r, 0.74f, 0.97f);
     id->chin_len = sl_rng_uniform(r);
     id->cheek = sl_rng_uniform(r);
     id->ear_size = sl_rng_range(r, 0.85f, 1.2f);
@@ -62,7 +62,7 @@ void synth_identity_random(SynthIdentity *id, SlRng *r) {
     id->brow_thick = sl_rng_range(r, 0.6f, 1.5f);
     id->brow_arch = sl_rng_uniform(r);
     float dark[3] = {0.06f, 0.05f, 0.04f};
-    for (int i = 0; i < 3; i++) id->brow_rgb[i] = 0.55f * id->hair_rgb[i] + 0.45f * dark[i];
+    for (int i = 0; i < 3; i++) id->brow_rgb[i] = 0.45f * id->hair_rgb[i] + 0.55f * dark[i];
     jitter_rgb(id->brow_rgb, id->brow_rgb, 0.1f, r);
     id->nose_len = sl_rng_range(r, 0.85f, 1.15f);
     id->nose_width = sl_rng_range(r, 0.8f, 1.3f);
@@ -197,7 +197,7 @@ static int number_in(const json_t *v, const Field *f, int k, double *out, const 
                        f->kind == F_FLOAT ? "a number" : "an integer");
     double x = json_number_value(v);
     if (!(x >= f->lo && x <= f->hi))
-        return sl_fail(err, "%s: field '%s' = %g is outside [%g, %g]", what, name, x, f->lo, f->hi);
+        return sl_fail(err, "%s: field '%s' = %.10g is outside [%.10g, %.10g]", what, name, x, f->lo, f->hi);
     *out = x;
     return 0;
 }

@@ -77,9 +77,11 @@ static inline V3 mrot(const float *m, V3 p) {
 }
 static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 static inline float lerpf(float a, float b, float t) { return a + (b - a) * t; }
+static inline float min3(float a, float b, float c) { float m = a < b ? a : b; return m < c ? m : c; }
+static inline float max3(float a, float b, float c) { float m = a > b ? a : b; return m > c ? m : c; }
 /* 0 at e0, 1 at e1 (either order), smooth between. */
 static inline float sstep(float e0, float e1, float x) {
-    float t = clampf((x - e0) / (e1 - e0), 0, 1);
+    float t = clampf((x - e0) * (1.0f / (e1 - e0)), 0, 1);
     return t * t * (3 - 2 * t);
 }
 /* A smooth bump with compact support: (1 - r²)² inside the unit disc, 0 outside. Everything the
@@ -144,22 +146,22 @@ static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, con
     float mo = clampf(F->mouth_open, 0, 1), sm = clampf(F->smile, 0, 1);
     float br = clampf(F->brow_raise, 0, 1);
     k->a = O->head_w;
-    k->b = 1.45f * O->head_h;
-    k->c = 1.2f * O->head_d;
+    k->b = 1.38f * O->head_h;
+    k->c = 1.08f * O->head_d;
     k->jaw = O->jaw_width;
-    k->chin = 0.16f * O->chin_len;
+    k->chin = 0.09f * O->chin_len;
     k->cheek = O->cheek;
     k->jaw_drop = 0.16f * mo;
     k->style = O->hair_style;
     float vol = O->hair_volume;
-    static const float t0[SYNTH_HAIR_STYLES] = {0.05f, 0.06f, 0.012f, 0.11f, 0.05f};
-    static const float t1[SYNTH_HAIR_STYLES] = {0.07f, 0.08f, 0.0f, 0.14f, 0.07f};
+    static const float t0[SYNTH_HAIR_STYLES] = {0.07f, 0.07f, 0.012f, 0.12f, 0.07f};
+    static const float t1[SYNTH_HAIR_STYLES] = {0.08f, 0.08f, 0.0f, 0.14f, 0.08f};
     k->hair_T = t0[k->style] + t1[k->style] * vol;
 
     k->kx = k->a / k->b;
-    k->eye_b = 0.06f;
-    k->eye_X = 0.40f * I->eye_spacing * k->kx;
-    k->eye_w = 0.185f * I->eye_size * k->kx;
+    k->eye_b = 0.02f;
+    k->eye_X = 0.39f * I->eye_spacing * k->kx;
+    k->eye_w = 0.2f * I->eye_size * k->kx;
     k->eye_up = 0.42f * k->eye_w * (1 + 0.15f * br);
     k->eye_lo = 0.30f * k->eye_w * (1 - 0.3f * sm);
     k->eye_tan = tanf(I->eye_slant * 0.14f);
@@ -171,17 +173,17 @@ static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, con
     k->brow_mid = k->eye_X + 0.12f * k->eye_w;
     k->brow_hw = 1.12f * k->eye_w;
     k->brow_arch = 0.008f + 0.03f * I->brow_arch;
-    k->brow_th = 0.026f * I->brow_thick + 0.006f;
+    k->brow_th = 0.03f * I->brow_thick + 0.01f;
     k->nose_br = k->eye_b + 0.03f;
     k->nose_tip = k->eye_b - 0.42f * I->nose_len;
     k->nose_h = 0.26f * (0.8f + 0.2f * I->nose_len);
     k->ala_w = 0.085f * I->nose_width;
     k->mouth_b = k->nose_tip - 0.2f;
-    k->mouth_hw = 0.33f * I->mouth_width * k->kx * (1 + 0.12f * sm);
-    k->lip_u = 0.032f * I->lip_thick;
-    k->lip_l = 0.042f * I->lip_thick;
+    k->mouth_hw = 0.4f * I->mouth_width * k->kx * (1 + 0.16f * sm);
+    k->lip_u = 0.045f * I->lip_thick;
+    k->lip_l = 0.058f * I->lip_thick;
     k->gap = 0.11f * mo;
-    k->lift = 0.04f * sm;
+    k->lift = 0.075f * sm;
 
     float d2r = PI_F / 180;
     rot_zxy(k->Rh, F->yaw * d2r, F->pitch * d2r, F->roll * d2r);
@@ -223,13 +225,12 @@ static float hairline(const Ctx *k, float al) {
     return h;
 }
 
-static float hair_thickness(const Ctx *k, float lam, float bet) {
-    float hl = hairline(k, fabsf(lam));
+static float hair_thickness(const Ctx *k, float lam, float bet, float hl) {
     float cov = sstep(hl - 0.03f, hl + 0.07f, bet);
     if (cov <= 0) return 0;
     float T = k->hair_T * cov;
     if (k->style == 3) T *= 1 + 0.45f * vnoise(k->noise_o, lam * 4.5f + 7, bet * 5);
-    return T * sstep(1.5708f, 1.2f, bet) + 0.35f * T * sstep(1.2f, 1.5708f, bet);
+    return T;
 }
 
 /* Inner-face relief along +z: nose, eye sockets and eyeballs, brow ridge, lips. */
@@ -239,11 +240,11 @@ static float face_relief(const Ctx *k, float lam, float bet) {
         float span = k->nose_br - k->nose_tip;
         float s = (k->nose_br - bet) / span;
         float sc = clampf(s, 0, 1);
-        float w = 0.07f + 0.05f * sc;
-        float hr = k->nose_h * (0.1f + 0.9f * sc * sc) * sstep(-0.25f, 0.05f, s) * sstep(1.28f, 0.98f, s);
+        float w = 0.085f + 0.06f * sc;
+        float hr = k->nose_h * (0.06f + 0.94f * sc * sc) * sstep(-0.25f, 0.05f, s) * sstep(1.28f, 0.98f, s);
         z += hr * bump((lam / w) * (lam / w));
         float dt = (bet - k->nose_tip) / 0.07f;
-        z += 0.22f * k->nose_h * bump((lam / 0.075f) * (lam / 0.075f) + dt * dt);
+        z += 0.25f * k->nose_h * bump((lam / 0.09f) * (lam / 0.09f) + dt * dt);
         float da = (al - k->ala_w) / 0.055f, db = (bet - k->nose_tip + 0.035f) / 0.055f;
         z += 0.32f * k->nose_h * bump(da * da + db * db);
     }
@@ -258,33 +259,71 @@ static float face_relief(const Ctx *k, float lam, float bet) {
     return z;
 }
 
-/* A point of the head surface (head coordinates: x right, y up, z toward the camera at rest). */
-static V3 head_point(const Ctx *k, float lam, float bet) {
-    float sl = sinf(lam), cl = cosf(lam), sb = sinf(bet), cb = cosf(bet);
-    float x = k->a * sl * cb, y = k->b * sb, z = k->c * cl * cb;
-    float front = cl > 0 ? cl * cl : 0;
+/* Per-longitude and per-latitude terms of the head surface, so the mesh computes each once. */
+typedef struct {
+    float lam, sl, cl, front, hl;
+} HeadCol;
+typedef struct {
+    float bet, sb, cb, cbx, push, low, chin, drop;
+} HeadRow;
+
+static HeadCol head_col(const Ctx *k, float lam) {
+    HeadCol c;
+    c.lam = lam;
+    c.sl = sinf(lam);
+    c.cl = cosf(lam);
+    c.front = c.cl > 0 ? c.cl * c.cl : 0;
+    c.hl = hairline(k, fabsf(lam));
+    return c;
+}
+
+static HeadRow head_row(const Ctx *k, float bet) {
+    HeadRow r;
+    r.bet = bet;
+    r.sb = sinf(bet);
+    r.cb = cosf(bet);
+    /* the lower head is a superellipse in x: a squarer jaw than an ellipsoid's */
+    r.cbx = bet < 0 ? powf(r.cb, lerpf(1.0f, 0.55f, sstep(0.0f, -0.7f, bet))) : r.cb;
+    r.push = (0.32f + 0.45f * sstep(0.1f, -0.3f, bet)) * sstep(-1.5708f, -1.05f, bet) *
+             sstep(1.5708f, 1.0f, bet);
+    r.low = 1 - (1 - k->jaw) * sstep(-0.25f, -1.1f, bet);
+    r.chin = k->chin * sstep(-0.55f, -1.15f, bet);
+    r.drop = k->jaw_drop * sstep(-0.6f, -0.8f, bet);
+    return r;
+}
+
+static V3 head_point_cr(const Ctx *k, const HeadCol *c, const HeadRow *r) {
+    float lam = c->lam, bet = r->bet;
+    float x = k->a * c->sl * r->cbx, y = k->b * r->sb, z = k->c * c->cl * r->cb;
     /* flatten the face: push the front forward where the ellipsoid curves back */
-    float push = (0.32f + 0.45f * sstep(0.1f, -0.3f, bet)) * sstep(-1.5708f, -1.05f, bet) *
-                 sstep(1.5708f, 1.0f, bet);
-    z += k->c * front * (1 - cb) * push;
-    float low = sstep(-0.1f, -1.0f, bet);
-    x *= 1 - (1 - k->jaw) * low;
+    z += k->c * c->front * (1 - r->cb) * r->push;
+    x *= r->low; /* the jaw tapers */
     /* cheekbones */
-    float ch = (fabsf(lam) - 0.8f) / 0.4f, cv = (bet + 0.12f) / 0.22f;
-    float chb = bump(ch * ch + cv * cv) * 0.05f * k->cheek;
-    x += sl * chb;
-    z += cl * chb;
+    float ch = (fabsf(lam) - 0.8f) * 2.5f, cv = (bet + 0.12f) * 4.5f;
+    float r2 = ch * ch + cv * cv;
+    if (r2 < 1) {
+        float chb = bump(r2) * 0.05f * k->cheek;
+        x += c->sl * chb;
+        z += c->cl * chb;
+    }
     /* chin length and the jaw dropping with an open mouth (fixed region, not the inner face's) */
-    y -= k->chin * sstep(-0.55f, -1.15f, bet) * front;
-    y -= k->jaw_drop * sstep(-0.6f, -0.8f, bet) * sstep(0.05f, 0.55f, cl);
+    y -= r->chin * c->front;
+    if (r->drop > 0) y -= r->drop * sstep(0.05f, 0.55f, c->cl);
     if (fabsf(lam) < 1.0f && bet > -1.2f && bet < 0.55f) z += face_relief(k, lam, bet);
-    float T = hair_thickness(k, lam, bet);
-    if (T > 0) {
+    if (bet > c->hl - 0.03f) {
+        float T = hair_thickness(k, lam, bet, c->hl);
         x *= 1 + T;
         y *= 1 + T;
         z *= 1 + T;
     }
     return v3(x, y, z);
+}
+
+/* A point of the head surface (head coordinates: x right, y up, z toward the camera at rest). */
+static V3 head_point(const Ctx *k, float lam, float bet) {
+    HeadCol c = head_col(k, lam);
+    HeadRow r = head_row(k, bet);
+    return head_point_cr(k, &c, &r);
 }
 
 static V3 ear_point(const Ctx *k, float u, float v, int side) {
@@ -314,16 +353,15 @@ static void project(const Ctx *k, V3 c, float *sx, float *sy) {
 
 typedef V3 (*SurfFn)(const Ctx *k, float u, float v, int arg);
 
-static V3 surf_head(const Ctx *k, float u, float v, int arg) { (void)arg; return head_point(k, u, v); }
 static V3 surf_ear(const Ctx *k, float u, float v, int side) { return ear_point(k, u, v, side); }
 static V3 surf_neck(const Ctx *k, float u, float v, int arg) {
     (void)arg;
-    float r = 0.44f * k->a * (1 + 0.25f * sstep(-1.6f, -2.3f, v));
+    float r = 0.5f * k->a * (1 + 0.25f * sstep(-1.6f, -2.3f, v));
     return v3(r * sinf(u), v, -0.22f + 0.9f * r * cosf(u));
 }
 static V3 surf_torso(const Ctx *k, float u, float v, int arg) {
     (void)arg;
-    return v3(1.95f * k->a * sinf(u) * cosf(v), -2.85f + 1.05f * sinf(v), -0.35f + 0.8f * cosf(u) * cosf(v));
+    return v3(1.95f * k->a * sinf(u) * cosf(v), -2.7f + 1.05f * sinf(v), -0.35f + 0.8f * cosf(u) * cosf(v));
 }
 static V3 surf_curtain(const Ctx *k, float u, float v, int arg) {
     (void)arg;
@@ -353,8 +391,18 @@ static void add_grid(Mesh *m, const Ctx *k, SurfFn f, int arg, const float *us, 
     int W = nu + 1, Hh = nv + 1, base = m->nv;
     mesh_reserve(m, W * Hh, 2 * nu * nv);
     V3 *P = xmalloc((size_t)W * Hh * sizeof *P);
-    for (int j = 0; j < Hh; j++)
-        for (int i = 0; i < W; i++) P[j * W + i] = f(k, us[i], vs[j], arg);
+    if (f) {
+        for (int j = 0; j < Hh; j++)
+            for (int i = 0; i < W; i++) P[j * W + i] = f(k, us[i], vs[j], arg);
+    } else { /* the head, with its separable terms computed once per row and column */
+        HeadCol *cols = xmalloc((size_t)W * sizeof *cols);
+        for (int i = 0; i < W; i++) cols[i] = head_col(k, us[i]);
+        for (int j = 0; j < Hh; j++) {
+            HeadRow r = head_row(k, vs[j]);
+            for (int i = 0; i < W; i++) P[j * W + i] = head_point_cr(k, &cols[i], &r);
+        }
+        free(cols);
+    }
     for (int j = 0; j < Hh; j++) {
         for (int i = 0; i < W; i++) {
             int il = i - 1, ir = i + 1;
@@ -410,7 +458,7 @@ static void build_meshes(const Ctx *k, Mesh *m) {
     }
     vs[0] = -1.5707f;
     vs[NB] = 1.5707f;
-    add_grid(m, k, surf_head, 0, us, NL, vs, NB, 1, M_HEAD, 0);
+    add_grid(m, k, NULL, 0, us, NL, vs, NB, 1, M_HEAD, 0);
     float eu[17], ev[13];
     linspace(eu, 16, -PI_F, PI_F);
     linspace(ev, 12, -1.5f, 1.5f);
@@ -448,18 +496,24 @@ static void raster(const Mesh *m, VisBuf *vb, int size) {
         if (tr->mat != M_CURTAIN && area >= 0) continue;
         if (area == 0 || !(fabsf(area) < 1e12f)) continue;
         if (a->z < -1e8f || b->z < -1e8f || c->z < -1e8f) continue;
-        float minx = fminf(a->sx, fminf(b->sx, c->sx)), maxx = fmaxf(a->sx, fmaxf(b->sx, c->sx));
-        float miny = fminf(a->sy, fminf(b->sy, c->sy)), maxy = fmaxf(a->sy, fmaxf(b->sy, c->sy));
+        float minx = min3(a->sx, b->sx, c->sx), maxx = max3(a->sx, b->sx, c->sx);
+        float miny = min3(a->sy, b->sy, c->sy), maxy = max3(a->sy, b->sy, c->sy);
         if (!(maxx >= 0.5f && minx <= size - 0.5f && maxy >= 0.5f && miny <= size - 0.5f)) continue;
-        int x0 = (int)ceilf(fmaxf(minx - 0.5f, 0)), x1 = (int)floorf(fminf(maxx - 0.5f, size - 1));
-        int y0 = (int)ceilf(fmaxf(miny - 0.5f, 0)), y1 = (int)floorf(fminf(maxy - 0.5f, size - 1));
+        int x0 = (int)ceilf(minx - 0.5f), x1 = (int)floorf(maxx - 0.5f);
+        int y0 = (int)ceilf(miny - 0.5f), y1 = (int)floorf(maxy - 0.5f);
+        if (x0 < 0) x0 = 0;
+        if (y0 < 0) y0 = 0;
+        if (x1 > size - 1) x1 = size - 1;
+        if (y1 > size - 1) y1 = size - 1;
+        if (x0 > x1 || y0 > y1) continue;
         float inv = 1 / area;
+        /* barycentrics are affine in x: start values per row, constant steps along it */
+        float d0 = -(c->sy - b->sy) * inv, d1 = -(a->sy - c->sy) * inv;
         for (int y = y0; y <= y1; y++) {
-            float py = y + 0.5f;
-            for (int x = x0; x <= x1; x++) {
-                float px = x + 0.5f;
-                float w0 = ((c->sx - b->sx) * (py - b->sy) - (c->sy - b->sy) * (px - b->sx)) * inv;
-                float w1 = ((a->sx - c->sx) * (py - c->sy) - (a->sy - c->sy) * (px - c->sx)) * inv;
+            float py = y + 0.5f, px0 = x0 + 0.5f;
+            float w0 = ((c->sx - b->sx) * (py - b->sy) - (c->sy - b->sy) * (px0 - b->sx)) * inv;
+            float w1 = ((a->sx - c->sx) * (py - c->sy) - (a->sy - c->sy) * (px0 - c->sx)) * inv;
+            for (int x = x0; x <= x1; x++, w0 += d0, w1 += d1) {
                 float w2 = 1 - w0 - w1;
                 if (w0 < 0 || w1 < 0 || w2 < 0) continue;
                 float z = w0 * a->z + w1 * b->z + w2 * c->z;
@@ -502,7 +556,7 @@ static void shade_eye(const Ctx *k, float X, float bet, int s, Surf *o) {
     float aa = 0.004f;
     /* socket shading around the eye, stronger above (under the brow) */
     float sx = u / 1.5f, sy = (ey - 0.2f * w) / (1.1f * w);
-    o->ao *= 1 - 0.22f * bump(sx * sx + sy * sy);
+    o->ao *= 1 - 0.3f * bump(sx * sx + sy * sy);
     if (fabsf(u) < 1) {
         float inside = sstep(lo - aa, lo + aa, ey) * sstep(upe + aa, upe - aa, ey);
         if (inside > 0) {
@@ -570,7 +624,7 @@ static void mouth_curves(const Ctx *k, float mx, float *yuo, float *yui, float *
 
 static void shade_mouth(const Ctx *k, float X, float bet, Surf *o) {
     float mx = X / k->mouth_hw;
-    if (fabsf(mx) > 1.25f || fabsf(bet - k->mouth_b) > 0.25f) return;
+    if (fabsf(mx) > 1.25f || fabsf(bet - k->mouth_b) > 0.13f) return;
     float dark[3] = {0.06f, 0.03f, 0.03f};
     /* corners: a small shadow dimple */
     float cx = (fabsf(mx) - 1) / 0.12f, cy = (bet - k->mouth_b - k->lift) / 0.03f;
@@ -664,43 +718,49 @@ static void shade_head(const Ctx *k, float lam, float bet, Surf *o) {
     }
 }
 
-static void shade_background(const Ctx *k, int x, int y, float *rgb) {
+/* Per-frame background constants. */
+typedef struct {
+    float dx, dy, cx, cy;
+    float disc[7][3]; /* bokeh discs: x, y, radius */
+} Bg;
+
+static void bg_init(const Ctx *k, Bg *g) {
+    uint32_t h = hash32(k->F->bg_seed);
+    float ang = (float)(h & 1023) / 1024.0f * 2 * PI_F;
+    g->dx = 0.7f * cosf(ang);
+    g->dy = 0.7f * sinf(ang);
+    g->cx = 0.3f + 0.4f * (float)((h >> 10) & 255) / 255.0f;
+    g->cy = 0.2f + 0.4f * (float)((h >> 18) & 255) / 255.0f;
+    for (int i = 0; i < 7; i++) {
+        uint32_t q = hash32(k->F->bg_seed + (uint32_t)i * 7919U);
+        g->disc[i][0] = (float)(q & 255) / 255.0f;
+        g->disc[i][1] = (float)((q >> 8) & 255) / 255.0f;
+        g->disc[i][2] = 0.04f + 0.1f * (float)((q >> 16) & 255) / 255.0f;
+    }
+}
+
+static void shade_background(const Ctx *k, const Bg *g, int x, int y, float *rgb) {
     const SynthFrame *F = k->F;
-    float u = (x + 0.5f) / k->size, v = (y + 0.5f) / k->size, t;
-    uint32_t h = hash32(F->bg_seed);
+    float u = (x + 0.5f) / k->size, v = (y + 0.5f) / k->size, t, add = 0;
     switch (F->bg_kind) {
     case 0: t = v; break;
-    case 1: {
-        float ang = (float)(h & 1023) / 1024.0f * 2 * PI_F;
-        t = 0.5f + 0.7f * ((u - 0.5f) * cosf(ang) + (v - 0.5f) * sinf(ang));
-        break;
-    }
-    case 2: {
-        float cx = 0.3f + 0.4f * (float)(h & 255) / 255.0f, cy = 0.2f + 0.4f * (float)((h >> 8) & 255) / 255.0f;
-        t = 1.3f * sqrtf((u - cx) * (u - cx) + (v - cy) * (v - cy));
-        break;
-    }
+    case 1: t = 0.5f + (u - 0.5f) * g->dx + (v - 0.5f) * g->dy; break;
+    case 2: t = 1.3f * sqrtf((u - g->cx) * (u - g->cx) + (v - g->cy) * (v - g->cy)); break;
     case 3:
         t = 0.5f + 0.45f * vnoise(k->noise_bg, u * 5, v * 5) + 0.15f * vnoise(k->noise_bg, u * 23 + 9, v * 23);
         break;
-    default: {
+    default:
         t = v * 0.8f;
-        float add = 0;
         for (int i = 0; i < 7; i++) {
-            uint32_t q = hash32(F->bg_seed + (uint32_t)i * 7919U);
-            float bx = (float)(q & 255) / 255.0f, by = (float)((q >> 8) & 255) / 255.0f;
-            float br = 0.04f + 0.1f * (float)((q >> 16) & 255) / 255.0f;
-            float d = sqrtf((u - bx) * (u - bx) + (v - by) * (v - by));
-            add += 0.35f * sstep(br, br * 0.8f, d);
+            float bx = u - g->disc[i][0], by = v - g->disc[i][1], br = g->disc[i][2];
+            float d2 = bx * bx + by * by;
+            if (d2 < br * br) add += 0.2f * sstep(br, br * 0.8f, sqrtf(d2));
         }
-        t = clampf(t, 0, 1);
-        for (int i = 0; i < 3; i++) rgb[i] = lerpf(F->bg_rgb1[i], F->bg_rgb2[i], t) + add * 0.6f;
-        return;
-    }
+        break;
     }
     t = clampf(t, 0, 1);
-    float fine = 1 + 0.02f * vnoise(k->noise_bg, u * 90, v * 90);
-    for (int i = 0; i < 3; i++) rgb[i] = lerpf(F->bg_rgb1[i], F->bg_rgb2[i], t) * fine;
+    float fine = 1 + 0.03f * ((float)(hash32(F->bg_seed ^ (uint32_t)(y * 4099 + x)) >> 8) * (1.0f / 16777216.0f) - 0.5f);
+    for (int i = 0; i < 3; i++) rgb[i] = lerpf(F->bg_rgb1[i], F->bg_rgb2[i], t) * fine + add;
 }
 
 static void shade_pixel(const Ctx *k, const Mesh *m, const VisBuf *vb, int p, float *rgb) {
@@ -782,7 +842,7 @@ static void lm_at(const Ctx *k, float lam, float bet, float *out) {
 /* Jaw contour: the silhouette of the neutral frontal head (local normal z = 0) along rays from the
  * face centre, resampled evenly by arc length; hidden points marched to the visible silhouette. */
 static void jaw_landmarks(const Ctx *k, float lm[68][2]) {
-    enum { NR = 41 };
+    enum { NR = 33 };
     const float c0l = 0, c0b = -0.32f, th = 1.72f;
     float cl[NR], cb[NR], px[NR], py[NR], acc[NR];
     for (int r = 0; r < NR; r++) {
@@ -897,29 +957,34 @@ static void blur_rgb(float *img, int size, float sigma) {
     float kern[25], sum = 0;
     for (int i = -r; i <= r; i++) sum += kern[i + r] = expf(-(float)(i * i) / (2 * sigma * sigma));
     for (int i = 0; i < 2 * r + 1; i++) kern[i] /= sum;
-    float *tmp = xmalloc((size_t)size * size * 3 * sizeof *tmp);
+    int n = size + 2 * r;
+    float *line = xmalloc((size_t)n * 3 * sizeof *line);
+    /* horizontal, then vertical passes through a clamped-edge line buffer */
     for (int pass = 0; pass < 2; pass++) {
-        const float *src = pass ? tmp : img;
-        float *dst = pass ? img : tmp;
-        for (int y = 0; y < size; y++)
-            for (int x = 0; x < size; x++) {
-                float acc[3] = {0, 0, 0};
-                for (int i = -r; i <= r; i++) {
-                    int xx = pass ? x : x + i, yy = pass ? y + i : y;
-                    xx = xx < 0 ? 0 : xx >= size ? size - 1 : xx;
-                    yy = yy < 0 ? 0 : yy >= size ? size - 1 : yy;
-                    const float *s = src + ((size_t)yy * size + xx) * 3;
-                    acc[0] += kern[i + r] * s[0];
-                    acc[1] += kern[i + r] * s[1];
-                    acc[2] += kern[i + r] * s[2];
-                }
-                float *d = dst + ((size_t)y * size + x) * 3;
-                d[0] = acc[0];
-                d[1] = acc[1];
-                d[2] = acc[2];
+        size_t step = pass ? (size_t)size * 3 : 3, lstep = pass ? 3 : (size_t)size * 3;
+        for (int l = 0; l < size; l++) {
+            float *base = img + l * lstep;
+            for (int i = 0; i < n; i++) {
+                int s = i - r;
+                s = s < 0 ? 0 : s >= size ? size - 1 : s;
+                memcpy(line + i * 3, base + s * step, 3 * sizeof *line);
             }
+            for (int i = 0; i < size; i++) {
+                float a0 = 0, a1 = 0, a2 = 0;
+                const float *q = line + i * 3;
+                for (int t = 0; t <= 2 * r; t++, q += 3) {
+                    a0 += kern[t] * q[0];
+                    a1 += kern[t] * q[1];
+                    a2 += kern[t] * q[2];
+                }
+                float *d = base + i * step;
+                d[0] = a0;
+                d[1] = a1;
+                d[2] = a2;
+            }
+        }
     }
-    free(tmp);
+    free(line);
 }
 
 /* ---- entry point ---------------------------------------------------------------------------------- */
@@ -947,26 +1012,33 @@ void synth_render(const SynthIdentity *outer, const SynthIdentity *inner, const 
     }
     raster(&m, &vb, size);
     float *img = xmalloc(np * 3 * sizeof *img);
+    Bg bg;
+    bg_init(k, &bg);
     for (int y = 0; y < size; y++)
         for (int x = 0; x < size; x++) {
             size_t p = (size_t)y * size + x;
-            if (vb.tri[p] < 0) shade_background(k, x, y, img + p * 3);
+            if (vb.tri[p] < 0) shade_background(k, &bg, x, y, img + p * 3);
             else shade_pixel(k, &m, &vb, (int)p, img + p * 3);
         }
     if (fr->blur >= 0.25f) blur_rgb(img, size, fminf(fr->blur, 4.0f));
     *out = image_new(size, size, 3);
-    float ns = fr->noise_sigma;
-    uint32_t nseed = hash32(fr->noise_seed ^ 0xa511e9b3U);
-    for (size_t i = 0; i < np * 3; i++) {
-        float v = img[i] * 255.0f;
-        if (ns > 0) {
-            /* approximately normal: sum of four uniforms, scaled to unit variance */
-            uint32_t h = hash32(nseed + (uint32_t)i * 0x9e3779b9U);
-            float sum = (float)(h & 255) + (float)((h >> 8) & 255) + (float)((h >> 16) & 255) + (float)(h >> 24);
-            v += ns * (sum / 255.0f - 2.0f) * 1.7320508f;
+    float ns = fr->noise_sigma * (1.7320508f / 255.0f);
+    for (int y = 0; y < size; y++) {
+        /* approximately normal noise: a sum of four byte-uniforms scaled to unit variance, from a
+         * xorshift stream seeded per row */
+        uint32_t h = hash32(fr->noise_seed * 0x9e3779b9U + (uint32_t)y) | 1;
+        for (size_t i = (size_t)y * size * 3; i < (size_t)(y + 1) * size * 3; i++) {
+            float v = img[i] * 255.0f;
+            if (ns > 0) {
+                h ^= h << 13;
+                h ^= h >> 17;
+                h ^= h << 5;
+                float sum = (float)((h & 255) + ((h >> 8) & 255) + ((h >> 16) & 255) + (h >> 24));
+                v += ns * (sum - 510.0f);
+            }
+            v = clampf(v + 0.5f, 0, 255);
+            out->px[i] = (uint8_t)v;
         }
-        v = clampf(v + 0.5f, 0, 255);
-        out->px[i] = (uint8_t)v;
     }
     face_landmarks(k, lm);
     free(img);
