@@ -233,8 +233,8 @@ static int cmp_pt(const void *pa, const void *pb) {
     return 0;
 }
 
-/* Convex hull (Andrew's monotone chain) of n points into hull (at most n+1 entries); returns the
- * count, counter-clockwise in a y-up sense. */
+/* Convex hull (Andrew's monotone chain) of n points into hull (room for 2n entries while it is
+ * built); returns the count. */
 static int convex_hull(float (*pts)[2], int n, float (*hull)[2]) {
     qsort(pts, (size_t)n, sizeof pts[0], cmp_pt);
     int k = 0;
@@ -298,7 +298,7 @@ static int finite_lm(const float lm[ALIGN_NLM][2]) {
 void align_face_mask(const float lm[ALIGN_NLM][2], int size, float *mask) {
     memset(mask, 0, (size_t)size * size * sizeof *mask);
     if (!finite_lm(lm)) return;
-    float pts[ALIGN_NLM + 10][2], hull[ALIGN_NLM + 11][2];
+    float pts[ALIGN_NLM + 10][2], hull[2 * (ALIGN_NLM + 10)][2];
     int n = 0;
     for (int k = 0; k < ALIGN_NLM; k++) pts[n][0] = lm[k][0], pts[n][1] = lm[k][1], n++;
     /* forehead: the brows lifted by a third of the chin → brow-centre vector */
@@ -313,7 +313,8 @@ void align_face_mask(const float lm[ALIGN_NLM][2], int size, float *mask) {
 /* A region's hull scaled by f about its centroid. */
 static void fill_region(const float lm[ALIGN_NLM][2], const int *idx, int n, float f, int size,
                         float val, float *dst) {
-    float pts[32][2], hull[33][2], cx = 0, cy = 0;
+    float pts[32][2], hull[64][2], cx = 0, cy = 0;
+    SL_ASSERT(n <= 32);
     for (int i = 0; i < n; i++) cx += lm[idx[i]][0] / n, cy += lm[idx[i]][1] / n;
     for (int i = 0; i < n; i++) {
         pts[i][0] = cx + f * (lm[idx[i]][0] - cx);
