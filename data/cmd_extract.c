@@ -128,8 +128,12 @@ int cmd_extract(int argc, char **argv) {
                 pl_add(&files, p);
             }
             sl_free_list(names, n);
-        } else {
+        } else if (sl_is_file(in.v[i])) {
             pl_add(&files, in.v[i]);
+        } else {
+            fprintf(stderr, "swaplab %s: %s: no such file or directory\n", CMD, in.v[i]);
+            rc = 1;
+            break;
         }
     }
     free(in.v);

@@ -23,6 +23,9 @@ check_fails "extract without --subject exits 2" 2 "--subject is required" "$S" e
 check_fails "bad --size exits 2" 2 "--size" "$S" extract --in "$FIX" --out "$T/x" --subject s1 --size 3
 check_fails "unknown flag exits 2" 2 "unknown option" "$S" extract --in "$FIX" --out "$T/x" --subject s1 --frob
 
+check_fails "a missing input path is an error, not an empty set" 1 "no such file or directory" "$S" extract --in "$T/nowhere" --out "$T/x" --subject s1
+check "nothing written for a missing input" test ! -e "$T/x"
+
 # the photos plus negatives and hostile files in one input directory
 mkdir -p "$T/in"
 cp "$FIX"/london_*.png "$FIX"/neg_*.png "$T/in/"
