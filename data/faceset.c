@@ -316,6 +316,14 @@ int faceset_writer_open(FaceSetWriter *w, const char *dir, int crop, float cover
     sl_path_join(p, sizeof p, dir, "faces.jsonl");
     if (sl_is_file(p)) return sl_fail(err, "%s: already exists: refusing to overwrite a face set (choose a new directory)", p);
     sl_path_join(p, sizeof p, dir, "aligned");
+    if (sl_is_dir(p)) {
+        char **names;
+        int n = sl_list_dir(p, NULL, &names, err);
+        if (n < 0) return -1;
+        sl_free_list(names, n);
+        if (n > 0)
+            return sl_fail(err, "%s: holds files of an earlier, unfinished face set: remove %s or choose a new directory", p, dir);
+    }
     if (sl_mkdirs(p, err)) return -1;
     if (keep_frames) {
         sl_path_join(p, sizeof p, dir, "frames");

@@ -74,7 +74,8 @@ typedef struct {
     FaceRecord *faces;
 } FaceSetWriter;
 
-/* Creates DIR, DIR/aligned and DIR/frames. Refuses a DIR that already holds a faces.jsonl. */
+/* Creates DIR, DIR/aligned and DIR/frames. Refuses a DIR that already holds a faces.jsonl, or
+ * aligned crops of an unfinished earlier run (they would be left over in the set). */
 int faceset_writer_open(FaceSetWriter *w, const char *dir, int crop, float coverage,
                         int keep_frames, SlErr *err);
 /* Aligns the face with landmarks lm in frame, writes aligned/NNNNNN.png (and frames/NNNNNN.png)

@@ -121,6 +121,11 @@ static void t_roundtrip(void) {
     /* a second writer may not overwrite the set */
     FaceSetWriter w2;
     CHECK(faceset_writer_open(&w2, dir, 64, 0.625f, 1, &err) == -1 && strstr(err.msg, "already exists"));
+    /* nor may a new set start over the crops of an unfinished one */
+    char fj[4200];
+    sl_path_join(fj, sizeof fj, dir, "faces.jsonl");
+    unlink(fj);
+    CHECK(faceset_writer_open(&w2, dir, 64, 0.625f, 1, &err) == -1 && strstr(err.msg, "unfinished"));
     faceset_free(&fs);
     faceset_writer_free(&w);
     for (int i = 0; i < 3; i++) image_free(&frames[i]);
