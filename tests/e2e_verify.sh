@@ -37,6 +37,17 @@ check "verify --json is valid JSON with marked=true" bash -c \
   '"$0" verify --json "$1" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d[0][\"marked\"] and d[0][\"watermark\"][\"found\"]"' \
   "$SWAPLAB" "$S/marked.png"
 
+# another encoder and resampler (libjpeg and Lanczos through Pillow, when Debian's python3-pil is there)
+if /usr/bin/python3 -c 'import PIL' 2>/dev/null; then
+  /usr/bin/python3 -c 'import sys; from PIL import Image
+im = Image.open(sys.argv[1]).convert("RGB")
+im.resize((im.width // 2, im.height // 2), Image.LANCZOS).save(sys.argv[2], quality=50)' "$S/marked.png" "$S/pil_half_q50.jpg"
+  check_fails "Pillow 0.5x Lanczos + libjpeg q50 copy: watermark found" 0 "watermark: +found.*payload 3fa2c1d0" \
+    "$SWAPLAB" verify "$S/pil_half_q50.jpg"
+else
+  skip "Pillow (python3-pil) is not installed: no libjpeg re-encode check"
+fi
+
 if command -v exiftool >/dev/null; then
   check "exiftool -XMP:all shows trainedAlgorithmicMedia" bash -c 'exiftool -XMP:all "$0" | grep -q trainedAlgorithmicMedia' "$S/marked.png"
 else
