@@ -2,6 +2,7 @@
  * data/haar.h), places 68 landmarks on each (dlib's shape predictor, data/landmarks.h), aligns and
  * crops them into a face set (data/faceset.h) and writes a DRAFT consent manifest (data/consent.h)
  * that `swaplab consent init` completes. How it works: docs/EXTRACT.md. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,7 @@ static int box_area_cmp(const HaarBox *a, const HaarBox *b) {
 int cmd_extract(int argc, char **argv) {
     SlStrList in = {0};
     const char *out = NULL, *subject = NULL, *cascade = "default";
-    int size = 128, min_face = 40, all = 0;
+    int size = 128, min_face = 40, all = 0, detect_size = 1024;
     double coverage = ALIGN_DEFAULT_COVERAGE;
     SlArg spec[] = {
         {"--in", SL_ARG_LIST, &in, "PATH", "photos, or directories of photos (PNG, JPEG, BMP, PGM/PPM); required"},
@@ -80,9 +81,10 @@ int cmd_extract(int argc, char **argv) {
         {"--min-face", SL_ARG_INT, &min_face, "PX", "smallest face to detect, in pixels (default 40)"},
         {"--all", SL_ARG_FLAG, &all, NULL, "keep every face of a photo, not only the largest"},
         {"--cascade", SL_ARG_STR, &cascade, "NAME", "Haar cascade: default or alt2 (default: default)"},
+        {"--detect-size", SL_ARG_INT, &detect_size, "PX", "detect on a copy scaled to at most PX a side (default 1024; 0 = full size)"},
         {0},
     };
-    int r = sl_args_parse(CMD, "--in PATH... --out FACESET --subject ID [--size N] [--coverage F] [--min-face PX] [--all]",
+    int r = sl_args_parse(CMD, "--in PATH... --out FACESET --subject ID [--size N] [--coverage F] [--min-face PX] [--all] [--cascade NAME] [--detect-size PX]",
                           "Finds faces in volunteers' photos, places 68 landmarks, aligns and crops them into\n"
                           "a face set (aligned/, frames/, faces.jsonl) and writes a DRAFT consent.json: nothing\n"
                           "can be trained on it until `swaplab consent init` records the subject's consent.\n"
@@ -101,6 +103,8 @@ int cmd_extract(int argc, char **argv) {
     else if (size < 16 || size > 4096) rc = sl_usage_error(CMD, "--size must be 16 to 4096");
     else if (!(coverage > 0.05 && coverage <= 1.5)) rc = sl_usage_error(CMD, "--coverage must be in (0.05, 1.5]");
     else if (min_face < 20 || min_face > 100000) rc = sl_usage_error(CMD, "--min-face must be 20 to 100000");
+    else if (detect_size != 0 && (detect_size < 64 || detect_size > 16384))
+        rc = sl_usage_error(CMD, "--detect-size must be 0 or 64 to 16384");
     else if (strcmp(cascade, "default") != 0 && strcmp(cascade, "alt2") != 0)
         rc = sl_usage_error(CMD, "--cascade must be default or alt2");
     else rc = 0;
@@ -166,6 +170,7 @@ int cmd_extract(int argc, char **argv) {
         buf_printf(&report, "# status: faces (the face-set indices), no-face, unreadable, failed\n");
         HaarParams hp = haar_params_default();
         hp.min_w = hp.min_h = min_face;
+        hp.threads = 0; /* pyramid levels on every OpenMP thread; same boxes */
         SlProgress prog;
         sl_progress_begin(&prog, "extract", files.n);
         for (int i = 0; i < files.n; i++) {
@@ -184,7 +189,30 @@ int cmd_extract(int argc, char **argv) {
             nread++;
             uint8_t *grey = haar_grey_from_image(&img);
             HaarBox *boxes;
-            int nb = haar_detect(hc, grey, img.w, img.h, &hp, &boxes);
+            int nb;
+            int big = img.w > img.h ? img.w : img.h;
+            if (detect_size > 0 && big > detect_size) {
+                /* large photos: detect on a smaller copy (the same resize as the pyramid), then
+                 * scale the boxes back; landmarks still use the full-size photo */
+                double k = (double)big / detect_size;
+                int dw = (int)lrint(img.w / k), dh = (int)lrint(img.h / k);
+                if (dw < 1) dw = 1;
+                if (dh < 1) dh = 1;
+                uint8_t *small = xmalloc((size_t)dw * dh);
+                haar_resize_exact(grey, img.w, img.h, small, dw, dh);
+                HaarParams sp = hp;
+                sp.min_w = sp.min_h = (int)ceil(min_face / k);
+                nb = haar_detect(hc, small, dw, dh, &sp, &boxes);
+                for (int q = 0; q < nb; q++) {
+                    boxes[q].x = (int)lrint(boxes[q].x * k);
+                    boxes[q].y = (int)lrint(boxes[q].y * k);
+                    boxes[q].w = (int)lrint(boxes[q].w * k);
+                    boxes[q].h = (int)lrint(boxes[q].h * k);
+                }
+                free(small);
+            } else {
+                nb = haar_detect(hc, grey, img.w, img.h, &hp, &boxes);
+            }
             free(grey);
             if (nb == 0) {
                 nnoface++;

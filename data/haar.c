@@ -10,6 +10,10 @@
 
 #include "util/fs.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define HAAR_MAX_FILE (64u * 1024u * 1024u)
 #define XML_MAX_DEPTH 32
 #define HAAR_MAX_WIN 1024
@@ -500,7 +504,7 @@ const char *haar_default_path(HaarModel m) {
 }
 
 HaarParams haar_params_default(void) {
-    HaarParams p = {.scale_factor = 1.1, .min_neighbors = 3, .min_w = 30, .min_h = 30, .max_w = 0, .max_h = 0};
+    HaarParams p = {.scale_factor = 1.1, .min_neighbors = 3, .min_w = 30, .min_h = 30, .max_w = 0, .max_h = 0, .threads = 1};
     return p;
 }
 
@@ -786,6 +790,70 @@ static int run_at(const HaarCascade *c, const OptFeature *of, const uint32_t *pw
     return 1;
 }
 
+typedef struct {
+    HaarBox *v;
+    int n, cap;
+} BoxList;
+
+typedef struct {
+    const HaarCascade *c;
+    const OptFeature *of;
+    const int *nofs;
+    double area;
+    const uint8_t *grey;
+    int w, h, w0, h0, stride;
+} ScanCtx;
+
+/* One pyramid level: resize, integral images, every window; accepted windows go to out. img, sum
+ * and sq are scratch buffers of the largest level. */
+static void scan_scale(const ScanCtx *x, float sc, uint8_t *img, uint32_t *sum, uint32_t *sq, BoxList *out) {
+    const HaarCascade *c = x->c;
+    const int stride = x->stride;
+    int sw = (int)lrintf((float)x->w / sc), sh = (int)lrintf((float)x->h / sc);
+    if (sw > x->w0) sw = x->w0;
+    if (sh > x->h0) sh = x->h0;
+    if (sw <= 0 || sh <= 0) return;
+    int ystep = sc >= 2 ? 1 : 2;
+    haar_resize_exact(x->grey, x->w, x->h, img, sw, sh);
+    /* integral images, (sh+1) x (sw+1) in the shared stride; 32-bit wrap-around like OpenCV */
+    for (int i = 0; i <= sw; i++) sum[i] = sq[i] = 0;
+    for (int y = 0; y < sh; y++) {
+        uint32_t rs = 0, rq = 0;
+        uint32_t *sp = sum + (size_t)(y + 1) * stride, *qp = sq + (size_t)(y + 1) * stride;
+        const uint32_t *sp0 = sum + (size_t)y * stride, *qp0 = sq + (size_t)y * stride;
+        const uint8_t *row = img + (size_t)y * sw;
+        sp[0] = qp[0] = 0;
+        for (int i = 0; i < sw; i++) {
+            uint32_t v = row[i];
+            rs += v;
+            rq += v * v;
+            sp[i + 1] = sp0[i + 1] + rs;
+            qp[i + 1] = qp0[i + 1] + rq;
+        }
+    }
+    int szw_w = sw + 1 - c->win_w, szw_h = sh + 1 - c->win_h;
+    if (szw_w < 0) szw_w = 0;
+    if (szw_h < 0) szw_h = 0;
+    int bw = (int)lrintf((float)c->win_w * sc), bh = (int)lrintf((float)c->win_h * sc);
+    for (int y = 0; y < szw_h; y += ystep) {
+        for (int i = 0; i < szw_w; i += ystep) {
+            int result = -1;
+            if (i + c->win_w < sw + 1 && y + c->win_h < sh + 1) {
+                size_t o = (size_t)y * stride + i;
+                result = run_at(c, x->of, sum + o, sq + o, x->nofs, x->area);
+            }
+            if (result > 0) {
+                if (out->n == out->cap) {
+                    out->cap = out->cap ? 2 * out->cap : 64;
+                    out->v = xrealloc(out->v, (size_t)out->cap * sizeof *out->v);
+                }
+                out->v[out->n++] = (HaarBox){(int)lrintf((float)i * sc), (int)lrintf((float)y * sc), bw, bh};
+            }
+            if (result == 0) i += ystep;
+        }
+    }
+}
+
 int haar_detect(const HaarCascade *c, const uint8_t *grey, int w, int h, const HaarParams *p, HaarBox **boxes) {
     *boxes = NULL;
     SL_ASSERT(p->scale_factor > 1.0);
@@ -812,8 +880,6 @@ int haar_detect(const HaarCascade *c, const uint8_t *grey, int w, int h, const H
     int w0 = (int)lrintf((float)w / scales[0]), h0 = (int)lrintf((float)h / scales[0]);
     int stride = w0 + 1;
     size_t isz = (size_t)stride * (size_t)(h0 + 1);
-    uint32_t *sum = xmalloc(isz * sizeof(uint32_t)), *sq = xmalloc(isz * sizeof(uint32_t));
-    uint8_t *img = xmalloc((size_t)w0 * h0);
     OptFeature *of = xmalloc((size_t)c->nfeatures * sizeof *of);
     for (int fi = 0; fi < c->nfeatures; fi++) {
         const HFeature *f = &c->features[fi];
@@ -835,61 +901,33 @@ int haar_detect(const HaarCascade *c, const uint8_t *grey, int w, int h, const H
                    (1 + c->win_h - 2) * stride + 1 + c->win_w - 2};
     double area = (double)(c->win_w - 2) * (c->win_h - 2);
 
-    HaarBox *cand = NULL;
-    int ncand = 0, ccap = 0;
-    for (int s = 0; s < nscales; s++) {
-        float sc = scales[s];
-        int sw = (int)lrintf((float)w / sc), sh = (int)lrintf((float)h / sc);
-        if (sw > w0) sw = w0;
-        if (sh > h0) sh = h0;
-        if (sw <= 0 || sh <= 0) continue;
-        int ystep = sc >= 2 ? 1 : 2;
-        haar_resize_exact(grey, w, h, img, sw, sh);
-        /* integral images, (sh+1) x (sw+1) in the shared stride; 32-bit wrap-around like OpenCV */
-        for (int x = 0; x <= sw; x++) sum[x] = sq[x] = 0;
-        for (int y = 0; y < sh; y++) {
-            uint32_t rs = 0, rq = 0;
-            uint32_t *sp = sum + (size_t)(y + 1) * stride, *qp = sq + (size_t)(y + 1) * stride;
-            const uint32_t *sp0 = sum + (size_t)y * stride, *qp0 = sq + (size_t)y * stride;
-            const uint8_t *row = img + (size_t)y * sw;
-            sp[0] = qp[0] = 0;
-            for (int x = 0; x < sw; x++) {
-                uint32_t v = row[x];
-                rs += v;
-                rq += v * v;
-                sp[x + 1] = sp0[x + 1] + rs;
-                qp[x + 1] = qp0[x + 1] + rq;
-            }
-        }
-        int szw_w = sw + 1 - c->win_w, szw_h = sh + 1 - c->win_h;
-        if (szw_w < 0) szw_w = 0;
-        if (szw_h < 0) szw_h = 0;
-        int bw = (int)lrintf((float)c->win_w * sc), bh = (int)lrintf((float)c->win_h * sc);
-        for (int y = 0; y < szw_h; y += ystep) {
-            for (int x = 0; x < szw_w; x += ystep) {
-                int result = -1;
-                if (x + c->win_w < sw + 1 && y + c->win_h < sh + 1) {
-                    size_t o = (size_t)y * stride + x;
-                    result = run_at(c, of, sum + o, sq + o, nofs, area);
-                }
-                if (result > 0) {
-                    if (ncand == ccap) {
-                        ccap = ccap ? 2 * ccap : 256;
-                        cand = xrealloc(cand, (size_t)ccap * sizeof *cand);
-                    }
-                    cand[ncand].x = (int)lrintf((float)x * sc);
-                    cand[ncand].y = (int)lrintf((float)y * sc);
-                    cand[ncand].w = bw;
-                    cand[ncand].h = bh;
-                    ncand++;
-                }
-                if (result == 0) x += ystep;
-            }
-        }
+    BoxList *lists = xcalloc((size_t)nscales, sizeof *lists);
+    const ScanCtx ctx = {c, of, nofs, area, grey, w, h, w0, h0, stride};
+#ifdef _OPENMP
+#pragma omp parallel if (p->threads != 1) num_threads(p->threads > 0 ? p->threads : omp_get_max_threads())
+#endif
+    {
+        uint32_t *sum = xmalloc(isz * sizeof(uint32_t)), *sq = xmalloc(isz * sizeof(uint32_t));
+        uint8_t *img = xmalloc((size_t)w0 * h0);
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (int s = 0; s < nscales; s++) scan_scale(&ctx, scales[s], img, sum, sq, &lists[s]);
+        free(sum);
+        free(sq);
+        free(img);
     }
-    free(sum);
-    free(sq);
-    free(img);
+    /* candidates in scale order, as one thread would find them */
+    HaarBox *cand = NULL;
+    int ncand = 0;
+    for (int s = 0; s < nscales; s++) ncand += lists[s].n;
+    if (ncand) cand = xmalloc((size_t)ncand * sizeof *cand);
+    for (int s = 0, k = 0; s < nscales; s++) {
+        if (lists[s].n) memcpy(cand + k, lists[s].v, (size_t)lists[s].n * sizeof *cand);
+        k += lists[s].n;
+        free(lists[s].v);
+    }
+    free(lists);
     free(of);
     free(scales);
     int n = haar_group_rectangles(cand, ncand, p->min_neighbors, 0.2);

@@ -35,6 +35,8 @@ typedef struct {
     int min_neighbors;   /* groupRectangles threshold (default 3); 0 = no grouping */
     int min_w, min_h;    /* smallest window (default 30x30) */
     int max_w, max_h;    /* largest window; 0 = the image size */
+    int threads;         /* pyramid levels scanned in parallel (OpenMP): 1 (default) = this thread
+                            only, 0 = every OpenMP thread; the boxes are the same either way */
 } HaarParams;
 
 typedef enum { HAAR_FRONTALFACE_DEFAULT, HAAR_FRONTALFACE_ALT2 } HaarModel;

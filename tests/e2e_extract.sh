@@ -21,6 +21,7 @@ check "extract --help names the model licences" bash -c '"$SWAPLAB" extract --he
 check_fails "extract without --in exits 2" 2 "--in is required" "$S" extract --out "$T/x" --subject s1
 check_fails "extract without --subject exits 2" 2 "--subject is required" "$S" extract --in "$FIX" --out "$T/x"
 check_fails "bad --size exits 2" 2 "--size" "$S" extract --in "$FIX" --out "$T/x" --subject s1 --size 3
+check_fails "bad --detect-size exits 2" 2 "--detect-size" "$S" extract --in "$FIX" --out "$T/x" --subject s1 --detect-size 5
 check_fails "unknown flag exits 2" 2 "unknown option" "$S" extract --in "$FIX" --out "$T/x" --subject s1 --frob
 
 check_fails "a missing input path is an error, not an empty set" 1 "no such file or directory" "$S" extract --in "$T/nowhere" --out "$T/x" --subject s1
@@ -58,5 +59,7 @@ check_fails "extract refuses an existing face set" 1 "faces.jsonl" "$S" extract 
 check "extract --all" "$S" extract --in "$FIX/london_008_neutral.png" "$FIX/london_001_neutral.png" --out "$T/all" --subject vol-002 --all
 check "--all: 3 faces from 2 photos" test "$(wc -l <"$T/all/faces.jsonl")" -eq 3
 check "--all: the report names both faces of london_008" grep -qE $'london_008_neutral.png\tfaces\t0 .*, 1 ' "$T/all/extract_report.txt"
+check "--detect-size 200 (detection on a half-size copy) still finds the face" "$S" extract --in "$FIX/london_004_neutral.png" --out "$T/small" --subject vol-004 --detect-size 200
+check "  ... one face" test "$(wc -l <"$T/small/faces.jsonl")" -eq 1
 check "alt2 cascade works too" "$S" extract --in "$FIX/london_002_smiling.png" --out "$T/alt2" --subject vol-003 --cascade alt2
 summary e2e_extract
