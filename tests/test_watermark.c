@@ -197,6 +197,7 @@ static void t_fixture_faces(void) {
 }
 
 int main(void) {
+    (void)test_tmpdir; /* this program writes no files */
     RUN(t_roundtrip_exact_payload);
     RUN(t_psnr_at_least_40);
     RUN(t_survives_attacks);
