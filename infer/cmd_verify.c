@@ -79,7 +79,9 @@ static void print_text(const char *path, const VerifyResult *r) {
         printf("  watermark:    found (z = %.1f, false-positive probability <= %.1e)", r->wm.z, r->wm.p_false);
         if (r->wm.payload_ok)
             printf(", payload %08x%s\n", r->wm.payload,
-                   r->wm_payload_matches ? " (matches the record)" : r->metadata ? " (does NOT match the record)" : "");
+                   r->wm_payload_matches ? " (matches the record)"
+                   : r->metadata         ? " (does NOT match the record)"
+                                         : " (normally the first 8 hex digits of the model's SHA-256)");
         else
             printf(", payload unreadable\n");
     } else {
