@@ -162,7 +162,12 @@ int cmd_synth(int argc, char **argv) {
 #pragma omp parallel for schedule(dynamic, 1)
 #endif
     for (int s = 0; s < ids; s++) {
-        if (failed) continue;
+        int stop;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+        stop = failed;
+        if (stop) continue;
         SlErr e;
         if (write_identity(&job, s, &done, &prog, &e)) {
 #ifdef _OPENMP
@@ -170,6 +175,9 @@ int cmd_synth(int argc, char **argv) {
 #endif
             {
                 if (!failed) first = e;
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
                 failed = 1;
             }
         }

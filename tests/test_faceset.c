@@ -245,9 +245,9 @@ static void t_writer_refuses_bad_landmarks(void) {
     for (int k = 0; k < ALIGN_NLM; k++) lm[k][0] = lm[k][1] = 10;
     CHECK(faceset_writer_add(&w, &fr, lm, json_object(), &err) == -1 && strstr(err.msg, "degenerate"));
     CHECK(w.n == 0);
-    CHECK(faceset_writer_open(&w, dir, 3, 0.625f, 0, &err) == -1);
     image_free(&fr);
     faceset_writer_free(&w);
+    CHECK(faceset_writer_open(&w, dir, 3, 0.625f, 0, &err) == -1);
 }
 
 /* Writes a synthetic set of n frames of identity id (parameters in faces.jsonl, like swaplab synth). */
