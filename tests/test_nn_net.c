@@ -1,0 +1,238 @@
+/* test_nn_net.c — the parameter store and sequential nets: tensor table and flat-buffer layout,
+ * PyTorch default init, the Original model's size, a finite-difference check of a whole net
+ * (every layer kind, through nn_net_forward/backward), batched vs per-sample consistency. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/nn.h"
+#include "tests/test.h"
+#include "util/rng.h"
+#include "util/util.h"
+
+static SlRng R;
+
+static void upscale(NnNet *n, const char *name, int c) {
+    nn_conv(n, name, c * 4, 3, 1);
+    nn_leaky_relu(n, 0.1f);
+    nn_pixel_shuffle(n);
+}
+
+/* The classic Original model: 82,062,470 parameters, ~3.80 GFLOP forward per image. Declared only
+ * (nothing allocated), so this is cheap. */
+static void t_original_size(void) {
+    NnModel m;
+    nn_model_init(&m);
+    NnNet *enc = nn_net_new(&m, "encoder", (NnShape){3, 64, 64});
+    int w[4] = {128, 256, 512, 1024};
+    for (int i = 0; i < 4; i++) {
+        char nm[8];
+        snprintf(nm, sizeof nm, "conv%d", i + 1);
+        nn_conv(enc, nm, w[i], 5, 2);
+        nn_leaky_relu(enc, 0.1f);
+    }
+    nn_dense(enc, "dense1", 1024);
+    nn_dense(enc, "dense2", 4 * 4 * 1024);
+    nn_reshape(enc, (NnShape){1024, 4, 4});
+    upscale(enc, "upscale", 512);
+    NnShape z = nn_net_out_shape(enc);
+    CHECK(z.c == 512 && z.h == 8 && z.w == 8);
+    NnNet *dec[2];
+    for (int d = 0; d < 2; d++) {
+        dec[d] = nn_net_new(&m, d ? "decoder_b" : "decoder_a", z);
+        upscale(dec[d], "upscale1", 256);
+        upscale(dec[d], "upscale2", 128);
+        upscale(dec[d], "upscale3", 64);
+        nn_conv(dec[d], "out", 3, 5, 1);
+        nn_sigmoid(dec[d]);
+        NnShape o = nn_net_out_shape(dec[d]);
+        CHECK(o.c == 3 && o.h == 64 && o.w == 64);
+    }
+    CHECKF(nn_model_param_count(&m) == 82062470, "%zu parameters", nn_model_param_count(&m));
+    double f = nn_net_forward_flops(enc) + nn_net_forward_flops(dec[0]);
+    CHECKF(fabs(f / 1e9 - 3.80) < 0.01, "%.4f GFLOP", f / 1e9);
+    const NnTensorInfo *t = nn_model_find(&m, "encoder.conv2.weight");
+    CHECK(t && t->ndim == 4 && t->shape[0] == 256 && t->shape[1] == 128 && t->shape[2] == 5 && t->trainable);
+    t = nn_model_find(&m, "encoder.dense1.weight");
+    CHECK(t && t->ndim == 2 && t->shape[0] == 1024 && t->shape[1] == 16384);
+    CHECK(nn_model_find(&m, "decoder_b.out.bias") && !nn_model_find(&m, "decoder_c.out.bias"));
+    nn_model_free(&m);
+}
+
+/* A small net using every layer kind. */
+typedef struct {
+    NnModel m;
+    NnNet *n;
+    NnCtx ctx;
+    SlRng rng0; /* dropout stream, reset before each forward so FD sees the same mask */
+    float *x, *r;
+    int B;
+} Small;
+
+static void small_build(Small *s, int B) {
+    nn_model_init(&s->m);
+    s->n = nn_net_new(&s->m, "net", (NnShape){3, 8, 8});
+    nn_conv(s->n, "c1", 6, 3, 1);
+    nn_batchnorm(s->n, "bn1");
+    nn_leaky_relu(s->n, 0.2f);
+    nn_maxpool(s->n, 2);           /* 6x4x4 */
+    nn_conv(s->n, "c2", 8, 5, 2);  /* 8x2x2 */
+    nn_relu(s->n);
+    nn_dense(s->n, "d1", 20);
+    nn_dropout(s->n, 0.25f);
+    nn_dense(s->n, "d2", 16 * 2 * 2);
+    nn_reshape(s->n, (NnShape){16, 2, 2});
+    nn_pixel_shuffle(s->n);        /* 4x4x4 */
+    nn_conv(s->n, "c3", 2, 3, 1);  /* direct path */
+    nn_sigmoid(s->n);
+    nn_model_finalize(&s->m);
+    nn_model_init_weights(&s->m, &R);
+    nn_ctx_init(&s->ctx, 2, 5);
+    s->rng0 = s->ctx.rng;
+    s->B = B;
+    s->x = xmalloc(sizeof(float) * B * 3 * 64);
+    for (int i = 0; i < B * 3 * 64; i++) s->x[i] = sl_rng_range(&R, -1, 1);
+    size_t on = (size_t)B * 2 * 4 * 4;
+    s->r = xmalloc(sizeof(float) * on);
+    for (size_t i = 0; i < on; i++) s->r[i] = sl_rng_range(&R, -1, 1);
+}
+
+static double small_loss(Small *s) {
+    s->ctx.rng = s->rng0;
+    const float *y = nn_net_forward(s->n, &s->ctx, s->x, s->B);
+    double l = 0;
+    for (int i = 0; i < s->B * 32; i++) l += (double)y[i] * s->r[i];
+    return l;
+}
+
+static void t_net_gradcheck(void) {
+    Small s;
+    small_build(&s, 3);
+    s.ctx.training = 1;
+    /* running stats change with every training forward; keep a copy to restore */
+    float *buf0 = xmalloc(sizeof(float) * s.m.nbuffers);
+    memcpy(buf0, s.m.buffers, sizeof(float) * s.m.nbuffers);
+    small_loss(&s);
+    float *dx = xmalloc(sizeof(float) * s.B * 3 * 64);
+    nn_model_zero_grad(&s.m);
+    nn_net_backward(s.n, &s.ctx, s.r, dx);
+    float *g = xmalloc(sizeof(float) * s.m.nparams);
+    memcpy(g, s.m.grads, sizeof(float) * s.m.nparams);
+    /* FD over a random subset of every parameter tensor and of the input. An entry whose one-sided
+     * differences disagree sits on a relu/max-pool kink (many values move with a c1 weight); it is
+     * skipped, and at most a fifth may be. */
+    double h = 1e-3, l0 = small_loss(&s);
+    int bad = 0, total = 0, kinks = 0;
+    for (int ti = 0; ti <= s.m.ntensors; ti++) {
+        const NnTensorInfo *t = ti < s.m.ntensors ? &s.m.tensors[ti] : NULL;
+        if (t && !t->trainable) continue;
+        for (int k = 0; k < (t ? 6 : 20); k++) {
+            float *p = t ? &s.m.params[t->offset + (size_t)sl_rng_int(&R, (int)t->numel)] : &s.x[sl_rng_int(&R, s.B * 3 * 64)];
+            double ana = t ? g[p - s.m.params] : dx[p - s.x];
+            float save = *p;
+            *p = save + (float)h;
+            double lp = small_loss(&s);
+            *p = save - (float)h;
+            double lm = small_loss(&s);
+            *p = save;
+            double gp = (lp - l0) / h, gm = (l0 - lm) / h, num = (lp - lm) / (2 * h);
+            total++;
+            if (fabs(gp - gm) > 0.02 * (fabs(gp) + fabs(gm)) + 2e-3) {
+                kinks++;
+                continue;
+            }
+            if (fabs(num - ana) > 2e-2 * fabs(num) + 2e-3) {
+                if (bad++ < 4) fprintf(stderr, "  %s: numeric %.6g analytic %.6g\n", t ? t->name : "x", num, ana);
+            }
+        }
+    }
+    CHECKF(kinks * 5 <= total, "%d of %d entries on kinks", kinks, total);
+    CHECKF(bad == 0, "%d of %d net gradient entries off", bad, total);
+    /* backward again without din: parameter gradients still accumulate (doubling them) */
+    small_loss(&s);
+    nn_net_backward(s.n, &s.ctx, s.r, NULL);
+    int dbl = 0;
+    for (size_t i = 0; i < s.m.nparams; i++) dbl += fabsf(s.m.grads[i] - 2 * g[i]) > 1e-4f * (1 + fabsf(g[i]));
+    CHECK(dbl == 0);
+    /* batch norm running stats moved from their init (mean 0, var 1) */
+    const NnTensorInfo *rv = nn_model_find(&s.m, "net.bn1.running_var");
+    CHECK(rv && !rv->trainable && buf0[rv->offset] == 1.0f && s.m.buffers[rv->offset] != 1.0f);
+    const NnTensorInfo *nb = nn_model_find(&s.m, "net.bn1.num_batches_tracked");
+    CHECK(nb && s.m.buffers[nb->offset] > 2);
+    free(buf0), free(dx), free(g), free(s.x), free(s.r);
+    nn_model_free(&s.m);
+}
+
+/* Eval mode: a batch gives the same as its samples one by one (batched im2col, BN running stats,
+ * dropout off), and a batch larger than the reserve reallocates. */
+static void t_batch_consistency(void) {
+    Small s;
+    small_build(&s, 5);
+    nn_net_reserve(s.n, 2);
+    s.ctx.training = 0;
+    const float *y = nn_net_forward(s.n, &s.ctx, s.x, 5);
+    float *yb = xmalloc(sizeof(float) * 5 * 32);
+    memcpy(yb, y, sizeof(float) * 5 * 32);
+    int bad = 0;
+    for (int b = 0; b < 5; b++) {
+        const float *y1 = nn_net_forward(s.n, &s.ctx, s.x + b * 3 * 64, 1);
+        for (int i = 0; i < 32; i++) bad += fabsf(y1[i] - yb[b * 32 + i]) > 1e-5f;
+    }
+    CHECK(bad == 0);
+    /* training mode draws a dropout mask: same seed, same output; different seed, different */
+    s.ctx.training = 1;
+    SlRng keep = s.ctx.rng;
+    float *t1 = xmalloc(sizeof(float) * 5 * 32);
+    memcpy(t1, nn_net_forward(s.n, &s.ctx, s.x, 5), sizeof(float) * 5 * 32);
+    s.ctx.rng = keep;
+    CHECK(!memcmp(t1, nn_net_forward(s.n, &s.ctx, s.x, 5), sizeof(float) * 5 * 32));
+    CHECK(memcmp(t1, nn_net_forward(s.n, &s.ctx, s.x, 5), sizeof(float) * 5 * 32) != 0);
+    nn_net_free(s.n); /* buffers released; the net still works */
+    CHECK(nn_net_forward(s.n, &s.ctx, s.x, 2) != NULL);
+    free(yb), free(t1), free(s.x), free(s.r);
+    nn_model_free(&s.m);
+}
+
+/* Flat layout: tensors tile params and buffers without gaps in declaration order; init follows
+ * PyTorch's bounds. */
+static void t_layout_and_init(void) {
+    Small s;
+    small_build(&s, 1);
+    size_t po = 0, bo = 0;
+    for (int i = 0; i < s.m.ntensors; i++) {
+        const NnTensorInfo *t = &s.m.tensors[i];
+        if (t->trainable) {
+            CHECK(t->offset == po);
+            po += t->numel;
+        } else {
+            CHECK(t->offset == bo);
+            bo += t->numel;
+        }
+    }
+    CHECK(po == s.m.nparams && bo == s.m.nbuffers);
+    const NnTensorInfo *w = nn_model_find(&s.m, "net.d1.weight"), *b = nn_model_find(&s.m, "net.d1.bias");
+    CHECK(w->shape[0] == 20 && w->shape[1] == 32);
+    float bound = 1.0f / sqrtf(32.0f);
+    const float *wd = nn_tensor_data(&s.m, w), *bd = nn_tensor_data(&s.m, b);
+    double ss = 0;
+    int out = 0;
+    for (size_t i = 0; i < w->numel; i++) out += fabsf(wd[i]) > bound, ss += (double)wd[i] * wd[i];
+    for (size_t i = 0; i < b->numel; i++) out += fabsf(bd[i]) > bound;
+    CHECK(out == 0);
+    double sd = sqrt(ss / w->numel), want = bound / sqrt(3.0);
+    CHECKF(fabs(sd - want) < 0.15 * want, "weight std %.4f, U(+-bound) gives %.4f", sd, want);
+    const float *g = nn_tensor_data(&s.m, nn_model_find(&s.m, "net.bn1.weight"));
+    CHECK(g[0] == 1.0f && g[5] == 1.0f);
+    free(s.x), free(s.r);
+    nn_model_free(&s.m);
+}
+
+int main(void) {
+    (void)test_tmpdir;
+    sl_rng_seed(&R, (uint64_t)(sl_now() * 1e6));
+    RUN(t_original_size);
+    RUN(t_net_gradcheck);
+    RUN(t_batch_consistency);
+    RUN(t_layout_and_init);
+    return test_summary("test_nn_net");
+}
