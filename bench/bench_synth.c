@@ -113,8 +113,21 @@ static void write_preview(const char *path) {
     printf("wrote %s\n", path);
 }
 
-/* Bilinear crop of the landmarks' bounding square (enlarged by `grow`) to out x out RGB floats. */
-static void face_crop(const Image *im, float lm[68][2], float grow, int out, float *dst) {
+/* Is (x, y) inside the face outline: the jaw 0..16 closed over the brows 26..17? */
+static int in_face(float lm[68][2], float x, float y) {
+    float px[27], py[27];
+    int n = 0;
+    for (int i = 0; i <= 16; i++) px[n] = lm[i][0], py[n++] = lm[i][1];
+    for (int i = 26; i >= 17; i--) px[n] = lm[i][0], py[n++] = lm[i][1];
+    int in = 0;
+    for (int i = 0, j = n - 1; i < n; j = i++)
+        if ((py[i] > y) != (py[j] > y) && x < (px[j] - px[i]) * (y - py[i]) / (py[j] - py[i]) + px[i]) in = !in;
+    return in;
+}
+
+/* Bilinear crop of the landmarks' bounding square (enlarged by `grow`) to out x out RGB floats;
+ * with mask, pixels outside the face outline are 0. */
+static void bbox_crop(const Image *im, float lm[68][2], float grow, int mask, int out, float *dst) {
     float x0 = 1e9f, x1 = -1e9f, y0 = 1e9f, y1 = -1e9f;
     for (int i = 0; i < 68; i++) {
         x0 = fminf(x0, lm[i][0]); x1 = fmaxf(x1, lm[i][0]);
@@ -125,6 +138,10 @@ static void face_crop(const Image *im, float lm[68][2], float grow, int out, flo
         for (int x = 0; x < out; x++) {
             float sx = cx + ((x + 0.5f) / out - 0.5f) * side - 0.5f;
             float sy = cy + ((y + 0.5f) / out - 0.5f) * side - 0.5f;
+            if (mask && !in_face(lm, sx + 0.5f, sy + 0.5f)) {
+                for (int c = 0; c < 3; c++) dst[((size_t)y * out + x) * 3 + c] = 0;
+                continue;
+            }
             int ix = (int)floorf(sx), iy = (int)floorf(sy);
             float fx = sx - ix, fy = sy - iy;
             for (int c = 0; c < 3; c++) {
@@ -170,11 +187,14 @@ int main(int argc, char **argv) {
     printf("synth render 256x256: %d frames in %.2f s = %.0f frames/s on one core (checksum %llu)\n", nf,
            dt, nf / dt, (unsigned long long)check);
 
-    /* (b) identity mean image vs its frames; (c) leave-one-out 1-NN identity accuracy */
-    int NI = quick ? 6 : 20, NF = quick ? 6 : 10, S = 128, CS = 32;
+    /* (b) identity mean image vs its frames; (c) leave-one-out 1-NN identity accuracy on 16x16
+     * crops: [0] the head (landmark box x2: face, hair, ears) of each frame re-rendered on one plain
+     * background, [1] the inside of the face outline only (jaw + brows), from the frames as drawn */
+    int NI = quick ? 6 : 20, NF = quick ? 6 : 10, S = 128, CS = 16;
     size_t np = (size_t)S * S * 3, cp = (size_t)CS * CS * 3;
     float *mean = xmalloc(np * sizeof *mean);
-    float *crops = xmalloc((size_t)NI * NF * cp * sizeof *crops);
+    float *crops[2];
+    for (int v = 0; v < 2; v++) crops[v] = xmalloc((size_t)NI * NF * cp * sizeof *crops[v]);
     uint8_t *frames = xmalloc((size_t)NF * np);
     double psnr_sum = 0;
     for (int i = 0; i < NI; i++) {
@@ -184,14 +204,21 @@ int main(int argc, char **argv) {
         synth_identity_random(&id, &ri);
         memset(mean, 0, np * sizeof *mean);
         for (int j = 0; j < NF; j++) {
-            SynthFrame f;
+            SynthFrame f, g;
             synth_frame_random(&f, &ri);
             Image im;
             float lm[68][2];
             synth_render(&id, &id, &f, S, &im, lm);
             memcpy(frames + (size_t)j * np, im.px, np);
             for (size_t p = 0; p < np; p++) mean[p] += im.px[p] / (float)NF;
-            face_crop(&im, lm, 1.25f, CS, crops + ((size_t)i * NF + j) * cp);
+            bbox_crop(&im, lm, 1.1f, 1, CS, crops[1] + ((size_t)i * NF + j) * cp);
+            image_free(&im);
+            synth_frame_neutral(&g);
+            f.bg_kind = g.bg_kind;
+            memcpy(f.bg_rgb1, g.bg_rgb1, sizeof g.bg_rgb1);
+            memcpy(f.bg_rgb2, g.bg_rgb2, sizeof g.bg_rgb2);
+            synth_render(&id, &id, &f, S, &im, lm);
+            bbox_crop(&im, lm, 2.0f, 0, CS, crops[0] + ((size_t)i * NF + j) * cp);
             image_free(&im);
         }
         for (int j = 0; j < NF; j++) {
@@ -203,35 +230,29 @@ int main(int argc, char **argv) {
             psnr_sum += 10 * log10(255.0 * 255.0 / (se / (double)np));
         }
     }
-    /* crops are compared after removing each crop's mean brightness per channel (light varies) */
-    for (int n = 0; n < NI * NF; n++) {
-        float *c = crops + (size_t)n * cp;
-        for (int ch = 0; ch < 3; ch++) {
-            double m = 0;
-            for (size_t p = ch; p < cp; p += 3) m += c[p];
-            m /= (double)(CS * CS);
-            for (size_t p = ch; p < cp; p += 3) c[p] = (float)(c[p] - 0.5 * m);
-        }
-    }
-    int correct = 0;
-    for (int n = 0; n < NI * NF; n++) {
-        double best = 1e300;
-        int who = -1;
-        for (int m = 0; m < NI * NF; m++) {
-            if (m == n) continue;
-            double d = 0;
-            const float *a = crops + (size_t)n * cp, *b = crops + (size_t)m * cp;
-            for (size_t p = 0; p < cp; p++) d += (double)(a[p] - b[p]) * (a[p] - b[p]);
-            if (d < best) { best = d; who = m / NF; }
-        }
-        correct += who == n / NF;
-    }
     printf("identity mean image vs its frames (%d identities x %d frames, %dx%d): mean PSNR %.2f dB\n", NI,
            NF, S, S, psnr_sum / (NI * NF));
-    printf("1-NN identity accuracy, leave-one-out on %dx%d face crops (%d x %d): %.1f%%\n", CS, CS, NI, NF,
-           100.0 * correct / (NI * NF));
+    for (int v = 0; v < 2; v++) {
+        int correct = 0;
+        for (int n = 0; n < NI * NF; n++) {
+            double best = 1e300;
+            int who = -1;
+            for (int m = 0; m < NI * NF; m++) {
+                if (m == n) continue;
+                double d = 0;
+                const float *a = crops[v] + (size_t)n * cp, *b = crops[v] + (size_t)m * cp;
+                for (size_t p = 0; p < cp; p++) d += (double)(a[p] - b[p]) * (a[p] - b[p]);
+                if (d < best) { best = d; who = m / NF; }
+            }
+            correct += who == n / NF;
+        }
+        printf("1-NN identity accuracy, leave-one-out, %d identities x %d frames, %dx%d crops of %s: %.1f%%\n",
+               NI, NF, CS, CS, v ? "the face inside its outline" : "the head on a plain background",
+               100.0 * correct / (NI * NF));
+    }
     free(mean);
-    free(crops);
+    free(crops[0]);
+    free(crops[1]);
     free(frames);
     return 0;
 }

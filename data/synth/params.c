@@ -92,9 +92,9 @@ void synth_frame_random(SynthFrame *fr, SlRng *r) {
     fr->roll = sl_rng_range(r, -20, 20);
     fr->light_dir[0] = sl_rng_range(r, -1, 1);
     fr->light_dir[1] = sl_rng_range(r, -0.3f, 1);
-    fr->light_dir[2] = sl_rng_range(r, 0.35f, 1);
-    fr->light_intensity = sl_rng_range(r, 0.65f, 1.3f);
-    fr->light_temp = sl_rng_range(r, -1, 1);
+    fr->light_dir[2] = sl_rng_range(r, 0.6f, 1.2f);
+    fr->light_intensity = sl_rng_range(r, 0.8f, 1.2f);
+    fr->light_temp = sl_rng_range(r, -0.7f, 0.7f);
     fr->bg_kind = sl_rng_int(r, SYNTH_BG_KINDS);
     for (int i = 0; i < 3; i++) fr->bg_rgb1[i] = sl_rng_range(r, 0.05f, 0.95f);
     for (int i = 0; i < 3; i++) fr->bg_rgb2[i] = sl_rng_range(r, 0.05f, 0.95f);

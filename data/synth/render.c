@@ -55,7 +55,7 @@ typedef struct {
     /* camera */
     float Rh[9], Rb[9], piv[3];
     float Fo, cx, cy, D, Yc;
-    float L[3], H[3], lcol[3], amb;
+    float L[3], H[3], lcol[3], amb, expo;
     float noise_o[NT * NT], noise_i[NT * NT], noise_bg[NT * NT];
 } Ctx;
 
@@ -209,7 +209,13 @@ static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, con
     k->lcol[0] = in * (1 + 0.16f * t);
     k->lcol[1] = in * (1 + 0.02f * t);
     k->lcol[2] = in * (1 - 0.22f * t);
-    k->amb = 0.30f + 0.1f * in;
+    k->amb = 0.38f + 0.1f * in;
+    /* the camera's auto-exposure: the face's forward direction comes out about equally bright
+     * whatever the light, so light changes the shading, not the skin tone as a whole */
+    V3 fwd = mrot(k->Rh, v3(0, 0, 1));
+    float d0 = clampf((vdot(fwd, L) + 0.2f) / 1.2f, 0, 1);
+    float lum = (k->lcol[0] + k->lcol[1] + k->lcol[2]) / 3;
+    k->expo = (0.9f + 0.1f * in) / (k->amb * (0.85f + 0.15f * fwd.y) + 0.65f * d0 * lum);
     noise_table(k->noise_o, O->texture_seed);
     noise_table(k->noise_i, I->texture_seed);
     noise_table(k->noise_bg, F->bg_seed);
@@ -816,7 +822,7 @@ static void shade_pixel(const Ctx *k, const Mesh *m, const VisBuf *vb, int p, fl
     sp *= s.spec * (ndl > 0 ? 1.0f : 0.0f);
     float amb = k->amb * (0.85f + 0.15f * n.y);
     for (int i = 0; i < 3; i++)
-        rgb[i] = s.rgb[i] * s.ao * (amb + 0.75f * diff * k->lcol[i]) + sp * k->lcol[i] + s.glow[i];
+        rgb[i] = k->expo * (s.rgb[i] * s.ao * (amb + 0.65f * diff * k->lcol[i]) + sp * k->lcol[i]) + s.glow[i];
 }
 
 /* ---- landmarks ------------------------------------------------------------------------------------ */
