@@ -1,6 +1,8 @@
 /* test_spectral.c — the spectral detector (Durall et al. 2019) end to end on the toy up-sampling
  * task, its features on known signals, the logistic regression's optimality conditions, model
  * save/load, the robustness transforms and Wang et al. augmentation, and the SVG plots. */
+#include "cli/commands.h"
+#include "detect/dataset.h"
 #include "detect/metrics.h"
 #include "detect/plot.h"
 #include "detect/robust.h"
@@ -294,6 +296,153 @@ static void t_plot(void) {
     free(svg);
 }
 
+/* A toy dataset on disk: labels.csv with identities ("source") and splits by identity. */
+static void write_toy_dataset(const char *dir, int n_ids, int per_id, uint64_t seed) {
+    SlErr err;
+    char sub[700], path[900], rel[64];
+    sl_path_join(sub, sizeof sub, dir, "img");
+    CHECK(sl_mkdirs(sub, &err) == 0);
+    SlRng r;
+    sl_rng_seed(&r, seed);
+    size_t cap = 1 << 16, len = 0;
+    char *csv = xmalloc(cap);
+    len += (size_t)snprintf(csv + len, cap - len, "path,label,source,target,method,split\n");
+    for (int id = 0; id < n_ids; id++)
+        for (int k = 0; k < per_id; k++) {
+            int fake = (id + k) % 2;
+            Image im = toy_artifact_image(48, 48, 3, fake, 3.0f, &r);
+            snprintf(rel, sizeof rel, "img/p%02d_%02d.png", id, k);
+            sl_path_join(path, sizeof path, dir, rel);
+            CHECK(image_save_png(path, &im, NULL, 0, &err) == 0);
+            image_free(&im);
+            len += (size_t)snprintf(csv + len, cap - len, "%s,%d,\"person %02d\",x,%s,%s\n", rel, fake, id,
+                                    fake ? "toy-upsample" : "real", id % 3 == 0 ? "test" : "train");
+        }
+    sl_path_join(path, sizeof path, dir, "labels.csv");
+    CHECK(sl_write_atomic(path, csv, len, &err) == 0);
+    free(csv);
+}
+
+static void t_dataset(void) {
+    char dir[600], path[900];
+    SlErr err;
+    sl_path_join(dir, sizeof dir, test_tmpdir(), "ds_small");
+    write_toy_dataset(dir, 6, 4, 3);
+    DetDataset ds;
+    CHECK(detds_load(dir, NULL, &ds, &err) == 0 && ds.n == 24 && ds.n_groups == 6 && ds.from_csv);
+    CHECK(!strcmp(ds.groups[0], "person 00") && ds.s[5].group == 1);
+    detds_free(&ds);
+    CHECK(detds_load(dir, "test", &ds, &err) == 0 && ds.n == 8 && ds.n_groups == 2);
+    int nr, nf;
+    detds_counts(&ds, &nr, &nf);
+    CHECK(nr == 4 && nf == 4);
+    detds_free(&ds);
+    /* hostile or broken labels.csv: clear errors naming file and line */
+    const char *bad[][2] = {
+        {"path,label\n../../etc/passwd,1\n", "without '..'"},
+        {"path,label\n/etc/passwd,1\n", "relative"},
+        {"path,label\nimg/a.png,maybe\n", ":2: label"},
+        {"path,label\n\"img/a.png,1\n", "unterminated"},
+        {"file,label\nimg/a.png,1\n", "\"path\""},
+        {"path,label,source\nimg/a.png\n", "fields"},
+    };
+    sl_path_join(path, sizeof path, dir, "labels.csv");
+    for (int i = 0; i < 6; i++) {
+        CHECK(sl_write_atomic(path, bad[i][0], strlen(bad[i][0]), &err) == 0);
+        CHECKF(detds_load(dir, NULL, &ds, &err) == -1 && strstr(err.msg, bad[i][1]) && strstr(err.msg, "labels.csv"),
+               "case %d: %s", i, err.msg);
+    }
+    /* quoted fields with commas and doubled quotes */
+    const char *q = "label,path,source\r\n1,\"img/p00_00.png\",\"a, \"\"b\"\"\"\r\n0,img/p00_01.png,c\r\n";
+    CHECK(sl_write_atomic(path, q, strlen(q), &err) == 0);
+    CHECK(detds_load(dir, NULL, &ds, &err) == 0 && ds.n == 2 && !strcmp(ds.groups[0], "a, \"b\"") && ds.s[0].label == 1);
+    detds_free(&ds);
+    /* ImageFolder layout */
+    char rf[900];
+    sl_path_join(rf, sizeof rf, test_tmpdir(), "ds_folder/real");
+    CHECK(sl_mkdirs(rf, &err) == 0);
+    sl_path_join(path, sizeof path, test_tmpdir(), "ds_folder");
+    CHECK(detds_load(path, NULL, &ds, &err) == -1 && strstr(err.msg, "fake/"));
+    sl_path_join(rf, sizeof rf, test_tmpdir(), "ds_folder/fake");
+    CHECK(sl_mkdirs(rf, &err) == 0);
+    SlRng r;
+    sl_rng_seed(&r, 1);
+    for (int i = 0; i < 3; i++) {
+        char f[1000];
+        Image im = toy_artifact_image(16, 16, 3, 1, 3, &r);
+        snprintf(f, sizeof f, "%s/f%d.png", rf, i);
+        CHECK(image_save_png(f, &im, NULL, 0, &err) == 0);
+        image_free(&im);
+    }
+    CHECK(detds_load(path, NULL, &ds, &err) == 0 && ds.n == 3 && ds.n_groups == 3 && ds.s[0].label == 1);
+    detds_free(&ds);
+    CHECK(detds_load(path, "test", &ds, &err) == -1 && strstr(err.msg, "no labels.csv"));
+}
+
+static int run_cli(char **argv, int argc) {
+    return cmd_detect(argc, argv);
+}
+
+static void t_cli(void) {
+    char dir[600], model[700], out[700], roc[700], sc[700], heat[700], spectra[700];
+    sl_path_join(dir, sizeof dir, test_tmpdir(), "ds_cli");
+    write_toy_dataset(dir, 12, 10, 9);
+    sl_path_join(model, sizeof model, test_tmpdir(), "cli_spectral.safetensors");
+    sl_path_join(out, sizeof out, test_tmpdir(), "cli_metrics.json");
+    sl_path_join(roc, sizeof roc, test_tmpdir(), "cli_roc.svg");
+    sl_path_join(sc, sizeof sc, test_tmpdir(), "cli_scores.csv");
+    sl_path_join(heat, sizeof heat, test_tmpdir(), "cli_heat");
+    sl_path_join(spectra, sizeof spectra, test_tmpdir(), "cli_spectra.svg");
+    char *train[] = {"train", "--data", dir, "--out", model, "--spectra", spectra};
+    CHECK(run_cli(train, 7) == 0 && sl_is_file(model) && sl_is_file(spectra));
+    char *eval[] = {"eval", "--model", model, "--data", dir, "--out", out, "--perturb", "jpeg:60", "blur:1", "--boot", "200",
+                    "--roc", roc, "--scores", sc};
+    CHECK(run_cli(eval, 16) == 0);
+    json_error_t je;
+    json_t *o = json_load_file(out, 0, &je);
+    CHECK(o != NULL);
+    if (o) {
+        json_t *res = json_object_get(o, "results");
+        CHECK(json_object_size(res) == 3);
+        json_t *clean = json_object_get(res, "none");
+        CHECK(json_integer_value(json_object_get(clean, "n")) == 40); /* ids 0,3,6,9 x 10 frames */
+        CHECK(json_integer_value(json_object_get(clean, "n_groups")) == 4);
+        double auc = json_real_value(json_object_get(json_object_get(clean, "auc"), "value"));
+        CHECKF(auc > 0.95, "clean AUC %g", auc);
+        CHECK(json_object_get(res, "jpeg:60") && json_object_get(res, "blur:1"));
+        CHECK(!strcmp(json_string_value(json_object_get(o, "arch")), "durall2019-spectral-lr"));
+        CHECK(strlen(json_string_value(json_object_get(o, "model_sha256"))) == 64);
+        json_decref(o);
+    }
+    char *svg;
+    size_t len;
+    SlErr err;
+    CHECK(sl_read_file(roc, 1 << 20, &svg, &len, &err) == 0 && strstr(svg, "jpeg:60 (AUC"));
+    free(svg);
+    CHECK(sl_read_file(sc, 1 << 20, &svg, &len, &err) == 0 && strstr(svg, "person 03") && strstr(svg, ",blur:1,"));
+    free(svg);
+    char img[900];
+    sl_path_join(img, sizeof img, dir, "img/p00_01.png");
+    char *scan[] = {"scan", "--model", model, img, "--heatmap", heat, "--patch", "12"};
+    CHECK(run_cli(scan, 8) == 0);
+    char hp[900];
+    sl_path_join(hp, sizeof hp, heat, "p00_01.heat.png");
+    Image h;
+    CHECK(image_load(hp, 3, &h, &err) == 0 && h.w == 48 && h.h == 48);
+    if (h.px) image_free(&h);
+    /* usage errors exit 2, refused input exits 1 */
+    char *u1[] = {"train", "--data", dir};
+    CHECK(run_cli(u1, 3) == 2);
+    char *u2[] = {"eval", "--model", model, "--data", dir, "--out", out, "--perturb", "jpeg:0"};
+    CHECK(run_cli(u2, 9) == 2);
+    char *u3[] = {"frobnicate"};
+    CHECK(run_cli(u3, 1) == 2);
+    char *f1[] = {"scan", "--model", img, img};
+    CHECK(run_cli(f1, 4) == 1);
+    char *f2[] = {"eval", "--model", model, "--data", dir, "--out", out, "--split", "nosuch"};
+    CHECK(run_cli(f2, 9) == 1);
+}
+
 int main(void) {
     RUN(t_features_known);
     RUN(t_logreg_separable);
@@ -301,5 +450,7 @@ int main(void) {
     RUN(t_load_bad);
     RUN(t_robust);
     RUN(t_plot);
+    RUN(t_dataset);
+    RUN(t_cli);
     return test_summary("test_spectral");
 }

@@ -1,0 +1,275 @@
+/* dataset.c — labels.csv and ImageFolder detector datasets (dataset.h). */
+#include "detect/dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/fs.h"
+
+/* Splits one CSV record starting at *p (RFC 4180) into fields (malloc'ed copies); advances *p past
+ * the record's line end. Returns the field count, or -1 on an unterminated quote. */
+static int csv_record(const char **p, char ***fields) {
+    const char *s = *p;
+    int n = 0, cap = 8;
+    char **f = xmalloc((size_t)cap * sizeof *f);
+    for (;;) {
+        size_t len = 0, fcap = 32;
+        char *buf = xmalloc(fcap);
+        if (*s == '"') {
+            s++;
+            for (;;) {
+                if (!*s) {
+                    free(buf);
+                    for (int i = 0; i < n; i++) free(f[i]);
+                    free(f);
+                    return -1;
+                }
+                if (*s == '"' && s[1] == '"') s += 2, buf[len++] = '"';
+                else if (*s == '"') {
+                    s++;
+                    break;
+                } else buf[len++] = *s++;
+                if (len + 1 >= fcap) buf = xrealloc(buf, fcap *= 2);
+            }
+        }
+        while (*s && *s != ',' && *s != '\n' && *s != '\r') {
+            buf[len++] = *s++;
+            if (len + 1 >= fcap) buf = xrealloc(buf, fcap *= 2);
+        }
+        buf[len] = 0;
+        if (n == cap) f = xrealloc(f, (size_t)(cap *= 2) * sizeof *f);
+        f[n++] = buf;
+        if (*s == ',') {
+            s++;
+            continue;
+        }
+        if (*s == '\r') s++;
+        if (*s == '\n') s++;
+        break;
+    }
+    *p = s;
+    *fields = f;
+    return n;
+}
+
+static void free_fields(char **f, int n) {
+    for (int i = 0; i < n; i++) free(f[i]);
+    free(f);
+}
+
+static int safe_relpath(const char *p) {
+    if (!*p || p[0] == '/') return 0;
+    for (const char *s = p; *s;) {
+        const char *e = strchr(s, '/');
+        size_t k = e ? (size_t)(e - s) : strlen(s);
+        if (k == 2 && s[0] == '.' && s[1] == '.') return 0;
+        if (!e) break;
+        s = e + 1;
+    }
+    return 1;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Numbers the groups: names[i] is sample i's group name (consumed). */
+static void assign_groups(DetDataset *ds, char **names) {
+    char **u = xmalloc((size_t)ds->n * sizeof *u);
+    memcpy(u, names, (size_t)ds->n * sizeof *u);
+    qsort(u, (size_t)ds->n, sizeof *u, cmp_str);
+    int G = 0;
+    for (int i = 0; i < ds->n; i++)
+        if (i == 0 || strcmp(u[i], u[G - 1])) u[G++] = u[i];
+    ds->groups = xmalloc((size_t)G * sizeof *ds->groups);
+    for (int g = 0; g < G; g++) ds->groups[g] = xstrdup(u[g]);
+    ds->n_groups = G;
+    for (int i = 0; i < ds->n; i++) {
+        char **hit = bsearch(&names[i], u, (size_t)G, sizeof *u, cmp_str);
+        SL_ASSERT(hit);
+        ds->s[i].group = (int)(hit - u);
+    }
+    free(u);
+    for (int i = 0; i < ds->n; i++) free(names[i]);
+    free(names);
+}
+
+static int load_csv(const char *dir, const char *csv, const char *split, DetDataset *ds, SlErr *err) {
+    char *text;
+    size_t len;
+    if (sl_read_file(csv, DETDS_MAX_CSV, &text, &len, err)) return -1;
+    if (strlen(text) != len) {
+        free(text);
+        return sl_fail(err, "%s: contains a NUL byte; not a CSV text file", csv);
+    }
+    const char *p = text;
+    char **h;
+    int nh = csv_record(&p, &h), line = 1;
+    if (nh < 0) {
+        free(text);
+        return sl_fail(err, "%s:1: unterminated quote in the header", csv);
+    }
+    int c_path = -1, c_label = -1, c_group = -1, c_split = -1;
+    for (int i = 0; i < nh; i++) {
+        if (!strcmp(h[i], "path")) c_path = i;
+        else if (!strcmp(h[i], "label")) c_label = i;
+        else if (!strcmp(h[i], "source") || (c_group < 0 && !strcmp(h[i], "subject"))) c_group = i;
+        else if (!strcmp(h[i], "split")) c_split = i;
+    }
+    free_fields(h, nh);
+    if (c_path < 0 || c_label < 0) {
+        free(text);
+        return sl_fail(err, "%s:1: the header needs columns \"path\" and \"label\"", csv);
+    }
+    int cap = 64;
+    ds->s = xmalloc((size_t)cap * sizeof *ds->s);
+    char **gnames = xmalloc((size_t)cap * sizeof *gnames);
+    int rc = 0;
+    while (*p) {
+        line++;
+        char **f;
+        int nf = csv_record(&p, &f);
+        if (nf < 0) {
+            rc = sl_fail(err, "%s:%d: unterminated quote", csv, line);
+            break;
+        }
+        if (nf == 1 && !f[0][0]) { /* blank line */
+            free_fields(f, nf);
+            continue;
+        }
+        int need = c_path > c_label ? c_path : c_label;
+        if (c_group > need) need = c_group;
+        if (c_split > need) need = c_split;
+        if (nf <= need) {
+            free_fields(f, nf);
+            rc = sl_fail(err, "%s:%d: %d fields, the header has more; check the quoting", csv, line, nf);
+            break;
+        }
+        const char *lab = f[c_label];
+        int label = !strcmp(lab, "1") || !strcasecmp(lab, "fake") ? 1 : !strcmp(lab, "0") || !strcasecmp(lab, "real") ? 0 : -1;
+        if (label < 0) {
+            rc = sl_fail(err, "%s:%d: label '%.40s' is not 0/1/real/fake", csv, line, lab);
+            free_fields(f, nf);
+            break;
+        }
+        if (!safe_relpath(f[c_path])) {
+            rc = sl_fail(err, "%s:%d: path '%.200s' must be relative to the dataset, without '..'", csv, line, f[c_path]);
+            free_fields(f, nf);
+            break;
+        }
+        const char *sp = c_split >= 0 ? f[c_split] : "";
+        if (strlen(sp) >= sizeof ds->s[0].split) {
+            rc = sl_fail(err, "%s:%d: split '%.40s' is not train, val or test", csv, line, sp);
+            free_fields(f, nf);
+            break;
+        }
+        if (split && strcmp(split, "all") && strcmp(split, sp)) {
+            free_fields(f, nf);
+            continue;
+        }
+        if (ds->n == cap) {
+            cap *= 2;
+            ds->s = xrealloc(ds->s, (size_t)cap * sizeof *ds->s);
+            gnames = xrealloc(gnames, (size_t)cap * sizeof *gnames);
+        }
+        DetSample *s = &ds->s[ds->n];
+        size_t plen = strlen(dir) + strlen(f[c_path]) + 2;
+        s->path = xmalloc(plen);
+        sl_path_join(s->path, plen, dir, f[c_path]);
+        s->label = label;
+        snprintf(s->split, sizeof s->split, "%s", sp);
+        gnames[ds->n] = xstrdup(c_group >= 0 && f[c_group][0] ? f[c_group] : f[c_path]);
+        ds->n++;
+        free_fields(f, nf);
+    }
+    free(text);
+    if (rc) {
+        for (int i = 0; i < ds->n; i++) free(gnames[i]);
+        free(gnames);
+        return -1;
+    }
+    if (c_group < 0) sl_warn("%s: no \"source\" column; every image is its own bootstrap group", csv);
+    assign_groups(ds, gnames);
+    ds->from_csv = 1;
+    return 0;
+}
+
+static int load_folder(const char *dir, DetDataset *ds, SlErr *err) {
+    static const char *const exts[] = {".png", ".jpg", ".jpeg", ".bmp", NULL};
+    int cap = 64;
+    ds->s = xmalloc((size_t)cap * sizeof *ds->s);
+    char **gnames = xmalloc((size_t)cap * sizeof *gnames);
+    for (int label = 0; label < 2; label++) {
+        char sub[4096];
+        sl_path_join(sub, sizeof sub, dir, label ? "fake" : "real");
+        if (!sl_is_dir(sub)) {
+            for (int i = 0; i < ds->n; i++) free(gnames[i]);
+            free(gnames);
+            return sl_fail(err, "%s: no labels.csv and no %s/ folder; a detector dataset needs real/ and fake/ (or labels.csv)",
+                           dir, label ? "fake" : "real");
+        }
+        char **names;
+        int k = sl_list_dir(sub, exts, &names, err);
+        if (k < 0) {
+            for (int i = 0; i < ds->n; i++) free(gnames[i]);
+            free(gnames);
+            return -1;
+        }
+        for (int i = 0; i < k; i++) {
+            if (ds->n == cap) {
+                cap *= 2;
+                ds->s = xrealloc(ds->s, (size_t)cap * sizeof *ds->s);
+                gnames = xrealloc(gnames, (size_t)cap * sizeof *gnames);
+            }
+            DetSample *s = &ds->s[ds->n];
+            size_t plen = strlen(sub) + strlen(names[i]) + 2;
+            s->path = xmalloc(plen);
+            sl_path_join(s->path, plen, sub, names[i]);
+            s->label = label;
+            s->split[0] = 0;
+            gnames[ds->n++] = xstrdup(s->path);
+        }
+        sl_free_list(names, k);
+    }
+    sl_warn("%s: ImageFolder layout without labels.csv: every image is its own bootstrap group, so the intervals "
+            "treat frames of one person as independent", dir);
+    assign_groups(ds, gnames);
+    return 0;
+}
+
+int detds_load(const char *dir, const char *split, DetDataset *ds, SlErr *err) {
+    memset(ds, 0, sizeof *ds);
+    char csv[4096];
+    sl_path_join(csv, sizeof csv, dir, "labels.csv");
+    int rc;
+    if (sl_is_file(csv)) {
+        rc = load_csv(dir, csv, split, ds, err);
+    } else {
+        if (split && strcmp(split, "all"))
+            return sl_fail(err, "%s: no labels.csv, so there are no splits; use --split all or a dataset with labels.csv", dir);
+        rc = load_folder(dir, ds, err);
+    }
+    if (rc) {
+        detds_free(ds);
+        return -1;
+    }
+    if (ds->n == 0) {
+        detds_free(ds);
+        return sl_fail(err, "%s: no images%s%s", dir, split ? " in split " : "", split ? split : "");
+    }
+    return 0;
+}
+
+void detds_free(DetDataset *ds) {
+    for (int i = 0; i < ds->n; i++) free(ds->s[i].path);
+    free(ds->s);
+    for (int g = 0; g < ds->n_groups; g++) free(ds->groups[g]);
+    free(ds->groups);
+    memset(ds, 0, sizeof *ds);
+}
+
+void detds_counts(const DetDataset *ds, int *n_real, int *n_fake) {
+    *n_real = *n_fake = 0;
+    for (int i = 0; i < ds->n; i++) ds->s[i].label ? (*n_fake)++ : (*n_real)++;
+}

@@ -1,0 +1,42 @@
+/* dataset.h — reading a detector dataset directory, for `swaplab detect train|eval`.
+ *
+ * Two layouts are accepted:
+ *  1. DIR/labels.csv (as `swaplab dataset` writes it): a header row naming the columns, then one row
+ *     per image. Used columns (by name, any order, others ignored): "path" (relative to DIR; no
+ *     absolute paths, no ".." components), "label" (0/1 or real/fake), optional "source" (the
+ *     source identity — the bootstrap group; "subject" is accepted too) and optional "split"
+ *     (train/val/test). RFC 4180 quoting ("a,b", "" for a quote) is understood.
+ *  2. ImageFolder: images (.png .jpg .jpeg .bmp) in DIR/real/ and DIR/fake/; every image is its own
+ *     group (a warning says the intervals then treat frames as independent).
+ * Groups are numbered 0..n_groups-1 in ascending order of their names. */
+#ifndef SL_DETECT_DATASET_H
+#define SL_DETECT_DATASET_H
+
+#include "util/util.h"
+
+#define DETDS_MAX_CSV (256u << 20)
+
+typedef struct {
+    char *path; /* DIR joined with the relative path */
+    int label;  /* 0 real, 1 fake */
+    int group;  /* index into groups */
+    char split[8]; /* "train", "val", "test" or "" */
+} DetSample;
+
+typedef struct {
+    DetSample *s;
+    int n;
+    char **groups; /* n_groups names */
+    int n_groups;
+    int from_csv;
+} DetDataset;
+
+/* Loads DIR; split = NULL keeps every row, else only rows of that split (ImageFolder has no splits:
+ * split must be NULL or "all" there). -1 with err naming the file and line on bad input, or when
+ * nothing is left. */
+int detds_load(const char *dir, const char *split, DetDataset *ds, SlErr *err);
+void detds_free(DetDataset *ds);
+/* Counts of each label. */
+void detds_counts(const DetDataset *ds, int *n_real, int *n_fake);
+
+#endif
