@@ -1,0 +1,216 @@
+/* cmd_swap.c — `swaplab swap`: puts a model identity's face into the frames of a consented face set
+ * (infer/swap.h), every output written with full provenance (infer/provenance.h). */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "data/faceset.h"
+#include "infer/provenance.h"
+#include "infer/swap.h"
+#include "nn/device.h"
+#include "train/run.h"
+#include "util/args.h"
+#include "util/fs.h"
+#include "util/progress.h"
+
+#define SWAP_BATCH 8
+
+static const char *ABOUT =
+    "Swaps the face of subject --to (one of the model's identities) into every aligned face of the\n"
+    "face set --from: each crop is encoded, decoded with the target's decoder, colour-matched to the\n"
+    "face it replaces inside the mask, warped back into the source frame with the inverse of the\n"
+    "alignment and blended. Both subjects need consent for 'swap': the --from set's manifest, and the\n"
+    "target's face set (--to-faceset, else the path the model recorded); revoked subjects are refused.\n"
+    "\n"
+    "Masks (N pixels at crop scale): hull = the landmark hull; erode:N = shrunk by N px; blur:N = the\n"
+    "edge feathered over N px inside the hull (default " SWAP_DEFAULT_MASK "). Colour: none, avg (mean per\n"
+    "channel; default), reinhard (L*a*b* mean and std), hist (histogram matching). Blend: alpha (by the\n"
+    "mask; default) or poisson (seamless cloning). Crops larger than the model's input are resized for\n"
+    "it and the decoded face back to crop size; crops smaller than the model's input are refused.\n"
+    "\n"
+    "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
+    "the provenance record, XMP, Ed25519 signature (--key, else your per-user key), watermark and, unless\n"
+    "--label none, the visible SYNTHETIC label; with --raw also raw/NNNNNN.png (the decoded face, with\n"
+    "provenance) and mask/NNNNNN.png (the blend mask); DIR/swap.json summarises the run.";
+
+static json_t *side_json(const ConsentInfo *ci, const char *dir) {
+    return json_pack("{s:s,s:s,s:s,s:s}", "subject", ci->subject, "kind", ci->kind, "consent_sha256", ci->digest,
+                     "faceset", dir);
+}
+
+int cmd_swap(int argc, char **argv) {
+    const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = "avg",
+               *blend = "alpha", *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
+               *device = "auto";
+    int raw = 0, limit = 0, threads = 0;
+    SlArg spec[] = {
+        {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train"},
+        {"--from", SL_ARG_STR, &from, "FACESET", "face set whose frames receive the face (consent scope swap)"},
+        {"--to", SL_ARG_STR, &to, "SUBJECT", "the model identity whose face is put in"},
+        {"--out", SL_ARG_STR, &out, "DIR", "output directory (created)"},
+        {"--mask", SL_ARG_STR, &mask, "M", "hull, erode:N or blur:N, N px at crop scale (" SWAP_DEFAULT_MASK ")"},
+        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
+        {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
+        {"--blend", SL_ARG_STR, &blend, "B", "alpha (default) or poisson"},
+        {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the visible SYNTHETIC label"},
+        {"--raw", SL_ARG_FLAG, &raw, NULL, "also write the decoded face and the mask of every face"},
+        {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},
+        {"--to-faceset", SL_ARG_STR, &to_faceset, "DIR", "the target subject's face set, for its consent check"},
+        {"--revocations", SL_ARG_STR, &revocations, "FILE", "consent revocation list (default: per-user list)"},
+        {"--limit", SL_ARG_INT, &limit, "N", "swap only the first N faces (0 = all)"},
+        {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
+        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
+        {0},
+    };
+    int r = sl_args_parse("swap", "--model RUN --from FACESET --to SUBJECT --out DIR [--mask M] [--color C] [--blend B]",
+                          ABOUT, spec, argc, argv, NULL);
+    if (r) return r == 1 ? 0 : 2;
+    if (!model || !from || !to || !out) return sl_usage_error("swap", "--model, --from, --to and --out are required");
+    SwapOptions o;
+    swap_options_default(&o);
+    SlErr err;
+    if (swap_options_set_mask(&o, mask, &err) || swap_options_set_colour(&o, colour, &err) ||
+        swap_options_set_blend(&o, blend, &err))
+        return sl_usage_error("swap", "%s", err.msg);
+    int with_label;
+    if (strcmp(label, "visible") == 0) with_label = 1;
+    else if (strcmp(label, "none") == 0) with_label = 0;
+    else return sl_usage_error("swap", "--label must be visible or none, not '%s'", label);
+    if (limit < 0 || threads < 0) return sl_usage_error("swap", "--limit and --threads must not be negative");
+
+    int rc = 1, fs_loaded = 0, dev = 0;
+    FaceSet fs;
+    RunInfo run;
+    SwapGate g;
+    NnCtx ctx;
+    float *in = NULL, *dec = NULL;
+    json_t *outputs = NULL;
+    SwapModel *m = run_load_model(model, &run, &err);
+    if (!m) goto fail;
+    if (swap_gate(&run, from, to, to_faceset, revocations, &g, &err)) goto fail;
+    if (faceset_load(from, &fs, &err)) goto fail;
+    fs_loaded = 1;
+    if (swap_check_sizes(m, &fs, &err)) goto fail;
+    int n = limit > 0 && limit < fs.n ? limit : fs.n;
+    if (n == 0) {
+        sl_fail(&err, "%s: the face set has no faces", from);
+        goto fail;
+    }
+    if (swap_check_frames(&fs, n, &err)) goto fail;
+    SlKeypair key;
+    if (provenance_load_key(key_path, &key, &err)) goto fail;
+    nn_ctx_init(&ctx, threads, 1);
+    if (nn_device_select(&ctx, device, &err)) goto fail;
+    dev = 1;
+
+    char pair[300], pdir[4096], rawdir[4200], maskdir[4200], path[4400], probe[4200];
+    snprintf(pair, sizeof pair, "%s_to_%s", g.from.subject, g.to.subject);
+    sl_path_join(pdir, sizeof pdir, out, pair);
+    sl_path_join(rawdir, sizeof rawdir, pdir, "raw");
+    sl_path_join(maskdir, sizeof maskdir, pdir, "mask");
+    if (sl_mkdirs(pdir, &err) || (raw && (sl_mkdirs(rawdir, &err) || sl_mkdirs(maskdir, &err)))) {
+        sl_failctx(&err, "cannot create the output directory");
+        goto fail;
+    }
+    snprintf(probe, sizeof probe, "%s/.swaplab-write-test.%ld", pdir, (long)getpid());
+    if (sl_write_atomic(probe, "", 0, &err)) {
+        sl_failctx(&err, "the output directory is not writable");
+        goto fail;
+    }
+    unlink(probe);
+
+    const int C = fs.crop;
+    const size_t cimg = 3 * (size_t)C * C;
+    in = xmalloc(sizeof(float) * cimg * SWAP_BATCH);
+    dec = xmalloc(sizeof(float) * cimg * SWAP_BATCH);
+    outputs = json_array();
+    SlProgress prog;
+    char title[320];
+    snprintf(title, sizeof title, "swap %s -> %s", g.from.subject, g.to.subject);
+    sl_progress_begin(&prog, title, n);
+    double t0 = sl_now();
+    long iters = 0;
+    for (int b0 = 0; b0 < n; b0 += SWAP_BATCH) {
+        int nb = n - b0 < SWAP_BATCH ? n - b0 : SWAP_BATCH;
+        for (int k = 0; k < nb; k++)
+            if (faceset_load_face(&fs, b0 + k, in + cimg * k, &err)) goto fail_prog;
+        swap_run_model(m, &ctx, g.target, in, nb, C, dec);
+        for (int k = 0; k < nb; k++) {
+            int i = b0 + k;
+            SwapResult res;
+            if (swap_finish_face(&fs, i, in + cimg * k, dec + cimg * k, &o, &res, &err)) goto fail_prog;
+            iters += res.iters;
+            ProvenanceInfo pi;
+            swap_provenance(&pi, &run, &g, m, &o, fs.faces[i].source, with_label);
+            char name[32];
+            snprintf(name, sizeof name, "%06d.png", i);
+            sl_path_join(path, sizeof path, pdir, name);
+            int w = provenance_write_png(path, &res.frame, &pi, &key, &err);
+            if (!w && raw) {
+                sl_path_join(path, sizeof path, rawdir, name);
+                w = provenance_write_png(path, &res.raw, &pi, &key, &err);
+            }
+            if (!w && raw) {
+                sl_path_join(path, sizeof path, maskdir, name);
+                PngText t = {"Description", "swaplab swap blend mask (not a face; 255 = swapped face)"};
+                w = image_save_png(path, &res.mask, &t, 1, &err);
+            }
+            swap_result_free(&res);
+            if (w) goto fail_prog;
+            json_array_append_new(outputs, json_pack("{s:i,s:s,s:s}", "face", i, "input", fs.faces[i].source, "output",
+                                                     name));
+            sl_progress_update(&prog, i + 1, NULL);
+        }
+    }
+    double secs = sl_now() - t0;
+    char summary[400];
+    snprintf(summary, sizeof summary, "%d faces in %.1f s (%.2f frames/s)", n, secs, secs > 0 ? n / secs : 0);
+    sl_progress_end(&prog, summary);
+
+    char when[32];
+    sl_utc_iso8601(when);
+    json_t *j = json_object();
+    json_object_set_new(j, "tool", json_string("swaplab swap"));
+    json_object_set_new(j, "version", json_string(SL_VERSION));
+    json_object_set_new(j, "created", json_string(when));
+    json_object_set_new(j, "model", json_string(run.model_path));
+    json_object_set_new(j, "model_sha256", json_string(run.sha256));
+    json_object_set_new(j, "model_step", json_integer(run.step));
+    json_object_set_new(j, "preset", json_string(m->arch.preset));
+    json_object_set_new(j, "from", side_json(&g.from, g.from_dir));
+    json_object_set_new(j, "to", side_json(&g.to, g.to_dir));
+    json_object_set_new(j, "settings", json_pack("{s:s,s:s,s:s,s:s,s:b,s:i}", "mask", o.mask_str, "colour",
+                                                 colour_mode_name(o.colour), "blend", o.blend_str, "label",
+                                                 with_label ? "visible" : "none", "raw", raw, "limit", limit));
+    json_object_set_new(j, "directory", json_string(pair));
+    json_object_set_new(j, "count", json_integer(n));
+    json_object_set_new(j, "seconds", json_real(secs));
+    json_object_set_new(j, "frames_per_s", json_real(secs > 0 ? n / secs : 0));
+    if (o.blend == SWAP_BLEND_POISSON) json_object_set_new(j, "poisson_mean_iterations", json_real((double)iters / n));
+    json_object_set_new(j, "outputs", outputs);
+    outputs = NULL;
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    sl_path_join(path, sizeof path, out, "swap.json");
+    int w = sl_write_atomic(path, s, strlen(s), &err);
+    free(s);
+    if (w) goto fail;
+    printf("swaplab swap: %d faces of %s with the face of %s -> %s (%.2f frames/s); summary %s\n", n, g.from.subject,
+           g.to.subject, pdir, secs > 0 ? n / secs : 0, path);
+    rc = 0;
+    goto done;
+fail_prog:
+    sl_progress_end(&prog, "stopped");
+fail:
+    fprintf(stderr, "swaplab swap: %s\n", err.msg);
+done:
+    json_decref(outputs);
+    free(in), free(dec);
+    if (dev) nn_device_release(&ctx);
+    if (fs_loaded) faceset_free(&fs);
+    swap_model_free(m);
+    return rc;
+}

@@ -1,0 +1,312 @@
+/* swap.c — the swap library (swap.h): consent gate, model step, mask, colour transfer, warp back
+ * into the frame and blend (alpha or Poisson, infer/blend.h). */
+#include "infer/swap.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "infer/blend.h"
+#include "train/fidelity.h"
+#include "util/fs.h"
+
+void swap_options_default(SwapOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->poisson_iters = 300;
+    o->poisson_tol = 1e-3f;
+    SL_ASSERT(swap_options_set_mask(o, SWAP_DEFAULT_MASK, NULL) == 0);
+    o->colour = COLOUR_AVG;
+    SL_ASSERT(swap_options_set_blend(o, "alpha", NULL) == 0);
+}
+
+int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err) {
+    if (strcmp(s, "hull") == 0) {
+        o->mask = SWAP_MASK_HULL;
+        o->mask_px = 0;
+        snprintf(o->mask_str, sizeof o->mask_str, "hull");
+        return 0;
+    }
+    SwapMaskMode mode;
+    const char *num;
+    if (strncmp(s, "erode:", 6) == 0) mode = SWAP_MASK_ERODE, num = s + 6;
+    else if (strncmp(s, "blur:", 5) == 0) mode = SWAP_MASK_BLUR, num = s + 5;
+    else return sl_fail(err, "unknown mask '%s': use hull, erode:N or blur:N (N pixels at crop scale)", s);
+    char *end;
+    double n = strtod(num, &end);
+    if (!*num || *end || !(n >= 0 && n <= 256))
+        return sl_fail(err, "mask '%s': N must be a number of pixels from 0 to 256", s);
+    o->mask = mode;
+    o->mask_px = (float)n;
+    snprintf(o->mask_str, sizeof o->mask_str, "%s:%g", mode == SWAP_MASK_ERODE ? "erode" : "blur", n);
+    return 0;
+}
+
+int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err) {
+    if (colour_mode_parse(s, &o->colour)) return sl_fail(err, "unknown colour transfer '%s': use none, avg, reinhard or hist", s);
+    return 0;
+}
+
+int swap_options_set_blend(SwapOptions *o, const char *s, SlErr *err) {
+    if (strcmp(s, "alpha") == 0) o->blend = SWAP_BLEND_ALPHA;
+    else if (strcmp(s, "poisson") == 0) o->blend = SWAP_BLEND_POISSON;
+    else return sl_fail(err, "unknown blend '%s': use alpha or poisson", s);
+    snprintf(o->blend_str, sizeof o->blend_str, "%s", s);
+    return 0;
+}
+
+void swap_mask_apply(const SwapOptions *o, float *mask, int crop) {
+    if (o->mask == SWAP_MASK_ERODE) blend_mask_erode(mask, crop, crop, o->mask_px);
+    else if (o->mask == SWAP_MASK_BLUR) blend_mask_feather(mask, crop, crop, o->mask_px);
+}
+
+int swap_check_sizes(const SwapModel *m, const FaceSet *fs, SlErr *err) {
+    if (fs->crop < m->arch.size)
+        return sl_fail(err, "%s: its crops are %dx%d but the model (preset %s) takes %dx%d faces; swapping needs crops at "
+                            "least as large as the model's input (make the set with --crop %d or more)",
+                       fs->dir, fs->crop, fs->crop, m->arch.preset, m->arch.size, m->arch.size, m->arch.size);
+    return 0;
+}
+
+void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n, int crop, float *out) {
+    SL_ASSERT(target >= 0 && target < m->n_ids && n > 0 && crop >= m->arch.size);
+    const int S = m->arch.size;
+    const size_t img = 3 * (size_t)S * S, cimg = 3 * (size_t)crop * crop;
+    int was = ctx->training;
+    ctx->training = 0;
+    float *x = NULL;
+    const float *xin = in;
+    if (crop != S) {
+        x = xmalloc(sizeof(float) * img * (size_t)n);
+        for (int k = 0; k < n; k++) fidelity_resize_planes(in + cimg * k, crop, 3, x + img * k, S);
+        xin = x;
+    }
+    const float *z = nn_net_forward(m->encoder, ctx, xin, n);
+    const float *y = nn_net_forward(m->decoders[target], ctx, z, n);
+    for (int k = 0; k < n; k++) fidelity_resize_planes(y + img * k, S, 3, out + cimg * k, crop);
+    ctx->training = was;
+    free(x);
+}
+
+/* Bilinear sample of a c x c plane at pixel-index coordinates (u, v); outside the plane the edge is
+ * replicated (zero_out = 0) or 0 (zero_out = 1). */
+static float sample(const float *p, int c, double u, double v, int zero_out) {
+    double fu = floor(u), fv = floor(v);
+    int x0 = (int)fu, y0 = (int)fv;
+    double wx = u - fu, wy = v - fv, s = 0;
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 2; i++) {
+            int x = x0 + i, y = y0 + j;
+            double w = (i ? wx : 1 - wx) * (j ? wy : 1 - wy);
+            if (x < 0 || y < 0 || x >= c || y >= c) {
+                if (zero_out) continue;
+                x = x < 0 ? 0 : x >= c ? c - 1 : x;
+                y = y < 0 ? 0 : y >= c ? c - 1 : y;
+            }
+            s += w * p[(size_t)y * c + x];
+        }
+    return (float)s;
+}
+
+static int composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
+                     const float *mask, const SwapOptions *o, Image *out, float *corrected) {
+    SL_ASSERT(frame->c == 3);
+    const size_t cn = (size_t)crop * crop;
+    float *sw = corrected ? corrected : xmalloc(sizeof(float) * 3 * cn);
+    memcpy(sw, swapped, sizeof(float) * 3 * cn);
+    colour_transfer(o->colour, sw, orig, mask, cn);
+    *out = image_clone(frame);
+    /* the crop's footprint in the frame, with a margin for the Poisson boundary */
+    Affine inv;
+    affine_invert(a, &inv);
+    double xmin = 1e18, xmax = -1e18, ymin = 1e18, ymax = -1e18;
+    for (int k = 0; k < 4; k++) {
+        float fx, fy;
+        affine_apply(&inv, (k & 1) ? (float)crop : 0, (k & 2) ? (float)crop : 0, &fx, &fy);
+        xmin = fmin(xmin, fx), xmax = fmax(xmax, fx), ymin = fmin(ymin, fy), ymax = fmax(ymax, fy);
+    }
+    int x0 = (int)fmax(0, floor(xmin) - 2), y0 = (int)fmax(0, floor(ymin) - 2);
+    int x1 = (int)fmin(frame->w, ceil(xmax) + 2), y1 = (int)fmin(frame->h, ceil(ymax) + 2);
+    int iters = 0;
+    if (x1 > x0 && y1 > y0) {
+        const int rw = x1 - x0, rh = y1 - y0;
+        const size_t rn = (size_t)rw * rh;
+        float *dst = xmalloc(sizeof(float) * 3 * rn), *src = xmalloc(sizeof(float) * 3 * rn);
+        float *m = xmalloc(sizeof(float) * rn);
+        for (int y = 0; y < rh; y++)
+            for (int x = 0; x < rw; x++) {
+                size_t q = (size_t)y * rw + x;
+                double px = x0 + x + 0.5, py = y0 + y + 0.5;
+                double u = a->m[0] * px + a->m[1] * py + a->m[2] - 0.5;
+                double v = a->m[3] * px + a->m[4] * py + a->m[5] - 0.5;
+                m[q] = sample(mask, crop, u, v, 1);
+                for (int c = 0; c < 3; c++) {
+                    src[c * rn + q] = sample(sw + c * cn, crop, u, v, 0);
+                    dst[c * rn + q] = frame->px[((size_t)(y0 + y) * frame->w + x0 + x) * 3 + c] * (1.0f / 255.0f);
+                }
+            }
+        if (o->blend == SWAP_BLEND_POISSON)
+            iters = blend_poisson(dst, src, m, rw, rh, 3, o->poisson_iters, o->poisson_tol);
+        else
+            blend_alpha(dst, src, m, rw, rh, 3);
+        for (int y = 0; y < rh; y++)
+            for (int x = 0; x < rw; x++)
+                for (int c = 0; c < 3; c++) {
+                    float v = dst[c * rn + (size_t)y * rw + x] * 255.0f + 0.5f;
+                    out->px[((size_t)(y0 + y) * frame->w + x0 + x) * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+                }
+        free(dst), free(src), free(m);
+    }
+    if (!corrected) free(sw);
+    return iters;
+}
+
+int swap_composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
+                   const float *mask, const SwapOptions *o, Image *out) {
+    return composite(frame, a, crop, orig, swapped, mask, o, out, NULL);
+}
+
+static int no_frame(const FaceSet *fs, int i, SlErr *err) {
+    return sl_fail(err, "%s: face %d (%s) keeps no source frame: missing frames for compositing (the set must keep "
+                        "its frames/; extract it again with frames kept, or use a set made by swaplab synth)",
+                   fs->dir, i, fs->faces[i].file);
+}
+
+int swap_check_frames(const FaceSet *fs, int n, SlErr *err) {
+    for (int i = 0; i < n && i < fs->n; i++)
+        if (!fs->faces[i].source[0]) return no_frame(fs, i, err);
+    return 0;
+}
+
+static Image planar_to_image(const float *p, int s, int nch) {
+    Image im = image_new(s, s, nch);
+    const size_t n = (size_t)s * s;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < nch; c++) {
+            float v = p[c * n + i] * 255.0f + 0.5f;
+            im.px[i * nch + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+    return im;
+}
+
+int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *swapped, const SwapOptions *o,
+                     SwapResult *r, SlErr *err) {
+    memset(r, 0, sizeof *r);
+    SL_ASSERT(i >= 0 && i < fs->n);
+    const FaceRecord *f = &fs->faces[i];
+    if (!f->source[0]) return no_frame(fs, i, err);
+    char path[4200];
+    faceset_source_path(fs, i, path, sizeof path);
+    Image frame;
+    if (image_load(path, 3, &frame, err)) return -1;
+    if (f->src_w > 0 && (frame.w != f->src_w || frame.h != f->src_h)) {
+        sl_fail(err, "%s: the frame is %dx%d but faces.jsonl records %dx%d for face %d", path, frame.w, frame.h,
+                f->src_w, f->src_h, i);
+        image_free(&frame);
+        return -1;
+    }
+    const int C = fs->crop;
+    const size_t cn = (size_t)C * C;
+    float *mask = xmalloc(sizeof(float) * cn), *corr = xmalloc(sizeof(float) * 3 * cn);
+    faceset_face_mask(fs, i, mask, NULL);
+    swap_mask_apply(o, mask, C);
+    r->iters = composite(&frame, &f->affine, C, orig, swapped, mask, o, &r->frame, corr);
+    r->raw = planar_to_image(corr, C, 3);
+    r->mask = planar_to_image(mask, C, 1);
+    free(mask), free(corr);
+    image_free(&frame);
+    return 0;
+}
+
+int swap_face(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, int i, const SwapOptions *o,
+              SwapResult *r, SlErr *err) {
+    memset(r, 0, sizeof *r);
+    if (swap_check_sizes(m, fs, err)) return -1;
+    if (!fs->faces[i].source[0]) return no_frame(fs, i, err);
+    const size_t cimg = 3 * (size_t)fs->crop * fs->crop;
+    float *in = xmalloc(sizeof(float) * cimg), *out = xmalloc(sizeof(float) * cimg);
+    int rc = faceset_load_face(fs, i, in, err);
+    if (rc == 0) {
+        swap_run_model(m, ctx, target, in, 1, fs->crop, out);
+        rc = swap_finish_face(fs, i, in, out, o, r, err);
+    }
+    free(in), free(out);
+    return rc;
+}
+
+void swap_result_free(SwapResult *r) {
+    image_free(&r->frame);
+    image_free(&r->raw);
+    image_free(&r->mask);
+}
+
+/* ---- consent gate --------------------------------------------------------------------------- */
+static int refuse_revoked(const char *revocations, const char *role, const char *subject, SlErr *err) {
+    char reason[512] = "", path[4096];
+    SlErr e;
+    int rv = consent_is_revoked(revocations, subject, reason, sizeof reason, &e);
+    if (rv == 0) return 0;
+    if (revocations) snprintf(path, sizeof path, "%s", revocations);
+    else consent_revocations_default_path(path, sizeof path);
+    if (rv < 0)
+        return sl_fail(err, "%s subject '%s' refused: the revocation list cannot be read (%s); the gate fails closed",
+                       role, subject, e.msg);
+    return sl_fail(err, "%s subject '%s' refused: consent was revoked (%s%s%s)", role, subject, path,
+                   reason[0] ? ": " : "", reason);
+}
+
+int swap_gate(const RunInfo *run, const char *from_dir, const char *to_subject, const char *to_faceset,
+              const char *revocations, SwapGate *g, SlErr *err) {
+    memset(g, 0, sizeof *g);
+    g->target = run_find_identity(run, to_subject);
+    if (g->target < 0) {
+        char list[1024] = "";
+        for (int i = 0; i < run->n_ids; i++) {
+            size_t l = strlen(list);
+            snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", run->ids[i].subject);
+        }
+        return sl_fail(err, "target subject '%s' is not an identity of the model %s; its identities are: %s", to_subject,
+                       run->model_path, list);
+    }
+    if (refuse_revoked(revocations, "target", to_subject, err)) return -1;
+    ConsentOptions opt = {.revocations = revocations};
+    snprintf(g->from_dir, sizeof g->from_dir, "%s", from_dir);
+    if (consent_check(from_dir, "swap", &opt, &g->from, NULL, err))
+        return sl_failctx(err, "source face set %s (subject '%s') may not be swapped", from_dir,
+                          g->from.subject[0] ? g->from.subject : "unknown");
+    if (refuse_revoked(revocations, "source", g->from.subject, err)) return -1;
+    const char *td = to_faceset ? to_faceset : run->ids[g->target].faceset;
+    if (!td[0] || !sl_is_dir(td)) {
+        if (to_faceset) return sl_fail(err, "target subject '%s': --to-faceset %s is not a directory", to_subject, to_faceset);
+        return sl_fail(err, "target subject '%s': cannot find its face set to check its consent (the model records '%s', "
+                            "which does not exist here); pass --to-faceset DIR",
+                       to_subject, td);
+    }
+    snprintf(g->to_dir, sizeof g->to_dir, "%s", td);
+    if (consent_check(td, "swap", &opt, &g->to, NULL, err))
+        return sl_failctx(err, "target subject '%s' (face set %s) may not be swapped", to_subject, td);
+    if (strcmp(g->to.subject, to_subject) != 0)
+        return sl_fail(err, "target subject '%s': the face set %s belongs to subject '%s'; pass the target's own face set "
+                            "with --to-faceset",
+                       to_subject, td, g->to.subject);
+    if (strcmp(g->to.digest, run->ids[g->target].consent_digest) != 0)
+        sl_warn("target subject '%s': the consent manifest %s/consent.json changed since the model was trained (the "
+                "current one allows swap and is the one recorded)",
+                to_subject, td);
+    return 0;
+}
+
+void swap_provenance(ProvenanceInfo *pi, const RunInfo *run, const SwapGate *g, const SwapModel *m,
+                     const SwapOptions *o, const char *input, int label) {
+    provenance_info_init(pi);
+    pi->model_sha256 = run->sha256;
+    pi->source_subject = g->to.subject;
+    pi->source_consent_sha256 = g->to.digest;
+    pi->target_subject = g->from.subject;
+    pi->target_consent_sha256 = g->from.digest;
+    pi->preset = m->arch.preset;
+    pi->mask = o->mask_str;
+    pi->colour = colour_mode_name(o->colour);
+    pi->blend = o->blend_str;
+    pi->input = input;
+    pi->label = label;
+}
