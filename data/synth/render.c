@@ -13,8 +13,8 @@
 #include "data/synth/synth.h"
 
 #define PI_F 3.14159265f
-#define NL 120 /* head mesh columns (longitude) */
-#define NB 100 /* head mesh rows (latitude) */
+#define NL_MAX 120 /* head mesh columns (longitude) at the largest sizes */
+#define NHL 256     /* hairline table entries over |longitude| in [0, pi] */
 #define NT 64  /* value-noise table side */
 
 enum { M_HEAD, M_EAR, M_NECK, M_TORSO, M_CURTAIN };
@@ -57,6 +57,7 @@ typedef struct {
     float Fo, cx, cy, D, Yc;
     float L[3], H[3], lcol[3], amb, expo;
     float noise_o[NT * NT], noise_i[NT * NT], noise_bg[NT * NT];
+    float hl_tab[NHL + 1];
 } Ctx;
 
 /* ---- small math ------------------------------------------------------------------------------ */
@@ -77,6 +78,9 @@ static inline V3 mrot(const float *m, V3 p) {
 }
 static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 static inline float lerpf(float a, float b, float t) { return a + (b - a) * t; }
+/* floor and ceil without a libm call (-O2 without SSE4.1 does not inline floorf); |x| < 2^31 */
+static inline int ifloor(float x) { int i = (int)x; return i - (x < (float)i); }
+static inline int iceil(float x) { int i = (int)x; return i + (x > (float)i); }
 static inline float min3(float a, float b, float c) { float m = a < b ? a : b; return m < c ? m : c; }
 static inline float max3(float a, float b, float c) { float m = a > b ? a : b; return m > c ? m : c; }
 /* 0 at e0, 1 at e1 (either order), smooth between. */
@@ -105,10 +109,10 @@ static void noise_table(float *t, uint32_t seed) {
 
 /* Periodic value noise in [-1, 1] (smooth interpolation of the table). */
 static float vnoise(const float *t, float x, float y) {
-    float fx = floorf(x), fy = floorf(y);
-    int ix = (int)fx & (NT - 1), iy = (int)fy & (NT - 1);
+    int fx = ifloor(x), fy = ifloor(y);
+    int ix = fx & (NT - 1), iy = fy & (NT - 1);
     int jx = (ix + 1) & (NT - 1), jy = (iy + 1) & (NT - 1);
-    float ux = x - fx, uy = y - fy;
+    float ux = x - (float)fx, uy = y - (float)fy;
     ux = ux * ux * (3 - 2 * ux);
     uy = uy * uy * (3 - 2 * uy);
     float a = lerpf(t[iy * NT + ix], t[iy * NT + jx], ux);
@@ -136,6 +140,8 @@ static void rot_zxy(float *m, float yaw, float pitch, float roll) {
             for (int k = 0; k < 3; k++) m[i * 3 + j] += Rz[i * 3 + k] * t[k * 3 + j];
         }
 }
+
+static float hairline(const Ctx *k, float al);
 
 static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, const SynthFrame *F,
                      int size) {
@@ -215,10 +221,11 @@ static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, con
     V3 fwd = mrot(k->Rh, v3(0, 0, 1));
     float d0 = clampf((vdot(fwd, L) + 0.2f) / 1.2f, 0, 1);
     float lum = (k->lcol[0] + k->lcol[1] + k->lcol[2]) / 3;
-    k->expo = (0.9f + 0.1f * in) / (k->amb * (0.85f + 0.15f * fwd.y) + 0.65f * d0 * lum);
+    k->expo = clampf((0.9f + 0.1f * in) / (k->amb * (0.85f + 0.15f * fwd.y) + 0.65f * d0 * lum), 0.8f, 1.15f);
     noise_table(k->noise_o, O->texture_seed);
     noise_table(k->noise_i, I->texture_seed);
     noise_table(k->noise_bg, F->bg_seed);
+    for (int i = 0; i <= NHL; i++) k->hl_tab[i] = hairline(k, PI_F * (float)i / NHL);
 }
 
 /* ---- geometry ---------------------------------------------------------------------------------- */
@@ -289,7 +296,8 @@ static HeadRow head_row(const Ctx *k, float bet) {
     r.sb = sinf(bet);
     r.cb = cosf(bet);
     /* the lower head is a superellipse in x: a squarer jaw than an ellipsoid's */
-    r.cbx = bet < 0 ? powf(r.cb, lerpf(1.0f, 0.55f, sstep(0.0f, -0.7f, bet))) : r.cb;
+    r.cbx = powf(r.cb, bet < 0 ? lerpf(1.0f, 0.55f, sstep(0.0f, -0.7f, bet))
+                               : lerpf(1.0f, 0.7f, sstep(0.2f, 1.0f, bet))); /* and a rounder dome */
     r.push = (0.32f + 0.45f * sstep(0.1f, -0.3f, bet)) * sstep(-1.5708f, -1.05f, bet) *
              sstep(1.5708f, 1.0f, bet);
     r.low = 1 - (1 - k->jaw) * sstep(-0.25f, -1.1f, bet);
@@ -451,7 +459,9 @@ static void linspace(float *o, int n, float a, float b) {
 }
 
 static void build_meshes(const Ctx *k, Mesh *m) {
-    float us[NL + 1], vs[NB + 1];
+    /* about 2-3 pixels per cell in front: finer meshes only cost time */
+    int NL = k->size >= 384 ? NL_MAX : k->size >= 192 ? 84 : 60, NB = NL * 5 / 6;
+    float us[NL_MAX + 1], vs[NL_MAX + 1];
     /* denser near the face: lambda = pi (0.4 t + 0.6 t^3), beta warped around the face middle */
     for (int i = 0; i <= NL; i++) {
         float t = -1 + 2 * (float)i / NL;
@@ -505,8 +515,12 @@ static void raster(const Mesh *m, VisBuf *vb, int size) {
         float minx = min3(a->sx, b->sx, c->sx), maxx = max3(a->sx, b->sx, c->sx);
         float miny = min3(a->sy, b->sy, c->sy), maxy = max3(a->sy, b->sy, c->sy);
         if (!(maxx >= 0.5f && minx <= size - 0.5f && maxy >= 0.5f && miny <= size - 0.5f)) continue;
-        int x0 = (int)ceilf(minx - 0.5f), x1 = (int)floorf(maxx - 0.5f);
-        int y0 = (int)ceilf(miny - 0.5f), y1 = (int)floorf(maxy - 0.5f);
+        minx = minx < 0 ? 0 : minx;
+        miny = miny < 0 ? 0 : miny;
+        maxx = maxx > size ? size : maxx;
+        maxy = maxy > size ? size : maxy;
+        int x0 = iceil(minx - 0.5f), x1 = ifloor(maxx - 0.5f);
+        int y0 = iceil(miny - 0.5f), y1 = ifloor(maxy - 0.5f);
         if (x0 < 0) x0 = 0;
         if (y0 < 0) y0 = 0;
         if (x1 > size - 1) x1 = size - 1;
@@ -709,7 +723,10 @@ static void shade_head(const Ctx *k, float lam, float bet, Surf *o) {
         o->ao *= 1 - 0.15f * bump(ux * ux + uy * uy);
     }
     /* hair */
-    float hl = hairline(k, al);
+    float ht = al * (NHL / PI_F);
+    int hi = (int)ht;
+    if (hi > NHL - 1) hi = NHL - 1;
+    float hl = lerpf(k->hl_tab[hi], k->hl_tab[hi + 1], ht - (float)hi);
     float ha = sstep(hl - 0.005f, hl + 0.045f, bet);
     if (k->style == 4 && al < 1.0f) ha = sstep(hl - 0.015f + 0.02f * vnoise(k->noise_o, lam * 25, 3), hl + 0.02f, bet);
     if (k->style == 2) ha *= 0.55f;
@@ -855,12 +872,13 @@ static void jaw_landmarks(const Ctx *k, float lm[68][2]) {
         float psi = -th + 2 * th * (float)r / (NR - 1);
         float dl = sinf(psi), db = -cosf(psi);
         float lo = 0.2f, hi = 0.2f;
+        if (head_normal(k, c0l + 0.8f * dl, c0b + 0.8f * db).z > 0) lo = hi = 0.8f;
         while (hi < 2.4f) {
             hi += 0.08f;
             if (head_normal(k, c0l + hi * dl, c0b + hi * db).z <= 0) break;
             lo = hi;
         }
-        for (int it = 0; it < 14; it++) {
+        for (int it = 0; it < 11; it++) {
             float mid = 0.5f * (lo + hi);
             if (head_normal(k, c0l + mid * dl, c0b + mid * db).z > 0) lo = mid;
             else hi = mid;
