@@ -1,5 +1,6 @@
 /* test_meso.c — Meso-4: the paper's parameter count, learning the toy up-sampling-artifact task
  * (held-out AUC), eval-mode determinism, checkpoint round trip, and the heatmap callback. */
+#include "cli/commands.h"
 #include "detect/heatmap.h"
 #include "detect/meso.h"
 #include "detect/metrics.h"
@@ -116,8 +117,48 @@ static void t_learns_toy(void) {
     free(bx), free(logit), free(again), free(xtr), free(ytr), free(itr), free(xte), free(yte), free(ite);
 }
 
+/* The CLI plumbing for Meso-4 (a few steps only: learning is t_learns_toy's job). */
+static void t_cli(void) {
+    char dir[600], sub[700], f[800], model[700], out[700], heat[700];
+    SlErr err;
+    SlRng r;
+    sl_rng_seed(&r, 4);
+    sl_path_join(dir, sizeof dir, test_tmpdir(), "meso_ds");
+    for (int lab = 0; lab < 2; lab++) {
+        sl_path_join(sub, sizeof sub, dir, lab ? "fake" : "real");
+        CHECK(sl_mkdirs(sub, &err) == 0);
+        for (int i = 0; i < 6; i++) {
+            Image im = toy_artifact_image(40, 40, 3, lab, 3, &r);
+            snprintf(f, sizeof f, "%s/%d.png", sub, i);
+            CHECK(image_save_png(f, &im, NULL, 0, &err) == 0);
+            image_free(&im);
+        }
+    }
+    sl_path_join(model, sizeof model, test_tmpdir(), "meso_cli.safetensors");
+    sl_path_join(out, sizeof out, test_tmpdir(), "meso_cli.json");
+    sl_path_join(heat, sizeof heat, test_tmpdir(), "meso_heat");
+    char *train[] = {"train", "--method", "meso4", "--data", dir, "--out", model, "--size", "32", "--steps", "3", "--batch",
+                     "4", "--augment", "--threads", "1"};
+    CHECK(cmd_detect(16, train) == 0);
+    Meso4 m;
+    CHECK(meso4_load(model, &m, &err) == 0 && m.size == 32 && m.step == 3);
+    meso4_free(&m);
+    char *eval[] = {"eval", "--model", model, "--data", dir, "--out", out, "--boot", "20", "--threads", "1"};
+    CHECK(cmd_detect(11, eval) == 0 && sl_is_file(out));
+    snprintf(f, sizeof f, "%s/fake/0.png", dir);
+    char *scan[] = {"scan", "--model", model, f, "--heatmap", heat, "--threads", "1"};
+    CHECK(cmd_detect(8, scan) == 0);
+    snprintf(f, sizeof f, "%s/0.heat.png", heat);
+    Image h;
+    CHECK(image_load(f, 3, &h, &err) == 0 && h.w == 40);
+    if (h.px) image_free(&h);
+    char *bad[] = {"train", "--method", "meso4", "--data", dir, "--out", model, "--size", "48"};
+    CHECK(cmd_detect(9, bad) == 2);
+}
+
 int main(void) {
     RUN(t_param_count);
     RUN(t_learns_toy);
+    RUN(t_cli);
     return test_summary("test_meso");
 }
