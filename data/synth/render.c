@@ -155,7 +155,7 @@ static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, con
     k->b = 1.38f * O->head_h;
     k->c = 1.08f * O->head_d;
     k->jaw = O->jaw_width;
-    k->chin = 0.09f * O->chin_len;
+    k->chin = 0.05f + 0.1f * O->chin_len;
     k->cheek = O->cheek;
     k->jaw_drop = 0.16f * mo;
     k->style = O->hair_style;
@@ -167,7 +167,7 @@ static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, con
     k->kx = k->a / k->b;
     k->eye_b = 0.02f;
     k->eye_X = 0.39f * I->eye_spacing * k->kx;
-    k->eye_w = 0.2f * I->eye_size * k->kx;
+    k->eye_w = 0.17f * I->eye_size * k->kx;
     k->eye_up = 0.42f * k->eye_w * (1 + 0.15f * br);
     k->eye_lo = 0.30f * k->eye_w * (1 - 0.3f * sm);
     k->eye_tan = tanf(I->eye_slant * 0.14f);
@@ -175,19 +175,19 @@ static void ctx_init(Ctx *k, const SynthIdentity *O, const SynthIdentity *I, con
     k->gaze_x = clampf(F->gaze_x, -1, 1);
     k->gaze_y = clampf(F->gaze_y, -1, 1);
     k->brow_raise = br;
-    k->brow_b = k->eye_b + 0.17f + 0.05f * br;
-    k->brow_mid = k->eye_X + 0.12f * k->eye_w;
-    k->brow_hw = 1.12f * k->eye_w;
+    k->brow_b = k->eye_b + 0.14f + 0.05f * br;
+    k->brow_mid = k->eye_X + 0.2f * k->eye_w;
+    k->brow_hw = 1.3f * k->eye_w;
     k->brow_arch = 0.008f + 0.03f * I->brow_arch;
     k->brow_th = 0.03f * I->brow_thick + 0.01f;
     k->nose_br = k->eye_b + 0.03f;
-    k->nose_tip = k->eye_b - 0.42f * I->nose_len;
+    k->nose_tip = k->eye_b - 0.315f * I->nose_len;
     k->nose_h = 0.26f * (0.8f + 0.2f * I->nose_len);
-    k->ala_w = 0.085f * I->nose_width;
-    k->mouth_b = k->nose_tip - 0.2f;
+    k->ala_w = 0.12f * I->nose_width;
+    k->mouth_b = k->nose_tip - 0.32f;
     k->mouth_hw = 0.4f * I->mouth_width * k->kx * (1 + 0.16f * sm);
-    k->lip_u = 0.045f * I->lip_thick;
-    k->lip_l = 0.058f * I->lip_thick;
+    k->lip_u = 0.058f * I->lip_thick;
+    k->lip_l = 0.085f * I->lip_thick;
     k->gap = 0.11f * mo;
     k->lift = 0.075f * sm;
 
@@ -249,16 +249,16 @@ static float hair_thickness(const Ctx *k, float lam, float bet, float hl) {
 /* Inner-face relief along +z: nose, eye sockets and eyeballs, brow ridge, lips. */
 static float face_relief(const Ctx *k, float lam, float bet) {
     float z = 0, X = lam * k->kx, al = fabsf(lam), Xa = al * k->kx;
-    if (al < 0.3f && bet < k->nose_br + 0.08f && bet > k->nose_tip - 0.16f) {
+    if (al < 0.3f && bet < k->nose_br + 0.08f && bet > k->nose_tip - 0.2f) {
         float span = k->nose_br - k->nose_tip;
         float s = (k->nose_br - bet) / span;
         float sc = clampf(s, 0, 1);
         float w = 0.085f + 0.06f * sc;
-        float hr = k->nose_h * (0.06f + 0.94f * sc * sc) * sstep(-0.25f, 0.05f, s) * sstep(1.28f, 0.98f, s);
+        float hr = k->nose_h * (0.06f + 0.94f * sc * sc) * sstep(-0.25f, 0.05f, s) * sstep(1.35f, 0.98f, s);
         z += hr * bump((lam / w) * (lam / w));
         float dt = (bet - k->nose_tip) / 0.07f;
         z += 0.25f * k->nose_h * bump((lam / 0.09f) * (lam / 0.09f) + dt * dt);
-        float da = (al - k->ala_w) / 0.055f, db = (bet - k->nose_tip + 0.035f) / 0.055f;
+        float da = (al - 0.75f * k->ala_w) / 0.06f, db = (bet - k->nose_tip + 0.05f) / 0.06f;
         z += 0.32f * k->nose_h * bump(da * da + db * db);
     }
     float ex = (Xa - k->eye_X) / (0.22f * k->kx + k->eye_w), ey = (bet - k->eye_b - 0.015f) / 0.15f;
@@ -576,11 +576,14 @@ static void shade_eye(const Ctx *k, float X, float bet, int s, Surf *o) {
     float aa = 0.004f;
     /* socket shading around the eye, stronger above (under the brow) */
     float sx = u / 1.5f, sy = (ey - 0.2f * w) / (1.1f * w);
-    o->ao *= 1 - 0.3f * bump(sx * sx + sy * sy);
+    o->ao *= 1 - 0.4f * bump(sx * sx + sy * sy);
     if (fabsf(u) < 1) {
         float inside = sstep(lo - aa, lo + aa, ey) * sstep(upe + aa, upe - aa, ey);
         if (inside > 0) {
-            float sc[3] = {0.86f, 0.83f, 0.80f};
+            /* the eyeball sits in the socket's shade: darker with darker skin, as in photos */
+            const float *sk = k->I->skin_rgb;
+            float lum = 0.3f * sk[0] + 0.59f * sk[1] + 0.11f * sk[2], sb = 0.55f + 0.35f * lum;
+            float sc[3] = {0.95f * sb, 0.92f * sb, 0.88f * sb};
             float shade = (0.72f + 0.28f * q) * (1 - 0.3f * sstep(upe - 0.25f * w, upe, ey));
             float col[3] = {sc[0] * shade, sc[1] * shade, sc[2] * shade};
             float ix = s * k->eye_X + 0.32f * w * k->gaze_x, iy = k->eye_b + 0.04f * w + 0.18f * w * k->gaze_y;
@@ -709,12 +712,12 @@ static void shade_head(const Ctx *k, float lam, float bet, Surf *o) {
             shade_eye(k, X, bet, s, o);
             shade_brow(k, X, bet, s, o);
         }
-        if (al < 0.3f && bet < k->nose_tip + 0.02f && bet > k->nose_tip - 0.16f) {
+        if (al < 0.3f && bet < k->nose_tip + 0.02f && bet > k->nose_tip - 0.19f) {
             /* nostrils and the shadow under the nose */
-            float nx = (al - 0.55f * k->ala_w) / 0.035f, ny = (bet - k->nose_tip + 0.065f) / 0.02f;
+            float nx = (al - 0.45f * k->ala_w) / 0.035f, ny = (bet - k->nose_tip + 0.085f) / 0.02f;
             float dark[3] = {0.10f * o->rgb[0], 0.07f * o->rgb[1], 0.07f * o->rgb[2]};
             mixc(o->rgb, dark, 0.8f * bump(nx * nx + ny * ny));
-            float sx = lam / 0.16f, sy = (bet - k->nose_tip + 0.1f) / 0.05f;
+            float sx = lam / 0.2f, sy = (bet - k->nose_tip + 0.13f) / 0.05f;
             o->ao *= 1 - 0.25f * bump(sx * sx + sy * sy);
         }
         shade_mouth(k, X, bet, o);
@@ -866,7 +869,7 @@ static void lm_at(const Ctx *k, float lam, float bet, float *out) {
  * face centre, resampled evenly by arc length; hidden points marched to the visible silhouette. */
 static void jaw_landmarks(const Ctx *k, float lm[68][2]) {
     enum { NR = 33 };
-    const float c0l = 0, c0b = -0.32f, th = 1.72f;
+    const float c0l = 0, c0b = -0.32f, th = 1.8f;
     float cl[NR], cb[NR], px[NR], py[NR], acc[NR];
     for (int r = 0; r < NR; r++) {
         float psi = -th + 2 * th * (float)r / (NR - 1);
@@ -938,10 +941,10 @@ static void face_landmarks(const Ctx *k, float lm[68][2]) {
         brow_point(k, 1, -t, lm[22 + i]);
     }
     for (int i = 0; i < 4; i++) {
-        float bet = lerpf(k->eye_b + 0.06f, k->nose_tip, (float)i / 3);
+        float bet = lerpf(k->eye_b + 0.01f, k->nose_tip, (float)i / 3);
         lm_at(k, 0, bet, lm[27 + i]);
     }
-    const float nl[5] = {-1.0f, -0.5f, 0, 0.5f, 1.0f}, nb[5] = {0.045f, 0.062f, 0.072f, 0.062f, 0.045f};
+    const float nl[5] = {-1.0f, -0.5f, 0, 0.5f, 1.0f}, nb[5] = {0.075f, 0.095f, 0.11f, 0.095f, 0.075f};
     for (int i = 0; i < 5; i++) lm_at(k, nl[i] * k->ala_w, k->nose_tip - nb[i], lm[31 + i]);
     /* eyes: 36 outer, 37 38 upper, 39 inner, 40 41 lower (subject's right); 42..47 mirrored */
     eye_point(k, -1, 1, 0, lm[36]);
