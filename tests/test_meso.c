@@ -7,6 +7,8 @@
 #include "detect/toy.h"
 #include "nn/safetensors.h"
 #include "tests/test.h"
+
+#include <unistd.h>
 #include "util/fs.h"
 #include "util/rng.h"
 
@@ -156,8 +158,96 @@ static void t_cli(void) {
     CHECK(cmd_detect(9, bad) == 2);
 }
 
+/* The same network in PyTorch (torch.nn layers named as our tensors), loading our safetensors file
+ * with numpy: the eval-mode logits must agree. Run by /usr/bin/python3 (Debian's python3-torch). */
+static const char *TORCH_SCRIPT =
+    "import json, struct, sys\n"
+    "import numpy as np, torch, torch.nn as nn\n"
+    "path, inp, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])\n"
+    "raw = open(path, 'rb').read()\n"
+    "hl = struct.unpack('<Q', raw[:8])[0]\n"
+    "hdr = json.loads(raw[8:8 + hl]); data = raw[8 + hl:]\n"
+    "sd = {}\n"
+    "for k, v in hdr.items():\n"
+    "    if k == '__metadata__': continue\n"
+    "    a, b = v['data_offsets']\n"
+    "    sd[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype='<f4').reshape(v['shape']).copy())\n"
+    "class Meso4(nn.Module):\n"
+    "    def __init__(s):\n"
+    "        super().__init__()\n"
+    "        s.conv1 = nn.Conv2d(3, 8, 3, padding=1); s.bn1 = nn.BatchNorm2d(8)\n"
+    "        s.conv2 = nn.Conv2d(8, 8, 5, padding=2); s.bn2 = nn.BatchNorm2d(8)\n"
+    "        s.conv3 = nn.Conv2d(8, 16, 5, padding=2); s.bn3 = nn.BatchNorm2d(16)\n"
+    "        s.conv4 = nn.Conv2d(16, 16, 5, padding=2); s.bn4 = nn.BatchNorm2d(16)\n"
+    "        s.fc1 = nn.Linear(16 * (size // 32) ** 2, 16); s.fc2 = nn.Linear(16, 1)\n"
+    "    def forward(s, x):\n"
+    "        for c, b, p in ((s.conv1, s.bn1, 2), (s.conv2, s.bn2, 2), (s.conv3, s.bn3, 2), (s.conv4, s.bn4, 4)):\n"
+    "            x = nn.functional.max_pool2d(torch.relu(b(c(x))), p)\n"
+    "        x = nn.functional.dropout(torch.flatten(x, 1), 0.5, s.training)\n"
+    "        x = nn.functional.dropout(nn.functional.leaky_relu(s.fc1(x), 0.1), 0.5, s.training)\n"
+    "        return s.fc2(x)\n"
+    "class Root(nn.Module):\n"
+    "    def __init__(s):\n"
+    "        super().__init__(); s.meso4 = Meso4()\n"
+    "m = Root()\n"
+    "for k in list(sd):\n"
+    "    if k.endswith('num_batches_tracked'): sd[k] = sd[k].long().reshape(())\n"
+    "m.load_state_dict(sd, strict=True)\n"
+    "m.eval()\n"
+    "x = torch.from_numpy(np.fromfile(inp, dtype='<f4').reshape(n, 3, size, size))\n"
+    "with torch.no_grad():\n"
+    "    for v in m.meso4(x).flatten().tolist(): print('%.8g' % v)\n";
+
+static void t_torch_golden(void) {
+    if (access("/usr/bin/python3", X_OK) || system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1"))
+        SKIP("/usr/bin/python3 with torch (python3-torch) is not installed");
+    enum { N = 5, SZ = 64 };
+    SlRng r;
+    sl_rng_seed(&r, 2718);
+    Meso4 m;
+    meso4_init(&m, SZ, &r);
+    /* non-trivial batch-norm running statistics and affine parameters */
+    for (int i = 0; i < m.model.ntensors; i++) {
+        const NnTensorInfo *t = &m.model.tensors[i];
+        float *d = nn_tensor_data(&m.model, t);
+        if (strstr(t->name, "running_mean") || (strstr(t->name, ".bn") && strstr(t->name, ".bias")))
+            for (size_t k = 0; k < t->numel; k++) d[k] = 0.2f * sl_rng_normal(&r);
+        else if (strstr(t->name, "running_var") || (strstr(t->name, ".bn") && strstr(t->name, ".weight")))
+            for (size_t k = 0; k < t->numel; k++) d[k] = sl_rng_range(&r, 0.5f, 1.5f);
+    }
+    char model[700], inp[700], cmd[2400];
+    SlErr err;
+    sl_path_join(model, sizeof model, test_tmpdir(), "torch_meso.safetensors");
+    sl_path_join(inp, sizeof inp, test_tmpdir(), "torch_in.f32");
+    CHECK(meso4_save(model, &m, NULL, &err) == 0);
+    size_t per = (size_t)3 * SZ * SZ;
+    float *x = xmalloc(N * per * sizeof *x), logit[N];
+    for (size_t i = 0; i < N * per; i++) x[i] = sl_rng_uniform(&r);
+    CHECK(sl_write_atomic(inp, x, N * per * sizeof *x, &err) == 0);
+    NnCtx ctx;
+    nn_ctx_init(&ctx, 1, 1);
+    meso4_logits(&m, &ctx, x, N, logit);
+    char script[700];
+    sl_path_join(script, sizeof script, test_tmpdir(), "meso_torch.py");
+    CHECK(sl_write_atomic(script, TORCH_SCRIPT, strlen(TORCH_SCRIPT), &err) == 0);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s %s %d %d", script, model, inp, N, SZ);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    int got = 0;
+    double v;
+    while (p && got < N && fscanf(p, "%lf", &v) == 1) {
+        CHECKF(fabs(v - logit[got]) < 1e-4 + 1e-4 * fabs(v), "sample %d: torch %.6f, swaplab %.6f", got, v, logit[got]);
+        got++;
+    }
+    CHECK(p && pclose(p) == 0);
+    CHECK(got == N);
+    free(x);
+    meso4_free(&m);
+}
+
 int main(void) {
     RUN(t_param_count);
+    RUN(t_torch_golden);
     RUN(t_learns_toy);
     RUN(t_cli);
     return test_summary("test_meso");
