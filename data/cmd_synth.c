@@ -189,6 +189,7 @@ int cmd_synth(int argc, char **argv) {
     char summary[128];
     snprintf(summary, sizeof summary, "%ld faces", done);
     sl_progress_end(&prog, summary);
+    if (gt && ids < 2) sl_warn("swaplab synth: --ground-truth needs at least two identities; none written");
     if (gt && ids > 1 && write_ground_truth(out, ids, &err)) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);
         return 1;
