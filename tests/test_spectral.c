@@ -10,6 +10,8 @@
 #include "detect/toy.h"
 #include "nn/safetensors.h"
 #include "tests/test.h"
+
+#include <unistd.h>
 #include "util/fs.h"
 #include "util/rng.h"
 
@@ -51,6 +53,54 @@ static void t_features_known(void) {
     spectral_features_grey(h, 37, 50, 16, f2);
     for (int i = 0; i < 16; i++) CHECK(isfinite(f2[i]) && f2[i] >= 0 && f2[i] <= 1);
     free(h);
+}
+
+/* The features recomputed by an independent numpy implementation of the definition in spectral.h
+ * (np.fft.fft2 + fftshift, radius bins, np.interp, min-max), run by /usr/bin/python3. */
+static const char *NUMPY_SCRIPT =
+    "import sys, numpy as np\n"
+    "h, w, nb, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]\n"
+    "g = np.fromfile(path, dtype='<f4').astype(np.float64).reshape(h, w)\n"
+    "F = np.fft.fftshift(np.fft.fft2(g))\n"
+    "L = 20 * np.log10(np.abs(F) + 1e-8)\n"
+    "yy, xx = np.indices((h, w))\n"
+    "r = np.floor(np.hypot(yy - h // 2, xx - w // 2) + 0.5).astype(int)\n"
+    "cnt = np.bincount(r.ravel()); tot = np.bincount(r.ravel(), L.ravel())\n"
+    "rad = np.nonzero(cnt)[0]; prof = tot[rad] / cnt[rad]\n"
+    "R = int(np.floor(np.hypot(h // 2, w // 2) + 0.5))\n"
+    "v = np.interp(np.arange(nb) * rad[-1] / (nb - 1), rad, prof)\n"
+    "v = (v - v.min()) / (v.max() - v.min())\n"
+    "print(' '.join('%.9g' % t for t in v))\n";
+
+static void t_features_numpy(void) {
+    if (access("/usr/bin/python3", X_OK) || system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1"))
+        SKIP("/usr/bin/python3 with numpy (python3-numpy) is not installed");
+    int dims[][3] = {{64, 64, 64}, {45, 60, 20}};
+    SlRng r;
+    sl_rng_seed(&r, 606);
+    for (int d = 0; d < 2; d++) {
+        int h = dims[d][0], w = dims[d][1], nb = dims[d][2];
+        float *g = xmalloc((size_t)h * w * sizeof *g), f[64];
+        Image im = toy_artifact_image(w - w % 2, h - h % 2, 1, d, 3, &r);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) g[y * w + x] = im.px[(y % im.h) * im.w + x % im.w] + sl_rng_normal(&r);
+        image_free(&im);
+        spectral_features_grey(g, h, w, nb, f);
+        char in[700], script[700], cmd[2000];
+        SlErr err;
+        sl_path_join(in, sizeof in, test_tmpdir(), "grey.f32");
+        sl_path_join(script, sizeof script, test_tmpdir(), "spectrum.py");
+        CHECK(sl_write_atomic(in, g, (size_t)h * w * sizeof *g, &err) == 0);
+        CHECK(sl_write_atomic(script, NUMPY_SCRIPT, strlen(NUMPY_SCRIPT), &err) == 0);
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d %d %d %s", script, h, w, nb, in);
+        FILE *p = popen(cmd, "r");
+        int got = 0;
+        double v, worst = 0;
+        while (p && got < nb && fscanf(p, "%lf", &v) == 1) worst = fmax(worst, fabs(v - f[got++]));
+        CHECK(p && pclose(p) == 0);
+        CHECKF(got == nb && worst < 1e-5, "%dx%d: %d values, worst difference %g", h, w, got, worst);
+        free(g);
+    }
 }
 
 static void t_logreg_separable(void) {
@@ -445,6 +495,7 @@ static void t_cli(void) {
 
 int main(void) {
     RUN(t_features_known);
+    RUN(t_features_numpy);
     RUN(t_logreg_separable);
     RUN(t_spectral_toy);
     RUN(t_load_bad);
