@@ -191,8 +191,44 @@ static int write_json(const char *path, json_t *o, SlErr *err) {
     return rc;
 }
 
+/* Metrics of another tool's scores (a PyTorch detector, say): no model, no perturbations. */
+static int eval_external(const char *scores_in, const char *out, const char *roc, int boot, int seed) {
+    SlErr err;
+    float *scores;
+    int *labels, *groups, n, G;
+    if (detds_load_scores(scores_in, &scores, &labels, &groups, &n, &G, &err)) return fail("eval", &err);
+    MetricsResult mr;
+    int rc = 0;
+    if (metrics_eval(scores, labels, groups, n, boot, (uint64_t)seed, &mr, &err)) {
+        rc = fail("eval", &err);
+    } else {
+        json_t *root = json_object(), *results = json_object();
+        json_object_set_new(results, "none", metrics_to_json(&mr));
+        json_object_set_new(root, "scores", json_string(scores_in));
+        json_object_set_new(root, "positive_class", json_string("fake"));
+        json_object_set_new(root, "results", results);
+        if (write_json(out, root, &err)) rc = fail("eval", &err);
+        json_decref(root);
+        printf("%d scores (%d fake, %d real, %d groups): AUC %.4f [%.4f, %.4f]  AP %.4f  EER %.4f  acc %.4f  TPR@1%%FPR %.4f\n",
+               n, mr.n_pos, mr.n_neg, G, mr.point.auc, mr.auc_ci.lo, mr.auc_ci.hi, mr.point.ap, mr.point.eer,
+               mr.point.acc, mr.point.tpr_at_fpr1);
+        if (!rc && roc) {
+            char legend[64];
+            snprintf(legend, sizeof legend, "AUC %.3f", mr.point.auc);
+            PlotSeries c = {legend, mr.fpr, mr.tpr, mr.n_roc};
+            char *svg = plot_svg_roc("ROC", &c, 1);
+            if (plot_write(roc, svg, &err)) rc = fail("eval", &err);
+            free(svg);
+        }
+        metrics_free(&mr);
+    }
+    free(scores), free(labels), free(groups);
+    return rc;
+}
+
 static int detect_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *out = NULL, *split = NULL, *roc = NULL, *scores_out = NULL;
+    const char *model = NULL, *data = NULL, *out = NULL, *split = NULL, *roc = NULL, *scores_out = NULL,
+               *scores_in = NULL;
     SlStrList perturb = {0};
     int boot = METRICS_DEFAULT_BOOT, seed = 1, threads = 0;
     SlArg spec[] = {
@@ -206,6 +242,7 @@ static int detect_eval(int argc, char **argv) {
         {"--roc", SL_ARG_STR, &roc, "FILE", "write the ROC curves as SVG"},
         {"--scores", SL_ARG_STR, &scores_out, "FILE", "write every image's score as CSV (path,label,group,perturbation,score)"},
         {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for Meso-4 (default: all)"},
+        {"--scores-in", SL_ARG_STR, &scores_in, "CSV", "evaluate another tool's scores instead (columns score,label[,source])"},
         {0},
     };
     int r = sl_args_parse("detect eval", "--model FILE --data DIR --out FILE [--perturb SPEC...] [options]",
@@ -221,6 +258,14 @@ static int detect_eval(int argc, char **argv) {
     ps[0] = (RobustSpec){ROBUST_NONE, 0};
     SlErr err;
     int rc = 0;
+    if (scores_in) {
+        if (!out || model || data || perturb.n)
+            rc = sl_usage_error("detect eval", "--scores-in takes --out, and no --model, --data or --perturb");
+        else if (boot < 0 || boot > 100000) rc = sl_usage_error("detect eval", "--boot must be 0..100000");
+        free(perturb.v);
+        free(ps);
+        return rc ? rc : eval_external(scores_in, out, roc, boot, seed);
+    }
     if (!model || !data || !out) rc = sl_usage_error("detect eval", "--model, --data and --out are required");
     else if (boot < 0 || boot > 100000) rc = sl_usage_error("detect eval", "--boot must be 0..100000");
     for (int k = 0; !rc && k < perturb.n; k++)

@@ -1,6 +1,7 @@
 /* dataset.c — labels.csv and ImageFolder detector datasets (dataset.h). */
 #include "detect/dataset.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -267,6 +268,102 @@ void detds_free(DetDataset *ds) {
     for (int g = 0; g < ds->n_groups; g++) free(ds->groups[g]);
     free(ds->groups);
     memset(ds, 0, sizeof *ds);
+}
+
+int detds_load_scores(const char *csv, float **scores, int **labels, int **groups, int *n, int *n_groups,
+                      SlErr *err) {
+    char *text;
+    size_t len;
+    if (sl_read_file(csv, DETDS_MAX_CSV, &text, &len, err)) return -1;
+    if (strlen(text) != len) {
+        free(text);
+        return sl_fail(err, "%s: contains a NUL byte; not a CSV text file", csv);
+    }
+    const char *p = text;
+    char **h;
+    int nh = csv_record(&p, &h), line = 1;
+    if (nh < 0) {
+        free(text);
+        return sl_fail(err, "%s:1: unterminated quote in the header", csv);
+    }
+    int c_score = -1, c_label = -1, c_group = -1;
+    for (int i = 0; i < nh; i++) {
+        if (!strcmp(h[i], "score")) c_score = i;
+        else if (!strcmp(h[i], "label")) c_label = i;
+        else if (!strcmp(h[i], "source") || (c_group < 0 && !strcmp(h[i], "group"))) c_group = i;
+    }
+    free_fields(h, nh);
+    if (c_score < 0 || c_label < 0) {
+        free(text);
+        return sl_fail(err, "%s:1: the header needs columns \"score\" and \"label\"", csv);
+    }
+    int need = c_score > c_label ? c_score : c_label;
+    if (c_group > need) need = c_group;
+    int cap = 64, m = 0, rc = 0;
+    float *s = xmalloc((size_t)cap * sizeof *s);
+    DetDataset tmp = {0};
+    tmp.s = xmalloc((size_t)cap * sizeof *tmp.s);
+    char **gnames = xmalloc((size_t)cap * sizeof *gnames);
+    while (*p) {
+        line++;
+        char **f;
+        int nf = csv_record(&p, &f);
+        if (nf < 0) {
+            rc = sl_fail(err, "%s:%d: unterminated quote", csv, line);
+            break;
+        }
+        if (nf == 1 && !f[0][0]) {
+            free_fields(f, nf);
+            continue;
+        }
+        if (nf <= need) {
+            free_fields(f, nf);
+            rc = sl_fail(err, "%s:%d: %d fields, the header has more; check the quoting", csv, line, nf);
+            break;
+        }
+        char *end;
+        double v = strtod(f[c_score], &end);
+        const char *lab = f[c_label];
+        int label = !strcmp(lab, "1") || !strcasecmp(lab, "fake") ? 1 : !strcmp(lab, "0") || !strcasecmp(lab, "real") ? 0 : -1;
+        if (end == f[c_score] || *end || !isfinite(v) || fabs(v) > 3e38) {
+            rc = sl_fail(err, "%s:%d: score '%.40s' is not a finite number", csv, line, f[c_score]);
+        } else if (label < 0) {
+            rc = sl_fail(err, "%s:%d: label '%.40s' is not 0/1/real/fake", csv, line, lab);
+        }
+        if (rc) {
+            free_fields(f, nf);
+            break;
+        }
+        if (m == cap) {
+            cap *= 2;
+            s = xrealloc(s, (size_t)cap * sizeof *s);
+            tmp.s = xrealloc(tmp.s, (size_t)cap * sizeof *tmp.s);
+            gnames = xrealloc(gnames, (size_t)cap * sizeof *gnames);
+        }
+        s[m] = (float)v;
+        tmp.s[m].label = label;
+        char row[32];
+        snprintf(row, sizeof row, "row %09d", line);
+        gnames[m] = xstrdup(c_group >= 0 && f[c_group][0] ? f[c_group] : row);
+        m++;
+        free_fields(f, nf);
+    }
+    free(text);
+    if (!rc && m == 0) rc = sl_fail(err, "%s: no rows", csv);
+    if (rc) {
+        for (int i = 0; i < m; i++) free(gnames[i]);
+        free(gnames), free(s), free(tmp.s);
+        return -1;
+    }
+    tmp.n = m;
+    assign_groups(&tmp, gnames);
+    *labels = xmalloc((size_t)m * sizeof **labels);
+    *groups = xmalloc((size_t)m * sizeof **groups);
+    for (int i = 0; i < m; i++) (*labels)[i] = tmp.s[i].label, (*groups)[i] = tmp.s[i].group;
+    *scores = s, *n = m, *n_groups = tmp.n_groups;
+    for (int g = 0; g < tmp.n_groups; g++) free(tmp.groups[g]);
+    free(tmp.groups), free(tmp.s);
+    return 0;
 }
 
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake) {

@@ -36,6 +36,12 @@ typedef struct {
  * nothing is left. */
 int detds_load(const char *dir, const char *split, DetDataset *ds, SlErr *err);
 void detds_free(DetDataset *ds);
+/* Scores of an external detector, for `swaplab detect eval --scores-in`: a CSV with a header naming
+ * the columns "score" (P(fake) or any fake-high score), "label" (0/1/real/fake) and optionally
+ * "source" or "group" (the identity, for the bootstrap; absent: every row its own group). Arrays
+ * are malloc'ed; group ids are 0..n_groups-1 by ascending name. -1 with err naming file and line. */
+int detds_load_scores(const char *csv, float **scores, int **labels, int **groups, int *n, int *n_groups,
+                      SlErr *err);
 /* Counts of each label. */
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake);
 

@@ -491,6 +491,28 @@ static void t_cli(void) {
     CHECK(run_cli(f1, 4) == 1);
     char *f2[] = {"eval", "--model", model, "--data", dir, "--out", out, "--split", "nosuch"};
     CHECK(run_cli(f2, 9) == 1);
+    /* another tool's scores: the --scores file written above (clean rows only) */
+    char ext[700], ext_json[700];
+    sl_path_join(ext, sizeof ext, test_tmpdir(), "ext_scores.csv");
+    sl_path_join(ext_json, sizeof ext_json, test_tmpdir(), "ext_metrics.json");
+    const char *rows = "id,score,label,source\na,0.9,fake,p1\nb,0.8,1,p1\nc,0.85,0,p2\nd,0.1,real,p2\ne,0.3,0,p3\nf,0.7,1,p3\n";
+    CHECK(sl_write_atomic(ext, rows, strlen(rows), &err) == 0);
+    char *e1[] = {"eval", "--scores-in", ext, "--out", ext_json, "--boot", "50"};
+    CHECK(run_cli(e1, 7) == 0);
+    o = json_load_file(ext_json, 0, &je);
+    CHECK(o != NULL);
+    if (o) {
+        json_t *clean = json_object_get(json_object_get(o, "results"), "none");
+        /* fakes .9 .8 .7 vs reals .85 .1 .3: pairs won 3 + 2 + 2 = 7 of 9 */
+        CHECK_NEAR(json_real_value(json_object_get(json_object_get(clean, "auc"), "value")), 7 / 9.0, 1e-9);
+        CHECK(json_integer_value(json_object_get(clean, "n_groups")) == 3);
+        json_decref(o);
+    }
+    const char *badrows = "score,label\n0.5,1\nNaN,0\n";
+    CHECK(sl_write_atomic(ext, badrows, strlen(badrows), &err) == 0);
+    CHECK(run_cli(e1, 7) == 1);
+    char *e2[] = {"eval", "--scores-in", ext, "--out", ext_json, "--model", model};
+    CHECK(run_cli(e2, 7) == 2);
 }
 
 int main(void) {
