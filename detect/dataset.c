@@ -123,6 +123,10 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         free(text);
         return sl_fail(err, "%s:1: the header needs columns \"path\" and \"label\"", csv);
     }
+    if (split && strcmp(split, "all") && c_split < 0) {
+        free(text);
+        return sl_fail(err, "%s: no \"split\" column, so there is no split '%s'; use --split all", csv, split);
+    }
     int cap = 64;
     ds->s = xmalloc((size_t)cap * sizeof *ds->s);
     char **gnames = xmalloc((size_t)cap * sizeof *gnames);

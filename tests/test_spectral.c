@@ -407,6 +407,7 @@ static void t_dataset(void) {
     CHECK(sl_write_atomic(path, q, strlen(q), &err) == 0);
     CHECK(detds_load(dir, NULL, &ds, &err) == 0 && ds.n == 2 && !strcmp(ds.groups[0], "a, \"b\"") && ds.s[0].label == 1);
     detds_free(&ds);
+    CHECK(detds_load(dir, "test", &ds, &err) == -1 && strstr(err.msg, "--split all"));
     /* ImageFolder layout */
     char rf[900];
     sl_path_join(rf, sizeof rf, test_tmpdir(), "ds_folder/real");
