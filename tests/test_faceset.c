@@ -319,6 +319,23 @@ static void t_groundtruth(void) {
     CHECK(!groundtruth_available(&plain));
     Image none;
     CHECK(groundtruth_swap(&plain, 1, &b, &none, &err) == -1 && strstr(err.msg, "not a synthetic"));
+    /* hostile parameters are refused with the line, never rendered */
+    faceset_free(&a);
+    char *bad = line_with(da, 2, "synth", json_pack("{s:i,s:o}", "render_size", 1 << 20, "identity",
+                                                     synth_identity_to_json(&ida)));
+    replace_line(da, 2, bad);
+    free(bad);
+    SL_ASSERT(faceset_load(da, &a, &err) == 0);
+    CHECK(groundtruth_swap(&a, 1, &b, &none, &err) == -1);
+    CHECKF(strstr(err.msg, "faces.jsonl:2") && strstr(err.msg, "render_size"), "%s", err.msg);
+    bad = line_with(da, 2, "synth", json_pack("{s:i,s:o,s:{s:s}}", "render_size", 64, "identity",
+                                               synth_identity_to_json(&ida), "frame", "yaw", "left"));
+    replace_line(da, 2, bad);
+    free(bad);
+    faceset_free(&a);
+    SL_ASSERT(faceset_load(da, &a, &err) == 0);
+    CHECK(groundtruth_swap(&a, 1, &b, &none, &err) == -1);
+    CHECKF(strstr(err.msg, "faces.jsonl:2") && strstr(err.msg, "frame"), "%s", err.msg);
     free(m), free(chw);
     image_free(&self), image_free(&swap), image_free(&stored);
     faceset_free(&a), faceset_free(&b), faceset_free(&plain);
