@@ -1,0 +1,432 @@
+/* test_swap.c — the compositing half of swaplab swap on synthetic data: colour transfer (avg,
+ * Reinhard in L*a*b*, histogram matching), mask erosion and feathering, alpha and Poisson blending
+ * (known solutions and the discrete equation itself), warping a crop back into its frame. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "data/align.h"
+#include "infer/blend.h"
+#include "infer/colour.h"
+#include "infer/swap.h"
+#include "tests/test.h"
+#include "util/rng.h"
+
+#define S 64
+#define NPX (S * S)
+
+static SlRng rng;
+
+/* A random smooth image: every channel a sum of three random sinusoids in [lo, hi]. */
+static void smooth_planes(float *p, int w, int h, int nch, float lo, float hi) {
+    for (int c = 0; c < nch; c++) {
+        float fx[3], fy[3], ph[3];
+        for (int k = 0; k < 3; k++)
+            fx[k] = sl_rng_range(&rng, 0.02f, 0.2f), fy[k] = sl_rng_range(&rng, 0.02f, 0.2f),
+            ph[k] = sl_rng_range(&rng, 0, 6.28f);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                float v = 0;
+                for (int k = 0; k < 3; k++) v += sinf(fx[k] * x + fy[k] * y + ph[k]);
+                p[(size_t)c * w * h + (size_t)y * w + x] = lo + (hi - lo) * (v + 3) / 6;
+            }
+    }
+}
+
+static void noise_planes(float *p, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) p[i] = sl_rng_range(&rng, lo, hi);
+}
+
+/* A disc of radius r about (cx, cy), binary. */
+static void disc(float *m, int w, int h, float cx, float cy, float r) {
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            m[(size_t)y * w + x] = hypotf(x + 0.5f - cx, y + 0.5f - cy) <= r ? 1.0f : 0.0f;
+}
+
+static void t_colour_avg(void) {
+    float img[3 * NPX], ref[3 * NPX], mask[NPX];
+    noise_planes(img, 3 * NPX, 0.3f, 0.5f);
+    noise_planes(ref, 3 * NPX, 0.45f, 0.65f);
+    disc(mask, S, S, 30, 34, 20);
+    for (int i = 0; i < NPX; i++) mask[i] *= sl_rng_range(&rng, 0.2f, 1.0f); /* weights, not just 0/1 */
+    float before[3 * NPX];
+    memcpy(before, img, sizeof img);
+    CHECK(colour_transfer(COLOUR_AVG, img, ref, mask, NPX) == 0);
+    for (int c = 0; c < 3; c++) {
+        double mi, si, mr, sr, mb, sb;
+        colour_weighted_stats(img + c * NPX, mask, NPX, &mi, &si);
+        colour_weighted_stats(ref + c * NPX, mask, NPX, &mr, &sr);
+        colour_weighted_stats(before + c * NPX, mask, NPX, &mb, &sb);
+        CHECK_NEAR(mi, mr, 1e-4);
+        CHECK_NEAR(si, sb, 1e-4); /* a shift keeps the spread */
+        CHECK(fabs(mb - mr) > 0.05);
+    }
+    float zero[NPX] = {0};
+    CHECK(colour_transfer_avg(img, ref, zero, NPX) == -1);
+}
+
+static void t_lab(void) {
+    float w[3] = {1, 1, 1}, lab[3], red[3] = {1, 0, 0};
+    colour_rgb_to_lab(w, lab);
+    CHECK_NEAR(lab[0], 100, 0.01);
+    CHECK_NEAR(lab[1], 0, 0.01);
+    CHECK_NEAR(lab[2], 0, 0.01);
+    colour_rgb_to_lab(red, lab); /* sRGB red, D65: L*a*b* = (53.24, 80.09, 67.20) */
+    CHECK_NEAR(lab[0], 53.24, 0.05);
+    CHECK_NEAR(lab[1], 80.09, 0.1);
+    CHECK_NEAR(lab[2], 67.20, 0.1);
+    for (int k = 0; k < 200; k++) {
+        float p[3] = {sl_rng_uniform(&rng), sl_rng_uniform(&rng), sl_rng_uniform(&rng)}, q[3], back[3];
+        colour_rgb_to_lab(p, q);
+        colour_lab_to_rgb(q, back);
+        for (int c = 0; c < 3; c++) CHECK_NEAR(back[c], p[c], 1e-4);
+    }
+}
+
+static void lab_stats(const float *rgb, const float *mask, double mean[3], double std[3]) {
+    float *lab = malloc(sizeof(float) * 3 * NPX);
+    for (int i = 0; i < NPX; i++) {
+        float p[3] = {rgb[i], rgb[NPX + i], rgb[2 * NPX + i]}, q[3];
+        colour_rgb_to_lab(p, q);
+        for (int c = 0; c < 3; c++) lab[c * NPX + i] = q[c];
+    }
+    for (int c = 0; c < 3; c++) colour_weighted_stats(lab + c * NPX, mask, NPX, &mean[c], &std[c]);
+    free(lab);
+}
+
+static void t_colour_reinhard(void) {
+    float img[3 * NPX], ref[3 * NPX], mask[NPX];
+    /* mid-range, and img shares half of ref's content (plus its own and a brightness offset), so the
+     * spreads differ by moderate factors and nothing leaves the sRGB gamut after the transfer */
+    smooth_planes(img, S, S, 3, 0.4f, 0.6f);
+    smooth_planes(ref, S, S, 3, 0.35f, 0.65f);
+    for (int i = 0; i < 3 * NPX; i++) img[i] = 0.5f * (img[i] + ref[i]) + 0.08f;
+    disc(mask, S, S, 32, 30, 22);
+    double m0[3], s0[3], mr[3], sr[3], m1[3], s1[3];
+    lab_stats(img, mask, m0, s0);
+    lab_stats(ref, mask, mr, sr);
+    CHECK(colour_transfer(COLOUR_REINHARD, img, ref, mask, NPX) == 0);
+    lab_stats(img, mask, m1, s1);
+    for (int c = 0; c < 3; c++) {
+        CHECKF(fabs(m1[c] - mr[c]) < 0.05, "channel %d mean %g vs %g (was %g)", c, m1[c], mr[c], m0[c]);
+        CHECKF(fabs(s1[c] - sr[c]) < 0.01 * sr[c] + 0.02, "channel %d std %g vs %g (was %g)", c, s1[c], sr[c], s0[c]);
+    }
+    CHECK(fabs(m0[0] - mr[0]) > 2); /* there was something to transfer */
+}
+
+static int cmpf(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static void t_colour_hist(void) {
+    float img[3 * NPX], ref[3 * NPX], mask[NPX], before[3 * NPX];
+    /* distinct values in random order (ties would share a quantile) */
+    for (int i = 0; i < 3 * NPX; i++) img[i] = 0.2f + 0.6f * (i % NPX + 0.5f) / NPX;
+    for (int c = 0; c < 3; c++)
+        for (int i = NPX - 1; i > 0; i--) {
+            int j = sl_rng_int(&rng, i + 1);
+            float t = img[c * NPX + i];
+            img[c * NPX + i] = img[c * NPX + j], img[c * NPX + j] = t;
+        }
+    for (int i = 0; i < 3 * NPX; i++) {
+        float u = sl_rng_uniform(&rng);
+        ref[i] = u * u * (i < NPX ? 1.0f : 0.6f); /* skewed, unlike img */
+    }
+    disc(mask, S, S, 28, 33, 21);
+    memcpy(before, img, sizeof img);
+    CHECK(colour_transfer(COLOUR_HIST, img, ref, mask, NPX) == 0);
+    float *a = malloc(sizeof(float) * NPX), *b = malloc(sizeof(float) * NPX);
+    for (int c = 0; c < 3; c++) {
+        int k = 0;
+        for (int i = 0; i < NPX; i++)
+            if (mask[i] >= 0.5f) a[k] = img[c * NPX + i], b[k] = ref[c * NPX + i], k++;
+        qsort(a, k, sizeof *a, cmpf);
+        qsort(b, k, sizeof *b, cmpf);
+        double worst = 0;
+        for (int i = 0; i < k; i++) worst = fmax(worst, fabs(a[i] - b[i]));
+        CHECKF(worst < 1e-5, "channel %d: sorted masked values differ by up to %g", c, worst);
+        /* a quantile mapping keeps the order of the pixels (outside the mask too) */
+        int order_ok = 1;
+        for (int t = 0; t < 500; t++) {
+            int i = sl_rng_int(&rng, NPX), j = sl_rng_int(&rng, NPX);
+            if (before[c * NPX + i] < before[c * NPX + j] && img[c * NPX + i] > img[c * NPX + j] + 1e-6f) order_ok = 0;
+        }
+        CHECK(order_ok);
+    }
+    free(a), free(b);
+}
+
+static void t_mask_erode(void) {
+    float m[NPX], e[NPX];
+    const float R = 22, N = 5;
+    disc(m, S, S, 32, 32, R);
+    memcpy(e, m, sizeof m);
+    blend_mask_erode(e, S, S, 0);
+    CHECK(memcmp(e, m, sizeof m) == 0);
+    blend_mask_erode(e, S, S, N);
+    double area0 = 0, area1 = 0;
+    int bad_in = 0, bad_out = 0, above = 0;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            int i = y * S + x;
+            float r = hypotf(x + 0.5f - 32, y + 0.5f - 32);
+            area0 += m[i], area1 += e[i];
+            if (e[i] > m[i]) above++;
+            if (r < R - N - 2.5f && e[i] != 1.0f) bad_in++;
+            if (r > R - N + 1.5f && e[i] != 0.0f) bad_out++;
+        }
+    CHECK(above == 0);
+    CHECKF(bad_in == 0 && bad_out == 0, "%d pixels inside / %d outside the eroded disc are wrong", bad_in, bad_out);
+    double want = M_PI * (R - N) * (R - N);
+    CHECKF(fabs(area1 - want) < 0.15 * want, "eroded area %g, disc of radius R-N %g", area1, want);
+    /* an irregular mask touching the border: erosion also works from the image edge */
+    float b[NPX];
+    for (int i = 0; i < NPX; i++) b[i] = 1;
+    blend_mask_erode(b, S, S, 3);
+    CHECK(b[0] == 0 && b[S * S - 1] == 0 && b[3 * S + 1] == 0 && b[32 * S + 32] == 1);
+}
+
+static void t_mask_feather(void) {
+    float m[NPX];
+    const float R = 20, N = 6;
+    disc(m, S, S, 32, 32, R);
+    blend_mask_feather(m, S, S, N);
+    int range_ok = 1, mono_ok = 1;
+    for (int i = 0; i < NPX; i++) range_ok &= m[i] >= 0 && m[i] <= 1;
+    CHECK(range_ok);
+    CHECK(m[32 * S + 32] > 0.99f);
+    /* along a ray from the centre: non-increasing, ~0 outside, low at the old edge, high N px inside */
+    for (int x = 32; x < S - 1; x++) mono_ok &= m[32 * S + x + 1] <= m[32 * S + x] + 1e-6f;
+    CHECK(mono_ok);
+    int edge = (int)(32 + R), inner = (int)(32 + R - N);
+    CHECKF(m[32 * S + edge] < 0.25f, "%g at the old edge", m[32 * S + edge]);
+    CHECKF(m[32 * S + inner] > 0.75f, "%g N px inside", m[32 * S + inner]);
+    CHECK(m[32 * S + (int)(32 + R + N)] < 0.01f);
+    int fractional = 0;
+    for (int i = 0; i < NPX; i++) fractional += m[i] > 0.05f && m[i] < 0.95f;
+    CHECKF(fractional > 2 * M_PI * R * N * 0.4, "only %d feathered pixels", fractional);
+    /* the Gaussian keeps an impulse's mass */
+    float p[NPX] = {0};
+    p[30 * S + 31] = 1;
+    blend_gaussian(p, S, S, 2.5f);
+    double sum = 0;
+    for (int i = 0; i < NPX; i++) sum += p[i];
+    CHECK_NEAR(sum, 1.0, 1e-4);
+    CHECK(p[30 * S + 31] > p[30 * S + 33] && p[30 * S + 33] > p[30 * S + 36]);
+}
+
+static void t_alpha(void) {
+    float dst[3 * NPX], src[3 * NPX], m[NPX], want[3 * NPX];
+    noise_planes(dst, 3 * NPX, 0, 1);
+    noise_planes(src, 3 * NPX, 0, 1);
+    noise_planes(m, NPX, 0, 1);
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < NPX; i++) want[c * NPX + i] = m[i] * src[c * NPX + i] + (1 - m[i]) * dst[c * NPX + i];
+    blend_alpha(dst, src, m, S, S, 3);
+    double worst = 0;
+    for (int i = 0; i < 3 * NPX; i++) worst = fmax(worst, fabs(dst[i] - want[i]));
+    CHECK(worst < 1e-6);
+}
+
+/* A random blob: a disc with a wobbly radius. */
+static void blob(float *m, int w, int h) {
+    float a1 = sl_rng_range(&rng, -3, 3), a2 = sl_rng_range(&rng, -2, 2), r0 = sl_rng_range(&rng, 12, 16);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            float dx = x + 0.5f - w / 2.0f, dy = y + 0.5f - h / 2.0f, t = atan2f(dy, dx);
+            m[(size_t)y * w + x] = hypotf(dx, dy) <= r0 + a1 * sinf(3 * t) + a2 * cosf(5 * t) ? 1.0f : 0.0f;
+        }
+}
+
+static void t_poisson_known(void) {
+    enum { W = 48, H = 44, N = W * H };
+    float src[N], dst[N], m[N], d0[N];
+    blob(m, W, H);
+    /* src = quadratic (constant Laplacian), dst = src + 0.2: the solution is src + 0.2 inside */
+    float ax = sl_rng_range(&rng, 1e-4f, 3e-4f), ay = sl_rng_range(&rng, 1e-4f, 3e-4f);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) src[y * W + x] = 0.1f + ax * x * x + ay * y * y, dst[y * W + x] = src[y * W + x] + 0.2f;
+    blend_poisson(dst, src, m, W, H, 1, 2000, 1e-9f);
+    double worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fabs(dst[i] - (src[i] + 0.2f)));
+    CHECKF(worst < 1e-4, "shifted quadratic: error %g", worst);
+    /* a constant source (zero guidance): the result is the harmonic interpolation of the boundary;
+     * for a linear destination that is the same linear function */
+    float gx = sl_rng_range(&rng, -0.01f, 0.01f), gy = sl_rng_range(&rng, -0.01f, 0.01f), c0 = sl_rng_range(&rng, 0.3f, 0.6f);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) src[y * W + x] = 0.9f, dst[y * W + x] = c0 + gx * x + gy * y;
+    memcpy(d0, dst, sizeof dst);
+    int it = blend_poisson(dst, src, m, W, H, 1, 2000, 1e-9f);
+    worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fabs(dst[i] - d0[i]));
+    CHECKF(worst < 1e-4, "linear boundary, flat source: error %g after %d iterations", worst, it);
+}
+
+static void t_poisson_equation(void) {
+    enum { W = 40, H = 40, N = W * H };
+    float src[2 * N], dst[2 * N], d0[2 * N], m[N];
+    blob(m, W, H);
+    noise_planes(src, 2 * N, 0, 1);
+    smooth_planes(dst, W, H, 2, 0, 1);
+    memcpy(d0, dst, sizeof dst);
+    int it = blend_poisson(dst, src, m, W, H, 2, 1000, 1e-7f);
+    CHECK(it > 0 && it <= 1000);
+    double worst = 0;
+    int outside_same = 1;
+    for (int c = 0; c < 2; c++)
+        for (int y = 1; y < H - 1; y++)
+            for (int x = 1; x < W - 1; x++) {
+                int i = y * W + x;
+                const float *f = dst + c * N, *s = src + c * N;
+                if (m[i] == 0) {
+                    outside_same &= f[i] == d0[c * N + i];
+                    continue;
+                }
+                double lf = 4 * f[i] - f[i - 1] - f[i + 1] - f[i - W] - f[i + W];
+                double ls = 4 * s[i] - s[i - 1] - s[i + 1] - s[i - W] - s[i + W];
+                worst = fmax(worst, fabs(lf - ls));
+            }
+    CHECK(outside_same);
+    CHECKF(worst < 1e-3, "discrete Poisson residual %g", worst);
+    /* the default iteration cap and tolerance still give a seam-free result */
+    float dst2[2 * N];
+    memcpy(dst2, d0, sizeof d0);
+    blend_poisson(dst2, src, m, W, H, 2, 0, 1e-3f);
+    double diff = 0;
+    for (int i = 0; i < 2 * N; i++) diff = fmax(diff, fabs(dst2[i] - dst[i]));
+    CHECKF(diff < 0.02, "default settings differ from the converged result by %g", diff);
+}
+
+static void t_options(void) {
+    SwapOptions o;
+    SlErr err;
+    swap_options_default(&o);
+    CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_AVG && o.blend == SWAP_BLEND_ALPHA);
+    CHECK(swap_options_set_mask(&o, "erode:3", &err) == 0 && o.mask == SWAP_MASK_ERODE && o.mask_px == 3);
+    CHECK(strcmp(o.mask_str, "erode:3") == 0);
+    CHECK(swap_options_set_mask(&o, "blur:2.5", &err) == 0 && o.mask == SWAP_MASK_BLUR && o.mask_px == 2.5f);
+    CHECK(swap_options_set_mask(&o, "hull", &err) == 0 && o.mask == SWAP_MASK_HULL);
+    CHECK(swap_options_set_mask(&o, "blur:", &err) == -1);
+    CHECK(swap_options_set_mask(&o, "erode:-1", &err) == -1);
+    CHECK(swap_options_set_mask(&o, "soft", &err) == -1 && strstr(err.msg, "hull"));
+    CHECK(swap_options_set_colour(&o, "reinhard", &err) == 0 && o.colour == COLOUR_REINHARD);
+    CHECK(swap_options_set_colour(&o, "lab", &err) == -1);
+    CHECK(swap_options_set_blend(&o, "poisson", &err) == 0 && o.blend == SWAP_BLEND_POISSON);
+    CHECK(swap_options_set_blend(&o, "seamless", &err) == -1);
+    for (int k = COLOUR_NONE; k <= COLOUR_HIST; k++) {
+        ColourMode back;
+        CHECK(colour_mode_parse(colour_mode_name((ColourMode)k), &back) == 0 && (int)back == k);
+    }
+}
+
+/* A frame, a random similarity frame -> crop, the crop cut from the frame. */
+static void frame_and_crop(Image *frame, Affine *a, int C, float *crop) {
+    const int FW = 96, FH = 80;
+    float *p = malloc(sizeof(float) * 3 * FW * FH);
+    smooth_planes(p, FW, FH, 3, 0.1f, 0.9f);
+    *frame = image_new(FW, FH, 3);
+    for (int i = 0; i < FW * FH; i++)
+        for (int c = 0; c < 3; c++) frame->px[i * 3 + c] = (uint8_t)(p[c * FW * FH + i] * 255 + 0.5f);
+    free(p);
+    double ang = sl_rng_range(&rng, -0.4f, 0.4f), sc = sl_rng_range(&rng, 1.1f, 1.6f);
+    double cx = sl_rng_range(&rng, 40, 56), cy = sl_rng_range(&rng, 34, 46);
+    a->m[0] = sc * cos(ang), a->m[1] = -sc * sin(ang), a->m[3] = sc * sin(ang), a->m[4] = sc * cos(ang);
+    a->m[2] = C / 2.0 - (a->m[0] * cx + a->m[1] * cy);
+    a->m[5] = C / 2.0 - (a->m[3] * cx + a->m[4] * cy);
+    Image cr;
+    align_warp(frame, a, C, C, ALIGN_BORDER_REPLICATE, NULL, &cr);
+    for (int i = 0; i < C * C; i++)
+        for (int c = 0; c < 3; c++) crop[c * C * C + i] = cr.px[i * 3 + c] / 255.0f;
+    image_free(&cr);
+}
+
+static void t_composite_roundtrip(void) {
+    const int C = 64;
+    Image frame, out;
+    Affine a;
+    float crop[3 * 64 * 64], mask[64 * 64];
+    frame_and_crop(&frame, &a, C, crop);
+    disc(mask, C, C, 32, 32, 24);
+    SwapOptions o;
+    swap_options_default(&o);
+    swap_options_set_colour(&o, "none", NULL);
+    /* putting the frame's own face back changes almost nothing */
+    swap_composite(&frame, &a, C, crop, crop, mask, &o, &out);
+    double sum = 0;
+    long n = 0;
+    int far_same = 1;
+    for (int y = 0; y < frame.h; y++)
+        for (int x = 0; x < frame.w; x++) {
+            float u, v;
+            affine_apply(&a, x + 0.5f, y + 0.5f, &u, &v);
+            float r = hypotf(u - 32, v - 32);
+            for (int c = 0; c < 3; c++) {
+                int d = abs(out.px[(y * frame.w + x) * 3 + c] - frame.px[(y * frame.w + x) * 3 + c]);
+                if (r < 22) sum += d, n++;
+                if (r > 27 && d != 0) far_same = 0;
+            }
+        }
+    CHECKF(n > 0 && sum / n < 2.0, "mean change %g levels putting the same face back", n ? sum / n : -1);
+    CHECK(far_same);
+    image_free(&out);
+    /* a flat red face lands where the inverse affine puts the crop's centre */
+    float red[3 * 64 * 64];
+    for (int i = 0; i < C * C; i++) red[i] = 1, red[C * C + i] = 0, red[2 * C * C + i] = 0;
+    swap_options_set_blend(&o, "poisson", NULL);
+    swap_composite(&frame, &a, C, crop, red, mask, &o, &out);
+    Affine inv;
+    affine_invert(&a, &inv);
+    float fx, fy;
+    affine_apply(&inv, 32, 32, &fx, &fy);
+    /* Poisson: a flat face has no gradient, so inside the mask the frame becomes the harmonic
+     * interpolation of its colours around it: a discrete Laplacian of ~0 (up to 8-bit rounding),
+     * nothing like the flat red it was given */
+    double lap = 0, worst = 0, redness = 0;
+    n = 0;
+    for (int y = 1; y < frame.h - 1; y++)
+        for (int x = 1; x < frame.w - 1; x++) {
+            float u, v;
+            affine_apply(&a, x + 0.5f, y + 0.5f, &u, &v);
+            if (hypotf(u - 32, v - 32) >= 20) continue;
+            const uint8_t *p = out.px + (y * frame.w + x) * 3;
+            for (int c = 0; c < 3; c++) {
+                double l = 4.0 * p[c] - p[c - 3] - p[c + 3] - p[c - 3 * frame.w] - p[c + 3 * frame.w];
+                lap += fabs(l), worst = fmax(worst, fabs(l));
+            }
+            redness += p[0] - (p[1] + p[2]) / 2.0;
+            n++;
+        }
+    CHECKF(n > 0 && lap / (3 * n) < 1.5 && worst <= 8, "Laplacian inside: mean %g, max %g", lap / (3 * n), worst);
+    CHECKF(redness / n < 150, "the region is still red (%g)", redness / n);
+    image_free(&out);
+    swap_options_set_blend(&o, "alpha", NULL);
+    swap_composite(&frame, &a, C, crop, red, mask, &o, &out);
+    const uint8_t *p = out.px + ((int)fy * frame.w + (int)fx) * 3;
+    CHECKF(p[0] == 255 && p[1] == 0 && p[2] == 0, "alpha centre (%d,%d,%d)", p[0], p[1], p[2]);
+    CHECK(memcmp(out.px, frame.px, 3) == 0); /* the corner is outside the footprint */
+    image_free(&out);
+    image_free(&frame);
+}
+
+int main(void) {
+    (void)test_tmpdir;
+    const char *env = getenv("SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL);
+    printf("test_swap: SEED=%llu\n", (unsigned long long)seed);
+    sl_rng_seed(&rng, seed);
+    RUN(t_colour_avg);
+    RUN(t_lab);
+    RUN(t_colour_reinhard);
+    RUN(t_colour_hist);
+    RUN(t_mask_erode);
+    RUN(t_mask_feather);
+    RUN(t_alpha);
+    RUN(t_poisson_known);
+    RUN(t_poisson_equation);
+    RUN(t_options);
+    RUN(t_composite_roundtrip);
+    return test_summary("test_swap");
+}
