@@ -133,7 +133,7 @@ float nn_loss_dssim(const float *pred, const float *target, const float *weight,
     double ssim_sum = 0;
     /* dLoss/dS at a position = -w / (2 norm) */
     float dscale = (float)(-0.5 / norm);
-#pragma omp parallel reduction(+ : ssim_sum)
+#pragma omp parallel reduction(+ : ssim_sum) if ((size_t)B * C * hw >= 16384)
     {
         float *buf = xmalloc(sizeof(float) * (3 * hw + 8 * ohw + (size_t)H * Wo));
         float *xx = buf, *yy = xx + hw, *xy = yy + hw, *mx = xy + hw, *my = mx + ohw, *exx = my + ohw,

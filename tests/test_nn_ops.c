@@ -158,6 +158,8 @@ static void t_conv(void) {
     conv_case(2, 16, 20, 20, 3, 5, 1, 0);
     conv_case(2, 4, 8, 8, 5, 3, 1, 0);
     conv_case(1, 2, 3, 600, 3, 3, 1, 0); /* direct path, rows wider than one tile */
+    conv_case(4, 8, 16, 16, 16, 3, 1, 0); /* big enough for the threaded loops */
+    conv_case(4, 8, 32, 32, 16, 5, 2, 0);
     CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));
 }
 
@@ -272,6 +274,23 @@ static void t_elementwise(void) {
                                    x[(((size_t)n * 4 * C + 4 * c + 2 * i + j) * H + yy) * W + xx];
     CHECK(bad == 0);
     free(x), free(y);
+    /* threaded (large) vs single-thread runs of shuffle, pool, batch norm agree exactly */
+    B = 4, C = 32, H = 32, W = 32;
+    size_t n = (size_t)B * C * H * W;
+    x = rnd(n, -1, 1);
+    float *a1 = zeros(n), *a2 = zeros(n), *m1 = zeros(C), *m2 = zeros(C), *i1 = zeros(C), *i2 = zeros(C);
+    int *idx = xmalloc(sizeof(int) * n);
+    pixel_shuffle_forward(a1, x, B, C / 4, H, W, 1);
+    pixel_shuffle_forward(a2, x, B, C / 4, H, W, 2);
+    CHECK(!memcmp(a1, a2, sizeof(float) * n));
+    maxpool_forward(a1, idx, x, B, C, H, W, 4, 1);
+    maxpool_forward(a2, idx, x, B, C, H, W, 4, 2);
+    CHECK(!memcmp(a1, a2, sizeof(float) * n / 16));
+    float *rm = zeros(C), *rv = zeros(C), nb = 0;
+    batchnorm_forward(a1, m1, i1, x, NULL, NULL, rm, rv, &nb, B, C, H * W, 1, 0.1f, 1e-5f, 1);
+    batchnorm_forward(a2, m2, i2, x, NULL, NULL, rm, rv, &nb, B, C, H * W, 1, 0.1f, 1e-5f, 2);
+    CHECK(!memcmp(a1, a2, sizeof(float) * n) && !memcmp(i1, i2, sizeof(float) * C));
+    free(x), free(a1), free(a2), free(m1), free(m2), free(i1), free(i2), free(idx), free(rm), free(rv);
 }
 
 /* ---- batch norm ---------------------------------------------------------------------------- */

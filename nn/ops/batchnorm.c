@@ -12,6 +12,7 @@ void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, 
                        int B, int C, int HW, int training, float momentum, float eps, int nthreads) {
     size_t cnt = (size_t)B * HW;
     if (training) SL_ASSERT(cnt > 1);
+    nthreads = nn_par(nthreads, (double)cnt * C);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int c = 0; c < C; c++) {
         double mu, var;
@@ -54,6 +55,7 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
                         const float *mean, const float *invstd, const float *gamma, int B, int C,
                         int HW, int training, int nthreads) {
     size_t cnt = (size_t)B * HW;
+    nthreads = nn_par(nthreads, (double)cnt * C);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int c = 0; c < C; c++) {
         float m = mean[c], is = invstd[c], g = gamma ? gamma[c] : 1.0f;

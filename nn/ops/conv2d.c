@@ -73,6 +73,7 @@ static void im2col(float *col, const float *in, int B, int Cin, int H, int W, in
     int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
     size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
     int rows = Cin * K * K;
+    nthreads = nn_par(nthreads, (double)rows * N);
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (int r = 0; r < rows; r++) {
         int ci = r / (K * K), ky = (r / K) % K, kx = r % K;
@@ -111,6 +112,7 @@ static void im2col(float *col, const float *in, int B, int Cin, int H, int W, in
 static void col2im_add(float *din, const float *col, int B, int Cin, int H, int W, int K, int S, int nthreads) {
     int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
     size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
+    nthreads = nn_par(nthreads, (double)Cin * K * K * N);
 #pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
     for (int n = 0; n < B; n++)
         for (int ci = 0; ci < Cin; ci++) {
@@ -146,6 +148,7 @@ static void direct_forward(float *out, const float *in, const float *w, const fl
                            int H, int W, int Cout, int K, int nthreads) {
     int P = K / 2;
     SL_ASSERT(Cout <= DIRECT_MAX_COUT);
+    nthreads = nn_par(nthreads, (double)B * Cout * Cin * K * K * H * W);
 #pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
     for (int n = 0; n < B; n++)
         for (int y = 0; y < H; y++)
@@ -183,6 +186,7 @@ static void direct_backward(float *din, float *dw, float *db, const float *dout,
                             const float *w, int B, int Cin, int H, int W, int Cout, int K, int nthreads) {
     int P = K / 2;
     size_t HW = (size_t)H * W;
+    nthreads = nn_par(nthreads, (double)B * Cout * Cin * K * K * HW);
     if (db)
         for (int co = 0; co < Cout; co++) {
             double acc = 0;
@@ -265,10 +269,11 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     int R = Cin * K * K;
     float *col = work, *tmp = work + (size_t)R * N;
     nn_blas_threads(nthreads);
+    int T = nn_par(nthreads, (double)Cout * N);
     im2col(col, in, B, Cin, H, W, K, S, nthreads);
     /* tmp[Cout, B*HWo] = w[Cout, R] x col[R, B*HWo], then scatter to NCHW with the bias. */
     nn_sgemm(0, 0, Cout, (int)N, R, 1.0f, w, R, col, (int)N, 0.0f, tmp, (int)N);
-#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+#pragma omp parallel for num_threads(T) schedule(static) collapse(2)
     for (int n = 0; n < B; n++)
         for (int co = 0; co < Cout; co++) {
             const float *s = tmp + (size_t)co * N + n * HWo;
@@ -292,7 +297,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     float *col = work, *dtmp = work + (size_t)R * N;
     nn_blas_threads(nthreads);
     /* dtmp[Cout, B*HWo] gathers dout; db sums it. */
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+#pragma omp parallel for num_threads(nn_par(nthreads, (double)Cout * N)) schedule(static)
     for (int co = 0; co < Cout; co++) {
         double acc = 0;
         for (int n = 0; n < B; n++) {

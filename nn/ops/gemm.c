@@ -37,7 +37,7 @@ void nn_sgemm_blocked(int transA, int transB, int M, int N, int K, float alpha, 
     SL_ASSERT(M >= 0 && N >= 0 && K >= 0);
     if (M == 0 || N == 0) return;
     /* op(B) as rows of N: when transB, gather a KB x N panel first. */
-#pragma omp parallel
+#pragma omp parallel if ((double)M * N * K >= 1e6)
     {
         float *apack = xmalloc(sizeof(float) * 4 * KB);
         float *bpanel = transB ? xmalloc(sizeof(float) * (size_t)KB * N) : NULL;

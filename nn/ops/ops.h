@@ -16,6 +16,10 @@
 
 #include "util/rng.h"
 
+/* Threads for a loop of `work` elementary steps: small loops run on one thread (waking a team costs
+ * more than they do, and a descheduled team member stalls everyone at the barrier). */
+static inline int nn_par(int nthreads, double work) { return work >= 65536.0 ? nthreads : 1; }
+
 /* ---- GEMM: row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C ---------------------
  * op(X) = X or X^T (trans flag). nn_sgemm is cblas_sgemm when built with BLAS (threads set by
  * nn_blas_threads), else nn_sgemm_blocked. nn_sgemm_blocked is always compiled (and tested). */
