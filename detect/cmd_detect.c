@@ -15,6 +15,7 @@
 #include "detect/plot.h"
 #include "detect/robust.h"
 #include "detect/spectral.h"
+#include "nn/checkpoint.h"
 #include "util/args.h"
 #include "util/fs.h"
 #include "util/progress.h"
@@ -73,15 +74,51 @@ static int train_spectral(const DetDataset *ds, const char *out, int bins, doubl
     return rc;
 }
 
+/* Meso-4 training. Batches and dropout masks are drawn from generators forked per step from the
+ * seed, so a run resumed from its last checkpoint (model OUT + Adam state OUT.adam, both written
+ * atomically every save_every steps) continues exactly as if it had not been stopped. */
 static int train_meso(const DetDataset *ds, const char *out, int size, int steps, int batch, double lr, int augment,
-                      uint64_t seed, int threads) {
+                      uint64_t seed, int threads, int save_every, int resume) {
     SlErr err;
-    SlRng rng;
-    sl_rng_seed(&rng, seed);
+    SlRng base;
+    sl_rng_seed(&base, seed);
+    char adam_path[4096];
+    sl_snprintf(adam_path, sizeof adam_path, "%s.adam", out);
     Meso4 m;
-    meso4_init(&m, size, &rng);
+    if (resume) {
+        if (!sl_is_file(out) || !sl_is_file(adam_path)) {
+            fprintf(stderr, "swaplab detect train: %s: nothing to resume (need %s and %s); drop --resume to start anew\n", out,
+                    out, adam_path);
+            return 1;
+        }
+        if (meso4_load(out, &m, &err)) return fail("train", &err);
+        long astep = -1;
+        if (m.size != size) {
+            fprintf(stderr, "swaplab detect train: %s was trained at --size %d, not %d\n", out, m.size, size);
+            meso4_free(&m);
+            return 1;
+        }
+        if (nn_load_optimizer(adam_path, &m.model, &astep, &err)) {
+            meso4_free(&m);
+            return fail("train", &err);
+        }
+        if (astep != m.step) {
+            fprintf(stderr, "swaplab detect train: %s is at step %ld but %s at step %ld (stopped between the two writes?); "
+                            "start anew without --resume\n", out, m.step, adam_path, astep);
+            meso4_free(&m);
+            return 1;
+        }
+        sl_info("resuming %s at step %ld of %d", out, m.step, steps);
+    } else {
+        if (sl_is_file(out)) {
+            fprintf(stderr, "swaplab detect train: %s exists; add --resume to continue it, or choose another --out\n", out);
+            return 1;
+        }
+        SlRng init = sl_rng_fork(&base, 0xC0FFEE);
+        meso4_init(&m, size, &init);
+    }
     NnCtx ctx;
-    nn_ctx_init(&ctx, threads, seed ^ 0x5eed);
+    nn_ctx_init(&ctx, threads, seed);
     NnAdam adam = {(float)lr, 0.9f, 0.999f, 1e-8f, 0, 1};
     size_t per = (size_t)3 * size * size;
     float *x = xmalloc((size_t)batch * per * sizeof *x), *y = xmalloc((size_t)batch * sizeof *y);
@@ -89,11 +126,17 @@ static int train_meso(const DetDataset *ds, const char *out, int size, int steps
     int *idx[2], cnt[2] = {0, 0};
     idx[0] = xmalloc((size_t)ds->n * sizeof(int)), idx[1] = xmalloc((size_t)ds->n * sizeof(int));
     for (int i = 0; i < ds->n; i++) idx[ds->s[i].label][cnt[ds->s[i].label]++] = i;
+    char nimg[24], sd[24];
+    snprintf(nimg, sizeof nimg, "%d", ds->n);
+    snprintf(sd, sizeof sd, "%llu", (unsigned long long)seed);
+    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", augment ? "wang2020" : "none", NULL};
     int rc = 0;
     SlProgress pr;
     sl_progress_begin(&pr, "meso4", steps);
     double ema = NAN;
-    for (int s = 0; s < steps && !rc; s++) {
+    for (long s = m.step; s < steps && !rc; s++) {
+        SlRng rng = sl_rng_fork(&base, (uint64_t)s);
+        ctx.rng = sl_rng_fork(&base, (uint64_t)s | (1ULL << 40));
         for (int b = 0; b < batch; b++) {
             int lab = b % 2, i = idx[lab][sl_rng_int(&rng, cnt[lab])];
             Image im;
@@ -112,16 +155,14 @@ static int train_meso(const DetDataset *ds, const char *out, int size, int steps
         char extra[48];
         snprintf(extra, sizeof extra, "loss %.4f", ema);
         sl_progress_update(&pr, s + 1, extra);
+        if ((s + 1) % save_every == 0 || s + 1 == steps) {
+            /* the optimizer first: a model file never claims a step its Adam state has not reached */
+            if (nn_save_optimizer(adam_path, &m.model, m.step, NULL, &err) || meso4_save(out, &m, meta, &err))
+                rc = fail("train", &err);
+        }
     }
     sl_progress_end(&pr, NULL);
-    if (!rc) {
-        char nimg[24], sd[24];
-        snprintf(nimg, sizeof nimg, "%d", ds->n);
-        snprintf(sd, sizeof sd, "%llu", (unsigned long long)seed);
-        const char *meta[] = {"train_images", nimg, "seed", sd, "augment", augment ? "wang2020" : "none", NULL};
-        if (meso4_save(out, &m, meta, &err)) rc = fail("train", &err);
-        else printf("meso4: %d steps of %d at %dx%d, final loss (EMA) %.4f -> %s\n", steps, batch, size, size, ema, out);
-    }
+    if (!rc) printf("meso4: %d steps of %d at %dx%d, final loss (EMA) %.4f -> %s\n", steps, batch, size, size, ema, out);
     meso4_free(&m);
     free(x), free(y), free(idx[0]), free(idx[1]);
     return rc;
@@ -130,7 +171,7 @@ static int train_meso(const DetDataset *ds, const char *out, int size, int steps
 static int detect_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *method = "spectral", *split = NULL, *spectra = NULL;
     int bins = SPECTRAL_DEFAULT_BINS, size = MESO4_DEFAULT_SIZE, steps = 1000, batch = 32, augment = 0, seed = 1,
-        threads = 0;
+        threads = 0, save_every = 100, resume = 0;
     double l2 = 1e-2, lr = 1e-3;
     SlArg spec[] = {
         {"--data", SL_ARG_STR, &data, "DIR", "detector dataset (labels.csv, or real/ and fake/ folders)"},
@@ -147,6 +188,8 @@ static int detect_train(int argc, char **argv) {
         {"--batch", SL_ARG_INT, &batch, "N", "meso4: batch size, half real half fake (default 32)"},
         {"--lr", SL_ARG_DOUBLE, &lr, "X", "meso4: Adam learning rate (default 0.001)"},
         {"--threads", SL_ARG_INT, &threads, "N", "meso4: CPU threads (default: all)"},
+        {"--save-every", SL_ARG_INT, &save_every, "N", "meso4: checkpoint OUT and OUT.adam every N steps (default 100)"},
+        {"--resume", SL_ARG_FLAG, &resume, NULL, "meso4: continue from OUT's last checkpoint up to --steps"},
         {0},
     };
     int r = sl_args_parse("detect train", "--data DIR --out FILE [--method spectral|meso4] [options]",
@@ -161,6 +204,8 @@ static int detect_train(int argc, char **argv) {
     if (size < 32 || size > 1024 || size % 32) return sl_usage_error("detect train", "--size must be a multiple of 32 in 32..1024");
     if (steps < 1 || batch < 2 || batch > 1024) return sl_usage_error("detect train", "--steps must be >= 1 and --batch 2..1024");
     if (!(lr > 0)) return sl_usage_error("detect train", "--lr must be > 0");
+    if (save_every < 1) return sl_usage_error("detect train", "--save-every must be >= 1");
+    if (resume && !is_meso) return sl_usage_error("detect train", "--resume is for --method meso4 (spectral training is one pass)");
     SlErr err;
     DetDataset ds;
     char csv[4096];
@@ -175,7 +220,7 @@ static int detect_train(int argc, char **argv) {
         return 1;
     }
     sl_info("training %s on %d real + %d fake images (%d identities) from %s", method, nr, nf, ds.n_groups, data);
-    int rc = is_meso ? train_meso(&ds, out, size, steps, batch, lr, augment, (uint64_t)seed, threads)
+    int rc = is_meso ? train_meso(&ds, out, size, steps, batch, lr, augment, (uint64_t)seed, threads, save_every, resume)
                      : train_spectral(&ds, out, bins, l2, augment, (uint64_t)seed, spectra);
     detds_free(&ds);
     return rc;

@@ -156,6 +156,30 @@ static void t_cli(void) {
     if (h.px) image_free(&h);
     char *bad[] = {"train", "--method", "meso4", "--data", dir, "--out", model, "--size", "48"};
     CHECK(cmd_detect(9, bad) == 2);
+    /* an existing model is not overwritten without --resume */
+    CHECK(cmd_detect(16, train) == 1);
+
+    /* resume: 2 steps, then --resume to 5, equals 5 steps straight (same batches, masks, Adam state) */
+    char m_a[700], m_b[700];
+    sl_path_join(m_a, sizeof m_a, test_tmpdir(), "meso_a.safetensors");
+    sl_path_join(m_b, sizeof m_b, test_tmpdir(), "meso_b.safetensors");
+    char *ta[] = {"train", "--method", "meso4", "--data", dir, "--out", m_a, "--size", "32", "--steps", "5", "--batch",
+                  "4", "--augment", "--threads", "1"};
+    CHECK(cmd_detect(16, ta) == 0);
+    char *tb1[] = {"train", "--method", "meso4", "--data", dir, "--out", m_b, "--size", "32", "--steps", "2", "--batch",
+                   "4", "--augment", "--threads", "1", "--save-every", "1"};
+    CHECK(cmd_detect(18, tb1) == 0);
+    char *tb2[] = {"train", "--method", "meso4", "--data", dir, "--out", m_b, "--size", "32", "--steps", "5", "--batch",
+                   "4", "--augment", "--threads", "1", "--resume"};
+    CHECK(cmd_detect(17, tb2) == 0);
+    Meso4 a, b;
+    CHECK(meso4_load(m_a, &a, &err) == 0 && meso4_load(m_b, &b, &err) == 0);
+    CHECK(a.step == 5 && b.step == 5);
+    CHECK(a.model.nparams == b.model.nparams && !memcmp(a.model.params, b.model.params, a.model.nparams * sizeof(float)));
+    CHECK(!memcmp(a.model.buffers, b.model.buffers, a.model.nbuffers * sizeof(float)));
+    meso4_free(&a), meso4_free(&b);
+    char *tr[] = {"train", "--method", "meso4", "--data", dir, "--out", heat, "--size", "32", "--resume"};
+    CHECK(cmd_detect(10, tr) == 1); /* nothing to resume */
 }
 
 /* The same network in PyTorch (torch.nn layers named as our tensors), loading our safetensors file
