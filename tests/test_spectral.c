@@ -343,7 +343,17 @@ static void t_plot(void) {
     for (const char *p = svg; (p = strstr(p, "<rect")); p++) rects++;
     for (const char *p = svg; (p = strstr(p, "<path")); p++) paths++;
     CHECK(rects == 4 && paths == 1); /* background + frame + 2 bars; one error bar */
+    /* well-formed XML, checked by Python's parser when there is one */
+    char bars[600], cmd[1400];
+    sl_path_join(bars, sizeof bars, test_tmpdir(), "bars.svg");
+    CHECK(plot_write(bars, svg, &err) == 0);
     free(svg);
+    if (!access("/usr/bin/python3", X_OK)) {
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c 'import sys, xml.etree.ElementTree as E; [E.parse(f) for f in sys.argv[1:]]' %s %s", path,
+                 bars);
+        CHECK(system(cmd) == 0);
+    }
 }
 
 /* A toy dataset on disk: labels.csv with identities ("source") and splits by identity. */
