@@ -313,6 +313,7 @@ static int detect_eval(int argc, char **argv) {
     }
     if (!model || !data || !out) rc = sl_usage_error("detect eval", "--model, --data and --out are required");
     else if (boot < 0 || boot > 100000) rc = sl_usage_error("detect eval", "--boot must be 0..100000");
+    else if (perturb.n > 32) rc = sl_usage_error("detect eval", "at most 32 --perturb values");
     for (int k = 0; !rc && k < perturb.n; k++)
         if (robust_parse(perturb.v[k], &ps[k + 1], &err)) rc = sl_usage_error("detect eval", "%s", err.msg);
     free(perturb.v);
@@ -349,7 +350,7 @@ static int detect_eval(int argc, char **argv) {
         }
         for (int k = 0; k < n_pert; k++) {
             Image c = image_clone(&im);
-            SlRng pr_rng = sl_rng_fork(&rng, (uint64_t)i * 64 + (uint64_t)k);
+            SlRng pr_rng = sl_rng_fork(&rng, ((uint64_t)i << 6) | (uint64_t)k);
             robust_apply(&c, &ps[k], &pr_rng);
             scores[(size_t)k * ds.n + i] = det_model_score(&dm, &c);
             image_free(&c);

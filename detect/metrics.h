@@ -78,7 +78,7 @@ void metrics_free(MetricsResult *r);
 double metrics_percentile(double *v, int n, double q);
 
 /* JSON of all of it: {"n", "n_fake", "n_real", "n_groups", "bootstrap": {"replicates", "valid",
- * "seed", "level": 0.95}, "auc": {"value", "ci95": [lo, hi]}, "ap", "eer" (+ "threshold"),
+ * "seed" (a decimal string: a uint64 does not fit JSON numbers), "level": 0.95, "resampled_unit"}, "auc": {"value", "ci95": [lo, hi]}, "ap", "eer" (+ "threshold"),
  * "accuracy_at_0.5", "tpr_at_fpr_1pct", "tpr_at_fpr_0.1pct" (+ "conservative"), "roc": {"fpr",
  * "tpr", "threshold"}} — NaN is written as null, the +inf threshold as null. New reference. */
 json_t *metrics_to_json(const MetricsResult *r);
