@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# e2e_report.sh — `swaplab report` on a small real run (4 synthetic volunteers, a few training steps,
+# swaps, a tiny labelled dataset, both detectors, verify), then the page in a real browser: headless
+# Debian chromium driven by playwright-core (tests/browser/check_report.js) checks that every image
+# loaded, every SVG chart has a box, there were no console errors or network requests, and saves a
+# screenshot. Also: the consent gate (no 'report' scope -> refused, nothing written), bad flags.
+. "$(dirname "$0")/e2e.sh"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+D="$E2E_TMP/demo"
+S="$SWAPLAB"
+export SL_QUIET=1
+run() { "$S" "$@" >"$E2E_TMP/step.out" 2>&1 || { echo "  step failed: swaplab $*" >&2; tail -15 "$E2E_TMP/step.out" >&2; return 1; }; }
+
+check_fails "report without --run is a usage error" 2 "--run DIR is required" "$S" report
+check_fails "report on a folder without a run says what it needs" 1 "training run" "$S" report --run "$E2E_TMP/nothing"
+check_fails "demo with too few identities is a usage error" 2 "identities" "$S" demo --out "$E2E_TMP/x" --identities 2
+
+check "synth: 4 volunteers with ground truth" run synth --out "$D/sets" --identities 4 --frames 12 --size 128 --crop 64 --ground-truth
+check "train: a few steps with a timelapse" run train --facesets "$D/sets/synth-0001" "$D/sets/synth-0002" --out "$D/run" \
+  --preset tiny --steps 4 --batch 4 --timelapse --preview-every 1 --eval-every 2 --holdout-every 4 --threads 2
+check "eval writes RUN/eval.json" run eval --model "$D/run" --facesets "$D/sets/synth-0001" "$D/sets/synth-0002" --max 4 --holdout-every 4
+check "swap A->B with --raw" run swap --model "$D/run" --from "$D/sets/synth-0001" --to synth-0002 --out "$D/swaps/ab" --raw --limit 3
+check "swap B->A with --raw" run swap --model "$D/run" --from "$D/sets/synth-0002" --to synth-0001 --out "$D/swaps/ba" --raw --limit 3
+
+# a small labelled dataset (unlabelled swaps = fake, source frames = real), split by identity
+mkdir -p "$D/dataset"
+{
+  echo "path,label,source,split"
+  for s in 1 2 3 4; do
+    if ((s == 1)); then to=synth-0002; else to=synth-0001; fi
+    run swap --model "$D/run" --from "$D/sets/synth-000$s" --to $to --out "$D/dataset/fake-$s" --label none --limit 6 || exit 1
+    split=train; ((s >= 3)) && split=test
+    for f in "$D"/dataset/fake-$s/*/*.png; do echo "fake-$s/$(basename "$(dirname "$f")")/$(basename "$f"),fake,synth-000$s,$split"; done
+    mkdir -p "$D/dataset/real-$s"
+    for f in $(ls "$D/sets/synth-000$s/frames/"*.png | head -6); do
+      cp "$f" "$D/dataset/real-$s/"; echo "real-$s/$(basename "$f"),real,synth-000$s,$split"
+    done
+  done
+} >"$D/dataset/labels.csv"
+check "dataset: 48 labelled rows" test "$(wc -l <"$D/dataset/labels.csv")" -eq 49
+mkdir -p "$D/detect" "$D/verify"
+check "detect train spectral" run detect train --data "$D/dataset" --method spectral --out "$D/detect/spectral.safetensors"
+check "detect train meso4" run detect train --data "$D/dataset" --method meso4 --size 64 --steps 8 --batch 8 --threads 2 \
+  --out "$D/detect/meso4.safetensors"
+for m in spectral meso4; do
+  check "detect eval $m with perturbations" run detect eval --model "$D/detect/$m.safetensors" --data "$D/dataset" \
+    --out "$D/detect/$m.eval.json" --perturb jpeg:50 resize:0.5 --boot 50 --threads 2
+done
+"$S" verify --json "$D"/swaps/*/*/0*.png >"$D/verify/swap-outputs.json" 2>/dev/null
+check "verify --json wrote one result per swap output" \
+  test "$(grep -o '"marked"' "$D/verify/swap-outputs.json" | wc -l)" -eq 6
+
+check "report writes DIR/report/index.html" run report --run "$D"
+H="$D/report/index.html"
+check "the report prints its path" grep -q "report/index.html" "$E2E_TMP/step.out"
+check "html has lang and no external URLs" bash -c "grep -q '<html lang=\"en\">' '$H' && ! grep -qE '(src|href)=\"(https?:)?//' '$H'"
+for sec in 'id="consent"' 'id="training"' 'id="swaps"' 'id="detect"' 'id="provenance"' 'id="lookfor"' \
+           'step 4' 'synth-0001 → synth-0002' 'Meso-4' 'spectral' 'AUC under perturbations' 'jpeg:50' \
+           'Mean spectra' 'Where the detectors look' 'swap-outputs.json' '@media print'; do
+  check "report contains /$sec/" grep -qF -- "$sec" "$H"
+done
+check "every img has non-empty alt text" bash -c "! grep -oE '<img [^>]*>' '$H' | grep -vqE 'alt=\"[^\"]+\"'"
+check "the report lists no missing section" bash -c "! grep -q 'Sections without data' '$H'"
+n_img=$(grep -o '<img ' "$H" | wc -l)
+check "previews, swaps and heatmaps are embedded ($n_img images)" test "$n_img" -ge 20
+
+# the consent gate: a face set without the 'report' scope stops the report and writes nothing new
+cp -r "$D" "$E2E_TMP/noconsent"
+N="$E2E_TMP/noconsent"
+rm -f "$N/report/index.html"
+python3 -c 'import json,sys; p=sys.argv[1]; j=json.load(open(p)); j["scopes"].remove("report"); json.dump(j, open(p, "w"), indent=2)' \
+  "$N/sets/synth-0003/consent.json"
+check_fails "a set without scope 'report' is refused by name" 1 "synth-0003.*(scope|report)" "$S" report --run "$N"
+check "nothing was written after the refusal" test ! -e "$N/report/index.html"
+
+# the browser
+B="$ROOT/tests/browser"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null || [[ ! -x ${CHROMIUM:-/usr/bin/chromium} ]]; then
+  skip "browser check: needs node, npm and chromium (scripts/deps.sh test installs them)"
+else
+  if [[ ! -d $B/node_modules/playwright-core ]]; then
+    (cd "$B" && npm ci --no-audit --no-fund --loglevel=error >"$E2E_TMP/npm.out" 2>&1) || true
+  fi
+  if [[ ! -d $B/node_modules/playwright-core ]]; then
+    skip "browser check: npm could not install playwright-core ($(tail -1 "$E2E_TMP/npm.out"))"
+  else
+    check "chromium: images loaded, charts drawn, no console errors, prints to PDF" \
+      node "$B/check_report.js" "$H" "$D/report/screenshot.png" full
+    check "a screenshot was saved" test -s "$D/report/screenshot.png"
+  fi
+fi
+summary e2e_report
