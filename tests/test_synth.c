@@ -139,12 +139,14 @@ static void t_landmarks_posed(void) {
         synth_render(&id, &id, &fr, 128, &b, lb);
         CHECK(memcmp(la, lb, sizeof la) == 0);
         CHECK(a.px[0] != b.px[0] || a.px[1] != b.px[1] || a.px[2] != b.px[2]);
+        /* a strongly turned head may show its nose tip or far mouth corner against the background */
+        int on_bg = 0, allowed = fabsf(fr.yaw) > 25 ? 3 : 0;
         for (int i = 27; i < 68; i++) {
-            if (i <= 35 && fabsf(fr.yaw) > 25) continue; /* a turned nose may stand against the background */
             size_t p = ((size_t)(int)la[i][1] * 128 + (size_t)(int)la[i][0]) * 3;
-            CHECKF(!memcmp(a.px + p, b.px + p, 3), "point %d is background (yaw %.0f pitch %.0f roll %.0f)", i,
-                   fr.yaw, fr.pitch, fr.roll);
+            on_bg += memcmp(a.px + p, b.px + p, 3) != 0;
         }
+        CHECKF(on_bg <= allowed, "%d inner points are background (yaw %.0f pitch %.0f roll %.0f)", on_bg, fr.yaw,
+               fr.pitch, fr.roll);
         image_free(&a);
         image_free(&b);
     }

@@ -241,7 +241,7 @@ static float hairline(const Ctx *k, float al) {
 static float hair_thickness(const Ctx *k, float lam, float bet, float hl) {
     float cov = sstep(hl - 0.03f, hl + 0.07f, bet);
     if (cov <= 0) return 0;
-    float T = k->hair_T * cov;
+    float T = k->hair_T * cov * (1 + 0.6f * sstep(0.5f, 1.3f, bet)); /* fuller on top */
     if (k->style == 3) T *= 1 + 0.45f * vnoise(k->noise_o, lam * 4.5f + 7, bet * 5);
     return T;
 }
@@ -285,7 +285,7 @@ static HeadCol head_col(const Ctx *k, float lam) {
     c.lam = lam;
     c.sl = sinf(lam);
     c.cl = cosf(lam);
-    c.front = c.cl > 0 ? c.cl * c.cl : 0;
+    c.front = c.cl > 0 ? c.cl * c.cl * (2 - c.cl) : 0; /* smooth at the sides */
     c.hl = hairline(k, fabsf(lam));
     return c;
 }
@@ -298,8 +298,8 @@ static HeadRow head_row(const Ctx *k, float bet) {
     /* the lower head is a superellipse in x: a squarer jaw than an ellipsoid's */
     r.cbx = powf(r.cb, bet < 0 ? lerpf(1.0f, 0.55f, sstep(0.0f, -0.7f, bet))
                                : lerpf(1.0f, 0.7f, sstep(0.2f, 1.0f, bet))); /* and a rounder dome */
-    r.push = (0.32f + 0.45f * sstep(0.1f, -0.3f, bet)) * sstep(-1.5708f, -1.05f, bet) *
-             sstep(1.5708f, 1.0f, bet);
+    r.push = (0.25f + 0.52f * sstep(0.1f, -0.3f, bet)) * sstep(-1.5708f, -1.05f, bet) *
+             sstep(1.3f, 0.5f, bet);
     r.low = 1 - (1 - k->jaw) * sstep(-0.25f, -1.1f, bet);
     r.chin = k->chin * sstep(-0.55f, -1.15f, bet);
     r.drop = k->jaw_drop * sstep(-0.6f, -0.8f, bet);
@@ -381,7 +381,7 @@ static V3 surf_curtain(const Ctx *k, float u, float v, int arg) {
     (void)arg;
     float vol = k->O->hair_volume;
     float len = 1.3f + 1.4f * k->O->hair_len;
-    float r = k->a * (0.82f + 0.34f * sstep(0, 0.3f, v) + 0.12f * v) + 0.08f * vol;
+    float r = k->a * (0.82f + 0.26f * sstep(0, 0.35f, v) + 0.12f * v) + 0.08f * vol;
     float phi = PI_F + u * 1.78f;
     float wav = 0.02f * sinf(u * 23 + v * 3);
     return v3((r + wav) * sinf(phi), 0.75f - v * len, -0.05f + (r + wav) * cosf(phi) * 0.95f);
