@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# e2e_swap.sh — `swaplab swap` end to end: two synthetic sets, a model trained a few steps, swaps
+# with every blend and colour option, `swaplab verify` on every output (and on a JPEG q50 copy),
+# and each refusal (consent scope, revoked target, unknown target, corrupt model, missing frames,
+# crops smaller than the model, unwritable output) exits non-zero naming the cause, writing nothing.
+. "$(dirname "$0")/e2e.sh"
+export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key" SL_QUIET=1
+T=$E2E_TMP
+A=$T/sets/synth-0001; B=$T/sets/synth-0002; RUN=$T/run
+future=$(date -u -d '+1 year' +%F)
+
+check "synth: 2 identities x 12 frames" "$SWAPLAB" synth --out "$T/sets" --identities 2 --frames 12 --size 128 --crop 64
+check "train: tiny, 3 steps" "$SWAPLAB" train --facesets "$A" "$B" --out "$RUN" --preset tiny --steps 3 --batch 2 \
+  --eval-every 1000 --holdout-every 0
+if [[ ! -f $RUN/model.safetensors ]]; then
+  summary e2e_swap; exit
+fi
+check "swap --help documents masks and sizes" bash -c '"$0" swap --help | grep -q "erode:N" && "$0" swap --help | grep -q "smaller than the model"' "$SWAPLAB"
+
+# every blend x colour, a few faces each
+outs=()
+for blend in alpha poisson; do
+  for colour in none avg reinhard hist; do
+    O=$T/out-$blend-$colour
+    check "swap --blend $blend --color $colour" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$O" \
+      --blend $blend --color $colour --limit 2 --threads 2
+    check "$blend/$colour: 2 outputs" test -s "$O/synth-0001_to_synth-0002/000000.png" -a -s "$O/synth-0001_to_synth-0002/000001.png"
+    outs+=("$O/synth-0001_to_synth-0002/000000.png" "$O/synth-0001_to_synth-0002/000001.png")
+  done
+done
+for mask in hull erode:3 blur:6; do
+  O=$T/out-mask-${mask%%:*}
+  check "swap --mask $mask" "$SWAPLAB" swap --model "$RUN" --from "$B" --to synth-0001 --out "$O" --mask $mask --limit 1
+  outs+=("$O/synth-0002_to_synth-0001/000000.png")
+done
+check "every output passes swaplab verify" "$SWAPLAB" verify "${outs[@]}"
+check_fails "verify names both subjects and the trainedAlgorithmicMedia type" 0 "synth-0002 -> synth-0001.*" \
+  "$SWAPLAB" verify "${outs[0]}"
+check "verify: signature valid, watermark found, label present" bash -c \
+  'o=$("$0" verify "$1"); grep -q "signature: *valid" <<<"$o" && grep -q "watermark: *found" <<<"$o" && grep -q "label: *present" <<<"$o"' \
+  "$SWAPLAB" "${outs[2]}"
+
+# the whole set with --raw and --label none; swap.json
+O=$T/out-full
+check "swap the whole set with --raw --label none --key" bash -c \
+  '"$0" keygen --out "$1/k" >/dev/null && "$0" swap --model "$2" --from "$3" --to synth-0002 --out "$4" --raw --label none --key "$1/k.key"' \
+  "$SWAPLAB" "$T" "$RUN" "$A" "$O"
+P=$O/synth-0001_to_synth-0002
+check "12 frames, 12 raw crops, 12 masks" bash -c "[[ \$(ls '$P'/*.png | wc -l) == 12 && \$(ls '$P/raw' | wc -l) == 12 && \$(ls '$P/mask' | wc -l) == 12 ]]"
+check "raw crops pass verify" "$SWAPLAB" verify "$P/raw/000000.png" "$P/raw/000011.png"
+check_fails "unlabelled output: label recorded as none, still marked" 0 "recorded as none" "$SWAPLAB" verify "$P/000003.png"
+check "swap.json: count, model digest, settings, subjects" /usr/bin/python3 -c '
+import json, sys, hashlib
+d = json.load(open(sys.argv[1]))
+m = hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
+assert d["count"] == 12 and d["model_sha256"] == m and d["settings"]["label"] == "none" and d["settings"]["raw"]
+assert d["from"]["subject"] == "synth-0001" and d["to"]["subject"] == "synth-0002" and len(d["outputs"]) == 12
+' "$O/swap.json" "$RUN/model.safetensors"
+check "no temp files left" bash -c "! find '$O' -name '*.tmp*' | grep -q ."
+
+# a JPEG q50 re-encode keeps the watermark
+jpg=$T/reencoded.jpg
+if /usr/bin/python3 -c 'import PIL' 2>/dev/null; then
+  /usr/bin/python3 -c 'import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], quality=50)' \
+    "${outs[0]}" "$jpg"
+elif [[ -x $(dirname "$SWAPLAB")/tests/test_provenance ]]; then
+  "$(dirname "$SWAPLAB")/tests/test_provenance" --jpeg "${outs[0]}" "$jpg" 50
+fi
+if [[ -s $jpg ]]; then
+  check_fails "verify on a JPEG q50 copy: watermark found, exit 0" 0 "watermark: +found" "$SWAPLAB" verify "$jpg"
+else
+  skip "no JPEG encoder (neither Pillow nor test_provenance): JPEG re-encode check"
+fi
+
+# ---- refusals: non-zero exit, the cause named, nothing written --------------------------------
+R=$T/refused
+check_fails "unknown target subject: the model's identities are listed" 1 "not an identity.*synth-0001, synth-0002" \
+  "$SWAPLAB" swap --model "$RUN" --from "$A" --to nobody --out "$R"
+
+cp -r "$A" "$T/noswap"
+check "re-record consent with scope train only" "$SWAPLAB" consent init "$T/noswap" --subject synth-0001 --kind synthetic \
+  --coordinator "e2e" --scopes train --expires "$future" --statement "test" --force
+check_fails "source set without scope swap is refused" 1 "synth-0001.*(swap|scope)" \
+  "$SWAPLAB" swap --model "$RUN" --from "$T/noswap" --to synth-0002 --out "$R"
+
+check_fails "target face set without scope swap is refused" 1 "target subject 'synth-0001'.*(swap|scope)" \
+  "$SWAPLAB" swap --model "$RUN" --from "$B" --to synth-0001 --to-faceset "$T/noswap" --out "$R"
+check_fails "--to-faceset of another subject is refused" 1 "belongs to subject 'synth-0001'" \
+  "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --to-faceset "$A" --out "$R"
+
+mv "$B" "$T/moved-b"
+check_fails "target face set not found: asks for --to-faceset" 1 "pass --to-faceset" \
+  "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R"
+check "with --to-faceset it goes through" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 \
+  --to-faceset "$T/moved-b" --out "$T/out-moved" --limit 1
+mv "$T/moved-b" "$B"
+
+REV=$T/revoked-list.json
+check "revoke synth-0002 in a separate list" "$SWAPLAB" consent revoke synth-0002 --reason "e2e withdrawal" --revocations "$REV"
+check_fails "revoked target subject is refused" 1 "synth-0002.*revoked" \
+  "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --revocations "$REV"
+check_fails "revoked source subject is refused" 1 "synth-0002.*revoked" \
+  "$SWAPLAB" swap --model "$RUN" --from "$B" --to synth-0001 --out "$R" --revocations "$REV"
+echo '{"format": "swaplab-revocations/1", "revoked": [' >"$T/broken.json"
+check_fails "unreadable revocation list: fails closed" 1 "revocation list" \
+  "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --revocations "$T/broken.json"
+
+cp "$RUN/model.safetensors" "$T/corrupt.safetensors"
+printf 'garbage!' | dd of="$T/corrupt.safetensors" bs=1 seek=0 conv=notrunc 2>/dev/null
+check_fails "corrupt model file" 1 "corrupt.safetensors" "$SWAPLAB" swap --model "$T/corrupt.safetensors" --from "$A" --to synth-0002 --out "$R"
+head -c 3000 "$RUN/model.safetensors" >"$T/short.safetensors"
+check_fails "truncated model file" 1 "short.safetensors" "$SWAPLAB" swap --model "$T/short.safetensors" --from "$A" --to synth-0002 --out "$R"
+
+# a set that keeps no frames (faces.jsonl "source": "", frames/ gone, consent re-recorded)
+cp -r "$A" "$T/noframes"
+rm -r "$T/noframes/frames"
+sed -i -E 's/"source": *"[^"]*"/"source":""/' "$T/noframes/faces.jsonl"
+check "re-record consent for the frameless set" "$SWAPLAB" consent init "$T/noframes" --subject synth-0001 --kind synthetic \
+  --coordinator "e2e" --scopes train,swap --expires "$future" --statement "test" --force
+check_fails "missing frames for compositing" 1 "missing frames for compositing" \
+  "$SWAPLAB" swap --model "$RUN" --from "$T/noframes" --to synth-0002 --out "$R"
+
+check "synth a set with 32-pixel crops" "$SWAPLAB" synth --out "$T/small" --identities 1 --frames 2 --size 128 --crop 32 --seed 5
+check_fails "crops smaller than the model's input" 1 "32x32.*64x64" \
+  "$SWAPLAB" swap --model "$RUN" --from "$T/small/synth-0001" --to synth-0002 --out "$R"
+
+touch "$T/a-file"
+check_fails "output directory that cannot be created" 1 "a-file" \
+  "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$T/a-file/out"
+check "no refusal wrote anything" test ! -e "$R"
+check_fails "bad --blend is a usage error" 2 "alpha or poisson" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --blend soft
+check_fails "bad --mask is a usage error" 2 "erode:x.*number" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --mask erode:x
+summary e2e_swap
