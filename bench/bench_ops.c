@@ -50,12 +50,14 @@ static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *d
 }
 
 int main(int argc, char **argv) {
-    int batch = 16, threads = 2, steps = 4, layers = 1;
+    int batch = 16, threads = 2, steps = 4, layers = 1, batching = 0;
     SlArg spec[] = {
         {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (default 16)"},
         {"--threads", SL_ARG_INT, &threads, "T", "OpenMP/OpenBLAS threads (default 2)"},
         {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)"},
         {"--layers", SL_ARG_INT, &layers, "0|1", "also time each conv/dense layer (default 1)"},
+        {"--batching", SL_ARG_INT, &batching, "0|1",
+         "also compare one im2col+GEMM over the batch with one per sample, per conv (default 0)"},
         {0},
     };
     int rc = sl_args_parse("bench_ops", NULL, "Engine timing on the Original face-swap model.", spec, argc - 1, argv + 1, NULL);
@@ -131,6 +133,42 @@ int main(int argc, char **argv) {
             }
         }
         printf("conv+dense of encoder+one decoder: fwd %.1f ms, bwd %.1f ms per %d images\n", tot_f * 1e3, tot_b * 1e3, B);
+    }
+
+    if (batching) {
+        /* the engine's choice (one GEMM over the whole batch) against B calls of batch 1, forward
+         * and backward; best of 3 each, interleaved so a load change hits both */
+        nn_net_forward(da, &ctx, nn_net_forward(enc, &ctx, xa, B), B);
+        NnNet *nets[2] = {enc, da};
+        printf("%-34s %12s %12s\n", "conv (fwd+bwd ms)", "whole batch", "per sample");
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < nets[k]->nl; i++) {
+                NnLayer *L = &nets[k]->L[i];
+                if (L->kind != NN_L_CONV || conv2d_use_direct(L->in.c, L->out.c, L->k, L->stride)) continue;
+                size_t on1 = nn_shape_numel(L->out), in1 = nn_shape_numel(L->in);
+                float *y = xmalloc(4 * on1 * B), *g = xmalloc(4 * on1 * B), *dx = xcalloc(in1 * B, 4);
+                for (size_t j = 0; j < on1 * B; j++) g[j] = sl_rng_range(&rng, -1, 1);
+                const float *x = L->x;
+                double best[2] = {1e30, 1e30};
+                for (int rep = 0; rep < 3; rep++)
+                    for (int mode = 0; mode < 2; mode++) {
+                        double t0 = sl_now();
+                        int nb = mode ? B : 1, bs = mode ? 1 : B;
+                        for (int s = 0; s < nb; s++) {
+                            conv2d_forward(y + s * on1 * bs, x + s * in1 * bs, L->w, L->b, bs, L->in.c, L->in.h, L->in.w,
+                                           L->out.c, L->k, L->stride, nets[k]->work, threads);
+                            conv2d_backward(dx + s * in1 * bs, L->dw, L->db, g + s * on1 * bs, x + s * in1 * bs, L->w, bs,
+                                            L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, nets[k]->work, threads);
+                        }
+                        double t = sl_now() - t0;
+                        if (t < best[mode]) best[mode] = t;
+                    }
+                char desc[128];
+                nn_net_describe_layer(nets[k], i, desc, sizeof desc);
+                desc[34] = 0;
+                printf("%-34s %12.1f %12.1f\n", desc, best[0] * 1e3, best[1] * 1e3);
+                free(y), free(g), free(dx);
+            }
     }
 
     NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
