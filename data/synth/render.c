@@ -469,7 +469,8 @@ static void build_meshes(const Ctx *k, Mesh *m) {
     }
     for (int j = 0; j <= NB; j++) {
         float t = -1 + 2 * (float)j / NB;
-        float b = -0.25f + 1.25f * (0.55f * t + 0.45f * t * t * t);
+        float w = 0.55f * t + 0.45f * t * t * t; /* -1..1, denser in the middle */
+        float b = -0.25f + (w > 0 ? 1.5707f + 0.25f : 1.5707f - 0.25f) * w;
         vs[j] = clampf(b, -1.5707f, 1.5707f);
     }
     vs[0] = -1.5707f;
