@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
     int quick = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--sheet") && i + 1 < argc) { write_sheet(argv[++i], 160); return 0; }
+        else if (!strcmp(argv[i], "--sheet") && i + 1 < argc) { write_sheet(argv[++i], 192); return 0; }
         else if (!strcmp(argv[i], "--preview") && i + 1 < argc) { write_preview(argv[++i]); return 0; }
         else { fprintf(stderr, "usage: bench_synth [--quick] [--sheet PNG] [--preview PNG]\n"); return 2; }
     }
