@@ -13,6 +13,7 @@
 #define BOX_ALPHA 0.62f    /* how much the box darkens what is under it */
 #define BOX_REL 0.08       /* box height relative to the shorter image side */
 #define BOX_MIN_H 11
+#define TTF_MIN_TEXT 10    /* below this text height the crisp 5x7 bitmap font reads better */
 #define TEXT_REL 0.62      /* font pixel height relative to the box height */
 
 /* 5x7 glyphs of the letters of LABEL_TEXT, one byte per row, bit 4 = leftmost column. */
@@ -55,7 +56,7 @@ static void font_close(Font *f) { free(f->ttf); }
 /* Width in pixels of LABEL_TEXT at text height th. */
 static int text_width(const Font *f, int th) {
     const char *s = LABEL_TEXT;
-    if (!f->ttf) {
+    if (!f->ttf || th < TTF_MIN_TEXT) {
         int sc = th / 7 < 1 ? 1 : th / 7;
         return (int)strlen(s) * 6 * sc - sc;
     }
@@ -104,7 +105,7 @@ static float *text_mask(const Font *f, LabelBox b) {
     float *m = xcalloc((size_t)b.w * b.h, sizeof *m);
     int th = text_height(b.h), tw = text_width(f, th);
     int x0 = (b.w - tw) / 2;
-    if (!f->ttf) {
+    if (!f->ttf || th < TTF_MIN_TEXT) {
         int sc = th / 7 < 1 ? 1 : th / 7, y0 = (b.h - 7 * sc) / 2, x = x0;
         for (const char *p = LABEL_TEXT; *p; p++, x += 6 * sc) {
             const uint8_t *g = glyph(*p);
@@ -173,11 +174,13 @@ void label_draw(Image *rgb) {
 }
 
 /* Pearson correlation of the luminance under box b (shifted by dx, dy) with the text coverage m;
- * *dark and *bright say whether the box background is darkened and the text is white. */
+ * *dark says the box background is darkened, *bright that the text stands out white from it. */
 static double box_corr(const Image *rgb, LabelBox b, const float *m, int dx, int dy, int *dark, int *bright) {
     double sm = 0, sl = 0, smm = 0, sll = 0, sml = 0, bg = 0, fg = 0;
     int nbg = 0, nfg = 0;
     size_t n = 0;
+    float amax = 0;
+    for (size_t i = 0; i < (size_t)b.w * b.h; i++) amax = m[i] > amax ? m[i] : amax;
     for (int y = 0; y < b.h; y++)
         for (int x = 0; x < b.w; x++) {
             int xx = b.x + x + dx, yy = b.y + y + dy;
@@ -188,13 +191,34 @@ static double box_corr(const Image *rgb, LabelBox b, const float *m, int dx, int
             sm += a, sl += l, smm += a * a, sll += l * l, sml += a * l;
             n++;
             if (a < 0.05) bg += l, nbg++;
-            if (a > 0.9) fg += l, nfg++;
+            if (a >= 0.75 * amax && amax > 0.3f) fg += l, nfg++;
         }
-    if (!n) return 0;
+    *dark = *bright = 0;
+    if (!n || !nbg || !nfg) return 0;
     double cov = sml / n - (sm / n) * (sl / n), vm = smm / n - (sm / n) * (sm / n), vl = sll / n - (sl / n) * (sl / n);
-    *dark = nbg > 0 && bg / nbg < 255.0 * (1 - BOX_ALPHA) + 12;
-    *bright = nfg > 0 && fg / nfg > 170;
+    bg /= nbg, fg /= nfg;
+    *dark = bg < 255.0 * (1 - BOX_ALPHA) + 12;
+    *bright = fg > bg + 60 * amax;
     return vm > 0 && vl > 0 ? cov / sqrt(vm * vl) : 0;
+}
+
+/* The box and text coverage label_draw gives a (w*k) x (h*k) image, shrunk by k (box averaging):
+ * what a k-times-downscaled labelled image should show. */
+static float *shrunk_mask(const Font *f, int w, int h, int k, LabelBox *out) {
+    LabelBox b = box_with(f, w * k, h * k);
+    float *m = text_mask(f, b);
+    LabelBox s = {b.x / k, b.y / k, b.w / k, b.h / k};
+    float *o = xcalloc((size_t)(s.w > 0 ? s.w : 1) * (s.h > 0 ? s.h : 1), sizeof *o);
+    for (int y = 0; y < s.h; y++)
+        for (int x = 0; x < s.w; x++) {
+            float a = 0;
+            for (int dy = 0; dy < k; dy++)
+                for (int dx = 0; dx < k; dx++) a += m[(size_t)(y * k + dy) * b.w + x * k + dx];
+            o[(size_t)y * s.w + x] = a / (float)(k * k);
+        }
+    free(m);
+    *out = s;
+    return o;
 }
 
 int label_detect(const Image *rgb, double *score) {
@@ -202,19 +226,22 @@ int label_detect(const Image *rgb, double *score) {
     if (rgb->w < 16 || rgb->h < 16) return 0;
     Font f;
     font_open(&f);
-    LabelBox b = box_with(&f, rgb->w, rgb->h);
-    float *m = text_mask(&f, b);
-    font_close(&f);
-    /* the box is where label_draw puts it for this size, give or take the rounding of a rescale */
+    /* the box is where label_draw puts it for this size (k = 1) or, for a copy downscaled by half,
+     * where it put it on the original (k = 2), give or take the rounding of a rescale */
     double best = -1;
     int found = 0;
-    for (int dy = -3; dy <= 3; dy++)
-        for (int dx = -3; dx <= 3; dx++) {
-            int dark = 0, bright = 0;
-            double c = box_corr(rgb, b, m, dx, dy, &dark, &bright);
-            if (c > best) best = c, found = c > 0.6 && dark && bright;
-        }
-    free(m);
+    for (int k = 1; k <= 2; k++) {
+        LabelBox b;
+        float *m = shrunk_mask(&f, rgb->w, rgb->h, k, &b);
+        for (int dy = -3; b.w > 0 && b.h > 0 && dy <= 3; dy++)
+            for (int dx = -3; dx <= 3; dx++) {
+                int dark = 0, bright = 0;
+                double c = box_corr(rgb, b, m, dx, dy, &dark, &bright);
+                if (c > best) best = c, found = c > 0.6 && dark && bright;
+            }
+        free(m);
+    }
+    font_close(&f);
     if (score) *score = best;
     return found;
 }

@@ -231,6 +231,40 @@ static void t_hostile_files(void) {
     image_free(&small);
 }
 
+static void t_label(void) {
+    SlRng r;
+    sl_rng_seed(&r, 25);
+    for (int i = 0; i < 4; i++) {
+        int w = 64 + sl_rng_int(&r, 600), h = 64 + sl_rng_int(&r, 600);
+        Image im = random_image(&r, w, h);
+        CHECKF(!label_detect(&im, NULL), "clean %dx%d", w, h);
+        LabelBox b = label_box(w, h);
+        CHECK(b.x >= 0 && b.y >= 0 && b.x + b.w <= w && b.y + b.h <= h);
+        CHECK(b.h >= 11 && b.x > w / 3 && b.y > h / 2); /* bottom-right, legible */
+        Image before = image_clone(&im);
+        label_draw(&im);
+        /* only the box changed, and it got darker on average */
+        double in_before = 0, in_after = 0;
+        int outside_changed = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int k = 0; k < 3; k++) {
+                    size_t j = ((size_t)y * w + x) * 3 + k;
+                    int inside = x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h;
+                    if (inside) in_before += before.px[j], in_after += im.px[j];
+                    else outside_changed |= before.px[j] != im.px[j];
+                }
+        CHECK(!outside_changed && in_after < in_before);
+        double sc;
+        CHECKF(label_detect(&im, &sc), "drawn %dx%d: score %.2f", w, h, sc);
+        Image half = image_resize(&im, w / 2, h / 2), j50 = image_clone(&im);
+        image_jpeg_roundtrip(&j50, 50);
+        CHECKF(label_detect(&half, &sc), "half of %dx%d: score %.2f", w, h, sc);
+        CHECKF(label_detect(&j50, &sc), "JPEG q50 of %dx%d: score %.2f", w, h, sc);
+        image_free(&im), image_free(&before), image_free(&half), image_free(&j50);
+    }
+}
+
 /* Helper mode for tests/e2e_verify.sh. */
 static int write_samples(const char *dir) {
     SlErr err;
@@ -270,5 +304,6 @@ int main(int argc, char **argv) {
     RUN(t_write_and_verify);
     RUN(t_label_none_recorded);
     RUN(t_hostile_files);
+    RUN(t_label);
     return test_summary("test_provenance");
 }
