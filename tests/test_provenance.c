@@ -265,6 +265,32 @@ static void t_label(void) {
     }
 }
 
+/* No label is seen on the clean fixture photos, as they are or at half size. */
+static void t_label_clean_fixtures(void) {
+    const char *dir = "tests/fixtures/faces";
+    static const char *const png[] = {".png", NULL};
+    char **names = NULL;
+    SlErr err;
+    int n = sl_is_dir(dir) ? sl_list_dir(dir, png, &names, &err) : -1;
+    if (n <= 0) SKIP("tests/fixtures/faces has no PNG files");
+    double worst = -1;
+    for (int i = 0; i < n; i++) {
+        char p[4096];
+        sl_path_join(p, sizeof p, dir, names[i]);
+        Image im;
+        if (image_load(p, 3, &im, &err)) continue;
+        Image half = image_resize(&im, im.w / 2, im.h / 2);
+        double s1, s2;
+        CHECKF(!label_detect(&im, &s1), "%s", names[i]);
+        CHECKF(!label_detect(&half, &s2), "%s at half size", names[i]);
+        worst = s1 > worst ? s1 : worst;
+        worst = s2 > worst ? s2 : worst;
+        image_free(&im), image_free(&half);
+    }
+    printf("label score on %d clean fixture photos (and halves): highest %.2f\n", n, worst);
+    sl_free_list(names, n);
+}
+
 /* Helper mode for tests/e2e_verify.sh. */
 static int write_samples(const char *dir) {
     SlErr err;
@@ -305,5 +331,6 @@ int main(int argc, char **argv) {
     RUN(t_label_none_recorded);
     RUN(t_hostile_files);
     RUN(t_label);
+    RUN(t_label_clean_fixtures);
     return test_summary("test_provenance");
 }
