@@ -5,6 +5,7 @@
 # test_provenance --write (until `swaplab swap` writes real outputs).
 . "$(dirname "$0")/e2e.sh"
 TP="$(dirname "$SWAPLAB")/tests/test_provenance"
+[[ -x $TP ]] || TP="${BUILD:-build}/tests/test_provenance"
 S="$E2E_TMP/samples"
 if [[ ! -x $TP ]]; then
   check "test_provenance is built next to swaplab ($TP)" false
