@@ -7,6 +7,7 @@
  * Rasterisation by edge functions: https://www.scratchapixel.com/lessons/3d-basic-rendering/rasterization-practical-implementation
  * Shading: Blinn–Phong, https://en.wikipedia.org/wiki/Blinn%E2%80%93Phong_reflection_model */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -979,6 +980,33 @@ static void face_landmarks(const Ctx *k, float lm[68][2]) {
 
 /* ---- post-processing ------------------------------------------------------------------------------ */
 
+/* Softens silhouettes: pixels where the visible surface changes object (head, ear, neck, shirt,
+ * hair, background) are replaced by their 3x3 mean — a cheap stand-in for supersampling. */
+static void smooth_edges(float *img, const VisBuf *vb, const Mesh *m, int size) {
+    size_t np = (size_t)size * size;
+    uint8_t *obj = xmalloc(np);
+    for (size_t p = 0; p < np; p++) obj[p] = vb->tri[p] < 0 ? 255 : (uint8_t)m->t[vb->tri[p]].mat;
+    float *src = xmalloc(np * 3 * sizeof *src);
+    memcpy(src, img, np * 3 * sizeof *src);
+    for (int y = 1; y < size - 1; y++)
+        for (int x = 1; x < size - 1; x++) {
+            size_t p = (size_t)y * size + x;
+            uint8_t o = obj[p];
+            if (o == obj[p + 1] && o == obj[p - 1] && o == obj[p + size] && o == obj[p - size]) continue;
+            float acc[3] = {0, 0, 0};
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const float *q = src + (p + (size_t)((ptrdiff_t)dy * size + dx)) * 3;
+                    acc[0] += q[0];
+                    acc[1] += q[1];
+                    acc[2] += q[2];
+                }
+            for (int c = 0; c < 3; c++) img[p * 3 + c] = acc[c] * (1.0f / 9);
+        }
+    free(src);
+    free(obj);
+}
+
 static void blur_rgb(float *img, int size, float sigma) {
     int r = (int)ceilf(2.5f * sigma);
     if (r > 12) r = 12;
@@ -1048,6 +1076,7 @@ void synth_render(const SynthIdentity *outer, const SynthIdentity *inner, const 
             if (vb.tri[p] < 0) shade_background(k, &bg, x, y, img + p * 3);
             else shade_pixel(k, &m, &vb, (int)p, img + p * 3);
         }
+    smooth_edges(img, &vb, &m, size);
     if (fr->blur >= 0.25f) blur_rgb(img, size, fminf(fr->blur, 4.0f));
     *out = image_new(size, size, 3);
     float ns = fr->noise_sigma * (1.7320508f / 255.0f);
