@@ -432,7 +432,7 @@ static void add_grid(Mesh *m, const Ctx *k, SurfFn f, int arg, const float *us, 
             V3 du = vsub(P[j * W + ir], P[j * W + il]), dv = vsub(P[ju * W + i], P[jd * W + i]);
             V3 n = vcross(du, dv);
             if (vdot(n, n) < 1e-14f) n = P[j * W + i]; /* a pole: radial */
-            n = vnorm(mrot(body ? k->Rb : k->Rh, vnorm(n)));
+            n = mrot(body ? k->Rb : k->Rh, vnorm(n)); /* a rotation keeps unit length */
             V3 c = to_camera(k, P[j * W + i], body);
             Vert *vt = &m->v[base + j * W + i];
             project(k, c, &vt->sx, &vt->sy);
@@ -769,7 +769,7 @@ static void bg_init(const Ctx *k, Bg *g) {
 
 static void shade_background(const Ctx *k, const Bg *g, int x, int y, float *rgb) {
     const SynthFrame *F = k->F;
-    float u = (x + 0.5f) / k->size, v = (y + 0.5f) / k->size, t, add = 0;
+    float inv = 1.0f / (float)k->size, u = (x + 0.5f) * inv, v = (y + 0.5f) * inv, t, add = 0;
     switch (F->bg_kind) {
     case 0: t = v; break;
     case 1: t = 0.5f + (u - 0.5f) * g->dx + (v - 0.5f) * g->dy; break;
