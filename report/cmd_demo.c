@@ -111,6 +111,7 @@ static int step_fail(int k, const char *name, const char *fmt, ...) __attribute_
 static int step_fail(int k, const char *name, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    fflush(stdout);
     fprintf(stderr, "swaplab demo: step %d/%d (%s) failed: ", k, DEMO_STEPS, name);
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
@@ -162,6 +163,7 @@ static int do_train(Demo *d, int k) {
     a[n++] = "train", a[n++] = "--facesets";
     for (int i = 0; i < ntrain; i++) a[n++] = s[i];
     a[n++] = "--out", a[n++] = run, a[n++] = "--preset", a[n++] = "tiny", a[n++] = "--timelapse";
+    if (d->quick) a[n++] = "--batch", a[n++] = "4", a[n++] = "--holdout-every", a[n++] = "4";
     if (d->train_steps > 0) a[n++] = "--steps", a[n++] = steps, a[n++] = "--preview-every", a[n++] = d->quick ? "2" : "25";
     else a[n++] = "--minutes", a[n++] = mins;
     if (sl_is_file(st)) {
@@ -174,6 +176,7 @@ static int do_train(Demo *d, int k) {
     n = 0;
     e[n++] = "eval", e[n++] = "--model", e[n++] = run, e[n++] = "--facesets";
     for (int i = 0; i < ntrain; i++) e[n++] = s[i];
+    if (d->quick) e[n++] = "--max", e[n++] = "4", e[n++] = "--holdout-every", e[n++] = "4";
     e[n] = NULL;
     return child_ok(d, k, "training (fidelity evaluation)", NULL, e);
 }
@@ -227,7 +230,7 @@ static int do_detect(Demo *d, int k) {
         snprintf(nm, sizeof nm, "%s.eval.json", methods[m]);
         sl_path_join(ev, sizeof ev, det, nm);
         const char *t[] = {"detect", "train", "--data", data, "--method", methods[m], "--out", model,
-                           m ? "--steps" : NULL, msteps, "--size", msize, NULL};
+                           m ? "--steps" : NULL, msteps, "--size", msize, "--batch", d->quick ? "8" : "32", NULL};
         if (child_ok(d, k, "detectors (training)", NULL, t)) return 1;
         const char *e[] = {"detect", "eval", "--model", model, "--data", data, "--out", ev, "--perturb", "jpeg:75", "jpeg:50",
                            "resize:0.5", NULL};
@@ -354,6 +357,7 @@ int cmd_demo(int argc, char **argv) {
         return 1;
     }
     d.exe[len] = 0;
+    if (sl_endswith(d.exe, " (deleted)")) d.exe[len - 10] = 0; /* rebuilt while running: use the new one */
     SlErr err;
     sl_path_join(d.steps_dir, sizeof d.steps_dir, d.out, ".steps");
     if (fresh) remove_tree(d.steps_dir);
@@ -406,6 +410,7 @@ int cmd_demo(int argc, char **argv) {
         printf("step %d done in %.1f s\n", k + 1, secs);
     }
     printf("\ndemo finished in %.1f s\n", sl_now() - t_all);
+    fflush(stdout);
     if (d.failed[0]) {
         fprintf(stderr, "swaplab demo: these steps failed (see above; the report says which sections are missing): %s\n",
                 d.failed);
