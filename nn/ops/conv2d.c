@@ -143,49 +143,119 @@ static void col2im_add(float *din, const float *col, int B, int Cin, int H, int 
 
 /* Direct stride-1 convolution for few output channels (<= 8, e.g. the decoder's final 64->3 5x5):
  * one output row of every output channel is accumulated at once, so each shifted input row is
- * loaded once for all Cout; inner loops over x are contiguous and vectorized (omp simd). */
+ * loaded once for all Cout; inner loops over x are contiguous and vectorized (omp simd). The three
+ * kernels below are compiled twice on x86-64 (AVX2+FMA and baseline) and picked at load time, since
+ * the build targets baseline x86-64. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
+/* Output row y, columns [x0, xe), of every output channel of sample n. */
+SIMD_CLONES static void direct_fwd_row(float *out, const float *in, const float *w, const float *b, int n, int y,
+                                       int x0, int xe, int Cin, int H, int W, int Cout, int K) {
+    int P = K / 2;
+    float acc[DIRECT_MAX_COUT][DIRECT_XT];
+    for (int co = 0; co < Cout; co++) {
+        float bias = b ? b[co] : 0.0f;
+        for (int x = 0; x < xe - x0; x++) acc[co][x] = bias;
+    }
+    for (int ci = 0; ci < Cin; ci++) {
+        const float *src = in + ((size_t)n * Cin + ci) * H * W;
+        for (int ky = 0; ky < K; ky++) {
+            int iy = y - P + ky;
+            if (iy < 0 || iy >= H) continue;
+            const float *srow = src + (size_t)iy * W;
+            for (int kx = 0; kx < K; kx++) {
+                int lo = P - kx > x0 ? P - kx : x0, hi = W + P - kx < xe ? W + P - kx : xe;
+                const float *sp = srow - P + kx;
+                for (int co = 0; co < Cout; co++) {
+                    float wv = w[(((size_t)co * Cin + ci) * K + ky) * K + kx];
+                    float *a = acc[co] - x0;
+#pragma omp simd
+                    for (int x = lo; x < hi; x++) a[x] += wv * sp[x];
+                }
+            }
+        }
+    }
+    for (int co = 0; co < Cout; co++)
+        memcpy(out + (((size_t)n * Cout + co) * H + y) * W + x0, acc[co], sizeof(float) * (xe - x0));
+}
+
+/* dw[co, ci, :, :] += sum over the batch of dout[n, co] correlated with in[n, ci]. */
+SIMD_CLONES static void direct_dw_pair(float *dw, const float *dout, const float *in, int co, int ci, int B,
+                                       int Cin, int H, int W, int Cout, int K) {
+    int P = K / 2;
+    size_t HW = (size_t)H * W;
+    float acc[64];
+    for (int t = 0; t < K * K; t++) acc[t] = 0;
+    for (int n = 0; n < B; n++) {
+        const float *d = dout + ((size_t)n * Cout + co) * HW;
+        const float *src = in + ((size_t)n * Cin + ci) * HW;
+        for (int y = 0; y < H; y++) {
+            const float *drow = d + (size_t)y * W;
+            for (int ky = 0; ky < K; ky++) {
+                int iy = y - P + ky;
+                if (iy < 0 || iy >= H) continue;
+                const float *srow = src + (size_t)iy * W;
+                for (int kx = 0; kx < K; kx++) {
+                    int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
+                    const float *sp = srow - P + kx;
+                    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+                    for (int x = lo; x < hi; x++) sum += drow[x] * sp[x];
+                    acc[ky * K + kx] += sum;
+                }
+            }
+        }
+    }
+    float *dwk = dw + ((size_t)co * Cin + ci) * K * K;
+    for (int t = 0; t < K * K; t++) dwk[t] += acc[t];
+}
+
+/* din[n, ci] += sum over co of dout[n, co] convolved with w[co, ci]. */
+SIMD_CLONES static void direct_dx_plane(float *din, const float *dout, const float *w, int n, int ci, int Cin,
+                                        int H, int W, int Cout, int K) {
+    int P = K / 2;
+    size_t HW = (size_t)H * W;
+    float *dst = din + ((size_t)n * Cin + ci) * HW;
+    for (int co = 0; co < Cout; co++) {
+        const float *d = dout + ((size_t)n * Cout + co) * HW;
+        const float *wk = w + ((size_t)co * Cin + ci) * K * K;
+        for (int y = 0; y < H; y++) {
+            const float *drow = d + (size_t)y * W;
+            for (int ky = 0; ky < K; ky++) {
+                int iy = y - P + ky;
+                if (iy < 0 || iy >= H) continue;
+                float *irow = dst + (size_t)iy * W - P;
+                for (int kx = 0; kx < K; kx++) {
+                    float wv = wk[ky * K + kx];
+                    int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
+                    float *t = irow + kx;
+#pragma omp simd
+                    for (int x = lo; x < hi; x++) t[x] += wv * drow[x];
+                }
+            }
+        }
+    }
+}
+
 static void direct_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                            int H, int W, int Cout, int K, int nthreads) {
-    int P = K / 2;
     SL_ASSERT(Cout <= DIRECT_MAX_COUT);
     nthreads = nn_par(nthreads, (double)B * Cout * Cin * K * K * H * W);
 #pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
     for (int n = 0; n < B; n++)
         for (int y = 0; y < H; y++)
-            for (int x0 = 0; x0 < W; x0 += DIRECT_XT) {
-                int xe = W - x0 < DIRECT_XT ? W : x0 + DIRECT_XT;
-                float acc[DIRECT_MAX_COUT][DIRECT_XT];
-                for (int co = 0; co < Cout; co++) {
-                    float bias = b ? b[co] : 0.0f;
-                    for (int x = 0; x < xe - x0; x++) acc[co][x] = bias;
-                }
-                for (int ci = 0; ci < Cin; ci++) {
-                    const float *src = in + ((size_t)n * Cin + ci) * H * W;
-                    for (int ky = 0; ky < K; ky++) {
-                        int iy = y - P + ky;
-                        if (iy < 0 || iy >= H) continue;
-                        const float *srow = src + (size_t)iy * W;
-                        for (int kx = 0; kx < K; kx++) {
-                            int lo = P - kx > x0 ? P - kx : x0, hi = W + P - kx < xe ? W + P - kx : xe;
-                            const float *s = srow - P + kx;
-                            for (int co = 0; co < Cout; co++) {
-                                float wv = w[(((size_t)co * Cin + ci) * K + ky) * K + kx];
-                                float *a = acc[co] - x0;
-#pragma omp simd
-                                for (int x = lo; x < hi; x++) a[x] += wv * s[x];
-                            }
-                        }
-                    }
-                }
-                for (int co = 0; co < Cout; co++)
-                    memcpy(out + (((size_t)n * Cout + co) * H + y) * W + x0, acc[co], sizeof(float) * (xe - x0));
-            }
+            for (int x0 = 0; x0 < W; x0 += DIRECT_XT)
+                direct_fwd_row(out, in, w, b, n, y, x0, W - x0 < DIRECT_XT ? W : x0 + DIRECT_XT, Cin, H, W, Cout, K);
 }
 
 static void direct_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                             const float *w, int B, int Cin, int H, int W, int Cout, int K, int nthreads) {
-    int P = K / 2;
     size_t HW = (size_t)H * W;
+    SL_ASSERT(K * K <= 64);
     nthreads = nn_par(nthreads, (double)B * Cout * Cin * K * K * HW);
     if (db)
         for (int co = 0; co < Cout; co++) {
@@ -202,59 +272,12 @@ static void direct_backward(float *din, float *dw, float *db, const float *dout,
     if (dw) {
 #pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
         for (int co = 0; co < Cout; co++)
-            for (int ci = 0; ci < Cin; ci++) {
-                float acc[64];
-                SL_ASSERT(K * K <= 64);
-                for (int t = 0; t < K * K; t++) acc[t] = 0;
-                for (int n = 0; n < B; n++) {
-                    const float *d = dout + ((size_t)n * Cout + co) * HW;
-                    const float *src = in + ((size_t)n * Cin + ci) * HW;
-                    for (int y = 0; y < H; y++) {
-                        const float *drow = d + (size_t)y * W;
-                        for (int ky = 0; ky < K; ky++) {
-                            int iy = y - P + ky;
-                            if (iy < 0 || iy >= H) continue;
-                            const float *srow = src + (size_t)iy * W;
-                            for (int kx = 0; kx < K; kx++) {
-                                int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
-                                const float *s = srow - P + kx;
-                                float sum = 0;
-#pragma omp simd reduction(+ : sum)
-                                for (int x = lo; x < hi; x++) sum += drow[x] * s[x];
-                                acc[ky * K + kx] += sum;
-                            }
-                        }
-                    }
-                }
-                float *dwk = dw + ((size_t)co * Cin + ci) * K * K;
-                for (int t = 0; t < K * K; t++) dwk[t] += acc[t];
-            }
+            for (int ci = 0; ci < Cin; ci++) direct_dw_pair(dw, dout, in, co, ci, B, Cin, H, W, Cout, K);
     }
     if (din) {
 #pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
         for (int n = 0; n < B; n++)
-            for (int ci = 0; ci < Cin; ci++) {
-                float *dst = din + ((size_t)n * Cin + ci) * HW;
-                for (int co = 0; co < Cout; co++) {
-                    const float *d = dout + ((size_t)n * Cout + co) * HW;
-                    const float *wk = w + ((size_t)co * Cin + ci) * K * K;
-                    for (int y = 0; y < H; y++) {
-                        const float *drow = d + (size_t)y * W;
-                        for (int ky = 0; ky < K; ky++) {
-                            int iy = y - P + ky;
-                            if (iy < 0 || iy >= H) continue;
-                            float *irow = dst + (size_t)iy * W - P;
-                            for (int kx = 0; kx < K; kx++) {
-                                float wv = wk[ky * K + kx];
-                                int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
-                                float *t = irow + kx;
-#pragma omp simd
-                                for (int x = lo; x < hi; x++) t[x] += wv * drow[x];
-                            }
-                        }
-                    }
-                }
-            }
+            for (int ci = 0; ci < Cin; ci++) direct_dx_plane(din, dout, w, n, ci, Cin, H, W, Cout, K);
     }
 }
 
