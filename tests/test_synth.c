@@ -152,6 +152,39 @@ static void t_landmarks_posed(void) {
     }
 }
 
+/* The pose conventions of synth.h: yaw > 0 turns the nose toward the image's right, pitch > 0
+ * lifts it, roll > 0 tilts the face counter-clockwise (its image-left eye goes down). */
+static void t_pose_conventions(void) {
+    SlRng r;
+    sl_rng_seed(&r, (uint64_t)time(NULL) ^ 0x3131);
+    SynthIdentity id;
+    synth_identity_random(&id, &r);
+    SynthFrame fr;
+    synth_frame_neutral(&fr);
+    float l0[68][2], l1[68][2];
+    Image im;
+    synth_render(&id, &id, &fr, 128, &im, l0);
+    image_free(&im);
+    float ex0 = 0.5f * (mean_x(l0, 36, 41) + mean_x(l0, 42, 47)), ey0 = 0.5f * (mean_y(l0, 36, 41) + mean_y(l0, 42, 47));
+    fr.yaw = 20;
+    synth_render(&id, &id, &fr, 128, &im, l1);
+    image_free(&im);
+    float ex1 = 0.5f * (mean_x(l1, 36, 41) + mean_x(l1, 42, 47));
+    CHECK(l1[30][0] - ex1 > l0[30][0] - ex0 + 2);
+    CHECK(l1[45][0] - l1[42][0] < l1[39][0] - l1[36][0]); /* the far (subject's left) eye narrows */
+    fr.yaw = 0;
+    fr.pitch = 15;
+    synth_render(&id, &id, &fr, 128, &im, l1);
+    image_free(&im);
+    float ey1 = 0.5f * (mean_y(l1, 36, 41) + mean_y(l1, 42, 47));
+    CHECK(l1[30][1] - ey1 < l0[30][1] - ey0 - 1);
+    fr.pitch = 0;
+    fr.roll = 15;
+    synth_render(&id, &id, &fr, 128, &im, l1);
+    image_free(&im);
+    CHECK(mean_y(l1, 36, 41) > mean_y(l1, 42, 47) + 3);
+}
+
 static void t_landmarks_scale(void) {
     SynthIdentity id;
     SynthFrame fr;
@@ -364,6 +397,7 @@ int main(void) {
     RUN(t_determinism);
     RUN(t_landmarks_frontal);
     RUN(t_landmarks_posed);
+    RUN(t_pose_conventions);
     RUN(t_landmarks_scale);
     RUN(t_swap_ground_truth);
     RUN(t_json_roundtrip);

@@ -41,12 +41,14 @@ typedef struct {
     float yaw, pitch, roll;                     /* degrees: about ±35, ±20, ±20; yaw > 0 turns the
                                                    face toward the image's right, pitch > 0 looks
                                                    up, roll > 0 tilts it counter-clockwise */
-    float light_dir[3], light_intensity, light_temp; /* temp: -1 cool .. 1 warm */
+    float light_dir[3], light_intensity, light_temp; /* toward the light, camera axes (x right,
+                                                   y up, z toward the camera); temp: -1 cool ..
+                                                   1 warm. The camera auto-exposes the face. */
     int bg_kind;                                /* 0..SYNTH_BG_KINDS-1: vertical, diagonal and
                                                    radial gradients, blotchy texture, bokeh */
     float bg_rgb1[3], bg_rgb2[3];
     uint32_t bg_seed, noise_seed;
-    float cam_scale, cam_dx, cam_dy;            /* framing */
+    float cam_scale, cam_dx, cam_dy;            /* zoom; shift in fractions of the image side */
     float blur, noise_sigma;                    /* Gaussian sigma in pixels; noise in 8-bit levels */
 } SynthFrame;
 
