@@ -26,8 +26,8 @@ void blend_alpha(float *dst, const float *src, const float *mask, int w, int h, 
  * equation  Δf = Δsrc  (5-point Laplacian; the guidance field is src's gradient) with f = dst on
  * the pixels next to R (Dirichlet boundary from the destination; pixel neighbours outside the image
  * are left out, i.e. a Neumann edge). Solved for f - src (harmonic, boundary dst - src) by
- * conjugate gradients, started at the mean boundary difference, until the residual falls below
- * tol times the right-hand side's norm or after max_iter iterations (0: 300). Then
+ * conjugate gradients, started from a row/column interpolation of the boundary values, until the
+ * residual falls below tol times the right-hand side's norm or after max_iter iterations (0: 300). Then
  * dst = mask * f + (1 - mask) * dst, so a feathered mask still fades the edge. Returns the
  * iterations used (the most over channels). */
 int blend_poisson(float *dst, const float *src, const float *mask, int w, int h, int nch, int max_iter,
