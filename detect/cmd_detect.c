@@ -108,6 +108,11 @@ static int train_meso(const DetDataset *ds, const char *out, int size, int steps
             meso4_free(&m);
             return 1;
         }
+        if (m.step >= steps) {
+            printf("meso4: %s is already at step %ld (--steps %d); nothing to do\n", out, m.step, steps);
+            meso4_free(&m);
+            return 0;
+        }
         sl_info("resuming %s at step %ld of %d", out, m.step, steps);
     } else {
         if (sl_is_file(out)) {
