@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <png.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -333,65 +332,15 @@ int faceset_writer_open(FaceSetWriter *w, const char *dir, int crop, float cover
     return 0;
 }
 
-/* PNG encoding for the writer: libpng at zlib level 1 with the Average filter. Face-set images are
- * many and noisy (sensor noise, skin texture); this costs about 3x less CPU than image_encode_png
- * (level 6, adaptive filters) for ~10% larger files (docs/PERFORMANCE.md "swaplab synth").
- * Deterministic: same pixels, same bytes. */
-typedef struct {
-    uint8_t *buf;
-    size_t len, cap;
-    char emsg[256];
-} PngBuf;
-
-static void pngbuf_write(png_structp png, png_bytep d, png_size_t n) {
-    PngBuf *b = png_get_io_ptr(png);
-    if (b->len + n > b->cap) {
-        while (b->len + n > b->cap) b->cap = b->cap ? b->cap * 2 : 65536;
-        b->buf = xrealloc(b->buf, b->cap);
-    }
-    memcpy(b->buf + b->len, d, n);
-    b->len += n;
-}
-static void pngbuf_flush(png_structp png) { (void)png; }
-static void pngbuf_error(png_structp png, png_const_charp msg) {
-    PngBuf *b = png_get_error_ptr(png);
-    snprintf(b->emsg, sizeof b->emsg, "%s", msg);
-    png_longjmp(png, 1);
-}
-static void pngbuf_warn(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
-
-static int encode_png_fast(const Image *im, PngBuf *b, SlErr *err) {
-    SL_ASSERT((im->c == 1 || im->c == 3 || im->c == 4) && im->w > 0 && im->h > 0);
-    int ct = im->c == 1 ? PNG_COLOR_TYPE_GRAY : im->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
-    memset(b, 0, sizeof *b);
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, b, pngbuf_error, pngbuf_warn);
-    if (!png) SL_DIE("png_create_write_struct failed");
-    png_infop info = png_create_info_struct(png);
-    if (!info) SL_DIE("png_create_info_struct failed");
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        free(b->buf);
-        b->buf = NULL;
-        return sl_fail(err, "PNG encoding failed: %s", b->emsg);
-    }
-    png_set_write_fn(png, b, pngbuf_write, pngbuf_flush);
-    png_set_IHDR(png, info, (png_uint_32)im->w, (png_uint_32)im->h, 8, ct, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 1);
-    png_set_filter(png, 0, PNG_FILTER_AVG); /* one fixed filter: as small as adaptive here, 20% less CPU */
-    png_write_info(png, info);
-    for (int y = 0; y < im->h; y++) png_write_row(png, im->px + (size_t)y * im->w * im->c);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    return 0;
-}
-
+/* Face-set images are many and noisy: zlib level 1 costs about 3x less CPU than the default for
+ * ~10% larger files (docs/PERFORMANCE.md "swaplab synth"). Same pixels, same bytes. */
 static int write_png(const char *path, const Image *im, char sha[65], SlErr *err) {
-    PngBuf b;
-    if (encode_png_fast(im, &b, err)) return sl_failctx(err, "%s", path);
-    int rc = sl_write_atomic(path, b.buf, b.len, err);
-    if (!rc && sha) sl_sha256_hex(b.buf, b.len, sha);
-    free(b.buf);
+    uint8_t *buf;
+    size_t len;
+    if (image_encode_png_level(im, 1, &buf, &len, err)) return sl_failctx(err, "%s", path);
+    int rc = sl_write_atomic(path, buf, len, err);
+    if (!rc && sha) sl_sha256_hex(buf, len, sha);
+    free(buf);
     return rc;
 }
 

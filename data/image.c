@@ -180,7 +180,7 @@ static void png_mem_write(png_structp png, png_bytep d, png_size_t n) {
 }
 static void png_mem_flush(png_structp png) { (void)png; }
 
-static int encode_png(const Image *img, const PngText *texts, int nt, MemWriter *mw, SlErr *err) {
+static int encode_png(const Image *img, const PngText *texts, int nt, int level, MemWriter *mw, SlErr *err) {
     char emsg[256] = "";
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, emsg, png_err_fn, png_warn_fn);
     if (!png) SL_DIE("png_create_write_struct failed");
@@ -197,7 +197,12 @@ static int encode_png(const Image *img, const PngText *texts, int nt, MemWriter 
     int ct = img->c == 1 ? PNG_COLOR_TYPE_GRAY : img->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_RGBA;
     png_set_IHDR(png, info, (png_uint_32)img->w, (png_uint_32)img->h, 8, ct, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, 6);
+    if (level >= 0) {
+        png_set_compression_level(png, level);
+        png_set_filter(png, 0, PNG_FILTER_AVG); /* one fixed filter: as small as adaptive on noisy faces */
+    } else {
+        png_set_compression_level(png, 6);
+    }
     if (nt > 0) {
         t = xcalloc((size_t)nt, sizeof(png_text));
         for (int i = 0; i < nt; i++) {
@@ -220,8 +225,12 @@ static int encode_png(const Image *img, const PngText *texts, int nt, MemWriter 
 }
 
 int image_encode_png(const Image *img, uint8_t **out, size_t *len, SlErr *err) {
+    return image_encode_png_level(img, -1, out, len, err);
+}
+
+int image_encode_png_level(const Image *img, int level, uint8_t **out, size_t *len, SlErr *err) {
     MemWriter mw = {0};
-    if (encode_png(img, NULL, 0, &mw, err)) return -1;
+    if (encode_png(img, NULL, 0, level, &mw, err)) return -1;
     *out = mw.buf;
     *len = mw.len;
     return 0;
@@ -229,7 +238,7 @@ int image_encode_png(const Image *img, uint8_t **out, size_t *len, SlErr *err) {
 
 int image_save_png(const char *path, const Image *img, const PngText *texts, int nt, SlErr *err) {
     MemWriter mw = {0};
-    if (encode_png(img, texts, nt, &mw, err)) return sl_failctx(err, "%s", path);
+    if (encode_png(img, texts, nt, -1, &mw, err)) return sl_failctx(err, "%s", path);
     int r = sl_write_atomic(path, mw.buf, mw.len, err);
     free(mw.buf);
     return r;

@@ -66,7 +66,7 @@ static int test_summary(const char *prog) {
 }
 
 /* A fresh scratch directory under $TMPDIR (or /tmp); aborts on failure. */
-static const char *test_tmpdir(void) {
+__attribute__((unused)) static const char *test_tmpdir(void) {
     static char dir[512];
     if (!dir[0]) {
         const char *t = getenv("TMPDIR");
