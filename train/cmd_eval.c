@@ -32,7 +32,7 @@ int cmd_eval(int argc, char **argv) {
                           "Swaps held-out frames A→B for every pair of identities and compares each swap with the\n"
                           "renderer's ground truth (A's frame with B's inner face), inside the face mask: PSNR and\n"
                           "SSIM, against two baselines (the unswapped source; B's mean face), and identity transfer\n"
-                          "(does a nearest-neighbour classifier on the inner face call the swap B?).",
+                          "(does a small classifier on the inner face call the swap B?).",
                           spec, argc, argv, NULL);
     if (r) {
         free(sets.v);

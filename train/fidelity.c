@@ -132,11 +132,76 @@ typedef struct {
     float *feat;  /* nfeat x 3*FEAT*FEAT classifier features of training crops */
 } IdEval;
 
+#define NFEAT (3 * FEAT * FEAT)
+
 struct Fidelity {
     int nsets, size, heldout;
     IdEval *id;
     float **gt; /* [a*nsets+b]: n_a x 3 x S x S */
+    /* identity classifier: softmax regression on standardised inner-face features */
+    float mu[NFEAT], sd[NFEAT];
+    float *W; /* nsets x NFEAT */
+    float *bias;
 };
+
+/* Trains the softmax regression (full-batch gradient descent with L2, deterministic) on every
+ * identity's training features. Lighting and pose vary within an identity's crops, so the
+ * classifier learns what stays: skin tone, eyes, brows, lips. */
+static void train_classifier(Fidelity *f) {
+    int n = 0;
+    for (int a = 0; a < f->nsets; a++) n += f->id[a].nfeat;
+    for (int j = 0; j < NFEAT; j++) {
+        double m = 0, v = 0;
+        for (int a = 0; a < f->nsets; a++)
+            for (int k = 0; k < f->id[a].nfeat; k++) m += f->id[a].feat[(size_t)NFEAT * k + j];
+        m /= n > 0 ? n : 1;
+        for (int a = 0; a < f->nsets; a++)
+            for (int k = 0; k < f->id[a].nfeat; k++) {
+                double d = f->id[a].feat[(size_t)NFEAT * k + j] - m;
+                v += d * d;
+            }
+        f->mu[j] = (float)m;
+        f->sd[j] = (float)sqrt(v / (n > 1 ? n - 1 : 1)) + 1e-3f;
+    }
+    const int C = f->nsets;
+    f->W = xcalloc((size_t)C * NFEAT, sizeof(float));
+    f->bias = xcalloc((size_t)C, sizeof(float));
+    float *gW = xmalloc(sizeof(float) * (size_t)C * NFEAT), *gb = xmalloc(sizeof(float) * (size_t)C);
+    float x[NFEAT];
+    double p[SWAP_MAX_IDS];
+    const float lr = 0.5f, l2 = 1e-3f;
+    for (int it = 0; it < 300; it++) {
+        memset(gW, 0, sizeof(float) * (size_t)C * NFEAT);
+        memset(gb, 0, sizeof(float) * (size_t)C);
+        for (int a = 0; a < C; a++)
+            for (int k = 0; k < f->id[a].nfeat; k++) {
+                const float *q = f->id[a].feat + (size_t)NFEAT * k;
+                for (int j = 0; j < NFEAT; j++) x[j] = (q[j] - f->mu[j]) / f->sd[j];
+                double mx = -DBL_MAX, z = 0;
+                for (int c = 0; c < C; c++) {
+                    double s = f->bias[c];
+                    for (int j = 0; j < NFEAT; j++) s += (double)f->W[(size_t)c * NFEAT + j] * x[j];
+                    p[c] = s;
+                    if (s > mx) mx = s;
+                }
+                for (int c = 0; c < C; c++) z += p[c] = exp(p[c] - mx);
+                for (int c = 0; c < C; c++) {
+                    float g = (float)(p[c] / z - (c == a));
+                    gb[c] += g;
+                    for (int j = 0; j < NFEAT; j++) gW[(size_t)c * NFEAT + j] += g * x[j];
+                }
+            }
+        for (int c = 0; c < C; c++) {
+            f->bias[c] -= lr * gb[c] / (n > 0 ? n : 1);
+            for (int j = 0; j < NFEAT; j++) {
+                float *w = &f->W[(size_t)c * NFEAT + j];
+                *w -= lr * (gW[(size_t)c * NFEAT + j] / (n > 0 ? n : 1) + l2 * *w);
+            }
+        }
+    }
+    free(gW);
+    free(gb);
+}
 
 static void scale_landmarks(const float in[ALIGN_NLM][2], float k, float out[ALIGN_NLM][2]) {
     for (int j = 0; j < ALIGN_NLM; j++) out[j][0] = in[j][0] * k, out[j][1] = in[j][1] * k;
@@ -232,6 +297,7 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
             }
             free(tmp);
         }
+    train_classifier(f);
     return f;
 }
 
@@ -243,22 +309,20 @@ void fidelity_free(Fidelity *f) {
     }
     for (int i = 0; i < f->nsets * f->nsets; i++) free(f->gt[i]);
     free(f->gt);
+    free(f->W);
+    free(f->bias);
     free(f->id);
     free(f);
 }
 
-/* Nearest-neighbour identity of a feature vector among every identity's training features. */
+/* The identity the classifier gives a feature vector. */
 static int classify(const Fidelity *f, const float *feat) {
-    double best = DBL_MAX;
     int who = -1;
-    for (int a = 0; a < f->nsets; a++) {
-        const IdEval *e = &f->id[a];
-        for (int k = 0; k < e->nfeat; k++) {
-            const float *q = e->feat + (size_t)3 * FEAT * FEAT * k;
-            double d = 0;
-            for (int j = 0; j < 3 * FEAT * FEAT; j++) d += (double)(q[j] - feat[j]) * (q[j] - feat[j]);
-            if (d < best) best = d, who = a;
-        }
+    double best = -DBL_MAX;
+    for (int c = 0; c < f->nsets; c++) {
+        double s = f->bias[c];
+        for (int j = 0; j < NFEAT; j++) s += (double)f->W[(size_t)c * NFEAT + j] * ((feat[j] - f->mu[j]) / f->sd[j]);
+        if (s > best) best = s, who = c;
     }
     return who;
 }

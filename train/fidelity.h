@@ -2,8 +2,9 @@
  * swap held-out frames A→B, compare with A's frame re-rendered with B's inner face
  * (data/groundtruth.h), inside the face mask, with two baselines that give the numbers a meaning:
  * the unswapped source crop (what "doing nothing" scores) and B's mean face (what "drawing an
- * average B" scores). Also identity transfer: a nearest-neighbour classifier on the inner face of
- * aligned training crops says whether the swap looks like B.
+ * average B" scores). Also identity transfer: a small classifier (softmax regression on the inner
+ * face — brows to mouth — of every identity's aligned training crops) says whether the swap looks
+ * like B.
  *
  *   Fidelity *f = fidelity_prepare(sets, n, model size, 10, 16, &err);
  *   fidelity_run(f, model, &ctx, &report, &err);   (as often as wanted, e.g. every N steps)
