@@ -7,7 +7,7 @@
  * cell floor((x + 0.5) * G / w)), so a rescaled copy keeps its cells. A keyed permutation gives
  * WM_PILOT cells to a pilot of keyed +-1 chips (the detector's z-score) and the rest, round robin,
  * to the 92 coded bits of (payload, CRC-8, tail). Every cell's luminance moves by +-A, weighted by
- * local texture (flat regions get less). The detector averages luminance per cell, removes the
+ * local texture (flat regions get less), with the cell edges softened by a quarter-cell blur. The detector averages luminance per cell, removes the
  * host's low frequencies with a cell-grid high-pass, weights cells by their local residual energy,
  * and correlates. */
 #include "infer/watermark.h"
@@ -31,6 +31,7 @@
 #define WM_SEARCH_STEPS 6
 #define WM_MASK_MIN 0.5
 #define WM_MASK_MAX 2.0
+#define WM_SOFTEN 4         /* blur radius = cell size / this */
 #define WM_PSNR_FLOOR 40.3  /* PSNR of the stored (clipped, rounded) result never falls below */
 
 void wm_key_from_string(WmKey *key, const char *s) {
@@ -258,6 +259,7 @@ typedef struct {
     const Image *src;
     float sign[WM_CELLS]; /* the wanted sign of every cell's change */
     float *mask;          /* per-pixel perceptual weight, mean square 1 */
+    float *pat;           /* per-pixel pattern: sign(cell) * mask, softened */
     int *cx, *cy;         /* pixel column/row -> cell column/row */
 } WmEmbed;
 
@@ -270,7 +272,7 @@ static double render(const WmEmbed *E, double amp, Image *out) {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
-            double d = amp * E->sign[E->cy[y] * WM_G + E->cx[x]] * E->mask[i];
+            double d = amp * E->pat[i];
             const uint8_t *p = src->px + i * (size_t)src->c;
             uint8_t *q = out->px + i * (size_t)src->c;
             for (int k = 0; k < src->c; k++) {
@@ -321,6 +323,19 @@ int wm_embed(Image *rgb, const WmKey *key, uint32_t payload, SlErr *err) {
     E.mask = mask;
     E.cx = cell_map(w);
     E.cy = cell_map(h);
+    float *pat = xmalloc(n * sizeof *pat);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) pat[(size_t)y * w + x] = E.sign[E.cy[y] * WM_G + E.cx[x]] * mask[(size_t)y * w + x];
+    /* soften the cell edges (a box blur of a quarter cell): less visible blockiness in flat regions,
+     * and the energy moves from edges that JPEG and downscaling remove into the cell means */
+    int rad = (w < h ? w : h) / WM_G / WM_SOFTEN;
+    if (rad > 0) {
+        float *t = xmalloc(n * sizeof *t);
+        box_mean(pat, t, w, h, rad);
+        free(pat);
+        pat = t;
+    }
+    E.pat = pat;
 
     /* the largest amplitude whose stored result keeps PSNR >= WM_PSNR_FLOOR (bisection; clipping
      * at 0 and 255 makes the PSNR depend on the image) */
@@ -342,7 +357,7 @@ int wm_embed(Image *rgb, const WmKey *key, uint32_t payload, SlErr *err) {
     memcpy(rgb->px, best.px, n * (size_t)rgb->c);
     image_free(&out);
     image_free(&best);
-    free(E.cx), free(E.cy), free(mask);
+    free(E.cx), free(E.cy), free(mask), free(pat);
     return 0;
 }
 
