@@ -861,7 +861,13 @@ int report_write(const ReportOpts *o, ReportSummary *sum, SlErr *err) {
     char *slash = strrchr(outdir, '/');
     if (slash) *slash = 0;
     else snprintf(outdir, sizeof outdir, ".");
-    sl_path_join(r.assets, sizeof r.assets, outdir, "assets");
+    /* heatmap PNGs (also embedded): DIR/report/assets for index.html, else <name>-assets */
+    const char *base = strrchr(r.out, '/') ? strrchr(r.out, '/') + 1 : r.out;
+    char stem[256] = "assets";
+    if (strcmp(base, "index.html")) {
+        snprintf(stem, sizeof stem, "%.*s-assets", (int)(strcspn(base, ".") < 200 ? strcspn(base, ".") : 200), base);
+    }
+    sl_path_join(r.assets, sizeof r.assets, outdir, stem);
 
     RunInfo ri;
     SwapModel *m = run_load_model(r.run, &ri, err);

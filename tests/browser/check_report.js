@@ -1,7 +1,7 @@
 // check_report.js — opens a swaplab report in headless chromium (playwright-core), checks that every
 // image loaded, every inline SVG chart has a non-empty box, the page has lang, alt text on every
 // image, headings in order and no console errors, and saves a screenshot.
-// usage: node check_report.js REPORT.html SCREENSHOT.png [full]
+// usage: node check_report.js REPORT.html SCREENSHOT.png [full|basic] [CSS selector to scroll to before the screenshot]
 // Playwright API: https://playwright.dev/docs/api/class-browsertype#browser-type-launch
 'use strict';
 const path = require('path');
@@ -10,7 +10,7 @@ const os = require('os');
 const { chromium } = require('playwright-core');
 
 async function main() {
-  const [report, shot, mode] = process.argv.slice(2);
+  const [report, shot, mode, at] = process.argv.slice(2);
   if (!report || !shot) {
     console.error('usage: node check_report.js REPORT.html SCREENSHOT.png [full]');
     process.exit(2);
@@ -65,6 +65,7 @@ async function main() {
       if (facts.images < 4) problems.push('only ' + facts.images + ' images (expected previews, swaps, heatmaps)');
       if (facts.svgs < 3) problems.push('only ' + facts.svgs + ' charts (expected loss, fidelity, ROC, ...)');
     }
+    if (at) await page.evaluate((sel) => { const e = document.querySelector(sel); if (e) e.scrollIntoView(); }, at);
     await page.screenshot({ path: shot, fullPage: false });
     await page.emulateMedia({ media: 'print' });
     const pdf = await page.pdf({ format: 'A4', printBackground: false });
