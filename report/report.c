@@ -107,12 +107,11 @@ static int check_consent(Rep *r, const RunInfo *ri, SlErr *err) {
     for (int i = 0; i < n; i++) {
         char d[4096], c[4096];
         sl_snprintf(d, sizeof d, "%s/%s", r->sets, names[i]);
+        /* a face set: a manifest, or faces without one (then refused by the check below) */
+        char fj[4096];
         sl_path_join(c, sizeof c, d, CONSENT_FILE);
-        if (sl_is_file(c) || sl_is_file(d) || sl_is_dir(d)) {
-            char fj[4096];
-            sl_path_join(fj, sizeof fj, d, "faces.jsonl");
-            if (sl_is_file(c) || sl_is_file(fj)) add_set(r, d);
-        }
+        sl_path_join(fj, sizeof fj, d, "faces.jsonl");
+        if (sl_is_file(c) || sl_is_file(fj)) add_set(r, d);
     }
     sl_free_list(names, n);
     for (int i = 0; ri && i < ri->n_ids; i++) {
@@ -290,7 +289,7 @@ static void section_training(Rep *r, const RunInfo *ri) {
     for (int i = 0; i < nsteps; i++) free(names[i]);
     free(names);
     char latest[4096];
-    sl_path_join(latest, sizeof latest, pdir, "previews/latest.png" + 9);
+    sl_path_join(latest, sizeof latest, pdir, "latest.png");
     if (sl_is_file(latest)) {
         hb_printf(b, "<h3>The latest preview (step %ld)</h3>\n<figure>", ri ? ri->step : 0L);
         img(r, latest, "latest preview grid: per identity the input, its reconstruction and the swap", "big");
