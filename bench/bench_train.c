@@ -5,15 +5,26 @@
  *
  *   build/bench/bench_train --preset original --batch 16 --steps 4 --warmup 1 --threads 2
  * Last line: RESULT train preset=P batch=B threads=T steps=S img_s=I (median step) best_img_s=I
- *            mean_img_s=I loss=L */
+ *            mean_img_s=I cpu_img_s=I loss=L
+ * cpu_img_s divides by the process CPU time per thread (CPU seconds / T): on a machine shared with
+ * other work it estimates the idle-machine figure (run with OMP_WAIT_POLICY=passive so waiting
+ * threads do not burn CPU). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/nn.h"
 #include "train/swap_model.h"
 #include "util/args.h"
 #include "util/rng.h"
+
+/* CPU seconds of the whole process (all threads). */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -62,10 +73,10 @@ int main(int argc, char **argv) {
     nn_net_reserve(m->decoders[0], batch);
     nn_net_reserve(m->decoders[1], batch);
     NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
-    double *dt = xmalloc(sizeof(double) * steps), sum = 0;
+    double *dt = xmalloc(sizeof(double) * steps), sum = 0, cpu = 0;
     float loss = 0;
     for (int it = 0; it < warmup + steps; it++) {
-        double t0 = sl_now();
+        double t0 = sl_now(), c0 = cpu_now();
         loss = 0;
         for (int s = 0; s < 2; s++) {
             const float *z = nn_net_forward(m->encoder, &ctx, x[s], batch);
@@ -79,14 +90,16 @@ int main(int argc, char **argv) {
         if (it >= warmup) {
             dt[it - warmup] = t;
             sum += t;
+            cpu += cpu_now() - c0;
         }
     }
     qsort(dt, (size_t)steps, sizeof *dt, cmp_double);
     double med = steps % 2 ? dt[steps / 2] : 0.5 * (dt[steps / 2 - 1] + dt[steps / 2]);
     double imgs = 2.0 * batch;
     printf("RESULT train preset=%s batch=%d threads=%d steps=%d img_s=%.3f best_img_s=%.3f "
-           "mean_img_s=%.3f loss=%.6f\n",
-           preset, batch, threads, steps, imgs / med, imgs / dt[0], imgs * steps / sum, loss);
+           "mean_img_s=%.3f cpu_img_s=%.3f loss=%.6f\n",
+           preset, batch, threads, steps, imgs / med, imgs / dt[0], imgs * steps / sum,
+           imgs * steps / (cpu / threads), loss);
     free(dt);
     free(dy);
     free(dz);

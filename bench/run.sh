@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # run.sh — `make bench`: CPU training throughput of swaplab side by side with the PyTorch reference
 # (bench/torch_reference.py, Debian's python3-torch) and the OpenBLAS sgemm bound, as one table;
-# then every other bench program in $BUILD/bench. Also writes the table as Markdown to
-# $BUILD/bench/train_table.md (for docs/PERFORMANCE.md).
+# then every other bench program in $BUILD/bench. Also writes the tables as Markdown to
+# $BUILD/bench/train_table.md (for docs/PERFORMANCE.md). Two tables: wall clock, and process CPU
+# time / threads, which estimates the idle-machine figure when other work shares the cores (then
+# OMP_WAIT_POLICY=passive is set, so waiting threads do not burn CPU, and the targets are judged
+# on that table).
 #   BUILD=build bash bench/run.sh          (make bench does this)
 #   THREADS=2  thread count for swaplab (OpenMP + OpenBLAS) and torch.set_num_threads; default nproc
 #   QUICK=1    fewer steps (a smoke run, numbers noisier)
+#   CONFIGS="tiny 16 1 4,lite 32 1 2"   other "preset batch warmup steps" runs, comma-separated
 set -u
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-$(nproc)}
@@ -19,55 +23,79 @@ have_torch=0
 $PY -c 'import torch' 2>/dev/null && have_torch=1
 
 # preset batch warmup steps (per side batch; batch 64 of original is ~20 s a step on 2 cores)
-if [[ -n ${QUICK:-} ]]; then
+if [[ -n ${CONFIGS:-} ]]; then
+  IFS=, read -r -a CONFIGS <<<"$CONFIGS"
+elif [[ -n ${QUICK:-} ]]; then
   CONFIGS=("original 16 1 1" "lite 16 1 2")
 else
   CONFIGS=("original 16 1 3" "original 64 1 2" "lite 16 1 4" "lite 64 1 3")
 fi
 
 field() { sed -nE "s/.* $1=([0-9.]+).*/\1/p" <<<"$2"; }
+jfield() { sed -nE "s/.*\"$1\": ([0-9.]+).*/\1/p" <<<"$2"; }
+div() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a > 0 && b > 0) printf f, a / b; else print "n/a" }'; }
 cpu=$(sed -nE 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-echo "== training throughput, CPU: $(date -u +%Y-%m-%dT%H:%MZ), $cpu, $THREADS threads, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "   one step = B faces per side through encoder + own decoder, MSE, backward, Adam; img/s counts both sides"
+load=$(cut -d' ' -f1 /proc/loadavg)
+# On a machine shared with other work, spinning OpenMP threads waste the cores the others need
+# and make CPU time meaningless: wait passively there (both swaplab and PyTorch use libgomp).
+loaded=$(awk -v l="$load" -v t="$THREADS" 'BEGIN { print (l >= t) ? 1 : 0 }')
+if ((loaded)) && [[ -z ${OMP_WAIT_POLICY:-} ]]; then export OMP_WAIT_POLICY=passive; fi
+echo "== training throughput, CPU: $(date -u +%Y-%m-%dT%H:%MZ), $cpu, $THREADS threads, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}"
+echo "   one step = B faces per side through encoder + own decoder, MSE, backward, Adam; img/s counts both sides;"
 echo "   img/s from the median timed step (warm-up excluded); bound = sgemm GFLOP/s / (3 x forward GFLOP per image)"
-rows=()
 md=$B/train_table.md
-{
-  echo "| preset | batch/side | swaplab img/s | PyTorch img/s | ratio | sgemm GFLOP/s | sgemm-bound img/s | share of bound |"
-  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-} >"$md"
-printf '%-9s %5s %14s %14s %7s %13s %11s %9s\n' preset batch "swaplab img/s" "PyTorch img/s" ratio "sgemm GFLOP/s" "bound img/s" "of bound"
-status=0
+hdr="| preset | batch/side | swaplab img/s | PyTorch img/s | ratio | sgemm GFLOP/s | sgemm-bound img/s | share of bound |"
+sep="| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+fmt='%-9s %5s %14s %14s %7s %13s %11s %9s\n'
+wall_rows=(); cpu_rows=(); wall_md=(); cpu_md=(); status=0
 declare -A RATIO SHARE
 for cfg in "${CONFIGS[@]}"; do
   read -r preset batch warm steps <<<"$cfg"
   g=$("$B/bench_sgemm" --preset "$preset" --batch "$batch" --threads "$THREADS" | grep '^RESULT') || status=1
   s=$("$B/bench_train" --preset "$preset" --batch "$batch" --warmup "$warm" --steps "$steps" --threads "$THREADS" | grep '^RESULT') || status=1
-  ours=$(field img_s "$s"); gf=$(field gflops "$g"); bound=$(field bound_img_s "$g")
+  t=""
   if ((have_torch)); then
-    t=$($PY bench/torch_reference.py --preset "$preset" --batch "$batch" --warmup "$warm" --steps "$steps" --threads "$THREADS" --device cpu)
-    theirs=$(sed -nE 's/.*"img_per_s": ([0-9.]+).*/\1/p' <<<"$t")
-  else
-    theirs=""
+    t=$($PY bench/torch_reference.py --preset "$preset" --batch "$batch" --warmup "$warm" --steps "$steps" --threads "$THREADS" --device cpu) || status=1
   fi
-  ratio=$(awk -v a="$ours" -v b="$theirs" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-  share=$(awk -v a="$ours" -v b="$bound" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }')
-  RATIO[$preset.$batch]=$ratio; SHARE[$preset.$batch]=${share%\%}
-  printf '%-9s %5s %14s %14s %7s %13s %11s %9s\n' "$preset" "$batch" "$ours" "${theirs:-n/a}" "$ratio" "$gf" "$bound" "$share"
-  echo "| $preset | $batch | $ours | ${theirs:-n/a} | $ratio | $gf | $bound | $share |" >>"$md"
+  for kind in wall cpu; do
+    if [[ $kind == wall ]]; then
+      ours=$(field img_s "$s"); theirs=$(jfield img_per_s "$t"); gf=$(field gflops "$g"); bound=$(field bound_img_s "$g")
+    else
+      ours=$(field cpu_img_s "$s"); theirs=$(jfield cpu_img_per_s "$t"); gf=$(field cpu_gflops "$g"); bound=$(field cpu_bound_img_s "$g")
+    fi
+    ratio=$(div "$ours" "$theirs" %.2f); share=$(awk -v a="$ours" -v b="$bound" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print "n/a" }')
+    row=$(printf "$fmt" "$preset" "$batch" "$ours" "${theirs:-n/a}" "$ratio" "$gf" "$bound" "$share%")
+    mdrow="| $preset | $batch | $ours | ${theirs:-n/a} | $ratio | $gf | $bound | $share% |"
+    if [[ $kind == wall ]]; then wall_rows+=("$row"); wall_md+=("$mdrow"); else cpu_rows+=("$row"); cpu_md+=("$mdrow"); fi
+    if [[ $kind == wall && $loaded == 0 ]] || [[ $kind == cpu && $loaded == 1 ]]; then
+      RATIO[$preset.$batch]=$ratio; SHARE[$preset.$batch]=$share
+    fi
+  done
+  echo "   measured $preset batch $batch" >&2
 done
-((have_torch)) || echo "   (PyTorch column empty: /usr/bin/python3 has no torch; apt-get install python3-torch)"
+echo "wall clock:"
+printf "$fmt" preset batch "swaplab img/s" "PyTorch img/s" ratio "sgemm GFLOP/s" "bound img/s" "of bound"
+printf '%s\n' "${wall_rows[@]}"
+echo "CPU time / threads (the idle-machine estimate when the machine is shared):"
+printf "$fmt" preset batch "swaplab img/s" "PyTorch img/s" ratio "sgemm GFLOP/s" "bound img/s" "of bound"
+printf '%s\n' "${cpu_rows[@]}"
+{
+  echo "Wall clock:"; echo; echo "$hdr"; echo "$sep"; printf '%s\n' "${wall_md[@]}"; echo
+  echo "CPU time / threads:"; echo; echo "$hdr"; echo "$sep"; printf '%s\n' "${cpu_md[@]}"
+} >"$md"
+((have_torch)) || echo "   (PyTorch columns empty: /usr/bin/python3 has no torch; apt-get install python3-torch)"
 
 # Targets (issue 2): original >= 1.3x PyTorch and >= 75% of the sgemm bound; lite >= 1.3x PyTorch.
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "n/a" || v == "") print "not measured"; else if (v + 0 >= t + 0) print "met"; else print "MISSED" }'; }
-echo "targets:"
+echo "targets (judged on the $( ((loaded)) && echo "CPU-time table: the machine is loaded" || echo "wall-clock table")):"
 for key in "${!RATIO[@]}"; do
   preset=${key%%.*}
+  [[ $preset == original || $preset == lite ]] || continue
   line="  $key: ratio ${RATIO[$key]} (>= 1.3: $(verdict "${RATIO[$key]}" 1.3))"
   [[ $preset == original ]] && line+=", share of bound ${SHARE[$key]}% (>= 75%: $(verdict "${SHARE[$key]}" 75))"
   echo "$line"
 done | sort
-echo "(table also in $md)"
+echo "(tables also in $md)"
 
 others=()
 for p in "$B"/bench_*; do

@@ -6,7 +6,8 @@ Same presets as train/swap_model.c (shared encoder, one decoder per identity, te
 swaplab's safetensors names), same step: for each side, B faces -> encoder -> own decoder -> MSE
 against the input, backward (gradients accumulate), then one Adam step (lr 5e-5, betas 0.5/0.999).
 Prints one JSON line: {"preset", "batch", "steps", "threads", "device", "img_per_s" (from the
-median step time), "best_img_per_s", "mean_img_per_s", "loss"}; warm-up steps are not timed.
+median step time), "best_img_per_s", "mean_img_per_s", "cpu_img_per_s" (process CPU seconds / threads, the
+idle-machine estimate on a shared machine), "loss"}; warm-up steps are not timed.
 
 Run with Debian's /usr/bin/python3 (python3-torch):
     /usr/bin/python3 bench/torch_reference.py --preset original --batch 16 --steps 5 --threads 2
@@ -161,11 +162,13 @@ def main():
     sync = torch.cuda.synchronize if a.device == "cuda" else (lambda: None)
     sync()
     times = []
+    c0 = time.process_time()
     for _ in range(a.steps):
         t0 = time.perf_counter()
         loss = float(step())  # float() waits for the device
         sync()
         times.append(time.perf_counter() - t0)
+    cpu = time.process_time() - c0
     imgs = a.batch * len(model.decoders)
     times.sort()
     n = len(times)
@@ -173,7 +176,8 @@ def main():
     print(json.dumps({"impl": "pytorch " + torch.__version__, "preset": a.preset, "batch": a.batch,
                       "steps": a.steps, "threads": a.threads, "device": a.device,
                       "img_per_s": round(imgs / med, 3), "best_img_per_s": round(imgs / times[0], 3),
-                      "mean_img_per_s": round(imgs * n / sum(times), 3), "loss": round(loss, 6)}))
+                      "mean_img_per_s": round(imgs * n / sum(times), 3),
+                      "cpu_img_per_s": round(imgs * n / (cpu / a.threads), 3), "loss": round(loss, 6)}))
 
 
 if __name__ == "__main__":
