@@ -107,11 +107,11 @@ static float sample(const float *p, int c, double u, double v, int zero_out) {
     return (float)s;
 }
 
-static int composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
-                     const float *mask, const SwapOptions *o, Image *out, float *corrected) {
+int swap_composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
+                   const float *mask, const SwapOptions *o, Image *out) {
     SL_ASSERT(frame->c == 3);
     const size_t cn = (size_t)crop * crop;
-    float *sw = corrected ? corrected : xmalloc(sizeof(float) * 3 * cn);
+    float *sw = xmalloc(sizeof(float) * 3 * cn);
     memcpy(sw, swapped, sizeof(float) * 3 * cn);
     colour_transfer(o->colour, sw, orig, mask, cn);
     *out = image_clone(frame);
@@ -156,13 +156,8 @@ static int composite(const Image *frame, const Affine *a, int crop, const float 
                 }
         free(dst), free(src), free(m);
     }
-    if (!corrected) free(sw);
+    free(sw);
     return iters;
-}
-
-int swap_composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
-                   const float *mask, const SwapOptions *o, Image *out) {
-    return composite(frame, a, crop, orig, swapped, mask, o, out, NULL);
 }
 
 static int no_frame(const FaceSet *fs, int i, SlErr *err) {
@@ -206,13 +201,13 @@ int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *s
     }
     const int C = fs->crop;
     const size_t cn = (size_t)C * C;
-    float *mask = xmalloc(sizeof(float) * cn), *corr = xmalloc(sizeof(float) * 3 * cn);
+    float *mask = xmalloc(sizeof(float) * cn);
     faceset_face_mask(fs, i, mask, NULL);
     swap_mask_apply(o, mask, C);
-    r->iters = composite(&frame, &f->affine, C, orig, swapped, mask, o, &r->frame, corr);
-    r->raw = planar_to_image(corr, C, 3);
+    r->iters = swap_composite(&frame, &f->affine, C, orig, swapped, mask, o, &r->frame);
+    r->raw = planar_to_image(swapped, C, 3);
     r->mask = planar_to_image(mask, C, 1);
-    free(mask), free(corr);
+    free(mask);
     image_free(&frame);
     return 0;
 }

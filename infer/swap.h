@@ -73,7 +73,7 @@ int swap_composite(const Image *frame, const Affine *a, int crop, const float *o
 
 typedef struct {
     Image frame;   /* the composited frame (no label or watermark yet: provenance_write_png adds them) */
-    Image raw;     /* the decoded face at crop size, after colour transfer (RGB) */
+    Image raw;     /* the decoded face at crop size as the decoder made it (before colour transfer; RGB) */
     Image mask;    /* the mask used, at crop size (grey) */
     int iters;     /* Poisson iterations */
 } SwapResult;
