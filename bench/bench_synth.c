@@ -2,7 +2,9 @@
  * one core, (b) mean PSNR of each identity's mean image against its frames (low = frames of one
  * person really differ), (c) leave-one-out nearest-neighbour identity accuracy on face crops (high
  * = people stay distinguishable). Also writes the contact sheet (--sheet) and a landmark preview
- * (--preview). Usage: bench_synth [--quick] [--sheet PNG] [--preview PNG] */
+ * (--preview). Usage: bench_synth [--quick] [--no-pose] [--no-light] [--sheet PNG] [--preview PNG];
+ * --no-pose / --no-light keep every frame of (b) and (c) frontal / under the neutral light, to show
+ * which frame factor the pixel nearest-neighbour measure cannot see through. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,12 +169,14 @@ static void bbox_crop(const Image *im, float lm[68][2], float grow, int mask, in
 }
 
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, no_pose = 0, no_light = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--no-pose")) no_pose = 1;   /* (b), (c) with frontal frames */
+        else if (!strcmp(argv[i], "--no-light")) no_light = 1; /* (b), (c) under the neutral light */
         else if (!strcmp(argv[i], "--sheet") && i + 1 < argc) { write_sheet(argv[++i], 192); return 0; }
         else if (!strcmp(argv[i], "--preview") && i + 1 < argc) { write_preview(argv[++i]); return 0; }
-        else { fprintf(stderr, "usage: bench_synth [--quick] [--sheet PNG] [--preview PNG]\n"); return 2; }
+        else { fprintf(stderr, "usage: bench_synth [--quick] [--no-pose] [--no-light] [--sheet PNG] [--preview PNG]\n"); return 2; }
     }
     /* (a) speed: random identity and frame per render, 256x256, this thread only */
     int nf = quick ? 40 : 400;
@@ -215,6 +219,13 @@ int main(int argc, char **argv) {
         for (int j = 0; j < NF; j++) {
             SynthFrame f, g;
             synth_frame_random(&f, &ri);
+            synth_frame_neutral(&g);
+            if (no_pose) f.yaw = f.pitch = f.roll = 0;
+            if (no_light) {
+                memcpy(f.light_dir, g.light_dir, sizeof g.light_dir);
+                f.light_intensity = g.light_intensity;
+                f.light_temp = g.light_temp;
+            }
             Image im;
             float lm[68][2];
             synth_render(&id, &id, &f, S, &im, lm);
@@ -222,7 +233,6 @@ int main(int argc, char **argv) {
             for (size_t p = 0; p < np; p++) mean[p] += im.px[p] / (float)NF;
             bbox_crop(&im, lm, 1.1f, 1, CS, crops[1] + ((size_t)i * NF + j) * cp);
             image_free(&im);
-            synth_frame_neutral(&g);
             f.bg_kind = g.bg_kind;
             memcpy(f.bg_rgb1, g.bg_rgb1, sizeof g.bg_rgb1);
             memcpy(f.bg_rgb2, g.bg_rgb2, sizeof g.bg_rgb2);
