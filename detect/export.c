@@ -1,0 +1,123 @@
+/* export.c — identity splits, swap pairs, the sample box and CSV helpers of `swaplab dataset`
+ * (detect/export.h). Splits by identity follow the FaceForensics++ protocol (Rössler et al. 2019,
+ * https://arxiv.org/abs/1901.08971): no subject's frames on both sides of a split. */
+#include "detect/export.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/rng.h"
+
+const char *dsx_split_name(int split) {
+    static const char *names[DSX_NSPLITS] = {"train", "val", "test"};
+    SL_ASSERT(split >= 0 && split < DSX_NSPLITS);
+    return names[split];
+}
+
+int dsx_parse_splits(const char *s, double frac[3], SlErr *err) {
+    const char *p = s;
+    double v[3], sum = 0;
+    for (int k = 0; k < 3; k++) {
+        char *end;
+        v[k] = strtod(p, &end);
+        if (end == p || !isfinite(v[k]) || v[k] < 0)
+            return sl_fail(err, "--splits '%s': expected three non-negative numbers TRAIN/VAL/TEST, e.g. 70/15/15", s);
+        p = end;
+        if (k < 2) {
+            if (*p != '/') return sl_fail(err, "--splits '%s': expected TRAIN/VAL/TEST, e.g. 70/15/15", s);
+            p++;
+        }
+        sum += v[k];
+    }
+    if (*p) return sl_fail(err, "--splits '%s': unexpected '%s' after the third number", s, p);
+    if (!(sum > 0)) return sl_fail(err, "--splits '%s': the shares sum to zero", s);
+    if (v[DSX_TRAIN] == 0 || v[DSX_TEST] == 0)
+        return sl_fail(err, "--splits '%s': train and test both need a share (val may be 0)", s);
+    for (int k = 0; k < 3; k++) frac[k] = v[k] / sum;
+    return 0;
+}
+
+int dsx_assign_splits(int n, const double frac[3], uint64_t seed, int *split, int counts[3], SlErr *err) {
+    if (n < 2 * DSX_MIN_PER_SPLIT)
+        return sl_fail(err,
+                       "%d identit%s given: a dataset split by identity needs at least %d (2 for train, 2 for test; "
+                       "fakes are swaps between identities of one split)",
+                       n, n == 1 ? "y" : "ies", 2 * DSX_MIN_PER_SPLIT);
+    int test = (int)lround(frac[DSX_TEST] * n);
+    if (test < DSX_MIN_PER_SPLIT) test = DSX_MIN_PER_SPLIT;
+    int val = frac[DSX_VAL] > 0 ? (int)lround(frac[DSX_VAL] * n) : 0;
+    if (val > n - test) val = n - test;
+    int train = n - test - val;
+    while (train < DSX_MIN_PER_SPLIT && val > 0) val--, train++;
+    while (train < DSX_MIN_PER_SPLIT && test > DSX_MIN_PER_SPLIT) test--, train++;
+    SL_ASSERT(train >= DSX_MIN_PER_SPLIT && test >= DSX_MIN_PER_SPLIT && val >= 0 && train + val + test == n);
+    int *order = xmalloc((size_t)n * sizeof *order);
+    for (int i = 0; i < n; i++) order[i] = i;
+    SlRng rng;
+    sl_rng_seed(&rng, seed ^ 0x5157a11d5e7ULL);
+    for (int i = n - 1; i > 0; i--) {
+        int j = sl_rng_int(&rng, i + 1), t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    for (int r = 0; r < n; r++) split[order[r]] = r < test ? DSX_TEST : r < test + val ? DSX_VAL : DSX_TRAIN;
+    free(order);
+    if (counts) counts[DSX_TRAIN] = train, counts[DSX_VAL] = val, counts[DSX_TEST] = test;
+    return 0;
+}
+
+DsxPair *dsx_pairs(int n_ids, const int *split, int *n) {
+    DsxPair *p = NULL;
+    int m = 0;
+    for (int a = 0; a < n_ids; a++)
+        for (int b = 0; b < n_ids; b++)
+            if (a != b && split[a] == split[b]) {
+                p = xrealloc(p, (size_t)(m + 1) * sizeof *p);
+                p[m++] = (DsxPair){a, b};
+            }
+    *n = m;
+    return p;
+}
+
+int dsx_partner(int id, int j, int k_others) {
+    SL_ASSERT(k_others > 0 && id >= 0 && j >= 0);
+    return (j + id) % k_others;
+}
+
+void dsx_face_box(const Affine *face, int crop, int size, Affine *box) {
+    SL_ASSERT(crop > 0 && size > 0);
+    double s = (double)size / crop;
+    for (int k = 0; k < 6; k++) box->m[k] = face->m[k] * s;
+}
+
+void dsx_crop(const Image *frame, const Affine *box, int size, Image *out) {
+    SL_ASSERT(frame->c == 3);
+    align_warp(frame, box, size, size, ALIGN_BORDER_REPLICATE, NULL, out);
+}
+
+void dsx_csv_field(FILE *f, const char *s) {
+    if (!s) s = "";
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+void dsx_safe_name(char *out, size_t n, const char *s) {
+    SL_ASSERT(n > 0);
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++) {
+        char c = s[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                 c == '-';
+        out[i] = ok ? c : '_';
+    }
+    out[i] = 0;
+    if (out[0] == '.') out[0] = '_';
+}

@@ -1,0 +1,66 @@
+/* export.h — the pieces of `swaplab dataset` (detect/cmd_dataset.c) that are worth testing alone:
+ * identity splits (by identity, never by frame, deterministic from the seed), the pairs swapped
+ * inside a split, the face-centred box that crops real and fake samples alike, and CSV quoting.
+ * Format of the dataset: docs/FORMATS.md "Detector dataset". Layout as torchvision's ImageFolder:
+ * https://pytorch.org/vision/stable/generated/torchvision.datasets.ImageFolder.html
+ *
+ *   double f[3]; dsx_parse_splits("70/15/15", f, &err);
+ *   int split[6]; dsx_assign_splits(6, f, seed, split, &err);   // identities in sorted order
+ *   int np; DsxPair *p = dsx_pairs(6, split, &np);               // both directions, same split */
+#ifndef SL_DETECT_EXPORT_H
+#define SL_DETECT_EXPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "data/align.h"
+#include "data/image.h"
+#include "util/util.h"
+
+enum { DSX_TRAIN = 0, DSX_VAL = 1, DSX_TEST = 2, DSX_NSPLITS = 3 };
+#define DSX_MIN_PER_SPLIT 2 /* identities train and test each need at least */
+
+/* "train", "val", "test". */
+const char *dsx_split_name(int split);
+
+/* "70/15/15" (three non-negative numbers, any scale, e.g. "0.7/0.15/0.15") -> fractions summing to
+ * 1. Refuses (-1 with err) another shape, negatives, a zero sum, or a zero share for train or test. */
+int dsx_parse_splits(const char *s, double frac[3], SlErr *err);
+
+/* The split of each of n identities (given in a canonical order, e.g. sorted by subject): the order
+ * is shuffled with seed, then the first identities go to test, the next to val, the rest to train.
+ * Counts: test = max(2, round(frac_test * n)), val = round(frac_val * n) (0 when frac_val is 0),
+ * train = the rest; when train would get fewer than 2, val gives identities up first, then test
+ * (down to 2). Refuses (-1 with err) n < 4. Deterministic: the same n, fractions and seed give the
+ * same assignment. counts (may be NULL) receives the identities per split. */
+int dsx_assign_splits(int n, const double frac[3], uint64_t seed, int *split, int counts[3], SlErr *err);
+
+/* An ordered pair of identities: the frames of `from` receive the face of `to`. */
+typedef struct {
+    int from, to;
+} DsxPair;
+
+/* Every ordered pair (a, b), a != b, with split[a] == split[b]: both directions, never across
+ * splits. Sorted by (from, to). Returns a malloc'ed array (NULL when *n is 0). */
+DsxPair *dsx_pairs(int n_ids, const int *split, int *n);
+
+/* The partner (index into the list of the other identities of its split, 0..k-2) that face number
+ * j (0-based among the identity's chosen faces) of identity `id` is swapped with: round robin,
+ * started at a different partner for each identity, so that each pair gets an equal share (+-1). */
+int dsx_partner(int id, int j, int k_others);
+
+/* The box of a sample: the face's frame -> crop affine (crop side `crop`) scaled to `size`, so the
+ * output shows exactly what the aligned crop shows, at size x size. */
+void dsx_face_box(const Affine *face, int crop, int size, Affine *box);
+
+/* Crops frame (RGB) by box into a new size x size RGB image (bilinear, replicated border). Real and
+ * fake samples both go through this, from the original / the composited frame. */
+void dsx_crop(const Image *frame, const Affine *box, int size, Image *out);
+
+/* Writes s as one CSV field (RFC 4180: quoted when it holds a comma, quote or line break). */
+void dsx_csv_field(FILE *f, const char *s);
+
+/* s with every byte outside [A-Za-z0-9._-] replaced by '_' (out of n bytes), for file names. */
+void dsx_safe_name(char *out, size_t n, const char *s);
+
+#endif
