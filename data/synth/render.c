@@ -71,7 +71,9 @@ static inline V3 vcross(V3 a, V3 b) {
 static inline float vdot(V3 a, V3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
 static inline V3 vnorm(V3 a) {
     float l = sqrtf(vdot(a, a));
-    return l > 1e-12f ? v3(a.x / l, a.y / l, a.z / l) : v3(0, 0, 1);
+    if (!(l > 1e-12f)) return v3(0, 0, 1);
+    float r = 1 / l;
+    return v3(a.x * r, a.y * r, a.z * r);
 }
 static inline V3 mrot(const float *m, V3 p) {
     return v3(m[0] * p.x + m[1] * p.y + m[2] * p.z, m[3] * p.x + m[4] * p.y + m[5] * p.z,
@@ -986,24 +988,34 @@ static void smooth_edges(float *img, const VisBuf *vb, const Mesh *m, int size) 
     size_t np = (size_t)size * size;
     uint8_t *obj = xmalloc(np);
     for (size_t p = 0; p < np; p++) obj[p] = vb->tri[p] < 0 ? 255 : (uint8_t)m->t[vb->tri[p]].mat;
-    float *src = xmalloc(np * 3 * sizeof *src);
-    memcpy(src, img, np * 3 * sizeof *src);
+    /* new colours of the edge pixels, written back after all are computed */
+    size_t n = 0, cap = 1024;
+    float *val = xmalloc(cap * 4 * sizeof *val);
     for (int y = 1; y < size - 1; y++)
         for (int x = 1; x < size - 1; x++) {
             size_t p = (size_t)y * size + x;
             uint8_t o = obj[p];
             if (o == obj[p + 1] && o == obj[p - 1] && o == obj[p + size] && o == obj[p - size]) continue;
-            float acc[3] = {0, 0, 0};
+            if (n == cap) {
+                cap *= 2;
+                val = xrealloc(val, cap * 4 * sizeof *val);
+            }
+            float *v = val + n++ * 4;
+            v[0] = v[1] = v[2] = 0;
+            v[3] = (float)p; /* exact: p < 2^24 for size <= 4096 */
             for (int dy = -1; dy <= 1; dy++)
                 for (int dx = -1; dx <= 1; dx++) {
-                    const float *q = src + (p + (size_t)((ptrdiff_t)dy * size + dx)) * 3;
-                    acc[0] += q[0];
-                    acc[1] += q[1];
-                    acc[2] += q[2];
+                    const float *q = img + (p + (size_t)((ptrdiff_t)dy * size + dx)) * 3;
+                    v[0] += q[0] * (1.0f / 9);
+                    v[1] += q[1] * (1.0f / 9);
+                    v[2] += q[2] * (1.0f / 9);
                 }
-            for (int c = 0; c < 3; c++) img[p * 3 + c] = acc[c] * (1.0f / 9);
         }
-    free(src);
+    for (size_t i = 0; i < n; i++) {
+        size_t p = (size_t)val[i * 4 + 3];
+        memcpy(img + p * 3, val + i * 4, 3 * sizeof *val);
+    }
+    free(val);
     free(obj);
 }
 
