@@ -79,7 +79,11 @@ static inline V3 mrot(const float *m, V3 p) {
     return v3(m[0] * p.x + m[1] * p.y + m[2] * p.z, m[3] * p.x + m[4] * p.y + m[5] * p.z,
               m[6] * p.x + m[7] * p.y + m[8] * p.z);
 }
-static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
+/* two selects the compiler turns into maxss/minss (no branches) */
+static inline float clampf(float x, float lo, float hi) {
+    x = x > lo ? x : lo;
+    return x < hi ? x : hi;
+}
 static inline float lerpf(float a, float b, float t) { return a + (b - a) * t; }
 /* floor and ceil without a libm call (-O2 without SSE4.1 does not inline floorf); |x| < 2^31 */
 static inline int ifloor(float x) { int i = (int)x; return i - (x < (float)i); }
