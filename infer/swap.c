@@ -90,6 +90,8 @@ void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n
 /* Bilinear sample of a c x c plane at pixel-index coordinates (u, v); outside the plane the edge is
  * replicated (zero_out = 0) or 0 (zero_out = 1). */
 static float sample(const float *p, int c, double u, double v, int zero_out) {
+    /* far outside (or not a number, from a hostile affine): one constant border value */
+    if (!(u > -1e6 && u < 1e6 && v > -1e6 && v < 1e6)) u = v = -1e6;
     double fu = floor(u), fv = floor(v);
     int x0 = (int)fu, y0 = (int)fv;
     double wx = u - fu, wy = v - fv, s = 0;
@@ -124,8 +126,9 @@ int swap_composite(const Image *frame, const Affine *a, int crop, const float *o
         affine_apply(&inv, (k & 1) ? (float)crop : 0, (k & 2) ? (float)crop : 0, &fx, &fy);
         xmin = fmin(xmin, fx), xmax = fmax(xmax, fx), ymin = fmin(ymin, fy), ymax = fmax(ymax, fy);
     }
-    int x0 = (int)fmax(0, floor(xmin) - 2), y0 = (int)fmax(0, floor(ymin) - 2);
-    int x1 = (int)fmin(frame->w, ceil(xmax) + 2), y1 = (int)fmin(frame->h, ceil(ymax) + 2);
+    /* clamped to the frame before any conversion to int (a hostile affine may put it anywhere) */
+    int x0 = (int)fmin(frame->w, fmax(0, floor(xmin) - 2)), y0 = (int)fmin(frame->h, fmax(0, floor(ymin) - 2));
+    int x1 = (int)fmax(0, fmin(frame->w, ceil(xmax) + 2)), y1 = (int)fmax(0, fmin(frame->h, ceil(ymax) + 2));
     int iters = 0;
     if (x1 > x0 && y1 > y0) {
         const int rw = x1 - x0, rh = y1 - y0;

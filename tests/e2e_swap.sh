@@ -33,6 +33,13 @@ for mask in hull erode:3 blur:6; do
   check "swap --mask $mask" "$SWAPLAB" swap --model "$RUN" --from "$B" --to synth-0001 --out "$O" --mask $mask --limit 1
   outs+=("$O/synth-0002_to_synth-0001/000000.png")
 done
+# crops larger than the model's input: resized for the model, the decoded face back to crop size
+check "synth a set with 128-pixel crops" "$SWAPLAB" synth --out "$T/big" --identities 1 --frames 2 --size 192 --crop 128 --seed 9
+check "swap from 128-pixel crops with a 64-pixel model" "$SWAPLAB" swap --model "$RUN" --from "$T/big/synth-0001" \
+  --to synth-0002 --out "$T/out-big" --raw --blend poisson
+check "the raw face is written at crop size (128x128)" bash -c \
+  "[[ \$(od -An -tx1 -j16 -N8 '$T/out-big/synth-0001_to_synth-0002/raw/000001.png' | tr -d ' \n') == 0000008000000080 ]]"
+outs+=("$T/out-big/synth-0001_to_synth-0002/000001.png")
 check "every output passes swaplab verify" "$SWAPLAB" verify "${outs[@]}"
 check_fails "verify names both subjects and the trainedAlgorithmicMedia type" 0 "synth-0002 -> synth-0001.*" \
   "$SWAPLAB" verify "${outs[0]}"

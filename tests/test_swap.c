@@ -411,6 +411,33 @@ static void t_composite_roundtrip(void) {
     image_free(&frame);
 }
 
+/* Affines far off the frame or with extreme entries leave the frame unchanged, without a crash. */
+static void t_composite_far(void) {
+    const int C = 64;
+    Image frame, out;
+    Affine a;
+    float crop[3 * 64 * 64], mask[64 * 64];
+    frame_and_crop(&frame, &a, C, crop);
+    disc(mask, C, C, 32, 32, 24);
+    SwapOptions o;
+    swap_options_default(&o);
+    const double shifts[4][6] = {{1, 0, 1e30, 0, 1, 0},
+                                 {1, 0, -1e30, 0, 1, -1e30},
+                                 {1, 0, 5000, 0, 1, -7000},
+                                 {1e100, 0, 0, 0, 1e-100, 0}};
+    for (int k = 0; k < 4; k++) {
+        Affine far;
+        memcpy(far.m, shifts[k], sizeof far.m);
+        for (int bm = 0; bm < 2; bm++) {
+            swap_options_set_blend(&o, bm ? "poisson" : "alpha", NULL);
+            swap_composite(&frame, &far, C, crop, crop, mask, &o, &out);
+            CHECKF(k == 3 || memcmp(out.px, frame.px, (size_t)frame.w * frame.h * 3) == 0, "affine %d changed the frame", k);
+            image_free(&out);
+        }
+    }
+    image_free(&frame);
+}
+
 int main(void) {
     (void)test_tmpdir;
     const char *env = getenv("SEED");
@@ -428,5 +455,6 @@ int main(void) {
     RUN(t_poisson_equation);
     RUN(t_options);
     RUN(t_composite_roundtrip);
+    RUN(t_composite_far);
     return test_summary("test_swap");
 }
