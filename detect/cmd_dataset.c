@@ -30,8 +30,8 @@
 static const char *ABOUT =
     "Builds a detector dataset from consented face sets (consent scope 'dataset') and a swap model that\n"
     "knows their subjects. Identities are assigned to train/val/test from --seed and --splits (by\n"
-    "identity, never by frame; train and test get at least 2 identities each, val may be empty; fewer\n"
-    "than 4 identities are refused). Real samples are frames of each set; fake samples are swaps between\n"
+    "identity, never by frame; train and test get at least 2 identities each; val gets 0 or >= 2, as\n"
+    "one identity alone has no partner to swap with; fewer than 4 identities are refused). Real samples are frames of each set; fake samples are swaps between\n"
     "identities of the same split, in both directions: the chosen frames of each identity are shared\n"
     "round robin among its split partners, so every frame appears once as real and once swapped, and the\n"
     "classes are balanced. Both are the frame (original or composited) cropped by the face's alignment\n"
@@ -464,7 +464,7 @@ int cmd_dataset(int argc, char **argv) {
         json_object_set_new(jsplits, dsx_split_name(s),
                             json_pack("{s:o,s:i,s:i,s:o,s:s}", "identities", str_array_of_split(ids, n, s), "real",
                                       cls[s][0], "fake", cls[s][1], "pairs", jp, "note",
-                                      counts[s] ? "" : "empty: too few identities for this split"));
+                                      counts[s] ? "" : "empty: it needs >= 2 identities (fakes are swaps inside a split)"));
     }
     json_object_set_new(j, "splits", jsplits);
     for (int i = 0; i < n; i++)
@@ -474,7 +474,7 @@ int cmd_dataset(int argc, char **argv) {
     json_object_set_new(j, "identities", jids);
     json_object_set_new(j, "counts", json_pack("{s:I,s:I}", "samples", (json_int_t)w.done, "skipped", (json_int_t)w.skipped));
     json_object_set_new(j, "seconds", json_real(secs));
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(j);
     sl_path_join(path, sizeof path, out, "dataset.json");
     int wr = sl_write_atomic(path, s, strlen(s), &err);

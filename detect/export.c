@@ -50,6 +50,7 @@ int dsx_assign_splits(int n, const double frac[3], uint64_t seed, int *split, in
     if (val > n - test) val = n - test;
     int train = n - test - val;
     while (train < DSX_MIN_PER_SPLIT && val > 0) val--, train++;
+    if (val < DSX_MIN_PER_SPLIT) train += val, val = 0; /* one identity has nobody to swap with */
     while (train < DSX_MIN_PER_SPLIT && test > DSX_MIN_PER_SPLIT) test--, train++;
     SL_ASSERT(train >= DSX_MIN_PER_SPLIT && test >= DSX_MIN_PER_SPLIT && val >= 0 && train + val + test == n);
     int *order = xmalloc((size_t)n * sizeof *order);

@@ -31,7 +31,8 @@ int dsx_parse_splits(const char *s, double frac[3], SlErr *err);
  * is shuffled with seed, then the first identities go to test, the next to val, the rest to train.
  * Counts: test = max(2, round(frac_test * n)), val = round(frac_val * n) (0 when frac_val is 0),
  * train = the rest; when train would get fewer than 2, val gives identities up first, then test
- * (down to 2). Refuses (-1 with err) n < 4. Deterministic: the same n, fractions and seed give the
+ * (down to 2); a val of 1 identity goes to train (one identity has no partner to swap with, so
+ * its split would hold no fakes): val is empty or has >= 2. Refuses (-1 with err) n < 4. Deterministic: the same n, fractions and seed give the
  * same assignment. counts (may be NULL) receives the identities per split. */
 int dsx_assign_splits(int n, const double frac[3], uint64_t seed, int *split, int counts[3], SlErr *err);
 
