@@ -8,9 +8,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stb_truetype.h>
 #include <time.h>
 
 #include "data/synth/synth.h"
+#include "util/fs.h"
+
+#define SHEET_FONT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 /* CPU seconds of this thread: on a shared machine wall time also counts other programs' turns */
 static double cpu_now(void) {
@@ -62,8 +66,41 @@ static void sheet_frame(SynthFrame *f, int col, int row) {
     }
 }
 
+/* White text on im from the top-left corner (x0, y0), px pixels tall (stb_truetype,
+ * https://github.com/nothings/stb/blob/master/stb_truetype.h). */
+static void draw_text(Image *im, const stbtt_fontinfo *font, float px, int x0, int y0, const char *s) {
+    float scale = stbtt_ScaleForPixelHeight(font, px), x = (float)x0;
+    int asc;
+    stbtt_GetFontVMetrics(font, &asc, NULL, NULL);
+    int base = y0 + (int)((float)asc * scale);
+    for (const char *p = s; *p; p++) {
+        int adv, lsb, w, h, xo, yo;
+        stbtt_GetCodepointHMetrics(font, *p, &adv, &lsb);
+        unsigned char *bm = stbtt_GetCodepointBitmap(font, 0, scale, *p, &w, &h, &xo, &yo);
+        for (int j = 0; bm && j < h; j++)
+            for (int i = 0; i < w; i++) {
+                int X = (int)x + xo + i, Y = base + yo + j;
+                if (X < 0 || Y < 0 || X >= im->w || Y >= im->h) continue;
+                uint8_t *d = im->px + ((size_t)Y * im->w + X) * 3;
+                for (int c = 0; c < 3; c++) d[c] = (uint8_t)(d[c] + (255 - d[c]) * bm[j * w + i] / 255);
+            }
+        stbtt_FreeBitmap(bm, NULL);
+        x += (float)adv * scale;
+    }
+}
+
 static void write_sheet(const char *path, int tile) {
-    Image sheet = image_new(5 * tile, 6 * tile, 3);
+    static const char *labels[5] = {"neutral", "smile", "mouth open, brows up", "yaw +30 / -30",
+                                    "pitch, roll, side light"};
+    char *ttf = NULL;
+    size_t len;
+    stbtt_fontinfo font;
+    int have_font = sl_read_file(SHEET_FONT, 16u << 20, &ttf, &len, NULL) == 0 &&
+                    stbtt_InitFont(&font, (const unsigned char *)ttf, 0);
+    int head = have_font ? 24 : 0;
+    Image sheet = image_new(5 * tile, 6 * tile + head, 3);
+    memset(sheet.px, 40, (size_t)sheet.w * head * 3);
+    for (int col = 0; col < 5 && have_font; col++) draw_text(&sheet, &font, 15, col * tile + 6, 4, labels[col]);
     for (int row = 0; row < 6; row++) {
         SlRng r;
         sl_rng_seed(&r, 1000 + (uint64_t)row);
@@ -76,14 +113,15 @@ static void write_sheet(const char *path, int tile) {
             Image im;
             float lm[68][2];
             synth_render(&id, &id, &f, tile, &im, lm);
-            blit(&sheet, &im, col * tile, row * tile);
+            blit(&sheet, &im, col * tile, head + row * tile);
             image_free(&im);
         }
     }
+    free(ttf);
     SlErr err;
     if (image_save_png(path, &sheet, NULL, 0, &err)) die_err(&err);
     image_free(&sheet);
-    printf("wrote %s (6 identities x 5 frames, %d px tiles)\n", path, tile);
+    printf("wrote %s (6 identities x 5 frames, %d px tiles%s)\n", path, tile, have_font ? ", labelled" : "");
 }
 
 static void write_preview(const char *path) {
