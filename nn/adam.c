@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/device.h"
 #include "nn/nn.h"
 #include "util/util.h"
 
@@ -41,6 +42,10 @@ void nn_adam_step(NnModel *m, const NnAdam *cfg, long step) {
 }
 
 void nn_adam_step_ctx(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
+    if (ctx->device == NN_CUDA) { /* nn/device.c: one kernel over the device mirror */
+        nn_dev_adam_step(m, ctx, cfg, step);
+        return;
+    }
     if (ctx->device != NN_CPU) SL_DIE("nn_adam_step: device %d is not built in", ctx->device);
     adam_run(m, cfg, step, ctx->nthreads);
 }

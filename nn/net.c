@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/device.h"
 #include "nn/net_internal.h"
 #include "nn/ops/ops.h"
 #include "util/util.h"
@@ -332,6 +333,7 @@ static void check_device(const NnCtx *ctx) {
 
 const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
     SL_ASSERT(n->m->finalized && batch > 0 && in);
+    if (ctx->device == NN_CUDA) return nn_dev_net_forward(n, ctx, in, batch); /* nn/device.c */
     check_device(ctx);
     if (batch > n->max_batch) nn_net_reserve(n, batch);
     if (ctx->training)
@@ -349,6 +351,10 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
 
 void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
     SL_ASSERT(n->batch > 0 && dout);
+    if (ctx->device == NN_CUDA) { /* nn/device.c */
+        nn_dev_net_backward(n, ctx, dout, din);
+        return;
+    }
     check_device(ctx);
     int B = n->batch;
     const float *gy = dout;

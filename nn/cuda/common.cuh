@@ -1,0 +1,66 @@
+/* common.cuh — shared by the CUDA sources of the engine: checked CUDA/cuBLAS calls and launches
+ * (abort with file:line and the error string), the state behind ctx->cuda, launch-size helpers.
+ * https://docs.nvidia.com/cuda/cuda-runtime-api/group__CUDART__ERROR.html */
+#ifndef SL_NN_CUDA_COMMON_CUH
+#define SL_NN_CUDA_COMMON_CUH
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "nn/cuda/backend.h"
+
+/* util/util.h is C11 (_Noreturn); the one function needed here is declared again for C++. */
+extern "C" [[noreturn]] void sl_die_at(const char *file, int line, const char *fmt, ...);
+
+#define CUDA_CHECK(call)                                                                        \
+    do {                                                                                        \
+        cudaError_t e_ = (call);                                                                \
+        if (e_ != cudaSuccess)                                                                  \
+            sl_die_at(__FILE__, __LINE__, "CUDA: %s failed: %s", #call, cudaGetErrorString(e_)); \
+    } while (0)
+
+#define CUBLAS_CHECK(call)                                                                       \
+    do {                                                                                         \
+        cublasStatus_t s_ = (call);                                                              \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                         \
+            sl_die_at(__FILE__, __LINE__, "cuBLAS: %s failed: %s", #call, cublasGetStatusString(s_)); \
+    } while (0)
+
+/* After every <<<>>> launch: launch-configuration errors now, execution errors at the next sync. */
+#define LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+
+static inline NnCudaState *cuda_state(NnCtx *ctx) {
+    if (!ctx || ctx->device != NN_CUDA || !ctx->cuda)
+        sl_die_at(__FILE__, __LINE__, "nn_cuda: context is not on a CUDA device (call nn_device_select)");
+    return (NnCudaState *)ctx->cuda;
+}
+static inline cudaStream_t cuda_stream(NnCtx *ctx) { return (cudaStream_t)cuda_state(ctx)->stream; }
+
+#define NN_THREADS 256
+/* Blocks for a grid-stride loop over n elements (capped; the loop covers the rest). */
+static inline unsigned nn_blocks(size_t n) {
+    size_t b = (n + NN_THREADS - 1) / NN_THREADS;
+    if (b < 1) b = 1;
+    if (b > 65535u * 8) b = 65535u * 8;
+    return (unsigned)b;
+}
+
+#define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+/* Block-wide sum of one double per thread (blockDim.x a multiple of 32, at most 1024); thread 0
+ * gets the result. */
+__device__ static inline double block_sum(double v) {
+    __shared__ double part[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    __syncthreads();
+    if (lane == 0) part[wid] = v;
+    __syncthreads();
+    int nw = (blockDim.x + 31) >> 5;
+    v = threadIdx.x < (unsigned)nw ? part[lane] : 0.0;
+    if (wid == 0)
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return v;
+}
+
+#endif
