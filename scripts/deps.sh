@@ -8,7 +8,7 @@ set -u
 declare -A GROUP
 GROUP[build]="pkg-config libpng-dev zlib1g-dev libjansson-dev libsodium-dev libstb-dev libopenblas-openmp-dev fonts-dejavu-core opencv-data libdlib-data"
 # test: PyTorch-convention checks of our files (numpy), exiftool reading our XMP, the report in a browser
-GROUP[test]="python3 python3-numpy libimage-exiftool-perl chromium nodejs npm"
+GROUP[test]="python3 python3-numpy python3-pil libimage-exiftool-perl chromium nodejs npm"
 # bench: the PyTorch reference runs side by side with swaplab
 GROUP[bench]="python3-torch python3-numpy"
 GROUP[demo]=""
