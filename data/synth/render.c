@@ -352,8 +352,9 @@ static V3 ear_point(const Ctx *k, float u, float v, int side) {
     V3 base = head_point(k, side * 1.5708f, -0.02f);
     float rx = 0.07f, ry = 0.26f * es, rz = 0.16f * es;
     float x = rx * sinf(u) * cosf(v), y = ry * sinf(v), z = rz * cosf(u) * cosf(v);
-    /* ears stand out from the head a little and lean back at the top */
-    return v3(base.x + side * (0.02f + x * 1.0f) + side * 0.02f * (1 + sinf(v)),
+    /* ears stand out from the head a little and lean back at the top; the ellipsoid itself is not
+     * mirrored, so both ears keep the outward winding the rasteriser culls by */
+    return v3(base.x + x + side * 0.02f + side * 0.02f * (1 + sinf(v)),
               base.y - 0.06f + y, base.z - 0.12f + z - 0.08f * sinf(v));
 }
 
@@ -615,7 +616,7 @@ static void shade_eye(const Ctx *k, float X, float bet, int s, Surf *o) {
         }
         /* lash line (upper, darker toward the outer corner) and lower lid line */
         float lash = sstep(0.024f * (0.7f + 0.5f * (u + 1) * 0.5f) + aa, 0.0f, ey - upe) * sstep(-aa, aa, ey - upe);
-        lash *= sstep(1.0f, 0.85f, fabsf(u) + 0.0f) + 0.0f;
+        lash *= sstep(1.0f, 0.85f, fabsf(u));
         float dark[3] = {0.05f, 0.04f, 0.04f};
         mixc(o->rgb, dark, 0.9f * lash);
         float lowl = sstep(0.012f, 0.0f, fabsf(ey - lo)) * (1 - 0.5f * k->blink);
