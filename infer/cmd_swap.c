@@ -34,7 +34,9 @@ static const char *ABOUT =
     "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
     "the provenance record, XMP, Ed25519 signature (--key, else your per-user key), watermark and, unless\n"
     "--label none, the visible SYNTHETIC label; with --raw also raw/NNNNNN.png (the decoded face, with\n"
-    "provenance) and mask/NNNNNN.png (the blend mask); DIR/swap.json summarises the run.";
+    "provenance) and mask/NNNNNN.png (the blend mask); DIR/swap.json summarises the run. In the\n"
+    "provenance record (swaplab verify) the face put in (--to) is the source and the subject of the\n"
+    "frame (--from) the target.";
 
 static json_t *side_json(const ConsentInfo *ci, const char *dir) {
     return json_pack("{s:s,s:s,s:s,s:s}", "subject", ci->subject, "kind", ci->kind, "consent_sha256", ci->digest,
