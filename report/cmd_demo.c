@@ -323,7 +323,7 @@ static int do_report(Demo *d, int k) {
 
 int cmd_demo(int argc, char **argv) {
     Demo d = {0};
-    d.ids = 6, d.frames = 120, d.limit = 24, d.det_steps = 300, d.det_size = 64, d.minutes = 4;
+    d.ids = 6, d.frames = 120, d.limit = 24, d.det_steps = 150, d.det_size = 64, d.minutes = 4;
     int fresh = 0;
     SlArg spec[] = {
         {"--out", SL_ARG_STR, &d.out, "DIR", "where everything goes (required; reruns resume there)"},
@@ -332,7 +332,7 @@ int cmd_demo(int argc, char **argv) {
         {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 4..16 (6: 4 trained, 2 held out)"},
         {"--frames", SL_ARG_INT, &d.frames, "M", "frames per volunteer (120)"},
         {"--limit", SL_ARG_INT, &d.limit, "N", "frames swapped each way (24)"},
-        {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (300)"},
+        {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (150)"},
         {"--quick", SL_ARG_FLAG, &d.quick, NULL, "a tiny run for tests: 4 ids x 12 frames, 6 steps, 4 swaps"},
         {"--fresh", SL_ARG_FLAG, &fresh, NULL, "forget finished steps and start over in DIR"},
         {0},

@@ -541,7 +541,7 @@ static int find_det_evals(Rep *r, DetEval *ev, int max) {
 
 static const char *det_title(json_t *j) {
     const char *a = json_string_value(json_object_get(j, "arch"));
-    return !a ? "detector" : !strcmp(a, "meso4") ? "Meso-4 (CNN)" : !strncmp(a, "durall", 6) ? "spectral + logistic regression" : a;
+    return !a ? "detector" : !strcmp(a, "meso4") ? "Meso-4" : !strncmp(a, "durall", 6) ? "spectral" : a;
 }
 
 static void det_heatmaps(Rep *r, DetEval *ev, int n) {
@@ -823,7 +823,7 @@ static const char *CSS =
     "padding:1em 1.5em;line-height:1.45}h1{font-size:1.9em}h2{border-bottom:2px solid #1f4e79;color:#1f4e79;margin-top:1.6em}"
     "code{background:#f0f0f0;padding:0 .2em}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}"
     "caption{text-align:left;font-weight:600;padding:.3em 0}th,td{border:1px solid #999;padding:.25em .5em;"
-    "text-align:center;vertical-align:middle}thead th{background:#e8eef5}.ci{color:#444;font-size:.85em}"
+    "text-align:center;vertical-align:middle}tbody th{white-space:nowrap}thead th{background:#e8eef5}.ci{color:#444;font-size:.85em}"
     ".strip{display:flex;gap:.6em;overflow-x:auto;padding-bottom:.5em}.strip figure{flex:0 0 auto;margin:0}"
     ".strip img{height:190px;image-rendering:pixelated}figure{margin:.5em 0}figcaption{font-size:.88em;color:#333}"
     "img.big{max-width:100%;image-rendering:pixelated;min-width:320px}img.crop{width:112px;image-rendering:pixelated}"
