@@ -36,11 +36,12 @@
  * fast path used by nets (im2col + sgemm, a direct convolution for small Cout, OpenMP loops).
  * Backward ADDS into parameter gradients; the input gradient `din` of a net is overwritten.
  *
- * DEVICES. NnCtx.device selects where a net runs. All layer dispatch happens in one place,
- * nn/net.c (layer_forward / layer_backward): for NN_CUDA it is meant to call nn_cuda_<op>_forward /
- * nn_cuda_<op>_backward (nn/cuda/<op>.cu, same arguments as the CPU op, device pointers, stream in
- * ctx->cuda) on device mirrors of the flat buffers, and nn_cuda_adam_step for the optimizer. Callers
- * do not change. Until a CUDA backend exists, device NN_CUDA aborts with a clear message.
+ * DEVICES. NnCtx.device selects where a net runs (nn/device.h: nn_device_select). CPU layers are
+ * dispatched in one place, nn/net.c (layer_forward / layer_backward). With NN_CUDA,
+ * nn_net_forward, nn_net_backward and nn_adam_step_ctx hand the call to nn_dev_net_forward /
+ * nn_dev_net_backward / nn_dev_adam_step (nn/device.c), which keep device mirrors of the flat
+ * buffers and run nn_cuda_<op>_forward/backward (nn/cuda/<op>.cu, the CPU op's arguments on device
+ * pointers), with the same host-pointer contract. Callers do not change.
  *
  * THREADS. ctx->nthreads sets OpenMP loop threads and OpenBLAS threads (openblas_set_num_threads)
  * for every call made with that ctx. There is no global mutable state in the engine.
