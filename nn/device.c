@@ -163,6 +163,20 @@ static NnCudaState *state(NnCtx *ctx) {
     return ctx->cuda;
 }
 
+/* A model that was never moved to the device belongs to a caller that works with host pointers (a
+ * command not yet ported to the GPU): it runs on the CPU, with one notice per context. */
+static NnCtx host_ctx(NnCtx *ctx) {
+    NnCudaState *st = state(ctx);
+    if (!st->warned_host_model) {
+        sl_warn("this command keeps its model on the host: it runs on the CPU, not on %s", st->name);
+        st->warned_host_model = 1;
+    }
+    NnCtx c = *ctx;
+    c.device = NN_CPU;
+    c.cuda = NULL;
+    return c;
+}
+
 static struct NnDevModel *find_model(NnCtx *ctx, const NnModel *m) {
     NnCudaState *st = state(ctx);
     for (int i = 0; i < st->nmodels; i++)
@@ -260,7 +274,7 @@ void nn_model_to_device(NnModel *m, NnCtx *ctx) {
 void nn_model_to_host(NnModel *m, NnCtx *ctx) {
     if (ctx->device != NN_CUDA) return;
     struct NnDevModel *d = find_model(ctx, m);
-    if (!d) SL_DIE("nn_model_to_host: the model is not on the device (nn_model_to_device first)");
+    if (!d) return; /* a host model: the host copies are the only ones */
     size_t pb = m->nparams * sizeof(float);
     nn_cuda_download(ctx, m->params, d->params, pb);
     nn_cuda_download(ctx, m->grads, d->grads, pb);
@@ -285,7 +299,10 @@ void nn_dev_zero_grad(NnModel *m, NnCtx *ctx) {
         return;
     }
     struct NnDevModel *d = find_model(ctx, m);
-    if (!d) SL_DIE("nn_dev_zero_grad: the model is not on the device (nn_model_to_device first)");
+    if (!d) {
+        nn_model_zero_grad(m);
+        return;
+    }
     nn_cuda_memset0(ctx, d->grads, m->nparams * sizeof(float));
 }
 
@@ -350,7 +367,11 @@ float nn_dev_loss_bce_logits(NnCtx *ctx, const float *logits, const float *label
 void nn_dev_adam_step(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
     SL_ASSERT(m->finalized && step >= 1);
     struct NnDevModel *d = find_model(ctx, m);
-    if (!d) SL_DIE("nn_adam_step_ctx on the GPU: the model is not on the device (nn_model_to_device first)");
+    if (!d) {
+        NnCtx c = host_ctx(ctx);
+        nn_adam_step_ctx(m, &c, cfg, step);
+        return;
+    }
     nn_cuda_adam_step(d->params, d->grads, d->adam_m, d->adam_v, m->nparams, cfg, step, ctx);
 }
 
@@ -410,7 +431,12 @@ const float *nn_dev_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch
     SL_ASSERT(n->m->finalized && batch > 0 && in);
     const NnModel *m = n->m;
     struct NnDevModel *dm = find_model(ctx, m);
-    if (!dm) SL_DIE("nn_net_forward on the GPU: the model is not on the device (nn_model_to_device first)");
+    if (!dm) {
+        NnCtx c = host_ctx(ctx);
+        const float *y = nn_net_forward(n, &c, in, batch);
+        ctx->rng = c.rng; /* dropout draws advance the caller's stream */
+        return y;
+    }
     if (ctx->training)
         for (int i = 0; i < n->nl; i++)
             if (n->L[i].kind == NN_L_BN) SL_ASSERT((size_t)batch * n->L[i].in.h * n->L[i].in.w > 1);
@@ -472,7 +498,11 @@ void nn_dev_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
     SL_ASSERT(n->batch > 0 && dout);
     const NnModel *m = n->m;
     struct NnDevModel *dm = find_model(ctx, m);
-    if (!dm) SL_DIE("nn_net_backward on the GPU: the model is not on the device (nn_model_to_device first)");
+    if (!dm) {
+        NnCtx c = host_ctx(ctx);
+        nn_net_backward(n, &c, dout, din);
+        return;
+    }
     struct NnDevNet *d = dev_net(ctx, n, n->batch);
     int B = n->batch;
     const float *gy = dout;

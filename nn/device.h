@@ -20,7 +20,10 @@
  *
  * On NN_CUDA, nn_net_forward/backward take and return DEVICE pointers (nn/net.c dispatches to
  * nn_dev_net_forward/backward here). The mirrors live in ctx->cuda, keyed by the model and net
- * pointers: call nn_model_release_device before nn_model_free of a model that was on the device. */
+ * pointers: call nn_model_release_device before nn_model_free of a model that was on the device.
+ * A model never moved with nn_model_to_device stays a host model: its nets and Adam run on the CPU
+ * (host pointers, as before) with one warning per context, so a command not yet ported to the GPU
+ * keeps working under --device auto on a GPU machine. */
 #ifndef SL_DEVICE_H
 #define SL_DEVICE_H
 

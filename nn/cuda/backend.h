@@ -40,6 +40,7 @@ typedef struct NnCudaState {
     float *scalars;    /* device scratch for loss sums (NN_CUDA_SCALARS doubles) */
     double *host_scalars; /* pinned mirror of it */
     char name[256];    /* the GPU's name */
+    int warned_host_model; /* nn/device.c said once that a model not on the device runs on the CPU */
     /* device mirrors (nn/device.c) */
     struct NnDevModel *models;
     int nmodels, cap_models;
