@@ -4,10 +4,12 @@
  * reported as images/s and as GFLOP/s (3x forward FLOPs per image: forward, dinput, dweight).
  *
  *   build/bench/bench_ops --batch 16 --threads 2 --steps 4
- * Last line: RESULT engine model=original batch=B threads=T img_s=X gflops=G */
+ * Last line: RESULT engine model=original batch=B threads=T img_s=X gflops=G cpu_img_s=C
+ * (cpu_img_s: images per second if the step's CPU time ran on T idle cores — for loaded machines). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/net_internal.h"
 #include "nn/nn.h"
@@ -15,6 +17,14 @@
 #include "util/args.h"
 #include "util/rng.h"
 #include "util/util.h"
+
+/* CPU seconds of this process (all threads). Under a loaded machine wall time measures the load;
+ * CPU time (which also counts OpenMP spin-waiting, so it errs high) estimates the quiet cost. */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 static void upscale(NnNet *n, const char *name, int c) {
     nn_conv(n, name, c * 4, 3, 1);
@@ -173,9 +183,9 @@ int main(int argc, char **argv) {
 
     NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
     nn_model_zero_grad(&m);
-    double best = 1e30, sum = 0, tsum[4] = {0};
+    double best = 1e30, sum = 0, tsum[4] = {0}, cpu_sum = 0;
     for (int s = 0; s <= steps; s++) {
-        double t0 = sl_now(), tf = 0, tb = 0;
+        double t0 = sl_now(), c0 = cpu_now(), tf = 0, tb = 0;
         for (int side = 0; side < 2; side++) {
             const float *x = side ? xb : xa;
             NnNet *dec = side ? db : da;
@@ -192,15 +202,18 @@ int main(int argc, char **argv) {
         double t = sl_now() - t0;
         if (s == 0) continue; /* warm-up */
         sum += t;
+        cpu_sum += cpu_now() - c0;
         tsum[0] += tf, tsum[1] += tb, tsum[2] += sl_now() - ta;
         if (t < best) best = t;
     }
     double mean = sum / steps;
     printf("step (2 x %d images): mean %.3f s, best %.3f s; per step forward %.3f s, backward+loss %.3f s, adam %.3f s\n",
            B, mean, best, tsum[0] / steps, tsum[1] / steps, tsum[2] / steps);
-    double img_s = 2.0 * B / mean;
-    printf("RESULT engine model=original batch=%d threads=%d img_s=%.2f gflops=%.1f\n", B, threads, img_s,
-           img_s * 3 * fwd / 1e9);
+    double img_s = 2.0 * B / mean, cpu_step = cpu_sum / steps;
+    printf("CPU time per step %.3f s; if all of it ran on %d otherwise idle cores: %.2f img/s\n", cpu_step, threads,
+           2.0 * B * threads / cpu_step);
+    printf("RESULT engine model=original batch=%d threads=%d img_s=%.2f gflops=%.1f cpu_img_s=%.2f\n", B, threads,
+           img_s, img_s * 3 * fwd / 1e9, 2.0 * B * threads / cpu_step);
     free(xa), free(xb), free(dy), free(dz);
     nn_model_free(&m);
     return 0;
