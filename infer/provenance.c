@@ -79,8 +79,8 @@ static char *build_xmp(const ProvenanceInfo *info, const char *when) {
     snprintf(desc, sizeof desc,
              "Synthetic image: a face swap made by swaplab %s (face of %s on a frame of %s), an "
              "educational deepfake tool. Not a photograph of a real event.",
-             SL_VERSION, info->source_subject ? info->source_subject : "an unnamed subject",
-             info->target_subject ? info->target_subject : "an unnamed subject");
+             SL_VERSION, info->target_subject ? info->target_subject : "an unnamed subject",
+             info->source_subject ? info->source_subject : "an unnamed subject");
     char *d = xml_escape(desc);
     size_t n = strlen(d) + 2048;
     char *x = xmalloc(n);
@@ -145,11 +145,11 @@ int provenance_write_png(const char *path, const Image *rgb, const ProvenanceInf
     json_object_set_new(rec, "created", json_string(when));
     json_object_set_new(rec, "digital_source_type", json_string(PROV_SOURCE_TYPE));
     json_object_set_new(rec, "model_sha256", str_or_null(info->model_sha256));
-    json_object_set_new(rec, "source", json_pack("{s:o,s:o}", "subject", str_or_null(info->source_subject),
-                                                 "consent_sha256", str_or_null(info->source_consent_sha256)));
-    json_object_set_new(rec, "target", json_pack("{s:o,s:o,s:o}", "subject", str_or_null(info->target_subject),
-                                                 "consent_sha256", str_or_null(info->target_consent_sha256),
+    json_object_set_new(rec, "source", json_pack("{s:o,s:o,s:o}", "subject", str_or_null(info->source_subject),
+                                                 "consent_sha256", str_or_null(info->source_consent_sha256),
                                                  "input", str_or_null(info->input)));
+    json_object_set_new(rec, "target", json_pack("{s:o,s:o}", "subject", str_or_null(info->target_subject),
+                                                 "consent_sha256", str_or_null(info->target_consent_sha256)));
     json_object_set_new(rec, "method", json_pack("{s:o,s:o,s:o,s:o}", "preset", str_or_null(info->preset), "mask",
                                                  str_or_null(info->mask), "colour", str_or_null(info->colour),
                                                  "blend", str_or_null(info->blend)));

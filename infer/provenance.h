@@ -25,12 +25,14 @@
 /* What made the image. Strings may be NULL (recorded as null). Start from provenance_info_init. */
 typedef struct {
     const char *model_sha256;          /* hex SHA-256 of the model file */
-    const char *source_subject;        /* pseudonym whose face is put in */
+    /* The CLI's words (swap --from SET --to SUBJECT): the source is the subject whose frame (pose,
+     * expression, light) is swapped, the target the identity whose face is drawn into it. */
+    const char *source_subject;        /* pseudonym of the --from face set (the frame) */
     const char *source_consent_sha256; /* SHA-256 of that subject's consent.json */
-    const char *target_subject;        /* pseudonym whose frame receives it */
+    const char *target_subject;        /* pseudonym of --to (the face drawn in) */
     const char *target_consent_sha256;
     const char *preset, *mask, *colour, *blend; /* the method */
-    const char *input;                 /* optional: the target frame's file name */
+    const char *input;                 /* optional: the source frame's file name */
     int label;                         /* 1 (default): draw the visible label; 0 = --label none */
     const char *wm_key;                /* watermark key string; NULL = the public default */
     int has_payload;                   /* 0 (default): payload = first 4 bytes of model_sha256 */
