@@ -49,10 +49,11 @@ extern "C" int nn_cuda_backend_init(NnCtx *ctx, char *why, size_t cap) {
     snprintf(st->name, sizeof st->name, "%.200s (sm_%d%d, %.1f GiB)", prop.name, prop.major, prop.minor,
              prop.totalGlobalMem / 1073741824.0);
     cudaStream_t s, cs;
-    cudaEvent_t ev;
+    cudaEvent_t ev, q;
     CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     CUDA_CHECK(cudaStreamCreateWithFlags(&cs, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&q, cudaEventDisableTiming));
     cublasHandle_t h;
     CUBLAS_CHECK(cublasCreate(&h));
     CUBLAS_CHECK(cublasSetStream(h, s));
@@ -60,6 +61,7 @@ extern "C" int nn_cuda_backend_init(NnCtx *ctx, char *why, size_t cap) {
     st->stream = s;
     st->copy_stream = cs;
     st->copied = ev;
+    st->queued = q;
     st->cublas = h;
     st->tf32 = 0;
     CUDA_CHECK(cudaMallocHost((void **)&st->staging, STAGING_FLOATS * sizeof(float)));
@@ -78,6 +80,7 @@ extern "C" void nn_cuda_backend_release(NnCtx *ctx) {
     CUDA_CHECK(cudaStreamSynchronize((cudaStream_t)st->stream));
     CUBLAS_CHECK(cublasDestroy((cublasHandle_t)st->cublas));
     CUDA_CHECK(cudaEventDestroy((cudaEvent_t)st->copied));
+    CUDA_CHECK(cudaEventDestroy((cudaEvent_t)st->queued));
     CUDA_CHECK(cudaStreamDestroy((cudaStream_t)st->copy_stream));
     CUDA_CHECK(cudaStreamDestroy((cudaStream_t)st->stream));
     CUDA_CHECK(cudaFreeHost(st->staging));
@@ -115,13 +118,16 @@ extern "C" void nn_cuda_copy_d2d(NnCtx *ctx, void *dst, const void *src, size_t 
 }
 
 /* Pieces of at most the staging size: wait until the previous piece has left the staging buffer,
- * copy into it on the host, queue the copy on the copy stream, and make the compute stream wait for
- * it. While the host fills the staging buffer the GPU keeps computing what was queued before. */
+ * copy into it on the host, queue the copy on the copy stream behind the compute work queued so far
+ * (it may still read dst), and make the compute stream wait for it. While the host fills the
+ * staging buffer the GPU keeps computing what was queued before. */
 extern "C" void nn_cuda_upload(NnCtx *ctx, void *dst, const void *src, size_t bytes) {
     NnCudaState *st = cuda_state(ctx);
     cudaStream_t cs = (cudaStream_t)st->copy_stream;
-    cudaEvent_t ev = (cudaEvent_t)st->copied;
+    cudaEvent_t ev = (cudaEvent_t)st->copied, q = (cudaEvent_t)st->queued;
     size_t cap = st->staging_floats * sizeof(float);
+    CUDA_CHECK(cudaEventRecord(q, (cudaStream_t)st->stream));
+    CUDA_CHECK(cudaStreamWaitEvent(cs, q, 0));
     for (size_t off = 0; off < bytes; off += cap) {
         size_t nb = bytes - off < cap ? bytes - off : cap;
         CUDA_CHECK(cudaEventSynchronize(ev));

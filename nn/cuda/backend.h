@@ -33,6 +33,7 @@ typedef struct NnCudaState {
     void *stream;      /* cudaStream_t: every op runs here */
     void *copy_stream; /* cudaStream_t: host -> device batch uploads */
     void *copied;      /* cudaEvent_t: the last upload finished */
+    void *queued;      /* cudaEvent_t: compute work queued before an upload (it may read dst) */
     void *cublas;      /* cublasHandle_t bound to `stream` */
     int tf32;          /* 1: cuBLAS may use TF32 tensor cores */
     float *staging;    /* pinned host buffer for uploads (staging_floats) */
@@ -70,7 +71,9 @@ void nn_cuda_free(void *p);               /* NULL is fine */
 void nn_cuda_memset0(NnCtx *ctx, void *p, size_t bytes);               /* async on the stream */
 void nn_cuda_copy_d2d(NnCtx *ctx, void *dst, const void *src, size_t bytes); /* async */
 /* Host -> device through the pinned staging buffer on the copy stream; returns as soon as `src`
- * may be reused; the compute stream waits for the copy before its next op. */
+ * may be reused. The copy starts after the compute work queued so far (which may still read dst)
+ * and the compute stream waits for the copy before its next op; the host-side copy into the
+ * staging buffer (and whatever the host does next, e.g. preparing the next batch) overlaps the GPU. */
 void nn_cuda_upload(NnCtx *ctx, void *dst, const void *src, size_t bytes);
 /* Device -> host, synchronous (waits for the stream first). */
 void nn_cuda_download(NnCtx *ctx, void *dst, const void *src, size_t bytes);
