@@ -54,6 +54,17 @@ static void para_missing(Rep *r, const char *what, const char *why) {
     note_missing(r, what);
 }
 
+/* A JSON file of at most REPORT_MAX_JSON bytes; NULL when missing, too large or malformed. */
+static json_t *load_json(const char *path, json_error_t *je) {
+    char *data;
+    size_t len;
+    SlErr e;
+    if (sl_read_file(path, REPORT_MAX_JSON, &data, &len, &e)) return NULL;
+    json_t *j = json_loadb(data, len, 0, je);
+    free(data);
+    return j;
+}
+
 /* Embeds an image; a missing file becomes a visible note rather than a broken image. */
 static void img(Rep *r, const char *path, const char *alt, const char *cls) {
     SlErr e;
@@ -365,7 +376,7 @@ static void eval_table(Rep *r) {
     char path[4096];
     sl_path_join(path, sizeof path, r->run, "eval.json");
     json_error_t je;
-    json_t *j = sl_is_file(path) ? json_load_file(path, 0, &je) : NULL;
+    json_t *j = sl_is_file(path) ? load_json(path, &je) : NULL;
     json_t *all = json_object_get(j, "overall"), *pairs = json_object_get(j, "pairs");
     if (!json_is_object(all)) {
         para_missing(r, "fidelity table", "no RUN/eval.json (run `swaplab eval --model RUN --facesets ...`).");
@@ -418,13 +429,14 @@ static void section_swaps(Rep *r) {
         sl_path_join(sj, sizeof sj, sdir, "swap.json");
         if (!sl_is_file(sj)) continue;
         json_error_t je;
-        json_t *j = json_load_file(sj, 0, &je);
+        json_t *j = load_json(sj, &je);
         json_t *from = json_object_get(j, "from"), *to = json_object_get(j, "to"), *outs = json_object_get(j, "outputs");
         const char *fs_dir = json_string_value(json_object_get(from, "faceset"));
         const char *fsub = json_string_value(json_object_get(from, "subject"));
         const char *tsub = json_string_value(json_object_get(to, "subject"));
         const char *pair = json_string_value(json_object_get(j, "directory"));
-        if (!fs_dir || !fsub || !tsub || !pair || !json_is_array(outs)) {
+        if (!fs_dir || !fsub || !tsub || !pair || !json_is_array(outs) || strchr(pair, '/') || !strcmp(pair, "..") ||
+            strchr(fsub, '/') || strchr(tsub, '/')) {
             hb_puts(b, "<p class=\"missing\">");
             hb_esc(b, sj);
             hb_puts(b, ": not a swap.json written by swaplab swap (skipped).</p>\n");
@@ -525,7 +537,7 @@ static int find_det_evals(Rep *r, DetEval *ev, int max) {
             char p[4096];
             sl_path_join(p, sizeof p, dir, files[i]);
             json_error_t je;
-            json_t *j = json_load_file(p, 0, &je);
+            json_t *j = load_json(p, &je);
             if (json_is_object(json_object_get(j, "results")) && json_is_string(json_object_get(j, "arch"))) {
                 snprintf(ev[n].path, sizeof ev[n].path, "%s", p);
                 ev[n++].j = j;
@@ -741,7 +753,7 @@ static void section_provenance(Rep *r) {
         char p[4096];
         sl_path_join(p, sizeof p, r->verify, files[f]);
         json_error_t je;
-        json_t *a = json_load_file(p, 0, &je);
+        json_t *a = load_json(p, &je);
         if (!json_is_array(a)) {
             json_decref(a);
             continue;
