@@ -144,10 +144,10 @@ static void col2im_add(float *din, const float *col, int B, int Cin, int H, int 
 /* Direct stride-1 convolution for few output channels (<= 8, e.g. the decoder's final 64->3 5x5):
  * one output row of every output channel is accumulated at once, so each shifted input row is
  * loaded once for all Cout; inner loops over x are contiguous and vectorized (omp simd). The three
- * kernels below are compiled twice on x86-64 (AVX2+FMA and baseline) and picked at load time, since
+ * kernels below are compiled twice on x86-64 (AVX2 and baseline) and picked at load time, since
  * the build targets baseline x86-64. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define SIMD_CLONES
 #endif
