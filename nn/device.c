@@ -138,7 +138,8 @@ void nn_dev_adam_step(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
 
 /* The device copy of a model's five flat buffers (same sizes and offsets as the host ones). */
 struct NnDevModel {
-    const NnModel *m;
+    const NnModel *m; /* a key only: never dereferenced after the model may have been freed */
+    size_t nparams, nbuffers;
     float *params, *grads, *adam_m, *adam_v, *buffers;
 };
 
@@ -151,7 +152,8 @@ typedef struct {
 } NnDevLayer;
 
 struct NnDevNet {
-    const NnNet *n;
+    const NnNet *n;   /* keys only, as NnDevModel.m */
+    const NnModel *m;
     int nl, max_batch;
     NnDevLayer *L;
     float *work;
@@ -219,7 +221,7 @@ static void release_model(NnCtx *ctx, int i) {
     NnCudaState *st = state(ctx);
     struct NnDevModel *d = &st->models[i];
     for (int j = st->nnets - 1; j >= 0; j--)
-        if (st->nets[j].n->m == d->m) release_net(ctx, j);
+        if (st->nets[j].m == d->m) release_net(ctx, j);
     nn_cuda_sync(ctx);
     nn_cuda_free(d->params);
     nn_cuda_free(d->grads);
@@ -248,6 +250,11 @@ void nn_model_to_device(NnModel *m, NnCtx *ctx) {
     SL_ASSERT(m->finalized);
     NnCudaState *st = state(ctx);
     struct NnDevModel *d = find_model(ctx, m);
+    if (d && (d->nparams != m->nparams || d->nbuffers != m->nbuffers)) {
+        /* a stale mirror of a freed model at the same address (nn_model_release_device was skipped) */
+        release_model(ctx, (int)(d - st->models));
+        d = NULL;
+    }
     if (!d) {
         if (st->nmodels == st->cap_models) {
             st->cap_models = st->cap_models ? 2 * st->cap_models : 4;
@@ -256,6 +263,8 @@ void nn_model_to_device(NnModel *m, NnCtx *ctx) {
         d = &st->models[st->nmodels++];
         memset(d, 0, sizeof *d);
         d->m = m;
+        d->nparams = m->nparams;
+        d->nbuffers = m->nbuffers;
         d->params = dalloc(m->nparams, sizeof(float));
         d->grads = dalloc(m->nparams, sizeof(float));
         d->adam_m = dalloc(m->nparams, sizeof(float));
@@ -390,6 +399,7 @@ static struct NnDevNet *dev_net(NnCtx *ctx, const NnNet *n, int batch) {
         d = &st->nets[st->nnets++];
         memset(d, 0, sizeof *d);
         d->n = n;
+        d->m = n->m;
         d->nl = n->nl;
         d->L = xcalloc(n->nl ? n->nl : 1, sizeof *d->L);
     }
