@@ -391,6 +391,10 @@ static struct NnDevNet *dev_net(NnCtx *ctx, const NnNet *n, int batch) {
     struct NnDevNet *d = NULL;
     for (int i = 0; i < st->nnets; i++)
         if (st->nets[i].n == n) d = &st->nets[i];
+    if (d && (d->m != n->m || d->nl != n->nl)) { /* a stale mirror of a freed net at this address */
+        release_net(ctx, (int)(d - st->nets));
+        d = NULL;
+    }
     if (!d) {
         if (st->nnets == st->cap_nets) {
             st->cap_nets = st->cap_nets ? 2 * st->cap_nets : 8;
