@@ -151,10 +151,10 @@ static int do_synth(Demo *d, int k) {
 }
 
 static int do_train(Demo *d, int k) {
-    char run[4096], st[4096], s[4][4096], mins[32], steps[32];
+    char run[4096], st[4096], s[16][4096], mins[32], steps[32];
     sl_path_join(run, sizeof run, d->out, "run");
     sl_path_join(st, sizeof st, run, "state.json");
-    int ntrain = d->ids >= 4 ? 4 : 2;
+    int ntrain = d->ids; /* `swaplab dataset` swaps between every pair of a split: the model knows all */
     for (int i = 0; i < ntrain; i++) set_path(d, i, s[i], sizeof s[i]);
     snprintf(mins, sizeof mins, "%g", d->minutes);
     snprintf(steps, sizeof steps, "%d", d->train_steps);
@@ -163,7 +163,8 @@ static int do_train(Demo *d, int k) {
     a[n++] = "train", a[n++] = "--facesets";
     for (int i = 0; i < ntrain; i++) a[n++] = s[i];
     a[n++] = "--out", a[n++] = run, a[n++] = "--preset", a[n++] = "tiny", a[n++] = "--timelapse";
-    if (d->quick) a[n++] = "--batch", a[n++] = "4", a[n++] = "--holdout-every", a[n++] = "4";
+    a[n++] = "--batch", a[n++] = d->quick ? "4" : "8";
+    if (d->quick) a[n++] = "--holdout-every", a[n++] = "4";
     if (d->train_steps > 0) a[n++] = "--steps", a[n++] = steps, a[n++] = "--preview-every", a[n++] = d->quick ? "2" : "25";
     else a[n++] = "--minutes", a[n++] = mins;
     if (sl_is_file(st)) {
@@ -176,7 +177,8 @@ static int do_train(Demo *d, int k) {
     n = 0;
     e[n++] = "eval", e[n++] = "--model", e[n++] = run, e[n++] = "--facesets";
     for (int i = 0; i < ntrain; i++) e[n++] = s[i];
-    if (d->quick) e[n++] = "--max", e[n++] = "4", e[n++] = "--holdout-every", e[n++] = "4";
+    e[n++] = "--max", e[n++] = d->quick ? "4" : "8";
+    if (d->quick) e[n++] = "--holdout-every", e[n++] = "4";
     e[n] = NULL;
     return child_ok(d, k, "training (fidelity evaluation)", NULL, e);
 }
@@ -216,7 +218,10 @@ static int do_detect(Demo *d, int k) {
         set_path(d, i, sets[i], sizeof sets[i]);
         a[n++] = sets[i];
     }
-    a[n++] = "--out", a[n++] = data, a[n++] = "--label", a[n++] = "none";
+    /* 6 identities: 4 train, 2 test (both directions of a pair stay in one split) */
+    a[n++] = "--out", a[n++] = data, a[n++] = "--label", a[n++] = "none", a[n++] = "--splits";
+    a[n++] = d->ids >= 6 ? "67/0/33" : "50/0/50";
+    a[n++] = "--per-identity", a[n++] = d->quick ? "6" : "40", a[n++] = "--size", a[n++] = "64";
     a[n] = NULL;
     if (child_ok(d, k, "detectors (dataset)", NULL, a)) return 1;
     char msteps[16], msize[16];
@@ -329,7 +334,7 @@ int cmd_demo(int argc, char **argv) {
         {"--out", SL_ARG_STR, &d.out, "DIR", "where everything goes (required; reruns resume there)"},
         {"--minutes", SL_ARG_DOUBLE, &d.minutes, "M", "training time of the tiny preset (4)"},
         {"--train-steps", SL_ARG_INT, &d.train_steps, "N", "train N steps instead of --minutes (0 = use minutes)"},
-        {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 4..16 (6: 4 trained, 2 held out)"},
+        {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 4..16 (6; detector split 4 train, 2 test)"},
         {"--frames", SL_ARG_INT, &d.frames, "M", "frames per volunteer (120)"},
         {"--limit", SL_ARG_INT, &d.limit, "N", "frames swapped each way (24)"},
         {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (150)"},
