@@ -30,6 +30,8 @@ extern "C" const char *nn_cuda_backend_why(void) {
 
 #define STAGING_FLOATS ((size_t)4 << 20) /* 16 MiB pinned: one 128 px batch of 64 x 3 planes fits */
 
+__global__ static void k_probe(void) {}
+
 extern "C" int nn_cuda_backend_init(NnCtx *ctx, char *why, size_t cap) {
     int n = nn_cuda_backend_device_count();
     if (n <= 0) {
@@ -43,6 +45,15 @@ extern "C" int nn_cuda_backend_init(NnCtx *ctx, char *why, size_t cap) {
     }
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    /* A GPU older than the build's arch has no image to run (sm_XY SASS + compute_XY PTX only). */
+    cudaFuncAttributes fa;
+    e = cudaFuncGetAttributes(&fa, k_probe);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(why, cap, "%.200s (sm_%d%d) cannot run this build's kernels (%s); rebuild with make CUDA_ARCH=%d%d",
+                 prop.name, prop.major, prop.minor, cudaGetErrorString(e), prop.major, prop.minor);
+        return -1;
+    }
     NnCudaState *st = (NnCudaState *)calloc(1, sizeof *st);
     if (!st) sl_die_at(__FILE__, __LINE__, "out of memory");
     st->device = 0;

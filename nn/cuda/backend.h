@@ -38,7 +38,7 @@ typedef struct NnCudaState {
     int tf32;          /* 1: cuBLAS may use TF32 tensor cores */
     float *staging;    /* pinned host buffer for uploads (staging_floats) */
     size_t staging_floats;
-    float *scalars;    /* device scratch for loss sums (NN_CUDA_SCALARS doubles) */
+    double *scalars;   /* device scratch for loss sums (NN_CUDA_SCALARS doubles) */
     double *host_scalars; /* pinned mirror of it */
     char name[256];    /* the GPU's name */
     int warned_host_model; /* nn/device.c said once that a model not on the device runs on the CPU */
