@@ -7,6 +7,7 @@
 
 #include "nn/device.h"
 #include "nn/nn.h"
+#include "nn/ops/ops.h"
 #include "util/util.h"
 
 #ifdef _OPENMP
@@ -21,7 +22,7 @@ static void adam_run(NnModel *m, const NnAdam *cfg, long step, int nthreads) {
     float *p = m->params, *g = m->grads, *mm = m->adam_m, *vv = m->adam_v;
     size_t n = m->nparams;
     int zero = cfg->zero_grad;
-#pragma omp parallel for simd num_threads(nthreads) schedule(static) if (n >= 65536)
+NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n >= 65536))
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + wd * p[i];
         float mi = b1 * mm[i] + (1.0f - b1) * gi;

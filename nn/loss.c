@@ -29,7 +29,7 @@ float nn_loss_mse(const float *pred, const float *target, const float *weight, i
         return 0.0f;
     }
     float gscale = (float)(2.0 / norm);
-#pragma omp parallel for reduction(+ : acc) schedule(static) if (n > 65536)
+NN_OMP(omp parallel for reduction(+ : acc) schedule(static) if (n > 65536))
     for (size_t i = 0; i < n; i++) {
         float w = weight ? weight[(i / (C * hw)) * hw + i % hw] : 1.0f;
         float e = pred[i] - target[i];
@@ -48,7 +48,7 @@ float nn_loss_l1(const float *pred, const float *target, const float *weight, in
         return 0.0f;
     }
     float gscale = (float)(1.0 / norm);
-#pragma omp parallel for reduction(+ : acc) schedule(static) if (n > 65536)
+NN_OMP(omp parallel for reduction(+ : acc) schedule(static) if (n > 65536))
     for (size_t i = 0; i < n; i++) {
         float w = weight ? weight[(i / (C * hw)) * hw + i % hw] : 1.0f;
         float e = pred[i] - target[i];
@@ -133,14 +133,14 @@ float nn_loss_dssim(const float *pred, const float *target, const float *weight,
     double ssim_sum = 0;
     /* dLoss/dS at a position = -w / (2 norm) */
     float dscale = (float)(-0.5 / norm);
-#pragma omp parallel reduction(+ : ssim_sum) if ((size_t)B * C * hw >= 16384)
+NN_OMP(omp parallel reduction(+ : ssim_sum) if ((size_t)B * C * hw >= 16384))
     {
         float *buf = xmalloc(sizeof(float) * (3 * hw + 8 * ohw + (size_t)H * Wo));
         float *xx = buf, *yy = xx + hw, *xy = yy + hw, *mx = xy + hw, *my = mx + ohw, *exx = my + ohw,
               *eyy = exx + ohw, *exy = eyy + ohw, *tmp = exy + ohw;
         float *gmx = mx, *gexx = exx, *gexy = exy; /* gradient maps reuse the stat buffers */
         float *back = xx;                          /* H x W transposed-filter output */
-#pragma omp for schedule(dynamic)
+NN_OMP(omp for schedule(dynamic))
         for (int p = 0; p < B * C; p++) {
             int n = p / C;
             const float *X = pred + (size_t)p * hw, *Y = target + (size_t)p * hw;

@@ -13,7 +13,7 @@ void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, 
     size_t cnt = (size_t)B * HW;
     if (training) SL_ASSERT(cnt > 1);
     nthreads = nn_par(nthreads, (double)cnt * C);
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
     for (int c = 0; c < C; c++) {
         double mu, var;
         if (training) {
@@ -44,7 +44,7 @@ void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, 
         for (int n = 0; n < B; n++) {
             const float *x = in + ((size_t)n * C + c) * HW;
             float *y = out + ((size_t)n * C + c) * HW;
-#pragma omp simd
+NN_OMP(omp simd)
             for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * is * g + bb;
         }
     }
@@ -56,7 +56,7 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
                         int HW, int training, int nthreads) {
     size_t cnt = (size_t)B * HW;
     nthreads = nn_par(nthreads, (double)cnt * C);
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
     for (int c = 0; c < C; c++) {
         float m = mean[c], is = invstd[c], g = gamma ? gamma[c] : 1.0f;
         double sd = 0, sdx = 0; /* sum dout, sum dout * xhat */
@@ -78,7 +78,7 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
             const float *x = in + ((size_t)n * C + c) * HW;
             const float *d = dout + ((size_t)n * C + c) * HW;
             float *dx = din + ((size_t)n * C + c) * HW;
-#pragma omp simd
+NN_OMP(omp simd)
             for (int i = 0; i < HW; i++) dx[i] += k * (d[i] - a - (x[i] - m) * is * bcoef);
         }
     }

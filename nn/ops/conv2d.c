@@ -74,7 +74,7 @@ static void im2col(float *col, const float *in, int B, int Cin, int H, int W, in
     size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
     int rows = Cin * K * K;
     nthreads = nn_par(nthreads, (double)rows * N);
-#pragma omp parallel for num_threads(nthreads) schedule(static)
+NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
     for (int r = 0; r < rows; r++) {
         int ci = r / (K * K), ky = (r / K) % K, kx = r % K;
         float *dst = col + (size_t)r * N;
@@ -99,7 +99,7 @@ static void im2col(float *col, const float *in, int B, int Cin, int H, int W, in
                 if (S == 1) {
                     memcpy(drow + lo, srow + lo - P + kx, sizeof(float) * (hi - lo));
                 } else {
-#pragma omp simd
+NN_OMP(omp simd)
                     for (int ox = lo; ox < hi; ox++) drow[ox] = srow[ox * S - P + kx];
                 }
                 for (int ox = hi; ox < Wo; ox++) drow[ox] = 0.0f;
@@ -113,7 +113,7 @@ static void col2im_add(float *din, const float *col, int B, int Cin, int H, int 
     int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
     size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
     nthreads = nn_par(nthreads, (double)Cin * K * K * N);
-#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nthreads) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int ci = 0; ci < Cin; ci++) {
             float *dst = din + ((size_t)n * Cin + ci) * H * W;
@@ -131,7 +131,7 @@ static void col2im_add(float *din, const float *col, int B, int Cin, int H, int 
                         const float *srow = src + (size_t)oy * Wo;
                         if (S == 1) {
                             float *dd = drow - P + kx;
-#pragma omp simd
+NN_OMP(omp simd)
                             for (int ox = lo; ox < hi; ox++) dd[ox] += srow[ox];
                         } else {
                             for (int ox = lo; ox < hi; ox++) drow[ox * S - P + kx] += srow[ox];
@@ -173,7 +173,7 @@ SIMD_CLONES static void direct_fwd_row(float *out, const float *in, const float 
                 for (int co = 0; co < Cout; co++) {
                     float wv = w[(((size_t)co * Cin + ci) * K + ky) * K + kx];
                     float *a = acc[co] - x0;
-#pragma omp simd
+NN_OMP(omp simd)
                     for (int x = lo; x < hi; x++) a[x] += wv * sp[x];
                 }
             }
@@ -203,7 +203,7 @@ SIMD_CLONES static void direct_dw_pair(float *dw, const float *dout, const float
                     int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
                     const float *sp = srow - P + kx;
                     float sum = 0;
-#pragma omp simd reduction(+ : sum)
+NN_OMP(omp simd reduction(+ : sum))
                     for (int x = lo; x < hi; x++) sum += drow[x] * sp[x];
                     acc[ky * K + kx] += sum;
                 }
@@ -233,7 +233,7 @@ SIMD_CLONES static void direct_dx_plane(float *din, const float *dout, const flo
                     float wv = wk[ky * K + kx];
                     int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
                     float *t = irow + kx;
-#pragma omp simd
+NN_OMP(omp simd)
                     for (int x = lo; x < hi; x++) t[x] += wv * drow[x];
                 }
             }
@@ -245,7 +245,7 @@ static void direct_forward(float *out, const float *in, const float *w, const fl
                            int H, int W, int Cout, int K, int nthreads) {
     SL_ASSERT(Cout <= DIRECT_MAX_COUT);
     nthreads = nn_par(nthreads, (double)B * Cout * Cin * K * K * H * W);
-#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nthreads) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int y = 0; y < H; y++)
             for (int x0 = 0; x0 < W; x0 += DIRECT_XT)
@@ -263,19 +263,19 @@ static void direct_backward(float *din, float *dw, float *db, const float *dout,
             for (int n = 0; n < B; n++) {
                 const float *d = dout + ((size_t)n * Cout + co) * HW;
                 float s = 0;
-#pragma omp simd reduction(+ : s)
+NN_OMP(omp simd reduction(+ : s))
                 for (size_t i = 0; i < HW; i++) s += d[i];
                 acc += s;
             }
             db[co] += (float)acc;
         }
     if (dw) {
-#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nthreads) schedule(static) collapse(2))
         for (int co = 0; co < Cout; co++)
             for (int ci = 0; ci < Cin; ci++) direct_dw_pair(dw, dout, in, co, ci, B, Cin, H, W, Cout, K);
     }
     if (din) {
-#pragma omp parallel for num_threads(nthreads) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nthreads) schedule(static) collapse(2))
         for (int n = 0; n < B; n++)
             for (int ci = 0; ci < Cin; ci++) direct_dx_plane(din, dout, w, n, ci, Cin, H, W, Cout, K);
     }
@@ -292,17 +292,16 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
     int R = Cin * K * K;
     float *col = work, *tmp = work + (size_t)R * N;
     nn_blas_threads(nthreads);
-    int T = nn_par(nthreads, (double)Cout * N);
     im2col(col, in, B, Cin, H, W, K, S, nthreads);
     /* tmp[Cout, B*HWo] = w[Cout, R] x col[R, B*HWo], then scatter to NCHW with the bias. */
     nn_sgemm(0, 0, Cout, (int)N, R, 1.0f, w, R, col, (int)N, 0.0f, tmp, (int)N);
-#pragma omp parallel for num_threads(T) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)Cout * N)) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int co = 0; co < Cout; co++) {
             const float *s = tmp + (size_t)co * N + n * HWo;
             float *d = out + ((size_t)n * Cout + co) * HWo;
             float bias = b ? b[co] : 0.0f;
-#pragma omp simd
+NN_OMP(omp simd)
             for (size_t i = 0; i < HWo; i++) d[i] = s[i] + bias;
         }
 }
@@ -320,14 +319,14 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     float *col = work, *dtmp = work + (size_t)R * N;
     nn_blas_threads(nthreads);
     /* dtmp[Cout, B*HWo] gathers dout; db sums it. */
-#pragma omp parallel for num_threads(nn_par(nthreads, (double)Cout * N)) schedule(static)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)Cout * N)) schedule(static))
     for (int co = 0; co < Cout; co++) {
         double acc = 0;
         for (int n = 0; n < B; n++) {
             const float *s = dout + ((size_t)n * Cout + co) * HWo;
             float *d = dtmp + (size_t)co * N + n * HWo;
             float sum = 0;
-#pragma omp simd reduction(+ : sum)
+NN_OMP(omp simd reduction(+ : sum))
             for (size_t i = 0; i < HWo; i++) {
                 d[i] = s[i];
                 sum += s[i];

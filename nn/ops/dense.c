@@ -31,9 +31,9 @@ void dense_forward(float *out, const float *in, const float *w, const float *b, 
     nn_blas_threads(nthreads);
     nn_sgemm(0, 1, B, O, I, 1.0f, in, I, w, I, 0.0f, out, O);
     if (b) {
-#pragma omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(static)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(static))
         for (int n = 0; n < B; n++)
-#pragma omp simd
+NN_OMP(omp simd)
             for (int o = 0; o < O; o++) out[(size_t)n * O + o] += b[o];
     }
 }
@@ -42,7 +42,7 @@ void dense_backward(float *din, float *dw, float *db, const float *dout, const f
                     const float *w, int B, int I, int O, int nthreads) {
     nn_blas_threads(nthreads);
     if (db) {
-#pragma omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(static)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(static))
         for (int o = 0; o < O; o++) {
             float acc = 0;
             for (int n = 0; n < B; n++) acc += dout[(size_t)n * O + o];

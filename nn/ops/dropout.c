@@ -15,6 +15,6 @@ void dropout_forward(float *out, float *mask, const float *in, size_t n, float p
 }
 
 void dropout_backward(float *din, const float *dout, const float *mask, size_t n, int nthreads) {
-#pragma omp parallel for simd num_threads(nthreads) schedule(static) if (n > 32768)
+NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > 32768))
     for (size_t i = 0; i < n; i++) din[i] += dout[i] * mask[i];
 }

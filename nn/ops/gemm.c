@@ -37,7 +37,7 @@ void nn_sgemm_blocked(int transA, int transB, int M, int N, int K, float alpha, 
     SL_ASSERT(M >= 0 && N >= 0 && K >= 0);
     if (M == 0 || N == 0) return;
     /* op(B) as rows of N: when transB, gather a KB x N panel first. */
-#pragma omp parallel if ((double)M * N * K >= 1e6)
+NN_OMP(omp parallel if ((double)M * N * K >= 1e6))
     {
         float *apack = xmalloc(sizeof(float) * 4 * KB);
         float *bpanel = transB ? xmalloc(sizeof(float) * (size_t)KB * N) : NULL;
@@ -47,7 +47,7 @@ void nn_sgemm_blocked(int transA, int transB, int M, int N, int K, float alpha, 
                 for (int kk = 0; kk < kb; kk++)
                     for (int j = 0; j < N; j++) bpanel[(size_t)kk * N + j] = B[(size_t)j * ldb + k0 + kk];
             }
-#pragma omp for schedule(static)
+NN_OMP(omp for schedule(static))
             for (int i0 = 0; i0 < M; i0 += 4) {
                 int ib = M - i0 < 4 ? M - i0 : 4;
                 for (int r = 0; r < ib; r++) {
@@ -67,7 +67,7 @@ void nn_sgemm_blocked(int transA, int transB, int M, int N, int K, float alpha, 
                     for (int r = 0; r < ib; r++) {
                         float a = apack[r * KB + kk];
                         float *crow = C + (size_t)(i0 + r) * ldc;
-#pragma omp simd
+NN_OMP(omp simd)
                         for (int j = 0; j < N; j++) crow[j] += a * brow[j];
                     }
                 }

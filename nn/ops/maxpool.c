@@ -5,7 +5,7 @@
 
 void maxpool_forward(float *out, int *idx, const float *in, int B, int C, int H, int W, int k, int nthreads) {
     int Ho = H / k, Wo = W / k;
-#pragma omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             const float *src = in + ((size_t)n * C + c) * H * W;
@@ -30,7 +30,7 @@ void maxpool_forward(float *out, int *idx, const float *in, int B, int C, int H,
 
 void maxpool_backward(float *din, const float *dout, const int *idx, int B, int C, int H, int W, int k, int nthreads) {
     int Ho = H / k, Wo = W / k;
-#pragma omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             float *dst = din + ((size_t)n * C + c) * H * W;

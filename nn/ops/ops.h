@@ -16,6 +16,13 @@
 
 #include "util/rng.h"
 
+/* OpenMP pragmas of the engine: active with -fopenmp, gone (and warning-free) without it. */
+#ifdef _OPENMP
+#define NN_OMP(...) _Pragma(#__VA_ARGS__)
+#else
+#define NN_OMP(...)
+#endif
+
 /* Threads for a loop of `work` elementary steps: small loops run on one thread (waking a team costs
  * more than they do, and a descheduled team member stalls everyone at the barrier). */
 static inline int nn_par(int nthreads, double work) { return work >= 65536.0 ? nthreads : 1; }

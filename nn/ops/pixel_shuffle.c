@@ -4,7 +4,7 @@
 #include "nn/ops/ops.h"
 
 void pixel_shuffle_forward(float *out, const float *in, int B, int C, int H, int W, int nthreads) {
-#pragma omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             float *o = out + ((size_t)n * C + c) * 4 * H * W;
@@ -21,7 +21,7 @@ void pixel_shuffle_forward(float *out, const float *in, int B, int C, int H, int
 }
 
 void pixel_shuffle_backward(float *din, const float *dout, int B, int C, int H, int W, int nthreads) {
-#pragma omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2)
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
             const float *o = dout + ((size_t)n * C + c) * 4 * H * W;
