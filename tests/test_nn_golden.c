@@ -227,6 +227,7 @@ static void t_parser_rejects_damage(void) {
 }
 
 int main(void) {
+    (void)test_tmpdir;
     RUN(t_golden);
     RUN(t_parser_rejects_damage);
     for (int i = 0; i < nrecs; i++) free(recs[i].data);
