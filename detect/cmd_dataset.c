@@ -355,6 +355,12 @@ int cmd_dataset(int argc, char **argv) {
             }
         }
     }
+    snprintf(path, sizeof path, "%s/.swaplab-write-test.%ld", out, (long)getpid());
+    if (sl_write_atomic(path, "", 0, &err)) {
+        sl_failctx(&err, "the output directory is not writable");
+        goto fail;
+    }
+    unlink(path);
     SlKeypair key;
     if (provenance_load_key(key_path, &key, &err)) goto fail;
 
