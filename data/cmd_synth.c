@@ -34,6 +34,12 @@ static int write_identity(const SynthJob *job, int s, long *done, SlProgress *pr
     SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
     SynthIdentity id;
     synth_identity_random(&id, &rid);
+    /* skin tones spread over the run's identities: golden-ratio steps from a seeded start, so any
+     * two consecutive identities are at least 0.38 of the range apart (a swap then changes the
+     * face visibly, and identity transfer can be measured) */
+    SlRng rtone = sl_rng_fork(&job->root, 0x70e);
+    double t0 = sl_rng_uniform(&rtone), t = t0 + 0.6180339887498949 * s;
+    synth_identity_set_tone(&id, (float)(0.05 + 0.9 * (t - (double)(long)t)), &rid);
     FaceSetWriter w;
     if (faceset_writer_open(&w, dir, job->crop, job->coverage, 1, err)) return -1;
     for (int f = 0; f < job->frames; f++) {

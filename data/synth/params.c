@@ -15,15 +15,40 @@ static void jitter_rgb(float *dst, const float *src, float amount, SlRng *r) {
     for (int i = 0; i < 3; i++) dst[i] = clamp01(src[i] * k * sl_rng_range(r, 1 - amount / 2, 1 + amount / 2));
 }
 
+/* Skin tone at position t in [0, 1] along the dark-to-light curve, with an undertone jitter drawn
+ * from r (the lips follow the skin; see synth_identity_random). */
+static void skin_tone(SynthIdentity *id, float t, SlRng *r) {
+    static const float skin_pal[][3] = {
+        {0.25f, 0.16f, 0.11f}, {0.42f, 0.27f, 0.18f}, {0.60f, 0.42f, 0.30f},
+        {0.78f, 0.60f, 0.47f}, {0.93f, 0.78f, 0.68f},
+    };
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    float u = t * 4;
+    int k = (int)u;
+    if (k > 3) k = 3;
+    float f = u - (float)k;
+    for (int i = 0; i < 3; i++) id->skin_rgb[i] = skin_pal[k][i] * (1 - f) + skin_pal[k + 1][i] * f;
+    id->skin_rgb[0] = clamp01(id->skin_rgb[0] * sl_rng_range(r, 0.97f, 1.06f));
+    id->skin_rgb[2] = clamp01(id->skin_rgb[2] * sl_rng_range(r, 0.90f, 1.06f));
+}
+
+/* Lip colour follows the skin, with a jitter. */
+static void lips_from_skin(SynthIdentity *id, SlRng *r) {
+    float lip_k[3] = {0.80f, 0.52f, 0.55f}, lip_add[3] = {0.10f, 0.02f, 0.04f};
+    for (int i = 0; i < 3; i++) id->lip_rgb[i] = clamp01(id->skin_rgb[i] * lip_k[i] + lip_add[i]);
+    jitter_rgb(id->lip_rgb, id->lip_rgb, 0.08f, r);
+}
+
+void synth_identity_set_tone(SynthIdentity *id, float t, SlRng *r) {
+    skin_tone(id, t, r);
+    lips_from_skin(id, r);
+}
+
 void synth_identity_random(SynthIdentity *id, SlRng *r) {
     static const float hair_pal[][3] = {
         {0.05f, 0.045f, 0.04f}, {0.14f, 0.09f, 0.06f}, {0.30f, 0.19f, 0.11f}, {0.44f, 0.19f, 0.09f},
         {0.72f, 0.57f, 0.33f},  {0.86f, 0.80f, 0.68f}, {0.52f, 0.51f, 0.50f}, {0.58f, 0.24f, 0.10f},
         {0.09f, 0.07f, 0.06f},  {0.22f, 0.14f, 0.08f},
-    };
-    static const float skin_pal[][3] = {
-        {0.25f, 0.16f, 0.11f}, {0.42f, 0.27f, 0.18f}, {0.60f, 0.42f, 0.30f},
-        {0.78f, 0.60f, 0.47f}, {0.93f, 0.78f, 0.68f},
     };
     static const float iris_pal[][3] = {
         {0.20f, 0.11f, 0.05f}, {0.34f, 0.20f, 0.09f}, {0.44f, 0.36f, 0.16f},
@@ -48,13 +73,7 @@ void synth_identity_random(SynthIdentity *id, SlRng *r) {
     id->hair_volume = sl_rng_uniform(r);
     jitter_rgb(id->cloth_rgb, cloth_pal[sl_rng_int(r, 8)], 0.2f, r);
     /* inner face: skin tone anywhere along the dark-to-light curve, with undertone jitter */
-    float t = sl_rng_uniform(r) * 4;
-    int k = (int)t;
-    if (k > 3) k = 3;
-    float f = t - (float)k;
-    for (int i = 0; i < 3; i++) id->skin_rgb[i] = skin_pal[k][i] * (1 - f) + skin_pal[k + 1][i] * f;
-    id->skin_rgb[0] = clamp01(id->skin_rgb[0] * sl_rng_range(r, 0.97f, 1.06f));
-    id->skin_rgb[2] = clamp01(id->skin_rgb[2] * sl_rng_range(r, 0.90f, 1.06f));
+    skin_tone(id, sl_rng_uniform(r), r);
     id->eye_spacing = sl_rng_range(r, 0.88f, 1.12f);
     id->eye_size = sl_rng_range(r, 0.85f, 1.15f);
     id->eye_slant = sl_rng_range(r, -1, 1);
@@ -68,9 +87,7 @@ void synth_identity_random(SynthIdentity *id, SlRng *r) {
     id->nose_width = sl_rng_range(r, 0.8f, 1.3f);
     id->mouth_width = sl_rng_range(r, 0.85f, 1.15f);
     id->lip_thick = sl_rng_range(r, 0.7f, 1.35f);
-    float lip_k[3] = {0.80f, 0.52f, 0.55f}, lip_add[3] = {0.10f, 0.02f, 0.04f};
-    for (int i = 0; i < 3; i++) id->lip_rgb[i] = clamp01(id->skin_rgb[i] * lip_k[i] + lip_add[i]);
-    jitter_rgb(id->lip_rgb, id->lip_rgb, 0.08f, r);
+    lips_from_skin(id, r);
     id->texture_seed = (uint32_t)(sl_rng_u64(r) >> 32);
 }
 

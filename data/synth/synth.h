@@ -57,6 +57,10 @@ typedef struct {
 
 /* Draws a random identity / frame (seeded; the same generator state gives the same result). */
 void synth_identity_random(SynthIdentity *id, SlRng *rng);
+/* Re-draws an identity's skin tone at position t in [0, 1] of the dark-to-light range (and its lip
+ * colour, which follows the skin), with the usual undertone jitter from rng. `swaplab synth` spreads
+ * the identities of one run along the range with it, so any two are told apart. */
+void synth_identity_set_tone(SynthIdentity *id, float t, SlRng *rng);
 void synth_frame_random(SynthFrame *fr, SlRng *rng);
 /* A frontal, neutral, evenly lit frame (for contact sheets and detector checks). */
 void synth_frame_neutral(SynthFrame *fr);
