@@ -17,7 +17,8 @@ void sl_args_help(const char *cmd, const char *usage, const char *about, const S
         char left[96];
         if (a->type == SL_ARG_FLAG) sl_snprintf(left, sizeof left, "%s", a->name);
         else if (a->type == SL_ARG_LIST)
-            sl_snprintf(left, sizeof left, "%s %s...", a->name, a->metavar ? a->metavar : "X");
+            sl_snprintf(left, sizeof left, "%s %s%s", a->name, a->metavar ? a->metavar : "X",
+                        a->metavar && sl_endswith(a->metavar, "...") ? "" : "...");
         else sl_snprintf(left, sizeof left, "%s %s", a->name, a->metavar ? a->metavar : "X");
         printf("  %-26s %s\n", left, a->help ? a->help : "");
     }
