@@ -2,8 +2,8 @@
 # e2e_device.sh — `--device` of swaplab train on a tiny synthetic set: `--device cuda` without a
 # usable GPU (or in a build without the CUDA backend) is refused with exit 1 and a message that
 # says why and what to use instead; `--device auto` falls back to the CPU, says so and trains; an
-# unknown device is refused. On a machine with a GPU the cuda refusal is skipped and
-# `--device cuda` must train instead.
+# unknown device is refused. On a machine with a GPU (and a CUDA build) the cuda refusal is skipped
+# and `--device cuda` must train instead.
 . "$(dirname "$0")/e2e.sh"
 export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key"
 T=$E2E_TMP
@@ -12,6 +12,8 @@ train() { "$SWAPLAB" train --facesets "$T"/sets/synth-000{1,2} --preset tiny --s
   --holdout-every 0 --threads 2 "$@"; }
 gpu=0
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q GPU && gpu=1
+# a GPU machine running a build without the CUDA backend still gets the refusal
+((gpu)) && train --out "$T/run-probe" --device cuda 2>&1 | grep -q "built without the CUDA backend" && gpu=0
 if ((gpu)); then
   skip "--device cuda refusal: this machine has a GPU"
   check "--device cuda trains on the GPU" train --out "$T/run-cuda" --device cuda
