@@ -123,6 +123,47 @@ static void t_conv2d(void) {
 #endif
 }
 
+/* Runs without a GPU: the conv driver of nn/cuda/conv2d.cu with its index functions and the
+ * row-major -> cuBLAS operand mapping, executed on the host, against the CPU reference, for chunk
+ * sizes 1, 2 and the whole batch. */
+static void t_conv2d_host_emulation(void) {
+#ifndef SL_HAVE_CUDA
+    SKIP("no GPU (this build has no CUDA backend, so there is nothing to emulate)");
+#else
+    SlRng r;
+    sl_rng_seed(&r, g_seed ^ 12);
+    const int cfg[][7] = {{3, 3, 17, 15, 8, 5, 2}, {3, 5, 8, 8, 6, 3, 1}, {4, 7, 6, 5, 5, 1, 1}, {3, 4, 9, 9, 7, 5, 1}};
+    for (size_t c = 0; c < sizeof cfg / sizeof *cfg; c++) {
+        int B = cfg[c][0], Cin = cfg[c][1], H = cfg[c][2], W = cfg[c][3], Cout = cfg[c][4], K = cfg[c][5], S = cfg[c][6];
+        int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+        size_t ni = (size_t)B * Cin * H * W, nw = (size_t)Cout * Cin * K * K, no = (size_t)B * Cout * Ho * Wo;
+        float *x = rnd(&r, ni, -1, 1), *w = rnd(&r, nw, -0.5f, 0.5f), *b = rnd(&r, Cout, -0.5f, 0.5f);
+        float *dy = rnd(&r, no, -1, 1), *y = xmalloc(sizeof(float) * no), *act = xmalloc(sizeof(float) * no);
+        float *dx0 = rnd(&r, ni, -1, 1), *dw0 = rnd(&r, nw, -1, 1), *db0 = rnd(&r, Cout, -1, 1);
+        float *dx = xmalloc(sizeof(float) * ni), *dw = xmalloc(sizeof(float) * nw), *db = xmalloc(sizeof(float) * Cout);
+        memcpy(dx, dx0, sizeof(float) * ni), memcpy(dw, dw0, sizeof(float) * nw), memcpy(db, db0, sizeof(float) * Cout);
+        conv2d_forward_ref(y, x, w, b, B, Cin, H, W, Cout, K, S);
+        conv2d_backward_ref(dx, dw, db, dy, x, w, B, Cin, H, W, Cout, K, S);
+        for (size_t i = 0; i < no; i++) act[i] = y[i] > 0 ? y[i] : 0.1f * y[i];
+        int chunks[3] = {1, 2, B};
+        for (int k = 0; k < 3; k++) {
+            float *ey = xmalloc(sizeof(float) * no), *ea = xmalloc(sizeof(float) * no);
+            float *edx = xmalloc(sizeof(float) * ni), *edw = xmalloc(sizeof(float) * nw), *edb = xmalloc(sizeof(float) * Cout);
+            memcpy(edx, dx0, sizeof(float) * ni), memcpy(edw, dw0, sizeof(float) * nw), memcpy(edb, db0, sizeof(float) * Cout);
+            nn_cuda_conv2d_emulate(ey, ea, edx, edw, edb, dy, x, w, b, B, Cin, H, W, Cout, K, S, 0.1f, chunks[k]);
+            CHECKF(nerr(ey, y, no) <= TOL_FP32, "config %zu chunk %d forward %.3g", c, chunks[k], nerr(ey, y, no));
+            CHECKF(nerr(ea, act, no) <= TOL_FP32, "config %zu chunk %d leaky %.3g", c, chunks[k], nerr(ea, act, no));
+            CHECKF(nerr(edx, dx, ni) <= TOL_FP32, "config %zu chunk %d din %.3g", c, chunks[k], nerr(edx, dx, ni));
+            CHECKF(nerr(edw, dw, nw) <= TOL_FP32, "config %zu chunk %d dw %.3g", c, chunks[k], nerr(edw, dw, nw));
+            CHECKF(nerr(edb, db, Cout) <= TOL_FP32, "config %zu chunk %d db %.3g", c, chunks[k], nerr(edb, db, Cout));
+            free(ey), free(ea), free(edx), free(edw), free(edb);
+        }
+        float *p[] = {x, w, b, dy, y, act, dx0, dw0, db0, dx, dw, db};
+        for (size_t i = 0; i < sizeof p / sizeof *p; i++) free(p[i]);
+    }
+#endif
+}
+
 static void t_conv2d_chunks(void) {
     NnCtx ctx;
     gpu_ctx(&ctx);
@@ -462,6 +503,7 @@ int main(void) {
     const char *s = getenv("SL_TEST_SEED");
     g_seed = s && *s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
     fprintf(stderr, "test_cuda_ops: seed %llu (SL_TEST_SEED to replay)\n", (unsigned long long)g_seed);
+    RUN(t_conv2d_host_emulation);
     RUN(t_conv2d);
     RUN(t_conv2d_chunks);
     RUN(t_dense);

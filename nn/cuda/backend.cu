@@ -163,6 +163,10 @@ extern "C" void nn_cuda_sgemm(NnCtx *ctx, int transA, int transB, int M, int N, 
                               int ldc) {
     if (M <= 0 || N <= 0) return;
     cublasHandle_t h = (cublasHandle_t)cuda_state(ctx)->cublas;
-    CUBLAS_CHECK(cublasSgemm(h, transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K,
-                             &alpha, B, ldb, A, lda, &beta, C, ldc));
+    rowmajor_gemm(
+        [h](cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float al, const float *a, int la,
+            const float *b, int lb, float be, float *c, int lc) {
+            CUBLAS_CHECK(cublasSgemm(h, ta, tb, m, n, k, &al, a, la, b, lb, &be, c, lc));
+        },
+        transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -98,6 +98,12 @@ void nn_cuda_conv2d_forward_leaky(float *out, float *act, const float *in, const
 void nn_cuda_conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                              const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
                              float *work, NnCtx *ctx);
+/* Host emulation (no GPU needed; tests): the same chunk driver, index functions and GEMM operand
+ * mapping as the GPU path, with plain loops for the kernels and a column-major host GEMM for cuBLAS.
+ * Host pointers; forward into out/act (act may be NULL), then backward adding into din, dw, db. */
+void nn_cuda_conv2d_emulate(float *out, float *act, float *din, float *dw, float *db, const float *dout,
+                            const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                            int K, int S, float slope, int chunk);
 
 void nn_cuda_dense_forward(float *out, const float *in, const float *w, const float *b, int B, int I,
                            int O, NnCtx *ctx);

@@ -63,4 +63,31 @@ __device__ static inline double block_sum(double v) {
     return v;
 }
 
+/* The row-major -> column-major operand swap of nn_cuda_sgemm (row-major C = A B is column-major
+ * C^T = B^T A^T), shared with the host emulation so the tests check the very mapping the GPU uses. */
+template <typename Gemm>
+static inline void rowmajor_gemm(Gemm g, int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                                 int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    g(transB ? CUBLAS_OP_T : CUBLAS_OP_N, transA ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, alpha, B, ldb, A, lda, beta, C,
+      ldc);
+}
+
+/* cublasSgemm's column-major semantics on the host, in plain loops (the emulation's GEMM):
+ * C[i + j ldc] = alpha sum_l op(A)(i,l) op(B)(l,j) + beta C (C not read when beta == 0). */
+static inline void host_colmajor_sgemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                                       const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < m; i++) {
+            double s = 0;
+            for (int l = 0; l < k; l++) {
+                float a = ta == CUBLAS_OP_N ? A[i + (size_t)l * lda] : A[l + (size_t)i * lda];
+                float b = tb == CUBLAS_OP_N ? B[l + (size_t)j * ldb] : B[j + (size_t)l * ldb];
+                s += (double)a * b;
+            }
+            float *c = &C[i + (size_t)j * ldc];
+            *c = (float)(alpha * s + (beta != 0.0f ? beta * *c : 0.0f));
+        }
+}
+
 #endif
