@@ -164,6 +164,29 @@ static void t_conv2d_host_emulation(void) {
 #endif
 }
 
+/* Runs without a GPU: the DSSIM kernels' per-element functions (direct 11x11 moments, gathered
+ * gradient) on the host against nn_loss_dssim, weighted and not. */
+static void t_dssim_host_emulation(void) {
+#ifndef SL_HAVE_CUDA
+    SKIP("no GPU (this build has no CUDA backend, so there is nothing to emulate)");
+#else
+    SlRng r;
+    sl_rng_seed(&r, g_seed ^ 13);
+    int B = 2, C = 3, H = 23, W = 17;
+    size_t n = (size_t)B * C * H * W;
+    float *p = rnd(&r, n, 0, 1), *t = rnd(&r, n, 0, 1), *w = rnd(&r, (size_t)B * H * W, 0, 2);
+    float *d = xmalloc(sizeof(float) * n), *e = xmalloc(sizeof(float) * n);
+    for (int weighted = 0; weighted < 2; weighted++) {
+        const float *wt = weighted ? w : NULL;
+        float lc = nn_loss_dssim(p, t, wt, B, C, H, W, d), le = nn_cuda_loss_dssim_emulate(p, t, wt, B, C, H, W, e);
+        CHECKF(fabs(le - lc) <= TOL_FP32 * fabs(lc), "weighted %d: %.9g vs %.9g", weighted, le, lc);
+        CHECKF(nerr(e, d, n) <= TOL_FP32, "weighted %d gradient %.3g", weighted, nerr(e, d, n));
+        CHECK_NEAR(nn_cuda_loss_dssim_emulate(p, t, wt, B, C, H, W, NULL), le, 1e-7);
+    }
+    free(p), free(t), free(w), free(d), free(e);
+#endif
+}
+
 static void t_conv2d_chunks(void) {
     NnCtx ctx;
     gpu_ctx(&ctx);
@@ -504,6 +527,7 @@ int main(void) {
     g_seed = s && *s ? strtoull(s, NULL, 10) : (uint64_t)time(NULL);
     fprintf(stderr, "test_cuda_ops: seed %llu (SL_TEST_SEED to replay)\n", (unsigned long long)g_seed);
     RUN(t_conv2d_host_emulation);
+    RUN(t_dssim_host_emulation);
     RUN(t_conv2d);
     RUN(t_conv2d_chunks);
     RUN(t_dense);

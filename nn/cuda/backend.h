@@ -152,6 +152,9 @@ float nn_cuda_loss_l1(const float *pred, const float *target, const float *weigh
 float nn_cuda_loss_dssim(const float *pred, const float *target, const float *weight, int B, int C, int H,
                          int W, float *dpred, NnCtx *ctx);
 float nn_cuda_loss_bce_logits(const float *logits, const float *labels, int n, float *dlogits, NnCtx *ctx);
+/* Host emulation of the DSSIM kernels (same per-element functions, plain loops; host pointers). */
+float nn_cuda_loss_dssim_emulate(const float *pred, const float *target, const float *weight, int B, int C, int H,
+                                 int W, float *dpred);
 
 /* One fused Adam pass over device buffers p, g, m, v of n floats (nn_adam_step semantics). */
 void nn_cuda_adam_step(float *p, float *g, float *m, float *v, size_t n, const NnAdam *cfg, long step,

@@ -5,6 +5,7 @@
  * https://pytorch.org/docs/stable/generated/torch.nn.MSELoss.html, .../torch.nn.L1Loss.html,
  * .../torch.nn.BCEWithLogitsLoss.html; SSIM: Wang et al. 2004, https://doi.org/10.1109/TIP.2003.819861 */
 #include <math.h>
+#include <stdlib.h>
 
 #include "nn/cuda/common.cuh"
 
@@ -129,76 +130,86 @@ typedef struct {
     float g[WIN];
 } Window;
 
-/* Per valid position q of plane p: the five Gaussian-weighted moments (direct 11x11 window), SSIM,
- * scalars[0] += w*S, and the three gradient maps (times w; the -1/(2 norm) factor comes later):
- * gmx = dS/dmu_x, gexx = dS/dE[x^2], gexy = dS/dE[xy] (as nn/loss.c). */
-__global__ static void k_ssim(double *scalars, float *gmaps, const float *pred, const float *target,
-                              const float *weight, int B, int C, int H, int W, Window win, int want_grad) {
+/* Per valid position e = p*ohw + q of plane p: the five Gaussian-weighted moments (direct 11x11
+ * window), SSIM, and (gmaps not NULL) the three gradient maps times w (the -1/(2 norm) factor comes
+ * later): gmx = dS/dmu_x, gexx = dS/dE[x^2], gexy = dS/dE[xy], as nn/loss.c. Returns w*S. */
+__host__ __device__ static inline double ssim_at(size_t e, float *gmaps, const float *pred, const float *target,
+                                                 const float *weight, int B, int C, int H, int W, const Window *win) {
     const float C1 = 0.01f * 0.01f, C2 = 0.03f * 0.03f;
     int Ho = H - WIN + 1, Wo = W - WIN + 1;
     size_t ohw = (size_t)Ho * Wo, total = (size_t)B * C * ohw, hw = (size_t)H * W;
-    double acc = 0;
-    GRID_STRIDE(e, total) {
-        size_t p = e / ohw, q = e % ohw;
-        int y = (int)(q / Wo), x = (int)(q % Wo);
-        const float *X = pred + p * hw, *Y = target + p * hw;
-        float mx = 0, my = 0, exx = 0, eyy = 0, exy = 0;
-        for (int ky = 0; ky < WIN; ky++) {
-            const float *xr = X + (size_t)(y + ky) * W + x, *yr = Y + (size_t)(y + ky) * W + x;
-            for (int kx = 0; kx < WIN; kx++) {
-                float wk = win.g[ky] * win.g[kx], a = xr[kx], b = yr[kx];
-                mx += wk * a;
-                my += wk * b;
-                exx += wk * a * a;
-                eyy += wk * b * b;
-                exy += wk * a * b;
-            }
-        }
-        size_t n = p / C;
-        float w = weight ? weight[n * hw + (size_t)(y + WIN / 2) * W + x + WIN / 2] : 1.0f;
-        float sxx = exx - mx * mx, syy = eyy - my * my, sxy = exy - mx * my;
-        float A1 = 2 * mx * my + C1, A2 = 2 * sxy + C2;
-        float B1 = mx * mx + my * my + C1, B2 = sxx + syy + C2;
-        float S = A1 * A2 / (B1 * B2);
-        acc += (double)w * S;
-        if (want_grad) {
-            float inv = 1.0f / (B1 * B2);
-            gmaps[e] = w * (2 * my * (A2 - A1) * inv + 2 * mx * S * (1.0f / B2 - 1.0f / B1));
-            gmaps[total + e] = w * (-S / B2);
-            gmaps[2 * total + e] = w * (2 * A1 * inv);
+    size_t p = e / ohw, q = e % ohw;
+    int y = (int)(q / Wo), x = (int)(q % Wo);
+    const float *X = pred + p * hw, *Y = target + p * hw;
+    float mx = 0, my = 0, exx = 0, eyy = 0, exy = 0;
+    for (int ky = 0; ky < WIN; ky++) {
+        const float *xr = X + (size_t)(y + ky) * W + x, *yr = Y + (size_t)(y + ky) * W + x;
+        for (int kx = 0; kx < WIN; kx++) {
+            float wk = win->g[ky] * win->g[kx], a = xr[kx], b = yr[kx];
+            mx += wk * a;
+            my += wk * b;
+            exx += wk * a * a;
+            eyy += wk * b * b;
+            exy += wk * a * b;
         }
     }
+    size_t n = p / C;
+    float w = weight ? weight[n * hw + (size_t)(y + WIN / 2) * W + x + WIN / 2] : 1.0f;
+    float sxx = exx - mx * mx, syy = eyy - my * my, sxy = exy - mx * my;
+    float A1 = 2 * mx * my + C1, A2 = 2 * sxy + C2;
+    float B1 = mx * mx + my * my + C1, B2 = sxx + syy + C2;
+    float S = A1 * A2 / (B1 * B2);
+    if (gmaps) {
+        float inv = 1.0f / (B1 * B2);
+        gmaps[e] = w * (2 * my * (A2 - A1) * inv + 2 * mx * S * (1.0f / B2 - 1.0f / B1));
+        gmaps[total + e] = w * (-S / B2);
+        gmaps[2 * total + e] = w * (2 * A1 * inv);
+    }
+    return (double)w * S;
+}
+
+/* dpred at input element e = dscale * (F^T gmx + 2 X F^T gexx + Y F^T gexy), F the valid Gaussian
+ * filter: a gather over the window positions that cover the pixel. */
+__host__ __device__ static inline float ssim_grad_at(size_t e, const float *gmaps, const float *pred,
+                                                     const float *target, int B, int C, int H, int W,
+                                                     const Window *win, float dscale) {
+    int Ho = H - WIN + 1, Wo = W - WIN + 1;
+    size_t ohw = (size_t)Ho * Wo, total_o = (size_t)B * C * ohw, hw = (size_t)H * W;
+    size_t p = e / hw, r = e % hw;
+    int y = (int)(r / W), x = (int)(r % W);
+    const float *gm = gmaps + p * ohw, *gxx = gm + total_o, *gxy = gm + 2 * total_o;
+    float a = 0, b = 0, c = 0;
+    for (int ky = 0; ky < WIN; ky++) {
+        int qy = y - ky;
+        if (qy < 0 || qy >= Ho) continue;
+        for (int kx = 0; kx < WIN; kx++) {
+            int qx = x - kx;
+            if (qx < 0 || qx >= Wo) continue;
+            float wk = win->g[ky] * win->g[kx];
+            size_t q = (size_t)qy * Wo + qx;
+            a += wk * gm[q];
+            b += wk * gxx[q];
+            c += wk * gxy[q];
+        }
+    }
+    return dscale * (a + 2 * pred[e] * b + target[e] * c);
+}
+
+__global__ static void k_ssim(double *scalars, float *gmaps, const float *pred, const float *target,
+                              const float *weight, int B, int C, int H, int W, Window win) {
+    size_t total = (size_t)B * C * (H - WIN + 1) * (W - WIN + 1);
+    double acc = 0;
+    GRID_STRIDE(e, total) { acc += ssim_at(e, gmaps, pred, target, weight, B, C, H, W, &win); }
     add_block(scalars, 0, acc);
 }
 
-/* dpred[p, y, x] = dscale * (F^T gmx + 2 X F^T gexx + Y F^T gexy), F the valid Gaussian filter:
- * a gather over the window positions that cover (y, x). dscale = -1/(2 norm) from scalars[1]. */
+/* dscale = -1/(2 norm), norm from scalars[1] (the weight sum) or the position count. */
 __global__ static void k_ssim_grad(float *dpred, const double *scalars, const float *gmaps, const float *pred,
                                    const float *target, const float *weight, int B, int C, int H, int W, Window win) {
-    int Ho = H - WIN + 1, Wo = W - WIN + 1;
-    size_t ohw = (size_t)Ho * Wo, total_o = (size_t)B * C * ohw, hw = (size_t)H * W, total = (size_t)B * C * hw;
+    size_t total_o = (size_t)B * C * (H - WIN + 1) * (W - WIN + 1), total = (size_t)B * C * H * W;
     double norm = weight ? scalars[1] * C : (double)total_o;
     float dscale = norm == 0 ? 0.0f : (float)(-0.5 / norm);
-    GRID_STRIDE(e, total) {
-        size_t p = e / hw, r = e % hw;
-        int y = (int)(r / W), x = (int)(r % W);
-        const float *gm = gmaps + p * ohw, *gxx = gm + total_o, *gxy = gm + 2 * total_o;
-        float a = 0, b = 0, c = 0;
-        for (int ky = 0; ky < WIN; ky++) {
-            int qy = y - ky;
-            if (qy < 0 || qy >= Ho) continue;
-            for (int kx = 0; kx < WIN; kx++) {
-                int qx = x - kx;
-                if (qx < 0 || qx >= Wo) continue;
-                float wk = win.g[ky] * win.g[kx];
-                size_t q = (size_t)qy * Wo + qx;
-                a += wk * gm[q];
-                b += wk * gxx[q];
-                c += wk * gxy[q];
-            }
-        }
-        dpred[e] = dscale * (a + 2 * pred[e] * b + target[e] * c);
-    }
+    GRID_STRIDE(e, total) { dpred[e] = ssim_grad_at(e, gmaps, pred, target, B, C, H, W, &win, dscale); }
 }
 
 extern "C" float nn_cuda_loss_dssim(const float *pred, const float *target, const float *weight, int B, int C, int H,
@@ -219,7 +230,7 @@ extern "C" float nn_cuda_loss_dssim(const float *pred, const float *target, cons
                                                                                                  WIN / 2);
         LAUNCH_CHECK();
     }
-    k_ssim<<<red_blocks(total_o), NN_THREADS, 0, s>>>(sc, gmaps, pred, target, weight, B, C, H, W, win, dpred != NULL);
+    k_ssim<<<red_blocks(total_o), NN_THREADS, 0, s>>>(sc, gmaps, pred, target, weight, B, C, H, W, win);
     LAUNCH_CHECK();
     if (dpred) {
         k_ssim_grad<<<nn_blocks(total), NN_THREADS, 0, s>>>(dpred, sc, gmaps, pred, target, weight, B, C, H, W, win);
@@ -230,4 +241,34 @@ extern "C" float nn_cuda_loss_dssim(const float *pred, const float *target, cons
     double norm = weight ? h[1] * C : (double)total_o;
     if (norm == 0) return 0.0f;
     return (float)((1.0 - h[0] / norm) / 2.0);
+}
+
+extern "C" float nn_cuda_loss_dssim_emulate(const float *pred, const float *target, const float *weight, int B, int C,
+                                           int H, int W, float *dpred) {
+    if (H < WIN || W < WIN || B <= 0 || C <= 0)
+        sl_die_at(__FILE__, __LINE__, "dssim needs H, W >= %d (got %dx%d, B %d, C %d)", WIN, H, W, B, C);
+    Window win;
+    nn_gaussian_window(win.g);
+    int Ho = H - WIN + 1, Wo = W - WIN + 1;
+    size_t total_o = (size_t)B * C * Ho * Wo, total = (size_t)B * C * H * W;
+    double norm = (double)total_o;
+    if (weight) {
+        double ws = 0;
+        for (size_t e = 0; e < (size_t)B * Ho * Wo; e++) {
+            int x = (int)(e % Wo), y = (int)((e / Wo) % Ho);
+            size_t n = e / ((size_t)Ho * Wo);
+            ws += weight[(n * H + y + WIN / 2) * W + x + WIN / 2];
+        }
+        norm = ws * C;
+    }
+    float *gmaps = dpred ? (float *)malloc(3 * total_o * sizeof(float)) : NULL;
+    if (dpred && !gmaps) sl_die_at(__FILE__, __LINE__, "out of memory");
+    double acc = 0;
+    for (size_t e = 0; e < total_o; e++) acc += ssim_at(e, gmaps, pred, target, weight, B, C, H, W, &win);
+    if (dpred) {
+        float dscale = norm == 0 ? 0.0f : (float)(-0.5 / norm);
+        for (size_t e = 0; e < total; e++) dpred[e] = ssim_grad_at(e, gmaps, pred, target, B, C, H, W, &win, dscale);
+        free(gmaps);
+    }
+    return norm == 0 ? 0.0f : (float)((1.0 - acc / norm) / 2.0);
 }
