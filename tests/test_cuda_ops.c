@@ -187,6 +187,45 @@ static void t_dssim_host_emulation(void) {
 #endif
 }
 
+/* Runs without a GPU: the pixel shuffle and maxpool kernels' index functions on the host. */
+static void t_layout_host_emulation(void) {
+#ifndef SL_HAVE_CUDA
+    SKIP("no GPU (this build has no CUDA backend, so there is nothing to emulate)");
+#else
+    SlRng r;
+    sl_rng_seed(&r, g_seed ^ 14);
+    int B = 2, C = 3, H = 5, W = 7;
+    size_t n = (size_t)B * 4 * C * H * W;
+    float *x = rnd(&r, n, -1, 1), *dy = rnd(&r, n, -1, 1), *acc = rnd(&r, n, -1, 1);
+    float *y = xmalloc(sizeof(float) * n), *ey = xmalloc(sizeof(float) * n), *dx = xmalloc(sizeof(float) * n),
+          *edx = xmalloc(sizeof(float) * n);
+    memcpy(dx, acc, sizeof(float) * n), memcpy(edx, acc, sizeof(float) * n);
+    pixel_shuffle_forward(y, x, B, C, H, W, 1);
+    pixel_shuffle_backward(dx, dy, B, C, H, W, 1);
+    nn_cuda_pixel_shuffle_emulate(ey, edx, x, dy, B, C, H, W);
+    CHECK(!memcmp(ey, y, sizeof(float) * n));
+    CHECK(!memcmp(edx, dx, sizeof(float) * n));
+    for (int k = 2; k <= 4; k += 2) {
+        int Hp = 2 * k + 3, Wp = 3 * k + 1;
+        size_t ni = (size_t)B * C * Hp * Wp, no = (size_t)B * C * (Hp / k) * (Wp / k);
+        float *px = rnd(&r, ni, -1, 1), *pdy = rnd(&r, no, -1, 1), *pacc = rnd(&r, ni, -1, 1);
+        px[5] = px[4];
+        float *py = xmalloc(sizeof(float) * no), *epy = xmalloc(sizeof(float) * no);
+        float *pdx = xmalloc(sizeof(float) * ni), *epdx = xmalloc(sizeof(float) * ni);
+        int *idx = xmalloc(sizeof(int) * no), *eidx = xmalloc(sizeof(int) * no);
+        memcpy(pdx, pacc, sizeof(float) * ni), memcpy(epdx, pacc, sizeof(float) * ni);
+        maxpool_forward(py, idx, px, B, C, Hp, Wp, k, 1);
+        maxpool_backward(pdx, pdy, idx, B, C, Hp, Wp, k, 1);
+        nn_cuda_maxpool_emulate(epy, eidx, epdx, px, pdy, B, C, Hp, Wp, k);
+        CHECK(!memcmp(epy, py, sizeof(float) * no));
+        CHECK(!memcmp(eidx, idx, sizeof(int) * no));
+        CHECK(!memcmp(epdx, pdx, sizeof(float) * ni));
+        free(px), free(pdy), free(pacc), free(py), free(epy), free(pdx), free(epdx), free(idx), free(eidx);
+    }
+    free(x), free(dy), free(acc), free(y), free(ey), free(dx), free(edx);
+#endif
+}
+
 static void t_conv2d_chunks(void) {
     NnCtx ctx;
     gpu_ctx(&ctx);
@@ -528,6 +567,7 @@ int main(void) {
     fprintf(stderr, "test_cuda_ops: seed %llu (SL_TEST_SEED to replay)\n", (unsigned long long)g_seed);
     RUN(t_conv2d_host_emulation);
     RUN(t_dssim_host_emulation);
+    RUN(t_layout_host_emulation);
     RUN(t_conv2d);
     RUN(t_conv2d_chunks);
     RUN(t_dense);

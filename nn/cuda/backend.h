@@ -124,11 +124,18 @@ void nn_cuda_fill(float *y, float v, size_t n, NnCtx *ctx);
 
 void nn_cuda_pixel_shuffle_forward(float *out, const float *in, int B, int C, int H, int W, NnCtx *ctx);
 void nn_cuda_pixel_shuffle_backward(float *din, const float *dout, int B, int C, int H, int W, NnCtx *ctx);
+/* Host emulation (same index function, plain loops; host pointers): forward into out, backward
+ * adding into din. */
+void nn_cuda_pixel_shuffle_emulate(float *out, float *din, const float *in, const float *dout, int B, int C, int H,
+                                   int W);
 
 void nn_cuda_maxpool_forward(float *out, int *idx, const float *in, int B, int C, int H, int W, int k,
                              NnCtx *ctx);
 void nn_cuda_maxpool_backward(float *din, const float *dout, const int *idx, int B, int C, int H, int W,
                               int k, NnCtx *ctx);
+/* Host emulation (same per-window function, plain loops; host pointers). */
+void nn_cuda_maxpool_emulate(float *out, int *idx, float *din, const float *in, const float *dout, int B, int C,
+                             int H, int W, int k);
 
 void nn_cuda_batchnorm_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
                                const float *beta, float *running_mean, float *running_var,

@@ -4,7 +4,7 @@
 #include "nn/cuda/common.cuh"
 
 /* Index of the input element feeding output element o of [B, C, 2H, 2W]. */
-__device__ static inline size_t shuffle_src(size_t o, int C, int H, int W) {
+__host__ __device__ static inline size_t shuffle_src(size_t o, int C, int H, int W) {
     int W2 = 2 * W, H2 = 2 * H;
     int ox = (int)(o % W2);
     size_t t = o / W2;
@@ -37,4 +37,11 @@ extern "C" void nn_cuda_pixel_shuffle_backward(float *din, const float *dout, in
     if (!total) return;
     k_shuffle_bwd<<<nn_blocks(total), NN_THREADS, 0, cuda_stream(ctx)>>>(din, dout, total, C, H, W);
     LAUNCH_CHECK();
+}
+
+extern "C" void nn_cuda_pixel_shuffle_emulate(float *out, float *din, const float *in, const float *dout, int B, int C,
+                                              int H, int W) {
+    size_t total = (size_t)B * C * 4 * H * W;
+    for (size_t o = 0; o < total; o++) out[o] = in[shuffle_src(o, C, H, W)];
+    for (size_t o = 0; o < total; o++) din[shuffle_src(o, C, H, W)] += dout[o];
 }
