@@ -100,7 +100,7 @@ echo "(tables also in $md)"
 others=()
 for p in "$B"/bench_*; do
   [[ -x $p && $p != *.o && $p != *.d ]] || continue
-  case $(basename "$p") in bench_sgemm | bench_train) continue ;; esac
+  case $(basename "$p") in bench_sgemm | bench_train | bench_cuda) continue ;; esac # bench_cuda: make bench-cuda
   others+=("$p")
 done
 if ((${#others[@]})); then
