@@ -2,8 +2,9 @@
 # e2e_dataset.sh — `swaplab dataset` end to end: 5 synthetic identities, a tiny model, the export
 # (ImageFolder layout, labels.csv rows and columns, identity splits, pairs inside a split, the same
 # watermark on real and fake, determinism), refusals (consent scope, too few identities, an existing
-# dataset), a corrupt frame skipped with a count, `detect train|eval` on the result, and the
-# watermark-shortcut check: a detector's AUC does not move when the mark's key changes.
+# dataset), a corrupt frame skipped with a count, `detect train|eval` on the result (and their refusal
+# of an empty split or a one-class split), and the watermark-shortcut check: a detector's AUC does
+# not move when the mark's key changes.
 . "$(dirname "$0")/e2e.sh"
 export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key" SL_QUIET=1
 T=$E2E_TMP
@@ -98,6 +99,16 @@ for k, v in r.items():
     assert v["n"] == d["splits"]["test"]["real"] + d["splits"]["test"]["fake"] and v["n_groups"] == len(d["splits"]["test"]["identities"])
     assert 0 <= v["auc"]["value"] <= 1
 ' "$T/meso.json" "$DS/dataset.json"
+
+check_fails "detect train on the empty val split is refused" 1 "no images in split val" \
+  "$SWAPLAB" detect train --data "$DS" --split val --out "$T/x.safetensors"
+check_fails "detect eval on the empty val split is refused" 1 "no images in split val" \
+  "$SWAPLAB" detect eval --model "$T/meso.safetensors" --data "$DS" --split val --out "$T/x.json"
+mkdir -p "$T/oneclass" && cp -r "$DS/test" "$T/oneclass/" && grep -v ',fake,' "$DS/labels.csv" >"$T/oneclass/labels.csv"
+check_fails "detect train on a one-class split is refused" 1 "0 fake images; both are needed" \
+  "$SWAPLAB" detect train --data "$T/oneclass" --split test --out "$T/x.safetensors"
+check_fails "detect eval on a one-class split is refused" 1 "need both real and fake" \
+  "$SWAPLAB" detect eval --model "$T/meso.safetensors" --data "$T/oneclass" --out "$T/x.json"
 
 # ---- the watermark is not a shortcut: the same export under another key -------------------------
 check "the same dataset with another watermark key" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} \
