@@ -46,6 +46,7 @@ static const Command *find(const char *name) {
 }
 
 int main(int argc, char **argv) {
+    sl_prefer_passive_openmp(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -19,4 +19,7 @@ int cmd_report(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 
+/* Re-executes the program once with OMP_WAIT_POLICY=passive unless the variable is set (cli/omp_env.c). */
+void sl_prefer_passive_openmp(char **argv);
+
 #endif

@@ -479,6 +479,8 @@ int train_run(const TrainOptions *o, SlErr *err) {
         R.w_dssim = o->w_dssim, R.w_mse = o->w_mse, R.augment = o->augment, R.holdout_every = o->holdout_every;
     }
     int rc = 1;
+    NnCtx ctx;
+    nn_ctx_init(&ctx, o->threads, R.seed);
     IdData *ids = NULL;
     SwapModel *m = NULL;
     Fidelity *fid = NULL;
@@ -491,8 +493,6 @@ int train_run(const TrainOptions *o, SlErr *err) {
         sl_fail(err, "--batch must be 1..4096, got %d", R.batch);
         goto done;
     }
-    NnCtx ctx;
-    nn_ctx_init(&ctx, o->threads, R.seed);
     if (nn_device_select(&ctx, o->device ? o->device : "auto", err)) goto done;
 
     /* the model: new, or rebuilt from the run's last checkpoint */
@@ -602,8 +602,17 @@ int train_run(const TrainOptions *o, SlErr *err) {
     const int B = R.batch;
     const size_t img = 3 * (size_t)S * S, pl = (size_t)S * S;
     NnShape zs = nn_net_out_shape(m->encoder);
-    float *dy = xmalloc(sizeof(float) * img * B), *dy2 = xmalloc(sizeof(float) * img * B);
-    float *dz = xmalloc(sizeof(float) * (size_t)zs.c * zs.h * zs.w * B);
+    /* On a GPU the model, the batch and every gradient buffer live on the device; previews,
+     * evaluation and checkpoints run on host copies (nn_model_to_host) with a CPU context. */
+    NnCtx host_ctx;
+    nn_ctx_init(&host_ctx, o->threads, R.seed);
+    const int on_gpu = ctx.device == NN_CUDA;
+    if (on_gpu) sl_info("training on %s", nn_device_name(&ctx));
+    nn_model_to_device(&m->model, &ctx);
+    float *dy = nn_dev_alloc(&ctx, img * B), *dy2 = nn_dev_alloc(&ctx, img * B);
+    float *dz = nn_dev_alloc(&ctx, (size_t)zs.c * zs.h * zs.w * B);
+    float *d_in = on_gpu ? nn_dev_alloc(&ctx, img * B) : NULL, *d_tg = on_gpu ? nn_dev_alloc(&ctx, img * B) : NULL;
+    float *d_w = on_gpu ? nn_dev_alloc(&ctx, pl * B) : NULL;
     nn_net_reserve(m->encoder, B);
     for (int i = 0; i < nsets; i++) nn_net_reserve(m->decoders[i], B);
     Loader L;
@@ -638,12 +647,18 @@ int train_run(const TrainOptions *o, SlErr *err) {
         int bad = -1;
         for (int i = 0; i < nsets; i++) {
             const float *in = slot->in + img * B * i, *tg = slot->tgt + img * B * i, *w = slot->w + pl * B * i;
+            if (on_gpu) {
+                nn_dev_upload(&ctx, d_in, in, img * B);
+                nn_dev_upload(&ctx, d_tg, tg, img * B);
+                nn_dev_upload(&ctx, d_w, w, pl * B);
+                in = d_in, tg = d_tg, w = d_w;
+            }
             const float *z = nn_net_forward(m->encoder, &ctx, in, B);
             const float *y = nn_net_forward(m->decoders[i], &ctx, z, B);
-            float ld = R.w_dssim > 0 ? nn_loss_dssim(y, tg, w, B, 3, S, S, dy) : 0;
-            float lm = R.w_mse > 0 ? nn_loss_mse(y, tg, w, B, 3, S, S, dy2) : 0;
-            for (size_t j = 0; j < img * B; j++)
-                dy[j] = (R.w_dssim > 0 ? R.w_dssim * dy[j] : 0) + (R.w_mse > 0 ? R.w_mse * dy2[j] : 0);
+            float ld = R.w_dssim > 0 ? nn_dev_loss_dssim(&ctx, y, tg, w, B, 3, S, S, dy) : 0;
+            float lm = R.w_mse > 0 ? nn_dev_loss_mse(&ctx, y, tg, w, B, 3, S, S, R.w_dssim > 0 ? dy2 : dy) : 0;
+            if (R.w_dssim > 0 && R.w_mse > 0) nn_dev_axpby(&ctx, dy, R.w_dssim, dy, R.w_mse, dy2, img * B);
+            else nn_dev_axpby(&ctx, dy, R.w_dssim > 0 ? R.w_dssim : R.w_mse, dy, 0, NULL, img * B);
             loss[i] = R.w_dssim * ld + R.w_mse * lm;
             if (nonfinite(loss[i])) {
                 bad = i;
@@ -707,7 +722,8 @@ int train_run(const TrainOptions *o, SlErr *err) {
             snprintf(nm, sizeof nm, "previews/step-%09ld.png", R.step);
             sl_path_join(p1, sizeof p1, o->out, nm);
             sl_path_join(lat, sizeof lat, o->out, "previews/latest.png");
-            if (write_preview(m, &ctx, ids, nsets, R.holdout_every, o->timelapse ? p1 : NULL, lat, err)) {
+            nn_model_to_host(&m->model, &ctx);
+            if (write_preview(m, &host_ctx, ids, nsets, R.holdout_every, o->timelapse ? p1 : NULL, lat, err)) {
                 failed = 1;
                 break;
             }
@@ -720,7 +736,8 @@ int train_run(const TrainOptions *o, SlErr *err) {
             FidelityReport rep;
             FaceSet fsets[SWAP_MAX_IDS];
             for (int i = 0; i < nsets; i++) fsets[i] = ids[i].fs;
-            if (fidelity_run(fid, m, &ctx, &rep, err)) {
+            nn_model_to_host(&m->model, &ctx);
+            if (fidelity_run(fid, m, &host_ctx, &rep, err)) {
                 failed = 1;
                 break;
             }
@@ -739,6 +756,7 @@ int train_run(const TrainOptions *o, SlErr *err) {
                                          : now - last_save >= (o->save_minutes > 0 ? o->save_minutes * 60 : 600);
         if (save_now) {
             R.train_seconds += sl_now() - t0;
+            nn_model_to_host(&m->model, &ctx);
             int r = save_checkpoint(&R, err);
             R.train_seconds -= sl_now() - t0;
             if (r) {
@@ -758,12 +776,14 @@ int train_run(const TrainOptions *o, SlErr *err) {
     snprintf(summary, sizeof summary, "step %ld, %.1f img/s, data wait %.1f%% of the time", R.step,
              wall > 0 ? (double)(R.step - start) * B * nsets / wall : 0, wall > 0 ? 100 * L.wait_s / wall : 0);
     sl_progress_end(&pr, summary);
-    free(dy), free(dy2), free(dz);
+    nn_dev_free(&ctx, dy), nn_dev_free(&ctx, dy2), nn_dev_free(&ctx, dz);
+    if (on_gpu) nn_dev_free(&ctx, d_in), nn_dev_free(&ctx, d_tg), nn_dev_free(&ctx, d_w);
+    nn_model_to_host(&m->model, &ctx);
     if (!failed) {
         if (R.step > start || !o->resume) {
             char lat[4096];
             sl_path_join(lat, sizeof lat, o->out, "previews/latest.png");
-            if (write_preview(m, &ctx, ids, nsets, R.holdout_every, NULL, lat, err)) goto done;
+            if (write_preview(m, &host_ctx, ids, nsets, R.holdout_every, NULL, lat, err)) goto done;
             if (save_checkpoint(&R, err)) goto done;
             prune_checkpoints(o->out);
         }
@@ -771,7 +791,7 @@ int train_run(const TrainOptions *o, SlErr *err) {
             FidelityReport rep;
             FaceSet fsets[SWAP_MAX_IDS];
             for (int i = 0; i < nsets; i++) fsets[i] = ids[i].fs;
-            if (fidelity_run(fid, m, &ctx, &rep, err)) goto done;
+            if (fidelity_run(fid, m, &host_ctx, &rep, err)) goto done;
             rep.step = R.step;
             json_t *j = fidelity_to_json(&rep, fsets);
             json_object_set_new(j, "seconds", json_real(R.train_seconds));
@@ -794,6 +814,8 @@ done:
     fidelity_free(fid);
     for (int i = 0; ids && i < R.nids; i++) free_identity(&ids[i]);
     free(ids);
+    if (m) nn_model_release_device(&m->model, &ctx);
+    nn_device_release(&ctx);
     swap_model_free(m);
     free(state_sets);
     json_decref(state);
