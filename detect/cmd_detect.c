@@ -217,6 +217,7 @@ static int detect_train(int argc, char **argv) {
     sl_path_join(csv, sizeof csv, data, "labels.csv");
     if (!split) split = sl_is_file(csv) ? "train" : "all";
     if (detds_load(data, split, &ds, &err)) return fail("train", &err);
+    detds_drop_unreadable(&ds);
     int nr, nf;
     detds_counts(&ds, &nr, &nf);
     if (!nr || !nf) {
@@ -339,6 +340,19 @@ static int detect_eval(int argc, char **argv) {
         det_model_free(&dm);
         free(ps);
         return fail("eval", &err);
+    }
+    detds_drop_unreadable(&ds);
+    {
+        int nr, nf;
+        detds_counts(&ds, &nr, &nf);
+        if (!nr || !nf) {
+            fprintf(stderr, "swaplab detect eval: %s (split %s) has %d readable real and %d fake images; need both real and fake\n",
+                    data, split, nr, nf);
+            detds_free(&ds);
+            det_model_free(&dm);
+            free(ps);
+            return 1;
+        }
     }
     float *scores = xmalloc((size_t)n_pert * ds.n * sizeof *scores);
     int *labels = xmalloc((size_t)ds.n * sizeof *labels), *groups = xmalloc((size_t)ds.n * sizeof *groups);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "data/image.h"
 #include "util/fs.h"
 
 /* Splits one CSV record starting at *p (RFC 4180) into fields (malloc'ed copies); advances *p past
@@ -368,6 +369,25 @@ int detds_load_scores(const char *csv, float **scores, int **labels, int **group
     for (int g = 0; g < tmp.n_groups; g++) free(tmp.groups[g]);
     free(tmp.groups), free(tmp.s);
     return 0;
+}
+
+int detds_drop_unreadable(DetDataset *ds) {
+    int kept = 0, dropped = 0;
+    for (int i = 0; i < ds->n; i++) {
+        Image im;
+        SlErr err;
+        if (image_load(ds->s[i].path, 3, &im, &err)) {
+            if (dropped < 5) sl_warn("skipping an unreadable image: %s", err.msg);
+            dropped++;
+            free(ds->s[i].path);
+            continue;
+        }
+        image_free(&im);
+        ds->s[kept++] = ds->s[i];
+    }
+    ds->n = kept;
+    if (dropped) sl_warn("%d unreadable image%s skipped (%d left)", dropped, dropped == 1 ? "" : "s", kept);
+    return dropped;
 }
 
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake) {

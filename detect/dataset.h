@@ -42,6 +42,10 @@ void detds_free(DetDataset *ds);
  * are malloc'ed; group ids are 0..n_groups-1 by ascending name. -1 with err naming file and line. */
 int detds_load_scores(const char *csv, float **scores, int **labels, int **groups, int *n, int *n_groups,
                       SlErr *err);
+/* Tries to read every image once; each unreadable one (corrupt, truncated, not an image) is
+ * reported on stderr (the first few by name) and removed, so a run goes on without it. Returns the
+ * number removed. */
+int detds_drop_unreadable(DetDataset *ds);
 /* Counts of each label. */
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake);
 

@@ -109,6 +109,12 @@ check_fails "detect train on a one-class split is refused" 1 "0 fake images; bot
   "$SWAPLAB" detect train --data "$T/oneclass" --split test --out "$T/x.safetensors"
 check_fails "detect eval on a one-class split is refused" 1 "need both real and fake" \
   "$SWAPLAB" detect eval --model "$T/meso.safetensors" --data "$T/oneclass" --out "$T/x.json"
+mkdir -p "$T/corrupt" && cp -r "$DS/test" "$DS/labels.csv" "$T/corrupt/"
+victim=$(ls "$T"/corrupt/test/fake/*.png | head -1) && head -c 100 "$DS/test/fake/$(basename "$victim")" >"$victim"
+check_fails "detect eval skips a corrupt image with a count and goes on" 0 "1 unreadable image skipped" \
+  "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/corrupt" --out "$T/corrupt.json"
+check_fails "detect train skips a corrupt image with a count and goes on" 0 "1 unreadable image skipped" \
+  "$SWAPLAB" detect train --data "$T/corrupt" --split test --out "$T/corrupt.safetensors"
 
 # ---- the watermark is not a shortcut: the same export under another key -------------------------
 check "the same dataset with another watermark key" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} \
