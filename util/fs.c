@@ -162,6 +162,10 @@ int sl_list_dir(const char *dir, const char *const *suffixes, char ***names, SlE
         v[n++] = xstrdup(e->d_name);
     }
     closedir(d);
+    if (n == 0) { /* nothing to free for the caller */
+        free(v);
+        return 0;
+    }
     qsort(v, (size_t)n, sizeof *v, cmp_str);
     *names = v;
     return n;

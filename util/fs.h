@@ -36,7 +36,8 @@ void sl_path_join(char *out, size_t n, const char *a, const char *b);
 
 /* Lists the regular files in dir whose names end with one of the suffixes (NULL-terminated list,
  * case-insensitive; NULL list = all files), sorted by name. Returns count, or -1 with err. The
- * caller frees each name and the array with sl_free_list. */
+ * caller frees each name and the array with sl_free_list; with 0 or -1 there is nothing to free
+ * (*names is NULL, and sl_free_list(NULL, 0) is harmless). */
 int sl_list_dir(const char *dir, const char *const *suffixes, char ***names, SlErr *err);
 void sl_free_list(char **names, int n);
 
