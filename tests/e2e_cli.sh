@@ -7,4 +7,7 @@ check "help CMD shows that command" bash -c '"$SWAPLAB" help keygen | grep -q "u
 check_fails "unknown command exits 2" 2 "unknown command 'frobnicate'" "$SWAPLAB" frobnicate
 check_fails "unknown option exits 2" 2 "unknown option" "$SWAPLAB" --frobnicate
 check_fails "no command exits 2" 2 "usage: swaplab COMMAND" "$SWAPLAB"
+printf 'not a model' >"$E2E_TMP/junk.safetensors"
+check_fails "info on a file that is not a model exits 1 with a reason" 1 "not a safetensors file" "$SWAPLAB" info "$E2E_TMP/junk.safetensors"
+check_fails "info without a file exits 2" 2 "give at least one model file" "$SWAPLAB" info
 summary e2e_cli

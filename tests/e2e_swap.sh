@@ -113,6 +113,9 @@ echo '{"format": "swaplab-revocations/1", "revoked": [' >"$T/broken.json"
 check_fails "unreadable revocation list: fails closed" 1 "revocation list" \
   "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --revocations "$T/broken.json"
 
+check "info shows the model's preset and identities" bash -c \
+  'o=$("$0" info "$1"); grep -q "swap model: preset tiny" <<<"$o" && grep -q "identity 2: synth-0002 (synthetic)" <<<"$o"' \
+  "$SWAPLAB" "$RUN"
 cp "$RUN/model.safetensors" "$T/corrupt.safetensors"
 printf 'garbage!' | dd of="$T/corrupt.safetensors" bs=1 seek=0 conv=notrunc 2>/dev/null
 check_fails "corrupt model file" 1 "corrupt.safetensors" "$SWAPLAB" swap --model "$T/corrupt.safetensors" --from "$A" --to synth-0002 --out "$R"

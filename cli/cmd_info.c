@@ -1,0 +1,87 @@
+/* cmd_info.c — `swaplab info FILE...`: what a model, optimizer or detector file (safetensors)
+ * holds: its metadata, its tensors and, for a swap model, the architecture and the identities with
+ * their consent digests. Reads through nn/safetensors.h, so a damaged file gets that reader's
+ * message, not a crash. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "nn/safetensors.h"
+#include "train/run.h"
+#include "train/swap_model.h"
+#include "util/args.h"
+
+static int info_one(const char *arg, int all) {
+    char path[4096];
+    run_model_path(arg, path, sizeof path);
+    SlErr err;
+    StFile *f = st_open(path, &err);
+    if (!f) {
+        fprintf(stderr, "swaplab info: %s\n", err.msg);
+        return 1;
+    }
+    int n = st_count(f);
+    double total = 0;
+    for (int i = 0; i < n; i++) total += (double)st_numel(st_at(f, i));
+    printf("%s: safetensors, %d tensors, %.0f values\n", path, n, total);
+    const char *arch = st_meta(f, SWAP_ARCH_KEY), *ids = st_meta(f, RUN_IDENTITIES_KEY);
+    if (arch) {
+        SwapArch a;
+        int nid;
+        if (swap_arch_parse(arch, &a, &nid, &err) == 0)
+            printf("  swap model: preset %s, %dx%d faces, %d identities\n", a.preset, a.size, a.size, nid);
+    }
+    if (ids) {
+        RunIdentity rid[SWAP_MAX_IDS];
+        int k;
+        if (run_identities_parse(ids, rid, SWAP_MAX_IDS, &k, &err) == 0)
+            for (int i = 0; i < k; i++)
+                printf("  identity %d: %s (%s), consent %.16s…\n", i + 1, rid[i].subject,
+                       rid[i].kind[0] ? rid[i].kind : "?", rid[i].consent_digest);
+    }
+    printf("  metadata:\n");
+    for (int i = 0; i < st_meta_count(f); i++) {
+        const char *k, *v;
+        if (st_meta_at(f, i, &k, &v)) break;
+        if (!strcmp(k, SWAP_ARCH_KEY) || !strcmp(k, RUN_IDENTITIES_KEY)) continue;
+        printf("    %s = %.200s%s\n", k, v, strlen(v) > 200 ? "…" : "");
+    }
+    int show = all ? n : (n < 12 ? n : 12);
+    printf("  tensors%s:\n", show < n ? " (first 12; --all lists every one)" : "");
+    for (int i = 0; i < show; i++) {
+        const StTensor *t = st_at(f, i);
+        char shape[128] = "";
+        size_t k = 0;
+        for (int d = 0; d < t->ndim && k < sizeof shape - 24; d++)
+            k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%lld", d ? "x" : "", (long long)t->shape[d]);
+        printf("    %-48s %-5s %s\n", t->name, st_dtype_name(t->dtype), t->ndim ? shape : "scalar");
+    }
+    st_close(f);
+    return 0;
+}
+
+int cmd_info(int argc, char **argv) {
+    int all = 0;
+    SlStrList files = {0};
+    SlArg spec[] = {
+        {"--all", SL_ARG_FLAG, &all, NULL, "list every tensor"},
+        {0},
+    };
+    int r = sl_args_parse("info", "FILE|RUN...",
+                          "Shows what a model, optimizer or detector file holds: metadata, tensors and, for a\n"
+                          "swap model, its architecture and identities (with their consent digests).",
+                          spec, argc, argv, &files);
+    if (r) {
+        free(files.v);
+        return r == 1 ? 0 : 2;
+    }
+    if (files.n == 0) {
+        free(files.v);
+        return sl_usage_error("info", "give at least one model file or run directory");
+    }
+    int rc = 0;
+    for (int i = 0; i < files.n; i++) rc |= info_one(files.v[i], all);
+    free(files.v);
+    return rc;
+}
