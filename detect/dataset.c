@@ -97,21 +97,29 @@ static void assign_groups(DetDataset *ds, char **names) {
     free(names);
 }
 
-static int load_csv(const char *dir, const char *csv, const char *split, DetDataset *ds, SlErr *err) {
-    char *text;
+/* Reads a CSV file (at most DETDS_MAX_CSV bytes, no NUL bytes) and its header record. On success
+ * *text is the malloc'ed file (free it), *p points past the header and *h holds its *nh fields. */
+static int csv_open(const char *csv, char **text, const char **p, char ***h, int *nh, SlErr *err) {
     size_t len;
-    if (sl_read_file(csv, DETDS_MAX_CSV, &text, &len, err)) return -1;
-    if (strlen(text) != len) {
-        free(text);
+    if (sl_read_file(csv, DETDS_MAX_CSV, text, &len, err)) return -1;
+    if (strlen(*text) != len) {
+        free(*text);
         return sl_fail(err, "%s: contains a NUL byte; not a CSV text file", csv);
     }
-    const char *p = text;
-    char **h;
-    int nh = csv_record(&p, &h), line = 1;
-    if (nh < 0) {
-        free(text);
+    *p = *text;
+    *nh = csv_record(p, h);
+    if (*nh < 0) {
+        free(*text);
         return sl_fail(err, "%s:1: unterminated quote in the header", csv);
     }
+    return 0;
+}
+
+static int load_csv(const char *dir, const char *csv, const char *split, DetDataset *ds, SlErr *err) {
+    char *text, **h;
+    const char *p;
+    int nh, line = 1;
+    if (csv_open(csv, &text, &p, &h, &nh, err)) return -1;
     int c_path = -1, c_label = -1, c_group = -1, c_split = -1;
     for (int i = 0; i < nh; i++) {
         if (!strcmp(h[i], "path")) c_path = i;
@@ -277,20 +285,10 @@ void detds_free(DetDataset *ds) {
 
 int detds_load_scores(const char *csv, float **scores, int **labels, int **groups, int *n, int *n_groups,
                       SlErr *err) {
-    char *text;
-    size_t len;
-    if (sl_read_file(csv, DETDS_MAX_CSV, &text, &len, err)) return -1;
-    if (strlen(text) != len) {
-        free(text);
-        return sl_fail(err, "%s: contains a NUL byte; not a CSV text file", csv);
-    }
-    const char *p = text;
-    char **h;
-    int nh = csv_record(&p, &h), line = 1;
-    if (nh < 0) {
-        free(text);
-        return sl_fail(err, "%s:1: unterminated quote in the header", csv);
-    }
+    char *text, **h;
+    const char *p;
+    int nh, line = 1;
+    if (csv_open(csv, &text, &p, &h, &nh, err)) return -1;
     int c_score = -1, c_label = -1, c_group = -1;
     for (int i = 0; i < nh; i++) {
         if (!strcmp(h[i], "score")) c_score = i;
