@@ -699,13 +699,17 @@ int train_run(const TrainOptions *o, SlErr *err) {
             sl_progress_update(&pr, R.step, extra);
         }
         /* log */
-        int log_now = o->log_every > 0 ? R.step % o->log_every == 0 : now - last_log >= 1.0;
+        /* every log_every steps (or every second), and always the first and the last step of this
+         * invocation, so even a run shorter than a second leaves a loss curve */
+        int last = (o->steps > 0 && R.step >= o->steps) || (o->steps <= 0 && now - t0 >= budget) || g_stop;
+        int log_now = R.step == start + 1 || last ||
+                      (o->log_every > 0 ? R.step % o->log_every == 0 : now - last_log >= 1.0);
         if (log_now) {
             json_t *ls = json_array();
             for (int i = 0; i < nsets; i++) json_array_append_new(ls, json_real(loss[i]));
             json_t *e = json_pack("{s:I, s:f, s:o, s:f, s:f}", "step", (json_int_t)R.step, "seconds",
                                   R.train_seconds + (now - t0), "loss", ls, "img_per_s",
-                                  since * B * nsets / (now - since_t), "data_wait_s", L.wait_s);
+                                  since * B * nsets / (now > since_t ? now - since_t : 1e-9), "data_wait_s", L.wait_s);
             char *line = json_dumps(e, JSON_COMPACT);
             fprintf(logf, "%s\n", line);
             fflush(logf);
