@@ -9,7 +9,7 @@
 #   make bench                CPU benchmarks, side by side with PyTorch (bench/run.sh)
 #   make bench-cuda           GPU benchmarks (needs a GPU)
 #   make demo                 the synthetic-volunteer demo end to end (writes demo-out/)
-#   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_OMP=1, CUDA_ARCH=90, NVCC
+#   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_OMP=1, CUDA_ARCH=90, NVCC, CUDA_LIBDIR
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -31,8 +31,18 @@ have_pkg = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo 1)
 HAVE_BLAS := $(if $(NO_BLAS),,$(call have_pkg,openblas))
 HAVE_OMP := $(if $(NO_OMP),,$(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1))
 NVCC ?= $(shell command -v nvcc 2>/dev/null)
-HAVE_CUDA := $(if $(NO_CUDA),,$(if $(NVCC),1))
 CUDA_ARCH ?= 90
+# CUDA needs nvcc and the runtime and cuBLAS libraries to link against: a machine with only the
+# compiler (seen in CI) builds the CPU binary. CUDA_LIBDIR= overrides the search.
+ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
+CUDA_ROOT := $(patsubst %/bin/,%,$(dir $(realpath $(NVCC))))
+cuda_has_libs = $(and $(wildcard $(1)/libcudart.so),$(wildcard $(1)/libcublas.so))
+CUDA_LIBDIR ?= $(firstword $(foreach d,$(CUDA_ROOT)/lib64 $(CUDA_ROOT)/lib $(wildcard $(CUDA_ROOT)/targets/*/lib) \
+                 /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu /usr/lib64,$(if $(call cuda_has_libs,$(d)),$(d))))
+HAVE_CUDA := $(if $(and $(CUDA_LIBDIR),$(call cuda_has_libs,$(CUDA_LIBDIR))),$(shell echo 'int main(void){return 0;}' | \
+               $(CC) -x c - -o /dev/null -L$(CUDA_LIBDIR) -lcublas -lcudart 2>/dev/null && echo 1))
+CUDA_WHY := $(if $(HAVE_CUDA),, (nvcc found, but no libcudart.so and libcublas.so that link; set CUDA_LIBDIR=))
+endif
 
 PKGS := libpng jansson libsodium stb
 CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -MMD -MP -I. \
@@ -47,8 +57,6 @@ CFLAGS_BASE += -fopenmp
 LDFLAGS += -fopenmp
 endif
 ifeq ($(HAVE_CUDA),1)
-CUDA_ROOT := $(patsubst %/bin/,%,$(dir $(realpath $(NVCC))))
-CUDA_LIBDIR := $(firstword $(wildcard $(CUDA_ROOT)/lib64 $(CUDA_ROOT)/targets/*/lib))
 CFLAGS_BASE += -DSL_HAVE_CUDA
 NVCCFLAGS ?= -O2 -std=c++17 -I. -DSL_HAVE_CUDA \
              -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) \
@@ -81,7 +89,7 @@ all: deps
 build: banner $(BUILD)/swaplab $(if $(SANITIZE),,swaplab)
 
 banner:
-	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX)) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
+	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX))$(CUDA_WHY) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
 
 deps:
 	@bash scripts/deps.sh build
