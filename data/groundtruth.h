@@ -16,5 +16,9 @@ int groundtruth_available(const FaceSet *fs);
 int groundtruth_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, SlErr *err);
 /* The same as float CHW RGB in [0,1] (3*crop*crop floats), like faceset_load_face. */
 int groundtruth_swap_chw(const FaceSet *a, int i, const FaceSet *b, float *chw, SlErr *err);
+/* The same, also giving the renderer's exact 68 landmarks of the perfect swap in crop pixels
+ * (lm may be NULL): B's inner face moves the eyes, nose and mouth, so they differ from A's. */
+int groundtruth_swap_chw_lm(const FaceSet *a, int i, const FaceSet *b, float *chw, float lm[68][2],
+                            SlErr *err);
 
 #endif

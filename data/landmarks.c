@@ -379,6 +379,25 @@ static void similarity(const float *from, const float *to, int n, float out[4]) 
     for (int k = 0; k < 4; k++) out[k] = (float)m[k];
 }
 
+LmRect lm_rect_fit(const LmModel *m, const double *xy) {
+    /* x_i = l + (r - l) u_i and y_i = t + (b - t) v_i: one linear regression per axis */
+    double c[2][2];
+    for (int ax = 0; ax < 2; ax++) {
+        double su = 0, sv = 0, suu = 0, suv = 0;
+        int n = m->nparts;
+        for (int i = 0; i < n; i++) {
+            double u = m->initial[2 * i + ax], v = xy[2 * i + ax];
+            su += u, sv += v, suu += u * u, suv += u * v;
+        }
+        double var = suu - su * su / n;
+        double k = var > 0 ? (suv - su * sv / n) / var : 1.0;
+        c[ax][0] = sv / n - k * su / n; /* offset */
+        c[ax][1] = k;                   /* side */
+    }
+    LmRect r = {lround(c[0][0]), lround(c[1][0]), lround(c[0][0] + c[0][1]), lround(c[1][0] + c[1][1])};
+    return r;
+}
+
 void lm_predict(const LmModel *m, const uint8_t *img, int w, int h, LmRect box, double *xy) {
     int dim = 2 * m->nparts;
     float *cur = xmalloc((size_t)dim * sizeof(float));

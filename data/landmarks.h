@@ -49,6 +49,11 @@ uint8_t *lm_intensity_from_image(const Image *img);
  * integer points. */
 void lm_predict(const LmModel *m, const uint8_t *intensity, int w, int h, LmRect box, double *xy);
 
+/* The box whose mapping of the model's initial (mean) shape best fits the points xy (2*n doubles,
+ * n = lm_num_parts; least squares per axis): the predictor starts from the mean shape placed over
+ * a known face, e.g. to measure landmarks of an image whose true points are known (train/eval). */
+LmRect lm_rect_fit(const LmModel *m, const double *xy);
+
 /* The box to give the predictor for a Haar box (x, y, w, h) of the default frontal-face cascade:
  * dlib's model was trained on boxes of its HOG detector, which sit lower and are smaller than
  * OpenCV's. Least-squares fit on the 16 fixture faces (docs/EXTRACT.md):

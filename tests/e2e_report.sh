@@ -19,6 +19,18 @@ check "synth: 4 volunteers with ground truth" run synth --out "$D/sets" --identi
 check "train: a few steps with a timelapse" run train --facesets "$D/sets/synth-0001" "$D/sets/synth-0002" --out "$D/run" \
   --preset tiny --steps 4 --batch 4 --timelapse --preview-every 1 --eval-every 2 --holdout-every 4 --threads 2
 check "eval writes RUN/eval.json" run eval --model "$D/run" --facesets "$D/sets/synth-0001" "$D/sets/synth-0002" --max 4 --holdout-every 4
+if [[ -f ${SWAPLAB_LANDMARKS:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat} ]]; then
+  # expression and pose: every landmark error is a number, and the predictor finds the true points
+  # on the ground truth better than on B's mean face (which has lost pose and expression)
+  check "eval measures landmark errors against the ground truth" /usr/bin/python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))["overall"]
+e = [o[k] for k in ("landmark_error", "landmark_error_source_baseline", "landmark_error_mean_face_baseline", "landmark_error_ground_truth")]
+assert all(isinstance(v, float) and 0 < v < 64 for v in e), e
+assert o["landmark_error_ground_truth"] < o["landmark_error_mean_face_baseline"], e' "$D/run/eval.json"
+else
+  skip "landmark errors: dlib's model is not installed (Debian package libdlib-data)"
+fi
 check "swap A->B with --raw" run swap --model "$D/run" --from "$D/sets/synth-0001" --to synth-0002 --out "$D/swaps/ab" --raw --limit 3
 check "swap B->A with --raw" run swap --model "$D/run" --from "$D/sets/synth-0002" --to synth-0001 --out "$D/swaps/ba" --raw --limit 3
 

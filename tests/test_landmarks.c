@@ -2,6 +2,7 @@
  * (golden_landmarks.tsv: integer points; golden_landmarks_subpixel.tsv: values before rounding),
  * the intensity image against golden_gray.tsv, and hostile .dat files (truncated, wrong counts,
  * out-of-range indices). The model tests skip, with a message, when libdlib-data is not installed. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +134,54 @@ static void t_landmarks_match_dlib(void) {
     CHECK(total == 2312);
     CHECKF(within1 >= 0.99 * total, "%d of %d within 1 px", within1, total);
     CHECKF(sum_err / total < 0.1, "mean error %.4f px", sum_err / total);
+}
+
+/* lm_rect_fit: the box fitted to dlib's own landmarks lies near the box dlib was given, and the
+ * predictor started from it finds the same landmarks (train/fidelity.c measures landmark errors
+ * this way, from the ground truth's known points). */
+static void t_rect_fit(void) {
+    LmModel *m = model();
+    if (!m) SKIP(g_skip);
+    static Row sub[64];
+    int n = read_rows(FIX "/golden_landmarks_subpixel.tsv", sub, 64);
+    CHECK(n == 34);
+    double worst_box = 0, sum_pred = 0;
+    int total = 0;
+    char last[64] = "";
+    Image img = {0};
+    uint8_t *in = NULL;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(sub[i].image, last) != 0) {
+            image_free(&img);
+            free(in);
+            char path[256];
+            snprintf(path, sizeof path, FIX "/%.63s", sub[i].image);
+            SlErr err;
+            CHECKF(image_load(path, 0, &img, &err) == 0, "%s", err.msg);
+            in = lm_intensity_from_image(&img);
+            snprintf(last, sizeof last, "%.63s", sub[i].image);
+        }
+        LmRect fit = lm_rect_fit(m, sub[i].p);
+        double side = (double)(sub[i].r - sub[i].l);
+        double d = fmax(fmax(labs(fit.l - sub[i].l), labs(fit.t - sub[i].t)), fmax(labs(fit.r - sub[i].r), labs(fit.b - sub[i].b)));
+        worst_box = fmax(worst_box, d / side);
+        double xy[136], e = 0;
+        lm_predict(m, in, img.w, img.h, fit, xy);
+        for (int k = 0; k < 68; k++) e += hypot(xy[2 * k] - sub[i].p[2 * k], xy[2 * k + 1] - sub[i].p[2 * k + 1]);
+        sum_pred += e / 68 / side;
+        total++;
+    }
+    image_free(&img);
+    free(in);
+    fprintf(stderr, "  fitted boxes: worst corner %.1f%% of the side off dlib's box; landmarks from them %.2f%% of the side off dlib's\n",
+            100 * worst_box, 100 * sum_pred / total);
+    CHECKF(worst_box < 0.2, "%.3f", worst_box);
+    CHECKF(sum_pred / total < 0.02, "%.4f", sum_pred / total);
+    /* a shape made of one point repeated has no extent: the fit still returns a box, not NaN */
+    double flat[136];
+    for (int k = 0; k < 136; k++) flat[k] = 10;
+    LmRect f = lm_rect_fit(m, flat);
+    CHECK(f.l <= 10 && f.r >= 10 - 1);
 }
 
 /* Landmarks on the calibrated Haar box against dlib's landmarks on its own HOG box (the boxes the
@@ -285,6 +334,7 @@ int main(void) {
     RUN(t_hostile_dat);
     RUN(t_landmarks_match_dlib);
     RUN(t_calibrated_haar_box);
+    RUN(t_rect_fit);
     lm_free(g_model);
     return test_summary("test_landmarks");
 }

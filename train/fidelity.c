@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "data/groundtruth.h"
+#include "data/landmarks.h"
 
 #define FEAT 12 /* inner-face feature: FEAT x FEAT x 3 */
 
@@ -138,6 +139,9 @@ struct Fidelity {
     int nsets, size, heldout;
     IdEval *id;
     float **gt; /* [a*nsets+b]: n_a x 3 x S x S */
+    float (**gtlm)[ALIGN_NLM][2]; /* [a*nsets+b]: n_a ground-truth landmarks at model size */
+    double *lm_src, *lm_mean, *lm_gt; /* [a*nsets+b]: baselines and floor of the landmark error */
+    LmModel *lmm;                 /* dlib's predictor; NULL when not installed */
     /* identity classifier: softmax regression on standardised inner-face features */
     float mu[NFEAT], sd[NFEAT];
     float *W; /* nsets x NFEAT */
@@ -203,6 +207,37 @@ static void train_classifier(Fidelity *f) {
     free(gb);
 }
 
+/* Landmark error of one CHW image of side S against the true points gt (model pixels): the image
+ * is enlarged 4x (bilinear) so that the predictor's pixel lookups fall between model pixels, the
+ * predictor starts from its mean shape fitted to gt (lm_rect_fit), and the mean point distance
+ * comes back in model pixels. */
+#define LM_UP 4
+static double landmark_error(const LmModel *lmm, const float *chw, int S, const float gt[ALIGN_NLM][2]) {
+    const int U = S * LM_UP;
+    const size_t np = (size_t)U * U;
+    float *big = xmalloc(sizeof(float) * 3 * np);
+    uint8_t *in = xmalloc(np);
+    fidelity_resize_planes(chw, S, 3, big, U);
+    for (size_t i = 0; i < np; i++) {
+        int sum = 0;
+        for (int c = 0; c < 3; c++) {
+            float v = big[c * np + i];
+            sum += (int)lrintf((v < 0 ? 0 : v > 1 ? 1 : v) * 255.0f);
+        }
+        in[i] = (uint8_t)(sum / 3);
+    }
+    double xy[2 * ALIGN_NLM], pred[2 * ALIGN_NLM];
+    /* pixel centres: model pixel x covers [x, x+1), enlarged pixel X covers [X/U, (X+1)/U) */
+    for (int j = 0; j < ALIGN_NLM; j++)
+        for (int d = 0; d < 2; d++) xy[2 * j + d] = (gt[j][d] + 0.5) * LM_UP - 0.5;
+    lm_predict(lmm, in, U, U, lm_rect_fit(lmm, xy), pred);
+    double e = 0;
+    for (int j = 0; j < ALIGN_NLM; j++) e += hypot(pred[2 * j] - xy[2 * j], pred[2 * j + 1] - xy[2 * j + 1]);
+    free(big);
+    free(in);
+    return e / ALIGN_NLM / LM_UP;
+}
+
 static void scale_landmarks(const float in[ALIGN_NLM][2], float k, float out[ALIGN_NLM][2]) {
     for (int j = 0; j < ALIGN_NLM; j++) out[j][0] = in[j][0] * k, out[j][1] = in[j][1] * k;
 }
@@ -221,6 +256,17 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
     f->heldout = 1;
     f->id = xcalloc((size_t)nsets, sizeof *f->id);
     f->gt = xcalloc((size_t)nsets * nsets, sizeof *f->gt);
+    f->gtlm = xcalloc((size_t)nsets * nsets, sizeof *f->gtlm);
+    f->lm_src = xcalloc((size_t)nsets * nsets, sizeof *f->lm_src);
+    f->lm_gt = xcalloc((size_t)nsets * nsets, sizeof *f->lm_gt);
+    f->lm_mean = xcalloc((size_t)nsets * nsets, sizeof *f->lm_mean);
+    {
+        SlErr lerr;
+        if (lm_load(lm_default_path(), &f->lmm, &lerr) || lm_num_parts(f->lmm) != ALIGN_NLM) {
+            if (f->lmm) lm_free(f->lmm);
+            f->lmm = NULL; /* landmark error is then reported as not measured */
+        }
+    }
     const int S = size;
     const size_t img = 3 * (size_t)S * S;
     for (int a = 0; a < nsets; a++) {
@@ -287,14 +333,26 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
             int crop = sets[a].crop;
             float *tmp = xmalloc(sizeof(float) * 3 * (size_t)crop * crop);
             float *g = f->gt[a * nsets + b] = xmalloc(sizeof(float) * img * (size_t)e->n);
+            float(*gl)[ALIGN_NLM][2] = f->gtlm[a * nsets + b] = xmalloc(sizeof *gl * (size_t)e->n);
+            double es = 0, eg = 0, em = 0;
             for (int k = 0; k < e->n; k++) {
-                if (groundtruth_swap_chw(&sets[a], e->idx[k], &sets[b], tmp, err)) {
+                float lm[ALIGN_NLM][2];
+                if (groundtruth_swap_chw_lm(&sets[a], e->idx[k], &sets[b], tmp, lm, err)) {
                     free(tmp);
                     fidelity_free(f);
                     return NULL;
                 }
                 fidelity_resize_planes(tmp, crop, 3, g + img * k, S);
+                scale_landmarks(lm, (float)S / crop, gl[k]);
+                if (f->lmm) {
+                    es += landmark_error(f->lmm, e->x + img * k, S, (const float(*)[2])gl[k]);
+                    eg += landmark_error(f->lmm, g + img * k, S, (const float(*)[2])gl[k]);
+                    em += landmark_error(f->lmm, f->id[b].mean, S, (const float(*)[2])gl[k]);
+                }
             }
+            f->lm_src[a * nsets + b] = f->lmm && e->n ? es / e->n : -1;
+            f->lm_gt[a * nsets + b] = f->lmm && e->n ? eg / e->n : -1;
+            f->lm_mean[a * nsets + b] = f->lmm && e->n ? em / e->n : -1;
             free(tmp);
         }
     train_classifier(f);
@@ -307,8 +365,13 @@ void fidelity_free(Fidelity *f) {
         IdEval *e = &f->id[a];
         free(e->idx), free(e->x), free(e->mask), free(e->lm), free(e->mean), free(e->feat);
     }
-    for (int i = 0; i < f->nsets * f->nsets; i++) free(f->gt[i]);
+    for (int i = 0; i < f->nsets * f->nsets; i++) free(f->gt[i]), free(f->gtlm[i]);
     free(f->gt);
+    free(f->gtlm);
+    free(f->lm_src);
+    free(f->lm_gt);
+    free(f->lm_mean);
+    if (f->lmm) lm_free(f->lmm);
     free(f->W);
     free(f->bias);
     free(f->id);
@@ -359,7 +422,9 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
             p->a = a, p->b = b, p->n = e->n;
             const float *g = f->gt[a * f->nsets + b];
             int to_b = 0, stay = 0;
+            double lerr = 0;
             for (int k = 0; k < e->n; k++) {
+                if (f->lmm) lerr += landmark_error(f->lmm, y + img * k, S, (const float(*)[2])f->gtlm[a * f->nsets + b][k]);
                 const float *mk = e->mask + (size_t)S * S * k;
                 p->psnr += fidelity_psnr(y + img * k, g + img * k, mk, S);
                 p->ssim += fidelity_ssim(y + img * k, g + img * k, mk, S);
@@ -376,16 +441,24 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
             p->psnr /= n, p->ssim /= n, p->psnr_src /= n, p->ssim_src /= n, p->psnr_mean /= n, p->ssim_mean /= n;
             p->id_transfer = to_b / n;
             p->id_stay = stay / n;
+            p->lm_err = f->lmm ? lerr / n : -1;
+            p->lm_err_src = f->lm_src[a * f->nsets + b];
+            p->lm_err_gt = f->lm_gt[a * f->nsets + b];
+            p->lm_err_mean = f->lm_mean[a * f->nsets + b];
             all->n += p->n;
             all->psnr += p->psnr, all->ssim += p->ssim, all->psnr_src += p->psnr_src;
             all->ssim_src += p->ssim_src, all->psnr_mean += p->psnr_mean, all->ssim_mean += p->ssim_mean;
             all->id_transfer += p->id_transfer, all->id_stay += p->id_stay;
+            all->lm_err += p->lm_err, all->lm_err_src += p->lm_err_src, all->lm_err_gt += p->lm_err_gt,
+            all->lm_err_mean += p->lm_err_mean;
         }
     }
     if (r->npairs) {
         double n = r->npairs;
         all->psnr /= n, all->ssim /= n, all->psnr_src /= n, all->ssim_src /= n;
         all->psnr_mean /= n, all->ssim_mean /= n, all->id_transfer /= n, all->id_stay /= n;
+        if (f->lmm) all->lm_err /= n, all->lm_err_src /= n, all->lm_err_mean /= n, all->lm_err_gt /= n;
+        else all->lm_err = all->lm_err_src = all->lm_err_mean = all->lm_err_gt = -1;
     }
     ctx->training = was_training;
     return 0;
@@ -397,6 +470,11 @@ static json_t *pair_json(const FidelityPair *p, const FaceSet *sets) {
                           p->ssim_src, "psnr_mean_face_baseline", p->psnr_mean, "ssim_mean_face_baseline",
                           p->ssim_mean, "identity_transfer", p->id_transfer, "identity_stays_source",
                           p->id_stay);
+    /* landmark errors: null when the landmark model is not installed */
+    json_object_set_new(o, "landmark_error", p->lm_err >= 0 ? json_real(p->lm_err) : json_null());
+    json_object_set_new(o, "landmark_error_source_baseline", p->lm_err_src >= 0 ? json_real(p->lm_err_src) : json_null());
+    json_object_set_new(o, "landmark_error_mean_face_baseline", p->lm_err_mean >= 0 ? json_real(p->lm_err_mean) : json_null());
+    json_object_set_new(o, "landmark_error_ground_truth", p->lm_err_gt >= 0 ? json_real(p->lm_err_gt) : json_null());
     if (p->a >= 0) {
         json_object_set_new(o, "source", json_string(sets[p->a].subject));
         json_object_set_new(o, "target", json_string(sets[p->b].subject));
@@ -425,8 +503,15 @@ void fidelity_print(FILE *out, const FidelityReport *r, const FaceSet *sets) {
         fprintf(out, "  %-30s %5d %9.2f dB %9.2f dB %9.2f dB %8.0f%%\n", name, p->n, p->psnr, p->psnr_src,
                 p->psnr_mean, 100 * p->id_transfer);
         fprintf(out, "  %-30s %5s %12.4f %12.4f %12.4f   (SSIM)\n", "", "", p->ssim, p->ssim_src, p->ssim_mean);
+        if (p->lm_err >= 0)
+            fprintf(out, "  %-30s %5s %9.2f px %9.2f px %9.2f px   (landmarks; %.2f px on the ground truth)\n", "",
+                    "", p->lm_err, p->lm_err_src, p->lm_err_mean, p->lm_err_gt);
     }
+    if (r->all.lm_err < 0)
+        fprintf(out, "  landmark error not measured: dlib's 68-point model is not installed (%s; Debian package "
+                     "libdlib-data)\n", lm_default_path());
     fprintf(out, "  identity classifier accuracy on real held-out crops: %.0f%%\n", 100 * r->id_acc_real);
-    fprintf(out, "  A swap is good when its PSNR/SSIM beat both baselines (source unchanged; B's mean face)\n"
-                 "  and the classifier calls it B.\n");
+    fprintf(out, "  A swap is good when its PSNR/SSIM beat both baselines (source unchanged; B's mean face),\n"
+                 "  the classifier calls it B, and its landmark error (expression and pose kept) is near the\n"
+                 "  ground truth's own.\n");
 }

@@ -4,7 +4,8 @@
  * the unswapped source crop (what "doing nothing" scores) and B's mean face (what "drawing an
  * average B" scores). Also identity transfer: a small classifier (softmax regression on the inner
  * face — brows to mouth — of every identity's aligned training crops) says whether the swap looks
- * like B.
+ * like B, and expression and pose preservation (landmark error against the ground truth's landmarks,
+ * with dlib's 68-point predictor, data/landmarks.h).
  *
  *   Fidelity *f = fidelity_prepare(sets, n, model size, 10, 16, &err);
  *   fidelity_run(f, model, &ctx, &report, &err);   (as often as wanted, e.g. every N steps)
@@ -30,6 +31,12 @@ typedef struct {
     double psnr_mean, ssim_mean; /* baseline: B's mean face vs ground truth */
     double id_transfer;          /* share of swaps the identity classifier calls B */
     double id_stay;              /* share it still calls A */
+    /* expression and pose kept: mean distance, in pixels at the model's size, between dlib's 68
+     * landmarks found on an image and the renderer's exact landmarks of the ground truth (-1 when
+     * the landmark model is not installed). On the swap; on the unswapped source (baseline: A's
+     * inner face sits at other points); on B's mean face (baseline: pose and expression lost); on
+     * the ground truth itself (the predictor's own floor). */
+    double lm_err, lm_err_src, lm_err_mean, lm_err_gt;
 } FidelityPair;
 
 typedef struct {
