@@ -240,6 +240,6 @@ void augment_apply(Augmenter *a, SlRng *rng, const float *img, const float *plan
         src = a->tmp;
     }
     sample(src, S, 3, a->map_w, input);
-    if (target) sample(src, S, 3, a->map_t, target);
+    if (target) sample(o->jitter_input_only ? img : src, S, 3, a->map_t, target);
     if (planes_out && nplanes > 0) sample(planes, S, nplanes, a->map_t, planes_out);
 }

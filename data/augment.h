@@ -22,6 +22,8 @@ typedef struct {
     float flip_p;     /* probability of a horizontal flip (0.5) */
     float jitter_l;   /* L* shift uniform in ±jitter_l (L* in 0..100; 5) */
     float jitter_ab;  /* a*, b* shifts uniform in ±jitter_ab (5) */
+    int jitter_input_only; /* 1: the colour jitter changes the input only, not the target, so the
+                              network learns to draw its identity's own colours whatever the input's */
 } AugmentOpts;
 
 AugmentOpts augment_defaults(void);

@@ -186,6 +186,39 @@ static void t_lab(void) {
     free(img), free(x), free(in), free(tg);
 }
 
+/* jitter_input_only: the target keeps the image's colours (only the geometry moves it), the input
+ * carries the colour shift; the same draws as with the jitter on both. */
+static void t_jitter_input_only(void) {
+    SlRng r;
+    sl_rng_seed(&r, 36);
+    int s = 32;
+    size_t n = 3 * (size_t)s * s;
+    float *img = random_crop(&r, s), *in = malloc(n * 4), *tg = malloc(n * 4), *in2 = malloc(n * 4),
+          *tg2 = malloc(n * 4), *tg0 = malloc(n * 4), *in0 = malloc(n * 4);
+    AugmentOpts o = augment_defaults();
+    o.warp = 0; /* input and target then share the geometry: their difference is the colour */
+    o.jitter_l = o.jitter_ab = 10;
+    AugmentOpts both = o, none = o;
+    o.jitter_input_only = 1;
+    none.jitter_l = none.jitter_ab = 0;
+    Augmenter a, b, c;
+    augment_init(&a, &o, s), augment_init(&b, &both, s), augment_init(&c, &none, s);
+    int shifted = 0;
+    for (int k = 0; k < 6; k++) {
+        SlRng r1 = r, r2 = r, r3 = r;
+        augment_apply(&a, &r1, img, NULL, 0, in, tg, NULL);
+        augment_apply(&b, &r2, img, NULL, 0, in2, tg2, NULL);
+        augment_apply(&c, &r3, img, NULL, 0, in0, tg0, NULL);
+        CHECK(max_abs_diff(in, in2, n) < 1e-6);  /* the input is jittered as before */
+        CHECK(max_abs_diff(tg, tg0, n) < 1e-6);  /* the target has no colour shift */
+        shifted += mean_abs_diff(in, tg, n) > 5e-3;
+        r = r1;
+    }
+    CHECK(shifted >= 5);
+    augment_free(&a), augment_free(&b), augment_free(&c);
+    free(img), free(in), free(tg), free(in2), free(tg2), free(tg0), free(in0);
+}
+
 int main(void) {
     (void)test_tmpdir;
     RUN(t_deterministic);
@@ -193,5 +226,6 @@ int main(void) {
     RUN(t_warp_input_only);
     RUN(t_geometry_follows_target);
     RUN(t_lab);
+    RUN(t_jitter_input_only);
     return test_summary("test_augment");
 }
