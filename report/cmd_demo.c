@@ -164,6 +164,7 @@ static int do_train(Demo *d, int k) {
     for (int i = 0; i < ntrain; i++) a[n++] = s[i];
     a[n++] = "--out", a[n++] = run, a[n++] = "--preset", a[n++] = "tiny", a[n++] = "--timelapse";
     a[n++] = "--batch", a[n++] = d->quick ? "4" : "8";
+    a[n++] = "--lr", a[n++] = "5e-4"; /* ten times Adam's classic 5e-5: a few minutes are all the demo has */
     if (d->quick) a[n++] = "--holdout-every", a[n++] = "4";
     if (d->train_steps > 0) a[n++] = "--steps", a[n++] = steps, a[n++] = "--preview-every", a[n++] = d->quick ? "2" : "25";
     else a[n++] = "--minutes", a[n++] = mins;

@@ -15,9 +15,15 @@ check_fails "report without --run is a usage error" 2 "--run DIR is required" "$
 check_fails "report on a folder without a run says what it needs" 1 "training run" "$S" report --run "$E2E_TMP/nothing"
 check_fails "demo with too few identities is a usage error" 2 "identities" "$S" demo --out "$E2E_TMP/x" --identities 2
 
+check_fails "train refuses a warp out of range" 2 "--warp" "$S" train --facesets "$E2E_TMP/x" --out "$E2E_TMP/r" --steps 1 --warp 0.5
+check_fails "train refuses a negative colour jitter" 2 "--colour-jitter" "$S" train --facesets "$E2E_TMP/x" --out "$E2E_TMP/r" --steps 1 --colour-jitter -1
 check "synth: 4 volunteers with ground truth" run synth --out "$D/sets" --identities 4 --frames 12 --size 128 --crop 64 --ground-truth
 check "train: a few steps with a timelapse" run train --facesets "$D/sets/synth-0001" "$D/sets/synth-0002" --out "$D/run" \
   --preset tiny --steps 4 --batch 4 --timelapse --preview-every 1 --eval-every 2 --holdout-every 4 --threads 2
+check "the run records its augmentation (warp, input-only colour jitter)" /usr/bin/python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["config"]
+assert abs(c["warp"] - 0.015) < 1e-6 and abs(c["colour_jitter"] - 10) < 1e-6 and c["w_dssim"] == 3, c' "$D/run/state.json"
 check "eval writes RUN/eval.json" run eval --model "$D/run" --facesets "$D/sets/synth-0001" "$D/sets/synth-0002" --max 4 --holdout-every 4
 if [[ -f ${SWAPLAB_LANDMARKS:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat} ]]; then
   # expression and pose: every landmark error is a number, and the predictor finds the true points

@@ -13,7 +13,7 @@ int cmd_train(int argc, char **argv) {
     train_options_default(&o);
     SlStrList sets = {0};
     int steps = 0, no_aug = 0;
-    double lr = o.lr, minutes = 0, wd = o.w_dssim, wm = o.w_mse;
+    double lr = o.lr, minutes = 0, wd = o.w_dssim, wm = o.w_mse, warp = o.warp, jitter = o.jitter;
     const char *seed = NULL;
     SlArg spec[] = {
         {"--facesets", SL_ARG_LIST, &sets, "DIR", "face sets, one per identity (2..16; order = decoder order)"},
@@ -25,8 +25,10 @@ int cmd_train(int argc, char **argv) {
         {"--resume", SL_ARG_FLAG, &o.resume, NULL, "continue the run in --out from its last checkpoint"},
         {"--seed", SL_ARG_STR, &seed, "S", "seed of initialisation, data order and augmentation (1)"},
         {"--lr", SL_ARG_DOUBLE, &lr, "X", "Adam learning rate (5e-5; betas 0.5, 0.999)"},
-        {"--dssim-weight", SL_ARG_DOUBLE, &wd, "W", "weight of the masked DSSIM loss (1)"},
+        {"--dssim-weight", SL_ARG_DOUBLE, &wd, "W", "weight of the masked DSSIM loss (3)"},
         {"--mse-weight", SL_ARG_DOUBLE, &wm, "W", "weight of the masked MSE loss (1)"},
+        {"--warp", SL_ARG_DOUBLE, &warp, "F", "random warp of the input: grid displacement std, fraction of the side (0.015)"},
+        {"--colour-jitter", SL_ARG_DOUBLE, &jitter, "J", "shift the input's L*, a*, b* by up to J; the target keeps its colours (10)"},
         {"--no-augment", SL_ARG_FLAG, &no_aug, NULL, "no random warp, affine, flip or colour jitter"},
         {"--preview-every", SL_ARG_INT, &o.preview_every, "N", "preview grid every N steps (default: every 20 s)"},
         {"--eval-every", SL_ARG_INT, &o.eval_every, "N", "fidelity evaluation every N steps (default: 8 per run)"},
@@ -80,6 +82,10 @@ int cmd_train(int argc, char **argv) {
         rc = sl_usage_error("train", "need 0 < --lr <= 1 and non-negative loss weights, not both zero");
         goto out;
     }
+    if (warp < 0 || warp > 0.2 || jitter < 0 || jitter > 50) {
+        rc = sl_usage_error("train", "need 0 <= --warp <= 0.2 and 0 <= --colour-jitter <= 50");
+        goto out;
+    }
     if (seed) {
         char *end;
         o.seed = strtoull(seed, &end, 10);
@@ -96,6 +102,8 @@ int cmd_train(int argc, char **argv) {
     o.w_dssim = (float)wd;
     o.w_mse = (float)wm;
     o.augment = !no_aug;
+    o.warp = (float)warp;
+    o.jitter = (float)jitter;
     SlErr err;
     if (train_run(&o, &err)) {
         fprintf(stderr, "swaplab train: %s\n", err.msg);

@@ -33,9 +33,11 @@ void train_options_default(TrainOptions *o) {
     o->lr = 5e-5f;
     o->beta1 = 0.5f;
     o->beta2 = 0.999f;
-    o->w_dssim = 1.0f;
+    o->w_dssim = 3.0f;
     o->w_mse = 1.0f;
     o->augment = 1;
+    o->warp = 0.015f;
+    o->jitter = 10.0f;
     o->loaders = 1;
     o->save_minutes = 10;
     o->holdout_every = 10;
@@ -191,11 +193,17 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-static void loader_start(Loader *L, IdData *ids, int nids, int B, int S, int augment, unsigned long long seed,
-                         long first_step, int nthreads) {
+static void loader_start(Loader *L, IdData *ids, int nids, int B, int S, int augment, float warp, float jitter,
+                         unsigned long long seed, long first_step, int nthreads) {
     memset(L, 0, sizeof *L);
     L->ids = ids, L->nids = nids, L->B = B, L->S = S, L->augment = augment, L->seed = seed;
+    /* The input's colours are jittered and the target's are not: the code then cannot carry the
+     * input's skin tone, and B's decoder paints B's own (identity transfer 66% -> 100% at step 800
+     * of tiny, docs/PERFORMANCE.md). A mild warp keeps the decoded faces sharp (SSIM). */
     L->aopt = augment_defaults();
+    L->aopt.warp = warp;
+    L->aopt.jitter_l = L->aopt.jitter_ab = jitter;
+    L->aopt.jitter_input_only = 1;
     L->next_step = first_step;
     const size_t img = 3 * (size_t)S * S * (size_t)B * nids, pl = (size_t)S * S * (size_t)B * nids;
     for (int q = 0; q < QUEUE; q++) {
@@ -307,7 +315,7 @@ typedef struct {
     char preset[32];
     int batch, augment, holdout_every;
     unsigned long long seed;
-    float lr, beta1, beta2, w_dssim, w_mse;
+    float lr, beta1, beta2, w_dssim, w_mse, warp, jitter;
 } Run;
 
 static int write_state(const Run *R, const char *model_rel, const char *optim_rel, SlErr *err) {
@@ -324,6 +332,8 @@ static int write_state(const Run *R, const char *model_rel, const char *optim_re
                             R->batch, "seed", seed, "lr", (double)R->lr, "beta1", (double)R->beta1, "beta2",
                             (double)R->beta2, "w_dssim", (double)R->w_dssim, "w_mse", (double)R->w_mse,
                             "augment", R->augment, "holdout_every", R->holdout_every);
+    json_object_set_new(cfg, "warp", json_real(R->warp));
+    json_object_set_new(cfg, "colour_jitter", json_real(R->jitter));
     json_t *st = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:f, s:s, s:s}", "format", "swaplab-run/1",
                            "step", (json_int_t)R->step, "model", model_rel, "optimizer", optim_rel, "config", cfg,
                            "facesets", sets, "subjects", subj, "train_seconds", R->train_seconds, "saved", now,
@@ -457,6 +467,11 @@ int train_run(const TrainOptions *o, SlErr *err) {
         R.w_dssim = (float)json_number_value(json_object_get(cfg, "w_dssim"));
         R.w_mse = (float)json_number_value(json_object_get(cfg, "w_mse"));
         R.augment = json_is_true(json_object_get(cfg, "augment"));
+        /* runs from before these options had the colour jitter on input and target alike; they go
+         * on with today's augmentation at the old strengths (0.05 warp, 5 jitter) */
+        json_t *wj = json_object_get(cfg, "warp"), *cj = json_object_get(cfg, "colour_jitter");
+        R.warp = json_is_number(wj) ? (float)json_number_value(wj) : 0.05f;
+        R.jitter = json_is_number(cj) ? (float)json_number_value(cj) : 5.0f;
         R.holdout_every = (int)json_integer_value(json_object_get(cfg, "holdout_every"));
         R.train_seconds = json_number_value(json_object_get(state, "train_seconds"));
         if (o->preset && strcmp(o->preset, R.preset) != 0) {
@@ -477,6 +492,7 @@ int train_run(const TrainOptions *o, SlErr *err) {
         sl_snprintf(R.preset, sizeof R.preset, "%s", o->preset ? o->preset : "tiny");
         R.batch = o->batch, R.seed = o->seed, R.lr = o->lr, R.beta1 = o->beta1, R.beta2 = o->beta2;
         R.w_dssim = o->w_dssim, R.w_mse = o->w_mse, R.augment = o->augment, R.holdout_every = o->holdout_every;
+        R.warp = o->warp, R.jitter = o->jitter;
     }
     int rc = 1;
     NnCtx ctx;
@@ -616,7 +632,7 @@ int train_run(const TrainOptions *o, SlErr *err) {
     nn_net_reserve(m->encoder, B);
     for (int i = 0; i < nsets; i++) nn_net_reserve(m->decoders[i], B);
     Loader L;
-    loader_start(&L, ids, nsets, B, S, R.augment, R.seed, R.step + 1, o->loaders);
+    loader_start(&L, ids, nsets, B, S, R.augment, R.warp, R.jitter, R.seed, R.step + 1, o->loaders);
     NnAdam adam = {R.lr, R.beta1, R.beta2, 1e-8f, 0.0f, 1};
     const long start = R.step;
     const double t0 = sl_now(), budget = o->minutes * 60.0;

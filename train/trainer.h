@@ -23,6 +23,8 @@ typedef struct {
     float lr, beta1, beta2;
     float w_dssim, w_mse;  /* loss weights */
     int augment;           /* 0: no augmentation (input == target) */
+    float warp;            /* random-warp strength: std of the 5x5 grid displacements, fraction of the side */
+    float jitter;          /* colour jitter of the input only: L*, a*, b* shifts uniform in +-jitter */
     int loaders;           /* loader threads */
     int threads;           /* compute threads (0 = all) */
     int preview_every, save_every, eval_every, log_every; /* in steps; 0 = automatic */
