@@ -91,6 +91,9 @@ static void print_text(const char *path, const VerifyResult *r) {
     printf("  label:        %s (%s; box %s in the pixels)\n", r->label_pixels || r->label_record == 1 ? "present" : "absent",
            lr, r->label_pixels ? "found" : "not found");
     printf("  verdict:      %s\n", r->marked ? "marked swaplab output" : "NOT a marked swaplab output");
+    if (r->marked && !r->metadata && r->sig != PROV_SIG_VALID)
+        printf("                (the watermark alone: a swap whose metadata was stripped, or a sample of a\n"
+               "                swaplab detector dataset, real or fake alike; its labels.csv says which)\n");
 }
 
 int cmd_verify(int argc, char **argv) {

@@ -65,6 +65,7 @@ real=$(ls "$DS"/test/real/*.png | head -1); fake=$(ls "$DS"/test/fake/*.png | he
 payload=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["watermark"]["payload"])' "$DS/dataset.json")
 check_fails "a real sample carries the dataset's watermark, no record" 0 "payload $payload" "$SWAPLAB" verify "$real"
 check_fails "...and no signature or metadata" 0 "metadata: +absent" "$SWAPLAB" verify "$real"
+check_fails "...and verify says a watermark alone does not tell real from fake" 0 "real or fake alike" "$SWAPLAB" verify "$real"
 check_fails "a fake sample: the same watermark payload, signed record, trainedAlgorithmicMedia" 0 \
   "payload $payload \\(matches the record\\)" "$SWAPLAB" verify "$fake"
 check_fails "...signature valid" 0 "signature: +valid" "$SWAPLAB" verify "$fake"
