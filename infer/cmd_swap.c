@@ -34,7 +34,8 @@ static const char *ABOUT =
     "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
     "the provenance record, XMP, Ed25519 signature (--key, else your per-user key), watermark and, unless\n"
     "--label none, the visible SYNTHETIC label; with --raw also raw/NNNNNN.png (the decoded face, with\n"
-    "provenance) and mask/NNNNNN.png (the blend mask); DIR/swap.json summarises the run. In the\n"
+    "provenance) and mask/NNNNNN.png (the blend mask); DIR/<from>_to_<to>/swap.json summarises the run\n"
+    "(and DIR/swap.json, the newest run into DIR). In the\n"
     "provenance record (swaplab verify) the face put in (--to) is the source and the subject of the\n"
     "frame (--from) the target.";
 
@@ -194,10 +195,18 @@ int cmd_swap(int argc, char **argv) {
     if (o.blend == SWAP_BLEND_POISSON) json_object_set_new(j, "poisson_mean_iterations", json_real((double)iters / n));
     json_object_set_new(j, "outputs", outputs);
     outputs = NULL;
+    /* DIR/<pair>/swap.json describes this pair for good ("directory": "." — itself); DIR/swap.json,
+     * the newest swap into DIR, is overwritten when another pair is swapped into the same DIR */
+    json_object_set_new(j, "directory", json_string("."));
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    sl_path_join(path, sizeof path, pdir, "swap.json");
+    int w = sl_write_atomic(path, s, strlen(s), &err);
+    free(s);
+    json_object_set_new(j, "directory", json_string(pair));
+    s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     sl_path_join(path, sizeof path, out, "swap.json");
-    int w = sl_write_atomic(path, s, strlen(s), &err);
+    if (!w) w = sl_write_atomic(path, s, strlen(s), &err);
     free(s);
     if (w) goto fail;
     printf("swaplab swap: %d faces of %s with the face of %s -> %s (%.2f frames/s); summary %s\n", n, g.from.subject,

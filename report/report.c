@@ -434,6 +434,8 @@ static void section_swaps(Rep *r) {
     int shown = 0, kmax = r->o->max_examples > 0 ? r->o->max_examples : 4;
     char gtroot[4096];
     sl_path_join(gtroot, sizeof gtroot, r->sets, "ground-truth");
+    char *seen_dirs[256];
+    int nseen = 0;
     for (int d = -1; d < nd; d++) {
         char sdir[4096], sj[4096];
         if (d < 0) snprintf(sdir, sizeof sdir, "%s", r->swaps);
@@ -452,6 +454,20 @@ static void section_swaps(Rep *r) {
             hb_puts(b, "<p class=\"missing\">");
             hb_esc(b, sj);
             hb_puts(b, ": not a swap.json written by swaplab swap (skipped).</p>\n");
+            json_decref(j);
+            continue;
+        }
+        /* DIR/swap.json and DIR/<pair>/swap.json describe the same outputs: show them once */
+        char outdir[4200];
+        sl_snprintf(outdir, sizeof outdir, "%s/%s", sdir, pair);
+        char *real = realpath(outdir, NULL);
+        int seen = 0;
+        if (real) {
+            for (int q = 0; q < nseen; q++) seen |= !strcmp(seen_dirs[q], real);
+            if (!seen && nseen < (int)(sizeof seen_dirs / sizeof *seen_dirs)) seen_dirs[nseen++] = real, real = NULL;
+            free(real);
+        }
+        if (seen) {
             json_decref(j);
             continue;
         }
@@ -513,6 +529,7 @@ static void section_swaps(Rep *r) {
         json_decref(j);
     }
     sl_free_list(dirs, nd);
+    for (int q = 0; q < nseen; q++) free(seen_dirs[q]);
     if (!shown) para_missing(r, "swaps", "no swap outputs (a folder with swap.json from `swaplab swap`) were found.");
     hb_puts(b, "</section>\n");
 }

@@ -69,6 +69,10 @@ check "verify --json wrote one result per swap output" \
   test "$(grep -o '"marked"' "$D/verify/swap-outputs.json" | wc -l)" -eq 6
 
 check "report writes DIR/report/index.html" run report --run "$D"
+# --swaps at one swap folder: its swap.json and its pair's own swap.json name the same outputs
+check "a pair's swaps appear once when both summaries are found" bash -c '
+"$0" report --run "$1" --swaps "$1/swaps/ab" --out "$2/once.html" >/dev/null 2>&1 &&
+[[ $(grep -c "<h3>synth-0001 → synth-0002</h3>" "$2/once.html") == 1 ]]' "$S" "$D" "$E2E_TMP"
 H="$D/report/index.html"
 check "the report prints its path" grep -q "report/index.html" "$E2E_TMP/step.out"
 check "html has lang and no external URLs" bash -c "grep -q '<html lang=\"en\">' '$H' && ! grep -qE '(src|href)=\"(https?:)?//' '$H'"

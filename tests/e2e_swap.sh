@@ -24,7 +24,7 @@ for blend in alpha poisson; do
     O=$T/out-$blend-$colour
     check "swap --blend $blend --color $colour" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$O" \
       --blend $blend --color $colour --limit 1 --threads 2
-    check "$blend/$colour: output written, only one" bash -c "[[ -s '$O/synth-0001_to_synth-0002/000000.png' && \$(ls '$O/synth-0001_to_synth-0002' | wc -l) == 1 ]]"
+    check "$blend/$colour: output written, only one" bash -c "[[ -s '$O/synth-0001_to_synth-0002/000000.png' && \$(ls '$O/synth-0001_to_synth-0002'/*.png | wc -l) == 1 ]]"
     outs+=("$O/synth-0001_to_synth-0002/000000.png")
   done
 done
@@ -65,6 +65,18 @@ assert d["count"] == 12 and d["model_sha256"] == m and d["settings"]["label"] ==
 assert d["from"]["subject"] == "synth-0001" and d["to"]["subject"] == "synth-0002" and len(d["outputs"]) == 12
 ' "$O/swap.json" "$RUN/model.safetensors"
 check "no temp files left" bash -c "! find '$O' -name '*.tmp*' | grep -q ."
+# a second pair swapped into the same folder keeps the first pair's summary
+check "swap the other way into the same folder" "$SWAPLAB" swap --model "$RUN" --from "$B" --to synth-0001 --out "$O" --limit 3
+check "each pair keeps its own swap.json; DIR/swap.json is the newest" /usr/bin/python3 -c '
+import json, sys
+o = sys.argv[1]
+ab = json.load(open(o + "/synth-0001_to_synth-0002/swap.json"))
+ba = json.load(open(o + "/synth-0002_to_synth-0001/swap.json"))
+top = json.load(open(o + "/swap.json"))
+assert ab["count"] == 12 and ab["directory"] == "." and ab["from"]["subject"] == "synth-0001", ab["count"]
+assert ba["count"] == 3 and ba["directory"] == "." and ba["from"]["subject"] == "synth-0002"
+assert top["directory"] == "synth-0002_to_synth-0001" and top["count"] == 3
+' "$O"
 
 # a JPEG q50 re-encode keeps the watermark
 jpg=$T/reencoded.jpg
