@@ -37,7 +37,7 @@ PERTURB=(jpeg:90 jpeg:75 jpeg:50 jpeg:30 resize:0.5 resize:0.25 blur:1 noise:5)
 step "synth $IDS identities x $FRAMES frames" "$SWAPLAB" synth --out "$OUT/sets" --identities "$IDS" --frames "$FRAMES" \
   --size 128 --crop 64 --seed 7
 step "train the swap model (tiny, $SWAP_MINUTES min)" "$SWAPLAB" train --facesets "${sets[@]}" --out "$OUT/run" --preset tiny \
-  --minutes "$SWAP_MINUTES" --batch 8 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
+  --minutes "$SWAP_MINUTES" --batch 8 --lr 5e-4 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
 step "dataset A (alpha blend, avg colour)" "$SWAPLAB" dataset --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsA" \
   --label none --splits 50/0/50 --seed 1 --threads "$THREADS"
 step "dataset B (poisson blend, reinhard colour; same split)" "$SWAPLAB" dataset --model "$OUT/run" --facesets "${sets[@]}" \
