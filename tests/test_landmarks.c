@@ -89,6 +89,33 @@ static void t_intensity_matches_dlib(void) {
     free(tsv);
 }
 
+/* The fixture photo a golden row names and its dlib intensity, loaded when the name changes (the
+ * rows of one photo are consecutive). */
+typedef struct {
+    char name[64];
+    Image img;
+    uint8_t *in;
+} Fixture;
+
+static int fixture_open(Fixture *f, const char *name, SlErr *err) {
+    if (f->in && strcmp(f->name, name) == 0) return 0;
+    image_free(&f->img);
+    free(f->in);
+    f->in = NULL;
+    char path[256];
+    snprintf(path, sizeof path, FIX "/%.63s", name);
+    if (image_load(path, 0, &f->img, err)) return -1;
+    f->in = lm_intensity_from_image(&f->img);
+    snprintf(f->name, sizeof f->name, "%.63s", name);
+    return 0;
+}
+
+static void fixture_close(Fixture *f) {
+    image_free(&f->img);
+    free(f->in);
+    f->in = NULL;
+}
+
 static void t_landmarks_match_dlib(void) {
     LmModel *m = model();
     if (!m) SKIP(g_skip);
@@ -99,23 +126,13 @@ static void t_landmarks_match_dlib(void) {
     CHECKF(n == 34 && ns == 34, "rows: %d, %d", n, ns);
     int same = 0, within1 = 0, total = 0;
     double sum_err = 0, max_err = 0;
-    char last[64] = "";
-    Image img = {0};
-    uint8_t *in = NULL;
+    Fixture fx = {0};
     for (int i = 0; i < n && i < ns; i++) {
-        if (strcmp(gold[i].image, last) != 0) {
-            image_free(&img);
-            free(in);
-            char path[256];
-            snprintf(path, sizeof path, FIX "/%.63s", gold[i].image);
-            SlErr err;
-            CHECKF(image_load(path, 0, &img, &err) == 0, "%s", err.msg);
-            in = lm_intensity_from_image(&img);
-            snprintf(last, sizeof last, "%.63s", gold[i].image);
-        }
+        SlErr err;
+        CHECKF(fixture_open(&fx, gold[i].image, &err) == 0, "%s", err.msg);
         double xy[136];
         LmRect box = {gold[i].l, gold[i].t, gold[i].r, gold[i].b};
-        lm_predict(m, in, img.w, img.h, box, xy);
+        lm_predict(m, fx.in, fx.img.w, fx.img.h, box, xy);
         for (int k = 0; k < 68; k++) {
             double x = floor(xy[2 * k] + 0.5), y = floor(xy[2 * k + 1] + 0.5);
             double dx = fabs(x - gold[i].p[2 * k]), dy = fabs(y - gold[i].p[2 * k + 1]);
@@ -127,8 +144,7 @@ static void t_landmarks_match_dlib(void) {
             total++;
         }
     }
-    image_free(&img);
-    free(in);
+    fixture_close(&fx);
     fprintf(stderr, "  landmarks: %d/%d identical, %d within 1 px, mean %.5f px, max %.5f px from the sub-pixel golden\n",
             same, total, within1, sum_err / total, max_err);
     CHECK(total == 2312);
@@ -147,32 +163,21 @@ static void t_rect_fit(void) {
     CHECK(n == 34);
     double worst_box = 0, sum_pred = 0;
     int total = 0;
-    char last[64] = "";
-    Image img = {0};
-    uint8_t *in = NULL;
+    Fixture fx = {0};
     for (int i = 0; i < n; i++) {
-        if (strcmp(sub[i].image, last) != 0) {
-            image_free(&img);
-            free(in);
-            char path[256];
-            snprintf(path, sizeof path, FIX "/%.63s", sub[i].image);
-            SlErr err;
-            CHECKF(image_load(path, 0, &img, &err) == 0, "%s", err.msg);
-            in = lm_intensity_from_image(&img);
-            snprintf(last, sizeof last, "%.63s", sub[i].image);
-        }
+        SlErr err;
+        CHECKF(fixture_open(&fx, sub[i].image, &err) == 0, "%s", err.msg);
         LmRect fit = lm_rect_fit(m, sub[i].p);
         double side = (double)(sub[i].r - sub[i].l);
         double d = fmax(fmax(labs(fit.l - sub[i].l), labs(fit.t - sub[i].t)), fmax(labs(fit.r - sub[i].r), labs(fit.b - sub[i].b)));
         worst_box = fmax(worst_box, d / side);
         double xy[136], e = 0;
-        lm_predict(m, in, img.w, img.h, fit, xy);
+        lm_predict(m, fx.in, fx.img.w, fx.img.h, fit, xy);
         for (int k = 0; k < 68; k++) e += hypot(xy[2 * k] - sub[i].p[2 * k], xy[2 * k + 1] - sub[i].p[2 * k + 1]);
         sum_pred += e / 68 / side;
         total++;
     }
-    image_free(&img);
-    free(in);
+    fixture_close(&fx);
     fprintf(stderr, "  fitted boxes: worst corner %.1f%% of the side off dlib's box; landmarks from them %.2f%% of the side off dlib's\n",
             100 * worst_box, 100 * sum_pred / total);
     CHECKF(worst_box < 0.2, "%.3f", worst_box);
@@ -193,6 +198,7 @@ static void t_calibrated_haar_box(void) {
     int n = read_rows(FIX "/golden_landmarks.tsv", gold, 64);
     double sum = 0;
     int total = 0, w2 = 0, w5 = 0, faces = 0;
+    Fixture fx = {0};
     for (int i = 0; i < n; i++) {
         if (strcmp(gold[i].source, "dlib_hog") != 0) continue;
         /* the largest haar_default box of the same image */
@@ -203,16 +209,12 @@ static void t_calibrated_haar_box(void) {
                 best = j;
         CHECK(best >= 0);
         if (best < 0) continue;
-        char path[256];
-        snprintf(path, sizeof path, FIX "/%.63s", gold[i].image);
-        Image img;
         SlErr err;
-        CHECKF(image_load(path, 0, &img, &err) == 0, "%s", err.msg);
-        uint8_t *in = lm_intensity_from_image(&img);
+        CHECKF(fixture_open(&fx, gold[i].image, &err) == 0, "%s", err.msg);
         int hw = (int)(gold[best].r - gold[best].l + 1), hh = (int)(gold[best].b - gold[best].t + 1);
         LmRect box = lm_rect_from_haar((int)gold[best].l, (int)gold[best].t, hw, hh);
         double xy[136];
-        lm_predict(m, in, img.w, img.h, box, xy);
+        lm_predict(m, fx.in, fx.img.w, fx.img.h, box, xy);
         for (int k = 0; k < 68; k++) {
             double e = hypot(floor(xy[2 * k] + 0.5) - gold[i].p[2 * k], floor(xy[2 * k + 1] + 0.5) - gold[i].p[2 * k + 1]);
             sum += e;
@@ -221,9 +223,8 @@ static void t_calibrated_haar_box(void) {
             total++;
         }
         faces++;
-        free(in);
-        image_free(&img);
     }
+    fixture_close(&fx);
     fprintf(stderr, "  calibrated Haar box vs dlib HOG box, %d faces: mean %.2f px, %.1f%% within 2 px, %.1f%% within 5 px\n",
             faces, sum / total, 100.0 * w2 / total, 100.0 * w5 / total);
     CHECK(faces == 16);
