@@ -68,18 +68,12 @@ int cmd_info(int argc, char **argv) {
         {"--all", SL_ARG_FLAG, &all, NULL, "list every tensor"},
         {0},
     };
-    int r = sl_args_parse("info", "FILE|RUN...",
-                          "Shows what a model, optimizer or detector file holds: metadata, tensors and, for a\n"
-                          "swap model, its architecture and identities (with their consent digests).",
-                          spec, argc, argv, &files);
-    if (r) {
-        free(files.v);
-        return r == 1 ? 0 : 2;
-    }
-    if (files.n == 0) {
-        free(files.v);
-        return sl_usage_error("info", "give at least one model file or run directory");
-    }
+    int r = sl_args_parse_some("info", "FILE|RUN...",
+                               "Shows what a model, optimizer or detector file holds: metadata, tensors and, for a\n"
+                               "swap model, its architecture and identities (with their consent digests).",
+                               spec, argc, argv, &files,
+                               "give at least one model file or run directory");
+    if (r >= 0) return r;
     int rc = 0;
     for (int i = 0; i < files.n; i++) rc |= info_one(files.v[i], all);
     free(files.v);

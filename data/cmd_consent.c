@@ -246,19 +246,12 @@ static int sub_verify(int argc, char **argv) {
         {0},
     };
     SlStrList pos;
-    int r = sl_args_parse("consent verify", "DIR... [--use USE] [--revocations FILE] [--pub KEYFILE]",
-                          "Checks each face set against the consent gate: manifest present and complete, dates,\n"
-                          "scope, revocation, signature, and every image's SHA-256. Prints every failure with the\n"
-                          "file it concerns; exits 1 if any face set is refused.",
-                          spec, argc, argv, &pos);
-    if (r) {
-        free(pos.v);
-        return r == 1 ? 0 : 2;
-    }
-    if (pos.n == 0) {
-        free(pos.v);
-        return sl_usage_error("consent verify", "name at least one face-set directory");
-    }
+    int r = sl_args_parse_some("consent verify", "DIR... [--use USE] [--revocations FILE] [--pub KEYFILE]",
+                               "Checks each face set against the consent gate: manifest present and complete, dates,\n"
+                               "scope, revocation, signature, and every image's SHA-256. Prints every failure with the\n"
+                               "file it concerns; exits 1 if any face set is refused.",
+                               spec, argc, argv, &pos, "name at least one face-set directory");
+    if (r >= 0) return r;
     SlErr err;
     unsigned bit;
     if (use && (consent_scopes_parse(use, &bit, &err) || strchr(use, ',') || strcmp(use, "all") == 0)) {

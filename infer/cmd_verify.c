@@ -106,20 +106,14 @@ int cmd_verify(int argc, char **argv) {
         {0},
     };
     SlStrList files = {0};
-    int r = sl_args_parse("verify", "FILE... [--pubkey FILE] [--wm-key STRING] [--json]",
-                          "Reports the provenance of each image: the swaplab.provenance record, the IPTC digital\n"
-                          "source type in XMP, the Ed25519 signature, the invisible watermark and the visible label.\n"
-                          "Exits 0 only if every file is a marked swaplab output (a valid signature, or the watermark\n"
-                          "found with false-positive probability < 1e-6 — this survives JPEG re-encoding), else 1.",
-                          spec, argc, argv, &files);
-    if (r) {
-        free(files.v);
-        return r == 1 ? 0 : 2;
-    }
-    if (files.n == 0) {
-        free(files.v);
-        return sl_usage_error("verify", "give at least one image file");
-    }
+    int r = sl_args_parse_some("verify", "FILE... [--pubkey FILE] [--wm-key STRING] [--json]",
+                               "Reports the provenance of each image: the swaplab.provenance record, the IPTC digital\n"
+                               "source type in XMP, the Ed25519 signature, the invisible watermark and the visible label.\n"
+                               "Exits 0 only if every file is a marked swaplab output (a valid signature, or the watermark\n"
+                               "found with false-positive probability < 1e-6 — this survives JPEG re-encoding), else 1.",
+                               spec, argc, argv, &files,
+                               "give at least one image file");
+    if (r >= 0) return r;
     uint8_t pk[32];
     SlErr err;
     if (pubkey && sl_key_load_public(pubkey, pk, &err)) {

@@ -34,6 +34,25 @@ static void t_args(void) {
     CHECK(sl_args_parse("t", NULL, NULL, spec, 1, bad4, NULL) == 2);
 }
 
+/* sl_args_parse_some: -1 with the words to go on; otherwise an exit code, the list freed */
+static void t_args_some(void) {
+    int flag = 0;
+    SlArg spec[] = {{"--x", SL_ARG_FLAG, &flag, NULL, "x"}, {0}};
+    SlStrList pos;
+    char *one[] = {"a.png", "--x"}, *none[] = {"--x"}, *bad[] = {"a.png", "--nope"}, *help[] = {"--help"};
+    CHECK(sl_args_parse_some("t", "FILE...", "", spec, 2, one, &pos, "give a file") == -1);
+    CHECK(pos.n == 1 && strcmp(pos.v[0], "a.png") == 0 && flag == 1);
+    free(pos.v);
+    CHECK(sl_args_parse_some("t", "FILE...", "", spec, 1, none, &pos, "give a file") == 2 && pos.v == NULL);
+    CHECK(sl_args_parse_some("t", "FILE...", "", spec, 2, bad, &pos, "give a file") == 2 && pos.v == NULL);
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    int h = sl_args_parse_some("t", "FILE...", "", spec, 1, help, &pos, "give a file");
+    fclose(stdout);
+    stdout = saved;
+    CHECK(h == 0 && pos.v == NULL);
+}
+
 static void t_atomic(void) {
     char path[600];
     SlErr err;
@@ -126,6 +145,7 @@ static void t_png_text(void) {
 
 int main(void) {
     RUN(t_args);
+    RUN(t_args_some);
     RUN(t_atomic);
     RUN(t_rng);
     RUN(t_keys);

@@ -114,3 +114,13 @@ int sl_args_parse(const char *cmd, const char *usage, const char *about, const S
     }
     return 0;
 }
+
+int sl_args_parse_some(const char *cmd, const char *usage, const char *about, const SlArg *spec,
+                       int argc, char **argv, SlStrList *pos, const char *none) {
+    int r = sl_args_parse(cmd, usage, about, spec, argc, argv, pos);
+    if (r == 0 && pos->n > 0) return -1;
+    free(pos->v);
+    pos->v = NULL;
+    if (r) return r == 1 ? 0 : 2;
+    return sl_usage_error(cmd, "%s", none);
+}

@@ -26,6 +26,11 @@ typedef struct {
  * synopsis line, `about` a paragraph printed under it by --help. The spec ends with {0}. */
 int sl_args_parse(const char *cmd, const char *usage, const char *about, const SlArg *spec,
                   int argc, char **argv, SlStrList *pos);
+/* sl_args_parse for commands that need at least one positional word: returns -1 to go on (pos
+ * holds one or more words), else the command's exit code (0 after --help, 2 after an error,
+ * including no positional word: then `none` is the message) with pos already freed. */
+int sl_args_parse_some(const char *cmd, const char *usage, const char *about, const SlArg *spec,
+                       int argc, char **argv, SlStrList *pos, const char *none);
 void sl_args_help(const char *cmd, const char *usage, const char *about, const SlArg *spec);
 
 /* For commands that check values after parsing: prints "swaplab CMD: MSG" and a hint to run
