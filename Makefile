@@ -37,8 +37,10 @@ CUDA_ARCH ?= 90
 ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
 CUDA_ROOT := $(patsubst %/bin/,%,$(dir $(realpath $(NVCC))))
 cuda_has_libs = $(and $(wildcard $(1)/libcudart.so),$(wildcard $(1)/libcublas.so))
-CUDA_LIBDIR ?= $(firstword $(foreach d,$(CUDA_ROOT)/lib64 $(CUDA_ROOT)/lib $(wildcard $(CUDA_ROOT)/targets/*/lib) \
+ifndef CUDA_LIBDIR
+CUDA_LIBDIR := $(firstword $(foreach d,$(CUDA_ROOT)/lib64 $(CUDA_ROOT)/lib $(wildcard $(CUDA_ROOT)/targets/*/lib) \
                  /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu /usr/lib64,$(if $(call cuda_has_libs,$(d)),$(d))))
+endif
 HAVE_CUDA := $(if $(and $(CUDA_LIBDIR),$(call cuda_has_libs,$(CUDA_LIBDIR))),$(shell echo 'int main(void){return 0;}' | \
                $(CC) -x c - -o /dev/null -L$(CUDA_LIBDIR) -lcublas -lcudart 2>/dev/null && echo 1))
 CUDA_WHY := $(if $(HAVE_CUDA),, (nvcc found, but no libcudart.so and libcublas.so that link; set CUDA_LIBDIR=))
