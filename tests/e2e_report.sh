@@ -24,6 +24,18 @@ check "the run records its augmentation (warp, input-only colour jitter)" /usr/b
 import json, sys
 c = json.load(open(sys.argv[1]))["config"]
 assert abs(c["warp"] - 0.015) < 1e-6 and abs(c["colour_jitter"] - 10) < 1e-6 and c["w_dssim"] == 3, c' "$D/run/state.json"
+# a run saved before --warp/--colour-jitter existed resumes with the strengths it had (0.05, 5)
+check "an older run without warp/colour_jitter in state.json resumes" bash -c '
+cp -r "$1/run" "$2/oldrun" && /usr/bin/python3 -c "
+import json, sys
+p = sys.argv[1] + \"/state.json\"; s = json.load(open(p))
+del s[\"config\"][\"warp\"], s[\"config\"][\"colour_jitter\"]
+json.dump(s, open(p, \"w\"))" "$2/oldrun" &&
+"$0" train --out "$2/oldrun" --resume --steps 5 --threads 2 >/dev/null 2>&1 &&
+/usr/bin/python3 -c "
+import json, sys
+c = json.load(open(sys.argv[1] + \"/state.json\"))[\"config\"]
+assert abs(c[\"warp\"] - 0.05) < 1e-6 and abs(c[\"colour_jitter\"] - 5) < 1e-6, c" "$2/oldrun"' "$S" "$D" "$E2E_TMP"
 check "eval writes RUN/eval.json" run eval --model "$D/run" --facesets "$D/sets/synth-0001" "$D/sets/synth-0002" --max 4 --holdout-every 4
 if [[ -f ${SWAPLAB_LANDMARKS:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat} ]]; then
   # expression and pose: every landmark error is a number, and the predictor finds the true points
@@ -37,6 +49,14 @@ assert o["landmark_error_ground_truth"] < o["landmark_error_mean_face_baseline"]
 else
   skip "landmark errors: dlib's model is not installed (Debian package libdlib-data)"
 fi
+# without the landmark model, eval still works and says the landmark error was not measured
+check "eval without dlib's model: landmark error null, and said so" bash -c '
+SWAPLAB_LANDMARKS=/nonexistent "$0" eval --model "$1/run" --facesets "$1/sets/synth-0001" "$1/sets/synth-0002" --max 4 \
+  --holdout-every 4 --json "$2/eval-nolm.json" >"$2/nolm.out" 2>&1 && grep -q "landmark error not measured" "$2/nolm.out" &&
+/usr/bin/python3 -c "
+import json, sys
+o = json.load(open(sys.argv[1]))[\"overall\"]
+assert o[\"landmark_error\"] is None and o[\"psnr\"] > 0, o" "$2/eval-nolm.json"' "$S" "$D" "$E2E_TMP"
 check "swap A->B with --raw" run swap --model "$D/run" --from "$D/sets/synth-0001" --to synth-0002 --out "$D/swaps/ab" --raw --limit 3
 check "swap B->A with --raw" run swap --model "$D/run" --from "$D/sets/synth-0002" --to synth-0001 --out "$D/swaps/ba" --raw --limit 3
 
