@@ -60,12 +60,14 @@ static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *d
 }
 
 int main(int argc, char **argv) {
-    int batch = 16, threads = 2, steps = 4, layers = 1, batching = 0;
+    int batch = 16, threads = 2, steps = 4, layers = 1, batching = 0, winograd = 1;
     SlArg spec[] = {
         {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (default 16)"},
         {"--threads", SL_ARG_INT, &threads, "T", "OpenMP/OpenBLAS threads (default 2)"},
         {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)"},
         {"--layers", SL_ARG_INT, &layers, "0|1", "also time each conv/dense layer (default 1)"},
+        {"--winograd", SL_ARG_INT, &winograd, "0|1",
+         "3x3 stride-1 convolutions by Winograd F(2x2,3x3) (1, the engine's default) or im2col (0)"},
         {"--batching", SL_ARG_INT, &batching, "0|1",
          "also compare one im2col+GEMM over the batch with one per sample, per conv (default 0)"},
         {0},
@@ -98,6 +100,7 @@ int main(int argc, char **argv) {
     printf("Original: %zu parameters, %.3f GFLOP forward per image, BLAS %s, batch %d, threads %d\n",
            nn_model_param_count(&m), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
 
+    conv2d_set_winograd(winograd);
     NnCtx ctx;
     nn_ctx_init(&ctx, threads, 2);
     ctx.training = 1;

@@ -126,24 +126,39 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
         snprintf(what, sizeof what, "conv%dx%d/%d db", K, K, S);
         gradcheck(what, conv_loss, &c, c.b, db, Cout, 1e-2, 2e-3, 2e-3);
     }
-    /* fast path vs reference: forward and the three gradients (added onto a random start). */
+    /* fast path vs reference: forward and the three gradients (added onto a random start); a 3x3
+     * stride-1 layer is checked on both of its fast paths, im2col and Winograd. */
     float *y0 = zeros(on), *y1 = zeros(on);
-    float *work = zeros(conv2d_workspace(B, Cin, H, W, Cout, K, S));
+    size_t wn_need = conv2d_workspace(B, Cin, H, W, Cout, K, S);
+    if (K == 3 && S == 1 && wino_workspace(B, Cin, H, W, Cout) > wn_need) wn_need = wino_workspace(B, Cin, H, W, Cout);
+    float *work = zeros(wn_need);
     conv2d_forward_ref(y0, c.x, c.w, c.b, B, Cin, H, W, Cout, K, S);
-    conv2d_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, K, S, work, 2);
-    snprintf(what, sizeof what, "conv%dx%d/%d fast fwd (Cout %d)", K, K, S, Cout);
-    check_close(what, y1, y0, on, 1e-4, 1e-5);
     float *st = rnd(xn + wn + Cout, -1, 1);
-    float *dx1 = xmalloc(sizeof(float) * xn), *dw1 = xmalloc(sizeof(float) * wn), *db1 = xmalloc(sizeof(float) * Cout);
-    memcpy(dx1, st, sizeof(float) * xn), memcpy(dw1, st + xn, sizeof(float) * wn), memcpy(db1, st + xn + wn, sizeof(float) * Cout);
-    conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S, work, 2);
     for (size_t i = 0; i < xn; i++) dx[i] += st[i];
     for (size_t i = 0; i < wn; i++) dw[i] += st[xn + i];
     for (int i = 0; i < Cout; i++) db[i] += st[xn + wn + i];
-    snprintf(what, sizeof what, "conv%dx%d/%d fast bwd", K, K, S);
-    check_close(what, dx1, dx, xn, 1e-4, 1e-4);
-    check_close(what, dw1, dw, wn, 1e-4, 1e-4);
-    check_close(what, db1, db, Cout, 1e-4, 1e-4);
+    float *dx1 = xmalloc(sizeof(float) * xn), *dw1 = xmalloc(sizeof(float) * wn), *db1 = xmalloc(sizeof(float) * Cout);
+    /* path 0: the engine's choice; 1: with Winograd off (im2col or direct); 2: Winograd called
+     * directly (3x3 stride 1 only), whatever the tile count */
+    for (int path = 0; path < 3; path++) {
+        if (path == 2 && !(K == 3 && S == 1)) continue;
+        conv2d_set_winograd(path == 0);
+        const char *name = path == 2 ? "winograd"
+                           : conv2d_use_direct(Cin, Cout, K, S) ? "direct"
+                           : conv2d_use_winograd(B, Cin, H, W, Cout, K, S) ? "engine=winograd" : "im2col";
+        if (path == 2) wino_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, work, 2);
+        else conv2d_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, K, S, work, 2);
+        snprintf(what, sizeof what, "conv%dx%d/%d %s fwd (Cout %d)", K, K, S, name, Cout);
+        check_close(what, y1, y0, on, 1e-4, 1e-5);
+        memcpy(dx1, st, sizeof(float) * xn), memcpy(dw1, st + xn, sizeof(float) * wn), memcpy(db1, st + xn + wn, sizeof(float) * Cout);
+        if (path == 2) wino_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, work, 2);
+        else conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S, work, 2);
+        snprintf(what, sizeof what, "conv%dx%d/%d %s bwd", K, K, S, name);
+        check_close(what, dx1, dx, xn, 1e-4, 1e-4);
+        check_close(what, dw1, dw, wn, 1e-4, 1e-4);
+        check_close(what, db1, db, Cout, 1e-4, 1e-4);
+    }
+    conv2d_set_winograd(1);
     free(c.x), free(c.w), free(c.b), free(c.r), free(dx), free(dw), free(db), free(y0), free(y1), free(work);
     free(st), free(dx1), free(dw1), free(db1);
 }
@@ -160,7 +175,16 @@ static void t_conv(void) {
     conv_case(1, 2, 3, 600, 3, 3, 1, 0); /* direct path, rows wider than one tile */
     conv_case(4, 8, 16, 16, 16, 3, 1, 0); /* big enough for the threaded loops */
     conv_case(4, 8, 32, 32, 16, 5, 2, 0);
+    /* Winograd (3x3 stride 1, Cout > 8): odd and even sizes, a single row or column, 1x1 */
+    conv_case(2, 5, 7, 9, 12, 3, 1, 0);
+    conv_case(3, 4, 1, 6, 10, 3, 1, 0);
+    conv_case(2, 3, 5, 1, 9, 3, 1, 0);
+    conv_case(2, 6, 1, 1, 16, 3, 1, 0);
+    conv_case(16, 32, 8, 8, 64, 3, 1, 0); /* a decoder layer's shape, threaded; the engine picks Winograd */
     CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));
+    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) && !conv2d_use_winograd(16, 128, 32, 32, 256, 5, 1) &&
+          !conv2d_use_winograd(16, 128, 32, 32, 256, 3, 2) && !conv2d_use_winograd(16, 64, 64, 64, 3, 3, 1) &&
+          !conv2d_use_winograd(16, 1024, 4, 4, 2048, 3, 1) && conv2d_use_winograd(64, 1024, 4, 4, 2048, 3, 1));
 }
 
 /* ---- dense --------------------------------------------------------------------------------- */
