@@ -3,7 +3,7 @@
  * the training batch, then full training steps (both sides forward, MSE, backward, fused Adam),
  * reported as images/s and as GFLOP/s (3x forward FLOPs per image: forward, dinput, dweight).
  *
- *   build/bench/bench_ops --batch 16 --threads 2 --steps 4
+ *   build/bench/bench_ops --batch 16 --threads 2 --steps 4 [--preset lite] [--winograd 0]
  * Last line: RESULT engine model=original batch=B threads=T img_s=X gflops=G cpu_img_s=C
  * (cpu_img_s: images per second if the step's CPU time ran on T idle cores — for loaded machines). */
 #include <stdio.h>
@@ -26,7 +26,10 @@ static double cpu_now(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static int wdiv = 1; /* 1: Original; 2: the half-width "lite" preset */
+
 static void upscale(NnNet *n, const char *name, int c) {
+    c /= wdiv;
     nn_conv(n, name, c * 4, 3, 1);
     nn_leaky_relu(n, 0.1f);
     nn_pixel_shuffle(n);
@@ -60,8 +63,10 @@ static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *d
 }
 
 int main(int argc, char **argv) {
+    const char *preset = "original";
     int batch = 16, threads = 2, steps = 4, layers = 1, batching = 0, winograd = 1;
     SlArg spec[] = {
+        {"--preset", SL_ARG_STR, &preset, "NAME", "original or lite (half width) (default original)"},
         {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (default 16)"},
         {"--threads", SL_ARG_INT, &threads, "T", "OpenMP/OpenBLAS threads (default 2)"},
         {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)"},
@@ -75,6 +80,8 @@ int main(int argc, char **argv) {
     int rc = sl_args_parse("bench_ops", NULL, "Engine timing on the Original face-swap model.", spec, argc - 1, argv + 1, NULL);
     if (rc) return rc == 1 ? 0 : rc;
     if (batch < 1 || threads < 1 || steps < 1) return sl_usage_error("bench_ops", "batch, threads and steps must be >= 1");
+    if (strcmp(preset, "original") && strcmp(preset, "lite")) return sl_usage_error("bench_ops", "--preset is original or lite");
+    wdiv = strcmp(preset, "lite") ? 1 : 2;
 
     NnModel m;
     nn_model_init(&m);
@@ -83,12 +90,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 4; i++) {
         char nm[16];
         snprintf(nm, sizeof nm, "conv%d", i + 1);
-        nn_conv(enc, nm, widths[i], 5, 2);
+        nn_conv(enc, nm, widths[i] / wdiv, 5, 2);
         nn_leaky_relu(enc, 0.1f);
     }
-    nn_dense(enc, "dense1", 1024);
-    nn_dense(enc, "dense2", 4 * 4 * 1024);
-    nn_reshape(enc, (NnShape){1024, 4, 4});
+    nn_dense(enc, "dense1", 1024 / wdiv);
+    nn_dense(enc, "dense2", 4 * 4 * 1024 / wdiv);
+    nn_reshape(enc, (NnShape){1024 / wdiv, 4, 4});
     upscale(enc, "upscale", 512);
     NnNet *da = decoder(&m, "decoder_a", nn_net_out_shape(enc));
     NnNet *db = decoder(&m, "decoder_b", nn_net_out_shape(enc));
@@ -97,8 +104,8 @@ int main(int argc, char **argv) {
     sl_rng_seed(&rng, 1);
     nn_model_init_weights(&m, &rng);
     double fwd = nn_net_forward_flops(enc) + nn_net_forward_flops(da);
-    printf("Original: %zu parameters, %.3f GFLOP forward per image, BLAS %s, batch %d, threads %d\n",
-           nn_model_param_count(&m), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
+    printf("%s: %zu parameters, %.3f GFLOP forward per image, BLAS %s, batch %d, threads %d\n",
+           preset, nn_model_param_count(&m), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
 
     conv2d_set_winograd(winograd);
     NnCtx ctx;
@@ -130,10 +137,13 @@ int main(int argc, char **argv) {
                 for (size_t j = 0; j < on; j++) g[j] = sl_rng_range(&rng, -1, 1);
                 float *x = (float *)L->x;
                 float *dxp = (k == 0 && i == 0) ? NULL : dx;
-                op_time(L, B, x, y, g, dxp, n->work, threads, 0);
-                double tf = op_time(L, B, x, y, g, dxp, n->work, threads, 0);
-                op_time(L, B, x, y, g, dxp, n->work, threads, 1);
-                double tb = op_time(L, B, x, y, g, dxp, n->work, threads, 1);
+                double tf = 1e30, tb = 1e30; /* best of 3 after a warm-up call */
+                for (int rep = 0; rep < 4; rep++) {
+                    double f = op_time(L, B, x, y, g, dxp, n->work, threads, 0);
+                    double b = op_time(L, B, x, y, g, dxp, n->work, threads, 1);
+                    if (rep && f < tf) tf = f;
+                    if (rep && b < tb) tb = b;
+                }
                 double fl = L->kind == NN_L_CONV ? 2.0 * L->out.c * L->in.c * L->k * L->k * L->out.h * L->out.w
                                                  : 2.0 * (double)nn_shape_numel(L->in) * L->out.c;
                 char desc[128];
@@ -215,7 +225,7 @@ int main(int argc, char **argv) {
     double img_s = 2.0 * B / mean, cpu_step = cpu_sum / steps;
     printf("CPU time per step %.3f s; if all of it ran on %d otherwise idle cores: %.2f img/s\n", cpu_step, threads,
            2.0 * B * threads / cpu_step);
-    printf("RESULT engine model=original batch=%d threads=%d img_s=%.2f gflops=%.1f cpu_img_s=%.2f\n", B, threads,
+    printf("RESULT engine model=%s batch=%d threads=%d img_s=%.2f gflops=%.1f cpu_img_s=%.2f\n", preset, B, threads,
            img_s, img_s * 3 * fwd / 1e9, 2.0 * B * threads / cpu_step);
     free(xa), free(xb), free(dy), free(dz);
     nn_model_free(&m);

@@ -1,7 +1,7 @@
 /* conv2d.c — 2-D convolution with bias and 'same' padding (K/2), stride 1 or 2: a reference in
  * plain loops, and the fast path (batched im2col + one sgemm; Winograd F(2x2,3x3) for 3x3 stride 1,
  * in winograd.c; a direct convolution for layers with few output channels, where im2col is huge
- * and the GEMM skinny).
+ * and the GEMM skinny, in conv_direct.c).
  * https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html */
 #include <string.h>
 
@@ -9,7 +9,6 @@
 #include "util/util.h"
 
 #define DIRECT_MAX_COUT 8 /* output channels up to which a stride-1 conv is direct */
-#define DIRECT_XT 512     /* direct forward: output columns per tile */
 
 /* ---- reference --------------------------------------------------------------------------- */
 void conv2d_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int Cin,
@@ -61,7 +60,7 @@ void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, co
 }
 
 /* ---- fast path ----------------------------------------------------------------------------- */
-int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <= DIRECT_MAX_COUT; }
+int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <= DIRECT_MAX_COUT && K <= 9; }
 
 static int winograd_on = 1;
 void conv2d_set_winograd(int on) { winograd_on = on; }
@@ -77,7 +76,7 @@ int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
 
 /* Enough for either of im2col and Winograd, so conv2d_set_winograd may switch after allocation. */
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
-    if (conv2d_use_direct(Cin, Cout, K, S)) return 0;
+    if (conv2d_use_direct(Cin, Cout, K, S)) return conv_direct_workspace(B, Cin, H, W, Cout, K);
     size_t N = (size_t)B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
     size_t need = (size_t)Cin * K * K * N + (size_t)Cout * N;
     if (K == 3 && S == 1) {
@@ -160,150 +159,10 @@ NN_OMP(omp simd)
         }
 }
 
-/* Direct stride-1 convolution for few output channels (<= 8, e.g. the decoder's final 64->3 5x5):
- * one output row of every output channel is accumulated at once, so each shifted input row is
- * loaded once for all Cout; inner loops over x are contiguous and vectorized (omp simd). The three
- * kernels below are compiled twice on x86-64 (AVX2 and baseline) and picked at load time, since
- * the build targets baseline x86-64. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
-/* Output row y, columns [x0, xe), of every output channel of sample n. */
-SIMD_CLONES static void direct_fwd_row(float *out, const float *in, const float *w, const float *b, int n, int y,
-                                       int x0, int xe, int Cin, int H, int W, int Cout, int K) {
-    int P = K / 2;
-    float acc[DIRECT_MAX_COUT][DIRECT_XT];
-    for (int co = 0; co < Cout; co++) {
-        float bias = b ? b[co] : 0.0f;
-        for (int x = 0; x < xe - x0; x++) acc[co][x] = bias;
-    }
-    for (int ci = 0; ci < Cin; ci++) {
-        const float *src = in + ((size_t)n * Cin + ci) * H * W;
-        for (int ky = 0; ky < K; ky++) {
-            int iy = y - P + ky;
-            if (iy < 0 || iy >= H) continue;
-            const float *srow = src + (size_t)iy * W;
-            for (int kx = 0; kx < K; kx++) {
-                int lo = P - kx > x0 ? P - kx : x0, hi = W + P - kx < xe ? W + P - kx : xe;
-                const float *sp = srow - P + kx;
-                for (int co = 0; co < Cout; co++) {
-                    float wv = w[(((size_t)co * Cin + ci) * K + ky) * K + kx];
-                    float *a = acc[co] - x0;
-NN_OMP(omp simd)
-                    for (int x = lo; x < hi; x++) a[x] += wv * sp[x];
-                }
-            }
-        }
-    }
-    for (int co = 0; co < Cout; co++)
-        memcpy(out + (((size_t)n * Cout + co) * H + y) * W + x0, acc[co], sizeof(float) * (xe - x0));
-}
-
-/* dw[co, ci, :, :] += sum over the batch of dout[n, co] correlated with in[n, ci]. */
-SIMD_CLONES static void direct_dw_pair(float *dw, const float *dout, const float *in, int co, int ci, int B,
-                                       int Cin, int H, int W, int Cout, int K) {
-    int P = K / 2;
-    size_t HW = (size_t)H * W;
-    float acc[64];
-    for (int t = 0; t < K * K; t++) acc[t] = 0;
-    for (int n = 0; n < B; n++) {
-        const float *d = dout + ((size_t)n * Cout + co) * HW;
-        const float *src = in + ((size_t)n * Cin + ci) * HW;
-        for (int y = 0; y < H; y++) {
-            const float *drow = d + (size_t)y * W;
-            for (int ky = 0; ky < K; ky++) {
-                int iy = y - P + ky;
-                if (iy < 0 || iy >= H) continue;
-                const float *srow = src + (size_t)iy * W;
-                for (int kx = 0; kx < K; kx++) {
-                    int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
-                    const float *sp = srow - P + kx;
-                    float sum = 0;
-NN_OMP(omp simd reduction(+ : sum))
-                    for (int x = lo; x < hi; x++) sum += drow[x] * sp[x];
-                    acc[ky * K + kx] += sum;
-                }
-            }
-        }
-    }
-    float *dwk = dw + ((size_t)co * Cin + ci) * K * K;
-    for (int t = 0; t < K * K; t++) dwk[t] += acc[t];
-}
-
-/* din[n, ci] += sum over co of dout[n, co] convolved with w[co, ci]. */
-SIMD_CLONES static void direct_dx_plane(float *din, const float *dout, const float *w, int n, int ci, int Cin,
-                                        int H, int W, int Cout, int K) {
-    int P = K / 2;
-    size_t HW = (size_t)H * W;
-    float *dst = din + ((size_t)n * Cin + ci) * HW;
-    for (int co = 0; co < Cout; co++) {
-        const float *d = dout + ((size_t)n * Cout + co) * HW;
-        const float *wk = w + ((size_t)co * Cin + ci) * K * K;
-        for (int y = 0; y < H; y++) {
-            const float *drow = d + (size_t)y * W;
-            for (int ky = 0; ky < K; ky++) {
-                int iy = y - P + ky;
-                if (iy < 0 || iy >= H) continue;
-                float *irow = dst + (size_t)iy * W - P;
-                for (int kx = 0; kx < K; kx++) {
-                    float wv = wk[ky * K + kx];
-                    int lo = P - kx > 0 ? P - kx : 0, hi = W + P - kx < W ? W + P - kx : W;
-                    float *t = irow + kx;
-NN_OMP(omp simd)
-                    for (int x = lo; x < hi; x++) t[x] += wv * drow[x];
-                }
-            }
-        }
-    }
-}
-
-static void direct_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
-                           int H, int W, int Cout, int K, int nthreads) {
-    SL_ASSERT(Cout <= DIRECT_MAX_COUT);
-    nthreads = nn_par(nthreads, (double)B * Cout * Cin * K * K * H * W);
-NN_OMP(omp parallel for num_threads(nthreads) schedule(static) collapse(2))
-    for (int n = 0; n < B; n++)
-        for (int y = 0; y < H; y++)
-            for (int x0 = 0; x0 < W; x0 += DIRECT_XT)
-                direct_fwd_row(out, in, w, b, n, y, x0, W - x0 < DIRECT_XT ? W : x0 + DIRECT_XT, Cin, H, W, Cout, K);
-}
-
-static void direct_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                            const float *w, int B, int Cin, int H, int W, int Cout, int K, int nthreads) {
-    size_t HW = (size_t)H * W;
-    SL_ASSERT(K * K <= 64);
-    nthreads = nn_par(nthreads, (double)B * Cout * Cin * K * K * HW);
-    if (db)
-        for (int co = 0; co < Cout; co++) {
-            double acc = 0;
-            for (int n = 0; n < B; n++) {
-                const float *d = dout + ((size_t)n * Cout + co) * HW;
-                float s = 0;
-NN_OMP(omp simd reduction(+ : s))
-                for (size_t i = 0; i < HW; i++) s += d[i];
-                acc += s;
-            }
-            db[co] += (float)acc;
-        }
-    if (dw) {
-NN_OMP(omp parallel for num_threads(nthreads) schedule(static) collapse(2))
-        for (int co = 0; co < Cout; co++)
-            for (int ci = 0; ci < Cin; ci++) direct_dw_pair(dw, dout, in, co, ci, B, Cin, H, W, Cout, K);
-    }
-    if (din) {
-NN_OMP(omp parallel for num_threads(nthreads) schedule(static) collapse(2))
-        for (int n = 0; n < B; n++)
-            for (int ci = 0; ci < Cin; ci++) direct_dx_plane(din, dout, w, n, ci, Cin, H, W, Cout, K);
-    }
-}
-
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                     int H, int W, int Cout, int K, int S, float *work, int nthreads) {
     if (conv2d_use_direct(Cin, Cout, K, S)) {
-        direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, nthreads);
+        conv_direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
     if (conv2d_use_winograd(B, Cin, H, W, Cout, K, S)) {
@@ -333,7 +192,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
                      float *work, int nthreads) {
     if (conv2d_use_direct(Cin, Cout, K, S)) {
-        direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, nthreads);
+        conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
     if (conv2d_use_winograd(B, Cin, H, W, Cout, K, S)) {

@@ -48,13 +48,18 @@ void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, co
                          const float *w, int B, int Cin, int H, int W, int Cout, int K, int S);
 /* Fast path: im2col over the whole batch + one sgemm, or Winograd F(2x2,3x3) for 3x3 stride 1
  * with at least 256 2x2 output tiles in the batch (16 sgemms on transformed tiles, 2.25x fewer
- * multiplies; winograd.c), or a direct convolution
- * when conv2d_use_direct says so. work must hold conv2d_workspace(...) floats.
+ * multiplies; winograd.c), or a register-blocked direct convolution on a zero-padded copy when
+ * conv2d_use_direct says so (conv_direct.c). work must hold conv2d_workspace(...) floats.
  * conv2d_set_winograd(0) turns Winograd off (benchmarks and tests compare both; default on). */
 int conv2d_use_direct(int Cin, int Cout, int K, int S);
 int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S);
 void conv2d_set_winograd(int on);
 size_t wino_workspace(int B, int Cin, int H, int W, int Cout);
+size_t conv_direct_workspace(int B, int Cin, int H, int W, int Cout, int K);
+void conv_direct_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                         int Cout, int K, float *work, int nthreads);
+void conv_direct_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          int B, int Cin, int H, int W, int Cout, int K, float *work, int nthreads);
 void wino_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                   int Cout, float *work, int nthreads);
 void wino_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
