@@ -74,15 +74,24 @@ int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
            (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) >= WINO_MIN_TILES;
 }
 
+/* 5x5 stride 2 by space-to-depth + Winograd (winograd.c), on even sizes with enough tiles at half
+ * resolution: measured with bench_ops --preset lite|original --winograd 0|1 at batch 16, the
+ * encoder's conv2 (1024 tiles) is 1.2x faster, conv3 (256 tiles) 1.1x slower. */
+#define WINO_S2_MIN_TILES 512
+int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S) {
+    return winograd_on && K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 && Cout > DIRECT_MAX_COUT &&
+           (size_t)B * ((H / 2 + 1) / 2) * ((W / 2 + 1) / 2) >= WINO_S2_MIN_TILES;
+}
+
 /* Enough for either of im2col and Winograd, so conv2d_set_winograd may switch after allocation. */
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (conv2d_use_direct(Cin, Cout, K, S)) return conv_direct_workspace(B, Cin, H, W, Cout, K);
     size_t N = (size_t)B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
     size_t need = (size_t)Cin * K * K * N + (size_t)Cout * N;
-    if (K == 3 && S == 1) {
-        size_t wg = wino_workspace(B, Cin, H, W, Cout);
-        if (wg > need) need = wg;
-    }
+    size_t wg = K == 3 && S == 1                               ? wino_workspace(B, Cin, H, W, Cout)
+                : K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 ? wino_s2_workspace(B, Cin, H, W, Cout)
+                                                               : 0;
+    if (wg > need) need = wg;
     return need;
 }
 
@@ -169,6 +178,10 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
         wino_forward(out, in, w, b, B, Cin, H, W, Cout, work, nthreads);
         return;
     }
+    if (conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S)) {
+        wino_s2_forward(out, in, w, b, B, Cin, H, W, Cout, work, nthreads);
+        return;
+    }
     int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
     size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
     int R = Cin * K * K;
@@ -197,6 +210,10 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     }
     if (conv2d_use_winograd(B, Cin, H, W, Cout, K, S)) {
         wino_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads);
+        return;
+    }
+    if (conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S)) {
+        wino_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads);
         return;
     }
     int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);

@@ -53,6 +53,13 @@ void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, co
  * conv2d_set_winograd(0) turns Winograd off (benchmarks and tests compare both; default on). */
 int conv2d_use_direct(int Cin, int Cout, int K, int S);
 int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S);
+/* 5x5 stride 2 on even sizes: space-to-depth, then a 3x3 Winograd convolution of 4 Cin channels */
+int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S);
+size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout);
+void wino_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                     int Cout, float *work, int nthreads);
+void wino_s2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                      int Cin, int H, int W, int Cout, float *work, int nthreads);
 void conv2d_set_winograd(int on);
 size_t wino_workspace(int B, int Cin, int H, int W, int Cout);
 size_t conv_direct_workspace(int B, int Cin, int H, int W, int Cout, int K);

@@ -332,3 +332,89 @@ NN_OMP(omp for schedule(static) collapse(2))
         }
     }
 }
+
+/* ---- 5x5 stride 2 as a 3x3 stride-1 convolution of the space-to-depth input -----------------
+ * With ky = 2a + p and kx = 2b + q (p, q in {0, 1}), a 'same' 5x5 stride-2 convolution of an even
+ * H x W input is
+ *   out[oy, ox] = sum_{c,p,q,a,b} w[c, 2a+p, 2b+q] * x[c, 2(oy-1+a)+p, 2(ox-1+b)+q]
+ * = a 3x3 'same' convolution of the phase planes x'[4c + 2p + q][i, j] = x[c, 2i+p, 2j+q]
+ * (4 Cin channels at H/2 x W/2) with w'[4c + 2p + q][a, b] = w[c, 2a+p, 2b+q], zero where 2a+p or
+ * 2b+q is 5. That 3x3 convolution runs by Winograd: 36 taps at 16/36 of the multiplies each, so
+ * 1.56x fewer multiplies than the 25 direct taps. */
+size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout) {
+    size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
+    /* x', dx', w', dw', then the Winograd workspace */
+    return 2 * xn + 2 * wn + wino_workspace(B, 4 * Cin, H / 2, W / 2, Cout);
+}
+
+/* x' from x (dir 0), or x += x' scattered back (dir 1). */
+static void s2_phases(float *xp, float *x, int B, int C, int H, int W, int dir, int nthreads) {
+    int h = H / 2, w = W / 2;
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2))
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < C; c++) {
+            float *src = x + ((size_t)n * C + c) * H * W;
+            float *ph = xp + ((size_t)n * C + c) * 4 * h * w;
+            for (int pq = 0; pq < 4; pq++) {
+                int p = pq >> 1, q = pq & 1;
+                float *d = ph + (size_t)pq * h * w;
+                for (int i = 0; i < h; i++) {
+                    float *row = src + (size_t)(2 * i + p) * W + q, *drow = d + (size_t)i * w;
+                    if (dir == 0) {
+NN_OMP(omp simd)
+                        for (int j = 0; j < w; j++) drow[j] = row[2 * j];
+                    } else {
+                        for (int j = 0; j < w; j++) row[2 * j] += drow[j];
+                    }
+                }
+            }
+        }
+}
+
+/* w' from w (dir 0), or dw += dw' on the real taps (dir 1). */
+static void s2_weights(float *wp, float *w, int Cout, int Cin, int dir, int nthreads) {
+    size_t CC = (size_t)Cout * Cin;
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
+    for (size_t k = 0; k < CC; k++)
+        for (int pq = 0; pq < 4; pq++) {
+            int p = pq >> 1, q = pq & 1;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) {
+                    int ky = 2 * a + p, kx = 2 * b + q;
+                    float *t = wp + (k * 4 + pq) * 9 + 3 * a + b;
+                    if (ky >= 5 || kx >= 5) {
+                        if (dir == 0) *t = 0.0f;
+                        continue;
+                    }
+                    float *s = w + k * 25 + 5 * ky + kx;
+                    if (dir == 0) *t = *s;
+                    else *s += *t;
+                }
+        }
+}
+
+void wino_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                     int Cout, float *work, int nthreads) {
+    SL_ASSERT(H % 2 == 0 && W % 2 == 0);
+    size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
+    float *xp = work, *wp = xp + 2 * xn, *rest = wp + 2 * wn;
+    s2_phases(xp, (float *)in, B, Cin, H, W, 0, nthreads);
+    s2_weights(wp, (float *)w, Cout, Cin, 0, nthreads);
+    wino_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, rest, nthreads);
+}
+
+void wino_s2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                      int Cin, int H, int W, int Cout, float *work, int nthreads) {
+    SL_ASSERT(H % 2 == 0 && W % 2 == 0);
+    size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
+    float *xp = work, *dxp = xp + xn, *wp = dxp + xn, *dwp = wp + wn, *rest = wp + 2 * wn;
+    s2_weights(wp, (float *)w, Cout, Cin, 0, nthreads);
+    if (dw) {
+        s2_phases(xp, (float *)in, B, Cin, H, W, 0, nthreads);
+        memset(dwp, 0, sizeof(float) * wn);
+    }
+    if (din) memset(dxp, 0, sizeof(float) * xn);
+    wino_backward(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, rest, nthreads);
+    if (dw) s2_weights(dwp, dw, Cout, Cin, 1, nthreads);
+    if (din) s2_phases(dxp, din, B, Cin, H, W, 1, nthreads);
+}
