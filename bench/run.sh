@@ -8,7 +8,9 @@
 # on that table).
 #   BUILD=build bash bench/run.sh          (make bench does this)
 #   THREADS=2  thread count for swaplab (OpenMP + OpenBLAS) and torch.set_num_threads; default nproc
-#   QUICK=1    fewer steps (a smoke run, numbers noisier)
+#   QUICK=1    fewer steps and one round (a smoke run, numbers noisier)
+#   ROUNDS=3   rounds of (sgemm, swaplab, PyTorch) per configuration, run in turn; every figure in the
+#              tables is the median over the rounds (the machines here are shared and noisy)
 #   CONFIGS="tiny 16 1 4,lite 32 1 2"   other "preset batch warmup steps" runs, comma-separated
 set -u
 BUILD=${BUILD:-build}
@@ -23,6 +25,7 @@ have_torch=0
 $PY -c 'import torch' 2>/dev/null && have_torch=1
 
 # preset batch warmup steps (per side batch; batch 64 of original is ~20 s a step on 2 cores)
+ROUNDS=${ROUNDS:-$([[ -n ${QUICK:-} ]] && echo 1 || echo 3)}
 if [[ -n ${CONFIGS:-} ]]; then
   IFS=, read -r -a CONFIGS <<<"$CONFIGS"
 elif [[ -n ${QUICK:-} ]]; then
@@ -42,26 +45,38 @@ loaded=$(awk -v l="$load" -v t="$THREADS" 'BEGIN { print (l >= t) ? 1 : 0 }')
 if ((loaded)) && [[ -z ${OMP_WAIT_POLICY:-} ]]; then export OMP_WAIT_POLICY=passive; fi
 echo "== training throughput, CPU: $(date -u +%Y-%m-%dT%H:%MZ), $cpu, $THREADS threads, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}"
 echo "   one step = B faces per side through encoder + own decoder, MSE, backward, Adam; img/s counts both sides;"
-echo "   img/s from the median timed step (warm-up excluded); bound = sgemm GFLOP/s / (3 x forward GFLOP per image)"
+echo "   img/s from the median timed step (warm-up excluded), then the median of $ROUNDS rounds run in turn;"
+echo "   bound = sgemm GFLOP/s / (3 x forward GFLOP per image), counting direct-convolution FLOPs (Winograd does fewer)"
 md=$B/train_table.md
 hdr="| preset | batch/side | swaplab img/s | PyTorch img/s | ratio | sgemm GFLOP/s | sgemm-bound img/s | share of bound |"
 sep="| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 fmt='%-9s %5s %14s %14s %7s %13s %11s %9s\n'
 wall_rows=(); cpu_rows=(); wall_md=(); cpu_md=(); status=0
 declare -A RATIO SHARE
+med() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for cfg in "${CONFIGS[@]}"; do
   read -r preset batch warm steps <<<"$cfg"
-  g=$("$B/bench_sgemm" --preset "$preset" --batch "$batch" --threads "$THREADS" | grep '^RESULT') || status=1
-  s=$("$B/bench_train" --preset "$preset" --batch "$batch" --warmup "$warm" --steps "$steps" --threads "$THREADS" | grep '^RESULT') || status=1
-  t=""
-  if ((have_torch)); then
-    t=$($PY bench/torch_reference.py --preset "$preset" --batch "$batch" --warmup "$warm" --steps "$steps" --threads "$THREADS" --device cpu) || status=1
-  fi
+  # ROUNDS rounds of sgemm, swaplab, PyTorch in turn; each figure is the median over the rounds,
+  # so a burst of load on the shared machine hits both sides alike and one slow run does not decide.
+  declare -A V=(); rr=""
+  for ((r = 1; r <= ROUNDS; r++)); do
+    g=$("$B/bench_sgemm" --preset "$preset" --batch "$batch" --threads "$THREADS" | grep '^RESULT') || status=1
+    s=$("$B/bench_train" --preset "$preset" --batch "$batch" --warmup "$warm" --steps "$steps" --threads "$THREADS" | grep '^RESULT') || status=1
+    t=""
+    if ((have_torch)); then
+      t=$($PY bench/torch_reference.py --preset "$preset" --batch "$batch" --warmup "$warm" --steps "$steps" --threads "$THREADS" --device cpu) || status=1
+    fi
+    for f in img_s cpu_img_s; do V[s.$f]+=" $(field $f "$s")"; done
+    for f in img_per_s cpu_img_per_s; do V[t.$f]+=" $(jfield $f "$t")"; done
+    for f in gflops bound_img_s cpu_gflops cpu_bound_img_s; do V[g.$f]+=" $(field $f "$g")"; done
+    rr+=" $(div "$(field img_s "$s")" "$(jfield img_per_s "$t")" %.2f)"
+  done
+  echo "   $preset batch $batch: wall-clock ratio per round:$rr" >&2
   for kind in wall cpu; do
     if [[ $kind == wall ]]; then
-      ours=$(field img_s "$s"); theirs=$(jfield img_per_s "$t"); gf=$(field gflops "$g"); bound=$(field bound_img_s "$g")
+      ours=$(med <<<"${V[s.img_s]}"); theirs=$(med <<<"${V[t.img_per_s]}"); gf=$(med <<<"${V[g.gflops]}"); bound=$(med <<<"${V[g.bound_img_s]}")
     else
-      ours=$(field cpu_img_s "$s"); theirs=$(jfield cpu_img_per_s "$t"); gf=$(field cpu_gflops "$g"); bound=$(field cpu_bound_img_s "$g")
+      ours=$(med <<<"${V[s.cpu_img_s]}"); theirs=$(med <<<"${V[t.cpu_img_per_s]}"); gf=$(med <<<"${V[g.cpu_gflops]}"); bound=$(med <<<"${V[g.cpu_bound_img_s]}")
     fi
     ratio=$(div "$ours" "$theirs" %.2f); share=$(awk -v a="$ours" -v b="$bound" 'BEGIN { if (b > 0) printf "%.0f", 100 * a / b; else print "n/a" }')
     row=$(printf "$fmt" "$preset" "$batch" "$ours" "${theirs:-n/a}" "$ratio" "$gf" "$bound" "$share%")
