@@ -117,7 +117,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
     c.x = rnd(xn, -1, 1), c.w = rnd(wn, -0.5f, 0.5f), c.b = rnd(Cout, -0.5f, 0.5f), c.r = rnd(on, -1, 1);
     float *dx = zeros(xn), *dw = zeros(wn), *db = zeros(Cout);
     conv2d_backward_ref(dx, dw, db, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S);
-    char what[64];
+    char what[128];
     if (fd) {
         snprintf(what, sizeof what, "conv%dx%d/%d dx", K, K, S);
         gradcheck(what, conv_loss, &c, c.x, dx, xn, 1e-2, 2e-3, 2e-3);
