@@ -189,7 +189,7 @@ static void t_conv(void) {
     conv_case(2, 3, 5, 1, 9, 3, 1, 0);
     conv_case(2, 6, 1, 1, 16, 3, 1, 0);
     conv_case(16, 32, 8, 8, 64, 3, 1, 0); /* a decoder layer's shape, threaded; the engine picks Winograd */
-    conv_case(8, 8, 32, 32, 32, 5, 2, 0);  /* an encoder layer's shape; the engine picks Winograd s2 */
+    conv_case(8, 16, 32, 32, 32, 5, 2, 0); /* an encoder layer's shape; the engine picks Winograd s2 */
     conv_case(2, 3, 6, 10, 12, 5, 2, 1);   /* s2 on a non-square input, with finite differences */
     conv_case(1, 2, 2, 2, 9, 5, 2, 0);     /* s2 on 2x2 */
     CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));
@@ -197,7 +197,7 @@ static void t_conv(void) {
           !conv2d_use_winograd(16, 128, 32, 32, 256, 3, 2) && !conv2d_use_winograd(16, 64, 64, 64, 3, 3, 1) &&
           !conv2d_use_winograd(16, 1024, 4, 4, 2048, 3, 1) && conv2d_use_winograd(64, 1024, 4, 4, 2048, 3, 1));
     CHECK(conv2d_use_winograd_s2(16, 128, 32, 32, 256, 5, 2) && !conv2d_use_winograd_s2(16, 128, 31, 32, 256, 5, 2) &&
-          !conv2d_use_winograd_s2(16, 256, 16, 16, 512, 5, 2) && !conv2d_use_winograd_s2(16, 128, 32, 32, 256, 3, 2));
+          !conv2d_use_winograd_s2(16, 256, 16, 16, 512, 5, 2) && !conv2d_use_winograd_s2(16, 3, 64, 64, 128, 5, 2) && !conv2d_use_winograd_s2(16, 128, 32, 32, 256, 3, 2));
 }
 
 /* ---- dense --------------------------------------------------------------------------------- */

@@ -76,10 +76,12 @@ int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
 
 /* 5x5 stride 2 by space-to-depth + Winograd (winograd.c), on even sizes with enough tiles at half
  * resolution: measured with bench_ops --preset lite|original --winograd 0|1 at batch 16, the
- * encoder's conv2 (1024 tiles) is 1.2x faster, conv3 (256 tiles) 1.1x slower. */
+ * encoder's conv2 (1024 tiles) is 1.2x faster, conv3 (256 tiles) 1.1x slower, and conv1 (3 input
+ * channels, whose 16 GEMMs have K = 12) 1.4x slower. */
 #define WINO_S2_MIN_TILES 512
+#define WINO_S2_MIN_CIN 16
 int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S) {
-    return winograd_on && K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 && Cout > DIRECT_MAX_COUT &&
+    return winograd_on && K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 && Cout > DIRECT_MAX_COUT && Cin >= WINO_S2_MIN_CIN &&
            (size_t)B * ((H / 2 + 1) / 2) * ((W / 2 + 1) / 2) >= WINO_S2_MIN_TILES;
 }
 
