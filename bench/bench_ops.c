@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
         {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)"},
         {"--layers", SL_ARG_INT, &layers, "0|1", "also time each conv/dense layer (default 1)"},
         {"--winograd", SL_ARG_INT, &winograd, "0|1",
-         "3x3 stride-1 convolutions by Winograd F(2x2,3x3) (1, the engine's default) or im2col (0)"},
+         "Winograd where it pays (1, the engine's default), F(2x2,3x3) only (2), or off (0)"},
         {"--batching", SL_ARG_INT, &batching, "0|1",
          "also compare one im2col+GEMM over the batch with one per sample, per conv (default 0)"},
         {0},

@@ -62,27 +62,38 @@ void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, co
 /* ---- fast path ----------------------------------------------------------------------------- */
 int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <= DIRECT_MAX_COUT && K <= 9; }
 
-static int winograd_on = 1;
-void conv2d_set_winograd(int on) { winograd_on = on; }
+/* 1: Winograd where it pays, F(4x4,3x3) when there are enough 4x4 tiles, else F(2x2,3x3);
+ * 2: F(2x2,3x3) only; 0: off. */
+static int winograd_mode = 1;
+void conv2d_set_winograd(int mode) { winograd_mode = mode; }
 
 /* Winograd pays when there are enough tiles per GEMM: measured on the 2-core dev machine
- * (bench_ops --winograd 0|1), 1024->2048 at 4x4 is 1.2x faster at batch 64 (256 tiles) and 1.2x
- * slower at batch 32 (128 tiles), 512->1024 at 8x8 likewise at batch 16 and 8. */
+ * (bench_ops --winograd 0|1|2), F(2x2,3x3) on 1024->2048 at 4x4 is 1.2x faster at batch 64 (256
+ * tiles) and 1.2x slower at batch 32 (128 tiles), 512->1024 at 8x8 likewise at batch 16 and 8. */
 #define WINO_MIN_TILES 256
+/* F(4x4,3x3) against F(2x2,3x3) (bench_ops --winograd 1|2, batch 16): lite's 64->128 at 32x32
+ * (1024 4x4 tiles) 1.27x faster, 128->256 at 16x16 (256 tiles) the same. */
+#define WINO4_MIN_TILES 512
+static int wino_pick(int B, int H, int W, size_t min2, size_t min4) {
+    if (winograd_mode == 1 && wino_tiles(B, H, W, 4) >= min4) return 4;
+    if (winograd_mode && wino_tiles(B, H, W, 2) >= min2) return 2;
+    return 0;
+}
+
 int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
-    return winograd_on && K == 3 && S == 1 && !conv2d_use_direct(Cin, Cout, K, S) &&
-           (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) >= WINO_MIN_TILES;
+    if (K != 3 || S != 1 || conv2d_use_direct(Cin, Cout, K, S)) return 0;
+    return wino_pick(B, H, W, WINO_MIN_TILES, WINO4_MIN_TILES);
 }
 
 /* 5x5 stride 2 by space-to-depth + Winograd (winograd.c), on even sizes with enough tiles at half
- * resolution: measured with bench_ops --preset lite|original --winograd 0|1 at batch 16, the
+ * resolution: measured with bench_ops --preset lite|original --winograd 0|2 at batch 16, the
  * encoder's conv2 (1024 tiles) is 1.2x faster, conv3 (256 tiles) 1.1x slower, and conv1 (3 input
  * channels, whose 16 GEMMs have K = 12) 1.4x slower. */
 #define WINO_S2_MIN_TILES 512
 #define WINO_S2_MIN_CIN 16
 int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S) {
-    return winograd_on && K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 && Cout > DIRECT_MAX_COUT && Cin >= WINO_S2_MIN_CIN &&
-           (size_t)B * ((H / 2 + 1) / 2) * ((W / 2 + 1) / 2) >= WINO_S2_MIN_TILES;
+    if (K != 5 || S != 2 || H % 2 || W % 2 || Cout <= DIRECT_MAX_COUT || Cin < WINO_S2_MIN_CIN) return 0;
+    return wino_pick(B, H / 2, W / 2, WINO_S2_MIN_TILES, WINO4_MIN_TILES);
 }
 
 /* Enough for either of im2col and Winograd, so conv2d_set_winograd may switch after allocation. */
@@ -90,10 +101,12 @@ size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (conv2d_use_direct(Cin, Cout, K, S)) return conv_direct_workspace(B, Cin, H, W, Cout, K);
     size_t N = (size_t)B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
     size_t need = (size_t)Cin * K * K * N + (size_t)Cout * N;
-    size_t wg = K == 3 && S == 1                               ? wino_workspace(B, Cin, H, W, Cout)
-                : K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 ? wino_s2_workspace(B, Cin, H, W, Cout)
-                                                               : 0;
-    if (wg > need) need = wg;
+    for (int m = 2; m <= 4; m += 2) {
+        size_t wg = K == 3 && S == 1                               ? wino_workspace(B, Cin, H, W, Cout, m)
+                    : K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 ? wino_s2_workspace(B, Cin, H, W, Cout, m)
+                                                                   : 0;
+        if (wg > need) need = wg;
+    }
     return need;
 }
 
@@ -176,12 +189,13 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
         conv_direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
-    if (conv2d_use_winograd(B, Cin, H, W, Cout, K, S)) {
-        wino_forward(out, in, w, b, B, Cin, H, W, Cout, work, nthreads);
+    int m = conv2d_use_winograd(B, Cin, H, W, Cout, K, S);
+    if (m) {
+        wino_forward(out, in, w, b, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }
-    if (conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S)) {
-        wino_s2_forward(out, in, w, b, B, Cin, H, W, Cout, work, nthreads);
+    if ((m = conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S))) {
+        wino_s2_forward(out, in, w, b, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }
     int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
@@ -210,12 +224,13 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
-    if (conv2d_use_winograd(B, Cin, H, W, Cout, K, S)) {
-        wino_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads);
+    int m = conv2d_use_winograd(B, Cin, H, W, Cout, K, S);
+    if (m) {
+        wino_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }
-    if (conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S)) {
-        wino_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads);
+    if ((m = conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S))) {
+        wino_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }
     int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);

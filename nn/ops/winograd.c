@@ -29,21 +29,25 @@
 #define SIMD_CLONES
 #endif
 
+/* m: output tile side (2 or 4); E = (m + 2)^2 transformed elements, one GEMM each. */
 typedef struct {
-    int B, Cin, H, W, Cout, th, tw;
+    int B, Cin, H, W, Cout, th, tw, m, E;
     size_t T;
 } Geom;
 
-static Geom geom(int B, int Cin, int H, int W, int Cout) {
-    Geom g = {B, Cin, H, W, Cout, (H + 1) / 2, (W + 1) / 2, 0};
+static Geom geom(int B, int Cin, int H, int W, int Cout, int m) {
+    SL_ASSERT(m == 2 || m == 4);
+    Geom g = {B, Cin, H, W, Cout, (H + m - 1) / m, (W + m - 1) / m, m, (m + 2) * (m + 2), 0};
     g.T = (size_t)B * g.th * g.tw;
     return g;
 }
 
-size_t wino_workspace(int B, int Cin, int H, int W, int Cout) {
-    Geom g = geom(B, Cin, H, W, Cout);
-    /* V (later dV) [16,Cin,T], M or dM [16,Cout,T], U and dU [16,Cout,Cin] */
-    return 16 * (g.T * Cin + g.T * Cout + 2 * (size_t)Cout * Cin);
+size_t wino_tiles(int B, int H, int W, int m) { return (size_t)B * ((H + m - 1) / m) * ((W + m - 1) / m); }
+
+size_t wino_workspace(int B, int Cin, int H, int W, int Cout, int m) {
+    Geom g = geom(B, Cin, H, W, Cout, m);
+    /* V (later dV) [E,Cin,T], M or dM [E,Cout,T], U and dU [E,Cout,Cin] */
+    return (size_t)g.E * (g.T * Cin + g.T * Cout + 2 * (size_t)Cout * Cin);
 }
 
 /* U[e][co][ci] = (G g G^T)[e], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
@@ -126,20 +130,424 @@ NN_OMP(omp simd)
     }
 }
 
+/* ---- F(4x4, 3x3): 4x4 output tiles from 6x6 patches ------------------------------------------
+ * Same scheme with 36 GEMMs, interpolation points 0, +-1, +-2 (Lavin & Gray; the matrices are those
+ * of wincnn): 36 multiplies per 16 outputs against 16 per 4 for F(2x2, 3x3), so 1.78x fewer GEMM
+ * multiplies, and transformed tensors 2.25x the size of the input or output instead of 4x. The
+ * transforms below were generated from the matrices (zero terms dropped):
+ *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+ *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
+static void filter_transform4(float *U, const float *w, int Cout, int Cin, int nthreads) {
+    size_t CC = (size_t)Cout * Cin;
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
+    for (size_t k = 0; k < CC; k++) {
+        const float *g = w + 9 * k;
+        float t00 = (1.0f / 4.0f) * g[0];
+        float t01 = (1.0f / 4.0f) * g[1];
+        float t02 = (1.0f / 4.0f) * g[2];
+        float t10 = -(1.0f / 6.0f) * g[0] - (1.0f / 6.0f) * g[3] - (1.0f / 6.0f) * g[6];
+        float t11 = -(1.0f / 6.0f) * g[1] - (1.0f / 6.0f) * g[4] - (1.0f / 6.0f) * g[7];
+        float t12 = -(1.0f / 6.0f) * g[2] - (1.0f / 6.0f) * g[5] - (1.0f / 6.0f) * g[8];
+        float t20 = -(1.0f / 6.0f) * g[0] + (1.0f / 6.0f) * g[3] - (1.0f / 6.0f) * g[6];
+        float t21 = -(1.0f / 6.0f) * g[1] + (1.0f / 6.0f) * g[4] - (1.0f / 6.0f) * g[7];
+        float t22 = -(1.0f / 6.0f) * g[2] + (1.0f / 6.0f) * g[5] - (1.0f / 6.0f) * g[8];
+        float t30 = (1.0f / 24.0f) * g[0] + (1.0f / 12.0f) * g[3] + (1.0f / 6.0f) * g[6];
+        float t31 = (1.0f / 24.0f) * g[1] + (1.0f / 12.0f) * g[4] + (1.0f / 6.0f) * g[7];
+        float t32 = (1.0f / 24.0f) * g[2] + (1.0f / 12.0f) * g[5] + (1.0f / 6.0f) * g[8];
+        float t40 = (1.0f / 24.0f) * g[0] - (1.0f / 12.0f) * g[3] + (1.0f / 6.0f) * g[6];
+        float t41 = (1.0f / 24.0f) * g[1] - (1.0f / 12.0f) * g[4] + (1.0f / 6.0f) * g[7];
+        float t42 = (1.0f / 24.0f) * g[2] - (1.0f / 12.0f) * g[5] + (1.0f / 6.0f) * g[8];
+        float t50 = g[6];
+        float t51 = g[7];
+        float t52 = g[8];
+        U[0 * CC + k] = (1.0f / 4.0f) * t00;
+        U[1 * CC + k] = -(1.0f / 6.0f) * t00 - (1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02;
+        U[2 * CC + k] = -(1.0f / 6.0f) * t00 + (1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02;
+        U[3 * CC + k] = (1.0f / 24.0f) * t00 + (1.0f / 12.0f) * t01 + (1.0f / 6.0f) * t02;
+        U[4 * CC + k] = (1.0f / 24.0f) * t00 - (1.0f / 12.0f) * t01 + (1.0f / 6.0f) * t02;
+        U[5 * CC + k] = t02;
+        U[6 * CC + k] = (1.0f / 4.0f) * t10;
+        U[7 * CC + k] = -(1.0f / 6.0f) * t10 - (1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12;
+        U[8 * CC + k] = -(1.0f / 6.0f) * t10 + (1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12;
+        U[9 * CC + k] = (1.0f / 24.0f) * t10 + (1.0f / 12.0f) * t11 + (1.0f / 6.0f) * t12;
+        U[10 * CC + k] = (1.0f / 24.0f) * t10 - (1.0f / 12.0f) * t11 + (1.0f / 6.0f) * t12;
+        U[11 * CC + k] = t12;
+        U[12 * CC + k] = (1.0f / 4.0f) * t20;
+        U[13 * CC + k] = -(1.0f / 6.0f) * t20 - (1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22;
+        U[14 * CC + k] = -(1.0f / 6.0f) * t20 + (1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22;
+        U[15 * CC + k] = (1.0f / 24.0f) * t20 + (1.0f / 12.0f) * t21 + (1.0f / 6.0f) * t22;
+        U[16 * CC + k] = (1.0f / 24.0f) * t20 - (1.0f / 12.0f) * t21 + (1.0f / 6.0f) * t22;
+        U[17 * CC + k] = t22;
+        U[18 * CC + k] = (1.0f / 4.0f) * t30;
+        U[19 * CC + k] = -(1.0f / 6.0f) * t30 - (1.0f / 6.0f) * t31 - (1.0f / 6.0f) * t32;
+        U[20 * CC + k] = -(1.0f / 6.0f) * t30 + (1.0f / 6.0f) * t31 - (1.0f / 6.0f) * t32;
+        U[21 * CC + k] = (1.0f / 24.0f) * t30 + (1.0f / 12.0f) * t31 + (1.0f / 6.0f) * t32;
+        U[22 * CC + k] = (1.0f / 24.0f) * t30 - (1.0f / 12.0f) * t31 + (1.0f / 6.0f) * t32;
+        U[23 * CC + k] = t32;
+        U[24 * CC + k] = (1.0f / 4.0f) * t40;
+        U[25 * CC + k] = -(1.0f / 6.0f) * t40 - (1.0f / 6.0f) * t41 - (1.0f / 6.0f) * t42;
+        U[26 * CC + k] = -(1.0f / 6.0f) * t40 + (1.0f / 6.0f) * t41 - (1.0f / 6.0f) * t42;
+        U[27 * CC + k] = (1.0f / 24.0f) * t40 + (1.0f / 12.0f) * t41 + (1.0f / 6.0f) * t42;
+        U[28 * CC + k] = (1.0f / 24.0f) * t40 - (1.0f / 12.0f) * t41 + (1.0f / 6.0f) * t42;
+        U[29 * CC + k] = t42;
+        U[30 * CC + k] = (1.0f / 4.0f) * t50;
+        U[31 * CC + k] = -(1.0f / 6.0f) * t50 - (1.0f / 6.0f) * t51 - (1.0f / 6.0f) * t52;
+        U[32 * CC + k] = -(1.0f / 6.0f) * t50 + (1.0f / 6.0f) * t51 - (1.0f / 6.0f) * t52;
+        U[33 * CC + k] = (1.0f / 24.0f) * t50 + (1.0f / 12.0f) * t51 + (1.0f / 6.0f) * t52;
+        U[34 * CC + k] = (1.0f / 24.0f) * t50 - (1.0f / 12.0f) * t51 + (1.0f / 6.0f) * t52;
+        U[35 * CC + k] = t52;
+    }
+}
+
+static void filter_transform_adjoint4(float *dw, const float *dU, int Cout, int Cin, int nthreads) {
+    size_t CC = (size_t)Cout * Cin;
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
+    for (size_t k = 0; k < CC; k++) {
+        float *g = dw + 9 * k;
+        float t00 = (1.0f / 4.0f) * dU[0 * CC + k] - (1.0f / 6.0f) * dU[6 * CC + k] - (1.0f / 6.0f) * dU[12 * CC + k] + (1.0f / 24.0f) * dU[18 * CC + k] + (1.0f / 24.0f) * dU[24 * CC + k];
+        float t01 = (1.0f / 4.0f) * dU[1 * CC + k] - (1.0f / 6.0f) * dU[7 * CC + k] - (1.0f / 6.0f) * dU[13 * CC + k] + (1.0f / 24.0f) * dU[19 * CC + k] + (1.0f / 24.0f) * dU[25 * CC + k];
+        float t02 = (1.0f / 4.0f) * dU[2 * CC + k] - (1.0f / 6.0f) * dU[8 * CC + k] - (1.0f / 6.0f) * dU[14 * CC + k] + (1.0f / 24.0f) * dU[20 * CC + k] + (1.0f / 24.0f) * dU[26 * CC + k];
+        float t03 = (1.0f / 4.0f) * dU[3 * CC + k] - (1.0f / 6.0f) * dU[9 * CC + k] - (1.0f / 6.0f) * dU[15 * CC + k] + (1.0f / 24.0f) * dU[21 * CC + k] + (1.0f / 24.0f) * dU[27 * CC + k];
+        float t04 = (1.0f / 4.0f) * dU[4 * CC + k] - (1.0f / 6.0f) * dU[10 * CC + k] - (1.0f / 6.0f) * dU[16 * CC + k] + (1.0f / 24.0f) * dU[22 * CC + k] + (1.0f / 24.0f) * dU[28 * CC + k];
+        float t05 = (1.0f / 4.0f) * dU[5 * CC + k] - (1.0f / 6.0f) * dU[11 * CC + k] - (1.0f / 6.0f) * dU[17 * CC + k] + (1.0f / 24.0f) * dU[23 * CC + k] + (1.0f / 24.0f) * dU[29 * CC + k];
+        float t10 = -(1.0f / 6.0f) * dU[6 * CC + k] + (1.0f / 6.0f) * dU[12 * CC + k] + (1.0f / 12.0f) * dU[18 * CC + k] - (1.0f / 12.0f) * dU[24 * CC + k];
+        float t11 = -(1.0f / 6.0f) * dU[7 * CC + k] + (1.0f / 6.0f) * dU[13 * CC + k] + (1.0f / 12.0f) * dU[19 * CC + k] - (1.0f / 12.0f) * dU[25 * CC + k];
+        float t12 = -(1.0f / 6.0f) * dU[8 * CC + k] + (1.0f / 6.0f) * dU[14 * CC + k] + (1.0f / 12.0f) * dU[20 * CC + k] - (1.0f / 12.0f) * dU[26 * CC + k];
+        float t13 = -(1.0f / 6.0f) * dU[9 * CC + k] + (1.0f / 6.0f) * dU[15 * CC + k] + (1.0f / 12.0f) * dU[21 * CC + k] - (1.0f / 12.0f) * dU[27 * CC + k];
+        float t14 = -(1.0f / 6.0f) * dU[10 * CC + k] + (1.0f / 6.0f) * dU[16 * CC + k] + (1.0f / 12.0f) * dU[22 * CC + k] - (1.0f / 12.0f) * dU[28 * CC + k];
+        float t15 = -(1.0f / 6.0f) * dU[11 * CC + k] + (1.0f / 6.0f) * dU[17 * CC + k] + (1.0f / 12.0f) * dU[23 * CC + k] - (1.0f / 12.0f) * dU[29 * CC + k];
+        float t20 = -(1.0f / 6.0f) * dU[6 * CC + k] - (1.0f / 6.0f) * dU[12 * CC + k] + (1.0f / 6.0f) * dU[18 * CC + k] + (1.0f / 6.0f) * dU[24 * CC + k] + dU[30 * CC + k];
+        float t21 = -(1.0f / 6.0f) * dU[7 * CC + k] - (1.0f / 6.0f) * dU[13 * CC + k] + (1.0f / 6.0f) * dU[19 * CC + k] + (1.0f / 6.0f) * dU[25 * CC + k] + dU[31 * CC + k];
+        float t22 = -(1.0f / 6.0f) * dU[8 * CC + k] - (1.0f / 6.0f) * dU[14 * CC + k] + (1.0f / 6.0f) * dU[20 * CC + k] + (1.0f / 6.0f) * dU[26 * CC + k] + dU[32 * CC + k];
+        float t23 = -(1.0f / 6.0f) * dU[9 * CC + k] - (1.0f / 6.0f) * dU[15 * CC + k] + (1.0f / 6.0f) * dU[21 * CC + k] + (1.0f / 6.0f) * dU[27 * CC + k] + dU[33 * CC + k];
+        float t24 = -(1.0f / 6.0f) * dU[10 * CC + k] - (1.0f / 6.0f) * dU[16 * CC + k] + (1.0f / 6.0f) * dU[22 * CC + k] + (1.0f / 6.0f) * dU[28 * CC + k] + dU[34 * CC + k];
+        float t25 = -(1.0f / 6.0f) * dU[11 * CC + k] - (1.0f / 6.0f) * dU[17 * CC + k] + (1.0f / 6.0f) * dU[23 * CC + k] + (1.0f / 6.0f) * dU[29 * CC + k] + dU[35 * CC + k];
+        g[0] += (1.0f / 4.0f) * t00 - (1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02 + (1.0f / 24.0f) * t03 + (1.0f / 24.0f) * t04;
+        g[1] += -(1.0f / 6.0f) * t01 + (1.0f / 6.0f) * t02 + (1.0f / 12.0f) * t03 - (1.0f / 12.0f) * t04;
+        g[2] += -(1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02 + (1.0f / 6.0f) * t03 + (1.0f / 6.0f) * t04 + t05;
+        g[3] += (1.0f / 4.0f) * t10 - (1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12 + (1.0f / 24.0f) * t13 + (1.0f / 24.0f) * t14;
+        g[4] += -(1.0f / 6.0f) * t11 + (1.0f / 6.0f) * t12 + (1.0f / 12.0f) * t13 - (1.0f / 12.0f) * t14;
+        g[5] += -(1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12 + (1.0f / 6.0f) * t13 + (1.0f / 6.0f) * t14 + t15;
+        g[6] += (1.0f / 4.0f) * t20 - (1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22 + (1.0f / 24.0f) * t23 + (1.0f / 24.0f) * t24;
+        g[7] += -(1.0f / 6.0f) * t21 + (1.0f / 6.0f) * t22 + (1.0f / 12.0f) * t23 - (1.0f / 12.0f) * t24;
+        g[8] += -(1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22 + (1.0f / 6.0f) * t23 + (1.0f / 6.0f) * t24 + t25;
+    }
+}
+
+/* One row of tiles: V[e][tx] for the 6x6 patches of rows 4 ty - 1 .. 4 ty + 4. `s` holds 12 rows of
+ * 4 tw + 2 floats. */
+SIMD_CLONES static void input_row4(float *V, size_t estride, const float *x, int H, int W, int ty, int tw,
+                                   float *s) {
+    int pw = 4 * tw + 2;
+    float *p0 = s, *p1 = p0 + pw, *p2 = p1 + pw, *p3 = p2 + pw, *p4 = p3 + pw, *p5 = p4 + pw;
+    float *q0 = p5 + pw, *q1 = q0 + pw, *q2 = q1 + pw, *q3 = q2 + pw, *q4 = q3 + pw, *q5 = q4 + pw;
+    float *p[6] = {p0, p1, p2, p3, p4, p5}, *q[6] = {q0, q1, q2, q3, q4, q5};
+    for (int k = 0; k < 6; k++) {
+        int iy = 4 * ty - 1 + k;
+        p[k][0] = 0.0f;
+        if (iy >= 0 && iy < H) memcpy(p[k] + 1, x + (size_t)iy * W, sizeof(float) * W);
+        else memset(p[k] + 1, 0, sizeof(float) * W);
+        for (int j = W + 1; j < pw; j++) p[k][j] = 0.0f;
+    }
+NN_OMP(omp simd)
+    for (int j = 0; j < pw; j++) {
+            q0[j] = 4.0f * p0[j] - 5.0f * p2[j] + p4[j];
+            q1[j] = -4.0f * p1[j] - 4.0f * p2[j] + p3[j] + p4[j];
+            q2[j] = 4.0f * p1[j] - 4.0f * p2[j] - p3[j] + p4[j];
+            q3[j] = -2.0f * p1[j] - p2[j] + 2.0f * p3[j] + p4[j];
+            q4[j] = 2.0f * p1[j] - p2[j] - 2.0f * p3[j] + p4[j];
+            q5[j] = 4.0f * p1[j] - 5.0f * p3[j] + p5[j];
+    }
+    for (int i = 0; i < 6; i++) {
+        const float *r = q[i];
+        float *v0 = V + (size_t)(6 * i) * estride, *v1 = v0 + estride, *v2 = v1 + estride, *v3 = v2 + estride,
+              *v4 = v3 + estride, *v5 = v4 + estride;
+NN_OMP(omp simd)
+        for (int tx = 0; tx < tw; tx++) {
+            float a0 = r[4 * tx], a1 = r[4 * tx + 1], a2 = r[4 * tx + 2], a3 = r[4 * tx + 3], a4 = r[4 * tx + 4],
+                  a5 = r[4 * tx + 5];
+                v0[tx] = 4.0f * a0 - 5.0f * a2 + a4;
+                v1[tx] = -4.0f * a1 - 4.0f * a2 + a3 + a4;
+                v2[tx] = 4.0f * a1 - 4.0f * a2 - a3 + a4;
+                v3[tx] = -2.0f * a1 - a2 + 2.0f * a3 + a4;
+                v4[tx] = 2.0f * a1 - a2 - 2.0f * a3 + a4;
+                v5[tx] = 4.0f * a1 - 5.0f * a3 + a5;
+        }
+    }
+}
+
+SIMD_CLONES static void output_plane4(float *out, const float *M, size_t estride, float bias, const Geom *g,
+                                      float *s) {
+    int tw = g->tw;
+    float *restrict o0 = s, *restrict o1 = s + 4 * tw, *restrict o2 = s + 8 * tw, *restrict o3 = s + 12 * tw;
+    float *o[4] = {o0, o1, o2, o3};
+    for (int ty = 0; ty < g->th; ty++) {
+        const float *restrict m0 = (M + (size_t)ty * tw), *restrict m1 = m0 + (estride), *restrict m2 = m1 + (estride), *restrict m3 = m2 + (estride), *restrict m4 = m3 + (estride), *restrict m5 = m4 + (estride), *restrict m6 = m5 + (estride), *restrict m7 = m6 + (estride), *restrict m8 = m7 + (estride), *restrict m9 = m8 + (estride), *restrict m10 = m9 + (estride), *restrict m11 = m10 + (estride), *restrict m12 = m11 + (estride), *restrict m13 = m12 + (estride), *restrict m14 = m13 + (estride), *restrict m15 = m14 + (estride), *restrict m16 = m15 + (estride), *restrict m17 = m16 + (estride), *restrict m18 = m17 + (estride), *restrict m19 = m18 + (estride), *restrict m20 = m19 + (estride), *restrict m21 = m20 + (estride), *restrict m22 = m21 + (estride), *restrict m23 = m22 + (estride), *restrict m24 = m23 + (estride), *restrict m25 = m24 + (estride), *restrict m26 = m25 + (estride), *restrict m27 = m26 + (estride), *restrict m28 = m27 + (estride), *restrict m29 = m28 + (estride), *restrict m30 = m29 + (estride), *restrict m31 = m30 + (estride), *restrict m32 = m31 + (estride), *restrict m33 = m32 + (estride), *restrict m34 = m33 + (estride), *restrict m35 = m34 + (estride);
+NN_OMP(omp simd)
+        for (int tx = 0; tx < tw; tx++) {
+            float r00 = m0[tx] + m6[tx] + m12[tx] + m18[tx] + m24[tx];
+            float r01 = m1[tx] + m7[tx] + m13[tx] + m19[tx] + m25[tx];
+            float r02 = m2[tx] + m8[tx] + m14[tx] + m20[tx] + m26[tx];
+            float r03 = m3[tx] + m9[tx] + m15[tx] + m21[tx] + m27[tx];
+            float r04 = m4[tx] + m10[tx] + m16[tx] + m22[tx] + m28[tx];
+            float r05 = m5[tx] + m11[tx] + m17[tx] + m23[tx] + m29[tx];
+            float r10 = m6[tx] - m12[tx] + 2.0f * m18[tx] - 2.0f * m24[tx];
+            float r11 = m7[tx] - m13[tx] + 2.0f * m19[tx] - 2.0f * m25[tx];
+            float r12 = m8[tx] - m14[tx] + 2.0f * m20[tx] - 2.0f * m26[tx];
+            float r13 = m9[tx] - m15[tx] + 2.0f * m21[tx] - 2.0f * m27[tx];
+            float r14 = m10[tx] - m16[tx] + 2.0f * m22[tx] - 2.0f * m28[tx];
+            float r15 = m11[tx] - m17[tx] + 2.0f * m23[tx] - 2.0f * m29[tx];
+            float r20 = m6[tx] + m12[tx] + 4.0f * m18[tx] + 4.0f * m24[tx];
+            float r21 = m7[tx] + m13[tx] + 4.0f * m19[tx] + 4.0f * m25[tx];
+            float r22 = m8[tx] + m14[tx] + 4.0f * m20[tx] + 4.0f * m26[tx];
+            float r23 = m9[tx] + m15[tx] + 4.0f * m21[tx] + 4.0f * m27[tx];
+            float r24 = m10[tx] + m16[tx] + 4.0f * m22[tx] + 4.0f * m28[tx];
+            float r25 = m11[tx] + m17[tx] + 4.0f * m23[tx] + 4.0f * m29[tx];
+            float r30 = m6[tx] - m12[tx] + 8.0f * m18[tx] - 8.0f * m24[tx] + m30[tx];
+            float r31 = m7[tx] - m13[tx] + 8.0f * m19[tx] - 8.0f * m25[tx] + m31[tx];
+            float r32 = m8[tx] - m14[tx] + 8.0f * m20[tx] - 8.0f * m26[tx] + m32[tx];
+            float r33 = m9[tx] - m15[tx] + 8.0f * m21[tx] - 8.0f * m27[tx] + m33[tx];
+            float r34 = m10[tx] - m16[tx] + 8.0f * m22[tx] - 8.0f * m28[tx] + m34[tx];
+            float r35 = m11[tx] - m17[tx] + 8.0f * m23[tx] - 8.0f * m29[tx] + m35[tx];
+            o0[4 * tx + 0] = r00 + r01 + r02 + r03 + r04 + bias;
+            o0[4 * tx + 1] = r01 - r02 + 2.0f * r03 - 2.0f * r04 + bias;
+            o0[4 * tx + 2] = r01 + r02 + 4.0f * r03 + 4.0f * r04 + bias;
+            o0[4 * tx + 3] = r01 - r02 + 8.0f * r03 - 8.0f * r04 + r05 + bias;
+            o1[4 * tx + 0] = r10 + r11 + r12 + r13 + r14 + bias;
+            o1[4 * tx + 1] = r11 - r12 + 2.0f * r13 - 2.0f * r14 + bias;
+            o1[4 * tx + 2] = r11 + r12 + 4.0f * r13 + 4.0f * r14 + bias;
+            o1[4 * tx + 3] = r11 - r12 + 8.0f * r13 - 8.0f * r14 + r15 + bias;
+            o2[4 * tx + 0] = r20 + r21 + r22 + r23 + r24 + bias;
+            o2[4 * tx + 1] = r21 - r22 + 2.0f * r23 - 2.0f * r24 + bias;
+            o2[4 * tx + 2] = r21 + r22 + 4.0f * r23 + 4.0f * r24 + bias;
+            o2[4 * tx + 3] = r21 - r22 + 8.0f * r23 - 8.0f * r24 + r25 + bias;
+            o3[4 * tx + 0] = r30 + r31 + r32 + r33 + r34 + bias;
+            o3[4 * tx + 1] = r31 - r32 + 2.0f * r33 - 2.0f * r34 + bias;
+            o3[4 * tx + 2] = r31 + r32 + 4.0f * r33 + 4.0f * r34 + bias;
+            o3[4 * tx + 3] = r31 - r32 + 8.0f * r33 - 8.0f * r34 + r35 + bias;
+        }
+        for (int a = 0; a < 4 && 4 * ty + a < g->H; a++)
+            memcpy(out + (size_t)(4 * ty + a) * g->W, o[a], sizeof(float) * g->W);
+    }
+}
+
+SIMD_CLONES static double output_adjoint_plane4(float *dM, size_t estride, const float *dy, const Geom *g,
+                                                float *s) {
+    int tw = g->tw, W = g->W;
+    float *restrict r0 = s, *restrict r1 = s + 4 * tw, *restrict r2 = s + 8 * tw, *restrict r3 = s + 12 * tw;
+    float *r[4] = {r0, r1, r2, r3};
+    double sum = 0;
+    for (int ty = 0; ty < g->th; ty++) {
+        float rs = 0;
+        for (int a = 0; a < 4; a++) {
+            if (4 * ty + a < g->H) memcpy(r[a], dy + (size_t)(4 * ty + a) * W, sizeof(float) * W);
+            else memset(r[a], 0, sizeof(float) * W);
+            for (int j = W; j < 4 * tw; j++) r[a][j] = 0.0f;
+            float *ra = r[a];
+NN_OMP(omp simd reduction(+ : rs))
+            for (int j = 0; j < 4 * tw; j++) rs += ra[j];
+        }
+        sum += rs;
+        float *restrict m0 = (dM + (size_t)ty * tw), *restrict m1 = m0 + (estride), *restrict m2 = m1 + (estride), *restrict m3 = m2 + (estride), *restrict m4 = m3 + (estride), *restrict m5 = m4 + (estride), *restrict m6 = m5 + (estride), *restrict m7 = m6 + (estride), *restrict m8 = m7 + (estride), *restrict m9 = m8 + (estride), *restrict m10 = m9 + (estride), *restrict m11 = m10 + (estride), *restrict m12 = m11 + (estride), *restrict m13 = m12 + (estride), *restrict m14 = m13 + (estride), *restrict m15 = m14 + (estride), *restrict m16 = m15 + (estride), *restrict m17 = m16 + (estride), *restrict m18 = m17 + (estride), *restrict m19 = m18 + (estride), *restrict m20 = m19 + (estride), *restrict m21 = m20 + (estride), *restrict m22 = m21 + (estride), *restrict m23 = m22 + (estride), *restrict m24 = m23 + (estride), *restrict m25 = m24 + (estride), *restrict m26 = m25 + (estride), *restrict m27 = m26 + (estride), *restrict m28 = m27 + (estride), *restrict m29 = m28 + (estride), *restrict m30 = m29 + (estride), *restrict m31 = m30 + (estride), *restrict m32 = m31 + (estride), *restrict m33 = m32 + (estride), *restrict m34 = m33 + (estride), *restrict m35 = m34 + (estride);
+NN_OMP(omp simd)
+        for (int tx = 0; tx < tw; tx++) {
+            float g00 = r0[4 * tx], g01 = r0[4 * tx + 1], g02 = r0[4 * tx + 2], g03 = r0[4 * tx + 3];
+            float g10 = r1[4 * tx], g11 = r1[4 * tx + 1], g12 = r1[4 * tx + 2], g13 = r1[4 * tx + 3];
+            float g20 = r2[4 * tx], g21 = r2[4 * tx + 1], g22 = r2[4 * tx + 2], g23 = r2[4 * tx + 3];
+            float g30 = r3[4 * tx], g31 = r3[4 * tx + 1], g32 = r3[4 * tx + 2], g33 = r3[4 * tx + 3];
+            float h00 = g00;
+            float h01 = g00 + g01 + g02 + g03;
+            float h02 = g00 - g01 + g02 - g03;
+            float h03 = g00 + 2.0f * g01 + 4.0f * g02 + 8.0f * g03;
+            float h04 = g00 - 2.0f * g01 + 4.0f * g02 - 8.0f * g03;
+            float h05 = g03;
+            float h10 = g10;
+            float h11 = g10 + g11 + g12 + g13;
+            float h12 = g10 - g11 + g12 - g13;
+            float h13 = g10 + 2.0f * g11 + 4.0f * g12 + 8.0f * g13;
+            float h14 = g10 - 2.0f * g11 + 4.0f * g12 - 8.0f * g13;
+            float h15 = g13;
+            float h20 = g20;
+            float h21 = g20 + g21 + g22 + g23;
+            float h22 = g20 - g21 + g22 - g23;
+            float h23 = g20 + 2.0f * g21 + 4.0f * g22 + 8.0f * g23;
+            float h24 = g20 - 2.0f * g21 + 4.0f * g22 - 8.0f * g23;
+            float h25 = g23;
+            float h30 = g30;
+            float h31 = g30 + g31 + g32 + g33;
+            float h32 = g30 - g31 + g32 - g33;
+            float h33 = g30 + 2.0f * g31 + 4.0f * g32 + 8.0f * g33;
+            float h34 = g30 - 2.0f * g31 + 4.0f * g32 - 8.0f * g33;
+            float h35 = g33;
+            m0[tx] = h00;
+            m1[tx] = h01;
+            m2[tx] = h02;
+            m3[tx] = h03;
+            m4[tx] = h04;
+            m5[tx] = h05;
+            m6[tx] = h00 + h10 + h20 + h30;
+            m7[tx] = h01 + h11 + h21 + h31;
+            m8[tx] = h02 + h12 + h22 + h32;
+            m9[tx] = h03 + h13 + h23 + h33;
+            m10[tx] = h04 + h14 + h24 + h34;
+            m11[tx] = h05 + h15 + h25 + h35;
+            m12[tx] = h00 - h10 + h20 - h30;
+            m13[tx] = h01 - h11 + h21 - h31;
+            m14[tx] = h02 - h12 + h22 - h32;
+            m15[tx] = h03 - h13 + h23 - h33;
+            m16[tx] = h04 - h14 + h24 - h34;
+            m17[tx] = h05 - h15 + h25 - h35;
+            m18[tx] = h00 + 2.0f * h10 + 4.0f * h20 + 8.0f * h30;
+            m19[tx] = h01 + 2.0f * h11 + 4.0f * h21 + 8.0f * h31;
+            m20[tx] = h02 + 2.0f * h12 + 4.0f * h22 + 8.0f * h32;
+            m21[tx] = h03 + 2.0f * h13 + 4.0f * h23 + 8.0f * h33;
+            m22[tx] = h04 + 2.0f * h14 + 4.0f * h24 + 8.0f * h34;
+            m23[tx] = h05 + 2.0f * h15 + 4.0f * h25 + 8.0f * h35;
+            m24[tx] = h00 - 2.0f * h10 + 4.0f * h20 - 8.0f * h30;
+            m25[tx] = h01 - 2.0f * h11 + 4.0f * h21 - 8.0f * h31;
+            m26[tx] = h02 - 2.0f * h12 + 4.0f * h22 - 8.0f * h32;
+            m27[tx] = h03 - 2.0f * h13 + 4.0f * h23 - 8.0f * h33;
+            m28[tx] = h04 - 2.0f * h14 + 4.0f * h24 - 8.0f * h34;
+            m29[tx] = h05 - 2.0f * h15 + 4.0f * h25 - 8.0f * h35;
+            m30[tx] = h30;
+            m31[tx] = h31;
+            m32[tx] = h32;
+            m33[tx] = h33;
+            m34[tx] = h34;
+            m35[tx] = h35;
+        }
+    }
+    return sum;
+}
+
+/* din plane += B dV B^T over the plane's 6x6 patches, which overlap by two rows and columns: each
+ * tile row's patches go to `t` (36 x tw), then into the padded plane `acc` ((4 th + 2) x (4 tw + 2))
+ * in two column passes that do not overlap (columns 0-3 of every patch, then 4-5). */
+SIMD_CLONES static void input_adjoint_plane4(float *din, const float *dV, size_t estride, const Geom *g,
+                                             float *acc, float *tbuf) {
+    int tw = g->tw, pw = 4 * tw + 2, ph = 4 * g->th + 2;
+    memset(acc, 0, sizeof(float) * (size_t)ph * pw);
+    float *restrict t0 = (tbuf), *restrict t1 = t0 + ((size_t)tw), *restrict t2 = t1 + ((size_t)tw), *restrict t3 = t2 + ((size_t)tw), *restrict t4 = t3 + ((size_t)tw), *restrict t5 = t4 + ((size_t)tw), *restrict t6 = t5 + ((size_t)tw), *restrict t7 = t6 + ((size_t)tw), *restrict t8 = t7 + ((size_t)tw), *restrict t9 = t8 + ((size_t)tw), *restrict t10 = t9 + ((size_t)tw), *restrict t11 = t10 + ((size_t)tw), *restrict t12 = t11 + ((size_t)tw), *restrict t13 = t12 + ((size_t)tw), *restrict t14 = t13 + ((size_t)tw), *restrict t15 = t14 + ((size_t)tw), *restrict t16 = t15 + ((size_t)tw), *restrict t17 = t16 + ((size_t)tw), *restrict t18 = t17 + ((size_t)tw), *restrict t19 = t18 + ((size_t)tw), *restrict t20 = t19 + ((size_t)tw), *restrict t21 = t20 + ((size_t)tw), *restrict t22 = t21 + ((size_t)tw), *restrict t23 = t22 + ((size_t)tw), *restrict t24 = t23 + ((size_t)tw), *restrict t25 = t24 + ((size_t)tw), *restrict t26 = t25 + ((size_t)tw), *restrict t27 = t26 + ((size_t)tw), *restrict t28 = t27 + ((size_t)tw), *restrict t29 = t28 + ((size_t)tw), *restrict t30 = t29 + ((size_t)tw), *restrict t31 = t30 + ((size_t)tw), *restrict t32 = t31 + ((size_t)tw), *restrict t33 = t32 + ((size_t)tw), *restrict t34 = t33 + ((size_t)tw), *restrict t35 = t34 + ((size_t)tw);
+    for (int ty = 0; ty < g->th; ty++) {
+        const float *restrict v0 = (dV + (size_t)ty * tw), *restrict v1 = v0 + (estride), *restrict v2 = v1 + (estride), *restrict v3 = v2 + (estride), *restrict v4 = v3 + (estride), *restrict v5 = v4 + (estride), *restrict v6 = v5 + (estride), *restrict v7 = v6 + (estride), *restrict v8 = v7 + (estride), *restrict v9 = v8 + (estride), *restrict v10 = v9 + (estride), *restrict v11 = v10 + (estride), *restrict v12 = v11 + (estride), *restrict v13 = v12 + (estride), *restrict v14 = v13 + (estride), *restrict v15 = v14 + (estride), *restrict v16 = v15 + (estride), *restrict v17 = v16 + (estride), *restrict v18 = v17 + (estride), *restrict v19 = v18 + (estride), *restrict v20 = v19 + (estride), *restrict v21 = v20 + (estride), *restrict v22 = v21 + (estride), *restrict v23 = v22 + (estride), *restrict v24 = v23 + (estride), *restrict v25 = v24 + (estride), *restrict v26 = v25 + (estride), *restrict v27 = v26 + (estride), *restrict v28 = v27 + (estride), *restrict v29 = v28 + (estride), *restrict v30 = v29 + (estride), *restrict v31 = v30 + (estride), *restrict v32 = v31 + (estride), *restrict v33 = v32 + (estride), *restrict v34 = v33 + (estride), *restrict v35 = v34 + (estride);
+NN_OMP(omp simd)
+        for (int tx = 0; tx < tw; tx++) {
+            float q00 = 4.0f * v0[tx];
+            float q01 = 4.0f * v1[tx];
+            float q02 = 4.0f * v2[tx];
+            float q03 = 4.0f * v3[tx];
+            float q04 = 4.0f * v4[tx];
+            float q05 = 4.0f * v5[tx];
+            float q10 = -4.0f * v6[tx] + 4.0f * v12[tx] - 2.0f * v18[tx] + 2.0f * v24[tx] + 4.0f * v30[tx];
+            float q11 = -4.0f * v7[tx] + 4.0f * v13[tx] - 2.0f * v19[tx] + 2.0f * v25[tx] + 4.0f * v31[tx];
+            float q12 = -4.0f * v8[tx] + 4.0f * v14[tx] - 2.0f * v20[tx] + 2.0f * v26[tx] + 4.0f * v32[tx];
+            float q13 = -4.0f * v9[tx] + 4.0f * v15[tx] - 2.0f * v21[tx] + 2.0f * v27[tx] + 4.0f * v33[tx];
+            float q14 = -4.0f * v10[tx] + 4.0f * v16[tx] - 2.0f * v22[tx] + 2.0f * v28[tx] + 4.0f * v34[tx];
+            float q15 = -4.0f * v11[tx] + 4.0f * v17[tx] - 2.0f * v23[tx] + 2.0f * v29[tx] + 4.0f * v35[tx];
+            float q20 = -5.0f * v0[tx] - 4.0f * v6[tx] - 4.0f * v12[tx] - v18[tx] - v24[tx];
+            float q21 = -5.0f * v1[tx] - 4.0f * v7[tx] - 4.0f * v13[tx] - v19[tx] - v25[tx];
+            float q22 = -5.0f * v2[tx] - 4.0f * v8[tx] - 4.0f * v14[tx] - v20[tx] - v26[tx];
+            float q23 = -5.0f * v3[tx] - 4.0f * v9[tx] - 4.0f * v15[tx] - v21[tx] - v27[tx];
+            float q24 = -5.0f * v4[tx] - 4.0f * v10[tx] - 4.0f * v16[tx] - v22[tx] - v28[tx];
+            float q25 = -5.0f * v5[tx] - 4.0f * v11[tx] - 4.0f * v17[tx] - v23[tx] - v29[tx];
+            float q30 = v6[tx] - v12[tx] + 2.0f * v18[tx] - 2.0f * v24[tx] - 5.0f * v30[tx];
+            float q31 = v7[tx] - v13[tx] + 2.0f * v19[tx] - 2.0f * v25[tx] - 5.0f * v31[tx];
+            float q32 = v8[tx] - v14[tx] + 2.0f * v20[tx] - 2.0f * v26[tx] - 5.0f * v32[tx];
+            float q33 = v9[tx] - v15[tx] + 2.0f * v21[tx] - 2.0f * v27[tx] - 5.0f * v33[tx];
+            float q34 = v10[tx] - v16[tx] + 2.0f * v22[tx] - 2.0f * v28[tx] - 5.0f * v34[tx];
+            float q35 = v11[tx] - v17[tx] + 2.0f * v23[tx] - 2.0f * v29[tx] - 5.0f * v35[tx];
+            float q40 = v0[tx] + v6[tx] + v12[tx] + v18[tx] + v24[tx];
+            float q41 = v1[tx] + v7[tx] + v13[tx] + v19[tx] + v25[tx];
+            float q42 = v2[tx] + v8[tx] + v14[tx] + v20[tx] + v26[tx];
+            float q43 = v3[tx] + v9[tx] + v15[tx] + v21[tx] + v27[tx];
+            float q44 = v4[tx] + v10[tx] + v16[tx] + v22[tx] + v28[tx];
+            float q45 = v5[tx] + v11[tx] + v17[tx] + v23[tx] + v29[tx];
+            float q50 = v30[tx];
+            float q51 = v31[tx];
+            float q52 = v32[tx];
+            float q53 = v33[tx];
+            float q54 = v34[tx];
+            float q55 = v35[tx];
+            t0[tx] = 4.0f * q00;
+            t1[tx] = -4.0f * q01 + 4.0f * q02 - 2.0f * q03 + 2.0f * q04 + 4.0f * q05;
+            t2[tx] = -5.0f * q00 - 4.0f * q01 - 4.0f * q02 - q03 - q04;
+            t3[tx] = q01 - q02 + 2.0f * q03 - 2.0f * q04 - 5.0f * q05;
+            t4[tx] = q00 + q01 + q02 + q03 + q04;
+            t5[tx] = q05;
+            t6[tx] = 4.0f * q10;
+            t7[tx] = -4.0f * q11 + 4.0f * q12 - 2.0f * q13 + 2.0f * q14 + 4.0f * q15;
+            t8[tx] = -5.0f * q10 - 4.0f * q11 - 4.0f * q12 - q13 - q14;
+            t9[tx] = q11 - q12 + 2.0f * q13 - 2.0f * q14 - 5.0f * q15;
+            t10[tx] = q10 + q11 + q12 + q13 + q14;
+            t11[tx] = q15;
+            t12[tx] = 4.0f * q20;
+            t13[tx] = -4.0f * q21 + 4.0f * q22 - 2.0f * q23 + 2.0f * q24 + 4.0f * q25;
+            t14[tx] = -5.0f * q20 - 4.0f * q21 - 4.0f * q22 - q23 - q24;
+            t15[tx] = q21 - q22 + 2.0f * q23 - 2.0f * q24 - 5.0f * q25;
+            t16[tx] = q20 + q21 + q22 + q23 + q24;
+            t17[tx] = q25;
+            t18[tx] = 4.0f * q30;
+            t19[tx] = -4.0f * q31 + 4.0f * q32 - 2.0f * q33 + 2.0f * q34 + 4.0f * q35;
+            t20[tx] = -5.0f * q30 - 4.0f * q31 - 4.0f * q32 - q33 - q34;
+            t21[tx] = q31 - q32 + 2.0f * q33 - 2.0f * q34 - 5.0f * q35;
+            t22[tx] = q30 + q31 + q32 + q33 + q34;
+            t23[tx] = q35;
+            t24[tx] = 4.0f * q40;
+            t25[tx] = -4.0f * q41 + 4.0f * q42 - 2.0f * q43 + 2.0f * q44 + 4.0f * q45;
+            t26[tx] = -5.0f * q40 - 4.0f * q41 - 4.0f * q42 - q43 - q44;
+            t27[tx] = q41 - q42 + 2.0f * q43 - 2.0f * q44 - 5.0f * q45;
+            t28[tx] = q40 + q41 + q42 + q43 + q44;
+            t29[tx] = q45;
+            t30[tx] = 4.0f * q50;
+            t31[tx] = -4.0f * q51 + 4.0f * q52 - 2.0f * q53 + 2.0f * q54 + 4.0f * q55;
+            t32[tx] = -5.0f * q50 - 4.0f * q51 - 4.0f * q52 - q53 - q54;
+            t33[tx] = q51 - q52 + 2.0f * q53 - 2.0f * q54 - 5.0f * q55;
+            t34[tx] = q50 + q51 + q52 + q53 + q54;
+            t35[tx] = q55;
+        }
+        for (int rr = 0; rr < 6; rr++) {
+            float *restrict row = acc + (size_t)(4 * ty + rr) * pw;
+            const float *restrict c0 = tbuf + (size_t)(6 * rr) * tw, *restrict c1 = c0 + tw, *restrict c2 = c1 + tw,
+                                  *restrict c3 = c2 + tw, *restrict c4 = c3 + tw, *restrict c5 = c4 + tw;
+NN_OMP(omp simd)
+            for (int tx = 0; tx < tw; tx++) {
+                row[4 * tx] += c0[tx];
+                row[4 * tx + 1] += c1[tx];
+                row[4 * tx + 2] += c2[tx];
+                row[4 * tx + 3] += c3[tx];
+            }
+NN_OMP(omp simd)
+            for (int tx = 0; tx < tw; tx++) {
+                row[4 * tx + 4] += c4[tx];
+                row[4 * tx + 5] += c5[tx];
+            }
+        }
+    }
+    for (int y = 0; y < g->H; y++) {
+        const float *a = acc + (size_t)(y + 1) * pw + 1;
+        float *d = din + (size_t)y * g->W;
+NN_OMP(omp simd)
+        for (int x = 0; x < g->W; x++) d[x] += a[x];
+    }
+}
+
 /* V[e][c][t] for every channel c of x [B,C,H,W]. */
 static void input_transform(float *V, const float *x, const Geom *g, int C, int nthreads) {
     size_t estride = (size_t)C * g->T;
     size_t plane_tiles = (size_t)g->th * g->tw;
-NN_OMP(omp parallel num_threads(nn_par(nthreads, 16.0 * C * g->T)))
+NN_OMP(omp parallel num_threads(nn_par(nthreads, (double)g->E * C * g->T)))
     {
-        float *s = xmalloc(sizeof(float) * 4 * (2 * (size_t)g->tw + 2));
+        float *s = xmalloc(sizeof(float) * 12 * (4 * (size_t)g->tw + 2));
 NN_OMP(omp for schedule(static) collapse(2))
         for (int n = 0; n < g->B; n++)
             for (int c = 0; c < C; c++) {
                 const float *xp = x + ((size_t)n * C + c) * g->H * g->W;
                 float *vp = V + (size_t)c * g->T + (size_t)n * plane_tiles;
-                for (int ty = 0; ty < g->th; ty++)
-                    input_row(vp + (size_t)ty * g->tw, estride, xp, g->H, g->W, ty, g->tw, s);
+                for (int ty = 0; ty < g->th; ty++) {
+                    if (g->m == 4) input_row4(vp + (size_t)ty * g->tw, estride, xp, g->H, g->W, ty, g->tw, s);
+                    else input_row(vp + (size_t)ty * g->tw, estride, xp, g->H, g->W, ty, g->tw, s);
+                }
             }
         free(s);
     }
@@ -263,75 +671,86 @@ NN_OMP(omp simd)
     }
 }
 
-/* The 16 GEMMs, split between the threads (each runs its share single-threaded: OpenBLAS inside an
+/* The E GEMMs, split between the threads (each runs its share single-threaded: OpenBLAS inside an
  * OpenMP region does): measured faster than 16 calls on all threads each, up to 1.2x on
  * 512->1024 at 8x8, since there is no barrier inside each GEMM. */
-static void gemms(int transA, int transB, int M, int N, int K, const float *A, size_t sa, int lda,
+static void gemms(int E, int transA, int transB, int M, int N, int K, const float *A, size_t sa, int lda,
                   const float *Bm, size_t sb, int ldb, float *C, size_t sc, int ldc, int nthreads) {
 NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
-    for (int e = 0; e < 16; e++)
+    for (int e = 0; e < E; e++)
         nn_sgemm(transA, transB, M, N, K, 1.0f, A + e * sa, lda, Bm + e * sb, ldb, 0.0f, C + e * sc, ldc);
 }
 
 void wino_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                  int Cout, float *work, int nthreads) {
-    Geom g = geom(B, Cin, H, W, Cout);
+                  int Cout, int m, float *work, int nthreads) {
+    Geom g = geom(B, Cin, H, W, Cout, m);
     size_t T = g.T, CC = (size_t)Cout * Cin, plane_tiles = (size_t)g.th * g.tw;
-    float *V = work, *M = V + 16 * Cin * T, *U = M + 16 * Cout * T;
+    float *V = work, *M = V + g.E * Cin * T, *U = M + g.E * Cout * T;
     nn_blas_threads(nthreads);
-    filter_transform(U, w, Cout, Cin, nthreads);
+    if (m == 4) filter_transform4(U, w, Cout, Cin, nthreads);
+    else filter_transform(U, w, Cout, Cin, nthreads);
     input_transform(V, in, &g, Cin, nthreads);
-    gemms(0, 0, Cout, (int)T, Cin, U, CC, Cin, V, Cin * T, (int)T, M, Cout * T, (int)T, nthreads);
-NN_OMP(omp parallel num_threads(nn_par(nthreads, 16.0 * Cout * T)))
+    gemms(g.E, 0, 0, Cout, (int)T, Cin, U, CC, Cin, V, Cin * T, (int)T, M, Cout * T, (int)T, nthreads);
+NN_OMP(omp parallel num_threads(nn_par(nthreads, (double)g.E * Cout * T)))
     {
-        float *s = xmalloc(sizeof(float) * 4 * (size_t)g.tw);
+        float *s = xmalloc(sizeof(float) * 16 * (size_t)g.tw);
 NN_OMP(omp for schedule(static) collapse(2))
         for (int n = 0; n < B; n++)
-            for (int co = 0; co < Cout; co++)
-                output_plane(out + ((size_t)n * Cout + co) * H * W, M + (size_t)co * T + n * plane_tiles, Cout * T,
-                             b ? b[co] : 0.0f, &g, s);
+            for (int co = 0; co < Cout; co++) {
+                float *o = out + ((size_t)n * Cout + co) * H * W;
+                const float *mp = M + (size_t)co * T + n * plane_tiles;
+                if (m == 4) output_plane4(o, mp, Cout * T, b ? b[co] : 0.0f, &g, s);
+                else output_plane(o, mp, Cout * T, b ? b[co] : 0.0f, &g, s);
+            }
         free(s);
     }
 }
 
 void wino_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                   int Cin, int H, int W, int Cout, float *work, int nthreads) {
-    Geom g = geom(B, Cin, H, W, Cout);
+                   int Cin, int H, int W, int Cout, int m, float *work, int nthreads) {
+    Geom g = geom(B, Cin, H, W, Cout, m);
     size_t T = g.T, CC = (size_t)Cout * Cin, plane_tiles = (size_t)g.th * g.tw;
-    float *V = work, *dM = V + 16 * Cin * T, *U = dM + 16 * Cout * T, *dU = U + 16 * CC;
+    float *V = work, *dM = V + g.E * Cin * T, *U = dM + g.E * Cout * T, *dU = U + g.E * CC;
     nn_blas_threads(nthreads);
     /* dM = A dY A^T, and db; one co per iteration so the bias sums need no atomics. */
-NN_OMP(omp parallel num_threads(nn_par(nthreads, 16.0 * Cout * T)))
+NN_OMP(omp parallel num_threads(nn_par(nthreads, (double)g.E * Cout * T)))
     {
-        float *s = xmalloc(sizeof(float) * 4 * (size_t)g.tw);
+        float *s = xmalloc(sizeof(float) * 16 * (size_t)g.tw);
 NN_OMP(omp for schedule(static))
         for (int co = 0; co < Cout; co++) {
             double sum = 0;
-            for (int n = 0; n < B; n++)
-                sum += output_adjoint_plane(dM + (size_t)co * T + n * plane_tiles, Cout * T,
-                                            dout + ((size_t)n * Cout + co) * H * W, &g, s);
+            for (int n = 0; n < B; n++) {
+                float *mp = dM + (size_t)co * T + n * plane_tiles;
+                const float *dy = dout + ((size_t)n * Cout + co) * H * W;
+                sum += m == 4 ? output_adjoint_plane4(mp, Cout * T, dy, &g, s) : output_adjoint_plane(mp, Cout * T, dy, &g, s);
+            }
             if (db) db[co] += (float)sum;
         }
         free(s);
     }
     if (dw) {
         input_transform(V, in, &g, Cin, nthreads);
-        gemms(0, 1, Cout, Cin, (int)T, dM, Cout * T, (int)T, V, Cin * T, (int)T, dU, CC, Cin, nthreads);
-        filter_transform_adjoint(dw, dU, Cout, Cin, nthreads);
+        gemms(g.E, 0, 1, Cout, Cin, (int)T, dM, Cout * T, (int)T, V, Cin * T, (int)T, dU, CC, Cin, nthreads);
+        if (m == 4) filter_transform_adjoint4(dw, dU, Cout, Cin, nthreads);
+        else filter_transform_adjoint(dw, dU, Cout, Cin, nthreads);
     }
     if (din) {
         float *dV = V; /* V is no longer needed */
-        filter_transform(U, w, Cout, Cin, nthreads);
-        gemms(1, 0, Cin, (int)T, Cout, U, CC, Cin, dM, Cout * T, (int)T, dV, Cin * T, (int)T, nthreads);
-NN_OMP(omp parallel num_threads(nn_par(nthreads, 16.0 * Cin * T)))
+        if (m == 4) filter_transform4(U, w, Cout, Cin, nthreads);
+        else filter_transform(U, w, Cout, Cin, nthreads);
+        gemms(g.E, 1, 0, Cin, (int)T, Cout, U, CC, Cin, dM, Cout * T, (int)T, dV, Cin * T, (int)T, nthreads);
+NN_OMP(omp parallel num_threads(nn_par(nthreads, (double)g.E * Cin * T)))
         {
-            size_t pw = 2 * (size_t)g.tw + 2, ph = 2 * (size_t)g.th + 2;
-            float *acc = xmalloc(sizeof(float) * (pw * ph + 16 * (size_t)g.tw));
+            size_t pw = (size_t)m * g.tw + 2, ph = (size_t)m * g.th + 2;
+            float *acc = xmalloc(sizeof(float) * (pw * ph + 36 * (size_t)g.tw));
 NN_OMP(omp for schedule(static) collapse(2))
             for (int n = 0; n < B; n++)
-                for (int ci = 0; ci < Cin; ci++)
-                    input_adjoint_plane(din + ((size_t)n * Cin + ci) * H * W, dV + (size_t)ci * T + n * plane_tiles,
-                                        Cin * T, &g, acc, acc + pw * ph);
+                for (int ci = 0; ci < Cin; ci++) {
+                    float *d = din + ((size_t)n * Cin + ci) * H * W;
+                    const float *vp = dV + (size_t)ci * T + n * plane_tiles;
+                    if (m == 4) input_adjoint_plane4(d, vp, Cin * T, &g, acc, acc + pw * ph);
+                    else input_adjoint_plane(d, vp, Cin * T, &g, acc, acc + pw * ph);
+                }
             free(acc);
         }
     }
@@ -345,10 +764,10 @@ NN_OMP(omp for schedule(static) collapse(2))
  * (4 Cin channels at H/2 x W/2) with w'[4c + 2p + q][a, b] = w[c, 2a+p, 2b+q], zero where 2a+p or
  * 2b+q is 5. That 3x3 convolution runs by Winograd: 36 taps at 16/36 of the multiplies each, so
  * 1.56x fewer multiplies than the 25 direct taps. */
-size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout) {
+size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout, int m) {
     size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
     /* x', dx', w', dw', then the Winograd workspace */
-    return 2 * xn + 2 * wn + wino_workspace(B, 4 * Cin, H / 2, W / 2, Cout);
+    return 2 * xn + 2 * wn + wino_workspace(B, 4 * Cin, H / 2, W / 2, Cout, m);
 }
 
 /* x' from x (dir 0), or x += x' scattered back (dir 1). */
@@ -398,17 +817,17 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static
 }
 
 void wino_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                     int Cout, float *work, int nthreads) {
+                     int Cout, int m, float *work, int nthreads) {
     SL_ASSERT(H % 2 == 0 && W % 2 == 0);
     size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
     float *xp = work, *wp = xp + 2 * xn, *rest = wp + 2 * wn;
     s2_phases(xp, (float *)in, B, Cin, H, W, 0, nthreads);
     s2_weights(wp, (float *)w, Cout, Cin, 0, nthreads);
-    wino_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, rest, nthreads);
+    wino_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, m, rest, nthreads);
 }
 
 void wino_s2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                      int Cin, int H, int W, int Cout, float *work, int nthreads) {
+                      int Cin, int H, int W, int Cout, int m, float *work, int nthreads) {
     SL_ASSERT(H % 2 == 0 && W % 2 == 0);
     size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
     float *xp = work, *dxp = xp + xn, *wp = dxp + xn, *dwp = wp + wn, *rest = wp + 2 * wn;
@@ -418,7 +837,7 @@ void wino_s2_backward(float *din, float *dw, float *db, const float *dout, const
         memset(dwp, 0, sizeof(float) * wn);
     }
     if (din) memset(dxp, 0, sizeof(float) * xn);
-    wino_backward(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, rest, nthreads);
+    wino_backward(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, m, rest, nthreads);
     if (dw) s2_weights(dwp, dw, Cout, Cin, 1, nthreads);
     if (din) s2_phases(dxp, din, B, Cin, H, W, 1, nthreads);
 }
