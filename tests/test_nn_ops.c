@@ -177,8 +177,10 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
         else conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S, work, 2);
         snprintf(what, sizeof what, "conv%dx%d/%d %s bwd", K, K, S, name);
         check_close(what, dx1, dx, xn, 1e-4, f4 ? 1e-4 * maxabs(dx, xn) : 1e-4);
-        check_close(what, dw1, dw, wn, 1e-4, f4 ? 1e-4 * maxabs(dw, wn) : 1e-4);
-        check_close(what, db1, db, Cout, 1e-4, 1e-4);
+        /* dw and db are sums over B*H*W terms, which the reference accumulates in float: its own
+         * error grows with the tensor's scale */
+        check_close(what, dw1, dw, wn, 1e-4, f4 ? 1e-4 * maxabs(dw, wn) : 1e-4 + 1e-5 * maxabs(dw, wn));
+        check_close(what, db1, db, Cout, 1e-4, 1e-4 + 1e-5 * maxabs(db, Cout));
     }
     conv2d_set_winograd(1);
     free(c.x), free(c.w), free(c.b), free(c.r), free(dx), free(dw), free(db), free(y0), free(y1), free(work);

@@ -130,6 +130,21 @@ NN_OMP(omp simd)
     }
 }
 
+/* 36 named plane pointers, as PLANES below (which is defined with the F(2x2,3x3) code). */
+#define PLANES36(T, name, base, es)                                                              \
+    T *restrict name##0 = (base), *restrict name##1 = name##0 + (es), *restrict name##2 = name##1 + (es), \
+        *restrict name##3 = name##2 + (es), *restrict name##4 = name##3 + (es), *restrict name##5 = name##4 + (es), \
+        *restrict name##6 = name##5 + (es), *restrict name##7 = name##6 + (es), *restrict name##8 = name##7 + (es), \
+        *restrict name##9 = name##8 + (es), *restrict name##10 = name##9 + (es), *restrict name##11 = name##10 + (es), \
+        *restrict name##12 = name##11 + (es), *restrict name##13 = name##12 + (es), *restrict name##14 = name##13 + (es), \
+        *restrict name##15 = name##14 + (es), *restrict name##16 = name##15 + (es), *restrict name##17 = name##16 + (es), \
+        *restrict name##18 = name##17 + (es), *restrict name##19 = name##18 + (es), *restrict name##20 = name##19 + (es), \
+        *restrict name##21 = name##20 + (es), *restrict name##22 = name##21 + (es), *restrict name##23 = name##22 + (es), \
+        *restrict name##24 = name##23 + (es), *restrict name##25 = name##24 + (es), *restrict name##26 = name##25 + (es), \
+        *restrict name##27 = name##26 + (es), *restrict name##28 = name##27 + (es), *restrict name##29 = name##28 + (es), \
+        *restrict name##30 = name##29 + (es), *restrict name##31 = name##30 + (es), *restrict name##32 = name##31 + (es), \
+        *restrict name##33 = name##32 + (es), *restrict name##34 = name##33 + (es), *restrict name##35 = name##34 + (es)
+
 /* ---- F(4x4, 3x3): 4x4 output tiles from 6x6 patches ------------------------------------------
  * Same scheme with 36 GEMMs, interpolation points 0, +-1, +-2 (Lavin & Gray; the matrices are those
  * of wincnn): 36 multiplies per 16 outputs against 16 per 4 for F(2x2, 3x3), so 1.78x fewer GEMM
@@ -283,7 +298,7 @@ SIMD_CLONES static void output_plane4(float *out, const float *M, size_t estride
     float *restrict o0 = s, *restrict o1 = s + 4 * tw, *restrict o2 = s + 8 * tw, *restrict o3 = s + 12 * tw;
     float *o[4] = {o0, o1, o2, o3};
     for (int ty = 0; ty < g->th; ty++) {
-        const float *restrict m0 = (M + (size_t)ty * tw), *restrict m1 = m0 + (estride), *restrict m2 = m1 + (estride), *restrict m3 = m2 + (estride), *restrict m4 = m3 + (estride), *restrict m5 = m4 + (estride), *restrict m6 = m5 + (estride), *restrict m7 = m6 + (estride), *restrict m8 = m7 + (estride), *restrict m9 = m8 + (estride), *restrict m10 = m9 + (estride), *restrict m11 = m10 + (estride), *restrict m12 = m11 + (estride), *restrict m13 = m12 + (estride), *restrict m14 = m13 + (estride), *restrict m15 = m14 + (estride), *restrict m16 = m15 + (estride), *restrict m17 = m16 + (estride), *restrict m18 = m17 + (estride), *restrict m19 = m18 + (estride), *restrict m20 = m19 + (estride), *restrict m21 = m20 + (estride), *restrict m22 = m21 + (estride), *restrict m23 = m22 + (estride), *restrict m24 = m23 + (estride), *restrict m25 = m24 + (estride), *restrict m26 = m25 + (estride), *restrict m27 = m26 + (estride), *restrict m28 = m27 + (estride), *restrict m29 = m28 + (estride), *restrict m30 = m29 + (estride), *restrict m31 = m30 + (estride), *restrict m32 = m31 + (estride), *restrict m33 = m32 + (estride), *restrict m34 = m33 + (estride), *restrict m35 = m34 + (estride);
+        PLANES36(const float, m, M + (size_t)ty * tw, estride);
 NN_OMP(omp simd)
         for (int tx = 0; tx < tw; tx++) {
             float r00 = m0[tx] + m6[tx] + m12[tx] + m18[tx] + m24[tx];
@@ -349,7 +364,7 @@ NN_OMP(omp simd reduction(+ : rs))
             for (int j = 0; j < 4 * tw; j++) rs += ra[j];
         }
         sum += rs;
-        float *restrict m0 = (dM + (size_t)ty * tw), *restrict m1 = m0 + (estride), *restrict m2 = m1 + (estride), *restrict m3 = m2 + (estride), *restrict m4 = m3 + (estride), *restrict m5 = m4 + (estride), *restrict m6 = m5 + (estride), *restrict m7 = m6 + (estride), *restrict m8 = m7 + (estride), *restrict m9 = m8 + (estride), *restrict m10 = m9 + (estride), *restrict m11 = m10 + (estride), *restrict m12 = m11 + (estride), *restrict m13 = m12 + (estride), *restrict m14 = m13 + (estride), *restrict m15 = m14 + (estride), *restrict m16 = m15 + (estride), *restrict m17 = m16 + (estride), *restrict m18 = m17 + (estride), *restrict m19 = m18 + (estride), *restrict m20 = m19 + (estride), *restrict m21 = m20 + (estride), *restrict m22 = m21 + (estride), *restrict m23 = m22 + (estride), *restrict m24 = m23 + (estride), *restrict m25 = m24 + (estride), *restrict m26 = m25 + (estride), *restrict m27 = m26 + (estride), *restrict m28 = m27 + (estride), *restrict m29 = m28 + (estride), *restrict m30 = m29 + (estride), *restrict m31 = m30 + (estride), *restrict m32 = m31 + (estride), *restrict m33 = m32 + (estride), *restrict m34 = m33 + (estride), *restrict m35 = m34 + (estride);
+        PLANES36(float, m, dM + (size_t)ty * tw, estride);
 NN_OMP(omp simd)
         for (int tx = 0; tx < tw; tx++) {
             float g00 = r0[4 * tx], g01 = r0[4 * tx + 1], g02 = r0[4 * tx + 2], g03 = r0[4 * tx + 3];
@@ -428,9 +443,9 @@ SIMD_CLONES static void input_adjoint_plane4(float *din, const float *dV, size_t
                                              float *acc, float *tbuf) {
     int tw = g->tw, pw = 4 * tw + 2, ph = 4 * g->th + 2;
     memset(acc, 0, sizeof(float) * (size_t)ph * pw);
-    float *restrict t0 = (tbuf), *restrict t1 = t0 + ((size_t)tw), *restrict t2 = t1 + ((size_t)tw), *restrict t3 = t2 + ((size_t)tw), *restrict t4 = t3 + ((size_t)tw), *restrict t5 = t4 + ((size_t)tw), *restrict t6 = t5 + ((size_t)tw), *restrict t7 = t6 + ((size_t)tw), *restrict t8 = t7 + ((size_t)tw), *restrict t9 = t8 + ((size_t)tw), *restrict t10 = t9 + ((size_t)tw), *restrict t11 = t10 + ((size_t)tw), *restrict t12 = t11 + ((size_t)tw), *restrict t13 = t12 + ((size_t)tw), *restrict t14 = t13 + ((size_t)tw), *restrict t15 = t14 + ((size_t)tw), *restrict t16 = t15 + ((size_t)tw), *restrict t17 = t16 + ((size_t)tw), *restrict t18 = t17 + ((size_t)tw), *restrict t19 = t18 + ((size_t)tw), *restrict t20 = t19 + ((size_t)tw), *restrict t21 = t20 + ((size_t)tw), *restrict t22 = t21 + ((size_t)tw), *restrict t23 = t22 + ((size_t)tw), *restrict t24 = t23 + ((size_t)tw), *restrict t25 = t24 + ((size_t)tw), *restrict t26 = t25 + ((size_t)tw), *restrict t27 = t26 + ((size_t)tw), *restrict t28 = t27 + ((size_t)tw), *restrict t29 = t28 + ((size_t)tw), *restrict t30 = t29 + ((size_t)tw), *restrict t31 = t30 + ((size_t)tw), *restrict t32 = t31 + ((size_t)tw), *restrict t33 = t32 + ((size_t)tw), *restrict t34 = t33 + ((size_t)tw), *restrict t35 = t34 + ((size_t)tw);
+    PLANES36(float, t, tbuf, (size_t)tw);
     for (int ty = 0; ty < g->th; ty++) {
-        const float *restrict v0 = (dV + (size_t)ty * tw), *restrict v1 = v0 + (estride), *restrict v2 = v1 + (estride), *restrict v3 = v2 + (estride), *restrict v4 = v3 + (estride), *restrict v5 = v4 + (estride), *restrict v6 = v5 + (estride), *restrict v7 = v6 + (estride), *restrict v8 = v7 + (estride), *restrict v9 = v8 + (estride), *restrict v10 = v9 + (estride), *restrict v11 = v10 + (estride), *restrict v12 = v11 + (estride), *restrict v13 = v12 + (estride), *restrict v14 = v13 + (estride), *restrict v15 = v14 + (estride), *restrict v16 = v15 + (estride), *restrict v17 = v16 + (estride), *restrict v18 = v17 + (estride), *restrict v19 = v18 + (estride), *restrict v20 = v19 + (estride), *restrict v21 = v20 + (estride), *restrict v22 = v21 + (estride), *restrict v23 = v22 + (estride), *restrict v24 = v23 + (estride), *restrict v25 = v24 + (estride), *restrict v26 = v25 + (estride), *restrict v27 = v26 + (estride), *restrict v28 = v27 + (estride), *restrict v29 = v28 + (estride), *restrict v30 = v29 + (estride), *restrict v31 = v30 + (estride), *restrict v32 = v31 + (estride), *restrict v33 = v32 + (estride), *restrict v34 = v33 + (estride), *restrict v35 = v34 + (estride);
+        PLANES36(const float, v, dV + (size_t)ty * tw, estride);
 NN_OMP(omp simd)
         for (int tx = 0; tx < tw; tx++) {
             float q00 = 4.0f * v0[tx];
