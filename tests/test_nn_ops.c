@@ -215,16 +215,17 @@ static void t_conv(void) {
     CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));
     CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) && !conv2d_use_winograd(16, 128, 32, 32, 256, 5, 1) &&
           !conv2d_use_winograd(16, 128, 32, 32, 256, 3, 2) && !conv2d_use_winograd(16, 64, 64, 64, 3, 3, 1) &&
-          !conv2d_use_winograd(16, 1024, 4, 4, 2048, 3, 1) && conv2d_use_winograd(64, 1024, 4, 4, 2048, 3, 1));
-    /* the tile size: F(4x4,3x3) with >= 512 4x4 tiles, else F(2x2,3x3) with >= 256 2x2 tiles */
-    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) == 4 && conv2d_use_winograd(16, 256, 8, 8, 512, 3, 1) == 2 &&
-          conv2d_use_winograd(16, 256, 16, 16, 512, 3, 1) == 2 && conv2d_use_winograd_s2(64, 128, 32, 32, 256, 5, 2) == 4 &&
-          conv2d_use_winograd_s2(16, 128, 32, 32, 256, 5, 2) == 2);
-    conv2d_set_winograd(2);
-    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) == 2);
-    conv2d_set_winograd(1);
+          !conv2d_use_winograd(8, 1024, 4, 4, 2048, 3, 1) && conv2d_use_winograd(16, 1024, 4, 4, 2048, 3, 1));
     CHECK(conv2d_use_winograd_s2(16, 128, 32, 32, 256, 5, 2) && !conv2d_use_winograd_s2(16, 128, 31, 32, 256, 5, 2) &&
-          !conv2d_use_winograd_s2(16, 256, 16, 16, 512, 5, 2) && !conv2d_use_winograd_s2(16, 3, 64, 64, 128, 5, 2) && !conv2d_use_winograd_s2(16, 128, 32, 32, 256, 3, 2));
+          !conv2d_use_winograd_s2(16, 256, 8, 8, 512, 5, 2) && !conv2d_use_winograd_s2(16, 3, 64, 64, 128, 5, 2) &&
+          !conv2d_use_winograd_s2(16, 128, 32, 32, 256, 3, 2));
+    /* the tile size: F(4x4,3x3) with >= 64 4x4 tiles, else F(2x2,3x3) with >= 64 2x2 tiles (256 for 5x5/2) */
+    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) == 4 && conv2d_use_winograd(16, 256, 8, 8, 512, 3, 1) == 4 &&
+          conv2d_use_winograd(16, 512, 4, 4, 1024, 3, 1) == 2 && conv2d_use_winograd_s2(16, 128, 16, 16, 256, 5, 2) == 4 &&
+          conv2d_use_winograd_s2(8, 128, 16, 16, 256, 5, 2) == 0);
+    conv2d_set_winograd(2);
+    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) == 2 && conv2d_use_winograd_s2(16, 128, 16, 16, 256, 5, 2) == 2);
+    conv2d_set_winograd(1);
 }
 
 /* ---- dense --------------------------------------------------------------------------------- */

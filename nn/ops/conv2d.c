@@ -67,13 +67,17 @@ int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <
 static int winograd_mode = 1;
 void conv2d_set_winograd(int mode) { winograd_mode = mode; }
 
-/* Winograd pays when there are enough tiles per GEMM: measured on the 2-core dev machine
- * (bench_ops --winograd 0|1|2), F(2x2,3x3) on 1024->2048 at 4x4 is 1.2x faster at batch 64 (256
- * tiles) and 1.2x slower at batch 32 (128 tiles), 512->1024 at 8x8 likewise at batch 16 and 8. */
-#define WINO_MIN_TILES 256
-/* F(4x4,3x3) against F(2x2,3x3) (bench_ops --winograd 1|2, batch 16): lite's 64->128 at 32x32
- * (1024 4x4 tiles) 1.27x faster, 128->256 at 16x16 (256 tiles) the same. */
-#define WINO4_MIN_TILES 512
+/* Winograd pays when there are enough tiles per GEMM. Measured on the 2-core dev machine at batch 16
+ * (fwd + bwd of one layer, im2col / F(2x2,3x3) / F(4x4,3x3), ms):
+ *   3x3 512->1024 at 4x4    (64 2x2 tiles, 16 4x4 tiles)    42.2 / 37.8 / 49.6
+ *   3x3 256->512 at 8x8     (256, 64)                       44.5 / 24.6 / 22.9
+ *   3x3 128->256 at 16x16   (1024, 256)                     45.4 / 25.7 / 17.2
+ *   5x5/2 128->256 at 16x16 (256, 64 at half resolution)    38.0 / 31.8 / 27.7
+ *   5x5/2 256->512 at 8x8   (64, 16)                        35.9 / 52.1 / 61.7
+ * so F(4x4,3x3) from 64 4x4 tiles, else F(2x2,3x3) from 64 2x2 tiles (256 for 5x5 stride 2). */
+#define WINO_MIN_TILES 64
+#define WINO4_MIN_TILES 64
+#define WINO_S2_MIN_TILES 256
 static int wino_pick(int B, int H, int W, size_t min2, size_t min4) {
     if (winograd_mode == 1 && wino_tiles(B, H, W, 4) >= min4) return 4;
     if (winograd_mode && wino_tiles(B, H, W, 2) >= min2) return 2;
@@ -86,10 +90,8 @@ int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
 }
 
 /* 5x5 stride 2 by space-to-depth + Winograd (winograd.c), on even sizes with enough tiles at half
- * resolution: measured with bench_ops --preset lite|original --winograd 0|2 at batch 16, the
- * encoder's conv2 (1024 tiles) is 1.2x faster, conv3 (256 tiles) 1.1x slower, and conv1 (3 input
- * channels, whose 16 GEMMs have K = 12) 1.4x slower. */
-#define WINO_S2_MIN_TILES 512
+ * resolution and at least 16 input channels (the encoder's conv1, 3 channels, whose GEMMs have
+ * K = 12, was 1.4x slower). */
 #define WINO_S2_MIN_CIN 16
 int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (K != 5 || S != 2 || H % 2 || W % 2 || Cout <= DIRECT_MAX_COUT || Cin < WINO_S2_MIN_CIN) return 0;
