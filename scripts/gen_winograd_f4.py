@@ -68,14 +68,14 @@ for i in range(6):
         lines.append("        float t%d%d = %s;"%(i,c,expr(G[i],["g[%d]"%(3*r+c) for r in range(3)])))
 for i in range(6):
     for j in range(6):
-        lines.append("        U[%d * CC + k] = %s;"%(6*i+j,expr(G[j],["t%d%d"%(i,c) for c in range(3)])))
+        lines.append("        U[%d * es + k] = %s;"%(6*i+j,expr(G[j],["t%d%d"%(i,c) for c in range(3)])))
 out['filt']="\n".join(lines)
 # filter adjoint: t[r][j] = sum_i G[i][r] u[6i+j]; dg[r][c] += sum_j G[j][c] t[r][j]
 GT=T(G)
 lines=[]
 for r in range(3):
     for j in range(6):
-        lines.append("        float t%d%d = %s;"%(r,j,expr(GT[r],["dU[%d * CC + k]"%(6*i+j) for i in range(6)])))
+        lines.append("        float t%d%d = %s;"%(r,j,expr(GT[r],["dU[%d * es + k]"%(6*i+j) for i in range(6)])))
 for r in range(3):
     for c in range(3):
         lines.append("        g[%d] += %s;"%(3*r+c,expr(GT[c],["t%d%d"%(r,j) for j in range(6)])))
