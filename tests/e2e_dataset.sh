@@ -134,10 +134,10 @@ for dname in ds ds-key2; do
 done
 # The same images under another key: a shortcut on the mark would drop the AUC towards 0.5 and move
 # fake and real scores apart differently. Allowed: |dAUC| <= 0.10 and a class-dependent score shift
-# under a quarter of the class gap. Measured without a shortcut over 13 runs (the sets, their
-# consent records and so the dataset differ from run to run; 32 test images, one of the 256
-# real/fake pairs is 0.004): |dAUC| median 0.020, largest 0.066 (under ASan in a CI run, which a
-# 0.05 limit failed); shift at most 0.18 of the gap. A shortcut's drop is ~0.4.
+# under a quarter of the class gap. Measured without a shortcut over 13 runs of this script (the
+# figures vary from run to run; 32 test images, one of the 256 real/fake pairs is 0.004): |dAUC|
+# median 0.020, largest 0.066 (under ASan in a CI run, which a 0.05 limit failed); shift at most
+# 0.18 of the gap. A shortcut's drop is ~0.4.
 # E2E_SHORTCUT_LOG=FILE keeps the measured figures.
 check "spectral trained on key 1: the AUC and the class gap survive key 2" $PY -c '
 import csv, json, sys
