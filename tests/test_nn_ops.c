@@ -226,6 +226,25 @@ static void t_conv(void) {
     conv2d_set_winograd(2);
     CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) == 2 && conv2d_use_winograd_s2(16, 128, 16, 16, 256, 5, 2) == 2);
     conv2d_set_winograd(1);
+    /* a net sizes its workspace once, by conv2d_workspace at its largest batch: whatever variant any
+     * mode picks at that batch or a smaller one must fit */
+    const int shapes[][6] = {{128, 4, 4, 256, 3, 1}, {64, 8, 8, 128, 3, 1}, {32, 32, 32, 64, 3, 1},
+                             {64, 16, 16, 128, 5, 2}, {32, 32, 32, 64, 5, 2}, {16, 64, 64, 32, 5, 2}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int *q = shapes[k];
+        size_t have = conv2d_workspace(64, q[0], q[1], q[2], q[3], q[4], q[5]);
+        for (int mode = 0; mode <= 2; mode++)
+            for (int B = 1; B <= 64; B *= 2) {
+                conv2d_set_winograd(mode);
+                int m3 = conv2d_use_winograd(B, q[0], q[1], q[2], q[3], q[4], q[5]);
+                int m5 = conv2d_use_winograd_s2(B, q[0], q[1], q[2], q[3], q[4], q[5]);
+                size_t need = m3   ? wino_workspace(B, q[0], q[1], q[2], q[3], m3)
+                              : m5 ? wino_s2_workspace(B, q[0], q[1], q[2], q[3], m5)
+                                   : conv2d_workspace(B, q[0], q[1], q[2], q[3], q[4], q[5]);
+                CHECKF(need <= have, "shape %zu mode %d batch %d: needs %zu floats, has %zu", k, mode, B, need, have);
+            }
+    }
+    conv2d_set_winograd(1);
 }
 
 /* ---- dense --------------------------------------------------------------------------------- */

@@ -98,16 +98,23 @@ int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S)
     return wino_pick(B, H / 2, W / 2, WINO_S2_MIN_TILES, WINO4_MIN_TILES);
 }
 
-/* Enough for either of im2col and Winograd, so conv2d_set_winograd may switch after allocation. */
+/* Enough for im2col and every Winograd variant that can be picked, so conv2d_set_winograd may
+ * switch after allocation. */
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (conv2d_use_direct(Cin, Cout, K, S)) return conv_direct_workspace(B, Cin, H, W, Cout, K);
     size_t N = (size_t)B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
     size_t need = (size_t)Cin * K * K * N + (size_t)Cout * N;
-    for (int m = 2; m <= 4; m += 2) {
-        size_t wg = K == 3 && S == 1                               ? wino_workspace(B, Cin, H, W, Cout, m)
-                    : K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 ? wino_s2_workspace(B, Cin, H, W, Cout, m)
-                                                                   : 0;
-        if (wg > need) need = wg;
+    /* only the tile sizes that can be picked at this batch (and so at any smaller one: the tile
+     * counts grow with B) under any conv2d_set_winograd mode: F(4x4) weights take 4x the kernel */
+    int s3 = K == 3 && S == 1, s5 = K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0;
+    if (s3 || s5) {
+        int h = s3 ? H : H / 2, w = s3 ? W : W / 2;
+        size_t min2 = s3 ? WINO_MIN_TILES : WINO_S2_MIN_TILES;
+        for (int m = 2; m <= 4; m += 2) {
+            if (wino_tiles(B, h, w, m) < (m == 4 ? WINO4_MIN_TILES : min2)) continue;
+            size_t wg = s3 ? wino_workspace(B, Cin, H, W, Cout, m) : wino_s2_workspace(B, Cin, H, W, Cout, m);
+            if (wg > need) need = wg;
+        }
     }
     return need;
 }
