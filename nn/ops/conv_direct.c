@@ -9,9 +9,7 @@
  *   dinput     din += conv(dout, w flipped, ci<->co)  (OC = Cin,  IC = Cout)
  *   dweight    dw[co, ci, ky, kx] = sum dout[co] * shifted in[ci]: 3 x 5 vector partial sums per
  *              (ci, ky), reduced once at the end.
- * The kernels are compiled for x86-64-v4 (AVX-512: 32 vector registers), AVX2+FMA and baseline
- * x86-64 and picked at load time (the build targets baseline x86-64); elsewhere, for the target's
- * own vectors. */
+ * The kernels are compiled per instruction set and picked at load time (NN_SIMD_CLONES, ops.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,12 +17,6 @@
 #include "util/util.h"
 
 #pragma GCC diagnostic ignored "-Wpsabi" /* the v8 helpers are inlined: no vector crosses a call */
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
-#else
-#define SIMD_CLONES
-#endif
 
 typedef float v8 __attribute__((vector_size(32)));
 #define VL 8      /* floats per vector */
@@ -81,7 +73,7 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * p.plane)) s
  * out[oc][y][x] (+)= bias[oc] + sum_{ic,ky,kx} w[(oc*IC + ic)*K*K + ky*K + kx] * in[ic][y+ky][x+kx]
  * (in padded). NB is a compile-time constant in each instance so the accumulators stay in registers. */
 #define CONV_ROWS(NB)                                                                                            \
-    SIMD_CLONES static void conv_rows_##NB(float *out, size_t out_plane, const float *in, Pad p, const float *w, \
+    NN_SIMD_CLONES static void conv_rows_##NB(float *out, size_t out_plane, const float *in, Pad p, const float *w, \
                                            int IC, int K, int y, int W, const float *bias, int accumulate) {     \
         for (int x0 = 0; x0 < W; x0 += XB) {                                                                   \
             v8 acc[NB][XB / VL];                                                                               \
@@ -144,7 +136,7 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * OC * IC * K * K
  * zero there. Instances for K = 3 and 5 (constant, so the accumulators stay in registers) and one
  * for any K. */
 #define DW_PASS(SUF, NB, KC)                                                                                   \
-    SIMD_CLONES static void dw_pass_##SUF(float *dw, const float *dpad, const float *ipad, Pad p, int B,      \
+    NN_SIMD_CLONES static void dw_pass_##SUF(float *dw, const float *dpad, const float *ipad, Pad p, int B,      \
                                           int Cin, int H, int W, int Cout, int K, int ci, int ky, int co0) {   \
         v8 acc[NB][KMAX];                                                                                      \
         _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) _Pragma("GCC unroll 9") for (int kx = 0; kx < KC; kx++) \

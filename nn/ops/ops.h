@@ -23,6 +23,15 @@
 #define NN_OMP(...)
 #endif
 
+/* Vector kernels of the engine, compiled for x86-64-v4 (AVX-512: 32 vector registers), AVX2+FMA
+ * and baseline x86-64 and picked at load time (the build targets baseline x86-64); elsewhere, for
+ * the target's own vectors. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NN_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=haswell", "default")))
+#else
+#define NN_SIMD_CLONES
+#endif
+
 /* Threads for a loop of `work` elementary steps: small loops run on one thread (waking a team costs
  * more than they do, and a descheduled team member stalls everyone at the barrier). */
 static inline int nn_par(int nthreads, double work) { return work >= 65536.0 ? nthreads : 1; }

@@ -23,12 +23,6 @@
 #include "nn/ops/ops.h"
 #include "util/util.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
 /* m: output tile side (2 or 4); E = (m + 2)^2 transformed elements, one GEMM each. */
 typedef struct {
     int B, Cin, H, W, Cout, th, tw, m, E;
@@ -101,7 +95,7 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, 16.0 * CC)) schedule(static
 
 /* One row of tiles of plane x [H,W]: V[e][t0 + tx] = (B^T d B)[e], e = 4i + j, with
  * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. `s` holds 4 rows of 2 tw + 2 floats. */
-SIMD_CLONES static void input_row(float *V, size_t estride, const float *x, int H, int W, int ty, int tw,
+NN_SIMD_CLONES static void input_row(float *V, size_t estride, const float *x, int H, int W, int ty, int tw,
                                   float *s) {
     int pw = 2 * tw + 2;
     float *p[4];
@@ -258,7 +252,7 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static
 
 /* One row of tiles: V[e][tx] for the 6x6 patches of rows 4 ty - 1 .. 4 ty + 4. `s` holds 12 rows of
  * 4 tw + 2 floats. */
-SIMD_CLONES static void input_row4(float *V, size_t estride, const float *x, int H, int W, int ty, int tw,
+NN_SIMD_CLONES static void input_row4(float *V, size_t estride, const float *x, int H, int W, int ty, int tw,
                                    float *s) {
     int pw = 4 * tw + 2;
     float *p0 = s, *p1 = p0 + pw, *p2 = p1 + pw, *p3 = p2 + pw, *p4 = p3 + pw, *p5 = p4 + pw;
@@ -298,7 +292,7 @@ NN_OMP(omp simd)
     }
 }
 
-SIMD_CLONES static void output_plane4(float *out, const float *M, size_t estride, float bias, const Geom *g,
+NN_SIMD_CLONES static void output_plane4(float *out, const float *M, size_t estride, float bias, const Geom *g,
                                       float *s) {
     int tw = g->tw;
     float *restrict o0 = s, *restrict o1 = s + 4 * tw, *restrict o2 = s + 8 * tw, *restrict o3 = s + 12 * tw;
@@ -353,7 +347,7 @@ NN_OMP(omp simd)
     }
 }
 
-SIMD_CLONES static double output_adjoint_plane4(float *dM, size_t estride, const float *dy, const Geom *g,
+NN_SIMD_CLONES static double output_adjoint_plane4(float *dM, size_t estride, const float *dy, const Geom *g,
                                                 float *s) {
     int tw = g->tw, W = g->W;
     float *restrict r0 = s, *restrict r1 = s + 4 * tw, *restrict r2 = s + 8 * tw, *restrict r3 = s + 12 * tw;
@@ -445,7 +439,7 @@ NN_OMP(omp simd)
 /* din plane += B dV B^T over the plane's 6x6 patches, which overlap by two rows and columns: each
  * tile row's patches go to `t` (36 x tw), then into the padded plane `acc` ((4 th + 2) x (4 tw + 2))
  * in two column passes that do not overlap (columns 0-3 of every patch, then 4-5). */
-SIMD_CLONES static void input_adjoint_plane4(float *din, const float *dV, size_t estride, const Geom *g,
+NN_SIMD_CLONES static void input_adjoint_plane4(float *din, const float *dV, size_t estride, const Geom *g,
                                              float *acc, float *tbuf) {
     int tw = g->tw, pw = 4 * tw + 2, ph = 4 * g->th + 2;
     memset(acc, 0, sizeof(float) * (size_t)ph * pw);
@@ -586,7 +580,7 @@ NN_OMP(omp for schedule(static) collapse(2))
         *restrict name##15 = name##14 + (es)
 
 /* out[n, co] = A^T M A + bias over the tiles of one plane, A^T = [1 1 1 0; 0 1 -1 -1]. */
-SIMD_CLONES static void output_plane(float *out, const float *M, size_t estride, float bias, const Geom *g,
+NN_SIMD_CLONES static void output_plane(float *out, const float *M, size_t estride, float bias, const Geom *g,
                                      float *s) {
     int tw = g->tw;
     float *restrict o0 = s, *restrict o1 = s + 2 * tw;
@@ -611,7 +605,7 @@ NN_OMP(omp simd)
 
 /* dM[e][co][t] = (A dY A^T)[e] over the tiles of one plane of dY (zero past the edge), and the
  * plane's sum (for the bias gradient). A = [1 0; 1 1; 1 -1; 0 -1]. */
-SIMD_CLONES static double output_adjoint_plane(float *dM, size_t estride, const float *dy, const Geom *g,
+NN_SIMD_CLONES static double output_adjoint_plane(float *dM, size_t estride, const float *dy, const Geom *g,
                                                float *s) {
     int tw = g->tw, W = g->W;
     float *restrict r0 = s, *restrict r1 = s + 2 * tw;
@@ -645,7 +639,7 @@ NN_OMP(omp simd)
  * Tiles overlap by two rows and columns, so each tile row's 4x4 patches go to `t` (16 x tw) and
  * are summed into a padded plane `acc` ((2 th + 2) x (2 tw + 2)) in two column passes that do
  * not overlap; then acc's interior is added to din. */
-SIMD_CLONES static void input_adjoint_plane(float *din, const float *dV, size_t estride, const Geom *g,
+NN_SIMD_CLONES static void input_adjoint_plane(float *din, const float *dV, size_t estride, const Geom *g,
                                             float *acc, float *t) {
     int tw = g->tw, pw = 2 * tw + 2, ph = 2 * g->th + 2;
     memset(acc, 0, sizeof(float) * (size_t)ph * pw);
