@@ -78,24 +78,30 @@ void conv2d_set_winograd(int mode) { winograd_mode = mode; }
 #define WINO_MIN_TILES 64
 #define WINO4_MIN_TILES 64
 #define WINO_S2_MIN_TILES 256
-static int wino_pick(int B, int H, int W, size_t min2, size_t min4) {
-    if (winograd_mode == 1 && wino_tiles(B, H, W, 4) >= min4) return 4;
-    if (winograd_mode && wino_tiles(B, H, W, 2) >= min2) return 2;
+static int wino_pick(int mode, int B, int H, int W, size_t min2, size_t min4) {
+    if (mode == 1 && wino_tiles(B, H, W, 4) >= min4) return 4;
+    if (mode && wino_tiles(B, H, W, 2) >= min2) return 2;
     return 0;
 }
 
-int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
+static int pick3(int mode, int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (K != 3 || S != 1 || conv2d_use_direct(Cin, Cout, K, S)) return 0;
-    return wino_pick(B, H, W, WINO_MIN_TILES, WINO4_MIN_TILES);
+    return wino_pick(mode, B, H, W, WINO_MIN_TILES, WINO4_MIN_TILES);
+}
+int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
+    return pick3(winograd_mode, B, Cin, H, W, Cout, K, S);
 }
 
 /* 5x5 stride 2 by space-to-depth + Winograd (winograd.c), on even sizes with enough tiles at half
  * resolution and at least 16 input channels (the encoder's conv1, 3 channels, whose GEMMs have
  * K = 12, was 1.4x slower). */
 #define WINO_S2_MIN_CIN 16
-int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S) {
+static int pick5(int mode, int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (K != 5 || S != 2 || H % 2 || W % 2 || Cout <= DIRECT_MAX_COUT || Cin < WINO_S2_MIN_CIN) return 0;
-    return wino_pick(B, H / 2, W / 2, WINO_S2_MIN_TILES, WINO4_MIN_TILES);
+    return wino_pick(mode, B, H / 2, W / 2, WINO_S2_MIN_TILES, WINO4_MIN_TILES);
+}
+int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S) {
+    return pick5(winograd_mode, B, Cin, H, W, Cout, K, S);
 }
 
 /* Enough for im2col and every Winograd variant that can be picked, so conv2d_set_winograd may
@@ -104,17 +110,12 @@ size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (conv2d_use_direct(Cin, Cout, K, S)) return conv_direct_workspace(B, Cin, H, W, Cout, K);
     size_t N = (size_t)B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
     size_t need = (size_t)Cin * K * K * N + (size_t)Cout * N;
-    /* only the tile sizes that can be picked at this batch (and so at any smaller one: the tile
-     * counts grow with B) under any conv2d_set_winograd mode: F(4x4) weights take 4x the kernel */
-    int s3 = K == 3 && S == 1, s5 = K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0;
-    if (s3 || s5) {
-        int h = s3 ? H : H / 2, w = s3 ? W : W / 2;
-        size_t min2 = s3 ? WINO_MIN_TILES : WINO_S2_MIN_TILES;
-        for (int m = 2; m <= 4; m += 2) {
-            if (wino_tiles(B, h, w, m) < (m == 4 ? WINO4_MIN_TILES : min2)) continue;
-            size_t wg = s3 ? wino_workspace(B, Cin, H, W, Cout, m) : wino_s2_workspace(B, Cin, H, W, Cout, m);
-            if (wg > need) need = wg;
-        }
+    /* what any mode picks at this batch; a smaller batch has fewer tiles, so it picks the same
+     * variant or a smaller one (F(4x4) weights take 4x the kernel) */
+    for (int mode = 1; mode <= 2; mode++) {
+        int m3 = pick3(mode, B, Cin, H, W, Cout, K, S), m5 = pick5(mode, B, Cin, H, W, Cout, K, S);
+        size_t wg = m3 ? wino_workspace(B, Cin, H, W, Cout, m3) : m5 ? wino_s2_workspace(B, Cin, H, W, Cout, m5) : 0;
+        if (wg > need) need = wg;
     }
     return need;
 }
