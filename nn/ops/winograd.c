@@ -786,49 +786,62 @@ size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout, int m) {
     return 2 * xn + 2 * wn + wino_workspace(B, 4 * Cin, H / 2, W / 2, Cout, m);
 }
 
-/* x' from x (dir 0), or x += x' scattered back (dir 1). */
-static void s2_phases(float *xp, float *x, int B, int C, int H, int W, int dir, int nthreads) {
+/* Offset of element (i, j) of phase plane pq = 2p + q within an H x W plane: row 2i + p, column 2j + q. */
+static size_t s2_at(int pq, int i, int j, int W) { return (size_t)(2 * i + (pq >> 1)) * W + 2 * j + (pq & 1); }
+
+/* x'[n][4c + pq] = phase pq of x[n][c]. */
+static void s2_split(float *xp, const float *x, int B, int C, int H, int W, int nthreads) {
     int h = H / 2, w = W / 2;
-NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2))
-    for (int n = 0; n < B; n++)
-        for (int c = 0; c < C; c++) {
-            float *src = x + ((size_t)n * C + c) * H * W;
-            float *ph = xp + ((size_t)n * C + c) * 4 * h * w;
-            for (int pq = 0; pq < 4; pq++) {
-                int p = pq >> 1, q = pq & 1;
-                float *d = ph + (size_t)pq * h * w;
-                for (int i = 0; i < h; i++) {
-                    float *row = src + (size_t)(2 * i + p) * W + q, *drow = d + (size_t)i * w;
-                    if (dir == 0) {
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static))
+    for (size_t nc = 0; nc < (size_t)B * C; nc++)
+        for (int pq = 0; pq < 4; pq++)
+            for (int i = 0; i < h; i++) {
+                float *d = xp + ((nc * 4 + pq) * h + i) * w;
+                const float *src = x + nc * H * W + s2_at(pq, i, 0, W);
 NN_OMP(omp simd)
-                        for (int j = 0; j < w; j++) drow[j] = row[2 * j];
-                    } else {
-                        for (int j = 0; j < w; j++) row[2 * j] += drow[j];
-                    }
-                }
+                for (int j = 0; j < w; j++) d[j] = src[2 * j];
             }
-        }
 }
 
-/* w' from w (dir 0), or dw += dw' on the real taps (dir 1). */
-static void s2_weights(float *wp, float *w, int Cout, int Cin, int dir, int nthreads) {
+/* x[n][c] += the phases x'[n][4c .. 4c+3] put back in place (the adjoint of s2_split). */
+static void s2_merge_add(float *x, const float *xp, int B, int C, int H, int W, int nthreads) {
+    int h = H / 2, w = W / 2;
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static))
+    for (size_t nc = 0; nc < (size_t)B * C; nc++)
+        for (int pq = 0; pq < 4; pq++)
+            for (int i = 0; i < h; i++) {
+                const float *s = xp + ((nc * 4 + pq) * h + i) * w;
+                float *dst = x + nc * H * W + s2_at(pq, i, 0, W);
+                for (int j = 0; j < w; j++) dst[2 * j] += s[j];
+            }
+}
+
+/* Tap (ky, kx) = (2a + p, 2b + q) of the 5x5 kernel for element (a, b) of phase pq of w', or -1
+ * where it falls outside (2a + p or 2b + q is 5). */
+static int s2_tap(int pq, int a, int b) {
+    int ky = 2 * a + (pq >> 1), kx = 2 * b + (pq & 1);
+    return ky < 5 && kx < 5 ? 5 * ky + kx : -1;
+}
+
+/* w'[co][4ci + pq][a][b] = w[co][ci][tap], 0 where there is no tap. */
+static void s2_weights(float *wp, const float *w, int Cout, int Cin, int nthreads) {
     size_t CC = (size_t)Cout * Cin;
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
     for (size_t k = 0; k < CC; k++)
-        for (int pq = 0; pq < 4; pq++) {
-            int p = pq >> 1, q = pq & 1;
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++) {
-                    int ky = 2 * a + p, kx = 2 * b + q;
-                    float *t = wp + (k * 4 + pq) * 9 + 3 * a + b;
-                    if (ky >= 5 || kx >= 5) {
-                        if (dir == 0) *t = 0.0f;
-                        continue;
-                    }
-                    float *s = w + k * 25 + 5 * ky + kx;
-                    if (dir == 0) *t = *s;
-                    else *s += *t;
-                }
+        for (int e = 0; e < 36; e++) {
+            int t = s2_tap(e / 9, e % 9 / 3, e % 3);
+            wp[k * 36 + e] = t < 0 ? 0.0f : w[k * 25 + t];
+        }
+}
+
+/* dw[co][ci][tap] += dw'[co][4ci + pq][a][b] on the real taps (the adjoint of s2_weights). */
+static void s2_weights_add(float *dw, const float *dwp, int Cout, int Cin, int nthreads) {
+    size_t CC = (size_t)Cout * Cin;
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
+    for (size_t k = 0; k < CC; k++)
+        for (int e = 0; e < 36; e++) {
+            int t = s2_tap(e / 9, e % 9 / 3, e % 3);
+            if (t >= 0) dw[k * 25 + t] += dwp[k * 36 + e];
         }
 }
 
@@ -837,8 +850,8 @@ void wino_s2_forward(float *out, const float *in, const float *w, const float *b
     SL_ASSERT(H % 2 == 0 && W % 2 == 0);
     size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
     float *xp = work, *wp = xp + 2 * xn, *rest = wp + 2 * wn;
-    s2_phases(xp, (float *)in, B, Cin, H, W, 0, nthreads);
-    s2_weights(wp, (float *)w, Cout, Cin, 0, nthreads);
+    s2_split(xp, in, B, Cin, H, W, nthreads);
+    s2_weights(wp, w, Cout, Cin, nthreads);
     wino_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, m, rest, nthreads);
 }
 
@@ -847,13 +860,13 @@ void wino_s2_backward(float *din, float *dw, float *db, const float *dout, const
     SL_ASSERT(H % 2 == 0 && W % 2 == 0);
     size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
     float *xp = work, *dxp = xp + xn, *wp = dxp + xn, *dwp = wp + wn, *rest = wp + 2 * wn;
-    s2_weights(wp, (float *)w, Cout, Cin, 0, nthreads);
+    s2_weights(wp, w, Cout, Cin, nthreads);
     if (dw) {
-        s2_phases(xp, (float *)in, B, Cin, H, W, 0, nthreads);
+        s2_split(xp, in, B, Cin, H, W, nthreads);
         memset(dwp, 0, sizeof(float) * wn);
     }
     if (din) memset(dxp, 0, sizeof(float) * xn);
     wino_backward(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, m, rest, nthreads);
-    if (dw) s2_weights(dwp, dw, Cout, Cin, 1, nthreads);
-    if (din) s2_phases(dxp, din, B, Cin, H, W, 1, nthreads);
+    if (dw) s2_weights_add(dw, dwp, Cout, Cin, nthreads);
+    if (din) s2_merge_add(din, dxp, B, Cin, H, W, nthreads);
 }
