@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
         {"--threads", SL_ARG_INT, &threads, "T", "OpenMP/OpenBLAS threads (default 2)"},
         {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)"},
         {"--layers", SL_ARG_INT, &layers, "0|1", "also time each conv/dense layer (default 1)"},
-        {"--winograd", SL_ARG_INT, &winograd, "0|1",
+        {"--winograd", SL_ARG_INT, &winograd, "0|1|2",
          "Winograd where it pays (1, the engine's default), F(2x2,3x3) only (2), or off (0)"},
         {"--batching", SL_ARG_INT, &batching, "0|1",
          "also compare one im2col+GEMM over the batch with one per sample, per conv (default 0)"},
@@ -82,6 +82,7 @@ int main(int argc, char **argv) {
     if (batch < 1 || threads < 1 || steps < 1) return sl_usage_error("bench_ops", "batch, threads and steps must be >= 1");
     if (strcmp(preset, "original") && strcmp(preset, "lite")) return sl_usage_error("bench_ops", "--preset is original or lite");
     wdiv = strcmp(preset, "lite") ? 1 : 2;
+    if (winograd < 0 || winograd > 2) return sl_usage_error("bench_ops", "--winograd is 0 (off), 1 (where it pays) or 2 (F(2x2,3x3) only)");
 
     NnModel m;
     nn_model_init(&m);

@@ -18,6 +18,8 @@ THREADS=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$THREADS SL_QUIET=1
 PY=/usr/bin/python3
 B=$BUILD/bench
+ROUNDS=${ROUNDS:-$([[ -n ${QUICK:-} ]] && echo 1 || echo 3)}
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: ROUNDS must be a whole number >= 1 (got '$ROUNDS')" >&2; exit 2; }
 for p in bench_sgemm bench_train; do
   [[ -x $B/$p ]] || { echo "bench/run.sh: $B/$p is missing; run 'make bench'" >&2; exit 1; }
 done
@@ -25,7 +27,6 @@ have_torch=0
 $PY -c 'import torch' 2>/dev/null && have_torch=1
 
 # preset batch warmup steps (per side batch; batch 64 of original is ~20 s a step on 2 cores)
-ROUNDS=${ROUNDS:-$([[ -n ${QUICK:-} ]] && echo 1 || echo 3)}
 if [[ -n ${CONFIGS:-} ]]; then
   IFS=, read -r -a CONFIGS <<<"$CONFIGS"
 elif [[ -n ${QUICK:-} ]]; then

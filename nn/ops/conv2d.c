@@ -65,7 +65,10 @@ int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <
 /* 1: Winograd where it pays, F(4x4,3x3) when there are enough 4x4 tiles, else F(2x2,3x3);
  * 2: F(2x2,3x3) only; 0: off. */
 static int winograd_mode = 1;
-void conv2d_set_winograd(int mode) { winograd_mode = mode; }
+void conv2d_set_winograd(int mode) {
+    SL_ASSERT(mode >= 0 && mode <= 2);
+    winograd_mode = mode;
+}
 
 /* Winograd pays when there are enough tiles per GEMM. Measured on the 2-core dev machine at batch 16
  * (fwd + bwd of one layer, im2col / F(2x2,3x3) / F(4x4,3x3), ms):
