@@ -133,11 +133,11 @@ for dname in ds ds-key2; do
     --data "$T/$dname" --out "$T/spec-$dname.json" --scores "$T/spec-$dname.csv"
 done
 # The same images under another key: a shortcut on the mark would drop the AUC towards 0.5 and move
-# fake and real scores apart differently. Allowed: |dAUC| <= 0.10 and a class-dependent score shift
-# under a quarter of the class gap. Measured without a shortcut over 13 runs of this script (the
-# figures vary from run to run; 32 test images, one of the 256 real/fake pairs is 0.004): |dAUC|
-# median 0.020, largest 0.066 (under ASan in a CI run, which a 0.05 limit failed); shift at most
-# 0.19 of the gap. A shortcut's drop is ~0.4.
+# fake and real scores apart by about the class gap. Allowed: |dAUC| <= 0.10 and a class-dependent
+# score shift under 0.4 of the class gap. Measured without a shortcut over 18 runs of this script
+# (5 under ASan; the figures vary from run to run; 32 test images, one of the 256 real/fake pairs is
+# 0.004): |dAUC| median 0.018, largest 0.066; class-dependent shift median 0.06 of the gap, largest
+# 0.28. Those two largest each failed the earlier limits in a CI run (0.066 > 0.05, 0.28 > 0.25).
 # E2E_SHORTCUT_LOG=FILE keeps the measured figures.
 check "spectral trained on key 1: the AUC and the class gap survive key 2" $PY -c '
 import csv, json, sys
@@ -153,7 +153,7 @@ mean = lambda xs: sum(xs) / len(xs)
 gap = mean([v[1] for v in s1.values() if v[0]]) - mean([v[1] for v in s1.values() if not v[0]])
 shift = [mean([s2[k][1] - s1[k][1] for k in s1 if s1[k][0] == c]) for c in (0, 1)]
 print("AUC key1 %.4f key2 %.4f; class gap %.4f; mean shift real %.4f fake %.4f" % (a, b, gap, shift[0], shift[1]))
-assert abs(a - b) <= 0.10 and abs(shift[1] - shift[0]) <= 0.25 * abs(gap), (a, b, gap, shift)
+assert abs(a - b) <= 0.10 and abs(shift[1] - shift[0]) <= 0.4 * abs(gap), (a, b, gap, shift)
 ' "$T/spec-ds.json" "$T/spec-ds-key2.json" "$T/spec-ds.csv" "$T/spec-ds-key2.csv"
 [[ -n ${E2E_SHORTCUT_LOG:-} ]] && cp "$E2E_TMP/last.out" "$E2E_SHORTCUT_LOG"
 
