@@ -46,7 +46,7 @@ HAVE_CUDA := $(if $(and $(CUDA_LIBDIR),$(call cuda_has_libs,$(CUDA_LIBDIR))),$(s
 CUDA_WHY := $(if $(HAVE_CUDA),, (nvcc found, but no libcudart.so and libcublas.so that link; set CUDA_LIBDIR=))
 endif
 
-PKGS := libpng jansson libsodium stb
+PKGS := libpng jansson libsodium stb libavformat libavcodec libswscale libavutil libcbor libcrypto libjpeg
 CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -MMD -MP -I. \
                $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(SANFLAGS)
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
@@ -69,9 +69,9 @@ endif
 CFLAGS := $(CFLAGS_BASE) $(EXTRA_CFLAGS)
 LDFLAGS += $(SANFLAGS)
 
-# ---- sources: every module folder; a new file needs no Makefile edit --------------------------
-SRCS := $(wildcard util/*.c cli/*.c nn/*.c nn/ops/*.c data/*.c data/synth/*.c train/*.c infer/*.c \
-                   detect/*.c report/*.c)
+# ---- sources: every .c under the module folders (subfolders too); a new file needs no Makefile edit --------------------------
+MODULES := util cli nn data model train infer dataset detect report
+SRCS := $(sort $(shell find $(MODULES) -name '*.c' 2>/dev/null))
 OBJS := $(SRCS:%.c=$(BUILD)/%.o)
 ifeq ($(HAVE_CUDA),1)
 CU_SRCS := $(wildcard nn/cuda/*.cu)
