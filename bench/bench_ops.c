@@ -45,13 +45,14 @@ static NnNet *decoder(NnModel *m, const char *prefix, NnShape in) {
     return d;
 }
 
-static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *dx, float *work, int T, int bwd) {
+static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *dx, float *work, int wmode, int T,
+                      int bwd) {
     double t0 = sl_now();
     if (L->kind == NN_L_CONV) {
         if (!bwd)
-            conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, work, T);
+            conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, work, wmode, T);
         else
-            conv2d_backward(dx, L->dw, L->db, dy, x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, work, T);
+            conv2d_backward(dx, L->dw, L->db, dy, x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, work, wmode, T);
     } else {
         int I = (int)nn_shape_numel(L->in);
         if (!bwd)
@@ -108,9 +109,9 @@ int main(int argc, char **argv) {
     printf("%s: %zu parameters, %.3f GFLOP forward per image, BLAS %s, batch %d, threads %d\n",
            preset, nn_model_param_count(&m), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
 
-    conv2d_set_winograd(winograd);
     NnCtx ctx;
     nn_ctx_init(&ctx, threads, 2);
+    ctx.winograd = winograd;
     ctx.training = 1;
     int B = batch;
     size_t in_n = (size_t)B * 3 * 64 * 64;
@@ -140,8 +141,8 @@ int main(int argc, char **argv) {
                 float *dxp = (k == 0 && i == 0) ? NULL : dx;
                 double tf = 1e30, tb = 1e30; /* best of 3 after a warm-up call */
                 for (int rep = 0; rep < 4; rep++) {
-                    double f = op_time(L, B, x, y, g, dxp, n->work, threads, 0);
-                    double b = op_time(L, B, x, y, g, dxp, n->work, threads, 1);
+                    double f = op_time(L, B, x, y, g, dxp, n->work, winograd, threads, 0);
+                    double b = op_time(L, B, x, y, g, dxp, n->work, winograd, threads, 1);
                     if (rep && f < tf) tf = f;
                     if (rep && b < tb) tb = b;
                 }
@@ -180,9 +181,9 @@ int main(int argc, char **argv) {
                         int nb = mode ? B : 1, bs = mode ? 1 : B;
                         for (int s = 0; s < nb; s++) {
                             conv2d_forward(y + s * on1 * bs, x + s * in1 * bs, L->w, L->b, bs, L->in.c, L->in.h, L->in.w,
-                                           L->out.c, L->k, L->stride, nets[k]->work, threads);
+                                           L->out.c, L->k, L->stride, nets[k]->work, winograd, threads);
                             conv2d_backward(dx + s * in1 * bs, L->dw, L->db, g + s * on1 * bs, x + s * in1 * bs, L->w, bs,
-                                            L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, nets[k]->work, threads);
+                                            L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, nets[k]->work, winograd, threads);
                         }
                         double t = sl_now() - t0;
                         if (t < best[mode]) best[mode] = t;

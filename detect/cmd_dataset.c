@@ -500,7 +500,10 @@ fail:
     fprintf(stderr, "swaplab dataset: %s\n", err.msg);
 done:
     free(in), free(dec), free(pairs);
-    if (dev) nn_device_release(&ctx);
+    if (dev) {
+        if (m) nn_model_release_device(&m->model, &ctx);
+        nn_device_release(&ctx);
+    }
     for (int i = 0; i < n; i++) {
         faceset_free(&ids[i].fs);
         free(ids[i].faces);

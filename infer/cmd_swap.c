@@ -220,7 +220,10 @@ fail:
 done:
     json_decref(outputs);
     free(in), free(dec);
-    if (dev) nn_device_release(&ctx);
+    if (dev) {
+        if (m) nn_model_release_device(&m->model, &ctx);
+        nn_device_release(&ctx);
+    }
     if (fs_loaded) faceset_free(&fs);
     swap_model_free(m);
     return rc;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "infer/blend.h"
+#include "nn/device.h"
 #include "train/fidelity.h"
 #include "util/fs.h"
 
@@ -80,11 +81,13 @@ void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n
         for (int k = 0; k < n; k++) fidelity_resize_planes(in + cimg * k, crop, 3, x + img * k, S);
         xin = x;
     }
-    const float *z = nn_net_forward(m->encoder, ctx, xin, n);
-    const float *y = nn_net_forward(m->decoders[target], ctx, z, n);
+    NnNet *nets[2] = {m->encoder, m->decoders[target]};
+    float *y = xmalloc(sizeof(float) * img * (size_t)n);
+    nn_infer(ctx, nets, 2, xin, n, y); /* on ctx's device (uploads the model the first time) */
     for (int k = 0; k < n; k++) fidelity_resize_planes(y + img * k, S, 3, out + cimg * k, crop);
     ctx->training = was;
     free(x);
+    free(y);
 }
 
 /* Bilinear sample of a c x c plane at pixel-index coordinates (u, v); outside the plane the edge is

@@ -43,7 +43,7 @@ void nn_adam_step(NnModel *m, const NnAdam *cfg, long step) {
 }
 
 void nn_adam_step_ctx(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
-    if (ctx->device == NN_CUDA) { /* nn/device.c: one kernel over the device mirror */
+    if (ctx->device == NN_CUDA) { /* nn/device.c: one kernel over the model's device mirror */
         nn_dev_adam_step(m, ctx, cfg, step);
         return;
     }

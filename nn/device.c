@@ -79,6 +79,32 @@ void nn_device_set_tf32(NnCtx *ctx, int on) {
     (void)on;
 }
 
+void nn_infer(NnCtx *ctx, NnNet *const *nets, int nnets, const float *in, int batch, float *out) {
+    SL_ASSERT(nnets >= 1 && batch > 0 && in && out);
+    NnModel *m = nets[0]->m;
+    for (int k = 1; k < nnets; k++) SL_ASSERT(nets[k]->m == m);
+    size_t nin = (size_t)batch * nn_shape_numel(nets[0]->in);
+    size_t nout = (size_t)batch * nn_shape_numel(nn_net_out_shape(nets[nnets - 1]));
+    int was = ctx->training;
+    ctx->training = 0;
+    const float *x = in;
+    float *d_in = NULL;
+    if (ctx->device != NN_CPU) {
+        if (!nn_model_on_device(m)) nn_model_to_device(m, ctx);
+        d_in = nn_dev_alloc(ctx, nin);
+        nn_dev_upload(ctx, d_in, in, nin);
+        x = d_in;
+    }
+    for (int k = 0; k < nnets; k++) x = nn_net_forward(nets[k], ctx, x, batch);
+    if (d_in) {
+        nn_dev_download(ctx, out, x, nout);
+        nn_dev_free(ctx, d_in);
+    } else {
+        memcpy(out, x, nout * sizeof(float));
+    }
+    ctx->training = was;
+}
+
 /* ================================================================================================
  * CPU builds: the host operations; the NN_CUDA entry points cannot be reached (nn_device_select
  * never sets NN_CUDA), so they abort.
@@ -86,6 +112,9 @@ void nn_device_set_tf32(NnCtx *ctx, int on) {
 #ifndef SL_HAVE_CUDA
 
 void nn_device_release(NnCtx *ctx) { ctx->device = NN_CPU; }
+int nn_model_on_device(const NnModel *m) { return (void)m, 0; }
+float *nn_model_device_grads(NnModel *m) { return m->grads; }
+float *nn_model_device_params(NnModel *m) { return m->params; }
 void nn_model_to_device(NnModel *m, NnCtx *ctx) { (void)m, (void)ctx; }
 void nn_model_to_host(NnModel *m, NnCtx *ctx) { (void)m, (void)ctx; }
 void nn_model_release_device(NnModel *m, NnCtx *ctx) { (void)m, (void)ctx; }
@@ -136,9 +165,10 @@ void nn_dev_adam_step(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
 #define BN_EPS 1e-5f      /* as nn/net.c */
 #define BN_MOMENTUM 0.1f
 
-/* The device copy of a model's five flat buffers (same sizes and offsets as the host ones). */
+/* The device copy of a model's five flat buffers (same sizes and offsets as the host ones), owned by
+ * the model (NnModel.dev) and created on the context whose stream it was uploaded on. */
 struct NnDevModel {
-    const NnModel *m; /* a key only: never dereferenced after the model may have been freed */
+    NnCudaState *st; /* the backend state it belongs to (a mirror is used with that context only) */
     size_t nparams, nbuffers;
     float *params, *grads, *adam_m, *adam_v, *buffers;
 };
@@ -151,9 +181,8 @@ typedef struct {
     const float *x, *y;
 } NnDevLayer;
 
+/* A net's device activations (NnNet.dev), freed with its model's mirror. */
 struct NnDevNet {
-    const NnNet *n;   /* keys only, as NnDevModel.m */
-    const NnModel *m;
     int nl, max_batch;
     NnDevLayer *L;
     float *work;
@@ -165,25 +194,13 @@ static NnCudaState *state(NnCtx *ctx) {
     return ctx->cuda;
 }
 
-/* A model that was never moved to the device belongs to a caller that works with host pointers (a
- * command not yet ported to the GPU): it runs on the CPU, with one notice per context. */
-static NnCtx host_ctx(NnCtx *ctx) {
+/* The mirror of m, which must be on ctx's device: the pointer contract is the model's residency,
+ * so a host model on a GPU context is a caller's bug (nn_model_to_device was not called). */
+static struct NnDevModel *mirror(NnCtx *ctx, const NnModel *m) {
     NnCudaState *st = state(ctx);
-    if (!st->warned_host_model) {
-        sl_warn("this command keeps its model on the host: it runs on the CPU, not on %s", st->name);
-        st->warned_host_model = 1;
-    }
-    NnCtx c = *ctx;
-    c.device = NN_CPU;
-    c.cuda = NULL;
-    return c;
-}
-
-static struct NnDevModel *find_model(NnCtx *ctx, const NnModel *m) {
-    NnCudaState *st = state(ctx);
-    for (int i = 0; i < st->nmodels; i++)
-        if (st->models[i].m == m) return &st->models[i];
-    return NULL;
+    if (!m->dev) SL_DIE("nn: a model on the host was used on the GPU context (call nn_model_to_device first)");
+    SL_ASSERT(m->dev->st == st);
+    return m->dev;
 }
 
 static void *dalloc(size_t a, size_t b) {
@@ -209,60 +226,28 @@ static void free_net_buffers(struct NnDevNet *d) {
     d->max_batch = 0;
 }
 
-static void release_net(NnCtx *ctx, int i) {
-    NnCudaState *st = state(ctx);
-    nn_cuda_sync(ctx); /* nothing queued may still use the buffers */
-    free_net_buffers(&st->nets[i]);
-    free(st->nets[i].L);
-    st->nets[i] = st->nets[--st->nnets];
-}
-
-static void release_model(NnCtx *ctx, int i) {
-    NnCudaState *st = state(ctx);
-    struct NnDevModel *d = &st->models[i];
-    for (int j = st->nnets - 1; j >= 0; j--)
-        if (st->nets[j].m == d->m) release_net(ctx, j);
-    nn_cuda_sync(ctx);
-    nn_cuda_free(d->params);
-    nn_cuda_free(d->grads);
-    nn_cuda_free(d->adam_m);
-    nn_cuda_free(d->adam_v);
-    nn_cuda_free(d->buffers);
-    st->models[i] = st->models[--st->nmodels];
-}
-
 void nn_device_release(NnCtx *ctx) {
     if (ctx->device == NN_CUDA) {
         NnCudaState *st = state(ctx);
-        while (st->nmodels) release_model(ctx, st->nmodels - 1);
-        while (st->nnets) release_net(ctx, st->nnets - 1);
-        free(st->models);
-        free(st->nets);
-        st->models = NULL;
-        st->nets = NULL;
+        if (st->nmirrors)
+            SL_DIE("nn: %d model(s) still on the device at nn_device_release (call nn_model_release_device first)",
+                   st->nmirrors);
         nn_cuda_backend_release(ctx);
     }
     ctx->device = NN_CPU;
 }
 
+int nn_model_on_device(const NnModel *m) { return m->dev != NULL; }
+
 void nn_model_to_device(NnModel *m, NnCtx *ctx) {
     if (ctx->device != NN_CUDA) return;
     SL_ASSERT(m->finalized);
     NnCudaState *st = state(ctx);
-    struct NnDevModel *d = find_model(ctx, m);
-    if (d && (d->nparams != m->nparams || d->nbuffers != m->nbuffers)) {
-        /* a stale mirror of a freed model at the same address (nn_model_release_device was skipped) */
-        release_model(ctx, (int)(d - st->models));
-        d = NULL;
-    }
+    struct NnDevModel *d = m->dev;
+    if (d) SL_ASSERT(d->st == st && d->nparams == m->nparams && d->nbuffers == m->nbuffers);
     if (!d) {
-        if (st->nmodels == st->cap_models) {
-            st->cap_models = st->cap_models ? 2 * st->cap_models : 4;
-            st->models = xrealloc(st->models, sizeof *st->models * st->cap_models);
-        }
-        d = &st->models[st->nmodels++];
-        memset(d, 0, sizeof *d);
-        d->m = m;
+        d = m->dev = xcalloc(1, sizeof *d);
+        d->st = st;
         d->nparams = m->nparams;
         d->nbuffers = m->nbuffers;
         d->params = dalloc(m->nparams, sizeof(float));
@@ -270,6 +255,7 @@ void nn_model_to_device(NnModel *m, NnCtx *ctx) {
         d->adam_m = dalloc(m->nparams, sizeof(float));
         d->adam_v = dalloc(m->nparams, sizeof(float));
         d->buffers = dalloc(m->nbuffers, sizeof(float));
+        st->nmirrors++;
     }
     size_t pb = m->nparams * sizeof(float);
     nn_cuda_upload(ctx, d->params, m->params, pb);
@@ -281,9 +267,8 @@ void nn_model_to_device(NnModel *m, NnCtx *ctx) {
 }
 
 void nn_model_to_host(NnModel *m, NnCtx *ctx) {
-    if (ctx->device != NN_CUDA) return;
-    struct NnDevModel *d = find_model(ctx, m);
-    if (!d) return; /* a host model: the host copies are the only ones */
+    if (ctx->device != NN_CUDA || !m->dev) return; /* a host model: the host copies are the only ones */
+    struct NnDevModel *d = mirror(ctx, m);
     size_t pb = m->nparams * sizeof(float);
     nn_cuda_download(ctx, m->params, d->params, pb);
     nn_cuda_download(ctx, m->grads, d->grads, pb);
@@ -293,26 +278,36 @@ void nn_model_to_host(NnModel *m, NnCtx *ctx) {
 }
 
 void nn_model_release_device(NnModel *m, NnCtx *ctx) {
-    if (ctx->device != NN_CUDA) return;
-    NnCudaState *st = state(ctx);
-    for (int i = 0; i < st->nmodels; i++)
-        if (st->models[i].m == m) {
-            release_model(ctx, i);
-            return;
-        }
+    if (!m->dev) return;
+    struct NnDevModel *d = mirror(ctx, m);
+    nn_cuda_sync(ctx); /* nothing queued may still use the buffers */
+    for (int i = 0; i < m->nnets; i++) {
+        struct NnDevNet *dn = m->nets[i]->dev;
+        if (!dn) continue;
+        free_net_buffers(dn);
+        free(dn->L);
+        free(dn);
+        m->nets[i]->dev = NULL;
+    }
+    nn_cuda_free(d->params);
+    nn_cuda_free(d->grads);
+    nn_cuda_free(d->adam_m);
+    nn_cuda_free(d->adam_v);
+    nn_cuda_free(d->buffers);
+    d->st->nmirrors--;
+    free(d);
+    m->dev = NULL;
 }
 
+float *nn_model_device_grads(NnModel *m) { return m->dev ? m->dev->grads : m->grads; }
+float *nn_model_device_params(NnModel *m) { return m->dev ? m->dev->params : m->params; }
+
 void nn_dev_zero_grad(NnModel *m, NnCtx *ctx) {
-    if (ctx->device != NN_CUDA) {
+    if (!m->dev) {
         nn_model_zero_grad(m);
         return;
     }
-    struct NnDevModel *d = find_model(ctx, m);
-    if (!d) {
-        nn_model_zero_grad(m);
-        return;
-    }
-    nn_cuda_memset0(ctx, d->grads, m->nparams * sizeof(float));
+    nn_cuda_memset0(ctx, mirror(ctx, m)->grads, m->nparams * sizeof(float));
 }
 
 float *nn_dev_alloc(NnCtx *ctx, size_t n) {
@@ -375,35 +370,16 @@ float nn_dev_loss_bce_logits(NnCtx *ctx, const float *logits, const float *label
 
 void nn_dev_adam_step(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
     SL_ASSERT(m->finalized && step >= 1);
-    struct NnDevModel *d = find_model(ctx, m);
-    if (!d) {
-        NnCtx c = host_ctx(ctx);
-        nn_adam_step_ctx(m, &c, cfg, step);
-        return;
-    }
+    struct NnDevModel *d = mirror(ctx, m);
     nn_cuda_adam_step(d->params, d->grads, d->adam_m, d->adam_v, m->nparams, cfg, step, ctx);
 }
 
 /* ---- nets ---------------------------------------------------------------------------------------- */
-/* The device mirror of net n reserved for `batch` (created or grown on demand). */
-static struct NnDevNet *dev_net(NnCtx *ctx, const NnNet *n, int batch) {
-    NnCudaState *st = state(ctx);
-    struct NnDevNet *d = NULL;
-    for (int i = 0; i < st->nnets; i++)
-        if (st->nets[i].n == n) d = &st->nets[i];
-    if (d && (d->m != n->m || d->nl != n->nl)) { /* a stale mirror of a freed net at this address */
-        release_net(ctx, (int)(d - st->nets));
-        d = NULL;
-    }
+/* The device activations of net n reserved for `batch` (created or grown on demand). */
+static struct NnDevNet *dev_net(NnCtx *ctx, NnNet *n, int batch) {
+    struct NnDevNet *d = n->dev;
     if (!d) {
-        if (st->nnets == st->cap_nets) {
-            st->cap_nets = st->cap_nets ? 2 * st->cap_nets : 8;
-            st->nets = xrealloc(st->nets, sizeof *st->nets * st->cap_nets);
-        }
-        d = &st->nets[st->nnets++];
-        memset(d, 0, sizeof *d);
-        d->n = n;
-        d->m = n->m;
+        d = n->dev = xcalloc(1, sizeof *d);
         d->nl = n->nl;
         d->L = xcalloc(n->nl ? n->nl : 1, sizeof *d->L);
     }
@@ -444,13 +420,7 @@ static float *dp(const float *host, const float *base, float *dbase) {
 const float *nn_dev_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
     SL_ASSERT(n->m->finalized && batch > 0 && in);
     const NnModel *m = n->m;
-    struct NnDevModel *dm = find_model(ctx, m);
-    if (!dm) {
-        NnCtx c = host_ctx(ctx);
-        const float *y = nn_net_forward(n, &c, in, batch);
-        ctx->rng = c.rng; /* dropout draws advance the caller's stream */
-        return y;
-    }
+    struct NnDevModel *dm = mirror(ctx, m);
     if (ctx->training)
         for (int i = 0; i < n->nl; i++)
             if (n->L[i].kind == NN_L_BN) SL_ASSERT((size_t)batch * n->L[i].in.h * n->L[i].in.w > 1);
@@ -511,12 +481,7 @@ const float *nn_dev_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch
 void nn_dev_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
     SL_ASSERT(n->batch > 0 && dout);
     const NnModel *m = n->m;
-    struct NnDevModel *dm = find_model(ctx, m);
-    if (!dm) {
-        NnCtx c = host_ctx(ctx);
-        nn_net_backward(n, &c, dout, din);
-        return;
-    }
+    struct NnDevModel *dm = mirror(ctx, m);
     struct NnDevNet *d = dev_net(ctx, n, n->batch);
     int B = n->batch;
     const float *gy = dout;

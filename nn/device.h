@@ -18,12 +18,15 @@
  *   before a checkpoint or preview read: nn_model_to_host(&m, &ctx);
  *   at the end: nn_dev_free(...); nn_model_release_device(&m, &ctx); nn_device_release(&ctx);
  *
- * On NN_CUDA, nn_net_forward/backward take and return DEVICE pointers (nn/net.c dispatches to
- * nn_dev_net_forward/backward here). The mirrors live in ctx->cuda, keyed by the model and net
- * pointers: call nn_model_release_device before nn_model_free of a model that was on the device.
- * A model never moved with nn_model_to_device stays a host model: its nets and Adam run on the CPU
- * (host pointers, as before) with one warning per context, so a command not yet ported to the GPU
- * keeps working under --device auto on a GPU machine. */
+ * THE POINTER CONTRACT is the context's device, nothing hidden: on a GPU context (ctx->device ==
+ * NN_CUDA) nn_net_forward/backward and nn_adam_step_ctx take and return DEVICE pointers and use the
+ * model's device mirror (NnModel.dev, made by nn_model_to_device; each net's device activations
+ * hang off the net); a model without a mirror on a GPU context aborts (a caller's bug: there is no
+ * silent CPU fallback). On a CPU context they take host pointers and use the host buffers: a model
+ * that is on the device can run on a CPU context after nn_model_to_host (previews, checkpoints).
+ * Release order: nn_model_release_device before nn_model_free (which aborts otherwise), and every
+ * mirror before nn_device_release (which aborts otherwise). nn_model_device_grads is the flat
+ * gradient buffer where the model's training runs (the seam for an all-reduce). */
 #ifndef SL_DEVICE_H
 #define SL_DEVICE_H
 
@@ -52,8 +55,14 @@ void nn_device_set_tf32(NnCtx *ctx, int on);
 void nn_model_to_device(NnModel *m, NnCtx *ctx);
 /* Downloads all five buffers into the host copies (checkpoints and previews read those). */
 void nn_model_to_host(NnModel *m, NnCtx *ctx);
-/* Frees the mirror of m and of its nets (keeps the host copies). */
+/* Frees the mirror of m and of its nets (keeps the host copies); no-op for a host model. */
 void nn_model_release_device(NnModel *m, NnCtx *ctx);
+/* 1 when m has a device mirror (its nets take device pointers). */
+int nn_model_on_device(const NnModel *m);
+/* The flat gradient / parameter buffer where the model lives: the device mirror's after
+ * nn_model_to_device, else the host's (nparams floats; for an all-reduce of the gradients). */
+float *nn_model_device_grads(NnModel *m);
+float *nn_model_device_params(NnModel *m);
 /* grads = 0 on the device holding them. */
 void nn_dev_zero_grad(NnModel *m, NnCtx *ctx);
 
@@ -78,7 +87,15 @@ float nn_dev_loss_dssim(NnCtx *ctx, const float *pred, const float *target, cons
                         int H, int W, float *dpred);
 float nn_dev_loss_bce_logits(NnCtx *ctx, const float *logits, const float *labels, int n, float *dlogits);
 
-/* ---- engine internals: called by nn/net.c and nn/adam.c for ctx->device == NN_CUDA ------------- */
+/* ---- inference with host input and output ------------------------------------------------------ */
+/* Runs nets[0], then nets[1] on its output, ... (all of one model, eval mode) on ctx's device, on
+ * host input in [batch, in shape of nets[0]], writing the host output [batch, out shape of the last
+ * net] into out. On a GPU context the model is uploaded the first time (nn_model_to_device) and
+ * stays there until nn_model_release_device; on the CPU it is nn_net_forward plus a copy. For the
+ * commands that only infer (swap, eval, dataset), so that `--device` means what it says. */
+void nn_infer(NnCtx *ctx, NnNet *const *nets, int nnets, const float *in, int batch, float *out);
+
+/* ---- engine internals: called by nn/net.c and nn/adam.c for a model on the device --------------- */
 const float *nn_dev_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch);
 void nn_dev_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din);
 void nn_dev_adam_step(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step);

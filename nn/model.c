@@ -22,12 +22,14 @@ void nn_ctx_init(NnCtx *ctx, int nthreads, uint64_t seed) {
     ctx->nthreads = nthreads;
     ctx->training = 0;
     ctx->device = NN_CPU;
+    ctx->winograd = NN_WINO_AUTO;
     sl_rng_seed(&ctx->rng, seed);
 }
 
 void nn_model_init(NnModel *m) { memset(m, 0, sizeof *m); }
 
 void nn_model_free(NnModel *m) {
+    if (m->dev) SL_DIE("nn_model_free: the model is still on the device (nn_model_release_device first)");
     for (int i = 0; i < m->nnets; i++) nn_net_destroy(m->nets[i]);
     free(m->nets);
     free(m->params);

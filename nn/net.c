@@ -262,7 +262,8 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
     L->y = y;
     switch (L->kind) {
     case NN_L_CONV:
-        conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, n->work, T);
+        conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, n->work,
+                       ctx->winograd, T);
         break;
     case NN_L_DENSE: dense_forward(y, x, L->w, L->b, B, (int)nn_shape_numel(L->in), L->out.c, T); break;
     case NN_L_RESHAPE: L->y = x; break;
@@ -293,7 +294,7 @@ static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, fl
     switch (L->kind) {
     case NN_L_CONV:
         conv2d_backward(gx, L->dw, L->db, gy, L->x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k,
-                        L->stride, n->work, T);
+                        L->stride, n->work, n->winograd, T);
         break;
     case NN_L_DENSE:
         dense_backward(gx, L->dw, L->db, gy, L->x, L->w, B, (int)nn_shape_numel(L->in), L->out.c, T);
@@ -326,15 +327,17 @@ static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, fl
     }
 }
 
-static void check_device(const NnCtx *ctx) {
-    if (ctx->device != NN_CPU) SL_DIE("nn: device %d requested but this build has no such backend", ctx->device);
+/* The pointer contract follows the context (nn/device.h): on a GPU context the model must have its
+ * device mirror and pointers are device pointers; on a CPU context the host buffers are used. */
+static void check_host(const NnNet *n, const NnCtx *ctx) {
+    if (ctx->device != NN_CPU) SL_DIE("nn: net '%s': device %d is not built in", n->prefix, ctx->device);
     SL_ASSERT(ctx->nthreads >= 1);
 }
 
 const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
     SL_ASSERT(n->m->finalized && batch > 0 && in);
     if (ctx->device == NN_CUDA) return nn_dev_net_forward(n, ctx, in, batch); /* nn/device.c */
-    check_device(ctx);
+    check_host(n, ctx);
     if (batch > n->max_batch) nn_net_reserve(n, batch);
     if (ctx->training)
         for (int i = 0; i < n->nl; i++)
@@ -346,6 +349,7 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
     }
     n->batch = batch;
     n->training = ctx->training;
+    n->winograd = ctx->winograd;
     return x;
 }
 
@@ -355,7 +359,7 @@ void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
         nn_dev_net_backward(n, ctx, dout, din);
         return;
     }
-    check_device(ctx);
+    check_host(n, ctx);
     int B = n->batch;
     const float *gy = dout;
     for (int i = n->nl - 1; i >= 0; i--) {

@@ -46,10 +46,12 @@ struct NnNet {
     int max_batch; /* reserved for */
     int batch;     /* of the last forward; 0 before any */
     int training;  /* mode of the last forward */
+    int winograd;  /* Winograd mode of the last forward (backward uses the same algorithms) */
     float *work;   /* conv workspace */
     size_t work_floats;
     float *g[2];   /* backward ping-pong gradient buffers, gmax floats each per batch */
     size_t gmax;   /* largest per-sample activation */
+    struct NnDevNet *dev; /* device activations (nn/device.c), NULL on the host */
 };
 
 static inline size_t nn_shape_numel(NnShape s) { return (size_t)s.c * s.h * s.w; }

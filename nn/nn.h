@@ -36,12 +36,11 @@
  * fast path used by nets (im2col + sgemm, a direct convolution for small Cout, OpenMP loops).
  * Backward ADDS into parameter gradients; the input gradient `din` of a net is overwritten.
  *
- * DEVICES. NnCtx.device selects where a net runs (nn/device.h: nn_device_select). CPU layers are
- * dispatched in one place, nn/net.c (layer_forward / layer_backward). With NN_CUDA,
- * nn_net_forward, nn_net_backward and nn_adam_step_ctx hand the call to nn_dev_net_forward /
- * nn_dev_net_backward / nn_dev_adam_step (nn/device.c), which keep device mirrors of the flat
- * buffers and run nn_cuda_<op>_forward/backward (nn/cuda/<op>.cu, the CPU op's arguments on device
- * pointers), with the same host-pointer contract. Callers do not change.
+ * DEVICES. NnCtx.device selects the device (nn/device.h: nn_device_select); a model gets a device
+ * mirror (NnModel.dev) by nn_model_to_device. CPU layers are dispatched in one place, nn/net.c
+ * (layer_forward / layer_backward). On a GPU context, nn_net_forward, nn_net_backward and nn_adam_step_ctx hand the call to nn_dev_net_forward /
+ * nn_dev_net_backward / nn_dev_adam_step (nn/device.c), which run nn_cuda_<op>_forward/backward
+ * (nn/cuda/<op>.cu, the CPU op's arguments on device pointers): pointers follow the context.
  *
  * THREADS. ctx->nthreads sets OpenMP loop threads and OpenBLAS threads (openblas_set_num_threads)
  * for every call made with that ctx. There is no global mutable state in the engine.
@@ -55,6 +54,9 @@
 #include "util/rng.h"
 
 enum { NN_CPU = 0, NN_CUDA = 1 };
+/* Winograd modes of the CPU convolutions (NnCtx.winograd; nn/ops/ops.h): where it pays (default),
+ * off, or F(2x2,3x3) only. Benchmarks and tests compare them; results agree within tolerance. */
+enum { NN_WINO_OFF = 0, NN_WINO_AUTO = 1, NN_WINO_F2 = 2 };
 
 /* One sample's shape; a batch is [B, c, h, w]. */
 typedef struct {
@@ -68,10 +70,12 @@ typedef struct NnCtx {
     int training; /* 1: batch norm uses batch statistics and updates running stats, dropout drops */
     SlRng rng;    /* dropout masks */
     int device;   /* NN_CPU or NN_CUDA */
+    int winograd; /* NN_WINO_AUTO (default), NN_WINO_OFF or NN_WINO_F2 */
     void *cuda;   /* device state, owned by the CUDA backend */
 } NnCtx;
 
-/* nthreads <= 0 means the OpenMP default (omp_get_max_threads, else 1). training = 0, NN_CPU. */
+/* nthreads <= 0 means the OpenMP default (omp_get_max_threads, else 1). training = 0, NN_CPU,
+ * NN_WINO_AUTO. */
 void nn_ctx_init(NnCtx *ctx, int nthreads, uint64_t seed);
 
 /* One named tensor of a model. offset/numel index params (trainable) or buffers (not trainable). */
@@ -97,6 +101,7 @@ typedef struct NnModel {
     int cap_tensors;
     NnNet **nets;
     int nnets, cap_nets;
+    struct NnDevModel *dev; /* the device mirror (nn/device.h), NULL while the model is on the host */
 } NnModel;
 
 /* An empty model. */

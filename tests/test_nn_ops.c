@@ -154,27 +154,27 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
     for (int path = 0; path < 4; path++) {
         int m = path == 2 ? 2 : 4;
         if (path >= 2 && !(K == 3 && S == 1) && !s2) continue;
-        conv2d_set_winograd(path == 0);
+        int wm = path == 0 ? NN_WINO_AUTO : NN_WINO_OFF;
         const char *name = path == 2                                          ? "winograd F2"
                            : path == 3                                        ? "winograd F4"
                            : conv2d_use_direct(Cin, Cout, K, S)                ? "direct"
-                           : conv2d_use_winograd(B, Cin, H, W, Cout, K, S)     ? "engine=winograd"
-                           : conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S)  ? "engine=winograd s2"
+                           : conv2d_use_winograd(wm, B, Cin, H, W, Cout, K, S)     ? "engine=winograd"
+                           : conv2d_use_winograd_s2(wm, B, Cin, H, W, Cout, K, S)  ? "engine=winograd s2"
                                                                                : "im2col";
         if (path >= 2 && s2) wino_s2_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, m, work, 2);
         else if (path >= 2) wino_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, m, work, 2);
-        else conv2d_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, K, S, work, 2);
+        else conv2d_forward(y1, c.x, c.w, c.b, B, Cin, H, W, Cout, K, S, work, wm, 2);
         /* F(4x4,3x3)'s transforms scale intermediate sums by up to 8x, so its float error is
          * larger: checked against the tensor's scale as well (max|ref|, as the PyTorch golden test
          * does), not only elementwise */
-        int f4 = path == 3 || (path == 0 && (conv2d_use_winograd(B, Cin, H, W, Cout, K, S) == 4 ||
-                                             conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S) == 4));
+        int f4 = path == 3 || (path == 0 && (conv2d_use_winograd(wm, B, Cin, H, W, Cout, K, S) == 4 ||
+                                             conv2d_use_winograd_s2(wm, B, Cin, H, W, Cout, K, S) == 4));
         snprintf(what, sizeof what, "conv%dx%d/%d %s fwd (Cout %d)", K, K, S, name, Cout);
         check_close(what, y1, y0, on, 1e-4, f4 ? 1e-4 * maxabs(y0, on) : 1e-5);
         memcpy(dx1, st, sizeof(float) * xn), memcpy(dw1, st + xn, sizeof(float) * wn), memcpy(db1, st + xn + wn, sizeof(float) * Cout);
         if (path >= 2 && s2) wino_s2_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, m, work, 2);
         else if (path >= 2) wino_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, m, work, 2);
-        else conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S, work, 2);
+        else conv2d_backward(dx1, dw1, db1, c.r, c.x, c.w, B, Cin, H, W, Cout, K, S, work, wm, 2);
         snprintf(what, sizeof what, "conv%dx%d/%d %s bwd", K, K, S, name);
         check_close(what, dx1, dx, xn, 1e-4, f4 ? 1e-4 * maxabs(dx, xn) : 1e-4);
         /* dw and db are sums over B*H*W terms, which the reference accumulates in float: its own
@@ -182,7 +182,6 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
         check_close(what, dw1, dw, wn, 1e-4, f4 ? 1e-4 * maxabs(dw, wn) : 1e-4 + 1e-5 * maxabs(dw, wn));
         check_close(what, db1, db, Cout, 1e-4, 1e-4 + 1e-5 * maxabs(db, Cout));
     }
-    conv2d_set_winograd(1);
     free(c.x), free(c.w), free(c.b), free(c.r), free(dx), free(dw), free(db), free(y0), free(y1), free(work);
     free(st), free(dx1), free(dw1), free(db1);
 }
@@ -213,19 +212,20 @@ static void t_conv(void) {
     conv_case(2, 3, 6, 10, 12, 5, 2, 1);   /* s2 on a non-square input, with finite differences */
     conv_case(1, 2, 2, 2, 9, 5, 2, 0);     /* s2 on 2x2 */
     CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));
-    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) && !conv2d_use_winograd(16, 128, 32, 32, 256, 5, 1) &&
-          !conv2d_use_winograd(16, 128, 32, 32, 256, 3, 2) && !conv2d_use_winograd(16, 64, 64, 64, 3, 3, 1) &&
-          !conv2d_use_winograd(8, 1024, 4, 4, 2048, 3, 1) && conv2d_use_winograd(16, 1024, 4, 4, 2048, 3, 1));
-    CHECK(conv2d_use_winograd_s2(16, 128, 32, 32, 256, 5, 2) && !conv2d_use_winograd_s2(16, 128, 31, 32, 256, 5, 2) &&
-          !conv2d_use_winograd_s2(16, 256, 8, 8, 512, 5, 2) && !conv2d_use_winograd_s2(16, 3, 64, 64, 128, 5, 2) &&
-          !conv2d_use_winograd_s2(16, 128, 32, 32, 256, 3, 2));
+    CHECK(conv2d_use_winograd(NN_WINO_AUTO, 16, 128, 32, 32, 256, 3, 1) && !conv2d_use_winograd(NN_WINO_AUTO, 16, 128, 32, 32, 256, 5, 1) &&
+          !conv2d_use_winograd(NN_WINO_AUTO, 16, 128, 32, 32, 256, 3, 2) && !conv2d_use_winograd(NN_WINO_AUTO, 16, 64, 64, 64, 3, 3, 1) &&
+          !conv2d_use_winograd(NN_WINO_AUTO, 8, 1024, 4, 4, 2048, 3, 1) && conv2d_use_winograd(NN_WINO_AUTO, 16, 1024, 4, 4, 2048, 3, 1));
+    CHECK(conv2d_use_winograd_s2(NN_WINO_AUTO, 16, 128, 32, 32, 256, 5, 2) && !conv2d_use_winograd_s2(NN_WINO_AUTO, 16, 128, 31, 32, 256, 5, 2) &&
+          !conv2d_use_winograd_s2(NN_WINO_AUTO, 16, 256, 8, 8, 512, 5, 2) && !conv2d_use_winograd_s2(NN_WINO_AUTO, 16, 3, 64, 64, 128, 5, 2) &&
+          !conv2d_use_winograd_s2(NN_WINO_AUTO, 16, 128, 32, 32, 256, 3, 2));
     /* the tile size: F(4x4,3x3) with >= 64 4x4 tiles, else F(2x2,3x3) with >= 64 2x2 tiles (256 for 5x5/2) */
-    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) == 4 && conv2d_use_winograd(16, 256, 8, 8, 512, 3, 1) == 4 &&
-          conv2d_use_winograd(16, 512, 4, 4, 1024, 3, 1) == 2 && conv2d_use_winograd_s2(16, 128, 16, 16, 256, 5, 2) == 4 &&
-          conv2d_use_winograd_s2(8, 128, 16, 16, 256, 5, 2) == 0);
-    conv2d_set_winograd(2);
-    CHECK(conv2d_use_winograd(16, 128, 32, 32, 256, 3, 1) == 2 && conv2d_use_winograd_s2(16, 128, 16, 16, 256, 5, 2) == 2);
-    conv2d_set_winograd(1);
+    CHECK(conv2d_use_winograd(NN_WINO_AUTO, 16, 128, 32, 32, 256, 3, 1) == 4 && conv2d_use_winograd(NN_WINO_AUTO, 16, 256, 8, 8, 512, 3, 1) == 4 &&
+          conv2d_use_winograd(NN_WINO_AUTO, 16, 512, 4, 4, 1024, 3, 1) == 2 && conv2d_use_winograd_s2(NN_WINO_AUTO, 16, 128, 16, 16, 256, 5, 2) == 4 &&
+          conv2d_use_winograd_s2(NN_WINO_AUTO, 8, 128, 16, 16, 256, 5, 2) == 0);
+    CHECK(conv2d_use_winograd(NN_WINO_F2, 16, 128, 32, 32, 256, 3, 1) == 2 &&
+          conv2d_use_winograd_s2(NN_WINO_F2, 16, 128, 16, 16, 256, 5, 2) == 2);
+    CHECK(!conv2d_use_winograd(NN_WINO_OFF, 16, 128, 32, 32, 256, 3, 1) &&
+          !conv2d_use_winograd_s2(NN_WINO_OFF, 16, 128, 16, 16, 256, 5, 2));
     /* a net sizes its workspace once, by conv2d_workspace at its largest batch: whatever variant any
      * mode picks at that batch or a smaller one must fit */
     const int shapes[][6] = {{128, 4, 4, 256, 3, 1}, {64, 8, 8, 128, 3, 1}, {32, 32, 32, 64, 3, 1},
@@ -235,16 +235,14 @@ static void t_conv(void) {
         size_t have = conv2d_workspace(64, q[0], q[1], q[2], q[3], q[4], q[5]);
         for (int mode = 0; mode <= 2; mode++)
             for (int B = 1; B <= 64; B *= 2) {
-                conv2d_set_winograd(mode);
-                int m3 = conv2d_use_winograd(B, q[0], q[1], q[2], q[3], q[4], q[5]);
-                int m5 = conv2d_use_winograd_s2(B, q[0], q[1], q[2], q[3], q[4], q[5]);
+                int m3 = conv2d_use_winograd(mode, B, q[0], q[1], q[2], q[3], q[4], q[5]);
+                int m5 = conv2d_use_winograd_s2(mode, B, q[0], q[1], q[2], q[3], q[4], q[5]);
                 size_t need = m3   ? wino_workspace(B, q[0], q[1], q[2], q[3], m3)
                               : m5 ? wino_s2_workspace(B, q[0], q[1], q[2], q[3], m5)
                                    : conv2d_workspace(B, q[0], q[1], q[2], q[3], q[4], q[5]);
                 CHECKF(need <= have, "shape %zu mode %d batch %d: needs %zu floats, has %zu", k, mode, B, need, have);
             }
     }
-    conv2d_set_winograd(1);
 }
 
 /* ---- dense --------------------------------------------------------------------------------- */

@@ -48,6 +48,8 @@ int cmd_eval(int argc, char **argv) {
     FaceSet fs[SWAP_MAX_IDS];
     int nloaded = 0;
     Fidelity *f = NULL;
+    NnCtx ctx;
+    int dev = 0;
     SwapModel *m = run_load_model(model, &info, &err);
     if (!m) goto fail;
     if (sets.n != info.n_ids) {
@@ -67,9 +69,9 @@ int cmd_eval(int argc, char **argv) {
     }
     f = fidelity_prepare(fs, sets.n, m->arch.size, holdout, max_faces, &err);
     if (!f) goto fail;
-    NnCtx ctx;
     nn_ctx_init(&ctx, threads, 1);
     if (nn_device_select(&ctx, device, &err)) goto fail;
+    dev = 1;
     FidelityReport rep;
     if (fidelity_run(f, m, &ctx, &rep, &err)) goto fail;
     rep.step = info.step;
@@ -99,6 +101,10 @@ int cmd_eval(int argc, char **argv) {
 fail:
     fprintf(stderr, "swaplab eval: %s\n", err.msg);
 done:
+    if (dev) {
+        if (m) nn_model_release_device(&m->model, &ctx);
+        nn_device_release(&ctx);
+    }
     fidelity_free(f);
     for (int i = 0; i < nloaded; i++) faceset_free(&fs[i]);
     swap_model_free(m);

@@ -9,6 +9,7 @@
 
 #include "data/groundtruth.h"
 #include "data/landmarks.h"
+#include "nn/device.h"
 
 #define FEAT 12 /* inner-face feature: FEAT x FEAT x 3 */
 
@@ -398,6 +399,11 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
     r->heldout = f->heldout;
     int was_training = ctx->training;
     ctx->training = 0;
+    int nmax = 1;
+    for (int a = 0; a < f->nsets; a++)
+        if (f->id[a].n > nmax) nmax = f->id[a].n;
+    NnShape zs = nn_net_out_shape(m->encoder);
+    float *z = xmalloc(sizeof(float) * (size_t)zs.c * zs.h * zs.w * nmax), *y = xmalloc(sizeof(float) * img * nmax);
     float feat[3 * FEAT * FEAT];
     int correct = 0, total = 0;
     for (int a = 0; a < f->nsets; a++) {
@@ -413,11 +419,10 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
     all->a = all->b = -1;
     for (int a = 0; a < f->nsets; a++) {
         const IdEval *e = &f->id[a];
-        const float *z = nn_net_forward(m->encoder, ctx, e->x, e->n);
+        nn_infer(ctx, &m->encoder, 1, e->x, e->n, z);
         for (int b = 0; b < f->nsets; b++) {
             if (a == b) continue;
-            /* the encoder output is overwritten only by the encoder's next forward: reuse z */
-            const float *y = nn_net_forward(m->decoders[b], ctx, z, e->n);
+            nn_infer(ctx, &m->decoders[b], 1, z, e->n, y); /* on ctx's device, host in and out */
             FidelityPair *p = &r->pair[r->npairs++];
             p->a = a, p->b = b, p->n = e->n;
             const float *g = f->gt[a * f->nsets + b];
@@ -461,6 +466,8 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
         else all->lm_err = all->lm_err_src = all->lm_err_mean = all->lm_err_gt = -1;
     }
     ctx->training = was_training;
+    free(z);
+    free(y);
     return 0;
 }
 

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 /* What ctx->cuda points to while ctx->device == NN_CUDA. The CUDA handles are stored as void * so
- * that C code can hold the struct; the model/net mirror tables are managed by nn/device.c. */
+ * that C code can hold the struct. Device mirrors hang off their models and nets (nn/device.c). */
 typedef struct NnCudaState {
     int device;        /* CUDA device ordinal */
     void *stream;      /* cudaStream_t: every op runs here */
@@ -41,12 +41,7 @@ typedef struct NnCudaState {
     double *scalars;   /* device scratch for loss sums (NN_CUDA_SCALARS doubles) */
     double *host_scalars; /* pinned mirror of it */
     char name[256];    /* the GPU's name */
-    int warned_host_model; /* nn/device.c said once that a model not on the device runs on the CPU */
-    /* device mirrors (nn/device.c) */
-    struct NnDevModel *models;
-    int nmodels, cap_models;
-    struct NnDevNet *nets;
-    int nnets, cap_nets;
+    int nmirrors;      /* model mirrors alive on this context (nn/device.c); 0 at release */
 } NnCudaState;
 
 #define NN_CUDA_SCALARS 8

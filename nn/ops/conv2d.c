@@ -62,13 +62,8 @@ void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, co
 /* ---- fast path ----------------------------------------------------------------------------- */
 int conv2d_use_direct(int Cin, int Cout, int K, int S) { return S == 1 && Cout <= DIRECT_MAX_COUT && K <= 9; }
 
-/* 1: Winograd where it pays, F(4x4,3x3) when there are enough 4x4 tiles, else F(2x2,3x3);
- * 2: F(2x2,3x3) only; 0: off. */
-static int winograd_mode = 1;
-void conv2d_set_winograd(int mode) {
-    SL_ASSERT(mode >= 0 && mode <= 2);
-    winograd_mode = mode;
-}
+/* Winograd modes (NnCtx.winograd): 1 (NN_WINO_AUTO): Winograd where it pays, F(4x4,3x3) when
+ * there are enough 4x4 tiles, else F(2x2,3x3); 2 (NN_WINO_F2): F(2x2,3x3) only; 0 (NN_WINO_OFF). */
 
 /* Winograd pays when there are enough tiles per GEMM. Measured on the 2-core dev machine at batch 16
  * (fwd + bwd of one layer, im2col / F(2x2,3x3) / F(4x4,3x3), ms):
@@ -91,8 +86,9 @@ static int pick3(int mode, int B, int Cin, int H, int W, int Cout, int K, int S)
     if (K != 3 || S != 1 || conv2d_use_direct(Cin, Cout, K, S)) return 0;
     return wino_pick(mode, B, H, W, WINO_MIN_TILES, WINO4_MIN_TILES);
 }
-int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S) {
-    return pick3(winograd_mode, B, Cin, H, W, Cout, K, S);
+int conv2d_use_winograd(int mode, int B, int Cin, int H, int W, int Cout, int K, int S) {
+    SL_ASSERT(mode >= 0 && mode <= 2);
+    return pick3(mode, B, Cin, H, W, Cout, K, S);
 }
 
 /* 5x5 stride 2 by space-to-depth + Winograd (winograd.c), on even sizes with enough tiles at half
@@ -103,12 +99,13 @@ static int pick5(int mode, int B, int Cin, int H, int W, int Cout, int K, int S)
     if (K != 5 || S != 2 || H % 2 || W % 2 || Cout <= DIRECT_MAX_COUT || Cin < WINO_S2_MIN_CIN) return 0;
     return wino_pick(mode, B, H / 2, W / 2, WINO_S2_MIN_TILES, WINO4_MIN_TILES);
 }
-int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S) {
-    return pick5(winograd_mode, B, Cin, H, W, Cout, K, S);
+int conv2d_use_winograd_s2(int mode, int B, int Cin, int H, int W, int Cout, int K, int S) {
+    SL_ASSERT(mode >= 0 && mode <= 2);
+    return pick5(mode, B, Cin, H, W, Cout, K, S);
 }
 
-/* Enough for im2col and every Winograd variant that can be picked, so conv2d_set_winograd may
- * switch after allocation. */
+/* Enough for im2col and every Winograd variant that can be picked in any mode, so a context may
+ * switch modes after allocation. */
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
     if (conv2d_use_direct(Cin, Cout, K, S)) return conv_direct_workspace(B, Cin, H, W, Cout, K);
     size_t N = (size_t)B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
@@ -197,17 +194,17 @@ NN_OMP(omp simd)
 }
 
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
-                    int H, int W, int Cout, int K, int S, float *work, int nthreads) {
+                    int H, int W, int Cout, int K, int S, float *work, int wmode, int nthreads) {
     if (conv2d_use_direct(Cin, Cout, K, S)) {
         conv_direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
-    int m = conv2d_use_winograd(B, Cin, H, W, Cout, K, S);
+    int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
     if (m) {
         wino_forward(out, in, w, b, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }
-    if ((m = conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S))) {
+    if ((m = conv2d_use_winograd_s2(wmode, B, Cin, H, W, Cout, K, S))) {
         wino_s2_forward(out, in, w, b, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }
@@ -232,17 +229,17 @@ NN_OMP(omp simd)
 
 void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
-                     float *work, int nthreads) {
+                     float *work, int wmode, int nthreads) {
     if (conv2d_use_direct(Cin, Cout, K, S)) {
         conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
-    int m = conv2d_use_winograd(B, Cin, H, W, Cout, K, S);
+    int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
     if (m) {
         wino_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }
-    if ((m = conv2d_use_winograd_s2(B, Cin, H, W, Cout, K, S))) {
+    if ((m = conv2d_use_winograd_s2(wmode, B, Cin, H, W, Cout, K, S))) {
         wino_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
         return;
     }

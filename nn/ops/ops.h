@@ -60,19 +60,18 @@ void conv2d_backward_ref(float *din, float *dw, float *db, const float *dout, co
  * multiplies; winograd.c), or a register-blocked direct convolution on a zero-padded copy when
  * conv2d_use_direct says so (conv_direct.c). work must hold conv2d_workspace(...) floats.
  * conv2d_use_winograd(_s2) return the output tile side of the Winograd variant the engine picks
- * (4: F(4x4,3x3), 2: F(2x2,3x3)) or 0. conv2d_set_winograd(0) turns Winograd off, (2) allows only
- * F(2x2,3x3), (1) is the default (benchmarks and tests compare them). The wino_* functions take
- * the tile side m explicitly. */
+ * (4: F(4x4,3x3), 2: F(2x2,3x3)) or 0 in Winograd mode wmode (NnCtx.winograd: NN_WINO_OFF,
+ * NN_WINO_AUTO, the default, or NN_WINO_F2 for F(2x2,3x3) only; benchmarks and tests compare them).
+ * The wino_* functions take the tile side m explicitly. */
 int conv2d_use_direct(int Cin, int Cout, int K, int S);
-int conv2d_use_winograd(int B, int Cin, int H, int W, int Cout, int K, int S);
+int conv2d_use_winograd(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S);
 /* 5x5 stride 2 on even sizes: space-to-depth, then a 3x3 Winograd convolution of 4 Cin channels */
-int conv2d_use_winograd_s2(int B, int Cin, int H, int W, int Cout, int K, int S);
+int conv2d_use_winograd_s2(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S);
 size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout, int m);
 void wino_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                      int Cout, int m, float *work, int nthreads);
 void wino_s2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                       int Cin, int H, int W, int Cout, int m, float *work, int nthreads);
-void conv2d_set_winograd(int mode);
 size_t wino_tiles(int B, int H, int W, int m);
 size_t wino_workspace(int B, int Cin, int H, int W, int Cout, int m);
 size_t conv_direct_workspace(int B, int Cin, int H, int W, int Cout, int K);
@@ -86,10 +85,10 @@ void wino_backward(float *din, float *dw, float *db, const float *dout, const fl
                    int Cin, int H, int W, int Cout, int m, float *work, int nthreads);
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S);
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
-                    int H, int W, int Cout, int K, int S, float *work, int nthreads);
+                    int H, int W, int Cout, int K, int S, float *work, int wmode, int nthreads);
 void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
-                     float *work, int nthreads);
+                     float *work, int wmode, int nthreads);
 
 /* ---- dense: out[B,O] = in[B,I] w[O,I]^T + b. https://pytorch.org/docs/stable/generated/torch.nn.Linear.html */
 void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int I, int O);
