@@ -552,9 +552,18 @@ static void t_net_and_adam(void) {
     float *x = rnd(&r, ni, 0, 1), *gx = up(&ctx, x, ni);
     const float *y = nn_net_forward(nc, &cc, x, B), *gy = nn_net_forward(ng, &ctx, gx, B);
     CHECK_DEV(&ctx, gy, y, no, TOL_STEPS, "net forward (eval)");
+    /* nn_infer: host in and out, run on the GPU (the mirror exists) and on the CPU */
+    float *yi = xmalloc(sizeof(float) * no), *yc = xmalloc(sizeof(float) * no);
+    nn_infer(&ctx, &ng, 1, x, B, yi);
+    nn_infer(&cc, &nc, 1, x, B, yc);
+    CHECKF(nerr(yi, yc, no) <= TOL_STEPS, "nn_infer GPU vs CPU: %.3g", nerr(yi, yc, no));
+    free(yi), free(yc);
+    CHECK(nn_model_on_device(&mg) && !nn_model_on_device(&mc) && nn_model_device_grads(&mg) != mg.grads &&
+          nn_model_device_grads(&mc) == mc.grads);
     free(x);
     nn_dev_free(&ctx, gx);
     nn_model_release_device(&mg, &ctx);
+    CHECK(!nn_model_on_device(&mg));
     nn_model_free(&mc);
     nn_model_free(&mg);
     nn_device_release(&ctx);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/device.h"
 #include "nn/nn.h"
 #include "tests/test.h"
 #include "util/rng.h"
@@ -189,6 +190,14 @@ static void t_batch_consistency(void) {
         for (int i = 0; i < 32; i++) bad += fabsf(y1[i] - yb[b * 32 + i]) > 1e-5f;
     }
     CHECK(bad == 0);
+    /* nn_infer on the CPU: eval mode whatever ctx->training says, the same output, host buffers */
+    float *yi = xmalloc(sizeof(float) * 5 * 32);
+    s.ctx.training = 1;
+    nn_infer(&s.ctx, &s.n, 1, s.x, 5, yi);
+    CHECK(!memcmp(yi, yb, sizeof(float) * 5 * 32) && s.ctx.training == 1);
+    CHECK(!nn_model_on_device(&s.m) && nn_model_device_grads(&s.m) == s.m.grads);
+    free(yi);
+    s.ctx.training = 0;
     /* training mode draws a dropout mask: same seed, same output; different seed, different */
     s.ctx.training = 1;
     SlRng keep = s.ctx.rng;
