@@ -18,7 +18,7 @@
 
 #include "nn/device.h"
 #include "nn/nn.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 #include "util/args.h"
 #include "util/rng.h"
 

@@ -18,7 +18,7 @@
 #include "infer/provenance.h"
 #include "infer/swap.h"
 #include "nn/nn.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 #include "util/args.h"
 #include "util/fs.h"
 #include "util/rng.h"

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "nn/nn.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 #include "util/args.h"
 #include "util/rng.h"
 

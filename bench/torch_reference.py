@@ -2,7 +2,7 @@
 """torch_reference.py — the swaplab face-swap autoencoder and its training step in PyTorch eager,
 the reference that bench/run.sh puts side by side with swaplab (bench/bench_train.c).
 
-Same presets as train/swap_model.c (shared encoder, one decoder per identity, tensor names equal to
+Same presets as model/swap_model.c (shared encoder, one decoder per identity, tensor names equal to
 swaplab's safetensors names), same step: for each side, B faces -> encoder -> own decoder -> MSE
 against the input, backward (gradients accumulate), then one Adam step (lr 5e-5, betas 0.5/0.999).
 Prints one JSON line: {"preset", "batch", "steps", "threads", "device", "img_per_s" (from the
@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 # size, encoder conv widths, dense width, bottleneck channels (at size / 2**len(enc)),
-# encoder upscale width, decoder upscale widths — keep in step with train/swap_model.c.
+# encoder upscale width, decoder upscale widths — keep in step with model/swap_model.c.
 PRESETS = {
     "original": dict(size=64, enc=[128, 256, 512, 1024], dense=1024, bottleneck=1024, enc_up=512,
                      dec=[256, 128, 64]),

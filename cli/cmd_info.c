@@ -8,8 +8,8 @@
 
 #include "cli/commands.h"
 #include "nn/safetensors.h"
-#include "train/run.h"
-#include "train/swap_model.h"
+#include "model/run.h"
+#include "model/swap_model.h"
 #include "util/args.h"
 
 static int info_one(const char *arg, int all) {

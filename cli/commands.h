@@ -1,7 +1,7 @@
 /* commands.h — the entry point of every subcommand: int cmd_NAME(int argc, char **argv), where
  * argv[0..argc) are the words after the subcommand's name. Returns the exit status: 0 success,
- * 1 refused or failed (the message is printed), 2 bad usage. Each is defined in the module it
- * belongs to (data/cmd_synth.c, train/cmd_train.c, ..., cli/ for keygen and info). */
+ * 1 refused or failed (the message is printed), 2 bad usage. Each is defined in cli/cmd_NAME.c,
+ * which parses the flags, calls one pipeline of the module below and reports. */
 #ifndef SL_COMMANDS_H
 #define SL_COMMANDS_H
 

@@ -52,9 +52,7 @@ int groundtruth_swap_chw_lm(const FaceSet *a, int i, const FaceSet *b, float *ch
                             SlErr *err) {
     Image im;
     if (gt_render(a, i, b, &im, lm, err)) return -1;
-    size_t np = (size_t)im.w * im.h;
-    for (size_t p = 0; p < np; p++)
-        for (int c = 0; c < 3; c++) chw[c * np + p] = im.px[p * 3 + c] * (1.0f / 255.0f);
+    image_to_chw(&im, chw);
     image_free(&im);
     return 0;
 }

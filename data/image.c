@@ -341,3 +341,57 @@ Image image_resize(const Image *src, int w, int h) {
         SL_DIE("image resize failed");
     return o;
 }
+
+/* ---- conversions ---------------------------------------------------------------------------- */
+void image_resize_planes(const float *in, int s0, int nplanes, float *out, int s1) {
+    if (s0 == s1) {
+        memcpy(out, in, sizeof(float) * (size_t)nplanes * (size_t)s0 * (size_t)s0);
+        return;
+    }
+    double sc = (double)s0 / s1;
+    for (int p = 0; p < nplanes; p++) {
+        const float *src = in + (size_t)p * s0 * s0;
+        float *dst = out + (size_t)p * s1 * s1;
+        for (int y = 0; y < s1; y++) {
+            double fy = (y + 0.5) * sc - 0.5;
+            if (fy < 0) fy = 0;
+            int y0 = (int)fy;
+            if (y0 > s0 - 1) y0 = s0 - 1;
+            int y1 = y0 + 1 < s0 ? y0 + 1 : s0 - 1;
+            double wy = fy - y0;
+            for (int x = 0; x < s1; x++) {
+                double fx = (x + 0.5) * sc - 0.5;
+                if (fx < 0) fx = 0;
+                int x0 = (int)fx;
+                if (x0 > s0 - 1) x0 = s0 - 1;
+                int x1 = x0 + 1 < s0 ? x0 + 1 : s0 - 1;
+                double wx = fx - x0;
+                double v = (1 - wy) * ((1 - wx) * src[y0 * s0 + x0] + wx * src[y0 * s0 + x1]) +
+                           wy * ((1 - wx) * src[y1 * s0 + x0] + wx * src[y1 * s0 + x1]);
+                dst[y * s1 + x] = (float)v;
+            }
+        }
+    }
+}
+
+void image_to_chw(const Image *img, float *chw) {
+    SL_ASSERT(img->c == 1 || img->c == 3 || img->c == 4);
+    const size_t np = (size_t)img->w * img->h;
+    const float k = 1.0f / 255.0f;
+    for (int c = 0; c < 3; c++) {
+        int sc = img->c == 1 ? 0 : c;
+        for (size_t p = 0; p < np; p++) chw[c * np + p] = img->px[p * img->c + sc] * k;
+    }
+}
+
+uint8_t image_from_unit(float v) {
+    float q = v * 255.0f + 0.5f;
+    return (uint8_t)(q < 0.0f ? 0 : q > 255.0f ? 255 : q); /* NaN -> 0 */
+}
+
+void image_from_chw(Image *img, const float *chw) {
+    SL_ASSERT(img->c == 3);
+    const size_t np = (size_t)img->w * img->h;
+    for (size_t p = 0; p < np; p++)
+        for (int c = 0; c < 3; c++) img->px[p * 3 + c] = image_from_unit(chw[c * np + p]);
+}

@@ -55,4 +55,15 @@ void image_jpeg_roundtrip(Image *img, int quality);
 /* Resamples src to w x h (stb_image_resize, same channel count) into a new image. */
 Image image_resize(const Image *src, int w, int h);
 
+/* ---- conversions between 8-bit HWC images and the float CHW planes the models see ------------ */
+/* img (c = 1, 3 or 4; grey is replicated, alpha dropped) -> chw [3, h, w] in [0, 1]. */
+void image_to_chw(const Image *img, float *chw);
+/* chw [3, h, w] in [0, 1] -> img (c = 3, same w, h): clamped, rounded to nearest. */
+void image_from_chw(Image *img, const float *chw);
+/* One [0, 1] float -> 0..255, clamped and rounded (NaN -> 0). */
+uint8_t image_from_unit(float v);
+/* Bilinear resize of nplanes square planes from side s0 to side s1 (out: nplanes*s1*s1), pixel
+ * centres aligned (as OpenCV's INTER_LINEAR). */
+void image_resize_planes(const float *in, int s0, int nplanes, float *out, int s1);
+
 #endif

@@ -1,4 +1,4 @@
-/* export.h — the pieces of `swaplab dataset` (detect/cmd_dataset.c) that are worth testing alone:
+/* export.h — the pieces of `swaplab dataset` (cli/cmd_dataset.c) that are worth testing alone:
  * identity splits (by identity, never by frame, deterministic from the seed), the pairs swapped
  * inside a split, the face-centred box that crops real and fake samples alike, and CSV quoting.
  * Format of the dataset: docs/FORMATS.md "Detector dataset". Layout as torchvision's ImageFolder:

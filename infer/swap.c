@@ -8,7 +8,7 @@
 
 #include "infer/blend.h"
 #include "nn/device.h"
-#include "train/fidelity.h"
+#include "data/image.h"
 #include "util/fs.h"
 
 void swap_options_default(SwapOptions *o) {
@@ -78,13 +78,13 @@ void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n
     const float *xin = in;
     if (crop != S) {
         x = xmalloc(sizeof(float) * img * (size_t)n);
-        for (int k = 0; k < n; k++) fidelity_resize_planes(in + cimg * k, crop, 3, x + img * k, S);
+        for (int k = 0; k < n; k++) image_resize_planes(in + cimg * k, crop, 3, x + img * k, S);
         xin = x;
     }
     NnNet *nets[2] = {m->encoder, m->decoders[target]};
     float *y = xmalloc(sizeof(float) * img * (size_t)n);
     nn_infer(ctx, nets, 2, xin, n, y); /* on ctx's device (uploads the model the first time) */
-    for (int k = 0; k < n; k++) fidelity_resize_planes(y + img * k, S, 3, out + cimg * k, crop);
+    for (int k = 0; k < n; k++) image_resize_planes(y + img * k, S, 3, out + cimg * k, crop);
     ctx->training = was;
     free(x);
     free(y);

@@ -25,8 +25,8 @@
 #include "infer/colour.h"
 #include "infer/provenance.h"
 #include "nn/nn.h"
-#include "train/run.h"
-#include "train/swap_model.h"
+#include "model/run.h"
+#include "model/swap_model.h"
 #include "util/util.h"
 
 typedef enum { SWAP_MASK_HULL = 0, SWAP_MASK_ERODE, SWAP_MASK_BLUR } SwapMaskMode;

@@ -22,7 +22,7 @@
 #include "detect/robust.h"
 #include "detect/spectral.h"
 #include "report/html.h"
-#include "train/run.h"
+#include "model/run.h"
 #include "util/fs.h"
 #include "util/rng.h"
 

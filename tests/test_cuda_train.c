@@ -12,7 +12,7 @@
 #include "nn/checkpoint.h"
 #include "nn/device.h"
 #include "tests/test.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 #include "util/fs.h"
 #include "util/util.h"
 

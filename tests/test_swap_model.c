@@ -1,4 +1,4 @@
-/* test_swap_model.c — the face-swap autoencoder presets (train/swap_model.h): parameter counts,
+/* test_swap_model.c — the face-swap autoencoder presets (model/swap_model.h): parameter counts,
  * FLOPs, forward shapes, the architecture in model-file metadata (round trip and hostile JSON),
  * save/load, and a golden check against PyTorch (bench/torch_reference.py loads our model file
  * with load_state_dict(strict=True) and runs the same forward). */
@@ -6,7 +6,7 @@
 
 #include "nn/checkpoint.h"
 #include "tests/test.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 #include "util/fs.h"
 
 static SlRng rng;

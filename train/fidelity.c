@@ -17,37 +17,6 @@ int fidelity_is_heldout(int i, int n, int every) {
     return every > 0 && n >= every && i % every == every - 1;
 }
 
-void fidelity_resize_planes(const float *in, int s0, int nplanes, float *out, int s1) {
-    if (s0 == s1) {
-        memcpy(out, in, sizeof(float) * (size_t)nplanes * (size_t)s0 * (size_t)s0);
-        return;
-    }
-    double sc = (double)s0 / s1;
-    for (int p = 0; p < nplanes; p++) {
-        const float *src = in + (size_t)p * s0 * s0;
-        float *dst = out + (size_t)p * s1 * s1;
-        for (int y = 0; y < s1; y++) {
-            double fy = (y + 0.5) * sc - 0.5;
-            if (fy < 0) fy = 0;
-            int y0 = (int)fy;
-            if (y0 > s0 - 1) y0 = s0 - 1;
-            int y1 = y0 + 1 < s0 ? y0 + 1 : s0 - 1;
-            double wy = fy - y0;
-            for (int x = 0; x < s1; x++) {
-                double fx = (x + 0.5) * sc - 0.5;
-                if (fx < 0) fx = 0;
-                int x0 = (int)fx;
-                if (x0 > s0 - 1) x0 = s0 - 1;
-                int x1 = x0 + 1 < s0 ? x0 + 1 : s0 - 1;
-                double wx = fx - x0;
-                double v = (1 - wy) * ((1 - wx) * src[y0 * s0 + x0] + wx * src[y0 * s0 + x1]) +
-                           wy * ((1 - wx) * src[y1 * s0 + x0] + wx * src[y1 * s0 + x1]);
-                dst[y * s1 + x] = (float)v;
-            }
-        }
-    }
-}
-
 double fidelity_psnr(const float *x, const float *y, const float *mask, int s) {
     double se = 0, w = 0;
     size_t np = (size_t)s * s;
@@ -218,7 +187,7 @@ static double landmark_error(const LmModel *lmm, const float *chw, int S, const 
     const size_t np = (size_t)U * U;
     float *big = xmalloc(sizeof(float) * 3 * np);
     uint8_t *in = xmalloc(np);
-    fidelity_resize_planes(chw, S, 3, big, U);
+    image_resize_planes(chw, S, 3, big, U);
     for (size_t i = 0; i < np; i++) {
         int sum = 0;
         for (int c = 0; c < 3; c++) {
@@ -289,9 +258,9 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
         for (int k = 0; k < e->n; k++) {
             int i = e->idx[k];
             if (faceset_load_face(fs, i, tmp, err)) goto fail_tmp;
-            fidelity_resize_planes(tmp, crop, 3, e->x + img * k, S);
+            image_resize_planes(tmp, crop, 3, e->x + img * k, S);
             faceset_face_mask(fs, i, tmpm, NULL);
-            fidelity_resize_planes(tmpm, crop, 1, e->mask + (size_t)S * S * k, S);
+            image_resize_planes(tmpm, crop, 1, e->mask + (size_t)S * S * k, S);
             scale_landmarks(fs->faces[i].lm_crop, (float)S / crop, e->lm[k]);
         }
         /* mean face and classifier features from training faces (at most 200, evenly spread) */
@@ -308,7 +277,7 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
                 free(small);
                 goto fail_tmp;
             }
-            fidelity_resize_planes(tmp, crop, 3, small, S);
+            image_resize_planes(tmp, crop, 3, small, S);
             for (size_t j = 0; j < img; j++) e->mean[j] += small[j];
             used++;
             float lm[ALIGN_NLM][2];
@@ -343,7 +312,7 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
                     fidelity_free(f);
                     return NULL;
                 }
-                fidelity_resize_planes(tmp, crop, 3, g + img * k, S);
+                image_resize_planes(tmp, crop, 3, g + img * k, S);
                 scale_landmarks(lm, (float)S / crop, gl[k]);
                 if (f->lmm) {
                     es += landmark_error(f->lmm, e->x + img * k, S, (const float(*)[2])gl[k]);

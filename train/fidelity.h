@@ -18,7 +18,7 @@
 
 #include "data/faceset.h"
 #include "nn/nn.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 
 /* Face i of a set of n faces is held out of training (kept for evaluation) when every > 0, the set
  * has at least `every` faces, and i % every == every - 1. */
@@ -65,7 +65,5 @@ void fidelity_print(FILE *out, const FidelityReport *r, const FaceSet *sets);
  * weighted by mask (s*s, may be NULL). SSIM: 11x11 Gaussian window, sigma 1.5, valid positions. */
 double fidelity_psnr(const float *x, const float *y, const float *mask, int s);
 double fidelity_ssim(const float *x, const float *y, const float *mask, int s);
-/* Bilinear resize of nplanes planes from side s0 to side s1 (out: nplanes*s1*s1). */
-void fidelity_resize_planes(const float *in, int s0, int nplanes, float *out, int s1);
 
 #endif

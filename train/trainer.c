@@ -1,5 +1,5 @@
 /* trainer.c — the face-swap training loop (see trainer.h). The model is the classic deepfakes
- * autoencoder (train/swap_model.h); losses are masked DSSIM + MSE with extra weight on eyes and
+ * autoencoder (model/swap_model.h); losses are masked DSSIM + MSE with extra weight on eyes and
  * mouth; the optimizer is Adam with the original deepfakes defaults (lr 5e-5, betas 0.5, 0.999). */
 #include "train/trainer.h"
 
@@ -20,8 +20,8 @@
 #include "nn/checkpoint.h"
 #include "nn/device.h"
 #include "train/fidelity.h"
-#include "train/run.h"
-#include "train/swap_model.h"
+#include "model/run.h"
+#include "model/swap_model.h"
 #include "util/fs.h"
 #include "util/progress.h"
 #include "util/rng.h"
@@ -88,13 +88,13 @@ static int load_identity(IdData *d, const char *dir, int S, int holdout_every, c
             free(tmp), free(tmps), free(w);
             return -1;
         }
-        fidelity_resize_planes(tmp, crop, 3, tmps, S);
+        image_resize_planes(tmp, crop, 3, tmps, S);
         for (size_t j = 0; j < img; j++) {
             float v = tmps[j] * 255.0f + 0.5f;
             d->img[img * i + j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
         faceset_face_mask(&d->fs, i, NULL, w);
-        fidelity_resize_planes(w, crop, 1, d->wmap + (size_t)S * S * i, S);
+        image_resize_planes(w, crop, 1, d->wmap + (size_t)S * S * i, S);
         if (!fidelity_is_heldout(i, d->n, holdout_every)) d->train_idx[d->ntrain++] = i;
         sl_progress_update(&pr, i + 1, NULL);
     }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 #include "train/trainer.h"
 #include "util/args.h"
 

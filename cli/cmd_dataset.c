@@ -16,7 +16,7 @@
 #include "infer/swap.h"
 #include "infer/watermark.h"
 #include "nn/device.h"
-#include "train/run.h"
+#include "model/run.h"
 #include "util/args.h"
 #include "util/crypto.h"
 #include "util/fs.h"

@@ -10,7 +10,7 @@
 #include "data/faceset.h"
 #include "nn/device.h"
 #include "train/fidelity.h"
-#include "train/run.h"
+#include "model/run.h"
 #include "util/args.h"
 #include "util/fs.h"
 

@@ -1,5 +1,5 @@
 /* run.c — run directories and the identities recorded in model files (see run.h). */
-#include "train/run.h"
+#include "model/run.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* swap_model.c — the shared-encoder / per-identity-decoder face-swap autoencoder and its presets
  * (see swap_model.h). Architecture after the original deepfakes/faceswap model:
  * https://github.com/deepfakes/faceswap (plugins/train/model/original.py). */
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 
 #include <jansson.h>
 #include <stdlib.h>

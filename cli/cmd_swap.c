@@ -11,7 +11,7 @@
 #include "infer/provenance.h"
 #include "infer/swap.h"
 #include "nn/device.h"
-#include "train/run.h"
+#include "model/run.h"
 #include "util/args.h"
 #include "util/fs.h"
 #include "util/progress.h"

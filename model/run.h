@@ -10,7 +10,7 @@
 #define SL_RUN_H
 
 #include "nn/safetensors.h"
-#include "train/swap_model.h"
+#include "model/swap_model.h"
 #include "util/util.h"
 
 #define RUN_IDENTITIES_KEY "swaplab.identities"
