@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "nn/ops/ops.h"
+#include "nn/ops/winograd_f4.h"
 #include "util/util.h"
 
 /* m: output tile side (2 or 4); E = (m + 2)^2 transformed elements, one GEMM each. */
@@ -153,7 +154,7 @@ NN_OMP(omp simd)
  * Same scheme with 36 GEMMs, interpolation points 0, +-1, +-2 (Lavin & Gray; the matrices are those
  * of wincnn): 36 multiplies per 16 outputs against 16 per 4 for F(2x2, 3x3), so 1.78x fewer GEMM
  * multiplies, and transformed tensors 2.25x the size of the input or output instead of 4x. The
- * transforms below were generated from the matrices (zero terms dropped):
+ * transforms are generated from the matrices into nn/ops/winograd_f4.h (zero terms dropped):
  *   B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
  *   G   = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
  *   A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] */
@@ -162,60 +163,7 @@ static void filter_transform4(float *U, size_t es, const float *w, int Cout, int
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
     for (size_t k = 0; k < CC; k++) {
         const float *g = w + 9 * k;
-        float t00 = (1.0f / 4.0f) * g[0];
-        float t01 = (1.0f / 4.0f) * g[1];
-        float t02 = (1.0f / 4.0f) * g[2];
-        float t10 = -(1.0f / 6.0f) * g[0] - (1.0f / 6.0f) * g[3] - (1.0f / 6.0f) * g[6];
-        float t11 = -(1.0f / 6.0f) * g[1] - (1.0f / 6.0f) * g[4] - (1.0f / 6.0f) * g[7];
-        float t12 = -(1.0f / 6.0f) * g[2] - (1.0f / 6.0f) * g[5] - (1.0f / 6.0f) * g[8];
-        float t20 = -(1.0f / 6.0f) * g[0] + (1.0f / 6.0f) * g[3] - (1.0f / 6.0f) * g[6];
-        float t21 = -(1.0f / 6.0f) * g[1] + (1.0f / 6.0f) * g[4] - (1.0f / 6.0f) * g[7];
-        float t22 = -(1.0f / 6.0f) * g[2] + (1.0f / 6.0f) * g[5] - (1.0f / 6.0f) * g[8];
-        float t30 = (1.0f / 24.0f) * g[0] + (1.0f / 12.0f) * g[3] + (1.0f / 6.0f) * g[6];
-        float t31 = (1.0f / 24.0f) * g[1] + (1.0f / 12.0f) * g[4] + (1.0f / 6.0f) * g[7];
-        float t32 = (1.0f / 24.0f) * g[2] + (1.0f / 12.0f) * g[5] + (1.0f / 6.0f) * g[8];
-        float t40 = (1.0f / 24.0f) * g[0] - (1.0f / 12.0f) * g[3] + (1.0f / 6.0f) * g[6];
-        float t41 = (1.0f / 24.0f) * g[1] - (1.0f / 12.0f) * g[4] + (1.0f / 6.0f) * g[7];
-        float t42 = (1.0f / 24.0f) * g[2] - (1.0f / 12.0f) * g[5] + (1.0f / 6.0f) * g[8];
-        float t50 = g[6];
-        float t51 = g[7];
-        float t52 = g[8];
-        U[0 * es + k] = (1.0f / 4.0f) * t00;
-        U[1 * es + k] = -(1.0f / 6.0f) * t00 - (1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02;
-        U[2 * es + k] = -(1.0f / 6.0f) * t00 + (1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02;
-        U[3 * es + k] = (1.0f / 24.0f) * t00 + (1.0f / 12.0f) * t01 + (1.0f / 6.0f) * t02;
-        U[4 * es + k] = (1.0f / 24.0f) * t00 - (1.0f / 12.0f) * t01 + (1.0f / 6.0f) * t02;
-        U[5 * es + k] = t02;
-        U[6 * es + k] = (1.0f / 4.0f) * t10;
-        U[7 * es + k] = -(1.0f / 6.0f) * t10 - (1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12;
-        U[8 * es + k] = -(1.0f / 6.0f) * t10 + (1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12;
-        U[9 * es + k] = (1.0f / 24.0f) * t10 + (1.0f / 12.0f) * t11 + (1.0f / 6.0f) * t12;
-        U[10 * es + k] = (1.0f / 24.0f) * t10 - (1.0f / 12.0f) * t11 + (1.0f / 6.0f) * t12;
-        U[11 * es + k] = t12;
-        U[12 * es + k] = (1.0f / 4.0f) * t20;
-        U[13 * es + k] = -(1.0f / 6.0f) * t20 - (1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22;
-        U[14 * es + k] = -(1.0f / 6.0f) * t20 + (1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22;
-        U[15 * es + k] = (1.0f / 24.0f) * t20 + (1.0f / 12.0f) * t21 + (1.0f / 6.0f) * t22;
-        U[16 * es + k] = (1.0f / 24.0f) * t20 - (1.0f / 12.0f) * t21 + (1.0f / 6.0f) * t22;
-        U[17 * es + k] = t22;
-        U[18 * es + k] = (1.0f / 4.0f) * t30;
-        U[19 * es + k] = -(1.0f / 6.0f) * t30 - (1.0f / 6.0f) * t31 - (1.0f / 6.0f) * t32;
-        U[20 * es + k] = -(1.0f / 6.0f) * t30 + (1.0f / 6.0f) * t31 - (1.0f / 6.0f) * t32;
-        U[21 * es + k] = (1.0f / 24.0f) * t30 + (1.0f / 12.0f) * t31 + (1.0f / 6.0f) * t32;
-        U[22 * es + k] = (1.0f / 24.0f) * t30 - (1.0f / 12.0f) * t31 + (1.0f / 6.0f) * t32;
-        U[23 * es + k] = t32;
-        U[24 * es + k] = (1.0f / 4.0f) * t40;
-        U[25 * es + k] = -(1.0f / 6.0f) * t40 - (1.0f / 6.0f) * t41 - (1.0f / 6.0f) * t42;
-        U[26 * es + k] = -(1.0f / 6.0f) * t40 + (1.0f / 6.0f) * t41 - (1.0f / 6.0f) * t42;
-        U[27 * es + k] = (1.0f / 24.0f) * t40 + (1.0f / 12.0f) * t41 + (1.0f / 6.0f) * t42;
-        U[28 * es + k] = (1.0f / 24.0f) * t40 - (1.0f / 12.0f) * t41 + (1.0f / 6.0f) * t42;
-        U[29 * es + k] = t42;
-        U[30 * es + k] = (1.0f / 4.0f) * t50;
-        U[31 * es + k] = -(1.0f / 6.0f) * t50 - (1.0f / 6.0f) * t51 - (1.0f / 6.0f) * t52;
-        U[32 * es + k] = -(1.0f / 6.0f) * t50 + (1.0f / 6.0f) * t51 - (1.0f / 6.0f) * t52;
-        U[33 * es + k] = (1.0f / 24.0f) * t50 + (1.0f / 12.0f) * t51 + (1.0f / 6.0f) * t52;
-        U[34 * es + k] = (1.0f / 24.0f) * t50 - (1.0f / 12.0f) * t51 + (1.0f / 6.0f) * t52;
-        U[35 * es + k] = t52;
+        WINO4_FILTER /* statements from nn/ops/winograd_f4.h */
     }
 }
 
@@ -224,33 +172,7 @@ static void filter_transform_adjoint4(float *dw, const float *dU, size_t es, int
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
     for (size_t k = 0; k < CC; k++) {
         float *g = dw + 9 * k;
-        float t00 = (1.0f / 4.0f) * dU[0 * es + k] - (1.0f / 6.0f) * dU[6 * es + k] - (1.0f / 6.0f) * dU[12 * es + k] + (1.0f / 24.0f) * dU[18 * es + k] + (1.0f / 24.0f) * dU[24 * es + k];
-        float t01 = (1.0f / 4.0f) * dU[1 * es + k] - (1.0f / 6.0f) * dU[7 * es + k] - (1.0f / 6.0f) * dU[13 * es + k] + (1.0f / 24.0f) * dU[19 * es + k] + (1.0f / 24.0f) * dU[25 * es + k];
-        float t02 = (1.0f / 4.0f) * dU[2 * es + k] - (1.0f / 6.0f) * dU[8 * es + k] - (1.0f / 6.0f) * dU[14 * es + k] + (1.0f / 24.0f) * dU[20 * es + k] + (1.0f / 24.0f) * dU[26 * es + k];
-        float t03 = (1.0f / 4.0f) * dU[3 * es + k] - (1.0f / 6.0f) * dU[9 * es + k] - (1.0f / 6.0f) * dU[15 * es + k] + (1.0f / 24.0f) * dU[21 * es + k] + (1.0f / 24.0f) * dU[27 * es + k];
-        float t04 = (1.0f / 4.0f) * dU[4 * es + k] - (1.0f / 6.0f) * dU[10 * es + k] - (1.0f / 6.0f) * dU[16 * es + k] + (1.0f / 24.0f) * dU[22 * es + k] + (1.0f / 24.0f) * dU[28 * es + k];
-        float t05 = (1.0f / 4.0f) * dU[5 * es + k] - (1.0f / 6.0f) * dU[11 * es + k] - (1.0f / 6.0f) * dU[17 * es + k] + (1.0f / 24.0f) * dU[23 * es + k] + (1.0f / 24.0f) * dU[29 * es + k];
-        float t10 = -(1.0f / 6.0f) * dU[6 * es + k] + (1.0f / 6.0f) * dU[12 * es + k] + (1.0f / 12.0f) * dU[18 * es + k] - (1.0f / 12.0f) * dU[24 * es + k];
-        float t11 = -(1.0f / 6.0f) * dU[7 * es + k] + (1.0f / 6.0f) * dU[13 * es + k] + (1.0f / 12.0f) * dU[19 * es + k] - (1.0f / 12.0f) * dU[25 * es + k];
-        float t12 = -(1.0f / 6.0f) * dU[8 * es + k] + (1.0f / 6.0f) * dU[14 * es + k] + (1.0f / 12.0f) * dU[20 * es + k] - (1.0f / 12.0f) * dU[26 * es + k];
-        float t13 = -(1.0f / 6.0f) * dU[9 * es + k] + (1.0f / 6.0f) * dU[15 * es + k] + (1.0f / 12.0f) * dU[21 * es + k] - (1.0f / 12.0f) * dU[27 * es + k];
-        float t14 = -(1.0f / 6.0f) * dU[10 * es + k] + (1.0f / 6.0f) * dU[16 * es + k] + (1.0f / 12.0f) * dU[22 * es + k] - (1.0f / 12.0f) * dU[28 * es + k];
-        float t15 = -(1.0f / 6.0f) * dU[11 * es + k] + (1.0f / 6.0f) * dU[17 * es + k] + (1.0f / 12.0f) * dU[23 * es + k] - (1.0f / 12.0f) * dU[29 * es + k];
-        float t20 = -(1.0f / 6.0f) * dU[6 * es + k] - (1.0f / 6.0f) * dU[12 * es + k] + (1.0f / 6.0f) * dU[18 * es + k] + (1.0f / 6.0f) * dU[24 * es + k] + dU[30 * es + k];
-        float t21 = -(1.0f / 6.0f) * dU[7 * es + k] - (1.0f / 6.0f) * dU[13 * es + k] + (1.0f / 6.0f) * dU[19 * es + k] + (1.0f / 6.0f) * dU[25 * es + k] + dU[31 * es + k];
-        float t22 = -(1.0f / 6.0f) * dU[8 * es + k] - (1.0f / 6.0f) * dU[14 * es + k] + (1.0f / 6.0f) * dU[20 * es + k] + (1.0f / 6.0f) * dU[26 * es + k] + dU[32 * es + k];
-        float t23 = -(1.0f / 6.0f) * dU[9 * es + k] - (1.0f / 6.0f) * dU[15 * es + k] + (1.0f / 6.0f) * dU[21 * es + k] + (1.0f / 6.0f) * dU[27 * es + k] + dU[33 * es + k];
-        float t24 = -(1.0f / 6.0f) * dU[10 * es + k] - (1.0f / 6.0f) * dU[16 * es + k] + (1.0f / 6.0f) * dU[22 * es + k] + (1.0f / 6.0f) * dU[28 * es + k] + dU[34 * es + k];
-        float t25 = -(1.0f / 6.0f) * dU[11 * es + k] - (1.0f / 6.0f) * dU[17 * es + k] + (1.0f / 6.0f) * dU[23 * es + k] + (1.0f / 6.0f) * dU[29 * es + k] + dU[35 * es + k];
-        g[0] += (1.0f / 4.0f) * t00 - (1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02 + (1.0f / 24.0f) * t03 + (1.0f / 24.0f) * t04;
-        g[1] += -(1.0f / 6.0f) * t01 + (1.0f / 6.0f) * t02 + (1.0f / 12.0f) * t03 - (1.0f / 12.0f) * t04;
-        g[2] += -(1.0f / 6.0f) * t01 - (1.0f / 6.0f) * t02 + (1.0f / 6.0f) * t03 + (1.0f / 6.0f) * t04 + t05;
-        g[3] += (1.0f / 4.0f) * t10 - (1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12 + (1.0f / 24.0f) * t13 + (1.0f / 24.0f) * t14;
-        g[4] += -(1.0f / 6.0f) * t11 + (1.0f / 6.0f) * t12 + (1.0f / 12.0f) * t13 - (1.0f / 12.0f) * t14;
-        g[5] += -(1.0f / 6.0f) * t11 - (1.0f / 6.0f) * t12 + (1.0f / 6.0f) * t13 + (1.0f / 6.0f) * t14 + t15;
-        g[6] += (1.0f / 4.0f) * t20 - (1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22 + (1.0f / 24.0f) * t23 + (1.0f / 24.0f) * t24;
-        g[7] += -(1.0f / 6.0f) * t21 + (1.0f / 6.0f) * t22 + (1.0f / 12.0f) * t23 - (1.0f / 12.0f) * t24;
-        g[8] += -(1.0f / 6.0f) * t21 - (1.0f / 6.0f) * t22 + (1.0f / 6.0f) * t23 + (1.0f / 6.0f) * t24 + t25;
+        WINO4_FILTER_ADJOINT /* statements from nn/ops/winograd_f4.h */
     }
 }
 
@@ -271,12 +193,7 @@ NN_SIMD_CLONES static void input_row4(float *V, size_t estride, const float *x, 
     }
 NN_OMP(omp simd)
     for (int j = 0; j < pw; j++) {
-            q0[j] = 4.0f * p0[j] - 5.0f * p2[j] + p4[j];
-            q1[j] = -4.0f * p1[j] - 4.0f * p2[j] + p3[j] + p4[j];
-            q2[j] = 4.0f * p1[j] - 4.0f * p2[j] - p3[j] + p4[j];
-            q3[j] = -2.0f * p1[j] - p2[j] + 2.0f * p3[j] + p4[j];
-            q4[j] = 2.0f * p1[j] - p2[j] - 2.0f * p3[j] + p4[j];
-            q5[j] = 4.0f * p1[j] - 5.0f * p3[j] + p5[j];
+            WINO4_INPUT_Y /* statements from nn/ops/winograd_f4.h */
     }
     for (int i = 0; i < 6; i++) {
         const float *r = q[i];
@@ -286,12 +203,7 @@ NN_OMP(omp simd)
         for (int tx = 0; tx < tw; tx++) {
             float a0 = r[4 * tx], a1 = r[4 * tx + 1], a2 = r[4 * tx + 2], a3 = r[4 * tx + 3], a4 = r[4 * tx + 4],
                   a5 = r[4 * tx + 5];
-                v0[tx] = 4.0f * a0 - 5.0f * a2 + a4;
-                v1[tx] = -4.0f * a1 - 4.0f * a2 + a3 + a4;
-                v2[tx] = 4.0f * a1 - 4.0f * a2 - a3 + a4;
-                v3[tx] = -2.0f * a1 - a2 + 2.0f * a3 + a4;
-                v4[tx] = 2.0f * a1 - a2 - 2.0f * a3 + a4;
-                v5[tx] = 4.0f * a1 - 5.0f * a3 + a5;
+                WINO4_INPUT_X /* statements from nn/ops/winograd_f4.h */
         }
     }
 }
@@ -305,46 +217,7 @@ NN_SIMD_CLONES static void output_plane4(float *out, const float *M, size_t estr
         PLANES36(const float, m, M + (size_t)ty * tw, estride);
 NN_OMP(omp simd)
         for (int tx = 0; tx < tw; tx++) {
-            float r00 = m0[tx] + m6[tx] + m12[tx] + m18[tx] + m24[tx];
-            float r01 = m1[tx] + m7[tx] + m13[tx] + m19[tx] + m25[tx];
-            float r02 = m2[tx] + m8[tx] + m14[tx] + m20[tx] + m26[tx];
-            float r03 = m3[tx] + m9[tx] + m15[tx] + m21[tx] + m27[tx];
-            float r04 = m4[tx] + m10[tx] + m16[tx] + m22[tx] + m28[tx];
-            float r05 = m5[tx] + m11[tx] + m17[tx] + m23[tx] + m29[tx];
-            float r10 = m6[tx] - m12[tx] + 2.0f * m18[tx] - 2.0f * m24[tx];
-            float r11 = m7[tx] - m13[tx] + 2.0f * m19[tx] - 2.0f * m25[tx];
-            float r12 = m8[tx] - m14[tx] + 2.0f * m20[tx] - 2.0f * m26[tx];
-            float r13 = m9[tx] - m15[tx] + 2.0f * m21[tx] - 2.0f * m27[tx];
-            float r14 = m10[tx] - m16[tx] + 2.0f * m22[tx] - 2.0f * m28[tx];
-            float r15 = m11[tx] - m17[tx] + 2.0f * m23[tx] - 2.0f * m29[tx];
-            float r20 = m6[tx] + m12[tx] + 4.0f * m18[tx] + 4.0f * m24[tx];
-            float r21 = m7[tx] + m13[tx] + 4.0f * m19[tx] + 4.0f * m25[tx];
-            float r22 = m8[tx] + m14[tx] + 4.0f * m20[tx] + 4.0f * m26[tx];
-            float r23 = m9[tx] + m15[tx] + 4.0f * m21[tx] + 4.0f * m27[tx];
-            float r24 = m10[tx] + m16[tx] + 4.0f * m22[tx] + 4.0f * m28[tx];
-            float r25 = m11[tx] + m17[tx] + 4.0f * m23[tx] + 4.0f * m29[tx];
-            float r30 = m6[tx] - m12[tx] + 8.0f * m18[tx] - 8.0f * m24[tx] + m30[tx];
-            float r31 = m7[tx] - m13[tx] + 8.0f * m19[tx] - 8.0f * m25[tx] + m31[tx];
-            float r32 = m8[tx] - m14[tx] + 8.0f * m20[tx] - 8.0f * m26[tx] + m32[tx];
-            float r33 = m9[tx] - m15[tx] + 8.0f * m21[tx] - 8.0f * m27[tx] + m33[tx];
-            float r34 = m10[tx] - m16[tx] + 8.0f * m22[tx] - 8.0f * m28[tx] + m34[tx];
-            float r35 = m11[tx] - m17[tx] + 8.0f * m23[tx] - 8.0f * m29[tx] + m35[tx];
-            o0[4 * tx + 0] = r00 + r01 + r02 + r03 + r04 + bias;
-            o0[4 * tx + 1] = r01 - r02 + 2.0f * r03 - 2.0f * r04 + bias;
-            o0[4 * tx + 2] = r01 + r02 + 4.0f * r03 + 4.0f * r04 + bias;
-            o0[4 * tx + 3] = r01 - r02 + 8.0f * r03 - 8.0f * r04 + r05 + bias;
-            o1[4 * tx + 0] = r10 + r11 + r12 + r13 + r14 + bias;
-            o1[4 * tx + 1] = r11 - r12 + 2.0f * r13 - 2.0f * r14 + bias;
-            o1[4 * tx + 2] = r11 + r12 + 4.0f * r13 + 4.0f * r14 + bias;
-            o1[4 * tx + 3] = r11 - r12 + 8.0f * r13 - 8.0f * r14 + r15 + bias;
-            o2[4 * tx + 0] = r20 + r21 + r22 + r23 + r24 + bias;
-            o2[4 * tx + 1] = r21 - r22 + 2.0f * r23 - 2.0f * r24 + bias;
-            o2[4 * tx + 2] = r21 + r22 + 4.0f * r23 + 4.0f * r24 + bias;
-            o2[4 * tx + 3] = r21 - r22 + 8.0f * r23 - 8.0f * r24 + r25 + bias;
-            o3[4 * tx + 0] = r30 + r31 + r32 + r33 + r34 + bias;
-            o3[4 * tx + 1] = r31 - r32 + 2.0f * r33 - 2.0f * r34 + bias;
-            o3[4 * tx + 2] = r31 + r32 + 4.0f * r33 + 4.0f * r34 + bias;
-            o3[4 * tx + 3] = r31 - r32 + 8.0f * r33 - 8.0f * r34 + r35 + bias;
+            WINO4_OUTPUT /* statements from nn/ops/winograd_f4.h */
         }
         for (int a = 0; a < 4 && 4 * ty + a < g->H; a++)
             memcpy(out + (size_t)(4 * ty + a) * g->W, o[a], sizeof(float) * g->W);
@@ -375,66 +248,7 @@ NN_OMP(omp simd)
             float g10 = r1[4 * tx], g11 = r1[4 * tx + 1], g12 = r1[4 * tx + 2], g13 = r1[4 * tx + 3];
             float g20 = r2[4 * tx], g21 = r2[4 * tx + 1], g22 = r2[4 * tx + 2], g23 = r2[4 * tx + 3];
             float g30 = r3[4 * tx], g31 = r3[4 * tx + 1], g32 = r3[4 * tx + 2], g33 = r3[4 * tx + 3];
-            float h00 = g00;
-            float h01 = g00 + g01 + g02 + g03;
-            float h02 = g00 - g01 + g02 - g03;
-            float h03 = g00 + 2.0f * g01 + 4.0f * g02 + 8.0f * g03;
-            float h04 = g00 - 2.0f * g01 + 4.0f * g02 - 8.0f * g03;
-            float h05 = g03;
-            float h10 = g10;
-            float h11 = g10 + g11 + g12 + g13;
-            float h12 = g10 - g11 + g12 - g13;
-            float h13 = g10 + 2.0f * g11 + 4.0f * g12 + 8.0f * g13;
-            float h14 = g10 - 2.0f * g11 + 4.0f * g12 - 8.0f * g13;
-            float h15 = g13;
-            float h20 = g20;
-            float h21 = g20 + g21 + g22 + g23;
-            float h22 = g20 - g21 + g22 - g23;
-            float h23 = g20 + 2.0f * g21 + 4.0f * g22 + 8.0f * g23;
-            float h24 = g20 - 2.0f * g21 + 4.0f * g22 - 8.0f * g23;
-            float h25 = g23;
-            float h30 = g30;
-            float h31 = g30 + g31 + g32 + g33;
-            float h32 = g30 - g31 + g32 - g33;
-            float h33 = g30 + 2.0f * g31 + 4.0f * g32 + 8.0f * g33;
-            float h34 = g30 - 2.0f * g31 + 4.0f * g32 - 8.0f * g33;
-            float h35 = g33;
-            m0[tx] = h00;
-            m1[tx] = h01;
-            m2[tx] = h02;
-            m3[tx] = h03;
-            m4[tx] = h04;
-            m5[tx] = h05;
-            m6[tx] = h00 + h10 + h20 + h30;
-            m7[tx] = h01 + h11 + h21 + h31;
-            m8[tx] = h02 + h12 + h22 + h32;
-            m9[tx] = h03 + h13 + h23 + h33;
-            m10[tx] = h04 + h14 + h24 + h34;
-            m11[tx] = h05 + h15 + h25 + h35;
-            m12[tx] = h00 - h10 + h20 - h30;
-            m13[tx] = h01 - h11 + h21 - h31;
-            m14[tx] = h02 - h12 + h22 - h32;
-            m15[tx] = h03 - h13 + h23 - h33;
-            m16[tx] = h04 - h14 + h24 - h34;
-            m17[tx] = h05 - h15 + h25 - h35;
-            m18[tx] = h00 + 2.0f * h10 + 4.0f * h20 + 8.0f * h30;
-            m19[tx] = h01 + 2.0f * h11 + 4.0f * h21 + 8.0f * h31;
-            m20[tx] = h02 + 2.0f * h12 + 4.0f * h22 + 8.0f * h32;
-            m21[tx] = h03 + 2.0f * h13 + 4.0f * h23 + 8.0f * h33;
-            m22[tx] = h04 + 2.0f * h14 + 4.0f * h24 + 8.0f * h34;
-            m23[tx] = h05 + 2.0f * h15 + 4.0f * h25 + 8.0f * h35;
-            m24[tx] = h00 - 2.0f * h10 + 4.0f * h20 - 8.0f * h30;
-            m25[tx] = h01 - 2.0f * h11 + 4.0f * h21 - 8.0f * h31;
-            m26[tx] = h02 - 2.0f * h12 + 4.0f * h22 - 8.0f * h32;
-            m27[tx] = h03 - 2.0f * h13 + 4.0f * h23 - 8.0f * h33;
-            m28[tx] = h04 - 2.0f * h14 + 4.0f * h24 - 8.0f * h34;
-            m29[tx] = h05 - 2.0f * h15 + 4.0f * h25 - 8.0f * h35;
-            m30[tx] = h30;
-            m31[tx] = h31;
-            m32[tx] = h32;
-            m33[tx] = h33;
-            m34[tx] = h34;
-            m35[tx] = h35;
+            WINO4_OUTPUT_ADJOINT /* statements from nn/ops/winograd_f4.h */
         }
     }
     return sum;
@@ -452,78 +266,7 @@ NN_SIMD_CLONES static void input_adjoint_plane4(float *din, const float *dV, siz
         PLANES36(const float, v, dV + (size_t)ty * tw, estride);
 NN_OMP(omp simd)
         for (int tx = 0; tx < tw; tx++) {
-            float q00 = 4.0f * v0[tx];
-            float q01 = 4.0f * v1[tx];
-            float q02 = 4.0f * v2[tx];
-            float q03 = 4.0f * v3[tx];
-            float q04 = 4.0f * v4[tx];
-            float q05 = 4.0f * v5[tx];
-            float q10 = -4.0f * v6[tx] + 4.0f * v12[tx] - 2.0f * v18[tx] + 2.0f * v24[tx] + 4.0f * v30[tx];
-            float q11 = -4.0f * v7[tx] + 4.0f * v13[tx] - 2.0f * v19[tx] + 2.0f * v25[tx] + 4.0f * v31[tx];
-            float q12 = -4.0f * v8[tx] + 4.0f * v14[tx] - 2.0f * v20[tx] + 2.0f * v26[tx] + 4.0f * v32[tx];
-            float q13 = -4.0f * v9[tx] + 4.0f * v15[tx] - 2.0f * v21[tx] + 2.0f * v27[tx] + 4.0f * v33[tx];
-            float q14 = -4.0f * v10[tx] + 4.0f * v16[tx] - 2.0f * v22[tx] + 2.0f * v28[tx] + 4.0f * v34[tx];
-            float q15 = -4.0f * v11[tx] + 4.0f * v17[tx] - 2.0f * v23[tx] + 2.0f * v29[tx] + 4.0f * v35[tx];
-            float q20 = -5.0f * v0[tx] - 4.0f * v6[tx] - 4.0f * v12[tx] - v18[tx] - v24[tx];
-            float q21 = -5.0f * v1[tx] - 4.0f * v7[tx] - 4.0f * v13[tx] - v19[tx] - v25[tx];
-            float q22 = -5.0f * v2[tx] - 4.0f * v8[tx] - 4.0f * v14[tx] - v20[tx] - v26[tx];
-            float q23 = -5.0f * v3[tx] - 4.0f * v9[tx] - 4.0f * v15[tx] - v21[tx] - v27[tx];
-            float q24 = -5.0f * v4[tx] - 4.0f * v10[tx] - 4.0f * v16[tx] - v22[tx] - v28[tx];
-            float q25 = -5.0f * v5[tx] - 4.0f * v11[tx] - 4.0f * v17[tx] - v23[tx] - v29[tx];
-            float q30 = v6[tx] - v12[tx] + 2.0f * v18[tx] - 2.0f * v24[tx] - 5.0f * v30[tx];
-            float q31 = v7[tx] - v13[tx] + 2.0f * v19[tx] - 2.0f * v25[tx] - 5.0f * v31[tx];
-            float q32 = v8[tx] - v14[tx] + 2.0f * v20[tx] - 2.0f * v26[tx] - 5.0f * v32[tx];
-            float q33 = v9[tx] - v15[tx] + 2.0f * v21[tx] - 2.0f * v27[tx] - 5.0f * v33[tx];
-            float q34 = v10[tx] - v16[tx] + 2.0f * v22[tx] - 2.0f * v28[tx] - 5.0f * v34[tx];
-            float q35 = v11[tx] - v17[tx] + 2.0f * v23[tx] - 2.0f * v29[tx] - 5.0f * v35[tx];
-            float q40 = v0[tx] + v6[tx] + v12[tx] + v18[tx] + v24[tx];
-            float q41 = v1[tx] + v7[tx] + v13[tx] + v19[tx] + v25[tx];
-            float q42 = v2[tx] + v8[tx] + v14[tx] + v20[tx] + v26[tx];
-            float q43 = v3[tx] + v9[tx] + v15[tx] + v21[tx] + v27[tx];
-            float q44 = v4[tx] + v10[tx] + v16[tx] + v22[tx] + v28[tx];
-            float q45 = v5[tx] + v11[tx] + v17[tx] + v23[tx] + v29[tx];
-            float q50 = v30[tx];
-            float q51 = v31[tx];
-            float q52 = v32[tx];
-            float q53 = v33[tx];
-            float q54 = v34[tx];
-            float q55 = v35[tx];
-            t0[tx] = 4.0f * q00;
-            t1[tx] = -4.0f * q01 + 4.0f * q02 - 2.0f * q03 + 2.0f * q04 + 4.0f * q05;
-            t2[tx] = -5.0f * q00 - 4.0f * q01 - 4.0f * q02 - q03 - q04;
-            t3[tx] = q01 - q02 + 2.0f * q03 - 2.0f * q04 - 5.0f * q05;
-            t4[tx] = q00 + q01 + q02 + q03 + q04;
-            t5[tx] = q05;
-            t6[tx] = 4.0f * q10;
-            t7[tx] = -4.0f * q11 + 4.0f * q12 - 2.0f * q13 + 2.0f * q14 + 4.0f * q15;
-            t8[tx] = -5.0f * q10 - 4.0f * q11 - 4.0f * q12 - q13 - q14;
-            t9[tx] = q11 - q12 + 2.0f * q13 - 2.0f * q14 - 5.0f * q15;
-            t10[tx] = q10 + q11 + q12 + q13 + q14;
-            t11[tx] = q15;
-            t12[tx] = 4.0f * q20;
-            t13[tx] = -4.0f * q21 + 4.0f * q22 - 2.0f * q23 + 2.0f * q24 + 4.0f * q25;
-            t14[tx] = -5.0f * q20 - 4.0f * q21 - 4.0f * q22 - q23 - q24;
-            t15[tx] = q21 - q22 + 2.0f * q23 - 2.0f * q24 - 5.0f * q25;
-            t16[tx] = q20 + q21 + q22 + q23 + q24;
-            t17[tx] = q25;
-            t18[tx] = 4.0f * q30;
-            t19[tx] = -4.0f * q31 + 4.0f * q32 - 2.0f * q33 + 2.0f * q34 + 4.0f * q35;
-            t20[tx] = -5.0f * q30 - 4.0f * q31 - 4.0f * q32 - q33 - q34;
-            t21[tx] = q31 - q32 + 2.0f * q33 - 2.0f * q34 - 5.0f * q35;
-            t22[tx] = q30 + q31 + q32 + q33 + q34;
-            t23[tx] = q35;
-            t24[tx] = 4.0f * q40;
-            t25[tx] = -4.0f * q41 + 4.0f * q42 - 2.0f * q43 + 2.0f * q44 + 4.0f * q45;
-            t26[tx] = -5.0f * q40 - 4.0f * q41 - 4.0f * q42 - q43 - q44;
-            t27[tx] = q41 - q42 + 2.0f * q43 - 2.0f * q44 - 5.0f * q45;
-            t28[tx] = q40 + q41 + q42 + q43 + q44;
-            t29[tx] = q45;
-            t30[tx] = 4.0f * q50;
-            t31[tx] = -4.0f * q51 + 4.0f * q52 - 2.0f * q53 + 2.0f * q54 + 4.0f * q55;
-            t32[tx] = -5.0f * q50 - 4.0f * q51 - 4.0f * q52 - q53 - q54;
-            t33[tx] = q51 - q52 + 2.0f * q53 - 2.0f * q54 - 5.0f * q55;
-            t34[tx] = q50 + q51 + q52 + q53 + q54;
-            t35[tx] = q55;
+            WINO4_INPUT_ADJOINT /* statements from nn/ops/winograd_f4.h */
         }
         for (int rr = 0; rr < 6; rr++) {
             float *restrict row = acc + (size_t)(4 * ty + rr) * pw;
