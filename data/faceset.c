@@ -9,6 +9,7 @@
 
 #include "util/crypto.h"
 #include "util/fs.h"
+#include "util/json.h"
 
 #define JSONL_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
 
@@ -152,15 +153,9 @@ static int png_size(const char *path, int *w, int *h) {
 }
 
 static void read_subject(FaceSet *fs) {
-    char path[4200], *data = NULL;
-    size_t len;
+    char path[4200];
     sl_path_join(path, sizeof path, fs->dir, "consent.json");
-    json_t *c = NULL;
-    if (sl_is_file(path) && sl_read_file(path, (size_t)64 << 20, &data, &len, NULL) == 0) {
-        json_error_t je;
-        c = json_loadb(data, len, 0, &je);
-        free(data);
-    }
+    json_t *c = sl_is_file(path) ? sl_json_read(path, 0, 0, 1, NULL) : NULL;
     const char *s = c ? json_string_value(json_object_get(c, "subject")) : NULL;
     if (s && *s && strlen(s) < sizeof fs->subject) {
         snprintf(fs->subject, sizeof fs->subject, "%s", s);

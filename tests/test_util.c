@@ -1,6 +1,7 @@
 /* test_util.c — the util layer and image IO: flags, atomic files, RNG, keys, PNG text chunks. */
 #include "data/image.h"
 #include "tests/test.h"
+#include "util/json.h"
 #include "util/args.h"
 #include "util/crypto.h"
 #include "util/fs.h"
@@ -68,6 +69,32 @@ static void t_atomic(void) {
     char deep[600];
     sl_path_join(deep, sizeof deep, test_tmpdir(), "x/y/z");
     CHECK(sl_mkdirs(deep, &err) == 0 && sl_is_dir(deep));
+}
+
+/* The one bounded JSON reader: good object, malformed (line and column), not an object, too large,
+ * duplicate keys refused when asked, missing file. */
+static void t_json_read(void) {
+    char path[600];
+    SlErr err;
+    sl_path_join(path, sizeof path, test_tmpdir(), "j.json");
+    const char *good = "{\"a\": 1, \"b\": \"x\"}";
+    CHECK(sl_write_atomic(path, good, strlen(good), &err) == 0);
+    json_t *j = sl_json_read(path, 0, JSON_REJECT_DUPLICATES, 1, &err);
+    CHECK(j && json_integer_value(json_object_get(j, "a")) == 1);
+    json_decref(j);
+    CHECK(!sl_json_read(path, 5, 0, 1, &err) && strstr(err.msg, "too large"));
+    const char *bad = "{\"a\": 1,\n \"b\": }";
+    CHECK(sl_write_atomic(path, bad, strlen(bad), &err) == 0);
+    CHECK(!sl_json_read(path, 0, 0, 1, &err) && strstr(err.msg, "line 2") && strstr(err.msg, path));
+    CHECK(sl_write_atomic(path, "[1, 2]", 6, &err) == 0);
+    CHECK(!sl_json_read(path, 0, 0, 1, &err) && strstr(err.msg, "not a JSON object"));
+    j = sl_json_read(path, 0, 0, 0, &err);
+    CHECK(j && json_array_size(j) == 2);
+    json_decref(j);
+    const char *dup = "{\"a\": 1, \"a\": 2}";
+    CHECK(sl_write_atomic(path, dup, strlen(dup), &err) == 0);
+    CHECK(!sl_json_read(path, 0, JSON_REJECT_DUPLICATES, 1, &err));
+    CHECK(!sl_json_read("/nonexistent-dir/j.json", 0, 0, 1, &err) && strstr(err.msg, "/nonexistent-dir/j.json"));
 }
 
 static void t_rng(void) {
@@ -147,6 +174,7 @@ int main(void) {
     RUN(t_args);
     RUN(t_args_some);
     RUN(t_atomic);
+    RUN(t_json_read);
     RUN(t_rng);
     RUN(t_keys);
     RUN(t_png_text);
