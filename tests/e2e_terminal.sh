@@ -37,6 +37,7 @@ import json, sys
 a = json.load(open(sys.argv[1]))
 o = a[0]
 assert len(a) == 1 and o[\"swap_model\"][\"preset\"] == \"tiny\" and o[\"swap_model\"][\"identities\"] == 2, o.keys()
+assert o[\"swap_model\"][\"code_size\"] == 256
 assert [i[\"subject\"] for i in o[\"identities\"]] == [\"synth-0001\", \"synth-0002\"]
 assert len(o[\"tensors\"]) == o[\"tensor_count\"] > 12 and o[\"values\"] == sum(
     __import__(\"math\").prod(t[\"shape\"]) for t in o[\"tensors\"])
