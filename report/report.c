@@ -299,7 +299,8 @@ static int grid_asset(Rep *r, const char *png, const char *name, char *href, siz
 static void grid_head(Rep *r, int nids, const char *first, const char *caption) {
     HtmlBuf *b = &r->b;
     r->nids_grid = nids;
-    hb_puts(b, "<div class=\"wide\"><table class=\"grid\"><caption>");
+    /* as wide as its tiles need (a row head and at most 128 px a tile), not the whole page */
+    hb_printf(b, "<div class=\"wide\"><table class=\"grid\" style=\"max-width:calc(6em + %d * 124px)\"><caption>", nids + 1);
     hb_esc(b, caption);
     hb_printf(b, "</caption><thead><tr><th scope=\"col\" class=\"rowhead\">%s</th><th scope=\"col\">input</th>", first);
     for (int d = 0; d < nids; d++) {
@@ -401,8 +402,8 @@ static void section_training(Rep *r, const RunInfo *ri) {
         if (k > nsteps) k = nsteps;
         hb_printf(b, "<h3>How the swap forms, step by step</h3>\n<p>One held-out face of %s at %d of the %d saved "
                      "steps, oldest first: the input, its reconstruction by its own decoder, and the swap: the same "
-                     "code through each other identity's decoder. The first grids are a blur of the average face; "
-                     "the outline and colours come first, the details (eyes, mouth) last. A step's number opens its "
+                     "code through each other identity's decoder. The earliest grids are flat grey, then a grey blur "
+                     "of the average face; skin colour and the outline come next, the details (eyes, mouth) last. A step's number opens its "
                      "whole grid (every identity, %d faces each).</p>\n",
                   nids > 0 ? ri->ids[0].subject : "the first identity", k, nsteps, PREVIEW_GRID_FACES);
         grid_head(r, nids, "step", "the first identity's face through every decoder over the training steps");
@@ -1070,7 +1071,7 @@ static const char *CSS =
     "padding:.25em .5em;text-align:center;vertical-align:middle}tbody th{white-space:nowrap}thead th{background:#e8eef5}"
     ".ci{color:#444;font-size:.85em}figure{margin:.5em 0}figcaption{font-size:.88em;color:#333}"
     "img{max-width:100%;height:auto}img.crop{width:112px;image-rendering:pixelated}img.frame{width:180px}"
-    "table.grid{table-layout:fixed;width:100%;max-width:calc(6em + 17 * 116px)}table.grid th,table.grid td{padding:2px}"
+    "table.grid{table-layout:fixed;width:100%}table.grid th,table.grid td{padding:2px}"
     "table.grid thead th{font-size:.8em;font-weight:600;overflow-wrap:anywhere}table.grid th.rowhead{width:5.5em;"
     "white-space:normal;font-size:.85em}table.grid img{display:block;margin:auto;width:100%;max-width:112px;"
     "image-rendering:pixelated}table.grid td.own{outline:3px solid #1f4e79;outline-offset:-3px}"

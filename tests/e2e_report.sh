@@ -110,7 +110,7 @@ check "previews, swaps and heatmaps are embedded ($n_img images)" test "$n_img" 
 check "images are embedded as JPEG thumbnails" bash -c "! grep -q 'data:image/png' '$H' && grep -q 'data:image/jpeg' '$H'"
 # the preview grids as labelled tables: 2 identities -> input + 2 decoders; 4 steps + latest rows
 check "the preview grids are cut into labelled tiles" bash -c "
-grep -q '<table class=\"grid\">' '$H' && grep -q '<th scope=\"col\">input</th>' '$H' &&
+grep -q '<table class=\"grid\"' '$H' && grep -q '<th scope=\"col\">input</th>' '$H' &&
 grep -q 'synth-<wbr>0002<span class=\"dec\">&rsquo;s decoder' '$H' && ! grep -q 'not in the expected layout' '$H' &&
 [[ \$(grep -o 'class=\"own\"' '$H' | wc -l) == 6 ]]"
 check "each step opens its whole grid, at the model's own pixels" bash -c "
