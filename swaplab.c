@@ -1,6 +1,7 @@
 /* swaplab.c — the command line: a table of subcommands and nothing else. Each entry's run
  * function lives in the module it belongs to (see cli/commands.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
@@ -36,7 +37,27 @@ static void usage(FILE *f) {
             "usage: swaplab COMMAND [options]\n\ncommands:\n",
             SL_VERSION);
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].help);
-    fprintf(f, "\n'swaplab help COMMAND' or 'swaplab COMMAND --help' shows a command's options.\n");
+    fprintf(f, "\nEvery command takes --quiet (no progress or information lines on stderr; results and\n"
+               "errors still print; the same as SL_QUIET=1 in the environment).\n"
+               "'swaplab help COMMAND' or 'swaplab COMMAND --help' shows a command's options.\n");
+}
+
+/* `--quiet` is one flag for every command: taken out of argv here (anywhere before a "--") and
+ * passed on as SL_QUIET=1, which util/progress.c and sl_info read, so child processes (the demo's
+ * steps) are quiet too. Returns the new argc. */
+static int take_quiet(int argc, char **argv) {
+    int n = 1, quiet = 0, rest = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!rest && !strcmp(argv[i], "--")) rest = 1;
+        if (!rest && !strcmp(argv[i], "--quiet")) {
+            quiet = 1;
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    argv[n] = NULL;
+    if (quiet) setenv("SL_QUIET", "1", 1);
+    return n;
 }
 
 static const Command *find(const char *name) {
@@ -46,6 +67,7 @@ static const Command *find(const char *name) {
 }
 
 int main(int argc, char **argv) {
+    argc = take_quiet(argc, argv);
     sl_prefer_passive_openmp(argv);
     if (argc < 2) {
         usage(stderr);

@@ -39,8 +39,9 @@ static const char *ABOUT =
     "\n"
     "Watermark: real and fake samples carry the same keyed invisible watermark (--wm-key) with the same\n"
     "payload, the dataset id, so the mark cannot be a shortcut; fakes also carry the signed provenance\n"
-    "record and XMP (PNG chunks, not pixels). --label visible (the default) draws the SYNTHETIC label on\n"
-    "fakes, which a detector learns at once: use --label none for detector training.\n"
+    "record and XMP (PNG chunks, not pixels). The visible SYNTHETIC label, on by default on every swap\n"
+    "output, is off here by default (--label none): a detector would learn the label, not the swap.\n"
+    "--label visible draws it (recorded in labels.csv and dataset.json, with a warning).\n"
     "\n"
     "Output: DIR/{train,val,test}/{real,fake}/*.png, DIR/labels.csv (path,label,source,target,split,\n"
     "method,preset,mask,colour,blend,visible_label,model_sha256,frame,face) and DIR/dataset.json. Frames\n"
@@ -198,28 +199,28 @@ static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
 }
 
 int cmd_dataset(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "visible", *mask = SWAP_DEFAULT_MASK,
+    const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "none", *mask = SWAP_DEFAULT_MASK,
                *colour = "avg", *blend = "alpha", *key_path = NULL, *wm_key = NULL, *revocations = NULL,
-               *device = "auto";
-    int size = 128, per_identity = 0, seed = 1, threads = 0;
+               *device = NULL;
+    int size = 0, per_identity = 0, seed = 1, threads = 0;
     SlStrList sets = {0};
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train (knows every subject)"},
         {"--facesets", SL_ARG_LIST, &sets, "DIR...", "consented face sets (scope dataset), one per identity, >= 4"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created; must not hold a dataset already)"},
         {"--splits", SL_ARG_STR, &splits, "T/V/T", "identity shares of train/val/test (70/15/15)"},
-        {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the SYNTHETIC label on fakes (a shortcut)"},
+        {"--label", SL_ARG_STR, &label, "L", "none (default) or visible: the SYNTHETIC label on fakes (a shortcut)"},
         {"--mask", SL_ARG_STR, &mask, "M", "hull, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha (default) or poisson"},
-        {"--size", SL_ARG_INT, &size, "PX", "side of every sample, 64..1024 (128)"},
+        {"--size", SL_ARG_INT, &size, "PX", "side of every sample, 64..1024 (default: the model's face size, >= 64)"},
         {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)"},
         {"--seed", SL_ARG_INT, &seed, "S", "seed of the split and frame choice (1)"},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key of the fakes (default: your per-user lab key)"},
         {"--wm-key", SL_ARG_STR, &wm_key, "STRING", "watermark key string of every sample (default: the public key)"},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "consent revocation list (default: per-user list)"},
-        {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
+        {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
         {0},
     };
@@ -240,7 +241,10 @@ int cmd_dataset(int argc, char **argv) {
     char ubuf[300];
     if (!model || !out || sets.n == 0) usage = "--model, --facesets and --out are required";
     else if (with_label < 0) snprintf(ubuf, sizeof ubuf, "--label must be visible or none, not '%s'", label), usage = ubuf;
-    else if (size < WM_MIN_DIM || size > DS_MAX_SIZE) usage = "--size must be 64..1024 (the watermark needs 64 px)";
+    else if (sets.n < 2 * DSX_MIN_PER_SPLIT)
+        snprintf(ubuf, sizeof ubuf, "--facesets needs at least %d identities (2 for train, 2 for test), got %d",
+                 2 * DSX_MIN_PER_SPLIT, sets.n), usage = ubuf;
+    else if (size && (size < WM_MIN_DIM || size > DS_MAX_SIZE)) usage = "--size must be 64..1024 (the watermark needs 64 px)";
     else if (per_identity < 0 || seed < 0 || threads < 0) usage = "--per-identity, --seed and --threads must not be negative";
     else if (sets.n > DS_MAX_IDS) usage = "at most 256 face sets";
     else if (swap_options_set_mask(&o, mask, &err) || swap_options_set_colour(&o, colour, &err) ||
@@ -262,6 +266,7 @@ int cmd_dataset(int argc, char **argv) {
     int prog_on = 0;
     SwapModel *m = run_load_model(model, &run, &err);
     if (!m) goto fail;
+    if (!size) size = m->arch.size < WM_MIN_DIM ? WM_MIN_DIM : m->arch.size > DS_MAX_SIZE ? DS_MAX_SIZE : m->arch.size;
 
     /* the consent gate and the face sets */
     ConsentOptions copt = {revocations, NULL, NULL};

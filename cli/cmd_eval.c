@@ -15,7 +15,7 @@
 #include "util/fs.h"
 
 int cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *json_out = NULL, *device = "auto";
+    const char *model = NULL, *json_out = NULL, *device = NULL;
     SlStrList sets = {0};
     int max_faces = 32, holdout = 10, threads = 0;
     SlArg spec[] = {
@@ -25,7 +25,7 @@ int cmd_eval(int argc, char **argv) {
         {"--holdout-every", SL_ARG_INT, &holdout, "K", "the training run's hold-out rule (10)"},
         {"--json", SL_ARG_STR, &json_out, "FILE", "also write the results as JSON (default: RUN/eval.json)"},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
-        {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
+        {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
         {0},
     };
     int r = sl_args_parse("eval", "--model RUN --facesets DIR...",

@@ -1,7 +1,9 @@
 /* cmd_info.c — `swaplab info FILE...`: what a model, optimizer or detector file (safetensors)
  * holds: its metadata, its tensors and, for a swap model, the architecture and the identities with
- * their consent digests. Reads through nn/safetensors.h, so a damaged file gets that reader's
+ * their consent digests; `--json` prints the same as one JSON array (one object per file). Reads
+ * through nn/safetensors.h, so a damaged file gets that reader's
  * message, not a crash. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +32,9 @@ static int info_one(const char *arg, int all) {
         SwapArch a;
         int nid;
         if (swap_arch_parse(arch, &a, &nid, &err) == 0)
-            printf("  swap model: preset %s, %dx%d faces, %d identities\n", a.preset, a.size, a.size, nid);
+            printf("  swap model: preset %s, %dx%d faces, %d identities; the code (latent vector) has %d numbers\n"
+                   "    (the encoder's dense layer) for a %dx%dx3 face of %d numbers\n",
+                   a.preset, a.size, a.size, nid, a.dense, a.size, a.size, 3 * a.size * a.size);
     }
     if (ids) {
         RunIdentity rid[SWAP_MAX_IDS];
@@ -61,11 +65,63 @@ static int info_one(const char *arg, int all) {
     return 0;
 }
 
+/* The same facts as info_one as a JSON object (every tensor listed); on an unreadable file an
+ * object {"path", "error"}, and *failed is set. */
+static json_t *info_json(const char *arg, int *failed) {
+    char path[4096];
+    run_model_path(arg, path, sizeof path);
+    SlErr err;
+    StFile *f = st_open(path, &err);
+    if (!f) {
+        *failed = 1;
+        return json_pack("{s:s, s:s}", "path", path, "error", err.msg);
+    }
+    int n = st_count(f);
+    double total = 0;
+    json_t *tl = json_array();
+    for (int i = 0; i < n; i++) {
+        const StTensor *t = st_at(f, i);
+        total += (double)st_numel(t);
+        json_t *shape = json_array();
+        for (int d = 0; d < t->ndim; d++) json_array_append_new(shape, json_integer((json_int_t)t->shape[d]));
+        json_array_append_new(tl, json_pack("{s:s, s:s, s:o}", "name", t->name, "dtype", st_dtype_name(t->dtype),
+                                            "shape", shape));
+    }
+    json_t *o = json_pack("{s:s, s:s, s:i, s:I}", "path", path, "format", "safetensors", "tensor_count", n, "values",
+                          (json_int_t)total);
+    const char *arch = st_meta(f, SWAP_ARCH_KEY), *ids = st_meta(f, RUN_IDENTITIES_KEY);
+    SwapArch a;
+    int nid;
+    if (arch && swap_arch_parse(arch, &a, &nid, &err) == 0)
+        json_object_set_new(o, "swap_model", json_pack("{s:s, s:i, s:i, s:i}", "preset", a.preset, "size", a.size,
+                                                        "identities", nid, "code_size", a.dense));
+    RunIdentity rid[SWAP_MAX_IDS];
+    int k;
+    if (ids && run_identities_parse(ids, rid, SWAP_MAX_IDS, &k, &err) == 0) {
+        json_t *ja = json_array();
+        for (int i = 0; i < k; i++)
+            json_array_append_new(ja, json_pack("{s:s, s:s, s:s}", "subject", rid[i].subject, "kind", rid[i].kind,
+                                                "consent_digest", rid[i].consent_digest));
+        json_object_set_new(o, "identities", ja);
+    }
+    json_t *meta = json_object();
+    for (int i = 0; i < st_meta_count(f); i++) {
+        const char *key, *v;
+        if (st_meta_at(f, i, &key, &v)) break;
+        json_object_set_new(meta, key, json_string(v));
+    }
+    json_object_set_new(o, "metadata", meta);
+    json_object_set_new(o, "tensors", tl);
+    st_close(f);
+    return o;
+}
+
 int cmd_info(int argc, char **argv) {
-    int all = 0;
+    int all = 0, as_json = 0;
     SlStrList files = {0};
     SlArg spec[] = {
-        {"--all", SL_ARG_FLAG, &all, NULL, "list every tensor"},
+        {"--all", SL_ARG_FLAG, &all, NULL, "list every tensor (default: the first 12)"},
+        {"--json", SL_ARG_FLAG, &as_json, NULL, "print a JSON array, one object per file, every tensor listed"},
         {0},
     };
     int r = sl_args_parse_some("info", "FILE|RUN...",
@@ -75,6 +131,16 @@ int cmd_info(int argc, char **argv) {
                                "give at least one model file or run directory");
     if (r >= 0) return r;
     int rc = 0;
+    if (as_json) {
+        json_t *arr = json_array();
+        for (int i = 0; i < files.n; i++) json_array_append_new(arr, info_json(files.v[i], &rc));
+        char *js = json_dumps(arr, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        printf("%s\n", js);
+        free(js);
+        json_decref(arr);
+        free(files.v);
+        return rc ? 1 : 0;
+    }
     for (int i = 0; i < files.n; i++) rc |= info_one(files.v[i], all);
     free(files.v);
     return rc;

@@ -15,6 +15,7 @@ int cmd_report(int argc, char **argv) {
         {"--swaps", SL_ARG_STR, &o.swaps, "DIR", "folder of swap outputs, one sub-folder per swap.json (DIR/swaps)"},
         {"--detect", SL_ARG_STR, &o.detect, "DIR", "folder of `swaplab detect eval` JSON files (DIR/detect)"},
         {"--verify", SL_ARG_STR, &o.verify, "DIR", "folder of `swaplab verify --json` outputs (DIR/verify)"},
+        {"--video", SL_ARG_STR, &o.video, "FILE", "a swapped clip to show (default: first *.mp4 in DIR/video or DIR/swaps)"},
         {"--out", SL_ARG_STR, &o.out, "FILE", "the HTML file to write (default DIR/report/index.html)"},
         {"--revocations", SL_ARG_STR, &o.revocations, "FILE", "consent revocation list (default: per-user list)"},
         {"--previews", SL_ARG_INT, &o.max_previews, "N", "preview grids in the filmstrip (12)"},
@@ -23,8 +24,9 @@ int cmd_report(int argc, char **argv) {
         {0},
     };
     int r = sl_args_parse("report", "--run DIR [--out FILE] [options]",
-                          "Writes a static, self-contained HTML page (no network, images embedded) of a run: preview\n"
-                          "grids over time, loss and fidelity curves, swaps beside source and ground truth, detector\n"
+                          "Writes a static HTML page (no network; images embedded as thumbnails, the whole preview\n"
+                          "grids and the video in the assets folder beside it) of a run: labelled preview grids over\n"
+                          "time, loss and fidelity curves, swaps beside source and ground truth, the clip, detector\n"
                           "ROC, metrics with confidence intervals, robustness, heatmaps and spectra, the provenance\n"
                           "`swaplab verify` found, and what to look for. Every face set shown (the model's identities\n"
                           "and DIR/sets/*) must have consent for the scope 'report'; otherwise nothing is written.",
@@ -40,8 +42,8 @@ int cmd_report(int argc, char **argv) {
         return 1;
     }
     if (sum.missing[0]) fprintf(stderr, "swaplab report: sections without data: %s\n", sum.missing);
-    fprintf(stderr, "report: %d face sets, %d preview grids, %d swap examples, %d detectors, %d verified files\n",
-            sum.facesets, sum.previews, sum.swaps, sum.detectors, sum.verified);
+    fprintf(stderr, "report: %d face sets, %d preview grids, %d swap examples, %d video, %d detectors, %d verified files\n",
+            sum.facesets, sum.previews, sum.swaps, sum.videos, sum.detectors, sum.verified);
     printf("%s\n", sum.path);
     return 0;
 }

@@ -47,7 +47,7 @@ static json_t *side_json(const ConsentInfo *ci, const char *dir) {
 int cmd_swap(int argc, char **argv) {
     const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = "avg",
                *blend = "alpha", *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
-               *device = "auto";
+               *device = NULL;
     int raw = 0, limit = 0, threads = 0;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train"},
@@ -64,7 +64,7 @@ int cmd_swap(int argc, char **argv) {
         {"--to-faceset", SL_ARG_STR, &to_faceset, "DIR", "the target subject's face set, for its consent check"},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "consent revocation list (default: per-user list)"},
         {"--limit", SL_ARG_INT, &limit, "N", "swap only the first N faces (0 = all)"},
-        {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
+        {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
         {0},
     };

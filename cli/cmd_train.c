@@ -39,7 +39,7 @@ int cmd_train(int argc, char **argv) {
         {"--holdout-every", SL_ARG_INT, &o.holdout_every, "K", "hold every K-th face out for evaluation (10; 0 = none)"},
         {"--loaders", SL_ARG_INT, &o.loaders, "N", "data loader threads (1)"},
         {"--threads", SL_ARG_INT, &o.threads, "N", "compute threads (default: all cores)"},
-        {"--device", SL_ARG_STR, &o.device, "D", "cpu, cuda or auto (auto)"},
+        {"--device", SL_ARG_STR, &o.device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
         {"--revocations", SL_ARG_STR, &o.revocations, "FILE", "consent revocation list (default: per-user list)"},
         {0},
     };
@@ -60,6 +60,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (!o.resume && sets.n == 0) {
         rc = sl_usage_error("train", "--facesets is required (one face set per identity)");
+        goto out;
+    }
+    if (!o.resume && (sets.n < 2 || sets.n > SWAP_MAX_IDS)) {
+        rc = sl_usage_error("train", "--facesets needs 2 to %d face sets (one per identity), got %d", SWAP_MAX_IDS, sets.n);
         goto out;
     }
     if (steps > 0 && minutes > 0) {

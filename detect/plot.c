@@ -67,20 +67,53 @@ static void header(Buf *b, int w, int h, const char *title) {
     }
 }
 
-/* Axes box, 5 ticks per axis with labels, axis titles. */
+/* Round tick values (Heckbert, "Nice numbers for graph labels", Graphics Gems 1990): a step of 1, 2
+ * or 5 times a power of ten giving about `want` intervals over [lo, hi]. */
+double plot_nice_step(double lo, double hi, int want) {
+    double range = hi - lo;
+    if (!(range > 0) || !isfinite(range)) return 1;
+    double raw = range / (want > 0 ? want : 5), mag = pow(10, floor(log10(raw))), f = raw / mag;
+    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
+}
+
+/* A tick value with as many decimals as the step needs: "0.25", "1000", never an exponent. */
+void plot_format_tick(char *out, int n, double v, double step) {
+    int dec = 0;
+    while (dec < 9 && fabs(step * pow(10, dec) - floor(step * pow(10, dec) + 0.5)) > 1e-6 * step * pow(10, dec)) dec++;
+    if (fabs(v) < step * 1e-9) v = 0; /* no "-0" */
+    snprintf(out, (size_t)n, "%.*f", dec, v);
+}
+
+/* Widens a data range outwards to multiples of its nice step. */
+static void nice_range(double *lo, double *hi, int want) {
+    double st = plot_nice_step(*lo, *hi, want);
+    *lo = floor(*lo / st + 1e-9) * st;
+    *hi = ceil(*hi / st - 1e-9) * st;
+}
+
+static void ticks(Buf *b, const Frame *f, int xaxis) {
+    double lo = xaxis ? f->x0 : f->y0, hi = xaxis ? f->x1 : f->y1, st = plot_nice_step(lo, hi, 5);
+    for (double v = ceil(lo / st - 1e-9) * st; v <= hi + st * 1e-9; v += st) {
+        char t[48];
+        plot_format_tick(t, sizeof t, v, st);
+        if (xaxis) {
+            double xx = px(f, v);
+            bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", xx, f->T, xx, f->T + f->H);
+            bprintf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", xx, f->T + f->H + 15, t);
+        } else {
+            double yy = py(f, v);
+            bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", f->L, yy, f->L + f->W, yy);
+            bprintf(b, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", f->L - 4, yy + 4, t);
+        }
+    }
+}
+
+/* Axes box, round ticks with labels on y (and x), axis titles. */
 static void axes(Buf *b, const Frame *f, const char *xlabel, const char *ylabel, int xticks) {
     bprintf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#333\"/>\n", f->L, f->T,
             f->W, f->H);
-    for (int i = 0; i <= 5; i++) {
-        double yv = f->y0 + (f->y1 - f->y0) * i / 5, yy = py(f, yv);
-        bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", f->L, yy, f->L + f->W, yy);
-        bprintf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n", f->L - 4, yy + 4, yv);
-        if (xticks) {
-            double xv = f->x0 + (f->x1 - f->x0) * i / 5, xx = px(f, xv);
-            bprintf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", xx, f->T, xx, f->T + f->H);
-            bprintf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.3g</text>\n", xx, f->T + f->H + 15, xv);
-        }
-    }
+    ticks(b, f, 0);
+    if (xticks) ticks(b, f, 1);
     if (xlabel) {
         bprintf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", f->L + f->W / 2, f->T + f->H + 32);
         bescape(b, xlabel);
@@ -103,10 +136,13 @@ char *plot_svg_lines(const PlotOpts *o, const PlotSeries *s, int ns) {
                 if (isfinite(s[k].x[i]) && isfinite(s[k].y[i]))
                     x0 = fmin(x0, s[k].x[i]), x1 = fmax(x1, s[k].x[i]), y0 = fmin(y0, s[k].y[i]), y1 = fmax(y1, s[k].y[i]);
         if (!isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
-        if (f.x0 == f.x1) f.x0 = x0, f.x1 = x1 > x0 ? x1 : x0 + 1;
+        if (f.x0 == f.x1) {
+            f.x0 = x0, f.x1 = x1 > x0 ? x1 : x0 + 1;
+            nice_range(&f.x0, &f.x1, 5);
+        }
         if (f.y0 == f.y1) {
-            double pad = (y1 - y0) * 0.05;
-            f.y0 = y0 - pad, f.y1 = y1 > y0 ? y1 + pad : y0 + 1;
+            f.y0 = y0, f.y1 = y1 > y0 ? y1 : y0 + 1;
+            nice_range(&f.y0, &f.y1, 5);
         }
     }
     Buf b = {0};

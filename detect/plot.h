@@ -29,6 +29,11 @@ char *plot_svg_spectra(const char *title, const float *mean_real, const float *m
 /* Vertical bars with optional error bars (lo/hi may be NULL; NaN entries are skipped). */
 char *plot_svg_bars(const char *title, const char *ylabel, const char *const *labels, const double *values,
                     const double *lo, const double *hi, int n, double ymin, double ymax);
+/* Axis ticks are round numbers (1, 2 or 5 times a power of ten) with class="tick"; ranges taken from
+ * the data are widened to whole steps. The step for about `want` intervals over [lo, hi]: */
+double plot_nice_step(double lo, double hi, int want);
+/* v as a tick label for that step: as many decimals as the step needs, no exponent ("0.25", "1000"). */
+void plot_format_tick(char *out, int n, double v, double step);
 /* Writes svg to path atomically. */
 int plot_write(const char *path, const char *svg, SlErr *err);
 

@@ -30,6 +30,8 @@ int nn_cuda_usable(void) {
 }
 
 int nn_device_select(NnCtx *ctx, const char *name, SlErr *err) {
+    int asked = name != NULL; /* NULL: auto without saying why the CPU is used (no --device given) */
+    if (!name) name = "auto";
     if (!strcmp(name, "cpu")) {
         ctx->device = NN_CPU;
         return 0;
@@ -52,12 +54,12 @@ int nn_device_select(NnCtx *ctx, const char *name, SlErr *err) {
     if (!strcmp(name, "cuda"))
         return sl_fail(err, "--device cuda: no usable NVIDIA GPU found (%s); use --device cpu or auto",
                        nn_cuda_backend_why());
-    sl_info("no usable GPU (%s): running on the CPU", nn_cuda_backend_why());
+    if (asked) sl_info("no usable GPU (%s): running on the CPU", nn_cuda_backend_why());
 #else
     if (!strcmp(name, "cuda"))
         return sl_fail(err, "--device cuda: this swaplab was built without the CUDA backend (nvcc was not "
                             "found at build time); use --device cpu or auto");
-    sl_info("this swaplab has no CUDA backend: running on the CPU");
+    if (asked) sl_info("this swaplab has no CUDA backend: running on the CPU");
 #endif
     ctx->device = NN_CPU;
     return 0;

@@ -36,7 +36,8 @@
 #include "util/util.h"
 
 /* Sets ctx->device (and initialises the backend's state in ctx->cuda). Returns -1 with err for an
- * unknown name or "cuda" without a GPU. */
+ * unknown name or "cuda" without a GPU. name NULL is "auto" when no device was asked for: it falls
+ * back to the CPU without a message (an explicit "auto" says why it runs on the CPU). */
 int nn_device_select(NnCtx *ctx, const char *name, SlErr *err);
 /* Releases what nn_device_select set up (and every device mirror still held). */
 void nn_device_release(NnCtx *ctx);

@@ -103,6 +103,21 @@ int hb_img_file(HtmlBuf *b, const char *path, const char *alt, const char *cls, 
     return 0;
 }
 
+void hb_img_jpeg(HtmlBuf *b, const Image *im, int quality, const char *alt, const char *cls) {
+    uint8_t *data;
+    size_t len;
+    SlErr e;
+    if (image_encode_jpeg(im, quality, &data, &len, &e)) SL_DIE("%s", e.msg); /* only fails on a bad image: a bug */
+    hb_printf(b, "<img src=\"data:image/jpeg;base64,");
+    hb_base64(b, data, len);
+    hb_printf(b, "\" width=\"%d\" height=\"%d\" alt=\"", im->w, im->h);
+    hb_esc(b, alt);
+    hb_puts(b, "\"");
+    if (cls) hb_printf(b, " class=\"%s\"", cls);
+    hb_puts(b, ">");
+    free(data);
+}
+
 void hb_svg(HtmlBuf *b, const char *svg, const char *label) {
     const char *p = strstr(svg, "<svg");
     if (!p) return;

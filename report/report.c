@@ -23,6 +23,7 @@
 #include "detect/spectral.h"
 #include "report/html.h"
 #include "model/run.h"
+#include "report/previews.h"
 #include "util/fs.h"
 #include "util/rng.h"
 
@@ -38,6 +39,9 @@ typedef struct {
     HtmlBuf b;
     ReportSummary *sum;
     int nsets;
+    char assets_rel[256]; /* the assets folder's address relative to the page */
+    int nids_grid;        /* identities in the preview grids */
+    char idname[SWAP_MAX_IDS][128];
     char setdir[REPORT_MAX_SETS][4096];
     char setsubj[REPORT_MAX_SETS][128];
 } Rep;
@@ -65,14 +69,19 @@ static json_t *load_json(const char *path, json_error_t *je) {
     return j;
 }
 
-/* Embeds an image; a missing file becomes a visible note rather than a broken image. */
+/* Embeds an image as a JPEG thumbnail; a missing file becomes a visible note rather than a broken
+ * image. */
 static void img(Rep *r, const char *path, const char *alt, const char *cls) {
+    Image im;
     SlErr e;
-    if (hb_img_file(&r->b, path, alt, cls, &e)) {
+    if (image_load(path, 3, &im, &e)) {
         hb_puts(&r->b, "<span class=\"missing\">(image unavailable: ");
         hb_esc(&r->b, e.msg);
         hb_puts(&r->b, ")</span>");
+        return;
     }
+    hb_img_jpeg(&r->b, &im, 90, alt, cls);
+    image_free(&im);
 }
 
 /* Sub-directories of dir, sorted (caller frees with sl_free_list). */
@@ -147,7 +156,7 @@ static int check_consent(Rep *r, const RunInfo *ri, SlErr *err) {
     hb_puts(b, "<section id=\"consent\"><h2>Consent</h2>\n<p>Every face on this page belongs to a face set "
                "whose consent manifest was checked for the scope <code>report</code> when the page was "
                "written (present, unexpired, not revoked, every image listed with its SHA-256).</p>\n"
-               "<table><caption>Face sets shown</caption><thead><tr><th scope=\"col\">subject</th>"
+               "<div class=\"wide\"><table><caption>Face sets shown</caption><thead><tr><th scope=\"col\">subject</th>"
                "<th scope=\"col\">kind</th><th scope=\"col\">scopes</th><th scope=\"col\">granted</th>"
                "<th scope=\"col\">expires</th><th scope=\"col\">images</th><th scope=\"col\">manifest SHA-256</th>"
                "</tr></thead><tbody>\n");
@@ -168,7 +177,7 @@ static int check_consent(Rep *r, const RunInfo *ri, SlErr *err) {
         hb_printf(b, "</td><td>%s</td><td>%s</td><td>%d</td><td><code>%.16s…</code></td></tr>\n", ci.granted,
                   ci.expires, ci.nimages, ci.digest);
     }
-    hb_puts(b, "</tbody></table>\n<p>Synthetic subjects are renders of people who do not exist. See "
+    hb_puts(b, "</tbody></table></div>\n<p>Synthetic subjects are renders of people who do not exist. See "
                "docs/CONSENT.md for what each scope allows and how consent is revoked.</p></section>\n");
     r->sum->facesets = r->nsets;
     return 0;
@@ -261,6 +270,115 @@ static void chart(Rep *r, char *svg, const char *label) {
     free(svg);
 }
 
+/* Writes im as a JPEG into the assets folder (sub-folder previews) and gives its address relative
+ * to the page. */
+static int asset_jpeg(Rep *r, const Image *im, const char *name, char *href, size_t n, SlErr *e) {
+    char dir[4096], p[4096];
+    sl_path_join(dir, sizeof dir, r->assets, "previews");
+    sl_path_join(p, sizeof p, dir, name);
+    if (sl_mkdirs(dir, e) || image_save_jpeg(p, im, 90, e)) return -1;
+    snprintf(href, n, "%s/previews/%s", r->assets_rel, name);
+    return 0;
+}
+
+/* A preview grid at the model's own resolution as assets/previews/NAME (the link target of its row). */
+static int grid_asset(Rep *r, const char *png, const char *name, char *href, size_t n) {
+    Image g;
+    SlErr e;
+    if (image_load(png, 3, &g, &e)) return -1;
+    PreviewGrid L;
+    int up = r->nids_grid > 0 && preview_grid_layout(&g, r->nids_grid, &L, png, &e) == 0 ? L.up : 1;
+    Image nat = up > 1 ? preview_grid_native(&g, &L) : image_clone(&g);
+    int rc = asset_jpeg(r, &nat, name, href, n, &e);
+    image_free(&nat);
+    image_free(&g);
+    return rc;
+}
+
+/* The head of a labelled grid table: FIRST | input | as <identity> ... */
+static void grid_head(Rep *r, int nids, const char *first, const char *caption) {
+    HtmlBuf *b = &r->b;
+    r->nids_grid = nids;
+    /* as wide as its tiles need (a row head and at most 128 px a tile), not the whole page */
+    hb_printf(b, "<div class=\"wide\"><table class=\"grid\" style=\"max-width:calc(6em + %d * 124px)\"><caption>", nids + 1);
+    hb_esc(b, caption);
+    hb_printf(b, "</caption><thead><tr><th scope=\"col\" class=\"rowhead\">%s</th><th scope=\"col\">input</th>", first);
+    for (int d = 0; d < nids; d++) {
+        /* the name may break after its dash on a phone; " decoder" is dropped there */
+        const char *nm = r->idname[d], *dash = strrchr(nm, '-');
+        hb_puts(b, "<th scope=\"col\">");
+        if (dash && dash[1]) {
+            char head[128];
+            snprintf(head, sizeof head, "%.*s", (int)(dash - nm + 1), nm);
+            hb_esc(b, head);
+            hb_puts(b, "<wbr>");
+            hb_esc(b, dash + 1);
+        } else {
+            hb_esc(b, nm);
+        }
+        hb_puts(b, "<span class=\"dec\">&rsquo;s decoder</span></th>");
+    }
+    hb_puts(b, "</tr></thead><tbody>\n");
+}
+
+/* One row of a grid table: identity id's first face of the grid in png through every decoder. With
+ * asset_name the row head links to the whole grid written as that asset. A grid that does not have
+ * the expected layout is shown whole, scaled down. */
+static void grid_row(Rep *r, const RunInfo *ri, const char *png, const char *asset_name, const char *label, int id) {
+    HtmlBuf *b = &r->b;
+    int nids = r->nids_grid;
+    Image g;
+    SlErr e;
+    PreviewGrid L;
+    hb_puts(b, "<tr><th scope=\"row\" class=\"rowhead\">");
+    char href[4096], an[300];
+    if (asset_name) {
+        snprintf(an, sizeof an, "%.*s.jpg", (int)(strlen(asset_name) > 4 ? strlen(asset_name) - 4 : 0), asset_name);
+        if (grid_asset(r, png, an, href, sizeof href) == 0) {
+            hb_puts(b, "<a href=\"");
+            hb_esc(b, href);
+            hb_puts(b, "\">");
+            hb_esc(b, label);
+            hb_puts(b, "</a>");
+        } else {
+            hb_esc(b, label);
+        }
+    } else {
+        hb_esc(b, label);
+    }
+    hb_puts(b, "</th>");
+    if (image_load(png, 3, &g, &e)) {
+        hb_printf(b, "<td colspan=\"%d\" class=\"missing\">(image unavailable: ", nids + 1);
+        hb_esc(b, e.msg);
+        hb_puts(b, ")</td></tr>\n");
+        return;
+    }
+    if (nids < 1 || preview_grid_layout(&g, nids, &L, png, &e)) {
+        int w = g.w > 640 ? 640 : g.w, h = (int)((long)g.h * w / g.w);
+        Image s = image_resize(&g, w, h > 0 ? h : 1);
+        hb_printf(b, "<td colspan=\"%d\">", nids + 1);
+        hb_img_jpeg(b, &s, 85, "preview grid (not in the expected layout, shown whole)", "whole");
+        hb_puts(b, "</td></tr>\n");
+        image_free(&s);
+        image_free(&g);
+        return;
+    }
+    for (int d = -1; d < nids; d++) {
+        char alt[512];
+        const char *who = ri && id < ri->n_ids ? r->idname[id] : "identity";
+        if (d < 0) snprintf(alt, sizeof alt, "%s: input face of %s", label, who);
+        else if (d == id) snprintf(alt, sizeof alt, "%s: face of %s reconstructed by its own decoder", label, who);
+        else snprintf(alt, sizeof alt, "%s: face of %s swapped through the decoder of %s", label, who, r->idname[d]);
+        Image t = preview_grid_tile(&g, &L, id, 0, d);
+        hb_puts(b, d == id ? "<td class=\"own\">" : "<td>");
+        hb_img_jpeg(b, &t, 90, alt, "tile");
+        hb_puts(b, "</td>");
+        image_free(&t);
+    }
+    hb_puts(b, "</tr>\n");
+    image_free(&g);
+}
+
 static void section_training(Rep *r, const RunInfo *ri) {
     HtmlBuf *b = &r->b;
     hb_puts(b, "<section id=\"training\"><h2>1. Training as it happened</h2>\n<p>One shared encoder learns a "
@@ -277,24 +395,27 @@ static void section_training(Rep *r, const RunInfo *ri) {
     for (int i = 0; i < n; i++)
         if (!strncmp(names[i], "step-", 5)) names[nsteps++] = names[i];
         else free(names[i]);
+    int nids = ri ? ri->n_ids : 0;
+    r->nids_grid = nids;
     if (nsteps > 0) {
         int k = r->o->max_previews > 0 ? r->o->max_previews : 12;
         if (k > nsteps) k = nsteps;
-        hb_printf(b, "<h3>Preview grids over time</h3>\n<p>%d of %d grids, oldest first; scroll sideways. "
-                     "Early grids are grey blobs; the outline, then the colours, then the details (eyes, "
-                     "mouth) appear.</p>\n<div class=\"strip\" tabindex=\"0\" role=\"region\" aria-label=\"preview "
-                     "filmstrip\">\n", k, nsteps);
+        hb_printf(b, "<h3>How the swap forms, step by step</h3>\n<p>One held-out face of %s at %d of the %d saved "
+                     "steps, oldest first: the input, its reconstruction by its own decoder, and the swap: the same "
+                     "code through each other identity's decoder. The earliest grids are flat grey, then a grey blur "
+                     "of the average face; skin colour and the outline come next, the details (eyes, mouth) last. A step's number opens its "
+                     "whole grid (every identity, %d faces each).</p>\n",
+                  nids > 0 ? ri->ids[0].subject : "the first identity", k, nsteps, PREVIEW_GRID_FACES);
+        grid_head(r, nids, "step", "the first identity's face through every decoder over the training steps");
         for (int j = 0; j < k; j++) {
             int idx = k == 1 ? nsteps - 1 : (int)((long)j * (nsteps - 1) / (k - 1));
-            char p[4096], alt[256];
+            char p[4096], label[64];
             sl_path_join(p, sizeof p, pdir, names[idx]);
             long step = atol(names[idx] + 5);
-            snprintf(alt, sizeof alt, "preview grid at training step %ld: inputs, reconstructions and swaps", step);
-            hb_puts(b, "<figure>");
-            img(r, p, alt, "preview");
-            hb_printf(b, "<figcaption>step %ld</figcaption></figure>\n", step);
+            snprintf(label, sizeof label, "step %ld", step);
+            grid_row(r, ri, p, names[idx], label, 0);
         }
-        hb_puts(b, "</div>\n");
+        hb_puts(b, "</tbody></table></div>\n");
         r->sum->previews = k;
     }
     for (int i = 0; i < nsteps; i++) free(names[i]);
@@ -302,12 +423,22 @@ static void section_training(Rep *r, const RunInfo *ri) {
     char latest[4096];
     sl_path_join(latest, sizeof latest, pdir, "latest.png");
     if (sl_is_file(latest)) {
-        hb_printf(b, "<h3>The latest preview (step %ld)</h3>\n<figure>", ri ? ri->step : 0L);
-        img(r, latest, "latest preview grid: per identity the input, its reconstruction and the swap", "big");
-        hb_puts(b, "<figcaption>previews/latest.png</figcaption></figure>\n");
+        hb_printf(b, "<h3>The latest preview (step %ld)</h3>\n<p>Each row is one identity's first face: the input, "
+                     "then that face's code through every decoder. The outlined tile on the diagonal is the own "
+                     "reconstruction; the others are swaps. <a href=\"", ri ? ri->step : 0L);
+        char href[4096];
+        if (grid_asset(r, latest, "latest.jpg", href, sizeof href) == 0) {
+            hb_esc(b, href);
+            hb_printf(b, "\">The whole grid</a> has %d faces per identity.</p>\n", PREVIEW_GRID_FACES);
+        } else {
+            hb_puts(b, "#training\">(whole grid unavailable)</a></p>\n");
+        }
+        grid_head(r, nids, "identity", "the latest preview: every identity's face through every decoder");
+        for (int i = 0; i < nids; i++) grid_row(r, ri, latest, NULL, ri->ids[i].subject, i);
+        hb_puts(b, "</tbody></table></div>\n");
     } else if (nsteps == 0) {
         para_missing(r, "previews", "the run has no preview grids (previews/latest.png, train with --timelapse for "
-                                    "the filmstrip).");
+                                    "the steps).");
     }
 
     char path[4096];
@@ -390,7 +521,7 @@ static void eval_table(Rep *r) {
         json_decref(j);
         return;
     }
-    hb_printf(b, "<h3>Fidelity of the final model</h3>\n<table><caption>Swap fidelity at step %.0f on %s frames "
+    hb_printf(b, "<h3>Fidelity of the final model</h3>\n<div class=\"wide\"><table><caption>Swap fidelity at step %.0f on %s frames "
                  "(RUN/eval.json): PSNR in dB and SSIM inside the face mask; identity transfer = share of swaps a "
                  "small identity classifier calls the target; landmark error = mean distance in pixels (64 px "
                  "crop) between dlib's 68 landmarks found on the image and the ground truth's true ones: how "
@@ -411,7 +542,7 @@ static void eval_table(Rep *r) {
     }
     fid_row(b, all, "mean over pairs");
     double ps = jnum(all, "psnr"), p0 = jnum(all, "psnr_source_baseline"), pm = jnum(all, "psnr_mean_face_baseline");
-    hb_printf(b, "</tbody></table>\n<p><strong>What it means:</strong> the swap is %.1f dB %s than leaving the "
+    hb_printf(b, "</tbody></table></div>\n<p><strong>What it means:</strong> the swap is %.1f dB %s than leaving the "
                  "source face in place and %.1f dB %s than pasting the target's average face. %s</p>\n",
               fabs(ps - p0), ps >= p0 ? "closer to the right answer" : "further from the right answer", fabs(ps - pm),
               ps >= pm ? "closer" : "further",
@@ -421,6 +552,8 @@ static void eval_table(Rep *r) {
                                      "before trusting what it draws.");
     json_decref(j);
 }
+
+static void section_video(Rep *r);
 
 static void section_swaps(Rep *r) {
     HtmlBuf *b = &r->b;
@@ -478,7 +611,7 @@ static void section_swaps(Rep *r) {
         hb_esc(b, fsub);
         hb_puts(b, " → ");
         hb_esc(b, tsub);
-        hb_printf(b, "</h3>\n<p>%d frames swapped by model step %.0f (%s).</p>\n<table class=\"swaps\"><caption>",
+        hb_printf(b, "</h3>\n<p>%d frames swapped by model step %.0f (%s).</p>\n<div class=\"wide\"><table class=\"swaps\"><caption>",
                   (int)json_array_size(outs), jnum(j, "model_step"),
                   json_string_value(json_object_get(j, "preset")) ?: "?");
         hb_esc(b, fsub);
@@ -522,7 +655,7 @@ static void section_swaps(Rep *r) {
             else hb_puts(b, "<span class=\"missing\">(no ground truth: synth --ground-truth)</span>");
             hb_puts(b, "</td></tr>\n");
         }
-        hb_puts(b, "</tbody></table>\n");
+        hb_puts(b, "</tbody></table></div>\n");
         r->sum->swaps += k;
         shown++;
         if (have_fs) faceset_free(&fs);
@@ -531,7 +664,77 @@ static void section_swaps(Rep *r) {
     sl_free_list(dirs, nd);
     for (int q = 0; q < nseen; q++) free(seen_dirs[q]);
     if (!shown) para_missing(r, "swaps", "no swap outputs (a folder with swap.json from `swaplab swap`) were found.");
+    section_video(r);
     hb_puts(b, "</section>\n");
+}
+
+/* ---- the swapped clip ------------------------------------------------------------------------- */
+/* The first *.mp4 (sorted) in dir, or in its sub-folders down to `depth` levels. */
+static int find_mp4(const char *dir, int depth, char *out, size_t n) {
+    char **names;
+    SlErr e;
+    const char *mp4[] = {".mp4", NULL};
+    int k = sl_list_dir(dir, mp4, &names, &e);
+    if (k > 0) {
+        sl_path_join(out, n, dir, names[0]);
+        sl_free_list(names, k);
+        return 1;
+    }
+    if (k >= 0) sl_free_list(names, k);
+    if (depth <= 0) return 0;
+    char **dirs;
+    int nd = list_subdirs(dir, &dirs), found = 0;
+    for (int i = 0; i < nd && !found; i++) {
+        char sub[4096];
+        sl_snprintf(sub, sizeof sub, "%s/%s", dir, dirs[i]);
+        found = find_mp4(sub, depth - 1, out, n);
+    }
+    sl_free_list(dirs, nd);
+    return found;
+}
+
+#define REPORT_MAX_VIDEO (512u << 20)
+
+/* A <video> of the swapped clip, copied into the assets folder (a page cannot embed a video of
+ * megabytes as a data: URI and stay readable). Nothing when the run has no clip. */
+static void section_video(Rep *r) {
+    char clip[4096] = "", vdir[4096];
+    if (r->o->video) snprintf(clip, sizeof clip, "%s", r->o->video);
+    else {
+        sl_path_join(vdir, sizeof vdir, r->o->dir, "video");
+        if (!find_mp4(vdir, 1, clip, sizeof clip)) find_mp4(r->swaps, 2, clip, sizeof clip);
+    }
+    if (!clip[0]) return;
+    HtmlBuf *b = &r->b;
+    hb_puts(b, "<h3>The swap in motion</h3>\n");
+    char *data;
+    size_t len;
+    SlErr e;
+    const char *base = strrchr(clip, '/') ? strrchr(clip, '/') + 1 : clip;
+    char dst[4096], dir[4096], href[4096];
+    sl_path_join(dir, sizeof dir, r->assets, "video");
+    sl_path_join(dst, sizeof dst, dir, base);
+    if (sl_read_file(clip, REPORT_MAX_VIDEO, &data, &len, &e)) {
+        para_missing(r, "video", e.msg);
+        return;
+    }
+    int rc = sl_mkdirs(dir, &e) || sl_write_atomic(dst, data, len, &e);
+    free(data);
+    if (rc) {
+        para_missing(r, "video", e.msg);
+        return;
+    }
+    snprintf(href, sizeof href, "%s/video/%s", r->assets_rel, base);
+    hb_puts(b, "<figure><video controls preload=\"metadata\" src=\"");
+    hb_esc(b, href);
+    hb_puts(b, "\" aria-label=\"the swapped clip, labelled SYNTHETIC\">Your browser cannot play the clip: <a href=\"");
+    hb_esc(b, href);
+    hb_puts(b, "\">download it</a>.</video><figcaption>");
+    hb_esc(b, base);
+    hb_printf(b, " (%.1f MB): every frame carries the visible label and the watermark; the file carries the "
+                 "signed provenance record. Watch the jaw line, the eyes and the flicker between frames.</figcaption>"
+                 "</figure>\n", (double)len / 1e6);
+    r->sum->videos++;
 }
 
 /* ---- detectors ---------------------------------------------------------------------------------- */
@@ -599,7 +802,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
     hb_puts(b, "<h3>Where the detectors look</h3>\n<p>Occlusion heatmaps (Zeiler &amp; Fergus 2014): a grey patch "
                "slides over the image; yellow marks where hiding the pixels lowers the detector's fake score most, "
                "dark blue where it changes nothing. Compare with the blending edge and the inner face.</p>\n"
-               "<table class=\"heat\"><caption>Heatmaps over example fakes of the test set</caption><thead><tr>"
+               "<div class=\"wide\"><table class=\"heat\"><caption>Heatmaps over example fakes of the test set</caption><thead><tr>"
                "<th scope=\"col\">fake image</th>");
     DetModel dm[REPORT_MAX_DET];
     int ok[REPORT_MAX_DET] = {0};
@@ -653,7 +856,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
         image_free(&im);
         shown++;
     }
-    hb_puts(b, "</tbody></table>\n");
+    hb_puts(b, "</tbody></table></div>\n");
     for (int d = 0; d < n; d++)
         if (ok[d]) det_model_free(&dm[d]);
 
@@ -701,7 +904,7 @@ static void section_detect(Rep *r) {
     double *fx[REPORT_MAX_DET], *fy[REPORT_MAX_DET];
     char leg[REPORT_MAX_DET][128];
     int nroc = 0;
-    hb_puts(b, "<table><caption>Detector metrics on the clean test set (value [95% CI])</caption><thead><tr>"
+    hb_puts(b, "<div class=\"wide\"><table><caption>Detector metrics on the clean test set (value [95% CI])</caption><thead><tr>"
                "<th scope=\"col\">detector</th><th scope=\"col\">images (fake/real)</th><th scope=\"col\">AUC</th>"
                "<th scope=\"col\">AP</th><th scope=\"col\">EER</th><th scope=\"col\">accuracy at 0.5</th>"
                "<th scope=\"col\">TPR at 1% FPR</th></tr></thead><tbody>\n");
@@ -728,7 +931,7 @@ static void section_detect(Rep *r) {
         roc[nroc] = (PlotSeries){leg[nroc], fx[nroc], fy[nroc], np};
         nroc++;
     }
-    hb_puts(b, "</tbody></table>\n");
+    hb_puts(b, "</tbody></table></div>\n");
     r->sum->detectors = n;
     if (nroc) chart(r, plot_svg_roc("ROC on the clean test set", roc, nroc), "ROC curves of the detectors on the clean test set");
     for (int i = 0; i < nroc; i++) free(fx[i]), free(fy[i]);
@@ -797,7 +1000,7 @@ static void section_provenance(Rep *r) {
         hb_puts(b, "<h3>");
         hb_esc(b, files[f]);
         hb_printf(b, "</h3>\n<p>%d file(s): %d marked as swaplab output, %d with a valid signature, %d with the "
-                     "watermark found.</p>\n<table><caption>",
+                     "watermark found.</p>\n<div class=\"wide\"><table><caption>",
                   n, marked, sig, wm);
         hb_esc(b, files[f]);
         hb_puts(b, " (first rows)</caption><thead><tr><th scope=\"col\">file</th><th scope=\"col\">record</th>"
@@ -829,7 +1032,7 @@ static void section_provenance(Rep *r) {
             hb_printf(b, "<td class=\"%s\">%s</td></tr>\n", json_is_true(json_object_get(o, "marked")) ? "ok" : "bad",
                       json_is_true(json_object_get(o, "marked")) ? "marked" : "NOT marked");
         }
-        hb_puts(b, "</tbody></table>\n");
+        hb_puts(b, "</tbody></table></div>\n");
         r->sum->verified += n;
         tables++;
         json_decref(a);
@@ -861,18 +1064,26 @@ static void section_lookfor(Rep *r) {
 /* ---- the page ---------------------------------------------------------------------------------- */
 static const char *CSS =
     "body{font-family:system-ui,'DejaVu Sans',sans-serif;color:#1a1a1a;background:#fff;margin:0 auto;max-width:1100px;"
-    "padding:1em 1.5em;line-height:1.45}h1{font-size:1.9em}h2{border-bottom:2px solid #1f4e79;color:#1f4e79;margin-top:1.6em}"
-    "code{background:#f0f0f0;padding:0 .2em}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}"
-    "caption{text-align:left;font-weight:600;padding:.3em 0}th,td{border:1px solid #999;padding:.25em .5em;"
-    "text-align:center;vertical-align:middle}tbody th{white-space:nowrap}thead th{background:#e8eef5}.ci{color:#444;font-size:.85em}"
-    ".strip{display:flex;gap:.6em;overflow-x:auto;padding-bottom:.5em}.strip figure{flex:0 0 auto;margin:0}"
-    ".strip img{height:190px;image-rendering:pixelated}figure{margin:.5em 0}figcaption{font-size:.88em;color:#333}"
-    "img.big{max-width:100%;image-rendering:pixelated;min-width:320px}img.crop{width:112px;image-rendering:pixelated}"
-    "img.frame{width:180px}svg{max-width:100%;height:auto}.row{display:flex;flex-wrap:wrap;gap:1em}"
+    "padding:1em 1.5em;line-height:1.45;overflow-wrap:break-word}h1{font-size:1.9em}"
+    "h2{border-bottom:2px solid #1f4e79;color:#1f4e79;margin-top:1.6em}code{background:#f0f0f0;padding:0 .2em;"
+    "overflow-wrap:anywhere}.wide{max-width:100%;overflow-x:auto}table{border-collapse:collapse;margin:.6em 0;"
+    "font-size:.92em}caption{text-align:left;font-weight:600;padding:.3em 0}th,td{border:1px solid #999;"
+    "padding:.25em .5em;text-align:center;vertical-align:middle}tbody th{white-space:nowrap}thead th{background:#e8eef5}"
+    ".ci{color:#444;font-size:.85em}figure{margin:.5em 0}figcaption{font-size:.88em;color:#333}"
+    "img{max-width:100%;height:auto}img.crop{width:112px;image-rendering:pixelated}img.frame{width:180px}"
+    "table.grid{table-layout:fixed;width:100%}table.grid th,table.grid td{padding:2px}"
+    "table.grid thead th{font-size:.8em;font-weight:600;overflow-wrap:anywhere}table.grid th.rowhead{width:5.5em;"
+    "white-space:normal;font-size:.85em}table.grid img{display:block;margin:auto;width:100%;max-width:112px;"
+    "image-rendering:pixelated}table.grid td.own{outline:3px solid #1f4e79;outline-offset:-3px}"
+    "img.whole{width:640px}video{max-width:100%;height:auto;background:#000}"
+    "svg{max-width:100%;height:auto}.row{display:flex;flex-wrap:wrap;gap:1em}"
     ".missing{color:#8a1c1c}.note{color:#333;font-size:.9em}.ok{color:#0b5d1e;font-weight:600}"
     ".bad{color:#8a1c1c;font-weight:600}.look li{margin:.3em 0}nav ul{columns:2}"
     "header p.meta{color:#333}"
-    "@media print{body{max-width:none;font-size:10pt}.strip{flex-wrap:wrap;overflow:visible}.strip img{height:120px}"
+    "@media (max-width:640px){body{padding:.5em .4em}nav ul{columns:1;padding-left:1.2em}th,td{padding:.2em .25em}"
+    "h1{font-size:1.5em}table.grid th.rowhead{width:3em;font-size:.75em}table.grid th,table.grid td{padding:1px}"
+    "table.grid .dec{display:none}table.grid thead th{font-size:.7em}}"
+    "@media print{body{max-width:none;font-size:10pt}.wide{overflow:visible}"
     "figure,table,tr,svg{page-break-inside:avoid;break-inside:avoid}h2{page-break-after:avoid;break-after:avoid}"
     "nav{display:none}a{color:#000;text-decoration:none}}";
 
@@ -908,11 +1119,13 @@ int report_write(const ReportOpts *o, ReportSummary *sum, SlErr *err) {
         snprintf(stem, sizeof stem, "%.*s-assets", (int)(strcspn(base, ".") < 200 ? strcspn(base, ".") : 200), base);
     }
     sl_path_join(r.assets, sizeof r.assets, outdir, stem);
+    snprintf(r.assets_rel, sizeof r.assets_rel, "%s", stem);
 
     RunInfo ri;
     SwapModel *m = run_load_model(r.run, &ri, err);
     if (!m) return sl_failctx(err, "the report needs a training run (--run DIR with model.safetensors or DIR/run)");
     swap_model_free(m);
+    for (int i = 0; i < ri.n_ids && i < SWAP_MAX_IDS; i++) snprintf(r.idname[i], sizeof r.idname[i], "%s", ri.ids[i].subject);
     if (sl_mkdirs(outdir, err) || sl_mkdirs(r.assets, err)) return -1;
 
     HtmlBuf *b = &r.b;

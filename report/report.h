@@ -2,7 +2,10 @@
  * training as it happened (preview filmstrip, loss and fidelity curves), the swaps beside their
  * source and ground truth, the detectors (ROC, metrics with confidence intervals, robustness,
  * heatmaps, spectra), the provenance `swaplab verify` found, and what to look for. One file, no
- * network: images are data: URIs, charts inline SVG. Every face set shown must consent to "report".
+ * network: images are embedded as JPEG thumbnails (data: URIs), charts are inline SVG; the whole
+ * preview grids the thumbnails open and the video are files in the assets folder beside the page
+ * (DIR/report/assets/, or NAME-assets/ beside --out NAME.html). Every face set shown must consent to
+ * "report".
  *
  * A demo directory holds (each part optional except the run):
  *   run/ (swaplab train), sets/ (swaplab synth, with ground-truth/), swaps/ (swaplab swap --raw,
@@ -23,6 +26,8 @@ typedef struct {
     const char *dataset;     /* NULL: DIR/dataset */
     const char *detect;      /* NULL: DIR/detect */
     const char *verify;      /* NULL: DIR/verify */
+    const char *video;       /* a swapped clip (MP4) to show; NULL: the first *.mp4 in DIR/video, else in
+                                DIR/swaps/ (two levels down); none found: no video on the page */
     const char *out;         /* NULL: DIR/report/index.html */
     const char *revocations; /* consent revocation list (NULL: the per-user default) */
     int max_previews;        /* preview grids in the filmstrip (<= 0: 12) */
@@ -33,7 +38,7 @@ typedef struct {
 /* What the report contains, for the caller's summary line. */
 typedef struct {
     char path[4096];
-    int facesets, previews, swaps, detectors, verified;
+    int facesets, previews, swaps, detectors, verified, videos;
     char missing[1024]; /* sections left out, comma separated ("" when complete) */
 } ReportSummary;
 

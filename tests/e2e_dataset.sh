@@ -164,7 +164,7 @@ check "re-record consent without scope dataset" "$SWAPLAB" consent init "$T/noda
   --coordinator "e2e" --scopes train,swap --expires "$future" --statement "test" --force
 check_fails "a set without scope dataset is refused, naming it" 1 "nodataset.*dataset" \
   "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4} "$T/nodataset" --out "$R" --label none
-check_fails "three identities are refused" 1 "at least 4" \
+check_fails "three identities are a usage error" 2 "at least 4" \
   "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3} --out "$R" --label none
 check_fails "the same subject twice is refused" 1 "both subject synth-0001" \
   "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4} "$S/synth-0001" --out "$R" --label none

@@ -22,6 +22,12 @@ for lab in "${labs[@]}"; do
   check "$name: every command runs as written" bash "$script"
 done
 check "lab 1 wrote its report" test -s "$WORK/lab1-report.html"
+# what lab 1's questions point to is there: the code's 256 numbers in `swaplab info`, the labelled
+# grid of the report (input, each decoder) and the whole grid it links to beside the page
+check "lab 1: swaplab info prints the code's 256 numbers" bash -c "swaplab info '$WORK/run' | grep -q 'code (latent vector) has 256 numbers'"
+check "lab 1: the report labels the grid's columns and links the whole grid" bash -c "
+grep -q '<th scope=\"col\">input</th>' '$WORK/lab1-report.html' && grep -q 'synth-<wbr>0002<span class=\"dec\">&rsquo;s decoder' '$WORK/lab1-report.html' &&
+test -s '$WORK/lab1-report-assets/previews/latest.jpg'"
 check "lab 2 wrote eval.json and both swap directions" bash -c \
   "test -s '$WORK/run/eval.json' && ls '$WORK'/swaps/ab/*/000000.png '$WORK'/swaps/ba/*/000000.png >/dev/null"
 check "lab 3 evaluated both detectors and reported them" bash -c \

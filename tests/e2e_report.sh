@@ -2,8 +2,10 @@
 # e2e_report.sh — `swaplab report` on a small real run (4 synthetic volunteers, a few training steps,
 # swaps, a tiny labelled dataset, both detectors, verify), then the page in a real browser: headless
 # Debian chromium driven by playwright-core (tests/browser/check_report.js) checks that every image
-# loaded, every SVG chart has a box, there were no console errors or network requests, and saves a
-# screenshot. Also: the consent gate (no 'report' scope -> refused, nothing written), bad flags.
+# loaded at a readable size, every SVG chart has a box and round ticks, the preview grids have column
+# labels, nothing scrolls sideways at 390 or 800 px, page + assets are under 5 MB, there were no
+# console errors or network requests, and saves screenshots at 1280 and 390 px. Also: the clip as a
+# <video>, the consent gate (no 'report' scope -> refused, nothing written), bad flags.
 . "$(dirname "$0")/e2e.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 D="$E2E_TMP/demo"
@@ -105,6 +107,33 @@ check "every img has non-empty alt text" bash -c "! grep -oE '<img [^>]*>' '$H' 
 check "the report lists no missing section" bash -c "! grep -q 'Sections without data' '$H'"
 n_img=$(grep -o '<img ' "$H" | wc -l)
 check "previews, swaps and heatmaps are embedded ($n_img images)" test "$n_img" -ge 20
+check "images are embedded as JPEG thumbnails" bash -c "! grep -q 'data:image/png' '$H' && grep -q 'data:image/jpeg' '$H'"
+# the preview grids as labelled tables: 2 identities -> input + 2 decoders; 4 steps + latest rows
+check "the preview grids are cut into labelled tiles" bash -c "
+grep -q '<table class=\"grid\"' '$H' && grep -q '<th scope=\"col\">input</th>' '$H' &&
+grep -q 'synth-<wbr>0002<span class=\"dec\">&rsquo;s decoder' '$H' && ! grep -q 'not in the expected layout' '$H' &&
+[[ \$(grep -o 'class=\"own\"' '$H' | wc -l) == 6 ]]"
+check "each step opens its whole grid, at the model's own pixels" bash -c "
+grep -q 'href=\"assets/previews/step-000000004.jpg\"' '$H' && grep -q 'href=\"assets/previews/latest.jpg\"' '$H' &&
+/usr/bin/python3 -c '
+import struct, sys
+d = open(sys.argv[1], \"rb\").read()
+i = 2
+while d[i + 1] not in (0xC0, 0xC1, 0xC2): i += 2 + struct.unpack(\">H\", d[i + 2:i + 4])[0]
+h, w = struct.unpack(\">HH\", d[i + 5:i + 9])
+assert (w, h) == (3 * 64 + 4, 2 * 4 * 64 + 9 + 2), (w, h)' '$D/report/assets/previews/latest.jpg'"
+check "charts have round tick labels" bash -c "! grep -oE 'class=\"tick\"[^>]*>[^<]*<' '$H' | grep -qE '>[^<]*e[+-]'"
+bytes=$(cat "$H" $(find "$D/report/assets" -type f) | wc -c)
+check "page + assets within the 5 MB budget ($bytes bytes)" test "$bytes" -lt 5000000
+# the swapped clip (the video pipeline makes real ones; any file stands in here): a <video> of a copy
+# in the assets folder; without a clip, no <video>
+check "no clip, no video element" bash -c "! grep -q '<video' '$H'"
+printf 'not really an mp4' >"$E2E_TMP/clip.mp4"
+check "a clip becomes a <video> of its copy beside the page" bash -c "
+'$S' report --run '$D' --video '$E2E_TMP/clip.mp4' --out '$E2E_TMP/vid.html' >/dev/null 2>&1 &&
+grep -q '<video controls preload=\"metadata\" src=\"vid-assets/video/clip.mp4\"' '$E2E_TMP/vid.html' &&
+cmp -s '$E2E_TMP/clip.mp4' '$E2E_TMP/vid-assets/video/clip.mp4'"
+check_fails "a clip that is not there is said to be missing" 0 "without data: .*video" "$S" report --run "$D" --video "$E2E_TMP/clip-missing.mp4" --out "$E2E_TMP/vid2.html"
 
 # the consent gate: a face set without the 'report' scope stops the report and writes nothing new
 cp -r "$D" "$E2E_TMP/noconsent"
@@ -126,9 +155,11 @@ else
   if [[ ! -d $B/node_modules/playwright-core ]]; then
     skip "browser check: npm could not install playwright-core ($(tail -1 "$E2E_TMP/npm.out"))"
   else
-    check "chromium: images loaded, charts drawn, no console errors, prints to PDF" \
-      node "$B/check_report.js" "$H" "$D/report/screenshot.png" full
-    check "a screenshot was saved" test -s "$D/report/screenshot.png"
+    check "chromium: images loaded and readable, labelled grids, round ticks, no sideways scroll at 390/800 px, under 5 MB" \
+      node "$B/check_report.js" "$H" "$D/report/screenshot.png" full --budget-mb 5 --at '#training'
+    check "screenshots at 1280 and 390 px were saved" test -s "$D/report/screenshot.png" -a -s "$D/report/screenshot-390.png"
+    # SWAPLAB_SHOTS=DIR keeps them (docs/report_screenshot.png is one)
+    [[ -n ${SWAPLAB_SHOTS:-} ]] && cp "$D/report/screenshot.png" "$D/report/screenshot-390.png" "$SWAPLAB_SHOTS/"
   fi
 fi
 summary e2e_report

@@ -41,7 +41,7 @@ void train_options_default(TrainOptions *o) {
     o->loaders = 1;
     o->save_minutes = 10;
     o->holdout_every = 10;
-    o->device = "auto";
+    o->device = NULL; /* auto; NULL: no message when it falls back to the CPU */
 }
 
 /* ---- Ctrl-C ------------------------------------------------------------------------------------ */
@@ -509,7 +509,7 @@ int train_run(const TrainOptions *o, SlErr *err) {
         sl_fail(err, "--batch must be 1..4096, got %d", R.batch);
         goto done;
     }
-    if (nn_device_select(&ctx, o->device ? o->device : "auto", err)) goto done;
+    if (nn_device_select(&ctx, o->device, err)) goto done;
 
     /* the model: new, or rebuilt from the run's last checkpoint */
     char model_rel[512] = "", optim_rel[512] = "";

@@ -32,7 +32,7 @@ typedef struct {
     int timelapse;         /* keep every preview in previews/ (else only latest.png + a few) */
     int holdout_every;     /* face i with i % k == k-1 is held out for evaluation (0 = none) */
     const char *revocations; /* revocation list for the consent gate (NULL = default) */
-    const char *device;    /* "cpu", "cuda", "auto" */
+    const char *device;    /* "cpu", "cuda", "auto"; NULL = auto, quiet about the CPU fallback */
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);

@@ -22,6 +22,7 @@ void sl_args_help(const char *cmd, const char *usage, const char *about, const S
         else sl_snprintf(left, sizeof left, "%s %s", a->name, a->metavar ? a->metavar : "X");
         printf("  %-26s %s\n", left, a->help ? a->help : "");
     }
+    printf("  %-26s %s\n", "--quiet", "no progress or information lines on stderr (any command; or SL_QUIET=1)");
     printf("  %-26s %s\n", "--help", "show this help");
 }
 

@@ -23,7 +23,13 @@ void sl_progress_begin(SlProgress *p, const char *label, long total) {
     p->tty = isatty(2);
     const char *q = getenv("SL_QUIET");
     p->quiet = q && *q && strcmp(q, "0") != 0;
-    p->last_decile = -1;
+    p->every = SL_PROGRESS_LOG_EVERY;
+    p->last_draw = p->t0;
+    if (!p->quiet && !p->tty) {
+        if (total > 0) fprintf(stderr, "%s: started, %ld to do\n", p->label, total);
+        else fprintf(stderr, "%s: started\n", p->label);
+        fflush(stderr);
+    }
 }
 
 static void draw(SlProgress *p, const char *extra, int final) {
@@ -58,16 +64,9 @@ void sl_progress_update(SlProgress *p, long done, const char *extra) {
     p->done = done;
     if (p->quiet) return;
     double now = sl_now();
-    if (p->tty) {
-        if (now - p->last_draw < 0.1) return;
-        p->last_draw = now;
-        draw(p, extra, 0);
-    } else {
-        int dec = p->total > 0 ? (int)(10 * done / p->total) : (int)((now - p->t0) / 10);
-        if (dec == p->last_decile) return;
-        p->last_decile = dec;
-        draw(p, extra, 0);
-    }
+    if (now - p->last_draw < (p->tty ? 0.1 : p->every)) return;
+    p->last_draw = now;
+    draw(p, extra, 0);
 }
 
 void sl_progress_end(SlProgress *p, const char *summary) {
