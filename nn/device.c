@@ -90,6 +90,7 @@ void nn_model_to_device(NnModel *m, NnCtx *ctx) { (void)m, (void)ctx; }
 void nn_model_to_host(NnModel *m, NnCtx *ctx) { (void)m, (void)ctx; }
 void nn_model_release_device(NnModel *m, NnCtx *ctx) { (void)m, (void)ctx; }
 void nn_dev_zero_grad(NnModel *m, NnCtx *ctx) { (void)ctx, nn_model_zero_grad(m); }
+float *nn_dev_grads(NnModel *m, NnCtx *ctx) { return (void)ctx, m->grads; }
 float *nn_dev_alloc(NnCtx *ctx, size_t n) { return (void)ctx, xcalloc(n ? n : 1, sizeof(float)); }
 void nn_dev_free(NnCtx *ctx, float *p) { (void)ctx, free(p); }
 void nn_dev_upload(NnCtx *ctx, float *dst, const float *src, size_t n) { (void)ctx, memcpy(dst, src, n * sizeof(float)); }
@@ -300,6 +301,12 @@ void nn_model_release_device(NnModel *m, NnCtx *ctx) {
             release_model(ctx, i);
             return;
         }
+}
+
+float *nn_dev_grads(NnModel *m, NnCtx *ctx) {
+    if (ctx->device != NN_CUDA) return m->grads;
+    struct NnDevModel *d = find_model(ctx, m);
+    return d ? d->grads : m->grads;
 }
 
 void nn_dev_zero_grad(NnModel *m, NnCtx *ctx) {

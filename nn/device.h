@@ -56,6 +56,9 @@ void nn_model_to_host(NnModel *m, NnCtx *ctx);
 void nn_model_release_device(NnModel *m, NnCtx *ctx);
 /* grads = 0 on the device holding them. */
 void nn_dev_zero_grad(NnModel *m, NnCtx *ctx);
+/* The gradient buffer where training on ctx accumulates it (m->nparams floats): the device mirror's
+ * after nn_model_to_device on NN_CUDA, else m->grads. The seam for an all-reduce (nn/dist.h). */
+float *nn_dev_grads(NnModel *m, NnCtx *ctx);
 
 /* ---- buffers and transfers (n in floats) ------------------------------------------------------ */
 float *nn_dev_alloc(NnCtx *ctx, size_t n); /* zeroed */
