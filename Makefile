@@ -9,7 +9,7 @@
 #   make bench                CPU benchmarks, side by side with PyTorch (bench/run.sh)
 #   make bench-cuda           GPU benchmarks (needs a GPU)
 #   make demo                 the synthetic-volunteer demo end to end (writes demo-out/)
-#   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_OMP=1, CUDA_ARCH=90, NVCC, CUDA_LIBDIR
+#   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_OMP=1, NO_MPI=1, CUDA_ARCH=90, NVCC, CUDA_LIBDIR
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -30,6 +30,14 @@ PKG_CONFIG ?= pkg-config
 have_pkg = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo 1)
 HAVE_BLAS := $(if $(NO_BLAS),,$(call have_pkg,openblas))
 HAVE_OMP := $(if $(NO_OMP),,$(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1))
+# MPI (data-parallel training, docs/SCALE.md): Open MPI through pkg-config's ompi-c, else what
+# `mpicc --showme` says; NO_MPI=1 builds without it.
+ifndef NO_MPI
+MPI_CFLAGS := $(shell $(PKG_CONFIG) --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+MPI_LIBS := $(shell $(PKG_CONFIG) --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+HAVE_MPI := $(if $(MPI_LIBS),$(shell printf '\043include <mpi.h>\nint main(void){return MPI_Init(0,0);}\n' | \
+              $(CC) -x c - -o /dev/null $(MPI_CFLAGS) $(MPI_LIBS) 2>/dev/null && echo 1))
+endif
 NVCC ?= $(shell command -v nvcc 2>/dev/null)
 CUDA_ARCH ?= 90
 # CUDA needs nvcc and the runtime and cuBLAS libraries to link against: a machine with only the
@@ -44,6 +52,8 @@ endif
 HAVE_CUDA := $(if $(and $(CUDA_LIBDIR),$(call cuda_has_libs,$(CUDA_LIBDIR))),$(shell echo 'int main(void){return 0;}' | \
                $(CC) -x c - -o /dev/null -L$(CUDA_LIBDIR) -lcublas -lcudart 2>/dev/null && echo 1))
 CUDA_WHY := $(if $(HAVE_CUDA),, (nvcc found, but no libcudart.so and libcublas.so that link; set CUDA_LIBDIR=))
+# NCCL (GPU all-reduce across ranks) when the CUDA libraries ship it and MPI is there to start the ranks
+HAVE_NCCL := $(if $(and $(HAVE_CUDA),$(HAVE_MPI),$(wildcard $(CUDA_LIBDIR)/libnccl.so),$(wildcard $(CUDA_ROOT)/include/nccl.h $(CUDA_LIBDIR)/../include/nccl.h)),1)
 endif
 
 PKGS := libpng jansson libsodium stb libavformat libavcodec libswscale libavutil libcbor libcrypto libjpeg
@@ -57,6 +67,14 @@ endif
 ifeq ($(HAVE_OMP),1)
 CFLAGS_BASE += -fopenmp
 LDFLAGS += -fopenmp
+endif
+ifeq ($(HAVE_MPI),1)
+CFLAGS_BASE += -DSL_HAVE_MPI $(MPI_CFLAGS)
+LDLIBS += $(MPI_LIBS)
+endif
+ifeq ($(HAVE_NCCL),1)
+CFLAGS_BASE += -DSL_HAVE_NCCL -I$(CUDA_ROOT)/include
+LDLIBS += -lnccl
 endif
 ifeq ($(HAVE_CUDA),1)
 CFLAGS_BASE += -DSL_HAVE_CUDA
@@ -91,7 +109,7 @@ all: deps
 build: banner $(BUILD)/swaplab $(if $(SANITIZE),,swaplab)
 
 banner:
-	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX))$(CUDA_WHY) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
+	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX))$(CUDA_WHY) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS)) · MPI $(call yes_no,$(HAVE_MPI))$(if $(HAVE_NCCL), (NCCL))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
 
 deps:
 	@bash scripts/deps.sh build

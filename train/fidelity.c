@@ -10,6 +10,7 @@
 #include "data/groundtruth.h"
 #include "data/landmarks.h"
 #include "nn/device.h"
+#include "train/facedata.h"
 
 #define FEAT 12 /* inner-face feature: FEAT x FEAT x 3 */
 
@@ -214,6 +215,11 @@ static void scale_landmarks(const float in[ALIGN_NLM][2], float k, float out[ALI
 
 Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout_every, int max_faces,
                            SlErr *err) {
+    return fidelity_prepare_data(sets, NULL, nsets, size, holdout_every, max_faces, err);
+}
+
+Fidelity *fidelity_prepare_data(const FaceSet *sets, const FaceData *data, int nsets, int size, int holdout_every,
+                                int max_faces, SlErr *err) {
     for (int a = 0; a < nsets; a++)
         if (!groundtruth_available(&sets[a])) {
             sl_fail(err, "%s: not a synthetic face set (no renderer parameters), so there is no ground truth to "
@@ -243,7 +249,12 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
         const FaceSet *fs = &sets[a];
         IdEval *e = &f->id[a];
         int crop = fs->crop;
-        float *tmp = xmalloc(sizeof(float) * 3 * (size_t)crop * crop);
+        FaceData own = {0};
+        const FaceData *fd = data ? &data[a] : &own;
+        if (!data && facedata_load(&own, fs, S, err)) {
+            fidelity_free(f);
+            return NULL;
+        }
         float *tmpm = xmalloc(sizeof(float) * (size_t)crop * crop);
         e->idx = xmalloc(sizeof(int) * (size_t)fs->n);
         for (int i = 0; i < fs->n && e->n < max_faces; i++)
@@ -257,8 +268,7 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
         e->lm = xmalloc(sizeof *e->lm * (size_t)e->n);
         for (int k = 0; k < e->n; k++) {
             int i = e->idx[k];
-            if (faceset_load_face(fs, i, tmp, err)) goto fail_tmp;
-            image_resize_planes(tmp, crop, 3, e->x + img * k, S);
+            facedata_face(fd, i, e->x + img * k);
             faceset_face_mask(fs, i, tmpm, NULL);
             image_resize_planes(tmpm, crop, 1, e->mask + (size_t)S * S * k, S);
             scale_landmarks(fs->faces[i].lm_crop, (float)S / crop, e->lm[k]);
@@ -273,11 +283,7 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
         for (int i = 0; i < fs->n; i++) {
             if (fidelity_is_heldout(i, fs->n, holdout_every)) continue;
             if (t++ % stride || e->nfeat >= 200) continue;
-            if (faceset_load_face(fs, i, tmp, err)) {
-                free(small);
-                goto fail_tmp;
-            }
-            image_resize_planes(tmp, crop, 3, small, S);
+            facedata_face(fd, i, small);
             for (size_t j = 0; j < img; j++) e->mean[j] += small[j];
             used++;
             float lm[ALIGN_NLM][2];
@@ -287,14 +293,8 @@ Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout
         free(small);
         if (used)
             for (size_t j = 0; j < img; j++) e->mean[j] /= (float)used;
-        free(tmp);
         free(tmpm);
-        continue;
-    fail_tmp:
-        free(tmp);
-        free(tmpm);
-        fidelity_free(f);
-        return NULL;
+        facedata_free(&own);
     }
     for (int a = 0; a < nsets; a++)
         for (int b = 0; b < nsets; b++) {

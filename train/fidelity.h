@@ -19,6 +19,7 @@
 #include "data/faceset.h"
 #include "nn/nn.h"
 #include "model/swap_model.h"
+#include "train/facedata.h"
 
 /* Face i of a set of n faces is held out of training (kept for evaluation) when every > 0, the set
  * has at least `every` faces, and i % every == every - 1. */
@@ -56,6 +57,10 @@ typedef struct Fidelity Fidelity;
  * (refuses others with a message). */
 Fidelity *fidelity_prepare(const FaceSet *sets, int nsets, int size, int holdout_every, int max_faces,
                            SlErr *err);
+/* The same with the faces already loaded at model size (data[a] for sets[a], train/facedata.h),
+ * as the trainer has them: no PNG is read again. data NULL: fidelity_prepare. */
+Fidelity *fidelity_prepare_data(const FaceSet *sets, const FaceData *data, int nsets, int size,
+                                int holdout_every, int max_faces, SlErr *err);
 int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr *err);
 void fidelity_free(Fidelity *f);
 json_t *fidelity_to_json(const FidelityReport *r, const FaceSet *sets);

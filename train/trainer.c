@@ -1,8 +1,10 @@
 /* trainer.c — the face-swap training loop (see trainer.h). The model is the classic deepfakes
  * autoencoder (model/swap_model.h); losses are masked DSSIM + MSE with extra weight on eyes and
- * mouth; the optimizer is Adam with the original deepfakes defaults (lr 5e-5, betas 0.5, 0.999). */
+ * mouth; the optimizer is Adam (betas 0.5, 0.999 as the original deepfakes) with the learning-rate
+ * schedule of train/config.h. */
 #include "train/trainer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data/augment.h"
@@ -19,28 +22,22 @@
 #include "data/groundtruth.h"
 #include "nn/checkpoint.h"
 #include "nn/device.h"
+#include "nn/dist.h"
+#include "train/facedata.h"
 #include "train/fidelity.h"
 #include "model/run.h"
 #include "model/swap_model.h"
+#include "util/crypto.h"
 #include "util/fs.h"
 #include "util/progress.h"
 #include "util/rng.h"
 
 void train_options_default(TrainOptions *o) {
     memset(o, 0, sizeof *o);
-    o->batch = 16;
-    o->seed = 1;
-    o->lr = 5e-5f;
-    o->beta1 = 0.5f;
-    o->beta2 = 0.999f;
-    o->w_dssim = 3.0f;
-    o->w_mse = 1.0f;
-    o->augment = 1;
-    o->warp = 0.015f;
-    o->jitter = 10.0f;
+    train_config_default(&o->cfg, NULL);
+    o->cfg.lr = 0; /* the preset's */
     o->loaders = 1;
     o->save_minutes = 10;
-    o->holdout_every = 10;
     o->device = NULL; /* auto; NULL: no message when it falls back to the CPU */
 }
 
@@ -55,11 +52,10 @@ static void on_signal(int sig) {
 typedef struct {
     FaceSet fs;
     ConsentInfo consent;
+    FaceData fd;    /* every face at model size (train/facedata.h), shared with fidelity */
     int n;          /* faces */
     int ntrain;
     int *train_idx; /* faces used for training (not held out) */
-    uint8_t *img;   /* n x 3 x S x S */
-    float *wmap;    /* n x S x S loss weights (0 outside the face, 1 inside, 3 eyes/mouth) */
 } IdData;
 
 static int load_identity(IdData *d, const char *dir, int S, int holdout_every, const char *revocations,
@@ -71,41 +67,17 @@ static int load_identity(IdData *d, const char *dir, int S, int holdout_every, c
     if (faceset_load(dir, &d->fs, err)) return -1;
     if (d->fs.n < 1) return sl_fail(err, "%s: the face set has no faces", dir);
     d->n = d->fs.n;
-    int crop = d->fs.crop;
-    const size_t img = 3 * (size_t)S * S;
-    d->img = xmalloc(img * (size_t)d->n);
-    d->wmap = xmalloc(sizeof(float) * (size_t)S * S * (size_t)d->n);
+    if (facedata_load(&d->fd, &d->fs, S, err)) return -1;
     d->train_idx = xmalloc(sizeof(int) * (size_t)d->n);
-    float *tmp = xmalloc(sizeof(float) * 3 * (size_t)crop * crop);
-    float *tmps = xmalloc(sizeof(float) * img);
-    float *w = xmalloc(sizeof(float) * (size_t)crop * crop);
-    SlProgress pr;
-    char label[200];
-    snprintf(label, sizeof label, "loading %s", d->fs.subject);
-    sl_progress_begin(&pr, label, d->n);
-    for (int i = 0; i < d->n; i++) {
-        if (faceset_load_face(&d->fs, i, tmp, err)) {
-            free(tmp), free(tmps), free(w);
-            return -1;
-        }
-        image_resize_planes(tmp, crop, 3, tmps, S);
-        for (size_t j = 0; j < img; j++) {
-            float v = tmps[j] * 255.0f + 0.5f;
-            d->img[img * i + j] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
-        faceset_face_mask(&d->fs, i, NULL, w);
-        image_resize_planes(w, crop, 1, d->wmap + (size_t)S * S * i, S);
+    for (int i = 0; i < d->n; i++)
         if (!fidelity_is_heldout(i, d->n, holdout_every)) d->train_idx[d->ntrain++] = i;
-        sl_progress_update(&pr, i + 1, NULL);
-    }
-    sl_progress_end(&pr, NULL);
-    free(tmp), free(tmps), free(w);
     return 0;
 }
 
 static void free_identity(IdData *d) {
     faceset_free(&d->fs);
-    free(d->img), free(d->wmap), free(d->train_idx);
+    facedata_free(&d->fd);
+    free(d->train_idx);
 }
 
 /* ---- loader threads ------------------------------------------------------------------------------ */
@@ -115,12 +87,12 @@ enum { SLOT_FREE, SLOT_FILLING, SLOT_READY };
 typedef struct {
     long step;
     int state;
-    float *in, *tgt, *w; /* [ids][B][...] */
+    float *in, *tgt, *w; /* [ids][this rank's share of the batch][...] */
 } Slot;
 
 typedef struct {
     IdData *ids;
-    int nids, B, S, augment;
+    int nids, b0, b1, S, augment; /* samples [b0, b1) of each identity's global batch */
     unsigned long long seed;
     AugmentOpts aopt;
     Slot slot[QUEUE];
@@ -133,32 +105,38 @@ typedef struct {
     double wait_s; /* time the training step spent waiting for data */
 } Loader;
 
-static SlRng batch_rng(unsigned long long seed, long step, int id) {
+static SlRng step_rng(unsigned long long seed, long step, int id) {
     SlRng r;
     sl_rng_seed(&r, seed ^ ((unsigned long long)step * 0x9e3779b97f4a7c15ULL) ^
                         ((unsigned long long)(id + 1) * 0xd1b54a32d192ed03ULL));
     return r;
 }
 
-/* Fills one slot for `step`: everything depends on (seed, step, identity) only. */
+/* The RNG of sample b of identity id's global batch at step: whichever rank draws it. */
+static SlRng sample_rng(unsigned long long seed, long step, int id, int b) {
+    SlRng r = step_rng(seed ^ ((unsigned long long)(b + 1) * 0x94d049bb133111ebULL), step, id);
+    return r;
+}
+
+/* Fills one slot for `step`: everything depends on (seed, step, identity, sample) only. */
 static void fill_slot(Loader *L, Augmenter *aug, Slot *s, long step) {
-    const int S = L->S, B = L->B;
+    const int S = L->S, Bl = L->b1 - L->b0;
     const size_t img = 3 * (size_t)S * S, pl = (size_t)S * S;
     float *face = xmalloc(sizeof(float) * img);
     for (int i = 0; i < L->nids; i++) {
         IdData *d = &L->ids[i];
-        SlRng r = batch_rng(L->seed, step, i);
-        for (int b = 0; b < B; b++) {
+        for (int b = L->b0; b < L->b1; b++) {
+            SlRng r = sample_rng(L->seed, step, i, b);
             int k = d->train_idx[sl_rng_int(&r, d->ntrain)];
-            const uint8_t *src = d->img + img * k;
-            for (size_t j = 0; j < img; j++) face[j] = src[j] * (1.0f / 255.0f);
-            size_t o = (size_t)i * B + b;
+            facedata_face(&d->fd, k, face);
+            const float *wk = d->fd.wmap + pl * k;
+            size_t o = (size_t)i * Bl + (size_t)(b - L->b0);
             if (L->augment) {
-                augment_apply(aug, &r, face, d->wmap + pl * k, 1, s->in + img * o, s->tgt + img * o, s->w + pl * o);
+                augment_apply(aug, &r, face, wk, 1, s->in + img * o, s->tgt + img * o, s->w + pl * o);
             } else {
                 memcpy(s->in + img * o, face, sizeof(float) * img);
                 memcpy(s->tgt + img * o, face, sizeof(float) * img);
-                memcpy(s->w + pl * o, d->wmap + pl * k, sizeof(float) * pl);
+                memcpy(s->w + pl * o, wk, sizeof(float) * pl);
             }
         }
     }
@@ -193,19 +171,20 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-static void loader_start(Loader *L, IdData *ids, int nids, int B, int S, int augment, float warp, float jitter,
-                         unsigned long long seed, long first_step, int nthreads) {
+static void loader_start(Loader *L, IdData *ids, int nids, int b0, int b1, int S, const TrainConfig *c,
+                         long first_step, int nthreads) {
     memset(L, 0, sizeof *L);
-    L->ids = ids, L->nids = nids, L->B = B, L->S = S, L->augment = augment, L->seed = seed;
+    L->ids = ids, L->nids = nids, L->b0 = b0, L->b1 = b1, L->S = S, L->augment = c->augment, L->seed = c->seed;
     /* The input's colours are jittered and the target's are not: the code then cannot carry the
      * input's skin tone, and B's decoder paints B's own (identity transfer 66% -> 100% at step 800
      * of tiny, docs/PERFORMANCE.md). A mild warp keeps the decoded faces sharp (SSIM). */
     L->aopt = augment_defaults();
-    L->aopt.warp = warp;
-    L->aopt.jitter_l = L->aopt.jitter_ab = jitter;
+    L->aopt.warp = c->warp;
+    L->aopt.jitter_l = L->aopt.jitter_ab = c->jitter;
     L->aopt.jitter_input_only = 1;
     L->next_step = first_step;
-    const size_t img = 3 * (size_t)S * S * (size_t)B * nids, pl = (size_t)S * S * (size_t)B * nids;
+    const size_t Bl = (size_t)(b1 - b0);
+    const size_t img = 3 * (size_t)S * S * Bl * nids, pl = (size_t)S * S * Bl * nids;
     for (int q = 0; q < QUEUE; q++) {
         L->slot[q].in = xmalloc(sizeof(float) * img);
         L->slot[q].tgt = xmalloc(sizeof(float) * img);
@@ -272,7 +251,7 @@ static int write_preview(SwapModel *m, NnCtx *ctx, IdData *ids, int nids, int ho
         for (int k = 0; np < PREVIEW_FACES && k < d->n; k++) pick[np++] = k;
         for (int f = np; f < PREVIEW_FACES; f++) pick[f] = pick[f % (np ? np : 1)];
         for (int f = 0; f < PREVIEW_FACES; f++)
-            for (size_t j = 0; j < img; j++) x[img * f + j] = d->img[img * pick[f] + j] * (1.0f / 255.0f);
+            for (size_t j = 0; j < img; j++) x[img * f + j] = d->fd.img[img * pick[f] + j] * (1.0f / 255.0f);
         const float *z = nn_net_forward(m->encoder, ctx, x, PREVIEW_FACES);
         for (int c = 0; c < cols; c++) {
             const float *src = x;
@@ -304,83 +283,93 @@ static int write_preview(SwapModel *m, NnCtx *ctx, IdData *ids, int nids, int ho
     return r;
 }
 
-/* ---- checkpoints ------------------------------------------------------------------------------- */
+/* ---- the trainer's state ------------------------------------------------------------------------ */
 typedef struct {
     const TrainOptions *o;
+    TrainConfig cfg;
+    NnDist dist;
+    int b0, b1;            /* this rank's samples of each identity's global batch */
     SwapModel *m;
     IdData *ids;
     int nids;
-    long step;
-    double train_seconds;
-    char preset[32];
-    int batch, augment, holdout_every;
-    unsigned long long seed;
-    float lr, beta1, beta2, w_dssim, w_mse, warp, jitter;
-} Run;
+    long step, start;      /* current step; the step this invocation started from */
+    double train_seconds;  /* training time of earlier invocations */
+    NnCtx ctx, host_ctx;   /* the training device; a CPU context for previews and evaluation */
+    int on_gpu;
+    float *dy, *dy2, *dz, *d_in, *d_tg, *d_w; /* step buffers on the training device */
+    float loss[SWAP_MAX_IDS];                 /* the last step's loss per identity (all ranks) */
+    double ema[SWAP_MAX_IDS];
+    Fidelity *fid;
+    FILE *logf, *fidf;     /* rank 0 only */
+    Loader L;
+    double t0, budget, last_log, last_prev, last_eval, last_save, since_t, compute_s;
+    long since;
+} Trainer;
 
-static int write_state(const Run *R, const char *model_rel, const char *optim_rel, SlErr *err) {
-    json_t *sets = json_array(), *subj = json_array();
-    for (int i = 0; i < R->nids; i++) {
-        json_array_append_new(sets, json_string(R->ids[i].fs.dir));
-        json_array_append_new(subj, json_string(R->ids[i].consent.subject));
+static int is_writer(const Trainer *T) { return T->dist.rank == 0; }
+
+/* ---- state.json and checkpoints ------------------------------------------------------------------ */
+static void ckpt_names(long step, char *mrel, char *orel, size_t n) {
+    snprintf(mrel, n, "ckpt/step-%09ld.model.safetensors", step);
+    snprintf(orel, n, "ckpt/step-%09ld.optim.safetensors", step);
+}
+
+static int write_state(const Trainer *T, const char *model_rel, const char *optim_rel, SlErr *err) {
+    json_t *sets = json_array(), *subj = json_array(), *dig = json_array();
+    for (int i = 0; i < T->nids; i++) {
+        json_array_append_new(sets, json_string(T->ids[i].fs.dir));
+        json_array_append_new(subj, json_string(T->ids[i].consent.subject));
+        json_array_append_new(dig, json_string(T->ids[i].consent.digest));
     }
     char now[32];
     sl_utc_iso8601(now);
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", R->seed);
-    json_t *cfg = json_pack("{s:s, s:i, s:s, s:f, s:f, s:f, s:f, s:f, s:b, s:i}", "preset", R->preset, "batch",
-                            R->batch, "seed", seed, "lr", (double)R->lr, "beta1", (double)R->beta1, "beta2",
-                            (double)R->beta2, "w_dssim", (double)R->w_dssim, "w_mse", (double)R->w_mse,
-                            "augment", R->augment, "holdout_every", R->holdout_every);
-    json_object_set_new(cfg, "warp", json_real(R->warp));
-    json_object_set_new(cfg, "colour_jitter", json_real(R->jitter));
-    json_t *st = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:f, s:s, s:s}", "format", "swaplab-run/1",
-                           "step", (json_int_t)R->step, "model", model_rel, "optimizer", optim_rel, "config", cfg,
-                           "facesets", sets, "subjects", subj, "train_seconds", R->train_seconds, "saved", now,
-                           "version", SL_VERSION);
+    json_t *st = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:f, s:i, s:s, s:s}", "format", TRAIN_STATE_FORMAT,
+                           "step", (json_int_t)T->step, "model", model_rel, "optimizer", optim_rel, "config",
+                           train_config_to_json(&T->cfg), "facesets", sets, "subjects", subj, "consent_digests", dig,
+                           "train_seconds", T->train_seconds, "ranks", T->dist.size, "saved", now, "version",
+                           SL_VERSION);
     char *s = json_dumps(st, JSON_INDENT(2));
     json_decref(st);
     char path[4096];
-    sl_path_join(path, sizeof path, R->o->out, "state.json");
+    sl_path_join(path, sizeof path, T->o->out, "state.json");
     int r = sl_write_atomic(path, s, strlen(s), err);
     free(s);
     return r;
 }
 
-static int save_checkpoint(Run *R, SlErr *err) {
+static int save_checkpoint(Trainer *T, SlErr *err) {
     char dir[4096], mrel[128], orel[128], mpath[4096], opath[4096];
-    sl_path_join(dir, sizeof dir, R->o->out, "ckpt");
+    sl_path_join(dir, sizeof dir, T->o->out, "ckpt");
     if (sl_mkdirs(dir, err)) return -1;
-    snprintf(mrel, sizeof mrel, "ckpt/step-%09ld.model.safetensors", R->step);
-    snprintf(orel, sizeof orel, "ckpt/step-%09ld.optim.safetensors", R->step);
-    sl_path_join(mpath, sizeof mpath, R->o->out, mrel);
-    sl_path_join(opath, sizeof opath, R->o->out, orel);
+    ckpt_names(T->step, mrel, orel, sizeof mrel);
+    sl_path_join(mpath, sizeof mpath, T->o->out, mrel);
+    sl_path_join(opath, sizeof opath, T->o->out, orel);
     RunIdentity rid[SWAP_MAX_IDS];
-    for (int i = 0; i < R->nids; i++) {
+    for (int i = 0; i < T->nids; i++) {
         memset(&rid[i], 0, sizeof rid[i]);
-        sl_snprintf(rid[i].subject, sizeof rid[i].subject, "%s", R->ids[i].consent.subject);
-        sl_snprintf(rid[i].consent_digest, sizeof rid[i].consent_digest, "%s", R->ids[i].consent.digest);
-        sl_snprintf(rid[i].kind, sizeof rid[i].kind, "%s", R->ids[i].consent.kind);
-        snprintf(rid[i].faceset, sizeof rid[i].faceset, "%.1000s", R->ids[i].fs.dir);
+        sl_snprintf(rid[i].subject, sizeof rid[i].subject, "%s", T->ids[i].consent.subject);
+        sl_snprintf(rid[i].consent_digest, sizeof rid[i].consent_digest, "%s", T->ids[i].consent.digest);
+        sl_snprintf(rid[i].kind, sizeof rid[i].kind, "%s", T->ids[i].consent.kind);
+        snprintf(rid[i].faceset, sizeof rid[i].faceset, "%.1000s", T->ids[i].fs.dir);
     }
-    char *idj = run_identities_json(rid, R->nids);
+    char *idj = run_identities_json(rid, T->nids);
     char step[32];
-    snprintf(step, sizeof step, "%ld", R->step);
+    snprintf(step, sizeof step, "%ld", T->step);
     const char *meta[] = {RUN_IDENTITIES_KEY, idj, RUN_STEP_KEY, step, "swaplab.version", SL_VERSION, NULL};
-    int r = swap_model_save(R->m, mpath, meta, err);
-    if (!r) r = nn_save_optimizer(opath, &R->m->model, R->step, meta, err);
+    int r = swap_model_save(T->m, mpath, meta, err);
+    if (!r) r = nn_save_optimizer(opath, &T->m->model, T->step, meta, err);
     free(idj);
     if (r) {
         unlink(mpath);
-        return sl_failctx(err, "checkpoint at step %ld not written (the previous checkpoint is kept)", R->step);
+        return sl_failctx(err, "checkpoint at step %ld not written", T->step);
     }
-    if (write_state(R, mrel, orel, err)) {
+    if (write_state(T, mrel, orel, err)) {
         unlink(mpath), unlink(opath);
-        return sl_failctx(err, "checkpoint at step %ld not written (the previous checkpoint is kept)", R->step);
+        return sl_failctx(err, "checkpoint at step %ld not written", T->step);
     }
     /* RUN/model.safetensors: a hard link to the newest model file, swapped in atomically */
     char latest[4096], tmp[4200];
-    sl_path_join(latest, sizeof latest, R->o->out, "model.safetensors");
+    sl_path_join(latest, sizeof latest, T->o->out, "model.safetensors");
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", latest, (long)getpid());
     unlink(tmp);
     if (link(mpath, tmp) != 0 || rename(tmp, latest) != 0) {
@@ -395,21 +384,87 @@ static int save_checkpoint(Run *R, SlErr *err) {
     return 0;
 }
 
-/* Removes checkpoint files older than the last two in RUN/ckpt. */
-static void prune_checkpoints(const char *out) {
+static long ckpt_step(const char *name) {
+    long s;
+    int k = 0;
+    if (sscanf(name, "step-%ld.%n", &s, &k) != 1 || k == 0 || s < 0) return -1;
+    return s;
+}
+
+/* Removes checkpoint files older than the last two in RUN/ckpt, and (keep_upto >= 0) every one newer
+ * than keep_upto: an orphan a crash left between writing a checkpoint and state.json naming it. */
+static void prune_checkpoints(const char *out, long keep_upto) {
     char dir[4096];
     sl_path_join(dir, sizeof dir, out, "ckpt");
     char **names;
-    static const char *const sfx[] = {".model.safetensors", NULL};
+    static const char *const sfx[] = {".model.safetensors", ".optim.safetensors", NULL};
     int n = sl_list_dir(dir, sfx, &names, NULL);
-    for (int i = 0; i < n - 2; i++) {
-        char p[4096], q[4096];
+    long keep[2] = {-1, -1}; /* the two newest steps not beyond keep_upto that have a model file */
+    for (int i = 0; i < n; i++) {
+        long s = ckpt_step(names[i]);
+        if (s < 0 || (keep_upto >= 0 && s > keep_upto) || !strstr(names[i], ".model.")) continue;
+        if (s > keep[0]) keep[1] = keep[0], keep[0] = s;
+        else if (s > keep[1] && s != keep[0]) keep[1] = s;
+    }
+    for (int i = 0; i < n; i++) {
+        long s = ckpt_step(names[i]);
+        if (s < 0 || s == keep[0] || s == keep[1]) continue;
+        char p[4096];
         sl_path_join(p, sizeof p, dir, names[i]);
-        sl_snprintf(q, sizeof q, "%.*s.optim.safetensors", (int)(strlen(p) - strlen(".model.safetensors")), p);
         unlink(p);
-        unlink(q);
     }
     if (n > 0) sl_free_list(names, n);
+}
+
+/* Removes NAME.tmp.PID files a killed process left in dir (PID no longer running). */
+static void remove_stale_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM)) continue;
+        char p[4096];
+        sl_path_join(p, sizeof p, dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) unlink(p);
+    }
+    closedir(d);
+}
+
+/* A resumed log keeps each step once: drops the lines of steps after the checkpoint (logged before a
+ * crash, logged again now) and a torn last line. */
+static int trim_jsonl(const char *path, long upto, SlErr *err) {
+    if (!sl_is_file(path)) return 0;
+    char *buf;
+    size_t len;
+    if (sl_read_file(path, (size_t)1 << 30, &buf, &len, err)) return -1;
+    char *outb = xmalloc(len + 1);
+    size_t k = 0;
+    int dropped = 0;
+    for (char *p = buf; p < buf + len;) {
+        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+        if (!nl) {
+            dropped = 1; /* torn */
+            break;
+        }
+        json_t *j = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        json_t *s = j ? json_object_get(j, "step") : NULL;
+        if (json_is_integer(s) && json_integer_value(s) <= upto) {
+            memcpy(outb + k, p, (size_t)(nl - p) + 1);
+            k += (size_t)(nl - p) + 1;
+        } else {
+            dropped = 1;
+        }
+        json_decref(j);
+        p = nl + 1;
+    }
+    int r = dropped ? sl_write_atomic(path, outb, k, err) : 0;
+    free(buf), free(outb);
+    return r;
 }
 
 static int json_get_str(json_t *o, const char *k, char *out, size_t n) {
@@ -419,8 +474,11 @@ static int json_get_str(json_t *o, const char *k, char *out, size_t n) {
     return 0;
 }
 
-/* Reads RUN/state.json for --resume. */
-static int read_state(const char *out, json_t **st, SlErr *err) {
+/* Reads and checks RUN/state.json for --resume: the format, every configuration value against the
+ * command line's ranges, and the checkpoint files, which must be the run's own ckpt/step-N pair for
+ * its step (not a path elsewhere: a model from another run must not continue under this one). */
+static int read_state(Trainer *T, json_t **st, char *mrel, char *orel, size_t n, SlErr *err) {
+    const char *out = T->o->out;
     char path[4096];
     sl_path_join(path, sizeof path, out, "state.json");
     if (!sl_is_file(path))
@@ -429,415 +487,573 @@ static int read_state(const char *out, json_t **st, SlErr *err) {
     *st = json_load_file(path, 0, &je);
     if (!*st || !json_is_object(*st)) {
         json_decref(*st);
+        *st = NULL;
         return sl_fail(err, "%s: line %d, column %d: %s", path, je.line, je.column, je.text);
+    }
+    if (train_state_format_check(*st, path, err) ||
+        train_config_from_json(json_object_get(*st, "config"), &T->cfg, path, err))
+        return -1;
+    json_t *step = json_object_get(*st, "step"), *fs = json_object_get(*st, "facesets"),
+           *subj = json_object_get(*st, "subjects"), *ts = json_object_get(*st, "train_seconds");
+    if (!json_is_integer(step) || json_integer_value(step) < 0 || !json_is_array(fs) || !json_is_array(subj) ||
+        json_array_size(fs) != json_array_size(subj) || json_array_size(fs) < 2 ||
+        json_array_size(fs) > SWAP_MAX_IDS)
+        return sl_fail(err, "%s: not a swaplab run state (step, facesets or subjects missing or malformed)", path);
+    for (size_t i = 0; i < json_array_size(fs); i++)
+        if (!json_is_string(json_array_get(fs, i)) || !json_is_string(json_array_get(subj, i)))
+            return sl_fail(err, "%s: facesets and subjects must be strings", path);
+    T->step = (long)json_integer_value(step);
+    T->train_seconds = json_is_number(ts) && json_number_value(ts) >= 0 ? json_number_value(ts) : 0;
+    char want_m[128], want_o[128];
+    ckpt_names(T->step, want_m, want_o, sizeof want_m);
+    if (json_get_str(*st, "model", mrel, n) || json_get_str(*st, "optimizer", orel, n))
+        return sl_fail(err, "%s: state names no checkpoint files", path);
+    if (strcmp(mrel, want_m) || strcmp(orel, want_o))
+        return sl_fail(err, "%s: the checkpoint must be this run's own %s and %s for step %ld, not '%s' and '%s'",
+                       path, want_m, want_o, T->step, mrel, orel);
+    char p[4096];
+    struct stat sb;
+    for (int k = 0; k < 2; k++) {
+        sl_path_join(p, sizeof p, out, k ? orel : mrel);
+        if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
+            return sl_fail(err, "%s: missing or not a regular file (a link to elsewhere is refused)", p);
+    }
+    return 0;
+}
+
+/* The model file's metadata must name the run's identities and step (state.json). */
+static int check_model_meta(const Trainer *T, json_t *state, StFile *meta, const char *path, SlErr *err) {
+    const char *idj = meta ? st_meta(meta, RUN_IDENTITIES_KEY) : NULL, *st = meta ? st_meta(meta, RUN_STEP_KEY) : NULL;
+    RunIdentity ids[SWAP_MAX_IDS];
+    int n = 0;
+    if (!idj || !st || run_identities_parse(idj, ids, SWAP_MAX_IDS, &n, err))
+        return sl_fail(err, "%s: the checkpoint records no identities or step: not this run's model", path);
+    if (strtol(st, NULL, 10) != T->step)
+        return sl_fail(err, "%s: the checkpoint is of step %s but state.json says %ld", path, st, T->step);
+    json_t *subj = json_object_get(state, "subjects"), *dig = json_object_get(state, "consent_digests");
+    if ((size_t)n != json_array_size(subj))
+        return sl_fail(err, "%s: the checkpoint has %d identities, state.json %zu", path, n, json_array_size(subj));
+    for (int i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(subj, (size_t)i));
+        if (strcmp(ids[i].subject, s))
+            return sl_fail(err, "%s: identity %d of the checkpoint is '%s' but this run's is '%s': not this run's model",
+                           path, i + 1, ids[i].subject, s);
+        json_t *d = json_array_get(dig, (size_t)i);
+        if (dig && (!json_is_string(d) || strcmp(json_string_value(d), ids[i].consent_digest)))
+            return sl_fail(err, "%s: identity %d ('%s') was trained under consent digest %.12s, state.json records "
+                           "%.12s: not this run's model", path, i + 1, s, ids[i].consent_digest,
+                           json_is_string(d) ? json_string_value(d) : "?");
+    }
+    return 0;
+}
+
+/* ---- one step -------------------------------------------------------------------------------------- */
+/* Weighted loss normalisers of this rank's samples of identity i (as nn/loss.c computes them for
+ * the whole batch): [0] MSE (sum of the weights), [1] DSSIM (weights at the window centres). */
+static void local_norms(const float *w, int Bl, int S, double out[2]) {
+    const int WIN = 11, So = S - WIN + 1;
+    double a = 0, c = 0;
+    for (int n = 0; n < Bl; n++) {
+        const float *m = w + (size_t)n * S * S;
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                a += m[(size_t)y * S + x];
+                if (y >= WIN / 2 && y < WIN / 2 + So && x >= WIN / 2 && x < WIN / 2 + So) c += m[(size_t)y * S + x];
+            }
+    }
+    out[0] = a, out[1] = c;
+}
+
+/* One step s on this rank's samples: forward, loss, backward for every identity, then the gradient
+ * all-reduce and Adam. Losses (T->loss) are the whole global batch's. Returns the index of an
+ * identity whose loss is not finite (the step is then not applied), else -1. */
+static int train_step(Trainer *T, const Slot *slot, long s) {
+    const TrainConfig *c = &T->cfg;
+    const int S = T->m->arch.size, Bl = T->b1 - T->b0, nids = T->nids, dist = T->dist.size > 1;
+    const size_t img = 3 * (size_t)S * S, pl = (size_t)S * S;
+    NnCtx *ctx = &T->ctx;
+    /* Under data parallelism each rank's loss is scaled by its share of the global normaliser, so the
+     * summed gradients are those of the loss over the global batch. */
+    float scale_mse[SWAP_MAX_IDS], scale_dssim[SWAP_MAX_IDS];
+    for (int i = 0; i < nids; i++) scale_mse[i] = scale_dssim[i] = 1.0f;
+    if (dist) {
+        double loc[2 * SWAP_MAX_IDS], glob[2 * SWAP_MAX_IDS];
+        for (int i = 0; i < nids; i++) local_norms(slot->w + pl * Bl * i, Bl, S, loc + 2 * i);
+        memcpy(glob, loc, sizeof(double) * 2 * nids);
+        nn_dist_allreduce_f64(&T->dist, glob, 2 * (size_t)nids);
+        for (int i = 0; i < nids; i++) {
+            scale_mse[i] = glob[2 * i] > 0 ? (float)(loc[2 * i] / glob[2 * i]) : 0;
+            scale_dssim[i] = glob[2 * i + 1] > 0 ? (float)(loc[2 * i + 1] / glob[2 * i + 1]) : 0;
+        }
+    }
+    ctx->training = 1;
+    ctx->rng = step_rng(c->seed ^ 0xd20f0f, s, -1);
+    for (int i = 0; i < nids; i++) {
+        const float *in = slot->in + img * Bl * i, *tg = slot->tgt + img * Bl * i, *w = slot->w + pl * Bl * i;
+        if (T->on_gpu) {
+            nn_dev_upload(ctx, T->d_in, in, img * Bl);
+            nn_dev_upload(ctx, T->d_tg, tg, img * Bl);
+            nn_dev_upload(ctx, T->d_w, w, pl * Bl);
+            in = T->d_in, tg = T->d_tg, w = T->d_w;
+        }
+        const float *z = nn_net_forward(T->m->encoder, ctx, in, Bl);
+        const float *y = nn_net_forward(T->m->decoders[i], ctx, z, Bl);
+        const float wd = c->w_dssim * scale_dssim[i], wm = c->w_mse * scale_mse[i];
+        float ld = c->w_dssim > 0 ? nn_dev_loss_dssim(ctx, y, tg, w, Bl, 3, S, S, T->dy) : 0;
+        float lm = c->w_mse > 0 ? nn_dev_loss_mse(ctx, y, tg, w, Bl, 3, S, S, c->w_dssim > 0 ? T->dy2 : T->dy) : 0;
+        if (c->w_dssim > 0 && c->w_mse > 0) nn_dev_axpby(ctx, T->dy, wd, T->dy, wm, T->dy2, img * Bl);
+        else nn_dev_axpby(ctx, T->dy, c->w_dssim > 0 ? wd : wm, T->dy, 0, NULL, img * Bl);
+        T->loss[i] = wd * ld + wm * lm;
+        if (!dist && !isfinite(T->loss[i])) return i;
+        nn_net_backward(T->m->decoders[i], ctx, T->dy, T->dz);
+        nn_net_backward(T->m->encoder, ctx, T->dz, NULL);
+    }
+    if (dist) {
+        double l[SWAP_MAX_IDS];
+        for (int i = 0; i < nids; i++) l[i] = T->loss[i];
+        nn_dist_allreduce_f64(&T->dist, l, (size_t)nids);
+        for (int i = 0; i < nids; i++) T->loss[i] = (float)l[i];
+        for (int i = 0; i < nids; i++)
+            if (!isfinite(T->loss[i])) {
+                nn_dev_zero_grad(&T->m->model, ctx);
+                return i;
+            }
+        nn_dist_allreduce_grads(&T->dist, &T->m->model, ctx);
+    }
+    NnAdam adam = {train_lr_at(c, s), c->beta1, c->beta2, 1e-8f, 0.0f, 1};
+    nn_adam_step_ctx(&T->m->model, ctx, &adam, s);
+    return -1;
+}
+
+/* ---- hooks of the loop (rank 0 writes) ---------------------------------------------------------- */
+static void hook_progress(Trainer *T, SlProgress *pr, double now) {
+    const TrainOptions *o = T->o;
+    char extra[512];
+    int k = 0;
+    k += snprintf(extra + k, sizeof extra - (size_t)k, "step %ld", T->step);
+    for (int i = 0; i < T->nids && k < 400; i++)
+        k += snprintf(extra + k, sizeof extra - (size_t)k, " %s %.4f", T->ids[i].consent.subject, T->ema[i]);
+    double ips = (double)(T->step - T->start) * T->cfg.batch * T->nids / (now - T->t0);
+    k += snprintf(extra + k, sizeof extra - (size_t)k, " %.1f img/s", ips);
+    if (o->steps <= 0) {
+        char left[32];
+        sl_format_duration(left, sizeof left, T->budget - (now - T->t0));
+        snprintf(extra + k, sizeof extra - (size_t)k, " %s left", left);
+    }
+    if (o->steps > 0 || now - pr->last_draw > 1.0 || !pr->tty) sl_progress_update(pr, T->step, extra);
+}
+
+/* every log_every steps (or every second), and always the first and the last step of this
+ * invocation, so even a run shorter than a second leaves a loss curve */
+static void hook_log(Trainer *T, double now, int last) {
+    const TrainOptions *o = T->o;
+    int log_now = T->step == T->start + 1 || last ||
+                  (o->log_every > 0 ? T->step % o->log_every == 0 : now - T->last_log >= 1.0);
+    if (!log_now) return;
+    json_t *ls = json_array();
+    for (int i = 0; i < T->nids; i++) json_array_append_new(ls, json_real(T->loss[i]));
+    json_t *e = json_pack("{s:I, s:f, s:o, s:f, s:f, s:f}", "step", (json_int_t)T->step, "seconds",
+                          T->train_seconds + (now - T->t0), "loss", ls, "lr", (double)train_lr_at(&T->cfg, T->step),
+                          "img_per_s", T->since * T->cfg.batch * T->nids / (now > T->since_t ? now - T->since_t : 1e-9),
+                          "data_wait_s", T->L.wait_s);
+    if (T->dist.size > 1) {
+        json_object_set_new(e, "ranks", json_integer(T->dist.size));
+        json_object_set_new(e, "allreduce_s", json_real(T->dist.reduce_s));
+    }
+    char *line = json_dumps(e, JSON_COMPACT);
+    fprintf(T->logf, "%s\n", line);
+    fflush(T->logf);
+    free(line);
+    json_decref(e);
+    T->last_log = now;
+    T->since = 0;
+    T->since_t = now;
+}
+
+static int hook_preview(Trainer *T, double now, int force, SlErr *err) {
+    const TrainOptions *o = T->o;
+    if (!force && !(o->preview_every > 0 ? T->step % o->preview_every == 0 : now - T->last_prev >= 20.0)) return 0;
+    char p1[4096], lat[4096], nm[64];
+    snprintf(nm, sizeof nm, "previews/step-%09ld.png", T->step);
+    sl_path_join(p1, sizeof p1, o->out, nm);
+    sl_path_join(lat, sizeof lat, o->out, "previews/latest.png");
+    nn_model_to_host(&T->m->model, &T->ctx);
+    T->last_prev = now;
+    return write_preview(T->m, &T->host_ctx, T->ids, T->nids, T->cfg.holdout_every,
+                         o->timelapse && !force ? p1 : NULL, lat, err);
+}
+
+static int hook_eval(Trainer *T, double now, int force, SlErr *err) {
+    const TrainOptions *o = T->o;
+    if (!T->fid) return 0;
+    if (!force && !(o->eval_every > 0 ? T->step % o->eval_every == 0
+                                      : now - T->last_eval >= (T->budget > 0 ? fmax(30.0, T->budget / 8) : 60.0)))
+        return 0;
+    FidelityReport rep;
+    FaceSet fsets[SWAP_MAX_IDS];
+    for (int i = 0; i < T->nids; i++) fsets[i] = T->ids[i].fs;
+    nn_model_to_host(&T->m->model, &T->ctx);
+    if (fidelity_run(T->fid, T->m, &T->host_ctx, &rep, err)) return -1;
+    rep.step = T->step;
+    json_t *j = fidelity_to_json(&rep, fsets);
+    json_object_set_new(j, "seconds", json_real(T->train_seconds + (force ? 0 : now - T->t0)));
+    char *line = json_dumps(j, JSON_COMPACT);
+    fprintf(T->fidf, "%s\n", line);
+    fflush(T->fidf);
+    free(line);
+    json_decref(j);
+    if (force && (!getenv("SL_QUIET") || !strcmp(getenv("SL_QUIET"), "0"))) fidelity_print(stderr, &rep, fsets);
+    T->last_eval = sl_now();
+    return 0;
+}
+
+static int hook_checkpoint(Trainer *T, double now, int force, SlErr *err) {
+    const TrainOptions *o = T->o;
+    if (!force && !(o->save_every > 0 ? T->step % o->save_every == 0
+                                      : now - T->last_save >= (o->save_minutes > 0 ? o->save_minutes * 60 : 600)))
+        return 0;
+    double extra = force ? 0 : sl_now() - T->t0; /* train_seconds holds earlier time + this invocation's so far */
+    T->train_seconds += extra;
+    nn_model_to_host(&T->m->model, &T->ctx);
+    int r = save_checkpoint(T, err);
+    T->train_seconds -= extra;
+    if (!r) prune_checkpoints(o->out, -1);
+    T->last_save = sl_now();
+    return r;
+}
+
+/* ---- setup ------------------------------------------------------------------------------------------- */
+/* Every rank must train the same configuration on the same face sets under the same consent: each
+ * rank's options and, per identity, (subject, consent digest, faces, crop) are compared with rank
+ * 0's. The refusal names the first rank and item that differ. */
+#define FP_CFG 1536
+typedef struct {
+    char cfg[FP_CFG];
+    char set[SWAP_MAX_IDS][65];
+    char dir[SWAP_MAX_IDS][200];
+} Fingerprint;
+
+static int check_ranks_agree(Trainer *T, SlErr *err) {
+    if (T->dist.size <= 1) return 0;
+    Fingerprint *me = xcalloc(1, sizeof *me);
+    char cfg[1200];
+    train_config_text(&T->cfg, cfg, sizeof cfg);
+    snprintf(me->cfg, sizeof me->cfg, "%s identities=%d steps=%ld minutes=%g resume=%d", cfg, T->nids, T->o->steps,
+             T->o->minutes, T->o->resume);
+    for (int i = 0; i < T->nids; i++) {
+        char text[512];
+        const IdData *d = &T->ids[i];
+        snprintf(text, sizeof text, "%s|%s|%d|%d", d->consent.subject, d->consent.digest, d->n, d->fs.crop);
+        sl_sha256_hex(text, strlen(text), me->set[i]);
+        snprintf(me->dir[i], sizeof me->dir[i], "%.199s", d->fs.dir);
+    }
+    Fingerprint *all = xcalloc((size_t)T->dist.size, sizeof *all);
+    nn_dist_allgather(&T->dist, me, sizeof *me, all);
+    int rc = 0;
+    for (int r = 1; r < T->dist.size && !rc; r++) {
+        if (strcmp(all[r].cfg, all[0].cfg)) {
+            /* name the first differing key=value */
+            const char *a = all[0].cfg, *b = all[r].cfg;
+            size_t k = 0;
+            while (a[k] && a[k] == b[k]) k++;
+            while (k > 0 && a[k - 1] != ' ') k--;
+            rc = sl_fail(err, "rank %d's options differ from rank 0's: '%.60s' against '%.60s'; give every rank the "
+                         "same command line", r, b + k, a + k);
+        }
+        for (int i = 0; i < T->nids && !rc; i++)
+            if (strcmp(all[r].set[i], all[0].set[i]))
+                rc = sl_fail(err, "rank %d sees another face set or consent state for identity %d: %s differs from rank "
+                             "0's %s (subject, consent.json or faces); every rank needs the same face sets and "
+                             "revocation list", r, i + 1, all[r].dir[i], all[0].dir[i]);
+    }
+    free(me), free(all);
+    return rc;
+}
+
+/* Removes what a killed run left behind: NAME.tmp.PID files, checkpoints newer than state.json's
+ * step, and log lines of steps after it. */
+static int clean_run_dir(const char *out, long step, SlErr *err) {
+    char p[4096];
+    remove_stale_tmp(out);
+    sl_path_join(p, sizeof p, out, "ckpt");
+    remove_stale_tmp(p);
+    sl_path_join(p, sizeof p, out, "previews");
+    remove_stale_tmp(p);
+    prune_checkpoints(out, step);
+    sl_path_join(p, sizeof p, out, "log.jsonl");
+    if (trim_jsonl(p, step, err)) return -1;
+    sl_path_join(p, sizeof p, out, "fidelity.jsonl");
+    return trim_jsonl(p, step, err);
+}
+
+/* The model (new, or the run's last checkpoint, checked against state.json), the consent gate and
+ * the data, then the log files (rank 0). */
+static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *err) {
+    const TrainOptions *o = T->o;
+    const char **sets = o->facesets;
+    int nsets = o->n_facesets;
+    char statepath[4096], mrel[512] = "", orel[512] = "";
+    sl_path_join(statepath, sizeof statepath, o->out, "state.json");
+    if (o->resume) {
+        if (read_state(T, state, mrel, orel, sizeof mrel, err)) return -1;
+        if (o->preset && strcmp(o->preset, T->cfg.preset) != 0)
+            return sl_fail(err, "%s: this run trains preset '%s'; --preset %s does not match it (start a new run "
+                           "with another --out to change the architecture)", o->out, T->cfg.preset, o->preset);
+        json_t *fs = json_object_get(*state, "facesets");
+        if (nsets == 0) {
+            nsets = (int)json_array_size(fs);
+            *state_sets = xcalloc((size_t)nsets, sizeof **state_sets);
+            for (int i = 0; i < nsets; i++) (*state_sets)[i] = json_string_value(json_array_get(fs, (size_t)i));
+            sets = *state_sets;
+        }
+    } else {
+        if (sl_is_file(statepath))
+            return sl_fail(err, "%s already holds a training run; add --resume to continue it, or choose another --out",
+                           o->out);
+        T->cfg = o->cfg;
+        sl_snprintf(T->cfg.preset, sizeof T->cfg.preset, "%s", o->preset ? o->preset : "tiny");
+        if (T->cfg.lr <= 0) T->cfg.lr = train_default_lr(T->cfg.preset);
+    }
+    if (nsets < 2 || nsets > SWAP_MAX_IDS)
+        return sl_fail(err, "train needs 2 to %d face sets (one per identity), got %d", SWAP_MAX_IDS, nsets);
+    if (T->cfg.batch < 1 || T->cfg.batch > 4096) return sl_fail(err, "--batch must be 1..4096, got %d", T->cfg.batch);
+    if (T->cfg.batch < T->dist.size)
+        return sl_fail(err, "--batch %d is smaller than the %d ranks: each rank needs at least one face per identity",
+                       T->cfg.batch, T->dist.size);
+    T->b0 = (int)((long)T->cfg.batch * T->dist.rank / T->dist.size);
+    T->b1 = (int)((long)T->cfg.batch * (T->dist.rank + 1) / T->dist.size);
+    nn_ctx_init(&T->ctx, o->threads, T->cfg.seed);
+    nn_ctx_init(&T->host_ctx, o->threads, T->cfg.seed);
+    if (nn_device_select(&T->ctx, o->device, err)) return -1;
+    if (o->resume && is_writer(T) && clean_run_dir(o->out, T->step, err)) return -1;
+
+    if (o->resume) {
+        char mp[4096], op[4096];
+        sl_path_join(mp, sizeof mp, o->out, mrel);
+        sl_path_join(op, sizeof op, o->out, orel);
+        StFile *meta = NULL;
+        T->m = swap_model_load(mp, &meta, err);
+        if (!T->m) return -1;
+        int bad = check_model_meta(T, *state, meta, mp, err);
+        st_close(meta);
+        if (bad) return -1;
+        if (strcmp(T->m->arch.preset, T->cfg.preset) != 0 || T->m->n_ids != nsets)
+            return sl_fail(err, "%s: the checkpoint holds preset '%s' with %d identities, the run says '%s' with %d face "
+                           "sets", mp, T->m->arch.preset, T->m->n_ids, T->cfg.preset, nsets);
+        long ostep = 0;
+        if (nn_load_optimizer(op, &T->m->model, &ostep, err)) return -1;
+        if (ostep != T->step)
+            return sl_fail(err, "%s: optimizer state is at step %ld but the run state says %ld", op, ostep, T->step);
+    } else {
+        T->m = swap_model_new(T->cfg.preset, nsets, err);
+        if (!T->m) return -1;
+        SlRng init;
+        sl_rng_seed(&init, T->cfg.seed ^ 0x5eed1417ULL);
+        nn_model_init_weights(&T->m->model, &init);
+    }
+    const int S = T->m->arch.size;
+
+    /* the consent gate and the data */
+    T->ids = xcalloc((size_t)nsets, sizeof *T->ids);
+    int crop0 = 0;
+    for (int i = 0; i < nsets; i++) {
+        T->nids = i + 1;
+        IdData *d = &T->ids[i];
+        if (load_identity(d, sets[i], S, T->cfg.holdout_every, o->revocations, err)) return -1;
+        if (i == 0) crop0 = d->fs.crop;
+        else if (d->fs.crop != crop0)
+            return sl_fail(err, "%s has %dx%d crops but %s has %dx%d; extract or synthesise every set at one --crop size",
+                           sets[i], d->fs.crop, d->fs.crop, sets[0], crop0, crop0);
+        if (d->ntrain < 1)
+            return sl_fail(err, "%s: no faces left for training after holding out evaluation faces", sets[i]);
+        for (int j = 0; j < i; j++)
+            if (strcmp(T->ids[j].consent.subject, d->consent.subject) == 0)
+                return sl_fail(err, "%s and %s are the same subject '%s'; give each identity once", sets[j], sets[i],
+                               d->consent.subject);
+        if (o->resume) {
+            json_t *subj = json_array_get(json_object_get(*state, "subjects"), (size_t)i);
+            if (!json_is_string(subj) || strcmp(json_string_value(subj), d->consent.subject) != 0)
+                return sl_fail(err, "%s: subject '%s' is not identity %d of this run (%s); give the run's face sets in "
+                               "order", sets[i], d->consent.subject, i + 1,
+                               json_is_string(subj) ? json_string_value(subj) : "?");
+        }
+    }
+    if (crop0 != S && is_writer(T))
+        sl_info("face crops are %dx%d; the '%s' model works at %dx%d, so crops are resized", crop0, crop0,
+                T->cfg.preset, S, S);
+    if (!is_writer(T)) return 0;
+
+    if (sl_mkdirs(o->out, err)) return -1;
+    char path[4096];
+    sl_path_join(path, sizeof path, o->out, "previews");
+    if (sl_mkdirs(path, err)) return -1;
+    sl_path_join(path, sizeof path, o->out, "log.jsonl");
+    T->logf = fopen(path, "a");
+    if (!T->logf) return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int have_gt = 1;
+    for (int i = 0; i < nsets; i++) have_gt &= groundtruth_available(&T->ids[i].fs);
+    if (have_gt) {
+        FaceSet fsets[SWAP_MAX_IDS];
+        FaceData fdata[SWAP_MAX_IDS];
+        for (int i = 0; i < nsets; i++) fsets[i] = T->ids[i].fs, fdata[i] = T->ids[i].fd;
+        T->fid = fidelity_prepare_data(fsets, fdata, nsets, S, T->cfg.holdout_every, 16, err);
+        if (!T->fid) return -1;
+        sl_path_join(path, sizeof path, o->out, "fidelity.jsonl");
+        T->fidf = fopen(path, "a");
+        if (!T->fidf) return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
     }
     return 0;
 }
 
 /* ---- the loop ------------------------------------------------------------------------------------ */
-static int nonfinite(float x) { return !isfinite(x); }
-
-int train_run(const TrainOptions *o, SlErr *err) {
-    sl_crypto_init();
-    g_stop = 0;
-    Run R;
-    memset(&R, 0, sizeof R);
-    R.o = o;
-    json_t *state = NULL;
-    const char **sets = o->facesets;
-    int nsets = o->n_facesets;
-    const char **state_sets = NULL;
-    char statepath[4096];
-    sl_path_join(statepath, sizeof statepath, o->out, "state.json");
-    if (o->resume) {
-        if (read_state(o->out, &state, err)) return 1;
-        json_t *cfg = json_object_get(state, "config"), *fs = json_object_get(state, "facesets");
-        char seed[32];
-        if (!json_is_object(cfg) || json_get_str(cfg, "preset", R.preset, sizeof R.preset) ||
-            json_get_str(cfg, "seed", seed, sizeof seed) || !json_is_integer(json_object_get(cfg, "batch")) ||
-            !json_is_array(fs) || !json_is_integer(json_object_get(state, "step"))) {
-            json_decref(state);
-            return sl_fail(err, "%s: not a swaplab run state (fields missing)", statepath), 1;
-        }
-        R.batch = (int)json_integer_value(json_object_get(cfg, "batch"));
-        R.seed = strtoull(seed, NULL, 10);
-        R.lr = (float)json_number_value(json_object_get(cfg, "lr"));
-        R.beta1 = (float)json_number_value(json_object_get(cfg, "beta1"));
-        R.beta2 = (float)json_number_value(json_object_get(cfg, "beta2"));
-        R.w_dssim = (float)json_number_value(json_object_get(cfg, "w_dssim"));
-        R.w_mse = (float)json_number_value(json_object_get(cfg, "w_mse"));
-        R.augment = json_is_true(json_object_get(cfg, "augment"));
-        /* runs from before these options had the colour jitter on input and target alike; they go
-         * on with today's augmentation at the old strengths (0.05 warp, 5 jitter) */
-        json_t *wj = json_object_get(cfg, "warp"), *cj = json_object_get(cfg, "colour_jitter");
-        R.warp = json_is_number(wj) ? (float)json_number_value(wj) : 0.05f;
-        R.jitter = json_is_number(cj) ? (float)json_number_value(cj) : 5.0f;
-        R.holdout_every = (int)json_integer_value(json_object_get(cfg, "holdout_every"));
-        R.train_seconds = json_number_value(json_object_get(state, "train_seconds"));
-        if (o->preset && strcmp(o->preset, R.preset) != 0) {
-            json_decref(state);
-            return sl_fail(err, "%s: this run trains preset '%s'; --preset %s does not match it (start a new run "
-                           "with another --out to change the architecture)", o->out, R.preset, o->preset), 1;
-        }
-        if (nsets == 0) {
-            nsets = (int)json_array_size(fs);
-            state_sets = xcalloc((size_t)nsets, sizeof *state_sets);
-            for (int i = 0; i < nsets; i++) state_sets[i] = json_string_value(json_array_get(fs, (size_t)i));
-            sets = state_sets;
-        }
-    } else {
-        if (sl_is_file(statepath))
-            return sl_fail(err, "%s already holds a training run; add --resume to continue it, or choose another --out",
-                           o->out), 1;
-        sl_snprintf(R.preset, sizeof R.preset, "%s", o->preset ? o->preset : "tiny");
-        R.batch = o->batch, R.seed = o->seed, R.lr = o->lr, R.beta1 = o->beta1, R.beta2 = o->beta2;
-        R.w_dssim = o->w_dssim, R.w_mse = o->w_mse, R.augment = o->augment, R.holdout_every = o->holdout_every;
-        R.warp = o->warp, R.jitter = o->jitter;
-    }
-    int rc = 1;
-    NnCtx ctx;
-    nn_ctx_init(&ctx, o->threads, R.seed);
-    IdData *ids = NULL;
-    SwapModel *m = NULL;
-    Fidelity *fid = NULL;
-    FILE *logf = NULL, *fidf = NULL;
-    if (nsets < 2 || nsets > SWAP_MAX_IDS) {
-        sl_fail(err, "train needs 2 to %d face sets (one per identity), got %d", SWAP_MAX_IDS, nsets);
-        goto done;
-    }
-    if (R.batch < 1 || R.batch > 4096) {
-        sl_fail(err, "--batch must be 1..4096, got %d", R.batch);
-        goto done;
-    }
-    if (nn_device_select(&ctx, o->device, err)) goto done;
-
-    /* the model: new, or rebuilt from the run's last checkpoint */
-    char model_rel[512] = "", optim_rel[512] = "";
-    if (o->resume) {
-        if (json_get_str(state, "model", model_rel, sizeof model_rel) ||
-            json_get_str(state, "optimizer", optim_rel, sizeof optim_rel)) {
-            sl_fail(err, "%s: state names no checkpoint files", statepath);
-            goto done;
-        }
-        char mp[4096], op[4096];
-        sl_path_join(mp, sizeof mp, o->out, model_rel);
-        sl_path_join(op, sizeof op, o->out, optim_rel);
-        m = swap_model_load(mp, NULL, err);
-        if (!m) goto done;
-        if (strcmp(m->arch.preset, R.preset) != 0 || m->n_ids != nsets) {
-            sl_fail(err, "%s: the checkpoint holds preset '%s' with %d identities, the run says '%s' with %d face sets",
-                    mp, m->arch.preset, m->n_ids, R.preset, nsets);
-            goto done;
-        }
-        long ostep = 0;
-        if (nn_load_optimizer(op, &m->model, &ostep, err)) goto done;
-        R.step = (long)json_integer_value(json_object_get(state, "step"));
-        if (ostep != R.step) {
-            sl_fail(err, "%s: optimizer state is at step %ld but the run state says %ld", op, ostep, R.step);
-            goto done;
-        }
-    } else {
-        m = swap_model_new(R.preset, nsets, err);
-        if (!m) goto done;
-        SlRng init;
-        sl_rng_seed(&init, R.seed ^ 0x5eed1417ULL);
-        nn_model_init_weights(&m->model, &init);
-    }
-    R.m = m;
-    const int S = m->arch.size;
-
-    /* the consent gate and the data */
-    ids = xcalloc((size_t)nsets, sizeof *ids);
-    R.ids = ids;
-    int crop0 = 0;
-    for (int i = 0; i < nsets; i++) {
-        if (load_identity(&ids[i], sets[i], S, R.holdout_every, o->revocations, err)) {
-            R.nids = i + 1;
-            goto done;
-        }
-        R.nids = i + 1;
-        if (i == 0) crop0 = ids[i].fs.crop;
-        else if (ids[i].fs.crop != crop0) {
-            sl_fail(err, "%s has %dx%d crops but %s has %dx%d; extract or synthesise every set at one --crop size",
-                    sets[i], ids[i].fs.crop, ids[i].fs.crop, sets[0], crop0, crop0);
-            goto done;
-        }
-        if (ids[i].ntrain < 1) {
-            sl_fail(err, "%s: no faces left for training after holding out evaluation faces", sets[i]);
-            goto done;
-        }
-        for (int j = 0; j < i; j++)
-            if (strcmp(ids[j].consent.subject, ids[i].consent.subject) == 0) {
-                sl_fail(err, "%s and %s are the same subject '%s'; give each identity once", sets[j], sets[i],
-                        ids[i].consent.subject);
-                goto done;
-            }
-        if (o->resume) {
-            json_t *subj = json_array_get(json_object_get(state, "subjects"), (size_t)i);
-            if (!json_is_string(subj) || strcmp(json_string_value(subj), ids[i].consent.subject) != 0) {
-                sl_fail(err, "%s: subject '%s' is not identity %d of this run (%s); give the run's face sets in order",
-                        sets[i], ids[i].consent.subject, i + 1, json_is_string(subj) ? json_string_value(subj) : "?");
-                goto done;
-            }
-        }
-    }
-    if (crop0 != S)
-        sl_info("face crops are %dx%d; the '%s' model works at %dx%d, so crops are resized", crop0, crop0, R.preset, S, S);
-
-    if (sl_mkdirs(o->out, err)) goto done;
-    char path[4096];
-    sl_path_join(path, sizeof path, o->out, "previews");
-    if (sl_mkdirs(path, err)) goto done;
-    sl_path_join(path, sizeof path, o->out, "log.jsonl");
-    logf = fopen(path, "a");
-    if (!logf) {
-        sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
-    int have_gt = 1;
-    for (int i = 0; i < nsets; i++) have_gt &= groundtruth_available(&ids[i].fs);
-    if (have_gt) {
-        FaceSet fsets[SWAP_MAX_IDS];
-        for (int i = 0; i < nsets; i++) fsets[i] = ids[i].fs;
-        fid = fidelity_prepare(fsets, nsets, S, R.holdout_every, 16, err);
-        if (!fid) goto done;
-        sl_path_join(path, sizeof path, o->out, "fidelity.jsonl");
-        fidf = fopen(path, "a");
-        if (!fidf) {
-            sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
-            goto done;
-        }
-    }
-
-    /* the loop */
+static int train_loop(Trainer *T, SlErr *err) {
+    const TrainOptions *o = T->o;
+    const int S = T->m->arch.size, Bl = T->b1 - T->b0, nids = T->nids, writer = is_writer(T);
+    const size_t img = 3 * (size_t)S * S, pl = (size_t)S * S;
+    NnCtx *ctx = &T->ctx;
+    NnShape zs = nn_net_out_shape(T->m->encoder);
+    /* On a GPU the model, the batch and every gradient buffer live on the device; previews,
+     * evaluation and checkpoints run on host copies (nn_model_to_host) with a CPU context. */
+    T->on_gpu = ctx->device == NN_CUDA;
+    if (T->on_gpu && writer) sl_info("training on %s", nn_device_name(ctx));
+    nn_model_to_device(&T->m->model, ctx);
+    T->dy = nn_dev_alloc(ctx, img * Bl), T->dy2 = nn_dev_alloc(ctx, img * Bl);
+    T->dz = nn_dev_alloc(ctx, (size_t)zs.c * zs.h * zs.w * Bl);
+    if (T->on_gpu) T->d_in = nn_dev_alloc(ctx, img * Bl), T->d_tg = nn_dev_alloc(ctx, img * Bl), T->d_w = nn_dev_alloc(ctx, pl * Bl);
+    nn_net_reserve(T->m->encoder, Bl);
+    for (int i = 0; i < nids; i++) nn_net_reserve(T->m->decoders[i], Bl);
+    loader_start(&T->L, T->ids, nids, T->b0, T->b1, S, &T->cfg, T->step + 1, o->loaders);
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    const int B = R.batch;
-    const size_t img = 3 * (size_t)S * S, pl = (size_t)S * S;
-    NnShape zs = nn_net_out_shape(m->encoder);
-    /* On a GPU the model, the batch and every gradient buffer live on the device; previews,
-     * evaluation and checkpoints run on host copies (nn_model_to_host) with a CPU context. */
-    NnCtx host_ctx;
-    nn_ctx_init(&host_ctx, o->threads, R.seed);
-    const int on_gpu = ctx.device == NN_CUDA;
-    if (on_gpu) sl_info("training on %s", nn_device_name(&ctx));
-    nn_model_to_device(&m->model, &ctx);
-    float *dy = nn_dev_alloc(&ctx, img * B), *dy2 = nn_dev_alloc(&ctx, img * B);
-    float *dz = nn_dev_alloc(&ctx, (size_t)zs.c * zs.h * zs.w * B);
-    float *d_in = on_gpu ? nn_dev_alloc(&ctx, img * B) : NULL, *d_tg = on_gpu ? nn_dev_alloc(&ctx, img * B) : NULL;
-    float *d_w = on_gpu ? nn_dev_alloc(&ctx, pl * B) : NULL;
-    nn_net_reserve(m->encoder, B);
-    for (int i = 0; i < nsets; i++) nn_net_reserve(m->decoders[i], B);
-    Loader L;
-    loader_start(&L, ids, nsets, B, S, R.augment, R.warp, R.jitter, R.seed, R.step + 1, o->loaders);
-    NnAdam adam = {R.lr, R.beta1, R.beta2, 1e-8f, 0.0f, 1};
-    const long start = R.step;
-    const double t0 = sl_now(), budget = o->minutes * 60.0;
-    double last_log = t0, last_prev = t0, last_eval = t0, last_save = t0, compute_s = 0;
-    double ema[SWAP_MAX_IDS] = {0};
-    float loss[SWAP_MAX_IDS] = {0};
+    T->start = T->step;
+    T->t0 = T->last_log = T->last_prev = T->last_eval = T->last_save = T->since_t = sl_now();
+    T->budget = o->minutes * 60.0;
     SlProgress pr;
-    sl_progress_begin(&pr, "train", o->steps > 0 ? o->steps : 0);
-    pr.done = R.step;
-    sl_info("training %s: %d identities, batch %d per identity, %s, %s; Ctrl-C saves and stops", R.preset, nsets, B,
-            o->steps > 0 ? "until step target" : "for a time budget", R.augment ? "augmentation on" : "augmentation off");
+    memset(&pr, 0, sizeof pr);
+    if (writer) sl_progress_begin(&pr, "train", o->steps > 0 ? o->steps : 0);
+    pr.done = T->step;
+    if (writer) {
+        sl_info("training %s: %d identities, batch %d per identity%s, lr %g (warm-up %d steps%s), %s, %s; Ctrl-C saves "
+                "and stops", T->cfg.preset, nids, T->cfg.batch, T->dist.size > 1 ? " over all ranks" : "",
+                (double)T->cfg.lr, T->cfg.lr_warmup, T->cfg.lr_halflife > 0 ? ", then decaying" : "",
+                o->steps > 0 ? "until step target" : "for a time budget",
+                T->cfg.augment ? "augmentation on" : "augmentation off");
+        if (T->dist.size > 1) sl_info("%d ranks, %d faces per identity each", T->dist.size, Bl);
+    }
     int failed = 0, interrupted = 0;
-    long since = 0;
-    double since_t = t0;
     for (;;) {
         double now = sl_now();
-        if (o->steps > 0 && R.step >= o->steps) break;
-        if (o->steps <= 0 && now - t0 >= budget) break;
-        if (g_stop) {
-            interrupted = 1;
-            break;
-        }
-        long s = R.step + 1;
-        Slot *slot = loader_get(&L, s);
-        double c0 = sl_now();
-        ctx.training = 1;
-        ctx.rng = batch_rng(R.seed ^ 0xd20f0f, s, -1);
-        int bad = -1;
-        for (int i = 0; i < nsets; i++) {
-            const float *in = slot->in + img * B * i, *tg = slot->tgt + img * B * i, *w = slot->w + pl * B * i;
-            if (on_gpu) {
-                nn_dev_upload(&ctx, d_in, in, img * B);
-                nn_dev_upload(&ctx, d_tg, tg, img * B);
-                nn_dev_upload(&ctx, d_w, w, pl * B);
-                in = d_in, tg = d_tg, w = d_w;
-            }
-            const float *z = nn_net_forward(m->encoder, &ctx, in, B);
-            const float *y = nn_net_forward(m->decoders[i], &ctx, z, B);
-            float ld = R.w_dssim > 0 ? nn_dev_loss_dssim(&ctx, y, tg, w, B, 3, S, S, dy) : 0;
-            float lm = R.w_mse > 0 ? nn_dev_loss_mse(&ctx, y, tg, w, B, 3, S, S, R.w_dssim > 0 ? dy2 : dy) : 0;
-            if (R.w_dssim > 0 && R.w_mse > 0) nn_dev_axpby(&ctx, dy, R.w_dssim, dy, R.w_mse, dy2, img * B);
-            else nn_dev_axpby(&ctx, dy, R.w_dssim > 0 ? R.w_dssim : R.w_mse, dy, 0, NULL, img * B);
-            loss[i] = R.w_dssim * ld + R.w_mse * lm;
-            if (nonfinite(loss[i])) {
-                bad = i;
-                break;
-            }
-            nn_net_backward(m->decoders[i], &ctx, dy, dz);
-            nn_net_backward(m->encoder, &ctx, dz, NULL);
-        }
-        loader_release(&L, slot);
-        if (bad >= 0) {
-            sl_fail(err, "loss became %s at step %ld (identity %s); training stopped. The last good checkpoint "
-                    "is kept in %s; try a lower learning rate (--lr) or check the face sets",
-                    isnan(loss[bad]) ? "NaN" : "infinite", s, ids[bad].consent.subject, o->out);
+        /* every rank takes the same decision: a rank out of time, interrupted or failed stops all */
+        double why[3] = {(o->steps > 0 && T->step >= o->steps) || (o->steps <= 0 && now - T->t0 >= T->budget),
+                         g_stop != 0, failed};
+        nn_dist_allreduce_f64(&T->dist, why, 3);
+        if (why[2] > 0) {
             failed = 1;
             break;
         }
-        nn_adam_step_ctx(&m->model, &ctx, &adam, s);
-        R.step = s;
-        compute_s += sl_now() - c0;
-        since++;
-        for (int i = 0; i < nsets; i++) ema[i] = s == start + 1 ? loss[i] : 0.9 * ema[i] + 0.1 * loss[i];
+        if (why[1] > 0) interrupted = 1;
+        if (why[0] > 0 || why[1] > 0) break;
+        long s = T->step + 1;
+        Slot *slot = loader_get(&T->L, s);
+        double c0 = sl_now();
+        int bad = train_step(T, slot, s);
+        loader_release(&T->L, slot);
+        if (bad >= 0) {
+            sl_fail(err, "loss became %s at step %ld (identity %s); training stopped. The last good checkpoint "
+                    "is kept in %s; try a lower learning rate (--lr) or check the face sets",
+                    isnan(T->loss[bad]) ? "NaN" : "infinite", s, T->ids[bad].consent.subject, o->out);
+            failed = 2; /* the same on every rank */
+            break;
+        }
+        T->step = s;
+        T->compute_s += sl_now() - c0;
+        T->since++;
+        for (int i = 0; i < nids; i++) T->ema[i] = s == T->start + 1 ? T->loss[i] : 0.9 * T->ema[i] + 0.1 * T->loss[i];
+        if (!writer) continue;
         now = sl_now();
-        /* progress line */
-        char extra[512];
-        int k = 0;
-        k += snprintf(extra + k, sizeof extra - (size_t)k, "step %ld", R.step);
-        for (int i = 0; i < nsets && k < 400; i++)
-            k += snprintf(extra + k, sizeof extra - (size_t)k, " %s %.4f", ids[i].consent.subject, ema[i]);
-        double ips = (double)(R.step - start) * B * nsets / (now - t0);
-        k += snprintf(extra + k, sizeof extra - (size_t)k, " %.1f img/s", ips);
-        if (o->steps <= 0) {
-            char left[32];
-            sl_format_duration(left, sizeof left, budget - (now - t0));
-            snprintf(extra + k, sizeof extra - (size_t)k, " %s left", left);
-        }
-        if (o->steps > 0) sl_progress_update(&pr, R.step, extra);
-        else if (now - pr.last_draw > 1.0 || !pr.tty) {
-            sl_progress_update(&pr, R.step, extra);
-        }
-        /* log */
-        /* every log_every steps (or every second), and always the first and the last step of this
-         * invocation, so even a run shorter than a second leaves a loss curve */
-        int last = (o->steps > 0 && R.step >= o->steps) || (o->steps <= 0 && now - t0 >= budget) || g_stop;
-        int log_now = R.step == start + 1 || last ||
-                      (o->log_every > 0 ? R.step % o->log_every == 0 : now - last_log >= 1.0);
-        if (log_now) {
-            json_t *ls = json_array();
-            for (int i = 0; i < nsets; i++) json_array_append_new(ls, json_real(loss[i]));
-            json_t *e = json_pack("{s:I, s:f, s:o, s:f, s:f}", "step", (json_int_t)R.step, "seconds",
-                                  R.train_seconds + (now - t0), "loss", ls, "img_per_s",
-                                  since * B * nsets / (now > since_t ? now - since_t : 1e-9), "data_wait_s", L.wait_s);
-            char *line = json_dumps(e, JSON_COMPACT);
-            fprintf(logf, "%s\n", line);
-            fflush(logf);
-            free(line);
-            json_decref(e);
-            last_log = now;
-            since = 0;
-            since_t = now;
-        }
-        /* previews */
-        int prev_now = o->preview_every > 0 ? R.step % o->preview_every == 0 : now - last_prev >= 20.0;
-        if (prev_now) {
-            char p1[4096], lat[4096], nm[64];
-            snprintf(nm, sizeof nm, "previews/step-%09ld.png", R.step);
-            sl_path_join(p1, sizeof p1, o->out, nm);
-            sl_path_join(lat, sizeof lat, o->out, "previews/latest.png");
-            nn_model_to_host(&m->model, &ctx);
-            if (write_preview(m, &host_ctx, ids, nsets, R.holdout_every, o->timelapse ? p1 : NULL, lat, err)) {
-                failed = 1;
-                break;
-            }
-            last_prev = now;
-        }
-        /* fidelity */
-        int eval_now = fid && (o->eval_every > 0 ? R.step % o->eval_every == 0
-                                                 : now - last_eval >= (budget > 0 ? fmax(30.0, budget / 8) : 60.0));
-        if (eval_now) {
-            FidelityReport rep;
-            FaceSet fsets[SWAP_MAX_IDS];
-            for (int i = 0; i < nsets; i++) fsets[i] = ids[i].fs;
-            nn_model_to_host(&m->model, &ctx);
-            if (fidelity_run(fid, m, &host_ctx, &rep, err)) {
-                failed = 1;
-                break;
-            }
-            rep.step = R.step;
-            json_t *j = fidelity_to_json(&rep, fsets);
-            json_object_set_new(j, "seconds", json_real(R.train_seconds + (now - t0)));
-            char *line = json_dumps(j, JSON_COMPACT);
-            fprintf(fidf, "%s\n", line);
-            fflush(fidf);
-            free(line);
-            json_decref(j);
-            last_eval = sl_now();
-        }
-        /* checkpoint */
-        int save_now = o->save_every > 0 ? R.step % o->save_every == 0
-                                         : now - last_save >= (o->save_minutes > 0 ? o->save_minutes * 60 : 600);
-        if (save_now) {
-            R.train_seconds += sl_now() - t0;
-            nn_model_to_host(&m->model, &ctx);
-            int r = save_checkpoint(&R, err);
-            R.train_seconds -= sl_now() - t0;
-            if (r) {
-                failed = 1;
-                break;
-            }
-            prune_checkpoints(o->out);
-            last_save = sl_now();
-        }
+        hook_progress(T, &pr, now);
+        int last = (o->steps > 0 && T->step >= o->steps) || (o->steps <= 0 && now - T->t0 >= T->budget) || g_stop;
+        hook_log(T, now, last);
+        /* a failed hook stops every rank at the next step's agreement */
+        if (hook_preview(T, now, 0, err) || hook_eval(T, now, 0, err) || hook_checkpoint(T, now, 0, err)) failed = 1;
     }
-    loader_stop(&L);
+    loader_stop(&T->L);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    double wall = sl_now() - t0;
-    R.train_seconds += wall;
+    double wall = sl_now() - T->t0;
+    T->train_seconds += wall;
     char summary[256];
-    snprintf(summary, sizeof summary, "step %ld, %.1f img/s, data wait %.1f%% of the time", R.step,
-             wall > 0 ? (double)(R.step - start) * B * nsets / wall : 0, wall > 0 ? 100 * L.wait_s / wall : 0);
-    sl_progress_end(&pr, summary);
-    nn_dev_free(&ctx, dy), nn_dev_free(&ctx, dy2), nn_dev_free(&ctx, dz);
-    if (on_gpu) nn_dev_free(&ctx, d_in), nn_dev_free(&ctx, d_tg), nn_dev_free(&ctx, d_w);
-    nn_model_to_host(&m->model, &ctx);
-    if (!failed) {
-        if (R.step > start || !o->resume) {
-            char lat[4096];
-            sl_path_join(lat, sizeof lat, o->out, "previews/latest.png");
-            if (write_preview(m, &host_ctx, ids, nsets, R.holdout_every, NULL, lat, err)) goto done;
-            if (save_checkpoint(&R, err)) goto done;
-            prune_checkpoints(o->out);
+    snprintf(summary, sizeof summary, "step %ld, %.1f img/s, data wait %.1f%% of the time", T->step,
+             wall > 0 ? (double)(T->step - T->start) * T->cfg.batch * nids / wall : 0,
+             wall > 0 ? 100 * T->L.wait_s / wall : 0);
+    if (writer) sl_progress_end(&pr, summary);
+    nn_dev_free(ctx, T->dy), nn_dev_free(ctx, T->dy2), nn_dev_free(ctx, T->dz);
+    if (T->on_gpu) nn_dev_free(ctx, T->d_in), nn_dev_free(ctx, T->d_tg), nn_dev_free(ctx, T->d_w);
+    nn_model_to_host(&T->m->model, ctx);
+    if (failed) {
+        if (failed == 1 && !writer) err->msg[0] = 0; /* rank 0 failed and says why */
+        return -1;
+    }
+    if (!writer) return 0;
+    if (T->step > T->start || !o->resume) {
+        if (hook_preview(T, 0, 1, err) || hook_checkpoint(T, 0, 1, err)) return -1;
+        if (hook_eval(T, 0, 1, err)) return -1;
+    }
+    if (interrupted)
+        fprintf(stderr, "swaplab train: interrupted; checkpoint saved at step %ld. Continue with: swaplab train "
+                        "--out %s --resume\n", T->step, o->out);
+    sl_info("model: %s/model.safetensors  previews: %s/previews/latest.png  log: %s/log.jsonl", o->out, o->out,
+            o->out);
+    return 0;
+}
+
+int train_run(const TrainOptions *o, SlErr *err) {
+    sl_crypto_init();
+    g_stop = 0;
+    Trainer *T = xcalloc(1, sizeof *T);
+    T->o = o;
+    err->msg[0] = 0;
+    if (nn_dist_init(&T->dist, err)) {
+        free(T);
+        return 1;
+    }
+    json_t *state = NULL;
+    const char **state_sets = NULL;
+    int rc = 1;
+    /* a refusal on any rank (consent, files) stops every rank; each names itself */
+    int ok = setup(T, &state, &state_sets, err) == 0;
+    int nfailed = nn_dist_count_failed(&T->dist, ok);
+    if (nfailed) {
+        if (T->dist.size > 1) {
+            if (!ok) sl_failctx(err, "rank %d of %d", T->dist.rank, T->dist.size);
+            else if (T->dist.rank == 0) sl_fail(err, "%d rank(s) refused to start (see above); nothing was trained", nfailed);
+            else err->msg[0] = 0;
         }
-        if (fid) {
-            FidelityReport rep;
-            FaceSet fsets[SWAP_MAX_IDS];
-            for (int i = 0; i < nsets; i++) fsets[i] = ids[i].fs;
-            if (fidelity_run(fid, m, &host_ctx, &rep, err)) goto done;
-            rep.step = R.step;
-            json_t *j = fidelity_to_json(&rep, fsets);
-            json_object_set_new(j, "seconds", json_real(R.train_seconds));
-            char *line = json_dumps(j, JSON_COMPACT);
-            fprintf(fidf, "%s\n", line);
-            free(line);
-            json_decref(j);
-            if (!getenv("SL_QUIET") || !strcmp(getenv("SL_QUIET"), "0")) fidelity_print(stderr, &rep, fsets);
-        }
-        if (interrupted)
-            fprintf(stderr, "swaplab train: interrupted; checkpoint saved at step %ld. Continue with: swaplab train "
-                            "--out %s --resume\n", R.step, o->out);
-        sl_info("model: %s/model.safetensors  previews: %s/previews/latest.png  log: %s/log.jsonl", o->out, o->out,
-                o->out);
-        rc = 0;
+        goto done;
+    }
+    if (check_ranks_agree(T, err)) {
+        if (T->dist.rank != 0) err->msg[0] = 0;
+        goto done;
+    }
+    if (train_loop(T, err) == 0) rc = 0;
+    else if (T->dist.size > 1 && err->msg[0]) {
+        if (T->dist.rank != 0) err->msg[0] = 0; /* the same message on every rank: rank 0 says it */
     }
 done:
-    if (logf) fclose(logf);
-    if (fidf) fclose(fidf);
-    fidelity_free(fid);
-    for (int i = 0; ids && i < R.nids; i++) free_identity(&ids[i]);
-    free(ids);
-    if (m) nn_model_release_device(&m->model, &ctx);
-    nn_device_release(&ctx);
-    swap_model_free(m);
+    if (T->logf) fclose(T->logf);
+    if (T->fidf) fclose(T->fidf);
+    fidelity_free(T->fid);
+    for (int i = 0; T->ids && i < T->nids; i++) free_identity(&T->ids[i]);
+    free(T->ids);
+    if (T->m) nn_model_release_device(&T->m->model, &T->ctx);
+    nn_device_release(&T->ctx);
+    swap_model_free(T->m);
     free(state_sets);
     json_decref(state);
+    nn_dist_finalize(&T->dist);
+    free(T);
     return rc;
 }
