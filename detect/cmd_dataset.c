@@ -200,7 +200,7 @@ static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
 int cmd_dataset(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "visible", *mask = SWAP_DEFAULT_MASK,
                *colour = "avg", *blend = "alpha", *key_path = NULL, *wm_key = NULL, *revocations = NULL,
-               *device = "auto";
+               *device = "auto", *policy = NULL;
     int size = 128, per_identity = 0, seed = 1, threads = 0;
     SlStrList sets = {0};
     SlArg spec[] = {
@@ -213,14 +213,15 @@ int cmd_dataset(int argc, char **argv) {
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha (default) or poisson"},
-        {"--size", SL_ARG_INT, &size, "PX", "side of every sample, 64..1024 (128)"},
-        {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)"},
-        {"--seed", SL_ARG_INT, &seed, "S", "seed of the split and frame choice (1)"},
+        {"--size", SL_ARG_INT, &size, "PX", "side of every sample, 64..1024 (128)", 64, 1024},
+        {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)", 0, 1000000},
+        {"--seed", SL_ARG_INT, &seed, "S", "seed of the split and frame choice (1)", 0, 2147483647},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key of the fakes (default: your per-user lab key)"},
         {"--wm-key", SL_ARG_STR, &wm_key, "STRING", "watermark key string of every sample (default: the public key)"},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "consent revocation list (default: per-user list)"},
+        {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy: coordinator-signed consent only (default: $SWAPLAB_POLICY, per-user or system policy)"},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
-        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
+        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)", 1, SL_ARG_MAX_THREADS},
         {0},
     };
     int r = sl_args_parse("dataset", "--model RUN --facesets DIR... --out DIR [--splits 70/15/15] [--label none|visible]",
@@ -260,11 +261,13 @@ int cmd_dataset(int argc, char **argv) {
     float *in = NULL, *dec = NULL;
     SlProgress prog;
     int prog_on = 0;
-    SwapModel *m = run_load_model(model, &run, &err);
+    SwapModel *m = NULL;
+    if (consent_policy_select(policy, &err)) goto fail;
+    m = run_load_model(model, &run, &err);
     if (!m) goto fail;
 
     /* the consent gate and the face sets */
-    ConsentOptions copt = {revocations, NULL, NULL};
+    ConsentOptions copt = {.revocations = revocations};
     for (int i = 0; i < sets.n; i++) {
         DsIdentity *d = &ids[i];
         snprintf(d->dir, sizeof d->dir, "%s", sets.v[i]);

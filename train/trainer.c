@@ -65,7 +65,7 @@ typedef struct {
 static int load_identity(IdData *d, const char *dir, int S, int holdout_every, const char *revocations,
                          SlErr *err) {
     memset(d, 0, sizeof *d);
-    ConsentOptions copt = {revocations, NULL, NULL};
+    ConsentOptions copt = {.revocations = revocations};
     if (consent_check(dir, "train", &copt, &d->consent, NULL, err))
         return sl_failctx(err, "consent refused for %s (nothing was trained)", dir);
     if (faceset_load(dir, &d->fs, err)) return -1;
