@@ -20,6 +20,7 @@
 #include "util/args.h"
 #include "util/crypto.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/progress.h"
 #include "util/rng.h"
 
@@ -74,6 +75,8 @@ typedef struct {
     FILE *csv;
     long done, skipped;
     SlProgress *prog;
+    int failed; /* a sample could not be written (a full disk): err says why; nothing more is written */
+    SlErr err;
 } DsWriter;
 
 static void csv_row(DsWriter *w, const char *rel, int fake, const DsIdentity *face_of, const DsIdentity *frame_of,
@@ -130,7 +133,9 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
     sl_path_join(path, sizeof path, w->out, rel);
     if (wm_embed(&crop, &wk, w->payload, &err) || image_save_png(path, &crop, NULL, 0, &err)) {
         image_free(&crop);
-        SL_DIE("%s", err.msg); /* sizes are checked up front; a failed write is a system failure */
+        w->err = err;
+        w->failed = 1;
+        return;
     }
     image_free(&crop);
     csv_row(w, rel, 0, id, id, i);
@@ -180,7 +185,12 @@ static void write_fakes(DsWriter *w, SwapModel *m, NnCtx *ctx, const RunInfo *ru
             char rel[512], path[4700];
             snprintf(rel, sizeof rel, "%s/fake/%s_to_%s_%06d.png", dsx_split_name(from->split), from->safe, to->safe, i);
             sl_path_join(path, sizeof path, w->out, rel);
-            if (provenance_write_png(path, &crop, &pi, w->key, &err)) SL_DIE("%s", err.msg);
+            if (provenance_write_png(path, &crop, &pi, w->key, &err)) {
+                image_free(&crop);
+                w->err = err;
+                w->failed = 1;
+                return;
+            }
             image_free(&crop);
             csv_row(w, rel, 1, to, from, i);
             from->n_fake++;
@@ -253,6 +263,7 @@ int cmd_dataset(int argc, char **argv) {
     }
 
     int rc = 1, n = 0, dev = 0, csv_open = 0, n_pairs = 0;
+    SlLock lock = {.fd = -1};
     RunInfo run;
     NnCtx ctx;
     SlAtomicFile af;
@@ -339,8 +350,9 @@ int cmd_dataset(int argc, char **argv) {
     if (with_label) sl_warn("--label visible: every fake shows the SYNTHETIC label, a shortcut any detector learns; "
                             "use --label none to train detectors");
 
-    /* the output directory */
+    /* the output directory, locked before it is checked */
     char path[4700];
+    if (sl_mkdirs(out, &err) || sl_lock_dir(&lock, out, "swaplab dataset", &err)) goto fail;
     sl_path_join(path, sizeof path, out, "labels.csv");
     char path2[4700];
     sl_path_join(path2, sizeof path2, out, "dataset.json");
@@ -402,7 +414,7 @@ int cmd_dataset(int argc, char **argv) {
     int *sel = xmalloc(sizeof(int) * 1);
     for (int i = 0; i < n; i++) {
         DsIdentity *d = &ids[i];
-        for (int j = 0; j < d->n_faces; j++) write_real(&w, d, d->faces[j]);
+        for (int j = 0; j < d->n_faces && !w.failed; j++) write_real(&w, d, d->faces[j]);
         int k = counts[d->split] - 1, partners[DS_MAX_IDS], np = 0;
         for (int b = 0; b < n; b++)
             if (b != i && ids[b].split == d->split) partners[np++] = b;
@@ -412,10 +424,15 @@ int cmd_dataset(int argc, char **argv) {
             int ns = 0;
             for (int j = 0; j < d->n_faces; j++)
                 if (dsx_partner(i, j, np) == p) sel[ns++] = d->faces[j];
-            if (ns) write_fakes(&w, m, &ctx, &run, &o, d, &ids[partners[p]], sel, ns, in, dec);
+            if (ns && !w.failed) write_fakes(&w, m, &ctx, &run, &o, d, &ids[partners[p]], sel, ns, in, dec);
         }
     }
     free(sel);
+    if (w.failed) {
+        sl_fail(&err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
+                      "into a new --out)", w.err.msg, out);
+        goto fail;
+    }
     double secs = sl_now() - t0;
     char summary[200];
     snprintf(summary, sizeof summary, "%ld samples in %.1f s (%.2f/s), %ld skipped", w.done, secs,
@@ -502,6 +519,7 @@ fail:
     if (csv_open) sl_atomic_abort(&af);
     fprintf(stderr, "swaplab dataset: %s\n", err.msg);
 done:
+    sl_unlock(&lock);
     free(in), free(dec), free(pairs);
     if (dev) nn_device_release(&ctx);
     for (int i = 0; i < n; i++) {

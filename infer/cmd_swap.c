@@ -15,6 +15,7 @@
 #include "train/run.h"
 #include "util/args.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/progress.h"
 
 #define SWAP_BATCH 8
@@ -87,6 +88,7 @@ int cmd_swap(int argc, char **argv) {
     if (limit < 0 || threads < 0) return sl_usage_error("swap", "--limit and --threads must not be negative");
 
     int rc = 1, fs_loaded = 0, dev = 0;
+    SlLock lock = {.fd = -1};
     FaceSet fs;
     RunInfo run;
     SwapGate g;
@@ -122,6 +124,7 @@ int cmd_swap(int argc, char **argv) {
         sl_failctx(&err, "cannot create the output directory");
         goto fail;
     }
+    if (sl_lock_dir(&lock, pdir, "swaplab swap", &err)) goto fail;
     snprintf(probe, sizeof probe, "%s/.swaplab-write-test.%ld", pdir, (long)getpid());
     if (sl_write_atomic(probe, "", 0, &err)) {
         sl_failctx(&err, "the output directory is not writable");
@@ -222,6 +225,7 @@ fail_prog:
 fail:
     fprintf(stderr, "swaplab swap: %s\n", err.msg);
 done:
+    sl_unlock(&lock);
     json_decref(outputs);
     free(in), free(dec);
     if (dev) nn_device_release(&ctx);

@@ -2,12 +2,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "data/consent.h"
 #include "train/swap_model.h"
 #include "train/trainer.h"
 #include "util/args.h"
+#include "util/fs.h"
+#include "util/lock.h"
 
 int cmd_train(int argc, char **argv) {
     TrainOptions o;
@@ -99,12 +102,17 @@ int cmd_train(int argc, char **argv) {
     o.warp = (float)warp;
     o.jitter = (float)jitter;
     SlErr err;
-    if (consent_policy_select(policy, &err) || train_run(&o, &err)) {
+    SlLock lock = {.fd = -1};
+    int created = !sl_is_dir(o.out);
+    if (consent_policy_select(policy, &err) || sl_mkdirs(o.out, &err) || sl_lock_dir(&lock, o.out, "swaplab train", &err) ||
+        train_run(&o, &err)) {
         fprintf(stderr, "swaplab train: %s\n", err.msg);
         rc = 1;
     } else {
         rc = 0;
     }
+    sl_unlock(&lock);
+    if (rc && created) rmdir(o.out); /* only when nothing else was written into it */
 out:
     free(sets.v);
     return rc;
