@@ -135,7 +135,9 @@ int cmd_extract(int argc, char **argv) {
         } else if (sl_is_file(in.v[i])) {
             pl_add(&files, in.v[i]);
         } else {
-            fprintf(stderr, "swaplab %s: %s: no such file or directory\n", CMD, in.v[i]);
+            SlErr why;
+            if (!sl_check_regular(in.v[i], &why)) sl_fail(&why, "%s: not a file or directory", in.v[i]);
+            fprintf(stderr, "swaplab %s: %s\n", CMD, why.msg);
             rc = 1;
             break;
         }

@@ -347,6 +347,13 @@ static int write_state(const Run *R, const char *model_rel, const char *optim_re
     return r;
 }
 
+/* What a failed checkpoint leaves: said truthfully (a run's first checkpoint has none before it). */
+static const char *kept_note(const Run *R) {
+    char p[4200];
+    sl_path_join(p, sizeof p, R->o->out, "state.json");
+    return sl_is_file(p) ? "the previous checkpoint is kept" : "there is no earlier checkpoint: nothing of this run is saved";
+}
+
 static int save_checkpoint(Run *R, SlErr *err) {
     char dir[4096], mrel[128], orel[128], mpath[4096], opath[4096];
     sl_path_join(dir, sizeof dir, R->o->out, "ckpt");
@@ -372,11 +379,11 @@ static int save_checkpoint(Run *R, SlErr *err) {
     free(idj);
     if (r) {
         unlink(mpath);
-        return sl_failctx(err, "checkpoint at step %ld not written (the previous checkpoint is kept)", R->step);
+        return sl_failctx(err, "checkpoint at step %ld not written (%s)", R->step, kept_note(R));
     }
     if (write_state(R, mrel, orel, err)) {
         unlink(mpath), unlink(opath);
-        return sl_failctx(err, "checkpoint at step %ld not written (the previous checkpoint is kept)", R->step);
+        return sl_failctx(err, "checkpoint at step %ld not written (%s)", R->step, kept_note(R));
     }
     /* RUN/model.safetensors: a hard link to the newest model file, swapped in atomically */
     char latest[4096], tmp[4200];
