@@ -9,6 +9,8 @@
 #   make bench                CPU benchmarks, side by side with PyTorch (bench/run.sh)
 #   make bench-cuda           GPU benchmarks (needs a GPU)
 #   make demo                 the synthetic-volunteer demo end to end (writes demo-out/)
+#   make fuzz                 every libFuzzer harness tests/fuzz/fuzz_*.c for FUZZ_SECONDS (60) each
+#   make fuzz-build           build them (clang with libFuzzer; build-fuzz/); `make test` runs each briefly
 #   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_OMP=1, NO_MPI=1, CUDA_ARCH=90, NVCC, CUDA_LIBDIR
 
 .DEFAULT_GOAL := all
@@ -57,7 +59,7 @@ HAVE_NCCL := $(if $(and $(HAVE_CUDA),$(HAVE_MPI),$(wildcard $(CUDA_LIBDIR)/libnc
 endif
 
 PKGS := libpng jansson libsodium stb libavformat libavcodec libswscale libavutil libcbor libcrypto libjpeg
-CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -MMD -MP -I. \
+CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP -I. \
                $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(SANFLAGS)
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
 ifeq ($(HAVE_BLAS),1)
@@ -101,7 +103,7 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCHES := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 yes_no = $(if $(1),✓,✗)
-.PHONY: all build deps deps-test deps-bench banner test test-only valgrind bench bench-cuda demo clean
+.PHONY: all build deps deps-test deps-bench banner test test-only valgrind bench bench-cuda demo clean fuzz fuzz-build
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -160,9 +162,55 @@ demo: deps
 	@$(MAKE) --no-print-directory build
 	./swaplab demo --out demo-out
 
+# ---- fuzzing: every tests/fuzz/fuzz_NAME.c defining LLVMFuzzerTestOneInput is a harness, seeded from
+# tests/fuzz/corpus/NAME/ (new inputs go to build-fuzz/corpus/NAME/, crashes to build-fuzz/artifacts/).
+# The module objects (not cli/, report/ or the cmd_*.c files) are built once with clang
+# -fsanitize=fuzzer-no-link,address,undefined into an archive, so a harness links only what it
+# calls. No OpenMP, BLAS or CUDA in these builds.
+FUZZ_CC ?= clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -O1 -g -D_GNU_SOURCE -I. -Wno-unused-command-line-argument \
+               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) -fsanitize=fuzzer-no-link $(FUZZ_SAN)
+FUZZ_LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out cli/% report/% %/cmd_%.c,$(SRCS)))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libswaplab.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libswaplab.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libswaplab.a $(FUZZ_LDLIBS) -o $@
+
+fuzz-build:
+	@if ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' | \
+	    $(FUZZ_CC) -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null; then \
+	  echo "fuzz: $(FUZZ_CC) with libFuzzer (-fsanitize=fuzzer) is not available: nothing built"; exit 3; fi
+	@$(MAKE) --no-print-directory $(FUZZERS)
+
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZERS); do n=$$(basename $$f); n=$${n#fuzz_}; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts; \
+	  echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n- $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | \
+	    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)' || true; \
+	  test -z "$$(ls $(FUZZ_BUILD)/artifacts/$$n-* 2>/dev/null)" || { echo "fuzz $$n: crash, see $(FUZZ_BUILD)/artifacts/"; exit 1; }; \
+	done
+
 clean:
-	rm -rf build build-san build-vg swaplab
+	rm -rf build build-san build-vg build-fuzz swaplab
 
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+ifneq ($(filter fuzz fuzz-build $(FUZZ_BUILD)/%,$(MAKECMDGOALS)),)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+endif

@@ -76,7 +76,7 @@ static int sub_init(int argc, char **argv) {
         {"--scopes", SL_ARG_STR, &scopes, "LIST", "what the subject agreed to: train,swap,dataset,report (required)"},
         {"--expires", SL_ARG_STR, &expires, "YYYY-MM-DD", "last day the consent is valid (required, not in the past)"},
         {"--granted", SL_ARG_STR, &granted, "YYYY-MM-DD", "day the form was signed (default: today, UTC)"},
-        {"--statement", SL_ARG_STR, &statement, "TEXT", "what the subject agreed to, in words"},
+        {"--statement", SL_ARG_STR, &statement, "TEXT", "what the subject agreed to, in words (at most 64 KiB)", 0, 65536},
         {"--statement-file", SL_ARG_STR, &statement_file, "FILE", "read the statement from FILE"},
         {"--kind", SL_ARG_STR, &kind, "KIND", "volunteer (default) or synthetic"},
         {"--sign", SL_ARG_STR, &sign, "KEYFILE", "sign the manifest with this secret key (swaplab keygen)"},
@@ -238,11 +238,12 @@ static void print_accepted(const char *dir, const ConsentInfo *info) {
 }
 
 static int sub_verify(int argc, char **argv) {
-    const char *use = NULL, *revocations = NULL, *pub = NULL;
+    const char *use = NULL, *revocations = NULL, *pub = NULL, *policy = NULL;
     SlArg spec[] = {
         {"--use", SL_ARG_STR, &use, "USE", "also check the scope covers USE: train, swap, dataset or report"},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "revocation list (default: $SWAPLAB_REVOCATIONS or the per-user list)"},
         {"--pub", SL_ARG_STR, &pub, "KEYFILE", "require a signature by this public key (.pub)"},
+        {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy (default: $SWAPLAB_POLICY, the per-user or system policy)"},
         {0},
     };
     SlStrList pos;
@@ -263,7 +264,7 @@ static int sub_verify(int argc, char **argv) {
         free(pos.v);
         return refuse("verify", err.msg);
     }
-    ConsentOptions opt = {.revocations = revocations, .trusted_pk = pub ? pk : NULL};
+    ConsentOptions opt = {.revocations = revocations, .trusted_pk = pub ? pk : NULL, .policy = policy};
     int refused = 0;
     for (int i = 0; i < pos.n; i++) {
         ConsentInfo info;
@@ -285,40 +286,64 @@ static int sub_verify(int argc, char **argv) {
 }
 
 static int sub_revoke(int argc, char **argv) {
-    const char *why = NULL, *revocations = NULL, *date = NULL;
+    const char *why = NULL, *revocations = NULL, *date = NULL, *digest = NULL, *manifest = NULL, *sign = NULL,
+               *policy = NULL;
     SlArg spec[] = {
         {"--reason", SL_ARG_STR, &why, "TEXT", "why (required), e.g. \"subject withdrew consent by email\""},
-        {"--revocations", SL_ARG_STR, &revocations, "FILE", "revocation list (default: $SWAPLAB_REVOCATIONS or the per-user list)"},
+        {"--revocations", SL_ARG_STR, &revocations, "FILE", "revocation list (default: the policy's list, else $SWAPLAB_REVOCATIONS or the per-user list)"},
         {"--date", SL_ARG_STR, &date, "YYYY-MM-DD", "date of the withdrawal (default: today, UTC)"},
+        {"--digest", SL_ARG_STR, &digest, "SHA256", "revoke one consent manifest by its SHA-256 (as models and outputs record it)"},
+        {"--manifest", SL_ARG_STR, &manifest, "DIR", "revoke the consent manifest of the face set DIR by its SHA-256"},
+        {"--sign", SL_ARG_STR, &sign, "KEYFILE", "sign the list with this secret key (required under a lab policy; none by default)"},
+        {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy (default: $SWAPLAB_POLICY, the per-user or system policy)"},
         {0},
     };
     SlStrList pos;
-    int r = sl_args_parse("consent revoke", "SUBJECT --reason TEXT [--revocations FILE]",
-                          "Adds SUBJECT to the revocation list. From then on the consent gate refuses every face set\n"
-                          "of that subject, and models trained on the subject refuse to swap it. Delete the subject's\n"
-                          "face sets and models as docs/CONSENT.md describes.",
+    int r = sl_args_parse("consent revoke", "[SUBJECT] --reason TEXT [--digest SHA256 | --manifest DIR] [--sign KEYFILE]",
+                          "Adds SUBJECT, or one consent manifest (--digest, --manifest), to the revocation list. From\n"
+                          "then on the consent gate refuses every face set of that subject (or that manifest), and\n"
+                          "models trained on them refuse to swap them. Delete the subject's face sets and models as\n"
+                          "docs/CONSENT.md describes. Under a lab policy the list is signed by a coordinator (--sign).",
                           spec, argc, argv, &pos);
     if (r) {
         free(pos.v);
         return r == 1 ? 0 : 2;
     }
     const char *subject = pos.n == 1 ? pos.v[0] : NULL;
+    int npos = pos.n;
     free(pos.v);
-    if (!subject) return sl_usage_error("consent revoke", "expected exactly one SUBJECT");
+    if (npos > 1) return sl_usage_error("consent revoke", "expected at most one SUBJECT");
+    if (digest && manifest) return sl_usage_error("consent revoke", "give --digest or --manifest, not both");
+    if (!subject && !digest && !manifest)
+        return sl_usage_error("consent revoke", "name a SUBJECT, or a manifest with --digest or --manifest");
     if (!why || !*why) return sl_usage_error("consent revoke", "--reason is required");
     if (date && !consent_date_valid(date))
         return sl_usage_error("consent revoke", "--date '%s' is not a date YYYY-MM-DD", date);
-    char path[4096];
-    if (revocations) sl_snprintf(path, sizeof path, "%s", revocations);
-    else consent_revocations_default_path(path, sizeof path);
     SlErr err;
+    if (consent_policy_select(policy, &err)) return refuse("revoke", err.msg);
+    char mdigest[65];
+    if (manifest) {
+        char mpath[4096];
+        sl_path_join(mpath, sizeof mpath, manifest, CONSENT_FILE);
+        if (sl_sha256_file(mpath, mdigest, &err)) return refuse("revoke", err.msg);
+        digest = mdigest;
+    }
+    SlKeypair kp;
+    if (sign && sl_key_load_secret(sign, &kp, &err)) return refuse("revoke", err.msg);
+    if (!sign) memset(&kp, 0, sizeof kp);
     int already;
-    if (consent_revoke(path, subject, why, date, &already, &err)) return refuse("revoke", err.msg);
-    if (already) printf("%s: subject %s was already revoked; list unchanged\n", path, subject);
+    char path[4096];
+    if (consent_revocations_path(revocations, path, sizeof path, &err)) return refuse("revoke", err.msg);
+    int rc = consent_revoke(revocations, subject, digest, why, date, sign ? &kp : NULL, &already, &err);
+    sodium_memzero(&kp, sizeof kp);
+    if (rc) return refuse("revoke", err.msg);
+    char what[200];
+    if (subject) snprintf(what, sizeof what, "subject %s", subject);
+    else snprintf(what, sizeof what, "consent manifest %.16s...", digest);
+    if (already) printf("%s: %s was already revoked; list unchanged\n", path, what);
     else
-        printf("%s: subject %s revoked. Face sets of %s are refused from now on and models trained on %s "
-               "refuse to swap it; delete its face sets and models (docs/CONSENT.md).\n", path, subject,
-               subject, subject);
+        printf("%s: %s revoked%s. Face sets under it are refused from now on and models trained on it refuse to "
+               "swap it; delete its face sets and models (docs/CONSENT.md).\n", path, what, sign ? " (list signed)" : "");
     return 0;
 }
 
@@ -412,7 +437,7 @@ static void usage(FILE *f) {
             "subcommands:\n"
             "  init DIR --subject ID --coordinator NAME --scopes LIST --expires DATE   record consent\n"
             "  verify DIR... [--use USE]                                              check face sets\n"
-            "  revoke SUBJECT --reason TEXT                                           revoke a subject\n"
+            "  revoke [SUBJECT] --reason TEXT [--digest SHA256|--manifest DIR]        revoke a subject or a manifest\n"
             "  show DIR                                                               print a manifest\n\n"
             "'swaplab consent SUBCOMMAND --help' shows its options; docs/CONSENT.md explains the process.\n");
 }

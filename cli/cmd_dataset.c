@@ -20,6 +20,7 @@
 #include "util/args.h"
 #include "util/crypto.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/progress.h"
 #include "util/rng.h"
 
@@ -75,6 +76,8 @@ typedef struct {
     FILE *csv;
     long done, skipped;
     SlProgress *prog;
+    int failed; /* a sample could not be written (a full disk): err says why; nothing more is written */
+    SlErr err;
 } DsWriter;
 
 static void csv_row(DsWriter *w, const char *rel, int fake, const DsIdentity *face_of, const DsIdentity *frame_of,
@@ -131,7 +134,9 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
     sl_path_join(path, sizeof path, w->out, rel);
     if (wm_embed(&crop, &wk, w->payload, &err) || image_save_png(path, &crop, NULL, 0, &err)) {
         image_free(&crop);
-        SL_DIE("%s", err.msg); /* sizes are checked up front; a failed write is a system failure */
+        w->err = err;
+        w->failed = 1;
+        return;
     }
     image_free(&crop);
     csv_row(w, rel, 0, id, id, i);
@@ -181,7 +186,12 @@ static void write_fakes(DsWriter *w, SwapModel *m, NnCtx *ctx, const RunInfo *ru
             char rel[512], path[4700];
             snprintf(rel, sizeof rel, "%s/fake/%s_to_%s_%06d.png", dsx_split_name(from->split), from->safe, to->safe, i);
             sl_path_join(path, sizeof path, w->out, rel);
-            if (provenance_write_png(path, &crop, &pi, w->key, &err)) SL_DIE("%s", err.msg);
+            if (provenance_write_png(path, &crop, &pi, w->key, &err)) {
+                image_free(&crop);
+                w->err = err;
+                w->failed = 1;
+                return;
+            }
             image_free(&crop);
             csv_row(w, rel, 1, to, from, i);
             from->n_fake++;
@@ -201,7 +211,7 @@ static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
 int cmd_dataset(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "none", *mask = SWAP_DEFAULT_MASK,
                *colour = "avg", *blend = "alpha", *key_path = NULL, *wm_key = NULL, *revocations = NULL,
-               *device = NULL;
+               *device = NULL, *policy = NULL;
     int size = 0, per_identity = 0, seed = 1, threads = 0;
     SlStrList sets = {0};
     SlArg spec[] = {
@@ -214,14 +224,15 @@ int cmd_dataset(int argc, char **argv) {
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha (default) or poisson"},
-        {"--size", SL_ARG_INT, &size, "PX", "side of every sample, 64..1024 (default: the model's face size, >= 64)"},
-        {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)"},
-        {"--seed", SL_ARG_INT, &seed, "S", "seed of the split and frame choice (1)"},
+        {"--size", SL_ARG_INT, &size, "PX", "side of every sample, 64..1024 (default: the model's face size, >= 64)", 0, 1024},
+        {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)", 0, 1000000},
+        {"--seed", SL_ARG_INT, &seed, "S", "seed of the split and frame choice (1)", 0, 2147483647},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key of the fakes (default: your per-user lab key)"},
         {"--wm-key", SL_ARG_STR, &wm_key, "STRING", "watermark key string of every sample (default: the public key)"},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "consent revocation list (default: per-user list)"},
+        {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy: coordinator-signed consent only (default: $SWAPLAB_POLICY, per-user or system policy)"},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
-        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
+        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)", 1, SL_ARG_MAX_THREADS},
         {0},
     };
     int r = sl_args_parse("dataset", "--model RUN --facesets DIR... --out DIR [--splits 70/15/15] [--label none|visible]",
@@ -256,6 +267,7 @@ int cmd_dataset(int argc, char **argv) {
     }
 
     int rc = 1, n = 0, dev = 0, csv_open = 0, n_pairs = 0;
+    SlLock lock = {.fd = -1};
     RunInfo run;
     NnCtx ctx;
     SlAtomicFile af;
@@ -264,12 +276,14 @@ int cmd_dataset(int argc, char **argv) {
     float *in = NULL, *dec = NULL;
     SlProgress prog;
     int prog_on = 0;
-    SwapModel *m = run_load_model(model, &run, &err);
+    SwapModel *m = NULL;
+    if (consent_policy_select(policy, &err)) goto fail;
+    m = run_load_model(model, &run, &err);
     if (!m) goto fail;
     if (!size) size = m->arch.size < WM_MIN_DIM ? WM_MIN_DIM : m->arch.size > DS_MAX_SIZE ? DS_MAX_SIZE : m->arch.size;
 
     /* the consent gate and the face sets */
-    ConsentOptions copt = {revocations, NULL, NULL};
+    ConsentOptions copt = {.revocations = revocations};
     for (int i = 0; i < sets.n; i++) {
         DsIdentity *d = &ids[i];
         snprintf(d->dir, sizeof d->dir, "%s", sets.v[i]);
@@ -341,8 +355,9 @@ int cmd_dataset(int argc, char **argv) {
     if (with_label) sl_warn("--label visible: every fake shows the SYNTHETIC label, a shortcut any detector learns; "
                             "use --label none to train detectors");
 
-    /* the output directory */
+    /* the output directory, locked before it is checked */
     char path[4700];
+    if (sl_mkdirs(out, &err) || sl_lock_dir(&lock, out, "swaplab dataset", &err)) goto fail;
     sl_path_join(path, sizeof path, out, "labels.csv");
     char path2[4700];
     sl_path_join(path2, sizeof path2, out, "dataset.json");
@@ -404,7 +419,7 @@ int cmd_dataset(int argc, char **argv) {
     int *sel = xmalloc(sizeof(int) * 1);
     for (int i = 0; i < n; i++) {
         DsIdentity *d = &ids[i];
-        for (int j = 0; j < d->n_faces; j++) write_real(&w, d, d->faces[j]);
+        for (int j = 0; j < d->n_faces && !w.failed; j++) write_real(&w, d, d->faces[j]);
         int k = counts[d->split] - 1, partners[DS_MAX_IDS], np = 0;
         for (int b = 0; b < n; b++)
             if (b != i && ids[b].split == d->split) partners[np++] = b;
@@ -414,10 +429,15 @@ int cmd_dataset(int argc, char **argv) {
             int ns = 0;
             for (int j = 0; j < d->n_faces; j++)
                 if (dsx_partner(i, j, np) == p) sel[ns++] = d->faces[j];
-            if (ns) write_fakes(&w, m, &ctx, &run, &o, d, &ids[partners[p]], sel, ns, in, dec);
+            if (ns && !w.failed) write_fakes(&w, m, &ctx, &run, &o, d, &ids[partners[p]], sel, ns, in, dec);
         }
     }
     free(sel);
+    if (w.failed) {
+        sl_fail(&err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
+                      "into a new --out)", w.err.msg, out);
+        goto fail;
+    }
     double secs = sl_now() - t0;
     char summary[200];
     snprintf(summary, sizeof summary, "%ld samples in %.1f s (%.2f/s), %ld skipped", w.done, secs,
@@ -504,6 +524,7 @@ fail:
     if (csv_open) sl_atomic_abort(&af);
     fprintf(stderr, "swaplab dataset: %s\n", err.msg);
 done:
+    sl_unlock(&lock);
     free(in), free(dec), free(pairs);
     if (dev) {
         if (m) nn_model_release_device(&m->model, &ctx);

@@ -333,12 +333,12 @@ int cmd_demo(int argc, char **argv) {
     int fresh = 0;
     SlArg spec[] = {
         {"--out", SL_ARG_STR, &d.out, "DIR", "where everything goes (required; reruns resume there)"},
-        {"--minutes", SL_ARG_DOUBLE, &d.minutes, "M", "training time of the tiny preset (4)"},
-        {"--train-steps", SL_ARG_INT, &d.train_steps, "N", "train N steps instead of --minutes (0 = use minutes)"},
-        {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 4..16 (6; detector split 4 train, 2 test)"},
-        {"--frames", SL_ARG_INT, &d.frames, "M", "frames per volunteer (120)"},
-        {"--limit", SL_ARG_INT, &d.limit, "N", "frames swapped each way (24)"},
-        {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (150)"},
+        {"--minutes", SL_ARG_DOUBLE, &d.minutes, "M", "training time of the tiny preset (4)", 0.01, 10080},
+        {"--train-steps", SL_ARG_INT, &d.train_steps, "N", "train N steps instead of --minutes (0 = use minutes)", 0, 100000000},
+        {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 4..16 (6; detector split 4 train, 2 test)", 4, 16},
+        {"--frames", SL_ARG_INT, &d.frames, "M", "frames per volunteer (120)", 4, 10000},
+        {"--limit", SL_ARG_INT, &d.limit, "N", "frames swapped each way (24)", 1, 100000},
+        {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (150)", 1, 10000000},
         {"--quick", SL_ARG_FLAG, &d.quick, NULL, "a tiny run for tests: 4 ids x 12 frames, 6 steps, 4 swaps"},
         {"--fresh", SL_ARG_FLAG, &fresh, NULL, "forget finished steps and start over in DIR"},
         {0},

@@ -21,10 +21,10 @@ int cmd_eval(int argc, char **argv) {
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file"},
         {"--facesets", SL_ARG_LIST, &sets, "DIR", "the synthetic face sets of the model's identities, in order"},
-        {"--max", SL_ARG_INT, &max_faces, "N", "evaluate at most N faces per identity (32)"},
-        {"--holdout-every", SL_ARG_INT, &holdout, "K", "the training run's hold-out rule (10)"},
+        {"--max", SL_ARG_INT, &max_faces, "N", "evaluate at most N faces per identity (32)", 1, 1000000},
+        {"--holdout-every", SL_ARG_INT, &holdout, "K", "the training run's hold-out rule (10)", 0, 1000000},
         {"--json", SL_ARG_STR, &json_out, "FILE", "also write the results as JSON (default: RUN/eval.json)"},
-        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
+        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)", 1, SL_ARG_MAX_THREADS},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
         {0},
     };

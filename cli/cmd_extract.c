@@ -76,12 +76,12 @@ int cmd_extract(int argc, char **argv) {
         {"--in", SL_ARG_LIST, &in, "PATH", "photos, or directories of photos (PNG, JPEG, BMP, PGM/PPM); required"},
         {"--out", SL_ARG_STR, &out, "FACESET", "the face-set directory to create; required"},
         {"--subject", SL_ARG_STR, &subject, "ID", "the volunteer's pseudonym (never a real name); required"},
-        {"--size", SL_ARG_INT, &size, "N", "side of the aligned crops in pixels (default 128)"},
-        {"--coverage", SL_ARG_DOUBLE, &coverage, "F", "fraction of the crop the face template fills (default 0.625)"},
-        {"--min-face", SL_ARG_INT, &min_face, "PX", "smallest face to detect, in pixels (default 40)"},
+        {"--size", SL_ARG_INT, &size, "N", "side of the aligned crops in pixels (default 128)", 16, 4096},
+        {"--coverage", SL_ARG_DOUBLE, &coverage, "F", "fraction of the crop the face template fills (default 0.625)", 0.05, 1.5},
+        {"--min-face", SL_ARG_INT, &min_face, "PX", "smallest face to detect, in pixels (default 40)", 20, 100000},
         {"--all", SL_ARG_FLAG, &all, NULL, "keep every face of a photo, not only the largest"},
         {"--cascade", SL_ARG_STR, &cascade, "NAME", "Haar cascade: default or alt2 (default: default)"},
-        {"--detect-size", SL_ARG_INT, &detect_size, "PX", "detect on a copy scaled to at most PX a side (default 1024; 0 = full size)"},
+        {"--detect-size", SL_ARG_INT, &detect_size, "PX", "detect on a copy scaled to at most PX a side (default 1024; 0 = full size)", 0, 16384},
         {0},
     };
     int r = sl_args_parse(CMD, "--in PATH... --out FACESET --subject ID [--size N] [--coverage F] [--min-face PX] [--all] [--cascade NAME] [--detect-size PX]",
@@ -135,7 +135,9 @@ int cmd_extract(int argc, char **argv) {
         } else if (sl_is_file(in.v[i])) {
             pl_add(&files, in.v[i]);
         } else {
-            fprintf(stderr, "swaplab %s: %s: no such file or directory\n", CMD, in.v[i]);
+            SlErr why;
+            if (!sl_check_regular(in.v[i], &why)) sl_fail(&why, "%s: not a file or directory", in.v[i]);
+            fprintf(stderr, "swaplab %s: %s\n", CMD, why.msg);
             rc = 1;
             break;
         }

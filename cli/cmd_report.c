@@ -3,11 +3,13 @@
 #include <stdio.h>
 
 #include "cli/commands.h"
+#include "data/consent.h"
 #include "report/report.h"
 #include "util/args.h"
 
 int cmd_report(int argc, char **argv) {
     ReportOpts o = {0};
+    const char *policy = NULL;
     SlArg spec[] = {
         {"--run", SL_ARG_STR, &o.dir, "DIR", "the demo directory, or a training run directory (required)"},
         {"--train-run", SL_ARG_STR, &o.run, "RUN", "the training run (default: DIR/run if present, else DIR)"},
@@ -18,9 +20,10 @@ int cmd_report(int argc, char **argv) {
         {"--video", SL_ARG_STR, &o.video, "FILE", "a swapped clip to show (default: first *.mp4 in DIR/video or DIR/swaps)"},
         {"--out", SL_ARG_STR, &o.out, "FILE", "the HTML file to write (default DIR/report/index.html)"},
         {"--revocations", SL_ARG_STR, &o.revocations, "FILE", "consent revocation list (default: per-user list)"},
-        {"--previews", SL_ARG_INT, &o.max_previews, "N", "preview grids in the filmstrip (12)"},
-        {"--examples", SL_ARG_INT, &o.max_examples, "N", "example rows per swap and heatmap table (4)"},
-        {"--threads", SL_ARG_INT, &o.threads, "N", "CPU threads for Meso-4 heatmaps (default: all)"},
+        {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy: coordinator-signed consent only (default: $SWAPLAB_POLICY, per-user or system policy)"},
+        {"--previews", SL_ARG_INT, &o.max_previews, "N", "preview grids in the filmstrip (12)", 0, 500},
+        {"--examples", SL_ARG_INT, &o.max_examples, "N", "example rows per swap and heatmap table (4)", 0, 100},
+        {"--threads", SL_ARG_INT, &o.threads, "N", "CPU threads for Meso-4 heatmaps (default: all)", 1, SL_ARG_MAX_THREADS},
         {0},
     };
     int r = sl_args_parse("report", "--run DIR [--out FILE] [options]",
@@ -37,7 +40,7 @@ int cmd_report(int argc, char **argv) {
         return sl_usage_error("report", "--previews must be 0..500 and --examples 0..100");
     ReportSummary sum;
     SlErr err;
-    if (report_write(&o, &sum, &err)) {
+    if (consent_policy_select(policy, &err) || report_write(&o, &sum, &err)) {
         fprintf(stderr, "swaplab report: %s\n", err.msg);
         return 1;
     }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "data/consent.h"
 #include "data/faceset.h"
 #include "infer/provenance.h"
 #include "infer/swap.h"
@@ -14,6 +15,7 @@
 #include "model/run.h"
 #include "util/args.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/progress.h"
 
 #define SWAP_BATCH 8
@@ -47,7 +49,7 @@ static json_t *side_json(const ConsentInfo *ci, const char *dir) {
 int cmd_swap(int argc, char **argv) {
     const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = "avg",
                *blend = "alpha", *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
-               *device = NULL;
+               *device = NULL, *policy = NULL;
     int raw = 0, limit = 0, threads = 0;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train"},
@@ -63,9 +65,10 @@ int cmd_swap(int argc, char **argv) {
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},
         {"--to-faceset", SL_ARG_STR, &to_faceset, "DIR", "the target subject's face set, for its consent check"},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "consent revocation list (default: per-user list)"},
-        {"--limit", SL_ARG_INT, &limit, "N", "swap only the first N faces (0 = all)"},
+        {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy: coordinator-signed consent only (default: $SWAPLAB_POLICY, per-user or system policy)"},
+        {"--limit", SL_ARG_INT, &limit, "N", "swap only the first N faces (0 = all)", 0, 2147483647},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
-        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
+        {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)", 1, SL_ARG_MAX_THREADS},
         {0},
     };
     int r = sl_args_parse("swap", "--model RUN --from FACESET --to SUBJECT --out DIR [--mask M] [--color C] [--blend B]",
@@ -85,13 +88,16 @@ int cmd_swap(int argc, char **argv) {
     if (limit < 0 || threads < 0) return sl_usage_error("swap", "--limit and --threads must not be negative");
 
     int rc = 1, fs_loaded = 0, dev = 0;
+    SlLock lock = {.fd = -1};
     FaceSet fs;
     RunInfo run;
     SwapGate g;
     NnCtx ctx;
     float *in = NULL, *dec = NULL;
     json_t *outputs = NULL;
-    SwapModel *m = run_load_model(model, &run, &err);
+    SwapModel *m = NULL;
+    if (consent_policy_select(policy, &err)) goto fail;
+    m = run_load_model(model, &run, &err);
     if (!m) goto fail;
     if (swap_gate(&run, from, to, to_faceset, revocations, &g, &err)) goto fail;
     if (faceset_load(from, &fs, &err)) goto fail;
@@ -118,6 +124,7 @@ int cmd_swap(int argc, char **argv) {
         sl_failctx(&err, "cannot create the output directory");
         goto fail;
     }
+    if (sl_lock_dir(&lock, pdir, "swaplab swap", &err)) goto fail;
     snprintf(probe, sizeof probe, "%s/.swaplab-write-test.%ld", pdir, (long)getpid());
     if (sl_write_atomic(probe, "", 0, &err)) {
         sl_failctx(&err, "the output directory is not writable");
@@ -218,6 +225,7 @@ fail_prog:
 fail:
     fprintf(stderr, "swaplab swap: %s\n", err.msg);
 done:
+    sl_unlock(&lock);
     json_decref(outputs);
     free(in), free(dec);
     if (dev) {

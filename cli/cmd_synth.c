@@ -125,11 +125,11 @@ int cmd_synth(int argc, char **argv) {
     const char *seed_s = "1";
     SlArg spec[] = {
         {"--out", SL_ARG_STR, &out, "DIR", "write DIR/synth-0001 ... (required)"},
-        {"--identities", SL_ARG_INT, &ids, "N", "number of synthetic people (default 4)"},
-        {"--frames", SL_ARG_INT, &frames, "M", "frames per person (default 100)"},
-        {"--size", SL_ARG_INT, &size, "PX", "side of the rendered frames (default 256)"},
-        {"--crop", SL_ARG_INT, &crop, "PX", "side of the aligned crops: 64, 128 or 256 (default 64)"},
-        {"--coverage", SL_ARG_DOUBLE, &coverage, "C", "fraction of the crop the mean face spans (default 0.625)"},
+        {"--identities", SL_ARG_INT, &ids, "N", "number of synthetic people (default 4)", 1, SYNTH_MAX_IDS},
+        {"--frames", SL_ARG_INT, &frames, "M", "frames per person (default 100)", 1, SYNTH_MAX_FRAMES},
+        {"--size", SL_ARG_INT, &size, "PX", "side of the rendered frames (default 256)", 32, 4096},
+        {"--crop", SL_ARG_INT, &crop, "PX", "side of the aligned crops: 64, 128 or 256 (default 64)", 16, 1024},
+        {"--coverage", SL_ARG_DOUBLE, &coverage, "C", "fraction of the crop the mean face spans (default 0.625)", 0.2, 1.5},
         {"--seed", SL_ARG_STR, &seed_s, "S", "random seed, an unsigned integer (default 1); same seed, same bytes"},
         {"--ground-truth", SL_ARG_FLAG, &gt, NULL,
          "also write DIR/ground-truth/A__B/NNNNNN.png: the perfect A->B swap of every frame of A"},

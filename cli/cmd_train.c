@@ -4,12 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "data/consent.h"
+#include "nn/dist.h"
 #include "train/config.h"
 #include "model/swap_model.h"
 #include "train/trainer.h"
 #include "util/args.h"
+#include "util/fs.h"
+#include "util/lock.h"
 
 enum { MAXSPEC = 48 };
 
@@ -19,6 +24,7 @@ int cmd_train(int argc, char **argv) {
     TrainConfig def;
     train_config_default(&def, NULL);
     SlStrList sets = {0};
+    const char *policy = NULL;
     int steps = 0;
     double minutes = 0;
     SlArg spec[MAXSPEC];
@@ -28,8 +34,9 @@ int cmd_train(int argc, char **argv) {
     int n = 0;
     spec[n++] = (SlArg){"--facesets", SL_ARG_LIST, &sets, "DIR", "face sets, one per identity (2..16; order = decoder order)"};
     spec[n++] = (SlArg){"--out", SL_ARG_STR, &o.out, "RUN", "run directory (model, checkpoints, previews, logs)"};
-    spec[n++] = (SlArg){"--steps", SL_ARG_INT, &steps, "N", "train until step N"};
-    spec[n++] = (SlArg){"--minutes", SL_ARG_DOUBLE, &minutes, "M", "train for M minutes of wall time (this invocation)"};
+    spec[n++] = (SlArg){"--steps", SL_ARG_INT, &steps, "N", "train until step N", 1, 2147483647};
+    spec[n++] = (SlArg){"--minutes", SL_ARG_DOUBLE, &minutes, "M", "train for M minutes of wall time (this invocation)", 0.001,
+                        525600};
     spec[n++] = (SlArg){"--resume", SL_ARG_FLAG, &o.resume, NULL, "continue the run in --out from its last checkpoint"};
     /* one flag per hyperparameter, from train/config.c */
     SL_ASSERT(train_nparams <= 32);
@@ -45,16 +52,22 @@ int cmd_train(int argc, char **argv) {
         if (p->type == TP_NOFLAG) spec[n++] = (SlArg){p->flag, SL_ARG_FLAG, &pflag[i], NULL, helps[i]};
         else spec[n++] = (SlArg){p->flag, SL_ARG_STR, &pval[i], p->metavar, helps[i]};
     }
-    spec[n++] = (SlArg){"--preview-every", SL_ARG_INT, &o.preview_every, "N", "preview grid every N steps (default: every 20 s)"};
-    spec[n++] = (SlArg){"--eval-every", SL_ARG_INT, &o.eval_every, "N", "fidelity evaluation every N steps (default: 8 per run)"};
-    spec[n++] = (SlArg){"--save-every", SL_ARG_INT, &o.save_every, "N", "checkpoint every N steps (default: every 10 minutes)"};
-    spec[n++] = (SlArg){"--save-minutes", SL_ARG_DOUBLE, &o.save_minutes, "M", "checkpoint every M minutes (10)"};
-    spec[n++] = (SlArg){"--log-every", SL_ARG_INT, &o.log_every, "N", "log.jsonl line every N steps (default: every second)"};
+    spec[n++] = (SlArg){"--preview-every", SL_ARG_INT, &o.preview_every, "N", "preview grid every N steps (default: every 20 s)",
+                        1, 2147483647};
+    spec[n++] = (SlArg){"--eval-every", SL_ARG_INT, &o.eval_every, "N", "fidelity evaluation every N steps (default: 8 per run)",
+                        1, 2147483647};
+    spec[n++] = (SlArg){"--save-every", SL_ARG_INT, &o.save_every, "N", "checkpoint every N steps (default: every 10 minutes)",
+                        1, 2147483647};
+    spec[n++] = (SlArg){"--save-minutes", SL_ARG_DOUBLE, &o.save_minutes, "M", "checkpoint every M minutes (10)", 0.01, 525600};
+    spec[n++] = (SlArg){"--log-every", SL_ARG_INT, &o.log_every, "N", "log.jsonl line every N steps (default: every second)",
+                        1, 2147483647};
     spec[n++] = (SlArg){"--timelapse", SL_ARG_FLAG, &o.timelapse, NULL, "keep every preview grid in previews/"};
-    spec[n++] = (SlArg){"--loaders", SL_ARG_INT, &o.loaders, "N", "data loader threads (1)"};
-    spec[n++] = (SlArg){"--threads", SL_ARG_INT, &o.threads, "N", "compute threads (default: all cores)"};
+    spec[n++] = (SlArg){"--loaders", SL_ARG_INT, &o.loaders, "N", "data loader threads (1)", 1, SL_ARG_MAX_LOADERS};
+    spec[n++] = (SlArg){"--threads", SL_ARG_INT, &o.threads, "N", "compute threads (default: all cores)", 1, SL_ARG_MAX_THREADS};
     spec[n++] = (SlArg){"--device", SL_ARG_STR, &o.device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"};
     spec[n++] = (SlArg){"--revocations", SL_ARG_STR, &o.revocations, "FILE", "consent revocation list (default: per-user list)"};
+    spec[n++] = (SlArg){"--policy", SL_ARG_STR, &policy, "FILE",
+                        "lab policy: coordinator-signed consent only (default: $SWAPLAB_POLICY, per-user or system policy)"};
     spec[n] = (SlArg){0};
     SL_ASSERT(n < MAXSPEC);
     int r = sl_args_parse("train", "--facesets DIR... --out RUN [--preset P] [--steps N | --minutes M] [--batch B] [--resume]",
@@ -121,14 +134,21 @@ int cmd_train(int argc, char **argv) {
     o.n_facesets = sets.n;
     o.steps = steps;
     o.minutes = minutes;
-    /* (the run-directory lock goes here, before anything is read or written in --out) */
+    /* the run-directory lock, taken before anything is read or written in --out (util/lock.h); under
+     * mpirun rank 0 holds it for the job (only rank 0 writes there) */
     SlErr err;
-    if (train_run(&o, &err)) {
+    err.msg[0] = 0;
+    SlLock lock = {.fd = -1};
+    int created = !sl_is_dir(o.out), rank0 = nn_dist_launched_rank() == 0;
+    if (consent_policy_select(policy, &err) || (rank0 && sl_mkdirs(o.out, &err)) ||
+        (rank0 && sl_lock_dir(&lock, o.out, "swaplab train", &err)) || train_run(&o, &err)) {
         if (err.msg[0]) fprintf(stderr, "swaplab train: %s\n", err.msg);
         rc = 1;
     } else {
         rc = 0;
     }
+    sl_unlock(&lock);
+    if (rc && created && rank0) rmdir(o.out); /* only when nothing else was written into it */
 out:
     free(sets.v);
     return rc;

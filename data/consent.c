@@ -239,6 +239,10 @@ static int hex_ok(const char *s, size_t n) {
     return 1;
 }
 
+static void copy_str(char *dst, size_t n, const char *s) {
+    snprintf(dst, n, "%s", s ? s : "");
+}
+
 /* ---- JSON helpers --------------------------------------------------------------------------- */
 static int load_json(const char *path, const char *data, size_t len, json_t **out, SlErr *err) {
     json_error_t je;
@@ -333,7 +337,7 @@ static void reasons_to_err(const ConsentReasons *r, const char *dir, SlErr *err)
     sl_fail(err, "%s", buf);
 }
 
-/* ---- revocation list ------------------------------------------------------------------------- */
+/* ---- revocation list and lab policy ---------------------------------------------------------- */
 void consent_revocations_default_path(char *out, size_t n) {
     const char *e = getenv("SWAPLAB_REVOCATIONS");
     if (e && *e) {
@@ -354,12 +358,12 @@ void consent_revocations_free(ConsentRevocations *r) {
     if (!r) return;
     for (int i = 0; i < r->n; i++) {
         free(r->v[i].subject);
+        free(r->v[i].sha256);
         free(r->v[i].date);
         free(r->v[i].reason);
     }
     free(r->v);
-    r->v = NULL;
-    r->n = 0;
+    memset(r, 0, sizeof *r);
 }
 
 static const char *jstr(json_t *o, const char *key) {
@@ -367,17 +371,74 @@ static const char *jstr(json_t *o, const char *key) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-int consent_revocations_load(const char *path, ConsentRevocations *out, SlErr *err) {
-    out->n = 0;
-    out->v = NULL;
-    char def[4096];
-    if (!path) {
-        consent_revocations_default_path(def, sizeof def);
-        path = def;
+/* A copy of s in which every byte that does not start a well-formed UTF-8 sequence (no overlong
+ * forms, no surrogates, nothing above U+10FFFF) is replaced by U+FFFD. */
+static char *utf8_sanitize(const char *s) {
+    size_t n = strlen(s);
+    char *out = xmalloc(3 * n + 1), *o = out;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = p[0];
+        int len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
+                : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        int ok = len > 0;
+        for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
+        if (ok && len == 3) {
+            if (c == 0xE0 && p[1] < 0xA0) ok = 0;      /* overlong */
+            if (c == 0xED && p[1] >= 0xA0) ok = 0;     /* surrogate */
+        }
+        if (ok && len == 4) {
+            if (c == 0xF0 && p[1] < 0x90) ok = 0;      /* overlong */
+            if (c == 0xF4 && p[1] >= 0x90) ok = 0;     /* above U+10FFFF */
+        }
+        if (!ok) {
+            memcpy(o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+            continue;
+        }
+        memcpy(o, p, (size_t)len);
+        o += len;
+        p += len;
     }
-    if (!*path) return 0;
+    *o = 0;
+    return out;
+}
+
+/* {"algorithm": "ed25519", "public_key": 64 hex, "value": 128 hex} -> key and signature bytes. */
+static int parse_signature(json_t *sig, uint8_t pk[32], uint8_t sv[64]) {
+    const char *alg = json_is_object(sig) ? jstr(sig, "algorithm") : NULL;
+    const char *pkh = json_is_object(sig) ? jstr(sig, "public_key") : NULL;
+    const char *val = json_is_object(sig) ? jstr(sig, "value") : NULL;
+    if (!alg || strcmp(alg, "ed25519") != 0 || !pkh || !hex_ok(pkh, 64) || !val || !hex_ok(val, 128)) return -1;
+    SL_ASSERT(sl_unhex(pk, 32, pkh) == 0 && sl_unhex(sv, 64, val) == 0);
+    return 0;
+}
+
+static int path_exists(const char *p) {
     struct stat st;
-    if (stat(path, &st) != 0 && errno == ENOENT) return 0;
+    return lstat(p, &st) == 0;
+}
+
+/* The same file (by device and inode when both exist, else by name). */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
+static int revocations_load(const char *path, int missing_ok, ConsentRevocations *out, SlErr *err) {
+    memset(out, 0, sizeof *out);
+    if (!*path) {
+        if (missing_ok) return 0;
+        return sl_fail(err, "no revocation list path: set $SWAPLAB_REVOCATIONS or $HOME, or pass --revocations FILE");
+    }
+    if (!path_exists(path)) {
+        if (missing_ok) return 0;
+        return sl_fail(err, "%s: no revocation list there (a list named explicitly or by a lab policy must "
+                            "exist; an empty one is {\"format\": \"%s\", \"revoked\": []})",
+                       path, CONSENT_REVOCATIONS_FORMAT);
+    }
     char *data;
     size_t len;
     if (sl_read_file(path, CONSENT_MAX_BYTES, &data, &len, err)) return -1;
@@ -392,18 +453,44 @@ int consent_revocations_load(const char *path, ConsentRevocations *out, SlErr *e
         return sl_fail(err, "%s: not a revocation list (expected format \"%s\" and a \"revoked\" array)",
                        path, CONSENT_REVOCATIONS_FORMAT);
     }
+    json_t *sig = json_object_get(j, "signature");
+    if (sig) {
+        uint8_t sv[64];
+        if (parse_signature(sig, out->signer_pk, sv)) {
+            json_decref(j);
+            return sl_fail(err, "%s: bad signature: \"signature\" must be {\"algorithm\": \"ed25519\", "
+                                "\"public_key\": 64 hex digits, \"value\": 128 hex digits}", path);
+        }
+        char *canon = consent_canonical(j);
+        int ok = sl_verify_sig(out->signer_pk, canon, strlen(canon), sv) == 1;
+        free(canon);
+        if (!ok) {
+            json_decref(j);
+            return sl_fail(err, "%s: bad signature: the revocation list was changed after it was signed "
+                                "(or the signature is forged)", path);
+        }
+        out->is_signed = out->signature_ok = 1;
+    }
     size_t n = json_array_size(list);
     out->v = xcalloc(n ? n : 1, sizeof *out->v);
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(list, i);
         const char *s = json_is_object(e) ? jstr(e, "subject") : NULL;
-        if (!s || !*s) {
+        const char *h = json_is_object(e) ? jstr(e, "sha256") : NULL;
+        const char *bad = NULL;
+        if (!json_is_object(e)) bad = "is not an object";
+        else if (json_object_get(e, "subject") && (!s || !*s)) bad = "has a \"subject\" that is not a non-empty string";
+        else if (json_object_get(e, "sha256") && (!h || !hex_ok(h, 64)))
+            bad = "has a \"sha256\" that is not 64 lower-case hex digits";
+        else if (!s && !h) bad = "names neither a \"subject\" nor a manifest \"sha256\"";
+        if (bad) {
             json_decref(j);
             consent_revocations_free(out);
-            return sl_fail(err, "%s: revoked entry %zu has no \"subject\" string", path, i + 1);
+            return sl_fail(err, "%s: revoked entry %zu %s", path, i + 1, bad);
         }
         const char *d = jstr(e, "date"), *r = jstr(e, "reason");
-        out->v[out->n].subject = xstrdup(s);
+        out->v[out->n].subject = xstrdup(s ? s : "");
+        out->v[out->n].sha256 = xstrdup(h ? h : "");
         out->v[out->n].date = xstrdup(d ? d : "");
         out->v[out->n].reason = xstrdup(r ? r : "");
         out->n++;
@@ -412,62 +499,289 @@ int consent_revocations_load(const char *path, ConsentRevocations *out, SlErr *e
     return 0;
 }
 
+int consent_revocations_load(const char *path, ConsentRevocations *out, SlErr *err) {
+    char def[4096];
+    if (!path) {
+        consent_revocations_default_path(def, sizeof def);
+        return revocations_load(def, 1, out, err);
+    }
+    return revocations_load(path, 0, out, err);
+}
+
 const ConsentRevocation *consent_revocations_find(const ConsentRevocations *r, const char *subject) {
-    for (int i = 0; r && i < r->n; i++)
+    for (int i = 0; r && subject && *subject && i < r->n; i++)
         if (strcmp(r->v[i].subject, subject) == 0) return &r->v[i];
     return NULL;
 }
 
-int consent_is_revoked(const char *path, const char *subject, char *reason_out, size_t n, SlErr *err) {
+const ConsentRevocation *consent_revocations_find_digest(const ConsentRevocations *r, const char *sha256) {
+    for (int i = 0; r && sha256 && *sha256 && i < r->n; i++)
+        if (strcmp(r->v[i].sha256, sha256) == 0) return &r->v[i];
+    return NULL;
+}
+
+/* policy */
+int consent_policy_key(const ConsentPolicy *p, const uint8_t pk[32]) {
+    for (int i = 0; i < p->nkeys; i++)
+        if (memcmp(p->pk[i], pk, 32) == 0) return i;
+    return -1;
+}
+
+int consent_policy_load(const char *path, ConsentPolicy *p, SlErr *err) {
+    memset(p, 0, sizeof *p);
+    sl_snprintf(p->path, sizeof p->path, "%s", path);
+    if (!path_exists(path)) return sl_fail(err, "%s: no lab policy file there", path);
+    char *data;
+    size_t len;
+    if (sl_read_file(path, CONSENT_MAX_BYTES, &data, &len, err)) return -1;
+    json_t *j;
+    int rc = load_json(path, data, len, &j, err);
+    free(data);
+    if (rc) return -1;
+    const char *fmt = jstr(j, "format");
+    json_t *co = json_object_get(j, "coordinators");
+    json_t *rv = json_object_get(j, "revocations");
+    json_t *cs = json_object_get(j, "course");
+    rc = -1;
+    if (!fmt || strcmp(fmt, CONSENT_POLICY_FORMAT) != 0) {
+        sl_fail(err, "%s: not a lab policy (expected format \"%s\")", path, CONSENT_POLICY_FORMAT);
+    } else if (!json_is_array(co) || json_array_size(co) == 0 || json_array_size(co) > CONSENT_POLICY_MAX_KEYS) {
+        sl_fail(err, "%s: \"coordinators\" must be an array of 1 to %d {\"name\", \"public_key\"}", path,
+                CONSENT_POLICY_MAX_KEYS);
+    } else if (rv && (!json_is_string(rv) || !*json_string_value(rv) || strlen(json_string_value(rv)) > 2048)) {
+        sl_fail(err, "%s: \"revocations\" must be the path of the revocation list", path);
+    } else if (cs && !json_is_string(cs)) {
+        sl_fail(err, "%s: \"course\" must be a string", path);
+    } else {
+        rc = 0;
+        size_t i;
+        json_t *e;
+        json_array_foreach(co, i, e) {
+            const char *name = json_is_object(e) ? jstr(e, "name") : NULL;
+            const char *pk = json_is_object(e) ? jstr(e, "public_key") : NULL;
+            if (!name || !*name || !pk || !hex_ok(pk, 64)) {
+                rc = sl_fail(err, "%s: coordinators[%zu] must be {\"name\": string, \"public_key\": 64 lower-case hex "
+                                  "digits (the second line of a .pub file from swaplab keygen)}", path, i);
+                break;
+            }
+            SL_ASSERT(sl_unhex(p->pk[p->nkeys], 32, pk) == 0);
+            copy_str(p->name[p->nkeys], sizeof p->name[0], name);
+            p->nkeys++;
+        }
+        if (cs) copy_str(p->course, sizeof p->course, json_string_value(cs));
+        if (!rc && rv) {
+            const char *r = json_string_value(rv);
+            const char *slash = strrchr(path, '/');
+            if (r[0] == '/' || !slash) sl_snprintf(p->revocations, sizeof p->revocations, "%s", r);
+            else sl_snprintf(p->revocations, sizeof p->revocations, "%.*s/%s", (int)(slash - path), path, r);
+        }
+    }
+    json_decref(j);
+    return rc;
+}
+
+int consent_policy_find(const char *explicit_path, const char *system_path, ConsentPolicy *p, SlErr *err) {
+    const char *sys = system_path ? system_path : CONSENT_POLICY_SYSTEM;
+    const char *chosen = NULL, *how = NULL;
+    char user[4096] = "";
+    const char *env = getenv("SWAPLAB_POLICY");
+    if (explicit_path && *explicit_path) {
+        chosen = explicit_path;
+        how = "--policy";
+    } else if (env && *env) {
+        chosen = env;
+        how = "$SWAPLAB_POLICY";
+    } else {
+        const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
+        if (x && *x) sl_snprintf(user, sizeof user, "%s/swaplab/policy.json", x);
+        else if (h && *h) sl_snprintf(user, sizeof user, "%s/.config/swaplab/policy.json", h);
+        if (*user && path_exists(user)) chosen = user, how = "the per-user policy";
+    }
+    if (*sys && path_exists(sys)) {
+        if (chosen && !same_file(chosen, sys))
+            return sl_fail(err, "%s (%s): the system-wide lab policy %s is in force on this machine and may not be "
+                                "replaced by another", chosen, how, sys);
+        chosen = sys;
+    }
+    if (!chosen) return 0;
+    if (consent_policy_load(chosen, p, err)) return -1;
+    return 1;
+}
+
+int consent_policy_select(const char *path, SlErr *err) {
+    if (!path) return 0;
+    ConsentPolicy p;
+    if (consent_policy_find(path, NULL, &p, err) < 0) return -1;
+    if (setenv("SWAPLAB_POLICY", p.path, 1) != 0) return sl_fail(err, "%s: cannot set $SWAPLAB_POLICY", path);
+    return 0;
+}
+
+/* The revocation list under opt and a known policy state (has_policy 1: pol). */
+static int revocations_under(const ConsentOptions *opt, int has_policy, const ConsentPolicy *pol,
+                             ConsentRevocations *out, char *where, size_t n, SlErr *err) {
+    memset(out, 0, sizeof *out);
+    const char *expl = opt ? opt->revocations : NULL;
+    char path[4096];
+    int must_exist = 1;
+    if (has_policy && pol->revocations[0]) {
+        if (expl && !same_file(expl, pol->revocations))
+            return sl_fail(err, "%s: the lab policy %s names the revocation list %s; no other list may be used "
+                                "under it", expl, pol->path, pol->revocations);
+        sl_snprintf(path, sizeof path, "%s", pol->revocations);
+    } else if (expl) {
+        sl_snprintf(path, sizeof path, "%s", expl);
+    } else {
+        consent_revocations_default_path(path, sizeof path);
+        must_exist = has_policy;
+    }
+    if (where) sl_snprintf(where, n, "%s", path);
+    if (revocations_load(path, !must_exist, out, err)) return -1;
+    if (has_policy && (!out->is_signed || consent_policy_key(pol, out->signer_pk) < 0)) {
+        char pkh[65] = "";
+        if (out->is_signed) sl_hex(pkh, out->signer_pk, 32);
+        consent_revocations_free(out);
+        if (!*pkh)
+            return sl_fail(err, "%s: the revocation list is not signed, but the lab policy %s requires a "
+                                "coordinator's signature ('swaplab consent revoke ... --sign KEY')", path, pol->path);
+        return sl_fail(err, "%s: the revocation list is signed by key %.16s..., which is not a coordinator key of "
+                            "the lab policy %s", path, pkh, pol->path);
+    }
+    return 0;
+}
+
+int consent_revocations_for(const ConsentOptions *opt, ConsentRevocations *out, char *where, size_t n,
+                            SlErr *err) {
+    memset(out, 0, sizeof *out);
+    ConsentPolicy pol;
+    int hp = consent_policy_find(opt ? opt->policy : NULL, opt ? opt->system_policy : NULL, &pol, err);
+    if (hp < 0) return -1;
+    return revocations_under(opt, hp, &pol, out, where, n, err);
+}
+
+int consent_is_revoked_digest(const char *path, const char *subject, const char *digest, char *reason_out,
+                              size_t n, SlErr *err) {
     ConsentRevocations r;
-    if (consent_revocations_load(path, &r, err)) return -1;
+    ConsentOptions o = {.revocations = path};
+    if (consent_revocations_for(&o, &r, NULL, 0, err)) return -1;
     const ConsentRevocation *hit = consent_revocations_find(&r, subject);
-    if (hit && reason_out && n) snprintf(reason_out, n, "%s", hit->reason);
+    if (!hit) hit = consent_revocations_find_digest(&r, digest);
+    if (hit && reason_out && n) {
+        if (*hit->subject && subject && strcmp(hit->subject, subject) == 0) snprintf(reason_out, n, "%s", hit->reason);
+        else snprintf(reason_out, n, "manifest %.16s... revoked: %s", hit->sha256, hit->reason);
+    }
     int revoked = hit != NULL;
     consent_revocations_free(&r);
     return revoked;
 }
 
-int consent_revoke(const char *path, const char *subject, const char *why, const char *date,
-                   int *already, SlErr *err) {
-    if (already) *already = 0;
-    char def[4096];
-    if (!path) {
-        consent_revocations_default_path(def, sizeof def);
-        path = def;
+int consent_is_revoked(const char *path, const char *subject, char *reason_out, size_t n, SlErr *err) {
+    return consent_is_revoked_digest(path, subject, NULL, reason_out, n, err);
+}
+
+static json_t *pack_entry(const char *subject, const char *sha, const char *date, const char *reason) {
+    json_t *e = json_object();
+    if (subject && *subject) json_object_set_new(e, "subject", json_string(subject));
+    if (sha && *sha) json_object_set_new(e, "sha256", json_string(sha));
+    json_object_set_new(e, "date", json_string(date));
+    json_t *rs = json_string(reason);
+    SL_ASSERT(rs); /* sanitized or read from JSON: valid UTF-8 */
+    json_object_set_new(e, "reason", rs);
+    SL_ASSERT(json_object_size(e) >= 3);
+    return e;
+}
+
+/* Where consent_revoke writes: the policy's list, else path, else the default. Returns whether a
+ * policy is in force (0/1, pol filled when 1) or -1 with err. */
+static int revocations_target(const char *path, ConsentPolicy *pol, char *where, size_t n, SlErr *err) {
+    int hp = consent_policy_find(NULL, NULL, pol, err);
+    if (hp < 0) return -1;
+    if (hp == 1 && pol->revocations[0]) {
+        if (path && !same_file(path, pol->revocations))
+            return sl_fail(err, "%s: the lab policy %s names the revocation list %s; revoke into that one", path,
+                           pol->path, pol->revocations);
+        sl_snprintf(where, n, "%s", pol->revocations);
+    } else if (path) {
+        sl_snprintf(where, n, "%s", path);
+    } else {
+        consent_revocations_default_path(where, n);
     }
-    if (!*path)
+    if (!*where)
         return sl_fail(err, "no revocation list path: set $SWAPLAB_REVOCATIONS or $HOME, or pass --revocations FILE");
-    if (!subject || !subject_valid(subject))
-        return sl_fail(err, "bad subject '%s': it must be %s", subject ? subject : "", SUBJECT_RULE);
+    return hp;
+}
+
+int consent_revocations_path(const char *path, char *out, size_t n, SlErr *err) {
+    ConsentPolicy pol;
+    return revocations_target(path, &pol, out, n, err) < 0 ? -1 : 0;
+}
+
+int consent_revoke(const char *path, const char *subject, const char *sha256, const char *why, const char *date,
+                   const SlKeypair *sign, int *already, SlErr *err) {
+    if (already) *already = 0;
+    if (subject && !subject_valid(subject))
+        return sl_fail(err, "bad subject '%s': it must be %s", subject, SUBJECT_RULE);
+    char sha[65] = "";
+    if (sha256) {
+        if (strlen(sha256) != 64) return sl_fail(err, "bad manifest digest '%.80s': expected 64 hex digits", sha256);
+        for (int i = 0; i < 64; i++) sha[i] = (char)((sha256[i] >= 'A' && sha256[i] <= 'F') ? sha256[i] - 'A' + 'a' : sha256[i]);
+        sha[64] = 0;
+        if (!hex_ok(sha, 64)) return sl_fail(err, "bad manifest digest '%.80s': expected 64 hex digits", sha256);
+    }
+    if (!subject && !*sha) return sl_fail(err, "a revocation names a subject or a manifest digest");
     if (!why || !*why) return sl_fail(err, "a revocation needs a reason (e.g. \"subject withdrew consent\")");
     char today[16];
-    if (!date) {
-        sl_utc_date(today);
-        date = today;
-    }
+    sl_utc_date(today);
+    if (!date) date = today;
     if (!consent_date_valid(date)) return sl_fail(err, "bad date '%s': expected YYYY-MM-DD", date);
+
+    ConsentPolicy pol;
+    char where[4096];
+    int hp = revocations_target(path, &pol, where, sizeof where, err);
+    if (hp < 0) return sl_failctx(err, "refusing to rewrite the revocation list");
+    if (hp == 1 && (!sign || consent_policy_key(&pol, sign->pk) < 0))
+        return sl_fail(err, "%s: under the lab policy %s the revocation list must be signed by a coordinator: pass "
+                            "--sign KEYFILE with a coordinator's secret key", where, pol.path);
     ConsentRevocations r;
-    if (consent_revocations_load(path, &r, err))
-        return sl_failctx(err, "refusing to rewrite the revocation list");
-    if (consent_revocations_find(&r, subject)) {
+    if (revocations_load(where, 1, &r, err)) return sl_failctx(err, "refusing to rewrite the revocation list");
+    if (r.is_signed && !sign) {
+        char pkh[65];
+        sl_hex(pkh, r.signer_pk, 32);
+        consent_revocations_free(&r);
+        return sl_fail(err, "%s: the revocation list is signed (key %.16s...); pass --sign KEYFILE so it stays signed",
+                       where, pkh);
+    }
+    if ((!subject || consent_revocations_find(&r, subject)) && (!*sha || consent_revocations_find_digest(&r, sha))) {
         consent_revocations_free(&r);
         if (already) *already = 1;
         return 0;
     }
     json_t *list = json_array();
     for (int i = 0; i < r.n; i++)
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "subject", r.v[i].subject, "date",
-                                              r.v[i].date, "reason", r.v[i].reason));
+        json_array_append_new(list, pack_entry(r.v[i].subject, r.v[i].sha256, r.v[i].date, r.v[i].reason));
     consent_revocations_free(&r);
-    json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "subject", subject, "date", date, "reason", why));
-    json_t *root = json_pack("{s:s,s:o}", "format", CONSENT_REVOCATIONS_FORMAT, "revoked", list);
-    SL_ASSERT(root);
+    char *clean = utf8_sanitize(why);
+    json_array_append_new(list, pack_entry(subject, sha, date, clean));
+    free(clean);
+    json_t *root = json_object();
+    json_object_set_new(root, "format", json_string(CONSENT_REVOCATIONS_FORMAT));
+    json_object_set_new(root, "updated", json_string(today));
+    json_object_set_new(root, "revoked", list);
+    if (sign) {
+        char *canon = consent_canonical(root);
+        uint8_t sig[64];
+        sl_sign(sign, canon, strlen(canon), sig);
+        free(canon);
+        char pkh[65], sgh[129];
+        sl_hex(pkh, sign->pk, 32);
+        sl_hex(sgh, sig, 64);
+        json_object_set_new(root, "signature", json_pack("{s:s,s:s,s:s}", "algorithm", "ed25519", "public_key", pkh,
+                                                         "value", sgh));
+    }
     char *s = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
     SL_ASSERT(s);
     char dir[4096];
-    sl_snprintf(dir, sizeof dir, "%s", path);
+    sl_snprintf(dir, sizeof dir, "%s", where);
     char *slash = strrchr(dir, '/');
     int rc = 0;
     if (slash && slash != dir) {
@@ -479,7 +793,7 @@ int consent_revoke(const char *path, const char *subject, const char *why, const
         s = xrealloc(s, n + 2);
         s[n] = '\n';
         s[n + 1] = 0;
-        rc = sl_write_atomic(path, s, n + 1, err);
+        rc = sl_write_atomic(where, s, n + 1, err);
     }
     free(s);
     return rc;
@@ -494,9 +808,6 @@ static int cmp_entry(const void *a, const void *b) {
     return strcmp(((const Entry *)a)->path, ((const Entry *)b)->path);
 }
 
-static void copy_str(char *dst, size_t n, const char *s) {
-    snprintf(dst, n, "%s", s ? s : "");
-}
 
 /* Checks the string field key; reports it missing or mistyped. Returns the value or NULL. */
 static const char *need_str(json_t *j, const char *key, const char *path, ConsentReasons *r) {
@@ -641,6 +952,10 @@ int consent_check(const char *dir, const char *use, const ConsentOptions *opt, C
     char *data = NULL;
     size_t len = 0;
     SlErr e;
+    ConsentPolicy pol;
+    int has_policy = consent_policy_find(opt ? opt->policy : NULL, opt ? opt->system_policy : NULL, &pol, &e);
+    if (has_policy < 0)
+        reason(r, "%s (the lab policy cannot be read, so refusing)", e.msg);
     if (!sl_is_dir(dir)) {
         reason(r, "%s: not a face-set directory", dir);
         goto done;
@@ -748,25 +1063,38 @@ int consent_check(const char *dir, const char *use, const ConsentOptions *opt, C
                    *have ? have : "nothing");
         }
 
-        if (subject) {
-            ConsentRevocations rev;
-            SlErr re;
-            char rpath[4096];
-            if (opt && opt->revocations) copy_str(rpath, sizeof rpath, opt->revocations);
-            else consent_revocations_default_path(rpath, sizeof rpath);
-            if (consent_revocations_load(rpath, &rev, &re)) {
-                reason(r, "%s (cannot tell whether subject '%s' revoked consent, so refusing)", re.msg, subject);
-            } else {
-                const ConsentRevocation *hit = consent_revocations_find(&rev, subject);
-                if (hit)
-                    reason(r, "%s: subject '%s' revoked consent on %s (%s; revocation list %s)", path,
-                           subject, *hit->date ? hit->date : "an unrecorded date",
-                           *hit->reason ? hit->reason : "no reason given", rpath);
-                consent_revocations_free(&rev);
-            }
+        ConsentRevocations rev;
+        SlErr re;
+        char rpath[4096] = "";
+        if (has_policy < 0) {
+            /* already reported: the policy cannot be read */
+        } else if (revocations_under(opt, has_policy, &pol, &rev, rpath, sizeof rpath, &re)) {
+            reason(r, "%s (cannot tell whether subject '%s' or this manifest was revoked, so refusing)", re.msg,
+                   subject ? subject : "?");
+        } else {
+            const ConsentRevocation *hit = consent_revocations_find(&rev, subject);
+            if (hit)
+                reason(r, "%s: subject '%s' revoked consent on %s (%s; revocation list %s)", path,
+                       subject, *hit->date ? hit->date : "an unrecorded date",
+                       *hit->reason ? hit->reason : "no reason given", rpath);
+            hit = consent_revocations_find_digest(&rev, info->digest);
+            if (hit)
+                reason(r, "%s: this manifest (sha256 %.16s...) was revoked on %s (%s; revocation list %s)", path,
+                       info->digest, *hit->date ? hit->date : "an unrecorded date",
+                       *hit->reason ? hit->reason : "no reason given", rpath);
+            consent_revocations_free(&rev);
         }
     }
     check_signature(j, path, opt, info, r);
+    if (has_policy == 1) {
+        uint8_t spk[32];
+        if (!info->is_signed)
+            reason(r, "%s: not signed, but the lab policy %s requires a coordinator's signature ('swaplab consent "
+                      "init ... --sign KEY')", path, pol.path);
+        else if (info->signer_pk[0] && sl_unhex(spk, 32, info->signer_pk) == 0 && consent_policy_key(&pol, spk) < 0)
+            reason(r, "%s: signed by key %.16s..., which is not a coordinator key of the lab policy %s", path,
+                   info->signer_pk, pol.path);
+    }
     check_images(j, dir, path, info, r);
 
 done:

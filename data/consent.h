@@ -69,9 +69,13 @@ typedef struct {
 void consent_reasons_free(ConsentReasons *r);
 
 typedef struct {
-    const char *revocations; /* revocation list file; NULL: consent_revocations_default_path() */
+    const char *revocations; /* revocation list file given explicitly (it must exist); NULL: the
+                                policy's list, else consent_revocations_default_path() */
     const char *today;       /* "YYYY-MM-DD" to compare dates with; NULL: today's UTC date (tests) */
     const uint8_t *trusted_pk; /* non-NULL: require a signature by exactly this key */
+    const char *policy;      /* lab policy file given explicitly (it must exist); NULL: the search
+                                of consent_policy_find */
+    const char *system_policy; /* NULL: CONSENT_POLICY_SYSTEM; tests point it elsewhere */
 } ConsentOptions;
 
 /* The gate. use is "train", "swap", "dataset", "report", or NULL to check everything but the
@@ -116,31 +120,93 @@ int consent_load(const char *dir, void **root, SlErr *err);
  * separators=(",", ":"), ensure_ascii=True)). Returns a malloc'ed string. */
 char *consent_canonical(const void *root);
 
+/* ---- lab policy --------------------------------------------------------------------------------
+ * A course that needs authentic consent (not only intact files) writes a policy file:
+ *
+ *     {"format": "swaplab-policy/1", "course": "CS 492 2026",
+ *      "coordinators": [{"name": "A. Teacher", "public_key": "<64 hex>"}],
+ *      "revocations": "/srv/course/revoked.json"}
+ *
+ * Under a policy the gate (train, swap, dataset, report, consent verify) also refuses a manifest
+ * that is unsigned or signed by a key the policy does not name, and a revocation list that is
+ * missing, unsigned or signed by another key. "revocations" (optional; relative to the policy
+ * file's folder) names the one list in force: --revocations naming another file is refused.
+ * The policy in force is, first found: --policy FILE (must exist), $SWAPLAB_POLICY (must exist),
+ * $XDG_CONFIG_HOME/swaplab/policy.json or ~/.config/swaplab/policy.json, the system file
+ * CONSENT_POLICY_SYSTEM. When the system file exists it is always the policy: a per-user file,
+ * $SWAPLAB_POLICY or --policy naming another file is an error (a student cannot swap it out on a
+ * lab machine). Threat model: docs/CONSENT.md. */
+#define CONSENT_POLICY_FORMAT "swaplab-policy/1"
+#define CONSENT_POLICY_SYSTEM "/etc/swaplab/policy.json"
+#define CONSENT_POLICY_MAX_KEYS 64
+typedef struct {
+    char path[4096];        /* the file it was read from */
+    char course[256];
+    int nkeys;
+    uint8_t pk[CONSENT_POLICY_MAX_KEYS][32];
+    char name[CONSENT_POLICY_MAX_KEYS][128];
+    char revocations[4096]; /* the list it names (resolved against the policy's folder), or "" */
+} ConsentPolicy;
+
+/* Reads and checks a policy file (format, 1..64 coordinators each with a name and a 64-hex key). */
+int consent_policy_load(const char *path, ConsentPolicy *p, SlErr *err);
+/* The policy in force (order above). explicit_path: --policy or NULL; system_path NULL:
+ * CONSENT_POLICY_SYSTEM. Returns 1 with p filled, 0 when no policy is in force, -1 with err when
+ * a policy named or found cannot be used (the gate then refuses: it fails closed). */
+int consent_policy_find(const char *explicit_path, const char *system_path, ConsentPolicy *p, SlErr *err);
+/* For commands with --policy FILE: loads it (refusing what consent_policy_find refuses) and makes
+ * it the policy of this process and its children ($SWAPLAB_POLICY), so every gate the command
+ * runs (train, swap, dataset, report) applies it. path NULL: nothing to do. */
+int consent_policy_select(const char *path, SlErr *err);
+/* The index of pk among the policy's keys, or -1. */
+int consent_policy_key(const ConsentPolicy *p, const uint8_t pk[32]);
+
 /* ---- revocation ------------------------------------------------------------------------------ */
 typedef struct {
-    char *subject, *date, *reason;
+    char *subject; /* pseudonym, or "" for an entry that revokes one manifest by digest */
+    char *sha256;  /* SHA-256 (hex) of a revoked consent.json, or "" */
+    char *date, *reason;
 } ConsentRevocation;
 typedef struct {
     int n;
     ConsentRevocation *v;
+    int is_signed, signature_ok; /* a "signature" member is present; it verifies */
+    uint8_t signer_pk[32];
 } ConsentRevocations;
 
 /* $SWAPLAB_REVOCATIONS if set, else $XDG_CONFIG_HOME/swaplab/revoked.json, else
  * $HOME/.config/swaplab/revoked.json. */
 void consent_revocations_default_path(char *out, size_t n);
-/* path NULL: the default path. A missing file is an empty list; a malformed one is an error. */
+/* path NULL: the default path, where a missing file is an empty list. A path given explicitly
+ * must exist. A malformed list is an error. A signature, when present, is checked (is_signed,
+ * signature_ok, signer_pk); whether one is required is the caller's (the policy's) business. */
 int consent_revocations_load(const char *path, ConsentRevocations *out, SlErr *err);
 void consent_revocations_free(ConsentRevocations *r);
-/* The entry for subject, or NULL. */
+/* The entry for subject (or, with consent_revocations_find_digest, for a manifest digest), or NULL. */
 const ConsentRevocation *consent_revocations_find(const ConsentRevocations *r, const char *subject);
+const ConsentRevocation *consent_revocations_find_digest(const ConsentRevocations *r, const char *sha256);
+/* The revocation list that applies under opt (explicit --revocations, the policy's list, the
+ * default path), loaded and, under a policy, required to exist and be signed by a coordinator.
+ * where receives the list's path. Returns 0, or -1 with err (the gate then refuses). */
+int consent_revocations_for(const ConsentOptions *opt, ConsentRevocations *out, char *where, size_t n,
+                            SlErr *err);
 /* For swap with a trained model (which records subject + manifest digest): 1 when subject is
  * revoked (reason copied into reason[0..n) when non-NULL), 0 when not, -1 when the list cannot
- * be read (callers must then refuse: the gate fails closed). path NULL: the default path. */
+ * be read (callers must then refuse: the gate fails closed). path NULL: the default path (or the
+ * policy's list). consent_is_revoked_digest also refuses a revoked manifest digest (NULL: none). */
 int consent_is_revoked(const char *path, const char *subject, char *reason, size_t n, SlErr *err);
-/* Adds subject to the list at path (NULL: default; parent folders created), written atomically.
- * date NULL: today. Adding a subject already listed keeps the first entry; *already says so. */
-int consent_revoke(const char *path, const char *subject, const char *reason, const char *date,
-                   int *already, SlErr *err);
+int consent_is_revoked_digest(const char *path, const char *subject, const char *digest, char *reason,
+                              size_t n, SlErr *err);
+/* Adds an entry to the list at path (NULL: default; parent folders created), written atomically:
+ * for subject (may be NULL when sha256 is given) and/or a manifest digest sha256 (64 hex, may be
+ * NULL). date NULL: today. An entry already listed keeps the first; *already says so. The reason
+ * is free text; bytes that are not UTF-8 are replaced by U+FFFD (the revocation is never lost).
+ * sign non-NULL: the list is signed with this key; an existing signed list is rewritten only when
+ * its signature verifies, and under a policy only signed by a coordinator key. */
+int consent_revoke(const char *path, const char *subject, const char *sha256, const char *reason,
+                   const char *date, const SlKeypair *sign, int *already, SlErr *err);
+/* The list consent_revoke(path, ...) writes to (the policy's, else path, else the default). */
+int consent_revocations_path(const char *path, char *out, size_t n, SlErr *err);
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 /* 1 when s is a valid calendar date "YYYY-MM-DD". */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/fs.h"
 
@@ -485,7 +486,7 @@ int haar_load(const char *path, HaarCascade **out, SlErr *err) {
     size_t len;
     *out = NULL;
     if (sl_read_file(path, HAAR_MAX_FILE, &data, &len, err)) {
-        if (!sl_is_file(path))
+        if (access(path, F_OK) != 0)
             return sl_fail(err, "%s: cascade file not found (install Debian's opencv-data, or set SWAPLAB_HAAR_DIR)", path);
         return -1;
     }

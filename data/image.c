@@ -10,6 +10,8 @@
 
 #include "util/fs.h"
 
+#define PNG_CHUNK_MAX ((png_alloc_size_t)32 << 20) /* largest ancillary PNG chunk read (32 MiB) */
+
 #include <stb_image.h>
 #include <stb_image_resize.h>
 #include <stb_image_write.h>
@@ -80,8 +82,28 @@ static void png_err_fn(png_structp png, png_const_charp msg) {
 }
 static void png_warn_fn(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
 
+/* Walks the chunk list of a PNG in memory before libpng sees it: every chunk must fit in the bytes
+ * that remain. libpng allocates an ancillary chunk at its declared length before reading it, so a
+ * 111-byte file declaring a 1.1 GB zTXt took seconds and gigabytes (found by tests/fuzz/fuzz_png.c;
+ * png_set_chunk_malloc_max did not stop it in Debian's libpng 1.6). */
+static int png_chunks_fit(const uint8_t *data, size_t len, const char *name, SlErr *err) {
+    size_t o = 8;
+    while (o + 12 <= len) {
+        uint32_t n = (uint32_t)data[o] << 24 | (uint32_t)data[o + 1] << 16 | (uint32_t)data[o + 2] << 8 | data[o + 3];
+        char type[5] = {0};
+        for (int k = 0; k < 4; k++) type[k] = (data[o + 4 + k] >= 32 && data[o + 4 + k] < 127) ? (char)data[o + 4 + k] : '?';
+        if ((uint64_t)n + 12 > (uint64_t)(len - o))
+            return sl_fail(err, "%s: corrupt or truncated PNG (chunk %s at byte %zu claims %u bytes, %zu remain)", name,
+                           type, o, n, len - o - 12);
+        if (memcmp(type, "IEND", 4) == 0) return 0;
+        o += (size_t)n + 12;
+    }
+    return 0; /* a missing IEND is libpng's to report */
+}
+
 static int load_png_mem(const uint8_t *data, size_t len, int want_c, Image *out, const char *name,
                         SlErr *err) {
+    if (png_chunks_fit(data, len, name, err)) return -1;
     char emsg[256] = "";
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, emsg, png_err_fn, png_warn_fn);
     if (!png) SL_DIE("png_create_read_struct failed");
@@ -97,6 +119,9 @@ static int load_png_mem(const uint8_t *data, size_t len, int want_c, Image *out,
     }
     png_set_read_fn(png, &rd, png_mem_read);
     png_set_user_limits(png, SL_IMAGE_MAX_DIM, SL_IMAGE_MAX_DIM);
+    /* an ancillary chunk (text, profile) is allocated at its declared length before it is read:
+     * without a cap a 100-byte file asks for gigabytes (found by tests/fuzz/fuzz_png.c) */
+    png_set_chunk_malloc_max(png, PNG_CHUNK_MAX);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     if (check_dims(name, (long)w, (long)h, err)) {
@@ -132,12 +157,21 @@ int image_load_mem(const uint8_t *data, size_t len, int want_c, Image *out, cons
     if (len >= 8 && png_sig_cmp(data, 0, 8) == 0) return load_png_mem(data, len, want_c, out, name, err);
     if (len > 0x7fffffff) return sl_fail(err, "%s: file too large", name);
     int w, h, c;
-    if (!stbi_info_from_memory(data, (int)len, &w, &h, &c))
-        return sl_fail(err, "%s: not a readable image (PNG, JPEG, BMP, PGM/PPM, TGA, GIF): %s", name,
-                       stbi_failure_reason());
+    /* stb tries every decoder in turn and keeps the last one's reason ("bad png sig" for a broken
+     * JPEG): name the format by its first bytes instead. */
+    const char *fmt = len >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF ? "JPEG"
+                    : len >= 8 && png_sig_cmp(data, 0, 8) == 0                       ? "PNG"
+                    : len >= 2 && data[0] == 'B' && data[1] == 'M'                   ? "BMP"
+                    : len >= 6 && (memcmp(data, "GIF87a", 6) == 0 || memcmp(data, "GIF89a", 6) == 0) ? "GIF"
+                    : len >= 2 && data[0] == 'P' && data[1] >= '1' && data[1] <= '6' ? "PGM/PPM"
+                                                                                      : NULL;
+    if (!stbi_info_from_memory(data, (int)len, &w, &h, &c)) {
+        if (fmt) return sl_fail(err, "%s: corrupt or truncated %s file (its header cannot be read)", name, fmt);
+        return sl_fail(err, "%s: not a readable image (PNG, JPEG, BMP, PGM/PPM, TGA, GIF)", name);
+    }
     if (check_dims(name, w, h, err)) return -1;
     uint8_t *px = stbi_load_from_memory(data, (int)len, &w, &h, &c, 0);
-    if (!px) return sl_fail(err, "%s: corrupt image: %s", name, stbi_failure_reason());
+    if (!px) return sl_fail(err, "%s: corrupt or truncated %s file: %s", name, fmt ? fmt : "image", stbi_failure_reason());
     Image im = {w, h, c, xmalloc((size_t)w * (size_t)h * (size_t)c)};
     memcpy(im.px, px, (size_t)w * (size_t)h * (size_t)c);
     stbi_image_free(px);
@@ -254,17 +288,29 @@ int image_read_png_texts(const char *path, char ***keys, char ***texts, int *n, 
         free(data);
         return 0;
     }
+    if (png_chunks_fit((const uint8_t *)data, len, path, err)) {
+        free(data);
+        return -1;
+    }
     char emsg[256] = "";
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, emsg, png_err_fn, png_warn_fn);
     png_infop info = png_create_info_struct(png);
     MemReader rd = {(const uint8_t *)data, len, 0};
+    /* what a longjmp from libpng must free (volatile: set after setjmp) */
+    png_bytep volatile row = NULL;
+    png_infop volatile end = NULL;
     if (setjmp(png_jmpbuf(png))) {
-        png_destroy_read_struct(&png, &info, NULL);
+        png_infop e = end;
+        png_destroy_read_struct(&png, &info, e ? &e : NULL);
+        free(row);
         free(data);
         return sl_fail(err, "%s: corrupt PNG (%s)", path, emsg);
     }
     png_set_read_fn(png, &rd, png_mem_read);
     png_set_user_limits(png, SL_IMAGE_MAX_DIM, SL_IMAGE_MAX_DIM);
+    /* an ancillary chunk (text, profile) is allocated at its declared length before it is read:
+     * without a cap a 100-byte file asks for gigabytes (found by tests/fuzz/fuzz_png.c) */
+    png_set_chunk_malloc_max(png, PNG_CHUNK_MAX);
     /* Text chunks may come before or after IDAT: read the whole file. */
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
@@ -273,12 +319,13 @@ int image_read_png_texts(const char *path, char ***keys, char ***texts, int *n, 
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     size_t rb = png_get_rowbytes(png, info);
-    png_bytep row = xmalloc(rb);
+    row = xmalloc(rb);
     int passes = png_set_interlace_handling(png);
     for (int p = 0; p < passes; p++)
         for (png_uint_32 y = 0; y < h; y++) png_read_row(png, row, NULL);
     free(row);
-    png_infop end = png_create_info_struct(png);
+    row = NULL;
+    end = png_create_info_struct(png);
     png_read_end(png, end);
     png_textp t1 = NULL, t2 = NULL;
     int n1 = png_get_text(png, info, &t1, NULL), n2 = png_get_text(png, end, &t2, NULL);
@@ -289,7 +336,8 @@ int image_read_png_texts(const char *path, char ***keys, char ***texts, int *n, 
         k[i] = xstrdup(t->key);
         v[i] = xstrdup(t->text ? t->text : "");
     }
-    png_destroy_read_struct(&png, &info, &end);
+    png_infop e = end;
+    png_destroy_read_struct(&png, &info, &e);
     free(data);
     *keys = k;
     *texts = v;

@@ -291,8 +291,10 @@ int lm_parse(const uint8_t *data, size_t len, const char *name, LmModel **out, S
 
 int lm_load(const char *path, LmModel **out, SlErr *err) {
     *out = NULL;
-    if (!sl_is_file(path))
+    struct stat pst;
+    if (stat(path, &pst) != 0)
         return sl_fail(err, "%s: landmark model not found (install Debian's libdlib-data, or set SWAPLAB_LANDMARKS)", path);
+    if (sl_check_regular(path, err)) return -1;
     int fd = open(path, O_RDONLY);
     if (fd < 0) return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;

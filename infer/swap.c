@@ -289,10 +289,30 @@ int swap_gate(const RunInfo *run, const char *from_dir, const char *to_subject, 
         return sl_fail(err, "target subject '%s': the face set %s belongs to subject '%s'; pass the target's own face set "
                             "with --to-faceset",
                        to_subject, td, g->to.subject);
-    if (strcmp(g->to.digest, run->ids[g->target].consent_digest) != 0)
-        sl_warn("target subject '%s': the consent manifest %s/consent.json changed since the model was trained (the "
-                "current one allows swap and is the one recorded)",
-                to_subject, td);
+    if (strcmp(g->to.digest, run->ids[g->target].consent_digest) != 0) {
+        /* Another manifest than the one the model was trained under: a copied face set relabelled with
+         * this subject, or a renewal. Only a renewal signed by a coordinator of the lab policy counts. */
+        ConsentPolicy pol;
+        SlErr pe;
+        uint8_t spk[32];
+        int renewal = consent_policy_find(NULL, NULL, &pol, &pe) == 1 && g->to.signature_ok &&
+                      sl_unhex(spk, 32, g->to.signer_pk) == 0 && consent_policy_key(&pol, spk) >= 0;
+        if (!renewal)
+            return sl_fail(err, "target subject '%s': the consent manifest %s/consent.json (sha256 %.16s...) is not the "
+                                "one the model was trained under (%.16s...); a model is used only under the consent it "
+                                "was trained with (a renewal counts when a coordinator of a lab policy signed it)",
+                           to_subject, td, g->to.digest, run->ids[g->target].consent_digest);
+        sl_warn("target subject '%s': the consent manifest %s/consent.json is a renewal signed by a coordinator of the "
+                "lab policy %s, not the one the model was trained under", to_subject, td, pol.path);
+    }
+    char why[512] = "";
+    SlErr re;
+    int rv = consent_is_revoked_digest(revocations, to_subject, run->ids[g->target].consent_digest, why, sizeof why, &re);
+    if (rv < 0)
+        return sl_fail(err, "target subject '%s' refused: the revocation list cannot be read (%s); the gate fails closed",
+                       to_subject, re.msg);
+    if (rv) return sl_fail(err, "target subject '%s' refused: the consent the model was trained under was revoked (%s)",
+                           to_subject, why);
     return 0;
 }
 

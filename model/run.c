@@ -57,8 +57,9 @@ int run_identities_parse(const char *json, RunIdentity *ids, int max, int *n, Sl
             copy_str(ids[i].consent_digest, sizeof ids[i].consent_digest, o, "consent_digest", 1, err) ||
             copy_str(ids[i].kind, sizeof ids[i].kind, o, "kind", 0, err) ||
             copy_str(ids[i].faceset, sizeof ids[i].faceset, o, "faceset", 0, err)) {
+            int is_obj = json_is_object(o); /* o belongs to a: read it before a is freed */
             json_decref(a);
-            return json_is_object(o) ? -1 : sl_fail(err, "identity %d is not a JSON object", i);
+            return is_obj ? -1 : sl_fail(err, "identity %d is not a JSON object", i);
         }
     }
     json_decref(a);

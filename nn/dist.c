@@ -35,6 +35,13 @@ int nn_dist_launched_size(void) {
     return 1;
 }
 
+int nn_dist_launched_rank(void) {
+    static const char *const ranks[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
+    for (int i = 0; ranks[i]; i++)
+        if (env_int(ranks[i]) >= 0) return env_int(ranks[i]);
+    return 0;
+}
+
 int nn_dist_built(void) {
 #ifdef SL_HAVE_MPI
     return 1;

@@ -37,6 +37,9 @@ int nn_dist_built(void);
 int nn_dist_nccl_built(void);
 /* Ranks an MPI launcher announced in the environment (0 when not launched by one). */
 int nn_dist_launched_size(void);
+/* This process's rank as the launcher announced it (0 when not launched by one), before MPI_Init:
+ * for what only rank 0 may do first, such as taking the run directory's lock. */
+int nn_dist_launched_rank(void);
 /* Sets rank and size (MPI_Init when launched by mpirun/srun). -1 with err when launched with more
  * than one rank by a build without MPI, or when MPI cannot start. */
 int nn_dist_init(NnDist *d, SlErr *err);

@@ -17,7 +17,7 @@ mkset() {
 }
 init() { "$S" consent init "$@" --coordinator "Course TA" --scopes train,swap --expires "$future"; }
 
-check "consent --help lists the subcommands" bash -c '"$SWAPLAB" consent --help | grep -q "revoke SUBJECT"'
+check "consent --help lists the subcommands" bash -c '"$SWAPLAB" consent --help | grep -q "revoke \[SUBJECT\]"'
 for sub in init verify revoke show; do
   check "consent $sub --help" bash -c "\"\$SWAPLAB\" consent $sub --help | grep -q 'usage: swaplab consent $sub'"
 done
@@ -76,6 +76,7 @@ check_fails "unreadable revocation list fails closed" 1 "refusing" "$S" consent 
 
 # signatures
 R2=$T/empty-rev.json
+echo '{"format": "swaplab-revocations/1", "revoked": []}' >"$R2"
 check "keygen" "$S" keygen --out "$T/coord"
 mkset "$T/d"
 echo "The subject agreed to training and swapping for the 2026 lab." >"$T/statement.txt"
@@ -105,4 +106,56 @@ check "init --rescan records them anyway" init "$T/f" --subject vol-003 --revoca
 check "init completes the draft" init "$T/e" --subject vol-004 --revocations "$R2"
 check "the completed draft keeps its source" grep -q '"source": "photos/s1"' "$T/e/consent.json"
 check "the completed draft is accepted" "$S" consent verify "$T/e" --use swap --revocations "$R2"
+# issue 14.1: a reason that is not UTF-8 used to print "revoked", exit 0 and write "revoked": []
+R3=$T/rev3/revoked.json
+check "revoke with a non-UTF-8 reason" "$S" consent revoke vol-002 --reason "$(printf 'withdrew \xff\xfe')" --revocations "$R3"
+check "the non-UTF-8 revocation is in the list" grep -q '"subject": "vol-002"' "$R3"
+check_fails "and the gate refuses the subject" 1 "subject 'vol-002' revoked consent" "$S" consent verify "$T/d" --revocations "$R3"
+
+# issue 14.4: a missing --revocations file is an error, not an empty list
+check_fails "a missing --revocations file is refused" 1 "no revocation list there" \
+  "$S" consent verify "$T/d" --revocations "$T/no-such-list.json"
+
+# revocation by manifest digest
+cp -r "$T/a" "$T/g"
+"$S" consent init "$T/g" --subject vol-010 --force --coordinator "Course TA" --scopes train,swap --expires "$future" --revocations "$R2" >/dev/null
+cp -r "$T/g" "$T/g2"
+"$S" consent init "$T/g2" --subject vol-010 --force --coordinator "Course TA" --scopes train --expires "$future" --revocations "$R2" >/dev/null
+R4=$T/rev4.json
+check "revoke one manifest with --manifest" "$S" consent revoke --manifest "$T/g" --reason "recorded in error" --revocations "$R4"
+check_fails "the revoked manifest is refused" 1 "this manifest .* was revoked" "$S" consent verify "$T/g" --revocations "$R4"
+check "another manifest of the same subject is not" "$S" consent verify "$T/g2" --revocations "$R4"
+check "revoke by --digest" "$S" consent revoke --digest "$(sha256sum "$T/g2/consent.json" | cut -c1-64)" --reason x --revocations "$R4"
+check_fails "the digest-revoked manifest is refused" 1 "this manifest" "$S" consent verify "$T/g2" --revocations "$R4"
+check_fails "revoke needs a subject or a manifest" 2 "name a SUBJECT" "$S" consent revoke --reason x --revocations "$R4"
+
+# issue 14.4: the lab policy
+P=$T/course
+mkdir -p "$P"
+check "keygen for the policy's coordinator" "$S" keygen --out "$P/coord"
+printf '{"format": "swaplab-policy/1", "course": "e2e", "coordinators": [{"name": "TA", "public_key": "%s"}], "revocations": "revoked.json"}\n' \
+  "$(sed -n 2p "$P/coord.pub")" >"$P/policy.json"
+mkset "$T/h"
+init "$T/h" --subject vol-020 --revocations "$R2" >/dev/null
+check_fails "under --policy an unsigned manifest is refused" 1 "not signed, but the lab policy" \
+  "$S" consent verify "$T/h" --policy "$P/policy.json"
+check_fails "under --policy a missing revocation list is refused" 1 "no revocation list there" \
+  "$S" consent verify "$T/h" --policy "$P/policy.json"
+init "$T/h" --subject vol-020 --force --sign "$T/coord.key" --revocations "$R2" >/dev/null
+check_fails "under the policy a manifest signed by another key is refused" 1 "not a coordinator key" \
+  "$S" consent verify "$T/h" --policy "$P/policy.json"
+init "$T/h" --subject vol-020 --force --sign "$P/coord.key" --revocations "$R2" >/dev/null
+check_fails "revoking under the policy needs --sign" 1 "must be signed by a coordinator" \
+  "$S" consent revoke vol-099 --reason x --policy "$P/policy.json"
+check "revoke --sign writes the policy's signed list" "$S" consent revoke vol-099 --reason x --policy "$P/policy.json" --sign "$P/coord.key"
+check "the policy's list is signed" grep -q '"signature"' "$P/revoked.json"
+check "a coordinator-signed manifest with a signed list is accepted" "$S" consent verify "$T/h" --policy "$P/policy.json"
+check "the policy from the per-user config applies too" bash -c \
+  "cp '$P/policy.json' '$XDG_CONFIG_HOME/swaplab/policy.json' && sed -i 's#\"revoked.json\"#\"$P/revoked.json\"#' '$XDG_CONFIG_HOME/swaplab/policy.json' && ! \"\$SWAPLAB\" consent verify '$T/a' 2>/dev/null | grep -q ': ok'"
+rm -f "$XDG_CONFIG_HOME/swaplab/policy.json"
+sed -i 's/vol-099/vol-020/' "$P/revoked.json"
+check_fails "an edited signed list is refused" 1 "bad signature" "$S" consent verify "$T/h" --policy "$P/policy.json"
+check_fails "another revocation list under the policy is refused" 1 "names the revocation list" \
+  "$S" consent verify "$T/h" --policy "$P/policy.json" --revocations "$R2"
+check_fails "a missing --policy file is refused" 1 "no lab policy file there" "$S" consent verify "$T/h" --policy "$T/nope.json"
 summary e2e_consent

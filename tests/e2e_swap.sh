@@ -114,6 +114,12 @@ check_fails "target face set not found: asks for --to-faceset" 1 "pass --to-face
 check "with --to-faceset it goes through" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 \
   --to-faceset "$T/moved-b" --out "$T/out-moved" --limit 1
 mv "$T/moved-b" "$B"
+cp -r "$A" "$T/relabelled"
+check "a copy of synth-0001's set re-recorded as synth-0002" "$SWAPLAB" consent init "$T/relabelled" --subject synth-0002 \
+  --kind synthetic --coordinator "e2e" --scopes train,swap --expires "$future" --statement "test" --force
+check_fails "--to-faceset with another manifest than the model was trained under is refused (issue 14.3)" 1 \
+  "not the one the model was trained under" \
+  "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --to-faceset "$T/relabelled" --out "$R"
 
 REV=$T/revoked-list.json
 check "revoke synth-0002 in a separate list" "$SWAPLAB" consent revoke synth-0002 --reason "e2e withdrawal" --revocations "$REV"

@@ -59,10 +59,15 @@ static ConsentFields fields(void) {
     return f;
 }
 
-/* Options with today fixed and a private (absent) revocation list. */
+#define EMPTY_LIST "{\"format\": \"swaplab-revocations/1\", \"revoked\": []}\n"
+#define NO_SYSTEM_POLICY "/nonexistent/swaplab-policy.json"
+
+/* Options with today fixed and a private, empty revocation list (a list named explicitly must exist). */
 static ConsentOptions opts(char *rev, size_t n) {
     snprintf(rev, n, "%s/revoked-%03d.json", test_tmpdir(), ++g_serial);
-    ConsentOptions o = {.revocations = rev, .today = TODAY};
+    SlErr err;
+    SL_ASSERT(sl_write_atomic(rev, EMPTY_LIST, strlen(EMPTY_LIST), &err) == 0);
+    ConsentOptions o = {.revocations = rev, .today = TODAY, .system_policy = NO_SYSTEM_POLICY};
     return o;
 }
 
@@ -295,11 +300,11 @@ static void t_refuses_revoked_subject(void) {
     CHECK(consent_check(dir, "train", &o, NULL, NULL, &err) == 0);
     CHECK(consent_is_revoked(rev, "vol-017", NULL, 0, &err) == 0);
     int already = -1;
-    CHECKF(consent_revoke(rev, "vol-003", "withdrew by email", "2026-05-01", &already, &err) == 0, "%s", err.msg);
+    CHECKF(consent_revoke(rev, "vol-003", NULL, "withdrew by email", "2026-05-01", NULL, &already, &err) == 0, "%s", err.msg);
     CHECK(consent_check(dir, "train", &o, NULL, NULL, &err) == 0); /* someone else */
-    CHECK(consent_revoke(rev, "vol-017", "withdrew in person", NULL, &already, &err) == 0);
+    CHECK(consent_revoke(rev, "vol-017", NULL, "withdrew in person", NULL, NULL, &already, &err) == 0);
     CHECK(already == 0);
-    CHECK(consent_revoke(rev, "vol-017", "again", NULL, &already, &err) == 0);
+    CHECK(consent_revoke(rev, "vol-017", NULL, "again", NULL, NULL, &already, &err) == 0);
     CHECK(already == 1);
     ConsentReasons why;
     CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
@@ -314,7 +319,7 @@ static void t_refuses_revoked_subject(void) {
     CHECK(consent_revocations_load(rev, &list, &err) == 0);
     CHECK(list.n == 2);
     consent_revocations_free(&list);
-    CHECK(consent_revoke(rev, "../etc", "x", NULL, &already, &err) == -1);
+    CHECK(consent_revoke(rev, "../etc", NULL, "x", NULL, NULL, &already, &err) == -1);
 }
 
 static void t_revocation_list_unreadable_fails_closed(void) {
@@ -331,7 +336,7 @@ static void t_revocation_list_unreadable_fails_closed(void) {
     consent_reasons_free(&why);
     CHECK(consent_is_revoked(rev, "vol-017", NULL, 0, &err) == -1);
     int already;
-    CHECK(consent_revoke(rev, "vol-017", "x", NULL, &already, &err) == -1); /* never overwrites it */
+    CHECK(consent_revoke(rev, "vol-017", NULL, "x", NULL, NULL, &already, &err) == -1); /* never overwrites it */
 }
 
 static void t_env_default_revocation_path(void) {
@@ -563,7 +568,7 @@ static void t_lists_all_reasons(void) {
     SL_ASSERT(unlink(p) == 0);
     ConsentOptions o = opts(rev, sizeof rev);
     int already;
-    SL_ASSERT(consent_revoke(rev, "vol-017", "withdrew", "2026-03-01", &already, &err) == 0);
+    SL_ASSERT(consent_revoke(rev, "vol-017", NULL, "withdrew", "2026-03-01", NULL, &already, &err) == 0);
     ConsentReasons why;
     CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
     CHECK(any_reason(&why, "consent.json", "expired"));
@@ -725,8 +730,217 @@ static void t_list_images(void) {
     sl_free_list(v, n > 0 ? n : 0);
 }
 
+/* ---- issue 14: revocations that are never lost, revocation by digest, the lab policy ---------- */
+/* 14.1: a reason that is not UTF-8 used to make jansson drop the entry ("revoked": []). */
+static void t_revoke_non_utf8_reason_is_kept(void) {
+    char dir[512], rev[512];
+    make_set(dir, sizeof dir, 1);
+    ConsentFields f = fields();
+    SlErr err;
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    ConsentOptions o = opts(rev, sizeof rev);
+    int already = -1;
+    CHECKF(consent_revoke(rev, "vol-017", NULL, "withdrew \xff\xfe by l\xe9tter \xe2\x82", NULL, NULL, &already, &err) == 0,
+           "%s", err.msg);
+    ConsentRevocations list;
+    CHECKF(consent_revocations_load(rev, &list, &err) == 0, "%s", err.msg);
+    CHECK(list.n == 1);
+    if (list.n == 1) {
+        CHECK(strcmp(list.v[0].subject, "vol-017") == 0);
+        CHECKF(strcmp(list.v[0].reason, "withdrew \xEF\xBF\xBD\xEF\xBF\xBD by l\xEF\xBF\xBDtter \xEF\xBF\xBD\xEF\xBF\xBD") == 0,
+               "%s", list.v[0].reason);
+    }
+    consent_revocations_free(&list);
+    ConsentReasons why;
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, "vol-017", "revoked consent"));
+    consent_reasons_free(&why);
+}
+
+/* 14.4: --revocations naming a missing file was taken as an empty list. */
+static void t_explicit_missing_list_refused(void) {
+    char dir[512], rev[512];
+    make_set(dir, sizeof dir, 1);
+    ConsentFields f = fields();
+    SlErr err;
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    ConsentOptions o = opts(rev, sizeof rev);
+    SL_ASSERT(unlink(rev) == 0);
+    ConsentReasons why;
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, rev, "no revocation list there"));
+    consent_reasons_free(&why);
+    CHECK(consent_is_revoked(rev, "vol-017", NULL, 0, &err) == -1);
+    int already;
+    CHECKF(consent_revoke(rev, "vol-001", NULL, "x", NULL, NULL, &already, &err) == 0, "%s", err.msg); /* creates it */
+    CHECKF(consent_check(dir, "train", &o, NULL, NULL, &err) == 0, "%s", err.msg);
+}
+
+static void t_revoke_by_manifest_digest(void) {
+    char dir[512], dir2[512], rev[512];
+    make_set(dir, sizeof dir, 2);
+    make_set(dir2, sizeof dir2, 2);
+    ConsentFields f = fields();
+    SlErr err;
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    SL_ASSERT(consent_write(dir2, &f, &err) == 0);
+    ConsentOptions o = opts(rev, sizeof rev);
+    ConsentInfo info;
+    SL_ASSERT(consent_check(dir, "train", &o, &info, NULL, &err) == 0);
+    char upper[65];
+    for (int i = 0; i < 65; i++) upper[i] = (char)(info.digest[i] >= 'a' && info.digest[i] <= 'f' ? info.digest[i] - 32 : info.digest[i]);
+    int already = -1;
+    CHECKF(consent_revoke(rev, NULL, upper, "manifest recorded in error", NULL, NULL, &already, &err) == 0, "%s", err.msg);
+    CHECK(already == 0);
+    CHECK(consent_revoke(rev, NULL, info.digest, "again", NULL, NULL, &already, &err) == 0 && already == 1);
+    ConsentReasons why;
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, "this manifest", "recorded in error"));
+    consent_reasons_free(&why);
+    /* the same subject under another manifest is not revoked by it */
+    CHECKF(consent_check(dir2, "train", &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    CHECK(consent_is_revoked_digest(rev, "vol-017", info.digest, NULL, 0, &err) == 1);
+    CHECK(consent_is_revoked_digest(rev, "vol-017", NULL, NULL, 0, &err) == 0);
+    CHECK(consent_revoke(rev, NULL, "abc", "x", NULL, NULL, &already, &err) == -1);
+    CHECK(consent_revoke(rev, NULL, NULL, "x", NULL, NULL, &already, &err) == -1);
+    /* entries are checked when read: a digest that is not 64 hex digits is malformed */
+    const char *bad = "{\"format\": \"swaplab-revocations/1\", \"revoked\": [{\"sha256\": \"xyz\"}]}";
+    SL_ASSERT(sl_write_atomic(rev, bad, strlen(bad), &err) == 0);
+    CHECK(consent_check(dir2, "train", &o, NULL, NULL, &err) == -1);
+}
+
+static void write_policy(const char *path, const uint8_t *pk, const char *revocations) {
+    char hex[65], text[8192];
+    sl_hex(hex, pk, 32);
+    snprintf(text, sizeof text,
+             "{\"format\": \"swaplab-policy/1\", \"course\": \"test\", \"coordinators\": [{\"name\": \"TA\", "
+             "\"public_key\": \"%s\"}]%s%s%s}\n", hex, revocations ? ", \"revocations\": \"" : "",
+             revocations ? revocations : "", revocations ? "\"" : "");
+    SlErr err;
+    SL_ASSERT(sl_write_atomic(path, text, strlen(text), &err) == 0);
+}
+
+static void keypair(const char *name, SlKeypair *kp) {
+    char prefix[4096];
+    snprintf(prefix, sizeof prefix, "%s/%s-%03d", test_tmpdir(), name, ++g_serial);
+    SlErr err;
+    SL_ASSERT(sl_key_generate(prefix, kp, &err) == 0);
+}
+
+static void t_policy_requires_coordinator_signatures(void) {
+    SlKeypair coord, other;
+    keypair("coord", &coord);
+    keypair("other", &other);
+    char dir[512], rev[512], pol[4096];
+    make_set(dir, sizeof dir, 2);
+    ConsentOptions o = opts(rev, sizeof rev);
+    SL_ASSERT(unlink(rev) == 0);
+    snprintf(pol, sizeof pol, "%s/policy-%03d.json", test_tmpdir(), ++g_serial);
+    write_policy(pol, coord.pk, NULL);
+    o.policy = pol;
+    ConsentFields f = fields();
+    SlErr err;
+    ConsentReasons why;
+    /* unsigned manifest */
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, "consent.json", "not signed, but the lab policy"));
+    CHECK(any_reason(&why, rev, "no revocation list there")); /* and the list is missing */
+    consent_reasons_free(&why);
+    /* signed by a key the policy does not name */
+    f.sign = &other;
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, "consent.json", "not a coordinator key"));
+    consent_reasons_free(&why);
+    /* signed by the coordinator; the list exists but is unsigned */
+    f.sign = &coord;
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    SL_ASSERT(sl_write_atomic(rev, EMPTY_LIST, strlen(EMPTY_LIST), &err) == 0);
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, rev, "revocation list is not signed"));
+    consent_reasons_free(&why);
+    /* revoking under the policy needs a coordinator's key */
+    setenv("SWAPLAB_POLICY", pol, 1);
+    SL_ASSERT(unlink(rev) == 0);
+    int already;
+    CHECK(consent_revoke(rev, "vol-001", NULL, "x", NULL, NULL, &already, &err) == -1);
+    CHECK(strstr(err.msg, "--sign") != NULL);
+    CHECK(consent_revoke(rev, "vol-001", NULL, "x", NULL, &other, &already, &err) == -1);
+    CHECKF(consent_revoke(rev, "vol-001", NULL, "withdrew", NULL, &coord, &already, &err) == 0, "%s", err.msg);
+    unsetenv("SWAPLAB_POLICY");
+    CHECKF(consent_check(dir, "train", &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    /* a signed list cannot be edited (a revoked subject renamed) or rewritten unsigned */
+    CHECK(consent_revoke(rev, "vol-002", NULL, "x", NULL, NULL, &already, &err) == -1);
+    char *data;
+    size_t len;
+    SL_ASSERT(sl_read_file(rev, 1 << 20, &data, &len, &err) == 0);
+    char *at = strstr(data, "vol-001");
+    SL_ASSERT(at);
+    at[6] = '9';
+    SL_ASSERT(sl_write_atomic(rev, data, len, &err) == 0);
+    free(data);
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, rev, "bad signature"));
+    consent_reasons_free(&why);
+    /* a list signed by another key */
+    SL_ASSERT(unlink(rev) == 0);
+    CHECK(consent_revoke(rev, "vol-001", NULL, "x", NULL, &other, &already, &err) == 0); /* no policy now */
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, rev, "not a coordinator key"));
+    consent_reasons_free(&why);
+}
+
+static void t_policy_names_the_list_and_system_policy_wins(void) {
+    SlKeypair coord;
+    keypair("coord", &coord);
+    char dir[512], rev[512], pol[4096], other_pol[4096], listed[256];
+    make_set(dir, sizeof dir, 1);
+    ConsentOptions o = opts(rev, sizeof rev);
+    ConsentFields f = fields();
+    f.sign = &coord;
+    SlErr err;
+    SL_ASSERT(consent_write(dir, &f, &err) == 0);
+    snprintf(pol, sizeof pol, "%s/policy-%03d.json", test_tmpdir(), ++g_serial);
+    snprintf(listed, sizeof listed, "course-revoked-%03d.json", g_serial);
+    write_policy(pol, coord.pk, listed); /* relative to the policy's folder */
+    char listpath[4096];
+    snprintf(listpath, sizeof listpath, "%s/%s", test_tmpdir(), listed);
+    setenv("SWAPLAB_POLICY", pol, 1);
+    int already;
+    CHECKF(consent_revoke(NULL, "vol-001", NULL, "withdrew", NULL, &coord, &already, &err) == 0, "%s", err.msg);
+    CHECK(sl_is_file(listpath));
+    CHECK(consent_revoke(rev, "vol-001", NULL, "withdrew", NULL, &coord, &already, &err) == -1); /* another list */
+    unsetenv("SWAPLAB_POLICY");
+    o.policy = pol;
+    ConsentReasons why;
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1); /* --revocations names another list */
+    CHECK(any_reason(&why, rev, "names the revocation list"));
+    consent_reasons_free(&why);
+    o.revocations = NULL;
+    CHECKF(consent_check(dir, "train", &o, NULL, NULL, &err) == 0, "%s", err.msg);
+    /* a system policy cannot be replaced by another file */
+    snprintf(other_pol, sizeof other_pol, "%s/policy-%03d.json", test_tmpdir(), ++g_serial);
+    write_policy(other_pol, coord.pk, listed);
+    ConsentPolicy p;
+    CHECK(consent_policy_find(other_pol, pol, &p, &err) == -1);
+    CHECK(strstr(err.msg, "system-wide lab policy") != NULL);
+    CHECK(consent_policy_find(NULL, pol, &p, &err) == 1);
+    CHECK(consent_policy_find(pol, pol, &p, &err) == 1);
+    CHECK(consent_policy_find(NULL, NO_SYSTEM_POLICY, &p, &err) == 0);
+    /* a policy that is named but unusable fails closed */
+    CHECK(consent_policy_find("/nonexistent/p.json", NO_SYSTEM_POLICY, &p, &err) == -1);
+    SL_ASSERT(sl_write_atomic(other_pol, "{\"format\": \"swaplab-policy/1\", \"coordinators\": []}", 50, &err) == 0);
+    o.policy = other_pol;
+    CHECK(consent_check(dir, "train", &o, NULL, &why, &err) == -1);
+    CHECK(any_reason(&why, other_pol, "coordinators"));
+    consent_reasons_free(&why);
+}
+
 int main(void) {
     setenv("SL_QUIET", "1", 0);
+    setenv("XDG_CONFIG_HOME", test_tmpdir(), 1); /* no per-user policy */
+    unsetenv("SWAPLAB_POLICY");
     sl_crypto_init();
     uint8_t seed[8];
     FILE *f = fopen("/dev/urandom", "rb");
@@ -760,6 +974,11 @@ int main(void) {
     RUN(t_write_refuses_bad_fields);
     RUN(t_dates_and_scopes);
     RUN(t_list_images);
+    RUN(t_revoke_non_utf8_reason_is_kept);
+    RUN(t_explicit_missing_list_refused);
+    RUN(t_revoke_by_manifest_digest);
+    RUN(t_policy_requires_coordinator_signatures);
+    RUN(t_policy_names_the_list_and_system_policy_wins);
     RUN(t_env_default_revocation_path);
     return test_summary("test_consent");
 }

@@ -1,10 +1,16 @@
 /* test_util.c — the util layer and image IO: flags, atomic files, RNG, keys, PNG text chunks. */
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "data/image.h"
 #include "tests/test.h"
 #include "util/json.h"
 #include "util/args.h"
 #include "util/crypto.h"
 #include "util/fs.h"
+#include "util/lock.h"
 #include "util/rng.h"
 
 static void t_args(void) {
@@ -52,6 +58,98 @@ static void t_args_some(void) {
     fclose(stdout);
     stdout = saved;
     CHECK(h == 0 && pos.v == NULL);
+}
+
+/* issue 14.5: ranges, NaN and infinities, unsigned seeds, the string length limit */
+static void t_args_ranges(void) {
+    int threads = 0;
+    double minutes = 0;
+    unsigned long long seed = 7;
+    const char *out = NULL, *text = NULL;
+    SlArg spec[] = {
+        {"--threads", SL_ARG_INT, &threads, "N", "threads", 1, 256},
+        {"--minutes", SL_ARG_DOUBLE, &minutes, "M", "minutes", 0.001, 525600},
+        {"--seed", SL_ARG_U64, &seed, "S", "seed"},
+        {"--out", SL_ARG_STR, &out, "DIR", "out"},
+        {"--text", SL_ARG_STR, &text, "T", "text", 0, 8000},
+        {0},
+    };
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    const char *bad[][2] = {{"--threads", "0"}, {"--threads", "-1"}, {"--threads", "100000"}, {"--threads", "99999999999"},
+                            {"--minutes", "nan"}, {"--minutes", "inf"}, {"--minutes", "-inf"}, {"--minutes", "0"},
+                            {"--minutes", "1e400"}, {"--seed", "-1"}, {"--seed", "+1"}, {"--seed", "1x"},
+                            {"--seed", "99999999999999999999999"}, {"--seed", ""}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *argv[] = {(char *)bad[i][0], (char *)bad[i][1]};
+        CHECKF(sl_args_parse("t", NULL, NULL, spec, 2, argv, NULL) == 2, "%s %s", bad[i][0], bad[i][1]);
+    }
+    char *longv = xmalloc(SL_ARG_MAX_LEN + 2);
+    memset(longv, 'x', SL_ARG_MAX_LEN + 1);
+    longv[SL_ARG_MAX_LEN + 1] = 0;
+    char *a1[] = {"--out", longv};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 2, a1, NULL) == 2);
+    char *a2[] = {"--text", longv};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 2, a2, NULL) == 0 && text == longv); /* its own larger limit */
+    SlStrList pos;
+    char *a3[] = {longv};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 1, a3, &pos) == 2);
+    free(pos.v);
+    longv[SL_ARG_MAX_LEN] = 0;
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 2, a1, NULL) == 0 && out == longv); /* exactly the limit */
+    free(longv);
+    fclose(stderr);
+    stderr = saved;
+    char *good[] = {"--threads", "256", "--minutes=0.5", "--seed", "18446744073709551615"};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 5, good, NULL) == 0);
+    CHECK(threads == 256 && minutes == 0.5 && seed == 18446744073709551615ull);
+}
+
+/* issue 14.6: one holder per output; the second is told who holds it; a dead holder's lock is taken over */
+static void t_lock(void) {
+    char dir[700];
+    SlErr err;
+    snprintf(dir, sizeof dir, "%s/locked", test_tmpdir());
+    SL_ASSERT(sl_mkdirs(dir, &err) == 0);
+    SlLock a, b;
+    CHECKF(sl_lock_dir(&a, dir, "swaplab train", &err) == 0, "%s", err.msg);
+    char lf[800];
+    snprintf(lf, sizeof lf, "%s/%s", dir, SL_LOCK_NAME);
+    CHECK(sl_is_file(lf));
+    CHECK(sl_lock_dir(&b, dir, "swaplab swap", &err) == -1 && b.fd == -1);
+    char want[64];
+    snprintf(want, sizeof want, "in use by swaplab train (pid %ld on host", (long)getpid());
+    CHECKF(strstr(err.msg, want) && strstr(err.msg, dir), "%s", err.msg);
+    sl_unlock(&a);
+    CHECK(!sl_is_file(lf));
+    sl_unlock(&a); /* harmless twice */
+    /* a holder killed with SIGKILL: the kernel drops its lock, its record stays, the next run takes over */
+    pid_t pid = fork();
+    SL_ASSERT(pid >= 0);
+    if (pid == 0) {
+        SlLock c;
+        SlErr e;
+        if (sl_lock_dir(&c, dir, "swaplab dataset", &e) == 0) raise(SIGKILL);
+        _exit(3);
+    }
+    int status;
+    SL_ASSERT(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CHECK(sl_is_file(lf)); /* the stale record */
+    CHECKF(sl_lock_dir(&b, dir, "swaplab swap", &err) == 0, "%s", err.msg);
+    char *rec;
+    size_t len;
+    SL_ASSERT(sl_read_file(lf, 4096, &rec, &len, &err) == 0);
+    char mine[64];
+    snprintf(mine, sizeof mine, "pid %ld\n", (long)getpid());
+    CHECKF(strncmp(rec, mine, strlen(mine)) == 0 && strstr(rec, "command swaplab swap\n"), "%s", rec);
+    free(rec);
+    sl_unlock(&b);
+    /* a lock path that is a directory is refused, not followed */
+    char ld[800];
+    snprintf(ld, sizeof ld, "%s/ledger.lock", dir);
+    SL_ASSERT(mkdir(ld, 0755) == 0);
+    CHECK(sl_lock_file(&b, ld, "ledger", &err) == -1);
 }
 
 static void t_atomic(void) {
@@ -173,6 +271,8 @@ static void t_png_text(void) {
 int main(void) {
     RUN(t_args);
     RUN(t_args_some);
+    RUN(t_args_ranges);
+    RUN(t_lock);
     RUN(t_atomic);
     RUN(t_json_read);
     RUN(t_rng);

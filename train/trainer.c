@@ -61,7 +61,7 @@ typedef struct {
 static int load_identity(IdData *d, const char *dir, int S, int holdout_every, const char *revocations,
                          SlErr *err) {
     memset(d, 0, sizeof *d);
-    ConsentOptions copt = {revocations, NULL, NULL};
+    ConsentOptions copt = {.revocations = revocations};
     if (consent_check(dir, "train", &copt, &d->consent, NULL, err))
         return sl_failctx(err, "consent refused for %s (nothing was trained)", dir);
     if (faceset_load(dir, &d->fs, err)) return -1;
@@ -337,6 +337,13 @@ static int write_state(const Trainer *T, const char *model_rel, const char *opti
     return r;
 }
 
+/* What a failed checkpoint leaves: said truthfully (a run's first checkpoint has none before it). */
+static const char *kept_note(const Trainer *T) {
+    char p[4200];
+    sl_path_join(p, sizeof p, T->o->out, "state.json");
+    return sl_is_file(p) ? "the previous checkpoint is kept" : "there is no earlier checkpoint: nothing of this run is saved";
+}
+
 static int save_checkpoint(Trainer *T, SlErr *err) {
     char dir[4096], mrel[128], orel[128], mpath[4096], opath[4096];
     sl_path_join(dir, sizeof dir, T->o->out, "ckpt");
@@ -361,11 +368,11 @@ static int save_checkpoint(Trainer *T, SlErr *err) {
     free(idj);
     if (r) {
         unlink(mpath);
-        return sl_failctx(err, "checkpoint at step %ld not written", T->step);
+        return sl_failctx(err, "checkpoint at step %ld not written (%s)", T->step, kept_note(T));
     }
     if (write_state(T, mrel, orel, err)) {
         unlink(mpath), unlink(opath);
-        return sl_failctx(err, "checkpoint at step %ld not written", T->step);
+        return sl_failctx(err, "checkpoint at step %ld not written (%s)", T->step, kept_note(T));
     }
     /* RUN/model.safetensors: a hard link to the newest model file, swapped in atomically */
     char latest[4096], tmp[4200];

@@ -1,9 +1,23 @@
 /* args.h — one flag parser for every subcommand, so all of them accept `--flag value`,
- * `--flag=value` and `--help` the same way and reject unknown or malformed flags with exit 2. */
+ * `--flag=value` and `--help` the same way and reject unknown or malformed flags with exit 2.
+ *
+ * Every numeric flag has a range, checked here: {"--threads", SL_ARG_INT, &t, "N", "help", 1, 1024}
+ * refuses 0, -1 and 100000 with a usage error (exit 2) naming the range, and --help prints it. A
+ * number flag also refuses NaN, infinities and values that do not fit. Every string value (and
+ * positional word) is at most SL_ARG_MAX_LEN bytes unless the flag's max says more, so a path
+ * given on the command line always leaves room for the files a command writes inside it. */
 #ifndef SL_ARGS_H
 #define SL_ARGS_H
 
-typedef enum { SL_ARG_FLAG, SL_ARG_INT, SL_ARG_DOUBLE, SL_ARG_STR, SL_ARG_LIST } SlArgType;
+typedef enum { SL_ARG_FLAG, SL_ARG_INT, SL_ARG_DOUBLE, SL_ARG_STR, SL_ARG_LIST, SL_ARG_U64 } SlArgType;
+
+/* The longest string value or positional word accepted (bytes), unless a flag's max says more:
+ * the one path-length limit of the command line. Buffers of 4096 bytes hold such a path joined
+ * with any file name swaplab writes inside it. */
+#define SL_ARG_MAX_LEN 3072
+/* The ranges every --threads and --loaders flag uses. */
+#define SL_ARG_MAX_THREADS 256
+#define SL_ARG_MAX_LOADERS 64
 
 /* A list flag (`--facesets A B C`) takes every following argument up to the next one that starts
  * with "--"; it may be repeated. The strings point into argv. Free v with free(). */
@@ -15,9 +29,14 @@ typedef struct {
 typedef struct {
     const char *name;    /* "--steps" */
     SlArgType type;
-    void *dst;           /* int* (FLAG: set to 1; INT), double*, const char**, SlStrList* */
+    void *dst;           /* int* (FLAG: set to 1; INT), double*, const char**, SlStrList*,
+                            unsigned long long* (U64: decimal digits only, no sign) */
     const char *metavar; /* "N"; NULL for flags */
     const char *help;    /* one line; say the default here */
+    double min, max;     /* INT, DOUBLE, U64: the accepted range, inclusive (every INT and DOUBLE
+                            flag has one: --help marks one without it "[no range: a bug]" and
+                            tests/e2e_cli.sh fails on that); STR, LIST: max = longest value in
+                            bytes (0: SL_ARG_MAX_LEN) */
 } SlArg;
 
 /* Parses argv[0..argc) (the words after the subcommand). Positional words go into pos when it is

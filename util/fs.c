@@ -72,15 +72,36 @@ int sl_write_atomic(const char *path, const void *data, size_t len, SlErr *err) 
     return sl_atomic_commit(&af, err);
 }
 
+int sl_check_regular(const char *path, SlErr *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT) return sl_fail(err, "%s: no such file", path);
+        return sl_fail(err, "%s: cannot read: %s", path, strerror(errno));
+    }
+    if (S_ISREG(st.st_mode)) return 0;
+    if (S_ISDIR(st.st_mode)) return sl_fail(err, "%s: is a directory, not a file", path);
+    if (S_ISFIFO(st.st_mode)) return sl_fail(err, "%s: is a FIFO (named pipe), not a regular file", path);
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) return sl_fail(err, "%s: is a device, not a regular file", path);
+    if (S_ISSOCK(st.st_mode)) return sl_fail(err, "%s: is a socket, not a regular file", path);
+    return sl_fail(err, "%s: not a regular file", path);
+}
+
 int sl_read_file(const char *path, size_t max_len, char **data, size_t *len, SlErr *err) {
     *data = NULL;
     if (len) *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (sl_check_regular(path, err)) return -1;
+    /* O_NONBLOCK: a FIFO put there after the check must not block the open */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
         return sl_fail(err, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
     }
     if ((unsigned long long)st.st_size > max_len) {
         fclose(f);

@@ -23,8 +23,14 @@ int sl_atomic_open(SlAtomicFile *af, const char *path, SlErr *err);
 int sl_atomic_commit(SlAtomicFile *af, SlErr *err); /* closes; on failure removes the temp */
 void sl_atomic_abort(SlAtomicFile *af);              /* closes and removes the temp */
 
+/* 0 when path is a regular file (symlinks followed), else -1 with err saying what is there
+ * instead: "no such file", "is a directory, not a file", "is a FIFO (named pipe), not a regular
+ * file", "is a device, not a regular file". */
+int sl_check_regular(const char *path, SlErr *err);
+
 /* Reads a whole file (at most max_len bytes, else an error) into a malloc'ed buffer with a
- * terminating NUL byte (not counted in *len). */
+ * terminating NUL byte (not counted in *len). Anything but a regular file is refused as
+ * sl_check_regular says, without blocking on a FIFO. */
 int sl_read_file(const char *path, size_t max_len, char **data, size_t *len, SlErr *err);
 
 /* mkdir -p. */
