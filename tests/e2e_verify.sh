@@ -15,7 +15,8 @@ check "test_provenance writes sample outputs" "$TP" --write "$S"
 
 check "verify on a marked output exits 0" "$SWAPLAB" verify "$S/marked.png"
 out=$("$SWAPLAB" verify "$S/marked.png" --pubkey "$S/lab.pub" 2>&1)
-for field in "metadata: +present" "trainedAlgorithmicMedia" "signature: +valid" "trusted" "watermark: +found" \
+for field in "metadata: +present" "compositeWithTrainedAlgorithmicMedia" "signature: +valid" "trusted" "watermark: +found" \
+             "C2PA: +valid" "source synth-007 \(face inserted\) into target volunteer-ada's frame" \
              "payload 3fa2c1d0 \(matches the record\)" "label: +present" "verdict: +marked swaplab output"; do
   check "verify prints /$field/" grep -qE -- "$field" <<<"$out"
 done
@@ -50,7 +51,10 @@ else
 fi
 
 if command -v exiftool >/dev/null; then
-  check "exiftool -XMP:all shows trainedAlgorithmicMedia" bash -c 'exiftool -XMP:all "$0" | grep -q trainedAlgorithmicMedia' "$S/marked.png"
+  check "exiftool reads compositeWithTrainedAlgorithmicMedia (a swap into a real frame)" bash -c \
+    'exiftool -s -XMP-iptcExt:DigitalSourceType "$0" | grep -q "compositeWithTrainedAlgorithmicMedia$"' "$S/marked.png"
+  check "exiftool reads trainedAlgorithmicMedia (a swap into a synthetic frame)" bash -c \
+    'exiftool -s -XMP-iptcExt:DigitalSourceType "$0" | grep -q "/trainedAlgorithmicMedia$"' "$S/synthetic.png"
 else
   skip "exiftool is not installed (Debian libimage-exiftool-perl)"
 fi

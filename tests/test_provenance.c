@@ -2,8 +2,8 @@
  * (valid, trusted, broken by a changed pixel or a changed record), watermark and label, and verify
  * on clean, re-encoded and hostile files.
  *
- * `test_provenance --write DIR` instead writes DIR/marked.png, DIR/unlabelled.png, DIR/clean.png
- * and DIR/lab.pub for tests/e2e_verify.sh (until `swaplab swap` makes real outputs), and
+ * `test_provenance --write DIR` instead writes DIR/marked.png, DIR/unlabelled.png, DIR/synthetic.png
+ * (a synthetic target), DIR/clean.png and DIR/lab.{pub,crt}, lab-ca.crt for tests/e2e_verify.sh (until `swaplab swap` makes real outputs), and
  * `test_provenance --jpeg IN OUT QUALITY` re-encodes IN as a JPEG. */
 #include "infer/provenance.h"
 
@@ -100,17 +100,17 @@ static void t_write_and_verify(void) {
     CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "pixels"), "sha256")), pix));
     CHECK(wm_psnr(&before, &stored) > 20); /* label + watermark, nothing else */
     json_decref(j);
-    CHECK(xmp && strstr(xmp, "Iptc4xmpExt:DigitalSourceType=\"" PROV_SOURCE_TYPE "\""));
+    CHECK(xmp && strstr(xmp, "Iptc4xmpExt:DigitalSourceType=\"" PROV_SOURCE_TYPE_COMPOSITE "\""));
     image_free_texts(keys, texts, n);
 
     VerifyResult v;
     CHECK(provenance_verify_file(path, kp.pk, &v, &err) == 0);
     CHECK(v.is_png && v.metadata && v.xmp && v.pixels_match);
-    CHECK(!strcmp(v.source_type, PROV_SOURCE_TYPE));
+    CHECK(!strcmp(v.source_type, PROV_SOURCE_TYPE_COMPOSITE));
     CHECK(v.sig == PROV_SIG_VALID && v.sig_trusted);
     CHECK(v.wm.found && v.wm.payload_ok && v.wm.payload == 0x3fa2c1d0u && v.wm_payload_matches);
     CHECK(v.label_record == 1 && v.label_pixels);
-    CHECK(v.marked);
+    CHECKF(v.marked, "verdict %s, C2PA %s", provenance_verdict_name(v.verdict), v.c2pa.why);
     verify_result_free(&v);
     /* another trusted key: still valid, not trusted */
     CHECK(provenance_verify_file(path, other.pk, &v, &err) == 0);
@@ -307,6 +307,10 @@ static int write_samples(const char *dir) {
     if (provenance_write_png(p, &im, &info, &kp, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     info.label = 0;
     sl_path_join(p, sizeof p, dir, "unlabelled.png");
+    if (provenance_write_png(p, &im, &info, &kp, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    info.label = 1;
+    info.target_kind = "synthetic"; /* a synthetic person's frame: nothing in it was photographed */
+    sl_path_join(p, sizeof p, dir, "synthetic.png");
     if (provenance_write_png(p, &im, &info, &kp, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     sl_path_join(p, sizeof p, dir, "clean.png");
     if (image_save_png(p, &im, NULL, 0, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
