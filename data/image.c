@@ -411,6 +411,17 @@ int image_save_jpeg(const char *path, const Image *img, int quality, SlErr *err)
     return r;
 }
 
+int image_encode_jpeg(const Image *img, int quality, uint8_t **out, size_t *len, SlErr *err) {
+    MemWriter mw = {0};
+    if (!stbi_write_jpg_to_func(mem_write_fn, &mw, img->w, img->h, img->c, img->px, quality)) {
+        free(mw.buf);
+        return sl_fail(err, "JPEG encoding failed");
+    }
+    *out = mw.buf;
+    *len = mw.len;
+    return 0;
+}
+
 void image_jpeg_roundtrip(Image *img, int quality) {
     MemWriter mw = {0};
     if (!stbi_write_jpg_to_func(mem_write_fn, &mw, img->w, img->h, img->c, img->px, quality))

@@ -69,6 +69,8 @@ uint32_t image_crc32(uint32_t crc, const uint8_t *p, size_t n);
 
 /* JPEG via stb_image_write (quality 1..100), written atomically. */
 int image_save_jpeg(const char *path, const Image *img, int quality, SlErr *err);
+/* Encodes to JPEG in memory (stb_image_write, quality 1..100); *out malloc'ed. */
+int image_encode_jpeg(const Image *img, int quality, uint8_t **out, size_t *len, SlErr *err);
 /* Encodes to JPEG in memory and decodes it again, in place (for robustness tests and augmentation). */
 void image_jpeg_roundtrip(Image *img, int quality);
 

@@ -69,6 +69,12 @@ void provenance_pixel_hash(const Image *rgb, char hex[65]);
 int provenance_write_png(const char *path, const Image *rgb, const ProvenanceInfo *info,
                          const SlKeypair *key, SlErr *err);
 
+/* The same as a JPEG (quality 1..100): label, watermark, XMP (APP1) and the C2PA manifest (APP11)
+ * when key carries a certificate. JPEG has no place for the iTXt record and its signature: the
+ * C2PA claim signature is the JPEG's signature. */
+int provenance_write_jpeg(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                          int quality, SlErr *err);
+
 /* Loads the default per-user key (created on first use; its path printed then) or the
  * key file given, with its certificate (made on first use for keys older than C2PA support).
  * Convenience for commands that take --key. */

@@ -33,4 +33,11 @@ void prov_xmp_source_type(const char *xmp, char *out, size_t n);
 int prov_png_encode(const Image *img, const PngText *texts, int nt, const C2paInfo *ci, const SlKeypair *key,
                     uint8_t **out, size_t *len, SlErr *err);
 
+/* ---- jpeg_carrier.c ---- */
+/* Encodes img as JPEG with an XMP packet (APP1) and, when ci is given, a C2PA manifest (APP11). */
+int prov_jpeg_encode(const Image *img, int quality, const char *xmp, const C2paInfo *ci, const SlKeypair *key,
+                     uint8_t **out, size_t *len, SlErr *err);
+/* The XMP packet of a JPEG's APP1 segment (malloc'ed) or NULL. */
+char *prov_jpeg_xmp(const uint8_t *jpg, size_t len);
+
 #endif

@@ -15,8 +15,9 @@
 
 #define TEXT_MAX (1u << 20) /* provenance texts are small; anything larger is not ours */
 
-int provenance_write_png(const char *path, const Image *rgb, const ProvenanceInfo *info,
-                         const SlKeypair *key, SlErr *err) {
+/* Label, watermark, record, signature, XMP and C2PA, then the file: PNG when quality is 0, else JPEG. */
+static int write_marked(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                        int quality, SlErr *err) {
     SL_ASSERT(rgb->c == 3 || rgb->c == 1);
     Image img = image_new(rgb->w, rgb->h, 3);
     size_t n = (size_t)rgb->w * rgb->h;
@@ -37,7 +38,6 @@ int provenance_write_png(const char *path, const Image *rgb, const ProvenanceInf
     char *record = prov_record_build(info, when, pix, img.w, img.h, payload, keyfp);
     char *sigtext = prov_signature_build(key, pix, record);
     char *xmp = prov_xmp_build(info, when);
-    PngText texts[3] = {{PROV_KEY_RECORD, record}, {PROV_KEY_SIGNATURE, sigtext}, {PROV_KEY_XMP, xmp}};
 
     /* C2PA: the frame and the model as ingredients, by digest */
     const char *slash = strrchr(path, '/');
@@ -51,23 +51,41 @@ int provenance_write_png(const char *path, const Image *rgb, const ProvenanceInf
     char desc[1024];
     prov_xmp_description(info, desc, sizeof desc);
     C2paInfo ci = {
-        .title = slash ? slash + 1 : path, .format = "image/png", .source_type = prov_source_type(info),
-        .description = desc, .frame_title = info->input, .frame_format = "image/png",
-        .frame_sha256 = frame_sha[0] ? frame_sha : NULL, .model_title = info->model_sha256 ? model_title : NULL,
-        .model_sha256 = info->model_sha256,
+        .title = slash ? slash + 1 : path, .format = quality ? "image/jpeg" : "image/png",
+        .source_type = prov_source_type(info), .description = desc, .frame_title = info->input,
+        .frame_format = "image/png", .frame_sha256 = frame_sha[0] ? frame_sha : NULL,
+        .model_title = info->model_sha256 ? model_title : NULL, .model_sha256 = info->model_sha256,
     };
-    uint8_t *png;
+    const C2paInfo *cip = key->cert_len ? &ci : NULL;
+    uint8_t *bytes;
     size_t len;
-    int r = prov_png_encode(&img, texts, 3, key->cert_len ? &ci : NULL, key, &png, &len, err);
+    int r;
+    if (quality) {
+        r = prov_jpeg_encode(&img, quality, xmp, cip, key, &bytes, &len, err);
+    } else {
+        PngText texts[3] = {{PROV_KEY_RECORD, record}, {PROV_KEY_SIGNATURE, sigtext}, {PROV_KEY_XMP, xmp}};
+        r = prov_png_encode(&img, texts, 3, cip, key, &bytes, &len, err);
+    }
     if (!r) {
-        r = sl_write_atomic(path, png, len, err);
-        free(png);
+        r = sl_write_atomic(path, bytes, len, err);
+        free(bytes);
     } else {
         sl_failctx(err, "%s", path);
     }
     free(record), free(sigtext), free(xmp);
     image_free(&img);
     return r;
+}
+
+int provenance_write_png(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                         SlErr *err) {
+    return write_marked(path, rgb, info, key, 0, err);
+}
+
+int provenance_write_jpeg(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                          int quality, SlErr *err) {
+    SL_ASSERT(quality >= 1 && quality <= 100);
+    return write_marked(path, rgb, info, key, quality, err);
 }
 
 int provenance_load_key(const char *key_path, SlKeypair *kp, SlErr *err) {
@@ -136,12 +154,15 @@ int provenance_verify(const char *path, const ProvTrust *trust, VerifyResult *re
         res->label_record = res->rec.label;
         if (res->rec.source_type[0]) snprintf(res->source_type, sizeof res->source_type, "%s", res->rec.source_type);
     }
+    char *jxmp = res->is_png ? NULL : prov_jpeg_xmp((const uint8_t *)data, dlen);
+    if (jxmp) xmp = jxmp;
     if (xmp) {
         char st[160];
         prov_xmp_source_type(xmp, st, sizeof st);
         res->xmp = 1;
         if (st[0]) snprintf(res->source_type, sizeof res->source_type, "%s", st);
     }
+    free(jxmp);
     if (sigtext) prov_signature_check(res, sigtext, res->metadata ? record : NULL, pix, trust->pubkeys, trust->n_pubkeys);
     c2pa_verify_file_bytes((const uint8_t *)data, dlen, trust->cas, trust->ca_len, trust->n_cas, &res->c2pa);
     if (res->c2pa.valid && res->c2pa.source_type[0] && !res->source_type[0])
