@@ -46,6 +46,9 @@ static json_t *result_json(const char *path, const VerifyResult *r, const char *
                                              "trusted", c->trusted, "assertions_ok", c->assertions_ok, "signer",
                                              c->signer, "generator", c->generator, "digital_source_type", c->source_type,
                                              "problem", c->why));
+    json_object_set_new(o, "ledger", json_pack("{s:b,s:b,s:I,s:s}", "checked", r->ledger_checked, "included",
+                                               r->ledger_included, "index", (json_int_t)r->ledger_index, "note",
+                                               r->ledger_why));
     json_object_set_new(o, "pixels_match_record", json_boolean(r->pixels_match));
     json_object_set_new(o, "watermark", json_pack("{s:b,s:f,s:f,s:b,s:o,s:b}", "found", r->wm.found, "z", r->wm.z,
                                                   "p_false", r->wm.p_false, "payload_ok", r->wm.payload_ok, "payload",
@@ -92,6 +95,8 @@ static void print_text(const char *path, const VerifyResult *r) {
                c->signer, c->generator, c->trusted ? ", trusted CA" : ", NOT trusted: ", c->trusted ? "" : c->why);
     else
         printf("  C2PA:         INVALID: %s\n", c->why[0] ? c->why : "the manifest does not validate");
+    if (r->ledger_checked || r->ledger_why[0])
+        printf("  ledger:       %s%s\n", r->ledger_included ? "included: " : "NOT established: ", r->ledger_why);
     if (r->metadata) printf("  pixels:       %s\n", r->pixels_match ? "match the record's hash" : "DIFFER from the record's hash");
     if (r->wm.found) {
         printf("  watermark:    found (z = %.1f, false-positive probability <= %.1e)", r->wm.z, r->wm.p_false);
@@ -110,8 +115,17 @@ static void print_text(const char *path, const VerifyResult *r) {
            lr, r->label_pixels ? "found" : "not found");
     switch (r->verdict) {
     case PROV_MARKED:
-        printf("  verdict:      marked swaplab output (established by%s%s%s)\n", r->sig_trusted ? " a trusted signature" : "",
-               c->valid && c->trusted ? " trusted C2PA credentials" : "", r->wm.found ? " the watermark" : "");
+        {
+            const char *by[4];
+            int nb = 0;
+            if (r->sig_trusted) by[nb++] = "a trusted signature";
+            if (c->valid && c->trusted) by[nb++] = "trusted C2PA credentials";
+            if (r->ledger_included) by[nb++] = "the transparency log";
+            if (r->wm.found) by[nb++] = "the watermark";
+            printf("  verdict:      marked swaplab output (established by ");
+            for (int i = 0; i < nb; i++) printf("%s%s", i ? (i == nb - 1 ? " and " : ", ") : "", by[i]);
+            printf(")\n");
+        }
         if (!r->metadata && r->sig != PROV_SIG_VALID)
             printf("                (the watermark alone: a swap whose metadata was stripped, or a sample of a\n"
                    "                swaplab detector dataset, real or fake alike; its labels.csv says which)\n");
@@ -144,23 +158,24 @@ static int add_own_trust(uint8_t pks[][32], int *npk, uint8_t cas[][SL_CERT_MAX]
 }
 
 int cmd_verify(int argc, char **argv) {
-    const char *pubkey = NULL, *wm_key = NULL, *ca = NULL;
+    const char *pubkey = NULL, *wm_key = NULL, *ca = NULL, *ledger = NULL;
     int as_json = 0, no_own = 0;
     SlArg spec[] = {
         {"--pubkey", SL_ARG_STR, &pubkey, "FILE", "a trusted public key (.pub): a signature by it establishes the mark"},
         {"--ca", SL_ARG_STR, &ca, "FILE", "a trusted lab CA certificate (PREFIX-ca.crt from swaplab keygen) for C2PA"},
         {"--no-own-key", SL_ARG_FLAG, &no_own, NULL, "do not trust your own per-user lab key and CA (trusted by default)"},
+        {"--ledger", SL_ARG_STR, &ledger, "DIR", "a transparency log (swaplab ledger) to look each file up in (default: none)"},
         {"--wm-key", SL_ARG_STR, &wm_key, "STRING", "the watermark key string your lab used (default: the public key)"},
         {"--json", SL_ARG_FLAG, &as_json, NULL, "print one JSON array instead of text"},
         {0},
     };
     SlStrList files = {0};
-    int r = sl_args_parse_some("verify", "FILE... [--pubkey FILE] [--ca FILE] [--no-own-key] [--wm-key STRING] [--json]",
+    int r = sl_args_parse_some("verify", "FILE... [--pubkey FILE] [--ca FILE] [--ledger DIR] [--no-own-key] [--wm-key STRING] [--json]",
                                "Reports the provenance of each image: the swaplab.provenance record, the IPTC digital\n"
                                "source type, the Ed25519 signature, the C2PA content credentials, the invisible watermark\n"
                                "and the visible label, each in plain words, then a verdict. \"marked\" only for what is\n"
                                "established: a valid signature by a trusted key, valid C2PA credentials from a trusted CA,\n"
-                               "or the watermark with false-positive probability < 1e-6 (this survives JPEG re-encoding).\n"
+                               "inclusion in a --ledger log under a tree head a trusted key signed, or the watermark with false-positive probability < 1e-6 (this survives JPEG re-encoding).\n"
                                "Trusted: --pubkey, --ca and, unless --no-own-key, your own per-user lab key and CA.\n"
                                "A signature by any other key proves nothing; an invalid one is a failure.\n"
                                "Verdicts: marked; ALTERED (marked, but a signature or the C2PA binding fails); FORGED\n"
@@ -179,7 +194,8 @@ int cmd_verify(int argc, char **argv) {
     if (ca) nca++;
     if (!no_own) add_own_trust(pks + npk, &npk, cas + nca, calen + nca, &nca);
     const uint8_t *pkp[2] = {pks[0], pks[1]}, *cap[2] = {cas[0], cas[1]};
-    ProvTrust trust = {.pubkeys = pkp, .n_pubkeys = npk, .cas = cap, .ca_len = calen, .n_cas = nca, .wm_key = wm_key};
+    ProvTrust trust = {.pubkeys = pkp, .n_pubkeys = npk, .cas = cap, .ca_len = calen, .n_cas = nca, .wm_key = wm_key,
+                      .ledger = ledger};
     json_t *arr = as_json ? json_array() : NULL;
     int any_forged = 0, all = 1;
     for (int i = 0; i < files.n; i++) {

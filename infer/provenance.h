@@ -27,6 +27,7 @@
 #define PROV_KEY_XMP "XML:com.adobe.xmp"
 #define PROV_FORMAT "swaplab.provenance/2"
 #define PROV_FORMAT_V1 "swaplab.provenance/1" /* read only: "source" and "target" the other way round */
+#define PROV_LEDGER_DEFAULT "default"
 /* A generated face composited into a photographed frame; an image with nothing photographed. */
 #define PROV_SOURCE_TYPE_COMPOSITE "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 #define PROV_SOURCE_TYPE_SYNTHETIC "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -47,6 +48,9 @@ typedef struct {
     const char *input;                 /* optional: the target frame's file name ("frames/000000.png") */
     const char *frame_dir;             /* optional: the face set input is relative to; when the frame
                                           is there its SHA-256 goes into the C2PA ingredient */
+    const char *ledger;                /* transparency log folder (infer/ledger.h) the output is appended
+                                          to before it is written; NULL: none; PROV_LEDGER_DEFAULT: the
+                                          per-user log (ledger_default_dir) */
     int label;                         /* 1 (default): draw the visible label; 0 = --label none */
     const char *wm_key;                /* watermark key string; NULL = the public default */
     int has_payload;                   /* 0 (default): payload = first 4 bytes of model_sha256 */
@@ -94,7 +98,8 @@ int prov_record_parse(const char *text, ProvRecord *out);
 typedef enum { PROV_SIG_ABSENT = 0, PROV_SIG_VALID, PROV_SIG_INVALID } ProvSigState;
 
 /* The verdict. MARKED: something established it (a valid signature by a trusted key, valid C2PA
- * credentials from a trusted CA, or the watermark with false-positive probability < 1e-6) and
+ * credentials from a trusted CA, inclusion in a transparency log whose head a trusted key signed,
+ * or the watermark with false-positive probability < 1e-6) and
  * nothing failed. ALTERED: established, but a signature or the C2PA binding fails (pixels or
  * metadata changed). FORGED: carries swaplab provenance claims, none of which is established (an
  * untrusted key, an invalid signature, no watermark). NOT_MARKED: no claim and no watermark. */
@@ -108,6 +113,7 @@ typedef struct {
     const size_t *ca_len;
     int n_cas;
     const char *wm_key;
+    const char *ledger;            /* a transparency log folder to look the file up in (NULL: none) */
 } ProvTrust;
 
 typedef struct {
@@ -122,6 +128,11 @@ typedef struct {
     char sig_pubkey[65];     /* hex of the signing public key ("" if absent) */
     char sig_reason[160];    /* why invalid */
     C2paResult c2pa;         /* C2PA content credentials (c2pa.present = 0: none) */
+    int ledger_checked;      /* a log was given and read */
+    int ledger_included;     /* the file's digest is in it, its inclusion proof verifies against the
+                                newest tree head, and that head is validly signed by a trusted key */
+    long long ledger_index;  /* its leaf index, or -1 */
+    char ledger_why[200];    /* what the log check found, in words */
     int pixels_match;        /* the record's pixel hash equals this file's pixels */
     WmResult wm;
     int wm_payload_matches;  /* the record names a payload and the watermark carries it */

@@ -303,6 +303,7 @@ void swap_provenance(ProvenanceInfo *pi, const RunInfo *run, const SwapGate *g, 
     pi->target_consent_sha256 = g->from.digest;
     pi->target_kind = g->from.kind;
     pi->frame_dir = g->from_dir;
+    pi->ledger = PROV_LEDGER_DEFAULT; /* every swap output goes into the transparency log */
     pi->preset = m->arch.preset;
     pi->mask = o->mask_str;
     pi->colour = colour_mode_name(o->colour);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "infer/label.h"
+#include "infer/ledger.h"
 #include "infer/provenance/carriers.h"
 #include "util/fs.h"
 
@@ -66,6 +67,22 @@ static int write_marked(const char *path, const Image *rgb, const ProvenanceInfo
         PngText texts[3] = {{PROV_KEY_RECORD, record}, {PROV_KEY_SIGNATURE, sigtext}, {PROV_KEY_XMP, xmp}};
         r = prov_png_encode(&img, texts, 3, cip, key, &bytes, &len, err);
     }
+    const char *off = getenv("SWAPLAB_LEDGER");
+    int logged = info->ledger && !(!strcmp(info->ledger, PROV_LEDGER_DEFAULT) && off && !strcmp(off, "off"));
+    if (!r && logged) { /* logged before it exists: an output is never written unlogged */
+        char ldir[4096], fsha[65];
+        if (!strcmp(info->ledger, PROV_LEDGER_DEFAULT)) ledger_default_dir(ldir, sizeof ldir);
+        else sl_snprintf(ldir, sizeof ldir, "%s", info->ledger);
+        sl_sha256_hex(bytes, len, fsha);
+        json_error_t je;
+        json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b,s:o}", "sha256", fsha, "file", ci.title, "logged", when,
+                              "pixels_sha256", pix, "c2pa", cip != NULL, "record", json_loads(record, 0, &je));
+        char *et = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(e);
+        r = ledger_append(ldir, et, key, NULL, err);
+        free(et);
+        if (r) free(bytes);
+    }
     if (!r) {
         r = sl_write_atomic(path, bytes, len, err);
         free(bytes);
@@ -113,6 +130,42 @@ int provenance_load_key(const char *key_path, SlKeypair *kp, SlErr *err) {
 /* ---- verification ------------------------------------------------------------------------- */
 const char *provenance_verdict_name(ProvVerdict v) {
     return v == PROV_MARKED ? "marked" : v == PROV_ALTERED ? "altered" : v == PROV_FORGED ? "forged" : "not marked";
+}
+
+/* Looks the file's digest up in the log and checks its inclusion under the newest signed head. */
+static void check_ledger(VerifyResult *res, const ProvTrust *trust, const char *fsha) {
+    Ledger lg;
+    SlErr e;
+    if (ledger_load(trust->ledger, &lg, &e)) {
+        snprintf(res->ledger_why, sizeof res->ledger_why, "%.190s", e.msg);
+        return;
+    }
+    res->ledger_checked = 1;
+    int64_t i = ledger_find(&lg, fsha);
+    const LedgerSth *s = lg.n_sth ? &lg.sth[lg.n_sth - 1] : NULL;
+    int trusted = 0;
+    for (int k = 0; s && k < trust->n_pubkeys; k++) trusted |= sodium_memcmp(s->pk, trust->pubkeys[k], 32) == 0;
+    uint8_t path[LEDGER_MAX_PROOF][32];
+    res->ledger_index = i;
+    if (i < 0) {
+        snprintf(res->ledger_why, sizeof res->ledger_why, "this file's SHA-256 is not in the log");
+    } else if (!s || (uint64_t)i >= s->tree_size || !ledger_sth_valid(s)) {
+        snprintf(res->ledger_why, sizeof res->ledger_why, "entry %lld has no validly signed tree head over it", (long long)i);
+    } else {
+        int len = ledger_inclusion_proof((const uint8_t(*)[32])lg.leaf, s->tree_size, (uint64_t)i, path);
+        if (!ledger_verify_inclusion(lg.leaf[i], (uint64_t)i, s->tree_size, (const uint8_t(*)[32])path, len, s->root))
+            snprintf(res->ledger_why, sizeof res->ledger_why, "entry %lld: the inclusion proof does not reach the signed root "
+                     "(the log was rewritten)", (long long)i);
+        else if (!trusted)
+            snprintf(res->ledger_why, sizeof res->ledger_why, "entry %lld of %llu, proof verifies, but the tree head's key is "
+                     "not trusted", (long long)i, (unsigned long long)s->tree_size);
+        else {
+            res->ledger_included = 1;
+            snprintf(res->ledger_why, sizeof res->ledger_why, "entry %lld of %llu, inclusion proof verifies against the "
+                     "signed tree head", (long long)i, (unsigned long long)s->tree_size);
+        }
+    }
+    ledger_free(&lg);
 }
 
 int provenance_verify(const char *path, const ProvTrust *trust, VerifyResult *res, SlErr *err) {
@@ -165,6 +218,8 @@ int provenance_verify(const char *path, const ProvTrust *trust, VerifyResult *re
     free(jxmp);
     if (sigtext) prov_signature_check(res, sigtext, res->metadata ? record : NULL, pix, trust->pubkeys, trust->n_pubkeys);
     c2pa_verify_file_bytes((const uint8_t *)data, dlen, trust->cas, trust->ca_len, trust->n_cas, &res->c2pa);
+    char fsha[65];
+    sl_sha256_hex(data, dlen, fsha);
     if (res->c2pa.valid && res->c2pa.source_type[0] && !res->source_type[0])
         snprintf(res->source_type, sizeof res->source_type, "%s", res->c2pa.source_type);
     free(data);
@@ -184,7 +239,9 @@ int provenance_verify(const char *path, const ProvTrust *trust, VerifyResult *re
         }
     }
     res->label_pixels = label_detect(&img, &res->label_score);
-    int established = res->sig_trusted || (res->c2pa.valid && res->c2pa.trusted) || res->wm.found;
+    res->ledger_index = -1;
+    if (trust->ledger) check_ledger(res, trust, fsha);
+    int established = res->sig_trusted || (res->c2pa.valid && res->c2pa.trusted) || res->ledger_included || res->wm.found;
     int failed = res->sig == PROV_SIG_INVALID || (res->c2pa.present && !res->c2pa.valid);
     int claims = res->metadata || res->sig != PROV_SIG_ABSENT || res->c2pa.present;
     res->verdict = failed ? (established ? PROV_ALTERED : PROV_FORGED)
