@@ -84,6 +84,44 @@ for r in rows[:3]:
 # swap --from synth-0001 --to synth-0002: the face of synth-0002 in synth-0001's frame
 check(os.path.join(w, "sw", "synth-0001_to_synth-0002", "000000.png"), "synth-0002", "synth-0001")
 PY
+# the certificate chain keygen makes, checked by OpenSSL's own verifier
+if command -v openssl >/dev/null; then
+  check "keygen: openssl verifies lab.crt against lab-ca.crt" openssl verify -CAfile "$S/lab-ca.crt" "$S/lab.crt"
+  check "keygen: the signing certificate is for digital signatures, not a CA" bash -c \
+    'openssl x509 -in "$0" -noout -text | grep -q "CA:FALSE" && openssl x509 -in "$0" -noout -text | grep -q "Digital Signature"' "$S/lab.crt"
+else
+  skip "openssl (the command) is not installed: no independent certificate check"
+fi
+
+# the transparency log: the swaps above were appended to $E2E_TMP/ledger (next to SWAPLAB_KEY)
+L=$E2E_TMP/ledger OUT="$W/sw/synth-0001_to_synth-0002/000000.png"
+check "ledger show: the dataset's fakes and the swap are in the log" bash -c \
+  '"$0" ledger show --ledger "$1" | grep -qE ": [0-9]+ entries"' "$SWAPLAB" "$L"
+check "ledger verify: every head holds and is consistent (trusted key)" "$SWAPLAB" ledger verify --ledger "$L" \
+  --pubkey "$E2E_TMP/lab.pub"
+check "ledger prove writes an inclusion proof" "$SWAPLAB" ledger prove "$OUT" --ledger "$L" --out "$E2E_TMP/proof.json"
+check_fails "ledger verify --proof holds offline for the file" 0 "holds: entry [0-9]+ of [0-9]+" \
+  "$SWAPLAB" ledger verify --proof "$E2E_TMP/proof.json" --file "$OUT" --pubkey "$E2E_TMP/lab.pub"
+check_fails "the proof does not hold for another file" 1 "not the file this entry logs" \
+  "$SWAPLAB" ledger verify --proof "$E2E_TMP/proof.json" --file "$S/marked.png"
+check_fails "verify --ledger: included, established by the log" 0 "ledger: +included.*verdict: +marked.*transparency log" \
+  bash -c '"$0" verify --ledger "$1" "$2" | tr "\n" " "' "$SWAPLAB" "$L" "$OUT"
+check_fails "ledger prove: a file not in the log" 1 "not in the log" "$SWAPLAB" ledger prove "$S/clean.png" --ledger "$L"
+"$SWAPLAB" ledger show --ledger "$L" --json >"$E2E_TMP/old-sth.json"
+check "ledger export writes static files with one proof per output" bash -c \
+  '"$0" ledger export --ledger "$1" --out "$2" && test -s "$2/sth.json" && test -s "$2/README.txt" &&
+   test -s "$2/proofs/$(sha256sum "$3" | cut -c1-64).json"' "$SWAPLAB" "$L" "$E2E_TMP/export" "$OUT"
+check "the export checks with the stranger's recipe (sha256sum, then verify --proof)" bash -c \
+  '"$0" ledger verify --proof "$1/proofs/$(sha256sum "$2" | cut -c1-64).json" --file "$2"' "$SWAPLAB" "$E2E_TMP/export" "$OUT"
+cp -r "$L" "$E2E_TMP/rewritten"
+sed -i '1s/"logged":"2/"logged":"1/' "$E2E_TMP/rewritten/entries.log"
+check_fails "a rewritten entry is found by the audit" 1 "rewritten or removed" \
+  "$SWAPLAB" ledger verify --ledger "$E2E_TMP/rewritten"
+check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger add "$S/marked.png" \
+  --ledger "$E2E_TMP/other-history"
+check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
+  "$SWAPLAB" ledger verify --ledger "$E2E_TMP/other-history" --since "$E2E_TMP/old-sth.json"
+check_fails "ledger without a subcommand is a usage error" 2 "usage: swaplab ledger" "$SWAPLAB" ledger
 summary e2e_verify; exit
 fi
 check "test_provenance writes sample outputs" "$TP" --write "$S"
@@ -217,4 +255,42 @@ for r in rows[:3]:
 # swap --from synth-0001 --to synth-0002: the face of synth-0002 in synth-0001's frame
 check(os.path.join(w, "sw", "synth-0001_to_synth-0002", "000000.png"), "synth-0002", "synth-0001")
 PY
+# the certificate chain keygen makes, checked by OpenSSL's own verifier
+if command -v openssl >/dev/null; then
+  check "keygen: openssl verifies lab.crt against lab-ca.crt" openssl verify -CAfile "$S/lab-ca.crt" "$S/lab.crt"
+  check "keygen: the signing certificate is for digital signatures, not a CA" bash -c \
+    'openssl x509 -in "$0" -noout -text | grep -q "CA:FALSE" && openssl x509 -in "$0" -noout -text | grep -q "Digital Signature"' "$S/lab.crt"
+else
+  skip "openssl (the command) is not installed: no independent certificate check"
+fi
+
+# the transparency log: the swaps above were appended to $E2E_TMP/ledger (next to SWAPLAB_KEY)
+L=$E2E_TMP/ledger OUT="$W/sw/synth-0001_to_synth-0002/000000.png"
+check "ledger show: the dataset's fakes and the swap are in the log" bash -c \
+  '"$0" ledger show --ledger "$1" | grep -qE ": [0-9]+ entries"' "$SWAPLAB" "$L"
+check "ledger verify: every head holds and is consistent (trusted key)" "$SWAPLAB" ledger verify --ledger "$L" \
+  --pubkey "$E2E_TMP/lab.pub"
+check "ledger prove writes an inclusion proof" "$SWAPLAB" ledger prove "$OUT" --ledger "$L" --out "$E2E_TMP/proof.json"
+check_fails "ledger verify --proof holds offline for the file" 0 "holds: entry [0-9]+ of [0-9]+" \
+  "$SWAPLAB" ledger verify --proof "$E2E_TMP/proof.json" --file "$OUT" --pubkey "$E2E_TMP/lab.pub"
+check_fails "the proof does not hold for another file" 1 "not the file this entry logs" \
+  "$SWAPLAB" ledger verify --proof "$E2E_TMP/proof.json" --file "$S/marked.png"
+check_fails "verify --ledger: included, established by the log" 0 "ledger: +included.*verdict: +marked.*transparency log" \
+  bash -c '"$0" verify --ledger "$1" "$2" | tr "\n" " "' "$SWAPLAB" "$L" "$OUT"
+check_fails "ledger prove: a file not in the log" 1 "not in the log" "$SWAPLAB" ledger prove "$S/clean.png" --ledger "$L"
+"$SWAPLAB" ledger show --ledger "$L" --json >"$E2E_TMP/old-sth.json"
+check "ledger export writes static files with one proof per output" bash -c \
+  '"$0" ledger export --ledger "$1" --out "$2" && test -s "$2/sth.json" && test -s "$2/README.txt" &&
+   test -s "$2/proofs/$(sha256sum "$3" | cut -c1-64).json"' "$SWAPLAB" "$L" "$E2E_TMP/export" "$OUT"
+check "the export checks with the stranger's recipe (sha256sum, then verify --proof)" bash -c \
+  '"$0" ledger verify --proof "$1/proofs/$(sha256sum "$2" | cut -c1-64).json" --file "$2"' "$SWAPLAB" "$E2E_TMP/export" "$OUT"
+cp -r "$L" "$E2E_TMP/rewritten"
+sed -i '1s/"logged":"2/"logged":"1/' "$E2E_TMP/rewritten/entries.log"
+check_fails "a rewritten entry is found by the audit" 1 "rewritten or removed" \
+  "$SWAPLAB" ledger verify --ledger "$E2E_TMP/rewritten"
+check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger add "$S/marked.png" \
+  --ledger "$E2E_TMP/other-history"
+check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
+  "$SWAPLAB" ledger verify --ledger "$E2E_TMP/other-history" --since "$E2E_TMP/old-sth.json"
+check_fails "ledger without a subcommand is a usage error" 2 "usage: swaplab ledger" "$SWAPLAB" ledger
 summary e2e_verify
