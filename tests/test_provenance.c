@@ -15,6 +15,7 @@
 
 #include "infer/label.h"
 #include "infer/provenance/carriers.h"
+#include "infer/provenance/cose.h"
 #include "infer/provenance/jumbf.h"
 #include "tests/test.h"
 #include "util/fs.h"
@@ -417,6 +418,11 @@ static void t_c2pa(void) {
     c2pa_verify_file_bytes((uint8_t *)data, len, cas, cal, 1, &cr);
     CHECK(cr.present && !cr.sig_valid && !cr.valid && strstr(cr.why, "signature"));
     if (cl) cl[0] = 'c';
+    /* a CBOR header that claims 2^32 array items in 6 bytes: refused before anything is allocated */
+    static const uint8_t huge[] = {0xd2, 0x9a, 0xff, 0xff, 0xff, 0xff};
+    CoseResult co;
+    cose_verify1(huge, sizeof huge, (const uint8_t *)"x", 1, NULL, NULL, 0, &co);
+    CHECK(!co.parsed && !co.sig_valid && strstr(co.why, "COSE_Sign1"));
     /* every truncation and every single-byte change of the store: a result, never a crash */
     int rejected = 0;
     for (size_t cut = 0; cut < sn; cut += 7) {

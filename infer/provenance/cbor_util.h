@@ -79,8 +79,45 @@ static inline int cb_u64(const cbor_item_t *v, uint64_t *out) {
     *out = cbor_get_int(v);
     return 0;
 }
+/* Walks one well-formed, definite-length CBOR item at *p (RFC 8949 section 3) without allocating:
+ * every declared length must fit in the bytes left (libcbor 0.8 allocates what a header claims
+ * before reading the items, so a 5-byte input could ask for gigabytes). 0 if it is one. */
+static inline int cb_walk(const uint8_t **p, const uint8_t *end, int depth) {
+    if (depth > 64 || *p >= end) return -1;
+    uint8_t b = *(*p)++;
+    int mt = b >> 5, ai = b & 31;
+    uint64_t v = (uint64_t)ai;
+    if (ai >= 28) return -1; /* reserved, or indefinite lengths (which swaplab never writes) */
+    if (ai >= 24) {
+        size_t nb = (size_t)1 << (ai - 24);
+        if ((size_t)(end - *p) < nb) return -1;
+        v = 0;
+        for (size_t i = 0; i < nb; i++) v = v << 8 | *(*p)++;
+    }
+    size_t left = (size_t)(end - *p);
+    switch (mt) {
+    case 2:
+    case 3:
+        if (v > left) return -1;
+        *p += v;
+        return 0;
+    case 4:
+    case 5: {
+        uint64_t items = mt == 5 ? 2 * v : v;
+        if (v > left || items > left) return -1;
+        for (uint64_t i = 0; i < items; i++)
+            if (cb_walk(p, end, depth + 1)) return -1;
+        return 0;
+    }
+    case 6: return cb_walk(p, end, depth + 1);
+    default: return 0; /* integers, simple values, floats */
+    }
+}
+
 /* Decodes exactly data[0..n) as one item; NULL when malformed or with trailing bytes. */
 static inline cbor_item_t *cb_load(const uint8_t *data, size_t n) {
+    const uint8_t *q = data;
+    if (cb_walk(&q, data + n, 0) || q != data + n) return NULL;
     struct cbor_load_result r;
     cbor_item_t *it = cbor_load(data, n, &r);
     if (!it) return NULL;
