@@ -330,6 +330,66 @@ static int append_line(int fd, const char *path, const char *text, SlErr *err) {
     return 0;
 }
 
+/* The compact range of a tree of n leaves: the roots of its perfect subtrees, largest first (one per
+ * set bit of n). Appending a leaf merges equal-height neighbours; folding them from the right gives
+ * the RFC 9162 root. It rides unsigned on each sth.log line ("frontier", with "entries_bytes": the
+ * size of entries.log it covers), so an append costs O(log n), not a reread of the whole log. */
+typedef struct {
+    int n;
+    uint8_t h[64][32];
+    int height[64];
+} Frontier;
+
+static void frontier_push(Frontier *f, const uint8_t leaf[32]) {
+    SL_ASSERT(f->n < 64);
+    memcpy(f->h[f->n], leaf, 32);
+    f->height[f->n++] = 0;
+    while (f->n >= 2 && f->height[f->n - 1] == f->height[f->n - 2]) {
+        node_hash(f->h[f->n - 2], f->h[f->n - 1], f->h[f->n - 2]);
+        f->height[f->n - 2]++;
+        f->n--;
+    }
+}
+
+static void frontier_root(const Frontier *f, uint8_t out[32]) {
+    if (!f->n) {
+        crypto_hash_sha256(out, (const uint8_t *)"", 0);
+        return;
+    }
+    memcpy(out, f->h[f->n - 1], 32);
+    for (int i = f->n - 2; i >= 0; i--) node_hash(f->h[i], out, out);
+}
+
+/* Reads the frontier from the last line of sth.log if it covers exactly es bytes of entries.log. */
+static int frontier_read(int sfd, off_t ss, off_t es, Frontier *f, uint64_t *n) {
+    char buf[8192];
+    off_t from = ss > (off_t)sizeof buf - 1 ? ss - (off_t)sizeof buf + 1 : 0;
+    ssize_t got = ss > 0 ? pread(sfd, buf, (size_t)(ss - from), from) : 0;
+    if (got <= 1) return -1;
+    buf[got - 1] = 0; /* the last "\n" */
+    char *line = strrchr(buf, '\n');
+    line = line ? line + 1 : (from == 0 ? buf : NULL);
+    if (!line) return -1;
+    json_error_t je;
+    json_t *o = json_loads(line, 0, &je), *fr = json_object_get(o, "frontier"), *eb = json_object_get(o, "entries_bytes"),
+           *ts = json_object_get(o, "tree_size");
+    int ok = json_is_array(fr) && json_is_integer(eb) && json_is_integer(ts) && json_integer_value(eb) == (json_int_t)es &&
+             json_integer_value(ts) >= 0 && json_array_size(fr) == (size_t)__builtin_popcountll((unsigned long long)json_integer_value(ts));
+    if (ok) {
+        *n = (uint64_t)json_integer_value(ts);
+        f->n = 0;
+        for (int b = 63; b >= 0; b--)
+            if (*n >> b & 1) {
+                const char *h = json_string_value(json_array_get(fr, (size_t)f->n));
+                if (!h || strlen(h) != 64 || sl_unhex(f->h[f->n], 32, h)) ok = 0;
+                f->height[f->n++] = b;
+                if (!ok) break;
+            }
+    }
+    json_decref(o);
+    return ok ? 0 : -1;
+}
+
 int ledger_append(const char *dir, const char *entry, const SlKeypair *key, uint64_t *index, SlErr *err) {
     if (strchr(entry, '\n')) return sl_fail(err, "ledger entry contains a newline");
     if (sl_mkdirs(dir, err)) return sl_failctx(err, "ledger %s", dir);
@@ -356,15 +416,38 @@ int ledger_append(const char *dir, const char *entry, const SlKeypair *key, uint
         int dfd = open(dir, O_RDONLY);
         if (dfd >= 0) fsync(dfd), close(dfd);
     }
-    if (append_line(efd, ep, entry, err) || ledger_load(dir, &lg, err)) goto done;
-    LedgerSth s = {.tree_size = lg.n};
-    ledger_root((const uint8_t(*)[32])lg.leaf, lg.n, s.root);
+    Frontier f;
+    uint64_t n;
+    if (frontier_read(sfd, ss, es, &f, &n)) { /* no head yet, or the last append died between its two lines */
+        if (ledger_load(dir, &lg, err)) goto done;
+        f.n = 0;
+        for (uint64_t i = 0; i < lg.n; i++) frontier_push(&f, lg.leaf[i]);
+        n = lg.n;
+    }
+    if (append_line(efd, ep, entry, err)) goto done;
+    uint8_t leaf[32];
+    ledger_leaf_hash(entry, strlen(entry), leaf);
+    frontier_push(&f, leaf);
+    LedgerSth s = {.tree_size = n + 1};
+    frontier_root(&f, s.root);
     sl_utc_iso8601(s.timestamp);
     ledger_sth_sign(&s, key);
     char *t = ledger_sth_json(&s);
+    json_error_t je;
+    json_t *o = json_loads(t, JSON_PRESERVE_ORDER, &je), *fr = json_array();
+    free(t);
+    for (int i = 0; i < f.n; i++) {
+        char h[65];
+        sl_hex(h, f.h[i], 32);
+        json_array_append_new(fr, json_string(h));
+    }
+    json_object_set_new(o, "entries_bytes", json_integer((json_int_t)(es + (off_t)strlen(entry) + 1)));
+    json_object_set_new(o, "frontier", fr);
+    t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
     r = append_line(sfd, sp, t, err);
     free(t);
-    if (!r && index) *index = lg.n - 1;
+    if (!r && index) *index = n;
 done:
     ledger_free(&lg);
     if (efd >= 0) close(efd);
@@ -376,7 +459,11 @@ done:
 
 int ledger_audit(const Ledger *lg, const uint8_t *trusted_pk, char *why, size_t n) {
     why[0] = 0;
-    uint8_t root[32], path[LEDGER_MAX_PROOF][32];
+    /* every head's root is recomputed from the same entries, in one pass (a frontier grows with the
+     * leaves): heads that are all roots of prefixes of one list are consistent with each other */
+    Frontier f = {0};
+    uint64_t done = 0;
+    uint8_t root[32];
     for (uint64_t i = 0; i < lg->n_sth; i++) {
         const LedgerSth *s = &lg->sth[i];
         if (!ledger_sth_valid(s)) return snprintf(why, n, "tree head %llu (size %llu): the signature does not verify",
@@ -386,22 +473,14 @@ int ledger_audit(const Ledger *lg, const uint8_t *trusted_pk, char *why, size_t 
         if (s->tree_size > lg->n)
             return snprintf(why, n, "tree head %llu covers %llu entries but the log holds %llu: entries were deleted",
                             (unsigned long long)i, (unsigned long long)s->tree_size, (unsigned long long)lg->n), -1;
-        ledger_root((const uint8_t(*)[32])lg->leaf, s->tree_size, root);
+        if (s->tree_size < done)
+            return snprintf(why, n, "tree head %llu is smaller than the one before it", (unsigned long long)i), -1;
+        while (done < s->tree_size) frontier_push(&f, lg->leaf[done++]);
+        frontier_root(&f, root);
         if (sodium_memcmp(root, s->root, 32))
             return snprintf(why, n, "tree head %llu (size %llu): its root is not the root of the log's first %llu entries: "
                                     "an entry was rewritten or removed", (unsigned long long)i,
                             (unsigned long long)s->tree_size, (unsigned long long)s->tree_size), -1;
-        if (i > 0) {
-            const LedgerSth *p = &lg->sth[i - 1];
-            if (s->tree_size < p->tree_size)
-                return snprintf(why, n, "tree head %llu is smaller than the one before it", (unsigned long long)i), -1;
-            if (p->tree_size > 0) {
-                int len = ledger_consistency_proof((const uint8_t(*)[32])lg->leaf, p->tree_size, s->tree_size, path);
-                if (!ledger_verify_consistency(p->tree_size, s->tree_size, p->root, s->root, (const uint8_t(*)[32])path, len))
-                    return snprintf(why, n, "tree heads %llu and %llu are not consistent", (unsigned long long)i - 1,
-                                    (unsigned long long)i), -1;
-            }
-        }
     }
     return 0;
 }

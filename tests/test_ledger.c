@@ -128,6 +128,14 @@ static void t_folder_and_audit(void) {
     CHECK(ledger_load(lg_dir, &lg, &err) == 0 && lg.n == 7 && !strcmp(lg.entry[6], "{\"sha256\":\"after\"}"));
     CHECK(ledger_audit(&lg, kp.pk, why, sizeof why) == 0 && ledger_check_old_head(&lg, &old, why, sizeof why) == 0);
     ledger_free(&lg);
+    /* a crash between an entry's fsync and its head's: the next append's head covers both */
+    fd = open(p, O_WRONLY | O_APPEND);
+    CHECK(fd >= 0 && write(fd, "{\"sha256\":\"orphan\"}\n", 20) == 20);
+    close(fd);
+    CHECK(ledger_append(lg_dir, "{\"sha256\":\"next\"}", &kp, NULL, &err) == 0);
+    CHECK(ledger_load(lg_dir, &lg, &err) == 0 && lg.n == 9 && lg.sth[lg.n_sth - 1].tree_size == 9);
+    CHECK(ledger_audit(&lg, kp.pk, why, sizeof why) == 0 && ledger_find(&lg, "orphan") == 7);
+    ledger_free(&lg);
 
     /* a rewritten entry: the audit names the first head that no longer holds */
     char *data;
@@ -158,13 +166,13 @@ static void t_folder_and_audit(void) {
     sl_path_join(del, sizeof del, dir, "resigned");
     if (at) at[4] = '2';
     char *line = data;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 9; i++) {
         char *nl = strchr(line, '\n');
         *nl = 0;
         if (i != 2) CHECK(ledger_append(del, line, &kp, NULL, &err) == 0);
         line = nl + 1;
     }
-    CHECK(ledger_load(del, &lg, &err) == 0 && lg.n == 6 && ledger_audit(&lg, kp.pk, why, sizeof why) == 0);
+    CHECK(ledger_load(del, &lg, &err) == 0 && lg.n == 8 && ledger_audit(&lg, kp.pk, why, sizeof why) == 0);
     CHECK(ledger_check_old_head(&lg, &old, why, sizeof why) == -1 && strstr(why, "NOT consistent"));
     ledger_free(&lg);
     free(data), free(sd);
