@@ -192,7 +192,7 @@ int cmd_verify(int argc, char **argv) {
     if (pubkey) npk++;
     if (ca && sl_cert_read(ca, cas[nca], &calen[nca], &err)) goto bad_trust;
     if (ca) nca++;
-    if (!no_own) add_own_trust(pks + npk, &npk, cas + nca, calen + nca, &nca);
+    if (!no_own) add_own_trust(pks, &npk, cas, calen, &nca); /* appends after the given ones */
     const uint8_t *pkp[2] = {pks[0], pks[1]}, *cap[2] = {cas[0], cas[1]};
     ProvTrust trust = {.pubkeys = pkp, .n_pubkeys = npk, .cas = cap, .ca_len = calen, .n_cas = nca, .wm_key = wm_key,
                       .ledger = ledger};
