@@ -1,5 +1,6 @@
 /* cmd_keygen.c — `swaplab keygen`: creates an Ed25519 lab key (PREFIX.key secret, PREFIX.pub
- * public) for signing consent manifests and swap outputs. */
+ * public) for signing consent manifests and swap outputs, and the lab CA (PREFIX-ca.key,
+ * PREFIX-ca.crt) with the key's X.509 certificate (PREFIX.crt) for C2PA content credentials. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,8 +16,11 @@ int cmd_keygen(int argc, char **argv) {
         {0},
     };
     int r = sl_args_parse("keygen", "[--out PREFIX]",
-                          "Creates an Ed25519 key pair. The secret key (mode 0600) signs consent manifests\n"
-                          "and swap outputs; share the .pub file with whoever verifies them.",
+                          "Creates an Ed25519 key pair. The secret key (mode 0600) signs consent manifests,\n"
+                          "swap outputs and the transparency log's tree heads; share the .pub file with whoever\n"
+                          "verifies them. Also creates a lab CA (PREFIX-ca.key, mode 0600; PREFIX-ca.crt, valid\n"
+                          "10 years) and the key's certificate issued by it (PREFIX.crt, valid 2 years), which sign\n"
+                          "the C2PA content credentials of outputs; share PREFIX-ca.crt too (swaplab verify --ca).",
                           spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
     char def[4096], prefix[4096];
@@ -45,6 +49,8 @@ int cmd_keygen(int argc, char **argv) {
     }
     char hex[65];
     sl_hex(hex, kp.pk, 32);
-    printf("secret key: %s.key (keep it private)\npublic key: %s.pub\nfingerprint: %.16s\n", prefix, prefix, hex);
+    printf("secret key: %s.key (keep it private)\npublic key: %s.pub\nfingerprint: %.16s\n"
+           "lab CA: %s-ca.crt (secret part %s-ca.key: keep it private)\ncertificate: %s.crt\n",
+           prefix, prefix, hex, prefix, prefix, prefix);
     return 0;
 }

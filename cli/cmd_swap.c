@@ -22,10 +22,12 @@
 
 static const char *ABOUT =
     "Swaps the face of subject --to (one of the model's identities) into every aligned face of the\n"
-    "face set --from: each crop is encoded, decoded with the target's decoder, colour-matched to the\n"
-    "face it replaces inside the mask, warped back into the source frame with the inverse of the\n"
+    "face set --from: each crop is encoded, decoded with --to's decoder, colour-matched to the\n"
+    "face it replaces inside the mask, warped back into the frame with the inverse of the\n"
     "alignment and blended. Both subjects need consent for 'swap': the --from set's manifest, and the\n"
-    "target's face set (--to-faceset, else the path the model recorded); revoked subjects are refused.\n"
+    "--to subject's face set (--to-faceset, else the path the model recorded); revoked subjects are refused.\n"
+    "Words (as in FaceForensics++ and DeepFaceLab, and everywhere in swaplab): the SOURCE is --to, the\n"
+    "identity whose face is inserted; the TARGET is the subject of --from, the person in the frame.\n"
     "\n"
     "Masks (N pixels at crop scale): hull = the landmark hull; erode:N = shrunk by N px; blur:N = the\n"
     "edge feathered over N px inside the hull (default " SWAP_DEFAULT_MASK "). Colour: none, avg (mean per\n"
@@ -34,12 +36,12 @@ static const char *ABOUT =
     "it and the decoded face back to crop size; crops smaller than the model's input are refused.\n"
     "\n"
     "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
-    "the provenance record, XMP, Ed25519 signature (--key, else your per-user key), watermark and, unless\n"
+    "the provenance record, XMP, Ed25519 signature and C2PA content credentials (--key, else your\n"
+    "per-user key and its certificate), watermark and, unless\n"
     "--label none, the visible SYNTHETIC label; with --raw also raw/NNNNNN.png (the decoded face, with\n"
     "provenance) and mask/NNNNNN.png (the blend mask); DIR/<from>_to_<to>/swap.json summarises the run\n"
-    "(and DIR/swap.json, the newest run into DIR). In the\n"
-    "provenance record (swaplab verify) the face put in (--to) is the source and the subject of the\n"
-    "frame (--from) the target.";
+    "(and DIR/swap.json, the newest run into DIR). The provenance record, its XMP text and swaplab\n"
+    "verify name --to the source and the subject of --from the target.";
 
 static json_t *side_json(const ConsentInfo *ci, const char *dir) {
     return json_pack("{s:s,s:s,s:s,s:s}", "subject", ci->subject, "kind", ci->kind, "consent_sha256", ci->digest,
@@ -53,8 +55,8 @@ int cmd_swap(int argc, char **argv) {
     int raw = 0, limit = 0, threads = 0;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train"},
-        {"--from", SL_ARG_STR, &from, "FACESET", "face set whose frames receive the face (consent scope swap)"},
-        {"--to", SL_ARG_STR, &to, "SUBJECT", "the model identity whose face is put in"},
+        {"--from", SL_ARG_STR, &from, "FACESET", "the TARGET: face set whose frames receive the face (consent scope swap)"},
+        {"--to", SL_ARG_STR, &to, "SUBJECT", "the SOURCE: the model identity whose face is inserted"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created)"},
         {"--mask", SL_ARG_STR, &mask, "M", "hull, erode:N or blur:N, N px at crop scale (" SWAP_DEFAULT_MASK ")"},
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
@@ -63,7 +65,7 @@ int cmd_swap(int argc, char **argv) {
         {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the visible SYNTHETIC label"},
         {"--raw", SL_ARG_FLAG, &raw, NULL, "also write the decoded face and the mask of every face"},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},
-        {"--to-faceset", SL_ARG_STR, &to_faceset, "DIR", "the target subject's face set, for its consent check"},
+        {"--to-faceset", SL_ARG_STR, &to_faceset, "DIR", "the --to (source) subject's face set, for its consent check"},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "consent revocation list (default: per-user list)"},
         {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy: coordinator-signed consent only (default: $SWAPLAB_POLICY, per-user or system policy)"},
         {"--limit", SL_ARG_INT, &limit, "N", "swap only the first N faces (0 = all)", 0, 2147483647},

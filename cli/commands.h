@@ -13,6 +13,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_swap(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
 int cmd_dataset(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -351,6 +351,94 @@ void image_free_texts(char **keys, char **texts, int n) {
     free(texts);
 }
 
+int image_encode_png_texts(const Image *img, const PngText *texts, int nt, uint8_t **out, size_t *len,
+                           SlErr *err) {
+    MemWriter mw = {0};
+    if (encode_png(img, texts, nt, -1, &mw, err)) return -1;
+    *out = mw.buf;
+    *len = mw.len;
+    return 0;
+}
+
+/* ---- PNG chunks as bytes (https://www.w3.org/TR/png/#5Chunk-layout) ------------------------- */
+uint32_t image_crc32(uint32_t crc, const uint8_t *p, size_t n) {
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+int image_png_chunks(const uint8_t *png, size_t len, PngChunk **chunks, int *n, const char *name, SlErr *err) {
+    *chunks = NULL;
+    *n = 0;
+    if (len < 8 || memcmp(png, "\x89PNG\r\n\x1a\n", 8) != 0) return sl_fail(err, "%s: not a PNG file", name);
+    size_t pos = 8;
+    PngChunk *c = NULL;
+    int m = 0, end = 0;
+    while (!end) {
+        if (len - pos < 12) {
+            free(c);
+            return sl_fail(err, "%s: truncated PNG (chunk at byte %zu, no IEND)", name, pos);
+        }
+        uint32_t dl = be32(png + pos);
+        if (dl > 0x7fffffffu || dl > len - pos - 12) {
+            free(c);
+            return sl_fail(err, "%s: PNG chunk at byte %zu claims %u bytes, more than the file holds", name, pos, dl);
+        }
+        c = xrealloc(c, (size_t)(m + 1) * sizeof *c);
+        PngChunk *k = &c[m++];
+        memcpy(k->type, png + pos + 4, 4);
+        k->type[4] = 0;
+        for (int i = 0; i < 4; i++)
+            if (!((k->type[i] >= 'a' && k->type[i] <= 'z') || (k->type[i] >= 'A' && k->type[i] <= 'Z'))) {
+                free(c);
+                return sl_fail(err, "%s: PNG chunk at byte %zu has a malformed type", name, pos);
+            }
+        k->offset = pos;
+        k->len = dl;
+        k->crc_ok = image_crc32(0, png + pos + 4, (size_t)dl + 4) == be32(png + pos + 8 + dl);
+        if ((m == 1) != !strcmp(k->type, "IHDR")) {
+            free(c);
+            return sl_fail(err, "%s: PNG chunk order: IHDR must come first, once", name);
+        }
+        end = !strcmp(k->type, "IEND");
+        pos += (size_t)dl + 12;
+    }
+    *chunks = c;
+    *n = m;
+    return 0;
+}
+
+int image_png_insert_chunk(const uint8_t *png, size_t len, const char type[4], const uint8_t *data, size_t dlen,
+                           uint8_t **out, size_t *olen, size_t *at, SlErr *err) {
+    PngChunk *c;
+    int n;
+    if (dlen > 0x7fffffffu) return sl_fail(err, "PNG chunk %.4s: %zu bytes is too large", type, dlen);
+    if (image_png_chunks(png, len, &c, &n, "PNG", err)) return -1;
+    size_t pos = 0;
+    for (int i = 0; i < n && !pos; i++)
+        if (!strcmp(c[i].type, "IDAT") || !strcmp(c[i].type, "IEND")) pos = c[i].offset;
+    free(c);
+    uint8_t *o = xmalloc(len + dlen + 12);
+    memcpy(o, png, pos);
+    uint8_t *q = o + pos;
+    q[0] = (uint8_t)(dlen >> 24), q[1] = (uint8_t)(dlen >> 16), q[2] = (uint8_t)(dlen >> 8), q[3] = (uint8_t)dlen;
+    memcpy(q + 4, type, 4);
+    if (dlen) memcpy(q + 8, data, dlen);
+    uint32_t crc = image_crc32(0, q + 4, dlen + 4);
+    q[8 + dlen] = (uint8_t)(crc >> 24), q[9 + dlen] = (uint8_t)(crc >> 16), q[10 + dlen] = (uint8_t)(crc >> 8);
+    q[11 + dlen] = (uint8_t)crc;
+    memcpy(q + 12 + dlen, png + pos, len - pos);
+    *out = o;
+    *olen = len + dlen + 12;
+    if (at) *at = pos;
+    return 0;
+}
+
 /* ---- JPEG ----------------------------------------------------------------------------------- */
 static void mem_write_fn(void *ctx, void *data, int size) {
     MemWriter *w = ctx;

@@ -47,6 +47,26 @@ int image_encode_png_level(const Image *img, int level, uint8_t **out, size_t *l
 int image_read_png_texts(const char *path, char ***keys, char ***texts, int *n, SlErr *err);
 void image_free_texts(char **keys, char **texts, int n);
 
+/* PNG chunks as bytes, for carriers libpng does not know (C2PA's caBX chunk). A chunk on disk is
+ * length (u32 big-endian), type (4 ASCII letters), data, CRC-32 over type and data. */
+typedef struct {
+    char type[5];   /* NUL-terminated */
+    size_t offset;  /* of the chunk's length field in the file */
+    size_t len;     /* of the data; the chunk takes len + 12 bytes */
+    int crc_ok;
+} PngChunk;
+/* Lists the chunks of PNG bytes up to IEND. -1 with err naming name when the signature, a length or
+ * the order is wrong; a bad CRC is reported in crc_ok, not refused. *chunks is malloc'ed. */
+int image_png_chunks(const uint8_t *png, size_t len, PngChunk **chunks, int *n, const char *name, SlErr *err);
+/* A copy of png with one chunk (type, data) inserted before the first IDAT; *at = its offset. */
+int image_png_insert_chunk(const uint8_t *png, size_t len, const char type[4], const uint8_t *data, size_t dlen,
+                           uint8_t **out, size_t *olen, size_t *at, SlErr *err);
+/* Encodes a PNG in memory with text records (as image_save_png would write it). */
+int image_encode_png_texts(const Image *img, const PngText *texts, int ntexts, uint8_t **out, size_t *len,
+                           SlErr *err);
+/* CRC-32 as PNG uses it (ISO 3309). */
+uint32_t image_crc32(uint32_t crc, const uint8_t *p, size_t n);
+
 /* JPEG via stb_image_write (quality 1..100), written atomically. */
 int image_save_jpeg(const char *path, const Image *img, int quality, SlErr *err);
 /* Encodes to JPEG in memory (quality 1..100); *out is malloc'ed. */

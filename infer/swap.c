@@ -320,10 +320,13 @@ void swap_provenance(ProvenanceInfo *pi, const RunInfo *run, const SwapGate *g, 
                      const SwapOptions *o, const char *input, int label) {
     provenance_info_init(pi);
     pi->model_sha256 = run->sha256;
-    pi->source_subject = g->from.subject;
-    pi->source_consent_sha256 = g->from.digest;
-    pi->target_subject = g->to.subject;
-    pi->target_consent_sha256 = g->to.digest;
+    pi->source_subject = g->to.subject; /* the face inserted */
+    pi->source_consent_sha256 = g->to.digest;
+    pi->target_subject = g->from.subject; /* the person in the frame */
+    pi->target_consent_sha256 = g->from.digest;
+    pi->target_kind = g->from.kind;
+    pi->frame_dir = g->from_dir;
+    pi->ledger = PROV_LEDGER_DEFAULT; /* every swap output goes into the transparency log */
     pi->preset = m->arch.preset;
     pi->mask = o->mask_str;
     pi->colour = colour_mode_name(o->colour);

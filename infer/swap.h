@@ -1,12 +1,13 @@
 /* swap.h — face swapping as a library (`swaplab swap` and the dataset exporter both use it): the
- * consent gate of a swap, the model step (encode a face, decode it with the target's decoder) and
- * the compositing step (mask, colour transfer, warp back into the source frame, blend), the way
+ * consent gate of a swap, the model step (encode a face, decode it with the source identity's
+ * decoder) and the compositing step (mask, colour transfer, warp back into the target's frame, blend), the way
  * faceswap's convert and DeepFaceLab's merge do it.
  *
  * Words. A swap FROM face set A TO subject B keeps A's frames and puts B's face in them:
- * decoder_B(encoder(aligned face of A)). In provenance records (infer/provenance.h) the face put
- * in is the "source" (B) and the frame that receives it the "target" (A): swap_provenance fills
- * them that way.
+ * decoder_B(encoder(aligned face of A)). Everywhere (provenance, XMP, labels.csv, docs/FORMATS.md)
+ * the face put in is the SOURCE (B) and the person in the frame the TARGET (A), as in
+ * FaceForensics++ and DeepFaceLab. (In the code below, g.target is the decoder index of B, the
+ * model's identity to decode with.)
  *
  *   SwapGate g;  swap_gate(&run, "sets/a", "synth-0002", NULL, NULL, &g, &err);   (refusal = -1)
  *   SwapOptions o; swap_options_default(&o);
@@ -93,9 +94,9 @@ int swap_check_frames(const FaceSet *fs, int n, SlErr *err);
 
 /* ---- the consent gate of a swap -------------------------------------------------------------- */
 typedef struct {
-    int target;            /* decoder index of the target subject in the model */
-    ConsentInfo from;      /* the source face set's manifest (its frames receive the face) */
-    ConsentInfo to;        /* the target subject's face set's manifest (its face is put in) */
+    int target;            /* decoder index of the --to subject in the model (the SOURCE identity) */
+    ConsentInfo from;      /* the --from face set's manifest: the TARGET, its frames receive the face */
+    ConsentInfo to;        /* the --to subject's face set's manifest: the SOURCE, its face is put in */
     char from_dir[4096];
     char to_dir[4096];
 } SwapGate;
@@ -103,17 +104,19 @@ typedef struct {
 /* Checks, in this order, refusing with a message naming the subject and the reason:
  *  - to_subject is one of the model's identities (else the list of them);
  *  - to_subject is not revoked (consent_is_revoked: 1 = revoked, -1 = list unreadable: refused);
- *  - the source set passes consent_check(from_dir, "swap") and its subject is not revoked;
- *  - the target's face set (to_faceset, else the path the model recorded at training; if neither
- *    exists: "pass --to-faceset") passes consent_check(..., "swap") and its subject is to_subject.
- * revocations: the list's path (NULL: the default). A target manifest whose digest differs from
+ *  - the --from set (the target's frames) passes consent_check(from_dir, "swap") and its subject
+ *    is not revoked;
+ *  - the --to subject's face set (to_faceset, else the path the model recorded at training; if
+ *    neither exists: "pass --to-faceset") passes consent_check(..., "swap") and its subject is
+ *    to_subject. revocations: the list's path (NULL: the default). A --to manifest whose digest differs from
  * the one recorded in the model is accepted (the check above is current) with a warning. */
 int swap_gate(const RunInfo *run, const char *from_dir, const char *to_subject, const char *to_faceset,
               const char *revocations, SwapGate *g, SlErr *err);
 
 /* Fills the provenance of one output (strings point into run, g, m, o and input, which must outlive
- * pi): model digest, face (g->to) as source, frame owner (g->from) as target, the preset, method
- * strings, the input frame's file name and the label switch. */
+ * pi): model digest, the face inserted (g->to) as source, the person in the frame (g->from, and its
+ * kind and face set folder) as target, the preset, method strings, the frame's file name and the
+ * label switch. */
 void swap_provenance(ProvenanceInfo *pi, const RunInfo *run, const SwapGate *g, const SwapModel *m,
                      const SwapOptions *o, const char *input, int label);
 

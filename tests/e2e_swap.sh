@@ -41,8 +41,9 @@ check "the raw face is written at crop size (128x128)" bash -c \
   "[[ \$(od -An -tx1 -j16 -N8 '$T/out-big/synth-0001_to_synth-0002/raw/000001.png' | tr -d ' \n') == 0000008000000080 ]]"
 outs+=("$T/out-big/synth-0001_to_synth-0002/000001.png")
 check "every output passes swaplab verify" "$SWAPLAB" verify "${outs[@]}"
-check "verify: frame of synth-0001 swapped to synth-0002 (source -> target), trainedAlgorithmicMedia" bash -c \
-  'o=$("$0" verify "$1"); grep -q "synth-0001 -> synth-0002" <<<"$o" && grep -q "trainedAlgorithmicMedia" <<<"$o"' \
+check "verify: source synth-0002 (--to, the face) into target synth-0001's frame (--from), trainedAlgorithmicMedia" bash -c \
+  'o=$("$0" verify "$1"); grep -q "source synth-0002 (face inserted) into target synth-0001.s frame" <<<"$o" &&
+   grep -q "/trainedAlgorithmicMedia" <<<"$o"' \
   "$SWAPLAB" "${outs[0]}"
 check "verify: signature valid, watermark found, label present" bash -c \
   'o=$("$0" verify "$1"); grep -q "signature: *valid" <<<"$o" && grep -q "watermark: *found" <<<"$o" && grep -q "label: *present" <<<"$o"' \

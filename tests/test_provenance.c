@@ -2,8 +2,10 @@
  * (valid, trusted, broken by a changed pixel or a changed record), watermark and label, and verify
  * on clean, re-encoded and hostile files.
  *
- * `test_provenance --write DIR` instead writes DIR/marked.png, DIR/unlabelled.png, DIR/clean.png
- * and DIR/lab.pub for tests/e2e_verify.sh (until `swaplab swap` makes real outputs), and
+ * `test_provenance --write DIR` instead writes DIR/marked.png, DIR/unlabelled.png, DIR/synthetic.png
+ * (a synthetic target), DIR/marked.jpg (C2PA in APP11), DIR/pixel.png (marked.png with one pixel
+ * changed, metadata and C2PA kept), DIR/forged.png (an unmarked image with a record, signature and
+ * C2PA by a forger's own key), DIR/clean.png and DIR/lab.{pub,crt}, lab-ca.crt for tests/e2e_verify.sh (until `swaplab swap` makes real outputs), and
  * `test_provenance --jpeg IN OUT QUALITY` re-encodes IN as a JPEG. */
 #include "infer/provenance.h"
 
@@ -12,6 +14,9 @@
 #include <string.h>
 
 #include "infer/label.h"
+#include "infer/provenance/carriers.h"
+#include "infer/provenance/cose.h"
+#include "infer/provenance/jumbf.h"
 #include "tests/test.h"
 #include "util/fs.h"
 #include "util/rng.h"
@@ -100,17 +105,17 @@ static void t_write_and_verify(void) {
     CHECK(!strcmp(json_string_value(json_object_get(json_object_get(j, "pixels"), "sha256")), pix));
     CHECK(wm_psnr(&before, &stored) > 20); /* label + watermark, nothing else */
     json_decref(j);
-    CHECK(xmp && strstr(xmp, "Iptc4xmpExt:DigitalSourceType=\"" PROV_SOURCE_TYPE "\""));
+    CHECK(xmp && strstr(xmp, "Iptc4xmpExt:DigitalSourceType=\"" PROV_SOURCE_TYPE_COMPOSITE "\""));
     image_free_texts(keys, texts, n);
 
     VerifyResult v;
     CHECK(provenance_verify_file(path, kp.pk, &v, &err) == 0);
     CHECK(v.is_png && v.metadata && v.xmp && v.pixels_match);
-    CHECK(!strcmp(v.source_type, PROV_SOURCE_TYPE));
+    CHECK(!strcmp(v.source_type, PROV_SOURCE_TYPE_COMPOSITE));
     CHECK(v.sig == PROV_SIG_VALID && v.sig_trusted);
     CHECK(v.wm.found && v.wm.payload_ok && v.wm.payload == 0x3fa2c1d0u && v.wm_payload_matches);
     CHECK(v.label_record == 1 && v.label_pixels);
-    CHECK(v.marked);
+    CHECKF(v.marked, "verdict %s, C2PA %s", provenance_verdict_name(v.verdict), v.c2pa.why);
     verify_result_free(&v);
     /* another trusted key: still valid, not trusted */
     CHECK(provenance_verify_file(path, other.pk, &v, &err) == 0);
@@ -291,6 +296,252 @@ static void t_label_clean_fixtures(void) {
     sl_free_list(names, n);
 }
 
+
+/* A copy of the PNG at in with one pixel changed, keeping its texts and its C2PA chunk (caBX) where
+ * it was: what an editor that keeps metadata would write. */
+static int copy_pixel_changed(const char *in, const char *out, SlErr *err) {
+    char *data;
+    size_t len;
+    if (sl_read_file(in, 1 << 28, &data, &len, err)) return -1;
+    Image im;
+    char **k, **t;
+    int n, nc, r = -1;
+    PngChunk *c = NULL;
+    uint8_t *png = NULL, *o = NULL;
+    size_t pn, on;
+    if (image_load_mem((uint8_t *)data, len, 3, &im, in, err)) goto done0;
+    im.px[3 * (im.w * (im.h / 2) + im.w / 2)] ^= 0x04;
+    if (image_read_png_texts(in, &k, &t, &n, err)) goto done1;
+    PngText keep[8];
+    int nk = 0;
+    for (int i = 0; i < n && nk < 8; i++) keep[nk++] = (PngText){k[i], t[i]};
+    if (image_encode_png_texts(&im, keep, nk, &png, &pn, err) || image_png_chunks((uint8_t *)data, len, &c, &nc, in, err))
+        goto done2;
+    for (int i = 0; i < nc; i++)
+        if (!strcmp(c[i].type, "caBX")) {
+            if (image_png_insert_chunk(png, pn, "caBX", (uint8_t *)data + c[i].offset + 8, c[i].len, &o, &on, NULL, err))
+                goto done2;
+            r = sl_write_atomic(out, o, on, err);
+        }
+done2:
+    free(c), free(png), free(o);
+    image_free_texts(k, t, n);
+done1:
+    image_free(&im);
+done0:
+    free(data);
+    return r;
+}
+
+/* What a forger writes: a real (unmarked) image with a record, signature, XMP and C2PA manifest, all
+ * well formed and signed by the forger's own key and CA, but no watermark. */
+static int write_forged(const char *path, const Image *im, const SlKeypair *forger, SlErr *err) {
+    ProvenanceInfo info;
+    info_for_test(&info);
+    char pix[65];
+    provenance_pixel_hash(im, pix);
+    char *rec = prov_record_build(&info, "2026-01-01T00:00:00Z", pix, im->w, im->h, 0x3fa2c1d0u, "0000000000000000");
+    char *sig = prov_signature_build(forger, pix, rec), *xmp = prov_xmp_build(&info, "2026-01-01T00:00:00Z");
+    PngText texts[3] = {{PROV_KEY_RECORD, rec}, {PROV_KEY_SIGNATURE, sig}, {PROV_KEY_XMP, xmp}};
+    C2paInfo ci = {.title = "forged.png", .format = "image/png", .source_type = PROV_SOURCE_TYPE_COMPOSITE};
+    uint8_t *png;
+    size_t n;
+    int r = prov_png_encode(im, texts, 3, &ci, forger, &png, &n, err);
+    if (!r) r = sl_write_atomic(path, png, n, err), free(png);
+    free(rec), free(sig), free(xmp);
+    return r;
+}
+
+static void t_c2pa(void) {
+    const char *dir = test_tmpdir();
+    SlKeypair kp, forger;
+    keypair(&kp, dir, "c2lab");
+    keypair(&forger, dir, "forger");
+    CHECK(kp.cert_len > 0 && kp.ca_len > 0 && forger.ca_len > 0);
+    SlRng r;
+    sl_rng_seed(&r, 31);
+    Image im = random_image(&r, 128, 96);
+    ProvenanceInfo info;
+    info_for_test(&info);
+    char path[4096], p2[4096];
+    sl_path_join(path, sizeof path, dir, "c2.png");
+    SlErr err;
+    CHECK(provenance_write_png(path, &im, &info, &kp, &err) == 0);
+    const uint8_t *cas[1] = {kp.ca}, *pks[1] = {kp.pk};
+    size_t cal[1] = {kp.ca_len};
+    ProvTrust lab = {.pubkeys = pks, .n_pubkeys = 1, .cas = cas, .ca_len = cal, .n_cas = 1};
+    ProvTrust ca_only = {.cas = cas, .ca_len = cal, .n_cas = 1};
+    VerifyResult v;
+    CHECK(provenance_verify(path, &lab, &v, &err) == 0);
+    CHECKF(v.c2pa.present && v.c2pa.valid && v.c2pa.trusted && v.c2pa.hash_match && v.c2pa.assertions_ok, "%s", v.c2pa.why);
+    CHECK(!strcmp(v.c2pa.source_type, PROV_SOURCE_TYPE_COMPOSITE) && strstr(v.c2pa.generator, "swaplab"));
+    CHECK(v.verdict == PROV_MARKED);
+    verify_result_free(&v);
+    /* trusted C2PA alone establishes the mark, with a watermark key that finds nothing */
+    ca_only.wm_key = "another lab's key";
+    CHECK(provenance_verify(path, &ca_only, &v, &err) == 0);
+    CHECK(!v.wm.found && !v.sig_trusted && v.c2pa.trusted && v.verdict == PROV_MARKED);
+    verify_result_free(&v);
+    /* without trust: valid but untrusted; the watermark still establishes it */
+    CHECK(provenance_verify(path, NULL, &v, &err) == 0);
+    CHECK(v.c2pa.valid && !v.c2pa.trusted && v.wm.found && v.verdict == PROV_MARKED);
+    verify_result_free(&v);
+
+    /* one changed pixel: the hard binding fails, and so does the signature: altered */
+    sl_path_join(p2, sizeof p2, dir, "c2_pixel.png");
+    CHECK(copy_pixel_changed(path, p2, &err) == 0);
+    CHECK(provenance_verify(p2, &lab, &v, &err) == 0);
+    CHECKF(v.c2pa.present && !v.c2pa.valid && !v.c2pa.hash_match && v.c2pa.sig_valid, "%s", v.c2pa.why);
+    CHECK(strstr(v.c2pa.why, "hard binding") != NULL);
+    CHECK(v.sig == PROV_SIG_INVALID && v.verdict == PROV_ALTERED && !v.marked);
+    verify_result_free(&v);
+
+    /* any byte of the file outside the manifest is bound: one letter of the record */
+    char *data;
+    size_t len;
+    CHECK(sl_read_file(path, 1 << 24, &data, &len, &err) == 0);
+    char *at = memmem(data, len, "volunteer-ada", 13);
+    CHECK(at != NULL);
+    if (at) at[0] = 'V';
+    C2paResult cr;
+    c2pa_verify_file_bytes((uint8_t *)data, len, cas, cal, 1, &cr);
+    CHECK(cr.present && cr.sig_valid && !cr.hash_match && !cr.valid);
+    if (at) at[0] = 'v';
+    /* a changed claim: its signature fails */
+    const uint8_t *store;
+    size_t sn;
+    int owned;
+    CHECK(c2pa_find_store((uint8_t *)data, len, &store, &sn, &owned) == 0 && !owned);
+    char *cl = memmem(store, sn, "claim_generator_info", 20); /* only in the claim */
+    CHECK(cl != NULL);
+    if (cl) cl[0] = 'C';
+    c2pa_verify_file_bytes((uint8_t *)data, len, cas, cal, 1, &cr);
+    CHECK(cr.present && !cr.sig_valid && !cr.valid && strstr(cr.why, "signature"));
+    if (cl) cl[0] = 'c';
+    /* a CBOR header that claims 2^32 array items in 6 bytes: refused before anything is allocated */
+    static const uint8_t huge[] = {0xd2, 0x9a, 0xff, 0xff, 0xff, 0xff};
+    CoseResult co;
+    cose_verify1(huge, sizeof huge, (const uint8_t *)"x", 1, NULL, NULL, 0, &co);
+    CHECK(!co.parsed && !co.sig_valid && strstr(co.why, "COSE_Sign1"));
+    /* every truncation and every single-byte change of the store: a result, never a crash */
+    int rejected = 0;
+    for (size_t cut = 0; cut < sn; cut += 7) {
+        C2paResult t;
+        c2pa_verify_store(store, cut, (uint8_t *)data, len, cas, cal, 1, &t);
+        rejected += !t.valid;
+    }
+    CHECK(rejected == (int)((sn + 6) / 7));
+    uint8_t *copy = xmalloc(sn);
+    int invalid = 0, tried = 0;
+    for (size_t i = 0; i < sn; i += 3, tried++) {
+        memcpy(copy, store, sn);
+        copy[i] ^= 0x5a;
+        C2paResult t;
+        c2pa_verify_store(copy, sn, (uint8_t *)data, len, cas, cal, 1, &t);
+        invalid += !t.valid;
+    }
+    printf("C2PA store %zu bytes: %d of %d single-byte changes invalidate it\n", sn, invalid, tried);
+    CHECK(invalid >= tried * 9 / 10); /* the rest: description boxes of the store, manifest, claim and
+                                         signature, which C2PA does not bind */
+    free(copy);
+    free(data);
+
+    /* a forgery: real pixels, every text and a C2PA manifest by the forger's own key and CA */
+    Image real = random_image(&r, 128, 96);
+    sl_path_join(p2, sizeof p2, dir, "forged.png");
+    CHECK(write_forged(p2, &real, &forger, &err) == 0);
+    CHECK(provenance_verify(p2, &lab, &v, &err) == 0);
+    CHECK(v.metadata && v.sig == PROV_SIG_VALID && !v.sig_trusted && v.c2pa.valid && !v.c2pa.trusted && !v.wm.found);
+    CHECK(v.verdict == PROV_FORGED && !v.marked);
+    verify_result_free(&v);
+    /* trusting the forger's key makes it marked: trust is what establishes */
+    const uint8_t *fpk[1] = {forger.pk};
+    ProvTrust fool = {.pubkeys = fpk, .n_pubkeys = 1};
+    CHECK(provenance_verify(p2, &fool, &v, &err) == 0);
+    CHECK(v.verdict == PROV_MARKED);
+    verify_result_free(&v);
+
+    /* JPEG: XMP in APP1 and C2PA in APP11 */
+    sl_path_join(p2, sizeof p2, dir, "c2.jpg");
+    info.target_kind = "synthetic";
+    CHECK(provenance_write_jpeg(p2, &im, &info, &kp, 90, &err) == 0);
+    CHECK(provenance_verify(p2, &lab, &v, &err) == 0);
+    CHECKF(v.c2pa.valid && v.c2pa.trusted && v.xmp && !v.metadata, "%s", v.c2pa.why);
+    CHECK(!strcmp(v.source_type, PROV_SOURCE_TYPE_SYNTHETIC) && !strcmp(v.c2pa.source_type, PROV_SOURCE_TYPE_SYNTHETIC));
+    CHECK(v.verdict == PROV_MARKED);
+    verify_result_free(&v);
+    image_free(&im), image_free(&real);
+}
+
+/* Records written by swaplab before format /2 named the frame's owner "source": read correctly. */
+static void t_record_v1(void) {
+    const char *v1 =
+        "{\"format\":\"swaplab.provenance/1\",\"tool\":\"swaplab\",\"version\":\"0.1.0\",\"created\":\"2026-05-01T10:00:00Z\","
+        "\"digital_source_type\":\"http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia\","
+        "\"model_sha256\":\"3fa2c1d0\",\"source\":{\"subject\":\"frame-owner\",\"consent_sha256\":null,\"input\":"
+        "\"frames/000007.png\"},\"target\":{\"subject\":\"face-giver\",\"consent_sha256\":null},\"label\":\"none\","
+        "\"pixels\":{\"w\":64,\"h\":64,\"sha256\":\"ab\"}}";
+    ProvRecord r;
+    CHECK(prov_record_parse(v1, &r) == 0);
+    CHECK(r.version == 1 && !strcmp(r.source_subject, "face-giver") && !strcmp(r.target_subject, "frame-owner"));
+    CHECK(!strcmp(r.frame, "frames/000007.png") && r.label == 0);
+    /* and a /1 file signed then: the signature (over the text) still verifies, the words are mapped */
+    const char *dir = test_tmpdir();
+    SlKeypair kp;
+    keypair(&kp, dir, "v1");
+    SlRng rng;
+    sl_rng_seed(&rng, 32);
+    Image im = random_image(&rng, 64, 64);
+    char pix[65], rec[2048], path[4096];
+    provenance_pixel_hash(&im, pix);
+    snprintf(rec, sizeof rec,
+             "{\"format\":\"swaplab.provenance/1\",\"source\":{\"subject\":\"frame-owner\",\"input\":\"f.png\"},"
+             "\"target\":{\"subject\":\"face-giver\"},\"pixels\":{\"sha256\":\"%s\"}}", pix);
+    char *sig = prov_signature_build(&kp, pix, rec);
+    PngText t[2] = {{PROV_KEY_RECORD, rec}, {PROV_KEY_SIGNATURE, sig}};
+    sl_path_join(path, sizeof path, dir, "v1.png");
+    SlErr err;
+    CHECK(image_save_png(path, &im, t, 2, &err) == 0);
+    VerifyResult v;
+    CHECK(provenance_verify_file(path, kp.pk, &v, &err) == 0);
+    CHECK(v.metadata && v.rec.version == 1 && v.pixels_match && v.sig == PROV_SIG_VALID && v.sig_trusted);
+    CHECK(!strcmp(v.rec.source_subject, "face-giver") && !strcmp(v.rec.target_subject, "frame-owner"));
+    CHECK(v.verdict == PROV_MARKED);
+    verify_result_free(&v);
+    free(sig);
+    image_free(&im);
+    /* not records */
+    CHECK(prov_record_parse("{\"format\":\"swaplab.provenance/9\"}", &r) == -1);
+    CHECK(prov_record_parse("[1,2", &r) == -1);
+}
+
+/* The record, the XMP text and the C2PA claim agree on who is the source and who the target. */
+static void t_words_agree(void) {
+    const char *dir = test_tmpdir();
+    SlKeypair kp;
+    keypair(&kp, dir, "words");
+    SlRng rng;
+    sl_rng_seed(&rng, 33);
+    Image im = random_image(&rng, 64, 64);
+    ProvenanceInfo info;
+    info_for_test(&info); /* source synth-007 (the face), target volunteer-ada (the frame) */
+    char path[4096];
+    sl_path_join(path, sizeof path, dir, "w.png");
+    SlErr err;
+    CHECK(provenance_write_png(path, &im, &info, &kp, &err) == 0);
+    char **k, **t;
+    int n;
+    CHECK(image_read_png_texts(path, &k, &t, &n, &err) == 0);
+    const char *rec = find_text(k, t, n, PROV_KEY_RECORD), *xmp = find_text(k, t, n, PROV_KEY_XMP);
+    ProvRecord r;
+    CHECK(rec && prov_record_parse(rec, &r) == 0 && r.version == 2);
+    CHECK(!strcmp(r.source_subject, "synth-007") && !strcmp(r.target_subject, "volunteer-ada"));
+    CHECK(rec && strstr(rec, "\"source\":{\"subject\":\"synth-007\"") && strstr(rec, "the identity whose face is inserted"));
+    CHECK(xmp && strstr(xmp, "the face of synth-007 (source) inserted into a frame of volunteer-ada (target)"));
+    image_free_texts(k, t, n);
+    image_free(&im);
+}
+
 /* Helper mode for tests/e2e_verify.sh. */
 static int write_samples(const char *dir) {
     SlErr err;
@@ -308,6 +559,20 @@ static int write_samples(const char *dir) {
     info.label = 0;
     sl_path_join(p, sizeof p, dir, "unlabelled.png");
     if (provenance_write_png(p, &im, &info, &kp, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    info.label = 1;
+    info.target_kind = "synthetic"; /* a synthetic person's frame: nothing in it was photographed */
+    sl_path_join(p, sizeof p, dir, "synthetic.png");
+    if (provenance_write_png(p, &im, &info, &kp, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    sl_path_join(p, sizeof p, dir, "marked.jpg");
+    if (provenance_write_jpeg(p, &im, &info, &kp, 90, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    char q[4096];
+    sl_path_join(p, sizeof p, dir, "marked.png");
+    sl_path_join(q, sizeof q, dir, "pixel.png");
+    if (copy_pixel_changed(p, q, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    SlKeypair forger;
+    keypair(&forger, dir, "forger");
+    sl_path_join(p, sizeof p, dir, "forged.png");
+    if (write_forged(p, &im, &forger, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     sl_path_join(p, sizeof p, dir, "clean.png");
     if (image_save_png(p, &im, NULL, 0, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     image_free(&im);
@@ -330,6 +595,9 @@ int main(int argc, char **argv) {
     RUN(t_write_and_verify);
     RUN(t_label_none_recorded);
     RUN(t_hostile_files);
+    RUN(t_c2pa);
+    RUN(t_record_v1);
+    RUN(t_words_agree);
     RUN(t_label);
     RUN(t_label_clean_fixtures);
     return test_summary("test_provenance");
