@@ -605,7 +605,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
     int ok[REPORT_MAX_DET] = {0};
     for (int d = 0; d < n; d++) {
         const char *mp = json_string_value(json_object_get(ev[d].j, "model"));
-        ok[d] = mp && det_model_load(mp, r->o->threads, &dm[d], &e) == 0;
+        ok[d] = mp && det_model_load(mp, r->o->threads, NULL, &dm[d], &e) == 0;
         hb_puts(b, "<th scope=\"col\">");
         hb_esc(b, det_title(ev[d].j));
         hb_puts(b, "</th>");
@@ -631,7 +631,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
                 int hh, hw;
                 int side = im.w < im.h ? im.w : im.h;
                 int patch = side / 8 > 2 ? side / 8 : 2;
-                if (dm[d].kind == DET_MESO4) patch = dm[d].meso.size / 8;
+                if (det_model_input_side(&dm[d])) patch = det_model_input_side(&dm[d]) / 8;
                 float score = det_model_score(&dm[d], &im);
                 float *heat = det_model_heatmap(&dm[d], &im, patch, patch / 2 > 0 ? patch / 2 : 1, &hh, &hw);
                 char p[4096], nm[64];
