@@ -93,6 +93,30 @@ static int detect_train(int argc, char **argv) {
         fprintf(stderr, "swaplab detect train: %s (split %s) has %d real and %d fake images; both are needed\n", data, split, nr, nf);
         return 1;
     }
+    /* the validation split, checked before training: none (a hand-made set) is a warning, one class an error */
+    int calibrate = !no_calib && has_csv;
+    if (calibrate) {
+        DetDataset vs;
+        int vr = 0, vf = 0;
+        if (detds_load(data, calib_split, &vs, &err) == 0) {
+            detds_drop_unreadable(&vs);
+            detds_counts(&vs, &vr, &vf);
+            detds_free(&vs);
+        }
+        if (!vr && !vf) {
+            sl_warn("%s has no readable images in split %s: %s will not be calibrated (decisions at P = 0.5); "
+                    "`swaplab dataset` always writes an identity-disjoint val split", data, calib_split, c.out);
+            calibrate = 0;
+        } else if (!vr || !vf) {
+            detds_free(&ds);
+            fprintf(stderr, "swaplab detect train: %s split %s has %d real and %d fake images; calibration needs both "
+                            "(or --no-calibrate)\n", data, calib_split, vr, vf);
+            return 1;
+        }
+    } else if (!no_calib) {
+        sl_warn("%s has no labels.csv and so no validation split: %s will not be calibrated (decisions at P = 0.5)", data,
+                c.out);
+    }
     sl_info("training %s on %d real + %d fake images (%d identities) from %s", c.kind->name, nr, nf, ds.n_groups, data);
     DetTrainReport rep;
     int rc = det_train(&ds, &c, &rep, &err);
@@ -107,11 +131,7 @@ static int detect_train(int argc, char **argv) {
     else
         printf("spectral detector: %d images, %d bins, Newton %ld iterations, loss %.4f%s -> %s\n", nr + nf, c.bins,
                rep.steps_done, rep.loss, rep.converged ? "" : " (not converged)", c.out);
-    if (no_calib) return 0;
-    if (!has_csv) {
-        sl_warn("%s has no labels.csv and so no validation split: %s is not calibrated (decisions at P = 0.5)", data, c.out);
-        return 0;
-    }
+    if (!calibrate) return 0;
     DetCalib cal;
     if (det_calibrate_file(c.out, data, calib_split, fpr, c.threads, &cal, &err)) return fail("train", &err);
     printf("calibrated on %s (%d identities, %d real + %d fake): threshold logit %.4f at FPR %.4f (target %.4f), TPR %.4f\n",
