@@ -161,6 +161,11 @@ assert c["tp"] + c["fn"] == d["splits"]["test"]["fake"] and c["fp"] + c["tn"] ==
 assert abs(t["accuracy"]["value"] - (c["tp"] + c["tn"]) / m["results"]["none"]["n"]) < 1e-9
 r = m["reliability"]
 assert sum(r["count"]) == m["results"]["none"]["n"] and len(r["mean_probability"]) == 10 and 0 <= r["ece"] <= 1
+# clip level: one clip per test identity (reals) and per ordered pair (swaps)
+k = len(d["splits"]["test"]["identities"])
+cl = m["results"]["none"]["clip_level"]
+assert cl["n"] == k + k * (k - 1) and cl["n_real"] == k and cl["n_fake"] == k * (k - 1), cl["n"]
+assert 0 <= cl["auc"]["value"] <= 1 and "at_threshold" in cl and m["results"]["jpeg:75"]["clip_level"]["n"] == cl["n"]
 ' "$T/meso.json" "$DS/dataset.json"
 check_fails "detect scan prints P(fake) and the call at the calibrated threshold" 0 "	(fake|real)$" \
   "$SWAPLAB" detect scan --model "$T/meso.safetensors" "$(ls "$DS"/test/fake/*.png | head -1)" --threads 2
