@@ -219,9 +219,10 @@ static int do_detect(Demo *d, int k) {
         set_path(d, i, sets[i], sizeof sets[i]);
         a[n++] = sets[i];
     }
-    /* 6 identities: 4 train, 2 test (both directions of a pair stay in one split) */
+    /* 12 identities: 4 train, 4 val (the detectors' threshold), 4 test; fakes are swaps inside a split
+     * and self-blended images */
     a[n++] = "--out", a[n++] = data, a[n++] = "--label", a[n++] = "none", a[n++] = "--splits";
-    a[n++] = d->ids >= 6 ? "67/0/33" : "50/0/50";
+    a[n++] = "34/33/33", a[n++] = "--method", a[n++] = "swap+sbi";
     a[n++] = "--per-identity", a[n++] = d->quick ? "6" : "40", a[n++] = "--size", a[n++] = "64";
     a[n] = NULL;
     if (child_ok(d, k, "detectors (dataset)", NULL, a)) return 1;
@@ -329,17 +330,17 @@ static int do_report(Demo *d, int k) {
 
 int cmd_demo(int argc, char **argv) {
     Demo d = {0};
-    d.ids = 6, d.frames = 120, d.limit = 24, d.det_steps = 150, d.det_size = 64, d.minutes = 4;
+    d.ids = 12, d.frames = 120, d.limit = 24, d.det_steps = 150, d.det_size = 64, d.minutes = 4;
     int fresh = 0;
     SlArg spec[] = {
         {"--out", SL_ARG_STR, &d.out, "DIR", "where everything goes (required; reruns resume there)"},
         {"--minutes", SL_ARG_DOUBLE, &d.minutes, "M", "training time of the tiny preset (4)", 0.01, 10080},
         {"--train-steps", SL_ARG_INT, &d.train_steps, "N", "train N steps instead of --minutes (0 = use minutes)", 0, 100000000},
-        {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 4..16 (6; detector split 4 train, 2 test)", 4, 16},
+        {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 6..16 (12; detector split 4/4/4 train/val/test)", 6, 16},
         {"--frames", SL_ARG_INT, &d.frames, "M", "frames per volunteer (120)", 4, 10000},
         {"--limit", SL_ARG_INT, &d.limit, "N", "frames swapped each way (24)", 1, 100000},
         {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (150)", 1, 10000000},
-        {"--quick", SL_ARG_FLAG, &d.quick, NULL, "a tiny run for tests: 4 ids x 12 frames, 6 steps, 4 swaps"},
+        {"--quick", SL_ARG_FLAG, &d.quick, NULL, "a tiny run for tests: 6 ids x 12 frames, 6 steps, 4 swaps"},
         {"--fresh", SL_ARG_FLAG, &fresh, NULL, "forget finished steps and start over in DIR"},
         {0},
     };
@@ -352,10 +353,10 @@ int cmd_demo(int argc, char **argv) {
                           spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
     if (!d.out) return sl_usage_error("demo", "--out DIR is required");
-    if (d.quick) d.ids = 4, d.frames = 12, d.limit = 4, d.det_steps = 20, d.train_steps = d.train_steps ? d.train_steps : 6;
-    if (d.ids < 4 || d.ids > 16 || d.frames < 4 || d.frames > 10000 || d.limit < 1 || d.det_steps < 1 || d.minutes <= 0 ||
+    if (d.quick) d.ids = 6, d.frames = 12, d.limit = 4, d.det_steps = 20, d.train_steps = d.train_steps ? d.train_steps : 6;
+    if (d.ids < 6 || d.ids > 16 || d.frames < 4 || d.frames > 10000 || d.limit < 1 || d.det_steps < 1 || d.minutes <= 0 ||
         d.train_steps < 0)
-        return sl_usage_error("demo", "need 4..16 identities, 4..10000 frames, --limit and --detector-steps >= 1, "
+        return sl_usage_error("demo", "need 6..16 identities (2 each for the detectors' train, val and test), 4..10000 frames, --limit and --detector-steps >= 1, "
                                       "--minutes > 0");
     ssize_t len = readlink("/proc/self/exe", d.exe, sizeof d.exe - 1);
     if (len <= 0) {

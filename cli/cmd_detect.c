@@ -10,11 +10,11 @@
 #include "detect/dataset.h"
 #include "detect/detector.h"
 #include "detect/heatmap.h"
-#include "detect/meso.h"
 #include "detect/metrics.h"
 #include "detect/plot.h"
 #include "detect/robust.h"
 #include "detect/spectral.h"
+#include "detect/train.h"
 #include "nn/checkpoint.h"
 #include "util/args.h"
 #include "util/fs.h"
@@ -28,194 +28,64 @@ static int fail(const char *sub, const SlErr *err) {
 
 /* ---- train ----------------------------------------------------------------------------------- */
 
-static int train_spectral(const DetDataset *ds, const char *out, int bins, double l2, int augment, uint64_t seed,
-                          const char *spectra_svg) {
-    SlErr err;
-    float *feats = xmalloc((size_t)ds->n * bins * sizeof *feats);
-    int *labels = xmalloc((size_t)ds->n * sizeof *labels);
-    SlRng rng;
-    sl_rng_seed(&rng, seed);
-    SlProgress pr;
-    sl_progress_begin(&pr, "spectra", ds->n);
-    int rc = 0;
-    for (int i = 0; i < ds->n && !rc; i++) {
-        Image im;
-        if (image_load(ds->s[i].path, 3, &im, &err)) {
-            rc = fail("train", &err);
-            break;
-        }
-        if (augment) robust_augment_wang(&im, &rng);
-        spectral_features(&im, bins, feats + (size_t)i * bins);
-        labels[i] = ds->s[i].label;
-        image_free(&im);
-        sl_progress_update(&pr, i + 1, NULL);
-    }
-    sl_progress_end(&pr, NULL);
-    if (!rc) {
-        SpectralDetector det;
-        LogRegReport rep;
-        LogRegOpts o = {l2, 100, 1e-9};
-        if (spectral_train(&det, feats, labels, ds->n, bins, &o, &rep, &err) || spectral_save(out, &det, &err)) {
-            rc = fail("train", &err);
-        } else {
-            printf("spectral detector: %d images, %d bins, Newton %d iterations, loss %.4f%s -> %s\n", ds->n, bins, rep.iters,
-                   rep.loss, rep.converged ? "" : " (not converged)", out);
-            if (spectra_svg) {
-                float *mr = xmalloc((size_t)bins * sizeof *mr), *mf = xmalloc((size_t)bins * sizeof *mf);
-                spectral_class_means(feats, labels, ds->n, bins, mr, mf);
-                char *svg = plot_svg_spectra("Azimuthally averaged spectrum", mr, mf, bins);
-                if (plot_write(spectra_svg, svg, &err)) rc = fail("train", &err);
-                free(svg), free(mr), free(mf);
-            }
-        }
-        spectral_free(&det);
-    }
-    free(feats), free(labels);
-    return rc;
-}
-
-/* Meso-4 training. Batches and dropout masks are drawn from generators forked per step from the
- * seed, so a run resumed from its last checkpoint (model OUT + Adam state OUT.adam, both written
- * atomically every save_every steps) continues exactly as if it had not been stopped. */
-static int train_meso(const DetDataset *ds, const char *out, int size, int steps, int batch, double lr, int augment,
-                      uint64_t seed, int threads, int save_every, int resume) {
-    SlErr err;
-    SlRng base;
-    sl_rng_seed(&base, seed);
-    char adam_path[4096];
-    sl_snprintf(adam_path, sizeof adam_path, "%s.adam", out);
-    Meso4 m;
-    if (resume) {
-        if (!sl_is_file(out) || !sl_is_file(adam_path)) {
-            fprintf(stderr, "swaplab detect train: %s: nothing to resume (need %s and %s); drop --resume to start anew\n", out,
-                    out, adam_path);
-            return 1;
-        }
-        if (meso4_load(out, &m, &err)) return fail("train", &err);
-        long astep = -1;
-        if (m.size != size) {
-            fprintf(stderr, "swaplab detect train: %s was trained at --size %d, not %d\n", out, m.size, size);
-            meso4_free(&m);
-            return 1;
-        }
-        if (nn_load_optimizer(adam_path, &m.model, &astep, &err)) {
-            meso4_free(&m);
-            return fail("train", &err);
-        }
-        if (astep != m.step) {
-            fprintf(stderr, "swaplab detect train: %s is at step %ld but %s at step %ld (stopped between the two writes?); "
-                            "start anew without --resume\n", out, m.step, adam_path, astep);
-            meso4_free(&m);
-            return 1;
-        }
-        if (m.step >= steps) {
-            printf("meso4: %s is already at step %ld (--steps %d); nothing to do\n", out, m.step, steps);
-            meso4_free(&m);
-            return 0;
-        }
-        sl_info("resuming %s at step %ld of %d", out, m.step, steps);
-    } else {
-        if (sl_is_file(out)) {
-            fprintf(stderr, "swaplab detect train: %s exists; add --resume to continue it, or choose another --out\n", out);
-            return 1;
-        }
-        SlRng init = sl_rng_fork(&base, 0xC0FFEE);
-        meso4_init(&m, size, &init);
-    }
-    NnCtx ctx;
-    nn_ctx_init(&ctx, threads, seed);
-    NnAdam adam = {(float)lr, 0.9f, 0.999f, 1e-8f, 0, 1};
-    size_t per = (size_t)3 * size * size;
-    float *x = xmalloc((size_t)batch * per * sizeof *x), *y = xmalloc((size_t)batch * sizeof *y);
-    /* balanced batches: half real, half fake (the classes of a detector set are rarely equal) */
-    int *idx[2], cnt[2] = {0, 0};
-    idx[0] = xmalloc((size_t)ds->n * sizeof(int)), idx[1] = xmalloc((size_t)ds->n * sizeof(int));
-    for (int i = 0; i < ds->n; i++) idx[ds->s[i].label][cnt[ds->s[i].label]++] = i;
-    char nimg[24], sd[24];
-    snprintf(nimg, sizeof nimg, "%d", ds->n);
-    snprintf(sd, sizeof sd, "%llu", (unsigned long long)seed);
-    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", augment ? "wang2020" : "none", NULL};
-    int rc = 0;
-    SlProgress pr;
-    sl_progress_begin(&pr, "meso4", steps);
-    double ema = NAN;
-    for (long s = m.step; s < steps && !rc; s++) {
-        SlRng rng = sl_rng_fork(&base, (uint64_t)s);
-        ctx.rng = sl_rng_fork(&base, (uint64_t)s | (1ULL << 40));
-        for (int b = 0; b < batch; b++) {
-            int lab = b % 2, i = idx[lab][sl_rng_int(&rng, cnt[lab])];
-            Image im;
-            if (image_load(ds->s[i].path, 3, &im, &err)) {
-                rc = fail("train", &err);
-                break;
-            }
-            if (augment) robust_augment_wang(&im, &rng);
-            meso4_input(&im, size, x + (size_t)b * per);
-            y[b] = (float)lab;
-            image_free(&im);
-        }
-        if (rc) break;
-        float loss = meso4_train_step(&m, &ctx, x, y, batch, &adam);
-        ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
-        char extra[48];
-        snprintf(extra, sizeof extra, "loss %.4f", ema);
-        sl_progress_update(&pr, s + 1, extra);
-        if ((s + 1) % save_every == 0 || s + 1 == steps) {
-            /* the optimizer first: a model file never claims a step its Adam state has not reached */
-            if (nn_save_optimizer(adam_path, &m.model, m.step, NULL, &err) || meso4_save(out, &m, meta, &err))
-                rc = fail("train", &err);
-        }
-    }
-    sl_progress_end(&pr, NULL);
-    if (!rc) printf("meso4: %d steps of %d at %dx%d, final loss (EMA) %.4f -> %s\n", steps, batch, size, size, ema, out);
-    meso4_free(&m);
-    free(x), free(y), free(idx[0]), free(idx[1]);
-    return rc;
-}
-
 static int detect_train(int argc, char **argv) {
-    const char *data = NULL, *out = NULL, *method = "spectral", *split = NULL, *spectra = NULL;
-    int bins = SPECTRAL_DEFAULT_BINS, size = 128, steps = 300, batch = 32, augment = 0, seed = 1,
-        threads = 0, save_every = 100, resume = 0;
-    double l2 = 1e-2, lr = 1e-3;
+    const char *data = NULL, *method = "spectral", *split = NULL, *calib_split = "val";
+    int seed = 1, no_calib = 0;
+    double fpr = CALIB_DEFAULT_FPR;
+    DetTrainConfig c;
+    det_train_config_default(&c);
+    char methods[256], mhelp[400];
+    det_kind_names(methods, sizeof methods);
+    snprintf(mhelp, sizeof mhelp, "detector: %s (default spectral)", methods);
     SlArg spec[] = {
         {"--data", SL_ARG_STR, &data, "DIR", "detector dataset (labels.csv, or real/ and fake/ folders)"},
-        {"--out", SL_ARG_STR, &out, "FILE", "model file to write (.safetensors)"},
-        {"--method", SL_ARG_STR, &method, "NAME", "spectral (Durall et al. 2019, default) or meso4 (Afchar et al. 2018)"},
+        {"--out", SL_ARG_STR, &c.out, "FILE", "model file to write (.safetensors)"},
+        {"--method", SL_ARG_STR, &method, "NAME", mhelp},
         {"--split", SL_ARG_STR, &split, "NAME", "rows of labels.csv to train on (default train; all without labels.csv)"},
-        {"--augment", SL_ARG_FLAG, &augment, NULL, "Wang et al. 2020 blur+JPEG augmentation (p = 0.5 each)"},
+        {"--augment", SL_ARG_FLAG, &c.augment, NULL, "Wang et al. 2020 blur+JPEG augmentation (p = 0.5 each)"},
         {"--seed", SL_ARG_INT, &seed, "N", "random seed (default 1)", 0, 2147483647},
-        {"--bins", SL_ARG_INT, &bins, "N", "spectral: spectrum bins (default 64)", 2, SPECTRAL_MAX_BINS},
-        {"--l2", SL_ARG_DOUBLE, &l2, "X", "spectral: L2 strength of the logistic regression (default 0.01)", 1e-12, 1e6},
-        {"--spectra", SL_ARG_STR, &spectra, "FILE", "spectral: also write the mean real/fake spectra as SVG"},
-        {"--size", SL_ARG_INT, &size, "N", "meso4: input side, a multiple of 32 (default 128; the paper's 256 is 4x slower)", 32, 1024},
-        {"--steps", SL_ARG_INT, &steps, "N", "meso4: Adam steps (default 300: minutes on a laptop CPU)", 1, 100000000},
-        {"--batch", SL_ARG_INT, &batch, "N", "meso4: batch size, half real half fake (default 32)", 2, 1024},
-        {"--lr", SL_ARG_DOUBLE, &lr, "X", "meso4: Adam learning rate (default 0.001)", 1e-12, 1},
-        {"--threads", SL_ARG_INT, &threads, "N", "meso4: CPU threads (default: all)", 1, SL_ARG_MAX_THREADS},
-        {"--save-every", SL_ARG_INT, &save_every, "N", "meso4: checkpoint OUT and OUT.adam every N steps (default 100)", 1, 100000000},
-        {"--resume", SL_ARG_FLAG, &resume, NULL, "meso4: continue from OUT's last checkpoint up to --steps"},
+        {"--bins", SL_ARG_INT, &c.bins, "N", "spectral: spectrum bins (default 64)", 2, SPECTRAL_MAX_BINS},
+        {"--l2", SL_ARG_DOUBLE, &c.l2, "X", "spectral: L2 strength of the logistic regression (default 0.01)", 1e-12, 1e6},
+        {"--spectra", SL_ARG_STR, &c.spectra_svg, "FILE", "spectral: also write the mean real/fake spectra as SVG"},
+        {"--size", SL_ARG_INT, &c.size, "N",
+         "CNNs: input side, a multiple of 32 (default 128; the Meso-4 paper's 256 is 4x slower on a CPU)", 32, 1024},
+        {"--steps", SL_ARG_INT, &c.steps, "N", "CNNs: Adam steps (default 300: minutes on a laptop CPU)", 1, 100000000},
+        {"--batch", SL_ARG_INT, &c.batch, "N", "CNNs: batch size, half real half fake (default 32)", 2, 1024},
+        {"--lr", SL_ARG_DOUBLE, &c.lr, "X", "CNNs: Adam learning rate (default 0.001)", 1e-12, 1},
+        {"--threads", SL_ARG_INT, &c.threads, "N", "CNNs: CPU threads (default: all)", 1, SL_ARG_MAX_THREADS},
+        {"--save-every", SL_ARG_INT, &c.save_every, "N", "CNNs: checkpoint OUT and OUT.adam every N steps (default 100)", 1,
+         100000000},
+        {"--resume", SL_ARG_FLAG, &c.resume, NULL, "CNNs: continue from OUT's last checkpoint up to --steps"},
+        {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "calibration: the validation false-positive rate of the threshold (0.01)", 1e-6, 0.5},
+        {"--calib-split", SL_ARG_STR, &calib_split, "NAME", "calibration: the identity-disjoint split to fit on (val)"},
+        {"--no-calibrate", SL_ARG_FLAG, &no_calib, NULL, "do not calibrate after training (decisions then at P = 0.5)"},
         {0},
     };
-    int r = sl_args_parse("detect train", "--data DIR --out FILE [--method spectral|meso4] [options]",
-                          "Trains a deepfake detector on a labelled dataset and saves it as safetensors.", spec, argc,
-                          argv, NULL);
+    int r = sl_args_parse("detect train", "--data DIR --out FILE [--method NAME] [options]",
+                          "Trains a deepfake detector on a labelled dataset and saves it as safetensors. Then, when the\n"
+                          "dataset has a validation split (labels.csv split \"val\"), calibrates it there: the decision\n"
+                          "threshold at --fpr and Platt scaling go into the model file (see `detect calibrate`).",
+                          spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
-    if (!data || !out) return sl_usage_error("detect train", "--data and --out are required");
-    int is_meso = !strcmp(method, "meso4");
-    if (!is_meso && strcmp(method, "spectral")) return sl_usage_error("detect train", "--method must be spectral or meso4");
-    if (bins < 2 || bins > SPECTRAL_MAX_BINS) return sl_usage_error("detect train", "--bins must be 2..%d", SPECTRAL_MAX_BINS);
-    if (!(l2 > 0)) return sl_usage_error("detect train", "--l2 must be > 0");
-    if (size < 32 || size > 1024 || size % 32) return sl_usage_error("detect train", "--size must be a multiple of 32 in 32..1024");
-    if (steps < 1 || batch < 2 || batch > 1024) return sl_usage_error("detect train", "--steps must be >= 1 and --batch 2..1024");
-    if (!(lr > 0)) return sl_usage_error("detect train", "--lr must be > 0");
-    if (save_every < 1) return sl_usage_error("detect train", "--save-every must be >= 1");
-    if (resume && !is_meso) return sl_usage_error("detect train", "--resume is for --method meso4 (spectral training is one pass)");
+    if (!data || !c.out) return sl_usage_error("detect train", "--data and --out are required");
+    c.kind = det_kind_by_name(method);
+    if (!c.kind) return sl_usage_error("detect train", "--method must be one of %s, not '%s'", methods, method);
+    if (c.bins < 2 || c.bins > SPECTRAL_MAX_BINS) return sl_usage_error("detect train", "--bins must be 2..%d", SPECTRAL_MAX_BINS);
+    if (!(c.l2 > 0)) return sl_usage_error("detect train", "--l2 must be > 0");
+    if (c.size && (c.size < 32 || c.size > 1024 || c.size % 32))
+        return sl_usage_error("detect train", "--size must be a multiple of 32 in 32..1024");
+    if (c.steps < 1 || c.batch < 2 || c.batch > 1024) return sl_usage_error("detect train", "--steps must be >= 1 and --batch 2..1024");
+    if (!(c.lr > 0)) return sl_usage_error("detect train", "--lr must be > 0");
+    if (c.save_every < 1) return sl_usage_error("detect train", "--save-every must be >= 1");
+    if (!(fpr > 0 && fpr < 1)) return sl_usage_error("detect train", "--fpr must be in (0, 1)");
+    if (c.resume && !c.kind->cnn) return sl_usage_error("detect train", "--resume is for the CNNs (spectral training is one pass)");
+    c.seed = (uint64_t)seed;
     SlErr err;
     DetDataset ds;
     char csv[4096];
     sl_path_join(csv, sizeof csv, data, "labels.csv");
-    if (!split) split = sl_is_file(csv) ? "train" : "all";
+    int has_csv = sl_is_file(csv);
+    if (!split) split = has_csv ? "train" : "all";
     if (detds_load(data, split, &ds, &err)) return fail("train", &err);
     detds_drop_unreadable(&ds);
     int nr, nf;
@@ -225,11 +95,82 @@ static int detect_train(int argc, char **argv) {
         fprintf(stderr, "swaplab detect train: %s (split %s) has %d real and %d fake images; both are needed\n", data, split, nr, nf);
         return 1;
     }
-    sl_info("training %s on %d real + %d fake images (%d identities) from %s", method, nr, nf, ds.n_groups, data);
-    int rc = is_meso ? train_meso(&ds, out, size, steps, batch, lr, augment, (uint64_t)seed, threads, save_every, resume)
-                     : train_spectral(&ds, out, bins, l2, augment, (uint64_t)seed, spectra);
+    /* the validation split, checked before training: none (a hand-made set) is a warning, one class an error */
+    int calibrate = !no_calib && has_csv;
+    if (calibrate) {
+        DetDataset vs;
+        int vr = 0, vf = 0;
+        if (detds_load(data, calib_split, &vs, &err) == 0) {
+            detds_drop_unreadable(&vs);
+            detds_counts(&vs, &vr, &vf);
+            detds_free(&vs);
+        }
+        if (!vr && !vf) {
+            sl_warn("%s has no readable images in split %s: %s will not be calibrated (decisions at P = 0.5); "
+                    "`swaplab dataset` always writes an identity-disjoint val split", data, calib_split, c.out);
+            calibrate = 0;
+        } else if (!vr || !vf) {
+            detds_free(&ds);
+            fprintf(stderr, "swaplab detect train: %s split %s has %d real and %d fake images; calibration needs both "
+                            "(or --no-calibrate)\n", data, calib_split, vr, vf);
+            return 1;
+        }
+    } else if (!no_calib) {
+        sl_warn("%s has no labels.csv and so no validation split: %s will not be calibrated (decisions at P = 0.5)", data,
+                c.out);
+    }
+    sl_info("training %s on %d real + %d fake images (%d identities) from %s", c.kind->name, nr, nf, ds.n_groups, data);
+    DetTrainReport rep;
+    int rc = det_train(&ds, &c, &rep, &err);
     detds_free(&ds);
-    return rc;
+    if (rc) return fail("train", &err);
+    if (rep.nothing_to_do) {
+        printf("%s: %s is already at step %ld (--steps %d); nothing to do\n", c.kind->name, c.out, rep.steps_done, c.steps);
+        return 0;
+    }
+    if (c.kind->cnn)
+        printf("%s: %d steps of %d, final loss (EMA) %.4f -> %s\n", c.kind->name, c.steps, c.batch, rep.loss, c.out);
+    else
+        printf("spectral detector: %d images, %d bins, Newton %ld iterations, loss %.4f%s -> %s\n", nr + nf, c.bins,
+               rep.steps_done, rep.loss, rep.converged ? "" : " (not converged)", c.out);
+    if (!calibrate) return 0;
+    DetCalib cal;
+    if (det_calibrate_file(c.out, data, calib_split, fpr, c.threads, &cal, &err)) return fail("train", &err);
+    printf("calibrated on %s (%d identities, %d real + %d fake): threshold logit %.4f at FPR %.4f (target %.4f), TPR %.4f\n",
+           calib_split, cal.n_ids, cal.n_real, cal.n_fake, cal.threshold, cal.val_fpr, cal.target_fpr, cal.val_tpr);
+    return 0;
+}
+
+/* ---- calibrate ------------------------------------------------------------------------------- */
+
+static int detect_calibrate(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *split = "val";
+    double fpr = CALIB_DEFAULT_FPR;
+    int threads = 0;
+    SlArg spec[] = {
+        {"--model", SL_ARG_STR, &model, "FILE", "detector model to calibrate (rewritten in place, atomically)"},
+        {"--data", SL_ARG_STR, &data, "DIR", "detector dataset with labels.csv"},
+        {"--split", SL_ARG_STR, &split, "NAME", "identity-disjoint split to fit on (default val; never test)"},
+        {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "false-positive rate of the threshold on that split (default 0.01)"},
+        {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for CNNs (default: all)"},
+        {0},
+    };
+    int r = sl_args_parse("detect calibrate", "--model FILE --data DIR [--split val] [--fpr 0.01]",
+                          "Chooses the decision threshold of a detector on a validation split at a stated false-positive\n"
+                          "rate (the smallest logit above all but floor(FPR x reals) real samples) and fits Platt scaling\n"
+                          "there; both go into the model file's metadata \"calibration\", read by scan, eval and the report.",
+                          spec, argc, argv, NULL);
+    if (r) return r == 1 ? 0 : 2;
+    if (!model || !data) return sl_usage_error("detect calibrate", "--model and --data are required");
+    if (!(fpr > 0 && fpr < 1)) return sl_usage_error("detect calibrate", "--fpr must be in (0, 1)");
+    if (!strcmp(split, "test")) return sl_usage_error("detect calibrate", "calibrating on the test split would bias its results; use val");
+    SlErr err;
+    DetCalib cal;
+    if (det_calibrate_file(model, data, split, fpr, threads, &cal, &err)) return fail("calibrate", &err);
+    printf("%s: threshold logit %.4f at validation FPR %.4f (target %.4f), TPR %.4f; Platt a %.4f b %.4f; %d identities, "
+           "%d real + %d fake\n", model, cal.threshold, cal.val_fpr, cal.target_fpr, cal.val_tpr, cal.platt_a, cal.platt_b,
+           cal.n_ids, cal.n_real, cal.n_fake);
+    return 0;
 }
 
 /* ---- eval ------------------------------------------------------------------------------------ */
@@ -275,6 +216,67 @@ static int eval_external(const char *scores_in, const char *out, const char *roc
     }
     free(scores), free(labels), free(groups);
     return rc;
+}
+
+static json_t *calibration_json(const DetCalib *c) {
+    if (!c->present) return json_null();
+    char *t = calib_to_json(c);
+    json_t *j = json_loads(t, 0, NULL);
+    free(t);
+    return j ? j : json_null();
+}
+
+/* The reliability diagram of the calibrated probabilities of the clean scores (10 bins). */
+static json_t *reliability_json(const DetModel *dm, const float *logits, const int *labels, int n) {
+    enum { NB = 10 };
+    double *p = xmalloc((size_t)n * sizeof *p), mp[NB], ff[NB];
+    int cnt[NB];
+    for (int i = 0; i < n; i++) p[i] = det_model_prob(dm, logits[i]);
+    double ece = metrics_reliability(p, labels, n, NB, cnt, mp, ff);
+    free(p);
+    json_t *o = json_object(), *jc = json_array(), *jm = json_array(), *jf = json_array();
+    for (int b = 0; b < NB; b++) {
+        json_array_append_new(jc, json_integer(cnt[b]));
+        json_array_append_new(jm, isfinite(mp[b]) ? json_real(mp[b]) : json_null());
+        json_array_append_new(jf, isfinite(ff[b]) ? json_real(ff[b]) : json_null());
+    }
+    json_object_set_new(o, "probability", json_string(dm->calib.present ? "Platt-calibrated" : "sigmoid (not calibrated)"));
+    json_object_set_new(o, "bins", json_integer(NB));
+    json_object_set_new(o, "count", jc);
+    json_object_set_new(o, "mean_probability", jm);
+    json_object_set_new(o, "fraction_fake", jf);
+    json_object_set_new(o, "ece", isfinite(ece) ? json_real(ece) : json_null());
+    return o;
+}
+
+/* Clip-level metrics (the FaceForensics++ / DeepfakeBench video-level protocol): each clip's score is
+ * the mean logit of its frames, its label the majority label, its bootstrap group the identity of
+ * its first frame; decisions at the same threshold. null when the clips lack a class. */
+static json_t *clip_metrics(const float *z, const int *labels, const int *groups, const int *clip_of, int n, int n_clips,
+                            double thr, int boot, uint64_t seed) {
+    float *cz = xcalloc((size_t)n_clips, sizeof *cz);
+    int *cnt = xcalloc((size_t)n_clips, sizeof *cnt), *nf = xcalloc((size_t)n_clips, sizeof *nf);
+    int *cl = xmalloc((size_t)n_clips * sizeof *cl), *cg = xmalloc((size_t)n_clips * sizeof *cg);
+    double *sum = xcalloc((size_t)n_clips, sizeof *sum);
+    for (int i = 0; i < n; i++) {
+        int c = clip_of[i];
+        if (!cnt[c]) cg[c] = groups[i];
+        sum[c] += z[i], cnt[c]++, nf[c] += labels[i];
+    }
+    for (int c = 0; c < n_clips; c++) cz[c] = (float)(sum[c] / cnt[c]), cl[c] = 2 * nf[c] >= cnt[c];
+    MetricsResult mr;
+    MetricsAtThr at;
+    SlErr err;
+    json_t *o = json_null();
+    if (metrics_eval_thr(cz, cl, cg, n_clips, boot, seed, 0.0f, &mr, &err) == 0) {
+        o = metrics_to_json(&mr);
+        if (metrics_at_threshold(cz, cl, cg, n_clips, thr, boot, seed, &at, &err) == 0)
+            json_object_set_new(o, "at_threshold", metrics_at_threshold_json(&at));
+        json_object_set_new(o, "aggregation", json_string("mean logit of the clip's frames"));
+        metrics_free(&mr);
+    }
+    free(cz), free(cnt), free(nf), free(cl), free(cg), free(sum);
+    return o;
 }
 
 static int detect_eval(int argc, char **argv) {
@@ -328,7 +330,7 @@ static int detect_eval(int argc, char **argv) {
         return rc;
     }
     DetModel dm;
-    if (det_model_load(model, threads, &dm, &err)) {
+    if (det_model_load(model, threads, NULL, &dm, &err)) {
         free(ps);
         return fail("eval", &err);
     }
@@ -357,6 +359,10 @@ static int detect_eval(int argc, char **argv) {
     float *scores = xmalloc((size_t)n_pert * ds.n * sizeof *scores);
     int *labels = xmalloc((size_t)ds.n * sizeof *labels), *groups = xmalloc((size_t)ds.n * sizeof *groups);
     for (int i = 0; i < ds.n; i++) labels[i] = ds.s[i].label, groups[i] = ds.s[i].group;
+    /* clip-level evaluation when labels.csv names clips */
+    int *clip_of = xmalloc((size_t)ds.n * sizeof *clip_of), n_clips = 0, has_clip = 0;
+    for (int i = 0; i < ds.n; i++) has_clip |= ds.s[i].clip != NULL;
+    if (has_clip) n_clips = detds_clips(&ds, clip_of);
     SlRng rng;
     sl_rng_seed(&rng, (uint64_t)seed);
     SlProgress pr;
@@ -371,7 +377,7 @@ static int detect_eval(int argc, char **argv) {
             Image c = image_clone(&im);
             SlRng pr_rng = sl_rng_fork(&rng, ((uint64_t)i << 6) | (uint64_t)k);
             robust_apply(&c, &ps[k], &pr_rng);
-            scores[(size_t)k * ds.n + i] = det_model_score(&dm, &c);
+            scores[(size_t)k * ds.n + i] = det_model_logit(&dm, &c);
             image_free(&c);
         }
         image_free(&im);
@@ -382,18 +388,26 @@ static int detect_eval(int argc, char **argv) {
     PlotSeries *curves = xcalloc((size_t)n_pert, sizeof *curves);
     char (*names)[32] = xmalloc((size_t)n_pert * sizeof *names), (*legend)[64] = xmalloc((size_t)n_pert * sizeof *legend);
     MetricsResult *mr = xcalloc((size_t)n_pert, sizeof *mr);
+    double thr = dm.calib.present ? dm.calib.threshold : 0;
     if (!rc) {
-        printf("%-12s %-24s %-7s %-7s %-7s %s\n", "perturbation", "AUC [95% CI]", "AP", "EER", "acc", "TPR@1%FPR");
+        printf("%-12s %-24s %-7s %-7s %-7s %-9s %s\n", "perturbation", "AUC [95% CI]", "AP", "EER", "acc", "TPR@1%FPR",
+               dm.calib.present ? "at the calibrated threshold: acc TPR FPR" : "at P = 0.5 (not calibrated): acc TPR FPR");
         for (int k = 0; k < n_pert && !rc; k++) {
             robust_name(&ps[k], names[k], sizeof names[k]);
-            if (metrics_eval(scores + (size_t)k * ds.n, labels, groups, ds.n, boot, (uint64_t)seed, &mr[k], &err)) {
+            MetricsAtThr at;
+            if (metrics_eval_thr(scores + (size_t)k * ds.n, labels, groups, ds.n, boot, (uint64_t)seed, 0.0f, &mr[k], &err) ||
+                metrics_at_threshold(scores + (size_t)k * ds.n, labels, groups, ds.n, thr, boot, (uint64_t)seed, &at, &err)) {
                 rc = fail("eval", &err);
                 break;
             }
-            json_object_set_new(results, names[k], metrics_to_json(&mr[k]));
+            json_t *jm = metrics_to_json(&mr[k]);
+            json_object_set_new(jm, "at_threshold", metrics_at_threshold_json(&at));
+            if (n_clips) json_object_set_new(jm, "clip_level", clip_metrics(scores + (size_t)k * ds.n, labels, groups, clip_of,
+                                                                           ds.n, n_clips, thr, boot, (uint64_t)seed));
+            json_object_set_new(results, names[k], jm);
             const MetricsPoint *p = &mr[k].point;
-            printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f\n", names[k], p->auc, mr[k].auc_ci.lo, mr[k].auc_ci.hi,
-                   p->ap, p->eer, p->acc, p->tpr_at_fpr1);
+            printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", names[k], p->auc, mr[k].auc_ci.lo,
+                   mr[k].auc_ci.hi, p->ap, p->eer, p->acc, p->tpr_at_fpr1, at.acc, at.tpr, at.fpr);
             snprintf(legend[k], sizeof legend[k], "%s (AUC %.3f)", names[k], p->auc);
             curves[k] = (PlotSeries){legend[k], mr[k].fpr, mr[k].tpr, mr[k].n_roc};
         }
@@ -405,6 +419,9 @@ static int detect_eval(int argc, char **argv) {
         json_object_set_new(root, "data", json_string(data));
         json_object_set_new(root, "split", json_string(split));
         json_object_set_new(root, "positive_class", json_string("fake"));
+        json_object_set_new(root, "score", json_string("logit (ROC and EER thresholds are logits; accuracy_at_0.5 is P >= 0.5)"));
+        json_object_set_new(root, "calibration", calibration_json(&dm.calib));
+        json_object_set_new(root, "reliability", reliability_json(&dm, scores, labels, ds.n));
         json_object_set_new(root, "results", json_incref(results));
         if (write_json(out, root, &err)) rc = fail("eval", &err);
     }
@@ -434,7 +451,7 @@ static int detect_eval(int argc, char **argv) {
     json_decref(results);
     json_decref(root);
     free(mr), free(curves), free(names), free(legend);
-    free(scores), free(labels), free(groups), free(ps);
+    free(scores), free(labels), free(groups), free(ps), free(clip_of);
     detds_free(&ds);
     det_model_free(&dm);
     return rc;
@@ -457,8 +474,9 @@ static int detect_scan(int argc, char **argv) {
         {0},
     };
     int r = sl_args_parse("detect scan", "--model FILE IMAGE... [--heatmap DIR]",
-                          "Prints each image's probability of being fake (a score, not a verdict: check provenance\n"
-                          "with `swaplab verify`). --heatmap shows where the detector looked.",
+                          "Prints each image's calibrated probability of being fake and the detector's call at its\n"
+                          "calibrated threshold (path TAB P(fake) TAB fake|real; a detector's call, not proof: check\n"
+                          "provenance with `swaplab verify`). --heatmap shows where the detector looked.",
                           spec, argc, argv, &pos);
     if (r) {
         free(pos.v);
@@ -474,10 +492,12 @@ static int detect_scan(int argc, char **argv) {
     }
     SlErr err;
     DetModel dm;
-    if (det_model_load(model, threads, &dm, &err)) {
+    if (det_model_load(model, threads, NULL, &dm, &err)) {
         free(pos.v);
         return fail("scan", &err);
     }
+    if (!dm.calib.present)
+        sl_warn("%s is not calibrated: the verdict is at P = 0.5 (run `swaplab detect calibrate`)", model);
     if (heat_dir && sl_mkdirs(heat_dir, &err)) {
         det_model_free(&dm);
         free(pos.v);
@@ -492,15 +512,18 @@ static int detect_scan(int argc, char **argv) {
             if (arr) json_array_append_new(arr, json_pack("{s:s, s:s}", "file", pos.v[i], "error", err.msg));
             break;
         }
-        float p = det_model_score(&dm, &im);
+        float z = det_model_logit(&dm, &im);
+        double p = det_model_prob(&dm, z);
+        int fake = det_model_decide(&dm, z);
         if (arr) {
-            row = json_pack("{s:s, s:f, s:s}", "file", pos.v[i], "p_fake", (double)p, "model", det_model_arch(&dm));
+            row = json_pack("{s:s, s:f, s:s, s:s}", "file", pos.v[i], "p_fake", p, "decision", fake ? "fake" : "real",
+                            "model", det_model_arch(&dm));
             json_array_append_new(arr, row);
         } else {
-            printf("%s\t%.4f\n", pos.v[i], p);
+            printf("%s\t%.4f\t%s\n", pos.v[i], p, fake ? "fake" : "real");
         }
         if (heat_dir) {
-            int side = dm.kind == DET_MESO4 ? dm.meso.size : (im.w < im.h ? im.w : im.h);
+            int side = det_model_input_side(&dm) ? det_model_input_side(&dm) : (im.w < im.h ? im.w : im.h);
             int pt = patch ? patch : (side / 8 > 1 ? side / 8 : 2), st = stride ? stride : (pt / 2 > 0 ? pt / 2 : 1);
             int hh, hw;
             float *heat = det_model_heatmap(&dm, &im, pt, st, &hh, &hw);
@@ -530,8 +553,9 @@ static int detect_scan(int argc, char **argv) {
 
 int cmd_detect(int argc, char **argv) {
     static const char *usage =
-        "usage: swaplab detect train|eval|scan [options]   (each takes --help)\n"
-        "  train  train the spectral baseline or Meso-4 on a detector dataset\n"
+        "usage: swaplab detect train|calibrate|eval|scan [options]   (each takes --help)\n"
+        "  train      train a detector (spectral, meso4, mesoinception4, resnet10) on a detector dataset\n"
+        "  calibrate  threshold at a validation FPR and Platt scaling, stored in the model file\n"
         "  eval   AUC, AP, EER, accuracy, TPR@FPR with bootstrap intervals over identities, under perturbations\n"
         "  scan   score images; optional occlusion heatmaps\n";
     if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
@@ -540,6 +564,7 @@ int cmd_detect(int argc, char **argv) {
     }
     if (!strcmp(argv[0], "train")) return detect_train(argc - 1, argv + 1);
     if (!strcmp(argv[0], "eval")) return detect_eval(argc - 1, argv + 1);
+    if (!strcmp(argv[0], "calibrate")) return detect_calibrate(argc - 1, argv + 1);
     if (!strcmp(argv[0], "scan")) return detect_scan(argc - 1, argv + 1);
     fprintf(stderr, "swaplab detect: unknown subcommand '%s'\n%s", argv[0], usage);
     return 2;

@@ -120,12 +120,13 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
     const char *p;
     int nh, line = 1;
     if (csv_open(csv, &text, &p, &h, &nh, err)) return -1;
-    int c_path = -1, c_label = -1, c_group = -1, c_split = -1;
+    int c_path = -1, c_label = -1, c_group = -1, c_split = -1, c_clip = -1;
     for (int i = 0; i < nh; i++) {
         if (!strcmp(h[i], "path")) c_path = i;
         else if (!strcmp(h[i], "label")) c_label = i;
         else if (!strcmp(h[i], "source") || (c_group < 0 && !strcmp(h[i], "subject"))) c_group = i;
         else if (!strcmp(h[i], "split")) c_split = i;
+        else if (!strcmp(h[i], "clip")) c_clip = i;
     }
     free_fields(h, nh);
     if (c_path < 0 || c_label < 0) {
@@ -155,6 +156,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         int need = c_path > c_label ? c_path : c_label;
         if (c_group > need) need = c_group;
         if (c_split > need) need = c_split;
+        if (c_clip > need) need = c_clip;
         if (nf <= need) {
             free_fields(f, nf);
             rc = sl_fail(err, "%s:%d: %d fields, the header has more; check the quoting", csv, line, nf);
@@ -193,6 +195,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         sl_path_join(s->path, plen, dir, f[c_path]);
         s->label = label;
         snprintf(s->split, sizeof s->split, "%s", sp);
+        s->clip = c_clip >= 0 && f[c_clip][0] ? xstrdup(f[c_clip]) : NULL;
         gnames[ds->n] = xstrdup(c_group >= 0 && f[c_group][0] ? f[c_group] : f[c_path]);
         ds->n++;
         free_fields(f, nf);
@@ -242,6 +245,7 @@ static int load_folder(const char *dir, DetDataset *ds, SlErr *err) {
             sl_path_join(s->path, plen, sub, names[i]);
             s->label = label;
             s->split[0] = 0;
+            s->clip = NULL;
             gnames[ds->n++] = xstrdup(s->path);
         }
         sl_free_list(names, k);
@@ -276,7 +280,7 @@ int detds_load(const char *dir, const char *split, DetDataset *ds, SlErr *err) {
 }
 
 void detds_free(DetDataset *ds) {
-    for (int i = 0; i < ds->n; i++) free(ds->s[i].path);
+    for (int i = 0; i < ds->n; i++) free(ds->s[i].path), free(ds->s[i].clip);
     free(ds->s);
     for (int g = 0; g < ds->n_groups; g++) free(ds->groups[g]);
     free(ds->groups);
@@ -377,7 +381,7 @@ int detds_drop_unreadable(DetDataset *ds) {
         if (image_load(ds->s[i].path, 3, &im, &err)) {
             if (dropped < 5) sl_warn("skipping an unreadable image: %s", err.msg);
             dropped++;
-            free(ds->s[i].path);
+            free(ds->s[i].path), free(ds->s[i].clip);
             continue;
         }
         image_free(&im);
@@ -391,4 +395,19 @@ int detds_drop_unreadable(DetDataset *ds) {
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake) {
     *n_real = *n_fake = 0;
     for (int i = 0; i < ds->n; i++) ds->s[i].label ? (*n_fake)++ : (*n_real)++;
+}
+
+int detds_clips(const DetDataset *ds, int *clip_of) {
+    DetDataset tmp = {0};
+    tmp.n = ds->n;
+    tmp.s = xcalloc((size_t)(ds->n ? ds->n : 1), sizeof *tmp.s);
+    char **names = xmalloc((size_t)(ds->n ? ds->n : 1) * sizeof *names);
+    for (int i = 0; i < ds->n; i++) names[i] = xstrdup(ds->s[i].clip ? ds->s[i].clip : ds->s[i].path);
+    if (ds->n) assign_groups(&tmp, names);
+    else free(names);
+    for (int i = 0; i < ds->n; i++) clip_of[i] = tmp.s[i].group;
+    int n = tmp.n_groups;
+    for (int g = 0; g < tmp.n_groups; g++) free(tmp.groups[g]);
+    free(tmp.groups), free(tmp.s);
+    return n;
 }

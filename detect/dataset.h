@@ -4,8 +4,8 @@
  *  1. DIR/labels.csv (as `swaplab dataset` writes it): a header row naming the columns, then one row
  *     per image. Used columns (by name, any order, others ignored): "path" (relative to DIR; no
  *     absolute paths, no ".." components), "label" (0/1 or real/fake), optional "source" (the
- *     source identity — the bootstrap group; "subject" is accepted too) and optional "split"
- *     (train/val/test). RFC 4180 quoting ("a,b", "" for a quote) is understood.
+ *     source identity — the bootstrap group; "subject" is accepted too), optional "split"
+ *     (train/val/test) and optional "clip" (for clip-level evaluation). RFC 4180 quoting ("a,b", "" for a quote) is understood.
  *  2. ImageFolder: images (.png .jpg .jpeg .bmp) in DIR/real/ and DIR/fake/; every image is its own
  *     group (a warning says the intervals then treat frames as independent).
  * Groups are numbered 0..n_groups-1 in ascending order of their names. */
@@ -21,6 +21,7 @@ typedef struct {
     int label;  /* 0 real, 1 fake */
     int group;  /* index into groups */
     char split[8]; /* "train", "val", "test" or "" */
+    char *clip;    /* labels.csv "clip" (the video or clip the frame belongs to), or NULL */
 } DetSample;
 
 typedef struct {
@@ -46,6 +47,10 @@ int detds_load_scores(const char *csv, float **scores, int **labels, int **group
  * reported on stderr (the first few by name) and removed, so a run goes on without it. Returns the
  * number removed. */
 int detds_drop_unreadable(DetDataset *ds);
+/* Clip-level view: the samples grouped by clip (samples without one are their own clip). clip_of
+ * [ds->n] receives each sample's clip index 0..n_clips-1 (clips in ascending name order). Returns
+ * n_clips. */
+int detds_clips(const DetDataset *ds, int *clip_of);
 /* Counts of each label. */
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake);
 

@@ -1,22 +1,12 @@
-/* meso.c — Meso-4 (Afchar et al. 2018) on the nn/ engine: build, train step, inference, checkpoint
- * (meso.h). */
+/* meso.c — Meso-4 and MesoInception-4 (Afchar et al. 2018) as CNN detectors (meso.h, cnn.h). */
 #include "detect/meso.h"
 
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "nn/checkpoint.h"
-#include "nn/safetensors.h"
-
-static void build(Meso4 *m, int size) {
-    SL_ASSERT(size >= 32 && size % 32 == 0);
-    memset(m, 0, sizeof *m);
-    m->size = size;
-    nn_model_init(&m->model);
-    NnNet *n = nn_net_new(&m->model, "meso4", (NnShape){3, size, size});
+/* Meso-4's blocks from `first` (0-based) on, and its head, appended to n. */
+static void meso_blocks(NnNet *n, int first) {
     static const int cout[4] = {8, 8, 16, 16}, k[4] = {3, 5, 5, 5}, pool[4] = {2, 2, 2, 4};
-    for (int i = 0; i < 4; i++) {
+    for (int i = first; i < 4; i++) {
         char cn[16], bn[16];
         snprintf(cn, sizeof cn, "conv%d", i + 1);
         snprintf(bn, sizeof bn, "bn%d", i + 1);
@@ -32,113 +22,96 @@ static void build(Meso4 *m, int size) {
     nn_dense(n, "fc2", 1);
     NnShape o = nn_net_out_shape(n);
     SL_ASSERT(o.c == 1 && o.h == 1 && o.w == 1);
-    m->net = n;
-    nn_model_finalize(&m->model);
 }
 
-void meso4_init(Meso4 *m, int size, SlRng *rng) {
-    build(m, size);
-    nn_model_init_weights(&m->model, rng);
+static void build_meso4(DetCnn *m) {
+    NnNet *n = nn_net_new(&m->model, "meso4", (NnShape){3, m->size, m->size});
+    meso_blocks(n, 0);
+    m->net[0] = n, m->n_nets = 1;
 }
 
-void meso4_free(Meso4 *m) {
-    nn_model_free(&m->model);
-    memset(m, 0, sizeof *m);
-}
+const DetCnnArch DETCNN_MESO4 = {"meso4", "Meso-4", MESO4_DEFAULT_SIZE, 32, build_meso4, NULL, NULL};
 
-float meso4_train_step(Meso4 *m, NnCtx *ctx, const float *x, const float *y, int B, const NnAdam *adam) {
-    int was = ctx->training;
-    ctx->training = 1;
-    const float *logits = nn_net_forward(m->net, ctx, x, B);
-    float *dl = xmalloc((size_t)B * sizeof *dl);
-    float loss = nn_loss_bce_logits(logits, y, B, dl);
-    nn_net_backward(m->net, ctx, dl, NULL);
-    NnAdam cfg = *adam;
-    cfg.zero_grad = 1;
-    nn_adam_step_ctx(&m->model, ctx, &cfg, ++m->step);
-    free(dl);
-    ctx->training = was;
-    return loss;
-}
+/* ---- MesoInception-4 ------------------------------------------------------------------------- */
 
-void meso4_logits(Meso4 *m, NnCtx *ctx, const float *x, int n, float *logits) {
-    int was = ctx->training;
-    ctx->training = 0;
-    size_t per = (size_t)3 * m->size * m->size;
-    for (int i = 0; i < n; i += 64) {
-        int b = n - i < 64 ? n - i : 64;
-        const float *o = nn_net_forward(m->net, ctx, x + (size_t)i * per, b);
-        memcpy(logits + i, o, (size_t)b * sizeof *logits);
+enum { MI_B1 = 0, MI_MID = 4, MI_B2 = 5, MI_TAIL = 9, MI_NETS = 10 };
+static const int MI_CH[2][4] = {{1, 4, 4, 2}, {2, 4, 4, 2}};
+static const int MI_K[4] = {0, 3, 5, 7};
+
+static void build_mi4(DetCnn *m) {
+    int S = m->size;
+    for (int b = 0; b < 2; b++) {
+        int cin = b ? 11 : 3, side = b ? S / 2 : S;
+        for (int br = 0; br < 4; br++) {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "mi4.b%d%c", b + 1, 'a' + br);
+            NnNet *n = nn_net_new(&m->model, prefix, (NnShape){cin, side, side});
+            nn_conv(n, "conv1", MI_CH[b][br], 1, 1);
+            nn_relu(n);
+            if (MI_K[br]) {
+                nn_conv(n, "conv2", MI_CH[b][br], MI_K[br], 1);
+                nn_relu(n);
+            }
+            m->net[(b ? MI_B2 : MI_B1) + br] = n;
+        }
     }
-    ctx->training = was;
+    NnNet *mid = nn_net_new(&m->model, "mi4", (NnShape){11, S, S});
+    nn_batchnorm(mid, "bn1");
+    nn_maxpool(mid, 2);
+    m->net[MI_MID] = mid;
+    NnNet *tail = nn_net_new(&m->model, "mi4", (NnShape){12, S / 2, S / 2});
+    nn_batchnorm(tail, "bn2");
+    nn_maxpool(tail, 2);
+    meso_blocks(tail, 2);
+    m->net[MI_TAIL] = tail;
+    m->n_nets = MI_NETS;
 }
 
-void meso4_input(const Image *img, int size, float *dst) {
-    Image rs = img->w == size && img->h == size ? image_clone(img) : image_resize(img, size, size);
-    size_t hw = (size_t)size * size;
-    for (int k = 0; k < 3; k++)
-        for (size_t i = 0; i < hw; i++) dst[k * hw + i] = rs.px[i * rs.c + (rs.c >= 3 ? k : 0)] / 255.0f;
-    image_free(&rs);
-}
-
-static float sigmoidf(float z) {
-    return z >= 0 ? 1 / (1 + expf(-z)) : expf(z) / (1 + expf(z));
-}
-
-float meso4_score_image(Meso4 *m, NnCtx *ctx, const Image *img) {
-    float *x = xmalloc((size_t)3 * m->size * m->size * sizeof *x), logit;
-    meso4_input(img, m->size, x);
-    meso4_logits(m, ctx, x, 1, &logit);
-    free(x);
-    return sigmoidf(logit);
-}
-
-float meso4_heatmap_score(const float *chw, void *ctx) {
-    Meso4HeatCtx *h = ctx;
-    float logit;
-    meso4_logits(h->m, h->nn, chw, 1, &logit);
-    return sigmoidf(logit);
-}
-
-int meso4_save(const char *path, const Meso4 *m, const char *const *meta, SlErr *err) {
-    char size[16], step[32];
-    snprintf(size, sizeof size, "%d", m->size);
-    snprintf(step, sizeof step, "%ld", m->step);
-    int n = 0;
-    while (meta && meta[n]) n += 2;
-    const char **all = xmalloc((size_t)(n + 7) * sizeof *all);
-    all[0] = "arch", all[1] = "meso4", all[2] = "input_size", all[3] = size, all[4] = "step", all[5] = step;
-    for (int i = 0; i < n; i++) all[6 + i] = meta[i];
-    all[6 + n] = NULL;
-    int rc = nn_save_model(path, &m->model, all, err);
-    free(all);
-    return rc;
-}
-
-int meso4_load(const char *path, Meso4 *m, SlErr *err) {
-    memset(m, 0, sizeof *m);
-    StFile *f = st_open(path, err);
-    if (!f) return -1;
-    const char *arch = st_meta(f, "arch"), *size = st_meta(f, "input_size"), *step = st_meta(f, "step");
-    if (!arch || strcmp(arch, "meso4")) {
-        sl_fail(err, "%s: not a Meso-4 model (metadata arch is '%s')", path, arch ? arch : "missing");
-        st_close(f);
-        return -1;
+/* dst [B, ctot, hw] at channel offset off <- src [B, c, hw] (or the reverse when split). */
+static void chan_copy(float *cat, int ctot, int off, float *part, int c, int B, size_t hw, int split) {
+    for (int b = 0; b < B; b++) {
+        float *x = cat + ((size_t)b * ctot + off) * hw, *y = part + (size_t)b * c * hw;
+        if (split) memcpy(y, x, (size_t)c * hw * sizeof *x);
+        else memcpy(x, y, (size_t)c * hw * sizeof *x);
     }
-    char *end;
-    long s = size ? strtol(size, &end, 10) : 0;
-    if (!size || *end || s < 32 || s > 4096 || s % 32) {
-        sl_fail(err, "%s: metadata input_size must be a multiple of 32 in 32..4096", path);
-        st_close(f);
-        return -1;
-    }
-    build(m, (int)s);
-    if (nn_load_model_st(f, path, &m->model, err)) {
-        st_close(f);
-        meso4_free(m);
-        return -1;
-    }
-    m->step = step ? strtol(step, NULL, 10) : 0;
-    st_close(f);
-    return 0;
 }
+
+static const float *mi4_forward(DetCnn *m, NnCtx *ctx, const float *x, int B) {
+    const float *in = x;
+    for (int b = 0; b < 2; b++) {
+        int ctot = b ? 12 : 11, side = b ? m->size / 2 : m->size, off = 0;
+        size_t hw = (size_t)side * side;
+        float *cat = detcnn_buf(m, b, (size_t)B * ctot * hw);
+        for (int br = 0; br < 4; br++) {
+            const float *o = nn_net_forward(m->net[(b ? MI_B2 : MI_B1) + br], ctx, in, B);
+            chan_copy(cat, ctot, off, (float *)o, MI_CH[b][br], B, hw, 0);
+            off += MI_CH[b][br];
+        }
+        in = b ? cat : nn_net_forward(m->net[MI_MID], ctx, cat, B);
+    }
+    return nn_net_forward(m->net[MI_TAIL], ctx, in, B);
+}
+
+static void mi4_backward(DetCnn *m, NnCtx *ctx, const float *dl, int B) {
+    int S = m->size;
+    size_t hw2 = (size_t)(S / 2) * (S / 2), hw1 = (size_t)S * S;
+    float *dcat2 = detcnn_buf(m, 2, (size_t)B * 12 * hw2);
+    nn_net_backward(m->net[MI_TAIL], ctx, dl, dcat2);
+    float *dh1 = detcnn_buf(m, 3, (size_t)B * 11 * hw2), *tmp = detcnn_buf(m, 4, (size_t)B * 11 * hw2);
+    float *part = detcnn_buf(m, 5, (size_t)B * 11 * hw1);
+    memset(dh1, 0, (size_t)B * 11 * hw2 * sizeof *dh1);
+    for (int br = 0, off = 0; br < 4; off += MI_CH[1][br], br++) {
+        chan_copy(dcat2, 12, off, part, MI_CH[1][br], B, hw2, 1);
+        nn_net_backward(m->net[MI_B2 + br], ctx, part, tmp);
+        for (size_t i = 0; i < (size_t)B * 11 * hw2; i++) dh1[i] += tmp[i];
+    }
+    float *dcat1 = detcnn_buf(m, 6, (size_t)B * 11 * hw1);
+    nn_net_backward(m->net[MI_MID], ctx, dh1, dcat1);
+    for (int br = 0, off = 0; br < 4; off += MI_CH[0][br], br++) {
+        chan_copy(dcat1, 11, off, part, MI_CH[0][br], B, hw1, 1);
+        nn_net_backward(m->net[MI_B1 + br], ctx, part, NULL);
+    }
+}
+
+const DetCnnArch DETCNN_MESOINCEPTION4 = {"mesoinception4", "MesoInception-4", MESO4_DEFAULT_SIZE, 32, build_mi4,
+                                          mi4_forward, mi4_backward};

@@ -77,14 +77,14 @@ static void eer_from_roc(const Roc *r, double *eer, double *thr) {
 
 /* One weighted pass over the sorted samples (w = NULL: weight 1). Fills roc and out; returns -1
  * when a class has no weight. */
-static int point_weighted(const float *s, const int *y, const int *order, const double *w, int n,
+static int point_weighted(const float *s, const int *y, const int *order, const double *w, int n, float acc_thr,
                           Roc *roc, MetricsPoint *out) {
     double P = 0, N = 0, correct = 0;
     for (int i = 0; i < n; i++) {
         double wi = w ? w[i] : 1.0;
         if (y[i]) P += wi;
         else N += wi;
-        if ((s[i] >= 0.5f) == (y[i] == 1)) correct += wi;
+        if ((s[i] >= acc_thr) == (y[i] == 1)) correct += wi;
     }
     if (P <= 0 || N <= 0) return -1;
     double tps = 0, fps = 0, auc = 0, ap = 0;
@@ -143,7 +143,7 @@ int metrics_point(const float *scores, const int *labels, int n, MetricsPoint *o
     int *order = sort_desc(scores, n);
     Roc roc;
     roc_alloc(&roc, n);
-    int r = point_weighted(scores, labels, order, NULL, n, &roc, out);
+    int r = point_weighted(scores, labels, order, NULL, n, 0.5f, &roc, out);
     SL_ASSERT(r == 0);
     roc_free(&roc);
     free(order);
@@ -158,7 +158,7 @@ int metrics_roc(const float *scores, const int *labels, int n, double **fpr, dou
     Roc roc;
     roc_alloc(&roc, n);
     MetricsPoint p;
-    int r = point_weighted(scores, labels, order, NULL, n, &roc, &p);
+    int r = point_weighted(scores, labels, order, NULL, n, 0.5f, &roc, &p);
     SL_ASSERT(r == 0);
     *fpr = roc.fpr, *tpr = roc.tpr, *thr = roc.thr, *n_out = roc.n;
     free(order);
@@ -211,6 +211,11 @@ static int group_index(const int *groups, int n, int *gi) {
 
 int metrics_eval(const float *scores, const int *labels, const int *groups, int n, int n_boot, uint64_t seed,
                  MetricsResult *out, SlErr *err) {
+    return metrics_eval_thr(scores, labels, groups, n, n_boot, seed, 0.5f, out, err);
+}
+
+int metrics_eval_thr(const float *scores, const int *labels, const int *groups, int n, int n_boot, uint64_t seed,
+                     float acc_thr, MetricsResult *out, SlErr *err) {
     memset(out, 0, sizeof *out);
     int pos;
     if (n_boot < 0) return sl_fail(err, "metrics: the number of bootstrap replicates must be >= 0 (got %d)", n_boot);
@@ -218,7 +223,7 @@ int metrics_eval(const float *scores, const int *labels, const int *groups, int 
     int *order = sort_desc(scores, n);
     Roc roc;
     roc_alloc(&roc, n);
-    int r = point_weighted(scores, labels, order, NULL, n, &roc, &out->point);
+    int r = point_weighted(scores, labels, order, NULL, n, acc_thr, &roc, &out->point);
     SL_ASSERT(r == 0);
     out->n = n, out->n_pos = pos, out->n_neg = n - pos;
     out->fpr = roc.fpr, out->tpr = roc.tpr, out->thr = roc.thr, out->n_roc = roc.n;
@@ -245,7 +250,7 @@ int metrics_eval(const float *scores, const int *labels, const int *groups, int 
             for (int k = 0; k < G; k++) cnt[sl_rng_int(&rng, G)]++;
             for (int i = 0; i < n; i++) w[i] = cnt[gi[i]];
             MetricsPoint p;
-            if (point_weighted(scores, labels, order, w, n, &scratch, &p)) continue;
+            if (point_weighted(scores, labels, order, w, n, acc_thr, &scratch, &p)) continue;
             double v[N_BOOT_METRICS] = {p.auc, p.ap, p.eer, p.acc, p.tpr_at_fpr1, p.tpr_at_fpr01};
             for (int m = 0; m < N_BOOT_METRICS; m++) vals[m][valid] = v[m];
             valid++;
@@ -342,4 +347,86 @@ int metrics_write_json(const char *path, const MetricsResult *r, SlErr *err) {
     int rc = sl_write_atomic(path, buf, len + 1, err);
     free(buf);
     return rc;
+}
+
+/* ---- decisions at a threshold, and calibration ---------------------------------------------- */
+
+static void confusion(const float *s, const int *y, const double *w, int n, double thr, double c[4]) {
+    c[0] = c[1] = c[2] = c[3] = 0; /* tp, fp, tn, fn */
+    for (int i = 0; i < n; i++) {
+        double wi = w ? w[i] : 1.0;
+        int call = s[i] >= thr;
+        c[y[i] ? (call ? 0 : 3) : (call ? 1 : 2)] += wi;
+    }
+}
+
+int metrics_at_threshold(const float *scores, const int *labels, const int *groups, int n, double thr, int n_boot,
+                         uint64_t seed, MetricsAtThr *out, SlErr *err) {
+    memset(out, 0, sizeof *out);
+    int pos;
+    if (check_inputs(scores, labels, n, err) || count_classes(labels, n, &pos, err)) return -1;
+    double c[4];
+    confusion(scores, labels, NULL, n, thr, c);
+    out->threshold = thr;
+    out->tp = (int)c[0], out->fp = (int)c[1], out->tn = (int)c[2], out->fn = (int)c[3];
+    out->acc = (c[0] + c[2]) / n, out->tpr = c[0] / (c[0] + c[3]), out->fpr = c[1] / (c[1] + c[2]);
+    MetricsCI *cis[3] = {&out->acc_ci, &out->tpr_ci, &out->fpr_ci};
+    for (int m = 0; m < 3; m++) cis[m]->lo = cis[m]->hi = NAN;
+    if (n_boot <= 0) return 0;
+    int *gi = xmalloc((size_t)n * sizeof *gi), G = group_index(groups, n, gi);
+    int *cnt = xmalloc((size_t)G * sizeof *cnt), valid = 0;
+    double *w = xmalloc((size_t)n * sizeof *w), *vals[3];
+    for (int m = 0; m < 3; m++) vals[m] = xmalloc((size_t)n_boot * sizeof(double));
+    SlRng rng;
+    sl_rng_seed(&rng, seed);
+    for (int b = 0; b < n_boot; b++) {
+        memset(cnt, 0, (size_t)G * sizeof *cnt);
+        for (int k = 0; k < G; k++) cnt[sl_rng_int(&rng, G)]++;
+        for (int i = 0; i < n; i++) w[i] = cnt[gi[i]];
+        confusion(scores, labels, w, n, thr, c);
+        if (c[0] + c[3] <= 0 || c[1] + c[2] <= 0) continue;
+        vals[0][valid] = (c[0] + c[2]) / (c[0] + c[1] + c[2] + c[3]);
+        vals[1][valid] = c[0] / (c[0] + c[3]);
+        vals[2][valid] = c[1] / (c[1] + c[2]);
+        valid++;
+    }
+    for (int m = 0; m < 3; m++) {
+        cis[m]->lo = metrics_percentile(vals[m], valid, 2.5);
+        cis[m]->hi = metrics_percentile(vals[m], valid, 97.5);
+        free(vals[m]);
+    }
+    out->n_boot_valid = valid;
+    free(gi), free(cnt), free(w);
+    return 0;
+}
+
+double metrics_reliability(const double *probs, const int *labels, int n, int nbins, int *count, double *mean_p,
+                           double *frac_fake) {
+    SL_ASSERT(nbins >= 1 && n >= 0);
+    for (int b = 0; b < nbins; b++) count[b] = 0, mean_p[b] = 0, frac_fake[b] = 0;
+    for (int i = 0; i < n; i++) {
+        int b = (int)(probs[i] * nbins);
+        b = b < 0 ? 0 : b >= nbins ? nbins - 1 : b;
+        count[b]++, mean_p[b] += probs[i], frac_fake[b] += labels[i] == 1;
+    }
+    double ece = 0;
+    for (int b = 0; b < nbins; b++) {
+        if (!count[b]) {
+            mean_p[b] = frac_fake[b] = NAN;
+            continue;
+        }
+        mean_p[b] /= count[b], frac_fake[b] /= count[b];
+        ece += (double)count[b] / n * fabs(mean_p[b] - frac_fake[b]);
+    }
+    return n ? ece : NAN;
+}
+
+json_t *metrics_at_threshold_json(const MetricsAtThr *t) {
+    json_t *o = json_object();
+    json_object_set_new(o, "threshold", num(t->threshold));
+    json_object_set_new(o, "confusion", json_pack("{s:i,s:i,s:i,s:i}", "tp", t->tp, "fp", t->fp, "tn", t->tn, "fn", t->fn));
+    json_object_set_new(o, "accuracy", with_ci(t->acc, t->acc_ci));
+    json_object_set_new(o, "tpr", with_ci(t->tpr, t->tpr_ci));
+    json_object_set_new(o, "fpr", with_ci(t->fpr, t->fpr_ci));
+    return o;
 }

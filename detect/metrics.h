@@ -72,6 +72,30 @@ int metrics_roc(const float *scores, const int *labels, int n, double **fpr, dou
 int metrics_eval(const float *scores, const int *labels, const int *groups, int n, int n_boot,
                  uint64_t seed, MetricsResult *out, SlErr *err);
 void metrics_free(MetricsResult *r);
+/* The same with accuracy taken at scores >= acc_thr instead of 0.5 (e.g. 0 for logits: the same
+ * decision as P >= 0.5). */
+int metrics_eval_thr(const float *scores, const int *labels, const int *groups, int n, int n_boot, uint64_t seed,
+                     float acc_thr, MetricsResult *out, SlErr *err);
+
+/* Decisions at one threshold (score >= thr: fake): the confusion matrix, accuracy, TPR and FPR,
+ * each with a 95% bootstrap interval over groups (as metrics_eval; replicates without both classes
+ * skipped). */
+typedef struct {
+    double threshold;
+    int tp, fp, tn, fn;
+    double acc, tpr, fpr;
+    MetricsCI acc_ci, tpr_ci, fpr_ci;
+    int n_boot_valid;
+} MetricsAtThr;
+int metrics_at_threshold(const float *scores, const int *labels, const int *groups, int n, double thr, int n_boot,
+                         uint64_t seed, MetricsAtThr *out, SlErr *err);
+/* {"threshold", "confusion": {"tp", "fp", "tn", "fn"}, "accuracy", "tpr", "fpr" (each value + ci95)}. */
+json_t *metrics_at_threshold_json(const MetricsAtThr *t);
+/* Reliability diagram (DeGroot & Fienberg 1983; Guo et al. 2017): probabilities in nbins equal-width
+ * bins of [0, 1]; per bin the count, the mean probability and the fraction of fakes (NaN when
+ * empty). Returns the expected calibration error sum_b (n_b / n) |mean_p_b - frac_b|. */
+double metrics_reliability(const double *probs, const int *labels, int n, int nbins, int *count, double *mean_p,
+                           double *frac_fake);
 
 /* Percentile with linear interpolation between order statistics (numpy.percentile's default) of
  * v[0..n) (sorted in place); q in [0, 100]. NaN for n = 0. */

@@ -7,7 +7,10 @@
  * from the SlRng passed in, so an evaluation is reproducible from its seed.
  * Resizing: the image is scaled down by the factor (stb_image_resize, a Mitchell filter) and back
  * up to its original size, so a detector with a fixed input size sees the lost detail at the same
- * size ("resize 0.5x and back"), which is what the reported robustness curves mean. */
+ * size ("resize 0.5x and back"), which is what the reported robustness curves mean.
+ * Video codecs (H.264 at CRF 23 and 40, the FaceForensics++ c23 / c40 levels) are per clip, not per
+ * image: they join as a RobustKind "h264:CRF" when frames come from data/video.* (encode the clip,
+ * decode it, score the frames); until then `detect eval --perturb` offers JPEG and resizing. */
 #ifndef SL_ROBUST_H
 #define SL_ROBUST_H
 

@@ -234,7 +234,19 @@ float spectral_score(const SpectralDetector *det, const Image *img) {
     return p;
 }
 
+float spectral_logit(const SpectralDetector *det, const Image *img) {
+    float *f = xmalloc((size_t)det->n_bins * sizeof *f);
+    spectral_features(img, det->n_bins, f);
+    float z = logreg_logit(&det->lr, f);
+    free(f);
+    return z;
+}
+
 int spectral_save(const char *path, const SpectralDetector *det, SlErr *err) {
+    return spectral_save_meta(path, det, NULL, err);
+}
+
+int spectral_save_meta(const char *path, const SpectralDetector *det, const char *const *extra, SlErr *err) {
     int d = det->n_bins;
     SL_ASSERT(det->lr.d == d);
     StTensor t[4] = {
@@ -246,8 +258,16 @@ int spectral_save(const char *path, const SpectralDetector *det, SlErr *err) {
     char bins[32], l2[64];
     snprintf(bins, sizeof bins, "%d", d);
     snprintf(l2, sizeof l2, "%.17g", det->lr.l2);
-    const char *meta[] = {"arch", "durall2019-spectral-lr", "n_bins", bins, "l2", l2, "format_version", "1", NULL};
-    return st_write(path, t, 4, meta, err);
+    int n = 0;
+    while (extra && extra[n]) n += 2;
+    const char **meta = xmalloc((size_t)(n + 9) * sizeof *meta);
+    const char *own[] = {"arch", "durall2019-spectral-lr", "n_bins", bins, "l2", l2, "format_version", "1"};
+    memcpy(meta, own, sizeof own);
+    for (int i = 0; i < n; i++) meta[8 + i] = extra[i];
+    meta[8 + n] = NULL;
+    int rc = st_write(path, t, 4, meta, err);
+    free(meta);
+    return rc;
 }
 
 static int get_f32(const StFile *f, const char *path, const char *name, int64_t numel, float *dst, SlErr *err) {

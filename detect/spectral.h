@@ -73,6 +73,10 @@ int spectral_train(SpectralDetector *det, const float *feats, const int *labels,
 /* Probability that img is fake. */
 float spectral_score(const SpectralDetector *det, const Image *img);
 int spectral_save(const char *path, const SpectralDetector *det, SlErr *err);
+/* The same with extra metadata (key, value pairs ending with NULL; may be NULL). */
+int spectral_save_meta(const char *path, const SpectralDetector *det, const char *const *extra, SlErr *err);
+/* The logistic regression's logit of img (spectral_score is its sigmoid). */
+float spectral_logit(const SpectralDetector *det, const Image *img);
 int spectral_load(const char *path, SpectralDetector *det, SlErr *err);
 void spectral_free(SpectralDetector *det);
 

@@ -808,7 +808,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
     int ok[REPORT_MAX_DET] = {0};
     for (int d = 0; d < n; d++) {
         const char *mp = json_string_value(json_object_get(ev[d].j, "model"));
-        ok[d] = mp && det_model_load(mp, r->o->threads, &dm[d], &e) == 0;
+        ok[d] = mp && det_model_load(mp, r->o->threads, NULL, &dm[d], &e) == 0;
         hb_puts(b, "<th scope=\"col\">");
         hb_esc(b, det_title(ev[d].j));
         hb_puts(b, "</th>");
@@ -834,7 +834,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
                 int hh, hw;
                 int side = im.w < im.h ? im.w : im.h;
                 int patch = side / 8 > 2 ? side / 8 : 2;
-                if (dm[d].kind == DET_MESO4) patch = dm[d].meso.size / 8;
+                if (det_model_input_side(&dm[d])) patch = det_model_input_side(&dm[d]) / 8;
                 float score = det_model_score(&dm[d], &im);
                 float *heat = det_model_heatmap(&dm[d], &im, patch, patch / 2 > 0 ? patch / 2 : 1, &hh, &hw);
                 char p[4096], nm[64];
@@ -887,6 +887,36 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
     detds_free(&ds);
 }
 
+/* Decisions at each detector's calibrated threshold (detect eval's "at_threshold", "calibration" and
+ * "reliability"; detect/README.md): the confusion matrix, accuracy, TPR, FPR and the calibration
+ * error of its probabilities. */
+static void det_decisions(Rep *r, DetEval *ev, int n) {
+    HtmlBuf *b = &r->b;
+    hb_puts(b, "<table><caption>Decisions on the clean test set at each detector's threshold (chosen on the "
+               "validation identities at the stated false-positive rate; value [95% CI])</caption><thead><tr>"
+               "<th scope=\"col\">detector</th><th scope=\"col\">threshold</th><th scope=\"col\">TP / FN / FP / TN</th>"
+               "<th scope=\"col\">accuracy</th><th scope=\"col\">TPR</th><th scope=\"col\">FPR</th>"
+               "<th scope=\"col\">calibration error (ECE)</th></tr></thead><tbody>\n");
+    for (int d = 0; d < n; d++) {
+        json_t *m = json_object_get(json_object_get(ev[d].j, "results"), "none"), *t = json_object_get(m, "at_threshold");
+        json_t *cal = json_object_get(ev[d].j, "calibration"), *rel = json_object_get(ev[d].j, "reliability");
+        json_t *cm = json_object_get(t, "confusion");
+        if (!json_is_object(cm)) continue;
+        char c1[128], c2[128], c3[128], thr[96];
+        if (json_is_object(cal))
+            snprintf(thr, sizeof thr, "validation FPR %.1f%%", 100 * jnum(cal, "target_fpr"));
+        else
+            snprintf(thr, sizeof thr, "P = 0.5 (not calibrated)");
+        hb_puts(b, "<tr><th scope=\"row\">");
+        hb_esc(b, det_title(ev[d].j));
+        hb_printf(b, "</th><td>%s</td><td>%.0f / %.0f / %.0f / %.0f</td><td>%s</td><td>%s</td><td>%s</td><td>%.3f</td></tr>\n",
+                  thr, jnum(cm, "tp"), jnum(cm, "fn"), jnum(cm, "fp"), jnum(cm, "tn"),
+                  ci_cell(c1, sizeof c1, json_object_get(t, "accuracy")), ci_cell(c2, sizeof c2, json_object_get(t, "tpr")),
+                  ci_cell(c3, sizeof c3, json_object_get(t, "fpr")), jnum(rel, "ece"));
+    }
+    hb_puts(b, "</tbody></table>\n");
+}
+
 static void section_detect(Rep *r) {
     HtmlBuf *b = &r->b;
     hb_puts(b, "<section id=\"detect\"><h2>3. Catching it: the detectors</h2>\n<p>Two detectors were trained on a "
@@ -935,6 +965,7 @@ static void section_detect(Rep *r) {
     r->sum->detectors = n;
     if (nroc) chart(r, plot_svg_roc("ROC on the clean test set", roc, nroc), "ROC curves of the detectors on the clean test set");
     for (int i = 0; i < nroc; i++) free(fx[i]), free(fy[i]);
+    det_decisions(r, ev, n);
 
     hb_puts(b, "<h3>Robustness: the same test set after re-encoding</h3>\n<p>Social networks re-encode what is "
                "posted. Each bar is the AUC after a JPEG re-encode or a resize to half and back; 0.5 is "

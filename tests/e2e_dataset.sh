@@ -12,8 +12,8 @@ S=$T/sets; RUN=$T/run; DS=$T/ds
 PY=/usr/bin/python3
 future=$(date -u -d '+1 year' +%F)
 
-check "synth: 5 identities x 8 frames" "$SWAPLAB" synth --out "$S" --identities 5 --frames 8 --size 128 --crop 64 --seed 11
-check "train: tiny, 3 steps" "$SWAPLAB" train --facesets "$S"/synth-000{1,2,3,4,5} --out "$RUN" --preset tiny --steps 3 \
+check "synth: 6 identities x 8 frames" "$SWAPLAB" synth --out "$S" --identities 6 --frames 8 --size 128 --crop 64 --seed 11
+check "train: tiny, 3 steps" "$SWAPLAB" train --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$RUN" --preset tiny --steps 3 \
   --batch 2 --eval-every 1000 --holdout-every 0
 if [[ ! -f $RUN/model.safetensors ]]; then
   summary e2e_dataset; exit
@@ -21,17 +21,18 @@ fi
 check "dataset --help documents splits and the watermark" bash -c \
   '"$0" dataset --help | grep -q "never by frame" && "$0" dataset --help | grep -q "same keyed invisible watermark"' "$SWAPLAB"
 
-check "dataset: 5 identities, --label none, seed 3" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} \
+check "dataset: 6 identities, --label none, seed 3" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} \
   --out "$DS" --label none --seed 3 --threads 2
 check "labels.csv, ImageFolder layout, identity splits, pairs, dataset.json agree" $PY -c '
 import csv, json, os, sys, hashlib
 ds, model = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(os.path.join(ds, "labels.csv"))))
-cols = "path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face".split(",")
+cols = "path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip".split(",")
 assert list(rows[0].keys()) == cols, rows[0].keys()
 pngs = set()
-for root, _, files in os.walk(ds):
-    pngs |= {os.path.relpath(os.path.join(root, f), ds) for f in files if f.endswith(".png")}
+for sp in ("train", "val", "test"):
+    for root, _, files in os.walk(os.path.join(ds, sp)):
+        pngs |= {os.path.relpath(os.path.join(root, f), ds) for f in files if f.endswith(".png")}
 assert pngs == {r["path"] for r in rows} and len(rows) == len(pngs), "rows and files differ"
 sha = hashlib.sha256(open(os.path.join(model, "model.safetensors"), "rb").read()).hexdigest()
 split_of = {}
@@ -48,7 +49,7 @@ for r in rows:
 j = json.load(open(os.path.join(ds, "dataset.json")))
 assert j["model"]["sha256"] == sha and j["settings"]["label"] == "none" and j["settings"]["seed"] == 3
 ids = j["splits"]
-assert len(ids["train"]["identities"]) >= 2 and len(ids["test"]["identities"]) >= 2 and len(ids["val"]["identities"]) != 1
+assert all(len(ids[sp]["identities"]) >= 2 for sp in ("train", "val", "test"))
 for sp in ("train", "val", "test"):
     mine = set(ids[sp]["identities"])
     assert mine == {s for s, v in split_of.items() if v == sp}, sp
@@ -58,9 +59,48 @@ for sp in ("train", "val", "test"):
     pairs = {(r["target"], r["source"]) for r in rows if r["split"] == sp and r["label"] == "fake"}
     want = {(a, b) for a in mine for b in mine if a != b}
     assert pairs == want == {tuple(p) for p in ids[sp]["pairs"]}, (sp, pairs, want)
-assert len(j["identities"]) == 5 and all(len(i["consent_sha256"]) == 64 for i in j["identities"])
+assert len(j["identities"]) == 6 and all(len(i["consent_sha256"]) == 64 for i in j["identities"])
 ' "$DS" "$RUN"
 
+check "masks (fakes), landmarks (all), clips and the DeepfakeBench index agree with labels.csv" $PY -c '
+import csv, json, os, sys
+import numpy as np
+from PIL import Image
+ds = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(ds, "labels.csv"))))
+j = json.load(open(os.path.join(ds, "dataset.json")))
+idx = json.load(open(os.path.join(ds, "deepfakebench.json")))
+assert list(idx) == [j["index"]["dataset_name"]], idx.keys()
+listed = {}
+for label, splits in idx[j["index"]["dataset_name"]].items():
+    assert set(splits) == {"train", "val", "test"}, splits.keys()
+    for sp, clips in splits.items():
+        for clip, v in clips.items():
+            assert v["label"] == label
+            for f in v["frames"]:
+                listed[f] = (label, sp, clip)
+assert len(listed) == len(rows)
+for r in rows:
+    f = "frames/" + r["path"]
+    label, sp, clip = listed[f]
+    assert sp == r["split"] and clip == r["clip"], (r, listed[f])
+    assert label == {"original": "swaplab-real", "swap": "swaplab-swap", "sbi": "swaplab-sbi"}[r["method"]]
+    if r["method"] == "swap":
+        assert clip == r["target"] + "_" + r["source"], (clip, r)
+    # the DeepfakeBench loaders replace frames with masks / landmarks in the image path
+    p = os.path.join(ds, f)
+    assert os.path.exists(p)
+    lm = np.load(p.replace("frames", "landmarks").replace(".png", ".npy"))
+    assert lm.shape == (68, 2) and lm.dtype == np.float32 and lm.min() > -64 and lm.max() < 192, (lm.shape, lm.min(), lm.max())
+    mp = p.replace("frames", "masks")
+    if r["label"] == "fake":
+        m = np.asarray(Image.open(mp))
+        assert m.shape == (128, 128) and m.max() > 200 and m[0, 0] == 0, (mp, m.shape, m.max())
+        inside = m[lm[:, 1].astype(int).clip(0, 127), lm[:, 0].astype(int).clip(0, 127)]
+        assert (inside[17:] > 0).mean() > 0.8, "the mask does not cover the inner landmarks"
+    else:
+        assert not os.path.exists(mp), mp
+' "$DS"
 real=$(ls "$DS"/test/real/*.png | head -1); fake=$(ls "$DS"/test/fake/*.png | head -1)
 payload=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["watermark"]["payload"])' "$DS/dataset.json")
 check_fails "a real sample carries the dataset's watermark, no record" 0 "payload $payload" "$SWAPLAB" verify "$real"
@@ -71,7 +111,7 @@ check_fails "a fake sample: the same watermark payload, signed record, trainedAl
 check_fails "...signature valid" 0 "signature: +valid" "$SWAPLAB" verify "$fake"
 
 check "same seed: the same labels.csv and the same pixels" bash -c '
-"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5} --out "$3" --label none --seed 3 --threads 2 &&
+"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5,6} --out "$3" --label none --seed 3 --threads 2 &&
 cmp "$4/labels.csv" "$3/labels.csv" &&
 /usr/bin/python3 -c "
 import sys
@@ -81,8 +121,8 @@ for p in sys.argv[3:]:
 " "$4" "$3" $(cd "$4" && ls test/fake/*.png | head -3) $(cd "$4" && ls train/real/*.png | head -2)' \
   "$SWAPLAB" "$RUN" "$S" "$T/ds-again" "$DS"
 check "another seed: another split or frame choice" bash -c '
-"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5} --out "$3" --label none --seed 4 --per-identity 6 --threads 2 &&
-! cmp -s "$4/labels.csv" "$3/labels.csv" && [[ $(tail -n +2 "$3/labels.csv" | wc -l) == 60 ]]' \
+"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5,6} --out "$3" --label none --seed 4 --per-identity 6 --threads 2 &&
+! cmp -s "$4/labels.csv" "$3/labels.csv" && [[ $(tail -n +2 "$3/labels.csv" | wc -l) == 72 ]]' \
   "$SWAPLAB" "$RUN" "$S" "$T/ds-seed4" "$DS"
 
 # ---- detectors on it ----------------------------------------------------------------------------
@@ -101,10 +141,57 @@ for k, v in r.items():
     assert 0 <= v["auc"]["value"] <= 1
 ' "$T/meso.json" "$DS/dataset.json"
 
-check_fails "detect train on the empty val split is refused" 1 "no images in split val" \
-  "$SWAPLAB" detect train --data "$DS" --split val --out "$T/x.safetensors"
-check_fails "detect eval on the empty val split is refused" 1 "no images in split val" \
-  "$SWAPLAB" detect eval --model "$T/meso.safetensors" --data "$DS" --split val --out "$T/x.json"
+# ---- calibration --------------------------------------------------------------------------------
+check "detect train calibrated the model on the val split (metadata calibration)" $PY -c '
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+meta = json.loads(raw[8:8 + n])["__metadata__"]
+c = json.loads(meta["calibration"]); d = json.load(open(sys.argv[2]))
+assert c["split"] == "val" and c["target_fpr"] == 0.01 and c["n_identities"] == len(d["splits"]["val"]["identities"])
+assert c["n_real"] == d["splits"]["val"]["real"] and c["n_fake"] == d["splits"]["val"]["fake"]
+assert c["val_fpr"] <= 0.01 and 0 <= c["val_tpr"] <= 1 and meta["arch"] == "meso4" and meta["train_images"]
+' "$T/meso.safetensors" "$DS/dataset.json"
+check "eval JSON: decisions at the calibrated threshold (confusion matrix) and a reliability diagram" $PY -c '
+import json, sys
+m = json.load(open(sys.argv[1])); d = json.load(open(sys.argv[2]))
+assert m["calibration"]["split"] == "val"
+t = m["results"]["none"]["at_threshold"]; c = t["confusion"]
+assert t["threshold"] == m["calibration"]["threshold_logit"]
+assert c["tp"] + c["fn"] == d["splits"]["test"]["fake"] and c["fp"] + c["tn"] == d["splits"]["test"]["real"]
+assert abs(t["accuracy"]["value"] - (c["tp"] + c["tn"]) / m["results"]["none"]["n"]) < 1e-9
+r = m["reliability"]
+assert sum(r["count"]) == m["results"]["none"]["n"] and len(r["mean_probability"]) == 10 and 0 <= r["ece"] <= 1
+# clip level: one clip per test identity (reals) and per ordered pair (swaps)
+k = len(d["splits"]["test"]["identities"])
+cl = m["results"]["none"]["clip_level"]
+assert cl["n"] == k + k * (k - 1) and cl["n_real"] == k and cl["n_fake"] == k * (k - 1), cl["n"]
+assert 0 <= cl["auc"]["value"] <= 1 and "at_threshold" in cl and m["results"]["jpeg:75"]["clip_level"]["n"] == cl["n"]
+' "$T/meso.json" "$DS/dataset.json"
+check_fails "detect scan prints P(fake) and the call at the calibrated threshold" 0 "	(fake|real)$" \
+  "$SWAPLAB" detect scan --model "$T/meso.safetensors" "$(ls "$DS"/test/fake/*.png | head -1)" --threads 2
+check "detect calibrate at another FPR rewrites the model's calibration" "$SWAPLAB" detect calibrate \
+  --model "$T/meso.safetensors" --data "$DS" --fpr 0.2 --threads 2
+check "...to FPR 0.2, keeping the training metadata" $PY -c '
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+meta = json.loads(raw[8:8 + n])["__metadata__"]
+assert json.loads(meta["calibration"])["target_fpr"] == 0.2 and meta["augment"] == "none" and meta["step"] == "4"
+' "$T/meso.safetensors"
+check_fails "calibrating on the test split is a usage error" 2 "bias" \
+  "$SWAPLAB" detect calibrate --model "$T/meso.safetensors" --data "$DS" --split test
+check_fails "a model file of another detector kind is refused, naming both" 1 "not a MesoInception-4 model.*meso4" \
+  "$SWAPLAB" detect train --data "$DS" --method mesoinception4 --out "$T/meso.safetensors" --steps 5 --size 64 --resume
+mkdir -p "$T/noval" && cp -r "$DS/train" "$DS/test" "$T/noval/" && grep -v ',val,' "$DS/labels.csv" >"$T/noval/labels.csv"
+check_fails "a hand-made set without val rows trains uncalibrated, with a warning" 0 "will not be calibrated" \
+  "$SWAPLAB" detect train --data "$T/noval" --out "$T/noval.safetensors"
+mkdir -p "$T/valone" && cp -r "$DS/train" "$DS/val" "$T/valone/" && grep -v ',fake,.*,val,' "$DS/labels.csv" >"$T/valone/labels.csv"
+check_fails "a val split with one class is refused before training" 1 "calibration needs both" \
+  "$SWAPLAB" detect train --data "$T/valone" --out "$T/valone.safetensors"
+
+check_fails "detect train on a split that does not exist is refused" 1 "no images in split nosuch" \
+  "$SWAPLAB" detect train --data "$DS" --split nosuch --out "$T/x.safetensors"
+check_fails "detect eval on a split that does not exist is refused" 1 "no images in split nosuch" \
+  "$SWAPLAB" detect eval --model "$T/meso.safetensors" --data "$DS" --split nosuch --out "$T/x.json"
 mkdir -p "$T/oneclass" && cp -r "$DS/test" "$T/oneclass/" && grep -v ',fake,' "$DS/labels.csv" >"$T/oneclass/labels.csv"
 check_fails "detect train on a one-class split is refused" 1 "0 fake images; both are needed" \
   "$SWAPLAB" detect train --data "$T/oneclass" --split test --out "$T/x.safetensors"
@@ -118,7 +205,7 @@ check_fails "detect train skips a corrupt image with a count and goes on" 0 "1 u
   "$SWAPLAB" detect train --data "$T/corrupt" --split test --out "$T/corrupt.safetensors"
 
 # ---- the watermark is not a shortcut: the same export under another key -------------------------
-check "the same dataset with another watermark key" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} \
+check "the same dataset with another watermark key" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} \
   --out "$T/ds-key2" --label none --seed 3 --wm-key "another lab key" --threads 2
 check "only the mark differs (labels.csv equal; pixels differ, PSNR > 30 dB)" bash -c '
 cmp "$0/labels.csv" "$1/labels.csv" && /usr/bin/python3 -c "
@@ -157,23 +244,64 @@ assert abs(a - b) <= 0.10 and abs(shift[1] - shift[0]) <= 0.4 * abs(gap), (a, b,
 ' "$T/spec-ds.json" "$T/spec-ds-key2.json" "$T/spec-ds.csv" "$T/spec-ds-key2.csv"
 [[ -n ${E2E_SHORTCUT_LOG:-} ]] && cp "$E2E_TMP/last.out" "$E2E_SHORTCUT_LOG"
 
+# ---- self-blended images ----------------------------------------------------------------------
+check "dataset --method sbi: no model needed, 4 frames per identity" "$SWAPLAB" dataset --method sbi \
+  --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$T/sbi" --label none --per-identity 4 --seed 3
+check "sbi rows: one self-blended fake per real sample, source = target, masks inside the frame" $PY -c '
+import csv, json, os, sys
+import numpy as np
+from PIL import Image
+ds = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(ds, "labels.csv"))))
+real = [r for r in rows if r["label"] == "real"]; fake = [r for r in rows if r["label"] == "fake"]
+assert len(real) == len(fake) == 24 and all(r["method"] == "sbi" and r["source"] == r["target"] for r in fake)
+assert json.load(open(os.path.join(ds, "dataset.json")))["model"] is None
+diff = []
+for r in fake:
+    twin = r["path"].replace("/fake/", "/real/").replace("_sbi_", "_")
+    a = np.asarray(Image.open(os.path.join(ds, r["path"])), float); b = np.asarray(Image.open(os.path.join(ds, twin)), float)
+    m = np.asarray(Image.open(os.path.join(ds, "masks", r["path"])), float) / 255
+    d = np.abs(a - b).mean(axis=2)
+    # the blend changes the face, not the corners far outside the mask
+    inner = m >= 0.5 * m.max()
+    assert m.max() > 0.2 and d[inner].mean() > d[m < 0.05].mean(), (r["path"], d[inner].mean(), d[m < 0.05].mean())
+    diff.append(d[inner].mean())
+assert np.median(diff) > 2, np.median(diff)
+' "$T/sbi"
+check_fails "an sbi fake carries the signed provenance record" 0 "signature: +valid" "$SWAPLAB" verify \
+  "$(ls "$T"/sbi/test/fake/*.png | head -1)"
+check "dataset --method swap+sbi mixes both kinds of fake" "$SWAPLAB" dataset --method swap+sbi --model "$RUN" \
+  --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$T/mix" --label none --per-identity 2 --seed 3 --threads 2
+check "...2 fakes per real sample, of both methods" $PY -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/labels.csv")))
+m = [r["method"] for r in rows]
+assert m.count("original") == 12 and m.count("sbi") == 12 and m.count("swap") == 12, (m.count("original"), m.count("sbi"), m.count("swap"))
+' "$T/mix"
+
 # ---- refusals -----------------------------------------------------------------------------------
 R=$T/refused
 cp -r "$S/synth-0005" "$T/nodataset"
 check "re-record consent without scope dataset" "$SWAPLAB" consent init "$T/nodataset" --subject synth-0005 --kind synthetic \
   --coordinator "e2e" --scopes train,swap --expires "$future" --statement "test" --force
 check_fails "a set without scope dataset is refused, naming it" 1 "nodataset.*dataset" \
-  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4} "$T/nodataset" --out "$R" --label none
-check_fails "three identities are a usage error" 2 "at least 4" \
-  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3} --out "$R" --label none
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,6} "$T/nodataset" --out "$R" --label none
+check_fails "five identities are a usage error (2 each for train, val, test)" 2 "at least 6" \
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} --out "$R" --label none
 check_fails "the same subject twice is refused" 1 "both subject synth-0001" \
-  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4} "$S/synth-0001" --out "$R" --label none
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} "$S/synth-0001" --out "$R" --label none
 check_fails "an existing dataset is not overwritten" 1 "already holds a dataset" \
-  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} --out "$DS" --label none
-check_fails "bad --splits is a usage error" 2 "train and test both need a share" \
-  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} --out "$R" --splits 80/20/0
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$DS" --label none
+check_fails "bad --splits is a usage error" 2 "each need a share" \
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$R" --splits 80/20/0
+check_fails "a dataset without a val split is a usage error" 2 "each need a share" \
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$R" --splits 80/0/20
+check_fails "swaps without --model are a usage error" 2 "--model is required" \
+  "$SWAPLAB" dataset --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$R"
+check_fails "an unknown --method is a usage error" 2 "swap, sbi or swap\\+sbi" \
+  "$SWAPLAB" dataset --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$R" --method blend
 check_fails "--size below the watermark's 64 px is a usage error" 2 "64..1024" \
-  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5} --out "$R" --size 32
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$R" --size 32
 check "no refusal wrote a dataset" test ! -e "$R/labels.csv"
 
 # a corrupt frame (consent re-recorded over it) is reported and skipped with a count
@@ -182,6 +310,6 @@ head -c 200 "$S/synth-0002/frames/000003.png" >"$T/sets-bad/synth-0002/frames/00
 check "re-record consent over the corrupt frame" "$SWAPLAB" consent init "$T/sets-bad/synth-0002" --subject synth-0002 \
   --kind synthetic --coordinator "e2e" --scopes all --expires "$future" --statement "test" --force
 check_fails "corrupt frame: the real and the fake sample skipped, with a count" 0 "2 samples skipped" \
-  "$SWAPLAB" dataset --model "$RUN" --facesets "$T/sets-bad"/synth-000{1,2,3,4,5} --out "$T/ds-bad" --label none --seed 3
-check "...and the rest written: 78 rows" bash -c '[[ $(tail -n +2 "$0/labels.csv" | wc -l) == 78 ]]' "$T/ds-bad"
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$T/sets-bad"/synth-000{1,2,3,4,5,6} --out "$T/ds-bad" --label none --seed 3
+check "...and the rest written: 94 rows" bash -c '[[ $(tail -n +2 "$0/labels.csv" | wc -l) == 94 ]]' "$T/ds-bad"
 summary e2e_dataset

@@ -58,7 +58,7 @@ assert a[0][\"model\"]" "$1/scan.json"' "$S" "$T"
 
 # usage errors exit 2 in every command
 check_fails "train with one face set is a usage error" 2 "2 to 16 face sets.*got 1" "$S" train --facesets "$T/sets/synth-0001" --out "$T/r1" --steps 1
-check_fails "dataset with three identities is a usage error" 2 "at least 4 identities" "$S" dataset --model "$T/run" --facesets "$T"/sets/synth-000{1,2,3} --out "$T/d1"
+check_fails "dataset with three identities is a usage error" 2 "at least 6 identities" "$S" dataset --model "$T/run" --facesets "$T"/sets/synth-000{1,2,3} --out "$T/d1"
 for c in synth extract train eval swap verify dataset report demo info "detect train" "detect eval" "detect scan"; do
   check_fails "$c without its required arguments exits 2" 2 "required|give|at least" "$S" $c
   check_fails "$c with an unknown option exits 2" 2 "unknown option" "$S" $c --no-such-flag

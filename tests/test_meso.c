@@ -15,13 +15,13 @@
 static void t_param_count(void) {
     SlRng r;
     sl_rng_seed(&r, 1);
-    Meso4 m;
-    meso4_init(&m, 256, &r);
+    DetCnn m;
+    detcnn_init(&m, &DETCNN_MESO4, 256, &r);
     /* Afchar et al. 2018, Table 1: Meso-4 has 27,977 trainable parameters at 256x256 */
     CHECKF(nn_model_param_count(&m.model) == 27977, "%zu", nn_model_param_count(&m.model));
     CHECK(nn_model_find(&m.model, "meso4.conv1.weight") && nn_model_find(&m.model, "meso4.bn4.running_var"));
     CHECK(nn_model_find(&m.model, "meso4.fc2.bias"));
-    meso4_free(&m);
+    detcnn_free(&m);
 }
 
 enum { S = 32 };
@@ -36,7 +36,7 @@ static void make_set(int n, uint64_t seed, float **x, float **y, int **yi) {
     for (int i = 0; i < n; i++) {
         int fake = sl_rng_int(&r, 2);
         Image im = toy_artifact_image(S, S, 3, fake, 3.0f, &r);
-        meso4_input(&im, S, *x + (size_t)i * per);
+        detcnn_input(&im, S, *x + (size_t)i * per);
         (*y)[i] = (float)fake, (*yi)[i] = fake;
         image_free(&im);
     }
@@ -50,8 +50,8 @@ static void t_learns_toy(void) {
     make_set(nte, 22, &xte, &yte, &ite);
     SlRng r;
     sl_rng_seed(&r, 5);
-    Meso4 m;
-    meso4_init(&m, S, &r);
+    DetCnn m;
+    detcnn_init(&m, &DETCNN_MESO4, S, &r);
     NnCtx ctx;
     nn_ctx_init(&ctx, 2, 99);
     NnAdam adam = {3e-3f, 0.9f, 0.999f, 1e-8f, 0, 1};
@@ -64,15 +64,15 @@ static void t_learns_toy(void) {
             memcpy(bx + b * per, xtr + i * per, per * sizeof *bx);
             by[b] = ytr[i];
         }
-        float loss = meso4_train_step(&m, &ctx, bx, by, B, &adam);
+        float loss = detcnn_train_step(&m, &ctx, bx, by, B, &adam);
         CHECK(isfinite(loss));
         if (s < 15) first += loss / 15;
         if (s >= steps - 15) last += loss / 15;
     }
     CHECKF(last < first, "loss %.4f -> %.4f", first, last);
     float *logit = xmalloc((size_t)nte * sizeof *logit), *again = xmalloc((size_t)nte * sizeof *again);
-    meso4_logits(&m, &ctx, xte, nte, logit);
-    meso4_logits(&m, &ctx, xte, nte, again);
+    detcnn_logits(&m, &ctx, xte, nte, logit);
+    detcnn_logits(&m, &ctx, xte, nte, again);
     CHECK(!memcmp(logit, again, (size_t)nte * sizeof *logit)); /* eval mode is deterministic */
     MetricsPoint p;
     SlErr err;
@@ -87,35 +87,35 @@ static void t_learns_toy(void) {
     char path[600];
     sl_path_join(path, sizeof path, test_tmpdir(), "meso.safetensors");
     const char *meta[] = {"task", "toy", NULL};
-    CHECK(meso4_save(path, &m, meta, &err) == 0);
-    Meso4 back;
-    CHECK(meso4_load(path, &back, &err) == 0);
+    CHECK(detcnn_save(path, &m, meta, &err) == 0);
+    DetCnn back;
+    CHECK(detcnn_load(path, &DETCNN_MESO4, &back, &err) == 0);
     CHECK(back.size == S && back.step == steps);
-    meso4_logits(&back, &ctx, xte, 16, again);
+    detcnn_logits(&back, &ctx, xte, 16, again);
     CHECK(!memcmp(logit, again, 16 * sizeof *logit));
 
     /* heatmap through the callback: the intact score is the model's probability */
-    Meso4HeatCtx hc = {&back, &ctx};
+    DetCnnHeatCtx hc = {&back, &ctx};
     float heat[S * S];
     HeatmapOpts ho = {8, 8, 0.5f};
-    float base = heatmap_occlusion(xte, 3, S, S, meso4_heatmap_score, &hc, &ho, heat);
+    float base = heatmap_occlusion(xte, 3, S, S, detcnn_heatmap_score, &hc, &ho, heat);
     CHECK_NEAR(base, 1 / (1 + exp(-logit[0])), 1e-5);
-    meso4_free(&back);
+    detcnn_free(&back);
 
     /* a spectral model file is refused */
     float v = 1;
     StTensor t = {.name = "x", .dtype = ST_F32, .ndim = 1, .shape = {1}, .data = &v, .nbytes = 4};
     const char *m2[] = {"arch", "durall2019-spectral-lr", NULL};
     CHECK(st_write(path, &t, 1, m2, &err) == 0);
-    CHECK(meso4_load(path, &back, &err) == -1 && strstr(err.msg, "not a Meso-4"));
+    CHECK(detcnn_load(path, &DETCNN_MESO4, &back, &err) == -1 && strstr(err.msg, "not a Meso-4"));
     const char *m3[] = {"arch", "meso4", "input_size", "48", NULL};
     CHECK(st_write(path, &t, 1, m3, &err) == 0);
-    CHECK(meso4_load(path, &back, &err) == -1 && strstr(err.msg, "multiple of 32"));
+    CHECK(detcnn_load(path, &DETCNN_MESO4, &back, &err) == -1 && strstr(err.msg, "multiple of 32"));
     const char *m4[] = {"arch", "meso4", "input_size", "32", NULL};
     CHECK(st_write(path, &t, 1, m4, &err) == 0);
-    CHECK(meso4_load(path, &back, &err) == -1);
+    CHECK(detcnn_load(path, &DETCNN_MESO4, &back, &err) == -1);
 
-    meso4_free(&m);
+    detcnn_free(&m);
     free(bx), free(logit), free(again), free(xtr), free(ytr), free(itr), free(xte), free(yte), free(ite);
 }
 
@@ -142,9 +142,9 @@ static void t_cli(void) {
     char *train[] = {"train", "--method", "meso4", "--data", dir, "--out", model, "--size", "32", "--steps", "3", "--batch",
                      "4", "--augment", "--threads", "1"};
     CHECK(cmd_detect(16, train) == 0);
-    Meso4 m;
-    CHECK(meso4_load(model, &m, &err) == 0 && m.size == 32 && m.step == 3);
-    meso4_free(&m);
+    DetCnn m;
+    CHECK(detcnn_load(model, &DETCNN_MESO4, &m, &err) == 0 && m.size == 32 && m.step == 3);
+    detcnn_free(&m);
     char *eval[] = {"eval", "--model", model, "--data", dir, "--out", out, "--boot", "20", "--threads", "1"};
     CHECK(cmd_detect(11, eval) == 0 && sl_is_file(out));
     snprintf(f, sizeof f, "%s/fake/0.png", dir);
@@ -172,12 +172,12 @@ static void t_cli(void) {
     char *tb2[] = {"train", "--method", "meso4", "--data", dir, "--out", m_b, "--size", "32", "--steps", "5", "--batch",
                    "4", "--augment", "--threads", "1", "--resume"};
     CHECK(cmd_detect(17, tb2) == 0);
-    Meso4 a, b;
-    CHECK(meso4_load(m_a, &a, &err) == 0 && meso4_load(m_b, &b, &err) == 0);
+    DetCnn a, b;
+    CHECK(detcnn_load(m_a, &DETCNN_MESO4, &a, &err) == 0 && detcnn_load(m_b, &DETCNN_MESO4, &b, &err) == 0);
     CHECK(a.step == 5 && b.step == 5);
     CHECK(a.model.nparams == b.model.nparams && !memcmp(a.model.params, b.model.params, a.model.nparams * sizeof(float)));
     CHECK(!memcmp(a.model.buffers, b.model.buffers, a.model.nbuffers * sizeof(float)));
-    meso4_free(&a), meso4_free(&b);
+    detcnn_free(&a), detcnn_free(&b);
     char *tr[] = {"train", "--method", "meso4", "--data", dir, "--out", heat, "--size", "32", "--resume"};
     CHECK(cmd_detect(10, tr) == 1); /* nothing to resume */
 }
@@ -228,8 +228,8 @@ static void t_torch_golden(void) {
     enum { N = 5, SZ = 64 };
     SlRng r;
     sl_rng_seed(&r, 2718);
-    Meso4 m;
-    meso4_init(&m, SZ, &r);
+    DetCnn m;
+    detcnn_init(&m, &DETCNN_MESO4, SZ, &r);
     /* non-trivial batch-norm running statistics and affine parameters */
     for (int i = 0; i < m.model.ntensors; i++) {
         const NnTensorInfo *t = &m.model.tensors[i];
@@ -243,14 +243,14 @@ static void t_torch_golden(void) {
     SlErr err;
     sl_path_join(model, sizeof model, test_tmpdir(), "torch_meso.safetensors");
     sl_path_join(inp, sizeof inp, test_tmpdir(), "torch_in.f32");
-    CHECK(meso4_save(model, &m, NULL, &err) == 0);
+    CHECK(detcnn_save(model, &m, NULL, &err) == 0);
     size_t per = (size_t)3 * SZ * SZ;
     float *x = xmalloc(N * per * sizeof *x), logit[N];
     for (size_t i = 0; i < N * per; i++) x[i] = sl_rng_uniform(&r);
     CHECK(sl_write_atomic(inp, x, N * per * sizeof *x, &err) == 0);
     NnCtx ctx;
     nn_ctx_init(&ctx, 1, 1);
-    meso4_logits(&m, &ctx, x, N, logit);
+    detcnn_logits(&m, &ctx, x, N, logit);
     char script[700];
     sl_path_join(script, sizeof script, test_tmpdir(), "meso_torch.py");
     CHECK(sl_write_atomic(script, TORCH_SCRIPT, strlen(TORCH_SCRIPT), &err) == 0);
@@ -266,7 +266,7 @@ static void t_torch_golden(void) {
     CHECK(p && pclose(p) == 0);
     CHECK(got == N);
     free(x);
-    meso4_free(&m);
+    detcnn_free(&m);
 }
 
 int main(void) {

@@ -2,7 +2,7 @@
  * tensor and metadata entry read back, and the model metadata's identities (train/run.h) parsed. */
 #include "nn/safetensors.h"
 #include "tests/fuzz/fuzz.h"
-#include "train/run.h"
+#include "model/run.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     SlErr err;

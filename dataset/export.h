@@ -1,4 +1,4 @@
-/* export.h — the pieces of `swaplab dataset` (cli/cmd_dataset.c) that are worth testing alone:
+/* export.h — the pieces of `swaplab dataset` (dataset/build.c) that are worth testing alone:
  * identity splits (by identity, never by frame, deterministic from the seed), the pairs swapped
  * inside a split, the face-centred box that crops real and fake samples alike, and CSV quoting.
  * Format of the dataset: docs/FORMATS.md "Detector dataset". Layout as torchvision's ImageFolder:
@@ -7,8 +7,8 @@
  *   double f[3]; dsx_parse_splits("70/15/15", f, &err);
  *   int split[6]; dsx_assign_splits(6, f, seed, split, &err);   // identities in sorted order
  *   int np; DsxPair *p = dsx_pairs(6, split, &np);               // both directions, same split */
-#ifndef SL_DETECT_EXPORT_H
-#define SL_DETECT_EXPORT_H
+#ifndef SL_DATASET_EXPORT_H
+#define SL_DATASET_EXPORT_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -24,16 +24,17 @@ enum { DSX_TRAIN = 0, DSX_VAL = 1, DSX_TEST = 2, DSX_NSPLITS = 3 };
 const char *dsx_split_name(int split);
 
 /* "70/15/15" (three non-negative numbers, any scale, e.g. "0.7/0.15/0.15") -> fractions summing to
- * 1. Refuses (-1 with err) another shape, negatives, a zero sum, or a zero share for train or test. */
+ * 1. Refuses (-1 with err) another shape, negatives, or a zero share for any split: a dataset
+ * always has a validation split (the detector's threshold is chosen there). */
 int dsx_parse_splits(const char *s, double frac[3], SlErr *err);
 
 /* The split of each of n identities (given in a canonical order, e.g. sorted by subject): the order
  * is shuffled with seed, then the first identities go to test, the next to val, the rest to train.
- * Counts: test = max(2, round(frac_test * n)), val = round(frac_val * n) (0 when frac_val is 0),
- * train = the rest; when train would get fewer than 2, val gives identities up first, then test
- * (down to 2); a val of 1 identity goes to train (one identity has no partner to swap with, so
- * its split would hold no fakes): val is empty or has >= 2. Refuses (-1 with err) n < 4. Deterministic: the same n, fractions and seed give the
- * same assignment. counts (may be NULL) receives the identities per split. */
+ * Counts: test = max(2, round(frac_test * n)), val = max(2, round(frac_val * n)), train = the rest;
+ * when train would get fewer than 2, val gives identities up first, then test (each down to 2).
+ * Every split has >= 2 identities (one identity has no partner to swap with). Refuses (-1 with err)
+ * n < 6. Deterministic: the same n, fractions and seed give the same assignment. counts (may be
+ * NULL) receives the identities per split. */
 int dsx_assign_splits(int n, const double frac[3], uint64_t seed, int *split, int counts[3], SlErr *err);
 
 /* An ordered pair of identities: the frames of `from` receive the face of `to`. */

@@ -1,7 +1,7 @@
 /* export.c — identity splits, swap pairs, the sample box and CSV helpers of `swaplab dataset`
- * (detect/export.h). Splits by identity follow the FaceForensics++ protocol (Rössler et al. 2019,
+ * (dataset/export.h). Splits by identity follow the FaceForensics++ protocol (Rössler et al. 2019,
  * https://arxiv.org/abs/1901.08971): no subject's frames on both sides of a split. */
-#include "detect/export.h"
+#include "dataset/export.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -32,27 +32,28 @@ int dsx_parse_splits(const char *s, double frac[3], SlErr *err) {
     }
     if (*p) return sl_fail(err, "--splits '%s': unexpected '%s' after the third number", s, p);
     if (!(sum > 0)) return sl_fail(err, "--splits '%s': the shares sum to zero", s);
-    if (v[DSX_TRAIN] == 0 || v[DSX_TEST] == 0)
-        return sl_fail(err, "--splits '%s': train and test both need a share (val may be 0)", s);
+    if (v[DSX_TRAIN] == 0 || v[DSX_VAL] == 0 || v[DSX_TEST] == 0)
+        return sl_fail(err, "--splits '%s': train, val and test each need a share (val calibrates the detector)", s);
     for (int k = 0; k < 3; k++) frac[k] = v[k] / sum;
     return 0;
 }
 
 int dsx_assign_splits(int n, const double frac[3], uint64_t seed, int *split, int counts[3], SlErr *err) {
-    if (n < 2 * DSX_MIN_PER_SPLIT)
+    if (n < DSX_NSPLITS * DSX_MIN_PER_SPLIT)
         return sl_fail(err,
-                       "%d identit%s given: a dataset split by identity needs at least %d (2 for train, 2 for test; "
-                       "fakes are swaps between identities of one split)",
-                       n, n == 1 ? "y" : "ies", 2 * DSX_MIN_PER_SPLIT);
-    int test = (int)lround(frac[DSX_TEST] * n);
+                       "%d identit%s given: a dataset split by identity needs at least %d (2 each for train, val and "
+                       "test: val calibrates the detector's threshold, test measures it, and fakes are swaps between "
+                       "identities of one split)",
+                       n, n == 1 ? "y" : "ies", DSX_NSPLITS * DSX_MIN_PER_SPLIT);
+    SL_ASSERT(frac[DSX_VAL] > 0 && frac[DSX_TEST] > 0 && frac[DSX_TRAIN] > 0);
+    int test = (int)lround(frac[DSX_TEST] * n), val = (int)lround(frac[DSX_VAL] * n);
     if (test < DSX_MIN_PER_SPLIT) test = DSX_MIN_PER_SPLIT;
-    int val = frac[DSX_VAL] > 0 ? (int)lround(frac[DSX_VAL] * n) : 0;
-    if (val > n - test) val = n - test;
+    if (val < DSX_MIN_PER_SPLIT) val = DSX_MIN_PER_SPLIT;
     int train = n - test - val;
-    while (train < DSX_MIN_PER_SPLIT && val > 0) val--, train++;
-    if (val < DSX_MIN_PER_SPLIT) train += val, val = 0; /* one identity has nobody to swap with */
+    while (train < DSX_MIN_PER_SPLIT && val > DSX_MIN_PER_SPLIT) val--, train++;
     while (train < DSX_MIN_PER_SPLIT && test > DSX_MIN_PER_SPLIT) test--, train++;
-    SL_ASSERT(train >= DSX_MIN_PER_SPLIT && test >= DSX_MIN_PER_SPLIT && val >= 0 && train + val + test == n);
+    SL_ASSERT(train >= DSX_MIN_PER_SPLIT && test >= DSX_MIN_PER_SPLIT && val >= DSX_MIN_PER_SPLIT &&
+              train + val + test == n);
     int *order = xmalloc((size_t)n * sizeof *order);
     for (int i = 0; i < n; i++) order[i] = i;
     SlRng rng;

@@ -1,0 +1,662 @@
+/* build.c — `swaplab dataset`'s pipeline (build.h): real samples, face-swap fakes and self-blended
+ * fakes through one crop and one PNG path, so only the manipulation tells them apart; identity
+ * splits; masks, landmarks, labels.csv, dataset.json and the DeepfakeBench index. */
+#include "dataset/build.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/consent.h"
+#include "data/faceset.h"
+#include "dataset/export.h"
+#include "dataset/sbi.h"
+#include "infer/colour.h"
+#include "infer/provenance.h"
+#include "infer/watermark.h"
+#include "nn/device.h"
+#include "model/run.h"
+#include "util/crypto.h"
+#include "util/fs.h"
+#include "util/lock.h"
+#include "util/progress.h"
+#include "util/rng.h"
+
+#define DS_BATCH 8
+
+void ds_config_default(DsConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->frac[0] = 0.70, c->frac[1] = 0.15, c->frac[2] = 0.15;
+    c->splits = "70/15/15";
+    c->fakes = DS_FAKE_SWAP;
+    c->with_label = 0; /* the visible label is a shortcut a detector learns (DsConfig) */
+    swap_options_default(&c->swap);
+    c->size = 0; /* the model's face size; DS_DEFAULT_SIZE without a model */
+    c->seed = 1;
+    c->device = NULL; /* auto, quiet about the CPU fallback */
+}
+
+int ds_parse_method(const char *s, int *fakes, SlErr *err) {
+    if (!strcmp(s, "swap")) *fakes = DS_FAKE_SWAP;
+    else if (!strcmp(s, "sbi")) *fakes = DS_FAKE_SBI;
+    else if (!strcmp(s, "swap+sbi") || !strcmp(s, "sbi+swap")) *fakes = DS_FAKE_SWAP | DS_FAKE_SBI;
+    else return sl_fail(err, "--method must be swap, sbi or swap+sbi, not '%s'", s);
+    return 0;
+}
+
+const char *ds_method_name(int fakes) {
+    return fakes == DS_FAKE_SWAP ? "swap" : fakes == DS_FAKE_SBI ? "sbi" : "swap+sbi";
+}
+
+int ds_write_landmarks_npy(const char *path, const float lm[][2], int n, SlErr *err) {
+    char hdr[128];
+    int hl = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, 2), }", n);
+    int total = 10 + hl + 1, pad = (64 - total % 64) % 64;
+    size_t len = (size_t)total + pad + (size_t)n * 2 * sizeof(float);
+    unsigned char *b = xmalloc(len);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    int hlen = hl + pad + 1;
+    b[8] = (unsigned char)(hlen & 0xff), b[9] = (unsigned char)(hlen >> 8);
+    memcpy(b + 10, hdr, (size_t)hl);
+    memset(b + 10 + hl, ' ', (size_t)pad);
+    b[10 + hl + pad] = '\n';
+    memcpy(b + 10 + hlen, lm, (size_t)n * 2 * sizeof(float)); /* little-endian hosts only (asserted by the build) */
+    int rc = sl_write_atomic(path, b, len, err);
+    free(b);
+    return rc;
+}
+
+typedef struct {
+    char dir[4096];
+    ConsentInfo ci;
+    FaceSet fs;
+    int model_id;   /* decoder index in the model (swaps) */
+    int split;
+    int *faces;     /* chosen face indices (ascending) */
+    int n_faces;
+    char safe[128]; /* subject as a file-name part */
+    int n_real, n_fake;
+} DsIdentity;
+
+static int cmp_ids(const void *a, const void *b) {
+    return strcmp(((const DsIdentity *)a)->ci.subject, ((const DsIdentity *)b)->ci.subject);
+}
+static int cmp_int(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    const DsConfig *c;
+    const char *preset, *model_sha;
+    uint32_t payload;
+    const SlKeypair *key;
+    FILE *csv;
+    json_t *dfb; /* label name -> split -> clip -> {"label", "frames"} */
+    long done, skipped;
+    SlProgress *prog;
+    uint64_t seed;
+    int failed; /* a sample could not be written (a full disk): err says why; nothing more is written */
+    SlErr err;
+} DsWriter;
+
+/* A write failed (a full disk, a removed directory): remembered, and nothing more is written. */
+static void write_failed(DsWriter *w, const SlErr *err) {
+    if (!w->failed) w->err = *err;
+    w->failed = 1;
+}
+
+/* The clip a sample belongs to: one per identity today (faces.jsonl has no clip ids until video
+ * comes); a swap's clip is "<target>_<source>" as FaceForensics++ names its fakes. */
+static void clip_id(char *out, size_t n, const DsIdentity *target, const DsIdentity *source, const char *method) {
+    if (!strcmp(method, "original")) snprintf(out, n, "%s", target->safe);
+    else if (!strcmp(method, "sbi")) snprintf(out, n, "%s_sbi", target->safe);
+    else snprintf(out, n, "%s_%s", target->safe, source->safe);
+}
+
+/* One labels.csv row. source = the identity whose face is in the sample's face region (for a swap
+ * the inserted face), target = the person in the frame (FaceForensics++). */
+static void csv_row(DsWriter *w, const char *rel, const char *method, const DsIdentity *source,
+                    const DsIdentity *target, int face, const char *clip) {
+    FILE *f = w->csv;
+    int fake = strcmp(method, "original") != 0, swap = !strcmp(method, "swap");
+    const DsConfig *c = w->c;
+    dsx_csv_field(f, rel), fputc(',', f);
+    fputs(fake ? "fake," : "real,", f);
+    dsx_csv_field(f, source->ci.subject), fputc(',', f);
+    dsx_csv_field(f, target->ci.subject), fputc(',', f);
+    fprintf(f, "%s,%s,", dsx_split_name(target->split), method);
+    if (swap) {
+        dsx_csv_field(f, w->preset), fputc(',', f);
+        dsx_csv_field(f, c->swap.mask_str), fputc(',', f);
+        fprintf(f, "%s,%s,%s,%s,", colour_mode_name(c->swap.colour), c->swap.blend_str, c->with_label ? "1" : "0",
+                w->model_sha);
+    } else if (fake) {
+        fprintf(f, ",sbi,jitter,alpha,%s,,", c->with_label ? "1" : "0");
+    } else {
+        fputs(",,,,0,,", f);
+    }
+    dsx_csv_field(f, target->fs.faces[face].source), fputc(',', f);
+    fprintf(f, "%d,", face);
+    dsx_csv_field(f, clip);
+    fputc('\n', f);
+}
+
+static void skip_sample(DsWriter *w, const char *what, const SlErr *err) {
+    sl_warn("skipped %s: %s", what, err->msg);
+    w->skipped++;
+}
+
+/* DIR/<kind>/<rel with ext> */
+static void side_path(char *out, size_t n, const DsWriter *w, const char *kind, const char *rel, const char *ext) {
+    char r[512];
+    snprintf(r, sizeof r, "%s", rel);
+    char *dot = strrchr(r, '.');
+    if (dot) *dot = 0;
+    sl_snprintf(out, n, "%s/%s/%s%s", w->c->out, kind, r, ext);
+}
+
+/* The sample's mask (fakes) and landmarks (all), and its row in the DeepfakeBench index. */
+static void write_side(DsWriter *w, const char *rel, const char *label_name, const char *split, const char *clip,
+                       const float *mask, const float lm[ALIGN_NLM][2]) {
+    SlErr err;
+    char path[4700];
+    int S = w->c->size;
+    if (mask) {
+        Image m = image_new(S, S, 1);
+        for (size_t i = 0; i < (size_t)S * S; i++) m.px[i] = (uint8_t)lroundf(fminf(fmaxf(mask[i], 0), 1) * 255);
+        side_path(path, sizeof path, w, "masks", rel, ".png");
+        if (image_save_png(path, &m, NULL, 0, &err)) write_failed(w, &err);
+        image_free(&m);
+    }
+    side_path(path, sizeof path, w, "landmarks", rel, ".npy");
+    if (ds_write_landmarks_npy(path, lm, ALIGN_NLM, &err)) write_failed(w, &err);
+    json_t *lab = json_object_get(w->dfb, label_name);
+    if (!lab) json_object_set_new(w->dfb, label_name, lab = json_pack("{s:{},s:{},s:{}}", "train", "val", "test"));
+    json_t *sp = json_object_get(lab, split), *cl = json_object_get(sp, clip);
+    if (!cl) json_object_set_new(sp, clip, cl = json_pack("{s:s,s:[]}", "label", label_name, "frames"));
+    char fr[600];
+    snprintf(fr, sizeof fr, "frames/%s", rel);
+    json_array_append_new(json_object_get(cl, "frames"), json_string(fr));
+}
+
+static void progress(DsWriter *w) {
+    sl_progress_update(w->prog, w->done + w->skipped, NULL);
+}
+
+/* The real sample of face i of id (its frame cropped by the face box, marked, written) and, with
+ * sbi, its self-blended fake. */
+static void write_real(DsWriter *w, DsIdentity *id, int i) {
+    SlErr err;
+    char src[4200], rel[512], path[4700], clip[300];
+    const DsConfig *c = w->c;
+    faceset_source_path(&id->fs, i, src, sizeof src);
+    Image frame;
+    if (image_load(src, 3, &frame, &err)) {
+        skip_sample(w, "a real sample", &err);
+        return;
+    }
+    const FaceRecord *r = &id->fs.faces[i];
+    if (r->src_w > 0 && (frame.w != r->src_w || frame.h != r->src_h)) {
+        sl_fail(&err, "%s: %dx%d, but faces.jsonl records %dx%d", src, frame.w, frame.h, r->src_w, r->src_h);
+        image_free(&frame);
+        skip_sample(w, "a real sample", &err);
+        return;
+    }
+    Affine box;
+    dsx_face_box(&r->affine, r->crop, c->size, &box);
+    Image crop;
+    dsx_crop(&frame, &box, c->size, &crop);
+    image_free(&frame);
+    float lm[ALIGN_NLM][2];
+    align_transform_landmarks(&box, r->lm_src, lm);
+    Image sbi = {0};
+    float *mask = NULL;
+    if (c->fakes & DS_FAKE_SBI) {
+        SlRng base, rng;
+        sl_rng_seed(&base, w->seed ^ 0x5b1b1e4dULL);
+        /* the stream depends on the seed, the subject and the face, not on the order of the face sets */
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *p = id->ci.subject; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        rng = sl_rng_fork(&base, h ^ ((uint64_t)i << 1));
+        mask = xmalloc((size_t)c->size * c->size * sizeof *mask);
+        sbi_make(&crop, lm, &rng, &sbi, mask, NULL);
+    }
+    WmKey wk;
+    wm_key_from_string(&wk, c->wm_key);
+    snprintf(rel, sizeof rel, "%s/real/%s_%06d.png", dsx_split_name(id->split), id->safe, i);
+    sl_path_join(path, sizeof path, c->out, rel);
+    if (wm_embed(&crop, &wk, w->payload, &err) || image_save_png(path, &crop, NULL, 0, &err)) {
+        image_free(&crop);
+        image_free(&sbi);
+        free(mask);
+        write_failed(w, &err);
+        return;
+    }
+    image_free(&crop);
+    clip_id(clip, sizeof clip, id, id, "original");
+    csv_row(w, rel, "original", id, id, i, clip);
+    write_side(w, rel, "swaplab-real", dsx_split_name(id->split), clip, NULL, lm);
+    id->n_real++;
+    w->done++;
+    progress(w);
+    if (!(c->fakes & DS_FAKE_SBI)) return;
+    ProvenanceInfo pi;
+    provenance_info_init(&pi);
+    pi.source_subject = pi.target_subject = id->ci.subject;
+    pi.source_consent_sha256 = pi.target_consent_sha256 = id->ci.digest;
+    pi.preset = "sbi (self-blended image, Shiohara & Yamasaki 2022)";
+    pi.mask = "landmark hull, eroded/dilated, elastic, blurred";
+    pi.colour = "jitter";
+    pi.blend = "alpha";
+    pi.input = r->source;
+    pi.label = c->with_label;
+    pi.wm_key = c->wm_key;
+    pi.has_payload = 1;
+    pi.payload = w->payload;
+    snprintf(rel, sizeof rel, "%s/fake/%s_sbi_%06d.png", dsx_split_name(id->split), id->safe, i);
+    sl_path_join(path, sizeof path, c->out, rel);
+    int wf = provenance_write_png(path, &sbi, &pi, w->key, &err);
+    image_free(&sbi);
+    if (wf) {
+        free(mask);
+        write_failed(w, &err);
+        return;
+    }
+    clip_id(clip, sizeof clip, id, id, "sbi");
+    csv_row(w, rel, "sbi", id, id, i, clip);
+    write_side(w, rel, "swaplab-sbi", dsx_split_name(id->split), clip, mask, lm);
+    free(mask);
+    id->n_fake++;
+    w->done++;
+    progress(w);
+}
+
+/* The swaps of faces[0..n) of `frame_of` (the target: the person in the frame) receiving the face
+ * of `face_of` (the source): one batched model step, then each face is composited into its frame,
+ * cropped by the same box as its real sample and written with provenance. */
+static void write_swaps(DsWriter *w, SwapModel *m, NnCtx *ctx, const RunInfo *run, DsIdentity *frame_of,
+                        DsIdentity *face_of, const int *faces, int n, float *in, float *dec) {
+    const DsConfig *c = w->c;
+    SwapGate g;
+    memset(&g, 0, sizeof g);
+    g.target = face_of->model_id;
+    g.from = frame_of->ci, g.to = face_of->ci;
+    snprintf(g.from_dir, sizeof g.from_dir, "%s", frame_of->dir);
+    snprintf(g.to_dir, sizeof g.to_dir, "%s", face_of->dir);
+    const int C = frame_of->fs.crop, S = c->size;
+    const size_t cimg = 3 * (size_t)C * C;
+    for (int b0 = 0; b0 < n; b0 += DS_BATCH) {
+        int idx[DS_BATCH], nb = 0;
+        SlErr err;
+        for (int k = b0; k < n && k < b0 + DS_BATCH; k++) {
+            if (faceset_load_face(&frame_of->fs, faces[k], in + cimg * nb, &err)) skip_sample(w, "a fake sample", &err);
+            else idx[nb++] = faces[k];
+        }
+        if (nb == 0) continue;
+        swap_run_model(m, ctx, g.target, in, nb, C, dec);
+        for (int k = 0; k < nb; k++) {
+            int i = idx[k];
+            SwapResult res;
+            if (swap_finish_face(&frame_of->fs, i, in + cimg * k, dec + cimg * k, &c->swap, &res, &err)) {
+                skip_sample(w, "a fake sample", &err);
+                continue;
+            }
+            const FaceRecord *r = &frame_of->fs.faces[i];
+            Affine box;
+            dsx_face_box(&r->affine, C, S, &box);
+            Image crop;
+            dsx_crop(&res.frame, &box, S, &crop);
+            /* the mask at sample size: the sample box is the crop's affine scaled by S / C */
+            Image ms = res.mask.w == S ? image_clone(&res.mask) : image_resize(&res.mask, S, S);
+            float *mask = xmalloc((size_t)S * S * sizeof *mask);
+            for (size_t p = 0; p < (size_t)S * S; p++) mask[p] = ms.px[p * ms.c] / 255.0f;
+            image_free(&ms);
+            swap_result_free(&res);
+            ProvenanceInfo pi;
+            swap_provenance(&pi, run, &g, m, &c->swap, r->source, c->with_label);
+            pi.wm_key = c->wm_key;
+            pi.has_payload = 1;
+            pi.payload = w->payload;
+            char rel[512], path[4700], clip[300];
+            snprintf(rel, sizeof rel, "%s/fake/%s_to_%s_%06d.png", dsx_split_name(frame_of->split), frame_of->safe,
+                     face_of->safe, i);
+            sl_path_join(path, sizeof path, c->out, rel);
+            int wf = provenance_write_png(path, &crop, &pi, w->key, &err);
+            image_free(&crop);
+            if (wf) {
+                free(mask);
+                write_failed(w, &err);
+                return;
+            }
+            float lm[ALIGN_NLM][2];
+            align_transform_landmarks(&box, r->lm_src, lm);
+            clip_id(clip, sizeof clip, frame_of, face_of, "swap");
+            csv_row(w, rel, "swap", face_of, frame_of, i, clip);
+            write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, mask, lm);
+            free(mask);
+            frame_of->n_fake++;
+            w->done++;
+            progress(w);
+        }
+    }
+}
+
+static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++)
+        if (ids[i].split == split) json_array_append_new(a, json_string(ids[i].ci.subject));
+    return a;
+}
+
+static int mk_tree(const char *out, const char *sub, SlErr *err) {
+    char path[4700];
+    for (int s = 0; s < DSX_NSPLITS; s++)
+        for (int c = 0; c < 2; c++) {
+            if (sub) sl_snprintf(path, sizeof path, "%s/%s/%s/%s", out, sub, dsx_split_name(s), c ? "fake" : "real");
+            else sl_snprintf(path, sizeof path, "%s/%s/%s", out, dsx_split_name(s), c ? "fake" : "real");
+            if (sl_mkdirs(path, err)) return sl_failctx(err, "cannot create the output directory");
+        }
+    return 0;
+}
+
+int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
+    memset(rep, 0, sizeof *rep);
+    DsConfig cc = *cfg; /* with the sample size settled (0: the model's face size) */
+    const DsConfig *c = &cc;
+    int swaps = (c->fakes & DS_FAKE_SWAP) != 0;
+    if (swaps && !c->model) return sl_fail(err, "face-swap fakes need --model (a run that knows every subject)");
+    if (c->n_sets > DS_MAX_IDS) return sl_fail(err, "at most %d face sets", DS_MAX_IDS);
+    int rc = -1, n = 0, dev = 0, csv_open = 0, n_pairs = 0;
+    RunInfo run;
+    memset(&run, 0, sizeof run);
+    NnCtx ctx;
+    SlAtomicFile af;
+    DsIdentity *ids = xcalloc((size_t)c->n_sets + 1, sizeof *ids);
+    DsxPair *pairs = NULL;
+    float *in = NULL, *dec = NULL;
+    json_t *dfb = json_object();
+    SlProgress prog;
+    int prog_on = 0;
+    SwapModel *m = NULL;
+    SlLock lock = {.fd = -1};
+    if (consent_policy_select(c->policy, err)) goto fail;
+    if (swaps && !(m = run_load_model(c->model, &run, err))) goto fail;
+    if (!cc.size) {
+        int s = swaps ? m->arch.size : DS_DEFAULT_SIZE;
+        cc.size = s < WM_MIN_DIM ? WM_MIN_DIM : s > DS_MAX_SIZE ? DS_MAX_SIZE : s;
+    }
+
+    /* the consent gate and the face sets */
+    ConsentOptions copt = {.revocations = c->revocations};
+    for (int i = 0; i < c->n_sets; i++) {
+        DsIdentity *d = &ids[i];
+        snprintf(d->dir, sizeof d->dir, "%s", c->facesets[i]);
+        if (consent_check(d->dir, "dataset", &copt, &d->ci, NULL, err)) goto fail;
+        if (faceset_load(d->dir, &d->fs, err)) goto fail;
+        n++;
+        if (swaps) {
+            if (swap_check_sizes(m, &d->fs, err)) goto fail;
+            d->model_id = run_find_identity(&run, d->ci.subject);
+            if (d->model_id < 0) {
+                char list[1024] = "";
+                for (int k = 0; k < run.n_ids; k++) {
+                    size_t l = strlen(list);
+                    snprintf(list + l, sizeof list - l, "%s%s", k ? ", " : "", run.ids[k].subject);
+                }
+                sl_fail(err, "%s: subject %s is not an identity of the model %s (it knows %s); fakes need its decoder",
+                        d->dir, d->ci.subject, run.model_path, list);
+                goto fail;
+            }
+        }
+        dsx_safe_name(d->safe, sizeof d->safe, d->ci.subject);
+        for (int k = 0; k < i; k++)
+            if (!strcmp(ids[k].ci.subject, d->ci.subject)) {
+                sl_fail(err, "%s and %s are both subject %s: give each identity once", ids[k].dir, d->dir, d->ci.subject);
+                goto fail;
+            }
+    }
+    qsort(ids, (size_t)n, sizeof *ids, cmp_ids);
+    for (int i = 1; i < n; i++)
+        if (!strcmp(ids[i].safe, ids[i - 1].safe)) {
+            sl_fail(err, "subjects %s and %s give the same file names: rename one pseudonym", ids[i - 1].ci.subject,
+                    ids[i].ci.subject);
+            goto fail;
+        }
+
+    /* splits by identity, frames by seed */
+    int split[DS_MAX_IDS], counts[3];
+    if (dsx_assign_splits(n, c->frac, (uint64_t)c->seed, split, counts, err)) goto fail;
+    for (int i = 0; i < n; i++) ids[i].split = split[i];
+    pairs = dsx_pairs(n, split, &n_pairs);
+    SlRng rng;
+    sl_rng_seed(&rng, (uint64_t)c->seed);
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        DsIdentity *d = &ids[i];
+        d->faces = xmalloc(((size_t)d->fs.n + 1) * sizeof *d->faces);
+        for (int k = 0; k < d->fs.n; k++)
+            if (d->fs.faces[k].source[0]) d->faces[d->n_faces++] = k;
+        if (d->n_faces == 0) {
+            sl_fail(err, "%s: no face keeps its source frame (frames/); real and fake samples are cut from frames", d->dir);
+            goto fail;
+        }
+        SlRng fr = sl_rng_fork(&rng, (uint64_t)i + 1);
+        for (int k = d->n_faces - 1; k > 0; k--) {
+            int j = sl_rng_int(&fr, k + 1), t = d->faces[k];
+            d->faces[k] = d->faces[j], d->faces[j] = t;
+        }
+        if (c->per_identity > 0 && c->per_identity < d->n_faces) d->n_faces = c->per_identity;
+        qsort(d->faces, (size_t)d->n_faces, sizeof *d->faces, cmp_int);
+        total += (long)d->n_faces * (1 + swaps + ((c->fakes & DS_FAKE_SBI) != 0));
+    }
+    for (int i = 0; swaps && i < n; i++) {
+        int k = counts[ids[i].split] - 1;
+        if (ids[i].n_faces < k)
+            sl_warn("%s: %d frames for %d partners in split %s: some pairs get no fakes (raise --per-identity)",
+                    ids[i].ci.subject, ids[i].n_faces, k, dsx_split_name(ids[i].split));
+    }
+    if (c->with_label)
+        sl_warn("--label visible: every fake shows the SYNTHETIC label, a shortcut any detector learns; use --label none "
+                "to train detectors");
+
+    /* the output directory, locked before it is checked */
+    if (sl_mkdirs(c->out, err) || sl_lock_dir(&lock, c->out, "swaplab dataset", err)) goto fail;
+    char path[4700], path2[4700];
+    sl_path_join(path, sizeof path, c->out, "labels.csv");
+    sl_path_join(path2, sizeof path2, c->out, "dataset.json");
+    if (sl_is_file(path) || sl_is_file(path2)) {
+        sl_fail(err, "%s: already holds a dataset; choose a new --out", c->out);
+        goto fail;
+    }
+    if (mk_tree(c->out, NULL, err) || mk_tree(c->out, "masks", err) || mk_tree(c->out, "landmarks", err)) goto fail;
+    snprintf(path, sizeof path, "%s/.swaplab-write-test.%ld", c->out, (long)getpid());
+    if (sl_write_atomic(path, "", 0, err)) {
+        sl_failctx(err, "the output directory is not writable");
+        goto fail;
+    }
+    unlink(path);
+    SlKeypair key;
+    if (provenance_load_key(c->key_path, &key, err)) goto fail;
+
+    /* the dataset id: a digest of everything that decides the bytes (not the time) */
+    char idtext[8192], dsid[65];
+    int l = snprintf(idtext, sizeof idtext, "swaplab-dataset/2\n%s\n%s %s %s %s %d %d %d %s %s %s\n",
+                     swaps ? run.sha256 : "-", c->swap.mask_str, colour_mode_name(c->swap.colour), c->swap.blend_str,
+                     c->with_label ? "visible" : "none", c->size, c->per_identity, c->seed, c->splits,
+                     c->wm_key ? "custom" : "default", ds_method_name(c->fakes));
+    for (int i = 0; i < n && l < (int)sizeof idtext; i++)
+        l += snprintf(idtext + l, sizeof idtext - (size_t)l, "%s %s\n", ids[i].ci.subject, ids[i].ci.digest);
+    sl_sha256_hex(idtext, strlen(idtext), dsid);
+    char payload_hex[9];
+    memcpy(payload_hex, dsid, 8);
+    payload_hex[8] = 0;
+    uint32_t payload = (uint32_t)strtoul(payload_hex, NULL, 16);
+
+    sl_path_join(path, sizeof path, c->out, "labels.csv");
+    if (sl_atomic_open(&af, path, err)) goto fail;
+    csv_open = 1;
+    fputs("path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip\n",
+          af.f);
+
+    if (swaps) {
+        nn_ctx_init(&ctx, c->threads, 1);
+        if (nn_device_select(&ctx, c->device, err)) goto fail;
+        dev = 1;
+        int maxc = 0;
+        for (int i = 0; i < n; i++)
+            if (ids[i].fs.crop > maxc) maxc = ids[i].fs.crop;
+        const size_t cimg = 3 * (size_t)maxc * maxc;
+        in = xmalloc(sizeof(float) * cimg * DS_BATCH);
+        dec = xmalloc(sizeof(float) * cimg * DS_BATCH);
+    }
+    DsWriter w = {c, swaps ? m->arch.preset : "", swaps ? run.sha256 : "", payload, &key, af.f, dfb, 0, 0, &prog,
+                  (uint64_t)c->seed};
+    sl_progress_begin(&prog, "dataset", total);
+    prog_on = 1;
+    double t0 = sl_now();
+    int *sel = xmalloc(sizeof(int) * 1);
+    for (int i = 0; i < n; i++) {
+        DsIdentity *d = &ids[i];
+        for (int j = 0; j < d->n_faces && !w.failed; j++) write_real(&w, d, d->faces[j]);
+        if (!swaps) continue;
+        int k = counts[d->split] - 1, partners[DS_MAX_IDS], np = 0;
+        for (int b = 0; b < n; b++)
+            if (b != i && ids[b].split == d->split) partners[np++] = b;
+        SL_ASSERT(np == k);
+        sel = xrealloc(sel, sizeof(int) * (size_t)d->n_faces);
+        for (int p = 0; p < np; p++) {
+            int ns = 0;
+            for (int j = 0; j < d->n_faces; j++)
+                if (dsx_partner(i, j, np) == p) sel[ns++] = d->faces[j];
+            if (ns && !w.failed) write_swaps(&w, m, &ctx, &run, d, &ids[partners[p]], sel, ns, in, dec);
+        }
+    }
+    free(sel);
+    if (w.failed) {
+        sl_fail(err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
+                     "into a new --out)", w.err.msg, c->out);
+        goto fail;
+    }
+    double secs = sl_now() - t0;
+    char summary[200];
+    snprintf(summary, sizeof summary, "%ld samples in %.1f s (%.2f/s), %ld skipped", w.done, secs,
+             secs > 0 ? w.done / secs : 0, w.skipped);
+    sl_progress_end(&prog, summary);
+    prog_on = 0;
+
+    /* every split needs both classes */
+    int cls[3][2] = {{0}};
+    for (int i = 0; i < n; i++) cls[ids[i].split][0] += ids[i].n_real, cls[ids[i].split][1] += ids[i].n_fake;
+    for (int s = 0; s < DSX_NSPLITS; s++)
+        if (!cls[s][0] || !cls[s][1]) {
+            sl_fail(err, "%s: split %s got %d real and %d fake samples (%ld skipped); both are needed", c->out,
+                    dsx_split_name(s), cls[s][0], cls[s][1], w.skipped);
+            goto fail;
+        }
+    if (sl_atomic_commit(&af, err)) {
+        csv_open = 0;
+        goto fail;
+    }
+    csv_open = 0;
+
+    /* the DeepfakeBench index: frames/ is a link to the dataset itself, so that its loaders' path
+     * convention (frames -> masks, frames -> landmarks) finds masks/ and landmarks/ */
+    char dname[64];
+    snprintf(dname, sizeof dname, "swaplab-%.8s", dsid);
+    json_t *jd = json_object();
+    json_object_set(jd, dname, dfb);
+    char *ds = json_dumps(jd, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(jd);
+    sl_path_join(path, sizeof path, c->out, "deepfakebench.json");
+    int wr = sl_write_atomic(path, ds, strlen(ds), err);
+    free(ds);
+    if (wr) goto fail;
+    sl_path_join(path, sizeof path, c->out, "frames");
+    if (!sl_is_dir(path) && symlink(".", path)) {
+        sl_fail(err, "%s: cannot create the link frames -> . for the DeepfakeBench index", path);
+        goto fail;
+    }
+
+    /* dataset.json */
+    char when[32], keyfp[65];
+    sl_utc_iso8601(when);
+    WmKey wk;
+    wm_key_from_string(&wk, c->wm_key);
+    sl_sha256_hex(wk.k, sizeof wk.k, keyfp);
+    keyfp[16] = 0;
+    char pk[65];
+    sl_hex(pk, key.pk, 32);
+    json_t *j = json_object(), *jsplits = json_object(), *jids = json_array();
+    json_object_set_new(j, "format", json_string("swaplab-dataset/2"));
+    json_object_set_new(j, "tool", json_string("swaplab dataset"));
+    json_object_set_new(j, "version", json_string(SL_VERSION));
+    json_object_set_new(j, "created", json_string(when));
+    json_object_set_new(j, "dataset_id", json_string(dsid));
+    json_object_set_new(j, "method", json_string(ds_method_name(c->fakes)));
+    json_object_set_new(j, "model", swaps ? json_pack("{s:s,s:s,s:I,s:s}", "path", run.model_path, "sha256", run.sha256,
+                                                      "step", (json_int_t)run.step, "preset", m->arch.preset)
+                                          : json_null());
+    json_object_set_new(j, "settings",
+                        json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:[f,f,f],s:s}", "mask", c->swap.mask_str, "colour",
+                                  colour_mode_name(c->swap.colour), "blend", c->swap.blend_str, "label",
+                                  c->with_label ? "visible" : "none", "size", c->size, "per_identity", c->per_identity,
+                                  "seed", c->seed, "splits", c->frac[0], c->frac[1], c->frac[2], "box",
+                                  "the face's alignment crop (faces.jsonl affine) scaled to size"));
+    json_object_set_new(j, "watermark",
+                        json_pack("{s:s,s:s,s:s,s:s,s:s}", "scheme", WM_SCHEME, "key", c->wm_key ? "custom" : "default",
+                                  "key_fingerprint", keyfp, "payload", payload_hex, "on",
+                                  "every sample, real and fake alike (payload = dataset id)"));
+    json_object_set_new(j, "signature", json_pack("{s:s,s:s}", "alg", "Ed25519", "public_key", pk));
+    json_object_set_new(j, "index", json_pack("{s:s,s:s,s:s,s:s}", "deepfakebench", "deepfakebench.json", "dataset_name",
+                                              dname, "masks", "masks/<path>.png (fakes)", "landmarks",
+                                              "landmarks/<path without .png>.npy (68 x 2 float32, sample pixels)"));
+    for (int s = 0; s < DSX_NSPLITS; s++) {
+        json_t *jp = json_array();
+        for (int p = 0; swaps && p < n_pairs; p++)
+            if (split[pairs[p].from] == s)
+                json_array_append_new(jp, json_pack("[s,s]", ids[pairs[p].from].ci.subject, ids[pairs[p].to].ci.subject));
+        json_object_set_new(jsplits, dsx_split_name(s),
+                            json_pack("{s:o,s:i,s:i,s:o}", "identities", str_array_of_split(ids, n, s), "real",
+                                      cls[s][0], "fake", cls[s][1], "pairs", jp));
+        rep->real[s] = cls[s][0], rep->fake[s] = cls[s][1], rep->identities[s] = counts[s];
+    }
+    json_object_set_new(j, "splits", jsplits);
+    for (int i = 0; i < n; i++)
+        json_array_append_new(jids, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i}", "subject", ids[i].ci.subject, "kind",
+                                              ids[i].ci.kind, "consent_sha256", ids[i].ci.digest, "split",
+                                              dsx_split_name(ids[i].split), "real", ids[i].n_real, "fake", ids[i].n_fake));
+    json_object_set_new(j, "identities", jids);
+    json_object_set_new(j, "counts", json_pack("{s:I,s:I}", "samples", (json_int_t)w.done, "skipped", (json_int_t)w.skipped));
+    json_object_set_new(j, "seconds", json_real(secs));
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(j);
+    sl_path_join(path, sizeof path, c->out, "dataset.json");
+    wr = sl_write_atomic(path, s, strlen(s), err);
+    free(s);
+    if (wr) goto fail;
+    rep->samples = w.done, rep->skipped = w.skipped, rep->seconds = secs;
+    rc = 0;
+    goto done;
+fail:
+    if (prog_on) sl_progress_end(&prog, "stopped");
+    if (csv_open) sl_atomic_abort(&af);
+done:
+    json_decref(dfb);
+    free(in), free(dec), free(pairs);
+    if (dev) {
+        if (m) nn_model_release_device(&m->model, &ctx);
+        nn_device_release(&ctx);
+    }
+    sl_unlock(&lock);
+    for (int i = 0; i < n; i++) {
+        faceset_free(&ids[i].fs);
+        free(ids[i].faces);
+    }
+    free(ids);
+    if (m) swap_model_free(m);
+    return rc;
+}

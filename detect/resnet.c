@@ -1,0 +1,93 @@
+/* resnet.c — the small residual detector "resnet10" (resnet.h): nets for the stem, each residual
+ * body, each down-sampling step and the head, composed with the identity skips here. */
+#include "detect/resnet.h"
+
+#include <string.h>
+
+enum { RN_STEM = 0, RN_HEAD = 6, RN_NETS = 7 }; /* nets: stem, res1, down2, res2, down3, res3, head */
+static const int RN_CH[3] = {16, 32, 64};
+
+static NnNet *body(DetCnn *m, const char *name, int c, int side) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "resnet10.%s", name);
+    NnNet *n = nn_net_new(&m->model, prefix, (NnShape){c, side, side});
+    nn_conv(n, "conv1", c, 3, 1);
+    nn_batchnorm(n, "bn1");
+    nn_relu(n);
+    nn_conv(n, "conv2", c, 3, 1);
+    nn_batchnorm(n, "bn2");
+    return n;
+}
+
+static void build(DetCnn *m) {
+    int S = m->size;
+    NnNet *n = nn_net_new(&m->model, "resnet10.stem", (NnShape){3, S, S});
+    nn_conv(n, "conv", 16, 3, 1);
+    nn_batchnorm(n, "bn");
+    nn_relu(n);
+    nn_maxpool(n, 2);
+    m->net[RN_STEM] = n;
+    int side = S / 2;
+    for (int s = 0; s < 3; s++) {
+        if (s) {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "resnet10.down%d", s + 1);
+            n = nn_net_new(&m->model, prefix, (NnShape){RN_CH[s - 1], side, side});
+            nn_conv(n, "conv", RN_CH[s], 3, 2);
+            nn_batchnorm(n, "bn");
+            nn_relu(n);
+            side /= 2;
+            m->net[2 * s] = n;
+        }
+        char name[8];
+        snprintf(name, sizeof name, "res%d", s + 1);
+        m->net[2 * s + 1] = body(m, name, RN_CH[s], side);
+    }
+    n = nn_net_new(&m->model, "resnet10.head", (NnShape){64, side, side});
+    nn_maxpool(n, 4);
+    nn_dropout(n, 0.5f);
+    nn_dense(n, "fc", 1);
+    m->net[RN_HEAD] = n;
+    m->n_nets = RN_NETS;
+}
+
+/* buffers: 0..2 the output of block s (ReLU(body + skip)); 3, 4 gradients; 5 a scratch */
+static const float *forward(DetCnn *m, NnCtx *ctx, const float *x, int B) {
+    const float *a = nn_net_forward(m->net[RN_STEM], ctx, x, B);
+    int side = m->size / 2;
+    for (int s = 0; s < 3; s++) {
+        if (s) a = nn_net_forward(m->net[2 * s], ctx, a, B), side /= 2;
+        size_t n = (size_t)B * RN_CH[s] * side * side;
+        const float *r = nn_net_forward(m->net[2 * s + 1], ctx, a, B);
+        float *o = detcnn_buf(m, s, n);
+        for (size_t i = 0; i < n; i++) {
+            float v = r[i] + a[i];
+            o[i] = v > 0 ? v : 0;
+        }
+        a = o;
+    }
+    return nn_net_forward(m->net[RN_HEAD], ctx, a, B);
+}
+
+static void backward(DetCnn *m, NnCtx *ctx, const float *dl, int B) {
+    int side = m->size / 8;
+    size_t n = (size_t)B * RN_CH[2] * side * side;
+    float *d = detcnn_buf(m, 3, (size_t)B * RN_CH[0] * (m->size / 2) * (m->size / 2));
+    float *tmp = detcnn_buf(m, 4, (size_t)B * RN_CH[0] * (m->size / 2) * (m->size / 2));
+    nn_net_backward(m->net[RN_HEAD], ctx, dl, d);
+    for (int s = 2; s >= 0; s--) {
+        n = (size_t)B * RN_CH[s] * side * side;
+        const float *o = m->buf[s];
+        for (size_t i = 0; i < n; i++) d[i] = o[i] > 0 ? d[i] : 0; /* through the ReLU: d(body + skip) */
+        nn_net_backward(m->net[2 * s + 1], ctx, d, tmp);
+        for (size_t i = 0; i < n; i++) d[i] += tmp[i]; /* the skip */
+        if (s) {
+            nn_net_backward(m->net[2 * s], ctx, d, tmp);
+            side *= 2;
+            memcpy(d, tmp, (size_t)B * RN_CH[s - 1] * side * side * sizeof *d);
+        }
+    }
+    nn_net_backward(m->net[RN_STEM], ctx, d, NULL);
+}
+
+const DetCnnArch DETCNN_RESNET10 = {"resnet10", "ResNet-10 (small)", RESNET10_DEFAULT_SIZE, 32, build, forward, backward};

@@ -1,0 +1,224 @@
+/* train.c — training and calibration of any registered detector (train.h). */
+#include "detect/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect/plot.h"
+#include "detect/robust.h"
+#include "nn/checkpoint.h"
+#include "util/fs.h"
+#include "util/progress.h"
+#include "util/rng.h"
+
+void det_train_config_default(DetTrainConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->kind = det_kind_by_name("spectral");
+    c->seed = 1;
+    c->bins = SPECTRAL_DEFAULT_BINS;
+    c->l2 = 1e-2;
+    c->steps = 300;
+    c->batch = 32;
+    c->save_every = 100;
+    c->lr = 1e-3;
+    c->progress = 1;
+}
+
+static int train_spectral(const DetDataset *ds, const DetTrainConfig *c, DetTrainReport *rep, SlErr *err) {
+    int bins = c->bins;
+    float *feats = xmalloc((size_t)ds->n * bins * sizeof *feats);
+    int *labels = xmalloc((size_t)ds->n * sizeof *labels);
+    SlRng rng;
+    sl_rng_seed(&rng, c->seed);
+    SlProgress pr;
+    if (c->progress) sl_progress_begin(&pr, "spectra", ds->n);
+    int rc = 0;
+    for (int i = 0; i < ds->n && !rc; i++) {
+        Image im;
+        if (image_load(ds->s[i].path, 3, &im, err)) {
+            rc = -1;
+            break;
+        }
+        if (c->augment) robust_augment_wang(&im, &rng);
+        spectral_features(&im, bins, feats + (size_t)i * bins);
+        labels[i] = ds->s[i].label;
+        image_free(&im);
+        if (c->progress) sl_progress_update(&pr, i + 1, NULL);
+    }
+    if (c->progress) sl_progress_end(&pr, NULL);
+    if (!rc) {
+        SpectralDetector det;
+        LogRegReport lr;
+        LogRegOpts o = {c->l2, 100, 1e-9};
+        if (spectral_train(&det, feats, labels, ds->n, bins, &o, &lr, err) || spectral_save(c->out, &det, err)) {
+            rc = -1;
+        } else {
+            rep->steps_done = lr.iters, rep->loss = lr.loss, rep->converged = lr.converged;
+            if (c->spectra_svg) {
+                float *mr = xmalloc((size_t)bins * sizeof *mr), *mf = xmalloc((size_t)bins * sizeof *mf);
+                spectral_class_means(feats, labels, ds->n, bins, mr, mf);
+                char *svg = plot_svg_spectra("Azimuthally averaged spectrum", mr, mf, bins);
+                if (plot_write(c->spectra_svg, svg, err)) rc = -1;
+                free(svg), free(mr), free(mf);
+            }
+        }
+        spectral_free(&det);
+    }
+    free(feats), free(labels);
+    return rc;
+}
+
+/* Batches and dropout masks are drawn from generators forked per step from the seed, so a run
+ * resumed from its last checkpoint (model OUT + Adam state OUT.adam, both written atomically every
+ * save_every steps) continues exactly as if it had not been stopped. */
+static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainReport *rep, SlErr *err) {
+    const DetCnnArch *arch = c->kind->cnn;
+    int size = c->size ? c->size : arch->default_size, batch = c->batch;
+    if (size < arch->multiple || size % arch->multiple || size > 1024)
+        return sl_fail(err, "%s: --size must be a multiple of %d in %d..1024, not %d", arch->title, arch->multiple,
+                       arch->multiple, size);
+    SlRng base;
+    sl_rng_seed(&base, c->seed);
+    char adam_path[4096];
+    sl_snprintf(adam_path, sizeof adam_path, "%s.adam", c->out);
+    DetCnn m;
+    if (c->resume) {
+        if (!sl_is_file(c->out) || !sl_is_file(adam_path))
+            return sl_fail(err, "%s: nothing to resume (need %s and %s); drop --resume to start anew", c->out, c->out,
+                           adam_path);
+        if (detcnn_load(c->out, arch, &m, err)) return -1;
+        long astep = -1;
+        if (m.size != size) {
+            sl_fail(err, "%s was trained at --size %d, not %d", c->out, m.size, size);
+            detcnn_free(&m);
+            return -1;
+        }
+        if (nn_load_optimizer(adam_path, &m.model, &astep, err)) {
+            detcnn_free(&m);
+            return -1;
+        }
+        if (astep != m.step) {
+            sl_fail(err, "%s is at step %ld but %s at step %ld (stopped between the two writes?); start anew without "
+                         "--resume", c->out, m.step, adam_path, astep);
+            detcnn_free(&m);
+            return -1;
+        }
+        if (m.step >= c->steps) {
+            rep->steps_done = m.step, rep->nothing_to_do = 1, rep->loss = NAN;
+            detcnn_free(&m);
+            return 0;
+        }
+        sl_info("resuming %s at step %ld of %d", c->out, m.step, c->steps);
+    } else {
+        if (sl_is_file(c->out))
+            return sl_fail(err, "%s exists; add --resume to continue it, or choose another --out", c->out);
+        SlRng init = sl_rng_fork(&base, 0xC0FFEE);
+        detcnn_init(&m, arch, size, &init);
+    }
+    NnCtx ctx;
+    nn_ctx_init(&ctx, c->threads, c->seed);
+    NnAdam adam = {(float)c->lr, 0.9f, 0.999f, 1e-8f, 0, 1};
+    size_t per = (size_t)3 * size * size;
+    float *x = xmalloc((size_t)batch * per * sizeof *x), *y = xmalloc((size_t)batch * sizeof *y);
+    /* balanced batches: half real, half fake (the classes of a detector set are rarely equal) */
+    int *idx[2], cnt[2] = {0, 0};
+    idx[0] = xmalloc((size_t)ds->n * sizeof(int)), idx[1] = xmalloc((size_t)ds->n * sizeof(int));
+    for (int i = 0; i < ds->n; i++) idx[ds->s[i].label][cnt[ds->s[i].label]++] = i;
+    SL_ASSERT(cnt[0] && cnt[1]);
+    char nimg[24], sd[24];
+    snprintf(nimg, sizeof nimg, "%d", ds->n);
+    snprintf(sd, sizeof sd, "%llu", (unsigned long long)c->seed);
+    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", c->augment ? "wang2020" : "none", NULL};
+    int rc = 0;
+    SlProgress pr;
+    if (c->progress) sl_progress_begin(&pr, arch->name, c->steps);
+    double ema = NAN;
+    for (long s = m.step; s < c->steps && !rc; s++) {
+        SlRng rng = sl_rng_fork(&base, (uint64_t)s);
+        ctx.rng = sl_rng_fork(&base, (uint64_t)s | (1ULL << 40));
+        for (int b = 0; b < batch; b++) {
+            int lab = b % 2, i = idx[lab][sl_rng_int(&rng, cnt[lab])];
+            Image im;
+            if (image_load(ds->s[i].path, 3, &im, err)) {
+                rc = -1;
+                break;
+            }
+            if (c->augment) robust_augment_wang(&im, &rng);
+            detcnn_input(&im, size, x + (size_t)b * per);
+            y[b] = (float)lab;
+            image_free(&im);
+        }
+        if (rc) break;
+        float loss = detcnn_train_step(&m, &ctx, x, y, batch, &adam);
+        ema = isnan(ema) ? loss : 0.95 * ema + 0.05 * loss;
+        char extra[48];
+        snprintf(extra, sizeof extra, "loss %.4f", ema);
+        if (c->progress) sl_progress_update(&pr, s + 1, extra);
+        if ((s + 1) % c->save_every == 0 || s + 1 == c->steps) {
+            /* the optimizer first: a model file never claims a step its Adam state has not reached */
+            if (nn_save_optimizer(adam_path, &m.model, m.step, NULL, err) || detcnn_save(c->out, &m, meta, err)) rc = -1;
+        }
+    }
+    if (c->progress) sl_progress_end(&pr, NULL);
+    rep->steps_done = m.step, rep->loss = ema;
+    detcnn_free(&m);
+    free(x), free(y), free(idx[0]), free(idx[1]);
+    return rc;
+}
+
+int det_train(const DetDataset *ds, const DetTrainConfig *c, DetTrainReport *rep, SlErr *err) {
+    memset(rep, 0, sizeof *rep);
+    int nr, nf;
+    detds_counts(ds, &nr, &nf);
+    if (!nr || !nf) return sl_fail(err, "the training set has %d real and %d fake images; both are needed", nr, nf);
+    return c->kind->cnn ? train_cnn(ds, c, rep, err) : train_spectral(ds, c, rep, err);
+}
+
+int det_logits_of(DetModel *m, const DetDataset *ds, float *logits, int progress, SlErr *err) {
+    SlProgress pr;
+    if (progress) sl_progress_begin(&pr, "scoring", ds->n);
+    int rc = 0;
+    for (int i = 0; i < ds->n; i++) {
+        Image im;
+        if (image_load(ds->s[i].path, 3, &im, err)) {
+            rc = -1;
+            break;
+        }
+        logits[i] = det_model_logit(m, &im);
+        image_free(&im);
+        if (progress) sl_progress_update(&pr, i + 1, NULL);
+    }
+    if (progress) sl_progress_end(&pr, NULL);
+    return rc;
+}
+
+int det_calibrate_file(const char *model, const char *data, const char *split, double target_fpr, int threads,
+                       DetCalib *out, SlErr *err) {
+    DetModel m;
+    if (det_model_load(model, threads, NULL, &m, err)) return -1;
+    DetDataset ds;
+    if (detds_load(data, split, &ds, err)) {
+        det_model_free(&m);
+        return sl_failctx(err, "calibration needs the identity-disjoint validation split '%s'", split);
+    }
+    detds_drop_unreadable(&ds);
+    float *z = xmalloc((size_t)(ds.n ? ds.n : 1) * sizeof *z);
+    int *y = xmalloc((size_t)(ds.n ? ds.n : 1) * sizeof *y), rc = -1;
+    for (int i = 0; i < ds.n; i++) y[i] = ds.s[i].label;
+    DetCalib c;
+    if (det_logits_of(&m, &ds, z, 0, err) == 0) {
+        if (calib_fit(z, y, ds.n, ds.n_groups, target_fpr, &c, err)) {
+            sl_failctx(err, "%s (split %s)", data, split);
+        } else {
+            snprintf(c.split, sizeof c.split, "%s", split);
+            snprintf(c.data, sizeof c.data, "%s", data);
+            rc = det_model_save_calibrated(&m, model, &c, err);
+            if (!rc && out) *out = c;
+        }
+    }
+    free(z), free(y);
+    detds_free(&ds);
+    det_model_free(&m);
+    return rc;
+}
