@@ -25,10 +25,12 @@ static const char *ABOUT =
     "alignment and blended. Both subjects need consent for 'swap': the --from set's manifest, and the\n"
     "target's face set (--to-faceset, else the path the model recorded); revoked subjects are refused.\n"
     "\n"
-    "Masks (N pixels at crop scale): hull = the landmark hull; erode:N = shrunk by N px; blur:N = the\n"
-    "edge feathered over N px inside the hull (default " SWAP_DEFAULT_MASK "). Colour: none, avg (mean per\n"
-    "channel; default), reinhard (L*a*b* mean and std), hist (histogram matching). Blend: alpha (by the\n"
-    "mask; default) or poisson (seamless cloning). Crops larger than the model's input are resized for\n"
+    "Masks: face = brows to chin, no forehead or hairline; face:E,F = eroded by E and feathered over F\n"
+    "per cent of the face size (default " SWAP_DEFAULT_MASK "); hull, hull:E,F = the training hull with\n"
+    "forehead; erode:N, blur:N = the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
+    "(mean per channel), rct (Reinhard: L*a*b* mean and std; also 'reinhard'), lct (RGB mean and\n"
+    "covariance), hist (histogram matching); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
+    "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Crops larger than the model's input are resized for\n"
     "it and the decoded face back to crop size; crops smaller than the model's input are refused.\n"
     "\n"
     "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
@@ -45,8 +47,8 @@ static json_t *side_json(const ConsentInfo *ci, const char *dir) {
 }
 
 int cmd_swap(int argc, char **argv) {
-    const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = "avg",
-               *blend = "alpha", *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
+    const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = SWAP_DEFAULT_COLOUR,
+               *blend = SWAP_DEFAULT_BLEND, *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
                *device = "auto";
     int raw = 0, limit = 0, threads = 0;
     SlArg spec[] = {
@@ -54,10 +56,10 @@ int cmd_swap(int argc, char **argv) {
         {"--from", SL_ARG_STR, &from, "FACESET", "face set whose frames receive the face (consent scope swap)"},
         {"--to", SL_ARG_STR, &to, "SUBJECT", "the model identity whose face is put in"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created)"},
-        {"--mask", SL_ARG_STR, &mask, "M", "hull, erode:N or blur:N, N px at crop scale (" SWAP_DEFAULT_MASK ")"},
-        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
+        {"--mask", SL_ARG_STR, &mask, "M", "face, face:E,F, hull, hull:E,F, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
+        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
-        {"--blend", SL_ARG_STR, &blend, "B", "alpha (default) or poisson"},
+        {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
         {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the visible SYNTHETIC label"},
         {"--raw", SL_ARG_FLAG, &raw, NULL, "also write the decoded face and the mask of every face"},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},
