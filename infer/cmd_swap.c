@@ -30,7 +30,9 @@ static const char *ABOUT =
     "forehead; erode:N, blur:N = the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
     "(mean per channel), rct (Reinhard: L*a*b* mean and std; also 'reinhard'), lct (RGB mean and\n"
     "covariance), hist (histogram matching); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
-    "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Crops larger than the model's input are resized for\n"
+    "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Detail D: the frame's own finest detail\n"
+    "(camera grain; a high-pass with sigma D per cent of the face size) is kept under the decoded face,\n"
+    "which cannot draw it (default 2; 0 = off). Crops larger than the model's input are resized for\n"
     "it and the decoded face back to crop size; crops smaller than the model's input are refused.\n"
     "\n"
     "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
@@ -51,6 +53,7 @@ int cmd_swap(int argc, char **argv) {
                *blend = SWAP_DEFAULT_BLEND, *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
                *device = "auto";
     int raw = 0, limit = 0, threads = 0;
+    double detail = SWAP_DEFAULT_DETAIL;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train"},
         {"--from", SL_ARG_STR, &from, "FACESET", "face set whose frames receive the face (consent scope swap)"},
@@ -60,6 +63,7 @@ int cmd_swap(int argc, char **argv) {
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
+        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in % of the face size, 0 = off (2)"},
         {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the visible SYNTHETIC label"},
         {"--raw", SL_ARG_FLAG, &raw, NULL, "also write the decoded face and the mask of every face"},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},
@@ -78,7 +82,7 @@ int cmd_swap(int argc, char **argv) {
     swap_options_default(&o);
     SlErr err;
     if (swap_options_set_mask(&o, mask, &err) || swap_options_set_colour(&o, colour, &err) ||
-        swap_options_set_blend(&o, blend, &err))
+        swap_options_set_blend(&o, blend, &err) || swap_options_set_detail(&o, detail, &err))
         return sl_usage_error("swap", "%s", err.msg);
     int with_label;
     if (strcmp(label, "visible") == 0) with_label = 1;
@@ -187,8 +191,9 @@ int cmd_swap(int argc, char **argv) {
     json_object_set_new(j, "preset", json_string(m->arch.preset));
     json_object_set_new(j, "from", side_json(&g.from, g.from_dir));
     json_object_set_new(j, "to", side_json(&g.to, g.to_dir));
-    json_object_set_new(j, "settings", json_pack("{s:s,s:s,s:s,s:s,s:b,s:i}", "mask", o.mask_str, "colour",
-                                                 colour_mode_name(o.colour), "blend", o.blend_str, "label",
+    json_object_set_new(j, "settings", json_pack("{s:s,s:s,s:s,s:f,s:s,s:b,s:i}", "mask", o.mask_str, "colour",
+                                                 colour_mode_name(o.colour), "blend", o.blend_str, "detail",
+                                                 (double)o.detail, "label",
                                                  with_label ? "visible" : "none", "raw", raw, "limit", limit));
     json_object_set_new(j, "directory", json_string(pair));
     json_object_set_new(j, "count", json_integer(n));

@@ -20,7 +20,7 @@
 
 #include "util/util.h"
 
-#define MASK_DEFAULT "face:2,8"
+#define MASK_DEFAULT "face:0,20"
 #define MASK_BROW_LIFT 0.08f
 
 typedef enum { MASK_SHAPE_FACE = 0, MASK_SHAPE_HULL } MaskShape;

@@ -18,6 +18,13 @@ void swap_options_default(SwapOptions *o) {
     SL_ASSERT(swap_options_set_mask(o, SWAP_DEFAULT_MASK, NULL) == 0);
     SL_ASSERT(swap_options_set_colour(o, SWAP_DEFAULT_COLOUR, NULL) == 0);
     SL_ASSERT(swap_options_set_blend(o, SWAP_DEFAULT_BLEND, NULL) == 0);
+    o->detail = SWAP_DEFAULT_DETAIL;
+}
+
+int swap_options_set_detail(SwapOptions *o, double d, SlErr *err) {
+    if (!(d >= 0 && d <= 10)) return sl_fail(err, "detail %g out of range: a Gaussian sigma in per cent of the face size, 0 (off) to 10", d);
+    o->detail = (float)d;
+    return 0;
 }
 
 int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err) {
@@ -153,6 +160,22 @@ int swap_composite_mask(const Image *frame, const Affine *a, int crop, const flo
                     dst[c * rn + q] = frame->px[((size_t)(y0 + y) * frame->w + x0 + x) * 3 + c] * (1.0f / 255.0f);
                 }
             }
+        if (o->detail > 0) {
+            /* the frame's own finest detail (camera grain, pores) under the decoded face: what a
+             * decoder working at a fraction of the frame's resolution cannot draw */
+            double area = 0;
+            for (size_t q = 0; q < rn; q++) area += m[q];
+            float sigma = (float)(o->detail / 100.0 * sqrt(area));
+            if (sigma > 0.3f) {
+                float *lo = xmalloc(sizeof(float) * rn);
+                for (int c = 0; c < 3; c++) {
+                    memcpy(lo, dst + c * rn, sizeof(float) * rn);
+                    blend_gaussian(lo, rw, rh, sigma);
+                    for (size_t q = 0; q < rn; q++) src[c * rn + q] += dst[c * rn + q] - lo[q];
+                }
+                free(lo);
+            }
+        }
         if (o->blend == SWAP_BLEND_POISSON)
             iters = blend_poisson(dst, src, m, rw, rh, 3, o->poisson_iters, o->poisson_tol);
         else
@@ -246,6 +269,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
     snprintf(r->mask, sizeof r->mask, "%s", o->mask_str);
     snprintf(r->colour, sizeof r->colour, "%s", colour_mode_name(o->colour));
     snprintf(r->blend, sizeof r->blend, "%s", o->blend_str);
+    r->detail = o->detail;
     r->heldout = 1;
     for (int a = 0; a < nsets; a++)
         if (swap_check_sizes(m, &sets[a], err)) return -1;
@@ -279,8 +303,21 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
                     (gt.w != src.w || gt.h != src.h))
                     rc = sl_fail(err, "%s: face %d: the ground-truth frame is %dx%d, the frame %dx%d", fs->dir, i, gt.w,
                                  gt.h, src.w, src.h);
+                /* PSNR/SSIM region: the crop's footprint in the frame, the same for every mask */
+                Affine inv;
+                affine_invert(&fs->faces[i].affine, &inv);
+                int box[4] = {src.w, src.h, 0, 0};
+                for (int c = 0; c < 4; c++) {
+                    float fx, fy;
+                    affine_apply(&inv, (c & 1) ? (float)fs->crop : 0, (c & 2) ? (float)fs->crop : 0, &fx, &fy);
+                    int ix = (int)fmax(0, fmin(src.w, floor(fx))), iy = (int)fmax(0, fmin(src.h, floor(fy)));
+                    int jx = (int)fmax(0, fmin(src.w, ceil(fx))), jy = (int)fmax(0, fmin(src.h, ceil(fy)));
+                    box[0] = ix < box[0] ? ix : box[0], box[1] = iy < box[1] ? iy : box[1];
+                    box[2] = jx > box[2] ? jx : box[2], box[3] = jy > box[3] ? jy : box[3];
+                }
                 FrameMetrics fm;
-                if (rc == 0 && fidelity_frame_metrics(&src, &res.frame, gt_ok ? &gt : NULL, res.frame_mask, &fm) == 0)
+                if (rc == 0 && box[2] - box[0] > 11 && box[3] - box[1] > 11 &&
+                    fidelity_frame_metrics(&src, &res.frame, gt_ok ? &gt : NULL, res.frame_mask, box, &fm) == 0)
                     fidelity_frames_add(&acc, &fm);
                 image_free(&src);
                 if (gt_ok) image_free(&gt);
@@ -288,8 +325,8 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
             }
             if (rc) break;
             r->pair[r->npairs].a = a, r->pair[r->npairs].b = b;
-            fidelity_frames_add(&r->all, &acc);
             fidelity_frames_mean(&acc);
+            fidelity_frames_add(&r->all, &acc);
             r->pair[r->npairs++].m = acc;
         }
         free(in), free(out), free(idx);

@@ -309,7 +309,12 @@ static void t_options(void) {
     SwapOptions o;
     SlErr err;
     swap_options_default(&o);
-    CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_RCT && o.blend == SWAP_BLEND_ALPHA);
+    CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_NONE && o.blend == SWAP_BLEND_ALPHA);
+    CHECK(o.detail == SWAP_DEFAULT_DETAIL && o.detail > 0);
+    CHECK(swap_options_set_detail(&o, 0, &err) == 0 && o.detail == 0);
+    CHECK(swap_options_set_detail(&o, -0.5, &err) == -1 && strstr(err.msg, "0 (off) to 10"));
+    CHECK(swap_options_set_detail(&o, 11, &err) == -1 && o.detail == 0);
+    CHECK(swap_options_set_detail(&o, NAN, &err) == -1);
     CHECK(strcmp(colour_mode_name(o.colour), SWAP_DEFAULT_COLOUR) == 0 && strcmp(o.blend_str, SWAP_DEFAULT_BLEND) == 0);
     CHECK(swap_options_set_mask(&o, "erode:3", &err) == 0 && o.mask.shape == MASK_SHAPE_HULL && o.mask.erode == 3 &&
           !o.mask.relative);
@@ -400,6 +405,7 @@ static void t_colour_stats_apply(void) {
     frame_and_crop(&frame, &af, C, crop);
     SwapOptions o;
     swap_options_default(&o);
+    swap_options_set_colour(&o, "rct", NULL);
     swap_composite(&frame, &af, C, crop, ref, mask, &o, &o1);
     ColourStats sf, st;
     CHECK(swap_colour_stats(crop, ref, mask, C, &sf, &st) == 0);
@@ -503,24 +509,24 @@ static void t_frame_metrics(void) {
                 soft.px[i * 3 + c] = (uint8_t)fminf(255, v + add * m_soft[i] + 0.5f);
             }
     FrameMetrics f;
-    CHECK(fidelity_frame_metrics(&src, &src, &src, m_hard, &f) == 0);
+    CHECK(fidelity_frame_metrics(&src, &src, &src, m_hard, NULL, &f) == 0);
     CHECK_NEAR(f.sharpness, 1, 1e-9);
     CHECK_NEAR(f.border, 1, 1e-9);
     CHECK_NEAR(f.colour_step, 0, 1e-9);
     CHECK(f.psnr == 100 && f.ssim > 0.9999 && f.sharpness_gt == 1);
-    CHECK(fidelity_frame_metrics(&src, &blur, &src, m_hard, &f) == 0);
+    CHECK(fidelity_frame_metrics(&src, &blur, &src, m_hard, NULL, &f) == 0);
     CHECKF(f.sharpness < 0.3, "blurred face: sharpness ratio %g", f.sharpness);
     CHECK(f.psnr < 40 && f.ssim < 0.95 && f.psnr_src == 100);
     FrameMetrics fh, fs;
-    CHECK(fidelity_frame_metrics(&src, &hard, NULL, m_hard, &fh) == 0);
-    CHECK(fidelity_frame_metrics(&src, &soft, NULL, m_soft, &fs) == 0);
+    CHECK(fidelity_frame_metrics(&src, &hard, NULL, m_hard, NULL, &fh) == 0);
+    CHECK(fidelity_frame_metrics(&src, &soft, NULL, m_soft, NULL, &fs) == 0);
     CHECKF(fh.colour_step > 8, "a +40 red step: %g", fh.colour_step);
     CHECKF(fs.colour_step > 8, "a feathered +40 red step is still a step: %g", fs.colour_step);
     CHECKF(fh.border > 1.2 && fs.border < 0.9 * fh.border, "border: hard %g, feathered %g", fh.border, fs.border);
     CHECK_NEAR(fh.sharpness, 1, 0.05);
     CHECK(fh.psnr == -1 && fh.ssim == -1 && fh.border_gt == -1);
     float zero[W * H] = {0};
-    CHECK(fidelity_frame_metrics(&src, &hard, NULL, zero, &f) == -1);
+    CHECK(fidelity_frame_metrics(&src, &hard, NULL, zero, NULL, &f) == -1);
     /* running means */
     FrameMetrics acc = {0};
     fidelity_frames_add(&acc, &fh), fidelity_frames_add(&acc, &fs);
@@ -618,6 +624,42 @@ static void t_composite_roundtrip(void) {
     image_free(&frame);
 }
 
+/* Detail transfer: a smooth decoded face over a grainy frame gets the frame's grain back (sharpness
+ * ratio near 1), only under the mask; without it the face stays smooth. */
+static void t_detail(void) {
+    enum { C = 64 };
+    Image frame, out0, out2;
+    Affine a;
+    static float crop[3 * C * C], smooth[3 * C * C], mask[C * C];
+    frame_and_crop(&frame, &a, C, crop);
+    for (size_t i = 0; i < (size_t)frame.w * frame.h * 3; i++) {
+        int v = frame.px[i] + (int)sl_rng_range(&rng, -20, 20);
+        frame.px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    smooth_planes(smooth, C, C, 3, 0.3f, 0.7f);
+    disc(mask, C, C, 32, 32, 22);
+    blend_mask_feather(mask, C, C, 4);
+    SwapOptions o;
+    swap_options_default(&o);
+    float *fm0 = malloc(sizeof(float) * frame.w * frame.h), *fm2 = malloc(sizeof(float) * frame.w * frame.h);
+    swap_options_set_detail(&o, 0, NULL);
+    swap_composite_mask(&frame, &a, C, crop, smooth, mask, &o, &out0, fm0);
+    swap_options_set_detail(&o, 3, NULL);
+    swap_composite_mask(&frame, &a, C, crop, smooth, mask, &o, &out2, fm2);
+    CHECK(memcmp(fm0, fm2, sizeof(float) * frame.w * frame.h) == 0);
+    FrameMetrics m0, m2;
+    CHECK(fidelity_frame_metrics(&frame, &out0, NULL, fm0, NULL, &m0) == 0);
+    CHECK(fidelity_frame_metrics(&frame, &out2, NULL, fm2, NULL, &m2) == 0);
+    CHECKF(m0.sharpness < 0.2 && m2.sharpness > 0.5, "sharpness ratio without detail %g, with %g", m0.sharpness,
+           m2.sharpness);
+    int outside_same = 1;
+    for (int i = 0; i < frame.w * frame.h; i++)
+        if (fm2[i] == 0) outside_same &= memcmp(out2.px + 3 * i, frame.px + 3 * i, 3) == 0;
+    CHECK(outside_same);
+    free(fm0), free(fm2);
+    image_free(&frame), image_free(&out0), image_free(&out2);
+}
+
 /* Affines far off the frame or with extreme entries leave the frame unchanged, without a crash. */
 static void t_composite_far(void) {
     const int C = 64;
@@ -667,5 +709,6 @@ int main(void) {
     RUN(t_frame_metrics);
     RUN(t_composite_roundtrip);
     RUN(t_composite_far);
+    RUN(t_detail);
     return test_summary("test_swap");
 }

@@ -22,6 +22,7 @@ int cmd_eval(int argc, char **argv) {
     SlStrList sets = {0};
     const char *mask = SWAP_DEFAULT_MASK, *colour = SWAP_DEFAULT_COLOUR, *blend = SWAP_DEFAULT_BLEND;
     int max_faces = 32, holdout = 10, threads = 0, frames = 16;
+    double detail = SWAP_DEFAULT_DETAIL;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file"},
         {"--facesets", SL_ARG_LIST, &sets, "DIR", "the synthetic face sets of the model's identities, in order"},
@@ -33,6 +34,7 @@ int cmd_eval(int argc, char **argv) {
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer, as swaplab swap (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
+        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame detail kept under the face, as swaplab swap (1)"},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
         {0},
@@ -60,7 +62,7 @@ int cmd_eval(int argc, char **argv) {
     SwapOptions so;
     swap_options_default(&so);
     if (swap_options_set_mask(&so, mask, &err) || swap_options_set_colour(&so, colour, &err) ||
-        swap_options_set_blend(&so, blend, &err)) {
+        swap_options_set_blend(&so, blend, &err) || swap_options_set_detail(&so, detail, &err)) {
         free(sets.v);
         return sl_usage_error("eval", "%s", err.msg);
     }

@@ -672,7 +672,8 @@ static float *box_planes(const Image *im, const Regions *g) {
     return p;
 }
 
-int fidelity_frame_metrics(const Image *src, const Image *swap, const Image *gt, const float *mask, FrameMetrics *fm) {
+int fidelity_frame_metrics(const Image *src, const Image *swap, const Image *gt, const float *mask, const int *box,
+                           FrameMetrics *fm) {
     SL_ASSERT(src->c == 3 && swap->c == 3 && swap->w == src->w && swap->h == src->h);
     SL_ASSERT(!gt || (gt->c == 3 && gt->w == src->w && gt->h == src->h));
     const int W = src->w, H = src->h;
@@ -729,17 +730,24 @@ int fidelity_frame_metrics(const Image *src, const Image *swap, const Image *gt,
         fm->sharpness_gt = lv_src > 0 ? lap_var(gt, &g) / lv_src : 0;
         fm->border_gt = bd_src > 0 ? border_p90(gt, &g) / bd_src : 0;
         fm->colour_step_gt = colour_step(gt, &g) - cs_src;
-        float *ps = box_planes(src, &g), *pw = box_planes(swap, &g), *pg = box_planes(gt, &g);
+        Regions b = g;
+        if (box) {
+            b.x0 = box[0] < 0 ? 0 : box[0], b.y0 = box[1] < 0 ? 0 : box[1];
+            b.w = (box[2] > W ? W : box[2]) - b.x0, b.h = (box[3] > H ? H : box[3]) - b.y0;
+            SL_ASSERT(b.w > 0 && b.h > 0);
+        }
+        const size_t bn = (size_t)b.w * b.h;
+        float *ps = box_planes(src, &b), *pw = box_planes(swap, &b), *pg = box_planes(gt, &b);
         double se = 0, se0 = 0;
-        for (size_t i = 0; i < 3 * np; i++) {
+        for (size_t i = 0; i < 3 * bn; i++) {
             double e = (double)pw[i] - pg[i], e0 = (double)ps[i] - pg[i];
             se += e * e, se0 += e0 * e0;
         }
-        se /= 3.0 * np, se0 /= 3.0 * np;
+        se /= 3.0 * bn, se0 /= 3.0 * bn;
         fm->psnr = se <= 1e-10 ? 100.0 : 10 * log10(1 / se);
         fm->psnr_src = se0 <= 1e-10 ? 100.0 : 10 * log10(1 / se0);
-        fm->ssim = ssim_rect(pw, pg, g.w, g.h);
-        fm->ssim_src = ssim_rect(ps, pg, g.w, g.h);
+        fm->ssim = ssim_rect(pw, pg, b.w, b.h);
+        fm->ssim_src = ssim_rect(ps, pg, b.w, b.h);
         free(ps), free(pw), free(pg);
     } else {
         fm->sharpness_gt = fm->border_gt = fm->colour_step_gt = -1;
@@ -789,13 +797,13 @@ json_t *fidelity_frames_to_json(const FrameReport *r, const FaceSet *sets) {
         json_object_set_new(o, "target", json_string(sets[r->pair[i].b].subject));
         json_array_append_new(pairs, o);
     }
-    return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o}", "mask", r->mask, "colour", r->colour, "blend", r->blend,
-                     "held_out", r->heldout, "overall", frames_json(&r->all), "pairs", pairs);
+    return json_pack("{s:s, s:s, s:s, s:f, s:b, s:o, s:o}", "mask", r->mask, "colour", r->colour, "blend", r->blend,
+                     "detail", r->detail, "held_out", r->heldout, "overall", frames_json(&r->all), "pairs", pairs);
 }
 
 void fidelity_frames_print(FILE *out, const FrameReport *r, const FaceSet *sets) {
-    fprintf(out, "composited frames (mask %s, colour %s, blend %s; %s frames)\n", r->mask, r->colour, r->blend,
-            r->heldout ? "held-out" : "training");
+    fprintf(out, "composited frames (mask %s, colour %s, blend %s, detail %g; %s frames)\n", r->mask, r->colour,
+            r->blend, r->detail, r->heldout ? "held-out" : "training");
     fprintf(out, "  %-30s %6s %9s %8s %8s %10s %10s\n", "pair", "frames", "sharpness", "border", "colour",
             "frame PSNR", "frame SSIM");
     for (int i = 0; i <= r->npairs; i++) {

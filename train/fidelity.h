@@ -72,8 +72,8 @@ void fidelity_print(FILE *out, const FidelityReport *r, const FaceSet *sets);
  *    (mask >= 0.98, within W px of its edge) and a band just outside (mask <= 0.02, within W px),
  *    swap minus source (0 = the swap adds no step); W = 6% of the face size (sqrt of the mask's
  *    area), at least 2 px;
- *  - PSNR and SSIM against the ground-truth frame (synthetic sets), in the face's box (the mask's
- *    bounding box grown by 15% of the face size), with the unswapped source frame as baseline.
+ *  - PSNR and SSIM against the ground-truth frame (synthetic sets), in the face's box (the aligned
+ *    crop's footprint in swaplab eval), with the unswapped source frame as baseline.
  * The ground truth's own sharpness, border and colour step (a perfect swap's) are kept as the
  * reference. Ratios are averaged over frames. */
 typedef struct {
@@ -86,9 +86,12 @@ typedef struct {
 
 /* Metrics of one composited frame: src the unswapped frame, swap the composited one, gt the
  * ground-truth frame (NULL: PSNR/SSIM and the _gt fields are -1), mask the blend mask in frame
- * coordinates (src->w * src->h floats). All RGB of one size. -1 (fm untouched) when the mask is
- * empty. */
-int fidelity_frame_metrics(const Image *src, const Image *swap, const Image *gt, const float *mask, FrameMetrics *fm);
+ * coordinates (src->w * src->h floats). box (x0, y0, x1, y1; x1, y1 exclusive) is the region of
+ * PSNR/SSIM, e.g. the aligned crop's footprint, so that masks compare on one region; NULL: the
+ * mask's bounding box grown by 15% of the face size. All RGB of one size. -1 (fm untouched) when
+ * the mask is empty. */
+int fidelity_frame_metrics(const Image *src, const Image *swap, const Image *gt, const float *mask, const int *box,
+                           FrameMetrics *fm);
 /* Running means: add one frame's metrics to acc (acc zeroed first), then fidelity_frames_mean. */
 void fidelity_frames_add(FrameMetrics *acc, const FrameMetrics *one);
 void fidelity_frames_mean(FrameMetrics *acc);
@@ -101,6 +104,7 @@ typedef struct {
     } pair[SWAP_MAX_IDS * (SWAP_MAX_IDS - 1)];
     FrameMetrics all; /* over every frame of every pair */
     char mask[32], colour[16], blend[16]; /* the compositing options measured */
+    double detail;
     int heldout;
 } FrameReport;
 json_t *fidelity_frames_to_json(const FrameReport *r, const FaceSet *sets);
