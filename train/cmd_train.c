@@ -18,11 +18,12 @@ int cmd_train(int argc, char **argv) {
     SlArg spec[] = {
         {"--facesets", SL_ARG_LIST, &sets, "DIR", "face sets, one per identity (2..16; order = decoder order)"},
         {"--out", SL_ARG_STR, &o.out, "RUN", "run directory (model, checkpoints, previews, logs)"},
-        {"--preset", SL_ARG_STR, &o.preset, "P", "tiny (default), lite, original (64x64 classic) or hd128"},
+        {"--preset", SL_ARG_STR, &o.preset, "P", "tiny (default), lite, original (64x64 classic), tiny128 or hd128 (128x128)"},
         {"--steps", SL_ARG_INT, &steps, "N", "train until step N"},
         {"--minutes", SL_ARG_DOUBLE, &minutes, "M", "train for M minutes of wall time (this invocation)"},
         {"--batch", SL_ARG_INT, &o.batch, "B", "faces per identity per step (16)"},
         {"--resume", SL_ARG_FLAG, &o.resume, NULL, "continue the run in --out from its last checkpoint"},
+        {"--init", SL_ARG_STR, &o.init, "FROM", "start from a pretrained run or model of the same preset (none: random)"},
         {"--seed", SL_ARG_STR, &seed, "S", "seed of initialisation, data order and augmentation (1)"},
         {"--lr", SL_ARG_DOUBLE, &lr, "X", "Adam learning rate (5e-5; betas 0.5, 0.999)"},
         {"--dssim-weight", SL_ARG_DOUBLE, &wd, "W", "weight of the masked DSSIM loss (3)"},
@@ -60,6 +61,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (!o.resume && sets.n == 0) {
         rc = sl_usage_error("train", "--facesets is required (one face set per identity)");
+        goto out;
+    }
+    if (o.init && o.resume) {
+        rc = sl_usage_error("train", "--init starts a new run; a resumed run keeps its own weights");
         goto out;
     }
     if (steps > 0 && minutes > 0) {

@@ -20,6 +20,7 @@
 #include "nn/checkpoint.h"
 #include "nn/device.h"
 #include "train/fidelity.h"
+#include "train/pretrain.h"
 #include "train/run.h"
 #include "train/swap_model.h"
 #include "util/fs.h"
@@ -542,6 +543,7 @@ int train_run(const TrainOptions *o, SlErr *err) {
         SlRng init;
         sl_rng_seed(&init, R.seed ^ 0x5eed1417ULL);
         nn_model_init_weights(&m->model, &init);
+        if (o->init && pretrain_init_model(m, o->init, o->revocations, err)) goto done;
     }
     R.m = m;
     const int S = m->arch.size;
@@ -580,6 +582,12 @@ int train_run(const TrainOptions *o, SlErr *err) {
                 goto done;
             }
         }
+    }
+    if (crop0 < S) {
+        sl_fail(err, "%s: its crops are %dx%d but the '%s' model takes %dx%d faces; make the face sets with --crop %d or "
+                     "more (swaplab synth/extract), or choose a preset of at most %d px", sets[0], crop0, crop0, R.preset,
+                S, S, S, crop0);
+        goto done;
     }
     if (crop0 != S)
         sl_info("face crops are %dx%d; the '%s' model works at %dx%d, so crops are resized", crop0, crop0, R.preset, S, S);

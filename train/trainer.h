@@ -33,6 +33,7 @@ typedef struct {
     int holdout_every;     /* face i with i % k == k-1 is held out for evaluation (0 = none) */
     const char *revocations; /* revocation list for the consent gate (NULL = default) */
     const char *device;    /* "cpu", "cuda", "auto" */
+    const char *init;      /* new run: start from this pretrained model (train/pretrain.h); NULL = random */
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);
