@@ -30,9 +30,9 @@ static const char *ABOUT =
     "forehead; erode:N, blur:N = the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
     "(mean per channel), rct (Reinhard: L*a*b* mean and std; also 'reinhard'), lct (RGB mean and\n"
     "covariance), hist (histogram matching); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
-    "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Detail D: the frame's own finest detail\n"
-    "(camera grain; a high-pass with sigma D per cent of the face size) is kept under the decoded face,\n"
-    "which cannot draw it (default 2; 0 = off). Crops larger than the model's input are resized for\n"
+    "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Detail D: the frame's own grain (a\n"
+    "high-pass with sigma D frame pixels: camera noise, the finest texture) is kept under the decoded\n"
+    "face, which cannot draw it (default 1; 0 = off). Crops larger than the model's input are resized for\n"
     "it and the decoded face back to crop size; crops smaller than the model's input are refused.\n"
     "\n"
     "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
@@ -63,7 +63,7 @@ int cmd_swap(int argc, char **argv) {
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
-        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in % of the face size, 0 = off (2)"},
+        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in frame pixels, 0..4, 0 = off (1)"},
         {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the visible SYNTHETIC label"},
         {"--raw", SL_ARG_FLAG, &raw, NULL, "also write the decoded face and the mask of every face"},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},

@@ -22,7 +22,7 @@ void swap_options_default(SwapOptions *o) {
 }
 
 int swap_options_set_detail(SwapOptions *o, double d, SlErr *err) {
-    if (!(d >= 0 && d <= 10)) return sl_fail(err, "detail %g out of range: a Gaussian sigma in per cent of the face size, 0 (off) to 10", d);
+    if (!(d >= 0 && d <= 4)) return sl_fail(err, "detail %g out of range: a Gaussian sigma in frame pixels, 0 (off) to 4", d);
     o->detail = (float)d;
     return 0;
 }
@@ -161,20 +161,16 @@ int swap_composite_mask(const Image *frame, const Affine *a, int crop, const flo
                 }
             }
         if (o->detail > 0) {
-            /* the frame's own finest detail (camera grain, pores) under the decoded face: what a
-             * decoder working at a fraction of the frame's resolution cannot draw */
-            double area = 0;
-            for (size_t q = 0; q < rn; q++) area += m[q];
-            float sigma = (float)(o->detail / 100.0 * sqrt(area));
-            if (sigma > 0.3f) {
-                float *lo = xmalloc(sizeof(float) * rn);
-                for (int c = 0; c < 3; c++) {
-                    memcpy(lo, dst + c * rn, sizeof(float) * rn);
-                    blend_gaussian(lo, rw, rh, sigma);
-                    for (size_t q = 0; q < rn; q++) src[c * rn + q] += dst[c * rn + q] - lo[q];
-                }
-                free(lo);
+            /* the frame's own grain (camera noise, the finest texture) under the decoded face: a
+             * high-pass at pixel scale, which a decoder working below the frame's resolution cannot
+             * draw; pixel scale, so the frame owner's features (eyes, mouth: many pixels) stay out */
+            float *lo = xmalloc(sizeof(float) * rn);
+            for (int c = 0; c < 3; c++) {
+                memcpy(lo, dst + c * rn, sizeof(float) * rn);
+                blend_gaussian(lo, rw, rh, o->detail);
+                for (size_t q = 0; q < rn; q++) src[c * rn + q] += dst[c * rn + q] - lo[q];
             }
+            free(lo);
         }
         if (o->blend == SWAP_BLEND_POISSON)
             iters = blend_poisson(dst, src, m, rw, rh, 3, o->poisson_iters, o->poisson_tol);

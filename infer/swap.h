@@ -37,8 +37,8 @@ typedef struct {
     MaskSpec mask;       /* infer/mask.h */
     ColourMode colour;
     SwapBlend blend;
-    float detail;        /* frame detail kept under the face: sigma (per cent of the face size) of the
-                          * Gaussian whose high-pass of the frame is added to the decoded face; 0 = off */
+    float detail;        /* the frame's grain kept under the face: sigma (frame pixels) of the Gaussian
+                          * whose high-pass of the frame is added to the decoded face; 0 = off */
     int poisson_iters;   /* conjugate-gradient iterations at most (300) */
     float poisson_tol;   /* relative residual to stop at (1e-3) */
     /* Colour statistics to use instead of measuring them (a video path smooths them over time):
@@ -53,9 +53,9 @@ typedef struct {
 #define SWAP_DEFAULT_MASK MASK_DEFAULT
 #define SWAP_DEFAULT_COLOUR "none"
 #define SWAP_DEFAULT_BLEND "alpha"
-#define SWAP_DEFAULT_DETAIL 2.0f
+#define SWAP_DEFAULT_DETAIL 1.0f
 void swap_options_default(SwapOptions *o);
-/* Detail transfer, 0..10 (per cent of the face size; 0 = off); -1 with err otherwise. */
+/* Grain transfer, 0..4 (Gaussian sigma in frame pixels; 0 = off); -1 with err otherwise. */
 int swap_options_set_detail(SwapOptions *o, double d, SlErr *err);
 /* A mask spelling of infer/mask.h ("face", "face:E,F", "hull", "hull:E,F", "erode:N", "blur:N");
  * -1 with err otherwise. */

@@ -312,8 +312,8 @@ static void t_options(void) {
     CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_NONE && o.blend == SWAP_BLEND_ALPHA);
     CHECK(o.detail == SWAP_DEFAULT_DETAIL && o.detail > 0);
     CHECK(swap_options_set_detail(&o, 0, &err) == 0 && o.detail == 0);
-    CHECK(swap_options_set_detail(&o, -0.5, &err) == -1 && strstr(err.msg, "0 (off) to 10"));
-    CHECK(swap_options_set_detail(&o, 11, &err) == -1 && o.detail == 0);
+    CHECK(swap_options_set_detail(&o, -0.5, &err) == -1 && strstr(err.msg, "0 (off) to 4"));
+    CHECK(swap_options_set_detail(&o, 4.5, &err) == -1 && o.detail == 0);
     CHECK(swap_options_set_detail(&o, NAN, &err) == -1);
     CHECK(strcmp(colour_mode_name(o.colour), SWAP_DEFAULT_COLOUR) == 0 && strcmp(o.blend_str, SWAP_DEFAULT_BLEND) == 0);
     CHECK(swap_options_set_mask(&o, "erode:3", &err) == 0 && o.mask.shape == MASK_SHAPE_HULL && o.mask.erode == 3 &&
@@ -644,7 +644,7 @@ static void t_detail(void) {
     float *fm0 = malloc(sizeof(float) * frame.w * frame.h), *fm2 = malloc(sizeof(float) * frame.w * frame.h);
     swap_options_set_detail(&o, 0, NULL);
     swap_composite_mask(&frame, &a, C, crop, smooth, mask, &o, &out0, fm0);
-    swap_options_set_detail(&o, 3, NULL);
+    swap_options_set_detail(&o, 1.5f, NULL);
     swap_composite_mask(&frame, &a, C, crop, smooth, mask, &o, &out2, fm2);
     CHECK(memcmp(fm0, fm2, sizeof(float) * frame.w * frame.h) == 0);
     FrameMetrics m0, m2;

@@ -34,7 +34,7 @@ int cmd_eval(int argc, char **argv) {
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer, as swaplab swap (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
-        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame detail kept under the face, as swaplab swap (1)"},
+        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face, as swaplab swap (1)"},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
         {0},
