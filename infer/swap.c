@@ -115,6 +115,11 @@ static float sample(const float *p, int c, double u, double v, int zero_out) {
     return (float)s;
 }
 
+static int cmp_float_asc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 int swap_composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
                    const float *mask, const SwapOptions *o, Image *out) {
     return swap_composite_mask(frame, a, crop, orig, swapped, mask, o, out, NULL);
@@ -163,14 +168,24 @@ int swap_composite_mask(const Image *frame, const Affine *a, int crop, const flo
         if (o->detail > 0) {
             /* the frame's own grain (camera noise, the finest texture) under the decoded face: a
              * high-pass at pixel scale, which a decoder working below the frame's resolution cannot
-             * draw; pixel scale, so the frame owner's features (eyes, mouth: many pixels) stay out */
-            float *lo = xmalloc(sizeof(float) * rn);
+             * draw, clipped to 4 times its robust spread under the mask (1.4826 x the median
+             * absolute value), so that the frame owner's strong edges (eyelids, lashes, lips) stay
+             * out and only the noise-like part comes through */
+            float *lo = xmalloc(sizeof(float) * rn), *hp = xmalloc(sizeof(float) * rn), *abs_in = xmalloc(sizeof(float) * rn);
             for (int c = 0; c < 3; c++) {
                 memcpy(lo, dst + c * rn, sizeof(float) * rn);
                 blend_gaussian(lo, rw, rh, o->detail);
-                for (size_t q = 0; q < rn; q++) src[c * rn + q] += dst[c * rn + q] - lo[q];
+                size_t k = 0;
+                for (size_t q = 0; q < rn; q++) {
+                    hp[q] = dst[c * rn + q] - lo[q];
+                    if (m[q] >= 0.5f) abs_in[k++] = fabsf(hp[q]);
+                }
+                if (k == 0) continue;
+                qsort(abs_in, k, sizeof *abs_in, cmp_float_asc);
+                const float lim = 4.0f * 1.4826f * abs_in[k / 2];
+                for (size_t q = 0; q < rn; q++) src[c * rn + q] += hp[q] > lim ? lim : hp[q] < -lim ? -lim : hp[q];
             }
-            free(lo);
+            free(lo), free(hp), free(abs_in);
         }
         if (o->blend == SWAP_BLEND_POISSON)
             iters = blend_poisson(dst, src, m, rw, rh, 3, o->poisson_iters, o->poisson_tol);

@@ -521,7 +521,7 @@ static void t_frame_metrics(void) {
     CHECK(fidelity_frame_metrics(&src, &hard, NULL, m_hard, NULL, &fh) == 0);
     CHECK(fidelity_frame_metrics(&src, &soft, NULL, m_soft, NULL, &fs) == 0);
     CHECKF(fh.colour_step > 8, "a +40 red step: %g", fh.colour_step);
-    CHECKF(fs.colour_step > 8, "a feathered +40 red step is still a step: %g", fs.colour_step);
+    CHECKF(fs.colour_step > 5, "a feathered +40 red step is still a step: %g", fs.colour_step);
     CHECKF(fh.border > 1.2 && fs.border < 0.9 * fh.border, "border: hard %g, feathered %g", fh.border, fs.border);
     CHECK_NEAR(fh.sharpness, 1, 0.05);
     CHECK(fh.psnr == -1 && fh.ssim == -1 && fh.border_gt == -1);
@@ -566,6 +566,7 @@ static void t_composite_roundtrip(void) {
     SwapOptions o;
     swap_options_default(&o);
     swap_options_set_colour(&o, "none", NULL);
+    swap_options_set_detail(&o, 0, NULL); /* geometry only: no grain from the frame */
     /* putting the frame's own face back changes almost nothing */
     swap_composite(&frame, &a, C, crop, crop, mask, &o, &out);
     double sum = 0;
