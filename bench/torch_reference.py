@@ -31,6 +31,7 @@ PRESETS = {
                  dec=[64, 32, 16]),
     "hd128": dict(size=128, enc=[64, 128, 256, 512, 1024], dense=1024, bottleneck=1024, enc_up=512,
                   dec=[256, 128, 64, 32]),
+    "tiny128": dict(size=128, enc=[32, 64, 128, 256], dense=256, bottleneck=256, enc_up=128, dec=[64, 32, 16]),
 }
 
 

@@ -179,6 +179,7 @@ static int do_train(Demo *d, int k) {
     e[n++] = "eval", e[n++] = "--model", e[n++] = run, e[n++] = "--facesets";
     for (int i = 0; i < ntrain; i++) e[n++] = s[i];
     e[n++] = "--max", e[n++] = d->quick ? "4" : "8";
+    e[n++] = "--frames", e[n++] = d->quick ? "1" : "4"; /* composited frames per pair (30 pairs for 6 ids) */
     if (d->quick) e[n++] = "--holdout-every", e[n++] = "4";
     e[n] = NULL;
     return child_ok(d, k, "training (fidelity evaluation)", NULL, e);

@@ -1,5 +1,7 @@
 /* cmd_eval.c — `swaplab eval`: swap fidelity of a trained model against the synthetic ground truth
- * (train/fidelity.h), with the source-unchanged and mean-face baselines and identity transfer. */
+ * (train/fidelity.h), with the source-unchanged and mean-face baselines and identity transfer, and
+ * the composited frames' sharpness, border, colour step and frame PSNR/SSIM (infer/swap.h
+ * swap_eval_frames, with the swap's mask, colour and blend options). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include "data/consent.h"
 #include "data/faceset.h"
 #include "nn/device.h"
+#include "infer/swap.h"
 #include "train/fidelity.h"
 #include "model/run.h"
 #include "util/args.h"
@@ -17,13 +20,21 @@
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *json_out = NULL, *device = NULL;
     SlStrList sets = {0};
-    int max_faces = 32, holdout = 10, threads = 0;
+    const char *mask = SWAP_DEFAULT_MASK, *colour = SWAP_DEFAULT_COLOUR, *blend = SWAP_DEFAULT_BLEND;
+    int max_faces = 32, holdout = 10, threads = 0, frames = 16;
+    double detail = SWAP_DEFAULT_DETAIL;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file"},
         {"--facesets", SL_ARG_LIST, &sets, "DIR", "the synthetic face sets of the model's identities, in order"},
         {"--max", SL_ARG_INT, &max_faces, "N", "evaluate at most N faces per identity (32)", 1, 1000000},
         {"--holdout-every", SL_ARG_INT, &holdout, "K", "the training run's hold-out rule (10)", 0, 1000000},
         {"--json", SL_ARG_STR, &json_out, "FILE", "also write the results as JSON (default: RUN/eval.json)"},
+        {"--frames", SL_ARG_INT, &frames, "N", "composited frames measured per pair (16; 0 = none)", 0, 100000},
+        {"--mask", SL_ARG_STR, &mask, "M", "mask of the composited frames, as swaplab swap (" SWAP_DEFAULT_MASK ")"},
+        {"--color", SL_ARG_STR, &colour, "C", "colour transfer, as swaplab swap (" SWAP_DEFAULT_COLOUR ")"},
+        {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
+        {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
+        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face, as swaplab swap (1)", 0, 4},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)", 1, SL_ARG_MAX_THREADS},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
         {0},
@@ -32,7 +43,12 @@ int cmd_eval(int argc, char **argv) {
                           "Swaps held-out frames A→B for every pair of identities and compares each swap with the\n"
                           "renderer's ground truth (A's frame with B's inner face), inside the face mask: PSNR and\n"
                           "SSIM, against two baselines (the unswapped source; B's mean face), and identity transfer\n"
-                          "(does a small classifier on the inner face call the swap B?).",
+                          "(does a small classifier on the inner face call the swap B?). Then composites the swaps\n"
+                          "into their frames as swaplab swap does (--mask, --color, --blend) and measures the frames:\n"
+                          "sharpness ratio (Laplacian variance of the swapped region, swap / source frame), border\n"
+                          "ratio (90th percentile gradient on the mask border, swap / source), colour step (L*a*b*\n"
+                          "distance across the mask edge, swap minus source) and frame PSNR/SSIM against the\n"
+                          "ground-truth frame.",
                           spec, argc, argv, NULL);
     if (r) {
         free(sets.v);
@@ -43,6 +59,17 @@ int cmd_eval(int argc, char **argv) {
         return sl_usage_error("eval", "--model and at least two --facesets are required");
     }
     SlErr err;
+    SwapOptions so;
+    swap_options_default(&so);
+    if (swap_options_set_mask(&so, mask, &err) || swap_options_set_colour(&so, colour, &err) ||
+        swap_options_set_blend(&so, blend, &err) || swap_options_set_detail(&so, detail, &err)) {
+        free(sets.v);
+        return sl_usage_error("eval", "%s", err.msg);
+    }
+    if (frames < 0 || max_faces < 1 || holdout < 0) {
+        free(sets.v);
+        return sl_usage_error("eval", "need --frames >= 0, --max >= 1 and --holdout-every >= 0");
+    }
     RunInfo info;
     int rc = 1;
     FaceSet fs[SWAP_MAX_IDS];
@@ -78,6 +105,15 @@ int cmd_eval(int argc, char **argv) {
     printf("model %s (step %ld, preset %s)\n", info.model_path, info.step, m->arch.preset);
     fidelity_print(stdout, &rep, fs);
     json_t *j = fidelity_to_json(&rep, fs);
+    if (frames > 0) {
+        FrameReport fr;
+        if (swap_eval_frames(m, &ctx, fs, sets.n, &so, holdout, frames, &fr, &err)) {
+            json_decref(j);
+            goto fail;
+        }
+        fidelity_frames_print(stdout, &fr, fs);
+        json_object_set_new(j, "frames", fidelity_frames_to_json(&fr, fs));
+    }
     json_object_set_new(j, "model", json_string(info.model_path));
     json_object_set_new(j, "model_sha256", json_string(info.sha256));
     json_object_set_new(j, "preset", json_string(m->arch.preset));

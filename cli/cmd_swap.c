@@ -29,10 +29,14 @@ static const char *ABOUT =
     "Words (as in FaceForensics++ and DeepFaceLab, and everywhere in swaplab): the SOURCE is --to, the\n"
     "identity whose face is inserted; the TARGET is the subject of --from, the person in the frame.\n"
     "\n"
-    "Masks (N pixels at crop scale): hull = the landmark hull; erode:N = shrunk by N px; blur:N = the\n"
-    "edge feathered over N px inside the hull (default " SWAP_DEFAULT_MASK "). Colour: none, avg (mean per\n"
-    "channel; default), reinhard (L*a*b* mean and std), hist (histogram matching). Blend: alpha (by the\n"
-    "mask; default) or poisson (seamless cloning). Crops larger than the model's input are resized for\n"
+    "Masks: face = brows to chin, no forehead or hairline; face:E,F = eroded by E and feathered over F\n"
+    "per cent of the face size (default " SWAP_DEFAULT_MASK "); hull, hull:E,F = the training hull with\n"
+    "forehead; erode:N, blur:N = the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
+    "(mean per channel), rct (Reinhard: L*a*b* mean and std; also 'reinhard'), lct (RGB mean and\n"
+    "covariance), hist (histogram matching); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
+    "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Detail D: the frame's own grain (a\n"
+    "high-pass with sigma D frame pixels: camera noise, the finest texture) is kept under the decoded\n"
+    "face, which cannot draw it (default 1; 0 = off). Crops larger than the model's input are resized for\n"
     "it and the decoded face back to crop size; crops smaller than the model's input are refused.\n"
     "\n"
     "Outputs: DIR/<from-subject>_to_<to-subject>/NNNNNN.png (NNNNNN = face index in the set), each with\n"
@@ -49,19 +53,21 @@ static json_t *side_json(const ConsentInfo *ci, const char *dir) {
 }
 
 int cmd_swap(int argc, char **argv) {
-    const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = "avg",
-               *blend = "alpha", *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
+    const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = SWAP_DEFAULT_COLOUR,
+               *blend = SWAP_DEFAULT_BLEND, *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
                *device = NULL, *policy = NULL;
     int raw = 0, limit = 0, threads = 0;
+    double detail = SWAP_DEFAULT_DETAIL;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train"},
         {"--from", SL_ARG_STR, &from, "FACESET", "the TARGET: face set whose frames receive the face (consent scope swap)"},
         {"--to", SL_ARG_STR, &to, "SUBJECT", "the SOURCE: the model identity whose face is inserted"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created)"},
-        {"--mask", SL_ARG_STR, &mask, "M", "hull, erode:N or blur:N, N px at crop scale (" SWAP_DEFAULT_MASK ")"},
-        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
+        {"--mask", SL_ARG_STR, &mask, "M", "face, face:E,F, hull, hull:E,F, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
+        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
-        {"--blend", SL_ARG_STR, &blend, "B", "alpha (default) or poisson"},
+        {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
+        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in frame pixels, 0..4, 0 = off (1)"},
         {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the visible SYNTHETIC label"},
         {"--raw", SL_ARG_FLAG, &raw, NULL, "also write the decoded face and the mask of every face"},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},
@@ -81,7 +87,7 @@ int cmd_swap(int argc, char **argv) {
     swap_options_default(&o);
     SlErr err;
     if (swap_options_set_mask(&o, mask, &err) || swap_options_set_colour(&o, colour, &err) ||
-        swap_options_set_blend(&o, blend, &err))
+        swap_options_set_blend(&o, blend, &err) || swap_options_set_detail(&o, detail, &err))
         return sl_usage_error("swap", "%s", err.msg);
     int with_label;
     if (strcmp(label, "visible") == 0) with_label = 1;
@@ -194,8 +200,9 @@ int cmd_swap(int argc, char **argv) {
     json_object_set_new(j, "preset", json_string(m->arch.preset));
     json_object_set_new(j, "from", side_json(&g.from, g.from_dir));
     json_object_set_new(j, "to", side_json(&g.to, g.to_dir));
-    json_object_set_new(j, "settings", json_pack("{s:s,s:s,s:s,s:s,s:b,s:i}", "mask", o.mask_str, "colour",
-                                                 colour_mode_name(o.colour), "blend", o.blend_str, "label",
+    json_object_set_new(j, "settings", json_pack("{s:s,s:s,s:s,s:f,s:s,s:b,s:i}", "mask", o.mask_str, "colour",
+                                                 colour_mode_name(o.colour), "blend", o.blend_str, "detail",
+                                                 (double)o.detail, "label",
                                                  with_label ? "visible" : "none", "raw", raw, "limit", limit));
     json_object_set_new(j, "directory", json_string(pair));
     json_object_set_new(j, "count", json_integer(n));

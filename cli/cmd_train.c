@@ -38,6 +38,8 @@ int cmd_train(int argc, char **argv) {
     spec[n++] = (SlArg){"--minutes", SL_ARG_DOUBLE, &minutes, "M", "train for M minutes of wall time (this invocation)", 0.001,
                         525600};
     spec[n++] = (SlArg){"--resume", SL_ARG_FLAG, &o.resume, NULL, "continue the run in --out from its last checkpoint"};
+    spec[n++] = (SlArg){"--init", SL_ARG_STR, &o.init, "FROM",
+                        "start a new run from a pretrained run or model of the same preset (default: random weights)"};
     /* one flag per hyperparameter, from train/config.c */
     SL_ASSERT(train_nparams <= 32);
     for (int i = 0; i < train_nparams; i++) {
@@ -46,7 +48,7 @@ int cmd_train(int argc, char **argv) {
         train_param_format(p, &def, d, sizeof d);
         if (p->type == TP_NOFLAG) snprintf(helps[i], sizeof helps[i], "%s", p->help);
         else if (!strcmp(p->key, "lr"))
-            snprintf(helps[i], sizeof helps[i], "%s (default per preset: 5e-4 tiny and lite, 1e-4 original and hd128)",
+            snprintf(helps[i], sizeof helps[i], "%s (default per preset: 5e-4 tiny, tiny128 and lite, 1e-4 original and hd128)",
                      p->help);
         else snprintf(helps[i], sizeof helps[i], "%s (%s)", p->help, d);
         if (p->type == TP_NOFLAG) spec[n++] = (SlArg){p->flag, SL_ARG_FLAG, &pflag[i], NULL, helps[i]};
@@ -116,6 +118,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (!o.resume && (sets.n < 2 || sets.n > SWAP_MAX_IDS)) {
         rc = sl_usage_error("train", "--facesets needs 2 to %d face sets (one per identity), got %d", SWAP_MAX_IDS, sets.n);
+        goto out;
+    }
+    if (o.init && o.resume) {
+        rc = sl_usage_error("train", "--init starts a new run; a resumed run keeps its own weights");
         goto out;
     }
     if (steps > 0 && minutes > 0) {

@@ -20,7 +20,8 @@ static int parse_identity(const FaceSet *fs, int i, SynthIdentity *id, SlErr *er
     return 0;
 }
 
-static int gt_render(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], SlErr *err) {
+static int gt_render(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], Image *whole,
+                     SlErr *err) {
     SL_ASSERT(i >= 0 && i < a->n && b->n > 0);
     const FaceRecord *r = &a->faces[i];
     SynthIdentity outer, inner;
@@ -34,6 +35,10 @@ static int gt_render(const FaceSet *a, int i, const FaceSet *b, Image *crop, flo
     Image frame;
     float lm[68][2];
     synth_render(&outer, &inner, &fr, (int)json_integer_value(size), &frame, lm);
+    if (whole) {
+        *whole = frame;
+        return 0;
+    }
     align_warp(&frame, &r->affine, r->crop, r->crop, ALIGN_BORDER_REPLICATE, NULL, crop);
     image_free(&frame);
     if (lm_crop) align_transform_landmarks(&r->affine, (const float(*)[2])lm, lm_crop);
@@ -41,7 +46,11 @@ static int gt_render(const FaceSet *a, int i, const FaceSet *b, Image *crop, flo
 }
 
 int groundtruth_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, SlErr *err) {
-    return gt_render(a, i, b, crop, NULL, err);
+    return gt_render(a, i, b, crop, NULL, NULL, err);
+}
+
+int groundtruth_swap_frame(const FaceSet *a, int i, const FaceSet *b, Image *frame, SlErr *err) {
+    return gt_render(a, i, b, NULL, NULL, frame, err);
 }
 
 int groundtruth_swap_chw(const FaceSet *a, int i, const FaceSet *b, float *chw, SlErr *err) {
@@ -51,7 +60,7 @@ int groundtruth_swap_chw(const FaceSet *a, int i, const FaceSet *b, float *chw, 
 int groundtruth_swap_chw_lm(const FaceSet *a, int i, const FaceSet *b, float *chw, float lm[68][2],
                             SlErr *err) {
     Image im;
-    if (gt_render(a, i, b, &im, lm, err)) return -1;
+    if (gt_render(a, i, b, &im, lm, NULL, err)) return -1;
     image_to_chw(&im, chw);
     image_free(&im);
     return 0;

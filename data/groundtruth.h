@@ -18,6 +18,8 @@ int groundtruth_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, SlE
 int groundtruth_swap_chw(const FaceSet *a, int i, const FaceSet *b, float *chw, SlErr *err);
 /* The same, also giving the renderer's exact 68 landmarks of the perfect swap in crop pixels
  * (lm may be NULL): B's inner face moves the eyes, nose and mouth, so they differ from A's. */
+/* The whole frame of the perfect A->B swap of face i of set a (the size of a's frame; allocated). */
+int groundtruth_swap_frame(const FaceSet *a, int i, const FaceSet *b, Image *frame, SlErr *err);
 int groundtruth_swap_chw_lm(const FaceSet *a, int i, const FaceSet *b, float *chw, float lm[68][2],
                             SlErr *err);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/groundtruth.h"
 #include "infer/blend.h"
 #include "nn/device.h"
 #include "data/image.h"
@@ -16,34 +17,27 @@ void swap_options_default(SwapOptions *o) {
     o->poisson_iters = 300;
     o->poisson_tol = 1e-3f;
     SL_ASSERT(swap_options_set_mask(o, SWAP_DEFAULT_MASK, NULL) == 0);
-    o->colour = COLOUR_AVG;
-    SL_ASSERT(swap_options_set_blend(o, "alpha", NULL) == 0);
+    SL_ASSERT(swap_options_set_colour(o, SWAP_DEFAULT_COLOUR, NULL) == 0);
+    SL_ASSERT(swap_options_set_blend(o, SWAP_DEFAULT_BLEND, NULL) == 0);
+    o->detail = SWAP_DEFAULT_DETAIL;
+}
+
+int swap_options_set_detail(SwapOptions *o, double d, SlErr *err) {
+    if (!(d >= 0 && d <= 4)) return sl_fail(err, "detail %g out of range: a Gaussian sigma in frame pixels, 0 (off) to 4", d);
+    o->detail = (float)d;
+    return 0;
 }
 
 int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err) {
-    if (strcmp(s, "hull") == 0) {
-        o->mask = SWAP_MASK_HULL;
-        o->mask_px = 0;
-        snprintf(o->mask_str, sizeof o->mask_str, "hull");
-        return 0;
-    }
-    SwapMaskMode mode;
-    const char *num;
-    if (strncmp(s, "erode:", 6) == 0) mode = SWAP_MASK_ERODE, num = s + 6;
-    else if (strncmp(s, "blur:", 5) == 0) mode = SWAP_MASK_BLUR, num = s + 5;
-    else return sl_fail(err, "unknown mask '%s': use hull, erode:N or blur:N (N pixels at crop scale)", s);
-    char *end;
-    double n = strtod(num, &end);
-    if (!*num || *end || !(n >= 0 && n <= 256))
-        return sl_fail(err, "mask '%s': N must be a number of pixels from 0 to 256", s);
-    o->mask = mode;
-    o->mask_px = (float)n;
-    snprintf(o->mask_str, sizeof o->mask_str, "%s:%g", mode == SWAP_MASK_ERODE ? "erode" : "blur", n);
+    MaskSpec m;
+    if (mask_spec_parse(s, &m, err)) return -1;
+    o->mask = m;
+    snprintf(o->mask_str, sizeof o->mask_str, "%s", m.str);
     return 0;
 }
 
 int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err) {
-    if (colour_mode_parse(s, &o->colour)) return sl_fail(err, "unknown colour transfer '%s': use none, avg, reinhard or hist", s);
+    if (colour_mode_parse(s, &o->colour)) return sl_fail(err, "unknown colour transfer '%s': use none, avg, rct (reinhard), lct or hist", s);
     return 0;
 }
 
@@ -55,9 +49,21 @@ int swap_options_set_blend(SwapOptions *o, const char *s, SlErr *err) {
     return 0;
 }
 
+void swap_face_mask(const SwapOptions *o, const float lm[68][2], int crop, float *mask) {
+    mask_make(&o->mask, lm, crop, mask);
+}
+
 void swap_mask_apply(const SwapOptions *o, float *mask, int crop) {
-    if (o->mask == SWAP_MASK_ERODE) blend_mask_erode(mask, crop, crop, o->mask_px);
-    else if (o->mask == SWAP_MASK_BLUR) blend_mask_feather(mask, crop, crop, o->mask_px);
+    double area = 0;
+    for (size_t i = 0; i < (size_t)crop * crop; i++) area += mask[i];
+    mask_shape_edge(&o->mask, (float)sqrt(area), crop, mask);
+}
+
+int swap_colour_stats(const float *orig, const float *swapped, const float *mask, int crop, ColourStats *from,
+                      ColourStats *to) {
+    const size_t cn = (size_t)crop * crop;
+    if (colour_stats(from, swapped, mask, cn) || colour_stats(to, orig, mask, cn)) return -1;
+    return 0;
 }
 
 int swap_check_sizes(const SwapModel *m, const FaceSet *fs, SlErr *err) {
@@ -112,14 +118,26 @@ static float sample(const float *p, int c, double u, double v, int zero_out) {
     return (float)s;
 }
 
+static int cmp_float_asc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
 int swap_composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
                    const float *mask, const SwapOptions *o, Image *out) {
+    return swap_composite_mask(frame, a, crop, orig, swapped, mask, o, out, NULL);
+}
+
+int swap_composite_mask(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
+                        const float *mask, const SwapOptions *o, Image *out, float *frame_mask) {
     SL_ASSERT(frame->c == 3);
     const size_t cn = (size_t)crop * crop;
     float *sw = xmalloc(sizeof(float) * 3 * cn);
     memcpy(sw, swapped, sizeof(float) * 3 * cn);
-    colour_transfer(o->colour, sw, orig, mask, cn);
+    if (o->colour_from && o->colour_to) colour_apply(o->colour, sw, cn, o->colour_from, o->colour_to);
+    else colour_transfer(o->colour, sw, orig, mask, cn);
     *out = image_clone(frame);
+    if (frame_mask) memset(frame_mask, 0, sizeof(float) * (size_t)frame->w * frame->h);
     /* the crop's footprint in the frame, with a margin for the Poisson boundary */
     Affine inv;
     affine_invert(a, &inv);
@@ -150,10 +168,34 @@ int swap_composite(const Image *frame, const Affine *a, int crop, const float *o
                     dst[c * rn + q] = frame->px[((size_t)(y0 + y) * frame->w + x0 + x) * 3 + c] * (1.0f / 255.0f);
                 }
             }
+        if (o->detail > 0) {
+            /* the frame's own grain (camera noise, the finest texture) under the decoded face: a
+             * high-pass at pixel scale, which a decoder working below the frame's resolution cannot
+             * draw, clipped to 4 times its robust spread under the mask (1.4826 x the median
+             * absolute value), so that the frame owner's strong edges (eyelids, lashes, lips) stay
+             * out and only the noise-like part comes through */
+            float *lo = xmalloc(sizeof(float) * rn), *hp = xmalloc(sizeof(float) * rn), *abs_in = xmalloc(sizeof(float) * rn);
+            for (int c = 0; c < 3; c++) {
+                memcpy(lo, dst + c * rn, sizeof(float) * rn);
+                blend_gaussian(lo, rw, rh, o->detail);
+                size_t k = 0;
+                for (size_t q = 0; q < rn; q++) {
+                    hp[q] = dst[c * rn + q] - lo[q];
+                    if (m[q] >= 0.5f) abs_in[k++] = fabsf(hp[q]);
+                }
+                if (k == 0) continue;
+                qsort(abs_in, k, sizeof *abs_in, cmp_float_asc);
+                const float lim = 4.0f * 1.4826f * abs_in[k / 2];
+                for (size_t q = 0; q < rn; q++) src[c * rn + q] += hp[q] > lim ? lim : hp[q] < -lim ? -lim : hp[q];
+            }
+            free(lo), free(hp), free(abs_in);
+        }
         if (o->blend == SWAP_BLEND_POISSON)
             iters = blend_poisson(dst, src, m, rw, rh, 3, o->poisson_iters, o->poisson_tol);
         else
             blend_alpha(dst, src, m, rw, rh, 3);
+        if (frame_mask)
+            for (int y = 0; y < rh; y++) memcpy(frame_mask + (size_t)(y0 + y) * frame->w + x0, m + (size_t)y * rw, sizeof(float) * rw);
         for (int y = 0; y < rh; y++)
             for (int x = 0; x < rw; x++)
                 for (int c = 0; c < 3; c++) {
@@ -208,9 +250,9 @@ int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *s
     const int C = fs->crop;
     const size_t cn = (size_t)C * C;
     float *mask = xmalloc(sizeof(float) * cn);
-    faceset_face_mask(fs, i, mask, NULL);
-    swap_mask_apply(o, mask, C);
-    r->iters = swap_composite(&frame, &f->affine, C, orig, swapped, mask, o, &r->frame);
+    swap_face_mask(o, (const float(*)[2])f->lm_crop, C, mask);
+    r->frame_mask = xmalloc(sizeof(float) * (size_t)frame.w * frame.h);
+    r->iters = swap_composite_mask(&frame, &f->affine, C, orig, swapped, mask, o, &r->frame, r->frame_mask);
     r->raw = planar_to_image(swapped, C, 3);
     r->mask = planar_to_image(mask, C, 1);
     free(mask);
@@ -234,10 +276,85 @@ int swap_face(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, int i, co
     return rc;
 }
 
+int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, const SwapOptions *o, int holdout_every,
+                     int max_faces, FrameReport *r, SlErr *err) {
+    SL_ASSERT(nsets == m->n_ids && max_faces > 0);
+    memset(r, 0, sizeof *r);
+    snprintf(r->mask, sizeof r->mask, "%s", o->mask_str);
+    snprintf(r->colour, sizeof r->colour, "%s", colour_mode_name(o->colour));
+    snprintf(r->blend, sizeof r->blend, "%s", o->blend_str);
+    r->detail = o->detail;
+    r->heldout = 1;
+    for (int a = 0; a < nsets; a++)
+        if (swap_check_sizes(m, &sets[a], err)) return -1;
+    int rc = 0;
+    for (int a = 0; a < nsets && rc == 0; a++) {
+        const FaceSet *fs = &sets[a];
+        int *idx = xmalloc(sizeof(int) * (size_t)(fs->n > 0 ? fs->n : 1)), n = 0;
+        for (int i = 0; i < fs->n && n < max_faces; i++)
+            if (fidelity_is_heldout(i, fs->n, holdout_every)) idx[n++] = i;
+        if (n == 0) {
+            r->heldout = 0;
+            for (int i = 0; i < fs->n && n < max_faces; i++) idx[n++] = i;
+        }
+        const int gt_ok = groundtruth_available(fs);
+        const size_t cimg = 3 * (size_t)fs->crop * fs->crop;
+        float *in = xmalloc(sizeof(float) * cimg), *out = xmalloc(sizeof(float) * cimg);
+        for (int b = 0; b < nsets && rc == 0; b++) {
+            if (a == b) continue;
+            FrameMetrics acc = {0};
+            for (int k = 0; k < n && rc == 0; k++) {
+                int i = idx[k];
+                SwapResult res;
+                Image src = {0}, gt = {0};
+                char path[4200];
+                if ((rc = faceset_load_face(fs, i, in, err))) break;
+                swap_run_model(m, ctx, b, in, 1, fs->crop, out);
+                if ((rc = swap_finish_face(fs, i, in, out, o, &res, err))) break;
+                faceset_source_path(fs, i, path, sizeof path);
+                rc = image_load(path, 3, &src, err);
+                if (rc == 0 && gt_ok && (rc = groundtruth_swap_frame(fs, i, &sets[b], &gt, err)) == 0 &&
+                    (gt.w != src.w || gt.h != src.h))
+                    rc = sl_fail(err, "%s: face %d: the ground-truth frame is %dx%d, the frame %dx%d", fs->dir, i, gt.w,
+                                 gt.h, src.w, src.h);
+                /* PSNR/SSIM region: the crop's footprint in the frame, the same for every mask */
+                Affine inv;
+                affine_invert(&fs->faces[i].affine, &inv);
+                int box[4] = {src.w, src.h, 0, 0};
+                for (int c = 0; c < 4; c++) {
+                    float fx, fy;
+                    affine_apply(&inv, (c & 1) ? (float)fs->crop : 0, (c & 2) ? (float)fs->crop : 0, &fx, &fy);
+                    int ix = (int)fmax(0, fmin(src.w, floor(fx))), iy = (int)fmax(0, fmin(src.h, floor(fy)));
+                    int jx = (int)fmax(0, fmin(src.w, ceil(fx))), jy = (int)fmax(0, fmin(src.h, ceil(fy)));
+                    box[0] = ix < box[0] ? ix : box[0], box[1] = iy < box[1] ? iy : box[1];
+                    box[2] = jx > box[2] ? jx : box[2], box[3] = jy > box[3] ? jy : box[3];
+                }
+                FrameMetrics fm;
+                if (rc == 0 && box[2] - box[0] > 11 && box[3] - box[1] > 11 &&
+                    fidelity_frame_metrics(&src, &res.frame, gt_ok ? &gt : NULL, res.frame_mask, box, &fm) == 0)
+                    fidelity_frames_add(&acc, &fm);
+                image_free(&src);
+                if (gt_ok) image_free(&gt);
+                swap_result_free(&res);
+            }
+            if (rc) break;
+            r->pair[r->npairs].a = a, r->pair[r->npairs].b = b;
+            fidelity_frames_mean(&acc);
+            fidelity_frames_add(&r->all, &acc);
+            r->pair[r->npairs++].m = acc;
+        }
+        free(in), free(out), free(idx);
+    }
+    fidelity_frames_mean(&r->all);
+    return rc ? -1 : 0;
+}
+
 void swap_result_free(SwapResult *r) {
     image_free(&r->frame);
     image_free(&r->raw);
     image_free(&r->mask);
+    free(r->frame_mask);
+    r->frame_mask = NULL;
 }
 
 /* ---- consent gate --------------------------------------------------------------------------- */

@@ -24,38 +24,60 @@
 #include "data/consent.h"
 #include "data/faceset.h"
 #include "infer/colour.h"
+#include "infer/mask.h"
 #include "infer/provenance.h"
 #include "nn/nn.h"
 #include "model/run.h"
 #include "model/swap_model.h"
+#include "train/fidelity.h"
 #include "util/util.h"
 
-typedef enum { SWAP_MASK_HULL = 0, SWAP_MASK_ERODE, SWAP_MASK_BLUR } SwapMaskMode;
 typedef enum { SWAP_BLEND_ALPHA = 0, SWAP_BLEND_POISSON } SwapBlend;
 
 typedef struct {
-    SwapMaskMode mask;
-    float mask_px;       /* N of erode:N / blur:N, pixels at crop scale */
+    MaskSpec mask;       /* infer/mask.h */
     ColourMode colour;
     SwapBlend blend;
+    float detail;        /* the frame's grain kept under the face: sigma (frame pixels) of the Gaussian
+                          * whose high-pass of the frame is added to the decoded face; 0 = off */
     int poisson_iters;   /* conjugate-gradient iterations at most (300) */
     float poisson_tol;   /* relative residual to stop at (1e-3) */
+    /* Colour statistics to use instead of measuring them (a video path smooths them over time):
+     * when both are set, the decoded face is moved from colour_from to colour_to (colour_apply);
+     * NULL (the default): measured on the decoded face and the face it replaces, inside the mask. */
+    const ColourStats *colour_from, *colour_to;
     char mask_str[32], blend_str[16]; /* canonical names, filled by the setters */
 } SwapOptions;
 
-#define SWAP_DEFAULT_MASK "blur:4"
-/* mask blur:4, colour avg, blend alpha. */
+/* The defaults, chosen by measurement on composited frames against the ground truth
+ * (docs/PERFORMANCE.md, "Swap compositing"). */
+#define SWAP_DEFAULT_MASK MASK_DEFAULT
+#define SWAP_DEFAULT_COLOUR "none"
+#define SWAP_DEFAULT_BLEND "alpha"
+#define SWAP_DEFAULT_DETAIL 1.0f
 void swap_options_default(SwapOptions *o);
-/* "hull", "erode:N", "blur:N" (N a number 0..256); -1 with err otherwise. */
+/* Grain transfer, 0..4 (Gaussian sigma in frame pixels; 0 = off); -1 with err otherwise. */
+int swap_options_set_detail(SwapOptions *o, double d, SlErr *err);
+/* A mask spelling of infer/mask.h ("face", "face:E,F", "hull", "hull:E,F", "erode:N", "blur:N");
+ * -1 with err otherwise. */
 int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err);
-/* "none", "avg", "reinhard", "hist". */
+/* "none", "avg", "rct" (or "reinhard"), "lct", "hist". */
 int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err);
 /* "alpha", "poisson". */
 int swap_options_set_blend(SwapOptions *o, const char *s, SlErr *err);
 
-/* The face mask of a crop (C*C floats) shaped by the options: the landmark hull mask, eroded or
- * feathered. */
+/* The face mask of face i's crop (C*C floats) by the options: its shape from the landmarks lm (crop
+ * pixels), eroded and feathered. */
+void swap_face_mask(const SwapOptions *o, const float lm[68][2], int crop, float *mask);
+/* Erodes and feathers an existing mask (C*C floats) by the options; the face size for relative
+ * margins is taken from the mask's own area. */
 void swap_mask_apply(const SwapOptions *o, float *mask, int crop);
+
+/* The colour statistics the compositing step measures (for a video path to smooth over time, then
+ * pass back through o->colour_from/colour_to): of the decoded face (from) and of the aligned crop it
+ * replaces (to), both inside mask (C*C). -1 when the mask selects no pixel. */
+int swap_colour_stats(const float *orig, const float *swapped, const float *mask, int crop, ColourStats *from,
+                      ColourStats *to);
 
 /* Refuses (-1 with err) a face set whose crop is smaller than the model's input size. */
 int swap_check_sizes(const SwapModel *m, const FaceSet *fs, SlErr *err);
@@ -71,11 +93,16 @@ void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n
  * alpha). */
 int swap_composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
                    const float *mask, const SwapOptions *o, Image *out);
+/* The same, also giving the mask as blended into the frame (frame->w * frame->h floats, 0 outside
+ * the crop's footprint) in frame_mask when it is not NULL. */
+int swap_composite_mask(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
+                        const float *mask, const SwapOptions *o, Image *out, float *frame_mask);
 
 typedef struct {
     Image frame;   /* the composited frame (no label or watermark yet: provenance_write_png adds them) */
     Image raw;     /* the decoded face at crop size as the decoder made it (before colour transfer; RGB) */
     Image mask;    /* the mask used, at crop size (grey) */
+    float *frame_mask; /* the mask as blended into the frame (frame.w * frame.h floats) */
     int iters;     /* Poisson iterations */
 } SwapResult;
 
@@ -91,6 +118,15 @@ int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *s
 void swap_result_free(SwapResult *r);
 /* 0 when every face in [0, n) keeps its frame, else -1 naming the first one that does not. */
 int swap_check_frames(const FaceSet *fs, int n, SlErr *err);
+
+/* Composited-frame fidelity (train/fidelity.h, FrameReport) for every ordered pair of sets (the
+ * model's identities, in order; nsets = m->n_ids): each evaluation face of A (the held-out ones by
+ * fidelity_is_heldout, else the first ones; at most max_faces) swapped to B with the options o,
+ * measured against A's own frame and, for synthetic sets, the ground-truth frame
+ * (data/groundtruth.h). -1 with err for a set whose crops are smaller than the model's input, a
+ * missing frame or an unreadable file. */
+int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, const SwapOptions *o, int holdout_every,
+                     int max_faces, FrameReport *r, SlErr *err);
 
 /* ---- the consent gate of a swap -------------------------------------------------------------- */
 typedef struct {

@@ -9,13 +9,15 @@
 
 #include "nn/checkpoint.h"
 
-const char *const swap_preset_names[] = {"original", "lite", "tiny", "hd128", NULL};
+const char *const swap_preset_names[] = {"original", "lite", "tiny", "hd128", "tiny128", NULL};
 
 static const SwapArch PRESETS[] = {
     {"original", 64, 4, {128, 256, 512, 1024}, 1024, 1024, 512, 3, {256, 128, 64}},
     {"lite", 64, 4, {64, 128, 256, 512}, 512, 512, 256, 3, {128, 64, 32}},
     {"tiny", 64, 4, {32, 64, 128, 256}, 256, 256, 128, 3, {64, 32, 16}},
     {"hd128", 128, 5, {64, 128, 256, 512, 1024}, 1024, 1024, 512, 4, {256, 128, 64, 32}},
+    /* tiny's widths at 128 px: four stride-2 stages leave an 8x8 bottleneck (4x4 in the others) */
+    {"tiny128", 128, 4, {32, 64, 128, 256}, 256, 256, 128, 3, {64, 32, 16}},
 };
 
 int swap_arch_preset(const char *name, SwapArch *a, SlErr *err) {
@@ -24,7 +26,7 @@ int swap_arch_preset(const char *name, SwapArch *a, SlErr *err) {
             *a = PRESETS[i];
             return 0;
         }
-    return sl_fail(err, "unknown model preset \"%s\" (choose original, lite, tiny or hd128)", name);
+    return sl_fail(err, "unknown model preset \"%s\" (choose original, lite, tiny, hd128 or tiny128)", name);
 }
 
 /* Trainable floats of an architecture with n decoders, in double (for the size check). */
@@ -131,6 +133,7 @@ SwapModel *swap_model_new(const char *preset, int n_ids, SlErr *err) {
 void swap_model_free(SwapModel *m) {
     if (!m) return;
     nn_model_free(&m->model);
+    free(m->init);
     free(m);
 }
 
@@ -228,13 +231,14 @@ SwapModel *swap_model_from_metadata(const char *arch_json, SlErr *err) {
 int swap_model_save(const SwapModel *m, const char *path, const char *const *meta, SlErr *err) {
     int nm = 0;
     while (meta && meta[nm]) nm += 2;
-    const char **all = xmalloc(sizeof *all * (size_t)(nm + 3));
+    const char **all = xmalloc(sizeof *all * (size_t)(nm + 5));
     char *arch = swap_model_arch_json(m);
     all[0] = SWAP_ARCH_KEY;
     all[1] = arch;
     int k = 2;
+    if (m->init) all[k++] = SWAP_INIT_KEY, all[k++] = m->init;
     for (int i = 0; i < nm; i += 2) {
-        if (strcmp(meta[i], SWAP_ARCH_KEY) == 0) continue;
+        if (strcmp(meta[i], SWAP_ARCH_KEY) == 0 || (m->init && strcmp(meta[i], SWAP_INIT_KEY) == 0)) continue;
         all[k++] = meta[i];
         all[k++] = meta[i + 1];
     }
@@ -260,6 +264,8 @@ SwapModel *swap_model_load(const char *path, StFile **meta_out, SlErr *err) {
         st_close(f);
         return NULL;
     }
+    const char *init = st_meta(f, SWAP_INIT_KEY);
+    if (init) m->init = xstrdup(init);
     if (meta_out) *meta_out = f;
     else st_close(f);
     return m;

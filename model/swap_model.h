@@ -12,6 +12,7 @@
  *   lite      64    64 128 256 512          512    512  @4x4   256     128 64 32        20,526,662
  *   tiny      64    32 64 128 256           256    256  @4x4   128     64 32 16          5,137,190
  *   hd128     128   64 128 256 512 1024     1024   1024 @4x4   512     256 128 64 32    82,405,446
+ *   tiny128   128   32 64 128 256           256    256  @8x8   128     64 32 16         11,440,934
  *
  * Tensor names equal the PyTorch module in bench/torch_reference.py ("encoder.convs.0.weight",
  * "encoder.dense1.weight", "encoder.up1.conv.weight", "decoders.1.ups.0.conv.weight",
@@ -29,6 +30,8 @@
 #define SWAP_MAX_STAGES 6
 #define SWAP_MAX_IDS 16
 #define SWAP_ARCH_KEY "swaplab.arch"
+/* Where the weights started (train/pretrain.h), JSON; absent when trained from scratch. */
+#define SWAP_INIT_KEY "swaplab.init"
 
 typedef struct {
     char preset[32]; /* "original", ... or "custom" */
@@ -44,6 +47,7 @@ typedef struct {
     NnModel model;       /* every tensor of encoder and decoders; owns the nets */
     NnNet *encoder;      /* [B,3,size,size] -> [B,enc_up,2s,2s] */
     NnNet *decoders[SWAP_MAX_IDS]; /* [B,enc_up,2s,2s] -> [B,3,size,size] */
+    char *init;          /* the SWAP_INIT_KEY record (malloc'ed) or NULL: saved and loaded with the model */
 } SwapModel;
 
 /* Names of the presets, NULL-terminated. */
@@ -67,7 +71,8 @@ int swap_arch_parse(const char *json, SwapArch *a, int *n_identities, SlErr *err
 /* Rebuilds a model (weights zero) from the SWAP_ARCH_KEY metadata value. */
 SwapModel *swap_model_from_metadata(const char *arch_json, SlErr *err);
 
-/* Saves the weights (nn_save_model) with SWAP_ARCH_KEY added to meta. */
+/* Saves the weights (nn_save_model) with SWAP_ARCH_KEY (and SWAP_INIT_KEY when m->init) added to
+ * meta. */
 int swap_model_save(const SwapModel *m, const char *path, const char *const *meta, SlErr *err);
 /* Opens a model file, rebuilds the architecture from its metadata and loads the weights.
  * If meta_out is not NULL the open file is returned there (for further metadata: identities,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # e2e_swap.sh — `swaplab swap` end to end: two synthetic sets, a model trained a few steps, swaps
-# with every blend and colour option, `swaplab verify` on every output (and on a JPEG q50 copy),
-# and each refusal (consent scope, revoked target, unknown target, corrupt model, missing frames,
-# crops smaller than the model, unwritable output) exits non-zero naming the cause, writing nothing.
+# with every blend, colour and mask option, `swaplab verify` on every output (and on a JPEG q50
+# copy), `swaplab eval`'s composited-frame metrics, `train --init` from a pretrained run, and each
+# refusal (consent scope, revoked target, unknown target, corrupt model, missing frames, crops
+# smaller than the model, mask/colour/detail out of range, unwritable output) exits non-zero naming
+# the cause, writing nothing.
 . "$(dirname "$0")/e2e.sh"
 export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key" SL_QUIET=1
 T=$E2E_TMP
@@ -20,7 +22,7 @@ check "swap --help documents masks and sizes" bash -c '"$0" swap --help | grep -
 # every blend x colour, one face each
 outs=()
 for blend in alpha poisson; do
-  for colour in none avg reinhard hist; do
+  for colour in none avg rct lct hist; do
     O=$T/out-$blend-$colour
     check "swap --blend $blend --color $colour" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$O" \
       --blend $blend --color $colour --limit 1 --threads 2
@@ -28,8 +30,8 @@ for blend in alpha poisson; do
     outs+=("$O/synth-0001_to_synth-0002/000000.png")
   done
 done
-for mask in hull erode:3 blur:6; do
-  O=$T/out-mask-${mask%%:*}
+for mask in hull erode:3 blur:6 face face:3,10 hull:0,15; do
+  O=$T/out-mask-${mask//[:,]/_}
   check "swap --mask $mask" "$SWAPLAB" swap --model "$RUN" --from "$B" --to synth-0001 --out "$O" --mask $mask --limit 1
   outs+=("$O/synth-0002_to_synth-0001/000000.png")
 done
@@ -160,4 +162,47 @@ check_fails "output directory that cannot be created" 1 "a-file" \
 check "no refusal wrote anything" test ! -e "$R"
 check_fails "bad --blend is a usage error" 2 "alpha or poisson" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --blend soft
 check_fails "bad --mask is a usage error" 2 "erode:x.*number" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --mask erode:x
+check_fails "--mask face:E,F out of range is a usage error" 2 "0 to 50" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --mask face:70,5
+check_fails "unknown --color is a usage error naming the choices" 2 "rct.*lct" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --color warm
+check_fails "--detail out of range is a usage error" 2 "0 \\(off\\) to 4" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --detail 40
+check_fails "eval: bad --mask is a usage error" 2 "unknown mask" "$SWAPLAB" eval --model "$RUN" --facesets "$A" "$B" --mask round
+check "no refusal wrote anything (2)" test ! -e "$R"
+
+# eval on composited frames: every metric present, the frame PSNR/SSIM baseline measured
+check "eval: composited-frame metrics" "$SWAPLAB" eval --model "$RUN" --facesets "$A" "$B" --max 2 --frames 2 --threads 2 \
+  --json "$T/eval.json"
+check "eval.json: sharpness, border, colour step, frame PSNR/SSIM with the source baseline" /usr/bin/python3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))["frames"]
+o = f["overall"]
+assert f["mask"] == "face:0,20" and f["colour"] == "none" and o["frames"] == 2, f  # face 9 of 12 held out per set
+for k in ("sharpness_ratio", "border_ratio", "colour_step", "frame_psnr", "frame_ssim", "frame_ssim_source_baseline",
+          "sharpness_ratio_ground_truth"):
+    assert isinstance(o[k], float), k
+assert o["sharpness_ratio"] > 0 and 0 < o["frame_ssim"] <= 1 and len(f["pairs"]) == 2
+' "$T/eval.json"
+
+# a model at another resolution than the face set: clear errors
+check_fails "train: tiny128 on 64-pixel crops is refused" 1 "64x64.*tiny128.*128x128" \
+  "$SWAPLAB" train --facesets "$A" "$B" --out "$T/run128" --preset tiny128 --steps 1
+check "train refused: no run written" test ! -e "$T/run128/model.safetensors"
+
+# train --init: a new run started from the trained one; the start recorded in the model
+check "train --init RUN: 1 step" "$SWAPLAB" train --facesets "$B" "$A" --out "$T/run-init" --preset tiny --init "$RUN" \
+  --steps 1 --batch 2 --eval-every 1000 --holdout-every 0
+check "the new model records its start (swaplab.init: file, digest, identities)" /usr/bin/python3 -c '
+import json, struct, sys, hashlib
+raw = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", raw[:8])
+meta = json.loads(raw[8:8 + n])["__metadata__"]
+init = json.loads(meta["swaplab.init"])
+assert init["sha256"] == hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest(), init
+assert [i["subject"] for i in init["identities"]] == ["synth-0001", "synth-0002"] and init["preset"] == "tiny"
+' "$T/run-init/model.safetensors" "$RUN/model.safetensors"
+check_fails "train --init with another preset is refused" 1 "preset 'tiny'.*'lite'" \
+  "$SWAPLAB" train --facesets "$A" "$B" --out "$T/run-init2" --preset lite --init "$RUN" --steps 1
+check_fails "train --init of a start trained on a revoked subject is refused" 1 "synth-0002.*revoked" \
+  "$SWAPLAB" train --facesets "$A" "$B" --out "$T/run-init3" --preset tiny --init "$RUN" --steps 1 --revocations "$REV"
+check_fails "train --init with --resume is a usage error" 2 "init" \
+  "$SWAPLAB" train --out "$T/run-init" --resume --init "$RUN" --steps 2
 summary e2e_swap

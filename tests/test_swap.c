@@ -1,6 +1,8 @@
 /* test_swap.c — the compositing half of swaplab swap on synthetic data: colour transfer (avg,
- * Reinhard in L*a*b*, histogram matching), mask erosion and feathering, alpha and Poisson blending
- * (known solutions and the discrete equation itself), warping a crop back into its frame. */
+ * Reinhard in L*a*b*, linear, histogram matching; statistics apart from their application), masks
+ * (the brows-to-chin face hull, erosion and feathering in proportion to the face size), alpha and
+ * Poisson blending (known solutions and the discrete equation itself), warping a crop back into its
+ * frame, and the composited-frame metrics of train/fidelity.h (sharpness, border, colour step). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +11,17 @@
 #include "data/align.h"
 #include "infer/blend.h"
 #include "infer/colour.h"
+#include "infer/mask.h"
 #include "infer/swap.h"
 #include "tests/test.h"
+#include "train/fidelity.h"
 #include "util/rng.h"
 
 #define S 64
 #define NPX (S * S)
 
 static SlRng rng;
+static void frame_and_crop(Image *frame, Affine *a, int C, float *crop);
 
 /* A random smooth image: every channel a sum of three random sinusoids in [lo, hi]. */
 static void smooth_planes(float *p, int w, int h, int nch, float lo, float hi) {
@@ -304,22 +309,230 @@ static void t_options(void) {
     SwapOptions o;
     SlErr err;
     swap_options_default(&o);
-    CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_AVG && o.blend == SWAP_BLEND_ALPHA);
-    CHECK(swap_options_set_mask(&o, "erode:3", &err) == 0 && o.mask == SWAP_MASK_ERODE && o.mask_px == 3);
+    CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_NONE && o.blend == SWAP_BLEND_ALPHA);
+    CHECK(o.detail == SWAP_DEFAULT_DETAIL && o.detail > 0);
+    CHECK(swap_options_set_detail(&o, 0, &err) == 0 && o.detail == 0);
+    CHECK(swap_options_set_detail(&o, -0.5, &err) == -1 && strstr(err.msg, "0 (off) to 4"));
+    CHECK(swap_options_set_detail(&o, 4.5, &err) == -1 && o.detail == 0);
+    CHECK(swap_options_set_detail(&o, NAN, &err) == -1);
+    CHECK(strcmp(colour_mode_name(o.colour), SWAP_DEFAULT_COLOUR) == 0 && strcmp(o.blend_str, SWAP_DEFAULT_BLEND) == 0);
+    CHECK(swap_options_set_mask(&o, "erode:3", &err) == 0 && o.mask.shape == MASK_SHAPE_HULL && o.mask.erode == 3 &&
+          !o.mask.relative);
     CHECK(strcmp(o.mask_str, "erode:3") == 0);
-    CHECK(swap_options_set_mask(&o, "blur:2.5", &err) == 0 && o.mask == SWAP_MASK_BLUR && o.mask_px == 2.5f);
-    CHECK(swap_options_set_mask(&o, "hull", &err) == 0 && o.mask == SWAP_MASK_HULL);
+    CHECK(swap_options_set_mask(&o, "blur:2.5", &err) == 0 && o.mask.feather == 2.5f && o.mask.erode == 0);
+    CHECK(swap_options_set_mask(&o, "hull", &err) == 0 && o.mask.shape == MASK_SHAPE_HULL && o.mask.erode == 0 &&
+          o.mask.feather == 0);
+    CHECK(swap_options_set_mask(&o, "face:3,10", &err) == 0 && o.mask.shape == MASK_SHAPE_FACE && o.mask.relative &&
+          o.mask.erode == 3 && o.mask.feather == 10 && strcmp(o.mask_str, "face:3,10") == 0);
+    CHECK(swap_options_set_mask(&o, "hull:0,5", &err) == 0 && o.mask.shape == MASK_SHAPE_HULL && o.mask.relative);
+    CHECK(swap_options_set_mask(&o, "face", &err) == 0 && strcmp(o.mask_str, MASK_DEFAULT) == 0);
+    /* out of range or malformed: refused, naming the range */
     CHECK(swap_options_set_mask(&o, "blur:", &err) == -1);
     CHECK(swap_options_set_mask(&o, "erode:-1", &err) == -1);
-    CHECK(swap_options_set_mask(&o, "soft", &err) == -1 && strstr(err.msg, "hull"));
-    CHECK(swap_options_set_colour(&o, "reinhard", &err) == 0 && o.colour == COLOUR_REINHARD);
-    CHECK(swap_options_set_colour(&o, "lab", &err) == -1);
+    CHECK(swap_options_set_mask(&o, "erode:300", &err) == -1 && strstr(err.msg, "0 to 256"));
+    CHECK(swap_options_set_mask(&o, "face:60,1", &err) == -1 && strstr(err.msg, "0 to 50"));
+    CHECK(swap_options_set_mask(&o, "face:3", &err) == -1);
+    CHECK(swap_options_set_mask(&o, "face:3,4,5", &err) == -1);
+    CHECK(swap_options_set_mask(&o, "face:nan,1", &err) == -1);
+    CHECK(swap_options_set_mask(&o, "soft", &err) == -1 && strstr(err.msg, "face"));
+    CHECK(strcmp(o.mask_str, MASK_DEFAULT) == 0); /* a refusal leaves the options as they were */
+    CHECK(swap_options_set_colour(&o, "reinhard", &err) == 0 && o.colour == COLOUR_RCT);
+    CHECK(strcmp(colour_mode_name(o.colour), "rct") == 0);
+    CHECK(swap_options_set_colour(&o, "lct", &err) == 0 && o.colour == COLOUR_LCT);
+    CHECK(swap_options_set_colour(&o, "lab", &err) == -1 && strstr(err.msg, "lct"));
+    CHECK(swap_options_set_colour(&o, "", &err) == -1);
     CHECK(swap_options_set_blend(&o, "poisson", &err) == 0 && o.blend == SWAP_BLEND_POISSON);
     CHECK(swap_options_set_blend(&o, "seamless", &err) == -1);
-    for (int k = COLOUR_NONE; k <= COLOUR_HIST; k++) {
+    for (int k = 0; k < COLOUR_NMODES; k++) {
         ColourMode back;
         CHECK(colour_mode_parse(colour_mode_name((ColourMode)k), &back) == 0 && (int)back == k);
     }
+}
+
+/* lct: the masked RGB mean and covariance of the result are the reference's. */
+static void t_colour_lct(void) {
+    static float img[3 * NPX], ref[3 * NPX], mask[NPX];
+    for (int i = 0; i < NPX; i++) {
+        float a = sl_rng_range(&rng, -1, 1), b = sl_rng_range(&rng, -1, 1), c = sl_rng_range(&rng, -1, 1);
+        img[i] = 0.5f + 0.08f * a, img[NPX + i] = 0.45f + 0.05f * a + 0.04f * b, img[2 * NPX + i] = 0.4f + 0.06f * c;
+        ref[i] = 0.55f + 0.05f * b + 0.02f * c, ref[NPX + i] = 0.4f + 0.07f * a, ref[2 * NPX + i] = 0.5f + 0.03f * a - 0.05f * c;
+    }
+    disc(mask, S, S, 32, 30, 22);
+    CHECK(colour_transfer(COLOUR_LCT, img, ref, mask, NPX) == 0);
+    ColourStats si, sr;
+    CHECK(colour_stats(&si, img, mask, NPX) == 0 && colour_stats(&sr, ref, mask, NPX) == 0);
+    double worst_m = 0, worst_c = 0;
+    for (int c = 0; c < 3; c++) {
+        worst_m = fmax(worst_m, fabs(si.rgb_mean[c] - sr.rgb_mean[c]));
+        for (int k = 0; k < 3; k++) worst_c = fmax(worst_c, fabs(si.rgb_cov[c][k] - sr.rgb_cov[c][k]));
+    }
+    CHECKF(worst_m < 1e-4, "mean off by %g", worst_m);
+    CHECKF(worst_c < 2e-5, "covariance off by %g (variances ~3e-3)", worst_c);
+    float zero[NPX] = {0};
+    CHECK(colour_transfer_lct(img, ref, zero, NPX) == -1);
+}
+
+/* colour_stats + colour_apply equal colour_transfer; the options' statistics override is used. */
+static void t_colour_stats_apply(void) {
+    static float img[3 * NPX], ref[3 * NPX], a[3 * NPX], b[3 * NPX], mask[NPX];
+    smooth_planes(img, S, S, 3, 0.2f, 0.6f);
+    smooth_planes(ref, S, S, 3, 0.35f, 0.8f);
+    disc(mask, S, S, 30, 32, 20);
+    const ColourMode modes[] = {COLOUR_AVG, COLOUR_RCT, COLOUR_LCT};
+    for (int k = 0; k < 3; k++) {
+        memcpy(a, img, sizeof img), memcpy(b, img, sizeof img);
+        CHECK(colour_transfer(modes[k], a, ref, mask, NPX) == 0);
+        ColourStats from, to;
+        CHECK(colour_stats(&from, img, mask, NPX) == 0 && colour_stats(&to, ref, mask, NPX) == 0);
+        CHECK(from.weight > 0 && fabs(from.lab_mean[0] - to.lab_mean[0]) > 1);
+        CHECK(colour_apply(modes[k], b, NPX, &from, &to) == 0);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+    }
+    ColourStats from, to, empty;
+    colour_stats(&from, img, mask, NPX), colour_stats(&to, ref, mask, NPX);
+    float zero[NPX] = {0};
+    CHECK(colour_stats(&empty, img, zero, NPX) == -1 && empty.weight == 0);
+    memcpy(b, img, sizeof img);
+    CHECK(colour_apply(COLOUR_HIST, b, NPX, &from, &to) == -1 && memcmp(b, img, sizeof img) == 0);
+    CHECK(colour_apply(COLOUR_RCT, b, NPX, &empty, &to) == -1 && memcmp(b, img, sizeof img) == 0);
+    CHECK(colour_apply(COLOUR_NONE, b, NPX, &from, &to) == 0 && memcmp(b, img, sizeof img) == 0);
+    /* swap_composite with given statistics: the same frame as measuring them; other statistics
+     * give another frame */
+    const int C = S;
+    Image frame, o1, o2, o3;
+    Affine af;
+    float crop[3 * NPX];
+    frame_and_crop(&frame, &af, C, crop);
+    SwapOptions o;
+    swap_options_default(&o);
+    swap_options_set_colour(&o, "rct", NULL);
+    swap_composite(&frame, &af, C, crop, ref, mask, &o, &o1);
+    ColourStats sf, st;
+    CHECK(swap_colour_stats(crop, ref, mask, C, &sf, &st) == 0);
+    o.colour_from = &sf, o.colour_to = &st;
+    swap_composite(&frame, &af, C, crop, ref, mask, &o, &o2);
+    CHECK(memcmp(o1.px, o2.px, (size_t)frame.w * frame.h * 3) == 0);
+    st.lab_mean[0] += 10;
+    swap_composite(&frame, &af, C, crop, ref, mask, &o, &o3);
+    CHECK(memcmp(o1.px, o3.px, (size_t)frame.w * frame.h * 3) != 0);
+    image_free(&frame), image_free(&o1), image_free(&o2), image_free(&o3);
+}
+
+/* Landmarks of the mean face in a crop of side c (template points; the jaw from a half ellipse). */
+static void face_landmarks(int c, float scale, float lm[68][2]) {
+    for (int k = 17; k < 68; k++) {
+        float x, y;
+        align_template_point(k, &x, &y);
+        lm[k][0] = c * (0.5f + scale * (x - 0.5f)), lm[k][1] = c * (0.5f + scale * (y - 0.5f));
+    }
+    for (int k = 0; k < 17; k++) {
+        float t = 3.14159265f * k / 16; /* ear (0) to chin (8) to ear (16) */
+        lm[k][0] = c * (0.5f + scale * (-0.5f * cosf(t))), lm[k][1] = c * (0.5f + scale * (0.1f + 0.9f * sinf(t)));
+    }
+}
+
+static double mask_sum(const float *m, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += m[i];
+    return s;
+}
+
+static void t_mask_face(void) {
+    enum { C = 128 };
+    static float face[C * C], hull[C * C], big[C * C];
+    float lm[68][2], lm2[68][2];
+    face_landmarks(C, 0.3f, lm);
+    face_landmarks(C, 0.6f, lm2);
+    mask_shape(MASK_SHAPE_FACE, lm, C, face);
+    mask_shape(MASK_SHAPE_HULL, lm, C, hull);
+    /* the face hull: inside the training hull, without its forehead */
+    int inside = 1;
+    for (int i = 0; i < C * C; i++) inside &= face[i] <= hull[i] + 1e-5f;
+    CHECK(inside);
+    float by = 0;
+    for (int k = 17; k < 27; k++) by += lm[k][1] / 10;
+    int fy = (int)(by - 0.2f * (lm[8][1] - by)); /* a fifth of the brow-chin distance above the brows */
+    CHECK(face[fy * C + C / 2] == 0 && hull[fy * C + C / 2] == 1);
+    CHECK(face[(C / 2) * C + C / 2] == 1);
+    /* its area is the face size squared (anti-aliasing aside) */
+    float fs = mask_face_size(lm), fs2 = mask_face_size(lm2);
+    CHECKF(fabs(mask_sum(face, C * C) - fs * fs) < 0.03 * fs * fs, "area %g vs size^2 %g", mask_sum(face, C * C), fs * fs);
+    CHECK_NEAR(fs2 / fs, 2.0, 0.02);
+    /* relative erosion and feathering keep the same share of a face twice as large */
+    MaskSpec m;
+    SlErr err;
+    CHECK(mask_spec_parse("face:5,10", &m, &err) == 0);
+    mask_make(&m, lm, C, face);
+    mask_shape(MASK_SHAPE_FACE, lm2, C, hull);
+    double a1 = mask_sum(face, C * C) / (fs * fs);
+    mask_make(&m, lm2, C, big);
+    double a2 = mask_sum(big, C * C) / mask_sum(hull, C * C);
+    CHECKF(a1 < 0.85 && fabs(a1 - a2) < 0.04, "kept %g of the small face, %g of the large", a1, a2);
+    /* feathered: values between 0 and 1 along the edge, 1 in the middle */
+    int ramp = 0;
+    for (int i = 0; i < C * C; i++) ramp += big[i] > 0.1f && big[i] < 0.9f;
+    CHECK(ramp > 100 && big[(C / 2) * C + C / 2] > 0.99f);
+    /* non-finite landmarks: an empty mask, not a crash */
+    lm[3][0] = NAN;
+    mask_make(&m, lm, C, face);
+    CHECK(mask_sum(face, C * C) == 0 && mask_face_size(lm) == 0);
+}
+
+/* The frame metrics on frames whose answers are known. */
+static void t_frame_metrics(void) {
+    enum { W = 128, H = 112 };
+    Image src = image_new(W, H, 3), blur = image_new(W, H, 3), hard = image_new(W, H, 3), soft = image_new(W, H, 3);
+    static float p[3 * W * H], m_hard[W * H], m_soft[W * H];
+    smooth_planes(p, W, H, 3, 0.4f, 0.6f);
+    for (int i = 0; i < W * H; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = p[c * W * H + i] + sl_rng_range(&rng, -0.08f, 0.08f); /* texture to be sharp */
+            src.px[i * 3 + c] = (uint8_t)(v * 255 + 0.5f);
+        }
+    disc(m_hard, W, H, 64, 56, 36);
+    memcpy(m_soft, m_hard, sizeof m_hard);
+    blend_mask_feather(m_soft, W, H, 10);
+    /* blur: a 5x5 box average inside the mask; hard: +40 red inside; soft: the same, feathered */
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < 3; c++) {
+                size_t i = (size_t)y * W + x;
+                int s = 0, n = 0;
+                for (int dy = -2; dy <= 2; dy++)
+                    for (int dx = -2; dx <= 2; dx++)
+                        if (x + dx >= 0 && y + dy >= 0 && x + dx < W && y + dy < H)
+                            s += src.px[((size_t)(y + dy) * W + x + dx) * 3 + c], n++;
+                int v = src.px[i * 3 + c];
+                blur.px[i * 3 + c] = (uint8_t)(m_hard[i] > 0.5f ? (s + n / 2) / n : v);
+                float add = c == 0 ? 40.0f : 0.0f;
+                hard.px[i * 3 + c] = (uint8_t)fminf(255, v + add * m_hard[i]);
+                soft.px[i * 3 + c] = (uint8_t)fminf(255, v + add * m_soft[i] + 0.5f);
+            }
+    FrameMetrics f;
+    CHECK(fidelity_frame_metrics(&src, &src, &src, m_hard, NULL, &f) == 0);
+    CHECK_NEAR(f.sharpness, 1, 1e-9);
+    CHECK_NEAR(f.border, 1, 1e-9);
+    CHECK_NEAR(f.colour_step, 0, 1e-9);
+    CHECK(f.psnr == 100 && f.ssim > 0.9999 && f.sharpness_gt == 1);
+    CHECK(fidelity_frame_metrics(&src, &blur, &src, m_hard, NULL, &f) == 0);
+    CHECKF(f.sharpness < 0.3, "blurred face: sharpness ratio %g", f.sharpness);
+    CHECK(f.psnr < 40 && f.ssim < 0.95 && f.psnr_src == 100);
+    FrameMetrics fh, fs;
+    CHECK(fidelity_frame_metrics(&src, &hard, NULL, m_hard, NULL, &fh) == 0);
+    CHECK(fidelity_frame_metrics(&src, &soft, NULL, m_soft, NULL, &fs) == 0);
+    CHECKF(fh.colour_step > 8, "a +40 red step: %g", fh.colour_step);
+    CHECKF(fs.colour_step > 5, "a feathered +40 red step is still a step: %g", fs.colour_step);
+    CHECKF(fh.border > 1.2 && fs.border < 0.9 * fh.border, "border: hard %g, feathered %g", fh.border, fs.border);
+    CHECK_NEAR(fh.sharpness, 1, 0.05);
+    CHECK(fh.psnr == -1 && fh.ssim == -1 && fh.border_gt == -1);
+    float zero[W * H] = {0};
+    CHECK(fidelity_frame_metrics(&src, &hard, NULL, zero, NULL, &f) == -1);
+    /* running means */
+    FrameMetrics acc = {0};
+    fidelity_frames_add(&acc, &fh), fidelity_frames_add(&acc, &fs);
+    fidelity_frames_mean(&acc);
+    CHECK(acc.n == 2 && fabs(acc.border - (fh.border + fs.border) / 2) < 1e-12 && acc.psnr == -1);
+    image_free(&src), image_free(&blur), image_free(&hard), image_free(&soft);
 }
 
 /* A frame, a random similarity frame -> crop, the crop cut from the frame. */
@@ -353,6 +566,7 @@ static void t_composite_roundtrip(void) {
     SwapOptions o;
     swap_options_default(&o);
     swap_options_set_colour(&o, "none", NULL);
+    swap_options_set_detail(&o, 0, NULL); /* geometry only: no grain from the frame */
     /* putting the frame's own face back changes almost nothing */
     swap_composite(&frame, &a, C, crop, crop, mask, &o, &out);
     double sum = 0;
@@ -411,6 +625,42 @@ static void t_composite_roundtrip(void) {
     image_free(&frame);
 }
 
+/* Detail transfer: a smooth decoded face over a grainy frame gets the frame's grain back (sharpness
+ * ratio near 1), only under the mask; without it the face stays smooth. */
+static void t_detail(void) {
+    enum { C = 64 };
+    Image frame, out0, out2;
+    Affine a;
+    static float crop[3 * C * C], smooth[3 * C * C], mask[C * C];
+    frame_and_crop(&frame, &a, C, crop);
+    for (size_t i = 0; i < (size_t)frame.w * frame.h * 3; i++) {
+        int v = frame.px[i] + (int)sl_rng_range(&rng, -20, 20);
+        frame.px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    smooth_planes(smooth, C, C, 3, 0.3f, 0.7f);
+    disc(mask, C, C, 32, 32, 22);
+    blend_mask_feather(mask, C, C, 4);
+    SwapOptions o;
+    swap_options_default(&o);
+    float *fm0 = malloc(sizeof(float) * frame.w * frame.h), *fm2 = malloc(sizeof(float) * frame.w * frame.h);
+    swap_options_set_detail(&o, 0, NULL);
+    swap_composite_mask(&frame, &a, C, crop, smooth, mask, &o, &out0, fm0);
+    swap_options_set_detail(&o, 1.5f, NULL);
+    swap_composite_mask(&frame, &a, C, crop, smooth, mask, &o, &out2, fm2);
+    CHECK(memcmp(fm0, fm2, sizeof(float) * frame.w * frame.h) == 0);
+    FrameMetrics m0, m2;
+    CHECK(fidelity_frame_metrics(&frame, &out0, NULL, fm0, NULL, &m0) == 0);
+    CHECK(fidelity_frame_metrics(&frame, &out2, NULL, fm2, NULL, &m2) == 0);
+    CHECKF(m0.sharpness < 0.2 && m2.sharpness > 0.5, "sharpness ratio without detail %g, with %g", m0.sharpness,
+           m2.sharpness);
+    int outside_same = 1;
+    for (int i = 0; i < frame.w * frame.h; i++)
+        if (fm2[i] == 0) outside_same &= memcmp(out2.px + 3 * i, frame.px + 3 * i, 3) == 0;
+    CHECK(outside_same);
+    free(fm0), free(fm2);
+    image_free(&frame), image_free(&out0), image_free(&out2);
+}
+
 /* Affines far off the frame or with extreme entries leave the frame unchanged, without a crash. */
 static void t_composite_far(void) {
     const int C = 64;
@@ -454,7 +704,12 @@ int main(void) {
     RUN(t_poisson_known);
     RUN(t_poisson_equation);
     RUN(t_options);
+    RUN(t_colour_lct);
+    RUN(t_colour_stats_apply);
+    RUN(t_mask_face);
+    RUN(t_frame_metrics);
     RUN(t_composite_roundtrip);
     RUN(t_composite_far);
+    RUN(t_detail);
     return test_summary("test_swap");
 }

@@ -4,9 +4,12 @@
  * with load_state_dict(strict=True) and runs the same forward). */
 #include <unistd.h>
 
+#include "data/consent.h"
 #include "nn/checkpoint.h"
 #include "tests/test.h"
+#include "model/run.h"
 #include "model/swap_model.h"
+#include "train/pretrain.h"
 #include "util/fs.h"
 
 static SlRng rng;
@@ -23,9 +26,10 @@ static void t_param_counts(void) {
         {"lite", 20526662, 0.964820992},
         {"tiny", 5137190, 0.248578048},
         {"hd128", 82405446, 4.882694144},
+        {"tiny128", 11440934, 0.994312192},
     };
     SlErr err;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         SwapModel *m = swap_model_new(want[i].preset, 2, &err);
         CHECKF(m != NULL, "%s", err.msg);
         if (!m) continue;
@@ -49,8 +53,8 @@ static void t_param_counts(void) {
 
 static void t_forward_shapes(void) {
     SlErr err;
-    const char *presets[] = {"tiny", "lite", "original", "hd128"};
-    for (int p = 0; p < 4; p++) {
+    const char *presets[] = {"tiny", "lite", "original", "hd128", "tiny128"};
+    for (int p = 0; p < 5; p++) {
         SwapModel *m = swap_model_new(presets[p], 2, &err);
         CHECKF(m != NULL, "%s", err.msg);
         if (!m) continue;
@@ -217,6 +221,96 @@ static void t_torch_golden(void) {
     swap_model_free(m);
 }
 
+/* Saves a random model of preset p with n identities PREFIX-1..PREFIX-n recorded, as a trainer
+ * would, started from the record init (NULL: none). */
+static SwapModel *save_start(const char *p, int n, const char *path, const char *prefix, const char *init) {
+    SlErr err;
+    SwapModel *m = swap_model_new(p, n, &err);
+    nn_model_init_weights(&m->model, &rng);
+    if (init) m->init = xstrdup(init);
+    RunIdentity ids[SWAP_MAX_IDS];
+    memset(ids, 0, sizeof ids);
+    for (int i = 0; i < n; i++) {
+        snprintf(ids[i].subject, sizeof ids[i].subject, "%s-%d", prefix, i + 1);
+        memset(ids[i].consent_digest, 'a' + i, 64);
+        snprintf(ids[i].kind, sizeof ids[i].kind, "synthetic");
+        snprintf(ids[i].faceset, sizeof ids[i].faceset, "sets/pre-%d", i + 1);
+    }
+    char *idj = run_identities_json(ids, n);
+    const char *meta[] = {RUN_IDENTITIES_KEY, idj, RUN_STEP_KEY, "1234", NULL};
+    CHECKF(swap_model_save(m, path, meta, &err) == 0, "%s", err.msg);
+    free(idj);
+    return m;
+}
+
+static int same_tensor(const SwapModel *a, const char *na, const SwapModel *b, const char *nb) {
+    const NnTensorInfo *t = nn_model_find(&a->model, na), *u = nn_model_find(&b->model, nb);
+    return t && u && t->numel == u->numel &&
+           memcmp(nn_tensor_data(&a->model, t), nn_tensor_data(&b->model, u), sizeof(float) * t->numel) == 0;
+}
+
+/* --init: the encoder and decoders (d mod n) come from the start, the start's identities are
+ * recorded and survive a save and load; another architecture, a revoked subject or an unreadable
+ * revocation list are refused. */
+static void t_pretrain_init(void) {
+    SlErr err;
+    char from[600], from2[600], rev[600], badrev[600], out[600];
+    sl_path_join(from, sizeof from, test_tmpdir(), "pre.safetensors");
+    sl_path_join(from2, sizeof from2, test_tmpdir(), "pre2.safetensors");
+    sl_path_join(rev, sizeof rev, test_tmpdir(), "revoked.json");
+    sl_path_join(badrev, sizeof badrev, test_tmpdir(), "badrev.json");
+    sl_path_join(out, sizeof out, test_tmpdir(), "inited.safetensors");
+    unlink(rev);
+    SwapModel *pre = save_start("tiny", 3, from, "pre", NULL);
+    SwapModel *m = swap_model_new("tiny", 4, &err);
+    nn_model_init_weights(&m->model, &rng);
+    CHECK(!same_tensor(m, "encoder.dense1.weight", pre, "encoder.dense1.weight"));
+    CHECKF(pretrain_init_model(m, from, rev, &err) == 0, "%s", err.msg);
+    int enc_all = 1;
+    for (int k = 0; k < pre->model.ntensors; k++)
+        if (strncmp(pre->model.tensors[k].name, "encoder.", 8) == 0)
+            enc_all &= same_tensor(m, pre->model.tensors[k].name, pre, pre->model.tensors[k].name);
+    CHECK(enc_all);
+    CHECK(same_tensor(m, "decoders.1.ups.0.conv.weight", pre, "decoders.1.ups.0.conv.weight"));
+    CHECK(same_tensor(m, "decoders.2.out.bias", pre, "decoders.2.out.bias"));
+    CHECK(same_tensor(m, "decoders.3.out.weight", pre, "decoders.0.out.weight")); /* 3 mod 3 */
+    CHECK(m->init && strstr(m->init, "\"pre-3\"") && strstr(m->init, "\"step\":1234") &&
+          strstr(m->init, "synthetic"));
+    /* the record is saved with the model and read back; a start of a start keeps the chain */
+    const char *meta[] = {RUN_STEP_KEY, "1", NULL};
+    CHECK(swap_model_save(m, out, meta, &err) == 0);
+    SwapModel *back = swap_model_load(out, NULL, &err);
+    CHECK(back && back->init && strcmp(back->init, m->init) == 0);
+    swap_model_free(back);
+    SwapModel *pre2 = save_start("tiny", 2, from2, "second", m->init);
+    SwapModel *m2 = swap_model_new("tiny", 2, &err);
+    CHECKF(pretrain_init_model(m2, from2, rev, &err) == 0, "%s", err.msg);
+    CHECK(m2->init && strstr(m2->init, "second-2") && strstr(m2->init, "\"init\":") && strstr(m2->init, "pre-3"));
+    swap_model_free(m2);
+    swap_model_free(pre2);
+    /* another architecture: refused, naming both presets */
+    SwapModel *lite = swap_model_new("lite", 2, &err);
+    CHECK(pretrain_init_model(lite, from, rev, &err) == -1 && strstr(err.msg, "'tiny'") && strstr(err.msg, "'lite'"));
+    CHECK(lite->init == NULL);
+    swap_model_free(lite);
+    /* a model file without recorded identities: refused */
+    char bare[600];
+    sl_path_join(bare, sizeof bare, test_tmpdir(), "bare.safetensors");
+    CHECK(swap_model_save(pre, bare, NULL, &err) == 0);
+    SwapModel *m3 = swap_model_new("tiny", 2, &err);
+    CHECK(pretrain_init_model(m3, bare, rev, &err) == -1 && strstr(err.msg, "identities"));
+    /* a revoked subject of the start: refused, naming them; an unreadable list: refused */
+    int already;
+    CHECK(consent_revoke(rev, "pre-2", "withdrew", NULL, &already, &err) == 0);
+    CHECK(pretrain_init_model(m3, from, rev, &err) == -1 && strstr(err.msg, "pre-2") && strstr(err.msg, "revoked"));
+    CHECK(sl_write_atomic(badrev, "{not json", 9, &err) == 0);
+    CHECK(pretrain_init_model(m3, from, badrev, &err) == -1 && strstr(err.msg, "fails closed"));
+    CHECK(m3->init == NULL);
+    swap_model_free(m3);
+    swap_model_free(m);
+    swap_model_free(pre);
+}
+
 int main(void) {
     sl_rng_seed(&rng, (uint64_t)getpid() ^ (uint64_t)(sl_now() * 1e6));
     RUN(t_param_counts);
@@ -224,5 +318,6 @@ int main(void) {
     RUN(t_arch_metadata);
     RUN(t_save_load);
     RUN(t_torch_golden);
+    RUN(t_pretrain_init);
     return test_summary("test_swap_model");
 }

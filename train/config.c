@@ -12,7 +12,7 @@
 /* Rows in the order --help lists them. Legacy values are what runs from before a key existed did:
  * the jitter on input and target alike at 0.05 warp / 5 jitter, and no learning-rate schedule. */
 const TrainParam train_params[] = {
-    {"preset", "--preset", TP_STR, OFF(preset), 0, 0, NAN, "P", "model: tiny, lite, original (64x64 classic) or hd128"},
+    {"preset", "--preset", TP_STR, OFF(preset), 0, 0, NAN, "P", "model: tiny, lite, original (64x64 classic), tiny128 or hd128 (128x128)"},
     {"batch", "--batch", TP_INT, OFF(batch), 1, 4096, NAN, "B",
      "faces per identity per step (the global batch: split across MPI ranks)"},
     {"seed", "--seed", TP_U64, OFF(seed), 0, 0, NAN, "S", "seed of initialisation, data order and augmentation"},
@@ -36,7 +36,7 @@ const TrainParam train_params[] = {
 const int train_nparams = (int)(sizeof train_params / sizeof *train_params);
 
 float train_default_lr(const char *preset) {
-    if (preset && (!strcmp(preset, "tiny") || !strcmp(preset, "lite"))) return 5e-4f;
+    if (preset && (!strcmp(preset, "tiny") || !strcmp(preset, "lite") || !strcmp(preset, "tiny128"))) return 5e-4f;
     return 1e-4f;
 }
 

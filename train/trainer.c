@@ -25,6 +25,7 @@
 #include "nn/dist.h"
 #include "train/facedata.h"
 #include "train/fidelity.h"
+#include "train/pretrain.h"
 #include "model/run.h"
 #include "model/swap_model.h"
 #include "util/crypto.h"
@@ -857,6 +858,7 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
         SlRng init;
         sl_rng_seed(&init, T->cfg.seed ^ 0x5eed1417ULL);
         nn_model_init_weights(&T->m->model, &init);
+        if (o->init && pretrain_init_model(T->m, o->init, o->revocations, err)) return -1;
     }
     const int S = T->m->arch.size;
 
@@ -885,6 +887,10 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
                                json_is_string(subj) ? json_string_value(subj) : "?");
         }
     }
+    if (crop0 < S)
+        return sl_fail(err, "%s: its crops are %dx%d but the '%s' model takes %dx%d faces; make the face sets with --crop "
+                            "%d or more (swaplab synth/extract), or choose a preset of at most %d px",
+                       sets[0], crop0, crop0, T->cfg.preset, S, S, S, crop0);
     if (crop0 != S && is_writer(T))
         sl_info("face crops are %dx%d; the '%s' model works at %dx%d, so crops are resized", crop0, crop0,
                 T->cfg.preset, S, S);

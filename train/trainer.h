@@ -36,6 +36,7 @@ typedef struct {
     int timelapse;         /* keep every preview in previews/ (else only latest.png + a few) */
     const char *revocations; /* revocation list for the consent gate (NULL = default) */
     const char *device;    /* "cpu", "cuda", "auto"; NULL = auto, quiet about the CPU fallback */
+    const char *init;      /* new run: start from this pretrained model (train/pretrain.h); NULL = random */
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);
