@@ -111,8 +111,8 @@ int cmd_eval(int argc, char **argv) {
             json_decref(j);
             goto fail;
         }
-        fidelity_frames_print(stdout, &fr, fs);
-        json_object_set_new(j, "frames", fidelity_frames_to_json(&fr, fs));
+        frame_report_print(stdout, &fr, fs);
+        json_object_set_new(j, "frames", frame_report_to_json(&fr, fs));
     }
     json_object_set_new(j, "model", json_string(info.model_path));
     json_object_set_new(j, "model_sha256", json_string(info.sha256));

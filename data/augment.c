@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/image.h"
 #include "util/util.h"
 
 #define GRID 5
@@ -26,13 +27,12 @@ AugmentOpts augment_none(void) {
 }
 
 /* ---- colour ------------------------------------------------------------------------------- */
-static const float k_rgb2xyz[9] = {0.4124564f, 0.3575761f, 0.1804375f, 0.2126729f, 0.7151522f,
-                                   0.0721750f, 0.0193339f, 0.1191920f, 0.9503041f};
-static const float k_xyz2rgb[9] = {3.2404542f,  -1.5371385f, -0.4985314f, -0.9692660f, 1.8760108f,
-                                   0.0415560f,  0.0556434f,  -0.2040259f, 1.0572252f};
-static const float k_white[3] = {0.95047f, 1.0f, 1.08883f};
-#define LAB_EPS (216.0f / 24389.0f)
-#define LAB_KAPPA (24389.0f / 27.0f)
+/* the constants of the one L*a*b* conversion (data/image.h) */
+#define k_rgb2xyz image_srgb_to_xyz
+#define k_xyz2rgb image_xyz_to_srgb
+#define k_white image_d65_white
+#define LAB_EPS ((float)IMAGE_LAB_EPS)
+#define LAB_KAPPA ((float)IMAGE_LAB_KAPPA)
 
 static float srgb_to_lin(float v) { return v <= 0.04045f ? v / 12.92f : powf((v + 0.055f) / 1.055f, 2.4f); }
 static float lin_to_srgb(float v) {

@@ -397,3 +397,5 @@ void faceset_writer_free(FaceSetWriter *w) {
     free(w->faces);
     memset(w, 0, sizeof *w);
 }
+
+int faceset_is_heldout(int i, int n, int every) { return every > 0 && n >= every && i % every == every - 1; }

@@ -93,4 +93,9 @@ void faceset_writer_free(FaceSetWriter *w);
 json_t *faceset_record_to_json(const FaceRecord *r);
 int faceset_record_from_json(const json_t *j, FaceRecord *r, const char *where, SlErr *err);
 
+/* Face i of a set of n faces is held out of training (kept for evaluation) when every > 0, the set
+ * has at least `every` faces, and i % every == every - 1: the one hold-out rule of the trainer,
+ * fidelity and the composited-frame evaluation. */
+int faceset_is_heldout(int i, int n, int every);
+
 #endif

@@ -3,6 +3,7 @@
 #include "data/image.h"
 
 #include <errno.h>
+#include <math.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -541,4 +542,39 @@ void image_from_chw(Image *img, const float *chw) {
     const size_t np = (size_t)img->w * img->h;
     for (size_t p = 0; p < np; p++)
         for (int c = 0; c < 3; c++) img->px[p * 3 + c] = image_from_unit(chw[c * np + p]);
+}
+
+/* ---- CIE L*a*b* (sRGB, D65): the one conversion --------------------------------------------------
+ * https://en.wikipedia.org/wiki/SRGB, http://www.brucelindbloom.com/index.html?Math.html */
+const float image_srgb_to_xyz[9] = {0.4124564f, 0.3575761f, 0.1804375f, 0.2126729f, 0.7151522f,
+                                    0.0721750f, 0.0193339f, 0.1191920f, 0.9503041f};
+const float image_xyz_to_srgb[9] = {3.2404542f,  -1.5371385f, -0.4985314f, -0.9692660f, 1.8760108f,
+                                    0.0415560f,  0.0556434f,  -0.2040259f, 1.0572252f};
+const float image_d65_white[3] = {0.95047f, 1.0f, 1.08883f};
+
+static double srgb_to_linear(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
+static double linear_to_srgb(double v) {
+    return v <= 0.0031308 ? 12.92 * v : 1.055 * pow(v < 0 ? 0 : v, 1 / 2.4) - 0.055;
+}
+static double lab_f(double t) { return t > IMAGE_LAB_EPS ? cbrt(t) : (IMAGE_LAB_KAPPA * t + 16) / 116; }
+static double lab_finv(double f) { return f * f * f > IMAGE_LAB_EPS ? f * f * f : (116 * f - 16) / IMAGE_LAB_KAPPA; }
+
+void image_rgb_to_lab(const float rgb[3], float lab[3]) {
+    const float *M = image_srgb_to_xyz, *W = image_d65_white;
+    double r = srgb_to_linear(rgb[0]), g = srgb_to_linear(rgb[1]), b = srgb_to_linear(rgb[2]);
+    double fx = lab_f((M[0] * r + M[1] * g + M[2] * b) / W[0]);
+    double fy = lab_f(M[3] * r + M[4] * g + M[5] * b);
+    double fz = lab_f((M[6] * r + M[7] * g + M[8] * b) / W[2]);
+    lab[0] = (float)(116 * fy - 16);
+    lab[1] = (float)(500 * (fx - fy));
+    lab[2] = (float)(200 * (fy - fz));
+}
+
+void image_lab_to_rgb(const float lab[3], float rgb[3]) {
+    const float *M = image_xyz_to_srgb, *W = image_d65_white;
+    double fy = (lab[0] + 16) / 116.0, fx = fy + lab[1] / 500.0, fz = fy - lab[2] / 200.0;
+    double x = W[0] * lab_finv(fx), y = lab_finv(fy), z = W[2] * lab_finv(fz);
+    rgb[0] = (float)linear_to_srgb(M[0] * x + M[1] * y + M[2] * z);
+    rgb[1] = (float)linear_to_srgb(M[3] * x + M[4] * y + M[5] * z);
+    rgb[2] = (float)linear_to_srgb(M[6] * x + M[7] * y + M[8] * z);
 }

@@ -84,6 +84,14 @@ void image_to_chw(const Image *img, float *chw);
 void image_from_chw(Image *img, const float *chw);
 /* One [0, 1] float -> 0..255, clamped and rounded (NaN -> 0). */
 uint8_t image_from_unit(float v);
+/* sRGB in [0,1] <-> CIE L*a*b* (D65 white; L in [0,100]), one pixel: the one L*a*b* conversion
+ * (colour transfer, colour-step metrics; the augmentation's table-driven jitter uses the same
+ * constants). */
+extern const float image_srgb_to_xyz[9], image_xyz_to_srgb[9], image_d65_white[3];
+#define IMAGE_LAB_EPS (216.0 / 24389.0)
+#define IMAGE_LAB_KAPPA (24389.0 / 27.0)
+void image_rgb_to_lab(const float rgb[3], float lab[3]);
+void image_lab_to_rgb(const float lab[3], float rgb[3]);
 /* Bilinear resize of nplanes square planes from side s0 to side s1 (out: nplanes*s1*s1), pixel
  * centres aligned (as OpenCV's INTER_LINEAR). */
 void image_resize_planes(const float *in, int s0, int nplanes, float *out, int s1);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/image.h"
 #include "util/util.h"
 
 static const char *const names[COLOUR_NMODES] = {"none", "avg", "rct", "hist", "lct"};
@@ -53,39 +54,6 @@ static double mask_weight(const float *mask, size_t n) {
     return s;
 }
 
-/* ---- CIE L*a*b* (sRGB, D65) ---------------------------------------------------------------------
- * https://en.wikipedia.org/wiki/SRGB and https://en.wikipedia.org/wiki/CIELAB_color_space */
-static double srgb_to_linear(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
-static double linear_to_srgb(double v) {
-    return v <= 0.0031308 ? 12.92 * v : 1.055 * pow(v < 0 ? 0 : v, 1 / 2.4) - 0.055;
-}
-#define XN 0.950456
-#define ZN 1.088754
-static double lab_f(double t) { return t > 216.0 / 24389 ? cbrt(t) : (24389.0 / 27 * t + 16) / 116; }
-static double lab_finv(double f) { return f * f * f > 216.0 / 24389 ? f * f * f : (116 * f - 16) * 27 / 24389; }
-
-void colour_rgb_to_lab(const float rgb[3], float lab[3]) {
-    double r = srgb_to_linear(rgb[0]), g = srgb_to_linear(rgb[1]), b = srgb_to_linear(rgb[2]);
-    double x = 0.412453 * r + 0.357580 * g + 0.180423 * b;
-    double y = 0.212671 * r + 0.715160 * g + 0.072169 * b;
-    double z = 0.019334 * r + 0.119193 * g + 0.950227 * b;
-    double fx = lab_f(x / XN), fy = lab_f(y), fz = lab_f(z / ZN);
-    lab[0] = (float)(116 * fy - 16);
-    lab[1] = (float)(500 * (fx - fy));
-    lab[2] = (float)(200 * (fy - fz));
-}
-
-void colour_lab_to_rgb(const float lab[3], float rgb[3]) {
-    double fy = (lab[0] + 16) / 116.0, fx = fy + lab[1] / 500.0, fz = fy - lab[2] / 200.0;
-    double x = XN * lab_finv(fx), y = lab_finv(fy), z = ZN * lab_finv(fz);
-    double r = 3.240479 * x - 1.537150 * y - 0.498535 * z;
-    double g = -0.969256 * x + 1.875992 * y + 0.041556 * z;
-    double b = 0.055648 * x - 0.204043 * y + 1.057311 * z;
-    rgb[0] = (float)linear_to_srgb(r);
-    rgb[1] = (float)linear_to_srgb(g);
-    rgb[2] = (float)linear_to_srgb(b);
-}
-
 int colour_stats(ColourStats *s, const float *img, const float *mask, size_t n) {
     memset(s, 0, sizeof *s);
     double sw = mask_weight(mask, n);
@@ -109,7 +77,7 @@ int colour_stats(ColourStats *s, const float *img, const float *mask, size_t n) 
         double w = mask[i] > 0 ? mask[i] : 0;
         if (w == 0) continue;
         float p[3] = {img[i], img[n + i], img[2 * n + i]}, q[3];
-        colour_rgb_to_lab(p, q);
+        image_rgb_to_lab(p, q);
         for (int c = 0; c < 3; c++) lsum[c] += w * q[c], lsq[c] += w * (double)q[c] * q[c];
     }
     for (int c = 0; c < 3; c++) {
@@ -186,9 +154,9 @@ int colour_apply(ColourMode mode, float *img, size_t n, const ColourStats *from,
         for (int c = 0; c < 3; c++) k[c] = from->lab_std[c] > 1e-6 ? to->lab_std[c] / from->lab_std[c] : 1.0;
         for (size_t i = 0; i < n; i++) {
             float p[3] = {img[i], img[n + i], img[2 * n + i]}, q[3];
-            colour_rgb_to_lab(p, q);
+            image_rgb_to_lab(p, q);
             for (int c = 0; c < 3; c++) q[c] = (float)((q[c] - from->lab_mean[c]) * k[c] + to->lab_mean[c]);
-            colour_lab_to_rgb(q, p);
+            image_lab_to_rgb(q, p);
             for (int c = 0; c < 3; c++) img[c * n + i] = clamp01(p[c]);
         }
     } else {

@@ -57,9 +57,6 @@ int colour_stats(ColourStats *s, const float *img, const float *mask, size_t n);
  * distributions, not these statistics: -1 (img unchanged), as for a stats with weight 0. */
 int colour_apply(ColourMode mode, float *img, size_t n, const ColourStats *from, const ColourStats *to);
 
-/* sRGB in [0,1] <-> CIE L*a*b* (D65 white; L in [0,100]), one pixel. */
-void colour_rgb_to_lab(const float rgb[3], float lab[3]);
-void colour_lab_to_rgb(const float lab[3], float rgb[3]);
 
 /* Weighted mean and standard deviation of channel values x[0..n) with weights w (NULL = 1). */
 void colour_weighted_stats(const float *x, const float *w, size_t n, double *mean, double *std);

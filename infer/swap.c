@@ -292,7 +292,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
         const FaceSet *fs = &sets[a];
         int *idx = xmalloc(sizeof(int) * (size_t)(fs->n > 0 ? fs->n : 1)), n = 0;
         for (int i = 0; i < fs->n && n < max_faces; i++)
-            if (fidelity_is_heldout(i, fs->n, holdout_every)) idx[n++] = i;
+            if (faceset_is_heldout(i, fs->n, holdout_every)) idx[n++] = i;
         if (n == 0) {
             r->heldout = 0;
             for (int i = 0; i < fs->n && n < max_faces; i++) idx[n++] = i;
@@ -331,21 +331,21 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
                 }
                 FrameMetrics fm;
                 if (rc == 0 && box[2] - box[0] > 11 && box[3] - box[1] > 11 &&
-                    fidelity_frame_metrics(&src, &res.frame, gt_ok ? &gt : NULL, res.frame_mask, box, &fm) == 0)
-                    fidelity_frames_add(&acc, &fm);
+                    frame_metrics_measure(&src, &res.frame, gt_ok ? &gt : NULL, res.frame_mask, box, &fm) == 0)
+                    frame_metrics_add(&acc, &fm);
                 image_free(&src);
                 if (gt_ok) image_free(&gt);
                 swap_result_free(&res);
             }
             if (rc) break;
             r->pair[r->npairs].a = a, r->pair[r->npairs].b = b;
-            fidelity_frames_mean(&acc);
-            fidelity_frames_add(&r->all, &acc);
+            frame_metrics_mean(&acc);
+            frame_metrics_add(&r->all, &acc);
             r->pair[r->npairs++].m = acc;
         }
         free(in), free(out), free(idx);
     }
-    fidelity_frames_mean(&r->all);
+    frame_metrics_mean(&r->all);
     return rc ? -1 : 0;
 }
 

@@ -29,7 +29,7 @@
 #include "nn/nn.h"
 #include "model/run.h"
 #include "model/swap_model.h"
-#include "train/fidelity.h"
+#include "infer/frame_metrics.h"
 #include "util/util.h"
 
 typedef enum { SWAP_BLEND_ALPHA = 0, SWAP_BLEND_POISSON } SwapBlend;
@@ -121,7 +121,7 @@ int swap_check_frames(const FaceSet *fs, int n, SlErr *err);
 
 /* Composited-frame fidelity (train/fidelity.h, FrameReport) for every ordered pair of sets (the
  * model's identities, in order; nsets = m->n_ids): each evaluation face of A (the held-out ones by
- * fidelity_is_heldout, else the first ones; at most max_faces) swapped to B with the options o,
+ * faceset_is_heldout, else the first ones; at most max_faces) swapped to B with the options o,
  * measured against A's own frame and, for synthetic sets, the ground-truth frame
  * (data/groundtruth.h). -1 with err for a set whose crops are smaller than the model's input, a
  * missing frame or an unreadable file. */

@@ -74,18 +74,18 @@ static void t_colour_avg(void) {
 
 static void t_lab(void) {
     float w[3] = {1, 1, 1}, lab[3], red[3] = {1, 0, 0};
-    colour_rgb_to_lab(w, lab);
+    image_rgb_to_lab(w, lab);
     CHECK_NEAR(lab[0], 100, 0.01);
     CHECK_NEAR(lab[1], 0, 0.01);
     CHECK_NEAR(lab[2], 0, 0.01);
-    colour_rgb_to_lab(red, lab); /* sRGB red, D65: L*a*b* = (53.24, 80.09, 67.20) */
+    image_rgb_to_lab(red, lab); /* sRGB red, D65: L*a*b* = (53.24, 80.09, 67.20) */
     CHECK_NEAR(lab[0], 53.24, 0.05);
     CHECK_NEAR(lab[1], 80.09, 0.1);
     CHECK_NEAR(lab[2], 67.20, 0.1);
     for (int k = 0; k < 200; k++) {
         float p[3] = {sl_rng_uniform(&rng), sl_rng_uniform(&rng), sl_rng_uniform(&rng)}, q[3], back[3];
-        colour_rgb_to_lab(p, q);
-        colour_lab_to_rgb(q, back);
+        image_rgb_to_lab(p, q);
+        image_lab_to_rgb(q, back);
         for (int c = 0; c < 3; c++) CHECK_NEAR(back[c], p[c], 1e-4);
     }
 }
@@ -94,7 +94,7 @@ static void lab_stats(const float *rgb, const float *mask, double mean[3], doubl
     float *lab = malloc(sizeof(float) * 3 * NPX);
     for (int i = 0; i < NPX; i++) {
         float p[3] = {rgb[i], rgb[NPX + i], rgb[2 * NPX + i]}, q[3];
-        colour_rgb_to_lab(p, q);
+        image_rgb_to_lab(p, q);
         for (int c = 0; c < 3; c++) lab[c * NPX + i] = q[c];
     }
     for (int c = 0; c < 3; c++) colour_weighted_stats(lab + c * NPX, mask, NPX, &mean[c], &std[c]);
@@ -509,28 +509,28 @@ static void t_frame_metrics(void) {
                 soft.px[i * 3 + c] = (uint8_t)fminf(255, v + add * m_soft[i] + 0.5f);
             }
     FrameMetrics f;
-    CHECK(fidelity_frame_metrics(&src, &src, &src, m_hard, NULL, &f) == 0);
+    CHECK(frame_metrics_measure(&src, &src, &src, m_hard, NULL, &f) == 0);
     CHECK_NEAR(f.sharpness, 1, 1e-9);
     CHECK_NEAR(f.border, 1, 1e-9);
     CHECK_NEAR(f.colour_step, 0, 1e-9);
     CHECK(f.psnr == 100 && f.ssim > 0.9999 && f.sharpness_gt == 1);
-    CHECK(fidelity_frame_metrics(&src, &blur, &src, m_hard, NULL, &f) == 0);
+    CHECK(frame_metrics_measure(&src, &blur, &src, m_hard, NULL, &f) == 0);
     CHECKF(f.sharpness < 0.3, "blurred face: sharpness ratio %g", f.sharpness);
     CHECK(f.psnr < 40 && f.ssim < 0.95 && f.psnr_src == 100);
     FrameMetrics fh, fs;
-    CHECK(fidelity_frame_metrics(&src, &hard, NULL, m_hard, NULL, &fh) == 0);
-    CHECK(fidelity_frame_metrics(&src, &soft, NULL, m_soft, NULL, &fs) == 0);
+    CHECK(frame_metrics_measure(&src, &hard, NULL, m_hard, NULL, &fh) == 0);
+    CHECK(frame_metrics_measure(&src, &soft, NULL, m_soft, NULL, &fs) == 0);
     CHECKF(fh.colour_step > 8, "a +40 red step: %g", fh.colour_step);
     CHECKF(fs.colour_step > 5, "a feathered +40 red step is still a step: %g", fs.colour_step);
     CHECKF(fh.border > 1.2 && fs.border < 0.9 * fh.border, "border: hard %g, feathered %g", fh.border, fs.border);
     CHECK_NEAR(fh.sharpness, 1, 0.05);
     CHECK(fh.psnr == -1 && fh.ssim == -1 && fh.border_gt == -1);
     float zero[W * H] = {0};
-    CHECK(fidelity_frame_metrics(&src, &hard, NULL, zero, NULL, &f) == -1);
+    CHECK(frame_metrics_measure(&src, &hard, NULL, zero, NULL, &f) == -1);
     /* running means */
     FrameMetrics acc = {0};
-    fidelity_frames_add(&acc, &fh), fidelity_frames_add(&acc, &fs);
-    fidelity_frames_mean(&acc);
+    frame_metrics_add(&acc, &fh), frame_metrics_add(&acc, &fs);
+    frame_metrics_mean(&acc);
     CHECK(acc.n == 2 && fabs(acc.border - (fh.border + fs.border) / 2) < 1e-12 && acc.psnr == -1);
     image_free(&src), image_free(&blur), image_free(&hard), image_free(&soft);
 }
@@ -649,8 +649,8 @@ static void t_detail(void) {
     swap_composite_mask(&frame, &a, C, crop, smooth, mask, &o, &out2, fm2);
     CHECK(memcmp(fm0, fm2, sizeof(float) * frame.w * frame.h) == 0);
     FrameMetrics m0, m2;
-    CHECK(fidelity_frame_metrics(&frame, &out0, NULL, fm0, NULL, &m0) == 0);
-    CHECK(fidelity_frame_metrics(&frame, &out2, NULL, fm2, NULL, &m2) == 0);
+    CHECK(frame_metrics_measure(&frame, &out0, NULL, fm0, NULL, &m0) == 0);
+    CHECK(frame_metrics_measure(&frame, &out2, NULL, fm2, NULL, &m2) == 0);
     CHECKF(m0.sharpness < 0.2 && m2.sharpness > 0.5, "sharpness ratio without detail %g, with %g", m0.sharpness,
            m2.sharpness);
     int outside_same = 1;

@@ -301,7 +301,7 @@ static void t_pretrain_init(void) {
     CHECK(pretrain_init_model(m3, bare, rev, &err) == -1 && strstr(err.msg, "identities"));
     /* a revoked subject of the start: refused, naming them; an unreadable list: refused */
     int already;
-    CHECK(consent_revoke(rev, "pre-2", "withdrew", NULL, &already, &err) == 0);
+    CHECK(consent_revoke(rev, "pre-2", NULL, "withdrew", NULL, NULL, &already, &err) == 0);
     CHECK(pretrain_init_model(m3, from, rev, &err) == -1 && strstr(err.msg, "pre-2") && strstr(err.msg, "revoked"));
     CHECK(sl_write_atomic(badrev, "{not json", 9, &err) == 0);
     CHECK(pretrain_init_model(m3, from, badrev, &err) == -1 && strstr(err.msg, "fails closed"));

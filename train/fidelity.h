@@ -22,9 +22,6 @@
 #include "model/swap_model.h"
 #include "train/facedata.h"
 
-/* Face i of a set of n faces is held out of training (kept for evaluation) when every > 0, the set
- * has at least `every` faces, and i % every == every - 1. */
-int fidelity_is_heldout(int i, int n, int every);
 
 typedef struct {
     int a, b, n;                 /* source and target identity (set indices), faces evaluated */
@@ -66,54 +63,6 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
 void fidelity_free(Fidelity *f);
 json_t *fidelity_to_json(const FidelityReport *r, const FaceSet *sets);
 void fidelity_print(FILE *out, const FidelityReport *r, const FaceSet *sets);
-
-/* ---- composited frames ------------------------------------------------------------------------
- * How a swap looks once it is back in its frame, measured on the whole frame around the face:
- *  - sharpness: variance of the Laplacian of the luma where the mask is >= 0.98 (the swapped
- *    region), swap / source frame (1 = as sharp as the real frame; an upscaled 64 px blur: ~0.1);
- *  - border: the 90th percentile of the luma gradient magnitude on the mask's border (pixels whose
- *    3x3 neighbourhood holds both mask > 0.02 and mask < 0.98), swap / source frame (1 = no seam);
- *  - colour step: the CIE L*a*b* distance (ΔE76) between the mean of a band just inside the mask
- *    (mask >= 0.98, within W px of its edge) and a band just outside (mask <= 0.02, within W px),
- *    swap minus source (0 = the swap adds no step); W = 6% of the face size (sqrt of the mask's
- *    area), at least 2 px;
- *  - PSNR and SSIM against the ground-truth frame (synthetic sets), in the face's box (the aligned
- *    crop's footprint in swaplab eval), with the unswapped source frame as baseline.
- * The ground truth's own sharpness, border and colour step (a perfect swap's) are kept as the
- * reference. Ratios are averaged over frames. */
-typedef struct {
-    int n;                                    /* frames */
-    double sharpness, sharpness_gt;           /* swap / source; ground truth / source */
-    double border, border_gt;                 /* swap / source; ground truth / source */
-    double colour_step, colour_step_gt;       /* swap − source; ground truth − source (ΔE) */
-    double psnr, ssim, psnr_src, ssim_src;    /* vs the ground-truth frame; -1 without one */
-} FrameMetrics;
-
-/* Metrics of one composited frame: src the unswapped frame, swap the composited one, gt the
- * ground-truth frame (NULL: PSNR/SSIM and the _gt fields are -1), mask the blend mask in frame
- * coordinates (src->w * src->h floats). box (x0, y0, x1, y1; x1, y1 exclusive) is the region of
- * PSNR/SSIM, e.g. the aligned crop's footprint, so that masks compare on one region; NULL: the
- * mask's bounding box grown by 15% of the face size. All RGB of one size. -1 (fm untouched) when
- * the mask is empty. */
-int fidelity_frame_metrics(const Image *src, const Image *swap, const Image *gt, const float *mask, const int *box,
-                           FrameMetrics *fm);
-/* Running means: add one frame's metrics to acc (acc zeroed first), then fidelity_frames_mean. */
-void fidelity_frames_add(FrameMetrics *acc, const FrameMetrics *one);
-void fidelity_frames_mean(FrameMetrics *acc);
-
-typedef struct {
-    int npairs;
-    struct {
-        int a, b;
-        FrameMetrics m;
-    } pair[SWAP_MAX_IDS * (SWAP_MAX_IDS - 1)];
-    FrameMetrics all; /* over every frame of every pair */
-    char mask[32], colour[16], blend[16]; /* the compositing options measured */
-    double detail;
-    int heldout;
-} FrameReport;
-json_t *fidelity_frames_to_json(const FrameReport *r, const FaceSet *sets);
-void fidelity_frames_print(FILE *out, const FrameReport *r, const FaceSet *sets);
 
 /* Helpers shared with the trainer: masked PSNR / SSIM of two CHW RGB images in [0,1] of side s,
  * weighted by mask (s*s, may be NULL). SSIM: 11x11 Gaussian window, sigma 1.5, valid positions. */

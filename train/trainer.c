@@ -71,7 +71,7 @@ static int load_identity(IdData *d, const char *dir, int S, int holdout_every, c
     if (facedata_load(&d->fd, &d->fs, S, err)) return -1;
     d->train_idx = xmalloc(sizeof(int) * (size_t)d->n);
     for (int i = 0; i < d->n; i++)
-        if (!fidelity_is_heldout(i, d->n, holdout_every)) d->train_idx[d->ntrain++] = i;
+        if (!faceset_is_heldout(i, d->n, holdout_every)) d->train_idx[d->ntrain++] = i;
     return 0;
 }
 
@@ -248,7 +248,7 @@ static int write_preview(SwapModel *m, NnCtx *ctx, IdData *ids, int nids, int ho
         IdData *d = &ids[i];
         int pick[PREVIEW_FACES], np = 0;
         for (int k = 0; k < d->n && np < PREVIEW_FACES; k++)
-            if (fidelity_is_heldout(k, d->n, holdout_every)) pick[np++] = k;
+            if (faceset_is_heldout(k, d->n, holdout_every)) pick[np++] = k;
         for (int k = 0; np < PREVIEW_FACES && k < d->n; k++) pick[np++] = k;
         for (int f = np; f < PREVIEW_FACES; f++) pick[f] = pick[f % (np ? np : 1)];
         for (int f = 0; f < PREVIEW_FACES; f++)
