@@ -62,10 +62,6 @@ int cmd_train(int argc, char **argv) {
         rc = sl_usage_error("train", "--facesets is required (one face set per identity)");
         goto out;
     }
-    if (!o.resume && (sets.n < 2 || sets.n > SWAP_MAX_IDS)) {
-        rc = sl_usage_error("train", "--facesets needs 2 to %d face sets (one per identity), got %d", SWAP_MAX_IDS, sets.n);
-        goto out;
-    }
     if (steps > 0 && minutes > 0) {
         rc = sl_usage_error("train", "give --steps or --minutes, not both");
         goto out;
@@ -97,6 +93,11 @@ int cmd_train(int argc, char **argv) {
             rc = sl_usage_error("train", "--seed expects a non-negative integer, got '%s'", seed);
             goto out;
         }
+    }
+    /* last, so that the checks of the other values above answer first */
+    if (!o.resume && (sets.n < 2 || sets.n > SWAP_MAX_IDS)) {
+        rc = sl_usage_error("train", "--facesets needs 2 to %d face sets (one per identity), got %d", SWAP_MAX_IDS, sets.n);
+        goto out;
     }
     o.facesets = sets.v;
     o.n_facesets = sets.n;
