@@ -299,8 +299,10 @@ static int grid_asset(Rep *r, const char *png, const char *name, char *href, siz
 static void grid_head(Rep *r, int nids, const char *first, const char *caption) {
     HtmlBuf *b = &r->b;
     r->nids_grid = nids;
-    /* as wide as its tiles need (a row head and at most 128 px a tile), not the whole page */
-    hb_printf(b, "<div class=\"wide\"><table class=\"grid\" style=\"max-width:calc(6em + %d * 124px)\"><caption>", nids + 1);
+    /* as wide as its tiles need (a row head and at most 128 px a tile), not the whole page; never
+     * so narrow that a tile drops under 40 px: then the table scrolls in its box */
+    hb_printf(b, "<div class=\"wide\"><table class=\"grid\" style=\"max-width:calc(6em + %d * 124px);"
+                 "min-width:calc(3em + %d * 42px)\"><caption>", nids + 1, nids + 1);
     hb_esc(b, caption);
     hb_printf(b, "</caption><thead><tr><th scope=\"col\" class=\"rowhead\">%s</th><th scope=\"col\">input</th>", first);
     for (int d = 0; d < nids; d++) {
