@@ -152,6 +152,7 @@ int provenance_verify_file(const char *path, const uint8_t *trusted_pk, VerifyRe
 int provenance_verify_file_key(const char *path, const uint8_t *trusted_pk, const char *wm_key,
                                VerifyResult *res, SlErr *err);
 void verify_result_free(VerifyResult *res);
+/* "MARKED", "ALTERED", "FORGED", "NOT_MARKED" (verify --json "verdict"). */
 const char *provenance_verdict_name(ProvVerdict v);
 
 #endif

@@ -129,7 +129,7 @@ int provenance_load_key(const char *key_path, SlKeypair *kp, SlErr *err) {
 
 /* ---- verification ------------------------------------------------------------------------- */
 const char *provenance_verdict_name(ProvVerdict v) {
-    return v == PROV_MARKED ? "marked" : v == PROV_ALTERED ? "altered" : v == PROV_FORGED ? "forged" : "not marked";
+    return v == PROV_MARKED ? "MARKED" : v == PROV_ALTERED ? "ALTERED" : v == PROV_FORGED ? "FORGED" : "NOT_MARKED";
 }
 
 /* Looks the file's digest up in the log and checks its inclusion under the newest signed head. */
