@@ -117,6 +117,8 @@ cp -r "$L" "$E2E_TMP/rewritten"
 sed -i '1s/"logged":"2/"logged":"1/' "$E2E_TMP/rewritten/entries.log"
 check_fails "a rewritten entry is found by the audit" 1 "rewritten or removed" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/rewritten"
+check_fails "verify --ledger on a rewritten log: the log check fails, ALTERED" 3 "ledger: +NOT established.*rewritten" \
+  bash -c '"$0" verify --ledger "$1" "$2" | tr "\n" " "; exit ${PIPESTATUS[0]}' "$SWAPLAB" "$E2E_TMP/rewritten" "$(ls "$W"/ds/*/fake/*.png | head -1)"
 check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger add "$S/marked.png" \
   --ledger "$E2E_TMP/other-history"
 check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
@@ -288,6 +290,8 @@ cp -r "$L" "$E2E_TMP/rewritten"
 sed -i '1s/"logged":"2/"logged":"1/' "$E2E_TMP/rewritten/entries.log"
 check_fails "a rewritten entry is found by the audit" 1 "rewritten or removed" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/rewritten"
+check_fails "verify --ledger on a rewritten log: the log check fails, ALTERED" 3 "ledger: +NOT established.*rewritten" \
+  bash -c '"$0" verify --ledger "$1" "$2" | tr "\n" " "; exit ${PIPESTATUS[0]}' "$SWAPLAB" "$E2E_TMP/rewritten" "$(ls "$W"/ds/*/fake/*.png | head -1)"
 check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger add "$S/marked.png" \
   --ledger "$E2E_TMP/other-history"
 check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
