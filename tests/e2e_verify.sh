@@ -124,6 +124,10 @@ check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger
 check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/other-history" --since "$E2E_TMP/old-sth.json"
 check_fails "ledger without a subcommand is a usage error" 2 "usage: swaplab ledger" "$SWAPLAB" ledger
+if [[ -d $C/node_modules/@trustnxt/c2pa-ts ]]; then
+  check "c2pa-ts: a real swap output (frame and model ingredients, c2pa.placed) is valid" bash -c \
+    'node "$0/validate.mjs" "$1" | grep -F "\"valid\":true" | grep -qF "/trainedAlgorithmicMedia\""' "$C" "$OUT"
+fi
 summary e2e_verify; exit
 fi
 check "test_provenance writes sample outputs" "$TP" --write "$S"
@@ -297,4 +301,8 @@ check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger
 check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/other-history" --since "$E2E_TMP/old-sth.json"
 check_fails "ledger without a subcommand is a usage error" 2 "usage: swaplab ledger" "$SWAPLAB" ledger
+if [[ -d $C/node_modules/@trustnxt/c2pa-ts ]]; then
+  check "c2pa-ts: a real swap output (frame and model ingredients, c2pa.placed) is valid" bash -c \
+    'node "$0/validate.mjs" "$1" | grep -F "\"valid\":true" | grep -qF "/trainedAlgorithmicMedia\""' "$C" "$OUT"
+fi
 summary e2e_verify
