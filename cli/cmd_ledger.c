@@ -126,7 +126,7 @@ static int sub_verify(int argc, char **argv) {
     else printf("%s: holds: %llu entries, %llu signed tree heads, each consistent with the one before\n", d,
                 (unsigned long long)lg.n, (unsigned long long)lg.n_sth);
     if (!r && since) {
-        char *text;
+        char *text = NULL;
         size_t n;
         LedgerSth old;
         if (sl_read_file(since, 1 << 16, &text, &n, &err)) r = fail("verify", &err);

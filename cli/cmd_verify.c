@@ -23,7 +23,7 @@ static json_t *result_json(const char *path, const VerifyResult *r, const char *
     json_object_set_new(o, "file", json_string(path));
     if (error) {
         json_object_set_new(o, "error", json_string(error));
-        json_object_set_new(o, "verdict", json_string("unreadable"));
+        json_object_set_new(o, "verdict", json_string("UNREADABLE"));
         json_object_set_new(o, "marked", json_false());
         return o;
     }

@@ -363,11 +363,14 @@ int image_encode_png_texts(const Image *img, const PngText *texts, int nt, uint8
 
 /* ---- PNG chunks as bytes (https://www.w3.org/TR/png/#5Chunk-layout) ------------------------- */
 uint32_t image_crc32(uint32_t crc, const uint8_t *p, size_t n) {
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    uint32_t t[256]; /* the byte table, made per call (2 K steps): cheaper than 8 steps per byte */
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+        t[i] = c;
     }
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = t[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 

@@ -131,6 +131,8 @@ typedef struct {
     int ledger_checked;      /* a log was given and read */
     int ledger_included;     /* the file's digest is in it, its inclusion proof verifies against the
                                 newest tree head, and that head is validly signed by a trusted key */
+    int ledger_broken;       /* it is in the log, but the log does not hold over it (a rewritten
+                                entry, or a head whose signature fails): a failed check */
     long long ledger_index;  /* its leaf index, or -1 */
     char ledger_why[200];    /* what the log check found, in words */
     int pixels_match;        /* the record's pixel hash equals this file's pixels */
@@ -152,6 +154,7 @@ int provenance_verify_file(const char *path, const uint8_t *trusted_pk, VerifyRe
 int provenance_verify_file_key(const char *path, const uint8_t *trusted_pk, const char *wm_key,
                                VerifyResult *res, SlErr *err);
 void verify_result_free(VerifyResult *res);
+/* "MARKED", "ALTERED", "FORGED", "NOT_MARKED" (verify --json "verdict"). */
 const char *provenance_verdict_name(ProvVerdict v);
 
 #endif

@@ -117,11 +117,17 @@ cp -r "$L" "$E2E_TMP/rewritten"
 sed -i '1s/"logged":"2/"logged":"1/' "$E2E_TMP/rewritten/entries.log"
 check_fails "a rewritten entry is found by the audit" 1 "rewritten or removed" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/rewritten"
+check_fails "verify --ledger on a rewritten log: the log check fails, ALTERED" 3 "ledger: +NOT established.*rewritten" \
+  bash -c '"$0" verify --ledger "$1" "$2" | tr "\n" " "; exit ${PIPESTATUS[0]}' "$SWAPLAB" "$E2E_TMP/rewritten" "$(ls "$W"/ds/*/fake/*.png | head -1)"
 check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger add "$S/marked.png" \
   --ledger "$E2E_TMP/other-history"
 check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/other-history" --since "$E2E_TMP/old-sth.json"
 check_fails "ledger without a subcommand is a usage error" 2 "usage: swaplab ledger" "$SWAPLAB" ledger
+if [[ -d $C/node_modules/@trustnxt/c2pa-ts ]]; then
+  check "c2pa-ts: a real swap output (frame and model ingredients, c2pa.placed) is valid" bash -c \
+    'node "$0/validate.mjs" "$1" | grep -F "\"valid\":true" | grep -qF "/trainedAlgorithmicMedia\""' "$C" "$OUT"
+fi
 summary e2e_verify; exit
 fi
 check "test_provenance writes sample outputs" "$TP" --write "$S"
@@ -288,9 +294,15 @@ cp -r "$L" "$E2E_TMP/rewritten"
 sed -i '1s/"logged":"2/"logged":"1/' "$E2E_TMP/rewritten/entries.log"
 check_fails "a rewritten entry is found by the audit" 1 "rewritten or removed" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/rewritten"
+check_fails "verify --ledger on a rewritten log: the log check fails, ALTERED" 3 "ledger: +NOT established.*rewritten" \
+  bash -c '"$0" verify --ledger "$1" "$2" | tr "\n" " "; exit ${PIPESTATUS[0]}' "$SWAPLAB" "$E2E_TMP/rewritten" "$(ls "$W"/ds/*/fake/*.png | head -1)"
 check "a new history signed by the same key (entries removed)" "$SWAPLAB" ledger add "$S/marked.png" \
   --ledger "$E2E_TMP/other-history"
 check_fails "... audits clean alone but not against the head kept earlier" 1 "NOT consistent|entries were deleted" \
   "$SWAPLAB" ledger verify --ledger "$E2E_TMP/other-history" --since "$E2E_TMP/old-sth.json"
 check_fails "ledger without a subcommand is a usage error" 2 "usage: swaplab ledger" "$SWAPLAB" ledger
+if [[ -d $C/node_modules/@trustnxt/c2pa-ts ]]; then
+  check "c2pa-ts: a real swap output (frame and model ingredients, c2pa.placed) is valid" bash -c \
+    'node "$0/validate.mjs" "$1" | grep -F "\"valid\":true" | grep -qF "/trainedAlgorithmicMedia\""' "$C" "$OUT"
+fi
 summary e2e_verify

@@ -473,6 +473,36 @@ static void t_c2pa(void) {
     image_free(&im), image_free(&real);
 }
 
+/* The carrier-neutral API a video writer would call: any container, any box around the store. */
+static void t_c2pa_any_carrier(void) {
+    const char *dir = test_tmpdir();
+    SlKeypair kp;
+    keypair(&kp, dir, "neutral");
+    uint8_t asset[3000];
+    for (size_t i = 0; i < sizeof asset; i++) asset[i] = (uint8_t)(i * 7 + 3);
+    C2paInfo ci = {.title = "clip.mp4", .format = "video/mp4", .source_type = PROV_SOURCE_TYPE_COMPOSITE,
+                   .model_title = "model", .model_sha256 = MODEL};
+    uint8_t *store;
+    size_t sn, at = 1000, wrap = 24; /* e.g. an MP4 uuid box: size, type, 16-byte uuid */
+    SlErr err;
+    CHECK(c2pa_build_store(&ci, &kp, asset, sizeof asset, at, wrap, &store, &sn, &err) == 0);
+    size_t fn = sizeof asset + wrap + sn;
+    uint8_t *file = xmalloc(fn);
+    memcpy(file, asset, at);
+    memset(file + at, 0xAB, wrap); /* the box header: excluded, so any bytes */
+    memcpy(file + at + wrap, store, sn);
+    memcpy(file + at + wrap + sn, asset + at, sizeof asset - at);
+    const uint8_t *cas[1] = {kp.ca};
+    size_t cal[1] = {kp.ca_len};
+    C2paResult r;
+    c2pa_verify_store(store, sn, file, fn, cas, cal, 1, &r);
+    CHECKF(r.valid && r.trusted && r.hash_match, "%s", r.why);
+    file[fn - 1] ^= 1; /* a byte of the asset after the box */
+    c2pa_verify_store(store, sn, file, fn, cas, cal, 1, &r);
+    CHECK(!r.valid && !r.hash_match);
+    free(file), free(store);
+}
+
 /* Records written by swaplab before format /2 named the frame's owner "source": read correctly. */
 static void t_record_v1(void) {
     const char *v1 =
@@ -596,6 +626,7 @@ int main(int argc, char **argv) {
     RUN(t_label_none_recorded);
     RUN(t_hostile_files);
     RUN(t_c2pa);
+    RUN(t_c2pa_any_carrier);
     RUN(t_record_v1);
     RUN(t_words_agree);
     RUN(t_label);

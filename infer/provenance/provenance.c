@@ -129,7 +129,7 @@ int provenance_load_key(const char *key_path, SlKeypair *kp, SlErr *err) {
 
 /* ---- verification ------------------------------------------------------------------------- */
 const char *provenance_verdict_name(ProvVerdict v) {
-    return v == PROV_MARKED ? "marked" : v == PROV_ALTERED ? "altered" : v == PROV_FORGED ? "forged" : "not marked";
+    return v == PROV_MARKED ? "MARKED" : v == PROV_ALTERED ? "ALTERED" : v == PROV_FORGED ? "FORGED" : "NOT_MARKED";
 }
 
 /* Looks the file's digest up in the log and checks its inclusion under the newest signed head. */
@@ -149,11 +149,15 @@ static void check_ledger(VerifyResult *res, const ProvTrust *trust, const char *
     res->ledger_index = i;
     if (i < 0) {
         snprintf(res->ledger_why, sizeof res->ledger_why, "this file's SHA-256 is not in the log");
-    } else if (!s || (uint64_t)i >= s->tree_size || !ledger_sth_valid(s)) {
-        snprintf(res->ledger_why, sizeof res->ledger_why, "entry %lld has no validly signed tree head over it", (long long)i);
+    } else if (!s || (uint64_t)i >= s->tree_size) {
+        snprintf(res->ledger_why, sizeof res->ledger_why, "entry %lld has no tree head over it yet", (long long)i);
+    } else if (!ledger_sth_valid(s)) {
+        res->ledger_broken = 1;
+        snprintf(res->ledger_why, sizeof res->ledger_why, "the newest tree head's signature does not verify");
     } else {
         int len = ledger_inclusion_proof((const uint8_t(*)[32])lg.leaf, s->tree_size, (uint64_t)i, path);
         if (!ledger_verify_inclusion(lg.leaf[i], (uint64_t)i, s->tree_size, (const uint8_t(*)[32])path, len, s->root))
+            res->ledger_broken = 1,
             snprintf(res->ledger_why, sizeof res->ledger_why, "entry %lld: the inclusion proof does not reach the signed root "
                      "(the log was rewritten)", (long long)i);
         else if (!trusted)
@@ -242,8 +246,8 @@ int provenance_verify(const char *path, const ProvTrust *trust, VerifyResult *re
     res->ledger_index = -1;
     if (trust->ledger) check_ledger(res, trust, fsha);
     int established = res->sig_trusted || (res->c2pa.valid && res->c2pa.trusted) || res->ledger_included || res->wm.found;
-    int failed = res->sig == PROV_SIG_INVALID || (res->c2pa.present && !res->c2pa.valid);
-    int claims = res->metadata || res->sig != PROV_SIG_ABSENT || res->c2pa.present;
+    int failed = res->sig == PROV_SIG_INVALID || (res->c2pa.present && !res->c2pa.valid) || res->ledger_broken;
+    int claims = res->metadata || res->sig != PROV_SIG_ABSENT || res->c2pa.present || res->ledger_index >= 0;
     res->verdict = failed ? (established ? PROV_ALTERED : PROV_FORGED)
                  : established ? PROV_MARKED
                  : claims      ? PROV_FORGED
