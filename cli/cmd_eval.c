@@ -94,6 +94,8 @@ int cmd_eval(int argc, char **argv) {
             goto fail;
         }
     }
+    for (int i = 0; i < sets.n; i++)
+        if (swap_check_sizes(m, &fs[i], &err)) goto fail;
     f = fidelity_prepare(fs, sets.n, m->arch.size, holdout, max_faces, &err);
     if (!f) goto fail;
     nn_ctx_init(&ctx, threads, 1);

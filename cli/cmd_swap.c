@@ -22,7 +22,7 @@
 
 static const char *ABOUT =
     "Swaps the face of subject --to (one of the model's identities) into every aligned face of the\n"
-    "face set --from: each crop is encoded, decoded with --to's decoder, colour-matched to the\n"
+    "face set --from: each crop is encoded, decoded with --to's decoder, colour-matched (--color) to the\n"
     "face it replaces inside the mask, warped back into the frame with the inverse of the\n"
     "alignment and blended. Both subjects need consent for 'swap': the --from set's manifest, and the\n"
     "--to subject's face set (--to-faceset, else the path the model recorded); revoked subjects are refused.\n"

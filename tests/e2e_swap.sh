@@ -155,6 +155,8 @@ check_fails "missing frames for compositing" 1 "missing frames for compositing" 
 check "synth a set with 32-pixel crops" "$SWAPLAB" synth --out "$T/small" --identities 1 --frames 2 --size 128 --crop 32 --seed 5
 check_fails "crops smaller than the model's input" 1 "32x32.*64x64" \
   "$SWAPLAB" swap --model "$RUN" --from "$T/small/synth-0001" --to synth-0002 --out "$R"
+check_fails "eval: crops smaller than the model's input" 1 "32x32.*64x64" \
+  "$SWAPLAB" eval --model "$RUN" --facesets "$T/small/synth-0001" "$B" --json "$T/small-eval.json"
 
 touch "$T/a-file"
 check_fails "output directory that cannot be created" 1 "a-file" \
