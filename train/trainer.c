@@ -825,7 +825,9 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
     nn_ctx_init(&T->ctx, o->threads, T->cfg.seed);
     nn_ctx_init(&T->host_ctx, o->threads, T->cfg.seed);
     if (nn_device_select(&T->ctx, o->device ? o->device : "auto", err)) return -1;
-    if (o->resume && is_writer(T) && clean_run_dir(o->out, T->step, err)) return -1;
+    /* what a killed run left: on resume everything after its checkpoint, on a new run (a first
+     * checkpoint that never completed) everything */
+    if (is_writer(T) && sl_is_dir(o->out) && clean_run_dir(o->out, o->resume ? T->step : 0, err)) return -1;
 
     if (o->resume) {
         char mp[4096], op[4096];
