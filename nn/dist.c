@@ -66,6 +66,30 @@ static void check(NnDist *d, int rc, const char *what) {
 }
 #endif
 
+#ifdef SL_HAVE_MPI
+/* One GPU per rank on a node: the rank's local index picks one of CUDA_VISIBLE_DEVICES (or GPU
+ * number local rank when unset), before the CUDA runtime starts, so every rank's context (which
+ * uses its first visible GPU) lands on its own device. */
+static void pick_gpu(int local_rank) {
+    if (local_rank < 0 || !nn_cuda_built()) return;
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    char pick[64];
+    if (!v || !*v) {
+        snprintf(pick, sizeof pick, "%d", local_rank);
+    } else {
+        int n = 1;
+        for (const char *c = v; *c; c++) n += *c == ',';
+        if (n == 1) return; /* the launcher (or the user) gave this rank its GPU */
+        int want = local_rank % n, k = 0;
+        const char *c = v;
+        while (k < want && (c = strchr(c, ','))) c++, k++;
+        size_t len = strcspn(c, ",");
+        snprintf(pick, sizeof pick, "%.*s", (int)(len < 60 ? len : 60), c);
+    }
+    setenv("CUDA_VISIBLE_DEVICES", pick, 1);
+}
+#endif
+
 int nn_dist_init(NnDist *d, SlErr *err) {
     memset(d, 0, sizeof *d);
     d->size = 1;
@@ -79,6 +103,12 @@ int nn_dist_init(NnDist *d, SlErr *err) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    if (d->size > 1) {
+        int local = env_int("OMPI_COMM_WORLD_LOCAL_RANK");
+        if (local < 0) local = env_int("SLURM_LOCALID");
+        if (local < 0) local = env_int("MPI_LOCALRANKID");
+        pick_gpu(local);
+    }
     return 0;
 #else
     if (launched > 1)

@@ -14,6 +14,9 @@
  *   nn_dist_allreduce_grads(&d, &model, &ctx);   (grads = sum over ranks, on the device holding them)
  *   nn_dist_finalize(&d);
  *
+ * GPUs: with several ranks on a node, nn_dist_init gives each rank its own GPU before the CUDA runtime
+ * starts (CUDA_VISIBLE_DEVICES narrowed to entry LOCAL_RANK of the list, or to GPU LOCAL_RANK).
+ *
  * Every collective aborts the whole job (MPI_Abort) with a message naming this rank when the
  * transport reports an error, e.g. when another rank died: the others would wait for ever. */
 #ifndef SL_DIST_H
