@@ -15,10 +15,13 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none -x SL_QUIET -x OMP_NUM_THREADS)
 if ldd "$SWAPLAB" | grep -q libasan; then
-  # Open MPI keeps allocations until exit that LeakSanitizer reports as leaks (inside libmpi,
-  # libopen-pal, libpmix, hwloc, libevent); suppress those libraries' leaks only.
-  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan_mpi.supp:print_suppressions=0"
-  MPIRUN+=(-x LSAN_OPTIONS -x ASAN_OPTIONS)
+  # Sanitizer build: AddressSanitizer and UBSan stay on in every rank, LeakSanitizer is off in the
+  # ranks only. Open MPI keeps allocations until exit in plugins it unloads at MPI_Finalize, so
+  # LSan reports them from "<unknown module>" frames that no suppression can name (tried: a
+  # suppression file for libmpi, libopen-pal, libpmix, hwloc, mca_*; 48 reports remained).
+  # swaplab's own leak freedom is checked by the one-process runs here and by test_train.
+  MPIRUN+=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+  echo "sanitizer build: leak checks off inside mpirun's ranks (Open MPI's unloaded plugins)" >&2
 fi
 T=$E2E_TMP
 "$SWAPLAB" synth --out "$T/sets" --identities 3 --frames 12 --size 96 --crop 64 --seed 7 >/dev/null 2>&1
