@@ -2,7 +2,8 @@
 # e2e_mpi.sh — data-parallel training over MPI ranks (nn/dist.h, docs/SCALE.md), with 2 ranks on one
 # machine (mpirun --oversubscribe): 2 ranks give the one-process model within float tolerance; a run
 # resumes with another rank count; mismatched options or consent states across ranks are refused
-# naming the rank; a rank killed mid-run ends the job with a message and an intact checkpoint.
+# naming the rank; a rank killed mid-run ends the job with a message and an intact checkpoint;
+# `synth` shared out over 2 ranks writes the same bytes as one process.
 # Skips where mpirun is missing or swaplab was built without MPI.
 . "$(dirname "$0")/e2e.sh"
 PY=/usr/bin/python3
@@ -86,6 +87,14 @@ check_fails "a rank whose revocation list revokes a subject stops every rank" 1 
 check "nothing was written by the refused runs" bash -c "! test -e '$T/mm/state.json' && ! test -e '$T/mc/state.json' && ! test -e '$T/mr/state.json'"
 check_fails "a global batch smaller than the ranks is refused" 1 "smaller than the 2 ranks" \
   "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --batch 1 --out "$T/small" --steps 1
+
+# sharded data generation: synth over 2 ranks writes the same bytes as 1 process, one summary
+"$SWAPLAB" synth --out "$T/sy1" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 --ground-truth >/dev/null 2>&1
+check "2 ranks of synth (identities shared out, ground truth by rank 0)" bash -c \
+  '"${@}" >"$0" 2>&1' "$T/sy2.out" "${MPIRUN[@]}" -np 2 "$SWAPLAB" synth --out "$T/sy2" --identities 3 --frames 4 --size 96 \
+  --crop 64 --seed 9 --ground-truth
+check "... byte-identical to one process, ground truth included" diff -r "$T/sy1" "$T/sy2"
+check "... with one summary line" test "$(grep -c '^wrote 3 face sets' "$T/sy2.out")" = 1
 
 # a rank killed mid-run: the job ends with a message and the last checkpoint resumes
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/killed" --steps 100000 --save-every 2 >"$T/killed.out" 2>&1 &

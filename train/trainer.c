@@ -1045,6 +1045,16 @@ int train_run(const TrainOptions *o, SlErr *err) {
         if (T->dist.rank != 0) err->msg[0] = 0; /* the same message on every rank: rank 0 says it */
     }
 done:
+    if (T->dist.size > 1) {
+        /* say it before any rank exits: the launcher ends the job when a rank exits non-zero, and
+         * the barrier keeps every rank here until each has printed */
+        if (rc && err->msg[0]) {
+            fprintf(stderr, "swaplab train: %s\n", err->msg);
+            fflush(stderr);
+            err->msg[0] = 0;
+        }
+        nn_dist_count_failed(&T->dist, rc == 0);
+    }
     if (T->logf) fclose(T->logf);
     if (T->fidf) fclose(T->fidf);
     fidelity_free(T->fid);
