@@ -75,10 +75,11 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < train_nparams; i++) {
         const TrainParam *p = &train_params[i];
         if (p->type == TP_NOFLAG) {
-            if (pflag[i]) *(int *)((char *)&o.cfg + p->off) = 0;
+            if (pflag[i]) *(int *)((char *)&o.cfg + p->off) = 0, o.cfg_given |= 1u << i;
             continue;
         }
         if (!pval[i]) continue;
+        o.cfg_given |= 1u << i;
         if (!strcmp(p->key, "preset")) {
             SwapArch a;
             if (swap_arch_preset(pval[i], &a, &e)) {

@@ -799,6 +799,15 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
         if (o->preset && strcmp(o->preset, T->cfg.preset) != 0)
             return sl_fail(err, "%s: this run trains preset '%s'; --preset %s does not match it (start a new run "
                            "with another --out to change the architecture)", o->out, T->cfg.preset, o->preset);
+        for (int i = 0; i < train_nparams && is_writer(T); i++) {
+            char given[64], kept[64];
+            if (!(o->cfg_given >> i & 1) || !strcmp(train_params[i].key, "preset")) continue;
+            train_param_format(&train_params[i], &o->cfg, given, sizeof given);
+            train_param_format(&train_params[i], &T->cfg, kept, sizeof kept);
+            if (strcmp(given, kept))
+                sl_warn("%s %s is ignored: this run keeps %s (its state.json); start a new run to change it",
+                        train_params[i].flag, given, kept);
+        }
         json_t *fs = json_object_get(*state, "facesets");
         if (nsets == 0) {
             nsets = (int)json_array_size(fs);
