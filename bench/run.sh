@@ -115,7 +115,7 @@ done | sort
 echo "(tables also in $md)"
 
 # data parallelism over MPI ranks (docs/SCALE.md): 2 ranks x 1 thread vs 1 rank x 1 thread
-if make -s --no-print-directory banner 2>/dev/null | grep -q "MPI ✓"; then
+if ldd "$BUILD/swaplab" 2>/dev/null | grep -q libmpi; then
   echo
   BUILD=$BUILD STEPS=${MPI_STEPS:-4} bash bench/mpi_scaling.sh || status=1
 fi

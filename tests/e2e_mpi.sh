@@ -10,8 +10,11 @@ PY=/usr/bin/python3
 if ! command -v mpirun >/dev/null; then
   skip "mpirun not found (install openmpi-bin: scripts/deps.sh)"; summary e2e_mpi; exit
 fi
-if ! make -s --no-print-directory banner 2>/dev/null | grep -q "MPI ✓"; then
-  skip "swaplab built without MPI (libopenmpi-dev missing or NO_MPI=1)"; summary e2e_mpi; exit
+if ! ldd "$SWAPLAB" 2>/dev/null | grep -q libmpi; then
+  # a build without MPI refuses to run as several ranks (each would train alone into one run)
+  check_fails "a build without MPI started with 2 ranks refuses" 1 "built without MPI" \
+    mpirun --allow-run-as-root --oversubscribe -np 2 "$SWAPLAB" train --facesets a b --out "$E2E_TMP/r" --steps 1
+  skip "the rest needs swaplab built with MPI (libopenmpi-dev missing or NO_MPI=1)"; summary e2e_mpi; exit
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none -x SL_QUIET -x OMP_NUM_THREADS)
