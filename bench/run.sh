@@ -12,6 +12,7 @@
 #   ROUNDS=3   rounds of (sgemm, swaplab, PyTorch) per configuration, run in turn; every figure in the
 #              tables is the median over the rounds (the machines here are shared and noisy)
 #   CONFIGS="tiny 16 1 4,lite 32 1 2"   other "preset batch warmup steps" runs, comma-separated
+#   MPI_STEPS=4  steps of bench/mpi_scaling.sh (lite and original, 2 ranks vs 1; MPI builds only)
 set -u
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-$(nproc)}
@@ -112,6 +113,12 @@ for key in "${!RATIO[@]}"; do
   echo "$line"
 done | sort
 echo "(tables also in $md)"
+
+# data parallelism over MPI ranks (docs/SCALE.md): 2 ranks x 1 thread vs 1 rank x 1 thread
+if ldd "$BUILD/swaplab" 2>/dev/null | grep -q libmpi; then
+  echo
+  BUILD=$BUILD STEPS=${MPI_STEPS:-4} bash bench/mpi_scaling.sh || status=1
+fi
 
 others=()
 for p in "$B"/bench_*; do

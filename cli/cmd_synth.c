@@ -1,6 +1,8 @@
 /* cmd_synth.c — `swaplab synth`: renders synthetic volunteers (data/synth/synth.h), aligns every
  * frame (data/align.h) and writes one complete face set per identity (data/faceset.h) with a
- * synthetic consent manifest (data/consent.h). Same seed → byte-identical files. */
+ * synthetic consent manifest (data/consent.h). Same seed → byte-identical files, also under
+ * `mpirun -np N swaplab synth`: rank r writes identities r, r+N, ... and rank 0 the ground truth
+ * and the summary (docs/SCALE.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "data/synth/synth.h"
 #include "util/args.h"
 #include "util/fs.h"
+#include "util/mpi.h"
 #include "util/progress.h"
 #include "util/rng.h"
 
@@ -118,6 +121,9 @@ static int write_ground_truth(const char *out, int n, SlErr *err) {
     return rc;
 }
 
+static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size, int crop, double coverage,
+                     unsigned long long seed, int gt);
+
 int cmd_synth(int argc, char **argv) {
     const char *out = NULL;
     int ids = 4, frames = 100, size = 256, crop = 64, gt = 0;
@@ -152,22 +158,33 @@ int cmd_synth(int argc, char **argv) {
     unsigned long long seed = strtoull(seed_s, &end, 10);
     if (!*seed_s || *end || seed_s[0] == '-') return sl_usage_error("synth", "--seed must be an unsigned integer, not '%s'", seed_s);
     SlErr err;
-    if (sl_mkdirs(out, &err)) {
+    SlMpi mpi; /* ranks of an MPI launcher share the identities (one rank without one) */
+    if (sl_mpi_init(&mpi, &err)) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);
         return 1;
     }
+    int rc = synth_run(&mpi, out, ids, frames, size, crop, coverage, seed, gt);
+    sl_mpi_finalize(&mpi);
+    return rc;
+}
+
+static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size, int crop, double coverage,
+                     unsigned long long seed, int gt) {
+    SlErr err;
+    int failed = 0;
+    SlErr first = {{0}};
+    if (sl_mkdirs(out, &first)) failed = 1; /* still through the collectives below, as every rank */
     SynthJob job = {.out = out, .frames = frames, .size = size, .crop = crop, .coverage = (float)coverage};
     sl_rng_seed(&job.root, seed);
     double t0 = sl_now();
     long done = 0;
     SlProgress prog;
-    sl_progress_begin(&prog, "synth", (long)ids * frames);
-    int failed = 0;
-    SlErr first = {{0}};
+    const int mine = ids / mpi->size + (mpi->rank < ids % mpi->size);
+    sl_progress_begin(&prog, mpi->size > 1 ? "synth (this rank)" : "synth", (long)mine * frames);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1)
 #endif
-    for (int s = 0; s < ids; s++) {
+    for (int s = mpi->rank; s < ids; s += mpi->size) {
         int stop;
 #ifdef _OPENMP
 #pragma omp atomic read
@@ -188,13 +205,27 @@ int cmd_synth(int argc, char **argv) {
             }
         }
     }
+    /* every rank learns whether all succeeded and the total (also the barrier before the ground
+     * truth, which reads every set) */
     if (failed) {
-        fprintf(stderr, "\nswaplab synth: %s\n", first.msg);
+        if (mpi->size > 1) fprintf(stderr, "\nswaplab synth: rank %d of %d: %s\n", mpi->rank, mpi->size, first.msg);
+        else fprintf(stderr, "\nswaplab synth: %s\n", first.msg);
+        fflush(stderr);
+    }
+    int nfailed = sl_mpi_count_failed(mpi, !failed);
+    double total = (double)done;
+    sl_mpi_sum_f64(mpi, &total, 1);
+    if (nfailed) {
+        if (!failed && mpi->rank == 0) fprintf(stderr, "\nswaplab synth: %d rank(s) failed (see above)\n", nfailed);
+        fflush(stderr);
+        sl_mpi_count_failed(mpi, 0); /* every rank has printed before any exits (the launcher then ends the job) */
         return 1;
     }
     char summary[128];
     snprintf(summary, sizeof summary, "%ld faces", done);
     sl_progress_end(&prog, summary);
+    if (mpi->rank != 0) return 0;
+    done = (long)total;
     if (gt && ids < 2) sl_warn("swaplab synth: --ground-truth needs at least two identities; none written");
     if (gt && ids > 1 && write_ground_truth(out, ids, &err)) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);

@@ -8,13 +8,13 @@
 
 #include "cli/commands.h"
 #include "data/consent.h"
-#include "nn/dist.h"
 #include "train/config.h"
 #include "model/swap_model.h"
 #include "train/trainer.h"
 #include "util/args.h"
 #include "util/fs.h"
 #include "util/lock.h"
+#include "util/mpi.h"
 
 enum { MAXSPEC = 48 };
 
@@ -90,10 +90,11 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < train_nparams; i++) {
         const TrainParam *p = &train_params[i];
         if (p->type == TP_NOFLAG) {
-            if (pflag[i]) *(int *)((char *)&o.cfg + p->off) = 0;
+            if (pflag[i]) *(int *)((char *)&o.cfg + p->off) = 0, o.cfg_given |= 1u << i;
             continue;
         }
         if (!pval[i]) continue;
+        o.cfg_given |= 1u << i;
         if (!strcmp(p->key, "preset")) {
             SwapArch a;
             if (swap_arch_preset(pval[i], &a, &e)) {
@@ -145,7 +146,7 @@ int cmd_train(int argc, char **argv) {
     SlErr err;
     err.msg[0] = 0;
     SlLock lock = {.fd = -1};
-    int created = !sl_is_dir(o.out), rank0 = nn_dist_launched_rank() == 0;
+    int created = !sl_is_dir(o.out), rank0 = sl_mpi_launched_rank() == 0;
     if (consent_policy_select(policy, &err) || (rank0 && sl_mkdirs(o.out, &err)) ||
         (rank0 && sl_lock_dir(&lock, o.out, "swaplab train", &err)) || train_run(&o, &err)) {
         if (err.msg[0]) fprintf(stderr, "swaplab train: %s\n", err.msg);

@@ -1,5 +1,4 @@
-/* dist.c — ranks, gradient all-reduce and agreement collectives over MPI, NCCL on GPUs (see dist.h).
- * Modelled on llm.c's multi-GPU setup: MPI starts the ranks and hands NCCL its unique id. */
+/* dist.c — the gradient all-reduce over MPI ranks, NCCL on GPUs (see dist.h). */
 #include "nn/dist.h"
 
 #include <stdio.h>
@@ -8,47 +7,14 @@
 
 #include "nn/device.h"
 
-#ifdef SL_HAVE_MPI
-#include <mpi.h>
-#endif
 #if defined(SL_HAVE_NCCL) && defined(SL_HAVE_CUDA) && defined(SL_HAVE_MPI)
 #include <cuda_runtime.h>
+#include <mpi.h>
 #include <nccl.h>
 
 #include "nn/cuda/backend.h"
 #define DIST_NCCL 1
 #endif
-
-static int env_int(const char *name) {
-    const char *v = getenv(name);
-    return v && *v ? atoi(v) : -1;
-}
-
-int nn_dist_launched_size(void) {
-    static const char *const sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "PMI_SIZE", "SLURM_NTASKS", NULL};
-    static const char *const ranks[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
-    int launched = 0;
-    for (int i = 0; ranks[i]; i++) launched |= env_int(ranks[i]) >= 0;
-    if (!launched) return 0;
-    for (int i = 0; sizes[i]; i++)
-        if (env_int(sizes[i]) > 0) return env_int(sizes[i]);
-    return 1;
-}
-
-int nn_dist_launched_rank(void) {
-    static const char *const ranks[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL};
-    for (int i = 0; ranks[i]; i++)
-        if (env_int(ranks[i]) >= 0) return env_int(ranks[i]);
-    return 0;
-}
-
-int nn_dist_built(void) {
-#ifdef SL_HAVE_MPI
-    return 1;
-#else
-    return 0;
-#endif
-}
 
 int nn_dist_nccl_built(void) {
 #ifdef DIST_NCCL
@@ -58,42 +24,34 @@ int nn_dist_nccl_built(void) {
 #endif
 }
 
-#ifdef SL_HAVE_MPI
-/* A transport error (a dead peer, a broken link): say which rank saw it, then end the job. */
-static void check(NnDist *d, int rc, const char *what) {
-    if (rc == MPI_SUCCESS) return;
-    char msg[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    MPI_Error_string(rc, msg, &len);
-    fprintf(stderr, "swaplab: rank %d of %d: %s failed (%s): another rank has probably died; ending the job. "
-                    "The last checkpoint written is intact: continue with --resume\n",
-            d->rank, d->size, what, msg);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-    exit(1);
+/* One GPU per rank on a node: the rank's local index picks one of CUDA_VISIBLE_DEVICES (or GPU
+ * number local rank when unset), before the CUDA runtime starts, so every rank's context (which
+ * uses its first visible GPU) lands on its own device. */
+static void pick_gpu(int local_rank) {
+    if (local_rank < 0 || !nn_cuda_built()) return;
+    const char *v = getenv("CUDA_VISIBLE_DEVICES");
+    char pick[64];
+    if (!v || !*v) {
+        snprintf(pick, sizeof pick, "%d", local_rank);
+    } else {
+        int n = 1;
+        for (const char *c = v; *c; c++) n += *c == ',';
+        if (n == 1) return; /* the launcher (or the user) gave this rank its GPU */
+        int want = local_rank % n, k = 0;
+        const char *c = v;
+        while (k < want && (c = strchr(c, ','))) c++, k++;
+        size_t len = strcspn(c, ",");
+        snprintf(pick, sizeof pick, "%.*s", (int)(len < 60 ? len : 60), c);
+    }
+    setenv("CUDA_VISIBLE_DEVICES", pick, 1);
 }
-#endif
 
 int nn_dist_init(NnDist *d, SlErr *err) {
     memset(d, 0, sizeof *d);
-    d->size = 1;
-    int launched = nn_dist_launched_size();
-    if (launched <= 0) return 0;
-#ifdef SL_HAVE_MPI
-    int provided = 0;
-    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
-        return sl_fail(err, "MPI could not start (launched with %d ranks)", launched);
-    d->mpi = 1;
-    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &d->size);
+    if (sl_mpi_init(&d->mpi, err)) return -1;
+    d->rank = d->mpi.rank, d->size = d->mpi.size;
+    if (d->size > 1) pick_gpu(sl_mpi_local_rank());
     return 0;
-#else
-    if (launched > 1)
-        return sl_fail(err, "started by an MPI launcher with %d ranks, but this swaplab was built without MPI: each "
-                       "copy would train alone into the same run directory. Rebuild with libopenmpi-dev installed "
-                       "(the build banner then shows MPI ✓) or run one process", launched);
-    return 0;
-#endif
 }
 
 void nn_dist_finalize(NnDist *d) {
@@ -104,34 +62,11 @@ void nn_dist_finalize(NnDist *d) {
         d->nccl = NULL;
     }
 #endif
-#ifdef SL_HAVE_MPI
-    if (d->mpi) MPI_Finalize();
-#endif
-    d->mpi = 0;
+    sl_mpi_finalize(&d->mpi);
 }
 
-void nn_dist_allreduce_f32(NnDist *d, float *buf, size_t n) {
-    if (d->size <= 1) return;
-#ifdef SL_HAVE_MPI
-    /* MPI counts are int: large buffers go in pieces */
-    for (size_t off = 0; off < n; off += (size_t)1 << 30) {
-        size_t k = n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30);
-        check(d, MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "all-reduce");
-    }
-#else
-    (void)buf, (void)n;
-#endif
-}
-
-void nn_dist_allreduce_f64(NnDist *d, double *buf, size_t n) {
-    if (d->size <= 1) return;
-#ifdef SL_HAVE_MPI
-    SL_ASSERT(n < ((size_t)1 << 30));
-    check(d, MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), "all-reduce");
-#else
-    (void)buf, (void)n;
-#endif
-}
+void nn_dist_allreduce_f32(NnDist *d, float *buf, size_t n) { sl_mpi_sum_f32(&d->mpi, buf, n); }
+void nn_dist_allreduce_f64(NnDist *d, double *buf, size_t n) { sl_mpi_sum_f64(&d->mpi, buf, n); }
 
 #ifdef DIST_NCCL
 #define NCCL_CHECK(d, x)                                                                                     \
@@ -183,38 +118,7 @@ void nn_dist_allreduce_grads(NnDist *d, NnModel *m, NnCtx *ctx) {
     d->reduce_s += sl_now() - t0;
 }
 
-void nn_dist_allgather(NnDist *d, const void *mine, size_t n, void *all) {
-    if (d->size <= 1) {
-        memcpy(all, mine, n);
-        return;
-    }
-#ifdef SL_HAVE_MPI
-    SL_ASSERT(n < ((size_t)1 << 30));
-    check(d, MPI_Allgather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, MPI_COMM_WORLD), "all-gather");
-#endif
-}
-
-void nn_dist_bcast(NnDist *d, void *buf, size_t n, int root) {
-    if (d->size <= 1) return;
-#ifdef SL_HAVE_MPI
-    SL_ASSERT(n < ((size_t)1 << 30));
-    check(d, MPI_Bcast(buf, (int)n, MPI_BYTE, root, MPI_COMM_WORLD), "broadcast");
-#else
-    (void)buf, (void)n, (void)root;
-#endif
-}
-
-int nn_dist_count_failed(NnDist *d, int ok) {
-    if (d->size <= 1) return !ok;
-    double f = !ok;
-    nn_dist_allreduce_f64(d, &f, 1);
-    return (int)(f + 0.5);
-}
-
-void nn_dist_abort(NnDist *d, int code) {
-#ifdef SL_HAVE_MPI
-    if (d->mpi) MPI_Abort(MPI_COMM_WORLD, code);
-#endif
-    (void)d;
-    exit(code);
-}
+void nn_dist_allgather(NnDist *d, const void *mine, size_t n, void *all) { sl_mpi_allgather(&d->mpi, mine, n, all); }
+void nn_dist_bcast(NnDist *d, void *buf, size_t n, int root) { sl_mpi_bcast(&d->mpi, buf, n, root); }
+int nn_dist_count_failed(NnDist *d, int ok) { return sl_mpi_count_failed(&d->mpi, ok); }
+void nn_dist_abort(NnDist *d, int code) { sl_mpi_abort(&d->mpi, code); }

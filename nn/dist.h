@@ -1,45 +1,35 @@
-/* dist.h — data-parallel training over processes and nodes: MPI for the ranks (Open MPI), the sum
- * of every rank's gradients over the model's flat gradient buffer (MPI_Allreduce on the CPU,
- * ncclAllReduce on GPUs when the build has NCCL), and the few small collectives a trainer needs to
- * agree (stop, failures, fingerprints). MPI is optional at build time (SL_HAVE_MPI).
- *
- * MPI is initialised only when the process was started by an MPI launcher (mpirun, srun): its
- * environment names a rank (OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK, SLURM_PROCID with
- * SLURM_NTASKS). A plain `swaplab` never touches MPI; it is rank 0 of 1 and every call below is a
- * no-op or a copy. A build without MPI started by a launcher with more than one rank is refused
- * (N copies would each train alone and overwrite one run directory).
+/* dist.h — data-parallel training over processes and nodes: the sum of every rank's gradients
+ * over the model's flat gradient buffer (MPI_Allreduce on the CPU, ncclAllReduce on GPUs when the
+ * build has NCCL), on the ranks of util/mpi.h (MPI optional at build time; a plain `swaplab` is
+ * rank 0 of 1 and never touches MPI). Modelled on llm.c's multi-GPU setup: MPI starts the ranks
+ * and hands NCCL its unique id.
  *
  *   NnDist d;
  *   if (nn_dist_init(&d, &err)) ...;             (rank, size; MPI_Init when launched)
  *   nn_dist_allreduce_grads(&d, &model, &ctx);   (grads = sum over ranks, on the device holding them)
  *   nn_dist_finalize(&d);
  *
- * Every collective aborts the whole job (MPI_Abort) with a message naming this rank when the
- * transport reports an error, e.g. when another rank died: the others would wait for ever. */
+ * GPUs: with several ranks on a node, nn_dist_init gives each rank its own GPU before the CUDA runtime
+ * starts (CUDA_VISIBLE_DEVICES narrowed to entry LOCAL_RANK of the list, or to GPU LOCAL_RANK).
+ * A collective the transport fails (a rank died) ends the job naming the rank (util/mpi.h). */
 #ifndef SL_DIST_H
 #define SL_DIST_H
 
 #include <stddef.h>
 
 #include "nn/nn.h"
+#include "util/mpi.h"
 #include "util/util.h"
 
 typedef struct {
-    int rank, size;   /* 0 and 1 without MPI */
-    int mpi;          /* 1 when MPI was initialised by nn_dist_init (and must be finalised) */
+    int rank, size;   /* 0 and 1 without MPI (copies of mpi's) */
+    SlMpi mpi;
     void *nccl;       /* NCCL communicator state (GPU builds with NCCL), created on first GPU use */
     double reduce_s;  /* seconds spent in gradient all-reduces (for logs and benchmarks) */
 } NnDist;
 
-/* 1 when this build has MPI. */
-int nn_dist_built(void);
 /* 1 when this build has NCCL for GPU all-reduces. */
 int nn_dist_nccl_built(void);
-/* Ranks an MPI launcher announced in the environment (0 when not launched by one). */
-int nn_dist_launched_size(void);
-/* This process's rank as the launcher announced it (0 when not launched by one), before MPI_Init:
- * for what only rank 0 may do first, such as taking the run directory's lock. */
-int nn_dist_launched_rank(void);
 /* Sets rank and size (MPI_Init when launched by mpirun/srun). -1 with err when launched with more
  * than one rank by a build without MPI, or when MPI cannot start. */
 int nn_dist_init(NnDist *d, SlErr *err);

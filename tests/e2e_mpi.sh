@@ -2,23 +2,30 @@
 # e2e_mpi.sh — data-parallel training over MPI ranks (nn/dist.h, docs/SCALE.md), with 2 ranks on one
 # machine (mpirun --oversubscribe): 2 ranks give the one-process model within float tolerance; a run
 # resumes with another rank count; mismatched options or consent states across ranks are refused
-# naming the rank; a rank killed mid-run ends the job with a message and an intact checkpoint.
+# naming the rank; a rank killed mid-run ends the job with a message and an intact checkpoint;
+# `synth` shared out over 2 ranks writes the same bytes as one process.
 # Skips where mpirun is missing or swaplab was built without MPI.
 . "$(dirname "$0")/e2e.sh"
 PY=/usr/bin/python3
 if ! command -v mpirun >/dev/null; then
   skip "mpirun not found (install openmpi-bin: scripts/deps.sh)"; summary e2e_mpi; exit
 fi
-if ! make -s --no-print-directory banner 2>/dev/null | grep -q "MPI ✓"; then
-  skip "swaplab built without MPI (libopenmpi-dev missing or NO_MPI=1)"; summary e2e_mpi; exit
+if ! ldd "$SWAPLAB" 2>/dev/null | grep -q libmpi; then
+  # a build without MPI refuses to run as several ranks (each would train alone into one run)
+  check_fails "a build without MPI started with 2 ranks refuses" 1 "built without MPI" \
+    mpirun --allow-run-as-root --oversubscribe -np 2 "$SWAPLAB" train --facesets a b --out "$E2E_TMP/r" --steps 1
+  skip "the rest needs swaplab built with MPI (libopenmpi-dev missing or NO_MPI=1)"; summary e2e_mpi; exit
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none -x SL_QUIET -x OMP_NUM_THREADS)
 if ldd "$SWAPLAB" | grep -q libasan; then
-  # Open MPI keeps allocations until exit that LeakSanitizer reports as leaks (inside libmpi,
-  # libopen-pal, libpmix, hwloc, libevent); suppress those libraries' leaks only.
-  export LSAN_OPTIONS="suppressions=$PWD/tests/lsan_mpi.supp:print_suppressions=0"
-  MPIRUN+=(-x LSAN_OPTIONS -x ASAN_OPTIONS)
+  # Sanitizer build: AddressSanitizer and UBSan stay on in every rank, LeakSanitizer is off in the
+  # ranks only. Open MPI keeps allocations until exit in plugins it unloads at MPI_Finalize, so
+  # LSan reports them from "<unknown module>" frames that no suppression can name (tried: a
+  # suppression file for libmpi, libopen-pal, libpmix, hwloc, mca_*; 48 reports remained).
+  # swaplab's own leak freedom is checked by the one-process runs here and by test_train.
+  MPIRUN+=(-x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+  echo "sanitizer build: leak checks off inside mpirun's ranks (Open MPI's unloaded plugins)" >&2
 fi
 T=$E2E_TMP
 "$SWAPLAB" synth --out "$T/sets" --identities 3 --frames 12 --size 96 --crop 64 --seed 7 >/dev/null 2>&1
@@ -83,6 +90,14 @@ check_fails "a rank whose revocation list revokes a subject stops every rank" 1 
 check "nothing was written by the refused runs" bash -c "! test -e '$T/mm/state.json' && ! test -e '$T/mc/state.json' && ! test -e '$T/mr/state.json'"
 check_fails "a global batch smaller than the ranks is refused" 1 "smaller than the 2 ranks" \
   "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --batch 1 --out "$T/small" --steps 1
+
+# sharded data generation: synth over 2 ranks writes the same bytes as 1 process, one summary
+"$SWAPLAB" synth --out "$T/sy1" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 --ground-truth >/dev/null 2>&1
+check "2 ranks of synth (identities shared out, ground truth by rank 0)" bash -c \
+  '"${@}" >"$0" 2>&1' "$T/sy2.out" "${MPIRUN[@]}" -np 2 "$SWAPLAB" synth --out "$T/sy2" --identities 3 --frames 4 --size 96 \
+  --crop 64 --seed 9 --ground-truth
+check "... byte-identical to one process, ground truth included" diff -r "$T/sy1" "$T/sy2"
+check "... with one summary line" test "$(grep -c '^wrote 3 face sets' "$T/sy2.out")" = 1
 
 # a rank killed mid-run: the job ends with a message and the last checkpoint resumes
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/killed" --steps 100000 --save-every 2 >"$T/killed.out" 2>&1 &

@@ -186,7 +186,7 @@ void train_config_text(const TrainConfig *c, char *out, size_t n) {
     for (int i = 0; i < train_nparams && k < n; i++) {
         char v[64];
         if (train_params[i].type == TP_FLOAT) /* exact: ranks compare these texts */
-            snprintf(v, sizeof v, "%a", (double)*(const float *)cfield(&train_params[i], c));
+            snprintf(v, sizeof v, "%.9g", (double)*(const float *)cfield(&train_params[i], c));
         else train_param_format(&train_params[i], c, v, sizeof v);
         k += (size_t)snprintf(out + k, n - k, "%s%s=%s", i ? " " : "", train_params[i].key, v);
     }

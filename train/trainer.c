@@ -807,6 +807,15 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
         if (o->preset && strcmp(o->preset, T->cfg.preset) != 0)
             return sl_fail(err, "%s: this run trains preset '%s'; --preset %s does not match it (start a new run "
                            "with another --out to change the architecture)", o->out, T->cfg.preset, o->preset);
+        for (int i = 0; i < train_nparams && is_writer(T); i++) {
+            char given[64], kept[64];
+            if (!(o->cfg_given >> i & 1) || !strcmp(train_params[i].key, "preset")) continue;
+            train_param_format(&train_params[i], &o->cfg, given, sizeof given);
+            train_param_format(&train_params[i], &T->cfg, kept, sizeof kept);
+            if (strcmp(given, kept))
+                sl_warn("%s %s is ignored: this run keeps %s (its state.json); start a new run to change it",
+                        train_params[i].flag, given, kept);
+        }
         json_t *fs = json_object_get(*state, "facesets");
         if (nsets == 0) {
             nsets = (int)json_array_size(fs);
@@ -833,7 +842,9 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
     nn_ctx_init(&T->ctx, o->threads, T->cfg.seed);
     nn_ctx_init(&T->host_ctx, o->threads, T->cfg.seed);
     if (nn_device_select(&T->ctx, o->device, err)) return -1;
-    if (o->resume && is_writer(T) && clean_run_dir(o->out, T->step, err)) return -1;
+    /* what a killed run left: on resume everything after its checkpoint, on a new run (a first
+     * checkpoint that never completed) everything */
+    if (is_writer(T) && sl_is_dir(o->out) && clean_run_dir(o->out, o->resume ? T->step : 0, err)) return -1;
 
     if (o->resume) {
         char mp[4096], op[4096];
@@ -1056,6 +1067,16 @@ int train_run(const TrainOptions *o, SlErr *err) {
         if (T->dist.rank != 0) err->msg[0] = 0; /* the same message on every rank: rank 0 says it */
     }
 done:
+    if (T->dist.size > 1) {
+        /* say it before any rank exits: the launcher ends the job when a rank exits non-zero, and
+         * the barrier keeps every rank here until each has printed */
+        if (rc && err->msg[0]) {
+            fprintf(stderr, "swaplab train: %s\n", err->msg);
+            fflush(stderr);
+            err->msg[0] = 0;
+        }
+        nn_dist_count_failed(&T->dist, rc == 0);
+    }
     if (T->logf) fclose(T->logf);
     if (T->fidf) fclose(T->fidf);
     fidelity_free(T->fid);

@@ -26,6 +26,8 @@ typedef struct {
     const char *preset;    /* NULL: "tiny" for a new run; the run's own on resume */
     TrainConfig cfg;       /* hyperparameters of a new run (cfg.preset is set from preset; cfg.lr 0 =
                               the preset's default); a resumed run keeps those in its state.json */
+    unsigned cfg_given;    /* bit i: row i of train_params came from the command line (a resumed run
+                              keeps its own value and says so when they differ) */
     long steps;            /* total steps (0 = use minutes) */
     double minutes;        /* wall-clock budget of this invocation (0 = use steps) */
     int resume;
