@@ -35,13 +35,13 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 export SWAPLAB_KEY=$OUT/lab.key SWAPLAB_REVOCATIONS=$OUT/revoked.json SL_QUIET=1 OMP_NUM_THREADS=$THREADS
 T0=$(date +%s)
-step() { # step NAME command...: runs it, logs the wall time
-  local s=$(date +%s)
-  echo "== $1" >&2
+step() { # step NAME command...: runs it, logs the wall time (also into $OUT/times.tsv)
+  local s=$(date +%s) name=$1
+  echo "== $name" >&2
   shift
   "$@" >>"$OUT/log.txt" 2>&1 || { echo "bench/detector_eval.sh: failed: $*  (see $OUT/log.txt)" >&2; tail -20 "$OUT/log.txt" >&2; exit 1; }
   echo "   $(( $(date +%s) - s )) s" >&2
-  echo "$1	$(( $(date +%s) - s ))" >>"$OUT/times.tsv"
+  echo "$name	$(( $(date +%s) - s ))" >>"$OUT/times.tsv"
 }
 sets=()
 for ((i = 1; i <= IDS; i++)); do sets+=("$OUT/sets/$(printf 'synth-%04d' "$i")"); done

@@ -293,7 +293,7 @@ static int detect_eval(int argc, char **argv) {
         {"--boot", SL_ARG_INT, &boot, "N", "bootstrap replicates over identities (default 1000; 0 = none)", 0, 100000},
         {"--seed", SL_ARG_INT, &seed, "N", "seed of the bootstrap and of noise (default 1)", 0, 2147483647},
         {"--roc", SL_ARG_STR, &roc, "FILE", "write the ROC curves as SVG"},
-        {"--scores", SL_ARG_STR, &scores_out, "FILE", "write every image's score as CSV (path,label,group,perturbation,score)"},
+        {"--scores", SL_ARG_STR, &scores_out, "FILE", "write every image's score (its logit) as CSV (path,label,group,perturbation,score)"},
         {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for Meso-4 (default: all)", 1, SL_ARG_MAX_THREADS},
         {"--scores-in", SL_ARG_STR, &scores_in, "CSV", "evaluate another tool's scores instead (columns score,label[,source])"},
         {0},
