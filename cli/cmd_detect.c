@@ -151,8 +151,8 @@ static int detect_calibrate(int argc, char **argv) {
         {"--model", SL_ARG_STR, &model, "FILE", "detector model to calibrate (rewritten in place, atomically)"},
         {"--data", SL_ARG_STR, &data, "DIR", "detector dataset with labels.csv"},
         {"--split", SL_ARG_STR, &split, "NAME", "identity-disjoint split to fit on (default val; never test)"},
-        {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "false-positive rate of the threshold on that split (default 0.01)"},
-        {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for CNNs (default: all)"},
+        {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "false-positive rate of the threshold on that split (default 0.01)", 1e-6, 0.5},
+        {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for CNNs (default: all)", 1, SL_ARG_MAX_THREADS},
         {0},
     };
     int r = sl_args_parse("detect calibrate", "--model FILE --data DIR [--split val] [--fpr 0.01]",
