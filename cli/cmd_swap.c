@@ -67,7 +67,7 @@ int cmd_swap(int argc, char **argv) {
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
-        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in frame pixels, 0..4, 0 = off (1)"},
+        {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in frame pixels, 0..4, 0 = off (1)", 0, 4},
         {"--label", SL_ARG_STR, &label, "L", "visible (default) or none: the visible SYNTHETIC label"},
         {"--raw", SL_ARG_FLAG, &raw, NULL, "also write the decoded face and the mask of every face"},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key (default: your per-user lab key)"},
