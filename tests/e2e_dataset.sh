@@ -21,8 +21,8 @@ fi
 check "dataset --help documents splits and the watermark" bash -c \
   '"$0" dataset --help | grep -q "never by frame" && "$0" dataset --help | grep -q "same keyed invisible watermark"' "$SWAPLAB"
 
-check "dataset: 6 identities, --label none, seed 3" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} \
-  --out "$DS" --label none --seed 3 --threads 2
+check "dataset: 6 identities, --label none, seed 3, 128 px samples" "$SWAPLAB" dataset --model "$RUN" \
+  --facesets "$S"/synth-000{1,2,3,4,5,6} --out "$DS" --label none --seed 3 --threads 2 --size 128
 check "labels.csv, ImageFolder layout, identity splits, pairs, dataset.json agree" $PY -c '
 import csv, json, os, sys, hashlib
 ds, model = sys.argv[1], sys.argv[2]
