@@ -18,7 +18,6 @@
 #include "util/lock.h"
 #include "util/progress.h"
 
-#define SWAP_BATCH 8
 
 static const char *ABOUT =
     "Swaps the face of subject --to (one of the model's identities) into every aligned face of the\n"
@@ -46,6 +45,48 @@ static const char *ABOUT =
     "provenance) and mask/NNNNNN.png (the blend mask); DIR/<from>_to_<to>/swap.json summarises the run\n"
     "(and DIR/swap.json, the newest run into DIR). The provenance record, its XMP text and swaplab\n"
     "verify name --to the source and the subject of --from the target.";
+
+/* What each composited face needs to be written (swap_faces' callback). */
+typedef struct {
+    const RunInfo *run;
+    const SwapGate *g;
+    SwapModel *m;
+    const SwapOptions *o;
+    const FaceSet *fs;
+    const SlKeypair *key;
+    int with_label, raw;
+    const char *pdir, *rawdir, *maskdir;
+    json_t *outputs;
+    SlProgress *prog;
+    long iters;
+    int written;
+} SwapOut;
+
+/* DIR/<pair>/NNNNNN.png with provenance, and with --raw the decoded face and the blend mask. */
+static int write_output(int i, SwapResult *res, void *user, SlErr *err) {
+    SwapOut *so = user;
+    char name[32], path[4400];
+    so->iters += res->iters;
+    ProvenanceInfo pi;
+    swap_provenance(&pi, so->run, so->g, so->m, so->o, so->fs->faces[i].source, so->with_label);
+    snprintf(name, sizeof name, "%06d.png", i);
+    sl_path_join(path, sizeof path, so->pdir, name);
+    int w = provenance_write_png(path, &res->frame, &pi, so->key, err);
+    if (!w && so->raw) {
+        sl_path_join(path, sizeof path, so->rawdir, name);
+        w = provenance_write_png(path, &res->raw, &pi, so->key, err);
+    }
+    if (!w && so->raw) {
+        sl_path_join(path, sizeof path, so->maskdir, name);
+        PngText t = {"Description", "swaplab swap blend mask (not a face; 255 = swapped face)"};
+        w = image_save_png(path, &res->mask, &t, 1, err);
+    }
+    if (w) return -1;
+    json_array_append_new(so->outputs,
+                          json_pack("{s:i,s:s,s:s}", "face", i, "input", so->fs->faces[i].source, "output", name));
+    sl_progress_update(so->prog, ++so->written, NULL);
+    return 0;
+}
 
 static json_t *side_json(const ConsentInfo *ci, const char *dir) {
     return json_pack("{s:s,s:s,s:s,s:s}", "subject", ci->subject, "kind", ci->kind, "consent_sha256", ci->digest,
@@ -101,7 +142,6 @@ int cmd_swap(int argc, char **argv) {
     RunInfo run;
     SwapGate g;
     NnCtx ctx;
-    float *in = NULL, *dec = NULL;
     json_t *outputs = NULL;
     SwapModel *m = NULL;
     if (consent_policy_select(policy, &err)) goto fail;
@@ -140,49 +180,19 @@ int cmd_swap(int argc, char **argv) {
     }
     unlink(probe);
 
-    const int C = fs.crop;
-    const size_t cimg = 3 * (size_t)C * C;
-    in = xmalloc(sizeof(float) * cimg * SWAP_BATCH);
-    dec = xmalloc(sizeof(float) * cimg * SWAP_BATCH);
     outputs = json_array();
     SlProgress prog;
     char title[320];
     snprintf(title, sizeof title, "swap %s -> %s", g.from.subject, g.to.subject);
     sl_progress_begin(&prog, title, n);
     double t0 = sl_now();
-    long iters = 0;
-    for (int b0 = 0; b0 < n; b0 += SWAP_BATCH) {
-        int nb = n - b0 < SWAP_BATCH ? n - b0 : SWAP_BATCH;
-        for (int k = 0; k < nb; k++)
-            if (faceset_load_face(&fs, b0 + k, in + cimg * k, &err)) goto fail_prog;
-        swap_run_model(m, &ctx, g.target, in, nb, C, dec);
-        for (int k = 0; k < nb; k++) {
-            int i = b0 + k;
-            SwapResult res;
-            if (swap_finish_face(&fs, i, in + cimg * k, dec + cimg * k, &o, &res, &err)) goto fail_prog;
-            iters += res.iters;
-            ProvenanceInfo pi;
-            swap_provenance(&pi, &run, &g, m, &o, fs.faces[i].source, with_label);
-            char name[32];
-            snprintf(name, sizeof name, "%06d.png", i);
-            sl_path_join(path, sizeof path, pdir, name);
-            int w = provenance_write_png(path, &res.frame, &pi, &key, &err);
-            if (!w && raw) {
-                sl_path_join(path, sizeof path, rawdir, name);
-                w = provenance_write_png(path, &res.raw, &pi, &key, &err);
-            }
-            if (!w && raw) {
-                sl_path_join(path, sizeof path, maskdir, name);
-                PngText t = {"Description", "swaplab swap blend mask (not a face; 255 = swapped face)"};
-                w = image_save_png(path, &res.mask, &t, 1, &err);
-            }
-            swap_result_free(&res);
-            if (w) goto fail_prog;
-            json_array_append_new(outputs, json_pack("{s:i,s:s,s:s}", "face", i, "input", fs.faces[i].source, "output",
-                                                     name));
-            sl_progress_update(&prog, i + 1, NULL);
-        }
-    }
+    int *idx = xmalloc(sizeof(int) * (size_t)n);
+    for (int i = 0; i < n; i++) idx[i] = i;
+    SwapOut so = {&run, &g, m, &o, &fs, &key, with_label, raw, pdir, rawdir, maskdir, outputs, &prog, 0, 0};
+    int sr = swap_faces(m, &ctx, g.target, &fs, idx, n, &o, write_output, NULL, &so, &err);
+    free(idx);
+    if (sr) goto fail_prog;
+    long iters = so.iters;
     double secs = sl_now() - t0;
     char summary[400];
     snprintf(summary, sizeof summary, "%d faces in %.1f s (%.2f frames/s)", n, secs, secs > 0 ? n / secs : 0);
@@ -236,7 +246,6 @@ fail:
 done:
     sl_unlock(&lock);
     json_decref(outputs);
-    free(in), free(dec);
     if (dev) {
         if (m) nn_model_release_device(&m->model, &ctx);
         nn_device_release(&ctx);

@@ -25,7 +25,6 @@
 #include "util/progress.h"
 #include "util/rng.h"
 
-#define DS_BATCH 8
 
 void ds_config_default(DsConfig *c) {
     memset(c, 0, sizeof *c);
@@ -275,74 +274,79 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
     progress(w);
 }
 
-/* The swaps of faces[0..n) of `frame_of` (the target: the person in the frame) receiving the face
- * of `face_of` (the source): one batched model step, then each face is composited into its frame,
- * cropped by the same box as its real sample and written with provenance. */
-static void write_swaps(DsWriter *w, SwapModel *m, NnCtx *ctx, const RunInfo *run, DsIdentity *frame_of,
-                        DsIdentity *face_of, const int *faces, int n, float *in, float *dec) {
-    const DsConfig *c = w->c;
+/* What one pair's swaps need in swap_faces' callback. */
+typedef struct {
+    DsWriter *w;
+    SwapModel *m;
+    const RunInfo *run;
     SwapGate g;
-    memset(&g, 0, sizeof g);
-    g.target = face_of->model_id;
-    g.from = frame_of->ci, g.to = face_of->ci;
-    snprintf(g.from_dir, sizeof g.from_dir, "%s", frame_of->dir);
-    snprintf(g.to_dir, sizeof g.to_dir, "%s", face_of->dir);
+    DsIdentity *frame_of, *face_of;
+} DsSwapJob;
+
+static void swap_skipped(int face, const SlErr *why, void *user) {
+    (void)face;
+    skip_sample(((DsSwapJob *)user)->w, "a fake sample", why);
+}
+
+/* One composited swap of face i: cropped by the same box as its real sample and written with
+ * provenance, with its mask and landmarks. A failed write stops the run (write_failed). */
+static int swap_written(int i, SwapResult *res, void *user, SlErr *err) {
+    DsSwapJob *J = user;
+    DsWriter *w = J->w;
+    const DsConfig *c = w->c;
+    DsIdentity *frame_of = J->frame_of, *face_of = J->face_of;
     const int C = frame_of->fs.crop, S = c->size;
-    const size_t cimg = 3 * (size_t)C * C;
-    for (int b0 = 0; b0 < n; b0 += DS_BATCH) {
-        int idx[DS_BATCH], nb = 0;
-        SlErr err;
-        for (int k = b0; k < n && k < b0 + DS_BATCH; k++) {
-            if (faceset_load_face(&frame_of->fs, faces[k], in + cimg * nb, &err)) skip_sample(w, "a fake sample", &err);
-            else idx[nb++] = faces[k];
-        }
-        if (nb == 0) continue;
-        swap_run_model(m, ctx, g.target, in, nb, C, dec);
-        for (int k = 0; k < nb; k++) {
-            int i = idx[k];
-            SwapResult res;
-            if (swap_finish_face(&frame_of->fs, i, in + cimg * k, dec + cimg * k, &c->swap, &res, &err)) {
-                skip_sample(w, "a fake sample", &err);
-                continue;
-            }
-            const FaceRecord *r = &frame_of->fs.faces[i];
-            Affine box;
-            dsx_face_box(&r->affine, C, S, &box);
-            Image crop;
-            dsx_crop(&res.frame, &box, S, &crop);
-            /* the mask at sample size: the sample box is the crop's affine scaled by S / C */
-            Image ms = res.mask.w == S ? image_clone(&res.mask) : image_resize(&res.mask, S, S);
-            float *mask = xmalloc((size_t)S * S * sizeof *mask);
-            for (size_t p = 0; p < (size_t)S * S; p++) mask[p] = ms.px[p * ms.c] / 255.0f;
-            image_free(&ms);
-            swap_result_free(&res);
-            ProvenanceInfo pi;
-            swap_provenance(&pi, run, &g, m, &c->swap, r->source, c->with_label);
-            pi.wm_key = c->wm_key;
-            pi.has_payload = 1;
-            pi.payload = w->payload;
-            char rel[512], path[4700], clip[300];
-            snprintf(rel, sizeof rel, "%s/fake/%s_to_%s_%06d.png", dsx_split_name(frame_of->split), frame_of->safe,
-                     face_of->safe, i);
-            sl_path_join(path, sizeof path, c->out, rel);
-            int wf = provenance_write_png(path, &crop, &pi, w->key, &err);
-            image_free(&crop);
-            if (wf) {
-                free(mask);
-                write_failed(w, &err);
-                return;
-            }
-            float lm[ALIGN_NLM][2];
-            align_transform_landmarks(&box, r->lm_src, lm);
-            clip_id(clip, sizeof clip, frame_of, face_of, "swap");
-            csv_row(w, rel, "swap", face_of, frame_of, i, clip);
-            write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, mask, lm);
-            free(mask);
-            frame_of->n_fake++;
-            w->done++;
-            progress(w);
-        }
+    const FaceRecord *r = &frame_of->fs.faces[i];
+    Affine box;
+    dsx_face_box(&r->affine, C, S, &box);
+    Image crop;
+    dsx_crop(&res->frame, &box, S, &crop);
+    /* the mask at sample size: the sample box is the crop's affine scaled by S / C */
+    Image ms = res->mask.w == S ? image_clone(&res->mask) : image_resize(&res->mask, S, S);
+    float *mask = xmalloc((size_t)S * S * sizeof *mask);
+    for (size_t p = 0; p < (size_t)S * S; p++) mask[p] = ms.px[p * ms.c] / 255.0f;
+    image_free(&ms);
+    ProvenanceInfo pi;
+    swap_provenance(&pi, J->run, &J->g, J->m, &c->swap, r->source, c->with_label);
+    pi.wm_key = c->wm_key;
+    pi.has_payload = 1;
+    pi.payload = w->payload;
+    char rel[512], path[4700], clip[300];
+    snprintf(rel, sizeof rel, "%s/fake/%s_to_%s_%06d.png", dsx_split_name(frame_of->split), frame_of->safe,
+             face_of->safe, i);
+    sl_path_join(path, sizeof path, c->out, rel);
+    int wf = provenance_write_png(path, &crop, &pi, w->key, err);
+    image_free(&crop);
+    if (wf) {
+        free(mask);
+        write_failed(w, err);
+        return -1;
     }
+    float lm[ALIGN_NLM][2];
+    align_transform_landmarks(&box, r->lm_src, lm);
+    clip_id(clip, sizeof clip, frame_of, face_of, "swap");
+    csv_row(w, rel, "swap", face_of, frame_of, i, clip);
+    write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, mask, lm);
+    free(mask);
+    frame_of->n_fake++;
+    w->done++;
+    progress(w);
+    return w->failed ? -1 : 0;
+}
+
+/* The swaps of faces[0..n) of `frame_of` (the target: the person in the frame) receiving the face
+ * of `face_of` (the source), through the swap runner shared with `swaplab swap` (infer/swap.h). */
+static void write_swaps(DsWriter *w, SwapModel *m, NnCtx *ctx, const RunInfo *run, DsIdentity *frame_of,
+                        DsIdentity *face_of, const int *faces, int n) {
+    DsSwapJob J = {w, m, run, {0}, frame_of, face_of};
+    J.g.target = face_of->model_id;
+    J.g.from = frame_of->ci, J.g.to = face_of->ci;
+    snprintf(J.g.from_dir, sizeof J.g.from_dir, "%s", frame_of->dir);
+    snprintf(J.g.to_dir, sizeof J.g.to_dir, "%s", face_of->dir);
+    SlErr err;
+    if (swap_faces(m, ctx, J.g.target, &frame_of->fs, faces, n, &w->c->swap, swap_written, swap_skipped, &J, &err) &&
+        !w->failed)
+        write_failed(w, &err);
 }
 
 static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
@@ -377,7 +381,6 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     SlAtomicFile af;
     DsIdentity *ids = xcalloc((size_t)c->n_sets + 1, sizeof *ids);
     DsxPair *pairs = NULL;
-    float *in = NULL, *dec = NULL;
     json_t *dfb = json_object();
     SlProgress prog;
     int prog_on = 0;
@@ -506,12 +509,6 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         nn_ctx_init(&ctx, c->threads, 1);
         if (nn_device_select(&ctx, c->device, err)) goto fail;
         dev = 1;
-        int maxc = 0;
-        for (int i = 0; i < n; i++)
-            if (ids[i].fs.crop > maxc) maxc = ids[i].fs.crop;
-        const size_t cimg = 3 * (size_t)maxc * maxc;
-        in = xmalloc(sizeof(float) * cimg * DS_BATCH);
-        dec = xmalloc(sizeof(float) * cimg * DS_BATCH);
     }
     DsWriter w = {c, swaps ? m->arch.preset : "", swaps ? run.sha256 : "", payload, &key, af.f, dfb, 0, 0, &prog,
                   (uint64_t)c->seed};
@@ -532,7 +529,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
             int ns = 0;
             for (int j = 0; j < d->n_faces; j++)
                 if (dsx_partner(i, j, np) == p) sel[ns++] = d->faces[j];
-            if (ns && !w.failed) write_swaps(&w, m, &ctx, &run, d, &ids[partners[p]], sel, ns, in, dec);
+            if (ns && !w.failed) write_swaps(&w, m, &ctx, &run, d, &ids[partners[p]], sel, ns);
         }
     }
     free(sel);
@@ -646,7 +643,7 @@ fail:
     if (csv_open) sl_atomic_abort(&af);
 done:
     json_decref(dfb);
-    free(in), free(dec), free(pairs);
+    free(pairs);
     if (dev) {
         if (m) nn_model_release_device(&m->model, &ctx);
         nn_device_release(&ctx);

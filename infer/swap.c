@@ -260,6 +260,40 @@ int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *s
     return 0;
 }
 
+int swap_faces(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, const int *idx, int n, const SwapOptions *o,
+               SwapFaceDone done, SwapFaceSkip skip, void *user, SlErr *err) {
+    SL_ASSERT(n >= 0 && done);
+    if (swap_check_sizes(m, fs, err)) return -1;
+    const int C = fs->crop;
+    const size_t cimg = 3 * (size_t)C * C;
+    float *in = xmalloc(sizeof(float) * cimg * SWAP_BATCH), *dec = xmalloc(sizeof(float) * cimg * SWAP_BATCH);
+    int rc = 0;
+    for (int b0 = 0; b0 < n && rc == 0; b0 += SWAP_BATCH) {
+        int got[SWAP_BATCH], nb = 0;
+        for (int k = b0; k < n && k < b0 + SWAP_BATCH && rc == 0; k++) {
+            SlErr why;
+            if (faceset_load_face(fs, idx[k], in + cimg * nb, &why) == 0) got[nb++] = idx[k];
+            else if (skip) skip(idx[k], &why, user);
+            else rc = -1, *err = why;
+        }
+        if (rc || nb == 0) continue;
+        swap_run_model(m, ctx, target, in, nb, C, dec);
+        for (int k = 0; k < nb && rc == 0; k++) {
+            SwapResult r;
+            SlErr why;
+            if (swap_finish_face(fs, got[k], in + cimg * k, dec + cimg * k, o, &r, &why)) {
+                if (skip) skip(got[k], &why, user);
+                else rc = -1, *err = why;
+                continue;
+            }
+            if (done(got[k], &r, user, err)) rc = -1;
+            swap_result_free(&r);
+        }
+    }
+    free(in), free(dec);
+    return rc;
+}
+
 int swap_face(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, int i, const SwapOptions *o,
               SwapResult *r, SlErr *err) {
     memset(r, 0, sizeof *r);

@@ -116,6 +116,19 @@ int swap_face(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, int i, co
 int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *swapped, const SwapOptions *o,
                      SwapResult *r, SlErr *err);
 void swap_result_free(SwapResult *r);
+
+/* ---- the one swap runner of `swap` and `dataset` ------------------------------------------------
+ * Swaps the faces idx[0..n) of fs (ascending or not) to the model identity `target`: the crops go
+ * through the model SWAP_BATCH at a time (on ctx's device), then each face is composited into its
+ * frame with o (swap_finish_face) and handed to done(face, &r, user, err), which must not keep r
+ * (it is freed after the call). A face that cannot be read or composited goes to skip(face, why,
+ * user) and the run goes on; with skip NULL it stops the run (-1 with err). done returning non-zero
+ * stops the run too (-1; done fills err). Returns 0 when every face went to done or skip. */
+#define SWAP_BATCH 8
+typedef int (*SwapFaceDone)(int face, SwapResult *r, void *user, SlErr *err);
+typedef void (*SwapFaceSkip)(int face, const SlErr *why, void *user);
+int swap_faces(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, const int *idx, int n, const SwapOptions *o,
+               SwapFaceDone done, SwapFaceSkip skip, void *user, SlErr *err);
 /* 0 when every face in [0, n) keeps its frame, else -1 naming the first one that does not. */
 int swap_check_frames(const FaceSet *fs, int n, SlErr *err);
 
