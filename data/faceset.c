@@ -177,6 +177,7 @@ static void read_subject(FaceSet *fs) {
 
 int faceset_load(const char *dir, FaceSet *fs, SlErr *err) {
     memset(fs, 0, sizeof *fs);
+    sl_crypto_init();
     if (strlen(dir) >= sizeof fs->dir - 64) return sl_fail(err, "%s: path too long", dir);
     if (!sl_is_dir(dir)) return sl_fail(err, "%s: not a directory (expected a face set made by `swaplab synth` or `swaplab extract`)", dir);
     snprintf(fs->dir, sizeof fs->dir, "%s", dir);
@@ -239,6 +240,13 @@ int faceset_load(const char *dir, FaceSet *fs, SlErr *err) {
         }
         if (w != r->crop || h != r->crop) {
             sl_fail(err, "%s: %s is %dx%d, but the record says crop %d", where, fp, w, h, r->crop);
+            goto fail;
+        }
+        char hex[65];
+        if (sl_sha256_file(fp, hex, err)) goto fail;
+        if (strcmp(hex, r->sha256) != 0) {
+            sl_fail(err, "%s: %s has changed since the face set was written (its SHA-256 differs from the record's)",
+                    where, fp);
             goto fail;
         }
         if (r->source[0]) {

@@ -147,7 +147,10 @@ check_fails "under the policy a manifest signed by another key is refused" 1 "no
 init "$T/h" --subject vol-020 --force --sign "$P/coord.key" --revocations "$R2" >/dev/null
 check_fails "revoking under the policy needs --sign" 1 "must be signed by a coordinator" \
   "$S" consent revoke vol-099 --reason x --policy "$P/policy.json"
-check "revoke --sign writes the policy's signed list" "$S" consent revoke vol-099 --reason x --policy "$P/policy.json" --sign "$P/coord.key"
+check "revoke --create makes the policy's empty signed list" "$S" consent revoke --create --policy "$P/policy.json" --sign "$P/coord.key"
+check "a coordinator-signed manifest with the empty signed list is accepted" "$S" consent verify "$T/h" --policy "$P/policy.json"
+check_fails "revoke --create keeps an existing list" 1 "already there" "$S" consent revoke --create --policy "$P/policy.json" --sign "$P/coord.key"
+check "revoke --sign adds to the policy's signed list" "$S" consent revoke vol-099 --reason x --policy "$P/policy.json" --sign "$P/coord.key"
 check "the policy's list is signed" grep -q '"signature"' "$P/revoked.json"
 check "a coordinator-signed manifest with a signed list is accepted" "$S" consent verify "$T/h" --policy "$P/policy.json"
 check "the policy from the per-user config applies too" bash -c \
