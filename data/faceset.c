@@ -139,7 +139,8 @@ void faceset_free(FaceSet *fs) {
 
 /* Reads the width/height from a PNG's IHDR. Returns 0, -1 (unreadable), -2 (not a PNG). */
 static int png_size(const char *path, int *w, int *h) {
-    FILE *f = fopen(path, "rb");
+    SlErr e;
+    FILE *f = sl_fopen_read(path, &e);
     if (!f) return -1;
     unsigned char b[24];
     size_t n = fread(b, 1, sizeof b, f);
