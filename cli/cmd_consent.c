@@ -288,6 +288,7 @@ static int sub_verify(int argc, char **argv) {
 static int sub_revoke(int argc, char **argv) {
     const char *why = NULL, *revocations = NULL, *date = NULL, *digest = NULL, *manifest = NULL, *sign = NULL,
                *policy = NULL;
+    int create = 0;
     SlArg spec[] = {
         {"--reason", SL_ARG_STR, &why, "TEXT", "why (required), e.g. \"subject withdrew consent by email\""},
         {"--revocations", SL_ARG_STR, &revocations, "FILE", "revocation list (default: the policy's list, else $SWAPLAB_REVOCATIONS or the per-user list)"},
@@ -296,6 +297,7 @@ static int sub_revoke(int argc, char **argv) {
         {"--manifest", SL_ARG_STR, &manifest, "DIR", "revoke the consent manifest of the face set DIR by its SHA-256"},
         {"--sign", SL_ARG_STR, &sign, "KEYFILE", "sign the list with this secret key (required under a lab policy; none by default)"},
         {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy (default: $SWAPLAB_POLICY, the per-user or system policy)"},
+        {"--create", SL_ARG_FLAG, &create, NULL, "create an empty list (signed with --sign): a lab policy needs one from the start"},
         {0},
     };
     SlStrList pos;
@@ -313,6 +315,21 @@ static int sub_revoke(int argc, char **argv) {
     int npos = pos.n;
     free(pos.v);
     if (npos > 1) return sl_usage_error("consent revoke", "expected at most one SUBJECT");
+    if (create) {
+        if (subject || digest || manifest || why || date)
+            return sl_usage_error("consent revoke", "--create takes only --sign, --revocations and --policy");
+        SlErr err;
+        SlKeypair kp;
+        char path[4096];
+        if (consent_policy_select(policy, &err) || consent_revocations_path(revocations, path, sizeof path, &err) ||
+            (sign && sl_key_load_secret(sign, &kp, &err)))
+            return refuse("revoke", err.msg);
+        int rc = consent_revocations_create(revocations, sign ? &kp : NULL, &err);
+        if (sign) sodium_memzero(&kp, sizeof kp);
+        if (rc) return refuse("revoke", err.msg);
+        printf("%s: empty revocation list created%s\n", path, sign ? " (signed)" : "");
+        return 0;
+    }
     if (digest && manifest) return sl_usage_error("consent revoke", "give --digest or --manifest, not both");
     if (!subject && !digest && !manifest)
         return sl_usage_error("consent revoke", "name a SUBJECT, or a manifest with --digest or --manifest");

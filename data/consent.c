@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "util/fs.h"
+#include "util/lock.h"
 
 #define MAX_DEPTH 8
 #define MAX_IMAGES 2000000
@@ -715,53 +716,8 @@ int consent_revocations_path(const char *path, char *out, size_t n, SlErr *err) 
     return revocations_target(path, &pol, out, n, err) < 0 ? -1 : 0;
 }
 
-int consent_revoke(const char *path, const char *subject, const char *sha256, const char *why, const char *date,
-                   const SlKeypair *sign, int *already, SlErr *err) {
-    if (already) *already = 0;
-    if (subject && !subject_valid(subject))
-        return sl_fail(err, "bad subject '%s': it must be %s", subject, SUBJECT_RULE);
-    char sha[65] = "";
-    if (sha256) {
-        if (strlen(sha256) != 64) return sl_fail(err, "bad manifest digest '%.80s': expected 64 hex digits", sha256);
-        for (int i = 0; i < 64; i++) sha[i] = (char)((sha256[i] >= 'A' && sha256[i] <= 'F') ? sha256[i] - 'A' + 'a' : sha256[i]);
-        sha[64] = 0;
-        if (!hex_ok(sha, 64)) return sl_fail(err, "bad manifest digest '%.80s': expected 64 hex digits", sha256);
-    }
-    if (!subject && !*sha) return sl_fail(err, "a revocation names a subject or a manifest digest");
-    if (!why || !*why) return sl_fail(err, "a revocation needs a reason (e.g. \"subject withdrew consent\")");
-    char today[16];
-    sl_utc_date(today);
-    if (!date) date = today;
-    if (!consent_date_valid(date)) return sl_fail(err, "bad date '%s': expected YYYY-MM-DD", date);
-
-    ConsentPolicy pol;
-    char where[4096];
-    int hp = revocations_target(path, &pol, where, sizeof where, err);
-    if (hp < 0) return sl_failctx(err, "refusing to rewrite the revocation list");
-    if (hp == 1 && (!sign || consent_policy_key(&pol, sign->pk) < 0))
-        return sl_fail(err, "%s: under the lab policy %s the revocation list must be signed by a coordinator: pass "
-                            "--sign KEYFILE with a coordinator's secret key", where, pol.path);
-    ConsentRevocations r;
-    if (revocations_load(where, 1, &r, err)) return sl_failctx(err, "refusing to rewrite the revocation list");
-    if (r.is_signed && !sign) {
-        char pkh[65];
-        sl_hex(pkh, r.signer_pk, 32);
-        consent_revocations_free(&r);
-        return sl_fail(err, "%s: the revocation list is signed (key %.16s...); pass --sign KEYFILE so it stays signed",
-                       where, pkh);
-    }
-    if ((!subject || consent_revocations_find(&r, subject)) && (!*sha || consent_revocations_find_digest(&r, sha))) {
-        consent_revocations_free(&r);
-        if (already) *already = 1;
-        return 0;
-    }
-    json_t *list = json_array();
-    for (int i = 0; i < r.n; i++)
-        json_array_append_new(list, pack_entry(r.v[i].subject, r.v[i].sha256, r.v[i].date, r.v[i].reason));
-    consent_revocations_free(&r);
-    char *clean = utf8_sanitize(why);
-    json_array_append_new(list, pack_entry(subject, sha, date, clean));
-    free(clean);
+/* Writes the list (entries: a JSON array, consumed) to where atomically, signed when sign. */
+static int write_list(const char *where, json_t *list, const char *today, const SlKeypair *sign, SlErr *err) {
     json_t *root = json_object();
     json_object_set_new(root, "format", json_string(CONSENT_REVOCATIONS_FORMAT));
     json_object_set_new(root, "updated", json_string(today));
@@ -797,6 +753,92 @@ int consent_revoke(const char *path, const char *subject, const char *sha256, co
     }
     free(s);
     return rc;
+}
+
+int consent_revocations_create(const char *path, const SlKeypair *sign, SlErr *err) {
+    ConsentPolicy pol;
+    char where[4096];
+    int hp = revocations_target(path, &pol, where, sizeof where, err);
+    if (hp < 0) return -1;
+    if (hp == 1 && (!sign || consent_policy_key(&pol, sign->pk) < 0))
+        return sl_fail(err, "%s: under the lab policy %s the revocation list must be signed by a coordinator: pass "
+                            "--sign KEYFILE with a coordinator's secret key", where, pol.path);
+    if (path_exists(where)) return sl_fail(err, "%s: a revocation list is already there; it is kept", where);
+    char today[16];
+    sl_utc_date(today);
+    return write_list(where, json_array(), today, sign, err);
+}
+
+static int revoke_locked(const char *where, const char *subject, const char *sha, const char *why, const char *date,
+                         const char *today, const SlKeypair *sign, int *already, SlErr *err);
+
+int consent_revoke(const char *path, const char *subject, const char *sha256, const char *why, const char *date,
+                   const SlKeypair *sign, int *already, SlErr *err) {
+    if (already) *already = 0;
+    if (subject && !subject_valid(subject))
+        return sl_fail(err, "bad subject '%s': it must be %s", subject, SUBJECT_RULE);
+    char sha[65] = "";
+    if (sha256) {
+        if (strlen(sha256) != 64) return sl_fail(err, "bad manifest digest '%.80s': expected 64 hex digits", sha256);
+        for (int i = 0; i < 64; i++) sha[i] = (char)((sha256[i] >= 'A' && sha256[i] <= 'F') ? sha256[i] - 'A' + 'a' : sha256[i]);
+        sha[64] = 0;
+        if (!hex_ok(sha, 64)) return sl_fail(err, "bad manifest digest '%.80s': expected 64 hex digits", sha256);
+    }
+    if (!subject && !*sha) return sl_fail(err, "a revocation names a subject or a manifest digest");
+    if (!why || !*why) return sl_fail(err, "a revocation needs a reason (e.g. \"subject withdrew consent\")");
+    char today[16];
+    sl_utc_date(today);
+    if (!date) date = today;
+    if (!consent_date_valid(date)) return sl_fail(err, "bad date '%s': expected YYYY-MM-DD", date);
+
+    ConsentPolicy pol;
+    char where[4096];
+    int hp = revocations_target(path, &pol, where, sizeof where, err);
+    if (hp < 0) return sl_failctx(err, "refusing to rewrite the revocation list");
+    if (hp == 1 && (!sign || consent_policy_key(&pol, sign->pk) < 0))
+        return sl_fail(err, "%s: under the lab policy %s the revocation list must be signed by a coordinator: pass "
+                            "--sign KEYFILE with a coordinator's secret key", where, pol.path);
+    /* two revocations at once must not lose one: the read-modify-write holds WHERE.lock */
+    char parent[4096];
+    sl_snprintf(parent, sizeof parent, "%s", where);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        if (sl_mkdirs(parent, err)) return -1;
+    }
+    char lpath[4200];
+    snprintf(lpath, sizeof lpath, "%s.lock", where);
+    SlLock lock;
+    if (sl_lock_file(&lock, lpath, "swaplab consent revoke", err)) return -1;
+    int rc = revoke_locked(where, subject, sha, why, date, today, sign, already, err);
+    sl_unlock(&lock);
+    return rc;
+}
+
+static int revoke_locked(const char *where, const char *subject, const char *sha, const char *why, const char *date,
+                         const char *today, const SlKeypair *sign, int *already, SlErr *err) {
+    ConsentRevocations r;
+    if (revocations_load(where, 1, &r, err)) return sl_failctx(err, "refusing to rewrite the revocation list");
+    if (r.is_signed && !sign) {
+        char pkh[65];
+        sl_hex(pkh, r.signer_pk, 32);
+        consent_revocations_free(&r);
+        return sl_fail(err, "%s: the revocation list is signed (key %.16s...); pass --sign KEYFILE so it stays signed",
+                       where, pkh);
+    }
+    if ((!subject || consent_revocations_find(&r, subject)) && (!*sha || consent_revocations_find_digest(&r, sha))) {
+        consent_revocations_free(&r);
+        if (already) *already = 1;
+        return 0;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < r.n; i++)
+        json_array_append_new(list, pack_entry(r.v[i].subject, r.v[i].sha256, r.v[i].date, r.v[i].reason));
+    consent_revocations_free(&r);
+    char *clean = utf8_sanitize(why);
+    json_array_append_new(list, pack_entry(subject, sha, date, clean));
+    free(clean);
+    return write_list(where, list, today, sign, err);
 }
 
 /* ---- the gate -------------------------------------------------------------------------------- */

@@ -205,6 +205,9 @@ int consent_is_revoked_digest(const char *path, const char *subject, const char 
  * its signature verifies, and under a policy only signed by a coordinator key. */
 int consent_revoke(const char *path, const char *subject, const char *sha256, const char *reason,
                    const char *date, const SlKeypair *sign, int *already, SlErr *err);
+/* Creates an empty list where consent_revoke(path, ...) would write (signed when sign; under a
+ * policy sign must be a coordinator's key). Refuses to replace an existing list. */
+int consent_revocations_create(const char *path, const SlKeypair *sign, SlErr *err);
 /* The list consent_revoke(path, ...) writes to (the policy's, else path, else the default). */
 int consent_revocations_path(const char *path, char *out, size_t n, SlErr *err);
 

@@ -140,7 +140,8 @@ void faceset_free(FaceSet *fs) {
 
 /* Reads the width/height from a PNG's IHDR. Returns 0, -1 (unreadable), -2 (not a PNG). */
 static int png_size(const char *path, int *w, int *h) {
-    FILE *f = fopen(path, "rb");
+    SlErr e;
+    FILE *f = sl_fopen_read(path, &e);
     if (!f) return -1;
     unsigned char b[24];
     size_t n = fread(b, 1, sizeof b, f);
@@ -172,6 +173,7 @@ static void read_subject(FaceSet *fs) {
 
 int faceset_load(const char *dir, FaceSet *fs, SlErr *err) {
     memset(fs, 0, sizeof *fs);
+    sl_crypto_init();
     if (strlen(dir) >= sizeof fs->dir - 64) return sl_fail(err, "%s: path too long", dir);
     if (!sl_is_dir(dir)) return sl_fail(err, "%s: not a directory (expected a face set made by `swaplab synth` or `swaplab extract`)", dir);
     snprintf(fs->dir, sizeof fs->dir, "%s", dir);
@@ -234,6 +236,13 @@ int faceset_load(const char *dir, FaceSet *fs, SlErr *err) {
         }
         if (w != r->crop || h != r->crop) {
             sl_fail(err, "%s: %s is %dx%d, but the record says crop %d", where, fp, w, h, r->crop);
+            goto fail;
+        }
+        char hex[65];
+        if (sl_sha256_file(fp, hex, err)) goto fail;
+        if (strcmp(hex, r->sha256) != 0) {
+            sl_fail(err, "%s: %s has changed since the face set was written (its SHA-256 differs from the record's)",
+                    where, fp);
             goto fail;
         }
         if (r->source[0]) {

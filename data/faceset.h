@@ -49,8 +49,9 @@ typedef struct {
 /* Loads and validates DIR/faces.jsonl: every line must parse (errors give the line and column),
  * carry every field with the right type and size, name files that exist inside the set (paths
  * may not leave it), and share one crop size; each aligned PNG's header is read to check its
- * size. Digests are checked by the consent gate (data/consent.h), not here. Returns 0, or -1
- * with err naming the file and line. */
+ * size and its SHA-256 compared with the record's "sha256" (the consent gate, data/consent.h,
+ * checks every image against the manifest as well). Returns 0, or -1 with err naming the file
+ * and line. */
 int faceset_load(const char *dir, FaceSet *fs, SlErr *err);
 void faceset_free(FaceSet *fs);
 

@@ -157,8 +157,10 @@ typedef struct {
  *    is not revoked;
  *  - the --to subject's face set (to_faceset, else the path the model recorded at training; if
  *    neither exists: "pass --to-faceset") passes consent_check(..., "swap") and its subject is
- *    to_subject. revocations: the list's path (NULL: the default). A --to manifest whose digest differs from
- * the one recorded in the model is accepted (the check above is current) with a warning. */
+ *    to_subject. revocations: the list's path (NULL: the default). The --to manifest must be the one
+ *    the model was trained under (same SHA-256; else a copied set relabelled with the source's
+ *    pseudonym could be swapped in), unless a coordinator of the lab policy signed it (a renewal:
+ *    accepted with a warning); the digest the model recorded must not be revoked either. */
 int swap_gate(const RunInfo *run, const char *from_dir, const char *to_subject, const char *to_faceset,
               const char *revocations, SwapGate *g, SlErr *err);
 

@@ -434,11 +434,8 @@ StFile *st_open_mem(const void *buf, size_t len, const char *name, SlErr *err) {
 
 StFile *st_open(const char *path, SlErr *err) {
     SL_ASSERT(host_is_little_endian());
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
+    FILE *fp = sl_fopen_read(path, err); /* a directory, FIFO or device is named as such */
+    if (!fp) return NULL;
     struct stat st;
     if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(fp);

@@ -42,4 +42,11 @@ long=$(printf 'x%.0s' {1..5000})
 check_fails "an --out path over the limit is a clear usage error (it aborted)" 2 "--out: '.*\.\.\.' is 50[0-9][0-9] bytes long; at most 3072" \
   "$SWAPLAB" train --facesets a b --out "$E2E_TMP/$long" --steps 1
 check_fails "a positional path over the limit is a usage error" 2 "is 5000 bytes long" "$SWAPLAB" consent verify "$long"
+# issue 14.8: a FIFO, device or directory where a file is expected is named as such and never blocks
+mkfifo "$E2E_TMP/pipe.safetensors"
+check_fails "info on a FIFO says so, at once (it blocked)" 1 "is a FIFO \(named pipe\), not a regular file" \
+  timeout 20 "$SWAPLAB" info "$E2E_TMP/pipe.safetensors"
+check_fails "verify on a device says so" 1 "/dev/null: is a device" "$SWAPLAB" verify /dev/null
+mkdir -p "$E2E_TMP/adir.png"
+check_fails "verify on a directory says so" 1 "adir.png: is a directory" "$SWAPLAB" verify "$E2E_TMP/adir.png"
 summary e2e_cli

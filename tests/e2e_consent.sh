@@ -147,7 +147,10 @@ check_fails "under the policy a manifest signed by another key is refused" 1 "no
 init "$T/h" --subject vol-020 --force --sign "$P/coord.key" --revocations "$R2" >/dev/null
 check_fails "revoking under the policy needs --sign" 1 "must be signed by a coordinator" \
   "$S" consent revoke vol-099 --reason x --policy "$P/policy.json"
-check "revoke --sign writes the policy's signed list" "$S" consent revoke vol-099 --reason x --policy "$P/policy.json" --sign "$P/coord.key"
+check "revoke --create makes the policy's empty signed list" "$S" consent revoke --create --policy "$P/policy.json" --sign "$P/coord.key"
+check "a coordinator-signed manifest with the empty signed list is accepted" "$S" consent verify "$T/h" --policy "$P/policy.json"
+check_fails "revoke --create keeps an existing list" 1 "already there" "$S" consent revoke --create --policy "$P/policy.json" --sign "$P/coord.key"
+check "revoke --sign adds to the policy's signed list" "$S" consent revoke vol-099 --reason x --policy "$P/policy.json" --sign "$P/coord.key"
 check "the policy's list is signed" grep -q '"signature"' "$P/revoked.json"
 check "a coordinator-signed manifest with a signed list is accepted" "$S" consent verify "$T/h" --policy "$P/policy.json"
 check "the policy from the per-user config applies too" bash -c \
@@ -158,4 +161,11 @@ check_fails "an edited signed list is refused" 1 "bad signature" "$S" consent ve
 check_fails "another revocation list under the policy is refused" 1 "names the revocation list" \
   "$S" consent verify "$T/h" --policy "$P/policy.json" --revocations "$R2"
 check_fails "a missing --policy file is refused" 1 "no lab policy file there" "$S" consent verify "$T/h" --policy "$T/nope.json"
+# the commands that use face sets apply the policy too (synthetic sets included: they are unsigned)
+check "synth 2 identities" "$S" synth --out "$T/syn" --identities 2 --frames 2 --size 96 --crop 64
+check_fails "train --policy refuses unsigned manifests" 1 "not signed, but the lab policy" \
+  "$S" train --facesets "$T/syn/synth-0001" "$T/syn/synth-0002" --out "$T/pol-run" --steps 1 --policy "$P/policy.json"
+check "the refused train left no run directory" test ! -e "$T/pol-run"
+check_fails "train under \$SWAPLAB_POLICY refuses them too" 1 "not signed, but the lab policy" \
+  env SWAPLAB_POLICY="$P/policy.json" "$S" train --facesets "$T/syn/synth-0001" "$T/syn/synth-0002" --out "$T/pol-run" --steps 1
 summary e2e_consent

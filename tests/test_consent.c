@@ -3,6 +3,7 @@
  * synthetic manifest, hostile manifests. Face sets are a few tiny random PNGs made here. */
 #include <jansson.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "data/consent.h"
@@ -937,6 +938,43 @@ static void t_policy_names_the_list_and_system_policy_wins(void) {
     consent_reasons_free(&why);
 }
 
+/* issue 14.6: revocations written at the same moment are all kept (the list is locked while it is
+ * read and rewritten) */
+static void t_concurrent_revocations_all_kept(void) {
+    char rev[512];
+    ConsentOptions o = opts(rev, sizeof rev);
+    (void)o;
+    enum { N = 12 };
+    pid_t kids[N];
+    for (int i = 0; i < N; i++) {
+        kids[i] = fork();
+        SL_ASSERT(kids[i] >= 0);
+        if (kids[i] == 0) {
+            char subj[32];
+            snprintf(subj, sizeof subj, "vol-%03d", i);
+            SlErr e;
+            int already;
+            for (int tries = 0; tries < 200; tries++) { /* a busy lock is an error: try again */
+                if (consent_revoke(rev, subj, NULL, "withdrew", NULL, NULL, &already, &e) == 0) _exit(0);
+                usleep(5000);
+            }
+            _exit(1);
+        }
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        int st;
+        SL_ASSERT(waitpid(kids[i], &st, 0) == kids[i]);
+        ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    CHECK(ok == N);
+    ConsentRevocations list;
+    SlErr err;
+    CHECKF(consent_revocations_load(rev, &list, &err) == 0, "%s", err.msg);
+    CHECKF(list.n == N, "%d of %d revocations kept", list.n, N);
+    consent_revocations_free(&list);
+}
+
 int main(void) {
     setenv("SL_QUIET", "1", 0);
     setenv("XDG_CONFIG_HOME", test_tmpdir(), 1); /* no per-user policy */
@@ -979,6 +1017,7 @@ int main(void) {
     RUN(t_revoke_by_manifest_digest);
     RUN(t_policy_requires_coordinator_signatures);
     RUN(t_policy_names_the_list_and_system_policy_wins);
+    RUN(t_concurrent_revocations_all_kept);
     RUN(t_env_default_revocation_path);
     return test_summary("test_consent");
 }

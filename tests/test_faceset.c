@@ -213,6 +213,15 @@ static void t_refusals(void) {
     CHECK(faceset_load(dir, &fs, &err) == -1);
     CHECKF(strstr(err.msg, "faces.jsonl:2") && strstr(err.msg, "32x32"), "%s", err.msg);
 
+    /* issue 14.8: an aligned PNG replaced by another of the same size (the "sha256" was never checked) */
+    make_set(&r, "bad8", 2, 64, dir, sizeof dir);
+    Image other = random_frame(&r, 64, 64);
+    sl_path_join(p, sizeof p, dir, "aligned/000001.png");
+    CHECK(image_save_png(p, &other, NULL, 0, &err) == 0);
+    image_free(&other);
+    CHECK(faceset_load(dir, &fs, &err) == -1);
+    CHECKF(strstr(err.msg, "faces.jsonl:2") && strstr(err.msg, "000001.png") && strstr(err.msg, "SHA-256"), "%s", err.msg);
+
     /* not a face set at all; an empty faces.jsonl */
     CHECK(faceset_load(test_tmpdir(), &fs, &err) == -1 && strstr(err.msg, "faces.jsonl"));
     make_set(&r, "bad7", 1, 64, dir, sizeof dir);

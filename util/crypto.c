@@ -35,8 +35,8 @@ void sl_sha256_hex(const void *data, size_t len, char hex[65]) {
 }
 
 int sl_sha256_file(const char *path, char hex[65], SlErr *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = sl_fopen_read(path, err); /* never blocks on a FIFO put in a face set */
+    if (!f) return -1;
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     unsigned char buf[1 << 16];

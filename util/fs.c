@@ -75,7 +75,7 @@ int sl_write_atomic(const char *path, const void *data, size_t len, SlErr *err) 
 int sl_check_regular(const char *path, SlErr *err) {
     struct stat st;
     if (stat(path, &st) != 0) {
-        if (errno == ENOENT) return sl_fail(err, "%s: no such file", path);
+        if (errno == ENOENT) return sl_fail(err, "%s: no such file or directory", path);
         return sl_fail(err, "%s: cannot read: %s", path, strerror(errno));
     }
     if (S_ISREG(st.st_mode)) return 0;
@@ -86,22 +86,37 @@ int sl_check_regular(const char *path, SlErr *err) {
     return sl_fail(err, "%s: not a regular file", path);
 }
 
-int sl_read_file(const char *path, size_t max_len, char **data, size_t *len, SlErr *err) {
-    *data = NULL;
-    if (len) *len = 0;
-    if (sl_check_regular(path, err)) return -1;
+FILE *sl_fopen_read(const char *path, SlErr *err) {
+    if (sl_check_regular(path, err)) return NULL;
     /* O_NONBLOCK: a FIFO put there after the check must not block the open */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) {
+        sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return sl_fail(err, "%s: not a regular file", path);
+        sl_fail(err, "%s: not a regular file", path);
+        return NULL;
     }
     FILE *f = fdopen(fd, "rb");
     if (!f) {
         close(fd);
-        return sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        sl_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    }
+    return f;
+}
+
+int sl_read_file(const char *path, size_t max_len, char **data, size_t *len, SlErr *err) {
+    *data = NULL;
+    if (len) *len = 0;
+    FILE *f = sl_fopen_read(path, err);
+    if (!f) return -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        fclose(f);
+        return sl_fail(err, "%s: cannot read: %s", path, strerror(errno));
     }
     if ((unsigned long long)st.st_size > max_len) {
         fclose(f);

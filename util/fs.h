@@ -24,9 +24,13 @@ int sl_atomic_commit(SlAtomicFile *af, SlErr *err); /* closes; on failure remove
 void sl_atomic_abort(SlAtomicFile *af);              /* closes and removes the temp */
 
 /* 0 when path is a regular file (symlinks followed), else -1 with err saying what is there
- * instead: "no such file", "is a directory, not a file", "is a FIFO (named pipe), not a regular
+ * instead: "no such file or directory", "is a directory, not a file", "is a FIFO (named pipe), not a regular
  * file", "is a device, not a regular file". */
 int sl_check_regular(const char *path, SlErr *err);
+
+/* fopen(path, "rb") for a regular file only (sl_check_regular's message otherwise), without
+ * blocking on a FIFO. NULL with err. */
+FILE *sl_fopen_read(const char *path, SlErr *err);
 
 /* Reads a whole file (at most max_len bytes, else an error) into a malloc'ed buffer with a
  * terminating NUL byte (not counted in *len). Anything but a regular file is refused as
