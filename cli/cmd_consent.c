@@ -41,7 +41,7 @@ static int draft_differences(json_t *draft, const char *dir) {
         int found = -1;
         for (int k = 0; k < nd; k++)
             if (strcmp(disk[k], json_string_value(p)) == 0) found = k;
-        char full[4096];
+        char full[SL_PATH_MAX];
         sl_path_join(full, sizeof full, dir, json_string_value(p));
         if (found < 0) {
             fprintf(stderr, "  %s: removed since extract wrote the draft\n", full);
@@ -159,7 +159,7 @@ static int sub_init(int argc, char **argv) {
 
     char *source = NULL;
     void *old = NULL;
-    char mpath[4096];
+    char mpath[SL_PATH_MAX];
     sl_path_join(mpath, sizeof mpath, dir, CONSENT_FILE);
     if (sl_is_file(mpath)) {
         if (consent_load(dir, &old, &err)) {
@@ -320,7 +320,7 @@ static int sub_revoke(int argc, char **argv) {
             return sl_usage_error("consent revoke", "--create takes only --sign, --revocations and --policy");
         SlErr err;
         SlKeypair kp;
-        char path[4096];
+        char path[SL_PATH_MAX];
         if (consent_policy_select(policy, &err) || consent_revocations_path(revocations, path, sizeof path, &err) ||
             (sign && sl_key_load_secret(sign, &kp, &err)))
             return refuse("revoke", err.msg);
@@ -340,7 +340,7 @@ static int sub_revoke(int argc, char **argv) {
     if (consent_policy_select(policy, &err)) return refuse("revoke", err.msg);
     char mdigest[65];
     if (manifest) {
-        char mpath[4096];
+        char mpath[SL_PATH_MAX];
         sl_path_join(mpath, sizeof mpath, manifest, CONSENT_FILE);
         if (sl_sha256_file(mpath, mdigest, &err)) return refuse("revoke", err.msg);
         digest = mdigest;
@@ -349,7 +349,7 @@ static int sub_revoke(int argc, char **argv) {
     if (sign && sl_key_load_secret(sign, &kp, &err)) return refuse("revoke", err.msg);
     if (!sign) memset(&kp, 0, sizeof kp);
     int already;
-    char path[4096];
+    char path[SL_PATH_MAX];
     if (consent_revocations_path(revocations, path, sizeof path, &err)) return refuse("revoke", err.msg);
     int rc = consent_revoke(revocations, subject, digest, why, date, sign ? &kp : NULL, &already, &err);
     sodium_memzero(&kp, sizeof kp);
@@ -393,7 +393,7 @@ static int sub_show(int argc, char **argv) {
     void *root;
     if (consent_load(dir, &root, &err)) return refuse("show", err.msg);
     json_t *j = root;
-    char mpath[4096];
+    char mpath[SL_PATH_MAX];
     sl_path_join(mpath, sizeof mpath, dir, CONSENT_FILE);
     printf("%s\n", mpath);
     show_str(j, "format", "format");

@@ -28,8 +28,8 @@ typedef struct {
     const char *out;
     int ids, frames, limit, det_steps, det_size, quick, train_steps;
     double minutes;
-    char exe[4096];
-    char steps_dir[4096];
+    char exe[SL_PATH_MAX];
+    char steps_dir[SL_PATH_MAX];
     char failed[512]; /* names of failed optional steps */
 } Demo;
 
@@ -43,7 +43,7 @@ static int run_child(const Demo *d, const char *stdout_path, const char *const *
     argv[0] = d->exe;
     for (int i = 0; i < na; i++) argv[i + 1] = args[i];
     argv[na + 1] = NULL;
-    char tmp[4200] = "";
+    char tmp[SL_PATH_MAX] = "";
     if (stdout_path) snprintf(tmp, sizeof tmp, "%s.tmp.%ld", stdout_path, (long)getpid());
     fflush(stdout);
     fflush(stderr);
@@ -80,13 +80,13 @@ static void marker(const Demo *d, const char *name, char *out, size_t n) {
 }
 
 static int step_done(const Demo *d, const char *name) {
-    char p[4096];
+    char p[SL_PATH_MAX];
     marker(d, name, p, sizeof p);
     return sl_is_file(p);
 }
 
 static int mark_done(const Demo *d, const char *name, double secs, SlErr *err) {
-    char p[4096], body[128];
+    char p[SL_PATH_MAX], body[128];
     marker(d, name, p, sizeof p);
     int n = snprintf(body, sizeof body, "{\"step\": \"%s\", \"seconds\": %.1f}\n", name, secs);
     return sl_write_atomic(p, body, (size_t)n, err);
@@ -140,7 +140,7 @@ static int child_ok(const Demo *d, int k, const char *name, const char *out, con
 }
 
 static int do_synth(Demo *d, int k) {
-    char sets[4096], ids[16], frames[16];
+    char sets[SL_PATH_MAX], ids[16], frames[16];
     sl_path_join(sets, sizeof sets, d->out, "sets");
     remove_tree(sets);
     snprintf(ids, sizeof ids, "%d", d->ids);
@@ -151,7 +151,7 @@ static int do_synth(Demo *d, int k) {
 }
 
 static int do_train(Demo *d, int k) {
-    char run[4096], st[4096], s[16][4096], mins[32], steps[32];
+    char run[SL_PATH_MAX], st[SL_PATH_MAX], s[16][4096], mins[32], steps[32];
     sl_path_join(run, sizeof run, d->out, "run");
     sl_path_join(st, sizeof st, run, "state.json");
     int ntrain = d->ids; /* `swaplab dataset` swaps between every pair of a split: the model knows all */
@@ -186,13 +186,13 @@ static int do_train(Demo *d, int k) {
 }
 
 static int do_swap(Demo *d, int k) {
-    char run[4096], a1[4096], b1[4096], lim[16];
+    char run[SL_PATH_MAX], a1[SL_PATH_MAX], b1[SL_PATH_MAX], lim[16];
     sl_path_join(run, sizeof run, d->out, "run");
     set_path(d, 0, a1, sizeof a1);
     set_path(d, 1, b1, sizeof b1);
     snprintf(lim, sizeof lim, "%d", d->limit);
     for (int dir = 0; dir < 2; dir++) {
-        char out[4096], nm[64];
+        char out[SL_PATH_MAX], nm[64];
         const char *to = dir ? "synth-0001" : "synth-0002";
         snprintf(nm, sizeof nm, "swaps/%s", dir ? "synth-0002_to_synth-0001" : "synth-0001_to_synth-0002");
         sl_path_join(out, sizeof out, d->out, nm);
@@ -205,7 +205,7 @@ static int do_swap(Demo *d, int k) {
 }
 
 static int do_detect(Demo *d, int k) {
-    char run[4096], data[4096], det[4096], sets[DEMO_MAX_ARGS][4096];
+    char run[SL_PATH_MAX], data[SL_PATH_MAX], det[SL_PATH_MAX], sets[DEMO_MAX_ARGS][4096];
     sl_path_join(run, sizeof run, d->out, "run");
     sl_path_join(data, sizeof data, d->out, "dataset");
     sl_path_join(det, sizeof det, d->out, "detect");
@@ -232,7 +232,7 @@ static int do_detect(Demo *d, int k) {
     snprintf(msize, sizeof msize, "%d", d->det_size);
     static const char *methods[] = {"spectral", "meso4"};
     for (int m = 0; m < 2; m++) {
-        char model[4096], ev[4096], nm[64];
+        char model[SL_PATH_MAX], ev[SL_PATH_MAX], nm[64];
         snprintf(nm, sizeof nm, "%s.safetensors", methods[m]);
         sl_path_join(model, sizeof model, det, nm);
         snprintf(nm, sizeof nm, "%s.eval.json", methods[m]);
@@ -249,7 +249,7 @@ static int do_detect(Demo *d, int k) {
 
 /* Every swap output, and a JPEG q50 re-encode of each, through `swaplab verify --json`. */
 static int do_verify(Demo *d, int k) {
-    char swaps[4096], vdir[4096], jdir[4096];
+    char swaps[SL_PATH_MAX], vdir[SL_PATH_MAX], jdir[SL_PATH_MAX];
     sl_path_join(swaps, sizeof swaps, d->out, "swaps");
     sl_path_join(vdir, sizeof vdir, d->out, "verify");
     sl_path_join(jdir, sizeof jdir, vdir, "jpeg-q50");
@@ -262,7 +262,7 @@ static int do_verify(Demo *d, int k) {
     const char *png[] = {".png", NULL};
     int rc = 0;
     for (int p = 0; p < 2 && !rc; p++) {
-        char dir[4096];
+        char dir[SL_PATH_MAX];
         sl_snprintf(dir, sizeof dir, "%s/%s/%s", swaps, pairs[p], pairs[p]);
         char **names;
         int m = sl_list_dir(dir, png, &names, &err);
@@ -276,7 +276,7 @@ static int do_verify(Demo *d, int k) {
                 files = xrealloc(files, (size_t)cap * sizeof *files);
                 jpegs = xrealloc(jpegs, (size_t)cap * sizeof *jpegs);
             }
-            char f[4096], j[4096];
+            char f[SL_PATH_MAX], j[SL_PATH_MAX];
             sl_path_join(f, sizeof f, dir, names[i]);
             files[n++] = xstrdup(f);
             Image im;
@@ -300,7 +300,7 @@ static int do_verify(Demo *d, int k) {
         a[0] = "verify", a[1] = "--json";
         for (int i = 0; i < cnt; i++) a[i + 2] = list[i];
         a[cnt + 2] = NULL;
-        char out[4096];
+        char out[SL_PATH_MAX];
         sl_path_join(out, sizeof out, vdir, pass ? "jpeg-q50.json" : "swap-outputs.json");
         /* verify exits 1 when a file is not marked, 3 when one is altered or forged: findings for the
          * report, not failures */
@@ -425,7 +425,7 @@ int cmd_demo(int argc, char **argv) {
                 d.failed);
         return 1;
     }
-    char rp[4096];
+    char rp[SL_PATH_MAX];
     sl_path_join(rp, sizeof rp, d.out, "report/index.html");
     printf("%s\n", rp);
     return 0;

@@ -82,7 +82,7 @@ static int detect_train(int argc, char **argv) {
     c.seed = (uint64_t)seed;
     SlErr err;
     DetDataset ds;
-    char csv[4096];
+    char csv[SL_PATH_MAX];
     sl_path_join(csv, sizeof csv, data, "labels.csv");
     int has_csv = sl_is_file(csv);
     if (!split) split = has_csv ? "train" : "all";
@@ -334,7 +334,7 @@ static int detect_eval(int argc, char **argv) {
         free(ps);
         return fail("eval", &err);
     }
-    char csv[4096];
+    char csv[SL_PATH_MAX];
     sl_path_join(csv, sizeof csv, data, "labels.csv");
     if (!split) split = sl_is_file(csv) ? "test" : "all";
     DetDataset ds;
@@ -529,7 +529,7 @@ static int detect_scan(int argc, char **argv) {
             float *heat = det_model_heatmap(&dm, &im, pt, st, &hh, &hw);
             const char *base = strrchr(pos.v[i], '/');
             base = base ? base + 1 : pos.v[i];
-            char name[1024], path[4096], note[160];
+            char name[1024], path[SL_PATH_MAX], note[160];
             snprintf(name, sizeof name, "%.*s.heat.png", (int)(strchr(base, '.') ? strchr(base, '.') - base : (long)strlen(base)), base);
             sl_path_join(path, sizeof path, heat_dir, name);
             snprintf(note, sizeof note, "occlusion heatmap, %s, patch %d stride %d, P(fake) %.4f", det_model_arch(&dm), pt, st, p);

@@ -119,7 +119,7 @@ int cmd_eval(int argc, char **argv) {
     json_object_set_new(j, "model", json_string(info.model_path));
     json_object_set_new(j, "model_sha256", json_string(info.sha256));
     json_object_set_new(j, "preset", json_string(m->arch.preset));
-    char path[4096];
+    char path[SL_PATH_MAX];
     if (json_out) sl_snprintf(path, sizeof path, "%s", json_out);
     else if (sl_is_dir(model)) sl_path_join(path, sizeof path, model, "eval.json");
     else path[0] = 0;

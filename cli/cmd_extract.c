@@ -42,7 +42,7 @@ static void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(print
 static void buf_printf(Buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    char tmp[4600];
+    char tmp[SL_PATH_MAX];
     int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (k < 0) return;
@@ -176,7 +176,7 @@ int cmd_extract(int argc, char **argv) {
         SlProgress prog;
         sl_progress_begin(&prog, "extract", files.n);
         for (int i = 0; i < files.n; i++) {
-            char name[4096];
+            char name[SL_PATH_MAX];
             snprintf(name, sizeof name, "%s", files.v[i]);
             clean(name);
             Image img;
@@ -271,7 +271,7 @@ int cmd_extract(int argc, char **argv) {
             fprintf(stderr, "swaplab %s: %s\n", CMD, err.msg);
             rc = 1;
         }
-        char rp[4200];
+        char rp[SL_PATH_MAX];
         sl_path_join(rp, sizeof rp, out, "extract_report.txt");
         if (!rc && sl_write_atomic(rp, report.text, report.len, &err)) {
             fprintf(stderr, "swaplab %s: %s\n", CMD, err.msg);

@@ -15,7 +15,7 @@
 #include "util/args.h"
 
 static int info_one(const char *arg, int all) {
-    char path[4096];
+    char path[SL_PATH_MAX];
     run_model_path(arg, path, sizeof path);
     SlErr err;
     StFile *f = st_open(path, &err);
@@ -68,7 +68,7 @@ static int info_one(const char *arg, int all) {
 /* The same facts as info_one as a JSON object (every tensor listed); on an unreadable file an
  * object {"path", "error"}, and *failed is set. */
 static json_t *info_json(const char *arg, int *failed) {
-    char path[4096];
+    char path[SL_PATH_MAX];
     run_model_path(arg, path, sizeof path);
     SlErr err;
     StFile *f = st_open(path, &err);

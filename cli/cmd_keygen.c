@@ -23,11 +23,11 @@ int cmd_keygen(int argc, char **argv) {
                           "the C2PA content credentials of outputs; share PREFIX-ca.crt too (swaplab verify --ca).",
                           spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
-    char def[4096], prefix[4096];
+    char def[SL_PATH_MAX], prefix[SL_PATH_MAX];
     if (!out) {
         sl_key_default_path(def, sizeof def);
         sl_snprintf(prefix, sizeof prefix, "%.*s", (int)(sl_endswith(def, ".key") ? strlen(def) - 4 : strlen(def)), def);
-        char dir[4096];
+        char dir[SL_PATH_MAX];
         sl_snprintf(dir, sizeof dir, "%s", prefix);
         char *slash = strrchr(dir, '/');
         SlErr err;

@@ -46,7 +46,7 @@ static int sub_add(int argc, char **argv) {
                                "Appends each file's SHA-256 to the log and signs a new tree head.", spec, argc, argv,
                                &files, "give at least one file");
     if (r >= 0) return r;
-    char d[4096];
+    char d[SL_PATH_MAX];
     ledger_dir(dir, d, sizeof d);
     SlKeypair key;
     SlErr err;
@@ -72,7 +72,7 @@ static int sub_prove(int argc, char **argv) {
                                spec, argc, argv, &files, "give the file to prove");
     if (r >= 0) return r;
     if (files.n != 1) return free(files.v), sl_usage_error("ledger prove", "give exactly one file");
-    char d[4096];
+    char d[SL_PATH_MAX];
     ledger_dir(dir, d, sizeof d);
     Ledger lg;
     SlErr err;
@@ -117,7 +117,7 @@ static int sub_verify(int argc, char **argv) {
         printf("%s: %s%s\n", proof, r ? "FAILS: " : "holds: ", why);
         return r ? 1 : 0;
     }
-    char d[4096];
+    char d[SL_PATH_MAX];
     ledger_dir(dir, d, sizeof d);
     Ledger lg;
     if (ledger_load(d, &lg, &err)) return fail("verify", &err);
@@ -153,7 +153,7 @@ static int sub_export(int argc, char **argv) {
                           spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
     if (!out) return sl_usage_error("ledger export", "--out DIR is required");
-    char d[4096];
+    char d[SL_PATH_MAX];
     ledger_dir(dir, d, sizeof d);
     Ledger lg;
     SlErr err;
@@ -174,7 +174,7 @@ static int sub_show(int argc, char **argv) {
     int r = sl_args_parse("ledger show", "[--ledger DIR] [--json]", "Prints the log's size and newest signed tree head.",
                           spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
-    char d[4096];
+    char d[SL_PATH_MAX];
     ledger_dir(dir, d, sizeof d);
     Ledger lg;
     SlErr err;

@@ -65,7 +65,7 @@ typedef struct {
 /* DIR/<pair>/NNNNNN.png with provenance, and with --raw the decoded face and the blend mask. */
 static int write_output(int i, SwapResult *res, void *user, SlErr *err) {
     SwapOut *so = user;
-    char name[32], path[4400];
+    char name[32], path[SL_PATH_MAX];
     so->iters += res->iters;
     ProvenanceInfo pi;
     swap_provenance(&pi, so->run, so->g, so->m, so->o, so->fs->faces[i].source, so->with_label);
@@ -163,7 +163,7 @@ int cmd_swap(int argc, char **argv) {
     if (nn_device_select(&ctx, device, &err)) goto fail;
     dev = 1;
 
-    char pair[300], pdir[4096], rawdir[4200], maskdir[4200], path[4400], probe[4200];
+    char pair[300], pdir[SL_PATH_MAX], rawdir[SL_PATH_MAX], maskdir[SL_PATH_MAX], path[SL_PATH_MAX], probe[SL_PATH_MAX];
     snprintf(pair, sizeof pair, "%s_to_%s", g.from.subject, g.to.subject);
     sl_path_join(pdir, sizeof pdir, out, pair);
     sl_path_join(rawdir, sizeof rawdir, pdir, "raw");
@@ -173,7 +173,7 @@ int cmd_swap(int argc, char **argv) {
         goto fail;
     }
     if (sl_lock_dir(&lock, pdir, "swaplab swap", &err)) goto fail;
-    snprintf(probe, sizeof probe, "%s/.swaplab-write-test.%ld", pdir, (long)getpid());
+    sl_snprintf(probe, sizeof probe, "%s/.swaplab-write-test.%ld", pdir, (long)getpid());
     if (sl_write_atomic(probe, "", 0, &err)) {
         sl_failctx(&err, "the output directory is not writable");
         goto fail;

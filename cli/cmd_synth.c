@@ -31,7 +31,7 @@ typedef struct {
 /* Writes the face set of identity s (0-based). The identity draws from stream 2s of the root
  * generator and the frames from stream 2s+1, so a set does not depend on the others. */
 static int write_identity(const SynthJob *job, int s, long *done, SlProgress *prog, SlErr *err) {
-    char subject[32], dir[4096];
+    char subject[32], dir[SL_PATH_MAX];
     snprintf(subject, sizeof subject, "synth-%04d", s + 1);
     sl_path_join(dir, sizeof dir, job->out, subject);
     SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
@@ -84,7 +84,7 @@ static int write_ground_truth(const char *out, int n, SlErr *err) {
     FaceSet *sets = xcalloc((size_t)n, sizeof *sets);
     int rc = 0, loaded = 0;
     for (; loaded < n && !rc; loaded++) {
-        char dir[4096], subject[32];
+        char dir[SL_PATH_MAX], subject[32];
         snprintf(subject, sizeof subject, "synth-%04d", loaded + 1);
         sl_path_join(dir, sizeof dir, out, subject);
         rc = faceset_load(dir, &sets[loaded], err);
@@ -96,14 +96,14 @@ static int write_ground_truth(const char *out, int n, SlErr *err) {
     for (int a = 0; a < n && !rc; a++) {
         for (int b = 0; b < n && !rc; b++) {
             if (a == b) continue;
-            char pair[96], dir[4096];
+            char pair[96], dir[SL_PATH_MAX];
             snprintf(pair, sizeof pair, "ground-truth/%s__%s", sets[a].subject, sets[b].subject);
             sl_path_join(dir, sizeof dir, out, pair);
             if ((rc = sl_mkdirs(dir, err))) break;
             for (int i = 0; i < sets[a].n && !rc; i++) {
                 Image crop;
                 if ((rc = groundtruth_swap(&sets[a], i, &sets[b], &crop, err))) break;
-                char name[32], path[4200], what[256];
+                char name[32], path[SL_PATH_MAX], what[256];
                 snprintf(name, sizeof name, "%06d.png", i);
                 sl_path_join(path, sizeof path, dir, name);
                 snprintf(what, sizeof what, "ground truth of a %s -> %s swap of %s (synthetic render, no real person)",

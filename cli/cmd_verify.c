@@ -145,7 +145,7 @@ static void print_text(const char *path, const VerifyResult *r) {
 
 /* Loads a trusted key or CA; the owned buffers go into the arrays. */
 static int add_own_trust(uint8_t pks[][32], int *npk, uint8_t cas[][SL_CERT_MAX], size_t *calen, int *nca) {
-    char path[4096], prefix[4096], p2[4200];
+    char path[SL_PATH_MAX], prefix[SL_PATH_MAX], p2[SL_PATH_MAX];
     sl_key_default_path(path, sizeof path);
     if (!sl_endswith(path, ".key")) return 0;
     sl_snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(path) - 4), path);

@@ -160,7 +160,7 @@ typedef struct {
 
 static int scan_dir(const char *root, const char *rel, int depth, DirId *stack, StrVec *out,
                     SlErr *err) {
-    char full[4096];
+    char full[SL_PATH_MAX];
     if (*rel) sl_path_join(full, sizeof full, root, rel);
     else sl_snprintf(full, sizeof full, "%s", root);
     struct stat st;
@@ -177,7 +177,7 @@ static int scan_dir(const char *root, const char *rel, int depth, DirId *stack, 
     int rc = 0;
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char r[4096], f[4096];
+        char r[SL_PATH_MAX], f[SL_PATH_MAX];
         if (*rel) sl_path_join(r, sizeof r, rel, e->d_name);
         else sl_snprintf(r, sizeof r, "%s", e->d_name);
         sl_path_join(f, sizeof f, root, r);
@@ -260,7 +260,7 @@ static int load_json(const char *path, const char *data, size_t len, json_t **ou
 
 int consent_load(const char *dir, void **root, SlErr *err) {
     *root = NULL;
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, dir, CONSENT_FILE);
     if (!sl_is_file(path))
         return sl_fail(err, "%s: no consent manifest (record consent with 'swaplab consent init %s')",
@@ -501,7 +501,7 @@ static int revocations_load(const char *path, int missing_ok, ConsentRevocations
 }
 
 int consent_revocations_load(const char *path, ConsentRevocations *out, SlErr *err) {
-    char def[4096];
+    char def[SL_PATH_MAX];
     if (!path) {
         consent_revocations_default_path(def, sizeof def);
         return revocations_load(def, 1, out, err);
@@ -584,7 +584,7 @@ int consent_policy_load(const char *path, ConsentPolicy *p, SlErr *err) {
 int consent_policy_find(const char *explicit_path, const char *system_path, ConsentPolicy *p, SlErr *err) {
     const char *sys = system_path ? system_path : CONSENT_POLICY_SYSTEM;
     const char *chosen = NULL, *how = NULL;
-    char user[4096] = "";
+    char user[SL_PATH_MAX] = "";
     const char *env = getenv("SWAPLAB_POLICY");
     if (explicit_path && *explicit_path) {
         chosen = explicit_path;
@@ -622,7 +622,7 @@ static int revocations_under(const ConsentOptions *opt, int has_policy, const Co
                              ConsentRevocations *out, char *where, size_t n, SlErr *err) {
     memset(out, 0, sizeof *out);
     const char *expl = opt ? opt->revocations : NULL;
-    char path[4096];
+    char path[SL_PATH_MAX];
     int must_exist = 1;
     if (has_policy && pol->revocations[0]) {
         if (expl && !same_file(expl, pol->revocations))
@@ -736,7 +736,7 @@ static int write_list(const char *where, json_t *list, const char *today, const 
     char *s = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
     SL_ASSERT(s);
-    char dir[4096];
+    char dir[SL_PATH_MAX];
     sl_snprintf(dir, sizeof dir, "%s", where);
     char *slash = strrchr(dir, '/');
     int rc = 0;
@@ -757,7 +757,7 @@ static int write_list(const char *where, json_t *list, const char *today, const 
 
 int consent_revocations_create(const char *path, const SlKeypair *sign, SlErr *err) {
     ConsentPolicy pol;
-    char where[4096];
+    char where[SL_PATH_MAX];
     int hp = revocations_target(path, &pol, where, sizeof where, err);
     if (hp < 0) return -1;
     if (hp == 1 && (!sign || consent_policy_key(&pol, sign->pk) < 0))
@@ -792,22 +792,22 @@ int consent_revoke(const char *path, const char *subject, const char *sha256, co
     if (!consent_date_valid(date)) return sl_fail(err, "bad date '%s': expected YYYY-MM-DD", date);
 
     ConsentPolicy pol;
-    char where[4096];
+    char where[SL_PATH_MAX];
     int hp = revocations_target(path, &pol, where, sizeof where, err);
     if (hp < 0) return sl_failctx(err, "refusing to rewrite the revocation list");
     if (hp == 1 && (!sign || consent_policy_key(&pol, sign->pk) < 0))
         return sl_fail(err, "%s: under the lab policy %s the revocation list must be signed by a coordinator: pass "
                             "--sign KEYFILE with a coordinator's secret key", where, pol.path);
     /* two revocations at once must not lose one: the read-modify-write holds WHERE.lock */
-    char parent[4096];
+    char parent[SL_PATH_MAX];
     sl_snprintf(parent, sizeof parent, "%s", where);
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) {
         *slash = 0;
         if (sl_mkdirs(parent, err)) return -1;
     }
-    char lpath[4200];
-    snprintf(lpath, sizeof lpath, "%s.lock", where);
+    char lpath[SL_PATH_MAX];
+    sl_snprintf(lpath, sizeof lpath, "%s.lock", where);
     SlLock lock;
     if (sl_lock_file(&lock, lpath, "swaplab consent revoke", err)) return -1;
     int rc = revoke_locked(where, subject, sha, why, date, today, sign, already, err);
@@ -941,7 +941,7 @@ static void check_images(json_t *j, const char *dir, const char *path, ConsentIn
             reason(r, "%s: image %.200s is listed twice", path, ent[i].path);
     for (size_t i = 0; i < m; i++) {
         if (i && strcmp(ent[i].path, ent[i - 1].path) == 0) continue;
-        char full[4096];
+        char full[SL_PATH_MAX];
         sl_path_join(full, sizeof full, dir, ent[i].path);
         if (!sl_is_file(full)) {
             reason(r, "%s: image removed since consent was recorded (listed in %s, no longer there)", full, path);
@@ -965,7 +965,7 @@ static void check_images(json_t *j, const char *dir, const char *path, ConsentIn
         for (int i = 0; i < nd; i++) {
             Entry key = {disk[i], NULL};
             if (m && bsearch(&key, ent, m, sizeof *ent, cmp_entry)) continue;
-            char full[4096];
+            char full[SL_PATH_MAX];
             sl_path_join(full, sizeof full, dir, disk[i]);
             reason(r, "%s: image added since consent was recorded (not listed in %s)", full, path);
         }
@@ -988,7 +988,7 @@ int consent_check(const char *dir, const char *use, const ConsentOptions *opt, C
         use_bit = scope_bit(use);
         if (!use_bit) SL_DIE("consent_check: unknown use '%s'", use);
     }
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, dir, CONSENT_FILE);
     json_t *j = NULL;
     char *data = NULL;
@@ -1107,7 +1107,7 @@ int consent_check(const char *dir, const char *use, const ConsentOptions *opt, C
 
         ConsentRevocations rev;
         SlErr re;
-        char rpath[4096] = "";
+        char rpath[SL_PATH_MAX] = "";
         if (has_policy < 0) {
             /* already reported: the policy cannot be read */
         } else if (revocations_under(opt, has_policy, &pol, &rev, rpath, sizeof rpath, &re)) {
@@ -1156,7 +1156,7 @@ static json_t *image_list(const char *dir, SlErr *err) {
     if (n < 0) return NULL;
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
-        char full[4096], hex[65];
+        char full[SL_PATH_MAX], hex[65];
         sl_path_join(full, sizeof full, dir, paths[i]);
         if (sl_sha256_file(full, hex, err)) {
             json_decref(arr);
@@ -1170,7 +1170,7 @@ static json_t *image_list(const char *dir, SlErr *err) {
 }
 
 static int write_manifest(const char *dir, json_t *root, SlErr *err) {
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, dir, CONSENT_FILE);
     char *s = json_dumps(root, JSON_INDENT(2));
     SL_ASSERT(s);

@@ -140,12 +140,12 @@ char *consent_canonical(const void *root);
 #define CONSENT_POLICY_SYSTEM "/etc/swaplab/policy.json"
 #define CONSENT_POLICY_MAX_KEYS 64
 typedef struct {
-    char path[4096];        /* the file it was read from */
+    char path[SL_PATH_MAX];        /* the file it was read from */
     char course[256];
     int nkeys;
     uint8_t pk[CONSENT_POLICY_MAX_KEYS][32];
     char name[CONSENT_POLICY_MAX_KEYS][128];
-    char revocations[4096]; /* the list it names (resolved against the policy's folder), or "" */
+    char revocations[SL_PATH_MAX]; /* the list it names (resolved against the policy's folder), or "" */
 } ConsentPolicy;
 
 /* Reads and checks a policy file (format, 1..64 coordinators each with a name and a 64-hex key). */

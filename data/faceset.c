@@ -154,14 +154,14 @@ static int png_size(const char *path, int *w, int *h) {
 }
 
 static void read_subject(FaceSet *fs) {
-    char path[4200];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, fs->dir, "consent.json");
     json_t *c = sl_is_file(path) ? sl_json_read(path, 0, 0, 1, NULL) : NULL;
     const char *s = c ? json_string_value(json_object_get(c, "subject")) : NULL;
     if (s && *s && strlen(s) < sizeof fs->subject) {
         snprintf(fs->subject, sizeof fs->subject, "%s", s);
     } else {
-        char tmp[4096];
+        char tmp[SL_PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s", fs->dir);
         size_t n = strlen(tmp);
         while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
@@ -177,7 +177,7 @@ int faceset_load(const char *dir, FaceSet *fs, SlErr *err) {
     if (strlen(dir) >= sizeof fs->dir - 64) return sl_fail(err, "%s: path too long", dir);
     if (!sl_is_dir(dir)) return sl_fail(err, "%s: not a directory (expected a face set made by `swaplab synth` or `swaplab extract`)", dir);
     snprintf(fs->dir, sizeof fs->dir, "%s", dir);
-    char path[4200];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, dir, "faces.jsonl");
     if (!sl_is_file(path)) return sl_fail(err, "%s: missing: this directory is not a face set", path);
     char *data;
@@ -189,8 +189,8 @@ int faceset_load(const char *dir, FaceSet *fs, SlErr *err) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
         line++;
-        char where[4300];
-        snprintf(where, sizeof where, "%s:%d", path, line);
+        char where[SL_PATH_MAX];
+        sl_snprintf(where, sizeof where, "%s:%d", path, line);
         size_t k = 0;
         while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r')) k++;
         if (k == n) goto next; /* blank line */
@@ -223,7 +223,7 @@ int faceset_load(const char *dir, FaceSet *fs, SlErr *err) {
             sl_fail(err, "%s: crop size %d differs from the set's %d (line 1): a face set has one crop size", where, r->crop, fs->crop);
             goto fail;
         }
-        char fp[4200];
+        char fp[SL_PATH_MAX];
         sl_path_join(fp, sizeof fp, dir, r->file);
         int w, h, pr = png_size(fp, &w, &h);
         if (pr == -1) {
@@ -284,7 +284,7 @@ void faceset_source_path(const FaceSet *fs, int i, char *out, size_t n) {
 }
 
 int faceset_load_face(const FaceSet *fs, int i, float *chw, SlErr *err) {
-    char path[4200];
+    char path[SL_PATH_MAX];
     faceset_face_path(fs, i, path, sizeof path);
     Image im;
     if (image_load(path, 3, &im, err)) return -1;
@@ -316,7 +316,7 @@ int faceset_writer_open(FaceSetWriter *w, const char *dir, int crop, float cover
     if (strlen(dir) >= sizeof w->dir - 64) return sl_fail(err, "%s: path too long", dir);
     snprintf(w->dir, sizeof w->dir, "%s", dir);
     w->crop = crop, w->coverage = coverage, w->keep_frames = keep_frames;
-    char p[4200];
+    char p[SL_PATH_MAX];
     sl_path_join(p, sizeof p, dir, "faces.jsonl");
     if (sl_is_file(p)) return sl_fail(err, "%s: already exists: refusing to overwrite a face set (choose a new directory)", p);
     sl_path_join(p, sizeof p, dir, "aligned");
@@ -368,7 +368,7 @@ int faceset_writer_add(FaceSetWriter *w, const Image *frame, const float lm[ALIG
     memcpy(r->lm_src, lm, sizeof r->lm_src);
     r->crop = w->crop, r->coverage = w->coverage, r->src_w = frame->w, r->src_h = frame->h;
     snprintf(r->file, sizeof r->file, "aligned/%06d.png", w->n);
-    char p[4200];
+    char p[SL_PATH_MAX];
     sl_path_join(p, sizeof p, w->dir, r->file);
     int rc = write_png(p, &crop, r->sha256, err);
     image_free(&crop);
@@ -385,7 +385,7 @@ int faceset_writer_add(FaceSetWriter *w, const Image *frame, const float lm[ALIG
 }
 
 int faceset_writer_finish(FaceSetWriter *w, SlErr *err) {
-    char p[4200];
+    char p[SL_PATH_MAX];
     sl_path_join(p, sizeof p, w->dir, "faces.jsonl");
     SlAtomicFile af;
     if (sl_atomic_open(&af, p, err)) return -1;

@@ -38,7 +38,7 @@ typedef struct {
 } FaceRecord;
 
 typedef struct {
-    char dir[4096];
+    char dir[SL_PATH_MAX];
     char subject[128]; /* consent.json's "subject" when readable, else the directory name */
     int crop;          /* the same for every face (checked) */
     float coverage;
@@ -67,7 +67,7 @@ void faceset_source_path(const FaceSet *fs, int i, char *out, size_t n);
 
 /* ---- writing ------------------------------------------------------------------------------ */
 typedef struct {
-    char dir[4096];
+    char dir[SL_PATH_MAX];
     int crop;
     float coverage;
     int keep_frames; /* write frames/NNNNNN.png too */

@@ -496,7 +496,7 @@ int haar_load(const char *path, HaarCascade **out, SlErr *err) {
 }
 
 const char *haar_default_path(HaarModel m) {
-    static char buf[2][4096];
+    static char buf[2][SL_PATH_MAX];
     const char *file = m == HAAR_FRONTALFACE_ALT2 ? "haarcascade_frontalface_alt2.xml" : "haarcascade_frontalface_default.xml";
     const char *dir = getenv("SWAPLAB_HAAR_DIR");
     if (!dir || !*dir) dir = "/usr/share/opencv4/haarcascades";

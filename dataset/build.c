@@ -69,7 +69,7 @@ int ds_write_landmarks_npy(const char *path, const float lm[][2], int n, SlErr *
 }
 
 typedef struct {
-    char dir[4096];
+    char dir[SL_PATH_MAX];
     ConsentInfo ci;
     FaceSet fs;
     int model_id;   /* decoder index in the model (swaps) */
@@ -162,7 +162,7 @@ static void side_path(char *out, size_t n, const DsWriter *w, const char *kind, 
 static void write_side(DsWriter *w, const char *rel, const char *label_name, const char *split, const char *clip,
                        const float *mask, const float lm[ALIGN_NLM][2]) {
     SlErr err;
-    char path[4700];
+    char path[SL_PATH_MAX];
     int S = w->c->size;
     if (mask) {
         Image m = image_new(S, S, 1);
@@ -190,7 +190,7 @@ static void progress(DsWriter *w) {
  * sbi, its self-blended fake. */
 static void write_real(DsWriter *w, DsIdentity *id, int i) {
     SlErr err;
-    char src[4200], rel[512], path[4700], clip[300];
+    char src[SL_PATH_MAX], rel[512], path[SL_PATH_MAX], clip[300];
     const DsConfig *c = w->c;
     faceset_source_path(&id->fs, i, src, sizeof src);
     Image frame;
@@ -311,7 +311,7 @@ static int swap_written(int i, SwapResult *res, void *user, SlErr *err) {
     pi.wm_key = c->wm_key;
     pi.has_payload = 1;
     pi.payload = w->payload;
-    char rel[512], path[4700], clip[300];
+    char rel[512], path[SL_PATH_MAX], clip[300];
     snprintf(rel, sizeof rel, "%s/fake/%s_to_%s_%06d.png", dsx_split_name(frame_of->split), frame_of->safe,
              face_of->safe, i);
     sl_path_join(path, sizeof path, c->out, rel);
@@ -357,7 +357,7 @@ static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
 }
 
 static int mk_tree(const char *out, const char *sub, SlErr *err) {
-    char path[4700];
+    char path[SL_PATH_MAX];
     for (int s = 0; s < DSX_NSPLITS; s++)
         for (int c = 0; c < 2; c++) {
             if (sub) sl_snprintf(path, sizeof path, "%s/%s/%s/%s", out, sub, dsx_split_name(s), c ? "fake" : "real");
@@ -468,7 +468,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
 
     /* the output directory, locked before it is checked */
     if (sl_mkdirs(c->out, err) || sl_lock_dir(&lock, c->out, "swaplab dataset", err)) goto fail;
-    char path[4700], path2[4700];
+    char path[SL_PATH_MAX], path2[SL_PATH_MAX];
     sl_path_join(path, sizeof path, c->out, "labels.csv");
     sl_path_join(path2, sizeof path2, c->out, "dataset.json");
     if (sl_is_file(path) || sl_is_file(path2)) {

@@ -218,7 +218,7 @@ static int load_folder(const char *dir, DetDataset *ds, SlErr *err) {
     ds->s = xmalloc((size_t)cap * sizeof *ds->s);
     char **gnames = xmalloc((size_t)cap * sizeof *gnames);
     for (int label = 0; label < 2; label++) {
-        char sub[4096];
+        char sub[SL_PATH_MAX];
         sl_path_join(sub, sizeof sub, dir, label ? "fake" : "real");
         if (!sl_is_dir(sub)) {
             for (int i = 0; i < ds->n; i++) free(gnames[i]);
@@ -258,7 +258,7 @@ static int load_folder(const char *dir, DetDataset *ds, SlErr *err) {
 
 int detds_load(const char *dir, const char *split, DetDataset *ds, SlErr *err) {
     memset(ds, 0, sizeof *ds);
-    char csv[4096];
+    char csv[SL_PATH_MAX];
     sl_path_join(csv, sizeof csv, dir, "labels.csv");
     int rc;
     if (sl_is_file(csv)) {

@@ -80,7 +80,7 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
                        arch->multiple, size);
     SlRng base;
     sl_rng_seed(&base, c->seed);
-    char adam_path[4096];
+    char adam_path[SL_PATH_MAX];
     sl_snprintf(adam_path, sizeof adam_path, "%s.adam", c->out);
     DetCnn m;
     if (c->resume) {

@@ -204,7 +204,7 @@ void ledger_default_dir(char *out, size_t n) {
         sl_snprintf(out, n, "%s", e);
         return;
     }
-    char key[4096];
+    char key[SL_PATH_MAX];
     sl_key_default_path(key, sizeof key);
     char *slash = strrchr(key, '/');
     if (slash) *slash = 0;
@@ -244,7 +244,7 @@ static int read_lines(const char *path, char **buf, char ***lines, uint64_t *n, 
 
 int ledger_load(const char *dir, Ledger *lg, SlErr *err) {
     memset(lg, 0, sizeof *lg);
-    char p[4200];
+    char p[SL_PATH_MAX];
     sl_path_join(p, sizeof p, dir, "entries.log");
     if (!sl_is_file(p)) return sl_fail(err, "%s: not a swaplab ledger (no entries.log)", dir);
     char *eb, *sb, **el, **sl;
@@ -393,7 +393,7 @@ static int frontier_read(int sfd, off_t ss, off_t es, Frontier *f, uint64_t *n) 
 int ledger_append(const char *dir, const char *entry, const SlKeypair *key, uint64_t *index, SlErr *err) {
     if (strchr(entry, '\n')) return sl_fail(err, "ledger entry contains a newline");
     if (sl_mkdirs(dir, err)) return sl_failctx(err, "ledger %s", dir);
-    char lp[4200], ep[4200], sp[4200];
+    char lp[SL_PATH_MAX], ep[SL_PATH_MAX], sp[SL_PATH_MAX];
     sl_path_join(lp, sizeof lp, dir, "lock");
     sl_path_join(ep, sizeof ep, dir, "entries.log");
     sl_path_join(sp, sizeof sp, dir, "sth.log");
@@ -606,14 +606,14 @@ int ledger_check_old_head(const Ledger *lg, const LedgerSth *old, char *why, siz
 }
 
 static int write_text(const char *dir, const char *name, const char *text, SlErr *err) {
-    char p[4400];
+    char p[SL_PATH_MAX];
     sl_path_join(p, sizeof p, dir, name);
     return sl_write_atomic(p, text, strlen(text), err);
 }
 
 int ledger_export(const Ledger *lg, const char *out, SlErr *err) {
     if (!lg->n_sth) return sl_fail(err, "the log has no tree head: nothing to export");
-    char pdir[4200];
+    char pdir[SL_PATH_MAX];
     sl_path_join(pdir, sizeof pdir, out, "proofs");
     if (sl_mkdirs(pdir, err)) return -1;
     size_t cap = 1, len = 0;

@@ -237,7 +237,7 @@ int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *s
     SL_ASSERT(i >= 0 && i < fs->n);
     const FaceRecord *f = &fs->faces[i];
     if (!f->source[0]) return no_frame(fs, i, err);
-    char path[4200];
+    char path[SL_PATH_MAX];
     faceset_source_path(fs, i, path, sizeof path);
     Image frame;
     if (image_load(path, 3, &frame, err)) return -1;
@@ -341,7 +341,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
                 int i = idx[k];
                 SwapResult res;
                 Image src = {0}, gt = {0};
-                char path[4200];
+                char path[SL_PATH_MAX];
                 if ((rc = faceset_load_face(fs, i, in, err))) break;
                 swap_run_model(m, ctx, b, in, 1, fs->crop, out);
                 if ((rc = swap_finish_face(fs, i, in, out, o, &res, err))) break;
@@ -393,7 +393,7 @@ void swap_result_free(SwapResult *r) {
 
 /* ---- consent gate --------------------------------------------------------------------------- */
 static int refuse_revoked(const char *revocations, const char *role, const char *subject, SlErr *err) {
-    char reason[512] = "", path[4096];
+    char reason[512] = "", path[SL_PATH_MAX];
     SlErr e;
     int rv = consent_is_revoked(revocations, subject, reason, sizeof reason, &e);
     if (rv == 0) return 0;

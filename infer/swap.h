@@ -146,8 +146,8 @@ typedef struct {
     int target;            /* decoder index of the --to subject in the model (the SOURCE identity) */
     ConsentInfo from;      /* the --from face set's manifest: the TARGET, its frames receive the face */
     ConsentInfo to;        /* the --to subject's face set's manifest: the SOURCE, its face is put in */
-    char from_dir[4096];
-    char to_dir[4096];
+    char from_dir[SL_PATH_MAX];
+    char to_dir[SL_PATH_MAX];
 } SwapGate;
 
 /* Checks, in this order, refusing with a message naming the subject and the reason:

@@ -24,7 +24,7 @@ typedef struct {
 } RunIdentity;
 
 typedef struct {
-    char model_path[4096];
+    char model_path[SL_PATH_MAX];
     char sha256[65]; /* of the model file */
     long step;
     int n_ids;

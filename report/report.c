@@ -35,14 +35,14 @@
 
 typedef struct {
     const ReportOpts *o;
-    char run[4096], sets[4096], swaps[4096], dataset[4096], detect[4096], verify[4096], out[4096], assets[4096];
+    char run[SL_PATH_MAX], sets[SL_PATH_MAX], swaps[SL_PATH_MAX], dataset[SL_PATH_MAX], detect[SL_PATH_MAX], verify[SL_PATH_MAX], out[SL_PATH_MAX], assets[SL_PATH_MAX];
     HtmlBuf b;
     ReportSummary *sum;
     int nsets;
     char assets_rel[256]; /* the assets folder's address relative to the page */
     int nids_grid;        /* identities in the preview grids */
     char idname[SWAP_MAX_IDS][128];
-    char setdir[REPORT_MAX_SETS][4096];
+    char setdir[REPORT_MAX_SETS][SL_PATH_MAX];
     char setsubj[REPORT_MAX_SETS][128];
 } Rep;
 
@@ -93,7 +93,7 @@ static int list_subdirs(const char *dir, char ***out) {
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char p[4096];
+        char p[SL_PATH_MAX];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         if (!sl_is_dir(p)) continue;
         if (n == cap) {
@@ -114,7 +114,7 @@ static int list_subdirs(const char *dir, char ***out) {
 
 /* ---- consent --------------------------------------------------------------------------------- */
 static void add_set(Rep *r, const char *dir) {
-    char real[4096];
+    char real[SL_PATH_MAX];
     if (!realpath(dir, real)) snprintf(real, sizeof real, "%s", dir);
     for (int i = 0; i < r->nsets; i++)
         if (!strcmp(r->setdir[i], real)) return;
@@ -125,10 +125,10 @@ static int check_consent(Rep *r, const RunInfo *ri, SlErr *err) {
     char **names;
     int n = list_subdirs(r->sets, &names);
     for (int i = 0; i < n; i++) {
-        char d[4096], c[4096];
+        char d[SL_PATH_MAX], c[SL_PATH_MAX];
         sl_snprintf(d, sizeof d, "%s/%s", r->sets, names[i]);
         /* a face set: a manifest, or faces without one (then refused by the check below) */
-        char fj[4096];
+        char fj[SL_PATH_MAX];
         sl_path_join(c, sizeof c, d, CONSENT_FILE);
         sl_path_join(fj, sizeof fj, d, "faces.jsonl");
         if (sl_is_file(c) || sl_is_file(fj)) add_set(r, d);
@@ -141,7 +141,7 @@ static int check_consent(Rep *r, const RunInfo *ri, SlErr *err) {
             continue;
         }
         const char *base = strrchr(fs, '/');
-        char alt[4096];
+        char alt[SL_PATH_MAX];
         sl_snprintf(alt, sizeof alt, "%s/%s", r->sets, base ? base + 1 : ri->ids[i].subject);
         if (sl_is_dir(alt)) add_set(r, alt);
         else
@@ -273,7 +273,7 @@ static void chart(Rep *r, char *svg, const char *label) {
 /* Writes im as a JPEG into the assets folder (sub-folder previews) and gives its address relative
  * to the page. */
 static int asset_jpeg(Rep *r, const Image *im, const char *name, char *href, size_t n, SlErr *e) {
-    char dir[4096], p[4096];
+    char dir[SL_PATH_MAX], p[SL_PATH_MAX];
     sl_path_join(dir, sizeof dir, r->assets, "previews");
     sl_path_join(p, sizeof p, dir, name);
     if (sl_mkdirs(dir, e) || image_save_jpeg(p, im, 90, e)) return -1;
@@ -333,7 +333,7 @@ static void grid_row(Rep *r, const RunInfo *ri, const char *png, const char *ass
     SlErr e;
     PreviewGrid L;
     hb_puts(b, "<tr><th scope=\"row\" class=\"rowhead\">");
-    char href[4096], an[300];
+    char href[SL_PATH_MAX], an[300];
     if (asset_name) {
         snprintf(an, sizeof an, "%.*s.jpg", (int)(strlen(asset_name) > 4 ? strlen(asset_name) - 4 : 0), asset_name);
         if (grid_asset(r, png, an, href, sizeof href) == 0) {
@@ -387,7 +387,7 @@ static void section_training(Rep *r, const RunInfo *ri) {
                "code for every face; one decoder per person learns to draw that person back from the code. "
                "Each preview grid shows, per identity, the input face, its reconstruction by its own decoder "
                "and the swap (the same code through the other decoder).</p>\n");
-    char pdir[4096];
+    char pdir[SL_PATH_MAX];
     sl_path_join(pdir, sizeof pdir, r->run, "previews");
     char **names = NULL;
     SlErr e;
@@ -411,7 +411,7 @@ static void section_training(Rep *r, const RunInfo *ri) {
         grid_head(r, nids, "step", "the first identity's face through every decoder over the training steps");
         for (int j = 0; j < k; j++) {
             int idx = k == 1 ? nsteps - 1 : (int)((long)j * (nsteps - 1) / (k - 1));
-            char p[4096], label[64];
+            char p[SL_PATH_MAX], label[64];
             sl_path_join(p, sizeof p, pdir, names[idx]);
             long step = atol(names[idx] + 5);
             snprintf(label, sizeof label, "step %ld", step);
@@ -422,13 +422,13 @@ static void section_training(Rep *r, const RunInfo *ri) {
     }
     for (int i = 0; i < nsteps; i++) free(names[i]);
     free(names);
-    char latest[4096];
+    char latest[SL_PATH_MAX];
     sl_path_join(latest, sizeof latest, pdir, "latest.png");
     if (sl_is_file(latest)) {
         hb_printf(b, "<h3>The latest preview (step %ld)</h3>\n<p>Each row is one identity's first face: the input, "
                      "then that face's code through every decoder. The outlined tile on the diagonal is the own "
                      "reconstruction; the others are swaps. <a href=\"", ri ? ri->step : 0L);
-        char href[4096];
+        char href[SL_PATH_MAX];
         if (grid_asset(r, latest, "latest.jpg", href, sizeof href) == 0) {
             hb_esc(b, href);
             hb_printf(b, "\">The whole grid</a> has %d faces per identity.</p>\n", PREVIEW_GRID_FACES);
@@ -443,7 +443,7 @@ static void section_training(Rep *r, const RunInfo *ri) {
                                     "the steps).");
     }
 
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, r->run, "log.jsonl");
     LossLog L;
     memset(&L, 0, sizeof L);
@@ -513,7 +513,7 @@ static void fid_row(HtmlBuf *b, json_t *p, const char *name) {
 
 static void eval_table(Rep *r) {
     HtmlBuf *b = &r->b;
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, r->run, "eval.json");
     json_error_t je;
     json_t *j = sl_is_file(path) ? load_json(path, &je) : NULL;
@@ -567,12 +567,12 @@ static void section_swaps(Rep *r) {
     char **dirs;
     int nd = list_subdirs(r->swaps, &dirs);
     int shown = 0, kmax = r->o->max_examples > 0 ? r->o->max_examples : 4;
-    char gtroot[4096];
+    char gtroot[SL_PATH_MAX];
     sl_path_join(gtroot, sizeof gtroot, r->sets, "ground-truth");
     char *seen_dirs[256];
     int nseen = 0;
     for (int d = -1; d < nd; d++) {
-        char sdir[4096], sj[4096];
+        char sdir[SL_PATH_MAX], sj[SL_PATH_MAX];
         if (d < 0) snprintf(sdir, sizeof sdir, "%s", r->swaps);
         else sl_snprintf(sdir, sizeof sdir, "%s/%s", r->swaps, dirs[d]);
         sl_path_join(sj, sizeof sj, sdir, "swap.json");
@@ -593,7 +593,7 @@ static void section_swaps(Rep *r) {
             continue;
         }
         /* DIR/swap.json and DIR/<pair>/swap.json describe the same outputs: show them once */
-        char outdir[4200];
+        char outdir[SL_PATH_MAX];
         sl_snprintf(outdir, sizeof outdir, "%s/%s", sdir, pair);
         char *real = realpath(outdir, NULL);
         int seen = 0;
@@ -627,7 +627,7 @@ static void section_swaps(Rep *r) {
         for (int i = 0; i < k; i++) {
             json_t *o = json_array_get(outs, i);
             int face = (int)jnum(o, "face");
-            char p[4096], alt[512], nm[32];
+            char p[SL_PATH_MAX], alt[512], nm[32];
             snprintf(nm, sizeof nm, "%06d.png", face);
             hb_puts(b, "<tr><td>");
             if (have_fs && face >= 0 && face < fs.n) {
@@ -687,7 +687,7 @@ static int find_mp4(const char *dir, int depth, char *out, size_t n) {
     char **dirs;
     int nd = list_subdirs(dir, &dirs), found = 0;
     for (int i = 0; i < nd && !found; i++) {
-        char sub[4096];
+        char sub[SL_PATH_MAX];
         sl_snprintf(sub, sizeof sub, "%s/%s", dir, dirs[i]);
         found = find_mp4(sub, depth - 1, out, n);
     }
@@ -700,7 +700,7 @@ static int find_mp4(const char *dir, int depth, char *out, size_t n) {
 /* A <video> of the swapped clip, copied into the assets folder (a page cannot embed a video of
  * megabytes as a data: URI and stay readable). Nothing when the run has no clip. */
 static void section_video(Rep *r) {
-    char clip[4096] = "", vdir[4096];
+    char clip[SL_PATH_MAX] = "", vdir[SL_PATH_MAX];
     if (r->o->video) snprintf(clip, sizeof clip, "%s", r->o->video);
     else {
         sl_path_join(vdir, sizeof vdir, r->o->dir, "video");
@@ -713,7 +713,7 @@ static void section_video(Rep *r) {
     size_t len;
     SlErr e;
     const char *base = strrchr(clip, '/') ? strrchr(clip, '/') + 1 : clip;
-    char dst[4096], dir[4096], href[4096];
+    char dst[SL_PATH_MAX], dir[SL_PATH_MAX], href[SL_PATH_MAX];
     sl_path_join(dir, sizeof dir, r->assets, "video");
     sl_path_join(dst, sizeof dst, dir, base);
     if (sl_read_file(clip, REPORT_MAX_VIDEO, &data, &len, &e)) {
@@ -741,7 +741,7 @@ static void section_video(Rep *r) {
 
 /* ---- detectors ---------------------------------------------------------------------------------- */
 typedef struct {
-    char path[4096];
+    char path[SL_PATH_MAX];
     json_t *j; /* the eval JSON of `swaplab detect eval` */
 } DetEval;
 
@@ -760,7 +760,7 @@ static int find_det_evals(Rep *r, DetEval *ev, int max) {
     char **dirs;
     int nd = list_subdirs(r->detect, &dirs);
     for (int d = -1; d < nd && n < max; d++) {
-        char dir[4096];
+        char dir[SL_PATH_MAX];
         if (d < 0) snprintf(dir, sizeof dir, "%s", r->detect);
         else sl_snprintf(dir, sizeof dir, "%s/%s", r->detect, dirs[d]);
         char **files;
@@ -768,7 +768,7 @@ static int find_det_evals(Rep *r, DetEval *ev, int max) {
         const char *js[] = {".json", NULL};
         int nf = sl_list_dir(dir, js, &files, &e);
         for (int i = 0; i < nf && n < max; i++) {
-            char p[4096];
+            char p[SL_PATH_MAX];
             sl_path_join(p, sizeof p, dir, files[i]);
             json_error_t je;
             json_t *j = load_json(p, &je);
@@ -816,7 +816,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
         hb_puts(b, "</th>");
     }
     hb_puts(b, "</tr></thead><tbody>\n");
-    char adir[4096];
+    char adir[SL_PATH_MAX];
     sl_path_join(adir, sizeof adir, r->assets, "heatmaps");
     sl_mkdirs(adir, &e);
     int shown = 0;
@@ -839,7 +839,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
                 if (det_model_input_side(&dm[d])) patch = det_model_input_side(&dm[d]) / 8;
                 float score = det_model_score(&dm[d], &im);
                 float *heat = det_model_heatmap(&dm[d], &im, patch, patch / 2 > 0 ? patch / 2 : 1, &hh, &hw);
-                char p[4096], nm[64];
+                char p[SL_PATH_MAX], nm[64];
                 snprintf(nm, sizeof nm, "d%d-%d.png", d, shown);
                 sl_path_join(p, sizeof p, adir, nm);
                 if (heatmap_save_png(p, &im, heat, hh, hw, 0.6f, NULL, 0, &e) == 0) {
@@ -1015,7 +1015,7 @@ static void section_provenance(Rep *r) {
     int nf = sl_list_dir(r->verify, js, &files, &e);
     int tables = 0;
     for (int f = 0; f < nf; f++) {
-        char p[4096];
+        char p[SL_PATH_MAX];
         sl_path_join(p, sizeof p, r->verify, files[f]);
         json_error_t je;
         json_t *a = load_json(p, &je);
@@ -1125,9 +1125,9 @@ int report_write(const ReportOpts *o, ReportSummary *sum, SlErr *err) {
     memset(&r, 0, sizeof r);
     memset(sum, 0, sizeof *sum);
     r.o = o, r.sum = sum;
-    char def[4096];
+    char def[SL_PATH_MAX];
     sl_path_join(def, sizeof def, o->dir, "run");
-    char mp[4096];
+    char mp[SL_PATH_MAX];
     sl_path_join(mp, sizeof mp, o->dir, "model.safetensors");
     snprintf(r.run, sizeof r.run, "%s", o->run ? o->run : sl_is_dir(def) && !sl_is_file(mp) ? def : o->dir);
 #define DEF(field, name)                                                                     \
@@ -1140,7 +1140,7 @@ int report_write(const ReportOpts *o, ReportSummary *sum, SlErr *err) {
     DEF(verify, "verify")
     DEF(out, "report/index.html")
 #undef DEF
-    char outdir[4096];
+    char outdir[SL_PATH_MAX];
     snprintf(outdir, sizeof outdir, "%s", r.out);
     char *slash = strrchr(outdir, '/');
     if (slash) *slash = 0;

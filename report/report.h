@@ -37,7 +37,7 @@ typedef struct {
 
 /* What the report contains, for the caller's summary line. */
 typedef struct {
-    char path[4096];
+    char path[SL_PATH_MAX];
     int facesets, previews, swaps, detectors, verified, videos;
     char missing[1024]; /* sections left out, comma separated ("" when complete) */
 } ReportSummary;

@@ -137,7 +137,7 @@ int train_config_from_json(json_t *cfg, TrainConfig *c, const char *path, SlErr 
     for (int i = 0; i < train_nparams; i++) {
         const TrainParam *p = &train_params[i];
         json_t *v = json_object_get(cfg, p->key);
-        char where[4200];
+        char where[SL_PATH_MAX];
         snprintf(where, sizeof where, "%s: config \"%s\"", path, p->key);
         if (!v) {
             if (isnan(p->legacy)) return sl_fail(err, "%s: not a swaplab run state (config \"%s\" missing)", path, p->key);

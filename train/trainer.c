@@ -331,7 +331,7 @@ static int write_state(const Trainer *T, const char *model_rel, const char *opti
                            SL_VERSION);
     char *s = json_dumps(st, JSON_INDENT(2));
     json_decref(st);
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, T->o->out, "state.json");
     int r = sl_write_atomic(path, s, strlen(s), err);
     free(s);
@@ -340,13 +340,13 @@ static int write_state(const Trainer *T, const char *model_rel, const char *opti
 
 /* What a failed checkpoint leaves: said truthfully (a run's first checkpoint has none before it). */
 static const char *kept_note(const Trainer *T) {
-    char p[4200];
+    char p[SL_PATH_MAX];
     sl_path_join(p, sizeof p, T->o->out, "state.json");
     return sl_is_file(p) ? "the previous checkpoint is kept" : "there is no earlier checkpoint: nothing of this run is saved";
 }
 
 static int save_checkpoint(Trainer *T, SlErr *err) {
-    char dir[4096], mrel[128], orel[128], mpath[4096], opath[4096];
+    char dir[SL_PATH_MAX], mrel[128], orel[128], mpath[SL_PATH_MAX], opath[SL_PATH_MAX];
     sl_path_join(dir, sizeof dir, T->o->out, "ckpt");
     if (sl_mkdirs(dir, err)) return -1;
     ckpt_names(T->step, mrel, orel, sizeof mrel);
@@ -376,9 +376,9 @@ static int save_checkpoint(Trainer *T, SlErr *err) {
         return sl_failctx(err, "checkpoint at step %ld not written (%s)", T->step, kept_note(T));
     }
     /* RUN/model.safetensors: a hard link to the newest model file, swapped in atomically */
-    char latest[4096], tmp[4200];
+    char latest[SL_PATH_MAX], tmp[SL_PATH_MAX];
     sl_path_join(latest, sizeof latest, T->o->out, "model.safetensors");
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", latest, (long)getpid());
+    sl_snprintf(tmp, sizeof tmp, "%s.tmp.%ld", latest, (long)getpid());
     unlink(tmp);
     if (link(mpath, tmp) != 0 || rename(tmp, latest) != 0) {
         unlink(tmp);
@@ -402,7 +402,7 @@ static long ckpt_step(const char *name) {
 /* Removes checkpoint files older than the last two in RUN/ckpt, and (keep_upto >= 0) every one newer
  * than keep_upto: an orphan a crash left between writing a checkpoint and state.json naming it. */
 static void prune_checkpoints(const char *out, long keep_upto) {
-    char dir[4096];
+    char dir[SL_PATH_MAX];
     sl_path_join(dir, sizeof dir, out, "ckpt");
     char **names;
     static const char *const sfx[] = {".model.safetensors", ".optim.safetensors", NULL};
@@ -417,7 +417,7 @@ static void prune_checkpoints(const char *out, long keep_upto) {
     for (int i = 0; i < n; i++) {
         long s = ckpt_step(names[i]);
         if (s < 0 || s == keep[0] || s == keep[1]) continue;
-        char p[4096];
+        char p[SL_PATH_MAX];
         sl_path_join(p, sizeof p, dir, names[i]);
         unlink(p);
     }
@@ -435,7 +435,7 @@ static void remove_stale_tmp(const char *dir) {
         char *end;
         long pid = strtol(t + 5, &end, 10);
         if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno == EPERM)) continue;
-        char p[4096];
+        char p[SL_PATH_MAX];
         sl_path_join(p, sizeof p, dir, e->d_name);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISREG(st.st_mode)) unlink(p);
@@ -487,7 +487,7 @@ static int json_get_str(json_t *o, const char *k, char *out, size_t n) {
  * its step (not a path elsewhere: a model from another run must not continue under this one). */
 static int read_state(Trainer *T, json_t **st, char *mrel, char *orel, size_t n, SlErr *err) {
     const char *out = T->o->out;
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, out, "state.json");
     if (!sl_is_file(path))
         return sl_fail(err, "%s: nothing to resume (no state.json); drop --resume to start a new run", out);
@@ -519,7 +519,7 @@ static int read_state(Trainer *T, json_t **st, char *mrel, char *orel, size_t n,
     if (strcmp(mrel, want_m) || strcmp(orel, want_o))
         return sl_fail(err, "%s: the checkpoint must be this run's own %s and %s for step %ld, not '%s' and '%s'",
                        path, want_m, want_o, T->step, mrel, orel);
-    char p[4096];
+    char p[SL_PATH_MAX];
     struct stat sb;
     for (int k = 0; k < 2; k++) {
         sl_path_join(p, sizeof p, out, k ? orel : mrel);
@@ -681,7 +681,7 @@ static void hook_log(Trainer *T, double now, int last) {
 static int hook_preview(Trainer *T, double now, int force, SlErr *err) {
     const TrainOptions *o = T->o;
     if (!force && !(o->preview_every > 0 ? T->step % o->preview_every == 0 : now - T->last_prev >= 20.0)) return 0;
-    char p1[4096], lat[4096], nm[64];
+    char p1[SL_PATH_MAX], lat[SL_PATH_MAX], nm[64];
     snprintf(nm, sizeof nm, "previews/step-%09ld.png", T->step);
     sl_path_join(p1, sizeof p1, o->out, nm);
     sl_path_join(lat, sizeof lat, o->out, "previews/latest.png");
@@ -781,7 +781,7 @@ static int check_ranks_agree(Trainer *T, SlErr *err) {
 /* Removes what a killed run left behind: NAME.tmp.PID files, checkpoints newer than state.json's
  * step, and log lines of steps after it. */
 static int clean_run_dir(const char *out, long step, SlErr *err) {
-    char p[4096];
+    char p[SL_PATH_MAX];
     remove_stale_tmp(out);
     sl_path_join(p, sizeof p, out, "ckpt");
     remove_stale_tmp(p);
@@ -800,7 +800,7 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
     const TrainOptions *o = T->o;
     const char **sets = o->facesets;
     int nsets = o->n_facesets;
-    char statepath[4096], mrel[512] = "", orel[512] = "";
+    char statepath[SL_PATH_MAX], mrel[512] = "", orel[512] = "";
     sl_path_join(statepath, sizeof statepath, o->out, "state.json");
     if (o->resume) {
         if (read_state(T, state, mrel, orel, sizeof mrel, err)) return -1;
@@ -847,7 +847,7 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
     if (is_writer(T) && sl_is_dir(o->out) && clean_run_dir(o->out, o->resume ? T->step : 0, err)) return -1;
 
     if (o->resume) {
-        char mp[4096], op[4096];
+        char mp[SL_PATH_MAX], op[SL_PATH_MAX];
         sl_path_join(mp, sizeof mp, o->out, mrel);
         sl_path_join(op, sizeof op, o->out, orel);
         StFile *meta = NULL;
@@ -908,7 +908,7 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
     if (!is_writer(T)) return 0;
 
     if (sl_mkdirs(o->out, err)) return -1;
-    char path[4096];
+    char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, o->out, "previews");
     if (sl_mkdirs(path, err)) return -1;
     sl_path_join(path, sizeof path, o->out, "log.jsonl");

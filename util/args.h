@@ -12,8 +12,8 @@
 typedef enum { SL_ARG_FLAG, SL_ARG_INT, SL_ARG_DOUBLE, SL_ARG_STR, SL_ARG_LIST, SL_ARG_U64 } SlArgType;
 
 /* The longest string value or positional word accepted (bytes), unless a flag's max says more:
- * the one path-length limit of the command line. Buffers of 4096 bytes hold such a path joined
- * with any file name swaplab writes inside it. */
+ * the one path-length limit of the command line. Buffers of SL_PATH_MAX bytes (util/util.h) hold
+ * such a path joined with any file name swaplab writes inside it. */
 #define SL_ARG_MAX_LEN 3072
 /* The ranges every --threads and --loaders flag uses. */
 #define SL_ARG_MAX_THREADS 256

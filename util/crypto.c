@@ -82,7 +82,7 @@ int sl_key_load_secret(const char *path, SlKeypair *out, SlErr *err) {
     if (read_tagged(path, SECRET_TAG, out->sk, 64, err)) return -1;
     crypto_sign_ed25519_sk_to_pk(out->pk, out->sk);
     if (!sl_endswith(path, ".key")) return 0;
-    char prefix[4096];
+    char prefix[SL_PATH_MAX];
     sl_snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(path) - 4), path);
     return sl_cert_load(prefix, out, err);
 }
@@ -110,7 +110,7 @@ static int write_key_file(const char *path, const char *tag, const uint8_t *b, s
 
 int sl_key_generate(const char *prefix, SlKeypair *out, SlErr *err) {
     sl_crypto_init();
-    char kpath[4096], ppath[4096];
+    char kpath[SL_PATH_MAX], ppath[SL_PATH_MAX];
     sl_snprintf(kpath, sizeof kpath, "%s.key", prefix);
     sl_snprintf(ppath, sizeof ppath, "%s.pub", prefix);
     if (sl_is_file(kpath)) return sl_fail(err, "%s: a key already exists; not overwriting it", kpath);
@@ -146,7 +146,7 @@ int sl_key_load_or_create(const char *path, SlKeypair *out, int *created, SlErr 
     if (sl_is_file(path)) return sl_key_load_secret(path, out, err);
     if (!sl_endswith(path, ".key"))
         return sl_fail(err, "%s: no such key file (key files end in .key; create one with 'swaplab keygen')", path);
-    char dir[4096], prefix[4096];
+    char dir[SL_PATH_MAX], prefix[SL_PATH_MAX];
     sl_snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash) {
@@ -277,7 +277,7 @@ int sl_cert_read(const char *path, uint8_t *der, size_t *len, SlErr *err) {
 }
 
 int sl_cert_load(const char *prefix, SlKeypair *kp, SlErr *err) {
-    char crt[4096], ca[4096];
+    char crt[SL_PATH_MAX], ca[SL_PATH_MAX];
     sl_snprintf(crt, sizeof crt, "%s.crt", prefix);
     sl_snprintf(ca, sizeof ca, "%s-ca.crt", prefix);
     kp->cert_len = kp->ca_len = 0;
@@ -290,7 +290,7 @@ int sl_cert_load(const char *prefix, SlKeypair *kp, SlErr *err) {
 }
 
 int sl_cert_make(const char *prefix, SlKeypair *kp, int days, SlErr *err) {
-    char cakey[4096], cacrt[4096], crt[4096];
+    char cakey[SL_PATH_MAX], cacrt[SL_PATH_MAX], crt[SL_PATH_MAX];
     sl_snprintf(cakey, sizeof cakey, "%s-ca.key", prefix);
     sl_snprintf(cacrt, sizeof cacrt, "%s-ca.crt", prefix);
     sl_snprintf(crt, sizeof crt, "%s.crt", prefix);

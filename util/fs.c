@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 static void fsync_dir_of(const char *path) {
-    char dir[4096];
+    char dir[SL_PATH_MAX];
     sl_snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash == dir) dir[1] = 0;
@@ -139,7 +139,7 @@ int sl_read_file(const char *path, size_t max_len, char **data, size_t *len, SlE
 }
 
 int sl_mkdirs(const char *path, SlErr *err) {
-    char tmp[4096];
+    char tmp[SL_PATH_MAX];
     sl_snprintf(tmp, sizeof tmp, "%s", path);
     size_t n = strlen(tmp);
     while (n > 1 && tmp[n - 1] == '/') tmp[--n] = 0;
@@ -185,7 +185,7 @@ int sl_list_dir(const char *dir, const char *const *suffixes, char ***names, SlE
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        char full[4096];
+        char full[SL_PATH_MAX];
         sl_path_join(full, sizeof full, dir, e->d_name);
         if (!sl_is_file(full)) continue;
         int ok = suffixes == NULL;

@@ -16,8 +16,8 @@ int sl_write_atomic(const char *path, const void *data, size_t len, SlErr *err);
  * sl_atomic_commit checks every write error (a full disk included) before renaming. */
 typedef struct {
     FILE *f;
-    char path[4096];
-    char tmp[4096];
+    char path[SL_PATH_MAX];
+    char tmp[SL_PATH_MAX];
 } SlAtomicFile;
 int sl_atomic_open(SlAtomicFile *af, const char *path, SlErr *err);
 int sl_atomic_commit(SlAtomicFile *af, SlErr *err); /* closes; on failure removes the temp */

@@ -92,7 +92,7 @@ static int lock_at(SlLock *l, const char *path, const char *resource, const char
 }
 
 int sl_lock_dir(SlLock *l, const char *dir, const char *what, SlErr *err) {
-    char path[4200];
+    char path[SL_PATH_MAX];
     size_t n = strlen(dir);
     if (n + sizeof SL_LOCK_NAME + 1 >= sizeof path) {
         l->fd = -1;

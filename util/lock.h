@@ -21,7 +21,7 @@
 
 typedef struct {
     int fd;           /* -1 when not held */
-    char path[4200];  /* the lock file */
+    char path[SL_PATH_MAX];  /* the lock file */
 } SlLock;
 
 /* Locks dir (which must exist) through dir/SL_LOCK_NAME. what: the command, e.g. "swaplab swap".

@@ -13,6 +13,9 @@
 #include <stdio.h>
 
 #define SL_VERSION "0.1.0"
+/* The one path-buffer size: a path from the command line (at most SL_ARG_MAX_LEN = 3072 bytes,
+ * util/args.h) joined with any file name swaplab writes inside it. */
+#define SL_PATH_MAX 4608
 
 /* ---- bugs: always-on assertions ---------------------------------------------------------- */
 _Noreturn void sl_die_at(const char *file, int line, const char *fmt, ...)

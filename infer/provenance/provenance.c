@@ -42,7 +42,7 @@ static int write_marked(const char *path, const Image *rgb, const ProvenanceInfo
 
     /* C2PA: the frame and the model as ingredients, by digest */
     const char *slash = strrchr(path, '/');
-    char frame_sha[65] = "", model_title[100], frame_path[4400];
+    char frame_sha[65] = "", model_title[100], frame_path[SL_PATH_MAX];
     if (info->input && info->frame_dir) {
         sl_path_join(frame_path, sizeof frame_path, info->frame_dir, info->input);
         SlErr e2;
@@ -70,7 +70,7 @@ static int write_marked(const char *path, const Image *rgb, const ProvenanceInfo
     const char *off = getenv("SWAPLAB_LEDGER");
     int logged = info->ledger && !(!strcmp(info->ledger, PROV_LEDGER_DEFAULT) && off && !strcmp(off, "off"));
     if (!r && logged) { /* logged before it exists: an output is never written unlogged */
-        char ldir[4096], fsha[65];
+        char ldir[SL_PATH_MAX], fsha[65];
         if (!strcmp(info->ledger, PROV_LEDGER_DEFAULT)) ledger_default_dir(ldir, sizeof ldir);
         else sl_snprintf(ldir, sizeof ldir, "%s", info->ledger);
         sl_sha256_hex(bytes, len, fsha);
@@ -106,7 +106,7 @@ int provenance_write_jpeg(const char *path, const Image *rgb, const ProvenanceIn
 }
 
 int provenance_load_key(const char *key_path, SlKeypair *kp, SlErr *err) {
-    char path[4096];
+    char path[SL_PATH_MAX];
     if (key_path) {
         if (sl_key_load_secret(key_path, kp, err)) return -1;
         sl_snprintf(path, sizeof path, "%s", key_path);
@@ -119,7 +119,7 @@ int provenance_load_key(const char *key_path, SlKeypair *kp, SlErr *err) {
                             "-ca.crt, .crt); share the .pub and -ca.crt with whoever verifies your outputs\n", path);
     }
     if (!kp->cert_len && sl_endswith(path, ".key")) { /* a key from before C2PA: give it a certificate */
-        char prefix[4096];
+        char prefix[SL_PATH_MAX];
         sl_snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(path) - 4), path);
         if (sl_cert_make(prefix, kp, 730, err)) return sl_failctx(err, "cannot make a certificate for %s", path);
         fprintf(stderr, "swaplab: made a lab CA and a certificate for %s (%s-ca.crt, %s.crt)\n", path, prefix, prefix);
