@@ -894,7 +894,7 @@ static void det_heatmaps(Rep *r, DetEval *ev, int n) {
  * error of its probabilities. */
 static void det_decisions(Rep *r, DetEval *ev, int n) {
     HtmlBuf *b = &r->b;
-    hb_puts(b, "<table><caption>Decisions on the clean test set at each detector's threshold (chosen on the "
+    hb_puts(b, "<div class=\"wide\"><table><caption>Decisions on the clean test set at each detector's threshold (chosen on the "
                "validation identities at the stated false-positive rate; value [95% CI])</caption><thead><tr>"
                "<th scope=\"col\">detector</th><th scope=\"col\">threshold</th><th scope=\"col\">TP / FN / FP / TN</th>"
                "<th scope=\"col\">accuracy</th><th scope=\"col\">TPR</th><th scope=\"col\">FPR</th>"
@@ -916,7 +916,7 @@ static void det_decisions(Rep *r, DetEval *ev, int n) {
                   ci_cell(c1, sizeof c1, json_object_get(t, "accuracy")), ci_cell(c2, sizeof c2, json_object_get(t, "tpr")),
                   ci_cell(c3, sizeof c3, json_object_get(t, "fpr")), jnum(rel, "ece"));
     }
-    hb_puts(b, "</tbody></table>\n");
+    hb_puts(b, "</tbody></table></div>\n");
 }
 
 static void section_detect(Rep *r) {

@@ -111,7 +111,7 @@ check_fails "a fake sample: the same watermark payload, signed record, trainedAl
 check_fails "...signature valid" 0 "signature: +valid" "$SWAPLAB" verify "$fake"
 
 check "same seed: the same labels.csv and the same pixels" bash -c '
-"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5,6} --out "$3" --label none --seed 3 --threads 2 &&
+"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5,6} --out "$3" --label none --seed 3 --threads 2 --size 128 &&
 cmp "$4/labels.csv" "$3/labels.csv" &&
 /usr/bin/python3 -c "
 import sys
@@ -121,7 +121,7 @@ for p in sys.argv[3:]:
 " "$4" "$3" $(cd "$4" && ls test/fake/*.png | head -3) $(cd "$4" && ls train/real/*.png | head -2)' \
   "$SWAPLAB" "$RUN" "$S" "$T/ds-again" "$DS"
 check "another seed: another split or frame choice" bash -c '
-"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5,6} --out "$3" --label none --seed 4 --per-identity 6 --threads 2 &&
+"$0" dataset --model "$1" --facesets "$2"/synth-000{1,2,3,4,5,6} --out "$3" --label none --seed 4 --per-identity 6 --threads 2 --size 128 &&
 ! cmp -s "$4/labels.csv" "$3/labels.csv" && [[ $(tail -n +2 "$3/labels.csv" | wc -l) == 72 ]]' \
   "$SWAPLAB" "$RUN" "$S" "$T/ds-seed4" "$DS"
 
@@ -206,7 +206,7 @@ check_fails "detect train skips a corrupt image with a count and goes on" 0 "1 u
 
 # ---- the watermark is not a shortcut: the same export under another key -------------------------
 check "the same dataset with another watermark key" "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} \
-  --out "$T/ds-key2" --label none --seed 3 --wm-key "another lab key" --threads 2
+  --out "$T/ds-key2" --label none --seed 3 --wm-key "another lab key" --threads 2 --size 128
 check "only the mark differs (labels.csv equal; pixels differ, PSNR > 30 dB)" bash -c '
 cmp "$0/labels.csv" "$1/labels.csv" && /usr/bin/python3 -c "
 import sys, numpy as np

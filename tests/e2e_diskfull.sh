@@ -18,15 +18,15 @@ if [[ $(id -u) != 0 ]] || ! small_disk 64k; then
   summary e2e_diskfull; exit
 fi
 S=$SWAPLAB
-A=$T/sets/synth-0001; B=$T/sets/synth-0002; C=$T/sets/synth-0003; D=$T/sets/synth-0004
-check "synth: 4 identities x 6 frames" "$S" synth --out "$T/sets" --identities 4 --frames 6 --size 128 --crop 64
-check "train: tiny, 2 steps (on a disk with room)" "$S" train --facesets "$A" "$B" "$C" "$D" --out "$T/run" --preset tiny \
+A=$T/sets/synth-0001; B=$T/sets/synth-0002; C=$T/sets/synth-0003; D=$T/sets/synth-0004; E=$T/sets/synth-0005; F=$T/sets/synth-0006
+check "synth: 6 identities x 6 frames" "$S" synth --out "$T/sets" --identities 6 --frames 6 --size 128 --crop 64
+check "train: tiny, 2 steps (on a disk with room)" "$S" train --facesets "$A" "$B" "$C" "$D" "$E" "$F" --out "$T/run" --preset tiny \
   --steps 2 --batch 2 --eval-every 1000 --holdout-every 0 --threads 1
 
 small_disk 300k
 check_fails "dataset on a full disk: exit 1, the dataset named incomplete (it aborted, rc 134)" 1 \
   "No space left on device.*is incomplete and has no labels.csv" \
-  "$S" dataset --model "$T/run" --facesets "$A" "$B" "$C" "$D" --out "$M/ds" --splits 50/0/50 --size 64
+  "$S" dataset --model "$T/run" --facesets "$A" "$B" "$C" "$D" "$E" "$F" --out "$M/ds" --splits 34/33/33 --size 64
 check "no labels.csv was written" test ! -e "$M/ds/labels.csv"
 check "the dataset's lock was released" test ! -e "$M/ds/.swaplab.lock"
 

@@ -13,9 +13,9 @@ trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$E2E_TMP
 # wait_lock FILE: until FILE holds a holder's record (at most 20 s)
 wait_lock() { for _ in $(seq 200); do grep -q '^pid ' "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-C=$T/sets/synth-0003; E=$T/sets/synth-0004
-check "synth: 4 identities x 6 frames" "$SWAPLAB" synth --out "$T/sets" --identities 4 --frames 6 --size 128 --crop 64
-check "train: tiny, 2 steps" "$SWAPLAB" train --facesets "$A" "$B" "$C" "$E" --out "$RUN" --preset tiny --steps 2 --batch 2 \
+C=$T/sets/synth-0003; E=$T/sets/synth-0004; F=$T/sets/synth-0005; G=$T/sets/synth-0006
+check "synth: 6 identities x 6 frames" "$SWAPLAB" synth --out "$T/sets" --identities 6 --frames 6 --size 128 --crop 64
+check "train: tiny, 2 steps" "$SWAPLAB" train --facesets "$A" "$B" "$C" "$E" "$F" "$G" --out "$RUN" --preset tiny --steps 2 --batch 2 \
   --eval-every 1000 --holdout-every 0 --threads 1
 check "a finished train leaves no lock file" test ! -e "$RUN/.swaplab.lock"
 
@@ -50,7 +50,7 @@ if command -v flock >/dev/null; then
   flock -o "$D/.swaplab.lock" sleep 60 & dholder=$!; pids+=("$dholder")
   sleep 0.3
   check_fails "dataset into a folder in use fails" 1 "ds is in use by another process" \
-    "$SWAPLAB" dataset --model "$RUN" --facesets "$A" "$B" "$C" "$E" --out "$D" --splits 50/0/50 --size 64
+    "$SWAPLAB" dataset --model "$RUN" --facesets "$A" "$B" "$C" "$E" "$F" "$G" --out "$D" --splits 34/33/33 --size 64
   kill -9 "$holder" "$dholder"; wait "$holder" "$dholder" 2>/dev/null
   check "after the holder died the stale lock is taken over" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 \
     --out "$T/swaps" --limit 1

@@ -39,10 +39,10 @@ fi
 # one meaning of source and target: the same output's record, XMP text, labels.csv, verify and swap --help
 export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key" SL_QUIET=1
 W=$E2E_TMP/words
-check "synth: 4 identities x 2 frames" "$SWAPLAB" synth --out "$W/sets" --identities 4 --frames 2 --size 128 --crop 64 --seed 11
-check "train: tiny, 2 steps" "$SWAPLAB" train --facesets "$W"/sets/synth-000{1,2,3,4} --out "$W/run" --preset tiny \
+check "synth: 6 identities x 2 frames" "$SWAPLAB" synth --out "$W/sets" --identities 6 --frames 2 --size 128 --crop 64 --seed 11
+check "train: tiny, 2 steps" "$SWAPLAB" train --facesets "$W"/sets/synth-000{1,2,3,4,5,6} --out "$W/run" --preset tiny \
   --steps 2 --batch 2 --eval-every 1000 --holdout-every 0
-check "dataset over the 4 identities" "$SWAPLAB" dataset --model "$W/run" --facesets "$W"/sets/synth-000{1,2,3,4} \
+check "dataset over the 6 identities" "$SWAPLAB" dataset --model "$W/run" --facesets "$W"/sets/synth-000{1,2,3,4,5,6} \
   --out "$W/ds" --seed 3 --threads 2
 check "swap --from synth-0001 --to synth-0002" "$SWAPLAB" swap --model "$W/run" --from "$W/sets/synth-0001" \
   --to synth-0002 --out "$W/sw" --limit 1 --threads 2
@@ -216,10 +216,10 @@ fi
 # one meaning of source and target: the same output's record, XMP text, labels.csv, verify and swap --help
 export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key" SL_QUIET=1
 W=$E2E_TMP/words
-check "synth: 4 identities x 2 frames" "$SWAPLAB" synth --out "$W/sets" --identities 4 --frames 2 --size 128 --crop 64 --seed 11
-check "train: tiny, 2 steps" "$SWAPLAB" train --facesets "$W"/sets/synth-000{1,2,3,4} --out "$W/run" --preset tiny \
+check "synth: 6 identities x 2 frames" "$SWAPLAB" synth --out "$W/sets" --identities 6 --frames 2 --size 128 --crop 64 --seed 11
+check "train: tiny, 2 steps" "$SWAPLAB" train --facesets "$W"/sets/synth-000{1,2,3,4,5,6} --out "$W/run" --preset tiny \
   --steps 2 --batch 2 --eval-every 1000 --holdout-every 0
-check "dataset over the 4 identities" "$SWAPLAB" dataset --model "$W/run" --facesets "$W"/sets/synth-000{1,2,3,4} \
+check "dataset over the 6 identities" "$SWAPLAB" dataset --model "$W/run" --facesets "$W"/sets/synth-000{1,2,3,4,5,6} \
   --out "$W/ds" --seed 3 --threads 2
 check "swap --from synth-0001 --to synth-0002" "$SWAPLAB" swap --model "$W/run" --from "$W/sets/synth-0001" \
   --to synth-0002 --out "$W/sw" --limit 1 --threads 2

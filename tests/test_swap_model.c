@@ -258,9 +258,10 @@ static void t_pretrain_init(void) {
     sl_path_join(from, sizeof from, test_tmpdir(), "pre.safetensors");
     sl_path_join(from2, sizeof from2, test_tmpdir(), "pre2.safetensors");
     sl_path_join(rev, sizeof rev, test_tmpdir(), "revoked.json");
+    static const char empty_list[] = "{\"format\": \"swaplab-revocations/1\", \"revoked\": []}";
+    SL_ASSERT(sl_write_atomic(rev, empty_list, strlen(empty_list), &err) == 0);
     sl_path_join(badrev, sizeof badrev, test_tmpdir(), "badrev.json");
     sl_path_join(out, sizeof out, test_tmpdir(), "inited.safetensors");
-    unlink(rev);
     SwapModel *pre = save_start("tiny", 3, from, "pre", NULL);
     SwapModel *m = swap_model_new("tiny", 4, &err);
     nn_model_init_weights(&m->model, &rng);
