@@ -41,7 +41,7 @@ static const char *ABOUT =
 
 int cmd_dataset(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "none", *mask = SWAP_DEFAULT_MASK,
-               *colour = "avg", *blend = "alpha", *key_path = NULL, *wm_key = NULL, *revocations = NULL,
+               *colour = SWAP_DEFAULT_COLOUR, *blend = SWAP_DEFAULT_BLEND, *key_path = NULL, *wm_key = NULL, *revocations = NULL,
                *device = NULL, *method = "swap", *policy = NULL;
     int size = 0, per_identity = 0, seed = 1, threads = 0;
     SlStrList sets = {0};
@@ -52,10 +52,10 @@ int cmd_dataset(int argc, char **argv) {
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created; must not hold a dataset already)"},
         {"--splits", SL_ARG_STR, &splits, "T/V/T", "identity shares of train/val/test (70/15/15)"},
         {"--label", SL_ARG_STR, &label, "L", "none (default) or visible: the SYNTHETIC label on fakes (a shortcut)"},
-        {"--mask", SL_ARG_STR, &mask, "M", "hull, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
-        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
+        {"--mask", SL_ARG_STR, &mask, "M", "face, face:E,F, hull, hull:E,F, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
+        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
-        {"--blend", SL_ARG_STR, &blend, "B", "alpha (default) or poisson"},
+        {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
         {"--size", SL_ARG_INT, &size, "PX",
          "side of every sample, 64..1024 (default: the model's face size, >= 64; 128 without a model)", 0, 1024},
         {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)", 0, 1000000},

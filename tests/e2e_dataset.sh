@@ -240,7 +240,11 @@ mean = lambda xs: sum(xs) / len(xs)
 gap = mean([v[1] for v in s1.values() if v[0]]) - mean([v[1] for v in s1.values() if not v[0]])
 shift = [mean([s2[k][1] - s1[k][1] for k in s1 if s1[k][0] == c]) for c in (0, 1)]
 print("AUC key1 %.4f key2 %.4f; class gap %.4f; mean shift real %.4f fake %.4f" % (a, b, gap, shift[0], shift[1]))
-assert abs(a - b) <= 0.10 and abs(shift[1] - shift[0]) <= 0.4 * abs(gap), (a, b, gap, shift)
+# a watermark shortcut shows as a drop: key 2 takes away what the detector keyed on, so its AUC
+# falls and the classes move towards each other (fake scores down, real up); a weak detector on
+# 32 test images also moves the other way by chance (seen: AUC 0.70 -> 0.81, gap +0.6 of itself),
+# which is no shortcut, so the check is one-sided
+assert b >= a - 0.10 and (shift[1] - shift[0]) >= -0.4 * abs(gap), (a, b, gap, shift)
 ' "$T/spec-ds.json" "$T/spec-ds-key2.json" "$T/spec-ds.csv" "$T/spec-ds-key2.csv"
 [[ -n ${E2E_SHORTCUT_LOG:-} ]] && cp "$E2E_TMP/last.out" "$E2E_SHORTCUT_LOG"
 
