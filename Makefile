@@ -54,8 +54,13 @@ endif
 HAVE_CUDA := $(if $(and $(CUDA_LIBDIR),$(call cuda_has_libs,$(CUDA_LIBDIR))),$(shell echo 'int main(void){return 0;}' | \
                $(CC) -x c - -o /dev/null -L$(CUDA_LIBDIR) -lcublas -lcudart 2>/dev/null && echo 1))
 CUDA_WHY := $(if $(HAVE_CUDA),, (nvcc found, but no libcudart.so and libcublas.so that link; set CUDA_LIBDIR=))
-# NCCL (GPU all-reduce across ranks) when the CUDA libraries ship it and MPI is there to start the ranks
-HAVE_NCCL := $(if $(and $(HAVE_CUDA),$(HAVE_MPI),$(wildcard $(CUDA_LIBDIR)/libnccl.so),$(wildcard $(CUDA_ROOT)/include/nccl.h $(CUDA_LIBDIR)/../include/nccl.h)),1)
+# The CUDA headers: next to nvcc, next to the libraries, or the usual place (CI has nvcc in
+# /usr/local/bin with the toolkit in /usr/local/cuda). CUDA_INCDIR= overrides the search.
+CUDA_INCDIR ?= $(patsubst %/,%,$(dir $(firstword $(realpath $(wildcard $(CUDA_ROOT)/include/cuda_runtime.h \
+                 $(CUDA_LIBDIR)/../include/cuda_runtime.h /usr/local/cuda/include/cuda_runtime.h)))))
+# NCCL (GPU all-reduce across ranks) when the CUDA libraries ship it, its header sits with the
+# CUDA headers, and MPI is there to start the ranks
+HAVE_NCCL := $(if $(and $(HAVE_CUDA),$(HAVE_MPI),$(CUDA_INCDIR),$(wildcard $(CUDA_LIBDIR)/libnccl.so),$(wildcard $(CUDA_INCDIR)/nccl.h)),1)
 endif
 
 PKGS := libpng jansson libsodium stb libavformat libavcodec libswscale libavutil libcbor libcrypto libjpeg
@@ -75,7 +80,7 @@ CFLAGS_BASE += -DSL_HAVE_MPI $(MPI_CFLAGS)
 LDLIBS += $(MPI_LIBS)
 endif
 ifeq ($(HAVE_NCCL),1)
-CFLAGS_BASE += -DSL_HAVE_NCCL -I$(CUDA_ROOT)/include
+CFLAGS_BASE += -DSL_HAVE_NCCL -I$(CUDA_INCDIR)
 LDLIBS += -lnccl
 endif
 ifeq ($(HAVE_CUDA),1)
