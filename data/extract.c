@@ -270,8 +270,30 @@ struct FaceTracker {
     int have, since;
     double raw[2 * ALIGN_NLM];
     OneEuro euro;
-    long detections, found, lost, rejected;
+    long detections, found, lost, rejected, cuts;
+    uint8_t thumb[32 * 32]; /* the last frame's 32x32 mean intensities, to notice cuts */
+    int have_thumb;
 };
+
+/* 1 when the frame differs from the last one like a cut (mean absolute difference of 32x32 block
+ * means above 24 of 255): the tracker then detects again and restarts the smoothing. */
+static int scene_cut(FaceTracker *t, const uint8_t *inten, int w, int h) {
+    uint8_t th[32 * 32];
+    double diff = 0;
+    for (int by = 0; by < 32; by++)
+        for (int bx = 0; bx < 32; bx++) {
+            int x0 = bx * w / 32, x1 = (bx + 1) * w / 32, y0 = by * h / 32, y1 = (by + 1) * h / 32;
+            long s = 0, n = 0;
+            for (int y = y0; y < y1; y += 2)
+                for (int x = x0; x < x1; x += 2) s += inten[(size_t)y * w + x], n++;
+            th[by * 32 + bx] = (uint8_t)(n ? s / n : 0);
+            diff += abs((int)th[by * 32 + bx] - (int)t->thumb[by * 32 + bx]);
+        }
+    int cut = t->have_thumb && diff / (32 * 32) > 24;
+    memcpy(t->thumb, th, sizeof th);
+    t->have_thumb = 1;
+    return cut;
+}
 
 FaceTracker *tracker_new(Extractor *x) {
     FaceTracker *t = xcalloc(1, sizeof *t);
@@ -308,6 +330,11 @@ int tracker_step(FaceTracker *t, const Image *frame, double time, float lm[ALIGN
     double txy[2 * ALIGN_NLM], shape;
     int eyes, tracked = 0;
     if (detected) *detected = 0;
+    if (scene_cut(t, inten, w, h) && t->have) { /* a new shot: find the face afresh */
+        t->cuts++;
+        t->have = 0;
+        one_euro_reset(&t->euro);
+    }
     if (t->have) {
         /* follow the face: the box whose mean shape best fits the last landmarks */
         LmRect r = lm_rect_fit(x->lm, t->raw);

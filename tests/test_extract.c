@@ -1,0 +1,214 @@
+/* test_extract.c — data/extract.h: the One-Euro filter (noise reduced, motion followed), the
+ * plausibility check on the fixtures (the neck box of london_008 rejected, every real face kept),
+ * and tracking through a slideshow clip of fixture photos (faces found in every frame, landmarks
+ * steadier with smoothing than without, time stamps in the face set). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/extract.h"
+#include "data/faceset.h"
+#include "data/slideshow.h"
+#include "data/video.h"
+#include "tests/test.h"
+#include "util/fs.h"
+#include "util/crypto.h"
+#include "util/rng.h"
+#include "util/util.h"
+
+#define FIX "tests/fixtures/faces/"
+
+static int have_models(void) {
+    return sl_is_file(haar_default_path(HAAR_FRONTALFACE_DEFAULT)) && sl_is_file(haar_default_path(HAAR_EYE)) &&
+           sl_is_file(getenv("SWAPLAB_LANDMARKS") ? getenv("SWAPLAB_LANDMARKS")
+                                                  : "/usr/share/dlib/shape_predictor_68_face_landmarks.dat");
+}
+
+static void t_one_euro(void) {
+    OneEuro f;
+    one_euro_init(&f, 1, 1.0, 0.5);
+    SlRng rng;
+    sl_rng_seed(&rng, 7);
+    double s_in = 0, s_out = 0;
+    for (int k = 0; k < 200; k++) {
+        double noise = sl_rng_normal(&rng), v = 100 + noise;
+        one_euro_apply(&f, k / 25.0, 10, &v);
+        if (k >= 50) s_in += noise * noise, s_out += (v - 100) * (v - 100);
+    }
+    CHECKF(s_out < 0.25 * s_in, "noise power %.3g of %.3g", s_out, s_in);
+    /* a ramp of 250 px/s (25 scale units/s) is followed with the steady-state lag of a first-order
+     * filter at the raised cut-off: v / (2 pi (1 + 0.5 * 25)) = 2.95 px; without beta (cut-off 1 Hz)
+     * the lag would be v / (2 pi) = 39.8 px */
+    one_euro_reset(&f);
+    double last = 0;
+    for (int k = 0; k < 100; k++) {
+        double v = 10.0 * k;
+        one_euro_apply(&f, k / 25.0, 10, &v);
+        last = 10.0 * k - v;
+    }
+    CHECKF(last <= 2.95 && last >= 0, "lag %.3g px", last);
+    /* min_cutoff 0: no smoothing at all */
+    OneEuro g;
+    one_euro_init(&g, 1, 0, 0);
+    double v = 5;
+    one_euro_apply(&g, 0, 1, &v);
+    v = 9;
+    one_euro_apply(&g, 0.04, 1, &v);
+    CHECK(v == 9);
+    one_euro_free(&f);
+    one_euro_free(&g);
+}
+
+static void t_plausibility_on_fixtures(void) {
+    if (!have_models()) SKIP("OpenCV cascades or dlib model not installed (Debian opencv-data, libdlib-data)");
+    ExtractOptions o;
+    extract_options_default(&o);
+    o.all = 1;
+    Extractor *x;
+    SlErr err;
+    CHECKF(extractor_open(&x, &o, &err) == 0, "%s", err.msg);
+    if (!x) return;
+    const char *who[] = {"001", "002", "003", "004", "005", "006", "007", "008"};
+    const char *ex[] = {"neutral", "smiling"};
+    int kept = 0, rejected = 0;
+    for (int i = 0; i < 8; i++)
+        for (int e = 0; e < 2; e++) {
+            char p[256];
+            snprintf(p, sizeof p, FIX "london_%s_%s.png", who[i], ex[e]);
+            Image img;
+            CHECK(image_load(p, 3, &img, &err) == 0);
+            ExtractFace *f;
+            int nrej;
+            char why[512];
+            int n = extract_faces(x, &img, &f, &nrej, why, sizeof why);
+            CHECKF(n == 1, "%s: %d faces", p, n);
+            if (n == 1) CHECKF(f[0].eyes >= 1 && f[0].shape < 0.15, "%s: eyes %d shape %.3f", p, f[0].eyes, f[0].shape);
+            kept += n;
+            rejected += nrej;
+            if (i == 7) CHECKF(nrej == 1 && strstr(why, "no eye"), "%s: %d rejected (%s)", p, nrej, why);
+            free(f);
+            image_free(&img);
+        }
+    CHECK(kept == 16 && rejected == 2);
+    /* with the check off, --all keeps the neck box of london_008 */
+    extractor_free(x);
+    o.check = EXTRACT_CHECK_NONE;
+    CHECK(extractor_open(&x, &o, &err) == 0);
+    Image img;
+    CHECK(image_load(FIX "london_008_neutral.png", 3, &img, &err) == 0);
+    ExtractFace *f;
+    int nrej;
+    CHECK(extract_faces(x, &img, &f, &nrej, NULL, 0) == 2);
+    free(f);
+    image_free(&img);
+    extractor_free(x);
+}
+
+/* Mean |second difference| of the landmark tracks (pixels per frame^2): the jitter. */
+static double track_jitter(const char *clip, double min_cutoff, int *frames, int *found) {
+    ExtractOptions o;
+    extract_options_default(&o);
+    o.euro_min_cutoff = min_cutoff;
+    Extractor *x;
+    SlErr err;
+    if (extractor_open(&x, &o, &err)) return -1;
+    FaceTracker *t = tracker_new(x);
+    VideoReader *r;
+    VideoInfo vi;
+    if (video_open(clip, 1, &r, &vi, &err)) return -1;
+    Image f;
+    double tm, acc = 0;
+    long nacc = 0;
+    float prev[2][ALIGN_NLM][2];
+    int nprev = 0;
+    *frames = *found = 0;
+    while (video_read(r, &f, &tm, &err) == 1) {
+        float lm[ALIGN_NLM][2];
+        int has = tracker_step(t, &f, tm, lm, NULL);
+        (*frames)++;
+        *found += has;
+        if (has && nprev == 2) {
+            for (int k = 0; k < ALIGN_NLM; k++)
+                for (int c = 0; c < 2; c++) acc += fabs(lm[k][c] - 2 * prev[1][k][c] + prev[0][k][c]), nacc++;
+        }
+        if (has) {
+            if (nprev == 2) memcpy(prev[0], prev[1], sizeof prev[0]);
+            memcpy(prev[nprev == 2 ? 1 : nprev], lm, sizeof lm);
+            if (nprev < 2) nprev++;
+        } else {
+            nprev = 0;
+        }
+        image_free(&f);
+    }
+    video_close(r);
+    tracker_free(t);
+    extractor_free(x);
+    return nacc ? acc / nacc : -1;
+}
+
+static void t_tracking_clip(void) {
+    if (!have_models()) SKIP("OpenCV cascades or dlib model not installed (Debian opencv-data, libdlib-data)");
+    char dir[128], clip[256], set[256];
+    snprintf(dir, sizeof dir, "/tmp/test_extract.%ld", (long)getpid());
+    mkdir(dir, 0755);
+    snprintf(clip, sizeof clip, "%s/still.mp4", dir);
+    /* one photo held for 40 frames with a slow pan: the face moves smoothly, so frame-to-frame
+     * acceleration of the landmarks is predictor noise */
+    const char *imgs[] = {FIX "london_005_neutral.png"};
+    SlideshowOptions so;
+    slideshow_options_default(&so);
+    so.hold = 40;
+    so.pan = 0.05;
+    so.w = so.h = 256;
+    SlErr err;
+    CHECKF(slideshow_write(imgs, 1, clip, &so, &err) == 40, "%s", err.msg);
+    int frames, found;
+    double raw = track_jitter(clip, 0, &frames, &found);
+    CHECK(frames == 40 && found == 40);
+    double smooth = track_jitter(clip, 1.0, &frames, &found);
+    CHECK(found == 40);
+    CHECKF(raw > 0 && smooth < 0.6 * raw, "jitter %.4f px/frame^2 smoothed vs %.4f raw", smooth, raw);
+    fprintf(stderr, "  landmark jitter: %.4f raw, %.4f smoothed (px/frame^2)\n", raw, smooth);
+    /* the face set records the clip, its digest and each face's time */
+    ExtractOptions o;
+    extract_options_default(&o);
+    o.every = 10;
+    o.size = 64;
+    snprintf(set, sizeof set, "%s/set", dir);
+    const char *in[] = {clip};
+    ExtractSummary s;
+    CHECKF(extract_run(&o, in, 1, set, "vol-test", &s, &err) == 0, "%s", err.msg);
+    CHECK(s.clips == 1 && s.frames == 40 && s.faces == 4);
+    FaceSet fs;
+    CHECKF(faceset_load(set, &fs, &err) == 0, "%s", err.msg);
+    if (fs.n == 4) {
+        char digest[65];
+        CHECK(sl_sha256_file(clip, digest, &err) == 0);
+        for (int i = 0; i < 4; i++) {
+            CHECK(strcmp(fs.faces[i].clip, clip) == 0);
+            CHECK(strcmp(fs.faces[i].clip_sha256, digest) == 0);
+            CHECK(fs.faces[i].clip_frame == 10 * i);
+            CHECK_NEAR(fs.faces[i].clip_time, 10 * i / 25.0, 1e-3);
+        }
+    }
+    faceset_free(&fs);
+    /* --fps 5 of a 25 fps clip: every 5th frame */
+    o.every = 1;
+    o.fps = 5;
+    snprintf(set, sizeof set, "%s/set5", dir);
+    CHECK(extract_run(&o, in, 1, set, "vol-test", &s, &err) == 0);
+    CHECK(s.faces == 8);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int main(void) {
+    RUN(t_one_euro);
+    RUN(t_plausibility_on_fixtures);
+    RUN(t_tracking_clip);
+    return test_summary("test_extract");
+}
