@@ -8,12 +8,15 @@
 
 #include "cli/commands.h"
 #include "data/faceset.h"
+#include "data/video.h"
 #include "infer/provenance.h"
 #include "infer/swap.h"
+#include "infer/swap_video.h"
 #include "nn/device.h"
 #include "train/run.h"
 #include "util/args.h"
 #include "util/fs.h"
+#include "util/crypto.h"
 #include "util/progress.h"
 
 #define SWAP_BATCH 8
@@ -37,23 +40,93 @@ static const char *ABOUT =
     "provenance) and mask/NNNNNN.png (the blend mask); DIR/<from>_to_<to>/swap.json summarises the run\n"
     "(and DIR/swap.json, the newest run into DIR). In the\n"
     "provenance record (swaplab verify) the face put in (--to) is the source and the subject of the\n"
-    "frame (--from) the target.";
+    "frame (--from) the target.\n"
+    "\n"
+    "Video: --in CLIP --out OUT.mp4 swaps every frame of the clip in which the face is found (tracked:\n"
+    "detection every 5 frames or when lost, landmarks every frame, One-Euro smoothed) and passes the\n"
+    "others through; --from must be the face set `swaplab extract` made from this very clip (its\n"
+    "faces.jsonl records the clip's SHA-256) and carry consent for swap. Colour statistics are smoothed\n"
+    "over --colour-smooth seconds so the face does not flicker; H.264 at --crf; the audio is copied\n"
+    "unchanged. Every frame gets the watermark and (unless --label none) the visible label; the MP4\n"
+    "carries the signed record and XMP (swaplab verify OUT.mp4). Written atomically.";
 
 static json_t *side_json(const ConsentInfo *ci, const char *dir) {
     return json_pack("{s:s,s:s,s:s,s:s}", "subject", ci->subject, "kind", ci->kind, "consent_sha256", ci->digest,
                      "faceset", dir);
 }
 
+/* `swap --in CLIP`: the consent gate, the clip bound to the --from face set by its digest, then
+ * the video pipeline (infer/swap_video.h). */
+static int swap_clip(const char *model, const char *from, const char *to, const char *to_faceset, const char *revocations,
+                     const char *in_clip, const char *out, const SwapOptions *o, int with_label, const char *key_path,
+                     const char *device, int threads, int crf, double colour_smooth, int limit) {
+    SlErr err;
+    RunInfo run;
+    SwapGate g;
+    FaceSet fs;
+    NnCtx ctx;
+    int rc = 1, fs_loaded = 0, dev = 0;
+    SwapModel *m = run_load_model(model, &run, &err);
+    if (!m) goto fail;
+    if (swap_gate(&run, from, to, to_faceset, revocations, &g, &err)) goto fail;
+    if (faceset_load(from, &fs, &err)) goto fail;
+    fs_loaded = 1;
+    if (swap_check_sizes(m, &fs, &err)) goto fail;
+    char digest[65];
+    if (sl_sha256_file(in_clip, digest, &err)) goto fail;
+    int bound = 0;
+    for (int i = 0; i < fs.n && !bound; i++) bound = !strcmp(fs.faces[i].clip_sha256, digest);
+    if (!bound) {
+        sl_fail(&err, "%s: this clip is not one whose faces are in the consented face set %s (no face there records its "
+                      "SHA-256 %.16s...); extract the clip into a face set and record the subject's consent first",
+                in_clip, from, digest);
+        goto fail;
+    }
+    SlKeypair key;
+    if (provenance_load_key(key_path, &key, &err)) goto fail;
+    nn_ctx_init(&ctx, threads, 1);
+    if (nn_device_select(&ctx, device, &err)) goto fail;
+    dev = 1;
+    ProvenanceInfo pi;
+    swap_provenance(&pi, &run, &g, m, o, in_clip, with_label);
+    SwapVideoOptions vo;
+    swap_video_options_default(&vo);
+    vo.crf = crf;
+    vo.crop = fs.crop;
+    vo.coverage = fs.coverage;
+    vo.colour_smooth = colour_smooth;
+    vo.limit = limit;
+    ExtractOptions ex;
+    extract_options_default(&ex);
+    SwapVideoStats st;
+    if (swap_video_run(m, &ctx, g.target, in_clip, out, o, &vo, &ex, &pi, &key, &st, &err)) goto fail;
+    printf("swaplab swap: %s -> %s: %ld frames, the face of %s swapped into %ld (%ld without a face passed through), "
+           "H.264 CRF %d, %.2f frames/s; verify with `swaplab verify %s`\n",
+           in_clip, out, st.frames, g.to.subject, st.swapped, st.frames - st.swapped, crf,
+           st.total > 0 ? st.frames / st.total : 0, out);
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "swaplab swap: %s\n", err.msg);
+done:
+    if (dev) nn_device_release(&ctx);
+    if (fs_loaded) faceset_free(&fs);
+    swap_model_free(m);
+    return rc;
+}
+
 int cmd_swap(int argc, char **argv) {
     const char *model = NULL, *from = NULL, *to = NULL, *out = NULL, *mask = SWAP_DEFAULT_MASK, *colour = "avg",
                *blend = "alpha", *label = "visible", *key_path = NULL, *to_faceset = NULL, *revocations = NULL,
                *device = "auto";
-    int raw = 0, limit = 0, threads = 0;
+    int raw = 0, limit = 0, threads = 0, crf = 23;
+    const char *in_clip = NULL;
+    double colour_smooth = 0.5;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train"},
         {"--from", SL_ARG_STR, &from, "FACESET", "face set whose frames receive the face (consent scope swap)"},
         {"--to", SL_ARG_STR, &to, "SUBJECT", "the model identity whose face is put in"},
-        {"--out", SL_ARG_STR, &out, "DIR", "output directory (created)"},
+        {"--out", SL_ARG_STR, &out, "DIR", "output directory (created); with --in, the video file to write"},
         {"--mask", SL_ARG_STR, &mask, "M", "hull, erode:N or blur:N, N px at crop scale (" SWAP_DEFAULT_MASK ")"},
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg (default), reinhard or hist"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
@@ -66,9 +139,12 @@ int cmd_swap(int argc, char **argv) {
         {"--limit", SL_ARG_INT, &limit, "N", "swap only the first N faces (0 = all)"},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (auto)"},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)"},
+        {"--in", SL_ARG_STR, &in_clip, "CLIP", "video: swap through this clip (any container FFmpeg reads); --out is then the .mp4 to write"},
+        {"--crf", SL_ARG_INT, &crf, "N", "video: H.264 constant rate factor 0..51 (default 23)"},
+        {"--colour-smooth", SL_ARG_DOUBLE, &colour_smooth, "S", "video: time constant of the colour statistics in seconds; 0 = per frame (default 0.5)"},
         {0},
     };
-    int r = sl_args_parse("swap", "--model RUN --from FACESET --to SUBJECT --out DIR [--mask M] [--color C] [--blend B]",
+    int r = sl_args_parse("swap", "--model RUN --from FACESET --to SUBJECT --out DIR|OUT.mp4 [--in CLIP] [--mask M] [--color C] [--blend B] [--crf N]",
                           ABOUT, spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
     if (!model || !from || !to || !out) return sl_usage_error("swap", "--model, --from, --to and --out are required");
@@ -83,6 +159,13 @@ int cmd_swap(int argc, char **argv) {
     else if (strcmp(label, "none") == 0) with_label = 0;
     else return sl_usage_error("swap", "--label must be visible or none, not '%s'", label);
     if (limit < 0 || threads < 0) return sl_usage_error("swap", "--limit and --threads must not be negative");
+    if (crf < 0 || crf > 51) return sl_usage_error("swap", "--crf must be 0 to 51");
+    if (!(colour_smooth >= 0 && colour_smooth <= 60)) return sl_usage_error("swap", "--colour-smooth must be 0 to 60 seconds");
+    if (in_clip) {
+        if (raw) return sl_usage_error("swap", "--raw is for face sets, not --in CLIP");
+        return swap_clip(model, from, to, to_faceset, revocations, in_clip, out, &o, with_label, key_path, device, threads,
+                         crf, colour_smooth, limit);
+    }
 
     int rc = 1, fs_loaded = 0, dev = 0;
     FaceSet fs;

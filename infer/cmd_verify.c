@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "data/video.h"
+#include "infer/mp4_carrier.h"
 #include "infer/provenance.h"
 #include "util/args.h"
 #include "util/crypto.h"
@@ -107,10 +109,13 @@ int cmd_verify(int argc, char **argv) {
     };
     SlStrList files = {0};
     int r = sl_args_parse_some("verify", "FILE... [--pubkey FILE] [--wm-key STRING] [--json]",
-                               "Reports the provenance of each image: the swaplab.provenance record, the IPTC digital\n"
+                               "Reports the provenance of each image or video: the swaplab.provenance record, the IPTC digital\n"
                                "source type in XMP, the Ed25519 signature, the invisible watermark and the visible label.\n"
                                "Exits 0 only if every file is a marked swaplab output (a valid signature, or the watermark\n"
-                               "found with false-positive probability < 1e-6 — this survives JPEG re-encoding), else 1.",
+                               "found with false-positive probability < 1e-6 — this survives JPEG re-encoding), else 1.\n"
+                               "Videos (.mp4, .mov, .mkv, ...): the record and signature in the MP4's uuid box, XMP, and the\n"
+                               "watermark and label read in every frame; the clip's watermark counts as found when at least\n"
+                               "10% of its frames (and at least one) carry it.",
                                spec, argc, argv, &files,
                                "give at least one image file");
     if (r >= 0) return r;
@@ -124,6 +129,10 @@ int cmd_verify(int argc, char **argv) {
     json_t *arr = as_json ? json_array() : NULL;
     int all = 1;
     for (int i = 0; i < files.n; i++) {
+        if (video_is_video_path(files.v[i])) { /* MP4 boxes + every frame (infer/mp4_carrier.h) */
+            all &= mp4_verify_report(files.v[i], pubkey ? pk : NULL, wm_key, arr);
+            continue;
+        }
         VerifyResult res;
         if (provenance_verify_file_key(files.v[i], pubkey ? pk : NULL, wm_key, &res, &err)) {
             all = 0;

@@ -1,0 +1,206 @@
+/* swap_video.c — the video swap pipeline (infer/swap_video.h): decode, track, align, model,
+ * composite with time-smoothed colour statistics, label, watermark, encode, provenance boxes. */
+#include "infer/swap_video.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/video.h"
+#include "infer/colour.h"
+#include "infer/label.h"
+#include "infer/mp4_carrier.h"
+#include "infer/watermark.h"
+#include "util/crypto.h"
+
+void swap_video_options_default(SwapVideoOptions *o) {
+    memset(o, 0, sizeof *o);
+    o->crf = 23;
+    o->x264_preset = "veryfast";
+    o->crop = 64;
+    o->coverage = ALIGN_DEFAULT_COVERAGE;
+    o->colour_smooth = 0.5;
+}
+
+/* ---- colour statistics smoothed in time ---------------------------------------------------- */
+void colour_smoother_init(ColourSmoother *c, ColourMode mode, double tau) {
+    memset(c, 0, sizeof *c);
+    c->mode = mode;
+    c->tau = tau;
+}
+
+void colour_smoother_reset(ColourSmoother *c) { c->init = 0; }
+
+static void smooth(ColourSmoother *c, double t, const double *now, int k) {
+    double a = 1;
+    if (c->init && c->tau > 0 && t > c->t_prev) a = 1 - exp(-(t - c->t_prev) / c->tau);
+    else if (c->init && c->tau > 0) a = 0; /* the same time again */
+    for (int i = 0; i < k; i++) c->s[i] = c->init ? c->s[i] + a * (now[i] - c->s[i]) : now[i];
+    c->init = 1;
+    c->t_prev = t;
+}
+
+static float clamp01(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+void colour_smoother_apply(ColourSmoother *c, double t, float *img, const float *ref, const float *mask, size_t n) {
+    double wsum = 0;
+    for (size_t i = 0; i < n; i++) wsum += mask[i];
+    if (!(wsum > 0)) return;
+    if (c->mode == COLOUR_AVG) {
+        double now[3];
+        for (int ch = 0; ch < 3; ch++) {
+            double mi, si, mr, sr;
+            colour_weighted_stats(img + ch * n, mask, n, &mi, &si);
+            colour_weighted_stats(ref + ch * n, mask, n, &mr, &sr);
+            now[ch] = mr - mi;
+        }
+        smooth(c, t, now, 3);
+        for (int ch = 0; ch < 3; ch++)
+            for (size_t i = 0; i < n; i++) img[ch * n + i] = clamp01(img[ch * n + i] + (float)c->s[ch]);
+    } else if (c->mode == COLOUR_REINHARD) {
+        float *li = xmalloc(sizeof(float) * 3 * n), *lr = xmalloc(sizeof(float) * 3 * n);
+        for (size_t i = 0; i < n; i++) {
+            float p[3] = {img[i], img[n + i], img[2 * n + i]}, q[3] = {ref[i], ref[n + i], ref[2 * n + i]}, a[3], b[3];
+            colour_rgb_to_lab(p, a);
+            colour_rgb_to_lab(q, b);
+            for (int ch = 0; ch < 3; ch++) li[ch * n + i] = a[ch], lr[ch * n + i] = b[ch];
+        }
+        double now[12];
+        for (int ch = 0; ch < 3; ch++) {
+            colour_weighted_stats(li + ch * n, mask, n, &now[ch], &now[3 + ch]);
+            colour_weighted_stats(lr + ch * n, mask, n, &now[6 + ch], &now[9 + ch]);
+        }
+        smooth(c, t, now, 12);
+        for (size_t i = 0; i < n; i++) {
+            float lab[3], rgb[3];
+            for (int ch = 0; ch < 3; ch++) {
+                double si = c->s[3 + ch] > 1e-6 ? c->s[3 + ch] : 1e-6;
+                lab[ch] = (float)((li[ch * n + i] - c->s[ch]) / si * c->s[9 + ch] + c->s[6 + ch]);
+            }
+            colour_lab_to_rgb(lab, rgb);
+            for (int ch = 0; ch < 3; ch++) img[ch * n + i] = clamp01(rgb[ch]);
+        }
+        free(li), free(lr);
+    } else {
+        colour_transfer(c->mode, img, ref, mask, n);
+    }
+}
+
+/* ---- the pipeline -------------------------------------------------------------------------- */
+static void image_to_planar(const Image *im, float *p) {
+    const size_t n = (size_t)im->w * im->h;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) p[c * n + i] = im->px[i * 3 + c] * (1.0f / 255.0f);
+}
+
+int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, const char *out_clip,
+                   const SwapOptions *so, const SwapVideoOptions *vo, const ExtractOptions *ex,
+                   const ProvenanceInfo *pi, const SlKeypair *key, SwapVideoStats *stats, SlErr *err) {
+    SwapVideoStats st;
+    memset(&st, 0, sizeof st);
+    const int C = vo->crop;
+    if (C < m->arch.size)
+        return sl_fail(err, "%s: the face crop is %d px but the model (preset %s) takes %d px faces", in_clip, C,
+                       m->arch.preset, m->arch.size);
+    char digest[65];
+    if (sl_sha256_file(in_clip, digest, err)) return -1;
+    VideoReader *vr = NULL;
+    VideoInfo vi;
+    Extractor *x = NULL;
+    FaceTracker *tr = NULL;
+    VideoWriter *vw = NULL;
+    float *in = NULL, *dec = NULL, *mask = NULL;
+    int rc = -1;
+    double t0 = sl_now();
+    if (video_open(in_clip, vo->threads, &vr, &vi, err)) goto done;
+    if (extractor_open(&x, ex, err)) goto done;
+    tr = tracker_new(x);
+    VideoWriterOptions wo;
+    video_writer_options_default(&wo);
+    wo.crf = vo->crf;
+    wo.preset = vo->x264_preset;
+    wo.fps = vi.fps > 0 ? vi.fps : 25;
+    wo.threads = vo->threads;
+    wo.audio_from = in_clip;
+    if (video_writer_open(&vw, out_clip, vi.w, vi.h, &wo, err)) goto done;
+    WmKey wk;
+    wm_key_from_string(&wk, pi->wm_key);
+    uint32_t payload = provenance_payload(pi);
+    const size_t cn = (size_t)C * C;
+    in = xmalloc(sizeof(float) * 3 * cn);
+    dec = xmalloc(sizeof(float) * 3 * cn);
+    mask = xmalloc(sizeof(float) * cn);
+    ColourSmoother cs;
+    colour_smoother_init(&cs, so->colour, vo->colour_smooth);
+    SwapOptions so_none = *so;
+    so_none.colour = COLOUR_NONE; /* the colour transfer is done here, with smoothed statistics */
+    for (;;) {
+        if (vo->limit > 0 && st.frames >= vo->limit) break;
+        double a = sl_now();
+        Image frame;
+        double t;
+        int r = video_read(vr, &frame, &t, err);
+        double b = sl_now();
+        st.decode += b - a;
+        if (r < 0) goto done;
+        if (r == 0) break;
+        float lm[ALIGN_NLM][2];
+        int has = tracker_step(tr, &frame, t, lm, NULL);
+        double c = sl_now();
+        st.track += c - b;
+        Image out;
+        Image crop = {0};
+        float lm_crop[ALIGN_NLM][2];
+        Affine aff;
+        SlErr e2;
+        if (has && align_face(&frame, lm, C, vo->coverage, &crop, lm_crop, &aff, &e2) == 0) {
+            image_to_planar(&crop, in);
+            image_free(&crop);
+            double d = sl_now();
+            st.align += d - c;
+            swap_run_model(m, ctx, target, in, 1, C, dec);
+            double e = sl_now();
+            st.model += e - d;
+            align_face_mask((const float(*)[2])lm_crop, C, mask);
+            swap_mask_apply(so, mask, C);
+            colour_smoother_apply(&cs, t, dec, in, mask, cn);
+            swap_composite(&frame, &aff, C, in, dec, mask, &so_none, &out);
+            image_free(&frame);
+            st.composite += sl_now() - e;
+            st.swapped++;
+        } else {
+            out = frame;
+            colour_smoother_reset(&cs);
+            st.lost += !has;
+        }
+        double f = sl_now();
+        if (pi->label) label_draw(&out);
+        int w = wm_embed(&out, &wk, payload, err);
+        double g = sl_now();
+        st.mark += g - f;
+        if (!w) w = video_writer_add(vw, &out, t, err);
+        st.encode += sl_now() - g;
+        image_free(&out);
+        if (w) goto done;
+        st.frames++;
+    }
+    if (st.swapped == 0) {
+        sl_fail(err, "%s: no face found in any of its %ld frames; nothing written", in_clip, st.frames);
+        goto done;
+    }
+    Mp4Provenance mp = {.info = pi, .key = key, .w = vi.w & ~1, .h = vi.h & ~1, .frames = st.frames, .swapped = st.swapped,
+                        .fps = wo.fps, .crf = vo->crf, .input_sha256 = digest};
+    double h = sl_now();
+    if (video_writer_finish(vw, mp4_carrier_append, &mp, err)) goto done;
+    st.encode += sl_now() - h;
+    rc = 0;
+done:
+    st.total = sl_now() - t0;
+    if (stats) *stats = st;
+    free(in), free(dec), free(mask);
+    video_writer_free(vw);
+    tracker_free(tr);
+    extractor_free(x);
+    video_close(vr);
+    return rc;
+}
