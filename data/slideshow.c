@@ -80,6 +80,18 @@ long slideshow_write(const char *const *images, int n, const char *out, const Sl
                 return -1;
             }
         }
+        if ((long)img.w * H != (long)img.h * W) { /* another aspect: centred on mid-grey, not stretched */
+            int cw = img.w, ch = img.h;
+            if ((long)img.w * H < (long)img.h * W) cw = (int)((long)img.h * W / H);
+            else ch = (int)((long)img.w * H / W);
+            Image canvas = image_new(cw, ch, 3);
+            memset(canvas.px, 128, (size_t)cw * ch * 3);
+            int ox = (cw - img.w) / 2, oy = (ch - img.h) / 2;
+            for (int y = 0; y < img.h; y++)
+                memcpy(canvas.px + ((size_t)(oy + y) * cw + ox) * 3, img.px + (size_t)y * img.w * 3, (size_t)img.w * 3);
+            image_free(&img);
+            img = canvas;
+        }
         Image f = image_new(W, H, 3);
         for (int k = 0; k < o->hold; k++, frames++) {
             view(&img, k, o->hold, o->pan, &f);

@@ -8,7 +8,8 @@
 #include "util/util.h"
 
 typedef struct {
-    int w, h;         /* output size; 0 = the first image's size (made even) */
+    int w, h;         /* output size; 0 = the first image's size (made even); images of
+                          another aspect are centred on mid-grey, not stretched */
     double fps;       /* frames per second (25) */
     int hold;         /* frames per image (25) */
     double pan;       /* the view moves this fraction of the image side over one image (0.08); 0 = still */

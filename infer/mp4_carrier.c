@@ -279,7 +279,8 @@ int mp4_verify(const char *path, const uint8_t *trusted_pk, const char *wm_key, 
     FILE *f = fopen(path, "rb");
     char *sigtext = NULL;
     uint64_t sb = 0;
-    const char *rec_payload = NULL;
+    const char *rec_payload = NULL; /* points into payload_buf once the record is freed */
+    char payload_buf[16] = "";
     json_t *rec = NULL;
     if (f) {
         fseeko(f, 0, SEEK_END);
@@ -297,7 +298,11 @@ int mp4_verify(const char *path, const uint8_t *trusted_pk, const char *wm_key, 
                 const char *lab = jstr(rec, "label");
                 r->label_record = lab ? strcmp(lab, "none") != 0 : -1;
                 json_t *wm = json_object_get(rec, "watermark");
-                rec_payload = json_is_object(wm) ? jstr(wm, "payload") : NULL;
+                const char *pl = json_is_object(wm) ? jstr(wm, "payload") : NULL;
+                if (pl && strlen(pl) < sizeof payload_buf) {
+                    snprintf(payload_buf, sizeof payload_buf, "%s", pl);
+                    rec_payload = payload_buf;
+                }
                 const char *fh = jstr(json_object_get(rec, "file"), "sha256");
                 char hex[65];
                 r->bytes_match = fh && sb <= size && hash_prefix(f, sb, hex) == 0 && strcmp(hex, fh) == 0;
