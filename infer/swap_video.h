@@ -19,11 +19,13 @@ typedef struct {
     double colour_smooth;    /* time constant in seconds of the colour statistics (0.5); 0 = per frame */
     int threads;             /* decoder/encoder threads (0 = FFmpeg's choice) */
     long limit;              /* stop after this many frames (0 = all) */
+    int cpu_clock;           /* stats in CPU seconds of the process (all threads) instead of wall
+                                seconds (benchmarks on shared machines) */
 } SwapVideoOptions;
 
 void swap_video_options_default(SwapVideoOptions *o);
 
-/* Seconds spent per stage (the bench reports their shares). */
+/* Seconds spent per stage (wall, or process CPU with cpu_clock; the bench reports their shares). */
 typedef struct {
     double decode, track, align, model, composite, mark, encode, total;
     long frames, swapped, lost;
