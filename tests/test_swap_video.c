@@ -10,7 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "data/slideshow.h"
 #include "data/video.h"
+#include "nn/nn.h"
+#include "train/swap_model.h"
 #include "infer/label.h"
 #include "infer/mp4_carrier.h"
 #include "infer/swap_video.h"
@@ -168,12 +171,92 @@ static void t_mp4_carrier(void) {
     mp4_verify_result_free(&r);
 }
 
+static int have_models(void) {
+    return sl_is_file(haar_default_path(HAAR_FRONTALFACE_DEFAULT)) && sl_is_file(haar_default_path(HAAR_EYE)) &&
+           sl_is_file(getenv("SWAPLAB_LANDMARKS") ? getenv("SWAPLAB_LANDMARKS")
+                                                  : "/usr/share/dlib/shape_predictor_68_face_landmarks.dat");
+}
+
+/* The whole pipeline with random tiny weights (what the face looks like does not matter here): a
+ * London slideshow is swapped in every frame, marked, and keeps its audio; a face-free clip is
+ * refused with nothing written. */
+static void t_swap_video_run(void) {
+    if (!have_models()) SKIP("OpenCV cascades or dlib model not installed (Debian opencv-data, libdlib-data)");
+    SlErr err;
+    char clip[256], noface[256], out[256], out2[256], kp[256];
+    snprintf(clip, sizeof clip, "%s/london.mp4", dir);
+    snprintf(noface, sizeof noface, "%s/noface.mp4", dir);
+    snprintf(out, sizeof out, "%s/swapped.mp4", dir);
+    snprintf(out2, sizeof out2, "%s/never.mp4", dir);
+    snprintf(kp, sizeof kp, "%s/k2", dir);
+    SlideshowOptions so;
+    slideshow_options_default(&so);
+    so.hold = 6, so.w = 320, so.h = 240, so.tone_hz = 440;
+    const char *imgs[] = {"tests/fixtures/faces/london_001_neutral.png", "tests/fixtures/faces/london_006_smiling.png"};
+    CHECKF(slideshow_write(imgs, 2, clip, &so, &err) == 12, "%s", err.msg);
+    const char *neg[] = {"tests/fixtures/faces/neg_gradient.png"};
+    CHECK(slideshow_write(neg, 1, noface, &so, &err) == 6);
+    SwapModel *m = swap_model_new("tiny", 2, &err);
+    CHECK(m != NULL);
+    if (!m) return;
+    SlRng rng;
+    sl_rng_seed(&rng, 5);
+    nn_model_init_weights(&m->model, &rng);
+    NnCtx ctx;
+    nn_ctx_init(&ctx, 1, 1);
+    SlKeypair key;
+    CHECK(sl_key_generate(kp, &key, &err) == 0);
+    ProvenanceInfo pi;
+    provenance_info_init(&pi);
+    pi.model_sha256 = "aa11bb22cc33dd44ee55ff66aa11bb22cc33dd44ee55ff66aa11bb22cc33dd44";
+    pi.label = 1;
+    SwapOptions o;
+    swap_options_default(&o);
+    SwapVideoOptions vo;
+    swap_video_options_default(&vo);
+    vo.crop = m->arch.size;
+    ExtractOptions ex;
+    extract_options_default(&ex);
+    SwapVideoStats st;
+    CHECKF(swap_video_run(m, &ctx, 1, clip, out, &o, &vo, &ex, &pi, &key, &st, &err) == 0, "%s", err.msg);
+    CHECKF(st.frames == 12 && st.swapped == 12, "%ld frames, %ld swapped", st.frames, st.swapped);
+    Mp4VerifyResult r;
+    CHECKF(mp4_verify(out, key.pk, NULL, 1, &r, &err) == 0, "%s", err.msg);
+    CHECK(r.sig == PROV_SIG_VALID && r.sig_trusted && r.frames == 12 && r.label_frames == 12 && r.marked);
+    CHECKF(r.wm_frames >= 10, "watermark in %ld of 12 frames", r.wm_frames);
+    CHECK(r.record && strstr(r.record, "\"frames_swapped\":12"));
+    mp4_verify_result_free(&r);
+    VideoReader *vr;
+    VideoInfo vi;
+    CHECK(video_open(out, 1, &vr, &vi, &err) == 0);
+    if (vr) {
+        CHECK(vi.has_audio && vi.w == 320 && vi.h == 240);
+        video_close(vr);
+    }
+    /* no face in any frame: refused, nothing written */
+    CHECK(swap_video_run(m, &ctx, 1, noface, out2, &o, &vo, &ex, &pi, &key, &st, &err) == -1);
+    CHECKF(strstr(err.msg, noface) && strstr(err.msg, "no face"), "%s", err.msg);
+    char **names;
+    int n = sl_list_dir(dir, NULL, &names, &err), left = 0;
+    for (int i = 0; i < n; i++) left += strncmp(names[i], "never.mp4", 9) == 0;
+    sl_free_list(names, n);
+    CHECK(left == 0);
+    /* a corrupt clip: refused naming it */
+    char bad[256];
+    snprintf(bad, sizeof bad, "%s/bad.mp4", dir);
+    CHECK(sl_write_atomic(bad, "not a video", 11, &err) == 0);
+    CHECK(swap_video_run(m, &ctx, 1, bad, out2, &o, &vo, &ex, &pi, &key, &st, &err) == -1 && strstr(err.msg, bad));
+    CHECK(!sl_is_file(out2));
+    swap_model_free(m);
+}
+
 int main(void) {
     if (sodium_init() < 0) return 1;
     snprintf(dir, sizeof dir, "/tmp/test_swap_video.%ld", (long)getpid());
     mkdir(dir, 0755);
     RUN(t_colour_smoothing);
     RUN(t_mp4_carrier);
+    RUN(t_swap_video_run);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
