@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jpeglib.h>
+
 #include "data/extract.h"
 #include "data/faceset.h"
+#include "data/jpeg.h"
 #include "data/slideshow.h"
 #include "data/video.h"
 #include "tests/test.h"
@@ -206,8 +209,69 @@ static void t_tracking_clip(void) {
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* JPEG through libjpeg-turbo: a fixture saved as JPEG decodes to its size and close to its pixels;
+ * a grey JPEG stays grey; a cut header or garbage after the markers is refused naming the file. */
+static void t_jpeg_decode(void) {
+    SlErr err;
+    Image png, jpg, grey;
+    CHECK(image_load(FIX "london_002_neutral.png", 3, &png, &err) == 0);
+    char p[256], q[256], g[256];
+    snprintf(p, sizeof p, "/tmp/test_extract_jpeg.%ld.jpg", (long)getpid());
+    snprintf(q, sizeof q, "/tmp/test_extract_jpeg.%ld.cut.jpg", (long)getpid());
+    snprintf(g, sizeof g, "/tmp/test_extract_jpeg.%ld.grey.jpg", (long)getpid());
+    CHECK(image_save_jpeg(p, &png, 95, &err) == 0);
+    char *data;
+    size_t len;
+    CHECK(sl_read_file(p, 1 << 24, &data, &len, &err) == 0);
+    CHECK(jpeg_is_jpeg((const uint8_t *)data, len));
+    CHECKF(image_load(p, 0, &jpg, &err) == 0, "%s", err.msg);
+    CHECK(jpg.w == 400 && jpg.h == 400 && jpg.c == 3);
+    double d = 0;
+    for (size_t i = 0; i < (size_t)400 * 400 * 3; i++) d += abs((int)jpg.px[i] - (int)png.px[i]);
+    d /= 400.0 * 400 * 3;
+    CHECKF(d < 3, "mean abs difference %.2f from the PNG at quality 95", d);
+    /* a cut header */
+    CHECK(sl_write_atomic(q, data, 100, &err) == 0);
+    Image bad;
+    CHECK(image_load(q, 3, &bad, &err) == -1 && strstr(err.msg, q) && strstr(err.msg, "JPEG"));
+    /* garbage after the start of the image */
+    for (size_t i = 200; i < len; i++) data[i] = (char)(i * 37);
+    CHECK(sl_write_atomic(q, data, len, &err) == 0);
+    int rc = image_load(q, 3, &bad, &err);
+    if (rc == 0) image_free(&bad);
+    CHECKF(rc == -1 && strstr(err.msg, q), "garbage JPEG: rc %d", rc);
+    free(data);
+    /* grey stays one channel */
+    Image g1 = image_new(64, 48, 1);
+    for (int i = 0; i < 64 * 48; i++) g1.px[i] = (uint8_t)(i % 64 * 4);
+    { /* a one-component JPEG, written with libjpeg (stb_image_write always writes YCbCr) */
+        struct jpeg_compress_struct c;
+        struct jpeg_error_mgr je;
+        c.err = jpeg_std_error(&je);
+        jpeg_create_compress(&c);
+        unsigned char *mem = NULL;
+        unsigned long mlen = 0;
+        jpeg_mem_dest(&c, &mem, &mlen);
+        c.image_width = 64, c.image_height = 48, c.input_components = 1, c.in_color_space = JCS_GRAYSCALE;
+        jpeg_set_defaults(&c);
+        jpeg_start_compress(&c, TRUE);
+        while (c.next_scanline < 48) {
+            JSAMPROW row = g1.px + c.next_scanline * 64;
+            jpeg_write_scanlines(&c, &row, 1);
+        }
+        jpeg_finish_compress(&c);
+        jpeg_destroy_compress(&c);
+        CHECK(sl_write_atomic(g, mem, mlen, &err) == 0);
+        free(mem);
+    }
+    CHECK(image_load(g, 0, &grey, &err) == 0 && grey.c == 1 && grey.w == 64 && grey.h == 48);
+    image_free(&grey), image_free(&g1), image_free(&jpg), image_free(&png);
+    unlink(p), unlink(q), unlink(g);
+}
+
 int main(void) {
     RUN(t_one_euro);
+    RUN(t_jpeg_decode);
     RUN(t_plausibility_on_fixtures);
     RUN(t_tracking_clip);
     return test_summary("test_extract");
