@@ -295,6 +295,22 @@ static void t_bad_input_refused(void) {
         av_packet_free(&pk);
     }
     CHECK(refused_naming(p, "no video stream"));
+    /* absurd dimensions: a raw YUV4MPEG2 stream of 20000x16 frames (within FFmpeg's limits, beyond ours) */
+    path_in(p, sizeof p, "wide.y4m");
+    {
+        const char *hdr = "YUV4MPEG2 W20000 H16 F25:1 Ip A1:1 C420jpeg\nFRAME\n";
+        size_t hl = strlen(hdr), fl = 20000 * 16 * 3 / 2;
+        char *y4m = xcalloc(1, hl + fl);
+        memcpy(y4m, hdr, hl);
+        CHECK(sl_write_atomic(p, y4m, hl + fl, NULL) == 0);
+        free(y4m);
+    }
+    CHECK(refused_naming(p, "20000x16"));
+    /* a header that claims 100000x100000 */
+    path_in(p, sizeof p, "huge.y4m");
+    const char *huge = "YUV4MPEG2 W100000 H100000 F25:1 Ip A1:1 C420jpeg\nFRAME\nabc";
+    CHECK(sl_write_atomic(p, huge, strlen(huge), NULL) == 0);
+    CHECK(refused_naming(p, NULL));
 }
 
 static void t_failed_write_leaves_nothing(void) {
