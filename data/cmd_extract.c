@@ -26,7 +26,7 @@ int cmd_extract(int argc, char **argv) {
         {"--size", SL_ARG_INT, &size, "N", "side of the aligned crops in pixels (default 128)"},
         {"--coverage", SL_ARG_DOUBLE, &coverage, "F", "fraction of the crop the face template fills (default 0.625)"},
         {"--min-face", SL_ARG_INT, &min_face, "PX", "smallest face to detect, in pixels (default 40)"},
-        {"--all", SL_ARG_FLAG, &all, NULL, "photos: keep every face, not only the largest"},
+        {"--all", SL_ARG_FLAG, &all, NULL, "photos: keep every plausible face, not only the largest (default: off)"},
         {"--cascade", SL_ARG_STR, &cascade, "NAME", "Haar cascade: default or alt2 (default: default)"},
         {"--check", SL_ARG_STR, &check, "C", "reject implausible face boxes: eyes (eye cascade + face shape; default), shape, none"},
         {"--detect-size", SL_ARG_INT, &detect_size, "PX", "detect on a copy scaled to at most PX a side (default 1024; 0 = full size)"},
