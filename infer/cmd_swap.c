@@ -16,7 +16,6 @@
 #include "train/run.h"
 #include "util/args.h"
 #include "util/fs.h"
-#include "util/crypto.h"
 #include "util/progress.h"
 
 #define SWAP_BATCH 8
@@ -45,7 +44,8 @@ static const char *ABOUT =
     "Video: --in CLIP --out OUT.mp4 swaps every frame of the clip in which the face is found (tracked:\n"
     "detection every 5 frames or when lost, landmarks every frame, One-Euro smoothed) and passes the\n"
     "others through; --from must be the face set `swaplab extract` made from this very clip (its\n"
-    "faces.jsonl records the clip's SHA-256) and carry consent for swap. Colour statistics are smoothed\n"
+    "faces.jsonl records the clip's SHA-256, and the clip's frame reproduces that face's consented crop)\n"
+    "and carry consent for swap. Colour statistics are smoothed\n"
     "over --colour-smooth seconds so the face does not flicker; H.264 at --crf; the audio is copied\n"
     "unchanged. Every frame gets the watermark and (unless --label none) the visible label; the MP4\n"
     "carries the signed record and XMP (swaplab verify OUT.mp4). Written atomically.";
@@ -72,16 +72,7 @@ static int swap_clip(const char *model, const char *from, const char *to, const 
     if (faceset_load(from, &fs, &err)) goto fail;
     fs_loaded = 1;
     if (swap_check_sizes(m, &fs, &err)) goto fail;
-    char digest[65];
-    if (sl_sha256_file(in_clip, digest, &err)) goto fail;
-    int bound = 0;
-    for (int i = 0; i < fs.n && !bound; i++) bound = !strcmp(fs.faces[i].clip_sha256, digest);
-    if (!bound) {
-        sl_fail(&err, "%s: this clip is not one whose faces are in the consented face set %s (no face there records its "
-                      "SHA-256 %.16s...); extract the clip into a face set and record the subject's consent first",
-                in_clip, from, digest);
-        goto fail;
-    }
+    if (swap_video_check_clip(&fs, in_clip, &err)) goto fail;
     SlKeypair key;
     if (provenance_load_key(key_path, &key, &err)) goto fail;
     nn_ctx_init(&ctx, threads, 1);

@@ -87,6 +87,66 @@ void colour_smoother_apply(ColourSmoother *c, double t, float *img, const float 
     }
 }
 
+/* ---- the clip bound to its consented face set ---------------------------------------------- */
+int swap_video_check_clip(const FaceSet *fs, const char *clip, SlErr *err) {
+    char digest[65];
+    if (sl_sha256_file(clip, digest, err)) return -1;
+    int face = -1;
+    for (int i = 0; i < fs->n; i++)
+        if (!strcmp(fs->faces[i].clip_sha256, digest) && (face < 0 || fs->faces[i].clip_frame < fs->faces[face].clip_frame))
+            face = i;
+    if (face < 0)
+        return sl_fail(err, "%s: this clip is not one whose faces are in the consented face set %s (no face there records "
+                            "its SHA-256 %.16s...); extract the clip into a face set and record the subject's consent first",
+                       clip, fs->dir, digest);
+    const FaceRecord *f = &fs->faces[face];
+    VideoReader *vr;
+    VideoInfo vi;
+    if (video_open(clip, 1, &vr, &vi, err)) return -1;
+    Image frame = {0};
+    double t;
+    int r = 0;
+    for (long k = 0; k <= f->clip_frame; k++) {
+        image_free(&frame);
+        r = video_read(vr, &frame, &t, err);
+        if (r != 1) break;
+    }
+    video_close(vr);
+    if (r != 1) {
+        image_free(&frame);
+        return r < 0 ? -1
+                     : sl_fail(err, "%s: the clip ends before frame %ld that %s records for face %d", clip, f->clip_frame,
+                               fs->dir, face);
+    }
+    int rc = 0;
+    Affine a;
+    if (align_face_affine(f->lm_src, fs->crop, f->coverage, &a)) {
+        rc = sl_fail(err, "%s: face %d has degenerate landmarks", fs->dir, face);
+    } else {
+        Image crop;
+        align_warp(&frame, &a, fs->crop, fs->crop, ALIGN_BORDER_REPLICATE, NULL, &crop);
+        const size_t n = 3 * (size_t)fs->crop * fs->crop;
+        float *ref = xmalloc(sizeof(float) * n);
+        if (faceset_load_face(fs, face, ref, err)) {
+            rc = -1;
+        } else {
+            double d = 0;
+            const size_t np = (size_t)fs->crop * fs->crop;
+            for (size_t i = 0; i < np; i++)
+                for (int c = 0; c < 3; c++) d += fabs(crop.px[i * 3 + c] - ref[c * np + i] * 255.0);
+            d /= (double)n;
+            if (d > 1.0)
+                rc = sl_fail(err, "%s: frame %ld of this clip does not show the consented face %s of %s (mean difference "
+                                  "%.1f of 255): the clip is not the one the face set was extracted from",
+                             clip, f->clip_frame, f->file, fs->dir, d);
+        }
+        free(ref);
+        image_free(&crop);
+    }
+    image_free(&frame);
+    return rc;
+}
+
 /* ---- the pipeline -------------------------------------------------------------------------- */
 static double clock_s(int cpu) {
     if (!cpu) return sl_now();

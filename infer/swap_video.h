@@ -39,6 +39,13 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
                    const SwapOptions *so, const SwapVideoOptions *vo, const ExtractOptions *ex,
                    const ProvenanceInfo *pi, const SlKeypair *key, SwapVideoStats *stats, SlErr *err);
 
+/* Binds a clip to a consented face set: refuses (-1 with err) unless a face of fs records the clip's
+ * SHA-256 (faces.jsonl "clip") and the clip's frame at that face's index, aligned with the
+ * recorded landmarks, reproduces that face's aligned crop (mean absolute difference at most 1 of
+ * 255) — the crop's digest is what the consent manifest covers, so an edited faces.jsonl cannot
+ * bind another clip. */
+int swap_video_check_clip(const FaceSet *fs, const char *clip, SlErr *err);
+
 /* The colour statistics smoothed over time (exposed for tests): avg smooths the per-channel mean
  * offset, reinhard the L*a*b* means and deviations of both faces, with an exponential moving
  * average of time constant tau seconds; hist and none are per frame. */
