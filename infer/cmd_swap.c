@@ -154,6 +154,7 @@ int cmd_swap(int argc, char **argv) {
     if (!(colour_smooth >= 0 && colour_smooth <= 60)) return sl_usage_error("swap", "--colour-smooth must be 0 to 60 seconds");
     if (in_clip) {
         if (raw) return sl_usage_error("swap", "--raw is for face sets, not --in CLIP");
+        if (!video_is_video_path(out)) return sl_usage_error("swap", "with --in, --out must name a video file (.mp4, .mov or .mkv), not '%s'", out);
         return swap_clip(model, from, to, to_faceset, revocations, in_clip, out, &o, with_label, key_path, device, threads,
                          crf, colour_smooth, limit);
     }

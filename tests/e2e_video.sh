@@ -95,6 +95,8 @@ sed -i "s/$da/$dl/g" "$T/va-edited/faces.jsonl"
 check_fails "an edited faces.jsonl cannot bind another clip (its frames do not show the consented faces)" 1 \
   "does not show the consented face" "$S" swap --model "$T/run" --from "$T/va-edited" --to synth-0002 --in "$T/london.mp4" --out "$T/bad.mp4"
 check "  ... nothing written" bash -c "! ls '$T'/bad.mp4* 2>/dev/null | grep -q ."
+check_fails "swap --in with --out not a video file exits 2" 2 "must name a video file" "$S" swap --model "$T/run" \
+  --from "$T/va" --to synth-0002 --in "$T/a.mp4" --out "$T/swapped.png"
 check_fails "swap --in with a bad --crf exits 2" 2 "--crf" "$S" swap --model "$T/run" --from "$T/va" --to synth-0002 \
   --in "$T/a.mp4" --out "$T/bad.mp4" --crf 60
 summary e2e_video
