@@ -130,12 +130,14 @@ int faceset_record_from_json(const json_t *j, FaceRecord *r, const char *where, 
         const char *cp = json_string_value(json_object_get(cl, "path"));
         const char *ch = json_string_value(json_object_get(cl, "sha256"));
         double t = 0, fr = 0;
-        if (!json_is_object(cl) || !cp || !*cp || strlen(cp) >= sizeof r->clip || !ch || strlen(ch) != 64 ||
+        int hex = ch && strlen(ch) == 64;
+        for (int k = 0; hex && k < 64; k++) hex = (ch[k] >= '0' && ch[k] <= '9') || (ch[k] >= 'a' && ch[k] <= 'f');
+        if (!json_is_object(cl) || !cp || !*cp || strlen(cp) >= sizeof r->clip || !hex ||
             get_num(json_object_get(cl, "time"), &t) || !isfinite(t) || get_num(json_object_get(cl, "frame"), &fr) ||
             fr < 0 || fr > 1e9) {
             if (r->synth) json_decref(r->synth);
             r->synth = NULL;
-            return sl_fail(err, "%s: \"clip\" must be {\"path\", \"sha256\" (64 hex), \"time\" (s), \"frame\" (>= 0)}", where);
+            return sl_fail(err, "%s: \"clip\" must be {\"path\", \"sha256\" (64 lower-case hex), \"time\" (s), \"frame\" (>= 0)}", where);
         }
         snprintf(r->clip, sizeof r->clip, "%s", cp);
         snprintf(r->clip_sha256, sizeof r->clip_sha256, "%s", ch);

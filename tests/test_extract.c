@@ -269,9 +269,47 @@ static void t_jpeg_decode(void) {
     unlink(p), unlink(q), unlink(g);
 }
 
+/* faces.jsonl's "clip" member: written and read back; malformed ones refused naming the line. */
+static void t_clip_record_json(void) {
+    FaceRecord r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.file, sizeof r.file, "aligned/000000.png");
+    r.crop = 64, r.coverage = 0.625f;
+    r.affine.m[0] = r.affine.m[4] = 1;
+    snprintf(r.clip, sizeof r.clip, "clips/a b.mp4");
+    memset(r.clip_sha256, 'a', 64);
+    memset(r.sha256, 'b', 64);
+    r.clip_time = 1.48, r.clip_frame = 37;
+    json_t *j = faceset_record_to_json(&r);
+    FaceRecord back;
+    memset(&back, 0, sizeof back);
+    SlErr err;
+    CHECKF(faceset_record_from_json(j, &back, "faces.jsonl:1", &err) == 0, "%s", err.msg);
+    CHECK(!strcmp(back.clip, r.clip) && !strcmp(back.clip_sha256, r.clip_sha256) && back.clip_frame == 37);
+    CHECK_NEAR(back.clip_time, 1.48, 1e-9);
+    if (back.synth) json_decref(back.synth);
+    const char *bad[] = {"{\"path\":\"a.mp4\",\"sha256\":\"" "Zaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"time\":0,\"frame\":0}",
+                         "{\"path\":\"\",\"sha256\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"time\":0,\"frame\":0}",
+                         "{\"path\":\"a.mp4\",\"sha256\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"time\":\"x\",\"frame\":0}",
+                         "{\"path\":\"a.mp4\",\"sha256\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"time\":0,\"frame\":-1}",
+                         "[1,2]"};
+    for (int k = 0; k < 5; k++) {
+        json_error_t je;
+        json_t *c = json_loads(bad[k], 0, &je);
+        CHECK(c != NULL);
+        json_object_set_new(j, "clip", c);
+        memset(&back, 0, sizeof back);
+        int rc = faceset_record_from_json(j, &back, "faces.jsonl:7", &err);
+        CHECKF(rc == -1 && strstr(err.msg, "faces.jsonl:7") && strstr(err.msg, "clip"), "case %d: rc %d", k, rc);
+        if (rc == 0 && back.synth) json_decref(back.synth);
+    }
+    json_decref(j);
+}
+
 int main(void) {
     RUN(t_one_euro);
     RUN(t_jpeg_decode);
+    RUN(t_clip_record_json);
     RUN(t_plausibility_on_fixtures);
     RUN(t_tracking_clip);
     return test_summary("test_extract");
