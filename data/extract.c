@@ -198,7 +198,7 @@ int extract_faces(Extractor *x, const Image *img, ExtractFace **faces, int *nrej
         int eyes;
         if (!face_from_rect(x, inten, grey, img->w, img->h, r, 1, xy, &shape, &eyes)) {
             (*nrejected)++;
-            appendf(why, nwhy, "%sbox %d,%d %dx%d rejected (%s)", why[0] ? "; " : "", boxes[k].x, boxes[k].y, boxes[k].w,
+            appendf(why, nwhy, "%sbox %d,%d %dx%d rejected (%s)", why && why[0] ? "; " : "", boxes[k].x, boxes[k].y, boxes[k].w,
                     boxes[k].h, shape > EXTRACT_SHAPE_MAX ? "landmarks not shaped like a face" : "no eye where the landmarks put one");
             continue;
         }
