@@ -96,6 +96,15 @@ static void t_plausibility_on_fixtures(void) {
             image_free(&img);
         }
     CHECK(kept == 16 && rejected == 2);
+    { /* no buffer for the reasons: the same result */
+        Image im8;
+        CHECK(image_load(FIX "london_008_smiling.png", 3, &im8, &err) == 0);
+        ExtractFace *f8;
+        int nr8;
+        CHECK(extract_faces(x, &im8, &f8, &nr8, NULL, 0) == 1 && nr8 == 1);
+        free(f8);
+        image_free(&im8);
+    }
     /* with the check off, --all keeps the neck box of london_008 */
     extractor_free(x);
     o.check = EXTRACT_CHECK_NONE;
