@@ -70,10 +70,13 @@ void extractor_free(Extractor *x) {
     free(x);
 }
 
-/* Face boxes of a grey image, detected on a copy of at most detect_size a side. */
-static int detect_boxes(const Extractor *x, const uint8_t *grey, int w, int h, HaarBox **boxes) {
+/* Face boxes of a grey image, detected on a copy of at most detect_size a side; with min_size > 0
+ * (a tracked face's expected box) only boxes of min_size to 3 min_size are searched, which skips
+ * the small pyramid scales that cost the most. */
+static int detect_boxes(const Extractor *x, const uint8_t *grey, int w, int h, int min_size, HaarBox **boxes) {
     HaarParams hp = haar_params_default();
-    hp.min_w = hp.min_h = x->o.min_face;
+    hp.min_w = hp.min_h = min_size > x->o.min_face ? min_size : x->o.min_face;
+    if (min_size > 0) hp.max_w = hp.max_h = 3 * hp.min_w;
     hp.threads = 0; /* pyramid levels on every OpenMP thread; same boxes */
     int big = w > h ? w : h;
     if (x->o.detect_size > 0 && big > x->o.detect_size) {
@@ -85,7 +88,8 @@ static int detect_boxes(const Extractor *x, const uint8_t *grey, int w, int h, H
         if (dh < 1) dh = 1;
         uint8_t *small = xmalloc((size_t)dw * dh);
         haar_resize_exact(grey, w, h, small, dw, dh);
-        hp.min_w = hp.min_h = (int)ceil(x->o.min_face / k);
+        hp.min_w = hp.min_h = (int)ceil(hp.min_w / k);
+        if (min_size > 0) hp.max_w = hp.max_h = 3 * hp.min_w;
         int nb = haar_detect(x->face, small, dw, dh, &hp, boxes);
         for (int q = 0; q < nb; q++) {
             (*boxes)[q].x = (int)lrint((*boxes)[q].x * k);
@@ -188,7 +192,7 @@ int extract_faces(Extractor *x, const Image *img, ExtractFace **faces, int *nrej
     if (why && nwhy) why[0] = 0;
     uint8_t *grey = haar_grey_from_image(img);
     HaarBox *boxes;
-    int nb = detect_boxes(x, grey, img->w, img->h, &boxes);
+    int nb = detect_boxes(x, grey, img->w, img->h, 0, &boxes);
     sort_boxes_by_area(boxes, nb);
     int nf = 0;
     uint8_t *inten = nb ? lm_intensity_from_image(img) : NULL;
@@ -347,7 +351,18 @@ int tracker_step(FaceTracker *t, const Image *frame, double time, float lm[ALIGN
         t->detections++;
         uint8_t *grey = haar_grey_from_image(frame);
         HaarBox *boxes;
-        int nb = detect_boxes(x, grey, w, h, &boxes);
+        int nb;
+        if (t->have) { /* the face followed: boxes of about its size (its Haar box is ~2.7 inter-ocular distances) */
+            double cx, cy, iod;
+            centre_and_iod(t->raw, &cx, &cy, &iod);
+            nb = detect_boxes(x, grey, w, h, (int)(1.5 * iod), &boxes);
+            if (nb == 0) { /* it changed size: the whole range */
+                free(boxes);
+                nb = detect_boxes(x, grey, w, h, 0, &boxes);
+            }
+        } else {
+            nb = detect_boxes(x, grey, w, h, 0, &boxes);
+        }
         sort_boxes_by_area(boxes, nb);
         if (t->have) { /* nearest to the face followed first */
             double cx, cy, iod;
