@@ -3,6 +3,7 @@
 #include "infer/swap_video.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,7 @@ void swap_video_options_default(SwapVideoOptions *o) {
     o->crop = 64;
     o->coverage = ALIGN_DEFAULT_COVERAGE;
     o->colour_smooth = 0.5;
+    o->pipeline = 1;
 }
 
 /* ---- colour statistics smoothed in time ---------------------------------------------------- */
@@ -147,6 +149,89 @@ int swap_video_check_clip(const FaceSet *fs, const char *clip, SlErr *err) {
     return rc;
 }
 
+/* ---- label, watermark and encoding on a second thread ---------------------------------------- */
+#define MARK_QUEUE 4
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t can_put, can_get;
+    Image img[MARK_QUEUE];
+    double t[MARK_QUEUE];
+    int head, n, closed, failed;
+    SlErr err;                /* the worker's first error */
+    VideoWriter *vw;          /* written by the worker only while it runs */
+    const WmKey *wk;
+    uint32_t payload;
+    int label;
+    double mark, encode;      /* wall seconds in the worker */
+} Marker;
+
+static int mark_and_encode(VideoWriter *vw, const WmKey *wk, uint32_t payload, int label, Image *out, double t,
+                           double *mark, double *encode, double (*clk)(int), int cpu, SlErr *err) {
+    double f = clk(cpu);
+    if (label) label_draw(out);
+    int w = wm_embed(out, wk, payload, err);
+    double g = clk(cpu);
+    *mark += g - f;
+    if (!w) w = video_writer_add(vw, out, t, err);
+    *encode += clk(cpu) - g;
+    return w;
+}
+
+static double wall_s(int cpu) {
+    (void)cpu;
+    return sl_now();
+}
+
+static void *marker_main(void *arg) {
+    Marker *k = arg;
+    for (;;) {
+        pthread_mutex_lock(&k->mu);
+        while (k->n == 0 && !k->closed) pthread_cond_wait(&k->can_get, &k->mu);
+        if (k->n == 0) {
+            pthread_mutex_unlock(&k->mu);
+            return NULL;
+        }
+        Image im = k->img[k->head];
+        double t = k->t[k->head];
+        k->head = (k->head + 1) % MARK_QUEUE;
+        k->n--;
+        int failed = k->failed;
+        pthread_cond_signal(&k->can_put);
+        pthread_mutex_unlock(&k->mu);
+        if (!failed) {
+            SlErr e;
+            if (mark_and_encode(k->vw, k->wk, k->payload, k->label, &im, t, &k->mark, &k->encode, wall_s, 0, &e)) {
+                pthread_mutex_lock(&k->mu);
+                k->failed = 1;
+                k->err = e;
+                pthread_cond_signal(&k->can_put);
+                pthread_mutex_unlock(&k->mu);
+            }
+        }
+        image_free(&im);
+    }
+}
+
+/* Hands a frame to the worker (which frees it); -1 with err when the worker has failed. */
+static int marker_push(Marker *k, Image *img, double t, SlErr *err) {
+    pthread_mutex_lock(&k->mu);
+    while (k->n == MARK_QUEUE && !k->failed) pthread_cond_wait(&k->can_put, &k->mu);
+    if (k->failed) {
+        *err = k->err;
+        pthread_mutex_unlock(&k->mu);
+        image_free(img);
+        return -1;
+    }
+    int slot = (k->head + k->n) % MARK_QUEUE;
+    k->img[slot] = *img;
+    k->t[slot] = t;
+    k->n++;
+    pthread_cond_signal(&k->can_get);
+    pthread_mutex_unlock(&k->mu);
+    return 0;
+}
+
 /* ---- the pipeline -------------------------------------------------------------------------- */
 static double clock_s(int cpu) {
     if (!cpu) return sl_now();
@@ -178,6 +263,9 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     FaceTracker *tr = NULL;
     VideoWriter *vw = NULL;
     float *in = NULL, *dec = NULL, *mask = NULL;
+    Marker *marker = NULL;
+    pthread_t worker;
+    int worker_running = 0;
     int rc = -1;
     double t0 = clock_s(vo->cpu_clock);
     if (video_open(in_clip, vo->threads, &vr, &vi, err)) goto done;
@@ -202,6 +290,17 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     colour_smoother_init(&cs, so->colour, vo->colour_smooth);
     SwapOptions so_none = *so;
     so_none.colour = COLOUR_NONE; /* the colour transfer is done here, with smoothed statistics */
+    /* label, watermark and encoding overlap with the next frame's decode, tracking and swap on a
+     * second thread (not with cpu_clock: per-stage CPU times need one stage at a time) */
+    if (vo->pipeline && !vo->cpu_clock) {
+        marker = xcalloc(1, sizeof *marker);
+        pthread_mutex_init(&marker->mu, NULL);
+        pthread_cond_init(&marker->can_put, NULL);
+        pthread_cond_init(&marker->can_get, NULL);
+        marker->vw = vw, marker->wk = &wk, marker->payload = payload, marker->label = pi->label;
+        if (pthread_create(&worker, NULL, marker_main, marker) != 0) SL_DIE("cannot start the encoding thread");
+        worker_running = 1;
+    }
     for (;;) {
         if (vo->limit > 0 && st.frames >= vo->limit) break;
         double a = clock_s(vo->cpu_clock);
@@ -241,16 +340,28 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
             colour_smoother_reset(&cs);
             st.lost += !has;
         }
-        double f = clock_s(vo->cpu_clock);
-        if (pi->label) label_draw(&out);
-        int w = wm_embed(&out, &wk, payload, err);
-        double g = clock_s(vo->cpu_clock);
-        st.mark += g - f;
-        if (!w) w = video_writer_add(vw, &out, t, err);
-        st.encode += clock_s(vo->cpu_clock) - g;
-        image_free(&out);
+        int w;
+        if (marker) {
+            w = marker_push(marker, &out, t, err); /* the worker frees out */
+        } else {
+            w = mark_and_encode(vw, &wk, payload, pi->label, &out, t, &st.mark, &st.encode, clock_s, vo->cpu_clock, err);
+            image_free(&out);
+        }
         if (w) goto done;
         st.frames++;
+    }
+    if (worker_running) { /* every frame written before the file is finished */
+        pthread_mutex_lock(&marker->mu);
+        marker->closed = 1;
+        pthread_cond_signal(&marker->can_get);
+        pthread_mutex_unlock(&marker->mu);
+        pthread_join(worker, NULL);
+        worker_running = 0;
+        st.mark += marker->mark, st.encode += marker->encode;
+        if (marker->failed) {
+            *err = marker->err;
+            goto done;
+        }
     }
     if (st.swapped == 0) {
         sl_fail(err, "%s: no face found in any of its %ld frames; nothing written", in_clip, st.frames);
@@ -263,6 +374,20 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     st.encode += clock_s(vo->cpu_clock) - h;
     rc = 0;
 done:
+    if (worker_running) { /* stopped by an error: let the worker drain and free the queue */
+        pthread_mutex_lock(&marker->mu);
+        marker->closed = 1;
+        marker->failed = 1;
+        pthread_cond_signal(&marker->can_get);
+        pthread_mutex_unlock(&marker->mu);
+        pthread_join(worker, NULL);
+    }
+    if (marker) {
+        pthread_mutex_destroy(&marker->mu);
+        pthread_cond_destroy(&marker->can_put);
+        pthread_cond_destroy(&marker->can_get);
+        free(marker);
+    }
     st.total = clock_s(vo->cpu_clock) - t0;
     if (stats) *stats = st;
     free(in), free(dec), free(mask);

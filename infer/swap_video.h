@@ -19,8 +19,10 @@ typedef struct {
     double colour_smooth;    /* time constant in seconds of the colour statistics (0.5); 0 = per frame */
     int threads;             /* decoder/encoder threads (0 = FFmpeg's choice) */
     long limit;              /* stop after this many frames (0 = all) */
+    int pipeline;            /* label, watermark and encode on a second thread, overlapping the
+                                next frame's decode, tracking and swap (1) */
     int cpu_clock;           /* stats in CPU seconds of the process (all threads) instead of wall
-                                seconds (benchmarks on shared machines) */
+                                seconds (benchmarks on shared machines); runs one stage at a time */
 } SwapVideoOptions;
 
 void swap_video_options_default(SwapVideoOptions *o);
