@@ -188,7 +188,7 @@ int cmd_swap(int argc, char **argv) {
         {"--limit", SL_ARG_INT, &limit, "N", "swap only the first N faces (with --in: frames; default 0 = all)", 0, 2147483647},
         {"--device", SL_ARG_STR, &device, "D", "cpu, cuda or auto (default auto; names a missing GPU only when given)"},
         {"--threads", SL_ARG_INT, &threads, "N", "compute threads (default: all cores)", 1, SL_ARG_MAX_THREADS},
-        {"--in", SL_ARG_STR, &in_clip, "CLIP", "video: swap through this clip (any container FFmpeg reads); --out is then the .mp4 to write"},
+        {"--in", SL_ARG_STR, &in_clip, "CLIP", "video: swap through this clip (any container FFmpeg reads); --out is then the .mp4 to write (default: none, the face set's frames)"},
         {"--crf", SL_ARG_INT, &crf, "N", "video: H.264 constant rate factor (default 23)", 0, 51},
         {"--colour-smooth", SL_ARG_DOUBLE, &colour_smooth, "S", "video: time constant of the colour statistics in seconds; 0 = per frame (default 0.5)", 0, 60},
         {0},
