@@ -67,11 +67,15 @@ check "  ... the watermark found" grep -q "watermark:    found in" "$T/verify.tx
 check "  ... the XMP digital source type (a volunteer's clip: composite)" grep -q "compositeWithTrainedAlgorithmicMedia (XMP uuid box" "$T/verify.txt"
 check "  ... established by the trusted signature (your own key) and the watermark" grep -q "verdict:      marked swaplab output (established by a trusted signature and the watermark)" "$T/verify.txt"
 check "verify --no-own-key: the signature proves nothing, the watermark alone marks it" bash -c "'$S' verify --no-own-key '$T/out.mp4' | grep -q 'established by the watermark)'"
-check "verify --json: audio kept, per-frame counts" bash -c "'$S' verify --json '$T/out.mp4' | /usr/bin/python3 -c '
+check "verify --json: per-frame counts, the record in image words (source = face inserted), MARKED" bash -c "'$S' verify --json '$T/out.mp4' | /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)[0]
 assert r[\"marked\"] and r[\"signature\"] == \"valid\" and r[\"watermark\"][\"frames\"] == 36, r
 assert r[\"record\"][\"media\"] == \"video/mp4\" and r[\"record\"][\"video\"][\"frames\"] == 36
+rec = r[\"record\"]
+assert rec[\"format\"] == \"swaplab.provenance/2\" and rec[\"source\"][\"subject\"] == \"synth-0002\", rec
+assert rec[\"target\"][\"subject\"] == \"synth-v1\" and rec[\"target\"][\"frame\"].endswith(\"a.mp4\"), rec
+assert r[\"verdict\"] == \"MARKED\", r
 '"
 if command -v exiftool >/dev/null; then
   check "exiftool reads the XMP DigitalSourceType" bash -c "exiftool -XMP:DigitalSourceType '$T/out.mp4' | grep -q compositeWithTrainedAlgorithmicMedia"

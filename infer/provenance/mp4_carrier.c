@@ -128,11 +128,15 @@ int mp4_carrier_append(const char *path, void *ctx, SlErr *err) {
     json_object_set_new(rec, "created", json_string(when));
     json_object_set_new(rec, "digital_source_type", json_string(prov_source_type(info)));
     json_object_set_new(rec, "model_sha256", str_or_null(info->model_sha256));
-    json_object_set_new(rec, "source", json_pack("{s:o,s:o,s:o}", "subject", str_or_null(info->source_subject),
-                                                 "consent_sha256", str_or_null(info->source_consent_sha256),
-                                                 "input", str_or_null(info->input)));
-    json_object_set_new(rec, "target", json_pack("{s:o,s:o}", "subject", str_or_null(info->target_subject),
-                                                 "consent_sha256", str_or_null(info->target_consent_sha256)));
+    /* the words of the image record (swaplab.provenance/2): source = the face inserted, target = the
+     * person in the frames; target.frame is the input clip */
+    json_object_set_new(rec, "source", json_pack("{s:o,s:o,s:s}", "subject", str_or_null(info->source_subject),
+                                                 "consent_sha256", str_or_null(info->source_consent_sha256), "role",
+                                                 "the identity whose face is inserted"));
+    json_object_set_new(rec, "target", json_pack("{s:o,s:o,s:o,s:o,s:s}", "subject", str_or_null(info->target_subject),
+                                                 "consent_sha256", str_or_null(info->target_consent_sha256), "kind",
+                                                 str_or_null(info->target_kind), "frame", str_or_null(info->input),
+                                                 "role", "the person in the frames"));
     json_object_set_new(rec, "method", json_pack("{s:o,s:o,s:o,s:o}", "preset", str_or_null(info->preset), "mask",
                                                  str_or_null(info->mask), "colour", str_or_null(info->colour),
                                                  "blend", str_or_null(info->blend)));
@@ -463,7 +467,8 @@ int mp4_verify_report(const char *path, const ProvTrust *trust, void *json_array
             const char *ss = json_string_value(json_object_get(json_object_get(rec, "source"), "subject"));
             const char *ts = json_string_value(json_object_get(json_object_get(rec, "target"), "subject"));
             const char *model = json_string_value(json_object_get(rec, "model_sha256"));
-            printf("  metadata:     present (MP4 uuid box, made %s by %s %s; %s -> %s, model %.16s)\n",
+            printf("  metadata:     present (MP4 uuid box, made %s by %s %s; source %s (face inserted) into target %s's "
+                   "frames; model %.16s)\n",
                    json_string_value(json_object_get(rec, "created")), json_string_value(json_object_get(rec, "tool")),
                    json_string_value(json_object_get(rec, "version")), ss ? ss : "?", ts ? ts : "?", model ? model : "?");
             json_decref(rec);
