@@ -215,12 +215,6 @@ static double clock_s(int cpu) {
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-static void image_to_planar(const Image *im, float *p) {
-    const size_t n = (size_t)im->w * im->h;
-    for (size_t i = 0; i < n; i++)
-        for (int c = 0; c < 3; c++) p[c * n + i] = im->px[i * 3 + c] * (1.0f / 255.0f);
-}
-
 int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, const char *out_clip,
                    const SwapOptions *so, const SwapVideoOptions *vo, const ExtractOptions *ex,
                    const ProvenanceInfo *pi, const SlKeypair *key, SwapVideoStats *stats, SlErr *err) {
@@ -296,7 +290,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
         Affine aff;
         SlErr e2;
         if (has && align_face(&frame, lm, C, vo->coverage, &crop, lm_crop, &aff, &e2) == 0) {
-            image_to_planar(&crop, in);
+            image_to_chw(&crop, in);
             image_free(&crop);
             double d = clock_s(vo->cpu_clock);
             st.align += d - c;
