@@ -9,6 +9,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
+int cmd_clip(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_swap(int argc, char **argv);

@@ -33,6 +33,9 @@ json_t *faceset_record_to_json(const FaceRecord *r) {
     json_object_set_new(j, "landmarks_source", points_json(r->lm_src));
     json_object_set_new(j, "affine", json_pack("[[f,f,f],[f,f,f]]", m[0], m[1], m[2], m[3], m[4], m[5]));
     if (r->synth) json_object_set(j, "synth", r->synth);
+    if (r->clip[0])
+        json_object_set_new(j, "clip", json_pack("{s:s,s:s,s:f,s:I}", "path", r->clip, "sha256", r->clip_sha256, "time",
+                                                 r->clip_time, "frame", (json_int_t)r->clip_frame));
     return j;
 }
 
@@ -122,6 +125,25 @@ int faceset_record_from_json(const json_t *j, FaceRecord *r, const char *where, 
     if (sy) {
         if (!json_is_object(sy)) return sl_fail(err, "%s: \"synth\" must be an object", where);
         r->synth = json_incref((json_t *)sy);
+    }
+    const json_t *cl = json_object_get(j, "clip");
+    if (cl) {
+        const char *cp = json_string_value(json_object_get(cl, "path"));
+        const char *ch = json_string_value(json_object_get(cl, "sha256"));
+        double t = 0, fr = 0;
+        int hex = ch && strlen(ch) == 64;
+        for (int k = 0; hex && k < 64; k++) hex = (ch[k] >= '0' && ch[k] <= '9') || (ch[k] >= 'a' && ch[k] <= 'f');
+        if (!json_is_object(cl) || !cp || !*cp || strlen(cp) >= sizeof r->clip || !hex ||
+            get_num(json_object_get(cl, "time"), &t) || !isfinite(t) || get_num(json_object_get(cl, "frame"), &fr) ||
+            fr < 0 || fr > 1e9) {
+            if (r->synth) json_decref(r->synth);
+            r->synth = NULL;
+            return sl_fail(err, "%s: \"clip\" must be {\"path\", \"sha256\" (64 lower-case hex), \"time\" (s), \"frame\" (>= 0)}", where);
+        }
+        snprintf(r->clip, sizeof r->clip, "%s", cp);
+        snprintf(r->clip_sha256, sizeof r->clip_sha256, "%s", ch);
+        r->clip_time = t;
+        r->clip_frame = (long)fr;
     }
     return 0;
 }
@@ -346,6 +368,18 @@ static int write_png(const char *path, const Image *im, char sha[65], SlErr *err
     if (!rc && sha) sl_sha256_hex(buf, len, sha);
     free(buf);
     return rc;
+}
+
+int faceset_writer_add_clip(FaceSetWriter *w, const Image *frame, const float lm[ALIGN_NLM][2], const FaceClip *clip,
+                            SlErr *err) {
+    int i = faceset_writer_add(w, frame, lm, NULL, err);
+    if (i < 0) return -1;
+    FaceRecord *r = &w->faces[i];
+    snprintf(r->clip, sizeof r->clip, "%s", clip->path);
+    snprintf(r->clip_sha256, sizeof r->clip_sha256, "%s", clip->sha256);
+    r->clip_time = clip->time;
+    r->clip_frame = clip->frame;
+    return i;
 }
 
 int faceset_writer_add(FaceSetWriter *w, const Image *frame, const float lm[ALIGN_NLM][2], json_t *synth, SlErr *err) {

@@ -35,6 +35,11 @@ typedef struct {
     float lm_src[ALIGN_NLM][2];  /* landmarks in the source frame */
     Affine affine;     /* source frame → crop */
     json_t *synth;     /* synthetic sets: {"render_size", "identity", "frame"} (owned), else NULL */
+    /* faces extracted from a video clip ("clip" in faces.jsonl); clip[0] == 0 for photos */
+    char clip[512];        /* the clip's path as given to extract */
+    char clip_sha256[65];  /* SHA-256 of the clip file, lower-case hex */
+    double clip_time;      /* presentation time of the frame in seconds from the clip's start */
+    long clip_frame;       /* index of the frame among the clip's decoded frames (from 0) */
 } FaceRecord;
 
 typedef struct {
@@ -84,6 +89,14 @@ int faceset_writer_open(FaceSetWriter *w, const char *dir, int crop, float cover
  * Returns the face index, or -1 with err. */
 int faceset_writer_add(FaceSetWriter *w, const Image *frame, const float lm[ALIGN_NLM][2],
                        json_t *synth, SlErr *err);
+/* The same for a face of a video frame: records the clip, its digest, the frame's time and index. */
+typedef struct {
+    const char *path, *sha256;
+    double time;
+    long frame;
+} FaceClip;
+int faceset_writer_add_clip(FaceSetWriter *w, const Image *frame, const float lm[ALIGN_NLM][2],
+                            const FaceClip *clip, SlErr *err);
 /* Writes faces.jsonl atomically. The sha256 hex of every aligned image (in order) is in
  * w->faces[i].sha256, for the consent manifest. */
 int faceset_writer_finish(FaceSetWriter *w, SlErr *err);

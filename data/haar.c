@@ -496,12 +496,15 @@ int haar_load(const char *path, HaarCascade **out, SlErr *err) {
 }
 
 const char *haar_default_path(HaarModel m) {
-    static char buf[2][SL_PATH_MAX];
-    const char *file = m == HAAR_FRONTALFACE_ALT2 ? "haarcascade_frontalface_alt2.xml" : "haarcascade_frontalface_default.xml";
+    static char buf[3][SL_PATH_MAX];
+    const char *file = m == HAAR_FRONTALFACE_ALT2 ? "haarcascade_frontalface_alt2.xml"
+                       : m == HAAR_EYE            ? "haarcascade_eye.xml"
+                                                  : "haarcascade_frontalface_default.xml";
     const char *dir = getenv("SWAPLAB_HAAR_DIR");
     if (!dir || !*dir) dir = "/usr/share/opencv4/haarcascades";
-    sl_path_join(buf[m == HAAR_FRONTALFACE_ALT2], sizeof buf[0], dir, file);
-    return buf[m == HAAR_FRONTALFACE_ALT2];
+    int k = m == HAAR_FRONTALFACE_ALT2 ? 1 : m == HAAR_EYE ? 2 : 0;
+    sl_path_join(buf[k], sizeof buf[0], dir, file);
+    return buf[k];
 }
 
 HaarParams haar_params_default(void) {

@@ -39,7 +39,8 @@ typedef struct {
                             only, 0 = every OpenMP thread; the boxes are the same either way */
 } HaarParams;
 
-typedef enum { HAAR_FRONTALFACE_DEFAULT, HAAR_FRONTALFACE_ALT2 } HaarModel;
+/* HAAR_EYE: haarcascade_eye.xml, used by extract to check that a face box holds eyes. */
+typedef enum { HAAR_FRONTALFACE_DEFAULT, HAAR_FRONTALFACE_ALT2, HAAR_EYE } HaarModel;
 
 /* The installed cascade file (Debian opencv-data), or $SWAPLAB_HAAR_DIR/<file> when that variable
  * is set. Returns a static string; the file may not exist (haar_load then says so). */

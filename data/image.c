@@ -1,6 +1,7 @@
 /* image.c — PNG through libpng (with text chunks), other formats through stb_image (see image.h).
  * libpng: http://www.libpng.org/pub/png/libpng-manual.txt */
 #include "data/image.h"
+#include "data/jpeg.h"
 
 #include <errno.h>
 #include <math.h>
@@ -156,6 +157,12 @@ int image_load_mem(const uint8_t *data, size_t len, int want_c, Image *out, cons
     memset(out, 0, sizeof *out);
     SL_ASSERT(want_c == 0 || want_c == 1 || want_c == 3);
     if (len >= 8 && png_sig_cmp(data, 0, 8) == 0) return load_png_mem(data, len, want_c, out, name, err);
+    if (jpeg_is_jpeg(data, len)) { /* libjpeg-turbo, as OpenCV and dlib decode (data/jpeg.h) */
+        Image im;
+        if (jpeg_decode(data, len, &im, name, err)) return -1;
+        *out = convert_channels(im, want_c);
+        return 0;
+    }
     if (len > 0x7fffffff) return sl_fail(err, "%s: file too large", name);
     int w, h, c;
     /* stb tries every decoder in turn and keeps the last one's reason ("bad png sig" for a broken

@@ -1,6 +1,6 @@
 /* image.h — 8-bit images in memory and on disk. PNG goes through libpng (so text chunks —
- * provenance — can be written and read back); JPEG, BMP, PGM/PPM and others are read with
- * stb_image. Dimensions are checked before any allocation: hostile sizes are refused.
+ * provenance — can be written and read back); JPEG is decoded with libjpeg-turbo (data/jpeg.h, as
+ * OpenCV and dlib decode it); BMP, PGM/PPM and others are read with stb_image. Dimensions are checked before any allocation: hostile sizes are refused.
  *
  * Layout: rows top to bottom, pixels interleaved (HWC), c = 1 (grey), 3 (RGB) or 4 (RGBA). */
 #ifndef SL_IMAGE_H

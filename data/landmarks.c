@@ -467,3 +467,39 @@ LmRect lm_rect_from_haar(int x, int y, int w, int h) {
     r.b = r.t + s - 1;
     return r;
 }
+
+double lm_shape_residual(const LmModel *m, const double *xy) {
+    /* least-squares similarity z -> a z + t (complex form: rotation and scale, no reflection) of the
+     * mean shape onto the points, then the RMS residual over the inter-ocular distance */
+    const int n = m->nparts;
+    double mux = 0, muy = 0, mpx = 0, mpy = 0;
+    for (int i = 0; i < n; i++) mux += m->initial[2 * i], muy += m->initial[2 * i + 1], mpx += xy[2 * i], mpy += xy[2 * i + 1];
+    mux /= n, muy /= n, mpx /= n, mpy /= n;
+    double suu = 0, ar = 0, ai = 0;
+    for (int i = 0; i < n; i++) {
+        double ux = m->initial[2 * i] - mux, uy = m->initial[2 * i + 1] - muy;
+        double px = xy[2 * i] - mpx, py = xy[2 * i + 1] - mpy;
+        suu += ux * ux + uy * uy;
+        ar += ux * px + uy * py; /* Re(conj(u) p) */
+        ai += ux * py - uy * px; /* Im(conj(u) p) */
+    }
+    if (suu <= 0) return INFINITY;
+    ar /= suu, ai /= suu;
+    double ss = 0;
+    for (int i = 0; i < n; i++) {
+        double ux = m->initial[2 * i] - mux, uy = m->initial[2 * i + 1] - muy;
+        double fx = ar * ux - ai * uy + mpx, fy = ai * ux + ar * uy + mpy;
+        double dx = xy[2 * i] - fx, dy = xy[2 * i + 1] - fy;
+        ss += dx * dx + dy * dy;
+    }
+    double scale = sqrt(ar * ar + ai * ai);
+    double iod = 1;
+    if (n == 68) { /* eye centres: points 36-41 and 42-47 of the mean shape */
+        double lx = 0, ly = 0, rx = 0, ry = 0;
+        for (int i = 36; i < 42; i++) lx += m->initial[2 * i], ly += m->initial[2 * i + 1];
+        for (int i = 42; i < 48; i++) rx += m->initial[2 * i], ry += m->initial[2 * i + 1];
+        iod = hypot(rx - lx, ry - ly) / 6;
+    }
+    if (scale * iod <= 0) return INFINITY;
+    return sqrt(ss / n) / (scale * iod);
+}

@@ -54,6 +54,12 @@ void lm_predict(const LmModel *m, const uint8_t *intensity, int w, int h, LmRect
  * a known face, e.g. to measure landmarks of an image whose true points are known (train/eval). */
 LmRect lm_rect_fit(const LmModel *m, const double *xy);
 
+/* How far the points xy (2*n doubles) are from a face shape: the RMS distance of the points from
+ * the model's mean shape after the best similarity (rotation, scale, shift), over the fitted
+ * inter-ocular distance. Faces of the 16 fixtures score at most ~0.1; extract rejects a face above
+ * LM_SHAPE_MAX (docs/EXTRACT.md has the measured values). */
+double lm_shape_residual(const LmModel *m, const double *xy);
+
 /* The box to give the predictor for a Haar box (x, y, w, h) of the default frontal-face cascade:
  * dlib's model was trained on boxes of its HOG detector, which sit lower and are smaller than
  * OpenCV's. Least-squares fit on the 16 fixture faces (docs/EXTRACT.md):

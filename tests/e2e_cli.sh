@@ -15,7 +15,7 @@ check_fails "info on a file that is not a model exits 1 with a reason" 1 "not a 
 check_fails "info without a file exits 2" 2 "give at least one model file" "$SWAPLAB" info
 # issue 14.5: every numeric flag has a range; values outside it, NaN and over-long paths are usage errors
 for c in synth "consent init" "consent verify" "consent revoke" "consent show" keygen extract train eval swap verify \
-         dataset "detect train" "detect eval" "detect scan" report demo info; do
+         dataset "detect train" "detect eval" "detect scan" report demo info clip; do
   check "swaplab $c --help: every numeric flag has a range" bash -c "\"\$SWAPLAB\" $c --help >\"$E2E_TMP/h\" && ! grep -q 'no range' \"$E2E_TMP/h\""
 done
 check "--help prints a flag's range" bash -c '"$SWAPLAB" train --help | grep -q -- "--threads N.*\[1\.\.256\]"'
