@@ -7,6 +7,8 @@
 # file's calibration, its P(fake) the one `detect scan` prints. A model file that is no detector (a
 # PNG, a swap model, a missing file) is a clear error. Detectors: spectral and a 4-step Meso-4 on a
 # self-blended dataset of 6 synthetic identities (a few seconds); samples from test_provenance --write.
+# The same models check `detect eval --perturb`: short forms, comma lists, "standard", "list", one
+# result per perturbation (repeats dropped) whose scores differ from the clean ones, H.264 refused.
 . "$(dirname "$0")/e2e.sh"
 TP="$(dirname "$SWAPLAB")/tests/test_provenance"
 [[ -x $TP ]] || TP="${BUILD:-build}/tests/test_provenance"
@@ -107,4 +109,27 @@ check_fails "a missing --detector file, exit 1" 1 "detector model: .*nope.safete
   "$SWAPLAB" verify "$S/clean.png" --detector "$T/nope.safetensors"
 check_fails "--detector without a value is a usage error" 2 "--detector needs a value" \
   "$SWAPLAB" verify "$S/clean.png" --detector
+# detect eval --perturb: forms, lists, one result per perturbation, applied before scoring
+check_fails "detect eval --perturb list names every kind and the H.264 seam" 0 "h264:CRF +\(not yet\)" \
+  "$SWAPLAB" detect eval --perturb list
+check "detect eval --perturb standard,blur1 --perturb jpeg75 none" "$SWAPLAB" detect eval --model "$T/spec.safetensors" \
+  --data "$T/sbi" --out "$T/p.json" --perturb standard,blur1 --perturb jpeg75 none --boot 20 --scores "$T/p.csv"
+check "metrics per perturbation, in order, repeats dropped; perturbed scores differ from clean ones" $PY - "$T/p.json" \
+  "$T/p.csv" <<'PYEOF'
+import csv, json, sys
+j = json.load(open(sys.argv[1]))
+assert list(j["results"]) == ["none", "jpeg:75", "jpeg:50", "resize:0.5", "blur:1"], list(j["results"])
+for k, r in j["results"].items():
+    assert r["n"] == 16 and r["auc"]["value"] is not None and "confusion" in r["at_threshold"], (k, r)
+by = {}
+for row in csv.DictReader(open(sys.argv[2])):
+    by.setdefault(row["perturbation"], {})[row["path"]] = float(row["score"])
+assert set(by) == set(j["results"]), set(by)
+for k in ["jpeg:50", "resize:0.5", "blur:1"]:
+    assert sum(abs(by[k][p] - by["none"][p]) > 1e-6 for p in by["none"]) >= 8, k
+PYEOF
+check_fails "--perturb h264:40 is refused until video clips exist (exit 2)" 2 "per-clip perturbation.*data/video" \
+  "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb h264:40
+check_fails "--perturb jpeg101 is refused (exit 2)" 2 "JPEG quality must be an integer 1..100" \
+  "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb jpeg101
 summary e2e_verify_detector
