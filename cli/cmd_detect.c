@@ -290,8 +290,8 @@ static int detect_eval(int argc, char **argv) {
         {"--out", SL_ARG_STR, &out, "FILE", "metrics JSON to write"},
         {"--split", SL_ARG_STR, &split, "NAME", "rows of labels.csv to evaluate (default test; all without labels.csv)"},
         {"--perturb", SL_ARG_LIST, &perturb, "SPEC",
-         "also evaluate under perturbations of the test images: jpeg75 jpeg50 resize0.5 (= jpeg:Q resize:F), blur:S, "
-         "noise:S, standard (= jpeg75,jpeg50,resize0.5); several or comma-separated; 'list' lists them (default: clean only)"},
+         "also evaluate under jpegQ resizeF blur:S noise:S, or standard (= jpeg75,jpeg50,resize0.5); several or "
+         "comma-separated; 'list' shows all (default: clean only)"},
         {"--boot", SL_ARG_INT, &boot, "N", "bootstrap replicates over identities (default 1000; 0 = none)", 0, 100000},
         {"--seed", SL_ARG_INT, &seed, "N", "seed of the bootstrap and of noise (default 1)", 0, 2147483647},
         {"--roc", SL_ARG_STR, &roc, "FILE", "write the ROC curves as SVG"},
