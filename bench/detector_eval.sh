@@ -8,10 +8,15 @@
 # model seen), and both; calibrated on val at 1% FPR; and evaluated on the held-out test identities
 # of both generators, clean and after JPEG 75 / 50 and 0.5x resize: AUC, AP, EER, TPR at 1% FPR and
 # accuracy, TPR and FPR at the calibrated threshold, each with a 95% bootstrap interval over test
-# identities. Writes $OUT/detectors.md (the table) and every JSON.
+# identities. Then the cross-generator matrix (XGEN=1, the default): three generator settings of
+# swaps on the same identity split — A (dataset A's swaps: face mask, alpha blend), B (poisson blend,
+# reinhard colour) and C (a hard-edged hull mask: hull:0,0, alpha) — each detector of XGEN_DETECTORS
+# trained on each setting's train swaps (calibrated on its val split) and tested on every setting's
+# test identities (reals + swaps), clean: the 3 x 3 table of how a detector carries across
+# generators. Writes $OUT/detectors.md (the tables) and every JSON.
 #   BUILD=build bash bench/detector_eval.sh
 #   IDS=12 FRAMES=24 SWAP_MINUTES=3 STEPS=300 SIZE=64 THREADS=2 DETECTORS="spectral meso4 mesoinception4 resnet10"
-#   VIEWS="swap sbi both"   (the defaults)
+#   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard"   (the defaults)
 # Seams: H.264 CRF 23/40 joins PERTURB when `detect eval --perturb h264:CRF` exists (data/video.*);
 # cross-domain (train on one kind of volunteer, test on another) when real-looking volunteers exist:
 # give their face sets as TEST_SETS (evaluated as dataset C with the same models).
@@ -27,7 +32,9 @@ SIZE=${SIZE:-64}
 THREADS=${THREADS:-$(nproc)}
 DETECTORS=${DETECTORS:-spectral meso4 mesoinception4 resnet10}
 VIEWS=${VIEWS:-swap sbi both}
-PERTURB=(${PERTURB:-jpeg:75 jpeg:50 resize:0.5})
+PERTURB=(${PERTURB:-standard})
+XGEN=${XGEN:-1}
+XGEN_DETECTORS=${XGEN_DETECTORS:-$DETECTORS}
 PY=/usr/bin/python3
 [[ -x $SWAPLAB ]] || { echo "bench/detector_eval.sh: $SWAPLAB is missing; run 'make build'" >&2; exit 1; }
 ((IDS >= 6)) || { echo "bench/detector_eval.sh: IDS must be >= 6 (2 identities each for train, val, test)" >&2; exit 2; }
@@ -50,13 +57,21 @@ step "synth $IDS identities x $FRAMES frames" "$SWAPLAB" synth --out "$OUT/sets"
   --size 128 --crop 64 --seed 7
 step "train the swap model (tiny, $SWAP_MINUTES min)" "$SWAPLAB" train --facesets "${sets[@]}" --out "$OUT/run" --preset tiny \
   --minutes "$SWAP_MINUTES" --batch 8 --lr 5e-4 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
-step "dataset A: swaps (alpha blend, avg colour) and self-blended images, 34/33/33" "$SWAPLAB" dataset --method swap+sbi \
+step "dataset A: swaps (face mask, alpha blend, no colour transfer) and self-blended images, 34/33/33" "$SWAPLAB" dataset --method swap+sbi \
   --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsA" --label none --splits 34/33/33 --seed 1 --threads "$THREADS"
 step "dataset B: swaps with poisson blend, reinhard colour (same split)" "$SWAPLAB" dataset --model "$OUT/run" \
   --facesets "${sets[@]}" --out "$OUT/dsB" --label none --splits 34/33/33 --seed 1 --blend poisson --color reinhard \
   --threads "$THREADS"
-# the training views: A's files, labels.csv rows of one kind of fake (val and test rows keep every kind)
-for v in $VIEWS; do
+if ((XGEN)); then
+  step "dataset C: swaps with a hard-edged hull mask (hull:0,0), alpha blend (same split)" "$SWAPLAB" dataset \
+    --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsC" --label none --splits 34/33/33 --seed 1 --mask hull:0,0 \
+    --threads "$THREADS"
+fi
+# the training views: A's files, labels.csv rows of one kind of fake (val and test rows keep every kind);
+# the swap view is also generator A of the cross-generator matrix
+XVIEWS=$VIEWS
+((XGEN)) && [[ " $VIEWS " != *" swap "* ]] && XVIEWS="$VIEWS swap"
+for v in $XVIEWS; do
   mkdir -p "$OUT/view-$v"
   for sp in train val test; do ln -s "../dsA/$sp" "$OUT/view-$v/$sp"; done
   $PY - "$OUT/dsA/labels.csv" "$OUT/view-$v/labels.csv" "$v" <<'EOF2'
@@ -92,11 +107,32 @@ for v in $VIEWS; do
       --out "$OUT/$m.$v.B.json" --threads "$THREADS"
   done
 done
+# cross-generator matrix: train on one generator's swaps, test on every generator's test identities
+if ((XGEN)); then
+  declare -A TRAIN_DATA=([A]="$OUT/view-swap" [B]="$OUT/dsB" [C]="$OUT/dsC") TEST_DATA=([A]="$OUT/testA" [B]="$OUT/dsB" [C]="$OUT/dsC")
+  for m in $XGEN_DETECTORS; do
+    extra=()
+    [[ $m != spectral ]] && extra=(--steps "$STEPS" --size "$SIZE" --batch 32 --augment --threads "$THREADS")
+    for g in A B C; do
+      model="$OUT/$m.gen$g.safetensors"
+      if [[ $g == A && -f $OUT/$m.swap.safetensors ]]; then cp "$OUT/$m.swap.safetensors" "$model"
+      else
+        step "$m: train on generator $g's swaps (+ calibrate on its val split)" "$SWAPLAB" detect train \
+          --data "${TRAIN_DATA[$g]}" --method "$m" --out "$model" "${extra[@]}"
+      fi
+      for h in A B C; do
+        step "$m: trained on $g, tested on $h" "$SWAPLAB" detect eval --model "$model" --data "${TEST_DATA[$h]}" \
+          --out "$OUT/$m.x$g$h.json" --threads "$THREADS"
+      done
+    done
+  done
+fi
 TOTAL=$(( $(date +%s) - T0 ))
 
-$PY - "$OUT" "$TOTAL" "$DETECTORS" "$VIEWS" <<'EOF2' | tee "$OUT/detectors.md"
+$PY - "$OUT" "$TOTAL" "$DETECTORS" "$VIEWS" "$XGEN_DETECTORS" "$XGEN" <<'EOF2' | tee "$OUT/detectors.md"
 import json, sys, os
 out, total, dets, views = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
+xdets, xgen = sys.argv[5].split(), sys.argv[6] == "1"
 A = json.load(open(os.path.join(out, "dsA", "dataset.json")))
 B = json.load(open(os.path.join(out, "dsB", "dataset.json")))
 def f(m, k):
@@ -124,5 +160,21 @@ for m in dets:
                 t = r["at_threshold"]
                 print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (m, v, name, pert, f(r, "auc"), f(r, "ap"),
                       f(r, "eer"), f(r, "tpr_at_fpr_1pct"), f(t, "accuracy"), f(t, "tpr"), f(t, "fpr")))
+if xgen:
+    gens = {"A": "A (face mask, alpha)", "B": "B (poisson, reinhard = rct)", "C": "C (hull:0,0 hard edge, alpha)"}
+    print()
+    print("Cross-generator (clean; trained on one generator's train swaps, calibrated on its val split, tested on")
+    print("each generator's test identities, reals + swaps):")
+    print()
+    print("| detector | trained on | tested on | AUC [95% CI] | AP | EER | TPR@1%FPR | acc @thr | TPR @thr | FPR @thr |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for m in xdets:
+        for g in "ABC":
+            for h in "ABC":
+                p = os.path.join(out, "%s.x%s%s.json" % (m, g, h))
+                if not os.path.exists(p): continue
+                r = json.load(open(p))["results"]["none"]; t = r["at_threshold"]
+                print("| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s |" % (m, gens[g], gens[h], " (same)" if g == h else "",
+                      f(r, "auc"), f(r, "ap"), f(r, "eer"), f(r, "tpr_at_fpr_1pct"), f(t, "accuracy"), f(t, "tpr"), f(t, "fpr")))
 EOF2
 echo "bench/detector_eval.sh: $TOTAL s; table in $OUT/detectors.md" >&2

@@ -289,7 +289,9 @@ static int detect_eval(int argc, char **argv) {
         {"--data", SL_ARG_STR, &data, "DIR", "detector dataset (labels.csv, or real/ and fake/ folders)"},
         {"--out", SL_ARG_STR, &out, "FILE", "metrics JSON to write"},
         {"--split", SL_ARG_STR, &split, "NAME", "rows of labels.csv to evaluate (default test; all without labels.csv)"},
-        {"--perturb", SL_ARG_LIST, &perturb, "SPEC", "also evaluate under jpeg:Q resize:F blur:S noise:S (several allowed)"},
+        {"--perturb", SL_ARG_LIST, &perturb, "SPEC",
+         "also evaluate under jpegQ resizeF blur:S noise:S, or standard (= jpeg75,jpeg50,resize0.5); several or "
+         "comma-separated; 'list' shows all (default: clean only)"},
         {"--boot", SL_ARG_INT, &boot, "N", "bootstrap replicates over identities (default 1000; 0 = none)", 0, 100000},
         {"--seed", SL_ARG_INT, &seed, "N", "seed of the bootstrap and of noise (default 1)", 0, 2147483647},
         {"--roc", SL_ARG_STR, &roc, "FILE", "write the ROC curves as SVG"},
@@ -306,8 +308,15 @@ static int detect_eval(int argc, char **argv) {
         free(perturb.v);
         return r == 1 ? 0 : 2;
     }
-    int n_pert = perturb.n + 1;
-    RobustSpec *ps = xmalloc((size_t)n_pert * sizeof *ps);
+    enum { MAX_PERT = 32 };
+    for (int k = 0; k < perturb.n; k++)
+        if (!strcmp(perturb.v[k], "list")) {
+            fputs(robust_list_text(), stdout);
+            free(perturb.v);
+            return 0;
+        }
+    int n_pert = 1;
+    RobustSpec *ps = xmalloc((MAX_PERT + 1) * sizeof *ps);
     ps[0] = (RobustSpec){ROBUST_NONE, 0};
     SlErr err;
     int rc = 0;
@@ -321,10 +330,18 @@ static int detect_eval(int argc, char **argv) {
     }
     if (!model || !data || !out) rc = sl_usage_error("detect eval", "--model, --data and --out are required");
     else if (boot < 0 || boot > 100000) rc = sl_usage_error("detect eval", "--boot must be 0..100000");
-    else if (perturb.n > 32) rc = sl_usage_error("detect eval", "at most 32 --perturb values");
-    for (int k = 0; !rc && k < perturb.n; k++)
-        if (robust_parse(perturb.v[k], &ps[k + 1], &err)) rc = sl_usage_error("detect eval", "%s", err.msg);
+    for (int k = 0; !rc && k < perturb.n; k++) /* (per-clip kinds, H.264, will be applied per clip in the scoring loop) */
+        if (robust_parse_list(perturb.v[k], ps, MAX_PERT + 1, &n_pert, &err)) rc = sl_usage_error("detect eval", "%s", err.msg);
     free(perturb.v);
+    { /* one result per perturbation: drop repeats and "none" (the clean run is always first) */
+        int m = 1;
+        for (int k = 1; k < n_pert; k++) {
+            int seen = 0;
+            for (int j = 0; j < m; j++) seen |= ps[j].kind == ps[k].kind && ps[j].value == ps[k].value;
+            if (!seen && ps[k].kind != ROBUST_NONE) ps[m++] = ps[k];
+        }
+        n_pert = m;
+    }
     if (rc) {
         free(ps);
         return rc;

@@ -2,7 +2,8 @@
  * digital source type, Ed25519 signature, C2PA content credentials, watermark, label) in plain
  * words and a verdict that only established checks make (infer/provenance.h: ProvVerdict).
  * Exit codes: 0 every file marked; 3 some file forged or altered; 1 otherwise (some file not
- * marked, or unreadable); 2 usage. */
+ * marked, or unreadable); 2 usage. --detector adds a detector's opinion (detect/opinion.h), which
+ * never changes the verdict or the exit code. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "data/video.h"
+#include "detect/opinion.h"
 #include "infer/provenance.h"
 #include "infer/provenance/mp4_carrier.h"
 #include "util/args.h"
@@ -160,7 +162,7 @@ static int add_own_trust(uint8_t pks[][32], int *npk, uint8_t cas[][SL_CERT_MAX]
 }
 
 int cmd_verify(int argc, char **argv) {
-    const char *pubkey = NULL, *wm_key = NULL, *ca = NULL, *ledger = NULL;
+    const char *pubkey = NULL, *wm_key = NULL, *ca = NULL, *ledger = NULL, *detector = NULL;
     int as_json = 0, no_own = 0;
     SlArg spec[] = {
         {"--pubkey", SL_ARG_STR, &pubkey, "FILE", "a trusted public key (.pub): a signature by it establishes the mark"},
@@ -169,10 +171,12 @@ int cmd_verify(int argc, char **argv) {
         {"--ledger", SL_ARG_STR, &ledger, "DIR", "a transparency log (swaplab ledger) to look each file up in (default: none)"},
         {"--wm-key", SL_ARG_STR, &wm_key, "STRING", "the watermark key string your lab used (default: the public key)"},
         {"--json", SL_ARG_FLAG, &as_json, NULL, "print one JSON array instead of text"},
+        {"--detector", SL_ARG_STR, &detector, "MODEL",
+         "also score each image with this detector (from detect train; default: none): an opinion, never a mark"},
         {0},
     };
     SlStrList files = {0};
-    int r = sl_args_parse_some("verify", "FILE... [--pubkey FILE] [--ca FILE] [--ledger DIR] [--no-own-key] [--wm-key STRING] [--json]",
+    int r = sl_args_parse_some("verify", "FILE... [--pubkey FILE] [--ca FILE] [--ledger DIR] [--no-own-key] [--wm-key STRING] [--detector MODEL] [--json]",
                                "Reports the provenance of each image or video: the swaplab.provenance record, the IPTC digital\n"
                                "source type, the Ed25519 signature, the C2PA content credentials, the invisible watermark\n"
                                "and the visible label, each in plain words, then a verdict. \"marked\" only for what is\n"
@@ -185,6 +189,10 @@ int cmd_verify(int argc, char **argv) {
                                "Videos (.mp4, .mov, .mkv, ...): the record, XMP and signature in the MP4's uuid boxes, and\n"
                                "the watermark and label read in every frame; the clip's watermark counts as found when at\n"
                                "least 10% of its frames (and at least one) carry it.\n"
+                               "--detector MODEL adds, apart from these checks, a detector's score of each image and its\n"
+                               "decision at the model's calibrated threshold (swaplab detect train|calibrate): an opinion,\n"
+                               "not provenance. It never makes verify call a file marked, nor clears one, and does not\n"
+                               "change the exit code (except an image the detector cannot read: 1).\n"
                                "Exit codes: 0 every file marked; 3 some file FORGED or ALTERED; 1 otherwise (a file\n"
                                "not marked or unreadable); 2 usage.",
                                spec, argc, argv, &files, "give at least one image or video file");
@@ -198,6 +206,8 @@ int cmd_verify(int argc, char **argv) {
     if (ca && sl_cert_read(ca, cas[nca], &calen[nca], &err)) goto bad_trust;
     if (ca) nca++;
     if (!no_own) add_own_trust(pks, &npk, cas, calen, &nca); /* appends after the given ones */
+    DetModel dm;
+    if (detector && det_opinion_open(detector, &dm, &err)) goto bad_trust;
     const uint8_t *pkp[2] = {pks[0], pks[1]}, *cap[2] = {cas[0], cas[1]};
     ProvTrust trust = {.pubkeys = pkp, .n_pubkeys = npk, .cas = cap, .ca_len = calen, .n_cas = nca, .wm_key = wm_key,
                       .ledger = ledger};
@@ -208,6 +218,7 @@ int cmd_verify(int argc, char **argv) {
             int v = mp4_verify_report(files.v[i], &trust, arr);
             all &= v == PROV_MARKED;
             any_forged |= v == PROV_FORGED || v == PROV_ALTERED;
+            if (detector && !arr) printf("  detector: not run (it scores images; score a clip's frames with detect scan)\n");
             continue;
         }
         VerifyResult res;
@@ -219,8 +230,17 @@ int cmd_verify(int argc, char **argv) {
         }
         all &= res.marked;
         any_forged |= res.verdict == PROV_FORGED || res.verdict == PROV_ALTERED;
-        if (arr) json_array_append_new(arr, result_json(files.v[i], &res, NULL));
-        else print_text(files.v[i], &res);
+        json_t *o = arr ? result_json(files.v[i], &res, NULL) : NULL;
+        if (!arr) print_text(files.v[i], &res);
+        if (detector) { /* after the verdict is settled: the opinion cannot touch it */
+            DetVerdict dv;
+            SlErr derr;
+            int bad = det_opinion_scan(&dm, files.v[i], &dv, &derr);
+            all &= !bad;
+            if (o) json_object_set_new(o, "detector", det_opinion_json(&dm, detector, bad ? NULL : &dv, derr.msg));
+            else det_opinion_print(stdout, &dm, detector, bad ? NULL : &dv, derr.msg);
+        }
+        if (o) json_array_append_new(arr, o);
         verify_result_free(&res);
     }
     if (arr) {
@@ -231,6 +251,7 @@ int cmd_verify(int argc, char **argv) {
     }
     free(files.v);
     free(cas);
+    if (detector) det_model_free(&dm);
     return any_forged ? 3 : all ? 0 : 1;
 bad_trust:
     fprintf(stderr, "swaplab verify: %s\n", err.msg);

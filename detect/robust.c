@@ -94,18 +94,29 @@ void robust_apply(Image *img, const RobustSpec *spec, SlRng *rng) {
     }
 }
 
+/* The kind's name (its letters) and its value: "jpeg:75" and "jpeg75" alike; -1 when either is missing. */
+static int split_spec(const char *s, size_t *klen, const char **val) {
+    const char *colon = strchr(s, ':');
+    size_t k = colon ? (size_t)(colon - s) : strcspn(s, "0123456789.");
+    const char *v = colon ? colon + 1 : s + k;
+    if (!k || !*v) return -1;
+    *klen = k, *val = v;
+    return 0;
+}
+
 int robust_parse(const char *s, RobustSpec *out, SlErr *err) {
     if (!strcmp(s, "none")) {
         *out = (RobustSpec){ROBUST_NONE, 0};
         return 0;
     }
-    const char *colon = strchr(s, ':');
-    if (!colon || !colon[1])
-        return sl_fail(err, "perturbation '%s': expected none, jpeg:Q, resize:F, blur:SIGMA or noise:SIGMA", s);
+    size_t k;
+    const char *val;
+    if (split_spec(s, &k, &val))
+        return sl_fail(err, "perturbation '%s': expected none, jpeg:Q, resize:F, blur:SIGMA or noise:SIGMA (or jpeg75, "
+                            "resize0.5, ...)", s);
     char *end;
-    double v = strtod(colon + 1, &end);
-    if (*end || !isfinite(v)) return sl_fail(err, "perturbation '%s': '%s' is not a number", s, colon + 1);
-    size_t k = (size_t)(colon - s);
+    double v = strtod(val, &end);
+    if (*end || !isfinite(v)) return sl_fail(err, "perturbation '%s': '%s' is not a number", s, val);
     if (k == 4 && !strncmp(s, "jpeg", 4)) {
         if (v < 1 || v > 100 || v != floor(v)) return sl_fail(err, "perturbation '%s': JPEG quality must be an integer 1..100", s);
         *out = (RobustSpec){ROBUST_JPEG, v};
@@ -118,10 +129,49 @@ int robust_parse(const char *s, RobustSpec *out, SlErr *err) {
     } else if (k == 5 && !strncmp(s, "noise", 5)) {
         if (v < 0 || v > 255) return sl_fail(err, "perturbation '%s': noise sigma must be in [0, 255] levels", s);
         *out = (RobustSpec){ROBUST_NOISE, v};
+    } else if ((k == 4 && !strncmp(s, "h264", 4)) || (k == 3 && !strncmp(s, "crf", 3))) {
+        if (v < 0 || v > 51 || v != floor(v)) return sl_fail(err, "perturbation '%s': H.264 CRF must be an integer 0..51", s);
+        return sl_fail(err, "perturbation '%s': H.264 at a CRF is a per-clip perturbation (encode the clip, decode it, "
+                            "score its frames) and needs video clips (data/video.*); detect eval offers %s for now", s,
+                       ROBUST_IMAGE_KINDS);
     } else {
-        return sl_fail(err, "perturbation '%s': unknown kind; use jpeg, resize, blur or noise", s);
+        return sl_fail(err, "perturbation '%s': unknown kind; use %s", s, ROBUST_IMAGE_KINDS);
     }
     return 0;
+}
+
+int robust_parse_list(const char *s, RobustSpec *out, int max, int *n, SlErr *err) {
+    const char *p = s;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char one[64];
+        if (!len || len >= sizeof one) return sl_fail(err, "perturbation list '%s': an empty or overlong item", s);
+        memcpy(one, p, len), one[len] = 0;
+        if (!strcmp(one, "standard")) {
+            static const RobustSpec STD[] = ROBUST_STANDARD;
+            for (size_t i = 0; i < sizeof STD / sizeof STD[0]; i++) {
+                if (*n >= max) return sl_fail(err, "perturbation list '%s': more than %d perturbations", s, max);
+                out[(*n)++] = STD[i];
+            }
+        } else {
+            if (*n >= max) return sl_fail(err, "perturbation list '%s': more than %d perturbations", s, max);
+            if (robust_parse(one, &out[*n], err)) return -1;
+            ++*n;
+        }
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+const char *robust_list_text(void) {
+    return "perturbations of `detect eval --perturb` (applied to each test image before scoring; several, or a\n"
+           "comma-separated list; each reported with its own metrics):\n"
+           "  jpeg:Q    jpeg75, jpeg50     JPEG re-encode at quality Q, 1..100 (libjpeg-turbo)\n"
+           "  resize:F  resize0.5          down by F, in (0, 1], and back up (stb Mitchell filter)\n"
+           "  blur:S    blur1              Gaussian blur, sigma 0..50 pixels\n"
+           "  noise:S   noise5             Gaussian noise, sigma 0..255 levels (drawn from --seed)\n"
+           "  standard                     jpeg:75, jpeg:50 and resize:0.5 (the FaceForensics++-style set)\n"
+           "  h264:CRF  (not yet)          H.264 at CRF 23 / 40 per clip: needs the video module (data/video.*)\n";
 }
 
 void robust_name(const RobustSpec *spec, char *buf, int n) {

@@ -10,7 +10,8 @@
  * size ("resize 0.5x and back"), which is what the reported robustness curves mean.
  * Video codecs (H.264 at CRF 23 and 40, the FaceForensics++ c23 / c40 levels) are per clip, not per
  * image: they join as a RobustKind "h264:CRF" when frames come from data/video.* (encode the clip,
- * decode it, score the frames); until then `detect eval --perturb` offers JPEG and resizing. */
+ * decode it, score the frames); until then `detect eval --perturb` offers JPEG, resizing, blur and
+ * noise, and robust_parse refuses "h264:CRF" with a sentence saying so. */
 #ifndef SL_ROBUST_H
 #define SL_ROBUST_H
 
@@ -38,9 +39,19 @@ void robust_noise(Image *img, double sigma, SlRng *rng);
 
 /* Applies one spec (noise draws from rng). */
 void robust_apply(Image *img, const RobustSpec *spec, SlRng *rng);
-/* Parses "none", "jpeg:Q", "resize:F", "blur:S", "noise:S" (the CLI's --perturb values); -1 with
- * err on anything else or a value out of range. */
+/* Parses "none", "jpeg:Q", "resize:F", "blur:S", "noise:S", or the same without the colon ("jpeg75",
+ * "resize0.5"): the CLI's --perturb values; -1 with err on anything else or a value out of range.
+ * "h264:CRF" (or "crf23") is recognised, range-checked and refused with a sentence: it is the seam
+ * where the per-clip H.264 perturbation joins (see above). */
 int robust_parse(const char *s, RobustSpec *out, SlErr *err);
+#define ROBUST_IMAGE_KINDS "jpeg:Q, resize:F, blur:SIGMA or noise:SIGMA"
+/* "standard": the perturbations of the FaceForensics++-style robustness table. */
+#define ROBUST_STANDARD {{ROBUST_JPEG, 75}, {ROBUST_JPEG, 50}, {ROBUST_RESIZE, 0.5}}
+/* Appends the specs of a comma-separated list (items as robust_parse, or "standard") to out[*n..max);
+ * -1 with err on a bad item or more than max in all. */
+int robust_parse_list(const char *s, RobustSpec *out, int max, int *n, SlErr *err);
+/* The text of `--perturb list`: every kind, its range and its short form. */
+const char *robust_list_text(void);
 /* "jpeg:75" etc. into buf. */
 void robust_name(const RobustSpec *spec, char *buf, int n);
 
