@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/fs.h"
+
 #define OFF(f) offsetof(TrainConfig, f)
 
 /* Rows in the order --help lists them. Legacy values are what runs from before a key existed did:
@@ -168,16 +170,170 @@ int train_config_from_json(json_t *cfg, TrainConfig *c, const char *path, SlErr 
     return 0;
 }
 
+/* "swaplab-run/N" -> N (1..INT_MAX), else 0: digits only, no sign, no overflow. */
+static int format_version(const char *f) {
+    static const char pre[] = "swaplab-run/";
+    if (strncmp(f, pre, sizeof pre - 1)) return 0;
+    const char *d = f + sizeof pre - 1;
+    long v = 0;
+    if (*d < '1' || *d > '9') return 0;
+    for (; *d; d++) {
+        if (*d < '0' || *d > '9' || v > 100000000) return 0;
+        v = v * 10 + (*d - '0');
+    }
+    return (int)v;
+}
+
 int train_state_format_check(json_t *st, const char *path, SlErr *err) {
     json_t *f = json_object_get(st, "format");
-    int v = 0, k = 0;
-    if (!json_is_string(f) || sscanf(json_string_value(f), "swaplab-run/%d%n", &v, &k) != 1 ||
-        json_string_value(f)[k] || v < 1)
-        return sl_fail(err, "%s: not a swaplab run state (format missing or unknown)", path);
+    int v = json_is_string(f) ? format_version(json_string_value(f)) : 0;
+    if (v < 1) return sl_fail(err, "%s: not a swaplab run state (format missing or unknown)", path);
     if (v > TRAIN_STATE_FORMAT_VERSION)
         return sl_fail(err, "%s: written in run format %d by a newer swaplab; this one reads up to %d (update swaplab)",
                        path, v, TRAIN_STATE_FORMAT_VERSION);
     return 0;
+}
+
+/* ---- state.json ------------------------------------------------------------------------------------ */
+void train_state_ckpt_names(long step, char *model, char *optimizer, size_t n) {
+    snprintf(model, n, "ckpt/step-%09ld.model.safetensors", step);
+    snprintf(optimizer, n, "ckpt/step-%09ld.optim.safetensors", step);
+}
+
+/* A string value of at most n-1 bytes, non-empty unless may_be_empty, without control characters
+ * (jansson has already refused invalid UTF-8 and NUL), copied into out. */
+static int get_text(json_t *v, char *out, size_t n, int may_be_empty) {
+    if (!json_is_string(v)) return -1;
+    const char *t = json_string_value(v);
+    size_t k = json_string_length(v);
+    if (k >= n || (!k && !may_be_empty) || strlen(t) != k) return -1;
+    for (size_t i = 0; i < k; i++)
+        if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f) return -1;
+    memcpy(out, t, k + 1);
+    return 0;
+}
+
+static int is_hex64(const char *t) {
+    if (strlen(t) != 64) return 0;
+    for (int i = 0; i < 64; i++)
+        if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f'))) return 0;
+    return 1;
+}
+
+static int state_from_json(json_t *st, const char *name, TrainState *s, SlErr *err) {
+    if (!json_is_object(st)) return sl_fail(err, "%s: not a swaplab run state (not a JSON object)", name);
+    if (train_state_format_check(st, name, err)) return -1;
+    s->format = format_version(json_string_value(json_object_get(st, "format")));
+    if (train_config_from_json(json_object_get(st, "config"), &s->cfg, name, err)) return -1;
+    SwapArch arch;
+    SlErr perr;
+    if (swap_arch_preset(s->cfg.preset, &arch, &perr))
+        return sl_fail(err, "%s: config \"preset\" '%s' is not a preset of this swaplab", name, s->cfg.preset);
+
+    json_t *step = json_object_get(st, "step");
+    if (!json_is_integer(step) || json_integer_value(step) < 0 || json_integer_value(step) > TRAIN_STATE_MAX_STEP)
+        return sl_fail(err, "%s: \"step\" must be a whole number 0..%ld", name, TRAIN_STATE_MAX_STEP);
+    s->step = (long)json_integer_value(step);
+
+    char want_m[TRAIN_STATE_CKPT_MAX], want_o[TRAIN_STATE_CKPT_MAX];
+    train_state_ckpt_names(s->step, want_m, want_o, sizeof want_m);
+    if (get_text(json_object_get(st, "model"), s->model, sizeof s->model, 0) ||
+        get_text(json_object_get(st, "optimizer"), s->optimizer, sizeof s->optimizer, 0) ||
+        strcmp(s->model, want_m) || strcmp(s->optimizer, want_o))
+        return sl_fail(err, "%s: \"model\" and \"optimizer\" must be this run's own checkpoint of step %ld, %s and %s",
+                       name, s->step, want_m, want_o);
+
+    json_t *fs = json_object_get(st, "facesets"), *subj = json_object_get(st, "subjects"),
+           *dig = json_object_get(st, "consent_digests");
+    if (!json_is_array(fs) || !json_is_array(subj) || json_array_size(fs) != json_array_size(subj) ||
+        json_array_size(fs) < 2 || json_array_size(fs) > SWAP_MAX_IDS)
+        return sl_fail(err, "%s: \"facesets\" and \"subjects\" must be lists of 2 to %d entries, one per identity, "
+                       "in equal number", name, SWAP_MAX_IDS);
+    s->nids = (int)json_array_size(fs);
+    if (dig && (!json_is_array(dig) || json_array_size(dig) != (size_t)s->nids))
+        return sl_fail(err, "%s: \"consent_digests\" must list one digest per identity (%d)", name, s->nids);
+    s->has_digests = dig != NULL;
+    for (int i = 0; i < s->nids; i++) {
+        if (get_text(json_array_get(fs, (size_t)i), s->facesets[i], sizeof s->facesets[i], 0))
+            return sl_fail(err, "%s: face set %d is not a folder name (a non-empty string under %d bytes without "
+                           "control characters)", name, i + 1, SL_PATH_MAX);
+        if (get_text(json_array_get(subj, (size_t)i), s->subjects[i], sizeof s->subjects[i], 0))
+            return sl_fail(err, "%s: subject %d is not a pseudonym (a non-empty string under %d bytes without control "
+                           "characters)", name, i + 1, TRAIN_STATE_SUBJECT_MAX);
+        if (s->has_digests &&
+            (get_text(json_array_get(dig, (size_t)i), s->digests[i], sizeof s->digests[i], 0) || !is_hex64(s->digests[i])))
+            return sl_fail(err, "%s: consent digest %d is not a SHA-256 (64 lower-case hex digits)", name, i + 1);
+    }
+
+    json_t *ts = json_object_get(st, "train_seconds"), *rk = json_object_get(st, "ranks");
+    if (ts && (!json_is_number(ts) || !isfinite(json_number_value(ts)) || json_number_value(ts) < 0 ||
+               json_number_value(ts) > 1e12))
+        return sl_fail(err, "%s: \"train_seconds\" must be a number of seconds 0..1e12", name);
+    s->train_seconds = ts ? json_number_value(ts) : 0;
+    if (rk && (!json_is_integer(rk) || json_integer_value(rk) < 1 || json_integer_value(rk) > 65536))
+        return sl_fail(err, "%s: \"ranks\" must be a whole number 1..65536", name);
+    s->ranks = rk ? (int)json_integer_value(rk) : 1;
+    json_t *sv = json_object_get(st, "saved"), *ver = json_object_get(st, "version");
+    if ((sv && get_text(sv, s->saved, sizeof s->saved, 1)) || (ver && get_text(ver, s->version, sizeof s->version, 1)))
+        return sl_fail(err, "%s: \"saved\" and \"version\" must be short strings", name);
+    return 0;
+}
+
+int train_state_parse(const char *json, size_t len, const char *name, TrainState *out, SlErr *err) {
+    memset(out, 0, sizeof *out);
+    if (!name) name = "state.json";
+    if (len > TRAIN_STATE_MAX_BYTES)
+        return sl_fail(err, "%s: too large for a run state (%zu bytes, limit %zu)", name, len, TRAIN_STATE_MAX_BYTES);
+    json_error_t je;
+    json_t *st = json_loadb(json ? json : "", json ? len : 0, JSON_REJECT_DUPLICATES, &je);
+    if (!st) return sl_fail(err, "%s: line %d, column %d: not a swaplab run state: %s", name, je.line, je.column, je.text);
+    int r = state_from_json(st, name, out, err);
+    json_decref(st);
+    if (r) {
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    return 0;
+}
+
+int train_state_read(const char *path, TrainState *out, SlErr *err) {
+    char *buf;
+    size_t len;
+    memset(out, 0, sizeof *out);
+    if (sl_read_file(path, TRAIN_STATE_MAX_BYTES, &buf, &len, err)) return -1;
+    int r = train_state_parse(buf, len, path, out, err);
+    free(buf);
+    return r;
+}
+
+char *train_state_dump(const TrainState *s) {
+    json_t *sets = json_array(), *subj = json_array(), *dig = json_array();
+    for (int i = 0; i < s->nids; i++) {
+        json_array_append_new(sets, json_string(s->facesets[i]));
+        json_array_append_new(subj, json_string(s->subjects[i]));
+        json_array_append_new(dig, json_string(s->digests[i]));
+    }
+    char fmt[32];
+    snprintf(fmt, sizeof fmt, "swaplab-run/%d", s->format ? s->format : TRAIN_STATE_FORMAT_VERSION);
+    json_t *st = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o}", "format", fmt, "step", (json_int_t)s->step, "model",
+                           s->model, "optimizer", s->optimizer, "config", train_config_to_json(&s->cfg), "facesets",
+                           sets, "subjects", subj);
+    SL_ASSERT(st);
+    if (s->has_digests) json_object_set_new(st, "consent_digests", dig);
+    else json_decref(dig);
+    json_object_set_new(st, "train_seconds", json_real(s->train_seconds));
+    json_object_set_new(st, "ranks", json_integer(s->ranks));
+    if (s->saved[0]) json_object_set_new(st, "saved", json_string(s->saved));
+    if (s->version[0]) json_object_set_new(st, "version", json_string(s->version));
+    char *text = json_dumps(st, JSON_INDENT(2));
+    json_decref(st);
+    SL_ASSERT(text);
+    size_t n = strlen(text);
+    char *out = xmalloc(n + 2);
+    memcpy(out, text, n);
+    out[n] = '\n', out[n + 1] = 0;
+    free(text);
+    return out;
 }
 
 void train_config_text(const TrainConfig *c, char *out, size_t n) {

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "model/swap_model.h"
 #include "util/util.h"
 
 /* state.json's format; a run written by a newer format is refused, not guessed at. */
@@ -69,6 +70,55 @@ json_t *train_config_to_json(const TrainConfig *c);
 int train_config_from_json(json_t *cfg, TrainConfig *c, const char *path, SlErr *err);
 /* Checks a state.json "format" string: "swaplab-run/N" with N <= TRAIN_STATE_FORMAT_VERSION. */
 int train_state_format_check(json_t *st, const char *path, SlErr *err);
+
+/* ---- state.json: what --resume continues from ------------------------------------------------------
+ * {"format": "swaplab-run/2", "step": N, "model": "ckpt/step-N.model.safetensors",
+ *  "optimizer": "ckpt/step-N.optim.safetensors", "config": {...the table above...},
+ *  "facesets": [DIR, ...], "subjects": [PSEUDONYM, ...], "consent_digests": [SHA256, ...],
+ *  "train_seconds": T, "ranks": R, "saved": UTC, "version": SWAPLAB}
+ * (docs/FORMATS.md). The parser below is the only reader: it takes untrusted bytes (a user can edit
+ * the file) and either fills a TrainState whose every field is in range or refuses with a sentence
+ * naming the file and the field. */
+#define TRAIN_STATE_MAX_BYTES ((size_t)1 << 20) /* a real state.json is about 2 KB */
+#define TRAIN_STATE_MAX_STEP 1000000000000L      /* 10^12 steps: beyond any run */
+#define TRAIN_STATE_CKPT_MAX 64                  /* "ckpt/step-N.model.safetensors" */
+#define TRAIN_STATE_SUBJECT_MAX 128              /* as data/consent.h's subject */
+
+typedef struct {
+    int format;                                   /* N of "swaplab-run/N", 1..TRAIN_STATE_FORMAT_VERSION */
+    long step;                                    /* steps done: 0..TRAIN_STATE_MAX_STEP */
+    char model[TRAIN_STATE_CKPT_MAX];             /* the checkpoint of `step`, relative to the run: */
+    char optimizer[TRAIN_STATE_CKPT_MAX];         /* always train_state_ckpt_names(step) */
+    TrainConfig cfg;                              /* range-checked as the command line's */
+    int nids;                                     /* identities: 2..SWAP_MAX_IDS */
+    char facesets[SWAP_MAX_IDS][SL_PATH_MAX];     /* face set folders, decoder order (non-empty) */
+    char subjects[SWAP_MAX_IDS][TRAIN_STATE_SUBJECT_MAX]; /* consent pseudonyms (non-empty) */
+    int has_digests;                              /* 0: a state from before consent digests */
+    char digests[SWAP_MAX_IDS][65];               /* SHA-256 of each consent.json (64 hex digits) */
+    double train_seconds;                         /* training time so far: finite, >= 0 (0 when absent) */
+    int ranks;                                    /* processes that trained it: 1..65536 (1 when absent) */
+    char saved[40], version[40];                  /* when and by which swaplab ("" when absent) */
+} TrainState;
+
+/* The run's checkpoint files of a step, relative to the run directory (n >= TRAIN_STATE_CKPT_MAX):
+ * ckpt/step-%09ld.model.safetensors and ckpt/step-%09ld.optim.safetensors. */
+void train_state_ckpt_names(long step, char *model, char *optimizer, size_t n);
+
+/* Parses len bytes of state.json text (need not be NUL-terminated; `name`, the file, is named in
+ * messages). Refuses with -1 and err: text that is not one JSON object (or over
+ * TRAIN_STATE_MAX_BYTES, or with a repeated key), a format that is unknown or newer than this
+ * swaplab's, a config value out of the command line's range, a step that is not a whole number in
+ * 0..TRAIN_STATE_MAX_STEP, checkpoint files other than the run's own for that step (a model from
+ * elsewhere must not continue under this run's identities), facesets and subjects that are not two
+ * to SWAP_MAX_IDS non-empty strings of bounded length without control characters, in equal number,
+ * consent digests that are not 64 hex digits each, and a train_seconds or ranks that is not a
+ * finite number in range. Unknown keys are ignored. On success *out is fully written (zeroed first). */
+int train_state_parse(const char *json, size_t len, const char *name, TrainState *out, SlErr *err);
+/* Reads RUN/state.json (a regular file of at most TRAIN_STATE_MAX_BYTES) and parses it. */
+int train_state_read(const char *path, TrainState *out, SlErr *err);
+/* The state as state.json text (malloc'ed, indented, ending in a newline): what train_state_parse
+ * reads back to an identical TrainState. */
+char *train_state_dump(const TrainState *s);
 
 /* One line "key=value key=value ..." of every parameter: the same text on every MPI rank when
  * the configurations agree. */

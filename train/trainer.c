@@ -310,31 +310,30 @@ typedef struct {
 static int is_writer(const Trainer *T) { return T->dist.rank == 0; }
 
 /* ---- state.json and checkpoints ------------------------------------------------------------------ */
-static void ckpt_names(long step, char *mrel, char *orel, size_t n) {
-    snprintf(mrel, n, "ckpt/step-%09ld.model.safetensors", step);
-    snprintf(orel, n, "ckpt/step-%09ld.optim.safetensors", step);
-}
-
 static int write_state(const Trainer *T, const char *model_rel, const char *optim_rel, SlErr *err) {
-    json_t *sets = json_array(), *subj = json_array(), *dig = json_array();
+    TrainState *st = xcalloc(1, sizeof *st);
+    st->format = TRAIN_STATE_FORMAT_VERSION;
+    st->step = T->step;
+    sl_snprintf(st->model, sizeof st->model, "%s", model_rel);
+    sl_snprintf(st->optimizer, sizeof st->optimizer, "%s", optim_rel);
+    st->cfg = T->cfg;
+    st->nids = T->nids;
+    st->has_digests = 1;
     for (int i = 0; i < T->nids; i++) {
-        json_array_append_new(sets, json_string(T->ids[i].fs.dir));
-        json_array_append_new(subj, json_string(T->ids[i].consent.subject));
-        json_array_append_new(dig, json_string(T->ids[i].consent.digest));
+        sl_snprintf(st->facesets[i], sizeof st->facesets[i], "%s", T->ids[i].fs.dir);
+        sl_snprintf(st->subjects[i], sizeof st->subjects[i], "%s", T->ids[i].consent.subject);
+        sl_snprintf(st->digests[i], sizeof st->digests[i], "%s", T->ids[i].consent.digest);
     }
-    char now[32];
-    sl_utc_iso8601(now);
-    json_t *st = json_pack("{s:s, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:f, s:i, s:s, s:s}", "format", TRAIN_STATE_FORMAT,
-                           "step", (json_int_t)T->step, "model", model_rel, "optimizer", optim_rel, "config",
-                           train_config_to_json(&T->cfg), "facesets", sets, "subjects", subj, "consent_digests", dig,
-                           "train_seconds", T->train_seconds, "ranks", T->dist.size, "saved", now, "version",
-                           SL_VERSION);
-    char *s = json_dumps(st, JSON_INDENT(2));
-    json_decref(st);
+    st->train_seconds = T->train_seconds;
+    st->ranks = T->dist.size;
+    sl_utc_iso8601(st->saved);
+    sl_snprintf(st->version, sizeof st->version, "%s", SL_VERSION);
+    char *text = train_state_dump(st);
+    free(st);
     char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, T->o->out, "state.json");
-    int r = sl_write_atomic(path, s, strlen(s), err);
-    free(s);
+    int r = sl_write_atomic(path, text, strlen(text), err);
+    free(text);
     return r;
 }
 
@@ -349,7 +348,7 @@ static int save_checkpoint(Trainer *T, SlErr *err) {
     char dir[SL_PATH_MAX], mrel[128], orel[128], mpath[SL_PATH_MAX], opath[SL_PATH_MAX];
     sl_path_join(dir, sizeof dir, T->o->out, "ckpt");
     if (sl_mkdirs(dir, err)) return -1;
-    ckpt_names(T->step, mrel, orel, sizeof mrel);
+    train_state_ckpt_names(T->step, mrel, orel, sizeof mrel);
     sl_path_join(mpath, sizeof mpath, T->o->out, mrel);
     sl_path_join(opath, sizeof opath, T->o->out, orel);
     RunIdentity rid[SWAP_MAX_IDS];
@@ -475,54 +474,23 @@ static int trim_jsonl(const char *path, long upto, SlErr *err) {
     return r;
 }
 
-static int json_get_str(json_t *o, const char *k, char *out, size_t n) {
-    json_t *v = json_object_get(o, k);
-    if (!json_is_string(v) || strlen(json_string_value(v)) >= n) return -1;
-    memcpy(out, json_string_value(v), strlen(json_string_value(v)) + 1);
-    return 0;
-}
-
-/* Reads and checks RUN/state.json for --resume: the format, every configuration value against the
- * command line's ranges, and the checkpoint files, which must be the run's own ckpt/step-N pair for
- * its step (not a path elsewhere: a model from another run must not continue under this one). */
-static int read_state(Trainer *T, json_t **st, char *mrel, char *orel, size_t n, SlErr *err) {
+/* Reads RUN/state.json for --resume (train_state_read: the format, every value in the command line's
+ * ranges, and the checkpoint named as the run's own of its step: a model from another run must not
+ * continue under this one), then checks that the checkpoint files are regular files in the run. */
+static int read_state(Trainer *T, TrainState *st, SlErr *err) {
     const char *out = T->o->out;
     char path[SL_PATH_MAX];
     sl_path_join(path, sizeof path, out, "state.json");
     if (!sl_is_file(path))
         return sl_fail(err, "%s: nothing to resume (no state.json); drop --resume to start a new run", out);
-    json_error_t je;
-    *st = json_load_file(path, 0, &je);
-    if (!*st || !json_is_object(*st)) {
-        json_decref(*st);
-        *st = NULL;
-        return sl_fail(err, "%s: line %d, column %d: %s", path, je.line, je.column, je.text);
-    }
-    if (train_state_format_check(*st, path, err) ||
-        train_config_from_json(json_object_get(*st, "config"), &T->cfg, path, err))
-        return -1;
-    json_t *step = json_object_get(*st, "step"), *fs = json_object_get(*st, "facesets"),
-           *subj = json_object_get(*st, "subjects"), *ts = json_object_get(*st, "train_seconds");
-    if (!json_is_integer(step) || json_integer_value(step) < 0 || !json_is_array(fs) || !json_is_array(subj) ||
-        json_array_size(fs) != json_array_size(subj) || json_array_size(fs) < 2 ||
-        json_array_size(fs) > SWAP_MAX_IDS)
-        return sl_fail(err, "%s: not a swaplab run state (step, facesets or subjects missing or malformed)", path);
-    for (size_t i = 0; i < json_array_size(fs); i++)
-        if (!json_is_string(json_array_get(fs, i)) || !json_is_string(json_array_get(subj, i)))
-            return sl_fail(err, "%s: facesets and subjects must be strings", path);
-    T->step = (long)json_integer_value(step);
-    T->train_seconds = json_is_number(ts) && json_number_value(ts) >= 0 ? json_number_value(ts) : 0;
-    char want_m[128], want_o[128];
-    ckpt_names(T->step, want_m, want_o, sizeof want_m);
-    if (json_get_str(*st, "model", mrel, n) || json_get_str(*st, "optimizer", orel, n))
-        return sl_fail(err, "%s: state names no checkpoint files", path);
-    if (strcmp(mrel, want_m) || strcmp(orel, want_o))
-        return sl_fail(err, "%s: the checkpoint must be this run's own %s and %s for step %ld, not '%s' and '%s'",
-                       path, want_m, want_o, T->step, mrel, orel);
+    if (train_state_read(path, st, err)) return -1;
+    T->cfg = st->cfg;
+    T->step = st->step;
+    T->train_seconds = st->train_seconds;
     char p[SL_PATH_MAX];
     struct stat sb;
     for (int k = 0; k < 2; k++) {
-        sl_path_join(p, sizeof p, out, k ? orel : mrel);
+        sl_path_join(p, sizeof p, out, k ? st->optimizer : st->model);
         if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode))
             return sl_fail(err, "%s: missing or not a regular file (a link to elsewhere is refused)", p);
     }
@@ -530,7 +498,7 @@ static int read_state(Trainer *T, json_t **st, char *mrel, char *orel, size_t n,
 }
 
 /* The model file's metadata must name the run's identities and step (state.json). */
-static int check_model_meta(const Trainer *T, json_t *state, StFile *meta, const char *path, SlErr *err) {
+static int check_model_meta(const Trainer *T, const TrainState *state, StFile *meta, const char *path, SlErr *err) {
     const char *idj = meta ? st_meta(meta, RUN_IDENTITIES_KEY) : NULL, *st = meta ? st_meta(meta, RUN_STEP_KEY) : NULL;
     RunIdentity ids[SWAP_MAX_IDS];
     int n = 0;
@@ -538,19 +506,16 @@ static int check_model_meta(const Trainer *T, json_t *state, StFile *meta, const
         return sl_fail(err, "%s: the checkpoint records no identities or step: not this run's model", path);
     if (strtol(st, NULL, 10) != T->step)
         return sl_fail(err, "%s: the checkpoint is of step %s but state.json says %ld", path, st, T->step);
-    json_t *subj = json_object_get(state, "subjects"), *dig = json_object_get(state, "consent_digests");
-    if ((size_t)n != json_array_size(subj))
-        return sl_fail(err, "%s: the checkpoint has %d identities, state.json %zu", path, n, json_array_size(subj));
+    if (n != state->nids)
+        return sl_fail(err, "%s: the checkpoint has %d identities, state.json %d", path, n, state->nids);
     for (int i = 0; i < n; i++) {
-        const char *s = json_string_value(json_array_get(subj, (size_t)i));
+        const char *s = state->subjects[i];
         if (strcmp(ids[i].subject, s))
             return sl_fail(err, "%s: identity %d of the checkpoint is '%s' but this run's is '%s': not this run's model",
                            path, i + 1, ids[i].subject, s);
-        json_t *d = json_array_get(dig, (size_t)i);
-        if (dig && (!json_is_string(d) || strcmp(json_string_value(d), ids[i].consent_digest)))
+        if (state->has_digests && strcmp(state->digests[i], ids[i].consent_digest))
             return sl_fail(err, "%s: identity %d ('%s') was trained under consent digest %.12s, state.json records "
-                           "%.12s: not this run's model", path, i + 1, s, ids[i].consent_digest,
-                           json_is_string(d) ? json_string_value(d) : "?");
+                           "%.12s: not this run's model", path, i + 1, s, ids[i].consent_digest, state->digests[i]);
     }
     return 0;
 }
@@ -796,14 +761,15 @@ static int clean_run_dir(const char *out, long step, SlErr *err) {
 
 /* The model (new, or the run's last checkpoint, checked against state.json), the consent gate and
  * the data, then the log files (rank 0). */
-static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *err) {
+static int setup(Trainer *T, TrainState *state, SlErr *err) {
     const TrainOptions *o = T->o;
     const char **sets = o->facesets;
     int nsets = o->n_facesets;
-    char statepath[SL_PATH_MAX], mrel[512] = "", orel[512] = "";
+    char statepath[SL_PATH_MAX];
+    const char *state_sets[SWAP_MAX_IDS];
     sl_path_join(statepath, sizeof statepath, o->out, "state.json");
     if (o->resume) {
-        if (read_state(T, state, mrel, orel, sizeof mrel, err)) return -1;
+        if (read_state(T, state, err)) return -1;
         if (o->preset && strcmp(o->preset, T->cfg.preset) != 0)
             return sl_fail(err, "%s: this run trains preset '%s'; --preset %s does not match it (start a new run "
                            "with another --out to change the architecture)", o->out, T->cfg.preset, o->preset);
@@ -816,12 +782,10 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
                 sl_warn("%s %s is ignored: this run keeps %s (its state.json); start a new run to change it",
                         train_params[i].flag, given, kept);
         }
-        json_t *fs = json_object_get(*state, "facesets");
         if (nsets == 0) {
-            nsets = (int)json_array_size(fs);
-            *state_sets = xcalloc((size_t)nsets, sizeof **state_sets);
-            for (int i = 0; i < nsets; i++) (*state_sets)[i] = json_string_value(json_array_get(fs, (size_t)i));
-            sets = *state_sets;
+            nsets = state->nids;
+            for (int i = 0; i < nsets; i++) state_sets[i] = state->facesets[i];
+            sets = state_sets;
         }
     } else {
         if (sl_is_file(statepath))
@@ -848,12 +812,12 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
 
     if (o->resume) {
         char mp[SL_PATH_MAX], op[SL_PATH_MAX];
-        sl_path_join(mp, sizeof mp, o->out, mrel);
-        sl_path_join(op, sizeof op, o->out, orel);
+        sl_path_join(mp, sizeof mp, o->out, state->model);
+        sl_path_join(op, sizeof op, o->out, state->optimizer);
         StFile *meta = NULL;
         T->m = swap_model_load(mp, &meta, err);
         if (!T->m) return -1;
-        int bad = check_model_meta(T, *state, meta, mp, err);
+        int bad = check_model_meta(T, state, meta, mp, err);
         st_close(meta);
         if (bad) return -1;
         if (strcmp(T->m->arch.preset, T->cfg.preset) != 0 || T->m->n_ids != nsets)
@@ -891,11 +855,9 @@ static int setup(Trainer *T, json_t **state, const char ***state_sets, SlErr *er
                 return sl_fail(err, "%s and %s are the same subject '%s'; give each identity once", sets[j], sets[i],
                                d->consent.subject);
         if (o->resume) {
-            json_t *subj = json_array_get(json_object_get(*state, "subjects"), (size_t)i);
-            if (!json_is_string(subj) || strcmp(json_string_value(subj), d->consent.subject) != 0)
+            if (i >= state->nids || strcmp(state->subjects[i], d->consent.subject) != 0)
                 return sl_fail(err, "%s: subject '%s' is not identity %d of this run (%s); give the run's face sets in "
-                               "order", sets[i], d->consent.subject, i + 1,
-                               json_is_string(subj) ? json_string_value(subj) : "?");
+                               "order", sets[i], d->consent.subject, i + 1, i < state->nids ? state->subjects[i] : "?");
         }
     }
     if (crop0 < S)
@@ -1044,11 +1006,10 @@ int train_run(const TrainOptions *o, SlErr *err) {
         free(T);
         return 1;
     }
-    json_t *state = NULL;
-    const char **state_sets = NULL;
+    TrainState *state = xcalloc(1, sizeof *state); /* state.json of a resumed run */
     int rc = 1;
     /* a refusal on any rank (consent, files) stops every rank; each names itself */
-    int ok = setup(T, &state, &state_sets, err) == 0;
+    int ok = setup(T, state, err) == 0;
     int nfailed = nn_dist_count_failed(&T->dist, ok);
     if (nfailed) {
         if (T->dist.size > 1) {
@@ -1085,8 +1046,7 @@ done:
     if (T->m) nn_model_release_device(&T->m->model, &T->ctx);
     nn_device_release(&T->ctx);
     swap_model_free(T->m);
-    free(state_sets);
-    json_decref(state);
+    free(state);
     nn_dist_finalize(&T->dist);
     free(T);
     return rc;
