@@ -181,6 +181,18 @@ static float *person_mask(const Image *im, const float (*tem)[2]) {
                                   144, 143, 142, 141, 140, 139, 138, 137, 136, 135, 134};
     const int no = (int)(sizeof outline / sizeof outline[0]);
     for (int y = 0; y < S; y++) {
+        /* the face outline's crossings of this row (even-odd rule) */
+        float xs[32], py = y + 0.5f;
+        int nx = 0;
+        for (int i = 0, j = no - 1; i < no; j = i++) {
+            const float *pi = tem[outline[i]], *pj = tem[outline[j]];
+            if ((pi[1] > py) != (pj[1] > py) && nx < 32) xs[nx++] = (pj[0] - pi[0]) * (py - pi[1]) / (pj[1] - pi[1]) + pi[0];
+        }
+        for (int i = 1; i < nx; i++)
+            for (int q = i; q > 0 && xs[q - 1] > xs[q]; q--) {
+                float t = xs[q];
+                xs[q] = xs[q - 1], xs[q - 1] = t;
+            }
         for (int x = 0; x < S; x++) {
             const uint8_t *p = im->px + ((size_t)y * S + x) * 3;
             double r2 = ((x - S / 2.0) * (x - S / 2.0) + (y - S / 2.0) * (y - S / 2.0)) / (S * S / 4.0);
@@ -189,12 +201,7 @@ static float *person_mask(const Image *im, const float (*tem)[2]) {
             for (int c = 0; c < 3; c++) d += (float)((p[c] - g - tint[c]) * (p[c] - g - tint[c]));
             float a = sstep(16.0f, 36.0f, sqrtf(d));
             int inside = 0;
-            float px = x + 0.5f, py = y + 0.5f;
-            for (int i = 0, j = no - 1; i < no; j = i++) {
-                const float *pi = tem[outline[i]], *pj = tem[outline[j]];
-                if ((pi[1] > py) != (pj[1] > py) && px < (pj[0] - pi[0]) * (py - pi[1]) / (pj[1] - pi[1]) + pi[0])
-                    inside = !inside;
-            }
+            for (int i = 0; i < nx; i++) inside ^= (x + 0.5f) > xs[i];
             m[(size_t)y * S + x] = inside ? 1.0f : a;
         }
     }
@@ -749,6 +756,13 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
                 float col[4], col1[4];
                 float sx = (l0 * c->pts[0][v[0]][0] + l1 * c->pts[0][v[1]][0] + l2 * c->pts[0][v[2]][0]) * tex_scale;
                 float sy = (l0 * c->pts[0][v[0]][1] + l1 * c->pts[0][v[1]][1] + l2 * c->pts[0][v[2]][1]) * tex_scale;
+                { /* transparent texels (the backdrop) cost nothing more */
+                    int ix = (int)clampf(sx, 0, t0->w - 1), iy = (int)clampf(sy, 0, t0->h - 1);
+                    if (s <= 0 && !t0->px[((size_t)iy * t0->w + ix) * 4 + 3] && !mouth) {
+                        int jx = (int)clampf(sx + 1, 0, t0->w - 1), jy = (int)clampf(sy + 1, 0, t0->h - 1);
+                        if (!t0->px[((size_t)jy * t0->w + jx) * 4 + 3]) continue;
+                    }
+                }
                 sample(t0, sx, sy, col);
                 if (s > 0) {
                     sx = (l0 * c->pts[1][v[0]][0] + l1 * c->pts[1][v[1]][0] + l2 * c->pts[1][v[2]][0]) * tex_scale;
@@ -777,10 +791,15 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
     free(layer), free(order);
     gauss_blur_rgb(out, f->blur * size / 256.0f);
     if (f->noise_sigma > 0) {
+        /* sensor noise: a sum of four uniforms (Irwin-Hall) per value, scaled to unit variance */
         SlRng nr;
         sl_rng_seed(&nr, f->noise_seed);
-        for (size_t i = 0; i < (size_t)size * size * 3; i++)
-            out->px[i] = (uint8_t)clampf(out->px[i] + f->noise_sigma * sl_rng_normal(&nr) + 0.5f, 0, 255);
+        const float k = f->noise_sigma * 1.7320508f / 65536.0f;
+        for (size_t i = 0; i < (size_t)size * size * 3; i++) {
+            uint64_t u = sl_rng_u64(&nr);
+            float sum = (float)(u & 0xffff) + (float)((u >> 16) & 0xffff) + (float)((u >> 32) & 0xffff) + (float)(u >> 48);
+            out->px[i] = (uint8_t)clampf(out->px[i] + k * (sum - 131070.0f) + 0.5f, 0, 255);
+        }
     }
     if (cf->jpeg_quality > 0) image_jpeg_roundtrip(out, cf->jpeg_quality);
 }
