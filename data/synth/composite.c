@@ -23,6 +23,28 @@ static inline uint32_t hash32(uint32_t x) {
     return x;
 }
 
+/* The face outline of the template (face edges, jaw, hairline), in order around the face. */
+static const int FACE_OUTLINE[] = {109, 110, 111, 125, 126, 127, 128, 129, 130, 131, 132, 133, 114, 113, 112,
+                                   144, 143, 142, 141, 140, 139, 138, 137, 136, 135, 134};
+#define FACE_OUTLINE_N ((int)(sizeof FACE_OUTLINE / sizeof FACE_OUTLINE[0]))
+
+/* Multiplies mask (COMP_TEX^2) by the inside of the polygon (even-odd rule). */
+static void mask_polygon(float *mask, const float (*poly)[2], int n) {
+    const int S = COMP_TEX;
+    for (int y = 0; y < S; y++) {
+        float xs[64], py = y + 0.5f;
+        int nx = 0;
+        for (int i = 0, j = n - 1; i < n; j = i++)
+            if ((poly[i][1] > py) != (poly[j][1] > py) && nx < 64)
+                xs[nx++] = (poly[j][0] - poly[i][0]) * (py - poly[i][1]) / (poly[j][1] - poly[i][1]) + poly[i][0];
+        for (int x = 0; x < S; x++) {
+            int inside = 0;
+            for (int i = 0; i < nx; i++) inside ^= (x + 0.5f) > xs[i];
+            if (!inside) mask[(size_t)y * S + x] = 0;
+        }
+    }
+}
+
 /* ---- piecewise-affine geometry ----------------------------------------------------------------- */
 typedef struct {
     float x0, y0, e1x, e1y, e2x, e2y, inv; /* p0, p1 - p0, p2 - p0, 1 / cross */
@@ -177,9 +199,7 @@ static float *person_mask(const Image *im, const float (*tem)[2]) {
     double b2 = (n * sxy - sx * sy) / (n * sxx - sx * sx), b0 = (sy - b2 * sx) / n;
     for (int c = 0; c < 3; c++) tint[c] /= n;
     float *m = xmalloc(sizeof(float) * (size_t)S * S);
-    static const int outline[] = {109, 110, 111, 125, 126, 127, 128, 129, 130, 131, 132, 133, 114, 113, 112,
-                                  144, 143, 142, 141, 140, 139, 138, 137, 136, 135, 134};
-    const int no = (int)(sizeof outline / sizeof outline[0]);
+    const int *outline = FACE_OUTLINE, no = FACE_OUTLINE_N;
     for (int y = 0; y < S; y++) {
         /* the face outline's crossings of this row (even-odd rule) */
         float xs[32], py = y + 0.5f;
@@ -264,6 +284,8 @@ int composite_build(const VolunteerLib *lib, const CompositeRecipe *r, Composite
             for (int i = 0; i < nm; i++)
                 for (int q = 0; q < 2; q++) c->pts[w][i][q] += r->w[j] * al[i][q];
         }
+        for (int i = 0; i < nm; i++)
+            for (int q = 0; q < 2; q++) c->pts[w][i][q] = lib->avg[w][i][q] + COMP_CARICATURE * (c->pts[w][i][q] - lib->avg[w][i][q]);
     }
     float *acc = xcalloc((size_t)S * S * 4, sizeof(float));
     uint8_t *seen = xmalloc((size_t)S * S);
@@ -350,7 +372,14 @@ int composite_build_swap(const VolunteerLib *lib, const CompositeRecipe *outer, 
         memset(accb, 0, sizeof(float) * (size_t)S * S * 4);
         warp_accum(lib, &A.tex[w], NULL, (const float(*)[2])A.pts[w], (const float(*)[2])c->pts[w], 1, acc, seen);
         warp_accum(lib, &B.tex[w], NULL, (const float(*)[2])B.pts[w], (const float(*)[2])c->pts[w], 1, accb, seen);
+        /* B's face inside the swap's mask (align_face_mask), within A's face outline (B's hair stays out) */
         align_face_mask((const float(*)[2])c->lm[w], S, mask);
+        float poly[FACE_OUTLINE_N][2];
+        int np = 0;
+        for (int q = 0; q < FACE_OUTLINE_N; q++)
+            for (int i = 0; i < nm; i++)
+                if (lib->mesh_tem[i] == FACE_OUTLINE[q]) poly[np][0] = c->pts[w][i][0], poly[np][1] = c->pts[w][i][1], np++;
+        mask_polygon(mask, (const float(*)[2])poly, np);
         int r = (int)(A.iod * 0.06f) + 1;
         box_blur(mask, S, S, r, 2);
         for (size_t i = 0; i < (size_t)S * S; i++) {
@@ -369,9 +398,9 @@ int composite_build_swap(const VolunteerLib *lib, const CompositeRecipe *outer, 
         c->half[w] = image_resize(&c->tex[w], COMP_TEX / 2, COMP_TEX / 2);
     }
     free(acc), free(accb), free(mask), free(seen);
+    c->iod = A.iod, c->cx = A.cx, c->cy = A.cy; /* the head, its pose and framing are A's */
     composite_free(&A);
     composite_free(&B);
-    composite_geometry(c);
     return 0;
 }
 
@@ -394,9 +423,13 @@ void composite_recipe_draw(const VolunteerLib *lib, SlRng *rng, CompositeRecipe 
         } while (dup);
         r->idx[j] = i;
     }
-    /* weights: Dirichlet-like draws, then capped at COMP_MAX_WEIGHT (the excess spread over the rest) */
+    /* weights: skewed draws (one or two contributors lead), then capped at COMP_MAX_WEIGHT (the
+     * excess spread over the rest) */
     float s = 0;
-    for (int j = 0; j < r->k; j++) s += r->w[j] = 0.35f + sl_rng_uniform(rng);
+    for (int j = 0; j < r->k; j++) {
+        float u = sl_rng_uniform(rng);
+        s += r->w[j] = 0.15f + u * u;
+    }
     for (int j = 0; j < r->k; j++) r->w[j] /= s;
     for (int it = 0; it < 8; it++) {
         float excess = 0, room = 0;
@@ -637,10 +670,20 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
     const int nm = lib->nmesh;
     const float iod = c->iod, s = clampf(f->smile, 0, 1);
     float P[VOL_MESH_MAX][2], D[VOL_MESH_MAX][2], Z[VOL_MESH_MAX], shade[VOL_MESH_MAX];
-    /* expression: smile morph, then eyelids, brows, jaw and gaze as point motions */
-    float lid_l = 0, lid_r = 0;
+
+    /* expression: the smile morph (the two textures' shapes), landmarks through its triangles */
     for (int i = 0; i < nm; i++)
         for (int q = 0; q < 2; q++) P[i][q] = (1 - s) * c->pts[0][i][q] + s * c->pts[1][i][q];
+    float lmP[68][2];
+    for (int k = 0; k < 68; k++) {
+        float a[2], b[2];
+        map_point(lib, (const float(*)[2])c->pts[0], (const float(*)[2])P, c->lm[0][k], a);
+        if (s > 0) map_point(lib, (const float(*)[2])c->pts[1], (const float(*)[2])P, c->lm[1][k], b);
+        else b[0] = a[0], b[1] = a[1];
+        lmP[k][0] = (1 - s) * a[0] + s * b[0], lmP[k][1] = (1 - s) * a[1] + s * b[1];
+    }
+    /* then eyelids, brows, jaw and gaze as point motions, the same for template points and the
+     * landmarks they carry */
     float lowy[2] = {0, 0}, upy[2] = {0, 0};
     for (int i = 0; i < nm; i++) {
         int k = lib->mesh_tem[i];
@@ -649,15 +692,16 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
         if (k >= 19 && k <= 21) upy[0] += P[i][1] / 3;
         if (k >= 24 && k <= 26) upy[1] += P[i][1] / 3;
     }
-    lid_l = lowy[0] - upy[0], lid_r = lowy[1] - upy[1];
-    float blink = clampf(f->blink, 0, 1), open = clampf(f->mouth_open, 0, 1), brow = clampf(f->brow_raise, 0, 1);
+    const float lid[2] = {lowy[0] - upy[0], lowy[1] - upy[1]};
+    const float blink = clampf(f->blink, 0, 1), open = clampf(f->mouth_open, 0, 1), brow = clampf(f->brow_raise, 0, 1);
+    const float drop = open * 0.3f * iod;
     for (int i = 0; i < nm; i++) {
         int k = lib->mesh_tem[i];
         if (k < 0) continue;
         int right = (k >= 10 && k <= 17) || (k >= 23 && k <= 27) || (k >= 39 && k <= 43) || k == 1;
-        float lid = right ? lid_r : lid_l, ly = right ? lowy[1] : lowy[0];
-        if ((k >= 19 && k <= 21) || (k >= 24 && k <= 26)) P[i][1] += 0.92f * blink * lid;
-        else if ((k >= 34 && k <= 43)) P[i][1] += 0.5f * blink * lid;
+        float ld = lid[right], ly = lowy[right];
+        if ((k >= 19 && k <= 21) || (k >= 24 && k <= 26)) P[i][1] += 0.92f * blink * ld;
+        else if ((k >= 34 && k <= 43)) P[i][1] += 0.5f * blink * ld;
         else if (k <= 17 && P[i][1] < ly) P[i][1] += blink * 0.9f * (ly - P[i][1]);
         if (k <= 17) {
             P[i][0] += f->gaze_x * 0.06f * iod * (1 - blink);
@@ -666,20 +710,18 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
         if (k >= 71 && k <= 86) P[i][1] -= brow * 0.16f * iod;
         else if (k >= 34 && k <= 43) P[i][1] -= brow * 0.06f * iod;
         else if (k >= 134 && k <= 144) P[i][1] -= brow * 0.05f * iod;
-        float drop = open * 0.3f * iod;
         if (k >= 99 && k <= 108) P[i][1] += drop;
         else if (k >= 174 && k <= 178) P[i][1] += 0.9f * drop;
         else if (k >= 125 && k <= 133) P[i][1] += drop * sstep(0.6f * iod, 1.6f * iod, P[i][1] - c->cy);
         else if (k == 145 || k == 157) P[i][1] += 0.5f * drop;
     }
-    /* the 68 landmarks through the same triangles: (1 - s) of the neutral's, s of the smile's */
-    float lmP[68][2];
     for (int k = 0; k < 68; k++) {
-        float a[2], b[2];
-        map_point(lib, (const float(*)[2])c->pts[0], (const float(*)[2])P, c->lm[0][k], a);
-        if (s > 0) map_point(lib, (const float(*)[2])c->pts[1], (const float(*)[2])P, c->lm[1][k], b);
-        else b[0] = a[0], b[1] = a[1];
-        lmP[k][0] = (1 - s) * a[0] + s * b[0], lmP[k][1] = (1 - s) * a[1] + s * b[1];
+        if (k == 37 || k == 38) lmP[k][1] += 0.92f * blink * lid[0];
+        if (k == 43 || k == 44) lmP[k][1] += 0.92f * blink * lid[1];
+        if (k >= 17 && k <= 26) lmP[k][1] -= brow * 0.16f * iod;
+        if ((k >= 56 && k <= 58) || (k >= 65 && k <= 67)) lmP[k][1] += drop;
+        else if (k == 55 || k == 59) lmP[k][1] += 0.6f * drop;
+        else if (k <= 16) lmP[k][1] += drop * sstep(0.6f * iod, 1.6f * iod, lmP[k][1] - c->cy);
     }
     /* pose about the head's centre; light through the head's normals */
     float R[9];
@@ -802,6 +844,60 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
         }
     }
     if (cf->jpeg_quality > 0) image_jpeg_roundtrip(out, cf->jpeg_quality);
+}
+
+/* ---- measurement ------------------------------------------------------------------------------ */
+/* Uniform local binary patterns (Ojala et al. 2002) histogrammed over a grid of cells, as in
+ * Ahonen, Hadid & Pietikainen, "Face description with local binary patterns" (TPAMI 2006). */
+int composite_descriptor(const Image *frame, const float lm[68][2], float *desc, SlErr *err) {
+    enum { SIDE = 96, CELL = SIDE / COMP_DESC_GRID, BINS = 59 };
+    Image crop;
+    float lmc[68][2];
+    Affine a;
+    if (align_face(frame, lm, SIDE, 0.8f, &crop, lmc, &a, err)) return -1;
+    /* illumination normalisation (Tan & Triggs 2010): gamma 0.2, difference of box blurs */
+    float gf[SIDE * SIDE], lo[SIDE * SIDE];
+    for (int i = 0; i < SIDE * SIDE; i++) {
+        const uint8_t *p = crop.px + (size_t)i * crop.c;
+        gf[i] = powf((crop.c == 3 ? (p[0] + p[1] + p[2]) / 3.0f : p[0]) + 1.0f, 0.2f);
+    }
+    image_free(&crop);
+    memcpy(lo, gf, sizeof lo);
+    box_blur(gf, SIDE, SIDE, 1, 1);
+    box_blur(lo, SIDE, SIDE, 4, 2);
+    float g[SIDE * SIDE];
+    for (int i = 0; i < SIDE * SIDE; i++) g[i] = gf[i] - lo[i];
+    int map[256], next = 0;
+    for (int v = 0; v < 256; v++) {
+        int tr = 0;
+        for (int b = 0; b < 8; b++) tr += ((v >> b) & 1) != ((v >> ((b + 1) & 7)) & 1);
+        map[v] = tr <= 2 ? next++ : -1;
+    }
+    for (int v = 0; v < 256; v++)
+        if (map[v] < 0) map[v] = BINS - 1;
+    memset(desc, 0, sizeof(float) * COMP_DESC_LEN);
+    static const int nx[8] = {-1, 0, 1, 1, 1, 0, -1, -1}, ny[8] = {-1, -1, -1, 0, 1, 1, 1, 0};
+    for (int y = 1; y < SIDE - 1; y++)
+        for (int x = 1; x < SIDE - 1; x++) {
+            float c = g[y * SIDE + x];
+            int code = 0;
+            for (int b = 0; b < 8; b++) code |= (g[(y + ny[b]) * SIDE + x + nx[b]] >= c) << b;
+            int cell = (y / CELL) * COMP_DESC_GRID + x / CELL;
+            desc[cell * BINS + map[code]] += 1;
+        }
+    /* Hellinger: square roots of the normalised histograms, so L2 compares them well */
+    for (int cell = 0; cell < COMP_DESC_GRID * COMP_DESC_GRID; cell++) {
+        float n = 0;
+        for (int b = 0; b < BINS; b++) n += desc[cell * BINS + b];
+        for (int b = 0; b < BINS; b++) desc[cell * BINS + b] = n > 0 ? sqrtf(desc[cell * BINS + b] / n) : 0;
+    }
+    return 0;
+}
+
+float composite_desc_dist(const float *a, const float *b) {
+    double s = 0;
+    for (int i = 0; i < COMP_DESC_LEN; i++) s += (double)(a[i] - b[i]) * (a[i] - b[i]);
+    return (float)sqrt(s);
 }
 
 /* ---- clips ------------------------------------------------------------------------------------ */

@@ -36,7 +36,9 @@
 #define VOL_BORDER 20        /* mesh points on the image border */
 #define VOL_MESH_MAX (VOL_TEM_POINTS + VOL_BORDER)
 #define COMP_MIN_CONTRIB 3
-#define COMP_MAX_CONTRIB 5
+#define COMP_MAX_CONTRIB 4
+#define COMP_CARICATURE 1.5f  /* a composite's shape is pushed this far from the library's mean
+                                 shape (shape caricature), so averaging does not make everyone alike */
 #define COMP_MAX_WEIGHT 0.45f /* no contributor weighs more: the result is nobody */
 #define COMP_TEX 512          /* side of the photos and of a composite's texture */
 #define VOL_LICENCE "CC BY 4.0 (Face Research Lab London Set, DeBruine & Jones 2017, doi:10.6084/m9.figshare.5047666.v5)"
@@ -65,6 +67,7 @@ typedef struct {
     int (*tri)[3];
     unsigned char *tri_mouth;  /* 1: the triangle lies between the inner lips (dark when open) */
     float mean[VOL_MESH_MAX][2]; /* the mean neutral shape (pupils at the library's mean place) */
+    float avg[2][VOL_MESH_MAX][2]; /* the mean neutral and smiling shapes, pupils aligned alike */
 } VolunteerLib;
 
 /* $SWAPLAB_VOLUNTEERS if set, else data/volunteers beside the swaplab executable (or one folder
@@ -136,6 +139,15 @@ int composite_frame_from_json(const json_t *j, CompFrame *fr, SlErr *err);
  * +0.5, like synth_render). Deterministic. size 16..4096. */
 void composite_render(const VolunteerLib *lib, const Composite *c, const CompFrame *fr, int size,
                       Image *out, float lm[68][2]);
+
+/* A plain identity descriptor for measurements (bench, tests): the face aligned from its 68
+ * landmarks (align_face, 96 px, coverage 0.8), grey, and its uniform LBP histograms over an 8 x 8
+ * grid (Ahonen et al. 2006) after Tan & Triggs' illumination normalisation (gamma 0.2, difference
+ * of blurs), square-rooted; compare with composite_desc_dist (L2). */
+#define COMP_DESC_GRID 8
+#define COMP_DESC_LEN (COMP_DESC_GRID * COMP_DESC_GRID * 59)
+int composite_descriptor(const Image *frame, const float lm[68][2], float *desc, SlErr *err);
+float composite_desc_dist(const float *a, const float *b);
 
 /* ---- clips (--video): 25 fps, smooth head motion, blinks 15-20 a minute of 100-400 ms, talking,
  * slow light drift. A clip is its seed and base frame; frame t is a pure function of them. */

@@ -176,7 +176,6 @@ static void smile_template(Volunteer *v) {
     }
     double c = sxx / sn, s = sxy / sn;
     float iod = hypotf(v->tem[0][1][0] - v->tem[0][0][0], v->tem[0][1][1] - v->tem[0][0][1]);
-    float sig2 = 2 * (0.3f * iod) * (0.3f * iod);
     float res[68][2];
     for (int k = 0; k < 68; k++) {
         double ax = v->lm[0][k][0] - sx[0], ay = v->lm[0][k][1] - sy[0];
@@ -186,10 +185,12 @@ static void smile_template(Volunteer *v) {
     for (int i = 0; i < VOL_TEM_POINTS; i++) {
         double ax = v->tem[0][i][0] - sx[0], ay = v->tem[0][i][1] - sy[0];
         float px = (float)(sx[1] + c * ax - s * ay), py = (float)(sy[1] + s * ax + c * ay);
-        float wsum = 0.15f, dx = 0, dy = 0;
+        /* Shepard interpolation (power 4): near a predicted point, its motion; far from all, none */
+        float e2 = (0.03f * iod) * (0.03f * iod), far = 0.6f * iod * 0.6f * iod;
+        float wsum = 1 / (far * far), dx = 0, dy = 0;
         for (int k = 0; k < 68; k++) {
             float ex = v->lm[0][k][0] - v->tem[0][i][0], ey = v->lm[0][k][1] - v->tem[0][i][1];
-            float w = expf(-(ex * ex + ey * ey) / sig2);
+            float d2 = ex * ex + ey * ey + e2, w = 1 / (d2 * d2);
             wsum += w, dx += w * res[k][0], dy += w * res[k][1];
         }
         v->tem[1][i][0] = px + dx / wsum;
@@ -287,6 +288,22 @@ int vol_lib_open(const char *dir, VolunteerLib *lib, SlErr *err) {
         nm++;
     }
     lib->nmesh = nm;
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < n; i++) {
+            float m[6];
+            const Volunteer *v = &lib->v[i];
+            pupil_similarity(v->tem[w][0], v->tem[w][1], p0, p1, m);
+            for (int q = 0; q < nm; q++) {
+                int k = lib->mesh_tem[q];
+                if (k < 0) {
+                    lib->avg[w][q][0] = lib->mean[q][0], lib->avg[w][q][1] = lib->mean[q][1];
+                    continue;
+                }
+                float x = v->tem[w][k][0], y = v->tem[w][k][1];
+                lib->avg[w][q][0] += (m[0] * x + m[1] * y + m[2]) / n;
+                lib->avg[w][q][1] += (m[3] * x + m[4] * y + m[5]) / n;
+            }
+        }
     lib->ntri = delaunay((const float(*)[2])lib->mean, nm, &lib->tri);
     lib->tri_mouth = xcalloc((size_t)lib->ntri, 1);
     for (int t = 0; t < lib->ntri; t++) {
