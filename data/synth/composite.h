@@ -39,7 +39,7 @@
 #define COMP_MAX_CONTRIB 4
 #define COMP_CARICATURE 1.5f  /* a composite's shape is pushed this far from the library's mean
                                  shape (shape caricature), so averaging does not make everyone alike */
-#define COMP_MAX_WEIGHT 0.45f /* no contributor weighs more: the result is nobody */
+#define COMP_MAX_WEIGHT 0.40f /* no contributor weighs more: the result is nobody */
 #define COMP_TEX 512          /* side of the photos and of a composite's texture */
 #define VOL_LICENCE "CC BY 4.0 (Face Research Lab London Set, DeBruine & Jones 2017, doi:10.6084/m9.figshare.5047666.v5)"
 #define VOL_CONSENT_STATEMENT                                                                      \

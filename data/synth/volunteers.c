@@ -214,6 +214,7 @@ static int load_volunteer(const char *dir, const char *id, Volunteer *v, SlErr *
         if (!sl_is_file(path))
             return sl_fail(err, "%s: missing 68-point file (make it with 'swaplab synth --prepare-volunteers %s')", path, dir);
         if (vol_read_points(path, 68, v->lm[w], err)) return -1;
+        for (int k = 0; k < 68; k++) v->lm[w][k][0] += 0.5f, v->lm[w][k][1] += 0.5f; /* dlib: centres at .0 */
     }
     snprintf(name, sizeof name, "%s%s", id, TEM_SUFFIX);
     sl_path_join(path, sizeof path, dir, name);
