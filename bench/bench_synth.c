@@ -412,6 +412,9 @@ static void bench_composite(int quick) {
             float d_self = composite_desc_dist(dp[0], dp[1]), d_comp = composite_desc_dist(dc_, dp[0]);
             double ratio = d_comp / d_self;
             pairs++, closer += ratio <= 1, sum_ratio += ratio;
+            if (ratio <= 1 || getenv("BENCH_SYNTH_VERBOSE"))
+                printf("    composite %d, contributor %s (weight %.2f of %d): distance %.3f, own neutral-smiling %.3f\n", n,
+                       lib.v[v].id, rec[n].w[j], rec[n].k, d_comp, d_self);
             if (ratio < min_ratio) min_ratio = ratio;
         }
     }

@@ -104,6 +104,19 @@ static inline void sample(const Image *t, float x, float y, float *o) {
     }
 }
 
+/* The same for 4 channels, unrolled (the renderer's inner loop). */
+static inline void sample4(const Image *t, float x, float y, float *o) {
+    x -= 0.5f, y -= 0.5f;
+    const int w = t->w, h = t->h;
+    x = x < 0 ? 0 : x > w - 1 ? (float)(w - 1) : x;
+    y = y < 0 ? 0 : y > h - 1 ? (float)(h - 1) : y;
+    int x0 = (int)x, y0 = (int)y, dx = (x0 < w - 1) * 4, dy = (y0 < h - 1) * w * 4;
+    float fx = x - x0, fy = y - y0;
+    float w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
+    const uint8_t *a = t->px + ((size_t)y0 * w + x0) * 4;
+    for (int k = 0; k < 4; k++) o[k] = w00 * a[k] + w01 * a[dx + k] + w10 * a[dy + k] + w11 * a[dy + dx + k];
+}
+
 /* Warps src (mesh sp) onto a COMP_TEX canvas (mesh dp), adding w * alpha * rgb and w * alpha into
  * acc (4 floats a pixel); alpha is a float mask of src (NULL: 1). Each pixel is taken once. */
 static void warp_accum(const VolunteerLib *lib, const Image *src, const float *alpha, const float (*sp)[2],
@@ -538,7 +551,7 @@ int composite_frame_from_json(const json_t *j, CompFrame *fr, SlErr *err) {
 /* The 2.5-D head, in units of the inter-ocular distance from the pupils' midpoint (v down): an
  * ellipsoid with a nose ridge, eye sockets and lips. Returns the depth toward the camera. */
 static float head_depth(float u, float v) {
-    const float a = 1.45f, b = 1.85f, c = 1.5f, vc = 0.1f;
+    const float a = 1.45f, c = 1.5f, vc = 0.1f, b = v > vc ? 2.3f : 1.85f; /* the lower face is longer */
     float q = 1 - (u / a) * (u / a) - ((v - vc) / b) * ((v - vc) / b);
     float z = c * sqrtf(q > 0 ? q : 0);
     float ramp = sstep(-0.1f, 0.8f, v) * (1 - sstep(0.85f, 1.05f, v));
@@ -629,28 +642,53 @@ static void gauss_blur_rgb(Image *im, float sigma) {
     float *k = xmalloc(sizeof(float) * (size_t)n), s = 0;
     for (int i = 0; i < n; i++) s += k[i] = expf(-(float)((i - r) * (i - r)) / (2 * sigma * sigma));
     for (int i = 0; i < n; i++) k[i] /= s;
-    float *tmp = xmalloc(sizeof(float) * (size_t)W * H * 3);
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            for (int c = 0; c < 3; c++) {
-                float a = 0;
-                for (int i = -r; i <= r; i++) {
-                    int xx = x + i < 0 ? 0 : x + i >= W ? W - 1 : x + i;
-                    a += k[i + r] * im->px[((size_t)y * W + xx) * 3 + c];
-                }
-                tmp[((size_t)y * W + x) * 3 + c] = a;
-            }
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++)
-            for (int c = 0; c < 3; c++) {
-                float a = 0;
-                for (int i = -r; i <= r; i++) {
-                    int yy = y + i < 0 ? 0 : y + i >= H ? H - 1 : y + i;
-                    a += k[i + r] * tmp[((size_t)yy * W + x) * 3 + c];
-                }
-                im->px[((size_t)y * W + x) * 3 + c] = (uint8_t)clampf(a + 0.5f, 0, 255);
-            }
-    free(k), free(tmp);
+    float *tmp = xmalloc(sizeof(float) * (size_t)W * H * 3), *pad = xmalloc(sizeof(float) * (size_t)(W + 2 * r) * 3);
+    for (int y = 0; y < H; y++) { /* rows: a padded copy (edges replicated), then a plain convolution */
+        const uint8_t *row = im->px + (size_t)y * W * 3;
+        for (int x = -r; x < W + r; x++) {
+            int xx = x < 0 ? 0 : x >= W ? W - 1 : x;
+            for (int c = 0; c < 3; c++) pad[(x + r) * 3 + c] = row[xx * 3 + c];
+        }
+        float *restrict o = tmp + (size_t)y * W * 3;
+        for (int i = 0; i < 3 * W; i++) o[i] = 0;
+        for (int t = 0; t < n; t++) {
+            const float *restrict src = pad + t * 3;
+            const float kt = k[t];
+            for (int i = 0; i < 3 * W; i++) o[i] += kt * src[i];
+        }
+    }
+    float *acc = xmalloc(sizeof(float) * (size_t)W * 3);
+    for (int y = 0; y < H; y++) { /* columns: whole rows at a time */
+        float *restrict ac = acc;
+        for (int i = 0; i < 3 * W; i++) ac[i] = 0;
+        for (int t = -r; t <= r; t++) {
+            int yy = y + t < 0 ? 0 : y + t >= H ? H - 1 : y + t;
+            const float *restrict src = tmp + (size_t)yy * W * 3;
+            const float kt = k[t + r];
+            for (int i = 0; i < 3 * W; i++) ac[i] += kt * src[i];
+        }
+        uint8_t *o = im->px + (size_t)y * W * 3;
+        for (int i = 0; i < 3 * W; i++) o[i] = (uint8_t)(acc[i] + 0.5f);
+    }
+    free(k), free(tmp), free(pad), free(acc);
+}
+
+/* The x range [*xa, *xb] of row centre py inside triangle b (all barycentric >= -1e-4). */
+static int tri_span(const Bary *b, float py, float *xa, float *xb) {
+    /* l1 = (vx e2y - e2x vy) inv, l2 = (e1x vy - vx e1y) inv with vx = x - x0, vy = py - y0 */
+    float vy = py - b->y0;
+    float a1 = (-b->x0 * b->e2y - b->e2x * vy) * b->inv, c1 = b->e2y * b->inv;
+    float a2 = (b->e1x * vy + b->x0 * b->e1y) * b->inv, c2 = -b->e1y * b->inv;
+    float a0 = 1 - a1 - a2, c0 = -c1 - c2;
+    const float eps = 1e-4f;
+    float lo = -1e30f, hi = 1e30f, as[3] = {a0, a1, a2}, cs[3] = {c0, c1, c2};
+    for (int i = 0; i < 3; i++) {
+        if (cs[i] > 1e-12f) lo = fmaxf(lo, (-eps - as[i]) / cs[i]);
+        else if (cs[i] < -1e-12f) hi = fminf(hi, (-eps - as[i]) / cs[i]);
+        else if (as[i] < -eps) return 0;
+    }
+    *xa = lo, *xb = hi;
+    return lo <= hi;
 }
 
 typedef struct {
@@ -790,11 +828,16 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
         if (y1 > size - 1) y1 = size - 1;
         int mouth = lib->tri_mouth[t];
         for (int y = y0; y <= y1; y++) {
-            for (int x = x0; x <= x1; x++) {
+            float fa, fb;
+            if (!tri_span(&b, y + 0.5f, &fa, &fb)) continue;
+            int xa = (int)ceilf(fa - 0.5f), xb = (int)floorf(fb - 0.5f);
+            if (xa < x0) xa = x0;
+            if (xb > x1) xb = x1;
+            for (int x = xa; x <= xb; x++) {
                 float l1, l2;
                 bary_at(&b, x + 0.5f, y + 0.5f, &l1, &l2);
                 float l0 = 1 - l1 - l2;
-                if (l0 < -1e-4f || l1 < -1e-4f || l2 < -1e-4f) continue;
+                if (l0 < -2e-4f || l1 < -2e-4f || l2 < -2e-4f) continue;
                 float col[4], col1[4];
                 float sx = (l0 * c->pts[0][v[0]][0] + l1 * c->pts[0][v[1]][0] + l2 * c->pts[0][v[2]][0]) * tex_scale;
                 float sy = (l0 * c->pts[0][v[0]][1] + l1 * c->pts[0][v[1]][1] + l2 * c->pts[0][v[2]][1]) * tex_scale;
@@ -805,17 +848,19 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
                         if (!t0->px[((size_t)jy * t0->w + jx) * 4 + 3]) continue;
                     }
                 }
-                sample(t0, sx, sy, col);
+                sample4(t0, sx, sy, col);
                 if (s > 0) {
                     sx = (l0 * c->pts[1][v[0]][0] + l1 * c->pts[1][v[1]][0] + l2 * c->pts[1][v[2]][0]) * tex_scale;
                     sy = (l0 * c->pts[1][v[0]][1] + l1 * c->pts[1][v[1]][1] + l2 * c->pts[1][v[2]][1]) * tex_scale;
-                    sample(t1, sx, sy, col1);
+                    sample4(t1, sx, sy, col1);
                     for (int q = 0; q < 4; q++) col[q] += s * (col1[q] - col[q]);
                 }
-                if (mouth) {
-                    static const float dark[3] = {52, 22, 24};
-                    for (int q = 0; q < 3; q++) col[q] += mouth_dark * (dark[q] - col[q]);
-                    col[3] += mouth_dark * (255 - col[3]);
+                if (mouth) { /* the open mouth: darkest half-way between the lips, fading into them */
+                    static const float dark[3] = {48, 20, 22};
+                    float u = l0 * (lib->mesh_tem[v[0]] >= 99) + l1 * (lib->mesh_tem[v[1]] >= 99) + l2 * (lib->mesh_tem[v[2]] >= 99);
+                    float md = mouth_dark * sqrtf(clampf(4 * u * (1 - u), 0, 1));
+                    for (int q = 0; q < 3; q++) col[q] += md * (dark[q] - col[q]);
+                    col[3] += md * (255 - col[3]);
                 }
                 float sh = l0 * shade[v[0]] + l1 * shade[v[1]] + l2 * shade[v[2]];
                 float a = col[3] / 255.0f;
@@ -882,11 +927,12 @@ int composite_descriptor(const Image *frame, const float lm[68][2], float *desc,
             float c = g[y * SIDE + x];
             int code = 0;
             for (int b = 0; b < 8; b++) code |= (g[(y + ny[b]) * SIDE + x + nx[b]] >= c) << b;
+            if (y / CELL >= COMP_DESC_ROWS) continue;
             int cell = (y / CELL) * COMP_DESC_GRID + x / CELL;
             desc[cell * BINS + map[code]] += 1;
         }
     /* Hellinger: square roots of the normalised histograms, so L2 compares them well */
-    for (int cell = 0; cell < COMP_DESC_GRID * COMP_DESC_GRID; cell++) {
+    for (int cell = 0; cell < COMP_DESC_GRID * COMP_DESC_ROWS; cell++) {
         float n = 0;
         for (int b = 0; b < BINS; b++) n += desc[cell * BINS + b];
         for (int b = 0; b < BINS; b++) desc[cell * BINS + b] = n > 0 ? sqrtf(desc[cell * BINS + b] / n) : 0;

@@ -145,7 +145,8 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
  * grid (Ahonen et al. 2006) after Tan & Triggs' illumination normalisation (gamma 0.2, difference
  * of blurs), square-rooted; compare with composite_desc_dist (L2). */
 #define COMP_DESC_GRID 8
-#define COMP_DESC_LEN (COMP_DESC_GRID * COMP_DESC_GRID * 59)
+#define COMP_DESC_ROWS 8 /* cell rows used (all: the mouth too) */
+#define COMP_DESC_LEN (COMP_DESC_GRID * COMP_DESC_ROWS * 59)
 int composite_descriptor(const Image *frame, const float lm[68][2], float *desc, SlErr *err);
 float composite_desc_dist(const float *a, const float *b);
 
