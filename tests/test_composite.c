@@ -46,7 +46,7 @@ static void small_lib(const char *dir, int n) {
     static const char *const sfx[] = {"_neutral.jpg", "_smiling.jpg", "_neutral.tem189", "_neutral.lm68", "_smiling.lm68"};
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 5; k++) {
-            char a[4200], b[4200];
+            char a[8400], b[8400];
             snprintf(a, sizeof a, "%s/%s%s", lib()->dir, lib()->v[i].id, sfx[k]);
             snprintf(b, sizeof b, "%s/%s%s", dir, lib()->v[i].id, sfx[k]);
             copy_file(a, b);
