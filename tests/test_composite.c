@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/commands.h"
 #include "data/consent.h"
+#include "data/groundtruth.h"
 #include "data/synth/composite.h"
 #include "tests/test.h"
 #include "util/fs.h"
@@ -402,6 +404,35 @@ static void t_distinct(void) {
     free(d);
 }
 
+/* data/groundtruth.h on composite face sets (one frame at a time, neutral-only when the frame has
+ * no smile) gives the same pixels as `synth --ground-truth` (one person per pair, both textures). */
+static void t_groundtruth(void) {
+    char out[700], a_dir[800], b_dir[800];
+    snprintf(out, sizeof out, "%s/gt", test_tmpdir());
+    char *argv[] = {"--out", out, "--identities", "2", "--frames", "5", "--size", "96", "--seed", "3", "--ground-truth"};
+    setenv("SL_QUIET", "1", 0);
+    CHECK(cmd_synth(11, argv) == 0);
+    snprintf(a_dir, sizeof a_dir, "%s/synth-0001", out);
+    snprintf(b_dir, sizeof b_dir, "%s/synth-0002", out);
+    FaceSet a, b;
+    SlErr err;
+    CHECK(faceset_load(a_dir, &a, &err) == 0 && faceset_load(b_dir, &b, &err) == 0);
+    CHECK(groundtruth_available(&a));
+    int smiles = 0;
+    for (int i = 0; i < a.n; i++) {
+        Image g, f;
+        char path[1000];
+        snprintf(path, sizeof path, "%s/ground-truth/synth-0001__synth-0002/%06d.png", out, i);
+        CHECK(groundtruth_swap(&a, i, &b, &g, &err) == 0);
+        CHECK(image_load(path, 3, &f, &err) == 0);
+        CHECK(g.w == f.w && g.h == f.h && memcmp(g.px, f.px, (size_t)g.w * g.h * 3) == 0);
+        smiles += json_real_value(json_object_get(json_object_get(a.faces[i].synth, "frame"), "smile")) > 0;
+        image_free(&g), image_free(&f);
+    }
+    CHECKF(smiles > 0 && smiles < a.n, "%d of %d frames smile (want both kinds)", smiles, a.n);
+    faceset_free(&a), faceset_free(&b);
+}
+
 int main(void) {
     RUN(t_library);
     RUN(t_bad_input);
@@ -412,6 +443,7 @@ int main(void) {
     RUN(t_consent);
     RUN(t_clip);
     RUN(t_distinct);
+    RUN(t_groundtruth);
     if (lib_ok) vol_lib_free(&LIB);
     return test_summary("test_composite");
 }

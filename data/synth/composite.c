@@ -284,7 +284,8 @@ static void composite_geometry(Composite *c) {
     c->iod = hypotf(c->pts[0][1][0] - c->pts[0][0][0], c->pts[0][1][1] - c->pts[0][0][1]);
 }
 
-int composite_build(const VolunteerLib *lib, const CompositeRecipe *r, Composite *c, SlErr *err) {
+/* nw = 1: the neutral texture only (a frame without a smile needs no more), 2: both. */
+static int build_ex(const VolunteerLib *lib, const CompositeRecipe *r, int nw, Composite *c, SlErr *err) {
     memset(c, 0, sizeof *c);
     if (r->k < COMP_MIN_CONTRIB)
         return sl_fail(err, "a composite needs at least %d contributors, this one has %d", COMP_MIN_CONTRIB, r->k);
@@ -303,7 +304,7 @@ int composite_build(const VolunteerLib *lib, const CompositeRecipe *r, Composite
     float *acc = xcalloc((size_t)S * S * 4, sizeof(float));
     uint8_t *seen = xmalloc((size_t)S * S);
     int rc = 0;
-    for (int w = 0; w < 2 && !rc; w++) {
+    for (int w = 0; w < nw && !rc; w++) {
         memset(acc, 0, sizeof(float) * (size_t)S * S * 4);
         for (int j = 0; j < r->k && !rc; j++) {
             const Volunteer *v = &lib->v[r->idx[j]];
@@ -352,11 +353,21 @@ static void fit_similarity(const float (*a)[2], const float (*b)[2], const int *
     m[2] = (float)(bx - (c * ax - s * ay)), m[5] = (float)(by - (s * ax + c * ay));
 }
 
+int composite_build(const VolunteerLib *lib, const CompositeRecipe *r, Composite *c, SlErr *err) {
+    return build_ex(lib, r, 2, c, err);
+}
+
 int composite_build_swap(const VolunteerLib *lib, const CompositeRecipe *outer, const CompositeRecipe *inner,
                          Composite *c, SlErr *err) {
+    return composite_build_swap_n(lib, outer, inner, 2, c, err);
+}
+
+int composite_build_swap_n(const VolunteerLib *lib, const CompositeRecipe *outer, const CompositeRecipe *inner,
+                           int expressions, Composite *c, SlErr *err) {
+    SL_ASSERT(expressions == 1 || expressions == 2);
     Composite A, B;
-    if (composite_build(lib, outer, &A, err)) return -1;
-    if (composite_build(lib, inner, &B, err)) {
+    if (build_ex(lib, outer, expressions, &A, err)) return -1;
+    if (build_ex(lib, inner, expressions, &B, err)) {
         composite_free(&A);
         return -1;
     }
@@ -366,7 +377,7 @@ int composite_build_swap(const VolunteerLib *lib, const CompositeRecipe *outer, 
     float *acc = xcalloc((size_t)S * S * 4, sizeof(float)), *accb = xcalloc((size_t)S * S * 4, sizeof(float));
     float *mask = xmalloc(sizeof(float) * (size_t)S * S);
     uint8_t *seen = xmalloc((size_t)S * S);
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < expressions; w++) {
         float m[6];
         fit_similarity((const float(*)[2])B.lm[w], (const float(*)[2])A.lm[w], stable, 10, m);
         for (int i = 0; i < nm; i++) {

@@ -121,6 +121,10 @@ int composite_build(const VolunteerLib *lib, const CompositeRecipe *r, Composite
 /* The perfect A -> B swap's person: outer head of a, inner face of b (see the top). */
 int composite_build_swap(const VolunteerLib *lib, const CompositeRecipe *outer,
                          const CompositeRecipe *inner, Composite *c, SlErr *err);
+/* The same with expressions 1: the neutral texture only (enough to render frames whose smile is 0;
+ * about half the work), 2: both (= composite_build_swap). */
+int composite_build_swap_n(const VolunteerLib *lib, const CompositeRecipe *outer, const CompositeRecipe *inner,
+                           int expressions, Composite *c, SlErr *err);
 void composite_free(Composite *c);
 
 /* What a composite frame adds to SynthFrame (whose pose this renderer keeps within yaw +-30,

@@ -45,8 +45,17 @@ int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, fl
     vol_default_dir(dir, sizeof dir);
     VolunteerLib lib;
     if (vol_lib_open(dir, &lib, err)) return -1;
+    /* one frame: a frame without a smile needs only the neutral textures */
+    CompFrame fr;
+    CompositeRecipe ra, rb;
     Composite person;
-    int rc = composite_gt_person(&lib, a, b, &person, err);
+    int rc = 0;
+    if (i < 0 || i >= a->n || !a->faces[i].synth || b->n < 1)
+        rc = sl_fail(err, "%s: face %d has no renderer parameters (not a synthetic face set)", a->dir, i);
+    if (!rc && composite_frame_from_json(json_object_get(a->faces[i].synth, "frame"), &fr, err))
+        rc = sl_failctx(err, "%s/faces.jsonl:%d: \"synth\".\"frame\"", a->dir, i + 1);
+    if (!rc) rc = record_recipe(&lib, a, 0, &ra, err) || record_recipe(&lib, b, 0, &rb, err);
+    if (!rc) rc = composite_build_swap_n(&lib, &ra, &rb, fr.f.smile > 0 ? 2 : 1, &person, err);
     if (!rc) {
         rc = composite_gt_render(&lib, &person, a, i, crop, lm_crop, err);
         composite_free(&person);
