@@ -209,7 +209,7 @@ int cmd_synth(int argc, char **argv) {
         {"--ground-truth", SL_ARG_FLAG, &gt, NULL,
          "also write DIR/ground-truth/A__B/NNNNNN.png: the perfect A->B swap of every frame of A"},
         {"--style", SL_ARG_STR, &style, "S",
-         "composite (default): real-looking people who do not exist, each a composite of 3-5 consented\n"
+         "composite (default): real-looking people who do not exist, each a composite of 3-4 consented\n"
          "volunteers; cartoon: the 3-D cartoon heads (what does the network see?)"},
         {"--video", SL_ARG_FLAG, &video, NULL,
          "the frames of a person are one 25 fps clip (smooth head motion, blinks, talking, light drift),\n"
