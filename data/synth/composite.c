@@ -733,25 +733,23 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
     }
     /* then eyelids, brows, jaw and gaze as point motions, the same for template points and the
      * landmarks they carry */
-    float lowy[2] = {0, 0}, upy[2] = {0, 0};
+    float lowy[2] = {0, 0};
     for (int i = 0; i < nm; i++) {
         int k = lib->mesh_tem[i];
         if (k >= 28 && k <= 30) lowy[0] += P[i][1] / 3;
         if (k >= 31 && k <= 33) lowy[1] += P[i][1] / 3;
-        if (k >= 19 && k <= 21) upy[0] += P[i][1] / 3;
-        if (k >= 24 && k <= 26) upy[1] += P[i][1] / 3;
     }
-    const float lid[2] = {lowy[0] - upy[0], lowy[1] - upy[1]};
     const float blink = clampf(f->blink, 0, 1), open = clampf(f->mouth_open, 0, 1), brow = clampf(f->brow_raise, 0, 1);
     const float drop = open * 0.3f * iod;
     for (int i = 0; i < nm; i++) {
         int k = lib->mesh_tem[i];
         if (k < 0) continue;
         int right = (k >= 10 && k <= 17) || (k >= 23 && k <= 27) || (k >= 39 && k <= 43) || k == 1;
-        float ld = lid[right], ly = lowy[right];
-        if ((k >= 19 && k <= 21) || (k >= 24 && k <= 26)) P[i][1] += 0.92f * blink * ld;
-        else if ((k >= 34 && k <= 43)) P[i][1] += 0.5f * blink * ld;
-        else if (k <= 17 && P[i][1] < ly) P[i][1] += blink * 0.9f * (ly - P[i][1]);
+        float ly = lowy[right];
+        /* a blink pulls the upper lid, and the iris above the lower lid, onto the lower lid, the
+         * crease half as far: y -> y + b (ly - y) keeps their order, so no triangle folds */
+        if (((k >= 19 && k <= 21) || (k >= 24 && k <= 26) || k <= 17) && P[i][1] < ly) P[i][1] += 0.95f * blink * (ly - P[i][1]);
+        else if (k >= 34 && k <= 43 && P[i][1] < ly) P[i][1] += 0.5f * blink * (ly - P[i][1]);
         if (k <= 17) {
             P[i][0] += f->gaze_x * 0.06f * iod * (1 - blink);
             P[i][1] -= f->gaze_y * 0.04f * iod * (1 - blink);
@@ -765,8 +763,8 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
         else if (k == 145 || k == 157) P[i][1] += 0.5f * drop;
     }
     for (int k = 0; k < 68; k++) {
-        if (k == 37 || k == 38) lmP[k][1] += 0.92f * blink * lid[0];
-        if (k == 43 || k == 44) lmP[k][1] += 0.92f * blink * lid[1];
+        if ((k == 37 || k == 38) && lmP[k][1] < lowy[0]) lmP[k][1] += 0.95f * blink * (lowy[0] - lmP[k][1]);
+        if ((k == 43 || k == 44) && lmP[k][1] < lowy[1]) lmP[k][1] += 0.95f * blink * (lowy[1] - lmP[k][1]);
         if (k >= 17 && k <= 26) lmP[k][1] -= brow * 0.16f * iod;
         if ((k >= 56 && k <= 58) || (k >= 65 && k <= 67)) lmP[k][1] += drop;
         else if (k == 55 || k == 59) lmP[k][1] += 0.6f * drop;
