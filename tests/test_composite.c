@@ -48,7 +48,7 @@ static void small_lib(const char *dir, int n) {
     static const char *const sfx[] = {"_neutral.jpg", "_smiling.jpg", "_neutral.tem189", "_neutral.lm68", "_smiling.lm68"};
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 5; k++) {
-            char a[8400], b[8400];
+            char a[10240], b[10240];
             snprintf(a, sizeof a, "%s/%s%s", lib()->dir, lib()->v[i].id, sfx[k]);
             snprintf(b, sizeof b, "%s/%s%s", dir, lib()->v[i].id, sfx[k]);
             copy_file(a, b);
@@ -302,6 +302,8 @@ static void t_consent(void) {
     CHECK(json_array_size(contrib) == (size_t)r.k);
     CHECK(consent_write_composite(dir, "synth-0001", contrib, &err) == 0);
     json_decref(contrib);
+    /* a list named explicitly must exist (main's gate fails closed otherwise): start it empty */
+    CHECKF(consent_revocations_create(rev, NULL, &err) == 0, "%s", err.msg);
     ConsentOptions opt = {.revocations = rev};
     ConsentInfo info;
     CHECKF(consent_check(dir, "train", &opt, &info, NULL, &err) == 0, "%s", err.msg);
@@ -322,10 +324,10 @@ static void t_consent(void) {
         if (ok) break;
     }
     int already;
-    CHECK(consent_revoke(rev, lib()->v[other].id, "test", NULL, &already, &err) == 0);
+    CHECK(consent_revoke(rev, lib()->v[other].id, NULL, "test", NULL, NULL, &already, &err) == 0);
     CHECK(consent_check(dir, "train", &opt, &info, NULL, &err) == 0);
     const char *who = lib()->v[r.idx[r.k - 1]].id;
-    CHECK(consent_revoke(rev, who, "withdrawn", NULL, &already, &err) == 0);
+    CHECK(consent_revoke(rev, who, NULL, "withdrawn", NULL, NULL, &already, &err) == 0);
     CHECK(consent_check(dir, "train", &opt, &info, NULL, &err) == -1);
     CHECKF(strstr(err.msg, who) && strstr(err.msg, "contributor") && strstr(err.msg, "consent.json"), "%s", err.msg);
 }
