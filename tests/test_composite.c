@@ -428,6 +428,13 @@ static void t_groundtruth(void) {
         CHECK(groundtruth_swap(&a, i, &b, &g, &err) == 0);
         CHECK(image_load(path, 3, &f, &err) == 0);
         CHECK(g.w == f.w && g.h == f.h && memcmp(g.px, f.px, (size_t)g.w * g.h * 3) == 0);
+        /* the whole frame (what eval composites against): the render size, and the crop is its warp */
+        Image w, wc;
+        CHECKF(groundtruth_swap_frame(&a, i, &b, &w, &err) == 0, "%s", err.msg);
+        CHECK(w.w == 96 && w.h == 96 && w.c == 3);
+        align_warp(&w, &a.faces[i].affine, a.faces[i].crop, a.faces[i].crop, ALIGN_BORDER_REPLICATE, NULL, &wc);
+        CHECK(wc.w == g.w && memcmp(wc.px, g.px, (size_t)g.w * g.h * 3) == 0);
+        image_free(&w), image_free(&wc);
         smiles += json_real_value(json_object_get(json_object_get(a.faces[i].synth, "frame"), "smile")) > 0;
         image_free(&g), image_free(&f);
     }

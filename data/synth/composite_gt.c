@@ -20,8 +20,9 @@ int composite_gt_person(const VolunteerLib *lib, const FaceSet *a, const FaceSet
     return composite_build_swap(lib, &ra, &rb, person, err);
 }
 
-int composite_gt_render(const VolunteerLib *lib, const Composite *person, const FaceSet *a, int i, Image *crop,
-                        float lm_crop[68][2], SlErr *err) {
+/* whole non-NULL: the whole frame goes there (crop and lm_crop unused) */
+static int gt_render(const VolunteerLib *lib, const Composite *person, const FaceSet *a, int i, Image *crop,
+                     float lm_crop[68][2], Image *whole, SlErr *err) {
     SL_ASSERT(i >= 0 && i < a->n);
     const FaceRecord *r = &a->faces[i];
     if (!r->synth) return sl_fail(err, "%s: face %d has no renderer parameters (not a synthetic face set)", a->dir, i);
@@ -34,13 +35,23 @@ int composite_gt_render(const VolunteerLib *lib, const Composite *person, const 
     Image frame;
     float lm[68][2];
     composite_render(lib, person, &fr, (int)json_integer_value(size), &frame, lm);
+    if (whole) {
+        *whole = frame;
+        return 0;
+    }
     align_warp(&frame, &r->affine, r->crop, r->crop, ALIGN_BORDER_REPLICATE, NULL, crop);
     image_free(&frame);
     if (lm_crop) align_transform_landmarks(&r->affine, (const float(*)[2])lm, lm_crop);
     return 0;
 }
 
-int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], SlErr *err) {
+int composite_gt_render(const VolunteerLib *lib, const Composite *person, const FaceSet *a, int i, Image *crop,
+                        float lm_crop[68][2], SlErr *err) {
+    return gt_render(lib, person, a, i, crop, lm_crop, NULL, err);
+}
+
+int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], Image *whole,
+                      SlErr *err) {
     char dir[4096];
     vol_default_dir(dir, sizeof dir);
     VolunteerLib lib;
@@ -57,7 +68,7 @@ int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, fl
     if (!rc) rc = record_recipe(&lib, a, 0, &ra, err) || record_recipe(&lib, b, 0, &rb, err);
     if (!rc) rc = composite_build_swap_n(&lib, &ra, &rb, fr.f.smile > 0 ? 2 : 1, &person, err);
     if (!rc) {
-        rc = composite_gt_render(&lib, &person, a, i, crop, lm_crop, err);
+        rc = gt_render(&lib, &person, a, i, crop, lm_crop, whole, err);
         composite_free(&person);
     }
     vol_lib_free(&lib);

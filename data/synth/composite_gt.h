@@ -12,7 +12,9 @@ int composite_gt_person(const VolunteerLib *lib, const FaceSet *a, const FaceSet
 int composite_gt_render(const VolunteerLib *lib, const Composite *person, const FaceSet *a, int i, Image *crop,
                         float lm_crop[68][2], SlErr *err);
 /* Both in one call, with the volunteer library at vol_default_dir (about 0.2 CPU-s a call: batch
- * callers keep the person of a pair and call composite_gt_render). */
-int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], SlErr *err);
+ * callers keep the person of a pair and call composite_gt_render). whole non-NULL: the whole
+ * frame (a's render size, allocated) instead of the crop (crop and lm_crop then unused). */
+int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], Image *whole,
+                      SlErr *err);
 
 #endif
