@@ -158,33 +158,70 @@ static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, S
     long total = (long)n * (n - 1) * (n ? sets[0].n : 0), done = 0;
     SlProgress prog;
     if (!rc) sl_progress_begin(&prog, "ground truth", total);
-    for (int a = 0; a < n && !rc; a++) {
-        for (int b = 0; b < n && !rc; b++) {
-            if (a == b) continue;
-            char pair[96], dir[SL_PATH_MAX];
-            snprintf(pair, sizeof pair, "ground-truth/%s__%s", sets[a].subject, sets[b].subject);
-            sl_path_join(dir, sizeof dir, out, pair);
-            if ((rc = sl_mkdirs(dir, err))) break;
-            Composite person; /* composites: the swap's person is built once per pair */
-            if (lib && (rc = composite_gt_person(lib, &sets[a], &sets[b], &person, err))) break;
-            for (int i = 0; i < sets[a].n && !rc; i++) {
-                Image crop;
-                if (lib) rc = composite_gt_render(lib, &person, &sets[a], i, &crop, NULL, err);
-                else rc = groundtruth_swap(&sets[a], i, &sets[b], &crop, err);
-                if (rc) break;
-                char name[32], path[SL_PATH_MAX], what[256];
-                snprintf(name, sizeof name, "%06d.png", i);
-                sl_path_join(path, sizeof path, dir, name);
-                snprintf(what, sizeof what, "ground truth of a %s -> %s swap of %s (synthetic render of people who do not exist)",
-                         sets[a].subject, sets[b].subject, sets[a].faces[i].file);
-                PngText t[2] = {{"Software", "swaplab " SL_VERSION " synth"}, {"Description", what}};
-                rc = image_save_png(path, &crop, t, 2, err);
-                image_free(&crop);
-                sl_progress_update(&prog, ++done, NULL);
+    /* the ordered pairs are independent (one folder each): shared out over the OpenMP threads */
+    int failed = rc != 0;
+    const int npairs = rc ? 0 : n * (n - 1);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int p = 0; p < npairs; p++) {
+        int stop;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+        stop = failed;
+        if (stop) continue;
+        const int a = p / (n - 1), b = p % (n - 1) + (p % (n - 1) >= a);
+        SlErr e;
+        int prc = 0;
+        char pair[320], dir[SL_PATH_MAX];
+        snprintf(pair, sizeof pair, "ground-truth/%s__%s", sets[a].subject, sets[b].subject);
+        sl_path_join(dir, sizeof dir, out, pair);
+        prc = sl_mkdirs(dir, &e);
+        Composite person; /* composites: the swap's person is built once per pair */
+        int have_person = 0;
+        if (!prc && lib) {
+            prc = composite_gt_person(lib, &sets[a], &sets[b], &person, &e);
+            have_person = !prc;
+        }
+        for (int i = 0; i < sets[a].n && !prc; i++) {
+            Image crop;
+            if (lib) prc = composite_gt_render(lib, &person, &sets[a], i, &crop, NULL, &e);
+            else prc = groundtruth_swap(&sets[a], i, &sets[b], &crop, &e);
+            if (prc) break;
+            char name[32], path[SL_PATH_MAX], what[640];
+            snprintf(name, sizeof name, "%06d.png", i);
+            sl_path_join(path, sizeof path, dir, name);
+            snprintf(what, sizeof what, "ground truth of a %s -> %s swap of %s (synthetic render of people who do not exist)",
+                     sets[a].subject, sets[b].subject, sets[a].faces[i].file);
+            PngText t[2] = {{"Software", "swaplab " SL_VERSION " synth"}, {"Description", what}};
+            prc = image_save_png(path, &crop, t, 2, &e);
+            image_free(&crop);
+            long d;
+#ifdef _OPENMP
+#pragma omp atomic capture
+#endif
+            d = ++done;
+#ifdef _OPENMP
+#pragma omp critical(synth_gt_progress)
+#endif
+            sl_progress_update(&prog, d, NULL);
+        }
+        if (have_person) composite_free(&person);
+        if (prc) {
+#ifdef _OPENMP
+#pragma omp critical(synth_gt_err)
+#endif
+            {
+                if (!failed) *err = e;
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                failed = 1;
             }
-            if (lib) composite_free(&person);
         }
     }
+    rc = failed ? -1 : 0;
     if (!rc) sl_progress_end(&prog, NULL);
     for (int i = 0; i < n; i++) faceset_free(&sets[i]);
     free(sets);
