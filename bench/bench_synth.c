@@ -1,4 +1,10 @@
-/* bench_synth.c — measures the synthetic-volunteer renderer: (a) frames per second at 256x256 on
+/* bench_synth.c — measures the synthetic-volunteer renderers. Composites of consented volunteers
+ * (data/synth/composite.h; --composite runs only this part): (d) frames per CPU-second at 256x256,
+ * (e) Haar detection (haar.c, default cascade) and dlib landmarks (landmarks.c) on 200 random
+ * frontal frames against the rendered landmarks, (f) leave-one-out 1-NN identity accuracy over 20
+ * composites (LBP descriptor), (g) each composite's distance to each contributor against that
+ * contributor's own neutral-to-smiling distance; --composite-sheet PNG writes their contact sheet.
+ * Cartoon heads (data/synth/synth.h): (a) frames per second at 256x256 on
  * one core, (b) mean PSNR of each identity's mean image against its frames (low = frames of one
  * person really differ), (c) leave-one-out nearest-neighbour identity accuracy on face crops (high
  * = people stay distinguishable). Also writes the contact sheet (--sheet) and a landmark preview
@@ -11,6 +17,9 @@
 #include <stb_truetype.h>
 #include <time.h>
 
+#include "data/haar.h"
+#include "data/landmarks.h"
+#include "data/synth/composite.h"
 #include "data/synth/synth.h"
 #include "util/fs.h"
 
@@ -206,16 +215,233 @@ static void bbox_crop(const Image *im, float lm[68][2], float grow, int mask, in
         }
 }
 
+/* ---- composites -------------------------------------------------------------------------------- */
+static void open_lib(VolunteerLib *lib) {
+    char dir[4096];
+    vol_default_dir(dir, sizeof dir);
+    SlErr err;
+    if (vol_lib_open(dir, lib, &err)) die_err(&err);
+}
+
+static void build_seed(const VolunteerLib *lib, uint64_t seed, CompositeRecipe *r, Composite *c, SlRng *rng) {
+    sl_rng_seed(rng, seed);
+    composite_recipe_draw(lib, rng, r);
+    SlErr err;
+    if (composite_build(lib, r, c, &err)) die_err(&err);
+}
+
+/* The contact-sheet columns: neutral, smile, open mouth + raised brows, yaw +-30, pitch/roll with
+ * side light; each row another composite on its own background. */
+static void comp_sheet_frame(CompFrame *f, int col, int row) {
+    composite_frame_neutral(f);
+    SynthFrame *s = &f->f;
+    s->bg_kind = row % SYNTH_BG_KINDS;
+    s->bg_seed = 11 + (uint32_t)row;
+    static const float bg[6][3] = {{0.55f, 0.6f, 0.68f}, {0.75f, 0.7f, 0.6f}, {0.35f, 0.45f, 0.4f},
+                                   {0.6f, 0.5f, 0.55f}, {0.3f, 0.33f, 0.4f}, {0.8f, 0.8f, 0.78f}};
+    for (int q = 0; q < 3; q++) s->bg_rgb1[q] = bg[row % 6][q], s->bg_rgb2[q] = bg[row % 6][q] * 0.7f;
+    s->noise_sigma = 1.5f;
+    f->jpeg_quality = 90;
+    switch (col) {
+    case 1: s->smile = 1; break;
+    case 2: s->mouth_open = 0.8f; s->brow_raise = 1; break;
+    case 3: s->yaw = row % 2 ? -30.0f : 30.0f; s->gaze_x = row % 2 ? -0.3f : 0.3f; break;
+    case 4:
+        s->pitch = row % 2 ? 15.0f : -15.0f;
+        s->roll = row % 2 ? -15.0f : 15.0f;
+        s->light_dir[0] = -0.9f, s->light_dir[1] = 0.5f, s->light_dir[2] = 0.6f;
+        s->light_temp = 0.6f;
+        break;
+    default: break;
+    }
+}
+
+static void write_comp_sheet(const char *path, int tile) {
+    static const char *labels[5] = {"neutral", "smile", "mouth open, brows up", "yaw +30 / -30", "pitch, roll, side light"};
+    VolunteerLib lib;
+    open_lib(&lib);
+    char *ttf = NULL;
+    size_t len;
+    stbtt_fontinfo font;
+    int have_font = sl_read_file(SHEET_FONT, 16u << 20, &ttf, &len, NULL) == 0 &&
+                    stbtt_InitFont(&font, (const unsigned char *)ttf, 0);
+    int head = have_font ? 24 : 0;
+    Image sheet = image_new(5 * tile, 6 * tile + head, 3);
+    memset(sheet.px, 40, (size_t)sheet.w * head * 3);
+    for (int col = 0; col < 5 && have_font; col++) draw_text(&sheet, &font, 15, col * tile + 6, 4, labels[col]);
+    for (int row = 0; row < 6; row++) {
+        CompositeRecipe r;
+        Composite c;
+        SlRng rng;
+        build_seed(&lib, 2000 + (uint64_t)row, &r, &c, &rng);
+        for (int col = 0; col < 5; col++) {
+            CompFrame f;
+            comp_sheet_frame(&f, col, row);
+            Image im;
+            float lm[68][2];
+            composite_render(&lib, &c, &f, tile, &im, lm);
+            blit(&sheet, &im, col * tile, head + row * tile);
+            image_free(&im);
+        }
+        composite_free(&c);
+    }
+    free(ttf);
+    SlErr err;
+    if (image_save_png(path, &sheet, NULL, 0, &err)) die_err(&err);
+    image_free(&sheet);
+    vol_lib_free(&lib);
+    printf("wrote %s (6 composites x 5 frames, %d px tiles%s)\n", path, tile, have_font ? ", labelled" : "");
+}
+
+static void bench_composite(int quick) {
+    VolunteerLib lib;
+    open_lib(&lib);
+    SlErr err;
+    const int NC = 20, NF = quick ? 3 : 10; /* composites; frontal frames each for (e) and (f) */
+    /* (d) speed */
+    double b0 = cpu_now();
+    CompositeRecipe rec[20];
+    Composite *comp = xcalloc(NC, sizeof *comp);
+    SlRng rng[20];
+    for (int n = 0; n < NC; n++) build_seed(&lib, 3000 + (uint64_t)n, &rec[n], &comp[n], &rng[n]);
+    double build_s = (cpu_now() - b0) / NC;
+    int nf = quick ? 40 : 400;
+    SlRng r;
+    sl_rng_seed(&r, 42);
+    double c0 = cpu_now(), t0 = sl_now();
+    uint64_t check = 0;
+    for (int i = 0; i < nf; i++) {
+        CompFrame f;
+        composite_frame_random(&f, &r);
+        Image im;
+        float lm[68][2];
+        composite_render(&lib, &comp[i % NC], &f, 256, &im, lm);
+        check += im.px[(size_t)128 * 256 * 3];
+        image_free(&im);
+    }
+    double dc = cpu_now() - c0, dt = sl_now() - t0;
+    printf("composite render 256x256, one thread: %d frames (random pose, expression, light, camera, JPEG) in %.2f s CPU = "
+           "%.0f frames per CPU-second (%.2f s wall; checksum %llu); building a composite: %.3f CPU-s\n",
+           nf, dc, nf / dc, dt, (unsigned long long)check, build_s);
+    /* (e) Haar + landmarks on random frontal frames; (f) identity descriptors of the same frames */
+    HaarCascade *hc;
+    LmModel *lmm;
+    if (haar_load(haar_default_path(HAAR_FRONTALFACE_DEFAULT), &hc, &err)) die_err(&err);
+    if (lm_load(lm_default_path(), &lmm, &err)) die_err(&err);
+    HaarParams hp = haar_params_default();
+    int found = 0, total = 0, nlm = 0;
+    double nme_sum = 0, nme_max = 0;
+    float(*desc)[COMP_DESC_LEN] = xmalloc(sizeof(float[COMP_DESC_LEN]) * NC * NF);
+    for (int n = 0; n < NC; n++) {
+        for (int k = 0; k < NF; k++) {
+            CompFrame f;
+            composite_frame_random(&f, &rng[n]);
+            f.f.yaw *= 0.15f, f.f.pitch *= 0.2f, f.f.roll *= 0.2f; /* frontal: within 4.5, 3, 3 degrees */
+            Image im;
+            float gt[68][2];
+            composite_render(&lib, &comp[n], &f, 256, &im, gt);
+            if (composite_descriptor(&im, gt, desc[n * NF + k], &err)) die_err(&err);
+            float x0 = 1e9f, x1 = -1e9f, y0 = 1e9f, y1 = -1e9f;
+            for (int q = 0; q < 68; q++) {
+                x0 = fminf(x0, gt[q][0]), x1 = fmaxf(x1, gt[q][0]);
+                y0 = fminf(y0, gt[q][1]), y1 = fmaxf(y1, gt[q][1]);
+            }
+            uint8_t *g = haar_grey_from_image(&im);
+            HaarBox *b;
+            int nb = haar_detect(hc, g, im.w, im.h, &hp, &b), hit = -1;
+            for (int q = 0; q < nb; q++) {
+                float cx = b[q].x + b[q].w / 2.f, cy = b[q].y + b[q].h / 2.f;
+                if (cx > x0 && cx < x1 && cy > y0 && cy < y1 && (hit < 0 || b[q].w > b[hit].w)) hit = q;
+            }
+            total++;
+            if (hit >= 0) {
+                found++;
+                uint8_t *in = lm_intensity_from_image(&im);
+                double xy[136];
+                lm_predict(lmm, in, im.w, im.h, lm_rect_from_haar(b[hit].x, b[hit].y, b[hit].w, b[hit].h), xy);
+                double io = hypot((gt[36][0] + gt[39][0] - gt[42][0] - gt[45][0]) / 2, (gt[36][1] + gt[39][1] - gt[42][1] - gt[45][1]) / 2);
+                double e = 0;
+                for (int q = 0; q < 68; q++) e += hypot(xy[2 * q] + 0.5 - gt[q][0], xy[2 * q + 1] + 0.5 - gt[q][1]);
+                double nme = e / 68 / io;
+                nme_sum += nme, nme_max = fmax(nme_max, nme), nlm++;
+                free(in);
+            }
+            free(b), free(g);
+            image_free(&im);
+        }
+    }
+    printf("composite frontal frames (%d composites x %d random frames: |yaw| <= 4.5, |pitch|, |roll| <= 3 degrees; random "
+           "expression, light, background, blur, noise, JPEG; 256x256):\n", NC, NF);
+    printf("  Haar default cascade finds %d/%d (%.1f%%)\n", found, total, 100.0 * found / total);
+    printf("  dlib landmarks on the found faces vs the rendered ones: mean %.2f%% of the inter-ocular distance (worst frame %.1f%%)\n",
+           100 * nme_sum / (nlm ? nlm : 1), 100 * nme_max);
+    int right = 0;
+    for (int q = 0; q < NC * NF; q++) {
+        int best = -1;
+        float bd = 1e30f;
+        for (int o = 0; o < NC * NF; o++)
+            if (o != q) {
+                float d = composite_desc_dist(desc[q], desc[o]);
+                if (d < bd) bd = d, best = o;
+            }
+        right += best / NF == q / NF;
+    }
+    printf("  leave-one-out 1-NN identity accuracy (LBP descriptor): %d/%d = %.1f%% (chance %.0f%%)\n", right, NC * NF,
+           100.0 * right / (NC * NF), 100.0 / NC);
+    /* (g) no composite closer to a contributor than the contributor's own two photos */
+    int pairs = 0, closer = 0;
+    double min_ratio = 1e9, sum_ratio = 0;
+    for (int n = 0; n < NC; n++) {
+        CompFrame f;
+        composite_frame_neutral(&f);
+        Image im;
+        float lm[68][2];
+        composite_render(&lib, &comp[n], &f, 256, &im, lm);
+        float dc_[COMP_DESC_LEN];
+        if (composite_descriptor(&im, lm, dc_, &err)) die_err(&err);
+        image_free(&im);
+        for (int j = 0; j < rec[n].k; j++) {
+            int v = rec[n].idx[j];
+            float dp[2][COMP_DESC_LEN];
+            for (int w = 0; w < 2; w++) {
+                Image ph;
+                if (vol_load_photo(&lib, v, w, &ph, &err)) die_err(&err);
+                if (composite_descriptor(&ph, (const float(*)[2])lib.v[v].lm[w], dp[w], &err)) die_err(&err);
+                image_free(&ph);
+            }
+            float d_self = composite_desc_dist(dp[0], dp[1]), d_comp = composite_desc_dist(dc_, dp[0]);
+            double ratio = d_comp / d_self;
+            pairs++, closer += ratio <= 1, sum_ratio += ratio;
+            if (ratio <= 1 || getenv("BENCH_SYNTH_VERBOSE"))
+                printf("    composite %d, contributor %s (weight %.2f of %d): distance %.3f, own neutral-smiling %.3f\n", n,
+                       lib.v[v].id, rec[n].w[j], rec[n].k, d_comp, d_self);
+            if (ratio < min_ratio) min_ratio = ratio;
+        }
+    }
+    printf("  composite (neutral frontal frame) vs each contributor's neutral photo, over that contributor's neutral-vs-smiling "
+           "distance: %d pairs, %d closer, ratio min %.2f, mean %.2f\n", pairs, closer, min_ratio, sum_ratio / pairs);
+    free(desc);
+    for (int n = 0; n < NC; n++) composite_free(&comp[n]);
+    free(comp);
+    haar_free(hc);
+    lm_free(lmm);
+    vol_lib_free(&lib);
+}
+
 int main(int argc, char **argv) {
-    int quick = 0, no_pose = 0, no_light = 0;
+    int quick = 0, no_pose = 0, no_light = 0, composite_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) quick = 1;
         else if (!strcmp(argv[i], "--no-pose")) no_pose = 1;   /* (b), (c) with frontal frames */
         else if (!strcmp(argv[i], "--no-light")) no_light = 1; /* (b), (c) under the neutral light */
         else if (!strcmp(argv[i], "--sheet") && i + 1 < argc) { write_sheet(argv[++i], 192); return 0; }
         else if (!strcmp(argv[i], "--preview") && i + 1 < argc) { write_preview(argv[++i]); return 0; }
-        else { fprintf(stderr, "usage: bench_synth [--quick] [--no-pose] [--no-light] [--sheet PNG] [--preview PNG]\n"); return 2; }
+        else if (!strcmp(argv[i], "--composite-sheet") && i + 1 < argc) { write_comp_sheet(argv[++i], 192); return 0; }
+        else if (!strcmp(argv[i], "--composite")) composite_only = 1;
+        else { fprintf(stderr, "usage: bench_synth [--quick] [--composite] [--no-pose] [--no-light] [--sheet PNG] [--preview PNG] [--composite-sheet PNG]\n"); return 2; }
     }
+    bench_composite(quick);
+    if (composite_only) return 0;
     /* (a) speed: random identity and frame per render, 256x256, this thread only */
     int nf = quick ? 40 : 400;
     SlRng r;

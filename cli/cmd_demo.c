@@ -26,6 +26,7 @@
 
 typedef struct {
     const char *out;
+    const char *style; /* synth --style: composite (real-looking volunteers) or cartoon */
     int ids, frames, limit, det_steps, det_size, quick, train_steps;
     double minutes;
     char exe[SL_PATH_MAX];
@@ -146,7 +147,7 @@ static int do_synth(Demo *d, int k) {
     snprintf(ids, sizeof ids, "%d", d->ids);
     snprintf(frames, sizeof frames, "%d", d->frames);
     const char *a[] = {"synth", "--out", sets, "--identities", ids, "--frames", frames, "--size", "128", "--crop", "64",
-                       "--ground-truth", NULL};
+                       "--style", d->style, "--ground-truth", NULL};
     return child_ok(d, k, "synthetic volunteers", NULL, a);
 }
 
@@ -333,6 +334,7 @@ static int do_report(Demo *d, int k) {
 int cmd_demo(int argc, char **argv) {
     Demo d = {0};
     d.ids = 12, d.frames = 120, d.limit = 24, d.det_steps = 150, d.det_size = 64, d.minutes = 4;
+    d.style = "composite";
     int fresh = 0;
     SlArg spec[] = {
         {"--out", SL_ARG_STR, &d.out, "DIR", "where everything goes (required; reruns resume there)"},
@@ -342,6 +344,9 @@ int cmd_demo(int argc, char **argv) {
         {"--frames", SL_ARG_INT, &d.frames, "M", "frames per volunteer (120)", 4, 10000},
         {"--limit", SL_ARG_INT, &d.limit, "N", "frames swapped each way (24)", 1, 100000},
         {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (150)", 1, 10000000},
+        {"--style", SL_ARG_STR, &d.style, "S",
+         "volunteers: composite (real-looking people who do not exist, each a composite of consented\n"
+         "volunteers; default) or cartoon (the 3-D cartoon heads)"},
         {"--quick", SL_ARG_FLAG, &d.quick, NULL, "a tiny run for tests: 6 ids x 12 frames, 6 steps, 4 swaps"},
         {"--fresh", SL_ARG_FLAG, &fresh, NULL, "forget finished steps and start over in DIR"},
         {0},
@@ -355,6 +360,8 @@ int cmd_demo(int argc, char **argv) {
                           spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
     if (!d.out) return sl_usage_error("demo", "--out DIR is required");
+    if (strcmp(d.style, "composite") && strcmp(d.style, "cartoon"))
+        return sl_usage_error("demo", "--style must be composite or cartoon, not '%s'", d.style);
     if (d.quick) d.ids = 6, d.frames = 12, d.limit = 4, d.det_steps = 20, d.train_steps = d.train_steps ? d.train_steps : 6;
     if (d.ids < 6 || d.ids > 16 || d.frames < 4 || d.frames > 10000 || d.limit < 1 || d.det_steps < 1 || d.minutes <= 0 ||
         d.train_steps < 0)
@@ -378,8 +385,8 @@ int cmd_demo(int argc, char **argv) {
     if (d.train_steps > 0) snprintf(train_what, sizeof train_what, "training the tiny preset (%d steps)", d.train_steps);
     else snprintf(train_what, sizeof train_what, "training the tiny preset (about %g minutes)", d.minutes);
     char synth_what[128];
-    snprintf(synth_what, sizeof synth_what, "rendering %d synthetic volunteers x %d frames, with consent manifests", d.ids,
-             d.frames);
+    snprintf(synth_what, sizeof synth_what, "rendering %d synthetic volunteers (%s) x %d frames, with consent manifests",
+             d.ids, strcmp(d.style, "cartoon") ? "composites of consented people" : "cartoon heads", d.frames);
     struct {
         const char *name, *what;
         int (*fn)(Demo *, int);

@@ -1,8 +1,9 @@
-/* cmd_synth.c — `swaplab synth`: renders synthetic volunteers (data/synth/synth.h), aligns every
- * frame (data/align.h) and writes one complete face set per identity (data/faceset.h) with a
- * synthetic consent manifest (data/consent.h). Same seed → byte-identical files, also under
- * `mpirun -np N swaplab synth`: rank r writes identities r, r+N, ... and rank 0 the ground truth
- * and the summary (docs/SCALE.md). */
+/* cmd_synth.c — `swaplab synth`: renders synthetic volunteers — composites of consented volunteers
+ * (data/synth/composite.h, the default) or cartoon heads (data/synth/synth.h, --style cartoon) —
+ * aligns every frame (data/align.h) and writes one complete face set per identity
+ * (data/faceset.h) with a synthetic consent manifest (data/consent.h). Same seed → byte-identical
+ * files, also under `mpirun -np N swaplab synth`: rank r writes identities r, r+N, ... and rank 0
+ * the ground truth and the summary (docs/SCALE.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include "data/consent.h"
 #include "data/faceset.h"
 #include "data/groundtruth.h"
+#include "data/synth/composite.h"
+#include "data/synth/composite_gt.h"
 #include "data/synth/synth.h"
 #include "util/args.h"
 #include "util/fs.h"
@@ -23,10 +26,71 @@
 
 typedef struct {
     const char *out;
-    int frames, size, crop;
+    int frames, size, crop, video;
     float coverage;
     SlRng root;
+    const VolunteerLib *lib; /* NULL: the cartoon renderer */
 } SynthJob;
+
+/* The composite style's face set of identity s: the recipe from stream 2s, the frames (or the
+ * clip) from stream 2s+1. With --video the frames are a 25 fps clip kept as frames/NNNNNN.png;
+ * video files: encode frames/ with data/video.* once it exists (the seam is here). */
+static int write_composite(const SynthJob *job, const char *subject, const char *dir, int s, long *done,
+                           SlProgress *prog, SlErr *err) {
+    SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
+    CompositeRecipe rec;
+    composite_recipe_draw(job->lib, &rid, &rec);
+    Composite person;
+    if (composite_build(job->lib, &rec, &person, err)) return sl_failctx(err, "%s", subject);
+    ClipPlan clip;
+    if (job->video) composite_clip_plan(&clip, job->frames, &rfr);
+    FaceSetWriter w;
+    if (faceset_writer_open(&w, dir, job->crop, job->coverage, 1, err)) {
+        composite_free(&person);
+        return -1;
+    }
+    int rc = 0;
+    for (int f = 0; f < job->frames && !rc; f++) {
+        CompFrame fr;
+        if (job->video) composite_clip_frame(&clip, f, &fr);
+        else composite_frame_random(&fr, &rfr);
+        Image img;
+        float lm[68][2];
+        composite_render(job->lib, &person, &fr, job->size, &img, lm);
+        json_t *params = json_object();
+        json_object_set_new(params, "render_size", json_integer(job->size));
+        json_object_set_new(params, "identity", composite_recipe_to_json(job->lib, &rec));
+        json_object_set_new(params, "frame", composite_frame_to_json(&fr));
+        if (job->video)
+            json_object_set_new(params, "clip", json_pack("{s:i,s:i,s:f}", "fps", CLIP_FPS, "index", f, "time",
+                                                          (double)f / CLIP_FPS));
+        rc = faceset_writer_add(&w, &img, lm, params, err) < 0;
+        image_free(&img);
+        if (rc) {
+            sl_failctx(err, "%s frame %d", subject, f);
+            break;
+        }
+        long d;
+#ifdef _OPENMP
+#pragma omp atomic capture
+#endif
+        d = ++*done;
+        if (prog) {
+#ifdef _OPENMP
+#pragma omp critical(synth_progress)
+#endif
+            sl_progress_update(prog, d, NULL);
+        }
+    }
+    composite_free(&person);
+    if (!rc) rc = faceset_writer_finish(&w, err);
+    faceset_writer_free(&w);
+    if (rc) return -1;
+    json_t *contrib = composite_contributors_json(job->lib, &rec);
+    rc = consent_write_composite(dir, subject, contrib, err);
+    json_decref(contrib);
+    return rc;
+}
 
 /* Writes the face set of identity s (0-based). The identity draws from stream 2s of the root
  * generator and the frames from stream 2s+1, so a set does not depend on the others. */
@@ -34,6 +98,7 @@ static int write_identity(const SynthJob *job, int s, long *done, SlProgress *pr
     char subject[32], dir[SL_PATH_MAX];
     snprintf(subject, sizeof subject, "synth-%04d", s + 1);
     sl_path_join(dir, sizeof dir, job->out, subject);
+    if (job->lib) return write_composite(job, subject, dir, s, done, prog, err);
     SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
     SynthIdentity id;
     synth_identity_random(&id, &rid);
@@ -80,7 +145,7 @@ static int write_identity(const SynthJob *job, int s, long *done, SlProgress *pr
 }
 
 /* DIR/ground-truth/A__B/NNNNNN.png for every ordered pair A != B and every frame of A. */
-static int write_ground_truth(const char *out, int n, SlErr *err) {
+static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, SlErr *err) {
     FaceSet *sets = xcalloc((size_t)n, sizeof *sets);
     int rc = 0, loaded = 0;
     for (; loaded < n && !rc; loaded++) {
@@ -93,28 +158,70 @@ static int write_ground_truth(const char *out, int n, SlErr *err) {
     long total = (long)n * (n - 1) * (n ? sets[0].n : 0), done = 0;
     SlProgress prog;
     if (!rc) sl_progress_begin(&prog, "ground truth", total);
-    for (int a = 0; a < n && !rc; a++) {
-        for (int b = 0; b < n && !rc; b++) {
-            if (a == b) continue;
-            char pair[96], dir[SL_PATH_MAX];
-            snprintf(pair, sizeof pair, "ground-truth/%s__%s", sets[a].subject, sets[b].subject);
-            sl_path_join(dir, sizeof dir, out, pair);
-            if ((rc = sl_mkdirs(dir, err))) break;
-            for (int i = 0; i < sets[a].n && !rc; i++) {
-                Image crop;
-                if ((rc = groundtruth_swap(&sets[a], i, &sets[b], &crop, err))) break;
-                char name[32], path[SL_PATH_MAX], what[256];
-                snprintf(name, sizeof name, "%06d.png", i);
-                sl_path_join(path, sizeof path, dir, name);
-                snprintf(what, sizeof what, "ground truth of a %s -> %s swap of %s (synthetic render, no real person)",
-                         sets[a].subject, sets[b].subject, sets[a].faces[i].file);
-                PngText t[2] = {{"Software", "swaplab " SL_VERSION " synth"}, {"Description", what}};
-                rc = image_save_png(path, &crop, t, 2, err);
-                image_free(&crop);
-                sl_progress_update(&prog, ++done, NULL);
+    /* the ordered pairs are independent (one folder each): shared out over the OpenMP threads */
+    int failed = rc != 0;
+    const int npairs = rc ? 0 : n * (n - 1);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int p = 0; p < npairs; p++) {
+        int stop;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+        stop = failed;
+        if (stop) continue;
+        const int a = p / (n - 1), b = p % (n - 1) + (p % (n - 1) >= a);
+        SlErr e;
+        int prc = 0;
+        char pair[320], dir[SL_PATH_MAX];
+        snprintf(pair, sizeof pair, "ground-truth/%s__%s", sets[a].subject, sets[b].subject);
+        sl_path_join(dir, sizeof dir, out, pair);
+        prc = sl_mkdirs(dir, &e);
+        Composite person; /* composites: the swap's person is built once per pair */
+        int have_person = 0;
+        if (!prc && lib) {
+            prc = composite_gt_person(lib, &sets[a], &sets[b], &person, &e);
+            have_person = !prc;
+        }
+        for (int i = 0; i < sets[a].n && !prc; i++) {
+            Image crop;
+            if (lib) prc = composite_gt_render(lib, &person, &sets[a], i, &crop, NULL, &e);
+            else prc = groundtruth_swap(&sets[a], i, &sets[b], &crop, &e);
+            if (prc) break;
+            char name[32], path[SL_PATH_MAX], what[640];
+            snprintf(name, sizeof name, "%06d.png", i);
+            sl_path_join(path, sizeof path, dir, name);
+            snprintf(what, sizeof what, "ground truth of a %s -> %s swap of %s (synthetic render of people who do not exist)",
+                     sets[a].subject, sets[b].subject, sets[a].faces[i].file);
+            PngText t[2] = {{"Software", "swaplab " SL_VERSION " synth"}, {"Description", what}};
+            prc = image_save_png(path, &crop, t, 2, &e);
+            image_free(&crop);
+            long d;
+#ifdef _OPENMP
+#pragma omp atomic capture
+#endif
+            d = ++done;
+#ifdef _OPENMP
+#pragma omp critical(synth_gt_progress)
+#endif
+            sl_progress_update(&prog, d, NULL);
+        }
+        if (have_person) composite_free(&person);
+        if (prc) {
+#ifdef _OPENMP
+#pragma omp critical(synth_gt_err)
+#endif
+            {
+                if (!failed) *err = e;
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                failed = 1;
             }
         }
     }
+    rc = failed ? -1 : 0;
     if (!rc) sl_progress_end(&prog, NULL);
     for (int i = 0; i < n; i++) faceset_free(&sets[i]);
     free(sets);
@@ -122,13 +229,17 @@ static int write_ground_truth(const char *out, int n, SlErr *err) {
 }
 
 static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size, int crop, double coverage,
-                     unsigned long long seed, int gt);
+                     unsigned long long seed, int gt, int video, const char *voldir);
 
 int cmd_synth(int argc, char **argv) {
     const char *out = NULL;
     int ids = 4, frames = 100, size = 256, crop = 64, gt = 0;
     double coverage = ALIGN_DEFAULT_COVERAGE;
-    const char *seed_s = "1";
+    const char *seed_s = "1", *style = "composite", *prepare = NULL;
+    int video = 0;
+    char voldef[SL_PATH_MAX];
+    vol_default_dir(voldef, sizeof voldef);
+    const char *voldir = voldef;
     SlArg spec[] = {
         {"--out", SL_ARG_STR, &out, "DIR", "write DIR/synth-0001 ... (required)"},
         {"--identities", SL_ARG_INT, &ids, "N", "number of synthetic people (default 4)", 1, SYNTH_MAX_IDS},
@@ -139,16 +250,39 @@ int cmd_synth(int argc, char **argv) {
         {"--seed", SL_ARG_STR, &seed_s, "S", "random seed, an unsigned integer (default 1); same seed, same bytes"},
         {"--ground-truth", SL_ARG_FLAG, &gt, NULL,
          "also write DIR/ground-truth/A__B/NNNNNN.png: the perfect A->B swap of every frame of A"},
+        {"--style", SL_ARG_STR, &style, "S",
+         "composite (default): real-looking people who do not exist, each a composite of 3-4 consented\n"
+         "volunteers; cartoon: the 3-D cartoon heads (what does the network see?)"},
+        {"--video", SL_ARG_FLAG, &video, NULL,
+         "the frames of a person are one 25 fps clip (smooth head motion, blinks, talking, light drift),\n"
+         "kept as frames/NNNNNN.png (composite style only; default: independent random frames)"},
+        {"--volunteers", SL_ARG_STR, &voldir, "DIR",
+         "the volunteer library (default $SWAPLAB_VOLUNTEERS, else data/volunteers of the checkout)"},
+        {"--prepare-volunteers", SL_ARG_STR, &prepare, "DIR",
+         "write the 68-point files (.lm68) of a volunteer library with haar.c + landmarks.c, then stop"},
         {0},
     };
-    int r = sl_args_parse("synth", "--out DIR [--identities N] [--frames M] [--size PX] [--crop PX] [--seed S] [--ground-truth]",
+    int r = sl_args_parse("synth", "--out DIR [--identities N] [--frames M] [--size PX] [--crop PX] [--seed S] [--ground-truth]\n"
+                          "       [--style composite|cartoon] [--video] [--volunteers DIR]",
                           "Renders synthetic volunteers - people who do not exist - and writes one aligned face\n"
                           "set per person (faces.jsonl, aligned/, frames/, consent.json), ready for `swaplab train`.\n"
                           "Every face keeps its renderer parameters, so the true result of any swap between\n"
                           "two synthetic people can be rendered later (data/groundtruth.h).",
                           spec, argc, argv, NULL);
     if (r) return r == 1 ? 0 : 2;
+    SlErr err;
+    if (prepare) {
+        if (vol_prepare_landmarks(prepare, &err)) {
+            fprintf(stderr, "swaplab synth: %s\n", err.msg);
+            return 1;
+        }
+        printf("wrote the 68-point files of %s\n", prepare);
+        return 0;
+    }
     if (!out) return sl_usage_error("synth", "--out DIR is required");
+    int cartoon = !strcmp(style, "cartoon");
+    if (!cartoon && strcmp(style, "composite")) return sl_usage_error("synth", "--style must be composite or cartoon, not '%s'", style);
+    if (cartoon && video) return sl_usage_error("synth", "--video needs --style composite");
     if (ids < 1 || ids > SYNTH_MAX_IDS) return sl_usage_error("synth", "--identities must be 1..%d", SYNTH_MAX_IDS);
     if (frames < 1 || frames > SYNTH_MAX_FRAMES) return sl_usage_error("synth", "--frames must be 1..%d", SYNTH_MAX_FRAMES);
     if (size < 32 || size > 4096) return sl_usage_error("synth", "--size must be 32..4096");
@@ -157,24 +291,32 @@ int cmd_synth(int argc, char **argv) {
     char *end;
     unsigned long long seed = strtoull(seed_s, &end, 10);
     if (!*seed_s || *end || seed_s[0] == '-') return sl_usage_error("synth", "--seed must be an unsigned integer, not '%s'", seed_s);
-    SlErr err;
     SlMpi mpi; /* ranks of an MPI launcher share the identities (one rank without one) */
     if (sl_mpi_init(&mpi, &err)) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);
         return 1;
     }
-    int rc = synth_run(&mpi, out, ids, frames, size, crop, coverage, seed, gt);
+    int rc = synth_run(&mpi, out, ids, frames, size, crop, coverage, seed, gt, video, cartoon ? NULL : voldir);
     sl_mpi_finalize(&mpi);
     return rc;
 }
 
+/* voldir: the volunteer library of the composite style, NULL for the cartoon style. Every rank
+ * opens the library itself (a failure there still goes through the collectives below). */
 static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size, int crop, double coverage,
-                     unsigned long long seed, int gt) {
+                     unsigned long long seed, int gt, int video, const char *voldir) {
     SlErr err;
     int failed = 0;
     SlErr first = {{0}};
-    if (sl_mkdirs(out, &first)) failed = 1; /* still through the collectives below, as every rank */
-    SynthJob job = {.out = out, .frames = frames, .size = size, .crop = crop, .coverage = (float)coverage};
+    VolunteerLib lib;
+    int have_lib = 0;
+    if (voldir) {
+        if (vol_lib_open(voldir, &lib, &first)) failed = 1;
+        else have_lib = 1;
+    }
+    if (!failed && sl_mkdirs(out, &first)) failed = 1; /* still through the collectives below, as every rank */
+    SynthJob job = {.out = out, .frames = frames, .size = size, .crop = crop, .coverage = (float)coverage,
+                    .video = video, .lib = have_lib ? &lib : NULL};
     sl_rng_seed(&job.root, seed);
     double t0 = sl_now();
     long done = 0;
@@ -219,23 +361,30 @@ static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size,
         if (!failed && mpi->rank == 0) fprintf(stderr, "\nswaplab synth: %d rank(s) failed (see above)\n", nfailed);
         fflush(stderr);
         sl_mpi_count_failed(mpi, 0); /* every rank has printed before any exits (the launcher then ends the job) */
+        if (have_lib) vol_lib_free(&lib);
         return 1;
     }
     char summary[128];
     snprintf(summary, sizeof summary, "%ld faces", done);
     sl_progress_end(&prog, summary);
-    if (mpi->rank != 0) return 0;
+    if (mpi->rank != 0) {
+        if (have_lib) vol_lib_free(&lib);
+        return 0;
+    }
     done = (long)total;
     if (gt && ids < 2) sl_warn("swaplab synth: --ground-truth needs at least two identities; none written");
-    if (gt && ids > 1 && write_ground_truth(out, ids, &err)) {
+    if (gt && ids > 1 && write_ground_truth(out, ids, job.lib, &err)) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);
+        if (have_lib) vol_lib_free(&lib);
         return 1;
     }
+    if (have_lib) vol_lib_free(&lib);
     printf("wrote %d face set%s (%d frames each, %dx%d frames, %dx%d aligned crops, coverage %.3g) to %s/synth-0001%s in %.1f s\n",
            ids, ids == 1 ? "" : "s", frames, size, size, crop, crop, coverage, out, ids > 1 ? "..." : "",
            sl_now() - t0);
     if (gt && ids > 1) printf("ground truth of every swap: %s/ground-truth/\n", out);
-    printf("every person is synthetic (consent.json kind \"synthetic\"); next: swaplab train --facesets %s/synth-0001 %s/synth-0002 ...\n",
-           out, out);
+    if (video) printf("each person is one %d fps clip of %d frames (%.1f s) in frames/\n", CLIP_FPS, frames, (double)frames / CLIP_FPS);
+    printf("every person is synthetic (consent.json kind \"synthetic\"%s); next: swaplab train --facesets %s/synth-0001 %s/synth-0002 ...\n",
+           have_lib ? ", contributors listed" : "", out, out);
     return 0;
 }

@@ -1124,6 +1124,22 @@ int consent_check(const char *dir, const char *use, const ConsentOptions *opt, C
                 reason(r, "%s: this manifest (sha256 %.16s...) was revoked on %s (%s; revocation list %s)", path,
                        info->digest, *hit->date ? hit->date : "an unrecorded date",
                        *hit->reason ? hit->reason : "no reason given", rpath);
+            /* a composite (kind synthetic) is revoked with any of its contributors */
+            const json_t *contrib = json_object_get(j, "contributors");
+            if (contrib && !json_is_array(contrib))
+                reason(r, "%s: field \"contributors\" must be an array", path);
+            for (size_t ci = 0; json_is_array(contrib) && ci < json_array_size(contrib); ci++) {
+                const json_t *cs = json_object_get(json_array_get(contrib, ci), "subject");
+                if (!json_is_string(cs) || !subject_valid(json_string_value(cs))) {
+                    reason(r, "%s: contributor %zu has no valid \"subject\"", path, ci + 1);
+                    continue;
+                }
+                const ConsentRevocation *ch = consent_revocations_find(&rev, json_string_value(cs));
+                if (ch)
+                    reason(r, "%s: contributor '%s' of this composite revoked consent on %s (%s; revocation "
+                              "list %s)", path, json_string_value(cs), *ch->date ? ch->date : "an unrecorded date",
+                           *ch->reason ? ch->reason : "no reason given", rpath);
+            }
             consent_revocations_free(&rev);
         }
     }
@@ -1227,6 +1243,7 @@ int consent_write(const char *dir, const ConsentFields *f, SlErr *err) {
     json_object_set_new(root, "statement", st);
     if (f->source && *f->source) json_object_set_new(root, "source", json_string(f->source));
     json_object_set_new(root, "images", imgs);
+    if (f->contributors) json_object_set(root, "contributors", (json_t *)f->contributors);
     if (!json_is_string(json_object_get(root, "coordinator")) ||
         (f->source && *f->source && !json_is_string(json_object_get(root, "source")))) {
         json_decref(root);
@@ -1265,6 +1282,30 @@ int consent_write_synthetic(const char *dir, const char *subject, SlErr *err) {
         .coordinator = "swaplab synth",
         .statement = statement,
         .source = "swaplab synth",
+    };
+    return consent_write(dir, &f, err);
+}
+
+int consent_write_composite(const char *dir, const char *subject, const void *contributors, SlErr *err) {
+    char today[16], expires[16];
+    sl_utc_date(today);
+    consent_date_add_days(today, 36524, expires);
+    char statement[640];
+    snprintf(statement, sizeof statement,
+             "'%s' is a synthetic volunteer rendered by swaplab synth: a composite of several consented "
+             "volunteers (listed under \"contributors\", each with their licence and consent), so this person "
+             "does not exist. Every use is permitted while every contributor's consent stands.",
+             subject ? subject : "");
+    ConsentFields f = {
+        .subject = subject,
+        .kind = "synthetic",
+        .scopes = CONSENT_SCOPE_ALL,
+        .granted = today,
+        .expires = expires,
+        .coordinator = "swaplab synth",
+        .statement = statement,
+        .source = "swaplab synth (composite)",
+        .contributors = contributors,
     };
     return consent_write(dir, &f, err);
 }

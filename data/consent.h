@@ -96,6 +96,8 @@ typedef struct {
     const char *statement;   /* required */
     const SlKeypair *sign;   /* non-NULL: sign with this key and record its public key */
     const char *source;      /* optional note on where the images came from (kept from a draft) */
+    const void *contributors; /* optional json_t array (a composite's contributors: objects with at
+                                least "subject"); the gate refuses the set when any is revoked */
 } ConsentFields;
 
 /* Scans dir for every image, hashes it and writes dir/consent.json (atomically) with the fields.
@@ -105,6 +107,9 @@ int consent_write(const char *dir, const ConsentFields *f, SlErr *err);
 /* The synthetic face-set writer's manifest: kind "synthetic", every scope, granted today, expires
  * in 100 years, coordinator "swaplab synth", a statement that the subject does not exist. */
 int consent_write_synthetic(const char *dir, const char *subject, SlErr *err);
+/* The same for a composite person (data/synth/composite.h): also records contributors (a json_t
+ * array, see ConsentFields), so that a revoked contributor revokes the composite. */
+int consent_write_composite(const char *dir, const char *subject, const void *contributors, SlErr *err);
 /* The manifest `extract` writes for real photos: status "draft", the image digests, and a note on
  * where the images came from (source may be NULL). The gate refuses it until `swaplab consent
  * init` completes it. */

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "data/synth/composite_gt.h"
 #include "data/synth/synth.h"
 
 int groundtruth_available(const FaceSet *fs) {
@@ -24,6 +25,8 @@ static int gt_render(const FaceSet *a, int i, const FaceSet *b, Image *crop, flo
                      SlErr *err) {
     SL_ASSERT(i >= 0 && i < a->n && b->n > 0);
     const FaceRecord *r = &a->faces[i];
+    if (r->synth && composite_json_is(json_object_get(r->synth, "identity")))
+        return composite_gt_swap(a, i, b, crop, lm_crop, whole, err); /* `synth --style composite` */
     SynthIdentity outer, inner;
     SynthFrame fr;
     if (parse_identity(a, i, &outer, err) || parse_identity(b, 0, &inner, err)) return -1;

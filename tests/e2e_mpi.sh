@@ -3,7 +3,7 @@
 # machine (mpirun --oversubscribe): 2 ranks give the one-process model within float tolerance; a run
 # resumes with another rank count; mismatched options or consent states across ranks are refused
 # naming the rank; a rank killed mid-run ends the job with a message and an intact checkpoint;
-# `synth` shared out over 2 ranks writes the same bytes as one process.
+# `synth` shared out over 2 ranks writes the same bytes as one process (composites and cartoons).
 # Skips where mpirun is missing or swaplab was built without MPI.
 . "$(dirname "$0")/e2e.sh"
 PY=/usr/bin/python3
@@ -28,7 +28,8 @@ if ldd "$SWAPLAB" | grep -q libasan; then
   echo "sanitizer build: leak checks off inside mpirun's ranks (Open MPI's unloaded plugins)" >&2
 fi
 T=$E2E_TMP
-"$SWAPLAB" synth --out "$T/sets" --identities 3 --frames 12 --size 96 --crop 64 --seed 7 >/dev/null 2>&1
+# the training checks run on cartoon sets, as they were written for (composite sets: see the synth checks below)
+"$SWAPLAB" synth --out "$T/sets" --identities 3 --frames 12 --size 96 --crop 64 --seed 7 --style cartoon >/dev/null 2>&1
 A=$T/sets/synth-0001 B=$T/sets/synth-0002
 TR=(train --facesets "$A" "$B" --preset tiny --batch 4 --threads 1 --seed 3 --lr 1e-3 --lr-warmup 0
     --eval-every 100000 --preview-every 100000)
@@ -98,6 +99,12 @@ check "2 ranks of synth (identities shared out, ground truth by rank 0)" bash -c
   --crop 64 --seed 9 --ground-truth
 check "... byte-identical to one process, ground truth included" diff -r "$T/sy1" "$T/sy2"
 check "... with one summary line" test "$(grep -c '^wrote 3 face sets' "$T/sy2.out")" = 1
+check "... composites by default (each consent.json lists its contributors)" \
+  grep -q '"contributors"' "$T/sy2/synth-0001/consent.json" "$T/sy2/synth-0003/consent.json"
+"$SWAPLAB" synth --out "$T/sc1" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 --style cartoon >/dev/null 2>&1
+"${MPIRUN[@]}" -np 2 "$SWAPLAB" synth --out "$T/sc2" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 \
+  --style cartoon >/dev/null 2>&1
+check "2 ranks of synth --style cartoon: byte-identical to one process" diff -r "$T/sc1" "$T/sc2"
 
 # a rank killed mid-run: the job ends with a message and the last checkpoint resumes
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/killed" --steps 100000 --save-every 2 >"$T/killed.out" 2>&1 &

@@ -1,0 +1,20 @@
+/* composite_gt.h — ground truth of swaps between composite face sets (see composite_gt.c). */
+#ifndef SL_SYNTH_COMPOSITE_GT_H
+#define SL_SYNTH_COMPOSITE_GT_H
+
+#include "data/faceset.h"
+#include "data/synth/composite.h"
+
+/* The person of a perfect a -> b swap (a's outer head, b's inner face), from the sets' recipes. */
+int composite_gt_person(const VolunteerLib *lib, const FaceSet *a, const FaceSet *b, Composite *person, SlErr *err);
+/* Face i of a rendered with that person, aligned with face i's affine (crop: a->crop square, RGB,
+ * allocated; lm_crop may be NULL). */
+int composite_gt_render(const VolunteerLib *lib, const Composite *person, const FaceSet *a, int i, Image *crop,
+                        float lm_crop[68][2], SlErr *err);
+/* Both in one call, with the volunteer library at vol_default_dir (about 0.2 CPU-s a call: batch
+ * callers keep the person of a pair and call composite_gt_render). whole non-NULL: the whole
+ * frame (a's render size, allocated) instead of the crop (crop and lm_crop then unused). */
+int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], Image *whole,
+                      SlErr *err);
+
+#endif
