@@ -13,6 +13,7 @@
 #include "detect/metrics.h"
 #include "detect/plot.h"
 #include "detect/robust.h"
+#include "detect/score.h"
 #include "detect/spectral.h"
 #include "detect/train.h"
 #include "nn/checkpoint.h"
@@ -290,8 +291,9 @@ static int detect_eval(int argc, char **argv) {
         {"--out", SL_ARG_STR, &out, "FILE", "metrics JSON to write"},
         {"--split", SL_ARG_STR, &split, "NAME", "rows of labels.csv to evaluate (default test; all without labels.csv)"},
         {"--perturb", SL_ARG_LIST, &perturb, "SPEC",
-         "also evaluate under jpegQ resizeF blur:S noise:S, or standard (= jpeg75,jpeg50,resize0.5); several or "
-         "comma-separated; 'list' shows all (default: clean only)"},
+         "also evaluate under jpegQ (1..100) resizeF (0..1] blur:S noise:S h264:CRF (0..51, per labels.csv clip), or "
+         "standard (= jpeg75,jpeg50,resize0.5,h264:23,h264:40); several or comma-separated; 'list' shows all "
+         "(default: clean only)"},
         {"--boot", SL_ARG_INT, &boot, "N", "bootstrap replicates over identities (default 1000; 0 = none)", 0, 100000},
         {"--seed", SL_ARG_INT, &seed, "N", "seed of the bootstrap and of noise (default 1)", 0, 2147483647},
         {"--roc", SL_ARG_STR, &roc, "FILE", "write the ROC curves as SVG"},
@@ -330,7 +332,7 @@ static int detect_eval(int argc, char **argv) {
     }
     if (!model || !data || !out) rc = sl_usage_error("detect eval", "--model, --data and --out are required");
     else if (boot < 0 || boot > 100000) rc = sl_usage_error("detect eval", "--boot must be 0..100000");
-    for (int k = 0; !rc && k < perturb.n; k++) /* (per-clip kinds, H.264, will be applied per clip in the scoring loop) */
+    for (int k = 0; !rc && k < perturb.n; k++)
         if (robust_parse_list(perturb.v[k], ps, MAX_PERT + 1, &n_pert, &err)) rc = sl_usage_error("detect eval", "%s", err.msg);
     free(perturb.v);
     { /* one result per perturbation: drop repeats and "none" (the clean run is always first) */
@@ -380,27 +382,7 @@ static int detect_eval(int argc, char **argv) {
     int *clip_of = xmalloc((size_t)ds.n * sizeof *clip_of), n_clips = 0, has_clip = 0;
     for (int i = 0; i < ds.n; i++) has_clip |= ds.s[i].clip != NULL;
     if (has_clip) n_clips = detds_clips(&ds, clip_of);
-    SlRng rng;
-    sl_rng_seed(&rng, (uint64_t)seed);
-    SlProgress pr;
-    sl_progress_begin(&pr, "scoring", ds.n);
-    for (int i = 0; i < ds.n && !rc; i++) {
-        Image im;
-        if (image_load(ds.s[i].path, 3, &im, &err)) {
-            rc = fail("eval", &err);
-            break;
-        }
-        for (int k = 0; k < n_pert; k++) {
-            Image c = image_clone(&im);
-            SlRng pr_rng = sl_rng_fork(&rng, ((uint64_t)i << 6) | (uint64_t)k);
-            robust_apply(&c, &ps[k], &pr_rng);
-            scores[(size_t)k * ds.n + i] = det_model_logit(&dm, &c);
-            image_free(&c);
-        }
-        image_free(&im);
-        sl_progress_update(&pr, i + 1, NULL);
-    }
-    sl_progress_end(&pr, NULL);
+    if (det_score_dataset(&dm, &ds, ps, n_pert, (uint64_t)seed, 1, scores, &err)) rc = fail("eval", &err);
     json_t *root = json_object(), *results = json_object();
     PlotSeries *curves = xcalloc((size_t)n_pert, sizeof *curves);
     char (*names)[32] = xmalloc((size_t)n_pert * sizeof *names), (*legend)[64] = xmalloc((size_t)n_pert * sizeof *legend);
