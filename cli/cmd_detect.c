@@ -280,6 +280,25 @@ static json_t *clip_metrics(const float *z, const int *labels, const int *groups
     return o;
 }
 
+/* A metric of a metrics_to_json object: its value (ci = 0) or interval end (1, 2); NaN when null. */
+static double jmetric(const json_t *o, const char *key, int ci) {
+    const json_t *m = json_object_get(o, key);
+    const json_t *v = ci ? json_array_get(json_object_get(m, "ci95"), (size_t)ci - 1) : json_object_get(m, "value");
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The clip-level row under a perturbation's frame-level row of the table. */
+static void print_clip_row(const json_t *c) {
+    if (!json_is_object(c)) return;
+    char label[32];
+    snprintf(label, sizeof label, " %lld clips", (long long)json_integer_value(json_object_get(c, "n")));
+    const json_t *t = json_object_get(c, "at_threshold");
+    printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", label, jmetric(c, "auc", 0),
+           jmetric(c, "auc", 1), jmetric(c, "auc", 2), jmetric(c, "ap", 0), jmetric(c, "eer", 0),
+           jmetric(c, "accuracy_at_0.5", 0), jmetric(c, "tpr_at_fpr_1pct", 0), jmetric(t, "accuracy", 0),
+           jmetric(t, "tpr", 0), jmetric(t, "fpr", 0));
+}
+
 static int detect_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *out = NULL, *split = NULL, *roc = NULL, *scores_out = NULL,
                *scores_in = NULL;
@@ -304,7 +323,9 @@ static int detect_eval(int argc, char **argv) {
     };
     int r = sl_args_parse("detect eval", "--model FILE --data DIR --out FILE [--perturb SPEC...] [options]",
                           "Scores a dataset and writes AUC, AP, EER, accuracy and TPR at 1% / 0.1% FPR, each with a 95%\n"
-                          "bootstrap interval over identities (labels.csv column \"source\"), clean and under perturbations.",
+                          "bootstrap interval over identities (labels.csv column \"source\"), clean and under perturbations;\n"
+                          "when labels.csv names clips (column \"clip\"), also per clip (the mean logit of its frames): a\n"
+                          "\" N clips\" row under each perturbation and \"clip_level\" in the JSON.",
                           spec, argc, argv, NULL);
     if (r) {
         free(perturb.v);
@@ -407,6 +428,7 @@ static int detect_eval(int argc, char **argv) {
             const MetricsPoint *p = &mr[k].point;
             printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", names[k], p->auc, mr[k].auc_ci.lo,
                    mr[k].auc_ci.hi, p->ap, p->eer, p->acc, p->tpr_at_fpr1, at.acc, at.tpr, at.fpr);
+            print_clip_row(json_object_get(jm, "clip_level"));
             snprintf(legend[k], sizeof legend[k], "%s (AUC %.3f)", names[k], p->auc);
             curves[k] = (PlotSeries){legend[k], mr[k].fpr, mr[k].tpr, mr[k].n_roc};
         }

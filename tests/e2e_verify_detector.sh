@@ -156,6 +156,8 @@ assert sum(abs(c[k] - n[k]) > 1e-6 for k in frames) >= 4, [(c[k], n[k]) for k in
 assert "clip_level" in json.load(open(os.path.join(T, "c.json")))["results"]["h264:40"]
 assert "clip_level" not in json.load(open(os.path.join(T, "n.json")))["results"]["h264:40"]
 PYEOF
+check_fails "detect eval prints a clip-level row under each perturbation" 0 "^ 4 clips +[01]\.[0-9]{4} \[" \
+  "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb h264:40 --boot 0
 check_fails "--perturb h264:52 is refused (exit 2)" 2 "H.264 CRF must be an integer 0..51" \
   "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb h264:52
 check_fails "H.264 with no writable temp directory: exit 1 naming the clip" 1 "H.264 at CRF 23 of clip .*temp directory" \
