@@ -6,7 +6,7 @@
 # with another generator setting (Poisson blending, Reinhard colour). Every detector of the registry
 # is trained on three views of the training split: swaps only, self-blended images only (no swap
 # model seen), and both; calibrated on val at 1% FPR; and evaluated on the held-out test identities
-# of both generators, clean and after JPEG 75 / 50 and 0.5x resize: AUC, AP, EER, TPR at 1% FPR and
+# of both generators, clean and after JPEG 75 / 50, 0.5x resize and H.264 CRF 23 / 40 (per clip): AUC, AP, EER, TPR at 1% FPR and
 # accuracy, TPR and FPR at the calibrated threshold, each with a 95% bootstrap interval over test
 # identities. Then the cross-generator matrix (XGEN=1, the default): three generator settings of
 # swaps on the same identity split — A (dataset A's swaps: face mask, alpha blend), B (poisson blend,
@@ -17,8 +17,7 @@
 #   BUILD=build bash bench/detector_eval.sh
 #   IDS=12 FRAMES=24 SWAP_MINUTES=3 STEPS=300 SIZE=64 THREADS=2 DETECTORS="spectral meso4 mesoinception4 resnet10"
 #   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard"   (the defaults)
-# Seams: H.264 CRF 23/40 joins PERTURB when `detect eval --perturb h264:CRF` exists (data/video.*);
-# cross-domain (train on one kind of volunteer, test on another) when real-looking volunteers exist:
+# Seams: cross-domain (train on one kind of volunteer, test on another) when real-looking volunteers exist:
 # give their face sets as TEST_SETS (evaluated as dataset C with the same models).
 set -eu
 BUILD=${BUILD:-build}

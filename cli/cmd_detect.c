@@ -13,6 +13,7 @@
 #include "detect/metrics.h"
 #include "detect/plot.h"
 #include "detect/robust.h"
+#include "detect/score.h"
 #include "detect/spectral.h"
 #include "detect/train.h"
 #include "nn/checkpoint.h"
@@ -279,6 +280,25 @@ static json_t *clip_metrics(const float *z, const int *labels, const int *groups
     return o;
 }
 
+/* A metric of a metrics_to_json object: its value (ci = 0) or interval end (1, 2); NaN when null. */
+static double jmetric(const json_t *o, const char *key, int ci) {
+    const json_t *m = json_object_get(o, key);
+    const json_t *v = ci ? json_array_get(json_object_get(m, "ci95"), (size_t)ci - 1) : json_object_get(m, "value");
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* The clip-level row under a perturbation's frame-level row of the table. */
+static void print_clip_row(const json_t *c) {
+    if (!json_is_object(c)) return;
+    char label[32];
+    snprintf(label, sizeof label, " %lld clips", (long long)json_integer_value(json_object_get(c, "n")));
+    const json_t *t = json_object_get(c, "at_threshold");
+    printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", label, jmetric(c, "auc", 0),
+           jmetric(c, "auc", 1), jmetric(c, "auc", 2), jmetric(c, "ap", 0), jmetric(c, "eer", 0),
+           jmetric(c, "accuracy_at_0.5", 0), jmetric(c, "tpr_at_fpr_1pct", 0), jmetric(t, "accuracy", 0),
+           jmetric(t, "tpr", 0), jmetric(t, "fpr", 0));
+}
+
 static int detect_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *out = NULL, *split = NULL, *roc = NULL, *scores_out = NULL,
                *scores_in = NULL;
@@ -290,8 +310,9 @@ static int detect_eval(int argc, char **argv) {
         {"--out", SL_ARG_STR, &out, "FILE", "metrics JSON to write"},
         {"--split", SL_ARG_STR, &split, "NAME", "rows of labels.csv to evaluate (default test; all without labels.csv)"},
         {"--perturb", SL_ARG_LIST, &perturb, "SPEC",
-         "also evaluate under jpegQ resizeF blur:S noise:S, or standard (= jpeg75,jpeg50,resize0.5); several or "
-         "comma-separated; 'list' shows all (default: clean only)"},
+         "also evaluate under jpegQ (1..100) resizeF (0..1] blur:S noise:S h264:CRF (0..51, per labels.csv clip), or "
+         "standard (= jpeg75,jpeg50,resize0.5,h264:23,h264:40); several or comma-separated; 'list' shows all "
+         "(default: clean only)"},
         {"--boot", SL_ARG_INT, &boot, "N", "bootstrap replicates over identities (default 1000; 0 = none)", 0, 100000},
         {"--seed", SL_ARG_INT, &seed, "N", "seed of the bootstrap and of noise (default 1)", 0, 2147483647},
         {"--roc", SL_ARG_STR, &roc, "FILE", "write the ROC curves as SVG"},
@@ -302,7 +323,9 @@ static int detect_eval(int argc, char **argv) {
     };
     int r = sl_args_parse("detect eval", "--model FILE --data DIR --out FILE [--perturb SPEC...] [options]",
                           "Scores a dataset and writes AUC, AP, EER, accuracy and TPR at 1% / 0.1% FPR, each with a 95%\n"
-                          "bootstrap interval over identities (labels.csv column \"source\"), clean and under perturbations.",
+                          "bootstrap interval over identities (labels.csv column \"source\"), clean and under perturbations;\n"
+                          "when labels.csv names clips (column \"clip\"), also per clip (the mean logit of its frames): a\n"
+                          "\" N clips\" row under each perturbation and \"clip_level\" in the JSON.",
                           spec, argc, argv, NULL);
     if (r) {
         free(perturb.v);
@@ -330,7 +353,7 @@ static int detect_eval(int argc, char **argv) {
     }
     if (!model || !data || !out) rc = sl_usage_error("detect eval", "--model, --data and --out are required");
     else if (boot < 0 || boot > 100000) rc = sl_usage_error("detect eval", "--boot must be 0..100000");
-    for (int k = 0; !rc && k < perturb.n; k++) /* (per-clip kinds, H.264, will be applied per clip in the scoring loop) */
+    for (int k = 0; !rc && k < perturb.n; k++)
         if (robust_parse_list(perturb.v[k], ps, MAX_PERT + 1, &n_pert, &err)) rc = sl_usage_error("detect eval", "%s", err.msg);
     free(perturb.v);
     { /* one result per perturbation: drop repeats and "none" (the clean run is always first) */
@@ -380,27 +403,7 @@ static int detect_eval(int argc, char **argv) {
     int *clip_of = xmalloc((size_t)ds.n * sizeof *clip_of), n_clips = 0, has_clip = 0;
     for (int i = 0; i < ds.n; i++) has_clip |= ds.s[i].clip != NULL;
     if (has_clip) n_clips = detds_clips(&ds, clip_of);
-    SlRng rng;
-    sl_rng_seed(&rng, (uint64_t)seed);
-    SlProgress pr;
-    sl_progress_begin(&pr, "scoring", ds.n);
-    for (int i = 0; i < ds.n && !rc; i++) {
-        Image im;
-        if (image_load(ds.s[i].path, 3, &im, &err)) {
-            rc = fail("eval", &err);
-            break;
-        }
-        for (int k = 0; k < n_pert; k++) {
-            Image c = image_clone(&im);
-            SlRng pr_rng = sl_rng_fork(&rng, ((uint64_t)i << 6) | (uint64_t)k);
-            robust_apply(&c, &ps[k], &pr_rng);
-            scores[(size_t)k * ds.n + i] = det_model_logit(&dm, &c);
-            image_free(&c);
-        }
-        image_free(&im);
-        sl_progress_update(&pr, i + 1, NULL);
-    }
-    sl_progress_end(&pr, NULL);
+    if (det_score_dataset(&dm, &ds, ps, n_pert, (uint64_t)seed, 1, scores, &err)) rc = fail("eval", &err);
     json_t *root = json_object(), *results = json_object();
     PlotSeries *curves = xcalloc((size_t)n_pert, sizeof *curves);
     char (*names)[32] = xmalloc((size_t)n_pert * sizeof *names), (*legend)[64] = xmalloc((size_t)n_pert * sizeof *legend);
@@ -425,6 +428,7 @@ static int detect_eval(int argc, char **argv) {
             const MetricsPoint *p = &mr[k].point;
             printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", names[k], p->auc, mr[k].auc_ci.lo,
                    mr[k].auc_ci.hi, p->ap, p->eer, p->acc, p->tpr_at_fpr1, at.acc, at.tpr, at.fpr);
+            print_clip_row(json_object_get(jm, "clip_level"));
             snprintf(legend[k], sizeof legend[k], "%s (AUC %.3f)", names[k], p->auc);
             curves[k] = (PlotSeries){legend[k], mr[k].fpr, mr[k].tpr, mr[k].n_roc};
         }

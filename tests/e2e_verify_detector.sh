@@ -8,7 +8,9 @@
 # PNG, a swap model, a missing file) is a clear error. Detectors: spectral and a 4-step Meso-4 on a
 # self-blended dataset of 6 synthetic identities (a few seconds); samples from test_provenance --write.
 # The same models check `detect eval --perturb`: short forms, comma lists, "standard", "list", one
-# result per perturbation (repeats dropped) whose scores differ from the clean ones, H.264 refused.
+# result per perturbation (repeats dropped) whose scores differ from the clean ones; H.264 per clip
+# (the frames of a labels.csv clip encoded as one video score otherwise than each frame alone), a
+# CRF out of range refused, an unwritable temp directory a clear error.
 . "$(dirname "$0")/e2e.sh"
 TP="$(dirname "$SWAPLAB")/tests/test_provenance"
 [[ -x $TP ]] || TP="${BUILD:-build}/tests/test_provenance"
@@ -110,7 +112,7 @@ check_fails "a missing --detector file, exit 1" 1 "detector model: .*nope.safete
 check_fails "--detector without a value is a usage error" 2 "--detector needs a value" \
   "$SWAPLAB" verify "$S/clean.png" --detector
 # detect eval --perturb: forms, lists, one result per perturbation, applied before scoring
-check_fails "detect eval --perturb list names every kind and the H.264 seam" 0 "h264:CRF +\(not yet\)" \
+check_fails "detect eval --perturb list names every kind, H.264 too" 0 "h264:CRF +h264:23, crf40 +H.264 \(libx264" \
   "$SWAPLAB" detect eval --perturb list
 check "detect eval --perturb standard,blur1 --perturb jpeg75 none" "$SWAPLAB" detect eval --model "$T/spec.safetensors" \
   --data "$T/sbi" --out "$T/p.json" --perturb standard,blur1 --perturb jpeg75 none --boot 20 --scores "$T/p.csv"
@@ -118,18 +120,48 @@ check "metrics per perturbation, in order, repeats dropped; perturbed scores dif
   "$T/p.csv" <<'PYEOF'
 import csv, json, sys
 j = json.load(open(sys.argv[1]))
-assert list(j["results"]) == ["none", "jpeg:75", "jpeg:50", "resize:0.5", "blur:1"], list(j["results"])
+assert list(j["results"]) == ["none", "jpeg:75", "jpeg:50", "resize:0.5", "h264:23", "h264:40", "blur:1"], list(j["results"])
 for k, r in j["results"].items():
     assert r["n"] == 16 and r["auc"]["value"] is not None and "confusion" in r["at_threshold"], (k, r)
+    assert r["clip_level"]["n"] == 4, (k, r["clip_level"])
 by = {}
 for row in csv.DictReader(open(sys.argv[2])):
     by.setdefault(row["perturbation"], {})[row["path"]] = float(row["score"])
 assert set(by) == set(j["results"]), set(by)
-for k in ["jpeg:50", "resize:0.5", "blur:1"]:
+for k in ["jpeg:50", "resize:0.5", "blur:1", "h264:40"]:
     assert sum(abs(by[k][p] - by["none"][p]) > 1e-6 for p in by["none"]) >= 8, k
 PYEOF
-check_fails "--perturb h264:40 is refused until video clips exist (exit 2)" 2 "per-clip perturbation.*data/video" \
-  "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb h264:40
+# the same images without the clip column: H.264 encodes each image alone (an intra frame), so the
+# frames after the first of each clip score otherwise; clean scores are the same
+mkdir -p "$T/noclip" && ln -s "$T"/sbi/{train,val,test} "$T/noclip/"
+$PY -c 'import csv,sys; r=list(csv.reader(open(sys.argv[1]))); i=r[0].index("clip"); csv.writer(open(sys.argv[2],"w")).writerows([x[:i]+x[i+1:] for x in r])' \
+  "$T/sbi/labels.csv" "$T/noclip/labels.csv"
+check "detect eval --perturb crf40 with and without clips" bash -c '"$0" detect eval --model "$1" --data "$2/sbi" --out "$2/c.json" \
+  --perturb crf40 --boot 0 --scores "$2/c.csv" && "$0" detect eval --model "$1" --data "$2/noclip" --out "$2/n.json" \
+  --perturb crf40 --boot 0 --scores "$2/n.csv"' "$SWAPLAB" "$T/spec.safetensors" "$T"
+check "H.264 per clip: clip frames score otherwise than frames alone; clean scores equal; no clip level without clips" \
+  $PY - "$T" <<'PYEOF'
+import csv, json, os, sys
+T = sys.argv[1]
+def scores(name):
+    d = {}
+    for r in csv.DictReader(open(os.path.join(T, name))):
+        d[(r["perturbation"], r["path"].replace("/noclip/", "/sbi/"))] = float(r["score"])
+    return d
+c, n = scores("c.csv"), scores("n.csv")
+assert set(c) == set(n) and len(c) == 32, (len(c), len(n))
+assert all(c[k] == n[k] for k in c if k[0] == "none")
+frames = [k for k in c if k[0] == "h264:40"]
+assert sum(abs(c[k] - n[k]) > 1e-6 for k in frames) >= 4, [(c[k], n[k]) for k in frames]
+assert "clip_level" in json.load(open(os.path.join(T, "c.json")))["results"]["h264:40"]
+assert "clip_level" not in json.load(open(os.path.join(T, "n.json")))["results"]["h264:40"]
+PYEOF
+check_fails "detect eval prints a clip-level row under each perturbation" 0 "^ 4 clips +[01]\.[0-9]{4} \[" \
+  "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb h264:40 --boot 0
+check_fails "--perturb h264:52 is refused (exit 2)" 2 "H.264 CRF must be an integer 0..51" \
+  "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb h264:52
+check_fails "H.264 with no writable temp directory: exit 1 naming the clip" 1 "H.264 at CRF 23 of clip .*temp directory" \
+  env TMPDIR="$T/nope" "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb h264:23
 check_fails "--perturb jpeg101 is refused (exit 2)" 2 "JPEG quality must be an integer 1..100" \
   "$SWAPLAB" detect eval --model "$T/spec.safetensors" --data "$T/sbi" --out "$T/x.json" --perturb jpeg101
 summary e2e_verify_detector

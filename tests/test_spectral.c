@@ -298,26 +298,27 @@ static void t_robust(void) {
     CHECK(robust_parse("blur:x", &s, &err) == -1 && strstr(err.msg, "not a number"));
     CHECK(robust_parse("sharpen:1", &s, &err) == -1 && strstr(err.msg, "unknown"));
     CHECK(robust_parse("noise", &s, &err) == -1);
-    /* short forms, lists, "standard", and the H.264 seam */
+    /* short forms, lists, "standard", H.264 */
     CHECK(robust_parse("jpeg50", &s, &err) == 0 && s.kind == ROBUST_JPEG && s.value == 50);
     CHECK(robust_parse("resize0.5", &s, &err) == 0 && s.kind == ROBUST_RESIZE && s.value == 0.5);
     CHECK(robust_parse("noise5", &s, &err) == 0 && s.kind == ROBUST_NOISE && s.value == 5);
     CHECK(robust_parse("jpeg101", &s, &err) == -1 && strstr(err.msg, "1..100"));
     CHECK(robust_parse("jpeg", &s, &err) == -1 && robust_parse("jpeg:", &s, &err) == -1);
-    CHECK(robust_parse("h264:40", &s, &err) == -1 && strstr(err.msg, "per-clip") && strstr(err.msg, "data/video"));
-    CHECK(robust_parse("crf23", &s, &err) == -1 && strstr(err.msg, "per-clip"));
+    CHECK(robust_parse("h264:40", &s, &err) == 0 && s.kind == ROBUST_H264 && s.value == 40); /* more: test_robust */
+    CHECK(robust_parse("crf23", &s, &err) == 0 && s.kind == ROBUST_H264 && s.value == 23);
     CHECK(robust_parse("h264:60", &s, &err) == -1 && strstr(err.msg, "0..51"));
-    RobustSpec l[4];
+    RobustSpec l[6];
     int nl = 0;
-    CHECK(robust_parse_list("standard", l, 4, &nl, &err) == 0 && nl == 3);
+    CHECK(robust_parse_list("standard", l, 6, &nl, &err) == 0 && nl == 5);
     CHECK(l[0].kind == ROBUST_JPEG && l[0].value == 75 && l[1].value == 50 && l[2].kind == ROBUST_RESIZE && l[2].value == 0.5);
-    CHECK(robust_parse_list("blur:1", l, 4, &nl, &err) == 0 && nl == 4 && l[3].kind == ROBUST_BLUR);
-    CHECK(robust_parse_list("jpeg75", l, 4, &nl, &err) == -1 && strstr(err.msg, "more than 4")); /* full */
+    CHECK(l[3].kind == ROBUST_H264 && l[3].value == 23 && l[4].kind == ROBUST_H264 && l[4].value == 40);
+    CHECK(robust_parse_list("blur:1", l, 6, &nl, &err) == 0 && nl == 6 && l[5].kind == ROBUST_BLUR);
+    CHECK(robust_parse_list("jpeg75", l, 6, &nl, &err) == -1 && strstr(err.msg, "more than 6")); /* full */
     nl = 0;
-    CHECK(robust_parse_list("jpeg75,resize0.5", l, 4, &nl, &err) == 0 && nl == 2 && l[1].kind == ROBUST_RESIZE);
-    CHECK(robust_parse_list("jpeg75,", l, 4, &nl, &err) == -1 && strstr(err.msg, "empty"));
+    CHECK(robust_parse_list("jpeg75,resize0.5", l, 6, &nl, &err) == 0 && nl == 2 && l[1].kind == ROBUST_RESIZE);
+    CHECK(robust_parse_list("jpeg75,", l, 6, &nl, &err) == -1 && strstr(err.msg, "empty"));
     nl = 0;
-    CHECK(robust_parse_list("jpeg75,sharpen2", l, 4, &nl, &err) == -1 && strstr(err.msg, "unknown"));
+    CHECK(robust_parse_list("jpeg75,sharpen2", l, 6, &nl, &err) == -1 && strstr(err.msg, "unknown"));
     CHECK(strstr(robust_list_text(), "standard") && strstr(robust_list_text(), "h264:CRF"));
     /* Wang et al. augmentation: each of blur and JPEG with p = 0.5, so ~1/4 of images untouched */
     SlRng w1, w2;
