@@ -22,7 +22,7 @@
 
 /* An output a rank made and staged (ranks > 1): its final and staged paths, and its log entry. */
 typedef struct {
-    int face, kind; /* kind 0: the frame, 1: the --raw decoded face (the one-process log order) */
+    int face, kind; /* kind 0: the frame, 1: the --raw decoded face (the one-process log order), 2: the mask */
     char *final, *staged;
     char *entry;    /* NULL: not logged */
     char *ledger_dir;
@@ -46,6 +46,19 @@ typedef struct {
     SlProgress *prog;
 } SwapOut;
 
+static void add_staged(SwapOut *so, int face, int kind, const char *final, const char *staged, ProvOutput *po) {
+    if (so->nstaged == so->cap) {
+        so->cap = so->cap ? 2 * so->cap : 64;
+        so->staged = xrealloc(so->staged, sizeof *so->staged * (size_t)so->cap);
+    }
+    Staged *s = &so->staged[so->nstaged++];
+    s->face = face, s->kind = kind;
+    s->final = xstrdup(final), s->staged = xstrdup(staged);
+    s->entry = po ? po->entry : NULL;
+    if (po) po->entry = NULL;
+    s->ledger_dir = xstrdup(po ? po->ledger_dir : "");
+}
+
 /* One provenance output: written at once (one process), or made, staged under a hidden name and
  * its log entry kept for rank 0 (ranks). */
 static int put_output(SwapOut *so, const char *dir, const char *name, int face, int kind, const Image *im,
@@ -58,36 +71,35 @@ static int put_output(SwapOut *so, const char *dir, const char *name, int face, 
     char staged[SL_PATH_MAX];
     sl_snprintf(staged, sizeof staged, "%s/.%s" STAGED_SUFFIX, dir, name);
     int r = sl_write_atomic(staged, po.bytes, po.len, err);
-    if (!r) {
-        if (so->nstaged == so->cap) {
-            so->cap = so->cap ? 2 * so->cap : 64;
-            so->staged = xrealloc(so->staged, sizeof *so->staged * (size_t)so->cap);
-        }
-        Staged *s = &so->staged[so->nstaged++];
-        s->face = face, s->kind = kind;
-        s->final = xstrdup(path), s->staged = xstrdup(staged);
-        s->entry = po.entry, po.entry = NULL;
-        s->ledger_dir = xstrdup(po.ledger_dir);
-    }
+    if (!r) add_staged(so, face, kind, path, staged, &po);
     prov_output_free(&po);
     return r;
+}
+
+/* The blend mask (no provenance, not logged): written at once, or staged with the face's outputs
+ * (ranks), so that a failed job moves nothing into place. */
+static int put_mask(SwapOut *so, const char *name, int face, const Image *mask, SlErr *err) {
+    char path[SL_PATH_MAX], staged[SL_PATH_MAX];
+    PngText t = {"Description", "swaplab swap blend mask (not a face; 255 = swapped face)"};
+    sl_path_join(path, sizeof path, so->maskdir, name);
+    if (!so->stage) return image_save_png(path, mask, &t, 1, err);
+    sl_snprintf(staged, sizeof staged, "%s/.%s" STAGED_SUFFIX, so->maskdir, name);
+    if (image_save_png(staged, mask, &t, 1, err)) return -1;
+    add_staged(so, face, 2, path, staged, NULL);
+    return 0;
 }
 
 /* DIR/<pair>/NNNNNN.png with provenance, and with --raw the decoded face and the blend mask. */
 static int write_output(int i, SwapResult *res, void *user, SlErr *err) {
     SwapOut *so = user;
-    char name[32], path[SL_PATH_MAX];
+    char name[32];
     so->iters += res->iters;
     ProvenanceInfo pi;
     swap_provenance(&pi, so->run, so->g, so->m, &so->a->o, so->fs->faces[i].source, so->a->with_label);
     snprintf(name, sizeof name, "%06d.png", i);
     int w = put_output(so, so->pdir, name, i, 0, &res->frame, &pi, err);
     if (!w && so->a->raw) w = put_output(so, so->rawdir, name, i, 1, &res->raw, &pi, err);
-    if (!w && so->a->raw) {
-        sl_path_join(path, sizeof path, so->maskdir, name);
-        PngText t = {"Description", "swaplab swap blend mask (not a face; 255 = swapped face)"};
-        w = image_save_png(path, &res->mask, &t, 1, err);
-    }
+    if (!w && so->a->raw) w = put_mask(so, name, i, &res->mask, err);
     if (w) return -1;
     so->faces[so->written++] = i;
     sl_progress_update(so->prog, so->written, NULL);
@@ -347,7 +359,7 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
             break;
         }
         unlink(probe);
-        if (rank0 && many) remove_stale_staged(pdir), remove_stale_staged(rawdir);
+        if (rank0 && many) remove_stale_staged(pdir), remove_stale_staged(rawdir), remove_stale_staged(maskdir);
         ok = 1;
     } while (0);
     if (ranks_ok(mpi, ok, err)) goto done;

@@ -192,7 +192,7 @@ int sl_mpi_agree(SlMpi *m, const char *what, const char *text, SlErr *err) {
         size_t k = 0;
         while (a[k] && a[k] == b[k]) k++;
         while (k > 0 && a[k - 1] != ' ') k--;
-        rc = sl_fail(err, "rank %d's %s differ from rank 0's: '%.80s' against '%.80s'; give every rank the same command "
+        rc = sl_fail(err, "rank %d's %s differ from rank 0's: '%.120s' against '%.120s'; give every rank the same command "
                      "line and the same files", r, what, b + k, a + k);
     }
     free(all);
