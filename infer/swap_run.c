@@ -19,6 +19,16 @@
 #include "util/progress.h"
 
 #define STAGED_SUFFIX ".unlogged"
+/* Batches per rank between two log-and-rename rounds (ranks > 1): bounds the entries rank 0 holds
+ * and what a failing rank discards (the rounds before stay logged and in place, as the faces a
+ * failing single process had written). $SWAPLAB_SWAP_ROUND overrides it (tests: 1). */
+#define ROUND_BATCHES 32
+
+static int round_batches(void) {
+    const char *v = getenv("SWAPLAB_SWAP_ROUND");
+    int k = v && *v ? atoi(v) : 0;
+    return k >= 1 && k <= 1 << 20 ? k : ROUND_BATCHES;
+}
 
 /* An output a rank made and staged (ranks > 1): its final and staged paths, and its log entry. */
 typedef struct {
@@ -364,45 +374,48 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
     } while (0);
     if (ranks_ok(mpi, ok, err)) goto done;
 
-    /* 3. this rank's batches: k % size == rank */
+    /* 3. this rank's batches, k % size == rank, in rounds of ROUND_BATCHES batches per rank; after each
+     * round rank 0 logs the round's outputs in the one-process order and every rank moves its own
+     * into place (one round, and no staging, in one process) */
     char title[320];
     snprintf(title, sizeof title, "swap %s -> %s%s", g.from.subject, g.to.subject, many ? " (this rank)" : "");
-    idx = xmalloc(sizeof(int) * (size_t)n);
+    const int nbatch = (n + SWAP_BATCH - 1) / SWAP_BATCH, per_round = many ? round_batches() * mpi->size : nbatch;
     int mine = 0;
-    for (int b = mpi->rank; b * SWAP_BATCH < n; b += mpi->size)
-        for (int i = b * SWAP_BATCH; i < n && i < (b + 1) * SWAP_BATCH; i++) idx[mine++] = i;
+    for (int b = mpi->rank; b < nbatch; b += mpi->size) mine += (b + 1) * SWAP_BATCH <= n ? SWAP_BATCH : n - b * SWAP_BATCH;
+    idx = xmalloc(sizeof(int) * (size_t)(mine ? mine : 1));
     sl_progress_begin(&prog, title, mine);
     prog_on = 1;
     double t0 = sl_now();
     so = (SwapOut){.a = a, .run = &run, .g = &g, .m = m, .fs = &fs, .key = &key, .pdir = pdir, .rawdir = rawdir,
                    .maskdir = maskdir, .stage = many, .faces = xmalloc(sizeof(int) * (size_t)(mine ? mine : 1)),
                    .prog = &prog};
-    ok = swap_faces(m, &ctx, g.target, &fs, idx, mine, &a->o, write_output, NULL, &so, err) == 0;
-    if (ok) {
-        double secs = sl_now() - t0;
-        char done_text[400];
-        snprintf(done_text, sizeof done_text, "%d faces in %.1f s (%.2f frames/s)%s", mine, secs,
-                 secs > 0 ? mine / secs : 0, many ? " on this rank" : "");
-        sl_progress_end(&prog, done_text);
-        prog_on = 0;
-    }
-    if (ranks_ok(mpi, ok, err)) goto done;
-
-    /* 4. ranks: rank 0 logs every output in the one-process order, then each rank moves its own into place */
-    if (many) {
+    for (int r0 = 0; r0 < nbatch; r0 += per_round) {
+        int k = 0;
+        for (int b = r0 + mpi->rank; b < r0 + per_round && b < nbatch; b += mpi->size)
+            for (int i = b * SWAP_BATCH; i < n && i < (b + 1) * SWAP_BATCH; i++) idx[k++] = i;
+        ok = k == 0 || swap_faces(m, &ctx, g.target, &fs, idx, k, &a->o, write_output, NULL, &so, err) == 0;
+        if (ranks_ok(mpi, ok, err)) goto done;
+        if (!many) continue;
         ok = log_all(mpi, &so, err) == 0;
         sl_mpi_bcast(mpi, &ok, sizeof ok, 0);
         if (!ok) {
             if (!rank0) err->msg[0] = 0;
             goto done;
         }
-        ok = 1;
-        for (int k = 0; k < so.nstaged && ok; k++)
-            if (rename(so.staged[k].staged, so.staged[k].final))
-                ok = 0, sl_fail(err, "%s: cannot move it into place (%s) after it was logged", so.staged[k].final,
+        for (int q = 0; q < so.nstaged && ok; q++)
+            if (rename(so.staged[q].staged, so.staged[q].final))
+                ok = 0, sl_fail(err, "%s: cannot move it into place (%s) after it was logged", so.staged[q].final,
                                 strerror(errno));
         if (ok) free_staged(&so, 0);
         if (ranks_ok(mpi, ok, err)) goto done;
+    }
+    {
+        double secs = sl_now() - t0;
+        char done_text[400];
+        snprintf(done_text, sizeof done_text, "%d faces in %.1f s (%.2f frames/s)%s", mine, secs,
+                 secs > 0 ? mine / secs : 0, many ? " on this rank" : "");
+        sl_progress_end(&prog, done_text);
+        prog_on = 0;
     }
 
     /* 5. rank 0: the summary, from every rank's faces and Poisson iterations */

@@ -6,15 +6,16 @@
  * Ranks. Rank r of R swaps the batches k (SWAP_BATCH consecutive faces each) with k % R == r, so
  * every face goes through the model in the very batch one process would use, and writes its own
  * outputs (one file per face: no two ranks write the same file). An output is logged before it
- * exists: a rank stages its files as hidden .NNNNNN.png.unlogged; when every rank has finished,
- * rank 0 appends all entries to the transparency log in the one-process order (face by face,
- * frame then --raw face) and only then does each rank rename its staged files into place. Rank 0
+ * exists: a rank stages its files as hidden .NNNNNN.png.unlogged; after every round of 32 batches
+ * per rank ($SWAPLAB_SWAP_ROUND), rank 0 appends the round's entries to the transparency log in the
+ * one-process order (face by face, frame then --raw face) and only then does each rank rename its
+ * staged files into place. Rank 0
  * alone takes the output folder's lock and writes swap.json, from every rank's gathered counts.
  * The result equals the one-process result: the same files, the same pixels and records except
  * their timestamps, the log's entries in the same order. Every rank runs the consent gate itself;
  * ranks whose options, model, face sets or consent manifests differ from rank 0's are refused
- * (naming the rank), and a rank that fails ends the job with its message, nothing logged or
- * moved into place. */
+ * (naming the rank), and a rank that fails ends the job with its message, nothing of the round
+ * logged or moved into place. */
 #ifndef SL_SWAP_RUN_H
 #define SL_SWAP_RUN_H
 

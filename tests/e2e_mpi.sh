@@ -152,18 +152,23 @@ print("%d files, %d log entries alike" % (len(f1), len(e1)))
 PYEOF
 same_swap() { $PY "$T/same_swap.py" "$@"; }
 export SWAPLAB_KEY=$T/lab.key SWAPLAB_REVOCATIONS=$T/no-revocations.json
-SW=(swap --model "$T/one" --from "$A" --to synth-0002 --threads 1 --raw)
-check "swap, 1 process (12 faces, --raw)" env SWAPLAB_LEDGER="$T/log1" "$SWAPLAB" "${SW[@]}" --out "$T/sw1"
-check "swap, 2 ranks (batches of 8 faces shared out)" bash -c '"${@}" >"$0" 2>&1' "$T/sw2.out" env SWAPLAB_LEDGER="$T/log2" \
-  "${MPIRUN[@]}" -x SWAPLAB_KEY -x SWAPLAB_REVOCATIONS -x SWAPLAB_LEDGER -np 2 "$SWAPLAB" "${SW[@]}" --out "$T/sw2"
+# 40 faces = 5 batches of 8; with SWAPLAB_SWAP_ROUND=1 the 2 ranks log and rename after every 2
+# batches: 3 rounds, rank 1 idle in the last
+"$SWAPLAB" synth --out "$T/big" --identities 1 --frames 40 --size 96 --crop 64 --seed 11 >/dev/null 2>&1
+SW=(swap --model "$T/one" --from "$T/big/synth-0001" --to synth-0002 --threads 1 --raw)
+check "swap, 1 process (40 faces, --raw)" env SWAPLAB_LEDGER="$T/log1" "$SWAPLAB" "${SW[@]}" --out "$T/sw1"
+check "swap, 2 ranks (batches of 8 faces shared out, 3 rounds)" bash -c '"${@}" >"$0" 2>&1' "$T/sw2.out" \
+  env SWAPLAB_LEDGER="$T/log2" SWAPLAB_SWAP_ROUND=1 "${MPIRUN[@]}" -x SWAPLAB_KEY -x SWAPLAB_REVOCATIONS -x SWAPLAB_LEDGER \
+  -x SWAPLAB_SWAP_ROUND -np 2 "$SWAPLAB" "${SW[@]}" --out "$T/sw2"
 P=synth-0001_to_synth-0002
 check "... the same outputs, summary and log order as 1 process (time stamps aside)" \
   same_swap "$T/sw1/$P" "$T/sw2/$P" "$T/log1" "$T/log2"
-check "... one summary line, and swap.json says 2 ranks" bash -c "test \$(grep -c '^swaplab swap: 12 faces' '$T/sw2.out') = 1 && \
+check "... one summary line, and swap.json says 2 ranks" bash -c "test \$(grep -c '^swaplab swap: 40 faces' '$T/sw2.out') = 1 && \
   $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))[\"ranks\"] == 2' '$T/sw2/$P/swap.json'"
 check "... nothing staged left behind" bash -c "! ls -a '$T/sw2/$P' '$T/sw2/$P/raw' | grep -q unlogged"
 check "the comparison sees a change of pixels (1 process, --detail 0.5)" bash -c "SWAPLAB_LEDGER='$T/log3' '$SWAPLAB' \
-  ${SW[*]} --detail 0.5 --out '$T/sw3' && ! $PY '$T/same_swap.py' '$T/sw1/$P' '$T/sw3/$P' '$T/log1' '$T/log3'"
+  ${SW[*]} --detail 0.5 --out '$T/sw3' && ! $PY '$T/same_swap.py' '$T/sw1/$P' '$T/sw3/$P' '$T/log1' '$T/log3' 2>/dev/null"
+SW=(swap --model "$T/one" --from "$A" --to synth-0002 --threads 1 --raw)
 check_fails "swap options that differ across ranks are refused, naming the rank" 1 "rank 1's options differ from rank 0's: 'detail=0.5" \
   "${MPIRUN[@]}" -np 1 "$SWAPLAB" "${SW[@]}" --out "$T/swm" : -np 1 "$SWAPLAB" "${SW[@]}" --out "$T/swm" --detail 0.5
 # the same command line in another working directory: rank 1's relative --from is another copy of A
