@@ -327,7 +327,16 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
     SwapOut so = {0};
     int *idx = NULL, *all_faces = NULL;
 
-    /* 1. every rank: the consent gate, the data, the key, the device */
+    /* 1. every rank: the consent gate, the data, the key, the device. Under a launcher rank 0 loads
+     * the key first: the default per-user key is made on first use, and every rank must sign with
+     * the same one */
+    SlErr key_err = {{0}};
+    int key_ok = 1;
+    if (many) {
+        if (rank0) key_ok = provenance_load_key(a->key_path, &key, &key_err) == 0;
+        sl_mpi_count_failed(mpi, 1); /* a barrier */
+        if (!rank0) key_ok = provenance_load_key(a->key_path, &key, &key_err) == 0;
+    }
     do {
         if (consent_policy_select(a->policy, err)) break;
         if (!(m = run_load_model(a->model, &run, err))) break;
@@ -341,7 +350,11 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
             break;
         }
         if (swap_check_frames(&fs, n, err)) break;
-        if (provenance_load_key(a->key_path, &key, err)) break;
+        if (many && !key_ok) {
+            *err = key_err;
+            break;
+        }
+        if (!many && provenance_load_key(a->key_path, &key, err)) break;
         nn_ctx_init(&ctx, a->threads, 1);
         if (nn_device_select(&ctx, a->device, err)) break;
         dev = 1;
