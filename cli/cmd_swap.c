@@ -12,12 +12,13 @@
 #include "data/video.h"
 #include "infer/provenance.h"
 #include "infer/swap.h"
+#include "infer/swap_run.h"
 #include "infer/swap_video.h"
 #include "nn/device.h"
 #include "model/run.h"
 #include "util/args.h"
 #include "util/fs.h"
-#include "util/lock.h"
+#include "util/mpi.h"
 #include "util/progress.h"
 
 
@@ -48,6 +49,11 @@ static const char *ABOUT =
     "(and DIR/swap.json, the newest run into DIR). The provenance record, its XMP text and swaplab\n"
     "verify name --to the source and the subject of --from the target.\n"
     "\n"
+    "Ranks: `mpirun -np N swaplab swap ...` (an MPI build) shares the faces out over the ranks in batches\n"
+    "of 8; every output is logged by rank 0 in the one-process order before it is moved into place, and\n"
+    "the result equals one process's, with one swap.json (\"ranks\": N). Ranks whose options, model,\n"
+    "face sets or consent differ are refused. With --in, rank 0 swaps the clip (docs/SCALE.md).\n"
+    "\n"
     "Video: --in CLIP --out OUT.mp4 swaps every frame of the clip in which the face is found (tracked:\n"
     "detection every 5 frames or when lost, landmarks every frame, One-Euro smoothed) and passes the\n"
     "others through; --from must be the face set `swaplab extract` made from this very clip (its\n"
@@ -56,53 +62,6 @@ static const char *ABOUT =
     "over --colour-smooth seconds so the face does not flicker; H.264 at --crf; the audio is copied\n"
     "unchanged. Every frame gets the watermark and (unless --label none) the visible label; the MP4\n"
     "carries the signed record and XMP (swaplab verify OUT.mp4). Written atomically.";
-
-/* What each composited face needs to be written (swap_faces' callback). */
-typedef struct {
-    const RunInfo *run;
-    const SwapGate *g;
-    SwapModel *m;
-    const SwapOptions *o;
-    const FaceSet *fs;
-    const SlKeypair *key;
-    int with_label, raw;
-    const char *pdir, *rawdir, *maskdir;
-    json_t *outputs;
-    SlProgress *prog;
-    long iters;
-    int written;
-} SwapOut;
-
-/* DIR/<pair>/NNNNNN.png with provenance, and with --raw the decoded face and the blend mask. */
-static int write_output(int i, SwapResult *res, void *user, SlErr *err) {
-    SwapOut *so = user;
-    char name[32], path[SL_PATH_MAX];
-    so->iters += res->iters;
-    ProvenanceInfo pi;
-    swap_provenance(&pi, so->run, so->g, so->m, so->o, so->fs->faces[i].source, so->with_label);
-    snprintf(name, sizeof name, "%06d.png", i);
-    sl_path_join(path, sizeof path, so->pdir, name);
-    int w = provenance_write_png(path, &res->frame, &pi, so->key, err);
-    if (!w && so->raw) {
-        sl_path_join(path, sizeof path, so->rawdir, name);
-        w = provenance_write_png(path, &res->raw, &pi, so->key, err);
-    }
-    if (!w && so->raw) {
-        sl_path_join(path, sizeof path, so->maskdir, name);
-        PngText t = {"Description", "swaplab swap blend mask (not a face; 255 = swapped face)"};
-        w = image_save_png(path, &res->mask, &t, 1, err);
-    }
-    if (w) return -1;
-    json_array_append_new(so->outputs,
-                          json_pack("{s:i,s:s,s:s}", "face", i, "input", so->fs->faces[i].source, "output", name));
-    sl_progress_update(so->prog, ++so->written, NULL);
-    return 0;
-}
-
-static json_t *side_json(const ConsentInfo *ci, const char *dir) {
-    return json_pack("{s:s,s:s,s:s,s:s}", "subject", ci->subject, "kind", ci->kind, "consent_sha256", ci->digest,
-                     "faceset", dir);
-}
 
 /* `swap --in CLIP`: the consent gate, the clip bound to the --from face set by its digest, then
  * the video pipeline (infer/swap_video.h). */
@@ -213,125 +172,31 @@ int cmd_swap(int argc, char **argv) {
     if (in_clip) {
         if (raw) return sl_usage_error("swap", "--raw is for face sets, not --in CLIP");
         if (!video_is_video_path(out)) return sl_usage_error("swap", "with --in, --out must name a video file (.mp4, .mov or .mkv), not '%s'", out);
+        /* one clip per call: under an MPI launcher rank 0 swaps it, the other ranks would write the same file */
+        if (sl_mpi_launched_rank() > 0) {
+            fprintf(stderr, "swaplab swap: rank %d of %d: one clip per call, swapped by rank 0; nothing to do here\n",
+                    sl_mpi_launched_rank(), sl_mpi_launched_size());
+            return 0;
+        }
         return swap_clip(model, from, to, to_faceset, revocations, policy, in_clip, out, &o, with_label, key_path, device, threads,
                          crf, colour_smooth, limit);
     }
 
-    int rc = 1, fs_loaded = 0, dev = 0;
-    SlLock lock = {.fd = -1};
-    FaceSet fs;
-    RunInfo run;
-    SwapGate g;
-    NnCtx ctx;
-    json_t *outputs = NULL;
-    SwapModel *m = NULL;
-    if (consent_policy_select(policy, &err)) goto fail;
-    m = run_load_model(model, &run, &err);
-    if (!m) goto fail;
-    if (swap_gate(&run, from, to, to_faceset, revocations, &g, &err)) goto fail;
-    if (faceset_load(from, &fs, &err)) goto fail;
-    fs_loaded = 1;
-    if (swap_check_sizes(m, &fs, &err)) goto fail;
-    int n = limit > 0 && limit < fs.n ? limit : fs.n;
-    if (n == 0) {
-        sl_fail(&err, "%s: the face set has no faces", from);
-        goto fail;
+    SwapRunArgs ra = {.model = model, .from = from, .to = to, .out = out, .to_faceset = to_faceset,
+                      .revocations = revocations, .policy = policy, .key_path = key_path, .device = device, .o = o,
+                      .with_label = with_label, .raw = raw, .limit = limit, .threads = threads};
+    SlMpi mpi; /* under an MPI launcher the ranks share the faces out (infer/swap_run.h) */
+    if (sl_mpi_init(&mpi, &err)) {
+        fprintf(stderr, "swaplab swap: %s\n", err.msg);
+        return 1;
     }
-    if (swap_check_frames(&fs, n, &err)) goto fail;
-    SlKeypair key;
-    if (provenance_load_key(key_path, &key, &err)) goto fail;
-    nn_ctx_init(&ctx, threads, 1);
-    if (nn_device_select(&ctx, device, &err)) goto fail;
-    dev = 1;
-
-    char pair[300], pdir[SL_PATH_MAX], rawdir[SL_PATH_MAX], maskdir[SL_PATH_MAX], path[SL_PATH_MAX], probe[SL_PATH_MAX];
-    snprintf(pair, sizeof pair, "%s_to_%s", g.from.subject, g.to.subject);
-    sl_path_join(pdir, sizeof pdir, out, pair);
-    sl_path_join(rawdir, sizeof rawdir, pdir, "raw");
-    sl_path_join(maskdir, sizeof maskdir, pdir, "mask");
-    if (sl_mkdirs(pdir, &err) || (raw && (sl_mkdirs(rawdir, &err) || sl_mkdirs(maskdir, &err)))) {
-        sl_failctx(&err, "cannot create the output directory");
-        goto fail;
-    }
-    if (sl_lock_dir(&lock, pdir, "swaplab swap", &err)) goto fail;
-    sl_snprintf(probe, sizeof probe, "%s/.swaplab-write-test.%ld", pdir, (long)getpid());
-    if (sl_write_atomic(probe, "", 0, &err)) {
-        sl_failctx(&err, "the output directory is not writable");
-        goto fail;
-    }
-    unlink(probe);
-
-    outputs = json_array();
-    SlProgress prog;
-    char title[320];
-    snprintf(title, sizeof title, "swap %s -> %s", g.from.subject, g.to.subject);
-    sl_progress_begin(&prog, title, n);
-    double t0 = sl_now();
-    int *idx = xmalloc(sizeof(int) * (size_t)n);
-    for (int i = 0; i < n; i++) idx[i] = i;
-    SwapOut so = {&run, &g, m, &o, &fs, &key, with_label, raw, pdir, rawdir, maskdir, outputs, &prog, 0, 0};
-    int sr = swap_faces(m, &ctx, g.target, &fs, idx, n, &o, write_output, NULL, &so, &err);
-    free(idx);
-    if (sr) goto fail_prog;
-    long iters = so.iters;
-    double secs = sl_now() - t0;
-    char summary[400];
-    snprintf(summary, sizeof summary, "%d faces in %.1f s (%.2f frames/s)", n, secs, secs > 0 ? n / secs : 0);
-    sl_progress_end(&prog, summary);
-
-    char when[32];
-    sl_utc_iso8601(when);
-    json_t *j = json_object();
-    json_object_set_new(j, "tool", json_string("swaplab swap"));
-    json_object_set_new(j, "version", json_string(SL_VERSION));
-    json_object_set_new(j, "created", json_string(when));
-    json_object_set_new(j, "model", json_string(run.model_path));
-    json_object_set_new(j, "model_sha256", json_string(run.sha256));
-    json_object_set_new(j, "model_step", json_integer(run.step));
-    json_object_set_new(j, "preset", json_string(m->arch.preset));
-    json_object_set_new(j, "from", side_json(&g.from, g.from_dir));
-    json_object_set_new(j, "to", side_json(&g.to, g.to_dir));
-    json_object_set_new(j, "settings", json_pack("{s:s,s:s,s:s,s:f,s:s,s:b,s:i}", "mask", o.mask_str, "colour",
-                                                 colour_mode_name(o.colour), "blend", o.blend_str, "detail",
-                                                 (double)o.detail, "label",
-                                                 with_label ? "visible" : "none", "raw", raw, "limit", limit));
-    json_object_set_new(j, "directory", json_string(pair));
-    json_object_set_new(j, "count", json_integer(n));
-    json_object_set_new(j, "seconds", json_real(secs));
-    json_object_set_new(j, "frames_per_s", json_real(secs > 0 ? n / secs : 0));
-    if (o.blend == SWAP_BLEND_POISSON) json_object_set_new(j, "poisson_mean_iterations", json_real((double)iters / n));
-    json_object_set_new(j, "outputs", outputs);
-    outputs = NULL;
-    /* DIR/<pair>/swap.json describes this pair for good ("directory": "." — itself); DIR/swap.json,
-     * the newest swap into DIR, is overwritten when another pair is swapped into the same DIR */
-    json_object_set_new(j, "directory", json_string("."));
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    sl_path_join(path, sizeof path, pdir, "swap.json");
-    int w = sl_write_atomic(path, s, strlen(s), &err);
-    free(s);
-    json_object_set_new(j, "directory", json_string(pair));
-    s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    sl_path_join(path, sizeof path, out, "swap.json");
-    if (!w) w = sl_write_atomic(path, s, strlen(s), &err);
-    free(s);
-    if (w) goto fail;
-    printf("swaplab swap: %d faces of %s with the face of %s -> %s (%.2f frames/s); summary %s\n", n, g.from.subject,
-           g.to.subject, pdir, secs > 0 ? n / secs : 0, path);
-    rc = 0;
-    goto done;
-fail_prog:
-    sl_progress_end(&prog, "stopped");
-fail:
-    fprintf(stderr, "swaplab swap: %s\n", err.msg);
-done:
-    sl_unlock(&lock);
-    json_decref(outputs);
-    if (dev) {
-        if (m) nn_model_release_device(&m->model, &ctx);
-        nn_device_release(&ctx);
-    }
-    if (fs_loaded) faceset_free(&fs);
-    swap_model_free(m);
-    return rc;
+    SwapRunStats st;
+    int rc = swap_run(&mpi, &ra, &st, &err);
+    if (rc && err.msg[0]) fprintf(stderr, "swaplab swap: %s\n", err.msg);
+    if (!rc && mpi.rank == 0)
+        printf("swaplab swap: %d faces of %s with the face of %s -> %s (%.2f frames/s%s); summary %s\n", st.count,
+               st.from_subject, st.to_subject, st.pair_dir, st.seconds > 0 ? st.count / st.seconds : 0,
+               st.ranks > 1 ? ", all ranks" : "", st.summary);
+    sl_mpi_finalize(&mpi);
+    return rc ? 1 : 0;
 }

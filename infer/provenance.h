@@ -73,6 +73,21 @@ void provenance_pixel_hash(const Image *rgb, char hex[65]);
 int provenance_write_png(const char *path, const Image *rgb, const ProvenanceInfo *info,
                          const SlKeypair *key, SlErr *err);
 
+/* The same in two halves, for writers that log in an order of their own (the ranks of an MPI job,
+ * whose rank 0 appends every rank's entries in the one-process order): the file's bytes and, when
+ * info->ledger logs it, the log folder and the entry's text, made but neither logged nor written.
+ * The caller appends out->entry to out->ledger_dir (ledger_append) before it writes out->bytes to
+ * path; prov_output_free then. */
+typedef struct {
+    uint8_t *bytes;
+    size_t len;
+    char *entry;                  /* NULL: the output is not logged */
+    char ledger_dir[SL_PATH_MAX];
+} ProvOutput;
+int provenance_make_png(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                        ProvOutput *out, SlErr *err);
+void prov_output_free(ProvOutput *o);
+
 /* The same as a JPEG (quality 1..100): label, watermark, XMP (APP1) and the C2PA manifest (APP11)
  * when key carries a certificate. JPEG has no place for the iTXt record and its signature: the
  * C2PA claim signature is the JPEG's signature. */

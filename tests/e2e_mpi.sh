@@ -3,7 +3,9 @@
 # machine (mpirun --oversubscribe): 2 ranks give the one-process model within float tolerance; a run
 # resumes with another rank count; mismatched options or consent states across ranks are refused
 # naming the rank; a rank killed mid-run ends the job with a message and an intact checkpoint;
-# `synth` shared out over 2 ranks writes the same bytes as one process (composites and cartoons).
+# `synth` shared out over 2 ranks writes the same bytes as one process (composites and cartoons);
+# `swap` over 2 ranks writes what one process writes (time stamps aside), refuses ranks that disagree
+# and ends on a failing rank.
 # Skips where mpirun is missing or swaplab was built without MPI.
 . "$(dirname "$0")/e2e.sh"
 PY=/usr/bin/python3
@@ -105,6 +107,101 @@ check "... composites by default (each consent.json lists its contributors)" \
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" synth --out "$T/sc2" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 \
   --style cartoon >/dev/null 2>&1
 check "2 ranks of synth --style cartoon: byte-identical to one process" diff -r "$T/sc1" "$T/sc2"
+
+# sharded swap: 2 ranks write what 1 process writes (infer/swap_run.h). Compared: the same files; every
+# PNG's pixels (IHDR and IDAT bytes: face, label, watermark), its provenance record and its XMP; the
+# blend masks byte for byte; swap.json; the transparency log's entries in the same order (file,
+# pixel digest, record). Left out, because they differ between any two runs, one process or not:
+# the time stamps ("created" of records and swap.json, XMP dates, the log's "logged"), what signs
+# or hashes them (the Ed25519 signature, the C2PA manifest, the file's SHA-256 in the log, the log's
+# tree heads) and the timings of swap.json ("seconds", "frames_per_s"); "ranks" is only written
+# under a launcher.
+cat >"$T/same_swap.py" <<'PYEOF'
+import json, os, re, struct, sys
+TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+def chunks(p):
+    b = open(p, "rb").read(); i = 8; out = {}
+    while i < len(b):
+        n, t = struct.unpack(">I4s", b[i:i + 8]); d = b[i + 8:i + 8 + n]; i += 12 + n
+        if t == b"iTXt":
+            k, _, v = d.partition(b"\0"); out[k.decode()] = v[2:].split(b"\0", 2)[2]
+        else:
+            out[t.decode()] = out.get(t.decode(), b"") + d
+    return out
+def no_time(r):
+    r = dict(r); r.pop("created", None); return r
+def png_diff(a, b):
+    ca, cb = chunks(a), chunks(b)
+    if "swaplab.provenance" not in ca:  # the blend mask: no timestamp, every byte
+        return None if open(a, "rb").read() == open(b, "rb").read() else "bytes"
+    for k in ("IHDR", "IDAT"):
+        if ca.get(k) != cb.get(k): return k + " (pixels)"
+    if no_time(json.loads(ca["swaplab.provenance"])) != no_time(json.loads(cb["swaplab.provenance"])): return "record"
+    if TS.sub(b"T", ca["XML:com.adobe.xmp"]) != TS.sub(b"T", cb["XML:com.adobe.xmp"]): return "XMP"
+    return None
+d1, d2, l1, l2 = sys.argv[1:5]
+walk = lambda d: sorted(os.path.relpath(os.path.join(r, f), d) for r, _, fs in os.walk(d) for f in fs)
+f1, f2 = walk(d1), walk(d2)
+assert f1 == f2, "different files: %s" % sorted(set(f1) ^ set(f2))
+for f in f1:
+    if f.endswith(".png"):
+        why = png_diff(os.path.join(d1, f), os.path.join(d2, f))
+        assert why is None, "%s: %s differs" % (f, why)
+s1, s2 = (json.load(open(os.path.join(d, "swap.json"))) for d in (d1, d2))
+for s in (s1, s2):
+    for k in ("created", "seconds", "frames_per_s", "ranks"): s.pop(k, None)
+assert s1 == s2, "swap.json differs"
+e1, e2 = ([json.loads(l) for l in open(os.path.join(l, "entries.log"))] for l in (l1, l2))
+assert len(e1) == len(e2) > 0, (len(e1), len(e2))
+for a, b in zip(e1, e2):
+    assert (a["file"], a["pixels_sha256"], no_time(a["record"])) == (b["file"], b["pixels_sha256"], no_time(b["record"])), \
+        "log entry %s / %s differs" % (a["file"], b["file"])
+print("%d files, %d log entries alike" % (len(f1), len(e1)))
+PYEOF
+same_swap() { $PY "$T/same_swap.py" "$@"; }
+export SWAPLAB_KEY=$T/lab.key SWAPLAB_REVOCATIONS=$T/no-revocations.json
+# 40 faces = 5 batches of 8; with SWAPLAB_SWAP_ROUND=1 the 2 ranks log and rename after every 2
+# batches: 3 rounds, rank 1 idle in the last
+"$SWAPLAB" synth --out "$T/big" --identities 1 --frames 40 --size 96 --crop 64 --seed 11 >/dev/null 2>&1
+SW=(swap --model "$T/one" --from "$T/big/synth-0001" --to synth-0002 --threads 1 --raw)
+check "swap, 1 process (40 faces, --raw)" env SWAPLAB_LEDGER="$T/log1" "$SWAPLAB" "${SW[@]}" --out "$T/sw1"
+check "swap, 2 ranks (batches of 8 faces shared out, 3 rounds)" bash -c '"${@}" >"$0" 2>&1' "$T/sw2.out" \
+  env SWAPLAB_LEDGER="$T/log2" SWAPLAB_SWAP_ROUND=1 "${MPIRUN[@]}" -x SWAPLAB_KEY -x SWAPLAB_REVOCATIONS -x SWAPLAB_LEDGER \
+  -x SWAPLAB_SWAP_ROUND -np 2 "$SWAPLAB" "${SW[@]}" --out "$T/sw2"
+P=synth-0001_to_synth-0002
+check "... the same outputs, summary and log order as 1 process (time stamps aside)" \
+  same_swap "$T/sw1/$P" "$T/sw2/$P" "$T/log1" "$T/log2"
+check "... one summary line, and swap.json says 2 ranks" bash -c "test \$(grep -c '^swaplab swap: 40 faces' '$T/sw2.out') = 1 && \
+  $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))[\"ranks\"] == 2' '$T/sw2/$P/swap.json'"
+check "... nothing staged left behind" bash -c "! ls -a '$T/sw2/$P' '$T/sw2/$P/raw' | grep -q unlogged"
+check "the comparison sees a change of pixels (1 process, --detail 0.5)" bash -c "SWAPLAB_LEDGER='$T/log3' '$SWAPLAB' \
+  ${SW[*]} --detail 0.5 --out '$T/sw3' && ! $PY '$T/same_swap.py' '$T/sw1/$P' '$T/sw3/$P' '$T/log1' '$T/log3' 2>/dev/null"
+SW=(swap --model "$T/one" --from "$A" --to synth-0002 --threads 1 --raw)
+check_fails "swap options that differ across ranks are refused, naming the rank" 1 "rank 1's options differ from rank 0's: 'detail=0.5" \
+  "${MPIRUN[@]}" -np 1 "$SWAPLAB" "${SW[@]}" --out "$T/swm" : -np 1 "$SWAPLAB" "${SW[@]}" --out "$T/swm" --detail 0.5
+# the same command line in another working directory: rank 1's relative --from is another copy of A
+# whose consent manifest was made again
+mkdir -p "$T/w0" "$T/w1/sets" && ln -s "$T/sets" "$T/w0/sets" && cp -r "$A" "$T/w1/sets/" && "$SWAPLAB" consent init \
+  "$T/w1/sets/synth-0001" --subject synth-0001 --kind synthetic --coordinator e2e --scopes train,swap --expires 2099-01-01 \
+  --statement "another manifest" --force >/dev/null 2>&1
+SWR=(swap --model "$T/one" --from sets/synth-0001 --to synth-0002 --threads 1 --out "$T/swc")
+check_fails "a rank that sees another consent manifest for --from is refused, naming the rank and the face set" 1 \
+  "rank 1's model, face sets, consent manifests or signing key differ from rank 0's: 'from-faceset=sets/synth-0001\|consent=" \
+  "${MPIRUN[@]}" -np 1 -wdir "$T/w0" "$SWAPLAB" "${SWR[@]}" : -np 1 -wdir "$T/w1" "$SWAPLAB" "${SWR[@]}"
+printf '{"format": "swaplab-revocations/1", "revoked": [{"subject": "synth-0001", "date": "2026-01-01", "reason": "e2e"}]}\n' \
+  >"$T/revoked-a.json"
+check_fails "a rank whose revocation list revokes --from stops every rank" 1 "rank 1 of 2: .*synth-0001.*revoked" \
+  "${MPIRUN[@]}" -np 1 "$SWAPLAB" "${SW[@]}" --out "$T/swr" : -np 1 "$SWAPLAB" "${SW[@]}" --out "$T/swr" --revocations "$T/revoked-a.json"
+check "nothing was written by the refused swaps" bash -c "! test -e '$T/swm' && ! test -e '$T/swc' && ! test -e '$T/swr'"
+# a rank that fails mid-swap (rank 1 cannot stage face 9: a directory is in the way): the job ends
+# with its message, and no rank's output is logged or moved into place
+mkdir -p "$T/swf/$P/.000009.png.unlogged"
+check_fails "a rank failing mid-swap ends the job, naming the rank" 1 "rank 1 of 2: .*000009" \
+  env SWAPLAB_LEDGER="$T/logf" "${MPIRUN[@]}" -x SWAPLAB_LEDGER -np 2 "$SWAPLAB" "${SW[@]}" --out "$T/swf"
+check "... nothing logged, nothing moved into place, rank 0's staged files removed" bash -c \
+  "! test -e '$T/logf/entries.log' && test -z \"\$(find '$T/swf' -type f)\""
+check_fails "swap --in over 2 ranks: rank 1 stands by, rank 0 swaps the clip" 1 "rank 1 of 2: one clip per call" \
+  "${MPIRUN[@]}" -np 2 "$SWAPLAB" swap --model "$T/one" --from "$A" --to synth-0002 --in "$T/no-clip.mp4" --out "$T/clip.mp4"
 
 # a rank killed mid-run: the job ends with a message and the last checkpoint resumes
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/killed" --steps 100000 --save-every 2 >"$T/killed.out" 2>&1 &

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "infer/label.h"
+#include "infer/ledger.h"
 #include "infer/provenance/carriers.h"
 #include "infer/provenance/cose.h"
 #include "infer/provenance/jumbf.h"
@@ -619,6 +620,53 @@ static int reencode_jpeg(const char *in, const char *out, int quality) {
     return 0;
 }
 
+/* provenance_make_png (the halves the ranks of an MPI swap use): nothing written or logged until the
+ * caller does it; the entry names the file's digest; appending it and writing the bytes gives a file
+ * that verifies as provenance_write_png's and is in the log. Not logged: no entry. */
+static void t_make_then_log(void) {
+    const char *dir = test_tmpdir();
+    SlKeypair kp;
+    keypair(&kp, dir, "mk");
+    SlRng r;
+    sl_rng_seed(&r, 5);
+    Image im = random_image(&r, 96, 96);
+    ProvenanceInfo info;
+    info_for_test(&info);
+    char path[4096], ldir[4096];
+    sl_path_join(path, sizeof path, dir, "made.png");
+    sl_path_join(ldir, sizeof ldir, dir, "made-ledger");
+    info.ledger = ldir;
+    ProvOutput po;
+    SlErr err;
+    CHECK(provenance_make_png(path, &im, &info, &kp, &po, &err) == 0);
+    CHECK(po.bytes && po.len > 1000 && po.entry && !strcmp(po.ledger_dir, ldir));
+    CHECK(!sl_is_file(path) && !sl_is_dir(ldir)); /* neither written nor logged */
+    char fsha[65];
+    sl_sha256_hex(po.bytes, po.len, fsha);
+    json_error_t je;
+    json_t *e = po.entry ? json_loads(po.entry, 0, &je) : NULL;
+    CHECK(e && !strcmp(json_string_value(json_object_get(e, "sha256")), fsha) &&
+          !strcmp(json_string_value(json_object_get(e, "file")), "made.png"));
+    json_decref(e);
+    CHECK(ledger_append(po.ledger_dir, po.entry, &kp, NULL, &err) == 0);
+    CHECK(sl_write_atomic(path, po.bytes, po.len, &err) == 0);
+    prov_output_free(&po);
+    CHECK(po.bytes == NULL && po.entry == NULL);
+    VerifyResult v;
+    CHECK(provenance_verify_file(path, kp.pk, &v, &err) == 0);
+    CHECK(v.sig == PROV_SIG_VALID && v.sig_trusted && v.pixels_match && v.wm.found);
+    verify_result_free(&v);
+    Ledger lg;
+    CHECK(ledger_load(ldir, &lg, &err) == 0);
+    CHECK(lg.n == 1 && ledger_find(&lg, fsha) == 0);
+    ledger_free(&lg);
+    info.ledger = NULL;
+    CHECK(provenance_make_png(path, &im, &info, &kp, &po, &err) == 0);
+    CHECK(po.bytes && po.entry == NULL);
+    prov_output_free(&po);
+    image_free(&im);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--write")) return write_samples(argv[2]);
     if (argc == 5 && !strcmp(argv[1], "--jpeg")) return reencode_jpeg(argv[2], argv[3], atoi(argv[4]));
@@ -631,5 +679,6 @@ int main(int argc, char **argv) {
     RUN(t_words_agree);
     RUN(t_label);
     RUN(t_label_clean_fixtures);
+    RUN(t_make_then_log);
     return test_summary("test_provenance");
 }

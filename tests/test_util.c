@@ -11,6 +11,7 @@
 #include "util/crypto.h"
 #include "util/fs.h"
 #include "util/lock.h"
+#include "util/mpi.h"
 #include "util/rng.h"
 
 static void t_args(void) {
@@ -335,8 +336,29 @@ static void t_png_text(void) {
     image_free(&im);
 }
 
+/* util/mpi.h without a launcher (the tests run as one process): rank 0 of 1, the collectives are
+ * copies and every text agrees. */
+static void t_mpi_one_process(void) {
+    SlMpi m;
+    SlErr err;
+    CHECK(sl_mpi_init(&m, &err) == 0 && m.rank == 0 && m.size == 1 && !m.on);
+    const char mine[] = "face 3";
+    void *all = NULL;
+    size_t lens[1] = {0};
+    sl_mpi_gatherv(&m, mine, sizeof mine, &all, lens);
+    CHECK(all && lens[0] == sizeof mine && !memcmp(all, mine, sizeof mine));
+    free(all);
+    sl_mpi_gatherv(&m, NULL, 0, &all, lens);
+    CHECK(all && lens[0] == 0);
+    free(all);
+    CHECK(sl_mpi_agree(&m, "options", "a=1 b=2", &err) == 0);
+    CHECK(sl_mpi_count_failed(&m, 1) == 0 && sl_mpi_count_failed(&m, 0) == 1);
+    sl_mpi_finalize(&m);
+}
+
 int main(void) {
     RUN(t_args);
+    RUN(t_mpi_one_process);
     RUN(t_args_some);
     RUN(t_args_ranges);
     RUN(t_lock);

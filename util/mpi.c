@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/crypto.h"
+
 #ifdef SL_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -134,6 +136,67 @@ void sl_mpi_bcast(SlMpi *m, void *buf, size_t n, int root) {
 #else
     (void)buf, (void)n, (void)root;
 #endif
+}
+
+void sl_mpi_gatherv(SlMpi *m, const void *mine, size_t n, void **all, size_t *lens) {
+    if (m->size <= 1) {
+        *all = xmalloc(n ? n : 1);
+        if (n) memcpy(*all, mine, n);
+        lens[0] = n;
+        return;
+    }
+    *all = NULL;
+#ifdef SL_HAVE_MPI
+    SL_ASSERT(n < ((size_t)1 << 30));
+    int mine_n = (int)n, *counts = NULL, *displs = NULL;
+    if (m->rank == 0) counts = xcalloc((size_t)m->size, sizeof *counts), displs = xcalloc((size_t)m->size, sizeof *displs);
+    check(m, MPI_Gather(&mine_n, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD), "gather");
+    char *buf = NULL;
+    if (m->rank == 0) {
+        size_t total = 0;
+        for (int r = 0; r < m->size; r++) {
+            displs[r] = (int)total;
+            lens[r] = (size_t)counts[r];
+            total += (size_t)counts[r];
+            SL_ASSERT(total < ((size_t)1 << 31)); /* MPI counts and displacements are int */
+        }
+        buf = xmalloc(total ? total : 1);
+    }
+    check(m, MPI_Gatherv(mine, mine_n, MPI_BYTE, buf, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD), "gather");
+    *all = buf;
+    free(counts), free(displs);
+#else
+    (void)mine, (void)n, (void)lens;
+#endif
+}
+
+/* What sl_mpi_agree compares: the text's digest, and its beginning to name what differs. */
+#define AGREE_HEAD 960
+typedef struct {
+    char head[AGREE_HEAD];
+    char sha[65];
+} AgreeText;
+
+int sl_mpi_agree(SlMpi *m, const char *what, const char *text, SlErr *err) {
+    if (m->size <= 1) return 0;
+    AgreeText me, *all = xcalloc((size_t)m->size, sizeof *all);
+    memset(&me, 0, sizeof me);
+    snprintf(me.head, sizeof me.head, "%s", text);
+    sl_sha256_hex(text, strlen(text), me.sha);
+    sl_mpi_allgather(m, &me, sizeof me, all);
+    int rc = 0;
+    for (int r = 1; r < m->size && !rc; r++) {
+        if (!strcmp(all[r].sha, all[0].sha)) continue;
+        /* name the first differing key=value (the texts are "key=value key=value ...") */
+        const char *a = all[0].head, *b = all[r].head;
+        size_t k = 0;
+        while (a[k] && a[k] == b[k]) k++;
+        while (k > 0 && a[k - 1] != ' ') k--;
+        rc = sl_fail(err, "rank %d's %s differ from rank 0's: '%.120s' against '%.120s'; give every rank the same command "
+                     "line and the same files", r, what, b + k, a + k);
+    }
+    free(all);
+    return rc;
 }
 
 int sl_mpi_count_failed(SlMpi *m, int ok) {

@@ -42,6 +42,14 @@ void sl_mpi_sum_f64(SlMpi *m, double *buf, size_t n);
 void sl_mpi_allgather(SlMpi *m, const void *mine, size_t n, void *all);
 /* root's buf (n bytes) on every rank. */
 void sl_mpi_bcast(SlMpi *m, void *buf, size_t n, int root);
+/* Rank 0 receives every rank's n bytes (n may differ across ranks), in rank order: *all (malloc'ed;
+ * the caller frees it) and lens[r] = rank r's n. On other ranks *all = NULL and lens is untouched
+ * (it may be NULL there). Without MPI: a copy of mine. */
+void sl_mpi_gatherv(SlMpi *m, const void *mine, size_t n, void **all, size_t *lens);
+/* Every rank must have been given the same `text` (e.g. its parsed options as "key=value ..."):
+ * 0 when all agree, else -1 on every rank with err naming the first rank that differs, what
+ * (e.g. "options") and the first differing key=value. Texts are compared by SHA-256. */
+int sl_mpi_agree(SlMpi *m, const char *what, const char *text, SlErr *err);
 /* The number of ranks that passed ok == 0 (every rank calls it; it is also a barrier). */
 int sl_mpi_count_failed(SlMpi *m, int ok);
 /* Ends every rank of the job with exit code `code`. */

@@ -16,9 +16,11 @@
 
 #define TEXT_MAX (1u << 20) /* provenance texts are small; anything larger is not ours */
 
-/* Label, watermark, record, signature, XMP and C2PA, then the file: PNG when quality is 0, else JPEG. */
-static int write_marked(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
-                        int quality, SlErr *err) {
+/* Label, watermark, record, signature, XMP and C2PA into out's bytes (PNG when quality is 0, else
+ * JPEG), with the log entry when the output is to be logged; nothing is written. */
+static int make_marked(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                       int quality, ProvOutput *out, SlErr *err) {
+    memset(out, 0, sizeof *out);
     SL_ASSERT(rgb->c == 3 || rgb->c == 1);
     Image img = image_new(rgb->w, rgb->h, 3);
     size_t n = (size_t)rgb->w * rgb->h;
@@ -69,28 +71,44 @@ static int write_marked(const char *path, const Image *rgb, const ProvenanceInfo
     }
     const char *off = getenv("SWAPLAB_LEDGER");
     int logged = info->ledger && !(!strcmp(info->ledger, PROV_LEDGER_DEFAULT) && off && !strcmp(off, "off"));
-    if (!r && logged) { /* logged before it exists: an output is never written unlogged */
-        char ldir[SL_PATH_MAX], fsha[65];
-        if (!strcmp(info->ledger, PROV_LEDGER_DEFAULT)) ledger_default_dir(ldir, sizeof ldir);
-        else sl_snprintf(ldir, sizeof ldir, "%s", info->ledger);
+    if (!r && logged) {
+        char fsha[65];
+        if (!strcmp(info->ledger, PROV_LEDGER_DEFAULT)) ledger_default_dir(out->ledger_dir, sizeof out->ledger_dir);
+        else sl_snprintf(out->ledger_dir, sizeof out->ledger_dir, "%s", info->ledger);
         sl_sha256_hex(bytes, len, fsha);
         json_error_t je;
         json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b,s:o}", "sha256", fsha, "file", ci.title, "logged", when,
                               "pixels_sha256", pix, "c2pa", cip != NULL, "record", json_loads(record, 0, &je));
-        char *et = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        out->entry = json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(e);
-        r = ledger_append(ldir, et, key, NULL, err);
-        free(et);
-        if (r) free(bytes);
     }
-    if (!r) {
-        r = sl_write_atomic(path, bytes, len, err);
-        free(bytes);
-    } else {
-        sl_failctx(err, "%s", path);
-    }
+    if (!r) out->bytes = bytes, out->len = len;
+    else sl_failctx(err, "%s", path);
     free(record), free(sigtext), free(xmp);
     image_free(&img);
+    return r;
+}
+
+int provenance_make_png(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                        ProvOutput *out, SlErr *err) {
+    return make_marked(path, rgb, info, key, 0, out, err);
+}
+
+void prov_output_free(ProvOutput *o) {
+    free(o->bytes);
+    free(o->entry);
+    memset(o, 0, sizeof *o);
+}
+
+/* Logged before it exists: an output is never written unlogged. */
+static int write_marked(const char *path, const Image *rgb, const ProvenanceInfo *info, const SlKeypair *key,
+                        int quality, SlErr *err) {
+    ProvOutput o;
+    if (make_marked(path, rgb, info, key, quality, &o, err)) return -1;
+    int r = o.entry ? ledger_append(o.ledger_dir, o.entry, key, NULL, err) : 0;
+    if (!r) r = sl_write_atomic(path, o.bytes, o.len, err);
+    else sl_failctx(err, "%s", path);
+    prov_output_free(&o);
     return r;
 }
 
