@@ -39,7 +39,7 @@ static int write_composite(const SynthJob *job, const char *subject, const char 
                            SlProgress *prog, SlErr *err) {
     SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
     CompositeRecipe rec;
-    composite_recipe_draw(job->lib, &rid, &rec);
+    if (composite_recipe_draw_distinct(job->lib, &rid, &rec, err)) return sl_failctx(err, "%s", subject);
     Composite person;
     if (composite_build(job->lib, &rec, &person, err)) return sl_failctx(err, "%s", subject);
     ClipPlan clip;

@@ -467,6 +467,54 @@ void composite_recipe_draw(const VolunteerLib *lib, SlRng *rng, CompositeRecipe 
     }
 }
 
+/* One contributor's likeness in the descriptor: its photo `which` described with its 68 points. */
+static int photo_descriptor(const VolunteerLib *lib, int i, int which, float *desc, SlErr *err) {
+    Image ph;
+    if (vol_load_photo(lib, i, which, &ph, err)) return -1;
+    int rc = composite_descriptor(&ph, (const float(*)[2])lib->v[i].lm[which], desc, err);
+    image_free(&ph);
+    return rc;
+}
+
+int composite_recipe_ratios(const VolunteerLib *lib, const CompositeRecipe *r, float ratio[COMP_MAX_CONTRIB], SlErr *err) {
+    float *dc = xmalloc(sizeof(float) * COMP_DESC_LEN * 3), *dn = dc + COMP_DESC_LEN, *ds = dn + COMP_DESC_LEN;
+    Composite c;
+    int rc = build_ex(lib, r, 1, &c, err); /* the neutral frame needs the neutral texture only */
+    if (!rc) {
+        CompFrame f;
+        composite_frame_neutral(&f);
+        Image im;
+        float lm[68][2];
+        composite_render(lib, &c, &f, 256, &im, lm);
+        composite_free(&c);
+        rc = composite_descriptor(&im, lm, dc, err);
+        image_free(&im);
+    }
+    for (int j = 0; j < r->k && !rc; j++) {
+        if ((rc = photo_descriptor(lib, r->idx[j], 0, dn, err)) || (rc = photo_descriptor(lib, r->idx[j], 1, ds, err))) break;
+        float own = composite_desc_dist(dn, ds);
+        ratio[j] = composite_desc_dist(dc, dn) / (own > 1e-6f ? own : 1e-6f);
+    }
+    free(dc);
+    return rc ? -1 : 0;
+}
+
+int composite_recipe_draw_distinct(const VolunteerLib *lib, SlRng *rng, CompositeRecipe *r, SlErr *err) {
+    float worst = 0;
+    for (int t = 0; t < COMP_DISTINCT_TRIES; t++) {
+        composite_recipe_draw(lib, rng, r);
+        float ratio[COMP_MAX_CONTRIB];
+        if (composite_recipe_ratios(lib, r, ratio, err)) return -1;
+        float lo = ratio[0];
+        for (int j = 1; j < r->k; j++) lo = fminf(lo, ratio[j]);
+        if (lo > COMP_DISTINCT_MARGIN) return 0;
+        worst = fmaxf(worst, lo);
+    }
+    return sl_fail(err, "%s: none of %d composites drawn is farther from each contributor than %.2f times that "
+                        "contributor's own neutral-to-smiling distance (best %.2f): too few or too alike volunteers",
+                   lib->dir, COMP_DISTINCT_TRIES, (double)COMP_DISTINCT_MARGIN, (double)worst);
+}
+
 int composite_json_is(const json_t *identity) {
     const json_t *s = json_object_get(identity, "style");
     return json_is_string(s) && !strcmp(json_string_value(s), "composite");

@@ -99,6 +99,19 @@ typedef struct {
 
 /* Draws k in COMP_MIN_CONTRIB..COMP_MAX_CONTRIB distinct volunteers and their weights from rng. */
 void composite_recipe_draw(const VolunteerLib *lib, SlRng *rng, CompositeRecipe *r);
+/* Nobody's double (issue 15, item 6): no composite may be closer to one of its contributors than
+ * that contributor's own neutral and smiling photos are to each other. ratio[j] (j < r->k) is the
+ * composite_descriptor distance of the composite's neutral frontal frame (composite_frame_neutral,
+ * 256x256; only the neutral texture is built) to contributor j's neutral photo, divided by the
+ * distance between that contributor's own neutral and smiling photos (both photos with their
+ * .lm68 points). Reads the contributors' photos (a missing or changed one: -1, err names it). */
+#define COMP_DISTINCT_MARGIN 1.05f /* every ratio must exceed this (5% beyond the own pair) */
+#define COMP_DISTINCT_TRIES 32     /* draws before composite_recipe_draw_distinct gives up */
+int composite_recipe_ratios(const VolunteerLib *lib, const CompositeRecipe *r, float ratio[COMP_MAX_CONTRIB], SlErr *err);
+/* composite_recipe_draw, repeated on the same rng until every ratio of the recipe exceeds
+ * COMP_DISTINCT_MARGIN: deterministic for a given rng state. After COMP_DISTINCT_TRIES draws
+ * without one: -1, err naming the library. What `swaplab synth` draws. */
+int composite_recipe_draw_distinct(const VolunteerLib *lib, SlRng *rng, CompositeRecipe *r, SlErr *err);
 /* {"style":"composite","contributors":[{"id","weight","neutral_sha256","smiling_sha256",
  * "template_sha256"}...]}; from_json checks ids exist and digests match the library. */
 json_t *composite_recipe_to_json(const VolunteerLib *lib, const CompositeRecipe *r);
