@@ -35,6 +35,7 @@ void ds_config_default(DsConfig *c) {
     swap_options_default(&c->swap);
     c->size = 0; /* the model's face size; DS_DEFAULT_SIZE without a model */
     c->seed = 1;
+    c->frames_per_clip = DSX_DEFAULT_FRAMES_PER_CLIP;
     c->device = NULL; /* auto, quiet about the CPU fallback */
 }
 
@@ -78,7 +79,33 @@ typedef struct {
     int n_faces;
     char safe[128]; /* subject as a file-name part */
     int n_real, n_fake;
+    int *clip_face; /* faces from video: one face index per distinct clip (by SHA-256), in order */
+    int n_clips;
 } DsIdentity;
+
+/* The index in id->clip_face of face i's clip, or -1 for a photo. */
+static int clip_of(const DsIdentity *id, int i) {
+    const FaceRecord *r = &id->fs.faces[i];
+    if (!r->clip[0]) return -1;
+    for (int k = 0; k < id->n_clips; k++)
+        if (!strcmp(id->fs.faces[id->clip_face[k]].clip_sha256, r->clip_sha256)) return k;
+    SL_ASSERT(!"a face's clip is in the identity's clip list");
+    return -1;
+}
+
+/* The id of clip k of id: SUBJECT_NAME-SHA8 (NAME the clip's file name without its extension). */
+static void video_id(char *out, size_t n, const DsIdentity *id, int k) {
+    const FaceRecord *r = &id->fs.faces[id->clip_face[k]];
+    const char *base = strrchr(r->clip, '/');
+    base = base ? base + 1 : r->clip;
+    char name[200];
+    snprintf(name, sizeof name, "%.199s", base);
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = 0;
+    char safe[200];
+    dsx_safe_name(safe, sizeof safe, name);
+    snprintf(out, n, "%.100s_%.120s-%.8s", id->safe, safe, r->clip_sha256);
+}
 
 static int cmp_ids(const void *a, const void *b) {
     return strcmp(((const DsIdentity *)a)->ci.subject, ((const DsIdentity *)b)->ci.subject);
@@ -108,12 +135,17 @@ static void write_failed(DsWriter *w, const SlErr *err) {
     w->failed = 1;
 }
 
-/* The clip a sample belongs to: one per identity today (faces.jsonl has no clip ids until video
- * comes); a swap's clip is "<target>_<source>" as FaceForensics++ names its fakes. */
-static void clip_id(char *out, size_t n, const DsIdentity *target, const DsIdentity *source, const char *method) {
-    if (!strcmp(method, "original")) snprintf(out, n, "%s", target->safe);
-    else if (!strcmp(method, "sbi")) snprintf(out, n, "%s_sbi", target->safe);
-    else snprintf(out, n, "%s_%s", target->safe, source->safe);
+/* The clip a sample (face i of target) belongs to: the video its frame came from
+ * (SUBJECT_NAME-SHA8, video_id) or, for photos, one clip per identity (SUBJECT); a swap's clip is
+ * "<target clip>_<source>" as FaceForensics++ names its fakes, a self-blended one "<clip>_sbi". */
+static void clip_id(char *out, size_t n, const DsIdentity *target, const DsIdentity *source, const char *method, int i) {
+    char base[300];
+    int k = clip_of(target, i);
+    if (k >= 0) video_id(base, sizeof base, target, k);
+    else snprintf(base, sizeof base, "%s", target->safe);
+    if (!strcmp(method, "original")) snprintf(out, n, "%s", base);
+    else if (!strcmp(method, "sbi")) snprintf(out, n, "%.250s_sbi", base);
+    else snprintf(out, n, "%.240s_%.50s", base, source->safe);
 }
 
 /* One labels.csv row. source = the identity whose face is in the sample's face region (for a swap
@@ -141,7 +173,9 @@ static void csv_row(DsWriter *w, const char *rel, const char *method, const DsId
     dsx_csv_field(f, target->fs.faces[face].source), fputc(',', f);
     fprintf(f, "%d,", face);
     dsx_csv_field(f, clip);
-    fputc('\n', f);
+    const FaceRecord *r = &target->fs.faces[face];
+    if (r->clip[0]) fprintf(f, ",%.6f\n", r->clip_time);
+    else fputs(",\n", f);
 }
 
 static void skip_sample(DsWriter *w, const char *what, const SlErr *err) {
@@ -160,7 +194,7 @@ static void side_path(char *out, size_t n, const DsWriter *w, const char *kind, 
 
 /* The sample's mask (fakes) and landmarks (all), and its row in the DeepfakeBench index. */
 static void write_side(DsWriter *w, const char *rel, const char *label_name, const char *split, const char *clip,
-                       const float *mask, const float lm[ALIGN_NLM][2]) {
+                       const FaceRecord *r, const float *mask, const float lm[ALIGN_NLM][2]) {
     SlErr err;
     char path[SL_PATH_MAX];
     int S = w->c->size;
@@ -176,10 +210,18 @@ static void write_side(DsWriter *w, const char *rel, const char *label_name, con
     json_t *lab = json_object_get(w->dfb, label_name);
     if (!lab) json_object_set_new(w->dfb, label_name, lab = json_pack("{s:{},s:{},s:{}}", "train", "val", "test"));
     json_t *sp = json_object_get(lab, split), *cl = json_object_get(sp, clip);
-    if (!cl) json_object_set_new(sp, clip, cl = json_pack("{s:s,s:[]}", "label", label_name, "frames"));
+    if (!cl) {
+        json_object_set_new(sp, clip, cl = json_pack("{s:s,s:[]}", "label", label_name, "frames"));
+        if (r->clip[0]) { /* from a video: which one, and each frame's time in it */
+            json_object_set_new(cl, "clip_sha256", json_string(r->clip_sha256));
+            json_object_set_new(cl, "times", json_array());
+        }
+    }
     char fr[600];
     snprintf(fr, sizeof fr, "frames/%s", rel);
     json_array_append_new(json_object_get(cl, "frames"), json_string(fr));
+    json_t *times = json_object_get(cl, "times");
+    if (times) json_array_append_new(times, json_real(r->clip_time));
 }
 
 static void progress(DsWriter *w) {
@@ -236,9 +278,9 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
         return;
     }
     image_free(&crop);
-    clip_id(clip, sizeof clip, id, id, "original");
+    clip_id(clip, sizeof clip, id, id, "original", i);
     csv_row(w, rel, "original", id, id, i, clip);
-    write_side(w, rel, "swaplab-real", dsx_split_name(id->split), clip, NULL, lm);
+    write_side(w, rel, "swaplab-real", dsx_split_name(id->split), clip, r, NULL, lm);
     id->n_real++;
     w->done++;
     progress(w);
@@ -265,9 +307,9 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
         write_failed(w, &err);
         return;
     }
-    clip_id(clip, sizeof clip, id, id, "sbi");
+    clip_id(clip, sizeof clip, id, id, "sbi", i);
     csv_row(w, rel, "sbi", id, id, i, clip);
-    write_side(w, rel, "swaplab-sbi", dsx_split_name(id->split), clip, mask, lm);
+    write_side(w, rel, "swaplab-sbi", dsx_split_name(id->split), clip, r, mask, lm);
     free(mask);
     id->n_fake++;
     w->done++;
@@ -324,9 +366,9 @@ static int swap_written(int i, SwapResult *res, void *user, SlErr *err) {
     }
     float lm[ALIGN_NLM][2];
     align_transform_landmarks(&box, r->lm_src, lm);
-    clip_id(clip, sizeof clip, frame_of, face_of, "swap");
+    clip_id(clip, sizeof clip, frame_of, face_of, "swap", i);
     csv_row(w, rel, "swap", face_of, frame_of, i, clip);
-    write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, mask, lm);
+    write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, r, mask, lm);
     free(mask);
     frame_of->n_fake++;
     w->done++;
@@ -354,6 +396,62 @@ static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
     for (int i = 0; i < n; i++)
         if (ids[i].split == split) json_array_append_new(a, json_string(ids[i].ci.subject));
     return a;
+}
+
+static int cmp_clip_frame(const void *a, const void *b, void *fs) {
+    const FaceRecord *x = &((const FaceSet *)fs)->faces[*(const int *)a], *y = &((const FaceSet *)fs)->faces[*(const int *)b];
+    return (x->clip_frame > y->clip_frame) - (x->clip_frame < y->clip_frame);
+}
+
+/* The faces of d that can be samples (they keep their frame): every photo's, and of each clip at
+ * most frames_per_clip, evenly spaced in time (dsx_sample_evenly over the clip's faces in frame
+ * order). Fills d->faces (ascending), d->n_faces, d->clip_face and d->n_clips. */
+static void select_faces(DsIdentity *d, int frames_per_clip) {
+    const FaceSet *fs = &d->fs;
+    d->clip_face = xmalloc(((size_t)fs->n + 1) * sizeof *d->clip_face);
+    int *of = xmalloc(((size_t)fs->n + 1) * sizeof *of), *pick = xmalloc(((size_t)fs->n + 1) * sizeof *pick);
+    for (int k = 0; k < fs->n; k++) {
+        const FaceRecord *r = &fs->faces[k];
+        if (!r->clip[0]) {
+            if (r->source[0]) d->faces[d->n_faces++] = k;
+            continue;
+        }
+        int c = 0;
+        while (c < d->n_clips && strcmp(fs->faces[d->clip_face[c]].clip_sha256, r->clip_sha256)) c++;
+        if (c < d->n_clips) continue; /* this clip's faces were taken with its first */
+        d->clip_face[d->n_clips++] = k;
+        int m = 0;
+        for (int j = k; j < fs->n; j++)
+            if (fs->faces[j].source[0] && fs->faces[j].clip[0] && !strcmp(fs->faces[j].clip_sha256, r->clip_sha256))
+                of[m++] = j;
+        qsort_r(of, (size_t)m, sizeof *of, cmp_clip_frame, (void *)fs);
+        int np = dsx_sample_evenly(m, frames_per_clip, pick);
+        for (int j = 0; j < np; j++) d->faces[d->n_faces++] = of[pick[j]];
+    }
+    qsort(d->faces, (size_t)d->n_faces, sizeof *d->faces, cmp_int);
+    free(of);
+    free(pick);
+}
+
+/* Clips follow their identity into its split: a clip in the face sets of two identities of
+ * different splits is refused (dsx_check_clip_splits). */
+static int check_clip_splits(const DsIdentity *ids, int n, const int *split, SlErr *err) {
+    int total = 0;
+    for (int i = 0; i < n; i++) total += ids[i].n_clips;
+    DsxClip *cl = xmalloc(((size_t)total + 1) * sizeof *cl);
+    const char **subjects = xmalloc(((size_t)n + 1) * sizeof *subjects);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        subjects[i] = ids[i].ci.subject;
+        for (int c = 0; c < ids[i].n_clips; c++) {
+            const FaceRecord *r = &ids[i].fs.faces[ids[i].clip_face[c]];
+            cl[k++] = (DsxClip){r->clip_sha256, r->clip, i};
+        }
+    }
+    int rc = dsx_check_clip_splits(cl, k, split, subjects, err);
+    free(cl);
+    free(subjects);
+    return rc;
 }
 
 static int mk_tree(const char *out, const char *sub, SlErr *err) {
@@ -441,8 +539,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     for (int i = 0; i < n; i++) {
         DsIdentity *d = &ids[i];
         d->faces = xmalloc(((size_t)d->fs.n + 1) * sizeof *d->faces);
-        for (int k = 0; k < d->fs.n; k++)
-            if (d->fs.faces[k].source[0]) d->faces[d->n_faces++] = k;
+        select_faces(d, c->frames_per_clip);
         if (d->n_faces == 0) {
             sl_fail(err, "%s: no face keeps its source frame (frames/); real and fake samples are cut from frames", d->dir);
             goto fail;
@@ -456,6 +553,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         qsort(d->faces, (size_t)d->n_faces, sizeof *d->faces, cmp_int);
         total += (long)d->n_faces * (1 + swaps + ((c->fakes & DS_FAKE_SBI) != 0));
     }
+    if (check_clip_splits(ids, n, split, err)) goto fail;
     for (int i = 0; swaps && i < n; i++) {
         int k = counts[ids[i].split] - 1;
         if (ids[i].n_faces < k)
@@ -493,6 +591,10 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
                      c->wm_key ? "custom" : "default", ds_method_name(c->fakes));
     for (int i = 0; i < n && l < (int)sizeof idtext; i++)
         l += snprintf(idtext + l, sizeof idtext - (size_t)l, "%s %s\n", ids[i].ci.subject, ids[i].ci.digest);
+    int any_clip = 0;
+    for (int i = 0; i < n; i++) any_clip |= ids[i].n_clips > 0;
+    if (any_clip && l < (int)sizeof idtext) /* only then: the ids of photo datasets stay as they were */
+        l += snprintf(idtext + l, sizeof idtext - (size_t)l, "frames_per_clip %d\n", c->frames_per_clip);
     sl_sha256_hex(idtext, strlen(idtext), dsid);
     char payload_hex[9];
     memcpy(payload_hex, dsid, 8);
@@ -502,7 +604,8 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     sl_path_join(path, sizeof path, c->out, "labels.csv");
     if (sl_atomic_open(&af, path, err)) goto fail;
     csv_open = 1;
-    fputs("path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip\n",
+    fputs("path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip,"
+          "time\n",
           af.f);
 
     if (swaps) {
@@ -603,6 +706,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
                                   c->with_label ? "visible" : "none", "size", c->size, "per_identity", c->per_identity,
                                   "seed", c->seed, "splits", c->frac[0], c->frac[1], c->frac[2], "box",
                                   "the face's alignment crop (faces.jsonl affine) scaled to size"));
+    json_object_set_new(json_object_get(j, "settings"), "frames_per_clip", json_integer(c->frames_per_clip));
     json_object_set_new(j, "watermark",
                         json_pack("{s:s,s:s,s:s,s:s,s:s}", "scheme", WM_SCHEME, "key", c->wm_key ? "custom" : "default",
                                   "key_fingerprint", keyfp, "payload", payload_hex, "on",
@@ -622,10 +726,21 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         rep->real[s] = cls[s][0], rep->fake[s] = cls[s][1], rep->identities[s] = counts[s];
     }
     json_object_set_new(j, "splits", jsplits);
-    for (int i = 0; i < n; i++)
-        json_array_append_new(jids, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i}", "subject", ids[i].ci.subject, "kind",
+    for (int i = 0; i < n; i++) {
+        json_t *jc = json_array();
+        for (int k = 0; k < ids[i].n_clips; k++) {
+            const FaceRecord *r = &ids[i].fs.faces[ids[i].clip_face[k]];
+            const char *base = strrchr(r->clip, '/');
+            char vid[300];
+            video_id(vid, sizeof vid, &ids[i], k);
+            json_array_append_new(jc, json_pack("{s:s,s:s,s:s}", "id", vid, "file", base ? base + 1 : r->clip, "sha256",
+                                                r->clip_sha256));
+        }
+        json_array_append_new(jids, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:o}", "subject", ids[i].ci.subject, "kind",
                                               ids[i].ci.kind, "consent_sha256", ids[i].ci.digest, "split",
-                                              dsx_split_name(ids[i].split), "real", ids[i].n_real, "fake", ids[i].n_fake));
+                                              dsx_split_name(ids[i].split), "real", ids[i].n_real, "fake", ids[i].n_fake,
+                                              "clips", jc));
+    }
     json_object_set_new(j, "identities", jids);
     json_object_set_new(j, "counts", json_pack("{s:I,s:I}", "samples", (json_int_t)w.done, "skipped", (json_int_t)w.skipped));
     json_object_set_new(j, "seconds", json_real(secs));
@@ -652,6 +767,7 @@ done:
     for (int i = 0; i < n; i++) {
         faceset_free(&ids[i].fs);
         free(ids[i].faces);
+        free(ids[i].clip_face);
     }
     free(ids);
     if (m) swap_model_free(m);

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# e2e_dataset_video.sh — `swaplab dataset` from face sets extracted from generated clips (synthetic
+# volunteers' frames as slideshows, two clips per identity): --frames-per-clip samples each clip
+# evenly in time, every sample names its clip and time (labels.csv, DeepfakeBench index), clips and
+# identities stay on one side of the splits, a clip shared by identities of different splits is
+# refused.
+. "$(dirname "$0")/e2e.sh"
+export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key" SL_QUIET=1
+S=$SWAPLAB
+T=$E2E_TMP
+PY=/usr/bin/python3
+future=$(date -u -d '+1 year' +%F)
+if [[ ! -f ${SWAPLAB_HAAR_DIR:-/usr/share/opencv4/haarcascades}/haarcascade_eye.xml ||
+      ! -f ${SWAPLAB_LANDMARKS:-/usr/share/dlib/shape_predictor_68_face_landmarks.dat} ]]; then
+  skip "OpenCV cascades or dlib model not installed (Debian opencv-data, libdlib-data)"; summary e2e_dataset_video; exit $?
+fi
+
+# 6 synthetic people, each filmed twice (two slideshow clips of 3 frames x 3), extracted and consented
+check "synth: 6 identities x 6 frames" "$S" synth --out "$T/sets" --identities 6 --frames 6 --size 160 --crop 64 --seed 11
+ok=1
+for i in 1 2 3 4 5 6; do
+  f=$T/sets/synth-000$i/frames
+  "$S" clip --in "$f/000000.png" "$f/000001.png" "$f/000002.png" --out "$T/p$i-a.mp4" --hold 3 --width 256 --height 256 >/dev/null &&
+  "$S" clip --in "$f/000003.png" "$f/000004.png" "$f/000005.png" --out "$T/p$i-b.mp4" --hold 3 --width 256 --height 256 >/dev/null &&
+  "$S" extract --in "$T/p$i-a.mp4" "$T/p$i-b.mp4" --out "$T/v$i" --subject "vol-$i" --size 64 >/dev/null &&
+  "$S" consent init "$T/v$i" --subject "vol-$i" --coordinator "Course TA" --scopes train,swap,dataset \
+    --expires "$future" --statement "synthetic person, consent recorded for the test" >/dev/null || ok=0
+done
+check "6 face sets from 12 clips, consented" test $ok = 1
+check "train: tiny, 3 steps" "$S" train --facesets "$T"/v{1,2,3,4,5,6} --out "$T/run" --preset tiny --steps 3 \
+  --batch 2 --eval-every 1000 --holdout-every 0
+check "dataset --help states the --frames-per-clip default" bash -c '"$0" dataset --help | grep -q "frames-per-clip N.*default 32"' "$S"
+check_fails "--frames-per-clip -1 exits 2" 2 "frames-per-clip" "$S" dataset --method sbi --facesets "$T"/v{1,2,3,4,5,6} \
+  --out "$T/bad" --frames-per-clip -1
+
+check "dataset from clips: swaps, --frames-per-clip 3" "$S" dataset --model "$T/run" --facesets "$T"/v{1,2,3,4,5,6} \
+  --out "$T/ds" --frames-per-clip 3 --seed 2 --threads 2
+check "clips and times: evenly sampled, named in labels.csv, dataset.json and the DeepfakeBench index, one split each" $PY -c '
+import csv, json, os, sys, hashlib, collections
+T, ds = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(os.path.join(ds, "labels.csv"))))
+assert list(rows[0])[-2:] == ["clip", "time"], list(rows[0])
+sha = {hashlib.sha256(open(os.path.join(T, f), "rb").read()).hexdigest(): f for f in os.listdir(T) if f.endswith(".mp4")}
+j = json.load(open(os.path.join(ds, "dataset.json")))
+assert j["settings"]["frames_per_clip"] == 3
+faces = {}
+for i in range(1, 7):
+    faces["vol-%d" % i] = [json.loads(l) for l in open(os.path.join(T, "v%d" % i, "faces.jsonl"))]
+clips_of, two = {}, 0
+for ident in j["identities"]:
+    had = sorted({os.path.basename(f["clip"]["path"]) for f in faces[ident["subject"]]})
+    assert sorted(c["file"] for c in ident["clips"]) == had, (ident, had)
+    two += len(had) == 2
+    for c in ident["clips"]:
+        assert sha[c["sha256"]] == c["file"] and c["id"].startswith(ident["subject"] + "_" + c["file"][:-4] + "-")
+        clips_of[c["id"]] = (ident["subject"], ident["split"], c["sha256"])
+assert two >= 3, "want identities filmed twice"
+real = collections.defaultdict(list)
+split_of_clip, split_of_subject = {}, {}
+for r in rows:
+    assert r["time"] != "" and r["clip"] != "", r
+    base = r["clip"] if r["label"] == "real" else r["clip"].rsplit("_", 1)[0]
+    subj, sp, digest = clips_of[base]
+    assert r["target"] == subj and r["split"] == sp, r
+    rec = faces[subj][int(r["face"])]
+    assert rec["clip"]["sha256"] == digest and abs(rec["clip"]["time"] - float(r["time"])) < 1e-5, (r, rec["clip"])
+    for key, who in ((r["clip"], sp), (base, sp)):
+        assert split_of_clip.setdefault(key, who) == who, "clip %s in two splits" % key
+    for s in (r["source"], r["target"]):
+        assert split_of_subject.setdefault(s, sp) == sp, "subject %s in two splits" % s
+    if r["label"] == "real":
+        real[base].append(int(r["face"]))
+for cid, (subj, sp, digest) in clips_of.items():
+    mine = sorted((rec["clip"]["frame"], k) for k, rec in enumerate(faces[subj]) if rec["clip"]["sha256"] == digest)
+    n = len(mine)
+    want = [mine[(2 * i + 1) * n // 6][1] for i in range(3)] if n > 3 else [k for _, k in mine]
+    assert sorted(real[cid]) == sorted(want), (cid, real[cid], want)
+idx = json.load(open(os.path.join(ds, "deepfakebench.json")))[j["index"]["dataset_name"]]
+seen = 0
+for label, splits in idx.items():
+    for sp, clips in splits.items():
+        for cid, v in clips.items():
+            assert len(v["times"]) == len(v["frames"]) and v["times"] == sorted(v["times"]), v
+            base = cid if label == "swaplab-real" else cid.rsplit("_", 1)[0]
+            assert clips_of[base][1] == sp and clips_of[base][2] == v["clip_sha256"], (cid, sp)
+            seen += len(v["frames"])
+assert seen == len(rows), (seen, len(rows))
+print(len(rows), "samples,", len(clips_of), "clips")
+' "$T" "$T/ds"
+
+check "--frames-per-clip 0 (sbi): every face of every clip is a sample" bash -c "
+  '$S' dataset --method sbi --facesets '$T'/v{1,2,3,4,5,6} --out '$T/ds-all' --frames-per-clip 0 >/dev/null &&
+  test \$(grep -c ',original,' '$T/ds-all/labels.csv') -eq \$(cat '$T'/v?/faces.jsonl | wc -l)"
+
+# a seventh volunteer extracted from vol-1's first clip: the clip may not straddle a split
+"$S" extract --in "$T/p1-a.mp4" --out "$T/v7" --subject vol-7 --size 64 >/dev/null
+"$S" consent init "$T/v7" --subject vol-7 --coordinator "Course TA" --scopes dataset --expires "$future" \
+  --statement "synthetic person, consent recorded for the test" >/dev/null
+refused=0 same=0
+for seed in 1 2 3 4 5 6 7 8; do
+  if "$S" dataset --method sbi --facesets "$T"/v{1,2,3,4,5,6,7} --out "$T/ds7-$seed" --seed $seed --frames-per-clip 1 \
+      >"$T/ds7.out" 2>&1; then
+    $PY -c 'import json,sys; s={i["subject"]:i["split"] for i in json.load(open(sys.argv[1]))["identities"]}; assert s["vol-1"]==s["vol-7"]' \
+      "$T/ds7-$seed/dataset.json" && same=$((same+1))
+  elif grep -q "one video would be on both sides of a split" "$T/ds7.out" && grep -q "p1-a.mp4" "$T/ds7.out" &&
+       [[ ! -e $T/ds7-$seed/labels.csv ]]; then
+    refused=$((refused+1))
+  fi
+done
+check "a clip shared by identities in different splits is refused (naming it, nothing written); in one split it is kept" \
+  test $((refused + same)) -eq 8 -a $refused -ge 1
+summary e2e_dataset_video
