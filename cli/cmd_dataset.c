@@ -29,7 +29,12 @@ static const char *ABOUT =
     "Video: face sets extracted from clips (swaplab extract --in CLIP) give --frames-per-clip frames of\n"
     "each clip, evenly spaced in time; every sample names its clip (clip = SUBJECT_NAME-SHA8, time = seconds\n"
     "into it) in labels.csv and in the DeepfakeBench index, and a clip follows its identity into one split\n"
-    "(a clip in the face sets of identities of different splits is refused).\n"
+    "(a clip in the face sets of identities of different splits is refused). --video-versions c23,c40\n"
+    "also writes DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (each clip re-encoded as H.264 at that CRF, audio\n"
+    "copied) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4 (the clip swapped with a split\n"
+    "partner's face as `swaplab swap --in` does: watermark, signed record and XMP in the file; the visible\n"
+    "label as --label says), listed in dataset.json \"videos\"; every clip must be the one its consented\n"
+    "face set was extracted from (checked as swap --in checks it).\n"
     "\n"
     "Watermark: real and fake samples carry the same keyed invisible watermark (--wm-key) with the same\n"
     "payload, the dataset id, so the mark cannot be a shortcut; fakes also carry the signed provenance\n"
@@ -47,7 +52,7 @@ static const char *ABOUT =
 int cmd_dataset(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "none", *mask = SWAP_DEFAULT_MASK,
                *colour = SWAP_DEFAULT_COLOUR, *blend = SWAP_DEFAULT_BLEND, *key_path = NULL, *wm_key = NULL, *revocations = NULL,
-               *device = NULL, *method = "swap", *policy = NULL;
+               *device = NULL, *method = "swap", *policy = NULL, *versions = "none";
     int size = 0, per_identity = 0, seed = 1, threads = 0, frames_per_clip = DSX_DEFAULT_FRAMES_PER_CLIP;
     SlStrList sets = {0};
     SlArg spec[] = {
@@ -66,6 +71,9 @@ int cmd_dataset(int argc, char **argv) {
         {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)", 0, 1000000},
         {"--frames-per-clip", SL_ARG_INT, &frames_per_clip, "N",
          "faces from video: frames per clip, evenly spaced in time (default 32, DeepfakeBench's; 0 = all)", 0, 1000000},
+        {"--video-versions", SL_ARG_STR, &versions, "cN,...",
+         "faces from video: also write each clip and each swapped clip as H.264 at these CRFs, e.g. c23,c40 "
+         "(FaceForensics++'s; default none)"},
         {"--seed", SL_ARG_INT, &seed, "S", "seed of the split and frame choice (1)", 0, 2147483647},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key of the fakes (default: your per-user lab key)"},
         {"--wm-key", SL_ARG_STR, &wm_key, "STRING", "watermark key string of every sample (default: the public key)"},
@@ -106,6 +114,7 @@ int cmd_dataset(int argc, char **argv) {
     else if (swap_options_set_mask(&o, mask, &err) || swap_options_set_colour(&o, colour, &err) ||
              swap_options_set_blend(&o, blend, &err) || dsx_parse_splits(splits, frac, &err))
         usage = err.msg;
+    else if ((c.n_video = dsx_parse_versions(versions, c.video_crf, &err)) < 0) usage = err.msg;
     if (usage) {
         free(sets.v);
         return sl_usage_error("dataset", "%s", usage);

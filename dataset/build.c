@@ -12,10 +12,12 @@
 
 #include "data/consent.h"
 #include "data/faceset.h"
+#include "data/video.h"
 #include "dataset/export.h"
 #include "dataset/sbi.h"
 #include "infer/colour.h"
 #include "infer/provenance.h"
+#include "infer/swap_video.h"
 #include "infer/watermark.h"
 #include "nn/device.h"
 #include "model/run.h"
@@ -454,6 +456,124 @@ static int check_clip_splits(const DsIdentity *ids, int n, const int *split, SlE
     return rc;
 }
 
+/* ---- --video-versions: each clip re-encoded, each swapped clip encoded, at H.264 CRFs ------ */
+
+/* in re-encoded as H.264 at crf into out (every frame at its time, the audio copied unchanged;
+ * written atomically by data/video.h). *frames receives the frames written. */
+static int reencode(const char *in, const char *out, int crf, int threads, long *frames, SlErr *err) {
+    VideoReader *r;
+    VideoInfo vi;
+    if (video_open(in, threads, &r, &vi, err)) return -1;
+    VideoWriterOptions o;
+    video_writer_options_default(&o);
+    o.crf = crf;
+    o.threads = threads;
+    if (vi.fps > 0) o.fps = vi.fps;
+    if (vi.has_audio) o.audio_from = in;
+    VideoWriter *w = NULL;
+    int rc = -1, k;
+    if (video_writer_open(&w, out, vi.w, vi.h, &o, err)) goto done;
+    Image f;
+    double t;
+    while ((k = video_read(r, &f, &t, err)) == 1) {
+        int a = video_writer_add(w, &f, t, err);
+        image_free(&f);
+        if (a) goto done;
+    }
+    if (k < 0 || video_writer_finish(w, NULL, NULL, err)) goto done;
+    *frames = video_writer_frames(w);
+    rc = 0;
+done:
+    video_writer_free(w);
+    video_close(r);
+    return rc;
+}
+
+typedef struct {
+    const DsConfig *c;
+    DsIdentity *ids;
+    int n;
+    SwapModel *m; /* NULL: reals only (sbi) */
+    NnCtx *ctx;
+    const RunInfo *run;
+    const SlKeypair *key;
+    uint32_t payload;
+    json_t *list; /* dataset.json "videos" */
+} DsVideos;
+
+static json_t *video_entry(const char *rel, const char *label, const DsIdentity *source, const DsIdentity *target,
+                           const char *clip, const FaceRecord *r, int crf, long frames) {
+    char ver[16];
+    snprintf(ver, sizeof ver, "c%d", crf);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I}", "path", rel, "label", label, "split",
+                     dsx_split_name(target->split), "version", ver, "clip", clip, "codec", "h264", "crf", crf, "source",
+                     source->ci.subject, "target", target->ci.subject, "frames", (json_int_t)frames);
+}
+
+/* Per clip of every identity and per CRF: DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (the clip
+ * re-encoded) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4: the clip swapped by
+ * infer/swap_video.h (as `swaplab swap --in` does: every frame labelled as settled by --label,
+ * watermarked with the dataset's payload, the signed record and XMP in the MP4) with the face of
+ * a partner from the same split, round robin over the identity's clips. */
+static int write_videos(DsVideos *V, const int *counts, SlErr *err) {
+    const DsConfig *c = V->c;
+    char rel[600], path[SL_PATH_MAX], dir[SL_PATH_MAX], vid[300], name[400];
+    for (int v = 0; v < c->n_video; v++)
+        for (int s = 0; s < DSX_NSPLITS; s++)
+            for (int f = 0; f < 2; f++) {
+                sl_snprintf(dir, sizeof dir, "%s/videos/c%d/%s/%s", c->out, c->video_crf[v], dsx_split_name(s),
+                            f ? "fake" : "real");
+                if (f && !V->m) continue;
+                if (sl_mkdirs(dir, err)) return sl_failctx(err, "cannot create the video directory");
+            }
+    for (int i = 0; i < V->n; i++) {
+        DsIdentity *d = &V->ids[i];
+        int partners[DS_MAX_IDS], np = 0;
+        for (int b = 0; b < V->n; b++)
+            if (b != i && V->ids[b].split == d->split) partners[np++] = b;
+        SL_ASSERT(np == counts[d->split] - 1);
+        for (int k = 0; k < d->n_clips; k++) {
+            const FaceRecord *r = &d->fs.faces[d->clip_face[k]];
+            video_id(vid, sizeof vid, d, k);
+            for (int v = 0; v < c->n_video; v++) {
+                int crf = c->video_crf[v];
+                long frames = 0;
+                snprintf(rel, sizeof rel, "videos/c%d/%s/real/%s.mp4", crf, dsx_split_name(d->split), vid);
+                sl_path_join(path, sizeof path, c->out, rel);
+                if (reencode(r->clip, path, crf, c->threads, &frames, err)) return -1;
+                json_array_append_new(V->list, video_entry(rel, "real", d, d, vid, r, crf, frames));
+                if (!V->m) continue;
+                DsIdentity *to = &V->ids[partners[dsx_partner(i, k, np)]];
+                SwapGate g = {0};
+                g.target = to->model_id;
+                g.from = d->ci, g.to = to->ci;
+                snprintf(g.from_dir, sizeof g.from_dir, "%s", d->dir);
+                snprintf(g.to_dir, sizeof g.to_dir, "%s", to->dir);
+                ProvenanceInfo pi;
+                swap_provenance(&pi, V->run, &g, V->m, &c->swap, r->clip, c->with_label);
+                pi.wm_key = c->wm_key;
+                pi.has_payload = 1;
+                pi.payload = V->payload;
+                SwapVideoOptions vo;
+                swap_video_options_default(&vo);
+                vo.crf = crf;
+                vo.crop = d->fs.crop;
+                vo.coverage = d->fs.coverage;
+                ExtractOptions ex;
+                extract_options_default(&ex);
+                SwapVideoStats st;
+                snprintf(name, sizeof name, "%.250s_%.100s", vid, to->safe);
+                snprintf(rel, sizeof rel, "videos/c%d/%s/fake/%s.mp4", crf, dsx_split_name(d->split), name);
+                sl_path_join(path, sizeof path, c->out, rel);
+                if (swap_video_run(V->m, V->ctx, to->model_id, r->clip, path, &c->swap, &vo, &ex, &pi, V->key, &st, err))
+                    return -1;
+                json_array_append_new(V->list, video_entry(rel, "fake", to, d, name, r, crf, st.frames));
+            }
+        }
+    }
+    return 0;
+}
+
 static int mk_tree(const char *out, const char *sub, SlErr *err) {
     char path[SL_PATH_MAX];
     for (int s = 0; s < DSX_NSPLITS; s++)
@@ -479,7 +599,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     SlAtomicFile af;
     DsIdentity *ids = xcalloc((size_t)c->n_sets + 1, sizeof *ids);
     DsxPair *pairs = NULL;
-    json_t *dfb = json_object();
+    json_t *dfb = json_object(), *videos = json_array(); /* the index of frames; dataset.json "videos" */
     SlProgress prog;
     int prog_on = 0;
     SwapModel *m = NULL;
@@ -554,6 +674,11 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         total += (long)d->n_faces * (1 + swaps + ((c->fakes & DS_FAKE_SBI) != 0));
     }
     if (check_clip_splits(ids, n, split, err)) goto fail;
+    /* clips that will be read (--video-versions) are bound to their consented face sets as
+     * `swap --in` binds them: the clip's digest recorded there and its frame reproducing the crop */
+    for (int i = 0; c->n_video && i < n; i++)
+        for (int k = 0; k < ids[i].n_clips; k++)
+            if (swap_video_check_clip(&ids[i].fs, ids[i].fs.faces[ids[i].clip_face[k]].clip, err)) goto fail;
     for (int i = 0; swaps && i < n; i++) {
         int k = counts[ids[i].split] - 1;
         if (ids[i].n_faces < k)
@@ -636,6 +761,13 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         }
     }
     free(sel);
+    if (!w.failed && c->n_video) {
+        DsVideos V = {c, ids, n, swaps ? m : NULL, &ctx, &run, &key, payload, videos};
+        if (write_videos(&V, counts, err)) {
+            sl_failctx(err, "writing the --video-versions; the dataset in %s is incomplete and has no labels.csv", c->out);
+            goto fail;
+        }
+    }
     if (w.failed) {
         sl_fail(err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
                      "into a new --out)", w.err.msg, c->out);
@@ -742,6 +874,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
                                               "clips", jc));
     }
     json_object_set_new(j, "identities", jids);
+    json_object_set(j, "videos", videos);
     json_object_set_new(j, "counts", json_pack("{s:I,s:I}", "samples", (json_int_t)w.done, "skipped", (json_int_t)w.skipped));
     json_object_set_new(j, "seconds", json_real(secs));
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
@@ -758,6 +891,7 @@ fail:
     if (csv_open) sl_atomic_abort(&af);
 done:
     json_decref(dfb);
+    json_decref(videos);
     free(pairs);
     if (dev) {
         if (m) nn_model_release_device(&m->model, &ctx);

@@ -33,8 +33,8 @@ check "dataset --help states the --frames-per-clip default" bash -c '"$0" datase
 check_fails "--frames-per-clip -1 exits 2" 2 "frames-per-clip" "$S" dataset --method sbi --facesets "$T"/v{1,2,3,4,5,6} \
   --out "$T/bad" --frames-per-clip -1
 
-check "dataset from clips: swaps, --frames-per-clip 3" "$S" dataset --model "$T/run" --facesets "$T"/v{1,2,3,4,5,6} \
-  --out "$T/ds" --frames-per-clip 3 --seed 2 --threads 2
+check "dataset from clips: swaps, --frames-per-clip 3, --video-versions c23,c40" "$S" dataset --model "$T/run" \
+  --facesets "$T"/v{1,2,3,4,5,6} --out "$T/ds" --frames-per-clip 3 --seed 2 --threads 2 --video-versions c23,c40
 check "clips and times: evenly sampled, named in labels.csv, dataset.json and the DeepfakeBench index, one split each" $PY -c '
 import csv, json, os, sys, hashlib, collections
 T, ds = sys.argv[1], sys.argv[2]
@@ -87,6 +87,41 @@ for label, splits in idx.items():
 assert seen == len(rows), (seen, len(rows))
 print(len(rows), "samples,", len(clips_of), "clips")
 ' "$T" "$T/ds"
+
+check "video versions: each clip re-encoded and swapped at CRF 23 and 40, listed in dataset.json, in its identity's split" $PY -c '
+import json, os, sys, hashlib, collections
+T, ds = sys.argv[1], sys.argv[2]
+j = json.load(open(os.path.join(ds, "dataset.json")))
+split = {i["subject"]: i["split"] for i in j["identities"]}
+clips = {c["id"]: (i["subject"], c["file"]) for i in j["identities"] for c in i["clips"]}
+v = j["videos"]
+files = {os.path.relpath(os.path.join(r, f), ds) for r, _, fs in os.walk(os.path.join(ds, "videos")) for f in fs}
+assert files == {e["path"] for e in v} and len(v) == 4 * len(clips), (len(files), len(v), len(clips))
+for e in v:
+    assert e["path"] == "videos/c%d/%s/%s/%s.mp4" % (e["crf"], e["split"], e["label"], e["clip"]) and e["version"] == "c%d" % e["crf"], e
+    assert e["crf"] in (23, 40) and e["split"] == split[e["target"]] == split[e["source"]] and e["frames"] == 9, e
+    if e["label"] == "real":
+        assert e["clip"] in clips and e["source"] == e["target"] == clips[e["clip"]][0], e
+    else:
+        base, src = e["clip"].rsplit("_", 1)
+        assert base in clips and src == e["source"] != e["target"] == clips[base][0], e
+size = collections.defaultdict(int)
+for e in v: size[e["crf"]] += os.path.getsize(os.path.join(ds, e["path"]))
+assert size[40] < size[23], size
+' "$T" "$T/ds"
+ok=1
+for f in "$T"/ds/videos/c23/*/fake/*.mp4 "$T"/ds/videos/c40/*/fake/*.mp4; do
+  "$S" verify "$f" >"$T/vv.txt" 2>&1 && grep -q "signature:    valid over the video bytes" "$T/vv.txt" || { ok=0; cat "$T/vv.txt"; }
+done
+check "every swapped clip verifies as marked: signature over the video bytes (as swap --in writes it)" test $ok = 1
+check_fails "a re-encoded real clip is not marked" 1 "NOT a marked" "$S" verify "$(ls "$T"/ds/videos/c23/*/real/*.mp4 | head -1)"
+cp -r "$T/v1" "$T/v1-moved"; cp "$T/p2-a.mp4" "$T/moved.mp4"
+sed -i "s#$T/p1-a.mp4#$T/moved.mp4#g; s#$T/p1-b.mp4#$T/moved.mp4#g" "$T/v1-moved/faces.jsonl"
+check_fails "--video-versions: a clip that is not the consented one is refused, naming it" 1 "moved.mp4: this clip is not one" \
+  "$S" dataset --method sbi --facesets "$T"/v1-moved "$T"/v{2,3,4,5,6} --out "$T/ds-moved" --video-versions c23
+check "  ... nothing written" bash -c "test ! -e '$T/ds-moved/labels.csv' && test -z \"\$(find '$T/ds-moved' -type f 2>/dev/null)\""
+check_fails "--video-versions c99 exits 2" 2 "CRF 0..51" "$S" dataset --method sbi --facesets "$T"/v{1,2,3,4,5,6} \
+  --out "$T/bad" --video-versions c99
 
 check "--frames-per-clip 0 (sbi): every face of every clip is a sample" bash -c "
   '$S' dataset --method sbi --facesets '$T'/v{1,2,3,4,5,6} --out '$T/ds-all' --frames-per-clip 0 >/dev/null &&
