@@ -458,9 +458,11 @@ static int check_clip_splits(const DsIdentity *ids, int n, const int *split, SlE
 
 /* ---- --video-versions: each clip re-encoded, each swapped clip encoded, at H.264 CRFs ------ */
 
-/* in re-encoded as H.264 at crf into out (every frame at its time, the audio copied unchanged;
+/* in re-encoded as H.264 at crf into out (every frame at its time, marked with the dataset's
+ * watermark as the swapped clips are, so the mark is no shortcut; the audio copied unchanged;
  * written atomically by data/video.h). *frames receives the frames written. */
-static int reencode(const char *in, const char *out, int crf, int threads, long *frames, SlErr *err) {
+static int reencode(const char *in, const char *out, int crf, int threads, const WmKey *wk, uint32_t payload,
+                    long *frames, SlErr *err) {
     VideoReader *r;
     VideoInfo vi;
     if (video_open(in, threads, &r, &vi, err)) return -1;
@@ -476,7 +478,7 @@ static int reencode(const char *in, const char *out, int crf, int threads, long 
     Image f;
     double t;
     while ((k = video_read(r, &f, &t, err)) == 1) {
-        int a = video_writer_add(w, &f, t, err);
+        int a = wm_embed(&f, wk, payload, err) || video_writer_add(w, &f, t, err);
         image_free(&f);
         if (a) goto done;
     }
@@ -511,13 +513,15 @@ static json_t *video_entry(const char *rel, const char *label, const DsIdentity 
 }
 
 /* Per clip of every identity and per CRF: DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (the clip
- * re-encoded) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4: the clip swapped by
+ * re-encoded, watermarked like every real sample) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4: the clip swapped by
  * infer/swap_video.h (as `swaplab swap --in` does: every frame labelled as settled by --label,
  * watermarked with the dataset's payload, the signed record and XMP in the MP4) with the face of
  * a partner from the same split, round robin over the identity's clips. */
 static int write_videos(DsVideos *V, const int *counts, SlErr *err) {
     const DsConfig *c = V->c;
     char rel[600], path[SL_PATH_MAX], dir[SL_PATH_MAX], vid[300], name[400];
+    WmKey wk;
+    wm_key_from_string(&wk, c->wm_key);
     for (int v = 0; v < c->n_video; v++)
         for (int s = 0; s < DSX_NSPLITS; s++)
             for (int f = 0; f < 2; f++) {
@@ -540,7 +544,7 @@ static int write_videos(DsVideos *V, const int *counts, SlErr *err) {
                 long frames = 0;
                 snprintf(rel, sizeof rel, "videos/c%d/%s/real/%s.mp4", crf, dsx_split_name(d->split), vid);
                 sl_path_join(path, sizeof path, c->out, rel);
-                if (reencode(r->clip, path, crf, c->threads, &frames, err)) return -1;
+                if (reencode(r->clip, path, crf, c->threads, &wk, V->payload, &frames, err)) return -1;
                 json_array_append_new(V->list, video_entry(rel, "real", d, d, vid, r, crf, frames));
                 if (!V->m) continue;
                 DsIdentity *to = &V->ids[partners[dsx_partner(i, k, np)]];
@@ -720,6 +724,9 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     for (int i = 0; i < n; i++) any_clip |= ids[i].n_clips > 0;
     if (any_clip && l < (int)sizeof idtext) /* only then: the ids of photo datasets stay as they were */
         l += snprintf(idtext + l, sizeof idtext - (size_t)l, "frames_per_clip %d\n", c->frames_per_clip);
+    for (int v = 0; any_clip && v < c->n_video && l < (int)sizeof idtext; v++)
+        l += snprintf(idtext + l, sizeof idtext - (size_t)l, "video c%d\n", c->video_crf[v]);
+    if (c->n_video && !any_clip) sl_warn("--video-versions: no face set comes from a video clip; no videos are written");
     sl_sha256_hex(idtext, strlen(idtext), dsid);
     char payload_hex[9];
     memcpy(payload_hex, dsid, 8);
@@ -839,6 +846,9 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
                                   "seed", c->seed, "splits", c->frac[0], c->frac[1], c->frac[2], "box",
                                   "the face's alignment crop (faces.jsonl affine) scaled to size"));
     json_object_set_new(json_object_get(j, "settings"), "frames_per_clip", json_integer(c->frames_per_clip));
+    json_t *jv = json_array();
+    for (int v = 0; v < c->n_video; v++) json_array_append_new(jv, json_integer(c->video_crf[v]));
+    json_object_set_new(json_object_get(j, "settings"), "video_crf", jv);
     json_object_set_new(j, "watermark",
                         json_pack("{s:s,s:s,s:s,s:s,s:s}", "scheme", WM_SCHEME, "key", c->wm_key ? "custom" : "default",
                                   "key_fingerprint", keyfp, "payload", payload_hex, "on",
