@@ -30,8 +30,8 @@ static const char *ABOUT =
     "each clip, evenly spaced in time; every sample names its clip (clip = SUBJECT_NAME-SHA8, time = seconds\n"
     "into it) in labels.csv and in the DeepfakeBench index, and a clip follows its identity into one split\n"
     "(a clip in the face sets of identities of different splits is refused). --video-versions c23,c40\n"
-    "also writes DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (each clip re-encoded as H.264 at that CRF, audio\n"
-    "copied) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4 (the clip swapped with a split\n"
+    "also writes DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (each clip re-encoded as H.264 at that CRF, with the\n"
+    "watermark of every real sample, audio copied) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4 (the clip swapped with a split\n"
     "partner's face as `swaplab swap --in` does: watermark, signed record and XMP in the file; the visible\n"
     "label as --label says), listed in dataset.json \"videos\"; every clip must be the one its consented\n"
     "face set was extracted from (checked as swap --in checks it).\n"
@@ -132,6 +132,7 @@ int cmd_dataset(int argc, char **argv) {
         fprintf(stderr, "swaplab dataset: %s\n", err.msg);
         return 1;
     }
+    if (rep.videos) printf("swaplab dataset: %ld videos (H.264 at --video-versions %s) in %s/videos\n", rep.videos, versions, out);
     if (rep.skipped)
         fprintf(stderr, "swaplab dataset: %ld samples skipped (unreadable files; see the warnings above)\n", rep.skipped);
     printf("swaplab dataset: %ld samples, fakes by %s (train %d+%d, val %d+%d, test %d+%d real+fake; identities "

@@ -894,6 +894,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     free(s);
     if (wr) goto fail;
     rep->samples = w.done, rep->skipped = w.skipped, rep->seconds = secs;
+    rep->videos = (long)json_array_size(videos);
     rc = 0;
     goto done;
 fail:

@@ -46,6 +46,7 @@ const char *ds_method_name(int fakes);
 
 typedef struct {
     long samples, skipped;
+    long videos;            /* --video-versions files written */
     int real[3], fake[3];   /* per split */
     int identities[3];      /* per split */
     double seconds;

@@ -33,8 +33,9 @@ check "dataset --help states the --frames-per-clip default" bash -c '"$0" datase
 check_fails "--frames-per-clip -1 exits 2" 2 "frames-per-clip" "$S" dataset --method sbi --facesets "$T"/v{1,2,3,4,5,6} \
   --out "$T/bad" --frames-per-clip -1
 
-check "dataset from clips: swaps, --frames-per-clip 3, --video-versions c23,c40" "$S" dataset --model "$T/run" \
-  --facesets "$T"/v{1,2,3,4,5,6} --out "$T/ds" --frames-per-clip 3 --seed 2 --threads 2 --video-versions c23,c40
+check "dataset from clips: swaps, --frames-per-clip 3, --video-versions c23,c40" bash -c "'$S' dataset --model '$T/run' \
+  --facesets '$T'/v{1,2,3,4,5,6} --out '$T/ds' --frames-per-clip 3 --seed 2 --threads 2 --video-versions c23,c40 >'$T/ds.out'"
+check "  ... the report counts the videos" grep -qE "^swaplab dataset: [0-9]+ videos \(H.264 at --video-versions c23,c40\)" "$T/ds.out"
 check "clips and times: evenly sampled, named in labels.csv, dataset.json and the DeepfakeBench index, one split each" $PY -c '
 import csv, json, os, sys, hashlib, collections
 T, ds = sys.argv[1], sys.argv[2]
