@@ -26,6 +26,16 @@ static const char *ABOUT =
     "All are the frame (original or composited) cropped by the face's alignment box at --size and\n"
     "written by the same PNG writer.\n"
     "\n"
+    "Video: face sets extracted from clips (swaplab extract --in CLIP) give --frames-per-clip frames of\n"
+    "each clip, evenly spaced in time; every sample names its clip (clip = SUBJECT_NAME-SHA8, time = seconds\n"
+    "into it) in labels.csv and in the DeepfakeBench index, and a clip follows its identity into one split\n"
+    "(a clip in the face sets of identities of different splits is refused). --video-versions c23,c40\n"
+    "also writes DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (each clip re-encoded as H.264 at that CRF, with the\n"
+    "watermark of every real sample, audio copied) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4 (the clip swapped with a split\n"
+    "partner's face as `swaplab swap --in` does: watermark, signed record and XMP in the file; the visible\n"
+    "label as --label says), listed in dataset.json \"videos\"; every clip must be the one its consented\n"
+    "face set was extracted from (checked as swap --in checks it).\n"
+    "\n"
     "Watermark: real and fake samples carry the same keyed invisible watermark (--wm-key) with the same\n"
     "payload, the dataset id, so the mark cannot be a shortcut; fakes also carry the signed provenance\n"
     "record and XMP (PNG chunks, not pixels). The visible SYNTHETIC label, on by default on every swap\n"
@@ -33,8 +43,8 @@ static const char *ABOUT =
     "--label visible draws it (recorded in labels.csv and dataset.json, with a warning).\n"
     "\n"
     "Output: DIR/{train,val,test}/{real,fake}/*.png, DIR/labels.csv (path,label,source,target,split,\n"
-    "method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip; source = the identity\n"
-    "whose face is in the sample, target = the person in the frame), DIR/dataset.json, per-sample\n"
+    "method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip,time; source = the\n"
+    "identity whose face is in the sample, target = the person in the frame), DIR/dataset.json, per-sample\n"
     "DIR/masks/PATH.png (fakes) and DIR/landmarks/PATH.npy, and DIR/deepfakebench.json (DeepfakeBench's\n"
     "dataset index; DIR/frames links to DIR for its path convention). Frames that cannot be read are\n"
     "reported and skipped with a count.";
@@ -42,8 +52,8 @@ static const char *ABOUT =
 int cmd_dataset(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "none", *mask = SWAP_DEFAULT_MASK,
                *colour = SWAP_DEFAULT_COLOUR, *blend = SWAP_DEFAULT_BLEND, *key_path = NULL, *wm_key = NULL, *revocations = NULL,
-               *device = NULL, *method = "swap", *policy = NULL;
-    int size = 0, per_identity = 0, seed = 1, threads = 0;
+               *device = NULL, *method = "swap", *policy = NULL, *versions = "none";
+    int size = 0, per_identity = 0, seed = 1, threads = 0, frames_per_clip = DSX_DEFAULT_FRAMES_PER_CLIP;
     SlStrList sets = {0};
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train (knows every subject; swaps)"},
@@ -59,6 +69,11 @@ int cmd_dataset(int argc, char **argv) {
         {"--size", SL_ARG_INT, &size, "PX",
          "side of every sample, 64..1024 (default: the model's face size, >= 64; 128 without a model)", 0, 1024},
         {"--per-identity", SL_ARG_INT, &per_identity, "N", "frames per identity, chosen by --seed (0 = all)", 0, 1000000},
+        {"--frames-per-clip", SL_ARG_INT, &frames_per_clip, "N",
+         "faces from video: frames per clip, evenly spaced in time (default 32, DeepfakeBench's; 0 = all)", 0, 1000000},
+        {"--video-versions", SL_ARG_STR, &versions, "cN,...",
+         "faces from video: also write each clip and each swapped clip as H.264 at these CRFs, e.g. c23,c40 "
+         "(FaceForensics++'s; default none)"},
         {"--seed", SL_ARG_INT, &seed, "S", "seed of the split and frame choice (1)", 0, 2147483647},
         {"--key", SL_ARG_STR, &key_path, "KEYFILE", "signing key of the fakes (default: your per-user lab key)"},
         {"--wm-key", SL_ARG_STR, &wm_key, "STRING", "watermark key string of every sample (default: the public key)"},
@@ -99,6 +114,7 @@ int cmd_dataset(int argc, char **argv) {
     else if (swap_options_set_mask(&o, mask, &err) || swap_options_set_colour(&o, colour, &err) ||
              swap_options_set_blend(&o, blend, &err) || dsx_parse_splits(splits, frac, &err))
         usage = err.msg;
+    else if ((c.n_video = dsx_parse_versions(versions, c.video_crf, &err)) < 0) usage = err.msg;
     if (usage) {
         free(sets.v);
         return sl_usage_error("dataset", "%s", usage);
@@ -108,7 +124,7 @@ int cmd_dataset(int argc, char **argv) {
     memcpy(c.frac, frac, sizeof frac);
     c.splits = splits, c.with_label = with_label, c.swap = o, c.size = size, c.per_identity = per_identity;
     c.seed = seed, c.threads = threads, c.key_path = key_path, c.wm_key = wm_key, c.revocations = revocations;
-    c.device = device, c.policy = policy;
+    c.device = device, c.policy = policy, c.frames_per_clip = frames_per_clip;
     DsReport rep;
     int rc = ds_build(&c, &rep, &err);
     free(sets.v);
@@ -116,6 +132,7 @@ int cmd_dataset(int argc, char **argv) {
         fprintf(stderr, "swaplab dataset: %s\n", err.msg);
         return 1;
     }
+    if (rep.videos) printf("swaplab dataset: %ld videos (H.264 at --video-versions %s) in %s/videos\n", rep.videos, versions, out);
     if (rep.skipped)
         fprintf(stderr, "swaplab dataset: %ld samples skipped (unreadable files; see the warnings above)\n", rep.skipped);
     printf("swaplab dataset: %ld samples, fakes by %s (train %d+%d, val %d+%d, test %d+%d real+fake; identities "

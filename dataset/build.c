@@ -12,10 +12,12 @@
 
 #include "data/consent.h"
 #include "data/faceset.h"
+#include "data/video.h"
 #include "dataset/export.h"
 #include "dataset/sbi.h"
 #include "infer/colour.h"
 #include "infer/provenance.h"
+#include "infer/swap_video.h"
 #include "infer/watermark.h"
 #include "nn/device.h"
 #include "model/run.h"
@@ -35,6 +37,7 @@ void ds_config_default(DsConfig *c) {
     swap_options_default(&c->swap);
     c->size = 0; /* the model's face size; DS_DEFAULT_SIZE without a model */
     c->seed = 1;
+    c->frames_per_clip = DSX_DEFAULT_FRAMES_PER_CLIP;
     c->device = NULL; /* auto, quiet about the CPU fallback */
 }
 
@@ -78,7 +81,33 @@ typedef struct {
     int n_faces;
     char safe[128]; /* subject as a file-name part */
     int n_real, n_fake;
+    int *clip_face; /* faces from video: one face index per distinct clip (by SHA-256), in order */
+    int n_clips;
 } DsIdentity;
+
+/* The index in id->clip_face of face i's clip, or -1 for a photo. */
+static int clip_of(const DsIdentity *id, int i) {
+    const FaceRecord *r = &id->fs.faces[i];
+    if (!r->clip[0]) return -1;
+    for (int k = 0; k < id->n_clips; k++)
+        if (!strcmp(id->fs.faces[id->clip_face[k]].clip_sha256, r->clip_sha256)) return k;
+    SL_ASSERT(!"a face's clip is in the identity's clip list");
+    return -1;
+}
+
+/* The id of clip k of id: SUBJECT_NAME-SHA8 (NAME the clip's file name without its extension). */
+static void video_id(char *out, size_t n, const DsIdentity *id, int k) {
+    const FaceRecord *r = &id->fs.faces[id->clip_face[k]];
+    const char *base = strrchr(r->clip, '/');
+    base = base ? base + 1 : r->clip;
+    char name[200];
+    snprintf(name, sizeof name, "%.199s", base);
+    char *dot = strrchr(name, '.');
+    if (dot && dot != name) *dot = 0;
+    char safe[200];
+    dsx_safe_name(safe, sizeof safe, name);
+    snprintf(out, n, "%.100s_%.120s-%.8s", id->safe, safe, r->clip_sha256);
+}
 
 static int cmp_ids(const void *a, const void *b) {
     return strcmp(((const DsIdentity *)a)->ci.subject, ((const DsIdentity *)b)->ci.subject);
@@ -108,12 +137,17 @@ static void write_failed(DsWriter *w, const SlErr *err) {
     w->failed = 1;
 }
 
-/* The clip a sample belongs to: one per identity today (faces.jsonl has no clip ids until video
- * comes); a swap's clip is "<target>_<source>" as FaceForensics++ names its fakes. */
-static void clip_id(char *out, size_t n, const DsIdentity *target, const DsIdentity *source, const char *method) {
-    if (!strcmp(method, "original")) snprintf(out, n, "%s", target->safe);
-    else if (!strcmp(method, "sbi")) snprintf(out, n, "%s_sbi", target->safe);
-    else snprintf(out, n, "%s_%s", target->safe, source->safe);
+/* The clip a sample (face i of target) belongs to: the video its frame came from
+ * (SUBJECT_NAME-SHA8, video_id) or, for photos, one clip per identity (SUBJECT); a swap's clip is
+ * "<target clip>_<source>" as FaceForensics++ names its fakes, a self-blended one "<clip>_sbi". */
+static void clip_id(char *out, size_t n, const DsIdentity *target, const DsIdentity *source, const char *method, int i) {
+    char base[300];
+    int k = clip_of(target, i);
+    if (k >= 0) video_id(base, sizeof base, target, k);
+    else snprintf(base, sizeof base, "%s", target->safe);
+    if (!strcmp(method, "original")) snprintf(out, n, "%s", base);
+    else if (!strcmp(method, "sbi")) snprintf(out, n, "%.250s_sbi", base);
+    else snprintf(out, n, "%.240s_%.50s", base, source->safe);
 }
 
 /* One labels.csv row. source = the identity whose face is in the sample's face region (for a swap
@@ -141,7 +175,9 @@ static void csv_row(DsWriter *w, const char *rel, const char *method, const DsId
     dsx_csv_field(f, target->fs.faces[face].source), fputc(',', f);
     fprintf(f, "%d,", face);
     dsx_csv_field(f, clip);
-    fputc('\n', f);
+    const FaceRecord *r = &target->fs.faces[face];
+    if (r->clip[0]) fprintf(f, ",%.6f\n", r->clip_time);
+    else fputs(",\n", f);
 }
 
 static void skip_sample(DsWriter *w, const char *what, const SlErr *err) {
@@ -160,7 +196,7 @@ static void side_path(char *out, size_t n, const DsWriter *w, const char *kind, 
 
 /* The sample's mask (fakes) and landmarks (all), and its row in the DeepfakeBench index. */
 static void write_side(DsWriter *w, const char *rel, const char *label_name, const char *split, const char *clip,
-                       const float *mask, const float lm[ALIGN_NLM][2]) {
+                       const FaceRecord *r, const float *mask, const float lm[ALIGN_NLM][2]) {
     SlErr err;
     char path[SL_PATH_MAX];
     int S = w->c->size;
@@ -176,10 +212,18 @@ static void write_side(DsWriter *w, const char *rel, const char *label_name, con
     json_t *lab = json_object_get(w->dfb, label_name);
     if (!lab) json_object_set_new(w->dfb, label_name, lab = json_pack("{s:{},s:{},s:{}}", "train", "val", "test"));
     json_t *sp = json_object_get(lab, split), *cl = json_object_get(sp, clip);
-    if (!cl) json_object_set_new(sp, clip, cl = json_pack("{s:s,s:[]}", "label", label_name, "frames"));
+    if (!cl) {
+        json_object_set_new(sp, clip, cl = json_pack("{s:s,s:[]}", "label", label_name, "frames"));
+        if (r->clip[0]) { /* from a video: which one, and each frame's time in it */
+            json_object_set_new(cl, "clip_sha256", json_string(r->clip_sha256));
+            json_object_set_new(cl, "times", json_array());
+        }
+    }
     char fr[600];
     snprintf(fr, sizeof fr, "frames/%s", rel);
     json_array_append_new(json_object_get(cl, "frames"), json_string(fr));
+    json_t *times = json_object_get(cl, "times");
+    if (times) json_array_append_new(times, json_real(r->clip_time));
 }
 
 static void progress(DsWriter *w) {
@@ -236,9 +280,9 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
         return;
     }
     image_free(&crop);
-    clip_id(clip, sizeof clip, id, id, "original");
+    clip_id(clip, sizeof clip, id, id, "original", i);
     csv_row(w, rel, "original", id, id, i, clip);
-    write_side(w, rel, "swaplab-real", dsx_split_name(id->split), clip, NULL, lm);
+    write_side(w, rel, "swaplab-real", dsx_split_name(id->split), clip, r, NULL, lm);
     id->n_real++;
     w->done++;
     progress(w);
@@ -265,9 +309,9 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
         write_failed(w, &err);
         return;
     }
-    clip_id(clip, sizeof clip, id, id, "sbi");
+    clip_id(clip, sizeof clip, id, id, "sbi", i);
     csv_row(w, rel, "sbi", id, id, i, clip);
-    write_side(w, rel, "swaplab-sbi", dsx_split_name(id->split), clip, mask, lm);
+    write_side(w, rel, "swaplab-sbi", dsx_split_name(id->split), clip, r, mask, lm);
     free(mask);
     id->n_fake++;
     w->done++;
@@ -324,9 +368,9 @@ static int swap_written(int i, SwapResult *res, void *user, SlErr *err) {
     }
     float lm[ALIGN_NLM][2];
     align_transform_landmarks(&box, r->lm_src, lm);
-    clip_id(clip, sizeof clip, frame_of, face_of, "swap");
+    clip_id(clip, sizeof clip, frame_of, face_of, "swap", i);
     csv_row(w, rel, "swap", face_of, frame_of, i, clip);
-    write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, mask, lm);
+    write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, r, mask, lm);
     free(mask);
     frame_of->n_fake++;
     w->done++;
@@ -356,6 +400,184 @@ static json_t *str_array_of_split(const DsIdentity *ids, int n, int split) {
     return a;
 }
 
+static int cmp_clip_frame(const void *a, const void *b, void *fs) {
+    const FaceRecord *x = &((const FaceSet *)fs)->faces[*(const int *)a], *y = &((const FaceSet *)fs)->faces[*(const int *)b];
+    return (x->clip_frame > y->clip_frame) - (x->clip_frame < y->clip_frame);
+}
+
+/* The faces of d that can be samples (they keep their frame): every photo's, and of each clip at
+ * most frames_per_clip, evenly spaced in time (dsx_sample_evenly over the clip's faces in frame
+ * order). Fills d->faces (ascending), d->n_faces, d->clip_face and d->n_clips. */
+static void select_faces(DsIdentity *d, int frames_per_clip) {
+    const FaceSet *fs = &d->fs;
+    d->clip_face = xmalloc(((size_t)fs->n + 1) * sizeof *d->clip_face);
+    int *of = xmalloc(((size_t)fs->n + 1) * sizeof *of), *pick = xmalloc(((size_t)fs->n + 1) * sizeof *pick);
+    for (int k = 0; k < fs->n; k++) {
+        const FaceRecord *r = &fs->faces[k];
+        if (!r->clip[0]) {
+            if (r->source[0]) d->faces[d->n_faces++] = k;
+            continue;
+        }
+        int c = 0;
+        while (c < d->n_clips && strcmp(fs->faces[d->clip_face[c]].clip_sha256, r->clip_sha256)) c++;
+        if (c < d->n_clips) continue; /* this clip's faces were taken with its first */
+        d->clip_face[d->n_clips++] = k;
+        int m = 0;
+        for (int j = k; j < fs->n; j++)
+            if (fs->faces[j].source[0] && fs->faces[j].clip[0] && !strcmp(fs->faces[j].clip_sha256, r->clip_sha256))
+                of[m++] = j;
+        qsort_r(of, (size_t)m, sizeof *of, cmp_clip_frame, (void *)fs);
+        int np = dsx_sample_evenly(m, frames_per_clip, pick);
+        for (int j = 0; j < np; j++) d->faces[d->n_faces++] = of[pick[j]];
+    }
+    qsort(d->faces, (size_t)d->n_faces, sizeof *d->faces, cmp_int);
+    free(of);
+    free(pick);
+}
+
+/* Clips follow their identity into its split: a clip in the face sets of two identities of
+ * different splits is refused (dsx_check_clip_splits). */
+static int check_clip_splits(const DsIdentity *ids, int n, const int *split, SlErr *err) {
+    int total = 0;
+    for (int i = 0; i < n; i++) total += ids[i].n_clips;
+    DsxClip *cl = xmalloc(((size_t)total + 1) * sizeof *cl);
+    const char **subjects = xmalloc(((size_t)n + 1) * sizeof *subjects);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        subjects[i] = ids[i].ci.subject;
+        for (int c = 0; c < ids[i].n_clips; c++) {
+            const FaceRecord *r = &ids[i].fs.faces[ids[i].clip_face[c]];
+            cl[k++] = (DsxClip){r->clip_sha256, r->clip, i};
+        }
+    }
+    int rc = dsx_check_clip_splits(cl, k, split, subjects, err);
+    free(cl);
+    free(subjects);
+    return rc;
+}
+
+/* ---- --video-versions: each clip re-encoded, each swapped clip encoded, at H.264 CRFs ------ */
+
+/* in re-encoded as H.264 at crf into out (every frame at its time, marked with the dataset's
+ * watermark as the swapped clips are, so the mark is no shortcut; the audio copied unchanged;
+ * written atomically by data/video.h). *frames receives the frames written. */
+static int reencode(const char *in, const char *out, int crf, int threads, const WmKey *wk, uint32_t payload,
+                    long *frames, SlErr *err) {
+    VideoReader *r;
+    VideoInfo vi;
+    if (video_open(in, threads, &r, &vi, err)) return -1;
+    VideoWriterOptions o;
+    video_writer_options_default(&o);
+    o.crf = crf;
+    o.threads = threads;
+    if (vi.fps > 0) o.fps = vi.fps;
+    if (vi.has_audio) o.audio_from = in;
+    VideoWriter *w = NULL;
+    int rc = -1, k;
+    if (video_writer_open(&w, out, vi.w, vi.h, &o, err)) goto done;
+    Image f;
+    double t;
+    while ((k = video_read(r, &f, &t, err)) == 1) {
+        int a = wm_embed(&f, wk, payload, err) || video_writer_add(w, &f, t, err);
+        image_free(&f);
+        if (a) goto done;
+    }
+    if (k < 0 || video_writer_finish(w, NULL, NULL, err)) goto done;
+    *frames = video_writer_frames(w);
+    rc = 0;
+done:
+    video_writer_free(w);
+    video_close(r);
+    return rc;
+}
+
+typedef struct {
+    const DsConfig *c;
+    DsIdentity *ids;
+    int n;
+    SwapModel *m; /* NULL: reals only (sbi) */
+    NnCtx *ctx;
+    const RunInfo *run;
+    const SlKeypair *key;
+    uint32_t payload;
+    json_t *list; /* dataset.json "videos" */
+} DsVideos;
+
+static json_t *video_entry(const char *rel, const char *label, const DsIdentity *source, const DsIdentity *target,
+                           const char *clip, const FaceRecord *r, int crf, long frames) {
+    char ver[16];
+    snprintf(ver, sizeof ver, "c%d", crf);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:I}", "path", rel, "label", label, "split",
+                     dsx_split_name(target->split), "version", ver, "clip", clip, "codec", "h264", "crf", crf, "source",
+                     source->ci.subject, "target", target->ci.subject, "frames", (json_int_t)frames);
+}
+
+/* Per clip of every identity and per CRF: DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (the clip
+ * re-encoded, watermarked like every real sample) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4: the clip swapped by
+ * infer/swap_video.h (as `swaplab swap --in` does: every frame labelled as settled by --label,
+ * watermarked with the dataset's payload, the signed record and XMP in the MP4) with the face of
+ * a partner from the same split, round robin over the identity's clips. */
+static int write_videos(DsVideos *V, const int *counts, SlErr *err) {
+    const DsConfig *c = V->c;
+    char rel[600], path[SL_PATH_MAX], dir[SL_PATH_MAX], vid[300], name[400];
+    WmKey wk;
+    wm_key_from_string(&wk, c->wm_key);
+    for (int v = 0; v < c->n_video; v++)
+        for (int s = 0; s < DSX_NSPLITS; s++)
+            for (int f = 0; f < 2; f++) {
+                sl_snprintf(dir, sizeof dir, "%s/videos/c%d/%s/%s", c->out, c->video_crf[v], dsx_split_name(s),
+                            f ? "fake" : "real");
+                if (f && !V->m) continue;
+                if (sl_mkdirs(dir, err)) return sl_failctx(err, "cannot create the video directory");
+            }
+    for (int i = 0; i < V->n; i++) {
+        DsIdentity *d = &V->ids[i];
+        int partners[DS_MAX_IDS], np = 0;
+        for (int b = 0; b < V->n; b++)
+            if (b != i && V->ids[b].split == d->split) partners[np++] = b;
+        SL_ASSERT(np == counts[d->split] - 1);
+        for (int k = 0; k < d->n_clips; k++) {
+            const FaceRecord *r = &d->fs.faces[d->clip_face[k]];
+            video_id(vid, sizeof vid, d, k);
+            for (int v = 0; v < c->n_video; v++) {
+                int crf = c->video_crf[v];
+                long frames = 0;
+                snprintf(rel, sizeof rel, "videos/c%d/%s/real/%s.mp4", crf, dsx_split_name(d->split), vid);
+                sl_path_join(path, sizeof path, c->out, rel);
+                if (reencode(r->clip, path, crf, c->threads, &wk, V->payload, &frames, err)) return -1;
+                json_array_append_new(V->list, video_entry(rel, "real", d, d, vid, r, crf, frames));
+                if (!V->m) continue;
+                DsIdentity *to = &V->ids[partners[dsx_partner(i, k, np)]];
+                SwapGate g = {0};
+                g.target = to->model_id;
+                g.from = d->ci, g.to = to->ci;
+                snprintf(g.from_dir, sizeof g.from_dir, "%s", d->dir);
+                snprintf(g.to_dir, sizeof g.to_dir, "%s", to->dir);
+                ProvenanceInfo pi;
+                swap_provenance(&pi, V->run, &g, V->m, &c->swap, r->clip, c->with_label);
+                pi.wm_key = c->wm_key;
+                pi.has_payload = 1;
+                pi.payload = V->payload;
+                SwapVideoOptions vo;
+                swap_video_options_default(&vo);
+                vo.crf = crf;
+                vo.crop = d->fs.crop;
+                vo.coverage = d->fs.coverage;
+                ExtractOptions ex;
+                extract_options_default(&ex);
+                SwapVideoStats st;
+                snprintf(name, sizeof name, "%.250s_%.100s", vid, to->safe);
+                snprintf(rel, sizeof rel, "videos/c%d/%s/fake/%s.mp4", crf, dsx_split_name(d->split), name);
+                sl_path_join(path, sizeof path, c->out, rel);
+                if (swap_video_run(V->m, V->ctx, to->model_id, r->clip, path, &c->swap, &vo, &ex, &pi, V->key, &st, err))
+                    return -1;
+                json_array_append_new(V->list, video_entry(rel, "fake", to, d, name, r, crf, st.frames));
+            }
+        }
+    }
+    return 0;
+}
+
 static int mk_tree(const char *out, const char *sub, SlErr *err) {
     char path[SL_PATH_MAX];
     for (int s = 0; s < DSX_NSPLITS; s++)
@@ -381,7 +603,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     SlAtomicFile af;
     DsIdentity *ids = xcalloc((size_t)c->n_sets + 1, sizeof *ids);
     DsxPair *pairs = NULL;
-    json_t *dfb = json_object();
+    json_t *dfb = json_object(), *videos = json_array(); /* the index of frames; dataset.json "videos" */
     SlProgress prog;
     int prog_on = 0;
     SwapModel *m = NULL;
@@ -441,8 +663,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     for (int i = 0; i < n; i++) {
         DsIdentity *d = &ids[i];
         d->faces = xmalloc(((size_t)d->fs.n + 1) * sizeof *d->faces);
-        for (int k = 0; k < d->fs.n; k++)
-            if (d->fs.faces[k].source[0]) d->faces[d->n_faces++] = k;
+        select_faces(d, c->frames_per_clip);
         if (d->n_faces == 0) {
             sl_fail(err, "%s: no face keeps its source frame (frames/); real and fake samples are cut from frames", d->dir);
             goto fail;
@@ -456,6 +677,12 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         qsort(d->faces, (size_t)d->n_faces, sizeof *d->faces, cmp_int);
         total += (long)d->n_faces * (1 + swaps + ((c->fakes & DS_FAKE_SBI) != 0));
     }
+    if (check_clip_splits(ids, n, split, err)) goto fail;
+    /* clips that will be read (--video-versions) are bound to their consented face sets as
+     * `swap --in` binds them: the clip's digest recorded there and its frame reproducing the crop */
+    for (int i = 0; c->n_video && i < n; i++)
+        for (int k = 0; k < ids[i].n_clips; k++)
+            if (swap_video_check_clip(&ids[i].fs, ids[i].fs.faces[ids[i].clip_face[k]].clip, err)) goto fail;
     for (int i = 0; swaps && i < n; i++) {
         int k = counts[ids[i].split] - 1;
         if (ids[i].n_faces < k)
@@ -493,6 +720,13 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
                      c->wm_key ? "custom" : "default", ds_method_name(c->fakes));
     for (int i = 0; i < n && l < (int)sizeof idtext; i++)
         l += snprintf(idtext + l, sizeof idtext - (size_t)l, "%s %s\n", ids[i].ci.subject, ids[i].ci.digest);
+    int any_clip = 0;
+    for (int i = 0; i < n; i++) any_clip |= ids[i].n_clips > 0;
+    if (any_clip && l < (int)sizeof idtext) /* only then: the ids of photo datasets stay as they were */
+        l += snprintf(idtext + l, sizeof idtext - (size_t)l, "frames_per_clip %d\n", c->frames_per_clip);
+    for (int v = 0; any_clip && v < c->n_video && l < (int)sizeof idtext; v++)
+        l += snprintf(idtext + l, sizeof idtext - (size_t)l, "video c%d\n", c->video_crf[v]);
+    if (c->n_video && !any_clip) sl_warn("--video-versions: no face set comes from a video clip; no videos are written");
     sl_sha256_hex(idtext, strlen(idtext), dsid);
     char payload_hex[9];
     memcpy(payload_hex, dsid, 8);
@@ -502,7 +736,8 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     sl_path_join(path, sizeof path, c->out, "labels.csv");
     if (sl_atomic_open(&af, path, err)) goto fail;
     csv_open = 1;
-    fputs("path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip\n",
+    fputs("path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip,"
+          "time\n",
           af.f);
 
     if (swaps) {
@@ -533,6 +768,13 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         }
     }
     free(sel);
+    if (!w.failed && c->n_video) {
+        DsVideos V = {c, ids, n, swaps ? m : NULL, &ctx, &run, &key, payload, videos};
+        if (write_videos(&V, counts, err)) {
+            sl_failctx(err, "writing the --video-versions; the dataset in %s is incomplete and has no labels.csv", c->out);
+            goto fail;
+        }
+    }
     if (w.failed) {
         sl_fail(err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
                      "into a new --out)", w.err.msg, c->out);
@@ -603,6 +845,10 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
                                   c->with_label ? "visible" : "none", "size", c->size, "per_identity", c->per_identity,
                                   "seed", c->seed, "splits", c->frac[0], c->frac[1], c->frac[2], "box",
                                   "the face's alignment crop (faces.jsonl affine) scaled to size"));
+    json_object_set_new(json_object_get(j, "settings"), "frames_per_clip", json_integer(c->frames_per_clip));
+    json_t *jv = json_array();
+    for (int v = 0; v < c->n_video; v++) json_array_append_new(jv, json_integer(c->video_crf[v]));
+    json_object_set_new(json_object_get(j, "settings"), "video_crf", jv);
     json_object_set_new(j, "watermark",
                         json_pack("{s:s,s:s,s:s,s:s,s:s}", "scheme", WM_SCHEME, "key", c->wm_key ? "custom" : "default",
                                   "key_fingerprint", keyfp, "payload", payload_hex, "on",
@@ -622,11 +868,23 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         rep->real[s] = cls[s][0], rep->fake[s] = cls[s][1], rep->identities[s] = counts[s];
     }
     json_object_set_new(j, "splits", jsplits);
-    for (int i = 0; i < n; i++)
-        json_array_append_new(jids, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i}", "subject", ids[i].ci.subject, "kind",
+    for (int i = 0; i < n; i++) {
+        json_t *jc = json_array();
+        for (int k = 0; k < ids[i].n_clips; k++) {
+            const FaceRecord *r = &ids[i].fs.faces[ids[i].clip_face[k]];
+            const char *base = strrchr(r->clip, '/');
+            char vid[300];
+            video_id(vid, sizeof vid, &ids[i], k);
+            json_array_append_new(jc, json_pack("{s:s,s:s,s:s}", "id", vid, "file", base ? base + 1 : r->clip, "sha256",
+                                                r->clip_sha256));
+        }
+        json_array_append_new(jids, json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:o}", "subject", ids[i].ci.subject, "kind",
                                               ids[i].ci.kind, "consent_sha256", ids[i].ci.digest, "split",
-                                              dsx_split_name(ids[i].split), "real", ids[i].n_real, "fake", ids[i].n_fake));
+                                              dsx_split_name(ids[i].split), "real", ids[i].n_real, "fake", ids[i].n_fake,
+                                              "clips", jc));
+    }
     json_object_set_new(j, "identities", jids);
+    json_object_set(j, "videos", videos);
     json_object_set_new(j, "counts", json_pack("{s:I,s:I}", "samples", (json_int_t)w.done, "skipped", (json_int_t)w.skipped));
     json_object_set_new(j, "seconds", json_real(secs));
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
@@ -636,6 +894,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     free(s);
     if (wr) goto fail;
     rep->samples = w.done, rep->skipped = w.skipped, rep->seconds = secs;
+    rep->videos = (long)json_array_size(videos);
     rc = 0;
     goto done;
 fail:
@@ -643,6 +902,7 @@ fail:
     if (csv_open) sl_atomic_abort(&af);
 done:
     json_decref(dfb);
+    json_decref(videos);
     free(pairs);
     if (dev) {
         if (m) nn_model_release_device(&m->model, &ctx);
@@ -652,6 +912,7 @@ done:
     for (int i = 0; i < n; i++) {
         faceset_free(&ids[i].fs);
         free(ids[i].faces);
+        free(ids[i].clip_face);
     }
     free(ids);
     if (m) swap_model_free(m);

@@ -9,6 +9,7 @@
 #ifndef SL_DATASET_BUILD_H
 #define SL_DATASET_BUILD_H
 
+#include "dataset/export.h"
 #include "infer/swap.h"
 #include "util/util.h"
 
@@ -31,6 +32,9 @@ typedef struct {
     SwapOptions swap;
     int size;                      /* sample side; 0 = the model's face size (>= 64) */
     int per_identity, seed, threads;
+    int frames_per_clip;           /* faces from video: at most this many per clip, evenly spaced in
+                                      time (DSX_DEFAULT_FRAMES_PER_CLIP; 0 = all) */
+    int n_video, video_crf[DSX_MAX_VERSIONS]; /* --video-versions: H.264 CRFs of the clip versions */
     const char *key_path, *wm_key, *revocations, *policy;
     const char *device;            /* cpu, cuda, auto; NULL = auto without a CPU-fallback note */
 } DsConfig;
@@ -42,6 +46,7 @@ const char *ds_method_name(int fakes);
 
 typedef struct {
     long samples, skipped;
+    long videos;            /* --video-versions files written */
     int real[3], fake[3];   /* per split */
     int identities[3];      /* per split */
     double seconds;

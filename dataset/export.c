@@ -123,3 +123,47 @@ void dsx_safe_name(char *out, size_t n, const char *s) {
     out[i] = 0;
     if (out[0] == '.') out[0] = '_';
 }
+
+int dsx_sample_evenly(int n, int k, int *out) {
+    if (n <= 0) return 0;
+    if (k <= 0 || k >= n) {
+        for (int i = 0; i < n; i++) out[i] = i;
+        return n;
+    }
+    for (int j = 0; j < k; j++) out[j] = (int)(((2 * (long long)j + 1) * n) / (2 * (long long)k));
+    return k;
+}
+
+int dsx_check_clip_splits(const DsxClip *clips, int n, const int *split, const char *const *subjects, SlErr *err) {
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; b < n; b++)
+            if (!strcmp(clips[a].sha256, clips[b].sha256) && split[clips[a].id] != split[clips[b].id])
+                return sl_fail(err,
+                               "clip %s (SHA-256 %.12s...) has faces of %s (split %s) and of %s (split %s): one video "
+                               "would be on both sides of a split; leave one of the two face sets out or choose another "
+                               "--seed",
+                               clips[a].path, clips[a].sha256, subjects[clips[a].id], dsx_split_name(split[clips[a].id]),
+                               subjects[clips[b].id], dsx_split_name(split[clips[b].id]));
+    return 0;
+}
+
+int dsx_parse_versions(const char *s, int crf[DSX_MAX_VERSIONS], SlErr *err) {
+    if (!s || !*s || !strcmp(s, "none")) return 0;
+    int n = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        if ((*p != 'c' && *p != 'C') || p[1] < '0' || p[1] > '9')
+            return sl_fail(err, "--video-versions: '%s' is not a list like c23,c40 (cN = H.264 at CRF N)", s);
+        long v = strtol(p + 1, &end, 10);
+        if (v < 0 || v > 51 || (*end && *end != ','))
+            return sl_fail(err, "--video-versions: '%s': each version is cN with N a CRF 0..51", s);
+        for (int i = 0; i < n; i++)
+            if (crf[i] == v) return sl_fail(err, "--video-versions: c%ld given twice", v);
+        if (n == DSX_MAX_VERSIONS) return sl_fail(err, "--video-versions: at most %d versions", DSX_MAX_VERSIONS);
+        crf[n++] = (int)v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    return n;
+}

@@ -65,4 +65,28 @@ void dsx_csv_field(FILE *f, const char *s);
 /* s with every byte outside [A-Za-z0-9._-] replaced by '_' (out of n bytes), for file names. */
 void dsx_safe_name(char *out, size_t n, const char *s);
 
+/* ---- face sets from video (faces.jsonl clip records) -------------------------------------- */
+#define DSX_DEFAULT_FRAMES_PER_CLIP 32 /* DeepfakeBench's frame_num: frames sampled per video */
+#define DSX_MAX_VERSIONS 4
+
+/* k of n items evenly spaced (as DeepfakeBench samples a video's frames): out[j] =
+ * floor((2j + 1) n / 2k), increasing, for j < min(k, n); all n when k <= 0 or k >= n. Returns how
+ * many were written. */
+int dsx_sample_evenly(int n, int k, int *out);
+
+/* One clip of one identity: its SHA-256 (faces.jsonl "clip".sha256) and the identity's index. */
+typedef struct {
+    const char *sha256, *path;
+    int id;
+} DsxClip;
+
+/* Refuses (-1 with err naming the clip and both subjects) a clip that belongs to identities in
+ * different splits (the same video on both sides of a split, e.g. a clip with two volunteers);
+ * subjects[id] names the identities. Identities follow their split, clips follow their identity. */
+int dsx_check_clip_splits(const DsxClip *clips, int n, const int *split, const char *const *subjects, SlErr *err);
+
+/* "c23,c40" (FaceForensics++'s names: cN = H.264 at CRF N, 0..51; at most DSX_MAX_VERSIONS, no
+ * repeats) -> crf[]; "" or "none" -> 0 versions. Returns the count, or -1 with err. */
+int dsx_parse_versions(const char *s, int crf[DSX_MAX_VERSIONS], SlErr *err);
+
 #endif

@@ -27,7 +27,7 @@ check "labels.csv, ImageFolder layout, identity splits, pairs, dataset.json agre
 import csv, json, os, sys, hashlib
 ds, model = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(os.path.join(ds, "labels.csv"))))
-cols = "path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip".split(",")
+cols = "path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip,time".split(",")
 assert list(rows[0].keys()) == cols, rows[0].keys()
 pngs = set()
 for sp in ("train", "val", "test"):

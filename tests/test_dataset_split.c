@@ -185,6 +185,52 @@ static void t_csv(void) {
     CHECK(!strcmp(s, "abc"));
 }
 
+/* Video: k of n frames evenly spaced, every clip on one side of the splits, c23/c40 parsed. */
+static void t_sample_evenly(void) {
+    int out[64];
+    CHECK(dsx_sample_evenly(0, 4, out) == 0);
+    CHECK(dsx_sample_evenly(5, 0, out) == 5 && out[0] == 0 && out[4] == 4);
+    CHECK(dsx_sample_evenly(3, 8, out) == 3 && out[2] == 2);
+    CHECK(dsx_sample_evenly(10, 2, out) == 2 && out[0] == 2 && out[1] == 7);
+    for (int n = 1; n <= 40; n++)
+        for (int k = 1; k <= n; k++) {
+            int m = dsx_sample_evenly(n, k, out), ok = m == k;
+            for (int j = 0; j < m; j++) ok &= out[j] >= 0 && out[j] < n && (j == 0 || out[j] > out[j - 1]);
+            /* evenly: consecutive gaps differ by at most 1, and the ends leave about half a gap */
+            int gmin = n, gmax = 0;
+            for (int j = 1; j < m; j++) gmin = out[j] - out[j - 1] < gmin ? out[j] - out[j - 1] : gmin,
+                                    gmax = out[j] - out[j - 1] > gmax ? out[j] - out[j - 1] : gmax;
+            ok &= m < 2 || gmax - gmin <= 1;
+            ok &= out[0] <= n / k && n - 1 - out[m - 1] <= n / k;
+            CHECKF(ok, "n %d k %d", n, k);
+        }
+}
+
+static void t_clip_splits(void) {
+    SlErr err;
+    int split[3] = {DSX_TRAIN, DSX_TEST, DSX_TRAIN};
+    const char *subj[3] = {"a", "b", "c"};
+    DsxClip same_split[] = {{"aaaa", "x.mp4", 0}, {"bbbb", "y.mp4", 1}, {"aaaa", "x.mp4", 2}};
+    CHECK(dsx_check_clip_splits(same_split, 3, split, subj, &err) == 0);
+    DsxClip across[] = {{"aaaa", "x.mp4", 0}, {"cccc", "z.mp4", 2}, {"aaaa", "x.mp4", 1}};
+    CHECK(dsx_check_clip_splits(across, 3, split, subj, &err) == -1);
+    CHECKF(strstr(err.msg, "x.mp4") && strstr(err.msg, "a (split train)") && strstr(err.msg, "b (split test)"), "%s",
+           err.msg);
+    CHECK(dsx_check_clip_splits(across, 0, split, subj, &err) == 0);
+}
+
+static void t_versions(void) {
+    SlErr err;
+    int crf[DSX_MAX_VERSIONS];
+    CHECK(dsx_parse_versions("c23,c40", crf, &err) == 2 && crf[0] == 23 && crf[1] == 40);
+    CHECK(dsx_parse_versions("none", crf, &err) == 0 && dsx_parse_versions("", crf, &err) == 0);
+    CHECK(dsx_parse_versions("c0", crf, &err) == 1 && crf[0] == 0);
+    const char *bad[] = {"23", "c52", "c23,", "c23,c23", "c-1", "c23;c40", "c1,c2,c3,c4,c5", "x23"};
+    for (int i = 0; i < (int)(sizeof bad / sizeof *bad); i++)
+        CHECKF(dsx_parse_versions(bad[i], crf, &err) == -1 && strstr(err.msg, "--video-versions"), "'%s' accepted",
+               bad[i]);
+}
+
 int main(void) {
     RUN(t_parse);
     RUN(t_too_few);
@@ -195,5 +241,8 @@ int main(void) {
     RUN(t_partner_balance);
     RUN(t_box);
     RUN(t_csv);
+    RUN(t_sample_evenly);
+    RUN(t_clip_splits);
+    RUN(t_versions);
     return test_summary("test_dataset_split");
 }
