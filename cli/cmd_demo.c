@@ -335,6 +335,16 @@ static int do_verify(Demo *d, int k) {
         }
         free(a);
     }
+    char clip[SL_PATH_MAX]; /* the swapped clip of step 4: its record, signature, and every frame's marks */
+    sl_path_join(clip, sizeof clip, d->out, "video/synth-0001_to_synth-0002.mp4");
+    if (!rc && sl_is_file(clip)) {
+        char out[SL_PATH_MAX];
+        sl_path_join(out, sizeof out, vdir, "swapped-clip.json");
+        const char *a[] = {"verify", "--json", clip, NULL};
+        int st = run_child(d, out, a);
+        if (st != 0 && st != 1 && st != 3) rc = step_fail(k, "provenance", "`swaplab verify --json` exited with status %d", st);
+        else printf("verify: the swapped clip checked -> %s%s\n", out, st ? " (not marked: see the report)" : "");
+    }
     for (int i = 0; i < n; i++) free(files[i]);
     for (int i = 0; i < nj; i++) free(jpegs[i]);
     free(files), free(jpegs);

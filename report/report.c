@@ -760,7 +760,7 @@ static int video_before(Rep *r) {
     hb_esc(b, href);
     hb_puts(b, "\">download it</a>.</video><figcaption>Before: the clip of ");
     hb_esc(b, ci.subject);
-    hb_printf(b, " (%s, %.1f MB; consent for <code>report</code> checked)%s.</figcaption></figure>\n", ci.kind, (double)len / 1e6,
+    hb_printf(b, " (%s, %.0f kB; consent for <code>report</code> checked)%s.</figcaption></figure>\n", ci.kind, (double)len / 1e3,
               strcmp(ci.kind, "synthetic") ? "" : ", a synthetic person who does not exist, rendered by <code>swaplab synth --video</code>");
     return 1;
 }
@@ -795,9 +795,9 @@ static void section_video(Rep *r) {
     hb_puts(b, "\">download it</a>.</video><figcaption>");
     if (before) hb_puts(b, "After: ");
     hb_esc(b, base);
-    hb_printf(b, " (%.1f MB): every frame carries the visible label and the watermark; the file carries the "
+    hb_printf(b, " (%.0f kB): every frame carries the visible label and the watermark; the file carries the "
                  "signed provenance record. Watch the jaw line, the eyes and the flicker between frames.</figcaption>"
-                 "</figure>\n</div>\n", (double)len / 1e6);
+                 "</figure>\n</div>\n", (double)len / 1e3);
     r->sum->videos += 1 + before;
 }
 
@@ -1119,10 +1119,16 @@ static void section_provenance(Rep *r) {
                 const char *sg = json_string_value(json_object_get(o, "signature")) ?: "?";
                 hb_printf(b, "<td>%s</td><td>%s</td><td>%s</td>", json_is_true(json_object_get(o, "metadata")) ? "present" : "absent",
                           st ? "trainedAlgorithmicMedia" : "absent", sg);
-                if (json_is_true(json_object_get(w, "found")))
-                    hb_printf(b, "<td>found (z = %.1f, p &le; %.1e)</td>", jnum(w, "z"), jnum(w, "p_false"));
-                else hb_printf(b, "<td>not found (z = %.1f)</td>", jnum(w, "z"));
-                hb_printf(b, "<td>%s</td>", json_is_true(json_object_get(o, "label_in_pixels")) ? "visible" : "not found");
+                if (!strcmp(json_string_value(json_object_get(o, "media")) ?: "", "video")) { /* per frame */
+                    hb_printf(b, "<td>%s in %.0f of %.0f frames (median z = %.1f)</td><td>visible in %.0f of %.0f frames</td>",
+                              json_is_true(json_object_get(w, "found")) ? "found" : "not found", jnum(w, "frames_found"),
+                              jnum(w, "frames"), jnum(w, "z_median"), jnum(o, "label_frames"), jnum(w, "frames"));
+                } else {
+                    if (json_is_true(json_object_get(w, "found")))
+                        hb_printf(b, "<td>found (z = %.1f, p &le; %.1e)</td>", jnum(w, "z"), jnum(w, "p_false"));
+                    else hb_printf(b, "<td>not found (z = %.1f)</td>", jnum(w, "z"));
+                    hb_printf(b, "<td>%s</td>", json_is_true(json_object_get(o, "label_in_pixels")) ? "visible" : "not found");
+                }
             }
             hb_printf(b, "<td class=\"%s\">%s</td></tr>\n", json_is_true(json_object_get(o, "marked")) ? "ok" : "bad",
                       json_is_true(json_object_get(o, "marked")) ? "marked" : "NOT marked");
@@ -1171,7 +1177,7 @@ static const char *CSS =
     "white-space:normal;font-size:.85em}table.grid img{display:block;margin:auto;width:100%;max-width:112px;"
     "image-rendering:pixelated}table.grid td.own{outline:3px solid #1f4e79;outline-offset:-3px}"
     "img.whole{width:640px}video{max-width:100%;height:auto;background:#000}"
-    ".pair{display:flex;flex-wrap:wrap;gap:0 1.5em}.pair figure{flex:1 1 260px;min-width:0}"
+    ".pair{display:flex;flex-wrap:wrap;gap:0 1.5em}.pair figure{flex:1 1 260px;min-width:0}.pair video{width:100%;max-width:384px}"
     "svg{max-width:100%;height:auto}.row{display:flex;flex-wrap:wrap;gap:1em}"
     ".missing{color:#8a1c1c}.note{color:#333;font-size:.9em}.ok{color:#0b5d1e;font-weight:600}"
     ".bad{color:#8a1c1c;font-weight:600}.look li{margin:.3em 0}nav ul{columns:2}"
