@@ -28,6 +28,7 @@ typedef struct {
     const char *out;
     const char *style; /* synth --style: composite (real-looking volunteers) or cartoon */
     int ids, frames, limit, det_steps, det_size, quick, train_steps;
+    int clip_frames; /* frames of the before/after clip (25 fps, 128 px) */
     double minutes;
     char exe[SL_PATH_MAX];
     char steps_dir[SL_PATH_MAX];
@@ -148,7 +149,16 @@ static int do_synth(Demo *d, int k) {
     snprintf(frames, sizeof frames, "%d", d->frames);
     const char *a[] = {"synth", "--out", sets, "--identities", ids, "--frames", frames, "--size", "128", "--crop", "64",
                        "--style", d->style, "--ground-truth", NULL};
-    return child_ok(d, k, "synthetic volunteers", NULL, a);
+    if (child_ok(d, k, "synthetic volunteers", NULL, a)) return 1;
+    /* the before/after clip: synth-0001 again (same seed, same person) as a 25 fps clip.mp4 */
+    char clip[SL_PATH_MAX], cframes[16];
+    sl_path_join(clip, sizeof clip, d->out, "clip");
+    remove_tree(clip);
+    if (!strcmp(d->style, "cartoon")) return 0; /* clips are composites only */
+    snprintf(cframes, sizeof cframes, "%d", d->clip_frames);
+    const char *c[] = {"synth", "--out", clip, "--identities", "1", "--frames", cframes, "--size", "128", "--crop", "64",
+                       "--video", NULL};
+    return child_ok(d, k, "synthetic volunteers (clip)", NULL, c);
 }
 
 static int do_train(Demo *d, int k) {
@@ -202,7 +212,18 @@ static int do_swap(Demo *d, int k) {
                            lim, NULL};
         if (child_ok(d, k, "swaps", NULL, a)) return 1;
     }
-    return 0;
+    /* the clip: synth-0002's face through synth-0001's clip, the label on every frame */
+    char cset[SL_PATH_MAX], cin[SL_PATH_MAX], vdir[SL_PATH_MAX], vout[SL_PATH_MAX];
+    sl_path_join(cset, sizeof cset, d->out, "clip/synth-0001");
+    sl_path_join(cin, sizeof cin, cset, "clip.mp4");
+    sl_path_join(vdir, sizeof vdir, d->out, "video");
+    sl_path_join(vout, sizeof vout, vdir, "synth-0001_to_synth-0002.mp4");
+    remove_tree(vdir);
+    if (!sl_is_file(cin)) return 0; /* the cartoon style has no clip */
+    SlErr err;
+    if (sl_mkdirs(vdir, &err)) return step_fail(k, "swaps", "%s", err.msg);
+    const char *v[] = {"swap", "--model", run, "--from", cset, "--to", "synth-0002", "--in", cin, "--out", vout, NULL};
+    return child_ok(d, k, "swaps (clip)", NULL, v);
 }
 
 static int do_detect(Demo *d, int k) {
@@ -314,6 +335,16 @@ static int do_verify(Demo *d, int k) {
         }
         free(a);
     }
+    char clip[SL_PATH_MAX]; /* the swapped clip of step 4: its record, signature, and every frame's marks */
+    sl_path_join(clip, sizeof clip, d->out, "video/synth-0001_to_synth-0002.mp4");
+    if (!rc && sl_is_file(clip)) {
+        char out[SL_PATH_MAX];
+        sl_path_join(out, sizeof out, vdir, "swapped-clip.json");
+        const char *a[] = {"verify", "--json", clip, NULL};
+        int st = run_child(d, out, a);
+        if (st != 0 && st != 1 && st != 3) rc = step_fail(k, "provenance", "`swaplab verify --json` exited with status %d", st);
+        else printf("verify: the swapped clip checked -> %s%s\n", out, st ? " (not marked: see the report)" : "");
+    }
     for (int i = 0; i < n; i++) free(files[i]);
     for (int i = 0; i < nj; i++) free(jpegs[i]);
     free(files), free(jpegs);
@@ -333,7 +364,7 @@ static int do_report(Demo *d, int k) {
 
 int cmd_demo(int argc, char **argv) {
     Demo d = {0};
-    d.ids = 12, d.frames = 120, d.limit = 24, d.det_steps = 150, d.det_size = 64, d.minutes = 4;
+    d.ids = 12, d.frames = 120, d.limit = 24, d.det_steps = 150, d.det_size = 64, d.minutes = 4, d.clip_frames = 50;
     d.style = "composite";
     int fresh = 0;
     SlArg spec[] = {
@@ -353,8 +384,8 @@ int cmd_demo(int argc, char **argv) {
     };
     int r = sl_args_parse("demo", "--out DIR [--minutes M] [--quick] [--fresh]",
                           "The whole story on synthetic volunteers, in about 10 minutes on 2 CPU cores:\n"
-                          "  1 build  2 render volunteers  3 train tiny  4 swap both ways  5 dataset + detectors\n"
-                          "  6 verify provenance (and JPEG re-encodes)  7 DIR/report/index.html\n"
+                          "  1 build  2 render volunteers (and a 2 s clip)  3 train tiny  4 swap both ways (and the clip)\n"
+                          "  5 dataset + detectors  6 verify provenance (and JPEG re-encodes)  7 DIR/report/index.html\n"
                           "A finished step leaves DIR/.steps/<name>.done; rerunning skips it, and training resumes\n"
                           "from its last checkpoint. A failure names its step and the command that failed.",
                           spec, argc, argv, NULL);
@@ -362,7 +393,8 @@ int cmd_demo(int argc, char **argv) {
     if (!d.out) return sl_usage_error("demo", "--out DIR is required");
     if (strcmp(d.style, "composite") && strcmp(d.style, "cartoon"))
         return sl_usage_error("demo", "--style must be composite or cartoon, not '%s'", d.style);
-    if (d.quick) d.ids = 6, d.frames = 12, d.limit = 4, d.det_steps = 20, d.train_steps = d.train_steps ? d.train_steps : 6;
+    if (d.quick)
+        d.ids = 6, d.frames = 12, d.limit = 4, d.det_steps = 20, d.train_steps = d.train_steps ? d.train_steps : 6, d.clip_frames = 12;
     if (d.ids < 6 || d.ids > 16 || d.frames < 4 || d.frames > 10000 || d.limit < 1 || d.det_steps < 1 || d.minutes <= 0 ||
         d.train_steps < 0)
         return sl_usage_error("demo", "need 6..16 identities (2 each for the detectors' train, val and test), 4..10000 frames, --limit and --detector-steps >= 1, "
@@ -395,7 +427,7 @@ int cmd_demo(int argc, char **argv) {
         {"build", "build: swaplab " SL_VERSION " (make demo installs the packages and builds)", NULL, 0},
         {"synth", synth_what, do_synth, 0},
         {"train", train_what, do_train, 0},
-        {"swap", "swapping both ways (synth-0001 <-> synth-0002), with provenance and visible labels", do_swap, 0},
+        {"swap", "swapping both ways (synth-0001 <-> synth-0002), and a clip, with provenance and visible labels", do_swap, 0},
         {"detect", "building the labelled dataset, training and evaluating the detectors (spectral, Meso-4)", do_detect, 1},
         {"verify", "verifying provenance on every output and on JPEG q50 re-encodes", do_verify, 1},
         {"report", "writing the report", do_report, 0},

@@ -18,6 +18,9 @@ int cmd_report(int argc, char **argv) {
         {"--detect", SL_ARG_STR, &o.detect, "DIR", "folder of `swaplab detect eval` JSON files (DIR/detect)"},
         {"--verify", SL_ARG_STR, &o.verify, "DIR", "folder of `swaplab verify --json` outputs (DIR/verify)"},
         {"--video", SL_ARG_STR, &o.video, "FILE", "a swapped clip to show (default: first *.mp4 in DIR/video or DIR/swaps)"},
+        {"--video-before", SL_ARG_STR, &o.video_before, "FILE",
+         "the clip the swap started from, shown beside it if its folder is a face set with consent\n"
+         "for 'report' (default without --video: the first DIR/clip/*/clip.mp4, else none)"},
         {"--out", SL_ARG_STR, &o.out, "FILE", "the HTML file to write (default DIR/report/index.html)"},
         {"--revocations", SL_ARG_STR, &o.revocations, "FILE", "consent revocation list (default: per-user list)"},
         {"--policy", SL_ARG_STR, &policy, "FILE", "lab policy: coordinator-signed consent only (default: $SWAPLAB_POLICY, per-user or system policy)"},

@@ -14,6 +14,7 @@
 #include "data/groundtruth.h"
 #include "data/synth/composite.h"
 #include "data/synth/composite_gt.h"
+#include "data/synth/synth_clip.h"
 #include "data/synth/synth.h"
 #include "util/args.h"
 #include "util/fs.h"
@@ -26,15 +27,15 @@
 
 typedef struct {
     const char *out;
-    int frames, size, crop, video;
+    int frames, size, crop, video, crf;
     float coverage;
     SlRng root;
     const VolunteerLib *lib; /* NULL: the cartoon renderer */
 } SynthJob;
 
 /* The composite style's face set of identity s: the recipe from stream 2s, the frames (or the
- * clip) from stream 2s+1. With --video the frames are a 25 fps clip kept as frames/NNNNNN.png;
- * video files: encode frames/ with data/video.* once it exists (the seam is here). */
+ * clip) from stream 2s+1. With --video the frames are a 25 fps clip encoded as clip.mp4; the set's
+ * frames and crops are the decoded clip's, and every face record names it (data/synth/synth_clip.h). */
 static int write_composite(const SynthJob *job, const char *subject, const char *dir, int s, long *done,
                            SlProgress *prog, SlErr *err) {
     SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
@@ -49,7 +50,8 @@ static int write_composite(const SynthJob *job, const char *subject, const char 
         composite_free(&person);
         return -1;
     }
-    int rc = 0;
+    SynthClipWriter cw = {0};
+    int rc = job->video ? synth_clip_open(&cw, dir, job->size, job->size, job->crf, err) : 0;
     for (int f = 0; f < job->frames && !rc; f++) {
         CompFrame fr;
         if (job->video) composite_clip_frame(&clip, f, &fr);
@@ -64,7 +66,8 @@ static int write_composite(const SynthJob *job, const char *subject, const char 
         if (job->video)
             json_object_set_new(params, "clip", json_pack("{s:i,s:i,s:f}", "fps", CLIP_FPS, "index", f, "time",
                                                           (double)f / CLIP_FPS));
-        rc = faceset_writer_add(&w, &img, lm, params, err) < 0;
+        if (job->video) rc = synth_clip_add(&cw, &img, lm, params, err); /* the set comes from the decoded clip */
+        else rc = faceset_writer_add(&w, &img, lm, params, err) < 0;
         image_free(&img);
         if (rc) {
             sl_failctx(err, "%s frame %d", subject, f);
@@ -83,6 +86,8 @@ static int write_composite(const SynthJob *job, const char *subject, const char 
         }
     }
     composite_free(&person);
+    if (!rc && job->video) rc = synth_clip_finish(&cw, &w, err);
+    synth_clip_free(&cw);
     if (!rc) rc = faceset_writer_finish(&w, err);
     faceset_writer_free(&w);
     if (rc) return -1;
@@ -229,14 +234,14 @@ static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, S
 }
 
 static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size, int crop, double coverage,
-                     unsigned long long seed, int gt, int video, const char *voldir);
+                     unsigned long long seed, int gt, int video, int crf, const char *voldir);
 
 int cmd_synth(int argc, char **argv) {
     const char *out = NULL;
     int ids = 4, frames = 100, size = 256, crop = 64, gt = 0;
     double coverage = ALIGN_DEFAULT_COVERAGE;
     const char *seed_s = "1", *style = "composite", *prepare = NULL;
-    int video = 0;
+    int video = 0, crf = SYNTH_CLIP_DEFAULT_CRF;
     char voldef[SL_PATH_MAX];
     vol_default_dir(voldef, sizeof voldef);
     const char *voldir = voldef;
@@ -255,7 +260,11 @@ int cmd_synth(int argc, char **argv) {
          "volunteers; cartoon: the 3-D cartoon heads (what does the network see?)"},
         {"--video", SL_ARG_FLAG, &video, NULL,
          "the frames of a person are one 25 fps clip (smooth head motion, blinks, talking, light drift),\n"
-         "kept as frames/NNNNNN.png (composite style only; default: independent random frames)"},
+         "kept as frames/NNNNNN.png and encoded as clip.mp4 (H.264), which faces.jsonl names, so\n"
+         "`swaplab swap --in SET/clip.mp4 --from SET` takes it (composite style only; default:\n"
+         "independent random frames)"},
+        {"--crf", SL_ARG_INT, &crf, "N", "with --video: H.264 constant rate factor of clip.mp4, 0 (lossless) to 51 (default 12,\n"
+         "near-lossless)", 0, 51},
         {"--volunteers", SL_ARG_STR, &voldir, "DIR",
          "the volunteer library (default $SWAPLAB_VOLUNTEERS, else data/volunteers of the checkout)"},
         {"--prepare-volunteers", SL_ARG_STR, &prepare, "DIR",
@@ -263,7 +272,7 @@ int cmd_synth(int argc, char **argv) {
         {0},
     };
     int r = sl_args_parse("synth", "--out DIR [--identities N] [--frames M] [--size PX] [--crop PX] [--seed S] [--ground-truth]\n"
-                          "       [--style composite|cartoon] [--video] [--volunteers DIR]",
+                          "       [--style composite|cartoon] [--video [--crf N]] [--volunteers DIR]",
                           "Renders synthetic volunteers - people who do not exist - and writes one aligned face\n"
                           "set per person (faces.jsonl, aligned/, frames/, consent.json), ready for `swaplab train`.\n"
                           "Every face keeps its renderer parameters, so the true result of any swap between\n"
@@ -283,6 +292,7 @@ int cmd_synth(int argc, char **argv) {
     int cartoon = !strcmp(style, "cartoon");
     if (!cartoon && strcmp(style, "composite")) return sl_usage_error("synth", "--style must be composite or cartoon, not '%s'", style);
     if (cartoon && video) return sl_usage_error("synth", "--video needs --style composite");
+    if (crf < 0 || crf > 51) return sl_usage_error("synth", "--crf must be 0..51");
     if (ids < 1 || ids > SYNTH_MAX_IDS) return sl_usage_error("synth", "--identities must be 1..%d", SYNTH_MAX_IDS);
     if (frames < 1 || frames > SYNTH_MAX_FRAMES) return sl_usage_error("synth", "--frames must be 1..%d", SYNTH_MAX_FRAMES);
     if (size < 32 || size > 4096) return sl_usage_error("synth", "--size must be 32..4096");
@@ -296,7 +306,7 @@ int cmd_synth(int argc, char **argv) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);
         return 1;
     }
-    int rc = synth_run(&mpi, out, ids, frames, size, crop, coverage, seed, gt, video, cartoon ? NULL : voldir);
+    int rc = synth_run(&mpi, out, ids, frames, size, crop, coverage, seed, gt, video, crf, cartoon ? NULL : voldir);
     sl_mpi_finalize(&mpi);
     return rc;
 }
@@ -304,7 +314,7 @@ int cmd_synth(int argc, char **argv) {
 /* voldir: the volunteer library of the composite style, NULL for the cartoon style. Every rank
  * opens the library itself (a failure there still goes through the collectives below). */
 static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size, int crop, double coverage,
-                     unsigned long long seed, int gt, int video, const char *voldir) {
+                     unsigned long long seed, int gt, int video, int crf, const char *voldir) {
     SlErr err;
     int failed = 0;
     SlErr first = {{0}};
@@ -316,7 +326,7 @@ static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size,
     }
     if (!failed && sl_mkdirs(out, &first)) failed = 1; /* still through the collectives below, as every rank */
     SynthJob job = {.out = out, .frames = frames, .size = size, .crop = crop, .coverage = (float)coverage,
-                    .video = video, .lib = have_lib ? &lib : NULL};
+                    .video = video, .crf = crf, .lib = have_lib ? &lib : NULL};
     sl_rng_seed(&job.root, seed);
     double t0 = sl_now();
     long done = 0;
@@ -383,7 +393,9 @@ static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size,
            ids, ids == 1 ? "" : "s", frames, size, size, crop, crop, coverage, out, ids > 1 ? "..." : "",
            sl_now() - t0);
     if (gt && ids > 1) printf("ground truth of every swap: %s/ground-truth/\n", out);
-    if (video) printf("each person is one %d fps clip of %d frames (%.1f s) in frames/\n", CLIP_FPS, frames, (double)frames / CLIP_FPS);
+    if (video)
+        printf("each person is one %d fps clip of %d frames (%.1f s) in frames/ and %s (H.264 CRF %d)\n", CLIP_FPS, frames,
+               (double)frames / CLIP_FPS, SYNTH_CLIP_NAME, crf);
     printf("every person is synthetic (consent.json kind \"synthetic\"%s); next: swaplab train --facesets %s/synth-0001 %s/synth-0002 ...\n",
            have_lib ? ", contributors listed" : "", out, out);
     return 0;

@@ -697,8 +697,77 @@ static int find_mp4(const char *dir, int depth, char *out, size_t n) {
 
 #define REPORT_MAX_VIDEO (512u << 20)
 
+/* Copies clip into the assets folder's sub (e.g. "video") and gives its href beside the page and
+ * its size. Returns -1 with e. */
+static int copy_clip(Rep *r, const char *clip, const char *sub, char *href, size_t n, size_t *len, SlErr *e) {
+    const char *base = strrchr(clip, '/') ? strrchr(clip, '/') + 1 : clip;
+    char dst[SL_PATH_MAX], dir[SL_PATH_MAX];
+    sl_path_join(dir, sizeof dir, r->assets, sub);
+    sl_path_join(dst, sizeof dst, dir, base);
+    char *data;
+    if (sl_read_file(clip, REPORT_MAX_VIDEO, &data, len, e)) return -1;
+    int rc = sl_mkdirs(dir, e) || sl_write_atomic(dst, data, *len, e);
+    free(data);
+    if (rc) return -1;
+    snprintf(href, n, "%s/%s/%s", r->assets_rel, sub, base);
+    return 0;
+}
+
+/* The clip a swap started from: --video-before, else (when --video is not given) the first
+ * DIR/clip/<set>/clip.mp4 of `synth --video`. Shown only when the folder holding it is a face set
+ * whose consent covers "report": it is a person's unmarked footage. 1: shown, 0: none or refused
+ * (said on the page). */
+static int video_before(Rep *r) {
+    char clip[SL_PATH_MAX] = "";
+    if (r->o->video_before) snprintf(clip, sizeof clip, "%s", r->o->video_before);
+    else if (!r->o->video) {
+        char cdir[SL_PATH_MAX], **dirs;
+        sl_path_join(cdir, sizeof cdir, r->o->dir, "clip");
+        int nd = list_subdirs(cdir, &dirs);
+        for (int i = 0; i < nd && !clip[0]; i++) {
+            char c[SL_PATH_MAX];
+            sl_snprintf(c, sizeof c, "%s/%s/clip.mp4", cdir, dirs[i]);
+            if (sl_is_file(c)) snprintf(clip, sizeof clip, "%s", c);
+        }
+        sl_free_list(dirs, nd);
+    }
+    if (!clip[0]) return 0;
+    char setdir[SL_PATH_MAX];
+    snprintf(setdir, sizeof setdir, "%s", clip);
+    char *slash = strrchr(setdir, '/');
+    if (slash) *slash = 0;
+    else snprintf(setdir, sizeof setdir, ".");
+    ConsentOptions co = {0};
+    co.revocations = r->o->revocations;
+    ConsentInfo ci;
+    SlErr e, e2;
+    if (consent_check(setdir, "report", &co, &ci, NULL, &e)) {
+        sl_fail(&e2, "%s: the clip before the swap is not shown: the folder holding it is no face set with consent for "
+                     "'report' (%s)", clip, e.msg);
+        para_missing(r, "video (before)", e2.msg);
+        return 0;
+    }
+    char href[SL_PATH_MAX];
+    size_t len;
+    if (copy_clip(r, clip, "video/before", href, sizeof href, &len, &e)) {
+        para_missing(r, "video (before)", e.msg);
+        return 0;
+    }
+    HtmlBuf *b = &r->b;
+    hb_puts(b, "<figure><video controls preload=\"metadata\" src=\"");
+    hb_esc(b, href);
+    hb_puts(b, "\" aria-label=\"the clip before the swap\">Your browser cannot play the clip: <a href=\"");
+    hb_esc(b, href);
+    hb_puts(b, "\">download it</a>.</video><figcaption>Before: the clip of ");
+    hb_esc(b, ci.subject);
+    hb_printf(b, " (%s, %.0f kB; consent for <code>report</code> checked)%s.</figcaption></figure>\n", ci.kind, (double)len / 1e3,
+              strcmp(ci.kind, "synthetic") ? "" : ", a synthetic person who does not exist, rendered by <code>swaplab synth --video</code>");
+    return 1;
+}
+
 /* A <video> of the swapped clip, copied into the assets folder (a page cannot embed a video of
- * megabytes as a data: URI and stay readable). Nothing when the run has no clip. */
+ * megabytes as a data: URI and stay readable), beside the clip it started from when there is one.
+ * Nothing when the run has no swapped clip. */
 static void section_video(Rep *r) {
     char clip[SL_PATH_MAX] = "", vdir[SL_PATH_MAX];
     if (r->o->video) snprintf(clip, sizeof clip, "%s", r->o->video);
@@ -708,35 +777,28 @@ static void section_video(Rep *r) {
     }
     if (!clip[0]) return;
     HtmlBuf *b = &r->b;
-    hb_puts(b, "<h3>The swap in motion</h3>\n");
-    char *data;
+    hb_puts(b, "<h3>The swap in motion</h3>\n<div class=\"pair\">\n");
+    int before = video_before(r);
     size_t len;
     SlErr e;
     const char *base = strrchr(clip, '/') ? strrchr(clip, '/') + 1 : clip;
-    char dst[SL_PATH_MAX], dir[SL_PATH_MAX], href[SL_PATH_MAX];
-    sl_path_join(dir, sizeof dir, r->assets, "video");
-    sl_path_join(dst, sizeof dst, dir, base);
-    if (sl_read_file(clip, REPORT_MAX_VIDEO, &data, &len, &e)) {
+    char href[SL_PATH_MAX];
+    if (copy_clip(r, clip, "video", href, sizeof href, &len, &e)) {
         para_missing(r, "video", e.msg);
+        hb_puts(b, "</div>\n");
         return;
     }
-    int rc = sl_mkdirs(dir, &e) || sl_write_atomic(dst, data, len, &e);
-    free(data);
-    if (rc) {
-        para_missing(r, "video", e.msg);
-        return;
-    }
-    snprintf(href, sizeof href, "%s/video/%s", r->assets_rel, base);
     hb_puts(b, "<figure><video controls preload=\"metadata\" src=\"");
     hb_esc(b, href);
     hb_puts(b, "\" aria-label=\"the swapped clip, labelled SYNTHETIC\">Your browser cannot play the clip: <a href=\"");
     hb_esc(b, href);
     hb_puts(b, "\">download it</a>.</video><figcaption>");
+    if (before) hb_puts(b, "After: ");
     hb_esc(b, base);
-    hb_printf(b, " (%.1f MB): every frame carries the visible label and the watermark; the file carries the "
+    hb_printf(b, " (%.0f kB): every frame carries the visible label and the watermark; the file carries the "
                  "signed provenance record. Watch the jaw line, the eyes and the flicker between frames.</figcaption>"
-                 "</figure>\n", (double)len / 1e6);
-    r->sum->videos++;
+                 "</figure>\n</div>\n", (double)len / 1e3);
+    r->sum->videos += 1 + before;
 }
 
 /* ---- detectors ---------------------------------------------------------------------------------- */
@@ -1057,10 +1119,16 @@ static void section_provenance(Rep *r) {
                 const char *sg = json_string_value(json_object_get(o, "signature")) ?: "?";
                 hb_printf(b, "<td>%s</td><td>%s</td><td>%s</td>", json_is_true(json_object_get(o, "metadata")) ? "present" : "absent",
                           st ? "trainedAlgorithmicMedia" : "absent", sg);
-                if (json_is_true(json_object_get(w, "found")))
-                    hb_printf(b, "<td>found (z = %.1f, p &le; %.1e)</td>", jnum(w, "z"), jnum(w, "p_false"));
-                else hb_printf(b, "<td>not found (z = %.1f)</td>", jnum(w, "z"));
-                hb_printf(b, "<td>%s</td>", json_is_true(json_object_get(o, "label_in_pixels")) ? "visible" : "not found");
+                if (!strcmp(json_string_value(json_object_get(o, "media")) ?: "", "video")) { /* per frame */
+                    hb_printf(b, "<td>%s in %.0f of %.0f frames (median z = %.1f)</td><td>visible in %.0f of %.0f frames</td>",
+                              json_is_true(json_object_get(w, "found")) ? "found" : "not found", jnum(w, "frames_found"),
+                              jnum(w, "frames"), jnum(w, "z_median"), jnum(o, "label_frames"), jnum(w, "frames"));
+                } else {
+                    if (json_is_true(json_object_get(w, "found")))
+                        hb_printf(b, "<td>found (z = %.1f, p &le; %.1e)</td>", jnum(w, "z"), jnum(w, "p_false"));
+                    else hb_printf(b, "<td>not found (z = %.1f)</td>", jnum(w, "z"));
+                    hb_printf(b, "<td>%s</td>", json_is_true(json_object_get(o, "label_in_pixels")) ? "visible" : "not found");
+                }
             }
             hb_printf(b, "<td class=\"%s\">%s</td></tr>\n", json_is_true(json_object_get(o, "marked")) ? "ok" : "bad",
                       json_is_true(json_object_get(o, "marked")) ? "marked" : "NOT marked");
@@ -1109,6 +1177,7 @@ static const char *CSS =
     "white-space:normal;font-size:.85em}table.grid img{display:block;margin:auto;width:100%;max-width:112px;"
     "image-rendering:pixelated}table.grid td.own{outline:3px solid #1f4e79;outline-offset:-3px}"
     "img.whole{width:640px}video{max-width:100%;height:auto;background:#000}"
+    ".pair{display:flex;flex-wrap:wrap;gap:0 1.5em}.pair figure{flex:1 1 260px;min-width:0}.pair video{width:100%;max-width:384px}"
     "svg{max-width:100%;height:auto}.row{display:flex;flex-wrap:wrap;gap:1em}"
     ".missing{color:#8a1c1c}.note{color:#333;font-size:.9em}.ok{color:#0b5d1e;font-weight:600}"
     ".bad{color:#8a1c1c;font-weight:600}.look li{margin:.3em 0}nav ul{columns:2}"

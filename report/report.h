@@ -10,7 +10,8 @@
  * A demo directory holds (each part optional except the run):
  *   run/ (swaplab train), sets/ (swaplab synth, with ground-truth/), swaps/ (swaplab swap --raw,
  *   one folder per direction with swap.json), dataset/ (swaplab dataset), detect/ (detector model
- *   files *.safetensors, any depth up to 2), verify/ (*.json from `swaplab verify --json`). */
+ *   files *.safetensors, any depth up to 2), verify/ (*.json from `swaplab verify --json`), video/
+ *   (the swapped clip) and clip/ (the face set, with clip.mp4, of `synth --video` it started from). */
 #ifndef SL_REPORT_H
 #define SL_REPORT_H
 
@@ -28,6 +29,9 @@ typedef struct {
     const char *verify;      /* NULL: DIR/verify */
     const char *video;       /* a swapped clip (MP4) to show; NULL: the first *.mp4 in DIR/video, else in
                                 DIR/swaps/ (two levels down); none found: no video on the page */
+    const char *video_before; /* the clip the swap started from, shown beside it when the folder holding
+                                it is a face set with consent for "report"; NULL: with video NULL,
+                                the first DIR/clip/<set>/clip.mp4 (`synth --video`), else none */
     const char *out;         /* NULL: DIR/report/index.html */
     const char *revocations; /* consent revocation list (NULL: the per-user default) */
     int max_previews;        /* preview grids in the filmstrip (<= 0: 12) */

@@ -103,6 +103,10 @@ check "... byte-identical to one process, ground truth included" diff -r "$T/sy1
 check "... with one summary line" test "$(grep -c '^wrote 3 face sets' "$T/sy2.out")" = 1
 check "... composites by default (each consent.json lists its contributors)" \
   grep -q '"contributors"' "$T/sy2/synth-0001/consent.json" "$T/sy2/synth-0003/consent.json"
+"$SWAPLAB" synth --out "$T/sv1" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 --video >/dev/null 2>&1
+"${MPIRUN[@]}" -np 2 "$SWAPLAB" synth --out "$T/sv2" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 --video >/dev/null 2>&1
+check "2 ranks of synth --video: each rank's clip.mp4 files, byte-identical to one process" bash -c \
+  "ls '$T'/sv2/synth-000[123]/clip.mp4 >/dev/null && diff -r '$T/sv1' '$T/sv2'"
 "$SWAPLAB" synth --out "$T/sc1" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 --style cartoon >/dev/null 2>&1
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" synth --out "$T/sc2" --identities 3 --frames 4 --size 96 --crop 64 --seed 9 \
   --style cartoon >/dev/null 2>&1

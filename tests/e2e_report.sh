@@ -5,7 +5,7 @@
 # loaded at a readable size, every SVG chart has a box and round ticks, the preview grids have column
 # labels, nothing scrolls sideways at 390 or 800 px, page + assets are under 5 MB, there were no
 # console errors or network requests, and saves screenshots at 1280 and 390 px. Also: the clip as a
-# <video>, the consent gate (no 'report' scope -> refused, nothing written), bad flags.
+# <video> (beside the clip it started from), the consent gate (no 'report' scope -> refused, nothing written), bad flags.
 . "$(dirname "$0")/e2e.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 D="$E2E_TMP/demo"
@@ -133,6 +133,16 @@ check "a clip becomes a <video> of its copy beside the page" bash -c "
 '$S' report --run '$D' --video '$E2E_TMP/clip.mp4' --out '$E2E_TMP/vid.html' >/dev/null 2>&1 &&
 grep -q '<video controls preload=\"metadata\" src=\"vid-assets/video/clip.mp4\"' '$E2E_TMP/vid.html' &&
 cmp -s '$E2E_TMP/clip.mp4' '$E2E_TMP/vid-assets/video/clip.mp4'"
+# the clip the swap started from (synth --video's clip.mp4) beside it, only under its set's consent
+check "synth --video: a clip to start from" run synth --out "$E2E_TMP/cl" --video --identities 1 --frames 4 --size 64 --crop 64
+check "the clip before the swap is shown beside it" bash -c "
+'$S' report --run '$D' --video '$E2E_TMP/clip.mp4' --video-before '$E2E_TMP/cl/synth-0001/clip.mp4' --out '$E2E_TMP/vb.html' >/dev/null 2>&1 &&
+[[ \$(grep -o '<video ' '$E2E_TMP/vb.html' | wc -l) == 2 ]] && grep -q 'src=\"vb-assets/video/before/clip.mp4\"' '$E2E_TMP/vb.html' &&
+grep -q 'Before: the clip of synth-0001' '$E2E_TMP/vb.html' && cmp -s '$E2E_TMP/cl/synth-0001/clip.mp4' '$E2E_TMP/vb-assets/video/before/clip.mp4'"
+rm "$E2E_TMP/cl/synth-0001/consent.json"
+check_fails "without its set's consent the clip before is not shown" 0 "without data: .*video \(before\)" "$S" report --run "$D" \
+  --video "$E2E_TMP/clip.mp4" --video-before "$E2E_TMP/cl/synth-0001/clip.mp4" --out "$E2E_TMP/vb2.html"
+check "  ... one <video>, no copy of it" bash -c "[[ \$(grep -o '<video ' '$E2E_TMP/vb2.html' | wc -l) == 1 ]] && test ! -e '$E2E_TMP/vb2-assets/video/before'"
 check_fails "a clip that is not there is said to be missing" 0 "without data: .*video" "$S" report --run "$D" --video "$E2E_TMP/clip-missing.mp4" --out "$E2E_TMP/vid2.html"
 
 # the consent gate: a face set without the 'report' scope stops the report and writes nothing new

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # e2e_synth.sh — `swaplab synth` writes complete, valid, consented face sets (composites of
-# volunteers by default, cartoon heads with --style cartoon, 25 fps clips with --video), and the
+# volunteers by default, cartoon heads with --style cartoon, 25 fps clips with --video, written as
+# clip.mp4 too and bound to the set as extract binds clips), and the
 # same seed gives the same bytes (sha256 of every file), whatever the thread count. A composite
 # whose contributor revoked consent is refused by the gate.
 . "$(dirname "$0")/e2e.sh"
@@ -33,6 +34,23 @@ check "cartoon frames carry cartoon parameters" bash -c "grep -q '\"hair_style\"
 # video: one 25 fps clip per person, frames in order with time stamps
 check "--video writes a 25 fps clip" "$SWAPLAB" synth --out "$E2E_TMP/clip" --video --identities 1 --frames 12 --size 96 --seed 4
 check "clip frames carry fps, index and time" bash -c "[[ \$(grep -c '\"fps\":25' '$E2E_TMP/clip/synth-0001/faces.jsonl') == 12 && \$(ls '$E2E_TMP/clip/synth-0001/frames' | wc -l) == 12 ]] && grep -q '\"time\":0.44' '$E2E_TMP/clip/synth-0001/faces.jsonl'"
+# ... and the clip as a real video file: clip.mp4 (H.264 in MP4, 12 frames of 96x96); the set's
+# frames are its decoded frames (synth fails if it decodes to another count) and every face names it
+V="$E2E_TMP/clip/synth-0001"
+check "clip.mp4: H.264 in MP4, 12 samples of 96x96" python3 -c "
+import struct; d = open('$V/clip.mp4', 'rb').read()
+i = d.index(b'avc1', d.index(b'stsd')); j = d.index(b'stsz')
+assert struct.unpack('>HH', d[i + 28:i + 32]) == (96, 96) and struct.unpack('>I', d[j + 12:j + 16])[0] == 12"
+check "faces.jsonl records clip.mp4, its SHA-256, time and frame" bash -c "
+d=\$(sha256sum '$V/clip.mp4' | cut -c1-64)
+[[ \$(grep -c \"\\\"clip\\\":{\\\"path\\\":\\\"clip.mp4\\\",\\\"sha256\\\":\\\"\$d\\\"\" '$V/faces.jsonl') == 12 ]] &&
+sed -n 12p '$V/faces.jsonl' | grep -q '\"time\":0.44,\"frame\":11'"
+check "the set's frames are the decoded clip's 96x96 frames" bash -c "for f in '$V'/frames/*.png; do [[ \$(od -An -tx1 -j16 -N8 \"\$f\") == ' 00 00 00 60 00 00 00 60' ]] || exit 1; done"
+check "--video again, same seed, one thread" env OMP_NUM_THREADS=1 "$SWAPLAB" synth --out "$E2E_TMP/clip2" --video --identities 1 --frames 12 --size 96 --seed 4
+check "same seed -> byte-identical clip.mp4 and set" bash -c "diff <(cd '$E2E_TMP/clip' && find . -type f | LC_ALL=C sort | xargs sha256sum) <(cd '$E2E_TMP/clip2' && find . -type f | LC_ALL=C sort | xargs sha256sum)"
+check "--crf 30 gives a smaller clip" bash -c "'$SWAPLAB' synth --out '$E2E_TMP/clip30' --video --crf 30 --identities 1 --frames 12 --size 96 --seed 4 >/dev/null &&
+(( \$(stat -c %s '$E2E_TMP/clip30/synth-0001/clip.mp4') < \$(stat -c %s '$V/clip.mp4') ))"
+check_fails "--crf out of range" 2 "crf" "$SWAPLAB" synth --out "$E2E_TMP/d" --video --crf 52
 check_fails "--video needs the composite style" 2 "video" "$SWAPLAB" synth --out "$E2E_TMP/d" --video --style cartoon
 check_fails "bad --style" 2 "style" "$SWAPLAB" synth --out "$E2E_TMP/d" --style oil
 mkdir -p "$E2E_TMP/two"; cp "$ROOT/data/volunteers/"london_00[12]_* "$E2E_TMP/two/"
