@@ -14,6 +14,13 @@ static int record_recipe(const VolunteerLib *lib, const FaceSet *fs, int i, Comp
     return 0;
 }
 
+int composite_gt_set_person(const VolunteerLib *lib, const FaceSet *fs, Composite *person, SlErr *err) {
+    CompositeRecipe r;
+    if (fs->n < 1) return sl_fail(err, "%s: an empty face set has no ground truth", fs->dir);
+    if (record_recipe(lib, fs, 0, &r, err)) return -1;
+    return composite_build(lib, &r, person, err);
+}
+
 int composite_gt_person(const VolunteerLib *lib, const FaceSet *a, const FaceSet *b, Composite *person, SlErr *err) {
     CompositeRecipe ra, rb;
     if (a->n < 1 || b->n < 1) return sl_fail(err, "%s: an empty face set has no ground truth", a->n < 1 ? a->dir : b->dir);

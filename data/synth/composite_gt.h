@@ -5,7 +5,10 @@
 #include "data/faceset.h"
 #include "data/synth/composite.h"
 
-/* The person of a perfect a -> b swap (a's outer head, b's inner face), from the sets' recipes. */
+/* The person of set fs (composite_build of its recipe: both expressions). */
+int composite_gt_set_person(const VolunteerLib *lib, const FaceSet *fs, Composite *person, SlErr *err);
+/* The person of a perfect a -> b swap (a's outer head, b's inner face), from the sets' recipes (the
+ * same as composite_swap_of(lib, a's person, b's person, 2, person)). */
 int composite_gt_person(const VolunteerLib *lib, const FaceSet *a, const FaceSet *b, Composite *person, SlErr *err);
 /* Face i of a rendered with that person, aligned with face i's affine (crop: a->crop square, RGB,
  * allocated; lm_crop may be NULL). */
