@@ -14,8 +14,9 @@ int composite_gt_person(const VolunteerLib *lib, const FaceSet *a, const FaceSet
  * allocated; lm_crop may be NULL). */
 int composite_gt_render(const VolunteerLib *lib, const Composite *person, const FaceSet *a, int i, Image *crop,
                         float lm_crop[68][2], SlErr *err);
-/* Both in one call, with the volunteer library at vol_default_dir (about 0.2 CPU-s a call: batch
- * callers keep the person of a pair and call composite_gt_render). whole non-NULL: the whole
+/* Both in one call, with the volunteer library at vol_default_dir (about 0.2-0.4 CPU-s a call: batch
+ * callers use composite_gt_swap_cached below, or keep the person of a pair and call
+ * composite_gt_render). whole non-NULL: the whole
  * frame (a's render size, allocated) instead of the crop (crop and lm_crop then unused). */
 int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], Image *whole,
                       SlErr *err);
@@ -28,8 +29,9 @@ int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, fl
 typedef struct CompositeGtCache CompositeGtCache;
 CompositeGtCache *composite_gt_cache_new(int max_people);
 void composite_gt_cache_free(CompositeGtCache *c); /* NULL is fine */
-/* composite_gt_swap through the cache: the same pixels and landmarks (about 0.005 CPU-s a call once
- * the pair's person is built, 0.15 CPU-s a new pair, 0.13 a new set, on a 2024 laptop-class core). */
+/* composite_gt_swap through the cache: the same pixels and landmarks (measured, docs/PERFORMANCE.md
+ * "Ground-truth cache": about 0.004 CPU-s a frame once the pair's person is built, 0.16 a new pair,
+ * 0.13 a new set, against 0.37 a frame uncached). */
 int composite_gt_swap_cached(CompositeGtCache *c, const FaceSet *a, int i, const FaceSet *b, Image *crop,
                              float lm_crop[68][2], Image *whole, SlErr *err);
 
