@@ -142,13 +142,14 @@ static int child_ok(const Demo *d, int k, const char *name, const char *out, con
 }
 
 static int do_synth(Demo *d, int k) {
-    char sets[SL_PATH_MAX], ids[16], frames[16];
+    char sets[SL_PATH_MAX], ids[16], frames[16], gtf[16];
     sl_path_join(sets, sizeof sets, d->out, "sets");
     remove_tree(sets);
     snprintf(ids, sizeof ids, "%d", d->ids);
     snprintf(frames, sizeof frames, "%d", d->frames);
+    snprintf(gtf, sizeof gtf, "%d", d->limit); /* the report shows the ground truth of the swapped frames */
     const char *a[] = {"synth", "--out", sets, "--identities", ids, "--frames", frames, "--size", "128", "--crop", "64",
-                       "--style", d->style, "--ground-truth", NULL};
+                       "--style", d->style, "--ground-truth", "--ground-truth-frames", gtf, NULL};
     if (child_ok(d, k, "synthetic volunteers", NULL, a)) return 1;
     /* the before/after clip: synth-0001 again (same seed, same person) as a 25 fps clip.mp4 */
     char clip[SL_PATH_MAX], cframes[16];

@@ -149,8 +149,8 @@ static int write_identity(const SynthJob *job, int s, long *done, SlProgress *pr
     return consent_write_synthetic(dir, subject, err);
 }
 
-/* DIR/ground-truth/A__B/NNNNNN.png for every ordered pair A != B and every frame of A. */
-static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, SlErr *err) {
+/* DIR/ground-truth/A__B/NNNNNN.png for every ordered pair A != B and the first nframes frames of A. */
+static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, int nframes, SlErr *err) {
     FaceSet *sets = xcalloc((size_t)n, sizeof *sets);
     int rc = 0, loaded = 0;
     for (; loaded < n && !rc; loaded++) {
@@ -160,11 +160,30 @@ static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, S
         rc = faceset_load(dir, &sets[loaded], err);
         if (rc) break;
     }
-    long total = (long)n * (n - 1) * (n ? sets[0].n : 0), done = 0;
+    /* composites: each set's person is built once, each pair's swap person from two of them */
+    Composite *people = lib && !rc ? xcalloc((size_t)n, sizeof *people) : NULL;
+    int failed = rc != 0;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (int k = 0; k < (people ? n : 0); k++) {
+        SlErr e;
+        if (composite_gt_set_person(lib, &sets[k], &people[k], &e)) {
+#ifdef _OPENMP
+#pragma omp critical(synth_gt_err)
+#endif
+            {
+                if (!failed) *err = e;
+                failed = 1;
+            }
+        }
+    }
+    rc = failed ? -1 : 0;
+    long total = 0, done = 0;
+    for (int a = 0; a < n && !rc; a++) total += (long)(n - 1) * (sets[a].n < nframes ? sets[a].n : nframes);
     SlProgress prog;
     if (!rc) sl_progress_begin(&prog, "ground truth", total);
     /* the ordered pairs are independent (one folder each): shared out over the OpenMP threads */
-    int failed = rc != 0;
     const int npairs = rc ? 0 : n * (n - 1);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 1)
@@ -186,10 +205,10 @@ static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, S
         Composite person; /* composites: the swap's person is built once per pair */
         int have_person = 0;
         if (!prc && lib) {
-            prc = composite_gt_person(lib, &sets[a], &sets[b], &person, &e);
-            have_person = !prc;
+            composite_swap_of(lib, &people[a], &people[b], 2, &person);
+            have_person = 1;
         }
-        for (int i = 0; i < sets[a].n && !prc; i++) {
+        for (int i = 0; i < sets[a].n && i < nframes && !prc; i++) {
             Image crop;
             if (lib) prc = composite_gt_render(lib, &person, &sets[a], i, &crop, NULL, &e);
             else prc = groundtruth_swap(&sets[a], i, &sets[b], &crop, &e);
@@ -228,6 +247,9 @@ static int write_ground_truth(const char *out, int n, const VolunteerLib *lib, S
     }
     rc = failed ? -1 : 0;
     if (!rc) sl_progress_end(&prog, NULL);
+    if (people)
+        for (int k = 0; k < n; k++) composite_free(&people[k]);
+    free(people);
     for (int i = 0; i < n; i++) faceset_free(&sets[i]);
     free(sets);
     return rc;
@@ -238,7 +260,7 @@ static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size,
 
 int cmd_synth(int argc, char **argv) {
     const char *out = NULL;
-    int ids = 4, frames = 100, size = 256, crop = 64, gt = 0;
+    int ids = 4, frames = 100, size = 256, crop = 64, gt = 0, gt_frames = 0;
     double coverage = ALIGN_DEFAULT_COVERAGE;
     const char *seed_s = "1", *style = "composite", *prepare = NULL;
     int video = 0, crf = SYNTH_CLIP_DEFAULT_CRF;
@@ -255,6 +277,8 @@ int cmd_synth(int argc, char **argv) {
         {"--seed", SL_ARG_STR, &seed_s, "S", "random seed, an unsigned integer (default 1); same seed, same bytes"},
         {"--ground-truth", SL_ARG_FLAG, &gt, NULL,
          "also write DIR/ground-truth/A__B/NNNNNN.png: the perfect A->B swap of every frame of A"},
+        {"--ground-truth-frames", SL_ARG_INT, &gt_frames, "N",
+         "with --ground-truth: only the first N frames of A per pair (default 0 = all)", 0, SYNTH_MAX_FRAMES},
         {"--style", SL_ARG_STR, &style, "S",
          "composite (default): real-looking people who do not exist, each a composite of 3-4 consented\n"
          "volunteers; cartoon: the 3-D cartoon heads (what does the network see?)"},
@@ -271,8 +295,8 @@ int cmd_synth(int argc, char **argv) {
          "write the 68-point files (.lm68) of a volunteer library with haar.c + landmarks.c, then stop"},
         {0},
     };
-    int r = sl_args_parse("synth", "--out DIR [--identities N] [--frames M] [--size PX] [--crop PX] [--seed S] [--ground-truth]\n"
-                          "       [--style composite|cartoon] [--video [--crf N]] [--volunteers DIR]",
+    int r = sl_args_parse("synth", "--out DIR [--identities N] [--frames M] [--size PX] [--crop PX] [--seed S] [--ground-truth\n"
+                          "       [--ground-truth-frames N]] [--style composite|cartoon] [--video [--crf N]] [--volunteers DIR]",
                           "Renders synthetic volunteers - people who do not exist - and writes one aligned face\n"
                           "set per person (faces.jsonl, aligned/, frames/, consent.json), ready for `swaplab train`.\n"
                           "Every face keeps its renderer parameters, so the true result of any swap between\n"
@@ -298,6 +322,7 @@ int cmd_synth(int argc, char **argv) {
     if (size < 32 || size > 4096) return sl_usage_error("synth", "--size must be 32..4096");
     if (crop < 16 || crop > 1024) return sl_usage_error("synth", "--crop must be 16..1024 (64, 128 and 256 are usual)");
     if (!(coverage >= 0.2 && coverage <= 1.5)) return sl_usage_error("synth", "--coverage must be 0.2..1.5");
+    if (gt_frames && !gt) return sl_usage_error("synth", "--ground-truth-frames needs --ground-truth");
     char *end;
     unsigned long long seed = strtoull(seed_s, &end, 10);
     if (!*seed_s || *end || seed_s[0] == '-') return sl_usage_error("synth", "--seed must be an unsigned integer, not '%s'", seed_s);
@@ -306,7 +331,9 @@ int cmd_synth(int argc, char **argv) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);
         return 1;
     }
-    int rc = synth_run(&mpi, out, ids, frames, size, crop, coverage, seed, gt, video, crf, cartoon ? NULL : voldir);
+    /* gt: the ground-truth frames per pair (0: none) */
+    int rc = synth_run(&mpi, out, ids, frames, size, crop, coverage, seed, gt ? (gt_frames ? gt_frames : frames) : 0, video,
+                       crf, cartoon ? NULL : voldir);
     sl_mpi_finalize(&mpi);
     return rc;
 }
@@ -383,7 +410,7 @@ static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size,
     }
     done = (long)total;
     if (gt && ids < 2) sl_warn("swaplab synth: --ground-truth needs at least two identities; none written");
-    if (gt && ids > 1 && write_ground_truth(out, ids, job.lib, &err)) {
+    if (gt && ids > 1 && write_ground_truth(out, ids, job.lib, gt, &err)) {
         fprintf(stderr, "swaplab synth: %s\n", err.msg);
         if (have_lib) vol_lib_free(&lib);
         return 1;
@@ -392,7 +419,8 @@ static int synth_run(SlMpi *mpi, const char *out, int ids, int frames, int size,
     printf("wrote %d face set%s (%d frames each, %dx%d frames, %dx%d aligned crops, coverage %.3g) to %s/synth-0001%s in %.1f s\n",
            ids, ids == 1 ? "" : "s", frames, size, size, crop, crop, coverage, out, ids > 1 ? "..." : "",
            sl_now() - t0);
-    if (gt && ids > 1) printf("ground truth of every swap: %s/ground-truth/\n", out);
+    if (gt && ids > 1 && gt < frames) printf("ground truth of every swap of the first %d frames: %s/ground-truth/\n", gt, out);
+    else if (gt && ids > 1) printf("ground truth of every swap: %s/ground-truth/\n", out);
     if (video)
         printf("each person is one %d fps clip of %d frames (%.1f s) in frames/ and %s (H.264 CRF %d)\n", CLIP_FPS, frames,
                (double)frames / CLIP_FPS, SYNTH_CLIP_NAME, crf);

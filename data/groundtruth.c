@@ -2,6 +2,7 @@
  * with the original frame's affine (data/groundtruth.h). */
 #include "data/groundtruth.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/synth/composite_gt.h"
@@ -21,12 +22,30 @@ static int parse_identity(const FaceSet *fs, int i, SynthIdentity *id, SlErr *er
     return 0;
 }
 
-static int gt_render(const FaceSet *a, int i, const FaceSet *b, Image *crop, float lm_crop[68][2], Image *whole,
-                     SlErr *err) {
+struct GroundTruthCache {
+    CompositeGtCache *composite; /* the cartoon renderer needs no cache (about 0.02 CPU-s a call) */
+};
+
+GroundTruthCache *gt_cache_new(void) {
+    GroundTruthCache *c = xcalloc(1, sizeof *c);
+    c->composite = composite_gt_cache_new(COMP_GT_CACHE_PEOPLE);
+    return c;
+}
+
+void gt_cache_free(GroundTruthCache *c) {
+    if (!c) return;
+    composite_gt_cache_free(c->composite);
+    free(c);
+}
+
+static int gt_render(GroundTruthCache *cache, const FaceSet *a, int i, const FaceSet *b, Image *crop,
+                     float lm_crop[68][2], Image *whole, SlErr *err) {
     SL_ASSERT(i >= 0 && i < a->n && b->n > 0);
     const FaceRecord *r = &a->faces[i];
-    if (r->synth && composite_json_is(json_object_get(r->synth, "identity")))
-        return composite_gt_swap(a, i, b, crop, lm_crop, whole, err); /* `synth --style composite` */
+    if (r->synth && composite_json_is(json_object_get(r->synth, "identity"))) { /* `synth --style composite` */
+        if (cache) return composite_gt_swap_cached(cache->composite, a, i, b, crop, lm_crop, whole, err);
+        return composite_gt_swap(a, i, b, crop, lm_crop, whole, err);
+    }
     SynthIdentity outer, inner;
     SynthFrame fr;
     if (parse_identity(a, i, &outer, err) || parse_identity(b, 0, &inner, err)) return -1;
@@ -48,23 +67,37 @@ static int gt_render(const FaceSet *a, int i, const FaceSet *b, Image *crop, flo
     return 0;
 }
 
+int groundtruth_swap_cached(GroundTruthCache *c, const FaceSet *a, int i, const FaceSet *b, Image *crop, SlErr *err) {
+    return gt_render(c, a, i, b, crop, NULL, NULL, err);
+}
+
+int groundtruth_swap_frame_cached(GroundTruthCache *c, const FaceSet *a, int i, const FaceSet *b, Image *frame,
+                                  SlErr *err) {
+    return gt_render(c, a, i, b, NULL, NULL, frame, err);
+}
+
+int groundtruth_swap_chw_lm_cached(GroundTruthCache *c, const FaceSet *a, int i, const FaceSet *b, float *chw,
+                                   float lm[68][2], SlErr *err) {
+    Image im;
+    if (gt_render(c, a, i, b, &im, lm, NULL, err)) return -1;
+    image_to_chw(&im, chw);
+    image_free(&im);
+    return 0;
+}
+
 int groundtruth_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, SlErr *err) {
-    return gt_render(a, i, b, crop, NULL, NULL, err);
+    return groundtruth_swap_cached(NULL, a, i, b, crop, err);
 }
 
 int groundtruth_swap_frame(const FaceSet *a, int i, const FaceSet *b, Image *frame, SlErr *err) {
-    return gt_render(a, i, b, NULL, NULL, frame, err);
+    return groundtruth_swap_frame_cached(NULL, a, i, b, frame, err);
 }
 
 int groundtruth_swap_chw(const FaceSet *a, int i, const FaceSet *b, float *chw, SlErr *err) {
-    return groundtruth_swap_chw_lm(a, i, b, chw, NULL, err);
+    return groundtruth_swap_chw_lm_cached(NULL, a, i, b, chw, NULL, err);
 }
 
 int groundtruth_swap_chw_lm(const FaceSet *a, int i, const FaceSet *b, float *chw, float lm[68][2],
                             SlErr *err) {
-    Image im;
-    if (gt_render(a, i, b, &im, lm, NULL, err)) return -1;
-    image_to_chw(&im, chw);
-    image_free(&im);
-    return 0;
+    return groundtruth_swap_chw_lm_cached(NULL, a, i, b, chw, lm, err);
 }

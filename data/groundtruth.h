@@ -23,4 +23,18 @@ int groundtruth_swap_frame(const FaceSet *a, int i, const FaceSet *b, Image *fra
 int groundtruth_swap_chw_lm(const FaceSet *a, int i, const FaceSet *b, float *chw, float lm[68][2],
                             SlErr *err);
 
+/* A cache for callers that ask for many faces and pairs (train/fidelity.c, infer's eval): what a
+ * composite ground truth rebuilds every call (the volunteer library, each set's person, the pair's
+ * swap person: about 0.3 CPU-s a call) is kept for the next call (data/synth/composite_gt.h). The
+ * _cached calls give exactly the pixels and landmarks of the plain ones; cache NULL = the plain
+ * call. A cache belongs to one thread at a time; gt_cache_free(NULL) is fine. */
+typedef struct GroundTruthCache GroundTruthCache;
+GroundTruthCache *gt_cache_new(void);
+void gt_cache_free(GroundTruthCache *c);
+int groundtruth_swap_cached(GroundTruthCache *c, const FaceSet *a, int i, const FaceSet *b, Image *crop, SlErr *err);
+int groundtruth_swap_frame_cached(GroundTruthCache *c, const FaceSet *a, int i, const FaceSet *b, Image *frame,
+                                  SlErr *err);
+int groundtruth_swap_chw_lm_cached(GroundTruthCache *c, const FaceSet *a, int i, const FaceSet *b, float *chw,
+                                   float lm[68][2], SlErr *err);
+
 #endif

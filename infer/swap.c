@@ -322,6 +322,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
     for (int a = 0; a < nsets; a++)
         if (swap_check_sizes(m, &sets[a], err)) return -1;
     int rc = 0;
+    GroundTruthCache *gtc = gt_cache_new(); /* the pair's ground-truth person, built once */
     for (int a = 0; a < nsets && rc == 0; a++) {
         const FaceSet *fs = &sets[a];
         int *idx = xmalloc(sizeof(int) * (size_t)(fs->n > 0 ? fs->n : 1)), n = 0;
@@ -347,7 +348,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
                 if ((rc = swap_finish_face(fs, i, in, out, o, &res, err))) break;
                 faceset_source_path(fs, i, path, sizeof path);
                 rc = image_load(path, 3, &src, err);
-                if (rc == 0 && gt_ok && (rc = groundtruth_swap_frame(fs, i, &sets[b], &gt, err)) == 0 &&
+                if (rc == 0 && gt_ok && (rc = groundtruth_swap_frame_cached(gtc, fs, i, &sets[b], &gt, err)) == 0 &&
                     (gt.w != src.w || gt.h != src.h))
                     rc = sl_fail(err, "%s: face %d: the ground-truth frame is %dx%d, the frame %dx%d", fs->dir, i, gt.w,
                                  gt.h, src.w, src.h);
@@ -379,6 +380,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
         }
         free(in), free(out), free(idx);
     }
+    gt_cache_free(gtc);
     frame_metrics_mean(&r->all);
     return rc ? -1 : 0;
 }

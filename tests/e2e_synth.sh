@@ -20,6 +20,9 @@ check "sha256 in faces.jsonl match the files" bash -c "cd '$A/synth-0001' && gre
 check "ground truth for every ordered pair" bash -c "[[ \$(ls '$A/ground-truth' | wc -l) == 6 && \$(ls '$A/ground-truth/synth-0001__synth-0002' | wc -l) == 8 ]]"
 check "same seed again, one thread" env OMP_NUM_THREADS=1 "$SWAPLAB" synth --out "$B" --identities 3 --frames 8 --size 128 --seed 7 --ground-truth
 check "same seed -> byte-identical files" bash -c "diff <(cd '$A' && find . -type f | LC_ALL=C sort | xargs sha256sum) <(cd '$B' && find . -type f | LC_ALL=C sort | xargs sha256sum)"
+check "--ground-truth-frames 3" "$SWAPLAB" synth --out "$E2E_TMP/g3" --identities 3 --frames 8 --size 128 --seed 7 --ground-truth --ground-truth-frames 3
+check "... the first 3 frames of every pair, the same bytes as the full ground truth's" bash -c "[[ \$(find '$E2E_TMP/g3/ground-truth' -name '*.png' | wc -l) == 18 ]] && cd '$E2E_TMP/g3/ground-truth' && for f in */00000[012].png; do cmp -s \"\$f\" '$A/ground-truth/'\"\$f\" || exit 1; done"
+check_fails "--ground-truth-frames needs --ground-truth" 2 "needs --ground-truth" "$SWAPLAB" synth --out "$E2E_TMP/g4" --identities 2 --frames 2 --ground-truth-frames 1
 check "another seed" "$SWAPLAB" synth --out "$C" --identities 1 --frames 3 --seed 8 --crop 128
 check "another seed -> other faces" bash -c "! cmp -s '$A/synth-0001/aligned/000000.png' '$C/synth-0001/aligned/000000.png'"
 check "--crop 128 gives 128x128 crops" bash -c "[[ \$(od -An -tx1 -j16 -N8 '$C/synth-0001/aligned/000000.png' | tr -d ' \n') == 0000008000000080 ]]"

@@ -13,6 +13,7 @@
 #include "data/consent.h"
 #include "data/groundtruth.h"
 #include "data/synth/composite.h"
+#include "data/synth/composite_gt.h"
 #include "tests/test.h"
 #include "util/fs.h"
 
@@ -521,6 +522,77 @@ static void t_groundtruth(void) {
     faceset_free(&a), faceset_free(&b);
 }
 
+/* The cached ground truth (data/groundtruth.h: gt_cache_new and the _cached calls; each set's person
+ * and the pair's swap person built once, both expressions) gives exactly the pixels and landmarks
+ * of the uncached call (the pair's person built again for every frame, neutral only when the frame
+ * has no smile): whole frames, crops and CHW with landmarks, pairs in both orders, a pair asked for
+ * again after others, and a cache of two people, so that people are evicted and built again. */
+static int same_chw_lm(GroundTruthCache *c, const FaceSet *a, int i, const FaceSet *b) {
+    const size_t n = 3 * (size_t)a->crop * a->crop;
+    float *x = xmalloc(sizeof(float) * n), *y = xmalloc(sizeof(float) * n), lx[68][2], ly[68][2];
+    SlErr err;
+    int ok = groundtruth_swap_chw_lm(a, i, b, x, lx, &err) == 0 && groundtruth_swap_chw_lm_cached(c, a, i, b, y, ly, &err) == 0 &&
+             !memcmp(x, y, sizeof(float) * n) && !memcmp(lx, ly, sizeof lx);
+    free(x), free(y);
+    return ok;
+}
+
+static int same_frame(CompositeGtCache *c, const FaceSet *a, int i, const FaceSet *b) {
+    Image x = {0}, y = {0}, cx = {0}, cy = {0};
+    float lx[68][2], ly[68][2];
+    SlErr err;
+    int ok = groundtruth_swap_frame(a, i, b, &x, &err) == 0 && composite_gt_swap_cached(c, a, i, b, NULL, NULL, &y, &err) == 0 &&
+             x.w == y.w && x.h == y.h && x.c == y.c && !memcmp(x.px, y.px, (size_t)x.w * x.h * x.c);
+    /* the crop and its landmarks from the same cached person */
+    ok = ok && composite_gt_swap(a, i, b, &cx, lx, NULL, &err) == 0 && composite_gt_swap_cached(c, a, i, b, &cy, ly, NULL, &err) == 0 &&
+         cx.w == cy.w && !memcmp(cx.px, cy.px, (size_t)cx.w * cx.h * cx.c) && !memcmp(lx, ly, sizeof lx);
+    image_free(&x), image_free(&y), image_free(&cx), image_free(&cy);
+    return ok;
+}
+
+static void t_groundtruth_cache(void) {
+    char out[700], dir[800];
+    snprintf(out, sizeof out, "%s/gtc", test_tmpdir());
+    char *argv[] = {"--out", out, "--identities", "3", "--frames", "4", "--size", "80", "--crop", "48", "--seed", "5"};
+    setenv("SL_QUIET", "1", 0);
+    CHECK(cmd_synth(12, argv) == 0);
+    FaceSet s[3];
+    SlErr err;
+    for (int k = 0; k < 3; k++) {
+        snprintf(dir, sizeof dir, "%s/synth-%04d", out, k + 1);
+        CHECKF(faceset_load(dir, &s[k], &err) == 0, "%s", err.msg);
+    }
+    int smiles = 0;
+    for (int i = 0; i < s[0].n; i++)
+        smiles += json_real_value(json_object_get(json_object_get(s[0].faces[i].synth, "frame"), "smile")) > 0;
+    CHECKF(smiles > 0 && smiles < s[0].n, "%d of %d frames smile (want both kinds)", smiles, s[0].n);
+    CompositeGtCache *c = composite_gt_cache_new(2);
+    static const int ask[][3] = {{0, 1, 0}, {0, 1, 1}, {0, 1, 2}, {0, 1, 3}, {1, 0, 2}, {0, 2, 1}, {2, 1, 3}, {0, 1, 3}, {0, 0, 1}};
+    for (size_t q = 0; q < sizeof ask / sizeof ask[0]; q++)
+        CHECKF(same_frame(c, &s[ask[q][0]], ask[q][2], &s[ask[q][1]]), "%s -> %s face %d", s[ask[q][0]].subject,
+               s[ask[q][1]].subject, ask[q][2]);
+    composite_gt_cache_free(c);
+    GroundTruthCache *g = gt_cache_new();
+    for (int i = 0; i < s[0].n; i++) CHECKF(same_chw_lm(g, &s[0], i, &s[2]), "chw face %d", i);
+    Image im = {0};
+    CHECK(groundtruth_swap_cached(g, &s[1], 0, &s[0], &im, &err) == 0 && im.w == 48 && im.c == 3);
+    image_free(&im);
+    /* the same errors as the uncached call: a face set that is not synthetic */
+    FaceSet plain = s[1];
+    FaceRecord *rec = xmalloc(sizeof *rec * (size_t)plain.n);
+    memcpy(rec, plain.faces, sizeof *rec * (size_t)plain.n);
+    plain.faces = rec;
+    json_t *keep = rec[0].synth;
+    rec[0].synth = NULL;
+    CHECK(groundtruth_swap_cached(g, &plain, 0, &s[0], &im, &err) == -1 && strstr(err.msg, "not a synthetic"));
+    CHECK(groundtruth_swap_cached(g, &s[0], 1, &plain, &im, &err) == -1 && strstr(err.msg, "not a synthetic"));
+    rec[0].synth = keep;
+    free(rec);
+    gt_cache_free(g);
+    gt_cache_free(NULL);
+    for (int k = 0; k < 3; k++) faceset_free(&s[k]);
+}
+
 int main(void) {
     RUN(t_library);
     RUN(t_bad_input);
@@ -533,6 +605,7 @@ int main(void) {
     RUN(t_distinct);
     RUN(t_nobody_double);
     RUN(t_groundtruth);
+    RUN(t_groundtruth_cache);
     if (lib_ok) vol_lib_free(&LIB);
     return test_summary("test_composite");
 }

@@ -293,6 +293,7 @@ Fidelity *fidelity_prepare_data(const FaceSet *sets, const FaceData *data, int n
         free(tmpm);
         facedata_free(&own);
     }
+    GroundTruthCache *gtc = gt_cache_new(); /* each set's person and the pair's swap person, built once */
     for (int a = 0; a < nsets; a++)
         for (int b = 0; b < nsets; b++) {
             if (a == b) continue;
@@ -304,8 +305,9 @@ Fidelity *fidelity_prepare_data(const FaceSet *sets, const FaceData *data, int n
             double es = 0, eg = 0, em = 0;
             for (int k = 0; k < e->n; k++) {
                 float lm[ALIGN_NLM][2];
-                if (groundtruth_swap_chw_lm(&sets[a], e->idx[k], &sets[b], tmp, lm, err)) {
+                if (groundtruth_swap_chw_lm_cached(gtc, &sets[a], e->idx[k], &sets[b], tmp, lm, err)) {
                     free(tmp);
+                    gt_cache_free(gtc);
                     fidelity_free(f);
                     return NULL;
                 }
@@ -322,6 +324,7 @@ Fidelity *fidelity_prepare_data(const FaceSet *sets, const FaceData *data, int n
             f->lm_mean[a * nsets + b] = f->lmm && e->n ? em / e->n : -1;
             free(tmp);
         }
+    gt_cache_free(gtc);
     train_classifier(f);
     return f;
 }

@@ -371,6 +371,16 @@ int composite_build_swap_n(const VolunteerLib *lib, const CompositeRecipe *outer
         composite_free(&A);
         return -1;
     }
+    composite_swap_of(lib, &A, &B, expressions, c);
+    composite_free(&A);
+    composite_free(&B);
+    return 0;
+}
+
+void composite_swap_of(const VolunteerLib *lib, const Composite *outer, const Composite *inner, int expressions,
+                       Composite *c) {
+    SL_ASSERT(expressions == 1 || expressions == 2);
+    for (int w = 0; w < expressions; w++) SL_ASSERT(outer->tex[w].px && inner->tex[w].px);
     memset(c, 0, sizeof *c);
     const int S = COMP_TEX, nm = lib->nmesh;
     static const int stable[] = {27, 28, 29, 30, 31, 35, 36, 39, 42, 45};
@@ -379,23 +389,23 @@ int composite_build_swap_n(const VolunteerLib *lib, const CompositeRecipe *outer
     uint8_t *seen = xmalloc((size_t)S * S);
     for (int w = 0; w < expressions; w++) {
         float m[6];
-        fit_similarity((const float(*)[2])B.lm[w], (const float(*)[2])A.lm[w], stable, 10, m);
+        fit_similarity((const float(*)[2])inner->lm[w], (const float(*)[2])outer->lm[w], stable, 10, m);
         for (int i = 0; i < nm; i++) {
-            const float *p = B.pts[w][i];
+            const float *p = inner->pts[w][i];
             if (inner_point(lib->mesh_tem[i])) {
                 c->pts[w][i][0] = m[0] * p[0] + m[1] * p[1] + m[2];
                 c->pts[w][i][1] = m[3] * p[0] + m[4] * p[1] + m[5];
             } else {
-                c->pts[w][i][0] = A.pts[w][i][0], c->pts[w][i][1] = A.pts[w][i][1];
+                c->pts[w][i][0] = outer->pts[w][i][0], c->pts[w][i][1] = outer->pts[w][i][1];
             }
         }
         for (int k = 0; k < 68; k++)
-            map_point(lib, (const float(*)[2])(k < 17 ? A.pts[w] : B.pts[w]), (const float(*)[2])c->pts[w],
-                      k < 17 ? A.lm[w][k] : B.lm[w][k], c->lm[w][k]);
+            map_point(lib, (const float(*)[2])(k < 17 ? outer->pts[w] : inner->pts[w]), (const float(*)[2])c->pts[w],
+                      k < 17 ? outer->lm[w][k] : inner->lm[w][k], c->lm[w][k]);
         memset(acc, 0, sizeof(float) * (size_t)S * S * 4);
         memset(accb, 0, sizeof(float) * (size_t)S * S * 4);
-        warp_accum(lib, &A.tex[w], NULL, (const float(*)[2])A.pts[w], (const float(*)[2])c->pts[w], 1, acc, seen);
-        warp_accum(lib, &B.tex[w], NULL, (const float(*)[2])B.pts[w], (const float(*)[2])c->pts[w], 1, accb, seen);
+        warp_accum(lib, &outer->tex[w], NULL, (const float(*)[2])outer->pts[w], (const float(*)[2])c->pts[w], 1, acc, seen);
+        warp_accum(lib, &inner->tex[w], NULL, (const float(*)[2])inner->pts[w], (const float(*)[2])c->pts[w], 1, accb, seen);
         /* B's face inside the swap's mask (align_face_mask), within A's face outline (B's hair stays out) */
         align_face_mask((const float(*)[2])c->lm[w], S, mask);
         float poly[FACE_OUTLINE_N][2];
@@ -404,7 +414,7 @@ int composite_build_swap_n(const VolunteerLib *lib, const CompositeRecipe *outer
             for (int i = 0; i < nm; i++)
                 if (lib->mesh_tem[i] == FACE_OUTLINE[q]) poly[np][0] = c->pts[w][i][0], poly[np][1] = c->pts[w][i][1], np++;
         mask_polygon(mask, (const float(*)[2])poly, np);
-        int r = (int)(A.iod * 0.06f) + 1;
+        int r = (int)(outer->iod * 0.06f) + 1;
         box_blur(mask, S, S, r, 2);
         for (size_t i = 0; i < (size_t)S * S; i++) {
             float t = mask[i], aa = acc[4 * i + 3], ab = accb[4 * i + 3];
@@ -422,10 +432,7 @@ int composite_build_swap_n(const VolunteerLib *lib, const CompositeRecipe *outer
         c->half[w] = image_resize(&c->tex[w], COMP_TEX / 2, COMP_TEX / 2);
     }
     free(acc), free(accb), free(mask), free(seen);
-    c->iod = A.iod, c->cx = A.cx, c->cy = A.cy; /* the head, its pose and framing are A's */
-    composite_free(&A);
-    composite_free(&B);
-    return 0;
+    c->iod = outer->iod, c->cx = outer->cx, c->cy = outer->cy; /* the head, its pose and framing are A's */
 }
 
 void composite_free(Composite *c) {

@@ -138,6 +138,11 @@ int composite_build_swap(const VolunteerLib *lib, const CompositeRecipe *outer,
  * about half the work), 2: both (= composite_build_swap). */
 int composite_build_swap_n(const VolunteerLib *lib, const CompositeRecipe *outer, const CompositeRecipe *inner,
                            int expressions, Composite *c, SlErr *err);
+/* The swap person from the two people already built (composite_build, or any build with at least
+ * `expressions` textures): the same pixels as composite_build_swap_n on their recipes, without
+ * building them again (callers that swap many pairs keep each person once). c is allocated. */
+void composite_swap_of(const VolunteerLib *lib, const Composite *outer, const Composite *inner, int expressions,
+                       Composite *c);
 void composite_free(Composite *c);
 
 /* What a composite frame adds to SynthFrame (whose pose this renderer keeps within yaw +-30,

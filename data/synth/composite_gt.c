@@ -3,6 +3,7 @@
  * whose outer head is A's and inner face B's (composite_build_swap), aligned with A's affine. */
 #include "data/synth/composite_gt.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int record_recipe(const VolunteerLib *lib, const FaceSet *fs, int i, CompositeRecipe *r, SlErr *err) {
@@ -11,6 +12,13 @@ static int record_recipe(const VolunteerLib *lib, const FaceSet *fs, int i, Comp
     if (composite_recipe_from_json(lib, json_object_get(s, "identity"), r, err))
         return sl_failctx(err, "%s/faces.jsonl:%d: \"synth\".\"identity\"", fs->dir, i + 1);
     return 0;
+}
+
+int composite_gt_set_person(const VolunteerLib *lib, const FaceSet *fs, Composite *person, SlErr *err) {
+    CompositeRecipe r;
+    if (fs->n < 1) return sl_fail(err, "%s: an empty face set has no ground truth", fs->dir);
+    if (record_recipe(lib, fs, 0, &r, err)) return -1;
+    return composite_build(lib, &r, person, err);
 }
 
 int composite_gt_person(const VolunteerLib *lib, const FaceSet *a, const FaceSet *b, Composite *person, SlErr *err) {
@@ -73,4 +81,99 @@ int composite_gt_swap(const FaceSet *a, int i, const FaceSet *b, Image *crop, fl
     }
     vol_lib_free(&lib);
     return rc;
+}
+
+/* ---- the cache --------------------------------------------------------------------------------- */
+typedef struct {
+    CompositeRecipe r;
+    Composite c;    /* both expressions */
+    unsigned long used; /* the cache's clock at the last use */
+} GtPerson;
+
+struct CompositeGtCache {
+    int lib_open;
+    VolunteerLib lib;
+    GtPerson *people;
+    int npeople, max_people;
+    unsigned long clock;
+    int have_pair;
+    CompositeRecipe pa, pb; /* the last pair's recipes and its swap person (both expressions) */
+    Composite pair;
+};
+
+CompositeGtCache *composite_gt_cache_new(int max_people) {
+    SL_ASSERT(max_people >= 2); /* a pair's two people */
+    CompositeGtCache *c = xcalloc(1, sizeof *c);
+    c->people = xcalloc((size_t)max_people, sizeof *c->people);
+    c->max_people = max_people;
+    return c;
+}
+
+void composite_gt_cache_free(CompositeGtCache *c) {
+    if (!c) return;
+    for (int k = 0; k < c->npeople; k++) composite_free(&c->people[k].c);
+    if (c->have_pair) composite_free(&c->pair);
+    if (c->lib_open) vol_lib_free(&c->lib);
+    free(c->people);
+    free(c);
+}
+
+static int recipe_eq(const CompositeRecipe *x, const CompositeRecipe *y) {
+    return x->k == y->k && !memcmp(x->idx, y->idx, sizeof(int) * (size_t)x->k) &&
+           !memcmp(x->w, y->w, sizeof(float) * (size_t)x->k);
+}
+
+/* The person of recipe r, built on first use (in the least recently used place when full; the
+ * other people stay where they are). */
+static const Composite *cache_person(CompositeGtCache *c, const CompositeRecipe *r, SlErr *err) {
+    c->clock++;
+    for (int k = 0; k < c->npeople; k++)
+        if (recipe_eq(&c->people[k].r, r)) {
+            c->people[k].used = c->clock;
+            return &c->people[k].c;
+        }
+    Composite built;
+    if (composite_build(&c->lib, r, &built, err)) return NULL;
+    int slot = c->npeople;
+    if (slot == c->max_people) {
+        slot = 0;
+        for (int k = 1; k < c->npeople; k++)
+            if (c->people[k].used < c->people[slot].used) slot = k;
+        composite_free(&c->people[slot].c);
+    } else {
+        c->npeople++;
+    }
+    GtPerson *p = &c->people[slot];
+    p->r = *r, p->c = built, p->used = c->clock;
+    return &p->c;
+}
+
+int composite_gt_swap_cached(CompositeGtCache *c, const FaceSet *a, int i, const FaceSet *b, Image *crop,
+                             float lm_crop[68][2], Image *whole, SlErr *err) {
+    /* the checks and their order are composite_gt_swap's */
+    if (!c->lib_open) {
+        char dir[4096];
+        vol_default_dir(dir, sizeof dir);
+        if (vol_lib_open(dir, &c->lib, err)) return -1;
+        c->lib_open = 1;
+    }
+    CompFrame fr;
+    CompositeRecipe ra, rb;
+    if (i < 0 || i >= a->n || !a->faces[i].synth || b->n < 1)
+        return sl_fail(err, "%s: face %d has no renderer parameters (not a synthetic face set)", a->dir, i);
+    if (composite_frame_from_json(json_object_get(a->faces[i].synth, "frame"), &fr, err))
+        return sl_failctx(err, "%s/faces.jsonl:%d: \"synth\".\"frame\"", a->dir, i + 1);
+    if (record_recipe(&c->lib, a, 0, &ra, err) || record_recipe(&c->lib, b, 0, &rb, err)) return -1;
+    if (!c->have_pair || !recipe_eq(&c->pa, &ra) || !recipe_eq(&c->pb, &rb)) {
+        if (c->have_pair) composite_free(&c->pair);
+        c->have_pair = 0;
+        const Composite *pa = cache_person(c, &ra, err);
+        if (!pa) return -1;
+        const Composite *pb = cache_person(c, &rb, err); /* pa stays: it is the most recently used */
+        if (!pb) return -1;
+        /* both expressions: a frame without a smile renders the same pixels as with the neutral only */
+        composite_swap_of(&c->lib, pa, pb, 2, &c->pair);
+        c->pa = ra, c->pb = rb, c->have_pair = 1;
+    }
+    return gt_render(&c->lib, &c->pair, a, i, crop, lm_crop, whole, err);
 }
