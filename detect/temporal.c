@@ -368,7 +368,7 @@ int temporal_dataset(const DetDataset *ds, const int *clip_of, int n_clips, cons
                      TemporalClip *out, SlErr *err) {
     memset(out, 0, (size_t)n_clips * sizeof *out);
     if (ds->n < 1) return sl_fail(err, "no samples");
-    char dir[SL_PATH_MAX], lmdir[SL_PATH_MAX];
+    char dir[SL_PATH_MAX], lmdir[SL_PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%.*s", ds->s[0].rel_off, ds->s[0].path);
     snprintf(lmdir, sizeof lmdir, "%slandmarks", dir);
     if (!sl_is_dir(lmdir))

@@ -100,7 +100,7 @@ typedef struct {
 
 typedef struct {
     int ok;             /* 0: no features; why says so */
-    char why[320];
+    char why[1536];
     int n_frames;
     int *idx;           /* the clip's samples in time order (n_frames; owned) */
     double *ear;        /* per frame, in that order (owned) */
