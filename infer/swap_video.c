@@ -138,6 +138,7 @@ typedef struct {
     WmEmbedder *wm;           /* used by the worker only while it runs */
     const LabelStamp *label;  /* NULL: no label */
     double mark, encode;      /* wall seconds in the worker */
+    double cpu;               /* the worker thread's CPU seconds */
 } Marker;
 
 static int mark_and_encode(VideoWriter *vw, WmEmbedder *wm, const LabelStamp *label, Image *out,
@@ -157,12 +158,20 @@ static double wall_s(int cpu) {
     return sl_now();
 }
 
+static double thread_cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 static void *marker_main(void *arg) {
     Marker *k = arg;
+    double c0 = thread_cpu_s();
     for (;;) {
         pthread_mutex_lock(&k->mu);
         while (k->n == 0 && !k->closed) pthread_cond_wait(&k->can_get, &k->mu);
         if (k->n == 0) {
+            k->cpu = thread_cpu_s() - c0;
             pthread_mutex_unlock(&k->mu);
             return NULL;
         }
@@ -237,7 +246,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     LabelStamp stamp = {0};
     WmEmbedder *wm = NULL;
     int rc = -1;
-    double t0 = clock_s(vo->cpu_clock);
+    double t0 = clock_s(vo->cpu_clock), p0 = clock_s(1), m0 = thread_cpu_s();
     if (video_open(in_clip, vo->threads, &vr, &vi, err)) goto done;
     if (extractor_open(&x, ex, err)) goto done;
     tr = tracker_new(x);
@@ -329,6 +338,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
         pthread_join(worker, NULL);
         worker_running = 0;
         st.mark += marker->mark, st.encode += marker->encode;
+        st.cpu_worker = marker->cpu;
         if (marker->failed) {
             *err = marker->err;
             goto done;
@@ -360,6 +370,8 @@ done:
         free(marker);
     }
     st.total = clock_s(vo->cpu_clock) - t0;
+    st.cpu_total = clock_s(1) - p0;
+    st.cpu_main = thread_cpu_s() - m0;
     if (stats) *stats = st;
     free(in), free(dec), free(mask);
     label_stamp_free(&stamp);
