@@ -263,6 +263,18 @@ static int parse_model(Rd *r, LmModel *m) {
     return 0;
 }
 
+/* Asks for transparent huge pages under a large buffer about to be filled (the leaves: tens of MB
+ * written once): a fault per 2 MB instead of per 4 KB page. Advice only; ignored where unsupported. */
+static void huge_pages(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t H = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), b = ((uintptr_t)p + n) & ~(H - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p, (void)n;
+#endif
+}
+
 int lm_parse(const uint8_t *data, size_t len, const char *name, LmModel **out, SlErr *err) {
     *out = NULL;
     Rd *r = xmalloc(sizeof *r);
@@ -277,6 +289,7 @@ int lm_parse(const uint8_t *data, size_t len, const char *name, LmModel **out, S
      * are allocated once; untouched pages cost nothing */
     m->cap_leaves = len / 4 + 16;
     m->leaves = xmalloc(m->cap_leaves * sizeof(float));
+    huge_pages(m->leaves, m->cap_leaves * sizeof(float));
     m->cap_splits = len / 8 + 16;
     m->splits = xmalloc(m->cap_splits * sizeof *m->splits);
     int rc = parse_model(r, m);
