@@ -315,6 +315,15 @@ static double render(const Image *src, const float *pat, double amp, Image *out)
     const int c = src->c, nc = c == 4 ? 3 : c;
     const size_t n = (size_t)src->w * src->h;
     int64_t se = 0; /* squared integer differences: exact in any order */
+    if (c == 3 && !out) { /* the search on RGB frames: the channels unrolled, nothing written */
+        const uint8_t *p = src->px;
+        for (size_t i = 0; i < n; i++, p += 3) {
+            const double d = amp * pat[i];
+            int e0 = stored(p[0], d) - p[0], e1 = stored(p[1], d) - p[1], e2 = stored(p[2], d) - p[2];
+            se += e0 * e0 + e1 * e1 + e2 * e2;
+        }
+        return se > 0 ? 10.0 * log10(255.0 * 255.0 / ((double)se / ((double)n * c))) : INFINITY;
+    }
     for (size_t i = 0; i < n; i++) {
         const double d = amp * pat[i];
         const uint8_t *p = src->px + i * (size_t)c;
