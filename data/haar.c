@@ -736,6 +736,15 @@ typedef struct {
     float weight[3];
 } OptFeature;
 
+/* A stump (a tree of one node: all of OpenCV's Haar cascades) with its feature's offsets in the
+ * level's stride and its two leaves, in tree order: a window's stage sums read one array in order
+ * instead of following tree -> node -> feature -> leaves. */
+typedef struct {
+    int ofs[3][4];
+    float weight[3];
+    float threshold, leaf[2];
+} OptStump;
+
 static int box_cmp(const void *a, const void *b) {
     const HaarBox *p = a, *q = b;
     if (p->x != q->x) return p->x < q->x ? -1 : 1;
@@ -750,8 +759,8 @@ static inline int32_t rsum(const uint32_t *p, const int o[4]) {
 }
 
 /* One window: -1 rejected by the variance test, -si rejected at stage si (0 for the first), 1 accepted. */
-static int run_at(const HaarCascade *c, const OptFeature *of, const uint32_t *pwin, const uint32_t *pq,
-                  const int nofs[4], double area) {
+static int run_at(const HaarCascade *c, const OptFeature *of, const OptStump *stumps, const uint32_t *pwin,
+                  const uint32_t *pq, const int nofs[4], double area) {
     int32_t valsum = rsum(pwin, nofs);
     uint32_t valsqsum = (uint32_t)rsum(pq, nofs);
     double nf = area * valsqsum - (double)valsum * valsum;
@@ -763,31 +772,32 @@ static int run_at(const HaarCascade *c, const OptFeature *of, const uint32_t *pw
     } else {
         return -1;
     }
-    const int stumps = c->max_nodes_per_tree == 1;
     for (int si = 0; si < c->nstages; si++) {
         const HStage *st = &c->stages[si];
         double sum = 0;
+        if (stumps) {
+            const OptStump *f = stumps + st->first_tree;
+            for (int t = 0; t < st->ntrees; t++, f++) {
+                float fv = f->weight[0] * (float)rsum(pwin, f->ofs[0]) + f->weight[1] * (float)rsum(pwin, f->ofs[1]);
+                if (f->weight[2] != 0.0f) fv += f->weight[2] * (float)rsum(pwin, f->ofs[2]);
+                double val = (double)(fv * vnf);
+                sum += val < f->threshold ? f->leaf[0] : f->leaf[1];
+            }
+            if (sum < st->threshold) return -si;
+            continue;
+        }
         for (int t = st->first_tree; t < st->first_tree + st->ntrees; t++) {
             const HTree *tr = &c->trees[t];
-            if (stumps) {
-                const HNode *nd = &c->nodes[tr->first_node];
+            int idx = 0;
+            do {
+                const HNode *nd = &c->nodes[tr->first_node + idx];
                 const OptFeature *f = &of[nd->feature];
                 float fv = f->weight[0] * (float)rsum(pwin, f->ofs[0]) + f->weight[1] * (float)rsum(pwin, f->ofs[1]);
                 if (f->weight[2] != 0.0f) fv += f->weight[2] * (float)rsum(pwin, f->ofs[2]);
                 double val = (double)(fv * vnf);
-                sum += val < nd->threshold ? c->leaves[tr->first_leaf] : c->leaves[tr->first_leaf + 1];
-            } else {
-                int idx = 0;
-                do {
-                    const HNode *nd = &c->nodes[tr->first_node + idx];
-                    const OptFeature *f = &of[nd->feature];
-                    float fv = f->weight[0] * (float)rsum(pwin, f->ofs[0]) + f->weight[1] * (float)rsum(pwin, f->ofs[1]);
-                    if (f->weight[2] != 0.0f) fv += f->weight[2] * (float)rsum(pwin, f->ofs[2]);
-                    double val = (double)(fv * vnf);
-                    idx = val < nd->threshold ? nd->left : nd->right;
-                } while (idx > 0);
-                sum += c->leaves[tr->first_leaf - idx];
-            }
+                idx = val < nd->threshold ? nd->left : nd->right;
+            } while (idx > 0);
+            sum += c->leaves[tr->first_leaf - idx];
         }
         if (sum < st->threshold) return -si;
     }
@@ -802,6 +812,7 @@ typedef struct {
 typedef struct {
     const HaarCascade *c;
     const OptFeature *of;
+    const OptStump *stumps; /* NULL unless every tree is a stump */
     const int *nofs;
     double area;
     const uint8_t *grey;
@@ -844,7 +855,7 @@ static void scan_scale(const ScanCtx *x, float sc, uint8_t *img, uint32_t *sum, 
             int result = -1;
             if (i + c->win_w < sw + 1 && y + c->win_h < sh + 1) {
                 size_t o = (size_t)y * stride + i;
-                result = run_at(c, x->of, sum + o, sq + o, x->nofs, x->area);
+                result = run_at(c, x->of, x->stumps, sum + o, sq + o, x->nofs, x->area);
             }
             if (result > 0) {
                 if (out->n == out->cap) {
@@ -904,9 +915,22 @@ int haar_detect(const HaarCascade *c, const uint8_t *grey, int w, int h, const H
     int nofs[4] = {1 * stride + 1, 1 * stride + 1 + c->win_w - 2, (1 + c->win_h - 2) * stride + 1,
                    (1 + c->win_h - 2) * stride + 1 + c->win_w - 2};
     double area = (double)(c->win_w - 2) * (c->win_h - 2);
+    OptStump *stumps = NULL;
+    if (c->max_nodes_per_tree == 1) {
+        stumps = xmalloc((size_t)(c->ntrees ? c->ntrees : 1) * sizeof *stumps);
+        for (int t = 0; t < c->ntrees; t++) {
+            const HTree *tr = &c->trees[t];
+            const HNode *nd = &c->nodes[tr->first_node];
+            memcpy(stumps[t].ofs, of[nd->feature].ofs, sizeof stumps[t].ofs);
+            memcpy(stumps[t].weight, of[nd->feature].weight, sizeof stumps[t].weight);
+            stumps[t].threshold = nd->threshold;
+            stumps[t].leaf[0] = c->leaves[tr->first_leaf];
+            stumps[t].leaf[1] = c->leaves[tr->first_leaf + 1];
+        }
+    }
 
     BoxList *lists = xcalloc((size_t)nscales, sizeof *lists);
-    const ScanCtx ctx = {c, of, nofs, area, grey, w, h, w0, h0, stride};
+    const ScanCtx ctx = {c, of, stumps, nofs, area, grey, w, h, w0, h0, stride};
 #ifdef _OPENMP
 #pragma omp parallel if (p->threads != 1) num_threads(p->threads > 0 ? p->threads : omp_get_max_threads())
 #endif
@@ -932,6 +956,7 @@ int haar_detect(const HaarCascade *c, const uint8_t *grey, int w, int h, const H
         free(lists[s].v);
     }
     free(lists);
+    free(stumps);
     free(of);
     free(scales);
     int n = haar_group_rectangles(cand, ncand, p->min_neighbors, 0.2);

@@ -66,28 +66,29 @@ void blend_gaussian(float *plane, int w, int h, float sigma) {
     double s = 0;
     for (int i = -r; i <= r; i++) s += k[i + r] = expf(-(float)(i * i) / (2 * sigma * sigma));
     for (int i = 0; i <= 2 * r; i++) k[i] = (float)(k[i] / s);
-    int m = w > h ? w : h;
-    float *line = xmalloc(sizeof(float) * m), *out = xmalloc(sizeof(float) * m);
+    /* rows into tmp, then columns back into plane, each sum over the taps inside the image in tap
+     * order; the columns a row at a time (tap by tap over the row), so memory is read in order */
+    float *tmp = xmalloc(sizeof(float) * (size_t)w * h);
     for (int y = 0; y < h; y++) {
-        memcpy(line, plane + (size_t)y * w, sizeof(float) * w);
+        const float *in = plane + (size_t)y * w;
+        float *o = tmp + (size_t)y * w;
         for (int x = 0; x < w; x++) {
+            int i0 = x - r < 0 ? -x : -r, i1 = x + r >= w ? w - 1 - x : r;
             float v = 0;
-            for (int i = -r; i <= r; i++)
-                if (x + i >= 0 && x + i < w) v += k[i + r] * line[x + i];
-            out[x] = v;
-        }
-        memcpy(plane + (size_t)y * w, out, sizeof(float) * w);
-    }
-    for (int x = 0; x < w; x++) {
-        for (int y = 0; y < h; y++) line[y] = plane[(size_t)y * w + x];
-        for (int y = 0; y < h; y++) {
-            float v = 0;
-            for (int i = -r; i <= r; i++)
-                if (y + i >= 0 && y + i < h) v += k[i + r] * line[y + i];
-            plane[(size_t)y * w + x] = v;
+            for (int i = i0; i <= i1; i++) v += k[i + r] * in[x + i];
+            o[x] = v;
         }
     }
-    free(k), free(line), free(out);
+    for (int y = 0; y < h; y++) {
+        int i0 = y - r < 0 ? -y : -r, i1 = y + r >= h ? h - 1 - y : r;
+        float *o = plane + (size_t)y * w;
+        for (int x = 0; x < w; x++) o[x] = 0;
+        for (int i = i0; i <= i1; i++) {
+            const float *in = tmp + (size_t)(y + i) * w, kv = k[i + r];
+            for (int x = 0; x < w; x++) o[x] += kv * in[x];
+        }
+    }
+    free(k), free(tmp);
 }
 
 void blend_mask_feather(float *mask, int w, int h, float n) {

@@ -152,12 +152,20 @@ static float *text_mask(const Font *f, LabelBox b) {
     return m;
 }
 
-void label_draw(Image *rgb) {
-    SL_ASSERT(rgb->c == 1 || rgb->c == 3 || rgb->c == 4);
+void label_stamp_init(LabelStamp *s, int w, int h) {
     Font f;
     font_open(&f);
-    LabelBox b = box_with(&f, rgb->w, rgb->h);
-    float *m = text_mask(&f, b);
+    s->w = w, s->h = h;
+    s->box = box_with(&f, w, h);
+    s->cover = text_mask(&f, s->box);
+    font_close(&f);
+}
+
+void label_stamp_draw(const LabelStamp *s, Image *rgb) {
+    SL_ASSERT(rgb->c == 1 || rgb->c == 3 || rgb->c == 4);
+    SL_ASSERT(rgb->w == s->w && rgb->h == s->h);
+    const LabelBox b = s->box;
+    const float *m = s->cover;
     int nc = rgb->c == 4 ? 3 : rgb->c;
     for (int y = 0; y < b.h; y++)
         for (int x = 0; x < b.w; x++) {
@@ -169,8 +177,18 @@ void label_draw(Image *rgb) {
                 p[k] = (uint8_t)lrintf(v > 255 ? 255 : v);
             }
         }
-    free(m);
-    font_close(&f);
+}
+
+void label_stamp_free(LabelStamp *s) {
+    free(s->cover);
+    s->cover = NULL;
+}
+
+void label_draw(Image *rgb) {
+    LabelStamp s;
+    label_stamp_init(&s, rgb->w, rgb->h);
+    label_stamp_draw(&s, rgb);
+    label_stamp_free(&s);
 }
 
 /* Pearson correlation of the luminance under box b (shifted by dx, dy) with the text coverage m;

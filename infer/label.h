@@ -21,6 +21,17 @@ LabelBox label_box(int w, int h);
 /* Draws the label onto rgb (c = 3 or 1) in place. */
 void label_draw(Image *rgb);
 
+/* The label of one image size, rendered once (the font read, the text rasterised) and drawn on many
+ * images of that size, as a clip's frames: label_stamp_draw gives exactly label_draw's pixels. */
+typedef struct {
+    int w, h;     /* the image size it was made for */
+    LabelBox box;
+    float *cover; /* text coverage 0..1 over the box, box.w x box.h */
+} LabelStamp;
+void label_stamp_init(LabelStamp *s, int w, int h);
+void label_stamp_draw(const LabelStamp *s, Image *rgb); /* rgb: s->w x s->h, c = 1, 3 or 4 */
+void label_stamp_free(LabelStamp *s);
+
 /* Best-effort check that rgb carries the label: the box region is dark and its bright pixels
  * follow the rendered text. Returns 1 if found; *score (may be NULL) gets the text correlation. */
 int label_detect(const Image *rgb, double *score);

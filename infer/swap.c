@@ -96,31 +96,63 @@ void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n
     free(y);
 }
 
-/* Bilinear sample of a c x c plane at pixel-index coordinates (u, v); outside the plane the edge is
- * replicated (zero_out = 0) or 0 (zero_out = 1). */
-static float sample(const float *p, int c, double u, double v, int zero_out) {
-    /* far outside (or not a number, from a hostile affine): one constant border value */
+/* The k-th smallest of a[0..n-1] (k < n; a is reordered): Hoare's selection, the value a full sort
+ * would put at index k, in linear expected time (equal values split evenly between the sides). */
+static float select_kth(float *a, size_t n, size_t k) {
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        /* median of three as the pivot */
+        float x = a[lo], y = a[mid], z = a[hi];
+        float piv = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+        size_t i = lo, j = hi;
+        for (;;) {
+            while (a[i] < piv) i++;
+            while (piv < a[j]) j--;
+            if (i >= j) break;
+            float t = a[i];
+            a[i] = a[j], a[j] = t;
+            i++, j--;
+        }
+        /* a[lo..j] <= piv <= a[j+1..hi] */
+        if (k <= j) hi = j;
+        else lo = j + 1;
+    }
+    return a[k];
+}
+
+/* Bilinear sampling of c x c planes at pixel-index coordinates (u, v), the taps found once for all
+ * the planes sampled at one point: their weights, their indices with the edge replicated, and
+ * which of them lie inside the plane. */
+typedef struct {
+    double w[4];
+    size_t idx[4];
+    int in[4];
+} Taps;
+
+static void taps_at(int c, double u, double v, Taps *t) {
     if (!(u > -1e6 && u < 1e6 && v > -1e6 && v < 1e6)) u = v = -1e6;
     double fu = floor(u), fv = floor(v);
     int x0 = (int)fu, y0 = (int)fv;
-    double wx = u - fu, wy = v - fv, s = 0;
+    double wx = u - fu, wy = v - fv;
     for (int j = 0; j < 2; j++)
         for (int i = 0; i < 2; i++) {
-            int x = x0 + i, y = y0 + j;
-            double w = (i ? wx : 1 - wx) * (j ? wy : 1 - wy);
-            if (x < 0 || y < 0 || x >= c || y >= c) {
-                if (zero_out) continue;
-                x = x < 0 ? 0 : x >= c ? c - 1 : x;
-                y = y < 0 ? 0 : y >= c ? c - 1 : y;
-            }
-            s += w * p[(size_t)y * c + x];
+            int q = 2 * j + i, x = x0 + i, y = y0 + j;
+            t->w[q] = (i ? wx : 1 - wx) * (j ? wy : 1 - wy);
+            t->in[q] = !(x < 0 || y < 0 || x >= c || y >= c);
+            x = x < 0 ? 0 : x >= c ? c - 1 : x;
+            y = y < 0 ? 0 : y >= c ? c - 1 : y;
+            t->idx[q] = (size_t)y * c + x;
         }
-    return (float)s;
 }
 
-static int cmp_float_asc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+/* Plane p sampled at the taps; outside the plane the edge is replicated (zero_out = 0) or 0
+ * (zero_out = 1). */
+static float taps_sample(const Taps *t, const float *p, int zero_out) {
+    double s = 0;
+    for (int q = 0; q < 4; q++)
+        if (t->in[q] || !zero_out) s += t->w[q] * p[t->idx[q]];
+    return (float)s;
 }
 
 int swap_composite(const Image *frame, const Affine *a, int crop, const float *orig, const float *swapped,
@@ -162,10 +194,13 @@ int swap_composite_mask(const Image *frame, const Affine *a, int crop, const flo
                 double px = x0 + x + 0.5, py = y0 + y + 0.5;
                 double u = a->m[0] * px + a->m[1] * py + a->m[2] - 0.5;
                 double v = a->m[3] * px + a->m[4] * py + a->m[5] - 0.5;
-                m[q] = sample(mask, crop, u, v, 1);
+                Taps t;
+                taps_at(crop, u, v, &t);
+                m[q] = taps_sample(&t, mask, 1);
+                const uint8_t *fp = frame->px + ((size_t)(y0 + y) * frame->w + x0 + x) * 3;
                 for (int c = 0; c < 3; c++) {
-                    src[c * rn + q] = sample(sw + c * cn, crop, u, v, 0);
-                    dst[c * rn + q] = frame->px[((size_t)(y0 + y) * frame->w + x0 + x) * 3 + c] * (1.0f / 255.0f);
+                    src[c * rn + q] = taps_sample(&t, sw + c * cn, 0);
+                    dst[c * rn + q] = fp[c] * (1.0f / 255.0f);
                 }
             }
         if (o->detail > 0) {
@@ -184,8 +219,7 @@ int swap_composite_mask(const Image *frame, const Affine *a, int crop, const flo
                     if (m[q] >= 0.5f) abs_in[k++] = fabsf(hp[q]);
                 }
                 if (k == 0) continue;
-                qsort(abs_in, k, sizeof *abs_in, cmp_float_asc);
-                const float lim = 4.0f * 1.4826f * abs_in[k / 2];
+                const float lim = 4.0f * 1.4826f * select_kth(abs_in, k, k / 2);
                 for (size_t q = 0; q < rn; q++) src[c * rn + q] += hp[q] > lim ? lim : hp[q] < -lim ? -lim : hp[q];
             }
             free(lo), free(hp), free(abs_in);

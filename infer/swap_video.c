@@ -135,17 +135,17 @@ typedef struct {
     int head, n, closed, failed;
     SlErr err;                /* the worker's first error */
     VideoWriter *vw;          /* written by the worker only while it runs */
-    const WmKey *wk;
-    uint32_t payload;
-    int label;
+    WmEmbedder *wm;           /* used by the worker only while it runs */
+    const LabelStamp *label;  /* NULL: no label */
     double mark, encode;      /* wall seconds in the worker */
+    double cpu;               /* the worker thread's CPU seconds */
 } Marker;
 
-static int mark_and_encode(VideoWriter *vw, const WmKey *wk, uint32_t payload, int label, Image *out, double t,
-                           double *mark, double *encode, double (*clk)(int), int cpu, SlErr *err) {
+static int mark_and_encode(VideoWriter *vw, WmEmbedder *wm, const LabelStamp *label, Image *out,
+                           double t, double *mark, double *encode, double (*clk)(int), int cpu, SlErr *err) {
     double f = clk(cpu);
-    if (label) label_draw(out);
-    int w = wm_embed(out, wk, payload, err);
+    if (label) label_stamp_draw(label, out);
+    int w = wm_embedder_apply(wm, out, err);
     double g = clk(cpu);
     *mark += g - f;
     if (!w) w = video_writer_add(vw, out, t, err);
@@ -158,12 +158,20 @@ static double wall_s(int cpu) {
     return sl_now();
 }
 
+static double thread_cpu_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 static void *marker_main(void *arg) {
     Marker *k = arg;
+    double c0 = thread_cpu_s();
     for (;;) {
         pthread_mutex_lock(&k->mu);
         while (k->n == 0 && !k->closed) pthread_cond_wait(&k->can_get, &k->mu);
         if (k->n == 0) {
+            k->cpu = thread_cpu_s() - c0;
             pthread_mutex_unlock(&k->mu);
             return NULL;
         }
@@ -176,7 +184,7 @@ static void *marker_main(void *arg) {
         pthread_mutex_unlock(&k->mu);
         if (!failed) {
             SlErr e;
-            if (mark_and_encode(k->vw, k->wk, k->payload, k->label, &im, t, &k->mark, &k->encode, wall_s, 0, &e)) {
+            if (mark_and_encode(k->vw, k->wm, k->label, &im, t, &k->mark, &k->encode, wall_s, 0, &e)) {
                 pthread_mutex_lock(&k->mu);
                 k->failed = 1;
                 k->err = e;
@@ -235,8 +243,10 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     Marker *marker = NULL;
     pthread_t worker;
     int worker_running = 0;
+    LabelStamp stamp = {0};
+    WmEmbedder *wm = NULL;
     int rc = -1;
-    double t0 = clock_s(vo->cpu_clock);
+    double t0 = clock_s(vo->cpu_clock), p0 = clock_s(1), m0 = thread_cpu_s();
     if (video_open(in_clip, vo->threads, &vr, &vi, err)) goto done;
     if (extractor_open(&x, ex, err)) goto done;
     tr = tracker_new(x);
@@ -250,7 +260,9 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     if (video_writer_open(&vw, out_clip, vi.w, vi.h, &wo, err)) goto done;
     WmKey wk;
     wm_key_from_string(&wk, pi->wm_key);
-    uint32_t payload = provenance_payload(pi);
+    wm = wm_embedder_new(&wk, provenance_payload(pi)); /* the layout and the planes made once for the clip */
+    if (pi->label) label_stamp_init(&stamp, vi.w, vi.h); /* the font rendered once for the clip */
+    const LabelStamp *label = pi->label ? &stamp : NULL;
     const size_t cn = (size_t)C * C;
     in = xmalloc(sizeof(float) * 3 * cn);
     dec = xmalloc(sizeof(float) * 3 * cn);
@@ -266,7 +278,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
         pthread_mutex_init(&marker->mu, NULL);
         pthread_cond_init(&marker->can_put, NULL);
         pthread_cond_init(&marker->can_get, NULL);
-        marker->vw = vw, marker->wk = &wk, marker->payload = payload, marker->label = pi->label;
+        marker->vw = vw, marker->wm = wm, marker->label = label;
         if (pthread_create(&worker, NULL, marker_main, marker) != 0) SL_DIE("cannot start the encoding thread");
         worker_running = 1;
     }
@@ -312,7 +324,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
         if (marker) {
             w = marker_push(marker, &out, t, err); /* the worker frees out */
         } else {
-            w = mark_and_encode(vw, &wk, payload, pi->label, &out, t, &st.mark, &st.encode, clock_s, vo->cpu_clock, err);
+            w = mark_and_encode(vw, wm, label, &out, t, &st.mark, &st.encode, clock_s, vo->cpu_clock, err);
             image_free(&out);
         }
         if (w) goto done;
@@ -326,6 +338,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
         pthread_join(worker, NULL);
         worker_running = 0;
         st.mark += marker->mark, st.encode += marker->encode;
+        st.cpu_worker = marker->cpu;
         if (marker->failed) {
             *err = marker->err;
             goto done;
@@ -357,8 +370,12 @@ done:
         free(marker);
     }
     st.total = clock_s(vo->cpu_clock) - t0;
+    st.cpu_total = clock_s(1) - p0;
+    st.cpu_main = thread_cpu_s() - m0;
     if (stats) *stats = st;
     free(in), free(dec), free(mask);
+    label_stamp_free(&stamp);
+    wm_embedder_free(wm);
     video_writer_free(vw);
     tracker_free(tr);
     extractor_free(x);

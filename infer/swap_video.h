@@ -27,9 +27,14 @@ typedef struct {
 
 void swap_video_options_default(SwapVideoOptions *o);
 
-/* Seconds spent per stage (wall, or process CPU with cpu_clock; the bench reports their shares). */
+/* Seconds spent per stage (wall, or process CPU with cpu_clock; the bench reports their shares),
+ * and CPU seconds per thread: the calling thread (decode, track, align, model, composite), the
+ * label/watermark/encode worker when pipelined (0 otherwise), and the whole process (these two and
+ * the OpenMP, decoder and x264 threads); on an idle machine with P cores the frame rate is at most
+ * frames / max(cpu_main, cpu_worker, cpu_total / P). */
 typedef struct {
     double decode, track, align, model, composite, mark, encode, total;
+    double cpu_main, cpu_worker, cpu_total;
     long frames, swapped, lost;
 } SwapVideoStats;
 

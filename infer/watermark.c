@@ -140,13 +140,17 @@ static uint64_t conv_decode(const double soft[WM_CODED]) {
 }
 
 /* ---- image helpers -------------------------------------------------------------------------- */
-static float *luminance(const Image *img) {
+static void luminance_into(const Image *img, float *L) {
     size_t n = (size_t)img->w * (size_t)img->h;
-    float *L = xmalloc(n * sizeof *L);
     for (size_t i = 0; i < n; i++) {
         const uint8_t *p = img->px + i * (size_t)img->c;
         L[i] = img->c >= 3 ? 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2] : p[0];
     }
+}
+
+static float *luminance(const Image *img) {
+    float *L = xmalloc((size_t)img->w * (size_t)img->h * sizeof *L);
+    luminance_into(img, L);
     return L;
 }
 
@@ -156,23 +160,28 @@ static int *cell_map(int n) {
     return m;
 }
 
-/* Box mean of src (w x h) over a (2r+1)^2 window, clamped at the borders, via an integral image. */
-static void box_mean(const float *src, float *dst, int w, int h, int r) {
-    double *I = xcalloc((size_t)(w + 1) * (size_t)(h + 1), sizeof *I);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-            I[(size_t)(y + 1) * (w + 1) + x + 1] = src[(size_t)y * w + x] + I[(size_t)y * (w + 1) + x + 1] +
-                                                   I[(size_t)(y + 1) * (w + 1) + x] - I[(size_t)y * (w + 1) + x];
+/* Box mean of src (w x h) over a (2r+1)^2 window, clamped at the borders, via an integral image;
+ * I is scratch of (w + 1) x (h + 1) doubles. */
+static void box_mean(const float *src, float *dst, int w, int h, int r, double *I) {
+    const size_t W = (size_t)w + 1;
+    memset(I, 0, W * sizeof *I);
+    for (int y = 0; y < h; y++) {
+        double *row = I + (size_t)(y + 1) * W;
+        const double *up = I + (size_t)y * W;
+        const float *s = src + (size_t)y * w;
+        row[0] = 0;
+        for (int x = 0; x < w; x++) row[x + 1] = s[x] + up[x + 1] + row[x] - up[x];
+    }
     for (int y = 0; y < h; y++) {
         int y0 = y - r < 0 ? 0 : y - r, y1 = y + r + 1 > h ? h : y + r + 1;
+        const double *I0 = I + (size_t)y0 * W, *I1 = I + (size_t)y1 * W;
+        float *d = dst + (size_t)y * w;
         for (int x = 0; x < w; x++) {
             int x0 = x - r < 0 ? 0 : x - r, x1 = x + r + 1 > w ? w : x + r + 1;
-            double s = I[(size_t)y1 * (w + 1) + x1] - I[(size_t)y0 * (w + 1) + x1] - I[(size_t)y1 * (w + 1) + x0] +
-                       I[(size_t)y0 * (w + 1) + x0];
-            dst[(size_t)y * w + x] = (float)(s / ((double)(x1 - x0) * (y1 - y0)));
+            double s = I1[x1] - I0[x1] - I1[x0] + I0[x0];
+            d[x] = (float)(s / ((double)(x1 - x0) * (y1 - y0)));
         }
     }
-    free(I);
 }
 
 /* Per-cell luminance means of a w x h luminance plane (NAN for cells no pixel centre falls in). */
@@ -254,60 +263,101 @@ static void analyze(const double M[WM_CELLS], const WmLayout *L, WmAnalysis *A) 
     for (int k = 0; k < WM_CODED; k++) A->soft[k] = A->bn[k] > 0 ? bc[k] / sqrt(A->bn[k]) : 0;
 }
 
-/* Everything one embedding needs; render() tries one amplitude. */
-typedef struct {
-    const Image *src;
-    float sign[WM_CELLS]; /* the wanted sign of every cell's change */
-    float *mask;          /* per-pixel perceptual weight, mean square 1 */
-    float *pat;           /* per-pixel pattern: sign(cell) * mask, softened */
-    int *cx, *cy;         /* pixel column/row -> cell column/row */
-} WmEmbed;
+/* Everything embedding needs, kept from frame to frame: the wanted sign of every cell's change
+ * (the key's layout and the coded payload) and the per-pixel planes of the last image size. */
+struct WmEmbedder {
+    float sign[WM_CELLS];
+    int w, h;        /* the size of the planes below (0: none yet) */
+    float *Y, *mask; /* luminance, then the local activity; the perceptual weight, mean square 1 */
+    float *pat, *tmp; /* the per-pixel pattern sign(cell) * mask, softened; scratch */
+    double *I;       /* integral image, (w + 1) x (h + 1) */
+    int *cx, *cy;    /* pixel column/row -> cell column/row */
+};
 
-/* Renders src + amp * sign(cell) * mask into out, clipped and rounded as it will be stored, and
- * returns its PSNR against src. */
-static double render(const WmEmbed *E, double amp, Image *out) {
-    const Image *src = E->src;
-    int w = src->w, h = src->h, nc = src->c == 4 ? 3 : src->c;
-    double se = 0;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            double d = amp * E->pat[i];
-            const uint8_t *p = src->px + i * (size_t)src->c;
-            uint8_t *q = out->px + i * (size_t)src->c;
-            for (int k = 0; k < src->c; k++) {
-                double v = k < nc ? p[k] + d : p[k];
-                q[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
-                double diff = (double)q[k] - p[k];
-                se += diff * diff;
-            }
-        }
-    return se > 0 ? 10.0 * log10(255.0 * 255.0 / (se / ((double)w * h * src->c))) : INFINITY;
-}
-
-int wm_embed(Image *rgb, const WmKey *key, uint32_t payload, SlErr *err) {
-    SL_ASSERT(rgb->c == 1 || rgb->c == 3 || rgb->c == 4);
-    if (rgb->w < WM_MIN_DIM || rgb->h < WM_MIN_DIM)
-        return sl_fail(err, "image %dx%d is too small to watermark (at least %dx%d)", rgb->w, rgb->h,
-                       WM_MIN_DIM, WM_MIN_DIM);
+WmEmbedder *wm_embedder_new(const WmKey *key, uint32_t payload) {
+    WmEmbedder *e = xcalloc(1, sizeof *e);
     WmLayout *L = xmalloc(sizeof *L);
     layout_make(key, L);
     uint8_t coded[WM_CODED];
     conv_encode(payload, coded);
-    WmEmbed E = {.src = rgb};
     for (int i = 0; i < WM_CELLS; i++)
-        E.sign[i] = (float)L->chip[i] * (L->bit[i] < 0 ? 1.0f : coded[L->bit[i]] ? 1.0f : -1.0f);
+        e->sign[i] = (float)L->chip[i] * (L->bit[i] < 0 ? 1.0f : coded[L->bit[i]] ? 1.0f : -1.0f);
     free(L);
+    return e;
+}
 
+static void embedder_planes_free(WmEmbedder *e) {
+    free(e->Y), free(e->mask), free(e->pat), free(e->tmp), free(e->I), free(e->cx), free(e->cy);
+    e->Y = e->mask = e->pat = e->tmp = NULL;
+    e->I = NULL;
+    e->cx = e->cy = NULL;
+    e->w = e->h = 0;
+}
+
+void wm_embedder_free(WmEmbedder *e) {
+    if (!e) return;
+    embedder_planes_free(e);
+    free(e);
+}
+
+/* One stored channel value: src value p moved by d, clipped to 0..255 and rounded half to even as
+ * lrint does (v + 2^52 - 2^52 rounds a double in [0, 2^52) to the nearest integer in the default
+ * rounding mode, without a libm call per value). */
+static inline int stored(int p, double d) {
+    double v = p + d;
+    v = v < 0 ? 0 : v > 255 ? 255 : v;
+    return (int)((v + 0x1p52) - 0x1p52);
+}
+
+/* Renders src + amp * pat, clipped and rounded as it will be stored, into out (NULL: nothing
+ * written, the search only needs the error; out may be src) and returns its PSNR against src. */
+static double render(const Image *src, const float *pat, double amp, Image *out) {
+    const int c = src->c, nc = c == 4 ? 3 : c;
+    const size_t n = (size_t)src->w * src->h;
+    int64_t se = 0; /* squared integer differences: exact in any order */
+    if (c == 3 && !out) { /* the search on RGB frames: the channels unrolled, nothing written */
+        const uint8_t *p = src->px;
+        for (size_t i = 0; i < n; i++, p += 3) {
+            const double d = amp * pat[i];
+            int e0 = stored(p[0], d) - p[0], e1 = stored(p[1], d) - p[1], e2 = stored(p[2], d) - p[2];
+            se += e0 * e0 + e1 * e1 + e2 * e2;
+        }
+        return se > 0 ? 10.0 * log10(255.0 * 255.0 / ((double)se / ((double)n * c))) : INFINITY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const double d = amp * pat[i];
+        const uint8_t *p = src->px + i * (size_t)c;
+        for (int k = 0; k < nc; k++) {
+            int q = stored(p[k], d), diff = q - p[k];
+            se += diff * diff;
+            if (out) out->px[i * (size_t)c + k] = (uint8_t)q;
+        }
+    }
+    return se > 0 ? 10.0 * log10(255.0 * 255.0 / ((double)se / ((double)n * c))) : INFINITY;
+}
+
+int wm_embedder_apply(WmEmbedder *e, Image *rgb, SlErr *err) {
+    SL_ASSERT(rgb->c == 1 || rgb->c == 3 || rgb->c == 4);
+    if (rgb->w < WM_MIN_DIM || rgb->h < WM_MIN_DIM)
+        return sl_fail(err, "image %dx%d is too small to watermark (at least %dx%d)", rgb->w, rgb->h,
+                       WM_MIN_DIM, WM_MIN_DIM);
+    const int w = rgb->w, h = rgb->h;
+    const size_t n = (size_t)w * h;
+    if (e->w != w || e->h != h) {
+        embedder_planes_free(e);
+        e->Y = xmalloc(n * sizeof *e->Y), e->mask = xmalloc(n * sizeof *e->mask);
+        e->pat = xmalloc(n * sizeof *e->pat), e->tmp = xmalloc(n * sizeof *e->tmp);
+        e->I = xmalloc((size_t)(w + 1) * (size_t)(h + 1) * sizeof *e->I);
+        e->cx = cell_map(w), e->cy = cell_map(h);
+        e->w = w, e->h = h;
+    }
     /* perceptual mask: local mean absolute deviation from a 5x5 mean, smoothed over 7x7, mapped to
      * [WM_MASK_MIN, WM_MASK_MAX] relative to the image's mean activity, then mean square 1 */
-    int w = rgb->w, h = rgb->h;
-    size_t n = (size_t)w * h;
-    float *Y = luminance(rgb), *mu = xmalloc(n * sizeof *mu), *mask = xmalloc(n * sizeof *mask);
-    box_mean(Y, mu, w, h, 2);
+    float *Y = e->Y, *mu = e->tmp, *mask = e->mask;
+    luminance_into(rgb, Y);
+    box_mean(Y, mu, w, h, 2, e->I);
     for (size_t i = 0; i < n; i++) mu[i] = fabsf(Y[i] - mu[i]);
-    box_mean(mu, mask, w, h, 3);
-    free(Y), free(mu);
+    box_mean(mu, mask, w, h, 3, e->I);
     double mean_act = 0;
     for (size_t i = 0; i < n; i++) mean_act += mask[i];
     mean_act /= (double)n;
@@ -320,45 +370,40 @@ int wm_embed(Image *rgb, const WmKey *key, uint32_t payload, SlErr *err) {
     }
     double norm = 1.0 / sqrt(ss / (double)n);
     for (size_t i = 0; i < n; i++) mask[i] = (float)(mask[i] * norm);
-    E.mask = mask;
-    E.cx = cell_map(w);
-    E.cy = cell_map(h);
-    float *pat = xmalloc(n * sizeof *pat);
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) pat[(size_t)y * w + x] = E.sign[E.cy[y] * WM_G + E.cx[x]] * mask[(size_t)y * w + x];
+    float *pat = e->pat;
+    for (int y = 0; y < h; y++) {
+        const float *sg = e->sign + e->cy[y] * WM_G;
+        for (int x = 0; x < w; x++) pat[(size_t)y * w + x] = sg[e->cx[x]] * mask[(size_t)y * w + x];
+    }
     /* soften the cell edges (a box blur of a quarter cell): less visible blockiness in flat regions,
      * and the energy moves from edges that JPEG and downscaling remove into the cell means */
     int rad = (w < h ? w : h) / WM_G / WM_SOFTEN;
     if (rad > 0) {
-        float *t = xmalloc(n * sizeof *t);
-        box_mean(pat, t, w, h, rad);
-        free(pat);
-        pat = t;
+        box_mean(pat, e->tmp, w, h, rad, e->I);
+        pat = e->tmp;
     }
-    E.pat = pat;
 
     /* the largest amplitude whose stored result keeps PSNR >= WM_PSNR_FLOOR (bisection; clipping
      * at 0 and 255 makes the PSNR depend on the image) */
-    Image out = image_new(w, h, rgb->c), best = image_new(w, h, rgb->c);
     double lo = 0, hi = WM_AMP_MAX;
     for (int step = 0; step < WM_SEARCH_STEPS; step++) {
         double amp = step == 0 ? WM_AMP_START : 0.5 * (lo + hi);
-        if (render(&E, amp, &out) >= WM_PSNR_FLOOR) {
-            lo = amp;
-            memcpy(best.px, out.px, n * (size_t)rgb->c);
-        } else {
-            hi = amp;
-        }
+        if (render(rgb, pat, amp, NULL) >= WM_PSNR_FLOOR) lo = amp;
+        else hi = amp;
     }
     if (lo == 0) { /* never within budget in the search (cannot happen for PSNR floors near 40) */
-        double amp = WM_AMP_START;
-        while (render(&E, amp, &best) < WM_PSNR_FLOOR && amp > 0.01) amp *= 0.8;
+        lo = WM_AMP_START;
+        while (render(rgb, pat, lo, NULL) < WM_PSNR_FLOOR && lo > 0.01) lo *= 0.8;
     }
-    memcpy(rgb->px, best.px, n * (size_t)rgb->c);
-    image_free(&out);
-    image_free(&best);
-    free(E.cx), free(E.cy), free(mask), free(pat);
+    render(rgb, pat, lo, rgb); /* in place: each value is read before it is written */
     return 0;
+}
+
+int wm_embed(Image *rgb, const WmKey *key, uint32_t payload, SlErr *err) {
+    WmEmbedder *e = wm_embedder_new(key, payload);
+    int rc = wm_embedder_apply(e, rgb, err);
+    wm_embedder_free(e);
+    return rc;
 }
 
 int wm_detect(const Image *rgb, const WmKey *key, WmResult *res, SlErr *err) {

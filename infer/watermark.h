@@ -34,6 +34,14 @@ void wm_key_from_string(WmKey *key, const char *s);
  * offset on R, G and B). Returns -1 with err for images smaller than WM_MIN_DIM on a side. */
 int wm_embed(Image *rgb, const WmKey *key, uint32_t payload, SlErr *err);
 
+/* The same embedding for many images (a clip's frames): the key's layout and the coded payload
+ * prepared once, the per-pixel planes kept for the next image of the same size. wm_embedder_apply
+ * gives exactly wm_embed's pixels and errors. One embedder per thread. */
+typedef struct WmEmbedder WmEmbedder;
+WmEmbedder *wm_embedder_new(const WmKey *key, uint32_t payload);
+int wm_embedder_apply(WmEmbedder *e, Image *rgb, SlErr *err);
+void wm_embedder_free(WmEmbedder *e);
+
 typedef struct {
     int found;        /* a mark of this key is present: p_false < WM_P_THRESHOLD */
     double z;         /* normalised pilot correlation; ~N(0,1) on unmarked images */

@@ -8,8 +8,13 @@
 #include <string.h>
 
 #include "tests/test.h"
+#include "util/crypto.h"
 #include "util/fs.h"
 #include "util/rng.h"
+
+/* SHA-256 of t_embed_bytes_pinned's marked image, as written by the implementation before the
+ * search was sped up (lrint per value) */
+#define WM_PINNED_SHA256 "d33b33c4a5dcfc736ffac22a2d09fc6e8c62db8bffaecf379f3c31ee5fdb4b72"
 
 /* A random image: two-colour gradient, smooth value noise, a few ellipses, sensor noise. */
 static Image random_image(SlRng *r, int w, int h) {
@@ -196,6 +201,51 @@ static void t_fixture_faces(void) {
     CHECK(done > 0);
 }
 
+/* The embedder (a clip's frames) gives wm_embed's bytes exactly, reused across sizes and channel
+ * counts, and refuses small images the same way. */
+static void t_embedder_matches_embed(void) {
+    SlRng r;
+    sl_rng_seed(&r, 31);
+    WmKey key;
+    wm_key_from_string(&key, "embedder");
+    WmEmbedder *e = wm_embedder_new(&key, 0x5eed1234u);
+    const int sizes[][3] = {{320, 180, 3}, {320, 180, 3}, {200, 150, 3}, {130, 97, 1}, {128, 96, 4}, {320, 180, 3}};
+    for (int i = 0; i < 6; i++) {
+        Image base = random_image(&r, sizes[i][0], sizes[i][1]), im = image_new(base.w, base.h, sizes[i][2]);
+        for (size_t q = 0; q < (size_t)im.w * im.h; q++)
+            for (int k = 0; k < im.c; k++) im.px[q * im.c + k] = k < 3 ? base.px[q * 3 + k] : (uint8_t)(q * 7);
+        Image a = image_clone(&im), b = image_clone(&im);
+        SlErr err;
+        CHECK(wm_embed(&a, &key, 0x5eed1234u, &err) == 0);
+        CHECK(wm_embedder_apply(e, &b, &err) == 0);
+        CHECKF(memcmp(a.px, b.px, (size_t)a.w * a.h * a.c) == 0, "image %d (%dx%dx%d) differs", i, a.w, a.h, a.c);
+        CHECK(memcmp(a.px, im.px, (size_t)a.w * a.h * a.c) != 0);
+        image_free(&base), image_free(&im), image_free(&a), image_free(&b);
+    }
+    Image small = image_new(63, 80, 3);
+    SlErr err;
+    CHECK(wm_embedder_apply(e, &small, &err) == -1);
+    CHECK(strstr(err.msg, "too small") != NULL);
+    image_free(&small);
+    wm_embedder_free(e);
+}
+
+/* The embedded bytes of one image, pinned: the search's rounding (half to even, as lrint) and
+ * clipping may be made faster but must not change what is stored. */
+static void t_embed_bytes_pinned(void) {
+    SlRng r;
+    sl_rng_seed(&r, 21);
+    Image im = random_image(&r, 320, 256);
+    WmKey key;
+    wm_key_from_string(&key, NULL);
+    SlErr err;
+    CHECK(wm_embed(&im, &key, 0x3fa2c1d0u, &err) == 0);
+    char hex[65];
+    sl_sha256_hex(im.px, (size_t)im.w * im.h * 3, hex);
+    CHECKF(strcmp(hex, WM_PINNED_SHA256) == 0, "SHA-256 %s", hex);
+    image_free(&im);
+}
+
 int main(void) {
     (void)test_tmpdir; /* this program writes no files */
     RUN(t_roundtrip_exact_payload);
@@ -204,5 +254,7 @@ int main(void) {
     RUN(t_clean_not_flagged_and_key_separation);
     RUN(t_size_limits);
     RUN(t_fixture_faces);
+    RUN(t_embedder_matches_embed);
+    RUN(t_embed_bytes_pinned);
     return test_summary("test_watermark");
 }
