@@ -2,7 +2,7 @@
 # e2e_learn_mask.sh — the learned mask end to end: `train --learn-mask` records it (state.json, the
 # model's architecture, `swaplab info`, a mask loss in log.jsonl); `swap --mask learned` and
 # `learned:E,F` write marked outputs that pass `swaplab verify`, with the mask written by --raw;
-# `eval --mask learned` measures composited frames; a model trained without --learn-mask is refused
+# `eval --mask learned` measures composited frames; `swap --in CLIP --mask learned:0,20` marks every frame; a model trained without --learn-mask is refused
 # with exit 1 naming the model file and --learn-mask, writing nothing; bad spellings are usage
 # errors (exit 2); --init across a mask and a plain model is refused.
 . "$(dirname "$0")/e2e.sh"
@@ -92,4 +92,16 @@ check "--init from a mask model with --learn-mask" "$SWAPLAB" train --facesets "
 # resuming keeps the run's own setting
 check_fails "resume with --learn-mask on a plain run: ignored, the run keeps its own" 0 "--learn-mask 1 is ignored" \
   "$SWAPLAB" train --out "$PLAIN" --resume --steps 3 --learn-mask --eval-every 1000
+# a clip: swap --in with the learned mask, every frame marked; a plain model refused
+V=$T/clips
+check "synth --video: 2 identities x 12 frames" "$SWAPLAB" synth --out "$V" --identities 2 --frames 12 --video --size 128 --crop 64
+check "train --learn-mask on the clips' sets" "$SWAPLAB" train --facesets "$V/synth-0001" "$V/synth-0002" --out "$T/vrun" \
+  --preset tiny --steps 2 --batch 2 --eval-every 1000 --holdout-every 0 --learn-mask
+check "swap --in CLIP --mask learned:0,20" "$SWAPLAB" swap --model "$T/vrun" --from "$V/synth-0001" --to synth-0002 \
+  --in "$V/synth-0001/clip.mp4" --out "$T/v.mp4" --mask learned:0,20 --threads 2
+check_fails "the swapped clip is marked in every frame" 0 "watermark: +found in 12 of 12 frames" "$SWAPLAB" verify "$T/v.mp4"
+check_fails "swap --in CLIP --mask learned with a model without a mask" 1 "plain/model.safetensors has no learned mask" \
+  "$SWAPLAB" swap --model "$PLAIN" --from "$V/synth-0001" --to synth-0002 --in "$V/synth-0001/clip.mp4" --out "$T/v2.mp4" \
+  --mask learned
+check "nothing written for the refused clip" test ! -e "$T/v2.mp4"
 summary e2e_learn_mask
