@@ -2,7 +2,8 @@
 # e2e_learn_mask.sh — the learned mask end to end: `train --learn-mask` records it (state.json, the
 # model's architecture, `swaplab info`, a mask loss in log.jsonl); `swap --mask learned` and
 # `learned:E,F` write marked outputs that pass `swaplab verify`, with the mask written by --raw;
-# `eval --mask learned` measures composited frames; `swap --in CLIP --mask learned:0,20` marks every frame; a model trained without --learn-mask is refused
+# `eval --mask learned` measures composited frames; `swap --in CLIP --mask learned:0,20` marks every frame;
+# `dataset --mask learned:0,20` records it in labels.csv; a model trained without --learn-mask is refused
 # with exit 1 naming the model file and --learn-mask, writing nothing; bad spellings are usage
 # errors (exit 2); --init across a mask and a plain model is refused.
 . "$(dirname "$0")/e2e.sh"
@@ -104,4 +105,15 @@ check_fails "swap --in CLIP --mask learned with a model without a mask" 1 "plain
   "$SWAPLAB" swap --model "$PLAIN" --from "$V/synth-0001" --to synth-0002 --in "$V/synth-0001/clip.mp4" --out "$T/v2.mp4" \
   --mask learned
 check "nothing written for the refused clip" test ! -e "$T/v2.mp4"
+# detector data: dataset --mask learned (6 identities for the identity split)
+check "synth: 6 cartoon identities x 4 frames" "$SWAPLAB" synth --out "$T/six" --identities 6 --frames 4 --size 128 --crop 64 \
+  --style cartoon
+check "train --learn-mask on 6 identities, 1 step" "$SWAPLAB" train --facesets "$T"/six/synth-000{1,2,3,4,5,6} --out "$T/run6" \
+  --preset tiny --steps 1 --batch 2 --eval-every 1000 --holdout-every 0 --learn-mask
+check "dataset --mask learned:0,20" "$SWAPLAB" dataset --model "$T/run6" --facesets "$T"/six/synth-* --out "$T/ds" \
+  --mask learned:0,20 --threads 2
+check "labels.csv records the learned mask for every fake" bash -c \
+  'n=$(grep -c ",fake," "$0/labels.csv"); m=$(grep ",fake," "$0/labels.csv" | grep -c "\"learned:0,20\""); ((n > 0 && n == m))' "$T/ds"
+check_fails "dataset --mask learned with a model without a mask" 1 "plain/model.safetensors has no learned mask" \
+  "$SWAPLAB" dataset --model "$PLAIN" --facesets "$T"/six/synth-* --out "$T/ds2" --mask learned
 summary e2e_learn_mask
