@@ -15,6 +15,7 @@
 #include "detect/robust.h"
 #include "detect/score.h"
 #include "detect/spectral.h"
+#include "detect/temporal.h"
 #include "detect/train.h"
 #include "nn/checkpoint.h"
 #include "util/args.h"
@@ -251,20 +252,27 @@ static json_t *reliability_json(const DetModel *dm, const float *logits, const i
 }
 
 /* Clip-level metrics (the FaceForensics++ / DeepfakeBench video-level protocol): each clip's score is
- * the mean logit of its frames, its label the majority label, its bootstrap group the identity of
- * its first frame; decisions at the same threshold. null when the clips lack a class. */
+ * the mean logit of its frames (top_k > 0 or -1: the mean of its top k, -1 meaning ceil(n/4); see
+ * temporal_aggregate), its label the majority label, its bootstrap group the identity of its first
+ * frame; decisions at the same threshold. null when the clips lack a class. */
 static json_t *clip_metrics(const float *z, const int *labels, const int *groups, const int *clip_of, int n, int n_clips,
-                            double thr, int boot, uint64_t seed) {
-    float *cz = xcalloc((size_t)n_clips, sizeof *cz);
-    int *cnt = xcalloc((size_t)n_clips, sizeof *cnt), *nf = xcalloc((size_t)n_clips, sizeof *nf);
+                            double thr, int boot, uint64_t seed, int top_k) {
+    float *cz = xcalloc((size_t)n_clips, sizeof *cz), *fz = xmalloc((size_t)n * sizeof *fz);
+    int *cnt = xcalloc((size_t)n_clips + 1, sizeof *cnt), *nf = xcalloc((size_t)n_clips, sizeof *nf);
     int *cl = xmalloc((size_t)n_clips * sizeof *cl), *cg = xmalloc((size_t)n_clips * sizeof *cg);
-    double *sum = xcalloc((size_t)n_clips, sizeof *sum);
+    int *start = xcalloc((size_t)n_clips + 1, sizeof *start), *fill = xmalloc((size_t)n_clips * sizeof *fill);
+    for (int i = 0; i < n; i++) start[clip_of[i] + 1]++;
+    for (int c = 0; c < n_clips; c++) start[c + 1] += start[c], fill[c] = start[c];
     for (int i = 0; i < n; i++) {
         int c = clip_of[i];
         if (!cnt[c]) cg[c] = groups[i];
-        sum[c] += z[i], cnt[c]++, nf[c] += labels[i];
+        cnt[c]++, nf[c] += labels[i], fz[fill[c]++] = z[i];
     }
-    for (int c = 0; c < n_clips; c++) cz[c] = (float)(sum[c] / cnt[c]), cl[c] = 2 * nf[c] >= cnt[c];
+    for (int c = 0; c < n_clips; c++) {
+        TemporalAgg a;
+        temporal_aggregate(fz + start[c], cnt[c], top_k > 0 ? top_k : 0, &a);
+        cz[c] = (float)(top_k ? a.topk : a.mean), cl[c] = 2 * nf[c] >= cnt[c];
+    }
     MetricsResult mr;
     MetricsAtThr at;
     SlErr err;
@@ -273,10 +281,14 @@ static json_t *clip_metrics(const float *z, const int *labels, const int *groups
         o = metrics_to_json(&mr);
         if (metrics_at_threshold(cz, cl, cg, n_clips, thr, boot, seed, &at, &err) == 0)
             json_object_set_new(o, "at_threshold", metrics_at_threshold_json(&at));
-        json_object_set_new(o, "aggregation", json_string("mean logit of the clip's frames"));
+        char agg[96];
+        if (top_k > 0) snprintf(agg, sizeof agg, "mean logit of the clip's %d highest frame logits", top_k);
+        else snprintf(agg, sizeof agg, "%s", top_k ? "mean logit of the clip's ceil(n/4) highest frame logits"
+                                                   : "mean logit of the clip's frames");
+        json_object_set_new(o, "aggregation", json_string(agg));
         metrics_free(&mr);
     }
-    free(cz), free(cnt), free(nf), free(cl), free(cg), free(sum);
+    free(cz), free(fz), free(cnt), free(nf), free(cl), free(cg), free(start), free(fill);
     return o;
 }
 
@@ -287,11 +299,16 @@ static double jmetric(const json_t *o, const char *key, int ci) {
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* A JSON number, NaN when null or absent. */
+static double jmetric_value(const json_t *v) {
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
 /* The clip-level row under a perturbation's frame-level row of the table. */
-static void print_clip_row(const json_t *c) {
+static void print_clip_row(const json_t *c, const char *what) {
     if (!json_is_object(c)) return;
     char label[32];
-    snprintf(label, sizeof label, " %lld clips", (long long)json_integer_value(json_object_get(c, "n")));
+    snprintf(label, sizeof label, " %lld %s", (long long)json_integer_value(json_object_get(c, "n")), what);
     const json_t *t = json_object_get(c, "at_threshold");
     printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", label, jmetric(c, "auc", 0),
            jmetric(c, "auc", 1), jmetric(c, "auc", 2), jmetric(c, "ap", 0), jmetric(c, "eer", 0),
@@ -299,11 +316,79 @@ static void print_clip_row(const json_t *c) {
            jmetric(t, "tpr", 0), jmetric(t, "fpr", 0));
 }
 
+/* "12.3 ± 4.5" of a {mean, sd, n} object (prec decimals), "-" without values. */
+static void fmt_stat(char *buf, size_t n, const json_t *st, int prec) {
+    double m = jmetric_value(json_object_get(st, "mean")), sd = jmetric_value(json_object_get(st, "sd"));
+    if (!isfinite(m)) snprintf(buf, n, "-");
+    else if (!isfinite(sd)) snprintf(buf, n, "%.*f", prec, m);
+    else snprintf(buf, n, "%.*f ± %.*f", prec, m, prec, sd);
+}
+
+/* detect eval --temporal: the clips, real then fake, each with its cues beside its scores; the classes'
+ * means and the cues' AUCs. */
+static void print_temporal(const json_t *jt, const char *split) {
+    enum { MAX_ROWS = 40 };
+    const json_t *clips = json_object_get(jt, "clips");
+    double dt = jmetric_value(json_object_get(jt, "frame_interval_s"));
+    printf("\ntemporal cues per clip (%s split, clean scores, frames in time order; landmarks %s; calls %s)\n", split,
+           json_string_value(json_object_get(jt, "landmarks")), json_string_value(json_object_get(jt, "decision")));
+    if (isfinite(dt) && dt > 0.1)
+        printf("note: frames are %.2f s apart (median): blinks of 100-400 ms fall between them and flicker is measured "
+               "between distant frames; a dataset made with --frames-per-clip 0 has every frame\n", dt);
+    printf("%-5s %-36s %6s %10s %9s %8s %10s %11s %5s\n", "class", "clip", "frames", "blinks/min", "blink ms", "flicker",
+           "mean logit", "top-k logit", "call");
+    int rows = 0, total = (int)json_array_size(clips);
+    for (int cls = 0; cls < 2; cls++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(clips, i, c) {
+            const char *lab = json_string_value(json_object_get(c, "label"));
+            if (strcmp(lab, cls ? "fake" : "real")) continue;
+            if (rows++ >= MAX_ROWS) continue;
+            const json_t *b = json_object_get(c, "blinks"), *f = json_object_get(c, "flicker"), *s = json_object_get(c, "score");
+            char rate[16] = "-", ms[16] = "-", fl[16] = "-";
+            if (json_is_object(b)) {
+                snprintf(rate, sizeof rate, "%.1f", jmetric_value(json_object_get(b, "rate_per_min")));
+                double v = jmetric_value(json_object_get(b, "mean_ms"));
+                if (isfinite(v)) snprintf(ms, sizeof ms, "%.0f", v);
+            }
+            if (json_is_object(f)) snprintf(fl, sizeof fl, "%.3f", jmetric_value(json_object_get(f, "ratio")));
+            printf("%-5s %-36.36s %6lld %10s %9s %8s %10.3f %11.3f %5s\n", lab, json_string_value(json_object_get(c, "clip")),
+                   (long long)json_integer_value(json_object_get(c, "frames")), rate, ms, fl,
+                   jmetric_value(json_object_get(s, "mean_logit")), jmetric_value(json_object_get(s, "topk_logit")),
+                   json_string_value(json_object_get(s, "call_mean")));
+            if (!json_is_object(b)) printf("      (no cues: %s)\n", json_string_value(json_object_get(c, "why")));
+        }
+    }
+    if (rows > MAX_ROWS) printf("... %d more clips in the JSON (\"temporal\".\"clips\")\n", total - MAX_ROWS);
+    for (int cls = 0; cls < 2; cls++) {
+        const json_t *sm = json_object_get(json_object_get(jt, "summary"), cls ? "fake" : "real");
+        char rate[40], ms[40], fl[40], zm[40], zk[40];
+        fmt_stat(rate, sizeof rate, json_object_get(sm, "blink_rate_per_min"), 1);
+        fmt_stat(ms, sizeof ms, json_object_get(sm, "blink_mean_ms"), 0);
+        fmt_stat(fl, sizeof fl, json_object_get(sm, "flicker_ratio"), 3);
+        fmt_stat(zm, sizeof zm, json_object_get(sm, "mean_logit"), 3);
+        fmt_stat(zk, sizeof zk, json_object_get(sm, "topk_logit"), 3);
+        printf("%s clips: %lld (%lld with cues): blinks/min %s, blink ms %s, flicker %s, mean logit %s, top-k logit %s; "
+               "called fake %lld (mean) %lld (top-k)\n", cls ? "fake" : "real",
+               (long long)json_integer_value(json_object_get(sm, "clips")),
+               (long long)json_integer_value(json_object_get(sm, "with_features")), rate, ms, fl, zm, zk,
+               (long long)json_integer_value(json_object_get(sm, "called_fake_mean")),
+               (long long)json_integer_value(json_object_get(sm, "called_fake_topk")));
+    }
+    const json_t *a = json_object_get(jt, "auc");
+    printf("AUC over the clips with cues (fake positive; < 0.5: fakes have less): blinks/min %.3f, blink ms %.3f, "
+           "flicker %.3f, mean logit %.3f, top-k logit %.3f\n", jmetric_value(json_object_get(a, "blink_rate_per_min")),
+           jmetric_value(json_object_get(a, "blink_mean_ms")), jmetric_value(json_object_get(a, "flicker_ratio")),
+           jmetric_value(json_object_get(a, "mean_logit")), jmetric_value(json_object_get(a, "topk_logit")));
+}
+
 static int detect_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *out = NULL, *split = NULL, *roc = NULL, *scores_out = NULL,
                *scores_in = NULL;
+    const char *temporal_lm = "detect";
     SlStrList perturb = {0};
-    int boot = METRICS_DEFAULT_BOOT, seed = 1, threads = 0;
+    int boot = METRICS_DEFAULT_BOOT, seed = 1, threads = 0, temporal = 0, top_k = 0;
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "FILE", "detector model (from detect train)"},
         {"--data", SL_ARG_STR, &data, "DIR", "detector dataset (labels.csv, or real/ and fake/ folders)"},
@@ -319,13 +404,23 @@ static int detect_eval(int argc, char **argv) {
         {"--scores", SL_ARG_STR, &scores_out, "FILE", "write every image's score (its logit) as CSV (path,label,group,perturbation,score)"},
         {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for Meso-4 (default: all)", 1, SL_ARG_MAX_THREADS},
         {"--scores-in", SL_ARG_STR, &scores_in, "CSV", "evaluate another tool's scores instead (columns score,label[,source])"},
+        {"--temporal", SL_ARG_FLAG, &temporal, NULL,
+         "also per clip, in time order: blink rate and duration from the landmarks, flicker at the face hull's border, "
+         "beside the clip's mean and top-k logit, real and fake apart, and each cue's AUC (labels.csv clip and time, "
+         "landmarks/; a dataset made with --frames-per-clip 0 has every frame)"},
+        {"--temporal-landmarks", SL_ARG_STR, &temporal_lm, "detect|dataset",
+         "--temporal's landmarks: detect (default: dlib's predictor on each frame) or dataset (the landmarks/ files; a "
+         "fake's are its target frame's)"},
+        {"--top-k", SL_ARG_INT, &top_k, "K", "clip score clip_level_topk: the mean of the K highest frame logits (default 0: "
+         "a quarter of the clip's frames, rounded up)", 0, 1000000},
         {0},
     };
     int r = sl_args_parse("detect eval", "--model FILE --data DIR --out FILE [--perturb SPEC...] [options]",
                           "Scores a dataset and writes AUC, AP, EER, accuracy and TPR at 1% / 0.1% FPR, each with a 95%\n"
                           "bootstrap interval over identities (labels.csv column \"source\"), clean and under perturbations;\n"
                           "when labels.csv names clips (column \"clip\"), also per clip (the mean logit of its frames): a\n"
-                          "\" N clips\" row under each perturbation and \"clip_level\" in the JSON.",
+                          "\" N clips\" row under each perturbation and \"clip_level\" in the JSON (\"clip_level_topk\": the\n"
+                          "mean of its top-k frame logits). --temporal adds the clips' blinks and border flicker.",
                           spec, argc, argv, NULL);
     if (r) {
         free(perturb.v);
@@ -350,6 +445,14 @@ static int detect_eval(int argc, char **argv) {
         free(perturb.v);
         free(ps);
         return rc ? rc : eval_external(scores_in, out, roc, boot, seed);
+    }
+    TemporalOpts topt = {.lm_source = TEMPORAL_LM_DETECT};
+    temporal_blink_default(&topt.blink);
+    if (!strcmp(temporal_lm, "dataset")) topt.lm_source = TEMPORAL_LM_DATASET;
+    else if (strcmp(temporal_lm, "detect")) rc = sl_usage_error("detect eval", "--temporal-landmarks is detect or dataset, not '%s'", temporal_lm);
+    if (rc) {
+        free(perturb.v), free(ps);
+        return rc;
     }
     if (!model || !data || !out) rc = sl_usage_error("detect eval", "--model, --data and --out are required");
     else if (boot < 0 || boot > 100000) rc = sl_usage_error("detect eval", "--boot must be 0..100000");
@@ -403,7 +506,21 @@ static int detect_eval(int argc, char **argv) {
     int *clip_of = xmalloc((size_t)ds.n * sizeof *clip_of), n_clips = 0, has_clip = 0;
     for (int i = 0; i < ds.n; i++) has_clip |= ds.s[i].clip != NULL;
     if (has_clip) n_clips = detds_clips(&ds, clip_of);
-    if (det_score_dataset(&dm, &ds, ps, n_pert, (uint64_t)seed, 1, scores, &err)) rc = fail("eval", &err);
+    if (temporal && !has_clip) {
+        fprintf(stderr, "swaplab detect eval: --temporal: %s (split %s) names no clips; it needs labels.csv with clip and "
+                        "time columns and landmarks/, as `swaplab dataset` writes them from video\n", data, split);
+        rc = 1;
+    }
+    TemporalClip *tclips = NULL;
+    if (!rc && temporal) {
+        tclips = xcalloc((size_t)n_clips, sizeof *tclips);
+        if (temporal_dataset(&ds, clip_of, n_clips, &topt, 1, tclips, &err)) {
+            rc = fail("eval", &err);
+            free(tclips);
+            tclips = NULL;
+        }
+    }
+    if (!rc && det_score_dataset(&dm, &ds, ps, n_pert, (uint64_t)seed, 1, scores, &err)) rc = fail("eval", &err);
     json_t *root = json_object(), *results = json_object();
     PlotSeries *curves = xcalloc((size_t)n_pert, sizeof *curves);
     char (*names)[32] = xmalloc((size_t)n_pert * sizeof *names), (*legend)[64] = xmalloc((size_t)n_pert * sizeof *legend);
@@ -422,13 +539,19 @@ static int detect_eval(int argc, char **argv) {
             }
             json_t *jm = metrics_to_json(&mr[k]);
             json_object_set_new(jm, "at_threshold", metrics_at_threshold_json(&at));
-            if (n_clips) json_object_set_new(jm, "clip_level", clip_metrics(scores + (size_t)k * ds.n, labels, groups, clip_of,
-                                                                           ds.n, n_clips, thr, boot, (uint64_t)seed));
+            if (n_clips) {
+                json_object_set_new(jm, "clip_level", clip_metrics(scores + (size_t)k * ds.n, labels, groups, clip_of, ds.n,
+                                                                   n_clips, thr, boot, (uint64_t)seed, 0));
+                json_object_set_new(jm, "clip_level_topk", clip_metrics(scores + (size_t)k * ds.n, labels, groups, clip_of,
+                                                                        ds.n, n_clips, thr, boot, (uint64_t)seed,
+                                                                        top_k ? top_k : -1));
+            }
             json_object_set_new(results, names[k], jm);
             const MetricsPoint *p = &mr[k].point;
             printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", names[k], p->auc, mr[k].auc_ci.lo,
                    mr[k].auc_ci.hi, p->ap, p->eer, p->acc, p->tpr_at_fpr1, at.acc, at.tpr, at.fpr);
-            print_clip_row(json_object_get(jm, "clip_level"));
+            print_clip_row(json_object_get(jm, "clip_level"), "clips");
+            if (temporal) print_clip_row(json_object_get(jm, "clip_level_topk"), "top-k");
             snprintf(legend[k], sizeof legend[k], "%s (AUC %.3f)", names[k], p->auc);
             curves[k] = (PlotSeries){legend[k], mr[k].fpr, mr[k].tpr, mr[k].n_roc};
         }
@@ -444,6 +567,11 @@ static int detect_eval(int argc, char **argv) {
         json_object_set_new(root, "calibration", calibration_json(&dm.calib));
         json_object_set_new(root, "reliability", reliability_json(&dm, scores, labels, ds.n));
         json_object_set_new(root, "results", json_incref(results));
+        if (tclips) {
+            json_t *jt = temporal_report_json(&ds, tclips, n_clips, scores, &dm.calib, &topt, top_k);
+            print_temporal(jt, split);
+            json_object_set_new(root, "temporal", jt);
+        }
         if (write_json(out, root, &err)) rc = fail("eval", &err);
     }
     if (!rc && roc) {
@@ -472,6 +600,8 @@ static int detect_eval(int argc, char **argv) {
     json_decref(results);
     json_decref(root);
     free(mr), free(curves), free(names), free(legend);
+    if (tclips) temporal_clips_free(tclips, n_clips);
+    free(tclips);
     free(scores), free(labels), free(groups), free(ps), free(clip_of);
     detds_free(&ds);
     det_model_free(&dm);

@@ -120,13 +120,14 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
     const char *p;
     int nh, line = 1;
     if (csv_open(csv, &text, &p, &h, &nh, err)) return -1;
-    int c_path = -1, c_label = -1, c_group = -1, c_split = -1, c_clip = -1;
+    int c_path = -1, c_label = -1, c_group = -1, c_split = -1, c_clip = -1, c_time = -1;
     for (int i = 0; i < nh; i++) {
         if (!strcmp(h[i], "path")) c_path = i;
         else if (!strcmp(h[i], "label")) c_label = i;
         else if (!strcmp(h[i], "source") || (c_group < 0 && !strcmp(h[i], "subject"))) c_group = i;
         else if (!strcmp(h[i], "split")) c_split = i;
         else if (!strcmp(h[i], "clip")) c_clip = i;
+        else if (!strcmp(h[i], "time")) c_time = i;
     }
     free_fields(h, nh);
     if (c_path < 0 || c_label < 0) {
@@ -157,6 +158,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         if (c_group > need) need = c_group;
         if (c_split > need) need = c_split;
         if (c_clip > need) need = c_clip;
+        if (c_time > need) need = c_time;
         if (nf <= need) {
             free_fields(f, nf);
             rc = sl_fail(err, "%s:%d: %d fields, the header has more; check the quoting", csv, line, nf);
@@ -196,6 +198,19 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         s->label = label;
         snprintf(s->split, sizeof s->split, "%s", sp);
         s->clip = c_clip >= 0 && f[c_clip][0] ? xstrdup(f[c_clip]) : NULL;
+        s->rel_off = (int)(strlen(s->path) - strlen(f[c_path]));
+        s->time = NAN;
+        if (c_time >= 0 && f[c_time][0]) {
+            char *end;
+            double t = strtod(f[c_time], &end);
+            if (*end || !isfinite(t) || t < 0) {
+                rc = sl_fail(err, "%s:%d: time '%.40s' is not a number of seconds >= 0", csv, line, f[c_time]);
+                free(s->path), free(s->clip);
+                free_fields(f, nf);
+                break;
+            }
+            s->time = t;
+        }
         gnames[ds->n] = xstrdup(c_group >= 0 && f[c_group][0] ? f[c_group] : f[c_path]);
         ds->n++;
         free_fields(f, nf);
@@ -246,6 +261,8 @@ static int load_folder(const char *dir, DetDataset *ds, SlErr *err) {
             s->label = label;
             s->split[0] = 0;
             s->clip = NULL;
+            s->time = NAN;
+            s->rel_off = (int)(strlen(s->path) - strlen(names[i]) - strlen(label ? "fake/" : "real/"));
             gnames[ds->n++] = xstrdup(s->path);
         }
         sl_free_list(names, k);

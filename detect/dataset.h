@@ -5,7 +5,8 @@
  *     per image. Used columns (by name, any order, others ignored): "path" (relative to DIR; no
  *     absolute paths, no ".." components), "label" (0/1 or real/fake), optional "source" (the
  *     source identity — the bootstrap group; "subject" is accepted too), optional "split"
- *     (train/val/test) and optional "clip" (for clip-level evaluation). RFC 4180 quoting ("a,b", "" for a quote) is understood.
+ *     (train/val/test), optional "clip" (for clip-level evaluation) and optional "time" (the frame's
+ *     time in its clip, for detect eval --temporal). RFC 4180 quoting ("a,b", "" for a quote) is understood.
  *  2. ImageFolder: images (.png .jpg .jpeg .bmp) in DIR/real/ and DIR/fake/; every image is its own
  *     group (a warning says the intervals then treat frames as independent).
  * Groups are numbered 0..n_groups-1 in ascending order of their names. */
@@ -22,6 +23,8 @@ typedef struct {
     int group;  /* index into groups */
     char split[8]; /* "train", "val", "test" or "" */
     char *clip;    /* labels.csv "clip" (the video or clip the frame belongs to), or NULL */
+    double time;   /* labels.csv "time" (seconds from the clip's start), NaN when absent or empty */
+    int rel_off;   /* path + rel_off is the path relative to the dataset directory */
 } DetSample;
 
 typedef struct {

@@ -3,7 +3,7 @@
 # volunteers' frames as slideshows, two clips per identity): --frames-per-clip samples each clip
 # evenly in time, every sample names its clip and time (labels.csv, DeepfakeBench index), clips and
 # identities stay on one side of the splits, a clip shared by identities of different splits is
-# refused.
+# refused; `detect eval --temporal` on it (blinks, border flicker and clip scores per clip, bad input).
 . "$(dirname "$0")/e2e.sh"
 export SWAPLAB_REVOCATIONS="$E2E_TMP/revoked.json" SWAPLAB_KEY="$E2E_TMP/lab.key" SL_QUIET=1
 S=$SWAPLAB
@@ -129,6 +129,83 @@ check_fails "--video-versions c99 exits 2" 2 "CRF 0..51" "$S" dataset --method s
 check "--frames-per-clip 0 (sbi): every face of every clip is a sample" bash -c "
   '$S' dataset --method sbi --facesets '$T'/v{1,2,3,4,5,6} --out '$T/ds-all' --frames-per-clip 0 >/dev/null &&
   test \$(grep -c ',original,' '$T/ds-all/labels.csv') -eq \$(cat '$T'/v?/faces.jsonl | wc -l)"
+
+# detect eval --temporal on the dataset from clips: per clip, in time order, blinks and border flicker
+# beside the clip's mean and top-k logit, real and fake apart, with each cue's AUC
+check "detect train spectral on the dataset from clips" "$S" detect train --data "$T/ds" --out "$T/spec.safetensors"
+check "detect eval --temporal (landmarks detected on the frames)" bash -c "'$S' detect eval --model '$T/spec.safetensors' \
+  --data '$T/ds' --out '$T/tm.json' --boot 0 --temporal >'$T/tm.out'"
+check "  ... prints the clips real then fake, the classes and the cues' AUCs" bash -c "
+  grep -q '^temporal cues per clip (test split' '$T/tm.out' && grep -q '^real  ' '$T/tm.out' && grep -q '^fake  ' '$T/tm.out' &&
+  grep -q '^real clips: ' '$T/tm.out' && grep -q '^fake clips: ' '$T/tm.out' && grep -q '^AUC over the clips with cues' '$T/tm.out' &&
+  grep -q '^ [0-9]* top-k ' '$T/tm.out' && grep -q '^note: frames are 0.12 s apart' '$T/tm.out'"
+check "  ... metrics.json: every test clip with blinks, flicker, scores and its frames in time order" $PY -c '
+import json, csv, os, sys, math, collections
+ds, m = sys.argv[1], json.load(open(sys.argv[2]))
+rows = [r for r in csv.DictReader(open(os.path.join(ds, "labels.csv"))) if r["split"] == "test"]
+frames = collections.defaultdict(list)
+for r in rows: frames[r["clip"]].append(r)
+t = m["temporal"]
+assert t["landmarks"].startswith("detected") and t["settings"]["close_ratio"] == 0.75, t["settings"]
+assert {c["clip"] for c in t["clips"]} == set(frames), (len(t["clips"]), len(frames))
+scores = {}
+for c in t["clips"]:
+    fr = frames[c["clip"]]
+    assert c["frames"] == len(fr) == len(c["frame_level"]) == 3 and c["label"] == fr[0]["label"], c["clip"]
+    times = [f["time"] for f in c["frame_level"]]
+    assert times == sorted(times) and sorted(times) == sorted(float(r["time"]) for r in fr), times
+    assert all(0 < f["ear"] < 1 for f in c["frame_level"]), c["frame_level"]
+    z = [f["logit"] for f in c["frame_level"]]
+    assert abs(c["score"]["mean_logit"] - sum(z) / 3) < 1e-4 and abs(c["score"]["topk_logit"] - max(z)) < 1e-6, c["score"]
+    b, f = c["blinks"], c["flicker"]
+    assert b["count"] >= 0 and b["rate_per_min"] >= 0 and abs(c["duration_s"] - (times[-1] - times[0]) * 1.5) < 1e-3, (b, times)
+    assert f["ratio"] > 0 and f["band"] >= 0 and f["pairs"] == 2 and f["band_px"] >= 1.5, f
+s = t["summary"]
+assert s["real"]["clips"] == s["real"]["with_features"] > 0 and s["fake"]["clips"] == s["fake"]["with_features"] > 0, s
+assert set(t["auc"]) == {"blink_rate_per_min", "blink_mean_ms", "flicker_ratio", "flicker_band", "mean_logit", "topk_logit"}
+assert 0 <= t["auc"]["flicker_ratio"] <= 1 and abs(t["auc"]["mean_logit"] - m["results"]["none"]["clip_level"]["auc"]["value"]) < 1e-9, t["auc"]
+assert m["results"]["none"]["clip_level_topk"]["aggregation"].startswith("mean logit of the clip") and abs(t["frame_interval_s"] - 0.12) < 1e-6
+' "$T/ds" "$T/tm.json"
+check "--temporal-landmarks dataset: a swap's landmarks are its target frame's, so its eye aspect ratios are the real clip's" bash -c "
+  '$S' detect eval --model '$T/spec.safetensors' --data '$T/ds' --out '$T/tmd.json' --boot 0 --temporal --temporal-landmarks dataset >/dev/null &&
+  $PY -c '
+import json, sys
+a, b = (json.load(open(f))[\"temporal\"][\"clips\"] for f in sys.argv[1:3])
+def ear(cs):
+    d = {}
+    for c in cs:
+        base = c[\"clip\"] if c[\"label\"] == \"real\" else c[\"clip\"].rsplit(\"_\", 1)[0]
+        for f in c[\"frame_level\"]: d.setdefault((base, f[\"time\"]), {})[c[\"label\"]] = f[\"ear\"]
+    return [v for v in d.values() if len(v) == 2]
+pairs = ear(b)
+assert pairs and all(abs(v[\"real\"] - v[\"fake\"]) < 1e-9 for v in pairs), pairs
+assert any(abs(v[\"real\"] - v[\"fake\"]) > 1e-3 for v in ear(a)), \"detected landmarks do not see the swap\"
+print(len(pairs), \"frame pairs\")
+' '$T/tm.json' '$T/tmd.json'"
+mkdir -p "$T/ds-one" "$T/ds-nolm"
+for d in test landmarks; do ln -sfn "$T/ds/$d" "$T/ds-one/$d"; done
+ln -sfn "$T/ds/test" "$T/ds-nolm/test"; cp "$T/ds/labels.csv" "$T/ds-nolm/labels.csv"
+$PY -c '
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+one = next(r["clip"] for r in rows if r["split"] == "test" and r["label"] == "real")
+seen, out = 0, []
+for r in rows:
+    if r["clip"] == one:
+        seen += 1
+        if seen > 1: continue
+    out.append(r)
+w = csv.DictWriter(open(sys.argv[2], "w", newline=""), fieldnames=list(rows[0]))
+w.writeheader(); w.writerows(out)
+print(one)' "$T/ds/labels.csv" "$T/ds-one/labels.csv" >"$T/one.txt"
+check_fails "--temporal: a clip with one frame is said so, the others measured" 0 "no cues: clip $(cat "$T/one.txt") has 1 frame in this split" \
+  "$S" detect eval --model "$T/spec.safetensors" --data "$T/ds-one" --out "$T/one.json" --boot 0 --temporal --temporal-landmarks dataset
+check_fails "--temporal: a dataset without landmarks/ is refused, naming it" 1 "ds-nolm/landmarks: no landmarks/ folder" \
+  "$S" detect eval --model "$T/spec.safetensors" --data "$T/ds-nolm" --out "$T/x.json" --temporal
+check_fails "--temporal: a dataset without clips is refused" 1 "names no clips" \
+  "$S" detect eval --model "$T/spec.safetensors" --data "$T/ds/test" --out "$T/x.json" --temporal
+check_fails "--temporal-landmarks other is a usage error" 2 "detect or dataset" \
+  "$S" detect eval --model "$T/spec.safetensors" --data "$T/ds" --out "$T/x.json" --temporal --temporal-landmarks other
 
 # a seventh volunteer extracted from vol-1's first clip: the clip may not straddle a split
 "$S" extract --in "$T/p1-a.mp4" --out "$T/v7" --subject vol-7 --size 64 >/dev/null
