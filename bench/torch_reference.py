@@ -72,14 +72,15 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, p):
+    # mask=True: a 4th output channel, the learned face mask (swaplab train --learn-mask), under the same sigmoid
+    def __init__(self, p, mask=False):
         super().__init__()
         self.ups = nn.ModuleList()
         cin = p["enc_up"]
         for c in p["dec"]:
             self.ups.append(Upscale(cin, c))
             cin = c
-        self.out = nn.Conv2d(cin, 3, 5, padding=2)
+        self.out = nn.Conv2d(cin, 4 if mask else 3, 5, padding=2)
 
     def forward(self, x):
         for up in self.ups:
@@ -88,12 +89,12 @@ class Decoder(nn.Module):
 
 
 class SwapModel(nn.Module):
-    def __init__(self, preset, n_identities=2):
+    def __init__(self, preset, n_identities=2, mask=False):
         super().__init__()
         p = PRESETS[preset]
         self.size = p["size"]
         self.encoder = Encoder(p)
-        self.decoders = nn.ModuleList(Decoder(p) for _ in range(n_identities))
+        self.decoders = nn.ModuleList(Decoder(p, mask) for _ in range(n_identities))
 
 
 def forward_flops(model):

@@ -78,7 +78,7 @@ int cmd_eval(int argc, char **argv) {
     NnCtx ctx;
     int dev = 0;
     SwapModel *m = run_load_model(model, &info, &err);
-    if (!m) goto fail;
+    if (!m || swap_check_mask(m, &so, info.model_path, &err)) goto fail;
     if (sets.n != info.n_ids) {
         sl_fail(&err, "the model has %d identities but %d face sets were given", info.n_ids, sets.n);
         goto fail;

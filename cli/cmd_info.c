@@ -35,6 +35,8 @@ static int info_one(const char *arg, int all) {
             printf("  swap model: preset %s, %dx%d faces, %d identities; the code (latent vector) has %d numbers\n"
                    "    (the encoder's dense layer) for a %dx%dx3 face of %d numbers\n",
                    a.preset, a.size, a.size, nid, a.dense, a.size, a.size, 3 * a.size * a.size);
+        if (swap_arch_parse(arch, &a, &nid, &err) == 0 && a.mask)
+            printf("    its decoders also draw a learned face mask (4th channel; swap --mask learned)\n");
     }
     if (ids) {
         RunIdentity rid[SWAP_MAX_IDS];
@@ -93,8 +95,8 @@ static json_t *info_json(const char *arg, int *failed) {
     SwapArch a;
     int nid;
     if (arch && swap_arch_parse(arch, &a, &nid, &err) == 0)
-        json_object_set_new(o, "swap_model", json_pack("{s:s, s:i, s:i, s:i}", "preset", a.preset, "size", a.size,
-                                                        "identities", nid, "code_size", a.dense));
+        json_object_set_new(o, "swap_model", json_pack("{s:s, s:i, s:i, s:i, s:b}", "preset", a.preset, "size", a.size,
+                                                        "identities", nid, "code_size", a.dense, "learned_mask", a.mask));
     RunIdentity rid[SWAP_MAX_IDS];
     int k;
     if (ids && run_identities_parse(ids, rid, SWAP_MAX_IDS, &k, &err) == 0) {

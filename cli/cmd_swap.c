@@ -33,7 +33,9 @@ static const char *ABOUT =
     "\n"
     "Masks: face = brows to chin, no forehead or hairline; face:E,F = eroded by E and feathered over F\n"
     "per cent of the face size (default " SWAP_DEFAULT_MASK "); hull, hull:E,F = the training hull with\n"
-    "forehead; erode:N, blur:N = the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
+    "forehead; learned, learned:E,F = the mask the decoder draws itself (a model trained with\n"
+    "--learn-mask; where it is unsure, between 0.25 and 0.75, it leans on the hull); erode:N, blur:N =\n"
+    "the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
     "(mean per channel), rct (Reinhard: L*a*b* mean and std; also 'reinhard'), lct (RGB mean and\n"
     "covariance), hist (histogram matching); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
     "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Detail D: the frame's own grain (a\n"
@@ -78,7 +80,7 @@ static int swap_clip(const char *model, const char *from, const char *to, const 
     SwapModel *m = NULL;
     if (consent_policy_select(policy, &err)) goto fail;
     m = run_load_model(model, &run, &err);
-    if (!m) goto fail;
+    if (!m || swap_check_mask(m, o, run.model_path, &err)) goto fail;
     if (swap_gate(&run, from, to, to_faceset, revocations, &g, &err)) goto fail;
     if (faceset_load(from, &fs, &err)) goto fail;
     fs_loaded = 1;
@@ -133,7 +135,7 @@ int cmd_swap(int argc, char **argv) {
         {"--from", SL_ARG_STR, &from, "FACESET", "the TARGET: face set whose frames receive the face (consent scope swap)"},
         {"--to", SL_ARG_STR, &to, "SUBJECT", "the SOURCE: the model identity whose face is inserted"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created); with --in, the video file to write"},
-        {"--mask", SL_ARG_STR, &mask, "M", "face, face:E,F, hull, hull:E,F, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
+        {"--mask", SL_ARG_STR, &mask, "M", "face, face:E,F, hull, hull:E,F, learned, learned:E,F, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
         {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},

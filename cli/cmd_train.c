@@ -46,12 +46,12 @@ int cmd_train(int argc, char **argv) {
         const TrainParam *p = &train_params[i];
         char d[64];
         train_param_format(p, &def, d, sizeof d);
-        if (p->type == TP_NOFLAG) snprintf(helps[i], sizeof helps[i], "%s", p->help);
+        if (p->type == TP_NOFLAG || p->type == TP_FLAG) snprintf(helps[i], sizeof helps[i], "%s", p->help);
         else if (!strcmp(p->key, "lr"))
             snprintf(helps[i], sizeof helps[i], "%s (default per preset: 5e-4 tiny, tiny128 and lite, 1e-4 original and hd128)",
                      p->help);
         else snprintf(helps[i], sizeof helps[i], "%s (%s)", p->help, d);
-        if (p->type == TP_NOFLAG) spec[n++] = (SlArg){p->flag, SL_ARG_FLAG, &pflag[i], NULL, helps[i]};
+        if (p->type == TP_NOFLAG || p->type == TP_FLAG) spec[n++] = (SlArg){p->flag, SL_ARG_FLAG, &pflag[i], NULL, helps[i]};
         else spec[n++] = (SlArg){p->flag, SL_ARG_STR, &pval[i], p->metavar, helps[i]};
     }
     spec[n++] = (SlArg){"--preview-every", SL_ARG_INT, &o.preview_every, "N", "preview grid every N steps (default: every 20 s)",
@@ -78,7 +78,9 @@ int cmd_train(int argc, char **argv) {
                           "model.safetensors, checkpoints (every 10 minutes, at the end and on Ctrl-C), previews/latest.png,\n"
                           "log.jsonl and, for synthetic sets, fidelity.jsonl (swap fidelity against the ground truth).\n"
                           "Under mpirun (mpirun -np N swaplab train ...) the ranks share each step's batch; rank 0 writes\n"
-                          "(docs/SCALE.md). On --resume the run keeps the hyperparameters in its state.json.",
+                          "(docs/SCALE.md). On --resume the run keeps the hyperparameters in its state.json.\n"
+                          "--learn-mask: every decoder also draws the face mask (a 4th output channel, MSE against\n"
+                          "the landmark hull of the target crop, weight --mask-weight), for swap --mask learned.",
                           spec, argc, argv, NULL);
     if (r) {
         free(sets.v);
@@ -89,8 +91,8 @@ int cmd_train(int argc, char **argv) {
     /* the hyperparameters: the same parser and ranges as state.json */
     for (int i = 0; i < train_nparams; i++) {
         const TrainParam *p = &train_params[i];
-        if (p->type == TP_NOFLAG) {
-            if (pflag[i]) *(int *)((char *)&o.cfg + p->off) = 0, o.cfg_given |= 1u << i;
+        if (p->type == TP_NOFLAG || p->type == TP_FLAG) {
+            if (pflag[i]) *(int *)((char *)&o.cfg + p->off) = p->type == TP_FLAG, o.cfg_given |= 1u << i;
             continue;
         }
         if (!pval[i]) continue;

@@ -610,6 +610,7 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     SlLock lock = {.fd = -1};
     if (consent_policy_select(c->policy, err)) goto fail;
     if (swaps && !(m = run_load_model(c->model, &run, err))) goto fail;
+    if (swaps && swap_check_mask(m, &c->swap, run.model_path, err)) goto fail;
     if (!cc.size) {
         int s = swaps ? m->arch.size : DS_DEFAULT_SIZE;
         cc.size = s < WM_MIN_DIM ? WM_MIN_DIM : s > DS_MAX_SIZE ? DS_MAX_SIZE : s;

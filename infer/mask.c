@@ -1,5 +1,6 @@
-/* mask.c — face masks of a swap from landmarks (mask.h): the brows-to-chin hull or the training
- * hull with forehead, eroded and feathered in proportion to the face size. */
+/* mask.c — face masks of a swap from landmarks (mask.h): the brows-to-chin hull, the training hull
+ * with forehead, or the decoder's learned mask with the hull where it is unsure, eroded and
+ * feathered in proportion to the face size. */
 #include "infer/mask.h"
 
 #include <math.h>
@@ -21,25 +22,32 @@ int mask_spec_parse(const char *s, MaskSpec *m, SlErr *err) {
     const char *p;
     double a, b;
     if (strcmp(s, "face") == 0) return mask_spec_parse(MASK_DEFAULT, m, err);
-    if (strcmp(s, "hull") == 0) {
-        m->shape = MASK_SHAPE_HULL;
-        snprintf(m->str, sizeof m->str, "hull");
+    if (strcmp(s, "hull") == 0 || strcmp(s, "learned") == 0) {
+        m->shape = s[0] == 'h' ? MASK_SHAPE_HULL : MASK_SHAPE_LEARNED;
+        snprintf(m->str, sizeof m->str, "%s", s);
         return 0;
     }
-    if (strncmp(s, "face:", 5) == 0 || strncmp(s, "hull:", 5) == 0) {
-        m->shape = s[0] == 'f' ? MASK_SHAPE_FACE : MASK_SHAPE_HULL;
+    static const struct {
+        const char *name;
+        MaskShape shape;
+    } rel[] = {{"face", MASK_SHAPE_FACE}, {"hull", MASK_SHAPE_HULL}, {"learned", MASK_SHAPE_LEARNED}};
+    for (size_t k = 0; k < sizeof rel / sizeof *rel; k++) {
+        size_t len = strlen(rel[k].name);
+        if (strncmp(s, rel[k].name, len) != 0 || s[len] != ':') continue;
+        m->shape = rel[k].shape;
         m->relative = 1;
-        if (parse_num(s + 5, &p, 0, 50, &a) || *p != ',' || parse_num(p + 1, &p, 0, 50, &b) || *p)
-            return sl_fail(err, "mask '%s': expected %.4s:E,F with E (erosion) and F (feather) per cent of the face "
-                                "size, each 0 to 50 (e.g. " MASK_DEFAULT ")", s, s);
+        if (parse_num(s + len + 1, &p, 0, 50, &a) || *p != ',' || parse_num(p + 1, &p, 0, 50, &b) || *p)
+            return sl_fail(err, "mask '%s': expected %s:E,F with E (erosion) and F (feather) per cent of the face "
+                                "size, each 0 to 50 (e.g. %s:0,20)", s, rel[k].name, rel[k].name);
         m->erode = (float)a, m->feather = (float)b;
-        snprintf(m->str, sizeof m->str, "%.4s:%g,%g", s, a, b);
+        snprintf(m->str, sizeof m->str, "%s:%g,%g", rel[k].name, a, b);
         return 0;
     }
     int er = strncmp(s, "erode:", 6) == 0, bl = strncmp(s, "blur:", 5) == 0;
     if (!er && !bl)
-        return sl_fail(err, "unknown mask '%s': use face, face:E,F, hull, hull:E,F (E, F per cent of the face size) or "
-                            "erode:N, blur:N (N pixels at crop scale)", s);
+        return sl_fail(err, "unknown mask '%s': use face, face:E,F, hull, hull:E,F, learned, learned:E,F (E, F per cent "
+                            "of the face size; learned needs a model trained with --learn-mask) or erode:N, blur:N (N "
+                            "pixels at crop scale)", s);
     const char *num = s + (er ? 6 : 5);
     if (!*num || parse_num(num, &p, 0, 256, &a) || *p)
         return sl_fail(err, "mask '%s': N must be a number of pixels from 0 to 256", s);
@@ -102,6 +110,7 @@ float mask_face_size(const float lm[68][2]) {
 }
 
 void mask_shape(MaskShape shape, const float lm[68][2], int size, float *mask) {
+    SL_ASSERT(shape != MASK_SHAPE_LEARNED); /* the decoder's: mask_make_learned */
     if (shape == MASK_SHAPE_HULL) {
         align_face_mask(lm, size, mask);
         return;
@@ -138,7 +147,27 @@ void mask_shape_edge(const MaskSpec *m, float face_size, int size, float *mask) 
     if (m->feather > 0) blend_mask_feather(mask, size, size, m->feather * k);
 }
 
-void mask_make(const MaskSpec *m, const float lm[68][2], int size, float *mask) {
-    mask_shape(m->shape, lm, size, mask);
+void mask_learned_blend(const float *learned, const float *hull, size_t n, float *mask) {
+    for (size_t i = 0; i < n; i++) {
+        float l = learned[i], h = hull[i];
+        l = isnan(l) ? 0.5f : l > 0 ? (l < 1 ? l : 1) : 0; /* a NaN is unsure: the hull */
+        float c = fabsf(2 * l - 1) / MASK_LEARNED_SURE;
+        if (c > 1) c = 1;
+        mask[i] = c * l + (1 - c) * h;
+    }
+}
+
+void mask_make_learned(const MaskSpec *m, const float lm[68][2], const float *learned, int size, float *mask) {
+    if (m->shape == MASK_SHAPE_LEARNED) {
+        SL_ASSERT(learned);
+        mask_shape(MASK_SHAPE_HULL, lm, size, mask);
+        mask_learned_blend(learned, mask, (size_t)size * size, mask);
+    } else {
+        mask_shape(m->shape, lm, size, mask);
+    }
     mask_shape_edge(m, mask_face_size(lm), size, mask);
+}
+
+void mask_make(const MaskSpec *m, const float lm[68][2], int size, float *mask) {
+    mask_make_learned(m, lm, NULL, size, mask);
 }

@@ -49,8 +49,15 @@ int swap_options_set_blend(SwapOptions *o, const char *s, SlErr *err) {
     return 0;
 }
 
-void swap_face_mask(const SwapOptions *o, const float lm[68][2], int crop, float *mask) {
-    mask_make(&o->mask, lm, crop, mask);
+void swap_face_mask(const SwapOptions *o, const float lm[68][2], const float *learned, int crop, float *mask) {
+    mask_make_learned(&o->mask, lm, learned, crop, mask);
+}
+
+int swap_check_mask(const SwapModel *m, const SwapOptions *o, const char *model_path, SlErr *err) {
+    if (o->mask.shape != MASK_SHAPE_LEARNED || m->arch.mask) return 0;
+    return sl_fail(err, "--mask %s: %s%s has no learned mask (its decoders draw RGB only); train one with "
+                        "`swaplab train --learn-mask`, or choose another --mask (e.g. " MASK_DEFAULT ")",
+                   o->mask_str, model_path ? "the model " : "this model", model_path ? model_path : "");
 }
 
 void swap_mask_apply(const SwapOptions *o, float *mask, int crop) {
@@ -75,9 +82,14 @@ int swap_check_sizes(const SwapModel *m, const FaceSet *fs, SlErr *err) {
 }
 
 void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n, int crop, float *out) {
-    SL_ASSERT(target >= 0 && target < m->n_ids && n > 0 && crop >= m->arch.size);
+    swap_run_model_mask(m, ctx, target, in, n, crop, out, NULL);
+}
+
+void swap_run_model_mask(SwapModel *m, NnCtx *ctx, int target, const float *in, int n, int crop, float *out,
+                         float *mask) {
+    SL_ASSERT(target >= 0 && target < m->n_ids && n > 0 && crop >= m->arch.size && (!mask || m->arch.mask));
     const int S = m->arch.size;
-    const size_t img = 3 * (size_t)S * S, cimg = 3 * (size_t)crop * crop;
+    const size_t img = 3 * (size_t)S * S, cimg = 3 * (size_t)crop * crop, pl = (size_t)S * S;
     int was = ctx->training;
     ctx->training = 0;
     float *x = NULL;
@@ -88,12 +100,18 @@ void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n
         xin = x;
     }
     NnNet *nets[2] = {m->encoder, m->decoders[target]};
-    float *y = xmalloc(sizeof(float) * img * (size_t)n);
+    float *y = xmalloc(sizeof(float) * (size_t)swap_model_out_channels(m) * pl * (size_t)n);
     nn_infer(ctx, nets, 2, xin, n, y); /* on ctx's device (uploads the model the first time) */
-    for (int k = 0; k < n; k++) image_resize_planes(y + img * k, S, 3, out + cimg * k, crop);
+    float *ym = mask ? xmalloc(sizeof(float) * pl * (size_t)n) : NULL;
+    swap_model_split_output(m, y, n, ym); /* RGB first; the mask channel apart */
+    for (int k = 0; k < n; k++) {
+        image_resize_planes(y + img * k, S, 3, out + cimg * k, crop);
+        if (mask) image_resize_planes(ym + pl * k, S, 1, mask + (size_t)crop * crop * k, crop);
+    }
     ctx->training = was;
     free(x);
     free(y);
+    free(ym);
 }
 
 /* The k-th smallest of a[0..n-1] (k < n; a is reordered): Hoare's selection, the value a full sort
@@ -265,8 +283,8 @@ static Image planar_to_image(const float *p, int s, int nch) {
     return im;
 }
 
-int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *swapped, const SwapOptions *o,
-                     SwapResult *r, SlErr *err) {
+int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *swapped, const float *learned,
+                     const SwapOptions *o, SwapResult *r, SlErr *err) {
     memset(r, 0, sizeof *r);
     SL_ASSERT(i >= 0 && i < fs->n);
     const FaceRecord *f = &fs->faces[i];
@@ -284,7 +302,7 @@ int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *s
     const int C = fs->crop;
     const size_t cn = (size_t)C * C;
     float *mask = xmalloc(sizeof(float) * cn);
-    swap_face_mask(o, (const float(*)[2])f->lm_crop, C, mask);
+    swap_face_mask(o, (const float(*)[2])f->lm_crop, learned, C, mask);
     r->frame_mask = xmalloc(sizeof(float) * (size_t)frame.w * frame.h);
     r->iters = swap_composite_mask(&frame, &f->affine, C, orig, swapped, mask, o, &r->frame, r->frame_mask);
     r->raw = planar_to_image(swapped, C, 3);
@@ -297,10 +315,11 @@ int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *s
 int swap_faces(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, const int *idx, int n, const SwapOptions *o,
                SwapFaceDone done, SwapFaceSkip skip, void *user, SlErr *err) {
     SL_ASSERT(n >= 0 && done);
-    if (swap_check_sizes(m, fs, err)) return -1;
-    const int C = fs->crop;
-    const size_t cimg = 3 * (size_t)C * C;
+    if (swap_check_sizes(m, fs, err) || swap_check_mask(m, o, NULL, err)) return -1;
+    const int C = fs->crop, learned = o->mask.shape == MASK_SHAPE_LEARNED;
+    const size_t cimg = 3 * (size_t)C * C, cn = (size_t)C * C;
     float *in = xmalloc(sizeof(float) * cimg * SWAP_BATCH), *dec = xmalloc(sizeof(float) * cimg * SWAP_BATCH);
+    float *dmask = learned ? xmalloc(sizeof(float) * cn * SWAP_BATCH) : NULL;
     int rc = 0;
     for (int b0 = 0; b0 < n && rc == 0; b0 += SWAP_BATCH) {
         int got[SWAP_BATCH], nb = 0;
@@ -311,11 +330,11 @@ int swap_faces(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, const in
             else rc = -1, *err = why;
         }
         if (rc || nb == 0) continue;
-        swap_run_model(m, ctx, target, in, nb, C, dec);
+        swap_run_model_mask(m, ctx, target, in, nb, C, dec, dmask);
         for (int k = 0; k < nb && rc == 0; k++) {
             SwapResult r;
             SlErr why;
-            if (swap_finish_face(fs, got[k], in + cimg * k, dec + cimg * k, o, &r, &why)) {
+            if (swap_finish_face(fs, got[k], in + cimg * k, dec + cimg * k, dmask ? dmask + cn * k : NULL, o, &r, &why)) {
                 if (skip) skip(got[k], &why, user);
                 else rc = -1, *err = why;
                 continue;
@@ -324,23 +343,24 @@ int swap_faces(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, const in
             swap_result_free(&r);
         }
     }
-    free(in), free(dec);
+    free(in), free(dec), free(dmask);
     return rc;
 }
 
 int swap_face(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, int i, const SwapOptions *o,
               SwapResult *r, SlErr *err) {
     memset(r, 0, sizeof *r);
-    if (swap_check_sizes(m, fs, err)) return -1;
+    if (swap_check_sizes(m, fs, err) || swap_check_mask(m, o, NULL, err)) return -1;
     if (!fs->faces[i].source[0]) return no_frame(fs, i, err);
     const size_t cimg = 3 * (size_t)fs->crop * fs->crop;
     float *in = xmalloc(sizeof(float) * cimg), *out = xmalloc(sizeof(float) * cimg);
+    float *dmask = o->mask.shape == MASK_SHAPE_LEARNED ? xmalloc(sizeof(float) * (size_t)fs->crop * fs->crop) : NULL;
     int rc = faceset_load_face(fs, i, in, err);
     if (rc == 0) {
-        swap_run_model(m, ctx, target, in, 1, fs->crop, out);
-        rc = swap_finish_face(fs, i, in, out, o, r, err);
+        swap_run_model_mask(m, ctx, target, in, 1, fs->crop, out, dmask);
+        rc = swap_finish_face(fs, i, in, out, dmask, o, r, err);
     }
-    free(in), free(out);
+    free(in), free(out), free(dmask);
     return rc;
 }
 
@@ -355,6 +375,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
     r->heldout = 1;
     for (int a = 0; a < nsets; a++)
         if (swap_check_sizes(m, &sets[a], err)) return -1;
+    if (swap_check_mask(m, o, NULL, err)) return -1;
     int rc = 0;
     GroundTruthCache *gtc = gt_cache_new(); /* the pair's ground-truth person, built once */
     for (int a = 0; a < nsets && rc == 0; a++) {
@@ -369,6 +390,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
         const int gt_ok = groundtruth_available(fs);
         const size_t cimg = 3 * (size_t)fs->crop * fs->crop;
         float *in = xmalloc(sizeof(float) * cimg), *out = xmalloc(sizeof(float) * cimg);
+        float *dmask = o->mask.shape == MASK_SHAPE_LEARNED ? xmalloc(sizeof(float) * (size_t)fs->crop * fs->crop) : NULL;
         for (int b = 0; b < nsets && rc == 0; b++) {
             if (a == b) continue;
             FrameMetrics acc = {0};
@@ -378,8 +400,8 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
                 Image src = {0}, gt = {0};
                 char path[SL_PATH_MAX];
                 if ((rc = faceset_load_face(fs, i, in, err))) break;
-                swap_run_model(m, ctx, b, in, 1, fs->crop, out);
-                if ((rc = swap_finish_face(fs, i, in, out, o, &res, err))) break;
+                swap_run_model_mask(m, ctx, b, in, 1, fs->crop, out, dmask);
+                if ((rc = swap_finish_face(fs, i, in, out, dmask, o, &res, err))) break;
                 faceset_source_path(fs, i, path, sizeof path);
                 rc = image_load(path, 3, &src, err);
                 if (rc == 0 && gt_ok && (rc = groundtruth_swap_frame_cached(gtc, fs, i, &sets[b], &gt, err)) == 0 &&
@@ -412,7 +434,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
             frame_metrics_add(&r->all, &acc);
             r->pair[r->npairs++].m = acc;
         }
-        free(in), free(out), free(idx);
+        free(in), free(out), free(idx), free(dmask);
     }
     gt_cache_free(gtc);
     frame_metrics_mean(&r->all);

@@ -58,8 +58,9 @@ typedef struct {
 void swap_options_default(SwapOptions *o);
 /* Grain transfer, 0..4 (Gaussian sigma in frame pixels; 0 = off); -1 with err otherwise. */
 int swap_options_set_detail(SwapOptions *o, double d, SlErr *err);
-/* A mask spelling of infer/mask.h ("face", "face:E,F", "hull", "hull:E,F", "erode:N", "blur:N");
- * -1 with err otherwise. */
+/* A mask spelling of infer/mask.h ("face", "face:E,F", "hull", "hull:E,F", "learned", "learned:E,F",
+ * "erode:N", "blur:N"); -1 with err otherwise. A learned mask also needs a model with a mask channel
+ * (swap_check_mask). */
 int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err);
 /* "none", "avg", "rct" (or "reinhard"), "lct", "hist". */
 int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err);
@@ -67,8 +68,12 @@ int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err);
 int swap_options_set_blend(SwapOptions *o, const char *s, SlErr *err);
 
 /* The face mask of face i's crop (C*C floats) by the options: its shape from the landmarks lm (crop
- * pixels), eroded and feathered. */
-void swap_face_mask(const SwapOptions *o, const float lm[68][2], int crop, float *mask);
+ * pixels) or, for a learned mask, the decoder's mask of the swapped face (learned, C*C floats; NULL
+ * for the other masks), eroded and feathered. */
+void swap_face_mask(const SwapOptions *o, const float lm[68][2], const float *learned, int crop, float *mask);
+/* Refuses (-1 with err naming model_path, when not NULL) a learned mask with a model that has no
+ * mask channel (not trained with --learn-mask); 0 otherwise. */
+int swap_check_mask(const SwapModel *m, const SwapOptions *o, const char *model_path, SlErr *err);
 /* Erodes and feathers an existing mask (C*C floats) by the options; the face size for relative
  * margins is taken from the mask's own area. */
 void swap_mask_apply(const SwapOptions *o, float *mask, int crop);
@@ -85,6 +90,10 @@ int swap_check_sizes(const SwapModel *m, const FaceSet *fs, SlErr *err);
 /* The model step for n faces: in [n, 3, C, C] (aligned crops, RGB [0,1]) -> out [n, 3, C, C],
  * decoded by decoders[target]. Resizes to and from the model's size when C != S. Eval mode. */
 void swap_run_model(SwapModel *m, NnCtx *ctx, int target, const float *in, int n, int crop, float *out);
+/* The same, also giving the decoder's learned mask of each swapped face in mask [n, C, C] (resized
+ * like the face) when mask is not NULL; the model must have a mask channel then. */
+void swap_run_model_mask(SwapModel *m, NnCtx *ctx, int target, const float *in, int n, int crop, float *out,
+                         float *mask);
 
 /* The compositing step: warps the swapped crop (C*C, planar RGB) and its mask into frame with the
  * inverse of a (frame -> crop), after the colour transfer (swapped made to match orig, the
@@ -111,10 +120,11 @@ typedef struct {
  * does not load or has another size than recorded. */
 int swap_face(SwapModel *m, NnCtx *ctx, int target, const FaceSet *fs, int i, const SwapOptions *o,
               SwapResult *r, SlErr *err);
-/* The same after the model step, with the crop and the decoded face (C*C planar RGB each) given:
- * the dataset exporter and the CLI batch the model step and finish each face with this. */
-int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *swapped, const SwapOptions *o,
-                     SwapResult *r, SlErr *err);
+/* The same after the model step, with the crop and the decoded face (C*C planar RGB each) given,
+ * and the decoder's mask (C*C; needed by a learned mask, else NULL): the dataset exporter and the
+ * CLI batch the model step and finish each face with this. */
+int swap_finish_face(const FaceSet *fs, int i, const float *orig, const float *swapped, const float *learned,
+                     const SwapOptions *o, SwapResult *r, SlErr *err);
 void swap_result_free(SwapResult *r);
 
 /* ---- the one swap runner of `swap` and `dataset` ------------------------------------------------

@@ -343,7 +343,7 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
         if (swap_gate(&run, a->from, a->to, a->to_faceset, a->revocations, &g, err)) break;
         if (faceset_load(a->from, &fs, err)) break;
         fs_loaded = 1;
-        if (swap_check_sizes(m, &fs, err)) break;
+        if (swap_check_sizes(m, &fs, err) || swap_check_mask(m, &a->o, run.model_path, err)) break;
         n = a->limit > 0 && a->limit < fs.n ? a->limit : fs.n;
         if (n == 0) {
             sl_fail(err, "%s: the face set has no faces", a->from);

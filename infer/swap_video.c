@@ -232,6 +232,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     if (C < m->arch.size)
         return sl_fail(err, "%s: the face crop is %d px but the model (preset %s) takes %d px faces", in_clip, C,
                        m->arch.preset, m->arch.size);
+    if (swap_check_mask(m, so, NULL, err)) return -1;
     char digest[65];
     if (sl_sha256_file(in_clip, digest, err)) return -1;
     VideoReader *vr = NULL;
@@ -239,7 +240,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     Extractor *x = NULL;
     FaceTracker *tr = NULL;
     VideoWriter *vw = NULL;
-    float *in = NULL, *dec = NULL, *mask = NULL;
+    float *in = NULL, *dec = NULL, *mask = NULL, *learned = NULL;
     Marker *marker = NULL;
     pthread_t worker;
     int worker_running = 0;
@@ -267,6 +268,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     in = xmalloc(sizeof(float) * 3 * cn);
     dec = xmalloc(sizeof(float) * 3 * cn);
     mask = xmalloc(sizeof(float) * cn);
+    if (so->mask.shape == MASK_SHAPE_LEARNED) learned = xmalloc(sizeof(float) * cn);
     ColourSmoother cs;
     colour_smoother_init(&cs, so->colour, vo->colour_smooth);
     SwapOptions so_none = *so;
@@ -306,10 +308,10 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
             image_free(&crop);
             double d = clock_s(vo->cpu_clock);
             st.align += d - c;
-            swap_run_model(m, ctx, target, in, 1, C, dec);
+            swap_run_model_mask(m, ctx, target, in, 1, C, dec, learned);
             double e = clock_s(vo->cpu_clock);
             st.model += e - d;
-            swap_face_mask(so, (const float(*)[2])lm_crop, C, mask);
+            swap_face_mask(so, (const float(*)[2])lm_crop, learned, C, mask);
             colour_smoother_apply(&cs, t, dec, in, mask, cn);
             swap_composite(&frame, &aff, C, in, dec, mask, &so_none, &out);
             image_free(&frame);
@@ -373,7 +375,7 @@ done:
     st.cpu_total = clock_s(1) - p0;
     st.cpu_main = thread_cpu_s() - m0;
     if (stats) *stats = st;
-    free(in), free(dec), free(mask);
+    free(in), free(dec), free(mask), free(learned);
     label_stamp_free(&stamp);
     wm_embedder_free(wm);
     video_writer_free(vw);

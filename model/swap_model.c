@@ -47,7 +47,8 @@ static double arch_params(const SwapArch *a, int n_ids) {
         d += (double)cin * 9 * 4 * a->dec[i] + 4.0 * a->dec[i];
         cin = a->dec[i];
     }
-    d += (double)cin * 25 * 3 + 3;
+    const int out = a->mask ? 4 : 3;
+    d += (double)cin * 25 * out + out;
     return p + d * n_ids;
 }
 
@@ -113,10 +114,11 @@ SwapModel *swap_model_new_arch(const SwapArch *a, int n_ids, SlErr *err) {
             sl_snprintf(name, sizeof name, "ups.%d.conv", i);
             upscale(n, name, a->dec[i]);
         }
-        nn_conv(n, "out", 3, 5, 1);
+        /* RGB (and the mask) in [0,1]: one sigmoid over every channel */
+        nn_conv(n, "out", a->mask ? 4 : 3, 5, 1);
         nn_sigmoid(n);
         NnShape o = nn_net_out_shape(n);
-        SL_ASSERT(o.c == 3 && o.h == a->size && o.w == a->size);
+        SL_ASSERT(o.c == (a->mask ? 4 : 3) && o.h == a->size && o.w == a->size);
         m->decoders[d] = n;
     }
     nn_model_finalize(&m->model);
@@ -137,6 +139,19 @@ void swap_model_free(SwapModel *m) {
     free(m);
 }
 
+int swap_model_out_channels(const SwapModel *m) { return m->arch.mask ? 4 : 3; }
+
+void swap_model_split_output(const SwapModel *m, float *y, int n, float *mask) {
+    SL_ASSERT(n >= 0 && (m->arch.mask || !mask));
+    if (!m->arch.mask) return;
+    const size_t pl = (size_t)m->arch.size * m->arch.size;
+    /* forward in k: RGB of sample k moves down from 4*pl*k to 3*pl*k (memmove: the ranges overlap) */
+    for (int k = 0; k < n; k++) {
+        if (mask) memcpy(mask + pl * k, y + 4 * pl * k + 3 * pl, sizeof(float) * pl);
+        memmove(y + 3 * pl * k, y + 4 * pl * k, sizeof(float) * 3 * pl);
+    }
+}
+
 double swap_model_forward_flops(const SwapModel *m) {
     return nn_net_forward_flops(m->encoder) + nn_net_forward_flops(m->decoders[0]);
 }
@@ -154,6 +169,7 @@ char *swap_model_arch_json(const SwapModel *m) {
                           "bottleneck", a->bottleneck, "enc_up", a->enc_up, "dec",
                           int_array(a->dec, a->ndec), "identities", m->n_ids);
     SL_ASSERT(o);
+    if (a->mask) json_object_set_new(o, "mask", json_true());
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     SL_ASSERT(s);
@@ -206,6 +222,12 @@ int swap_arch_parse(const char *js, SwapArch *a, int *n_ids, SlErr *err) {
         sl_fail(err, "model architecture: \"dec\" must be empty with one encoder stage");
         goto out;
     }
+    json_t *mk = json_object_get(o, "mask");
+    if (mk && !json_is_boolean(mk)) {
+        sl_fail(err, "model architecture: \"mask\" must be true or false");
+        goto out;
+    }
+    a->mask = json_is_true(mk);
     if (swap_arch_check(a, err)) goto out;
     if (*n_ids < 2 || *n_ids > SWAP_MAX_IDS) {
         sl_fail(err, "model architecture: %d identities (2..%d)", *n_ids, SWAP_MAX_IDS);

@@ -6,6 +6,10 @@
  * `dense` -> dense bottleneck*s*s -> reshape (bottleneck, s, s), s = size >> nenc -> upscale enc_up.
  * Upscale c: conv3x3 to 4c + leaky 0.1 + pixel shuffle x2. Decoder: upscale each width in dec[]
  * (ndec = nenc - 1) -> conv5x5 to 3 + sigmoid. Images are NCHW float RGB in [0, 1].
+ * With a learned mask (arch.mask = 1, `swaplab train --learn-mask`) the decoder's last conv has a
+ * 4th output channel, under the same sigmoid: [B,4,size,size] = RGB, then the face mask in [0,1]
+ * (trained against the landmark hull, train/trainer.c). Its out.weight is [4,Cin,5,5]; everything
+ * else, and every model without a mask, is as above.
  *
  *   preset    size  enc                     dense  bottleneck  enc_up  dec              params (2 ids)
  *   original  64    128 256 512 1024        1024   1024 @4x4   512     256 128 64       82,062,470
@@ -19,7 +23,9 @@
  * "decoders.1.out.weight"), so torch's load_state_dict takes a swaplab model file.
  * The architecture goes into the model file's metadata under SWAP_ARCH_KEY as JSON, e.g.
  * {"preset":"tiny","size":64,"enc":[32,64,128,256],"dense":256,"bottleneck":256,"enc_up":128,
- *  "dec":[64,32,16],"identities":2}; swap_model_from_metadata rebuilds the model from it. */
+ *  "dec":[64,32,16],"identities":2}; swap_model_from_metadata rebuilds the model from it. A model
+ * with a mask channel adds "mask":true (absent = false, so a model without one has the same JSON,
+ * and the same file, as before the mask existed). */
 #ifndef SL_SWAP_MODEL_H
 #define SL_SWAP_MODEL_H
 
@@ -39,6 +45,7 @@ typedef struct {
     int nenc, enc[SWAP_MAX_STAGES];
     int dense, bottleneck, enc_up;
     int ndec, dec[SWAP_MAX_STAGES];
+    int mask;        /* 1: the decoders output a 4th channel, the learned face mask (not in presets) */
 } SwapArch;
 
 typedef struct {
@@ -46,7 +53,7 @@ typedef struct {
     int n_ids;
     NnModel model;       /* every tensor of encoder and decoders; owns the nets */
     NnNet *encoder;      /* [B,3,size,size] -> [B,enc_up,2s,2s] */
-    NnNet *decoders[SWAP_MAX_IDS]; /* [B,enc_up,2s,2s] -> [B,3,size,size] */
+    NnNet *decoders[SWAP_MAX_IDS]; /* [B,enc_up,2s,2s] -> [B,3(+1 mask),size,size] */
     char *init;          /* the SWAP_INIT_KEY record (malloc'ed) or NULL: saved and loaded with the model */
 } SwapModel;
 
@@ -78,6 +85,13 @@ int swap_model_save(const SwapModel *m, const char *path, const char *const *met
  * If meta_out is not NULL the open file is returned there (for further metadata: identities,
  * consent digests; the caller st_close's it), else it is closed. */
 SwapModel *swap_model_load(const char *path, StFile **meta_out, SlErr *err);
+
+/* Channels a decoder outputs: 3 (RGB), or 4 with the learned mask (arch.mask). */
+int swap_model_out_channels(const SwapModel *m);
+/* Splits n decoder outputs in place: y holds [n, swap_model_out_channels(m), S, S]; afterwards its
+ * first n*3*S*S floats are the RGB images [n,3,S,S] and, when mask is not NULL (a model with a mask
+ * channel), mask gets the masks [n,1,S,S]. Without a mask channel nothing moves (mask must be NULL). */
+void swap_model_split_output(const SwapModel *m, float *y, int n, float *mask);
 
 /* Forward FLOPs of one image through the encoder and one decoder (conv + dense, 2 per MAC). */
 double swap_model_forward_flops(const SwapModel *m);

@@ -80,6 +80,18 @@ steps = [json.loads(l)["step"] for l in open(sys.argv[1])]
 assert steps == sorted(set(steps)) and steps[0] == 1 and steps[-1] == 4, steps
 assert all(json.loads(l).get("ranks") == 2 for l in open(sys.argv[1]))' "$T/two/log.jsonl"
 
+# a learned mask (train --learn-mask): its loss is a mean over pixels, each rank's share weighted
+check "--learn-mask: 1 process, 4 steps" "$SWAPLAB" "${TR[@]}" --out "$T/onem" --steps 4 --learn-mask --log-every 1
+check "--learn-mask: 2 ranks, 4 steps" "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/twom" --steps 4 --learn-mask --log-every 1
+check "--learn-mask: 2 ranks give the 1-process model within float tolerance" close "$(ck "$T/onem" 4)" "$(ck "$T/twom" 4)" 2e-3
+check "--learn-mask: the same reconstruction and mask losses at every step" $PY -c '
+import json, sys
+a, b = ([json.loads(x) for x in open(p)] for p in sys.argv[1:3])
+assert [e["step"] for e in a] == [e["step"] for e in b] == [1, 2, 3, 4]
+for e, f in zip(a, b):
+    for k in ("loss", "mask_loss"):
+        assert all(abs(p - q) <= 1e-5 * abs(p) for p, q in zip(e[k], f[k])), (k, e[k], f[k])' "$T/onem/log.jsonl" "$T/twom/log.jsonl"
+
 # resume with another rank count: 1 process for 2 steps, then 2 ranks to step 4
 check "1 process, 2 steps" "$SWAPLAB" "${TR[@]}" --out "$T/mixed" --steps 2
 check "resumed with 2 ranks to step 4" "${MPIRUN[@]}" -np 2 "$SWAPLAB" train --out "$T/mixed" --resume --steps 4 --threads 1

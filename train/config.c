@@ -34,6 +34,10 @@ const TrainParam train_params[] = {
      "shift the input's L*, a*, b* by up to J; the target keeps its colours"},
     {"holdout_every", "--holdout-every", TP_INT, OFF(holdout_every), 0, 1e6, NAN, "K",
      "hold every K-th face out for evaluation; 0: none"},
+    {"learn_mask", "--learn-mask", TP_FLAG, OFF(learn_mask), 0, 1, 0, NULL,
+     "learn a mask: a 4th decoder channel trained against the landmark hull (for swap --mask learned)"},
+    {"w_mask", "--mask-weight", TP_FLOAT, OFF(w_mask), 0, 1000, 1.0, "W",
+     "weight of the learned mask's loss (MSE against the hull) beside the reconstruction loss; with --learn-mask"},
 };
 const int train_nparams = (int)(sizeof train_params / sizeof *train_params);
 
@@ -58,6 +62,8 @@ void train_config_default(TrainConfig *c, const char *preset) {
     c->warp = 0.015f;
     c->jitter = 10.0f;
     c->holdout_every = 10;
+    c->learn_mask = 0;
+    c->w_mask = 1.0f;
 }
 
 static void *field(const TrainParam *p, TrainConfig *c) { return (char *)c + p->off; }
@@ -69,6 +75,7 @@ static int set_number(const TrainParam *p, double v, TrainConfig *c, const char 
     switch (p->type) {
     case TP_INT:
     case TP_NOFLAG:
+    case TP_FLAG:
         if (v != floor(v)) return sl_fail(err, "%s must be a whole number, got %g", name, v);
         *(int *)field(p, c) = (int)v;
         return 0;
@@ -107,7 +114,8 @@ void train_param_format(const TrainParam *p, const TrainConfig *c, char *out, si
     case TP_STR: snprintf(out, n, "%s", (const char *)cfield(p, c)); break;
     case TP_U64: snprintf(out, n, "%llu", *(const unsigned long long *)cfield(p, c)); break;
     case TP_INT:
-    case TP_NOFLAG: snprintf(out, n, "%d", *(const int *)cfield(p, c)); break;
+    case TP_NOFLAG:
+    case TP_FLAG: snprintf(out, n, "%d", *(const int *)cfield(p, c)); break;
     case TP_FLOAT: snprintf(out, n, "%g", (double)*(const float *)cfield(p, c)); break;
     }
 }
@@ -125,7 +133,8 @@ json_t *train_config_to_json(const TrainConfig *c) {
             v = json_string(s);
             break;
         case TP_INT: v = json_integer(*(const int *)cfield(p, c)); break;
-        case TP_NOFLAG: v = json_boolean(*(const int *)cfield(p, c)); break;
+        case TP_NOFLAG:
+        case TP_FLAG: v = json_boolean(*(const int *)cfield(p, c)); break;
         case TP_FLOAT: v = json_real(*(const float *)cfield(p, c)); break;
         }
         json_object_set_new(o, p->key, v);
@@ -157,6 +166,7 @@ int train_config_from_json(json_t *cfg, TrainConfig *c, const char *path, SlErr 
                 return sl_fail(err, "%s is not a non-negative integer in a string", where);
             break;
         case TP_NOFLAG:
+        case TP_FLAG:
             if (!json_is_boolean(v)) return sl_fail(err, "%s is not true or false", where);
             *(int *)field(p, c) = json_is_true(v);
             break;

@@ -34,13 +34,19 @@ typedef struct {
     float warp;         /* random-warp strength: std of the 5x5 grid displacements, fraction of the side */
     float jitter;       /* colour jitter of the input only: L*, a*, b* shifts uniform in +-jitter */
     int holdout_every;  /* face i with i % k == k-1 is held out for evaluation (0 = none) */
+    int learn_mask;     /* 1: the decoders get a 4th output channel, the face mask, trained against the
+                           landmark hull of the target crop (model/swap_model.h arch.mask) */
+    float w_mask;       /* weight of the mask loss (MSE of the mask channel against the hull) */
 } TrainConfig;
 
-typedef enum { TP_STR, TP_INT, TP_FLOAT, TP_U64, TP_NOFLAG } TrainParamType;
+/* TP_NOFLAG: a flag that sets the value to 0 (--no-augment); TP_FLAG: one that sets it to 1
+ * (--learn-mask). Both are booleans in state.json. */
+typedef enum { TP_STR, TP_INT, TP_FLOAT, TP_U64, TP_NOFLAG, TP_FLAG } TrainParamType;
 
 typedef struct {
     const char *key;     /* state.json "config" key */
-    const char *flag;    /* command-line flag ("--lr"); for TP_NOFLAG a flag that sets the value to 0 */
+    const char *flag;    /* command-line flag ("--lr"); for TP_NOFLAG / TP_FLAG a flag that sets the value
+                            to 0 / 1 */
     TrainParamType type;
     size_t off;          /* offset in TrainConfig */
     double lo, hi;       /* allowed range (numbers) */

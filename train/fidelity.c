@@ -372,7 +372,7 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
     for (int a = 0; a < f->nsets; a++)
         if (f->id[a].n > nmax) nmax = f->id[a].n;
     NnShape zs = nn_net_out_shape(m->encoder);
-    float *z = xmalloc(sizeof(float) * (size_t)zs.c * zs.h * zs.w * nmax), *y = xmalloc(sizeof(float) * img * nmax);
+    float *z = xmalloc(sizeof(float) * (size_t)zs.c * zs.h * zs.w * nmax), *y = xmalloc(sizeof(float) * (size_t)swap_model_out_channels(m) * S * S * nmax);
     float feat[3 * FEAT * FEAT];
     int correct = 0, total = 0;
     for (int a = 0; a < f->nsets; a++) {
@@ -392,6 +392,7 @@ int fidelity_run(Fidelity *f, SwapModel *m, NnCtx *ctx, FidelityReport *r, SlErr
         for (int b = 0; b < f->nsets; b++) {
             if (a == b) continue;
             nn_infer(ctx, &m->decoders[b], 1, z, e->n, y); /* on ctx's device, host in and out */
+            swap_model_split_output(m, y, e->n, NULL); /* RGB only (a learned mask's channel dropped) */
             FidelityPair *p = &r->pair[r->npairs++];
             p->a = a, p->b = b, p->n = e->n;
             const float *g = f->gt[a * f->nsets + b];

@@ -44,6 +44,13 @@ int pretrain_init_model(SwapModel *m, const char *from, const char *revocations,
                 m->arch.size);
         goto out;
     }
+    if (src->arch.mask != m->arch.mask) {
+        sl_fail(err, "--init %s: %s", info.model_path,
+                src->arch.mask ? "the start has a learned-mask channel and this run has none; start this run with --learn-mask too"
+                               : "the start has no learned-mask channel and this run has one; pretrain with --learn-mask, or "
+                                 "start this run without it");
+        goto out;
+    }
     for (int i = 0; i < info.n_ids; i++) {
         char reason[512] = "";
         SlErr e;

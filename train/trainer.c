@@ -1,7 +1,8 @@
 /* trainer.c — the face-swap training loop (see trainer.h). The model is the classic deepfakes
  * autoencoder (model/swap_model.h); losses are masked DSSIM + MSE with extra weight on eyes and
- * mouth; the optimizer is Adam (betas 0.5, 0.999 as the original deepfakes) with the learning-rate
- * schedule of train/config.h. */
+ * mouth (and, with --learn-mask, the MSE of the decoder's mask channel against the landmark hull of
+ * the target crop); the optimizer is Adam (betas 0.5, 0.999 as the original deepfakes) with the
+ * learning-rate schedule of train/config.h. */
 #include "train/trainer.h"
 
 #include <dirent.h>
@@ -240,7 +241,7 @@ static int write_preview(SwapModel *m, NnCtx *ctx, IdData *ids, int nids, int ho
     const int cols = 1 + nids, rows = nids * PREVIEW_FACES;
     Image g = image_new(cols * T + (cols + 1) * gap, rows * T + (rows + 1) * gap + (nids - 1) * 4, 3);
     memset(g.px, 40, (size_t)g.w * g.h * 3);
-    const size_t img = 3 * (size_t)S * S;
+    const size_t img = 3 * (size_t)S * S, dimg = (size_t)swap_model_out_channels(m) * S * S;
     float *x = xmalloc(sizeof(float) * img * PREVIEW_FACES);
     int was = ctx->training;
     ctx->training = 0;
@@ -256,9 +257,11 @@ static int write_preview(SwapModel *m, NnCtx *ctx, IdData *ids, int nids, int ho
         const float *z = nn_net_forward(m->encoder, ctx, x, PREVIEW_FACES);
         for (int c = 0; c < cols; c++) {
             const float *src = x;
+            size_t stride = img; /* a decoder's output may have a 4th channel, the mask (not shown) */
             if (c > 0) {
                 int dec = c - 1 == 0 ? i : (c - 1 <= i ? c - 2 : c - 1);
                 src = nn_net_forward(m->decoders[dec], ctx, z, PREVIEW_FACES);
+                stride = dimg;
             }
             for (int f = 0; f < PREVIEW_FACES; f++) {
                 int r = i * PREVIEW_FACES + f;
@@ -266,7 +269,7 @@ static int write_preview(SwapModel *m, NnCtx *ctx, IdData *ids, int nids, int ho
                 for (int yy = 0; yy < T; yy++)
                     for (int xx = 0; xx < T; xx++)
                         for (int ch = 0; ch < 3; ch++) {
-                            float v = src[img * f + (size_t)ch * S * S + (size_t)(yy / up) * S + xx / up];
+                            float v = src[stride * f + (size_t)ch * S * S + (size_t)(yy / up) * S + xx / up];
                             int q = (int)(v * 255.0f + 0.5f);
                             g.px[((size_t)(oy + yy) * g.w + ox + xx) * 3 + ch] = (uint8_t)(q < 0 ? 0 : q > 255 ? 255 : q);
                         }
@@ -298,7 +301,11 @@ typedef struct {
     NnCtx ctx, host_ctx;   /* the training device; a CPU context for previews and evaluation */
     int on_gpu;
     float *dy, *dy2, *dz, *d_in, *d_tg, *d_w; /* step buffers on the training device */
+    /* with a learned mask (cfg.learn_mask): the decoder's RGB and mask apart, the mask's gradient,
+     * the 4-channel output gradient and the target mask (device), and the target mask on the host */
+    float *y3, *ym, *dym, *dy4, *d_tm, *tm_host;
     float loss[SWAP_MAX_IDS];                 /* the last step's loss per identity (all ranks) */
+    float mloss[SWAP_MAX_IDS];                /* the last step's mask loss (MSE) per identity */
     double ema[SWAP_MAX_IDS];
     Fidelity *fid;
     FILE *logf, *fidf;     /* rank 0 only */
@@ -538,8 +545,15 @@ static void local_norms(const float *w, int Bl, int S, double out[2]) {
 }
 
 /* One step s on this rank's samples: forward, loss, backward for every identity, then the gradient
- * all-reduce and Adam. Losses (T->loss) are the whole global batch's. Returns the index of an
- * identity whose loss is not finite (the step is then not applied), else -1. */
+ * all-reduce and Adam. Losses (T->loss, and T->mloss with a learned mask) are the whole global
+ * batch's. Returns the index of an identity whose loss is not finite (the step is then not
+ * applied), else -1.
+ *
+ * A learned mask: the decoder's output [Bl,4,S,S] is split (per sample, channels 0-2 and 3 are
+ * contiguous) into RGB [Bl,3,S,S], which takes the reconstruction losses exactly as a model without
+ * a mask, and the mask [Bl,1,S,S], which takes w_mask * MSE against the hull of the target crop:
+ * min(1, loss-weight map), the weight map being 0 outside the hull and >= 1 inside it (it follows
+ * the target's geometry through the augmentation). Both gradients go back into one [Bl,4,S,S]. */
 static int train_step(Trainer *T, const Slot *slot, long s) {
     const TrainConfig *c = &T->cfg;
     const int S = T->m->arch.size, Bl = T->b1 - T->b0, nids = T->nids, dist = T->dist.size > 1;
@@ -549,6 +563,8 @@ static int train_step(Trainer *T, const Slot *slot, long s) {
      * summed gradients are those of the loss over the global batch. */
     float scale_mse[SWAP_MAX_IDS], scale_dssim[SWAP_MAX_IDS];
     for (int i = 0; i < nids; i++) scale_mse[i] = scale_dssim[i] = 1.0f;
+    const int learn_mask = T->m->arch.mask;
+    const float scale_mask = dist ? (float)Bl / (float)c->batch : 1.0f; /* unweighted mean: share of the pixels */
     if (dist) {
         double loc[2 * SWAP_MAX_IDS], glob[2 * SWAP_MAX_IDS];
         for (int i = 0; i < nids; i++) local_norms(slot->w + pl * Bl * i, Bl, S, loc + 2 * i);
@@ -563,6 +579,7 @@ static int train_step(Trainer *T, const Slot *slot, long s) {
     ctx->rng = step_rng(c->seed ^ 0xd20f0f, s, -1);
     for (int i = 0; i < nids; i++) {
         const float *in = slot->in + img * Bl * i, *tg = slot->tgt + img * Bl * i, *w = slot->w + pl * Bl * i;
+        const float *w_host = w;
         if (T->on_gpu) {
             nn_dev_upload(ctx, T->d_in, in, img * Bl);
             nn_dev_upload(ctx, T->d_tg, tg, img * Bl);
@@ -571,23 +588,44 @@ static int train_step(Trainer *T, const Slot *slot, long s) {
         }
         const float *z = nn_net_forward(T->m->encoder, ctx, in, Bl);
         const float *y = nn_net_forward(T->m->decoders[i], ctx, z, Bl);
+        T->mloss[i] = 0;
+        if (learn_mask) {
+            for (int b = 0; b < Bl; b++) {
+                nn_dev_axpby(ctx, T->y3 + img * b, 1.0f, y + (img + pl) * b, 0, NULL, img);
+                nn_dev_axpby(ctx, T->ym + pl * b, 1.0f, y + (img + pl) * b + img, 0, NULL, pl);
+            }
+            y = T->y3;
+            for (size_t j = 0; j < pl * Bl; j++) T->tm_host[j] = w_host[j] < 1.0f ? w_host[j] : 1.0f;
+            const float *tm = T->tm_host;
+            if (T->on_gpu) nn_dev_upload(ctx, T->d_tm, T->tm_host, pl * Bl), tm = T->d_tm;
+            T->mloss[i] = scale_mask * nn_dev_loss_mse(ctx, T->ym, tm, NULL, Bl, 1, S, S, T->dym);
+        }
         const float wd = c->w_dssim * scale_dssim[i], wm = c->w_mse * scale_mse[i];
         float ld = c->w_dssim > 0 ? nn_dev_loss_dssim(ctx, y, tg, w, Bl, 3, S, S, T->dy) : 0;
         float lm = c->w_mse > 0 ? nn_dev_loss_mse(ctx, y, tg, w, Bl, 3, S, S, c->w_dssim > 0 ? T->dy2 : T->dy) : 0;
         if (c->w_dssim > 0 && c->w_mse > 0) nn_dev_axpby(ctx, T->dy, wd, T->dy, wm, T->dy2, img * Bl);
         else nn_dev_axpby(ctx, T->dy, c->w_dssim > 0 ? wd : wm, T->dy, 0, NULL, img * Bl);
         T->loss[i] = wd * ld + wm * lm;
-        if (!dist && !isfinite(T->loss[i])) return i;
-        nn_net_backward(T->m->decoders[i], ctx, T->dy, T->dz);
+        if (!dist && !isfinite(T->loss[i] + T->mloss[i])) return i;
+        const float *dy = T->dy;
+        if (learn_mask) {
+            const float km = c->w_mask * scale_mask;
+            for (int b = 0; b < Bl; b++) {
+                nn_dev_axpby(ctx, T->dy4 + (img + pl) * b, 1.0f, T->dy + img * b, 0, NULL, img);
+                nn_dev_axpby(ctx, T->dy4 + (img + pl) * b + img, km, T->dym + pl * b, 0, NULL, pl);
+            }
+            dy = T->dy4;
+        }
+        nn_net_backward(T->m->decoders[i], ctx, dy, T->dz);
         nn_net_backward(T->m->encoder, ctx, T->dz, NULL);
     }
     if (dist) {
-        double l[SWAP_MAX_IDS];
-        for (int i = 0; i < nids; i++) l[i] = T->loss[i];
-        nn_dist_allreduce_f64(&T->dist, l, (size_t)nids);
-        for (int i = 0; i < nids; i++) T->loss[i] = (float)l[i];
+        double l[2 * SWAP_MAX_IDS];
+        for (int i = 0; i < nids; i++) l[i] = T->loss[i], l[nids + i] = T->mloss[i];
+        nn_dist_allreduce_f64(&T->dist, l, (size_t)(learn_mask ? 2 * nids : nids));
+        for (int i = 0; i < nids; i++) T->loss[i] = (float)l[i], T->mloss[i] = (float)l[nids + i];
         for (int i = 0; i < nids; i++)
-            if (!isfinite(T->loss[i])) {
+            if (!isfinite(T->loss[i] + T->mloss[i])) {
                 nn_dev_zero_grad(&T->m->model, ctx);
                 return i;
             }
@@ -606,6 +644,11 @@ static void hook_progress(Trainer *T, SlProgress *pr, double now) {
     k += snprintf(extra + k, sizeof extra - (size_t)k, "step %ld", T->step);
     for (int i = 0; i < T->nids && k < 400; i++)
         k += snprintf(extra + k, sizeof extra - (size_t)k, " %s %.4f", T->ids[i].consent.subject, T->ema[i]);
+    if (T->m->arch.mask && k < 400) {
+        double ml = 0;
+        for (int i = 0; i < T->nids; i++) ml += T->mloss[i] / T->nids;
+        k += snprintf(extra + k, sizeof extra - (size_t)k, " mask %.4f", ml);
+    }
     double ips = (double)(T->step - T->start) * T->cfg.batch * T->nids / (now - T->t0);
     k += snprintf(extra + k, sizeof extra - (size_t)k, " %.1f img/s", ips);
     if (o->steps <= 0) {
@@ -629,6 +672,11 @@ static void hook_log(Trainer *T, double now, int last) {
                           T->train_seconds + (now - T->t0), "loss", ls, "lr", (double)train_lr_at(&T->cfg, T->step),
                           "img_per_s", T->since * T->cfg.batch * T->nids / (now > T->since_t ? now - T->since_t : 1e-9),
                           "data_wait_s", T->L.wait_s);
+    if (T->m->arch.mask) {
+        json_t *ml = json_array();
+        for (int i = 0; i < T->nids; i++) json_array_append_new(ml, json_real(T->mloss[i]));
+        json_object_set_new(e, "mask_loss", ml);
+    }
     if (T->dist.size > 1) {
         json_object_set_new(e, "ranks", json_integer(T->dist.size));
         json_object_set_new(e, "allreduce_s", json_real(T->dist.reduce_s));
@@ -829,12 +877,18 @@ static int setup(Trainer *T, TrainState *state, SlErr *err) {
         if (strcmp(T->m->arch.preset, T->cfg.preset) != 0 || T->m->n_ids != nsets)
             return sl_fail(err, "%s: the checkpoint holds preset '%s' with %d identities, the run says '%s' with %d face "
                            "sets", mp, T->m->arch.preset, T->m->n_ids, T->cfg.preset, nsets);
+        if (T->m->arch.mask != T->cfg.learn_mask)
+            return sl_fail(err, "%s: the checkpoint %s a mask channel but state.json says learn_mask %s", mp,
+                           T->m->arch.mask ? "has" : "has no", T->cfg.learn_mask ? "true" : "false");
         long ostep = 0;
         if (nn_load_optimizer(op, &T->m->model, &ostep, err)) return -1;
         if (ostep != T->step)
             return sl_fail(err, "%s: optimizer state is at step %ld but the run state says %ld", op, ostep, T->step);
     } else {
-        T->m = swap_model_new(T->cfg.preset, nsets, err);
+        SwapArch arch;
+        if (swap_arch_preset(T->cfg.preset, &arch, err)) return -1;
+        arch.mask = T->cfg.learn_mask; /* the 4th decoder channel: a learned mask */
+        T->m = swap_model_new_arch(&arch, nsets, err);
         if (!T->m) return -1;
         SlRng init;
         sl_rng_seed(&init, T->cfg.seed ^ 0x5eed1417ULL);
@@ -912,6 +966,12 @@ static int train_loop(Trainer *T, SlErr *err) {
     T->dy = nn_dev_alloc(ctx, img * Bl), T->dy2 = nn_dev_alloc(ctx, img * Bl);
     T->dz = nn_dev_alloc(ctx, (size_t)zs.c * zs.h * zs.w * Bl);
     if (T->on_gpu) T->d_in = nn_dev_alloc(ctx, img * Bl), T->d_tg = nn_dev_alloc(ctx, img * Bl), T->d_w = nn_dev_alloc(ctx, pl * Bl);
+    if (T->m->arch.mask) {
+        T->y3 = nn_dev_alloc(ctx, img * Bl), T->ym = nn_dev_alloc(ctx, pl * Bl), T->dym = nn_dev_alloc(ctx, pl * Bl);
+        T->dy4 = nn_dev_alloc(ctx, (img + pl) * Bl);
+        T->tm_host = xmalloc(sizeof(float) * pl * Bl);
+        if (T->on_gpu) T->d_tm = nn_dev_alloc(ctx, pl * Bl);
+    }
     nn_net_reserve(T->m->encoder, Bl);
     for (int i = 0; i < nids; i++) nn_net_reserve(T->m->decoders[i], Bl);
     loader_start(&T->L, T->ids, nids, T->b0, T->b1, S, &T->cfg, T->step + 1, o->loaders);
@@ -988,6 +1048,11 @@ static int train_loop(Trainer *T, SlErr *err) {
     if (writer) sl_progress_end(&pr, summary);
     nn_dev_free(ctx, T->dy), nn_dev_free(ctx, T->dy2), nn_dev_free(ctx, T->dz);
     if (T->on_gpu) nn_dev_free(ctx, T->d_in), nn_dev_free(ctx, T->d_tg), nn_dev_free(ctx, T->d_w);
+    if (T->m->arch.mask) {
+        nn_dev_free(ctx, T->y3), nn_dev_free(ctx, T->ym), nn_dev_free(ctx, T->dym), nn_dev_free(ctx, T->dy4);
+        free(T->tm_host);
+        if (T->on_gpu) nn_dev_free(ctx, T->d_tm);
+    }
     nn_model_to_host(&T->m->model, ctx);
     if (failed) {
         if (failed == 1 && !writer) err->msg[0] = 0; /* rank 0 failed and says why */
