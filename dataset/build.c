@@ -736,6 +736,7 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
     DsRec *recs = NULL;
     size_t *lens = NULL;
     int split[DS_MAX_IDS], counts[3];
+    long mine_total = 0; /* the samples of this rank's identities */
 
     /* 1. every rank: the consent gate, the face sets, the splits, the device. Under a launcher rank 0
      * loads the signing key first (the default per-user key is made on first use; every rank must
@@ -807,7 +808,7 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
     pairs = dsx_pairs(n, split, &n_pairs);
     SlRng rng;
     sl_rng_seed(&rng, (uint64_t)c->seed);
-    long mine_total = 0; /* the samples of this rank's identities */
+    mine_total = 0;
     for (int i = 0; i < n; i++) {
         DsIdentity *d = &ids[i];
         d->faces = xmalloc(((size_t)d->fs.n + 1) * sizeof *d->faces);
