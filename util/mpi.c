@@ -94,12 +94,17 @@ void sl_mpi_finalize(SlMpi *m) {
     m->on = 0;
 }
 
+/* Large all-reduces go in pieces of 4 MB: one MPI_Allreduce of a whole gradient buffer (82 MB for
+ * lite, 328 MB for original) made Open MPI allocate and fault in temporary buffers of that size on
+ * every step; in pieces they stay in cache-sized, reused buffers. bench/mpi_scaling.sh, idle 2-core
+ * machine, 2026-12-03: lite all-reduce 0.24 -> 0.011 s per step, 2-rank efficiency 56% -> 93%.
+ * The sums are elementwise, so the pieces change no bit of the result. */
+#define SL_MPI_CHUNK ((size_t)1 << 20)
 void sl_mpi_sum_f32(SlMpi *m, float *buf, size_t n) {
     if (m->size <= 1) return;
 #ifdef SL_HAVE_MPI
-    /* MPI counts are int: large buffers go in pieces */
-    for (size_t off = 0; off < n; off += (size_t)1 << 30) {
-        size_t k = n - off < ((size_t)1 << 30) ? n - off : ((size_t)1 << 30);
+    for (size_t off = 0; off < n; off += SL_MPI_CHUNK) {
+        size_t k = n - off < SL_MPI_CHUNK ? n - off : SL_MPI_CHUNK;
         check(m, MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "all-reduce");
     }
 #else
