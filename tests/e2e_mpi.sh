@@ -6,7 +6,7 @@
 # `synth` shared out over 2 ranks writes the same bytes as one process (composites and cartoons);
 # `swap` over 2 ranks writes what one process writes (time stamps aside), refuses ranks that disagree
 # and ends on a failing rank; `dataset` over 2 ranks writes what one process writes (time stamps
-# aside) and refuses ranks that disagree.
+# aside), refuses ranks that disagree and ends on a failing rank.
 # Skips where mpirun is missing or swaplab was built without MPI.
 . "$(dirname "$0")/e2e.sh"
 PY=/usr/bin/python3
@@ -264,6 +264,16 @@ check "the comparison sees a change of pixels (1 process, --colour avg)" bash -c
 check_fails "dataset options that differ across ranks are refused, naming the rank" 1 "rank 1's options differ from rank 0's: 'seed=4" \
   "${MPIRUN[@]}" -np 1 "$SWAPLAB" "${DSA[@]}" --out "$T/dsm" : -np 1 "$SWAPLAB" "${DSA[@]}" --out "$T/dsm" --seed 4
 check "nothing was written by the refused dataset" bash -c "! test -e '$T/dsm'"
+# a rank that fails mid-dataset (rank 1, writing identity synth-0002, cannot stage a self-blended fake:
+# a directory is in the way): the job ends with its message; nothing of the round logged or moved into
+# place, no labels.csv
+f=$(grep -m1 -o '^[a-z]*/fake/synth-0002_sbi_[0-9]*\.png' "$T/ds1/labels.csv")
+mkdir -p "$T/dsf/$(dirname "$f")/.$(basename "$f").unlogged"
+check_fails "a rank failing mid-dataset ends the job, naming the rank" 1 "rank 1 of 2: .*synth-0002_sbi" \
+  env SWAPLAB_LEDGER="$T/dlogf" SWAPLAB_DATASET_ROUND=1 "${MPIRUN[@]}" -x SWAPLAB_LEDGER -x SWAPLAB_DATASET_ROUND -np 2 \
+  "$SWAPLAB" "${DSA[@]}" --out "$T/dsf"
+check "... nothing logged, no fake moved into place (masks and landmarks are not logged), no labels.csv" bash -c \
+  "! test -e '$T/dlogf/entries.log' && ! test -e '$T/dsf/labels.csv' && test -z \"\$(find '$T/dsf' -path '*/fake/*.png' -not -path '*/masks/*' -type f)\""
 
 # a rank killed mid-run: the job ends with a message and the last checkpoint resumes
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/killed" --steps 100000 --save-every 2 >"$T/killed.out" 2>&1 &
