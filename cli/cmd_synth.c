@@ -36,6 +36,21 @@ typedef struct {
 /* The composite style's face set of identity s: the recipe from stream 2s, the frames (or the
  * clip) from stream 2s+1. With --video the frames are a 25 fps clip encoded as clip.mp4; the set's
  * frames and crops are the decoded clip's, and every face record names it (data/synth/synth_clip.h). */
+/* One more frame written (by any of the OpenMP threads): the count and the progress line. */
+static void frame_done(long *done, SlProgress *prog) {
+    long d;
+#ifdef _OPENMP
+#pragma omp atomic capture
+#endif
+    d = ++*done;
+    if (prog) {
+#ifdef _OPENMP
+#pragma omp critical(synth_progress)
+#endif
+        sl_progress_update(prog, d, NULL);
+    }
+}
+
 static int write_composite(const SynthJob *job, const char *subject, const char *dir, int s, long *done,
                            SlProgress *prog, SlErr *err) {
     SlRng rid = sl_rng_fork(&job->root, 2 * (uint64_t)s), rfr = sl_rng_fork(&job->root, 2 * (uint64_t)s + 1);
@@ -73,17 +88,7 @@ static int write_composite(const SynthJob *job, const char *subject, const char 
             sl_failctx(err, "%s frame %d", subject, f);
             break;
         }
-        long d;
-#ifdef _OPENMP
-#pragma omp atomic capture
-#endif
-        d = ++*done;
-        if (prog) {
-#ifdef _OPENMP
-#pragma omp critical(synth_progress)
-#endif
-            sl_progress_update(prog, d, NULL);
-        }
+        frame_done(done, prog);
     }
     composite_free(&person);
     if (!rc && job->video) rc = synth_clip_finish(&cw, &w, err);
@@ -131,17 +136,7 @@ static int write_identity(const SynthJob *job, int s, long *done, SlProgress *pr
             faceset_writer_free(&w);
             return sl_failctx(err, "%s frame %d", subject, f);
         }
-        long d;
-#ifdef _OPENMP
-#pragma omp atomic capture
-#endif
-        d = ++*done;
-        if (prog) {
-#ifdef _OPENMP
-#pragma omp critical(synth_progress)
-#endif
-            sl_progress_update(prog, d, NULL);
-        }
+        frame_done(done, prog);
     }
     int rc = faceset_writer_finish(&w, err);
     faceset_writer_free(&w);

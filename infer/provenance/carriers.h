@@ -14,6 +14,10 @@
  * synthetic (nothing in the image was photographed), else compositeWithTrainedAlgorithmicMedia. */
 const char *prov_source_type(const ProvenanceInfo *info);
 /* The record (format swaplab.provenance/2) as compact JSON; malloc'ed. */
+/* The fields every provenance record starts with (format, the optional media type, tool, version,
+ * created, digital source type, model, source, target with target_role's words, method, label), in
+ * that order; the image record (prov_record_build) and the MP4 record add theirs after them. */
+json_t *prov_record_head(const ProvenanceInfo *info, const char *when, const char *media, const char *target_role);
 char *prov_record_build(const ProvenanceInfo *info, const char *when, const char *pixel_hex, int w, int h,
                         uint32_t payload, const char *wm_key_fp);
 /* The signature text (JSON: alg, public_key, signature) over pixel_hex and record; malloc'ed. */
@@ -24,6 +28,10 @@ void prov_signature_check(VerifyResult *res, const char *sigtext, const char *re
 
 /* ---- xmp.c ---- */
 char *prov_xmp_build(const ProvenanceInfo *info, const char *when);
+/* The XMP packet (malloc'ed) of info's source type, created `when`, with the description desc
+ * (plain text; escaped here): prov_xmp_build's with prov_xmp_description, the MP4 carrier's with
+ * its own words for a video. */
+char *prov_xmp_packet(const ProvenanceInfo *info, const char *when, const char *desc);
 /* The words of the XMP description for info (also used by tests to compare). */
 void prov_xmp_description(const ProvenanceInfo *info, char *out, size_t n);
 void prov_xmp_source_type(const char *xmp, char *out, size_t n);

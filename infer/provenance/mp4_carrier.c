@@ -25,19 +25,6 @@ static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get3
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-static char *xml_escape(const char *s) {
-    size_t n = 1;
-    for (const char *p = s; *p; p++) n += *p == '&' ? 5 : *p == '<' || *p == '>' ? 4 : *p == '"' ? 6 : 1;
-    char *o = xmalloc(n), *q = o;
-    for (const char *p = s; *p; p++) {
-        const char *r = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : *p == '"' ? "&quot;" : NULL;
-        if (r) q += sprintf(q, "%s", r);
-        else *q++ = *p;
-    }
-    *q = 0;
-    return o;
-}
-
 static char *build_xmp(const ProvenanceInfo *info, const char *when) {
     char desc[1024];
     snprintf(desc, sizeof desc,
@@ -45,28 +32,7 @@ static char *build_xmp(const ProvenanceInfo *info, const char *when) {
              "Not a recording of a real event.",
              SL_VERSION, info->source_subject ? info->source_subject : "unnamed",
              info->target_subject ? info->target_subject : "unnamed");
-    char *d = xml_escape(desc);
-    size_t n = strlen(d) + 2048;
-    char *x = xmalloc(n);
-    snprintf(x, n,
-             "<?xpacket begin=\"\xEF\xBB\xBF\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n"
-             "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">\n"
-             " <rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n"
-             "  <rdf:Description rdf:about=\"\"\n"
-             "    xmlns:Iptc4xmpExt=\"http://iptc.org/std/Iptc4xmpExt/2008-02-29/\"\n"
-             "    xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\"\n"
-             "    xmlns:dc=\"http://purl.org/dc/elements/1.1/\"\n"
-             "    Iptc4xmpExt:DigitalSourceType=\"%s\"\n"
-             "    xmp:CreatorTool=\"swaplab %s\"\n"
-             "    xmp:CreateDate=\"%s\">\n"
-             "   <dc:description><rdf:Alt><rdf:li xml:lang=\"x-default\">%s</rdf:li></rdf:Alt></dc:description>\n"
-             "  </rdf:Description>\n"
-             " </rdf:RDF>\n"
-             "</x:xmpmeta>\n"
-             "<?xpacket end=\"r\"?>",
-             prov_source_type(info), SL_VERSION, when, d);
-    free(d);
-    return x;
+    return prov_xmp_packet(info, when, desc);
 }
 
 static uint8_t *sig_message(const char *file_hex, const char *record, size_t *len) {
@@ -120,27 +86,9 @@ int mp4_carrier_append(const char *path, void *ctx, SlErr *err) {
     wm_key_from_string(&wk, info->wm_key);
     snprintf(payload_hex, sizeof payload_hex, "%08x", provenance_payload(info));
     sl_sha256_hex(wk.k, sizeof wk.k, keyfp);
-    json_t *rec = json_object();
-    json_object_set_new(rec, "format", json_string(PROV_FORMAT));
-    json_object_set_new(rec, "media", json_string("video/mp4"));
-    json_object_set_new(rec, "tool", json_string("swaplab"));
-    json_object_set_new(rec, "version", json_string(SL_VERSION));
-    json_object_set_new(rec, "created", json_string(when));
-    json_object_set_new(rec, "digital_source_type", json_string(prov_source_type(info)));
-    json_object_set_new(rec, "model_sha256", str_or_null(info->model_sha256));
     /* the words of the image record (swaplab.provenance/2): source = the face inserted, target = the
      * person in the frames; target.frame is the input clip */
-    json_object_set_new(rec, "source", json_pack("{s:o,s:o,s:s}", "subject", str_or_null(info->source_subject),
-                                                 "consent_sha256", str_or_null(info->source_consent_sha256), "role",
-                                                 "the identity whose face is inserted"));
-    json_object_set_new(rec, "target", json_pack("{s:o,s:o,s:o,s:o,s:s}", "subject", str_or_null(info->target_subject),
-                                                 "consent_sha256", str_or_null(info->target_consent_sha256), "kind",
-                                                 str_or_null(info->target_kind), "frame", str_or_null(info->input),
-                                                 "role", "the person in the frames"));
-    json_object_set_new(rec, "method", json_pack("{s:o,s:o,s:o,s:o}", "preset", str_or_null(info->preset), "mask",
-                                                 str_or_null(info->mask), "colour", str_or_null(info->colour),
-                                                 "blend", str_or_null(info->blend)));
-    json_object_set_new(rec, "label", json_string(info->label ? LABEL_TEXT : "none"));
+    json_t *rec = prov_record_head(info, when, "video/mp4", "the person in the frames");
     json_object_set_new(rec, "watermark", json_pack("{s:s,s:s,s:s#,s:s,s:s}", "scheme", WM_SCHEME, "key",
                                                     info->wm_key && *info->wm_key ? "custom" : "default",
                                                     "key_fingerprint", keyfp, (int)16, "payload", payload_hex, "frames",

@@ -64,12 +64,10 @@ const char *prov_source_type(const ProvenanceInfo *info) {
 
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
-char *prov_record_build(const ProvenanceInfo *info, const char *when, const char *pix, int w, int h, uint32_t payload,
-                        const char *keyfp) {
-    char payload_hex[9];
-    snprintf(payload_hex, sizeof payload_hex, "%08x", payload);
+json_t *prov_record_head(const ProvenanceInfo *info, const char *when, const char *media, const char *target_role) {
     json_t *rec = json_object();
     json_object_set_new(rec, "format", json_string(PROV_FORMAT));
+    if (media) json_object_set_new(rec, "media", json_string(media));
     json_object_set_new(rec, "tool", json_string("swaplab"));
     json_object_set_new(rec, "version", json_string(SL_VERSION));
     json_object_set_new(rec, "created", json_string(when));
@@ -81,11 +79,19 @@ char *prov_record_build(const ProvenanceInfo *info, const char *when, const char
     json_object_set_new(rec, "target", json_pack("{s:o,s:o,s:o,s:o,s:s}", "subject", str_or_null(info->target_subject),
                                                  "consent_sha256", str_or_null(info->target_consent_sha256), "kind",
                                                  str_or_null(info->target_kind), "frame", str_or_null(info->input),
-                                                 "role", "the person in the frame"));
+                                                 "role", target_role));
     json_object_set_new(rec, "method", json_pack("{s:o,s:o,s:o,s:o}", "preset", str_or_null(info->preset), "mask",
                                                  str_or_null(info->mask), "colour", str_or_null(info->colour),
                                                  "blend", str_or_null(info->blend)));
     json_object_set_new(rec, "label", json_string(info->label ? LABEL_TEXT : "none"));
+    return rec;
+}
+
+char *prov_record_build(const ProvenanceInfo *info, const char *when, const char *pix, int w, int h, uint32_t payload,
+                        const char *keyfp) {
+    char payload_hex[9];
+    snprintf(payload_hex, sizeof payload_hex, "%08x", payload);
+    json_t *rec = prov_record_head(info, when, NULL, "the person in the frame");
     json_object_set_new(rec, "watermark", json_pack("{s:s,s:s,s:s#,s:s}", "scheme", WM_SCHEME, "key",
                                                     info->wm_key && *info->wm_key ? "custom" : "default",
                                                     "key_fingerprint", keyfp, (int)16, "payload", payload_hex));

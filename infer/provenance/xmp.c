@@ -33,6 +33,10 @@ void prov_xmp_description(const ProvenanceInfo *info, char *out, size_t n) {
 char *prov_xmp_build(const ProvenanceInfo *info, const char *when) {
     char desc[1024];
     prov_xmp_description(info, desc, sizeof desc);
+    return prov_xmp_packet(info, when, desc);
+}
+
+char *prov_xmp_packet(const ProvenanceInfo *info, const char *when, const char *desc) {
     char *d = xml_escape(desc);
     size_t n = strlen(d) + 2048;
     char *x = xmalloc(n);
