@@ -688,15 +688,18 @@ static int ranks_agree(SlMpi *mpi, const DsConfig *c, const RunInfo *run, int sw
     int rc = sl_mpi_agree(mpi, "options", t, err);
     if (!rc) {
         sl_hex(pk, key->pk, 32);
-        l = (size_t)snprintf(t, cap, "model_sha256=%s signing_key=%s", swaps ? run->sha256 : "-", pk);
-        for (int i = 0; i < n && l < cap; i++) {
-            SlErr e;
-            sl_path_join(fj, sizeof fj, ids[i].dir, "faces.jsonl");
-            if (sl_sha256_file(fj, faces, &e)) snprintf(faces, sizeof faces, "unreadable");
-            l += (size_t)snprintf(t + l, cap - l, " faceset=%s|subject=%s|consent=%s|faces=%s|n=%d|crop=%d", ids[i].dir,
-                                  ids[i].ci.subject, ids[i].ci.digest, faces, ids[i].fs.n, ids[i].fs.crop);
-        }
-        rc = sl_mpi_agree(mpi, "model, face sets, consent manifests or signing key", t, err);
+        snprintf(t, cap, "model_sha256=%s signing_key=%s", swaps ? run->sha256 : "-", pk);
+        rc = sl_mpi_agree(mpi, "model or signing key", t, err);
+    }
+    /* one identity at a time (the same identities on every rank: the options agree), so that the
+     * message names the face set that differs */
+    for (int i = 0; i < n && !rc; i++) {
+        SlErr e;
+        sl_path_join(fj, sizeof fj, ids[i].dir, "faces.jsonl");
+        if (sl_sha256_file(fj, faces, &e)) snprintf(faces, sizeof faces, "unreadable");
+        snprintf(t, cap, "faceset=%s|subject=%s|consent=%s|faces=%s|n=%d|crop=%d", ids[i].dir, ids[i].ci.subject,
+                 ids[i].ci.digest, faces, ids[i].fs.n, ids[i].fs.crop);
+        rc = sl_mpi_agree(mpi, "face set, consent manifest or faces", t, err);
     }
     free(t);
     if (rc && mpi->rank != 0) err->msg[0] = 0; /* every rank has the same verdict: rank 0 says it */

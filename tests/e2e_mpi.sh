@@ -273,7 +273,16 @@ check "the comparison sees a change of pixels (1 process, --colour avg)" bash -c
   ${DSA[*]} --colour avg --out '$T/ds3' >/dev/null 2>&1 && ! $PY '$T/same_dataset.py' '$T/ds1' '$T/ds3' '$T/dlog1' '$T/dlog3' 2>/dev/null"
 check_fails "dataset options that differ across ranks are refused, naming the rank" 1 "rank 1's options differ from rank 0's: 'seed=4" \
   "${MPIRUN[@]}" -np 1 "$SWAPLAB" "${DSA[@]}" --out "$T/dsm" : -np 1 "$SWAPLAB" "${DSA[@]}" --out "$T/dsm" --seed 4
-check "nothing was written by the refused dataset" bash -c "! test -e '$T/dsm'"
+# the same command line in another working directory: rank 1's relative face sets are a copy whose
+# synth-0003 consent manifest was made again
+mkdir -p "$T/dw0" "$T/dw1" && ln -s "$T/dsets" "$T/dw0/dsets" && cp -r "$T/dsets" "$T/dw1/" && "$SWAPLAB" consent init \
+  "$T/dw1/dsets/synth-0003" --subject synth-0003 --kind synthetic --coordinator e2e --scopes train,swap,dataset \
+  --expires 2099-01-01 --statement "another manifest" --force >/dev/null 2>&1
+DSR=(dataset --model "$T/drun" --facesets dsets/synth-000{1,2,3,4,5,6} --seed 3 --threads 1 --out "$T/dsc")
+check_fails "a rank that sees another consent manifest is refused, naming the rank and the face set" 1 \
+  "rank 1's face set, consent manifest or faces differ from rank 0's: 'faceset=dsets/synth-0003\|subject=synth-0003\|consent=" \
+  "${MPIRUN[@]}" -np 1 -wdir "$T/dw0" "$SWAPLAB" "${DSR[@]}" : -np 1 -wdir "$T/dw1" "$SWAPLAB" "${DSR[@]}"
+check "nothing was written by the refused datasets" bash -c "! test -e '$T/dsm' && ! test -e '$T/dsc'"
 # a rank that fails mid-dataset (rank 1, writing identity synth-0002, cannot stage a self-blended fake:
 # a directory is in the way): the job ends with its message; nothing of the round logged or moved into
 # place, no labels.csv
