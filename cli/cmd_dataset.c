@@ -11,6 +11,7 @@
 #include "dataset/export.h"
 #include "infer/watermark.h"
 #include "util/args.h"
+#include "util/mpi.h"
 
 static const char *ABOUT =
     "Builds a detector dataset from consented face sets (consent scope 'dataset') and, for face swaps, a\n"
@@ -47,7 +48,12 @@ static const char *ABOUT =
     "identity whose face is in the sample, target = the person in the frame), DIR/dataset.json, per-sample\n"
     "DIR/masks/PATH.png (fakes) and DIR/landmarks/PATH.npy, and DIR/deepfakebench.json (DeepfakeBench's\n"
     "dataset index; DIR/frames links to DIR for its path convention). Frames that cannot be read are\n"
-    "reported and skipped with a count.";
+    "reported and skipped with a count.\n"
+    "\n"
+    "Ranks: `mpirun -np N swaplab dataset ...` (an MPI build) shares the identities out over the ranks;\n"
+    "every fake is logged by rank 0 in the one-process order before it is moved into place, and rank 0\n"
+    "writes labels.csv, dataset.json (\"ranks\": N) and the index: the splits and samples equal one\n"
+    "process's. Ranks whose options, model, face sets or consent differ are refused (docs/SCALE.md).";
 
 int cmd_dataset(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *splits = "70/15/15", *label = "none", *mask = SWAP_DEFAULT_MASK,
@@ -125,20 +131,28 @@ int cmd_dataset(int argc, char **argv) {
     c.splits = splits, c.with_label = with_label, c.swap = o, c.size = size, c.per_identity = per_identity;
     c.seed = seed, c.threads = threads, c.key_path = key_path, c.wm_key = wm_key, c.revocations = revocations;
     c.device = device, c.policy = policy, c.frames_per_clip = frames_per_clip;
-    DsReport rep;
-    int rc = ds_build(&c, &rep, &err);
-    free(sets.v);
-    if (rc) {
+    SlMpi mpi; /* under an MPI launcher the ranks share the identities out (dataset/build.h) */
+    if (sl_mpi_init(&mpi, &err)) {
+        free(sets.v);
         fprintf(stderr, "swaplab dataset: %s\n", err.msg);
         return 1;
     }
+    DsReport rep;
+    int rc = ds_build_mpi(&mpi, &c, &rep, &err);
+    free(sets.v);
+    sl_mpi_finalize(&mpi);
+    if (rc) {
+        if (err.msg[0]) fprintf(stderr, "swaplab dataset: %s\n", err.msg);
+        return 1;
+    }
+    if (mpi.rank != 0) return 0; /* rank 0 reports for every rank */
     if (rep.videos) printf("swaplab dataset: %ld videos (H.264 at --video-versions %s) in %s/videos\n", rep.videos, versions, out);
     if (rep.skipped)
         fprintf(stderr, "swaplab dataset: %ld samples skipped (unreadable files; see the warnings above)\n", rep.skipped);
     printf("swaplab dataset: %ld samples, fakes by %s (train %d+%d, val %d+%d, test %d+%d real+fake; identities "
-           "%d/%d/%d) -> %s (%.2f samples/s)\n",
+           "%d/%d/%d) -> %s (%.2f samples/s%s)\n",
            rep.samples, ds_method_name(c.fakes), rep.real[0], rep.fake[0], rep.real[1], rep.fake[1], rep.real[2],
            rep.fake[2], rep.identities[0], rep.identities[1], rep.identities[2], out,
-           rep.seconds > 0 ? rep.samples / rep.seconds : 0);
+           rep.seconds > 0 ? rep.samples / rep.seconds : 0, rep.ranks > 1 ? ", all ranks" : "");
     return 0;
 }

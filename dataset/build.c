@@ -17,6 +17,7 @@
 #include "dataset/sbi.h"
 #include "infer/colour.h"
 #include "infer/provenance.h"
+#include "infer/staged.h"
 #include "infer/swap_video.h"
 #include "infer/watermark.h"
 #include "nn/device.h"
@@ -83,6 +84,7 @@ typedef struct {
     int n_real, n_fake;
     int *clip_face; /* faces from video: one face index per distinct clip (by SHA-256), in order */
     int n_clips;
+    int idx;        /* its place in the identities sorted by subject (the one-process order) */
 } DsIdentity;
 
 /* The index in id->clip_face of face i's clip, or -1 for a photo. */
@@ -117,19 +119,61 @@ static int cmp_int(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* A sample written: identity `id` (the person in the frame), `source` (the identity whose face is
+ * in it), the face, the method (DS_REAL, DS_SBI, DS_SWAP) and its place in id's samples. labels.csv
+ * and the index are written from these at the end, in (id, seq) order: one process's order. */
+enum { DS_REAL = 0, DS_SBI = 1, DS_SWAP = 2 };
+typedef struct {
+    int32_t id, source, face, method, seq;
+} DsRec;
+
 typedef struct {
     const DsConfig *c;
     const char *preset, *model_sha;
     uint32_t payload;
     const SlKeypair *key;
-    FILE *csv;
-    json_t *dfb; /* label name -> split -> clip -> {"label", "frames"} */
+    FILE *csv;   /* labels.csv (rank 0, at the end) */
+    json_t *dfb; /* label name -> split -> clip -> {"label", "frames"} (rank 0, at the end) */
     long done, skipped;
     SlProgress *prog;
     uint64_t seed;
     int failed; /* a sample could not be written (a full disk): err says why; nothing more is written */
     SlErr err;
+    int seq;            /* the next sample's place in its identity's samples */
+    DsRec *recs;        /* the samples this process wrote */
+    int nrec, rcap;
+    int stage;          /* ranks > 1: fakes staged until rank 0 has logged them (infer/staged.h) */
+    StagedList staged;
 } DsWriter;
+
+/* The sample's path in the dataset: SPLIT/real/T_FACE.png, SPLIT/fake/T_sbi_FACE.png or
+ * SPLIT/fake/T_to_S_FACE.png (T the target, S the source). */
+static void sample_rel(char *rel, size_t n, const DsIdentity *target, const DsIdentity *source, int method, int i) {
+    const char *sp = dsx_split_name(target->split);
+    if (method == DS_REAL) snprintf(rel, n, "%s/real/%s_%06d.png", sp, target->safe, i);
+    else if (method == DS_SBI) snprintf(rel, n, "%s/fake/%s_sbi_%06d.png", sp, target->safe, i);
+    else snprintf(rel, n, "%s/fake/%s_to_%s_%06d.png", sp, target->safe, source->safe, i);
+}
+
+static void add_rec(DsWriter *w, const DsIdentity *target, const DsIdentity *source, int method, int face) {
+    if (w->nrec == w->rcap) {
+        w->rcap = w->rcap ? 2 * w->rcap : 256;
+        w->recs = xrealloc(w->recs, sizeof *w->recs * (size_t)w->rcap);
+    }
+    w->recs[w->nrec++] = (DsRec){target->idx, source->idx, face, method, w->seq++};
+}
+
+/* A fake with provenance: written (and logged) at once in one process; under a launcher made and
+ * staged with its log entry, keyed by its place in the one-process order (infer/staged.h). */
+static int put_fake(DsWriter *w, const DsIdentity *target, const char *path, const Image *im,
+                    const ProvenanceInfo *pi, SlErr *err) {
+    if (!w->stage) return provenance_write_png(path, im, pi, w->key, err);
+    ProvOutput po;
+    if (provenance_make_png(path, im, pi, w->key, &po, err)) return -1;
+    int r = staged_put(&w->staged, target->idx, w->seq, path, &po, err);
+    prov_output_free(&po);
+    return r;
+}
 
 /* A write failed (a full disk, a removed directory): remembered, and nothing more is written. */
 static void write_failed(DsWriter *w, const SlErr *err) {
@@ -194,9 +238,8 @@ static void side_path(char *out, size_t n, const DsWriter *w, const char *kind, 
     sl_snprintf(out, n, "%s/%s/%s%s", w->c->out, kind, r, ext);
 }
 
-/* The sample's mask (fakes) and landmarks (all), and its row in the DeepfakeBench index. */
-static void write_side(DsWriter *w, const char *rel, const char *label_name, const char *split, const char *clip,
-                       const FaceRecord *r, const float *mask, const float lm[ALIGN_NLM][2]) {
+/* The sample's mask (fakes) and landmarks (all). */
+static void write_side(DsWriter *w, const char *rel, const float *mask, const float lm[ALIGN_NLM][2]) {
     SlErr err;
     char path[SL_PATH_MAX];
     int S = w->c->size;
@@ -209,6 +252,11 @@ static void write_side(DsWriter *w, const char *rel, const char *label_name, con
     }
     side_path(path, sizeof path, w, "landmarks", rel, ".npy");
     if (ds_write_landmarks_npy(path, lm, ALIGN_NLM, &err)) write_failed(w, &err);
+}
+
+/* The sample's row in the DeepfakeBench index. */
+static void index_add(DsWriter *w, const char *rel, const char *label_name, const char *split, const char *clip,
+                      const FaceRecord *r) {
     json_t *lab = json_object_get(w->dfb, label_name);
     if (!lab) json_object_set_new(w->dfb, label_name, lab = json_pack("{s:{},s:{},s:{}}", "train", "val", "test"));
     json_t *sp = json_object_get(lab, split), *cl = json_object_get(sp, clip);
@@ -234,7 +282,7 @@ static void progress(DsWriter *w) {
  * sbi, its self-blended fake. */
 static void write_real(DsWriter *w, DsIdentity *id, int i) {
     SlErr err;
-    char src[SL_PATH_MAX], rel[512], path[SL_PATH_MAX], clip[300];
+    char src[SL_PATH_MAX], rel[512], path[SL_PATH_MAX];
     const DsConfig *c = w->c;
     faceset_source_path(&id->fs, i, src, sizeof src);
     Image frame;
@@ -270,7 +318,7 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
     }
     WmKey wk;
     wm_key_from_string(&wk, c->wm_key);
-    snprintf(rel, sizeof rel, "%s/real/%s_%06d.png", dsx_split_name(id->split), id->safe, i);
+    sample_rel(rel, sizeof rel, id, id, DS_REAL, i);
     sl_path_join(path, sizeof path, c->out, rel);
     if (wm_embed(&crop, &wk, w->payload, &err) || image_save_png(path, &crop, NULL, 0, &err)) {
         image_free(&crop);
@@ -280,10 +328,8 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
         return;
     }
     image_free(&crop);
-    clip_id(clip, sizeof clip, id, id, "original", i);
-    csv_row(w, rel, "original", id, id, i, clip);
-    write_side(w, rel, "swaplab-real", dsx_split_name(id->split), clip, r, NULL, lm);
-    id->n_real++;
+    write_side(w, rel, NULL, lm);
+    add_rec(w, id, id, DS_REAL, i);
     w->done++;
     progress(w);
     if (!(c->fakes & DS_FAKE_SBI)) return;
@@ -300,20 +346,18 @@ static void write_real(DsWriter *w, DsIdentity *id, int i) {
     pi.wm_key = c->wm_key;
     pi.has_payload = 1;
     pi.payload = w->payload;
-    snprintf(rel, sizeof rel, "%s/fake/%s_sbi_%06d.png", dsx_split_name(id->split), id->safe, i);
+    sample_rel(rel, sizeof rel, id, id, DS_SBI, i);
     sl_path_join(path, sizeof path, c->out, rel);
-    int wf = provenance_write_png(path, &sbi, &pi, w->key, &err);
+    int wf = put_fake(w, id, path, &sbi, &pi, &err);
     image_free(&sbi);
     if (wf) {
         free(mask);
         write_failed(w, &err);
         return;
     }
-    clip_id(clip, sizeof clip, id, id, "sbi", i);
-    csv_row(w, rel, "sbi", id, id, i, clip);
-    write_side(w, rel, "swaplab-sbi", dsx_split_name(id->split), clip, r, mask, lm);
+    write_side(w, rel, mask, lm);
     free(mask);
-    id->n_fake++;
+    add_rec(w, id, id, DS_SBI, i);
     w->done++;
     progress(w);
 }
@@ -355,11 +399,10 @@ static int swap_written(int i, SwapResult *res, void *user, SlErr *err) {
     pi.wm_key = c->wm_key;
     pi.has_payload = 1;
     pi.payload = w->payload;
-    char rel[512], path[SL_PATH_MAX], clip[300];
-    snprintf(rel, sizeof rel, "%s/fake/%s_to_%s_%06d.png", dsx_split_name(frame_of->split), frame_of->safe,
-             face_of->safe, i);
+    char rel[512], path[SL_PATH_MAX];
+    sample_rel(rel, sizeof rel, frame_of, face_of, DS_SWAP, i);
     sl_path_join(path, sizeof path, c->out, rel);
-    int wf = provenance_write_png(path, &crop, &pi, w->key, err);
+    int wf = put_fake(w, frame_of, path, &crop, &pi, err);
     image_free(&crop);
     if (wf) {
         free(mask);
@@ -368,11 +411,9 @@ static int swap_written(int i, SwapResult *res, void *user, SlErr *err) {
     }
     float lm[ALIGN_NLM][2];
     align_transform_landmarks(&box, r->lm_src, lm);
-    clip_id(clip, sizeof clip, frame_of, face_of, "swap", i);
-    csv_row(w, rel, "swap", face_of, frame_of, i, clip);
-    write_side(w, rel, "swaplab-swap", dsx_split_name(frame_of->split), clip, r, mask, lm);
+    write_side(w, rel, mask, lm);
     free(mask);
-    frame_of->n_fake++;
+    add_rec(w, frame_of, face_of, DS_SWAP, i);
     w->done++;
     progress(w);
     return w->failed ? -1 : 0;
@@ -589,28 +630,139 @@ static int mk_tree(const char *out, const char *sub, SlErr *err) {
     return 0;
 }
 
+/* Identities per rank between two log-and-rename rounds (ranks > 1): bounds the log entries rank 0
+ * holds and what a failing rank discards (the rounds before stay logged and in place, as the samples
+ * a failing single process had written). $SWAPLAB_DATASET_ROUND overrides it (tests: 1). */
+#define ROUND_IDS 4
+
+static int round_ids(void) {
+    const char *v = getenv("SWAPLAB_DATASET_ROUND");
+    int k = v && *v ? atoi(v) : 0;
+    return k >= 1 && k <= DS_MAX_IDS ? k : ROUND_IDS;
+}
+
+/* Every sample of identity i: its real samples (and self-blended fakes), then its swaps with each
+ * split partner (the frames shared round robin among them), in the one-process order. */
+static void write_identity(DsWriter *w, DsIdentity *ids, int n, int i, const int *counts, SwapModel *m, NnCtx *ctx,
+                           const RunInfo *run) {
+    DsIdentity *d = &ids[i];
+    w->seq = 0;
+    for (int j = 0; j < d->n_faces && !w->failed; j++) write_real(w, d, d->faces[j]);
+    if (!m) return;
+    int k = counts[d->split] - 1, partners[DS_MAX_IDS], np = 0;
+    for (int b = 0; b < n; b++)
+        if (b != i && ids[b].split == d->split) partners[np++] = b;
+    SL_ASSERT(np == k);
+    int *sel = xmalloc(sizeof(int) * ((size_t)d->n_faces + 1));
+    for (int p = 0; p < np; p++) {
+        int ns = 0;
+        for (int j = 0; j < d->n_faces; j++)
+            if (dsx_partner(i, j, np) == p) sel[ns++] = d->faces[j];
+        if (ns && !w->failed) write_swaps(w, m, ctx, run, d, &ids[partners[p]], sel, ns);
+    }
+    free(sel);
+}
+
+/* The options (every flag that changes an output) and what the ranks read (the model's SHA-256,
+ * each identity's face set, consent manifest digest and faces.jsonl digest, the signing key) as
+ * "key=value" texts every rank must share with rank 0. --threads and --device may differ. */
+static int ranks_agree(SlMpi *mpi, const DsConfig *c, const RunInfo *run, int swaps, const DsIdentity *ids, int n,
+                       const SlKeypair *key, SlErr *err) {
+    if (mpi->size <= 1) return 0;
+    size_t cap = 4096 + ((size_t)c->n_sets + 1) * (SL_PATH_MAX + 512);
+    char *t = xmalloc(cap), wk[65] = "-", crfs[DSX_MAX_VERSIONS * 8 + 2] = "", pk[65], faces[65], fj[SL_PATH_MAX];
+    if (c->wm_key) sl_sha256_hex(c->wm_key, strlen(c->wm_key), wk);
+    for (int v = 0; v < c->n_video; v++) {
+        size_t l = strlen(crfs);
+        snprintf(crfs + l, sizeof crfs - l, "%sc%d", v ? "," : "", c->video_crf[v]);
+    }
+    size_t l = (size_t)snprintf(
+        t, cap,
+        "method=%s splits=%s label=%d mask=%s colour=%s blend=%s detail=%.9g size=%d per-identity=%d seed=%d "
+        "frames-per-clip=%d video-versions=%s wm-key=%.16s model=%s out=%s key=%s revocations=%s policy=%s facesets=",
+        ds_method_name(c->fakes), c->splits, c->with_label, c->swap.mask_str, colour_mode_name(c->swap.colour),
+        c->swap.blend_str, (double)c->swap.detail, c->size, c->per_identity, c->seed, c->frames_per_clip,
+        crfs[0] ? crfs : "none", wk, c->model ? c->model : "-", c->out, c->key_path ? c->key_path : "-",
+        c->revocations ? c->revocations : "-", c->policy ? c->policy : "-");
+    for (int i = 0; i < c->n_sets && l < cap; i++) l += (size_t)snprintf(t + l, cap - l, "%s%s", i ? "," : "", c->facesets[i]);
+    int rc = sl_mpi_agree(mpi, "options", t, err);
+    if (!rc) {
+        sl_hex(pk, key->pk, 32);
+        snprintf(t, cap, "model_sha256=%s signing_key=%s", swaps ? run->sha256 : "-", pk);
+        rc = sl_mpi_agree(mpi, "model or signing key", t, err);
+    }
+    /* one identity at a time (the same identities on every rank: the options agree), so that the
+     * message names the face set that differs */
+    for (int i = 0; i < n && !rc; i++) {
+        SlErr e;
+        sl_path_join(fj, sizeof fj, ids[i].dir, "faces.jsonl");
+        if (sl_sha256_file(fj, faces, &e)) snprintf(faces, sizeof faces, "unreadable");
+        snprintf(t, cap, "faceset=%s|subject=%s|consent=%s|faces=%s|n=%d|crop=%d", ids[i].dir, ids[i].ci.subject,
+                 ids[i].ci.digest, faces, ids[i].fs.n, ids[i].fs.crop);
+        rc = sl_mpi_agree(mpi, "face set, consent manifest or faces", t, err);
+    }
+    free(t);
+    if (rc && mpi->rank != 0) err->msg[0] = 0; /* every rank has the same verdict: rank 0 says it */
+    return rc;
+}
+
+static int cmp_rec(const void *a, const void *b) {
+    const DsRec *x = a, *y = b;
+    return x->id != y->id ? (x->id > y->id) - (x->id < y->id) : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
 int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
+    SlMpi one = {.rank = 0, .size = 1, .on = 0};
+    return ds_build_mpi(&one, cfg, rep, err);
+}
+
+int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
     memset(rep, 0, sizeof *rep);
+    rep->ranks = mpi->size;
+    const int many = mpi->size > 1, rank0 = mpi->rank == 0;
     DsConfig cc = *cfg; /* with the sample size settled (0: the model's face size) */
     const DsConfig *c = &cc;
     int swaps = (c->fakes & DS_FAKE_SWAP) != 0;
-    if (swaps && !c->model) return sl_fail(err, "face-swap fakes need --model (a run that knows every subject)");
-    if (c->n_sets > DS_MAX_IDS) return sl_fail(err, "at most %d face sets", DS_MAX_IDS);
-    int rc = -1, n = 0, dev = 0, csv_open = 0, n_pairs = 0;
+    int rc = -1, n = 0, dev = 0, csv_open = 0, n_pairs = 0, ok = 0;
     RunInfo run;
     memset(&run, 0, sizeof run);
     NnCtx ctx;
     SlAtomicFile af;
-    DsIdentity *ids = xcalloc((size_t)c->n_sets + 1, sizeof *ids);
+    DsIdentity *ids = xcalloc((size_t)(c->n_sets > 0 ? c->n_sets : 0) + 1, sizeof *ids);
     DsxPair *pairs = NULL;
     json_t *dfb = json_object(), *videos = json_array(); /* the index of frames; dataset.json "videos" */
     SlProgress prog;
     int prog_on = 0;
     SwapModel *m = NULL;
     SlLock lock = {.fd = -1};
-    if (consent_policy_select(c->policy, err)) goto fail;
-    if (swaps && !(m = run_load_model(c->model, &run, err))) goto fail;
-    if (swaps && swap_check_mask(m, &c->swap, run.model_path, err)) goto fail;
+    DsWriter w = {0};
+    DsRec *recs = NULL;
+    size_t *lens = NULL;
+    int split[DS_MAX_IDS], counts[3];
+    long mine_total = 0; /* the samples of this rank's identities */
+
+    /* 1. every rank: the consent gate, the face sets, the splits, the device. Under a launcher rank 0
+     * loads the signing key first (the default per-user key is made on first use; every rank must
+     * sign with the same one) */
+    SlKeypair key;
+    SlErr key_err = {{0}};
+    int key_ok = 1;
+    if (many) {
+        if (rank0) key_ok = provenance_load_key(c->key_path, &key, &key_err) == 0;
+        sl_mpi_count_failed(mpi, 1); /* a barrier */
+        if (!rank0) key_ok = provenance_load_key(c->key_path, &key, &key_err) == 0;
+    }
+    if (swaps && !c->model) {
+        sl_fail(err, "face-swap fakes need --model (a run that knows every subject)");
+        goto setup_end;
+    }
+    if (c->n_sets > DS_MAX_IDS) {
+        sl_fail(err, "at most %d face sets", DS_MAX_IDS);
+        goto setup_end;
+    }
+    if (consent_policy_select(c->policy, err)) goto setup_end;
+    if (swaps && !(m = run_load_model(c->model, &run, err))) goto setup_end;
+    if (swaps && swap_check_mask(m, &c->swap, run.model_path, err)) goto setup_end;
     if (!cc.size) {
         int s = swaps ? m->arch.size : DS_DEFAULT_SIZE;
         cc.size = s < WM_MIN_DIM ? WM_MIN_DIM : s > DS_MAX_SIZE ? DS_MAX_SIZE : s;
@@ -621,11 +773,11 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     for (int i = 0; i < c->n_sets; i++) {
         DsIdentity *d = &ids[i];
         snprintf(d->dir, sizeof d->dir, "%s", c->facesets[i]);
-        if (consent_check(d->dir, "dataset", &copt, &d->ci, NULL, err)) goto fail;
-        if (faceset_load(d->dir, &d->fs, err)) goto fail;
+        if (consent_check(d->dir, "dataset", &copt, &d->ci, NULL, err)) goto setup_end;
+        if (faceset_load(d->dir, &d->fs, err)) goto setup_end;
         n++;
         if (swaps) {
-            if (swap_check_sizes(m, &d->fs, err)) goto fail;
+            if (swap_check_sizes(m, &d->fs, err)) goto setup_end;
             d->model_id = run_find_identity(&run, d->ci.subject);
             if (d->model_id < 0) {
                 char list[1024] = "";
@@ -635,39 +787,39 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
                 }
                 sl_fail(err, "%s: subject %s is not an identity of the model %s (it knows %s); fakes need its decoder",
                         d->dir, d->ci.subject, run.model_path, list);
-                goto fail;
+                goto setup_end;
             }
         }
         dsx_safe_name(d->safe, sizeof d->safe, d->ci.subject);
         for (int k = 0; k < i; k++)
             if (!strcmp(ids[k].ci.subject, d->ci.subject)) {
                 sl_fail(err, "%s and %s are both subject %s: give each identity once", ids[k].dir, d->dir, d->ci.subject);
-                goto fail;
+                goto setup_end;
             }
     }
     qsort(ids, (size_t)n, sizeof *ids, cmp_ids);
+    for (int i = 0; i < n; i++) ids[i].idx = i;
     for (int i = 1; i < n; i++)
         if (!strcmp(ids[i].safe, ids[i - 1].safe)) {
             sl_fail(err, "subjects %s and %s give the same file names: rename one pseudonym", ids[i - 1].ci.subject,
                     ids[i].ci.subject);
-            goto fail;
+            goto setup_end;
         }
 
-    /* splits by identity, frames by seed */
-    int split[DS_MAX_IDS], counts[3];
-    if (dsx_assign_splits(n, c->frac, (uint64_t)c->seed, split, counts, err)) goto fail;
+    /* splits by identity, frames by seed: the same on every rank */
+    if (dsx_assign_splits(n, c->frac, (uint64_t)c->seed, split, counts, err)) goto setup_end;
     for (int i = 0; i < n; i++) ids[i].split = split[i];
     pairs = dsx_pairs(n, split, &n_pairs);
     SlRng rng;
     sl_rng_seed(&rng, (uint64_t)c->seed);
-    long total = 0;
+    mine_total = 0;
     for (int i = 0; i < n; i++) {
         DsIdentity *d = &ids[i];
         d->faces = xmalloc(((size_t)d->fs.n + 1) * sizeof *d->faces);
         select_faces(d, c->frames_per_clip);
         if (d->n_faces == 0) {
             sl_fail(err, "%s: no face keeps its source frame (frames/); real and fake samples are cut from frames", d->dir);
-            goto fail;
+            goto setup_end;
         }
         SlRng fr = sl_rng_fork(&rng, (uint64_t)i + 1);
         for (int k = d->n_faces - 1; k > 0; k--) {
@@ -676,42 +828,64 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         }
         if (c->per_identity > 0 && c->per_identity < d->n_faces) d->n_faces = c->per_identity;
         qsort(d->faces, (size_t)d->n_faces, sizeof *d->faces, cmp_int);
-        total += (long)d->n_faces * (1 + swaps + ((c->fakes & DS_FAKE_SBI) != 0));
+        if (i % mpi->size == mpi->rank) mine_total += (long)d->n_faces * (1 + swaps + ((c->fakes & DS_FAKE_SBI) != 0));
     }
-    if (check_clip_splits(ids, n, split, err)) goto fail;
+    if (check_clip_splits(ids, n, split, err)) goto setup_end;
     /* clips that will be read (--video-versions) are bound to their consented face sets as
      * `swap --in` binds them: the clip's digest recorded there and its frame reproducing the crop */
     for (int i = 0; c->n_video && i < n; i++)
         for (int k = 0; k < ids[i].n_clips; k++)
-            if (swap_video_check_clip(&ids[i].fs, ids[i].fs.faces[ids[i].clip_face[k]].clip, err)) goto fail;
-    for (int i = 0; swaps && i < n; i++) {
+            if (swap_video_check_clip(&ids[i].fs, ids[i].fs.faces[ids[i].clip_face[k]].clip, err)) goto setup_end;
+    if (many && !key_ok) {
+        *err = key_err;
+        goto setup_end;
+    }
+    if (swaps) {
+        nn_ctx_init(&ctx, c->threads, 1);
+        if (nn_device_select(&ctx, c->device, err)) goto setup_end;
+        dev = 1;
+    }
+    ok = 1;
+setup_end:
+    if (sl_mpi_all_ok(mpi, ok, err)) goto fail;
+    if (ranks_agree(mpi, c, &run, swaps, ids, n, &key, err)) goto fail;
+    for (int i = 0; swaps && rank0 && i < n; i++) {
         int k = counts[ids[i].split] - 1;
         if (ids[i].n_faces < k)
             sl_warn("%s: %d frames for %d partners in split %s: some pairs get no fakes (raise --per-identity)",
                     ids[i].ci.subject, ids[i].n_faces, k, dsx_split_name(ids[i].split));
     }
-    if (c->with_label)
+    if (c->with_label && rank0)
         sl_warn("--label visible: every fake shows the SYNTHETIC label, a shortcut any detector learns; use --label none "
                 "to train detectors");
 
-    /* the output directory, locked before it is checked */
-    if (sl_mkdirs(c->out, err) || sl_lock_dir(&lock, c->out, "swaplab dataset", err)) goto fail;
+    /* 2. the output directory: rank 0 locks it before it is checked and makes the tree; then every
+     * rank checks that it can write there */
     char path[SL_PATH_MAX], path2[SL_PATH_MAX];
-    sl_path_join(path, sizeof path, c->out, "labels.csv");
-    sl_path_join(path2, sizeof path2, c->out, "dataset.json");
-    if (sl_is_file(path) || sl_is_file(path2)) {
-        sl_fail(err, "%s: already holds a dataset; choose a new --out", c->out);
-        goto fail;
+    ok = 0;
+    if (rank0) {
+        if (sl_mkdirs(c->out, err) || sl_lock_dir(&lock, c->out, "swaplab dataset", err)) goto out_end;
+        sl_path_join(path, sizeof path, c->out, "labels.csv");
+        sl_path_join(path2, sizeof path2, c->out, "dataset.json");
+        if (sl_is_file(path) || sl_is_file(path2)) {
+            sl_fail(err, "%s: already holds a dataset; choose a new --out", c->out);
+            goto out_end;
+        }
+        if (mk_tree(c->out, NULL, err) || mk_tree(c->out, "masks", err) || mk_tree(c->out, "landmarks", err)) goto out_end;
+        for (int s = 0; s < DSX_NSPLITS; s++) { /* what a killed earlier job staged */
+            sl_snprintf(path, sizeof path, "%s/%s/fake", c->out, dsx_split_name(s));
+            staged_remove_stale(path);
+        }
     }
-    if (mk_tree(c->out, NULL, err) || mk_tree(c->out, "masks", err) || mk_tree(c->out, "landmarks", err)) goto fail;
+    ok = 1;
+out_end:
+    if (sl_mpi_all_ok(mpi, ok, err)) goto fail;
+    ok = 0;
     snprintf(path, sizeof path, "%s/.swaplab-write-test.%ld", c->out, (long)getpid());
-    if (sl_write_atomic(path, "", 0, err)) {
-        sl_failctx(err, "the output directory is not writable");
-        goto fail;
-    }
-    unlink(path);
-    SlKeypair key;
-    if (provenance_load_key(c->key_path, &key, err)) goto fail;
+    if (sl_write_atomic(path, "", 0, err)) sl_failctx(err, "the output directory is not writable");
+    else ok = 1, unlink(path);
+    if (sl_mpi_all_ok(mpi, ok, err)) goto fail;
+    if (!many && provenance_load_key(c->key_path, &key, err)) goto fail;
 
     /* the dataset id: a digest of everything that decides the bytes (not the time) */
     char idtext[8192], dsid[65];
@@ -727,55 +901,44 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
         l += snprintf(idtext + l, sizeof idtext - (size_t)l, "frames_per_clip %d\n", c->frames_per_clip);
     for (int v = 0; any_clip && v < c->n_video && l < (int)sizeof idtext; v++)
         l += snprintf(idtext + l, sizeof idtext - (size_t)l, "video c%d\n", c->video_crf[v]);
-    if (c->n_video && !any_clip) sl_warn("--video-versions: no face set comes from a video clip; no videos are written");
+    if (c->n_video && !any_clip && rank0) sl_warn("--video-versions: no face set comes from a video clip; no videos are written");
     sl_sha256_hex(idtext, strlen(idtext), dsid);
     char payload_hex[9];
     memcpy(payload_hex, dsid, 8);
     payload_hex[8] = 0;
     uint32_t payload = (uint32_t)strtoul(payload_hex, NULL, 16);
 
-    sl_path_join(path, sizeof path, c->out, "labels.csv");
-    if (sl_atomic_open(&af, path, err)) goto fail;
-    csv_open = 1;
-    fputs("path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip,"
-          "time\n",
-          af.f);
-
-    if (swaps) {
-        nn_ctx_init(&ctx, c->threads, 1);
-        if (nn_device_select(&ctx, c->device, err)) goto fail;
-        dev = 1;
-    }
-    DsWriter w = {c, swaps ? m->arch.preset : "", swaps ? run.sha256 : "", payload, &key, af.f, dfb, 0, 0, &prog,
-                  (uint64_t)c->seed};
-    sl_progress_begin(&prog, "dataset", total);
+    /* 3. the samples: rank r writes identities r, r + N, ...; under a launcher in rounds of
+     * ROUND_IDS identities per rank, after each of which rank 0 logs the round's fakes in the
+     * one-process order and every rank moves its own into place (one round, no staging, in one process) */
+    w = (DsWriter){.c = c, .preset = swaps ? m->arch.preset : "", .model_sha = swaps ? run.sha256 : "",
+                   .payload = payload, .key = &key, .dfb = dfb, .prog = &prog, .seed = (uint64_t)c->seed, .stage = many};
+    sl_progress_begin(&prog, many ? "dataset (this rank)" : "dataset", mine_total);
     prog_on = 1;
     double t0 = sl_now();
-    int *sel = xmalloc(sizeof(int) * 1);
-    for (int i = 0; i < n; i++) {
-        DsIdentity *d = &ids[i];
-        for (int j = 0; j < d->n_faces && !w.failed; j++) write_real(&w, d, d->faces[j]);
-        if (!swaps) continue;
-        int k = counts[d->split] - 1, partners[DS_MAX_IDS], np = 0;
-        for (int b = 0; b < n; b++)
-            if (b != i && ids[b].split == d->split) partners[np++] = b;
-        SL_ASSERT(np == k);
-        sel = xrealloc(sel, sizeof(int) * (size_t)d->n_faces);
-        for (int p = 0; p < np; p++) {
-            int ns = 0;
-            for (int j = 0; j < d->n_faces; j++)
-                if (dsx_partner(i, j, np) == p) sel[ns++] = d->faces[j];
-            if (ns && !w.failed) write_swaps(&w, m, &ctx, &run, d, &ids[partners[p]], sel, ns);
-        }
+    const int per_round = many ? round_ids() * mpi->size : (n > 0 ? n : 1);
+    for (int r0 = 0; r0 < n; r0 += per_round) {
+        for (int i = r0 + mpi->rank; i < r0 + per_round && i < n && !w.failed; i += mpi->size)
+            write_identity(&w, ids, n, i, counts, swaps ? m : NULL, &ctx, &run);
+        if (!many) continue;
+        if (w.failed)
+            sl_fail(err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
+                         "into a new --out)", w.err.msg, c->out);
+        if (sl_mpi_all_ok(mpi, !w.failed, err)) goto fail;
+        if (staged_log(mpi, &w.staged, &key, err)) goto fail;
+        ok = staged_commit(&w.staged, err) == 0;
+        if (sl_mpi_all_ok(mpi, ok, err)) goto fail;
     }
-    free(sel);
-    if (!w.failed && c->n_video) {
+    /* the --video-versions: rank 0 alone, after every sample (so the log reads as one process's) */
+    ok = 1;
+    if (rank0 && !w.failed && c->n_video) {
         DsVideos V = {c, ids, n, swaps ? m : NULL, &ctx, &run, &key, payload, videos};
         if (write_videos(&V, counts, err)) {
             sl_failctx(err, "writing the --video-versions; the dataset in %s is incomplete and has no labels.csv", c->out);
-            goto fail;
+            ok = 0;
         }
     }
+    if (sl_mpi_all_ok(mpi, ok, err)) goto fail;
     if (w.failed) {
         sl_fail(err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
                      "into a new --out)", w.err.msg, c->out);
@@ -783,25 +946,63 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     }
     double secs = sl_now() - t0;
     char summary[200];
-    snprintf(summary, sizeof summary, "%ld samples in %.1f s (%.2f/s), %ld skipped", w.done, secs,
-             secs > 0 ? w.done / secs : 0, w.skipped);
+    snprintf(summary, sizeof summary, "%ld samples in %.1f s (%.2f/s), %ld skipped%s", w.done, secs,
+             secs > 0 ? w.done / secs : 0, w.skipped, many ? " on this rank" : "");
     sl_progress_end(&prog, summary);
     prog_on = 0;
+
+    /* 4. rank 0: labels.csv, the index and dataset.json from every rank's samples, in the
+     * one-process order (identity by identity, each in the order it was written) */
+    double skipped = (double)w.skipped;
+    sl_mpi_sum_f64(mpi, &skipped, 1);
+    lens = xcalloc((size_t)mpi->size, sizeof *lens);
+    void *gathered = NULL;
+    sl_mpi_gatherv(mpi, w.recs, sizeof(DsRec) * (size_t)w.nrec, &gathered, lens);
+    recs = gathered;
+    secs = sl_now() - t0;
+    ok = 0;
+    if (!rank0) {
+        ok = 1;
+        goto summary_end;
+    }
+    size_t nrec = 0;
+    for (int r = 0; r < mpi->size; r++) nrec += lens[r] / sizeof(DsRec);
+    qsort(recs, nrec, sizeof *recs, cmp_rec);
+    for (size_t k = 0; k < nrec; k++) {
+        SL_ASSERT(recs[k].id >= 0 && recs[k].id < n && recs[k].source >= 0 && recs[k].source < n);
+        if (recs[k].method == DS_REAL) ids[recs[k].id].n_real++;
+        else ids[recs[k].id].n_fake++;
+    }
 
     /* every split needs both classes */
     int cls[3][2] = {{0}};
     for (int i = 0; i < n; i++) cls[ids[i].split][0] += ids[i].n_real, cls[ids[i].split][1] += ids[i].n_fake;
     for (int s = 0; s < DSX_NSPLITS; s++)
         if (!cls[s][0] || !cls[s][1]) {
-            sl_fail(err, "%s: split %s got %d real and %d fake samples (%ld skipped); both are needed", c->out,
-                    dsx_split_name(s), cls[s][0], cls[s][1], w.skipped);
-            goto fail;
+            sl_fail(err, "%s: split %s got %d real and %d fake samples (%.0f skipped); both are needed", c->out,
+                    dsx_split_name(s), cls[s][0], cls[s][1], skipped);
+            goto summary_end;
         }
-    if (sl_atomic_commit(&af, err)) {
-        csv_open = 0;
-        goto fail;
+    sl_path_join(path, sizeof path, c->out, "labels.csv");
+    if (sl_atomic_open(&af, path, err)) goto summary_end;
+    csv_open = 1;
+    fputs("path,label,source,target,split,method,preset,mask,colour,blend,visible_label,model_sha256,frame,face,clip,"
+          "time\n",
+          af.f);
+    w.csv = af.f;
+    for (size_t k = 0; k < nrec; k++) {
+        static const char *const methods[] = {"original", "sbi", "swap"}, *const labels[] = {"swaplab-real", "swaplab-sbi",
+                                                                                              "swaplab-swap"};
+        const DsRec *q = &recs[k];
+        const DsIdentity *t = &ids[q->id], *src = &ids[q->source];
+        char rel[512], clip[300];
+        sample_rel(rel, sizeof rel, t, src, q->method, q->face);
+        clip_id(clip, sizeof clip, t, src, methods[q->method], q->face);
+        csv_row(&w, rel, methods[q->method], src, t, q->face, clip);
+        index_add(&w, rel, labels[q->method], dsx_split_name(t->split), clip, &t->fs.faces[q->face]);
     }
     csv_open = 0;
+    if (sl_atomic_commit(&af, err)) goto summary_end;
 
     /* the DeepfakeBench index: frames/ is a link to the dataset itself, so that its loaders' path
      * convention (frames -> masks, frames -> landmarks) finds masks/ and landmarks/ */
@@ -814,13 +1015,12 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     sl_path_join(path, sizeof path, c->out, "deepfakebench.json");
     int wr = sl_write_atomic(path, ds, strlen(ds), err);
     free(ds);
-    if (wr) goto fail;
+    if (wr) goto summary_end;
     sl_path_join(path, sizeof path, c->out, "frames");
     if (!sl_is_dir(path) && symlink(".", path)) {
         sl_fail(err, "%s: cannot create the link frames -> . for the DeepfakeBench index", path);
-        goto fail;
+        goto summary_end;
     }
-
     /* dataset.json */
     char when[32], keyfp[65];
     sl_utc_iso8601(when);
@@ -886,16 +1086,20 @@ int ds_build(const DsConfig *cfg, DsReport *rep, SlErr *err) {
     }
     json_object_set_new(j, "identities", jids);
     json_object_set(j, "videos", videos);
-    json_object_set_new(j, "counts", json_pack("{s:I,s:I}", "samples", (json_int_t)w.done, "skipped", (json_int_t)w.skipped));
+    json_object_set_new(j, "counts", json_pack("{s:I,s:I}", "samples", (json_int_t)nrec, "skipped", (json_int_t)skipped));
     json_object_set_new(j, "seconds", json_real(secs));
+    if (many) json_object_set_new(j, "ranks", json_integer(mpi->size)); /* only under an MPI launcher */
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(j);
     sl_path_join(path, sizeof path, c->out, "dataset.json");
     wr = sl_write_atomic(path, s, strlen(s), err);
     free(s);
-    if (wr) goto fail;
-    rep->samples = w.done, rep->skipped = w.skipped, rep->seconds = secs;
+    if (wr) goto summary_end;
+    rep->samples = (long)nrec, rep->skipped = (long)skipped, rep->seconds = secs;
     rep->videos = (long)json_array_size(videos);
+    ok = 1;
+summary_end:
+    if (sl_mpi_all_ok(mpi, ok, err)) goto fail;
     rc = 0;
     goto done;
 fail:
@@ -917,5 +1121,7 @@ done:
     }
     free(ids);
     if (m) swap_model_free(m);
+    staged_free(&w.staged, 1); /* what was not moved into place (a failed job) */
+    free(w.recs), free(recs), free(lens);
     return rc;
 }

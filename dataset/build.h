@@ -11,6 +11,7 @@
 
 #include "dataset/export.h"
 #include "infer/swap.h"
+#include "util/mpi.h"
 #include "util/util.h"
 
 #define DS_MAX_SIZE 1024
@@ -50,6 +51,7 @@ typedef struct {
     int real[3], fake[3];   /* per split */
     int identities[3];      /* per split */
     double seconds;
+    int ranks;              /* the MPI ranks that wrote it (1 without a launcher) */
 } DsReport;
 
 /* Builds the dataset, holding out's lock (util/lock.h). Refuses (-1 with err, nothing left behind
@@ -57,6 +59,20 @@ typedef struct {
  * identities, an identity the model does not know, an existing dataset in out, a split left with
  * one class; a failed write (a full disk) stops it with no labels.csv. */
 int ds_build(const DsConfig *c, DsReport *rep, SlErr *err);
+
+/* The same over the ranks of an MPI job (mpi from sl_mpi_init; rank 0 of 1 without a launcher is
+ * ds_build). Rank r writes the samples of identities r, r + N, ... (identities sorted by subject), in
+ * rounds of 4 identities per rank ($SWAPLAB_DATASET_ROUND); each fake is staged as a hidden
+ * .NAME.unlogged until rank 0 has appended the round's log entries in the one-process order
+ * (infer/staged.h), then moved into place. Rank 0 alone holds out's lock, writes the --video-versions
+ * (after every sample), and writes labels.csv, the index and dataset.json ("ranks": N) from every
+ * rank's gathered samples in the one-process order. The splits, the samples and their bytes are
+ * one process's (with the same --threads; docs/SCALE.md says what differs between any two runs).
+ * Every rank runs the consent gate; ranks whose options, model, face sets, consent manifests or
+ * signing key differ from rank 0's are refused before anything is written, naming the rank. 0 on
+ * every rank when all succeeded; else -1 on every rank, err filled on rank 0 (naming the failing
+ * rank) and empty on the others. */
+int ds_build_mpi(SlMpi *mpi, const DsConfig *c, DsReport *rep, SlErr *err);
 
 /* Writes a 68 x 2 float32 array as a NumPy .npy file (format 1.0), atomically. */
 int ds_write_landmarks_npy(const char *path, const float lm[][2], int n, SlErr *err);

@@ -1,8 +1,6 @@
 /* swap_run.c — `swaplab swap` on a face set, in one process or over MPI ranks (swap_run.h). */
 #include "infer/swap_run.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,13 +10,13 @@
 
 #include "infer/ledger.h"
 #include "infer/provenance.h"
+#include "infer/staged.h"
 #include "nn/device.h"
 #include "util/crypto.h"
 #include "util/fs.h"
 #include "util/lock.h"
 #include "util/progress.h"
 
-#define STAGED_SUFFIX ".unlogged"
 /* Batches per rank between two log-and-rename rounds (ranks > 1): bounds the entries rank 0 holds
  * and what a failing rank discards (the rounds before stay logged and in place, as the faces a
  * failing single process had written). $SWAPLAB_SWAP_ROUND overrides it (tests: 1). */
@@ -30,14 +28,6 @@ static int round_batches(void) {
     return k >= 1 && k <= 1 << 20 ? k : ROUND_BATCHES;
 }
 
-/* An output a rank made and staged (ranks > 1): its final and staged paths, and its log entry. */
-typedef struct {
-    int face, kind; /* kind 0: the frame, 1: the --raw decoded face (the one-process log order), 2: the mask */
-    char *final, *staged;
-    char *entry;    /* NULL: not logged */
-    char *ledger_dir;
-} Staged;
-
 /* What each composited face needs to be written (swap_faces' callback). */
 typedef struct {
     const SwapRunArgs *a;
@@ -47,27 +37,13 @@ typedef struct {
     const FaceSet *fs;
     const SlKeypair *key;
     const char *pdir, *rawdir, *maskdir;
-    int stage;          /* ranks > 1: stage, rank 0 logs later */
-    Staged *staged;
-    int nstaged, cap;
+    int stage;          /* ranks > 1: stage, rank 0 logs later (infer/staged.h) */
+    StagedList staged;
     int *faces;         /* the faces this rank wrote, in order */
     int written;
     long iters;
     SlProgress *prog;
 } SwapOut;
-
-static void add_staged(SwapOut *so, int face, int kind, const char *final, const char *staged, ProvOutput *po) {
-    if (so->nstaged == so->cap) {
-        so->cap = so->cap ? 2 * so->cap : 64;
-        so->staged = xrealloc(so->staged, sizeof *so->staged * (size_t)so->cap);
-    }
-    Staged *s = &so->staged[so->nstaged++];
-    s->face = face, s->kind = kind;
-    s->final = xstrdup(final), s->staged = xstrdup(staged);
-    s->entry = po ? po->entry : NULL;
-    if (po) po->entry = NULL;
-    s->ledger_dir = xstrdup(po ? po->ledger_dir : "");
-}
 
 /* One provenance output: written at once (one process), or made, staged under a hidden name and
  * its log entry kept for rank 0 (ranks). */
@@ -78,10 +54,7 @@ static int put_output(SwapOut *so, const char *dir, const char *name, int face, 
     if (!so->stage) return provenance_write_png(path, im, pi, so->key, err);
     ProvOutput po;
     if (provenance_make_png(path, im, pi, so->key, &po, err)) return -1;
-    char staged[SL_PATH_MAX];
-    sl_snprintf(staged, sizeof staged, "%s/.%s" STAGED_SUFFIX, dir, name);
-    int r = sl_write_atomic(staged, po.bytes, po.len, err);
-    if (!r) add_staged(so, face, kind, path, staged, &po);
+    int r = staged_put(&so->staged, face, kind, path, &po, err);
     prov_output_free(&po);
     return r;
 }
@@ -95,7 +68,7 @@ static int put_mask(SwapOut *so, const char *name, int face, const Image *mask, 
     if (!so->stage) return image_save_png(path, mask, &t, 1, err);
     sl_snprintf(staged, sizeof staged, "%s/.%s" STAGED_SUFFIX, so->maskdir, name);
     if (image_save_png(staged, mask, &t, 1, err)) return -1;
-    add_staged(so, face, 2, path, staged, NULL);
+    staged_add(&so->staged, face, 2, path, staged);
     return 0;
 }
 
@@ -114,56 +87,6 @@ static int write_output(int i, SwapResult *res, void *user, SlErr *err) {
     so->faces[so->written++] = i;
     sl_progress_update(so->prog, so->written, NULL);
     return 0;
-}
-
-static void free_staged(SwapOut *so, int remove_files) {
-    for (int k = 0; k < so->nstaged; k++) {
-        if (remove_files) unlink(so->staged[k].staged);
-        free(so->staged[k].final), free(so->staged[k].staged), free(so->staged[k].entry), free(so->staged[k].ledger_dir);
-    }
-    free(so->staged);
-    so->staged = NULL, so->nstaged = so->cap = 0;
-}
-
-/* Staged files a killed earlier run left in dir (rank 0, under the folder's lock). */
-static void remove_stale_staged(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[SL_PATH_MAX];
-    while ((e = readdir(d)))
-        if (e->d_name[0] == '.' && sl_endswith(e->d_name, STAGED_SUFFIX)) {
-            sl_path_join(p, sizeof p, dir, e->d_name);
-            unlink(p);
-        }
-    closedir(d);
-}
-
-/* Every rank learns whether every rank got through a stage. Rank 0 reports the first failing
- * rank's message (gathered); the other ranks are left with an empty message. 0 when all did. */
-static int ranks_ok(SlMpi *mpi, int ok, SlErr *err) {
-    if (mpi->size <= 1) return ok ? 0 : -1;
-    int nf = sl_mpi_count_failed(mpi, ok);
-    if (nf == 0) return 0;
-    char mine[sizeof err->msg];
-    snprintf(mine, sizeof mine, "%s", ok ? "" : err->msg);
-    void *all = NULL;
-    size_t *lens = xcalloc((size_t)mpi->size, sizeof *lens);
-    sl_mpi_gatherv(mpi, mine, strlen(mine) + 1, &all, lens);
-    err->msg[0] = 0;
-    if (mpi->rank == 0) {
-        const char *p = all;
-        for (int r = 0; r < mpi->size; p += lens[r], r++)
-            if (p[0]) {
-                char first[sizeof err->msg];
-                snprintf(first, sizeof first, "%s", p);
-                if (nf > 1) sl_fail(err, "rank %d of %d: %s (%d ranks failed)", r, mpi->size, first, nf);
-                else sl_fail(err, "rank %d of %d: %s", r, mpi->size, first);
-                break;
-            }
-    }
-    free(all), free(lens);
-    return -1;
 }
 
 /* The options (every flag that changes an output) and what the ranks read (the model, the face
@@ -193,61 +116,6 @@ static int ranks_agree(SlMpi *mpi, const SwapRunArgs *a, const RunInfo *run, con
 refused:
     if (mpi->rank != 0) err->msg[0] = 0; /* every rank has the same verdict: rank 0 says it */
     return -1;
-}
-
-/* Rank 0 appends every rank's log entries in the one-process order (face, then frame before raw).
- * Records on the wire: int32 face, int32 kind, ledger dir NUL, entry NUL. */
-typedef struct {
-    int face, kind;
-    const char *dir, *entry;
-} Entry;
-
-static int cmp_entry(const void *x, const void *y) {
-    const Entry *a = x, *b = y;
-    return a->face != b->face ? (a->face > b->face) - (a->face < b->face) : (a->kind > b->kind) - (a->kind < b->kind);
-}
-
-static int log_all(SlMpi *mpi, const SwapOut *so, SlErr *err) {
-    size_t n = 0;
-    for (int k = 0; k < so->nstaged; k++)
-        if (so->staged[k].entry) n += 8 + strlen(so->staged[k].ledger_dir) + 1 + strlen(so->staged[k].entry) + 1;
-    char *buf = xmalloc(n ? n : 1), *p = buf;
-    for (int k = 0; k < so->nstaged; k++) {
-        const Staged *s = &so->staged[k];
-        if (!s->entry) continue;
-        int32_t h[2] = {s->face, s->kind};
-        memcpy(p, h, 8), p += 8;
-        size_t l = strlen(s->ledger_dir) + 1;
-        memcpy(p, s->ledger_dir, l), p += l;
-        l = strlen(s->entry) + 1;
-        memcpy(p, s->entry, l), p += l;
-    }
-    void *all = NULL;
-    size_t *lens = xcalloc((size_t)mpi->size, sizeof *lens);
-    sl_mpi_gatherv(mpi, buf, n, &all, lens);
-    free(buf);
-    int rc = 0;
-    if (mpi->rank == 0) {
-        size_t total = 0, cap = 64, ne = 0;
-        for (int r = 0; r < mpi->size; r++) total += lens[r];
-        Entry *e = xmalloc(sizeof *e * cap);
-        for (const char *q = all, *end = (const char *)all + total; q < end;) {
-            int32_t h[2];
-            memcpy(h, q, 8), q += 8;
-            if (ne == cap) e = xrealloc(e, sizeof *e * (cap *= 2));
-            e[ne].face = h[0], e[ne].kind = h[1], e[ne].dir = q;
-            q += strlen(q) + 1;
-            e[ne++].entry = q;
-            q += strlen(q) + 1;
-        }
-        qsort(e, ne, sizeof *e, cmp_entry);
-        for (size_t k = 0; k < ne && !rc; k++)
-            if (ledger_append(e[k].dir, e[k].entry, so->key, NULL, err))
-                rc = sl_failctx(err, "face %d: cannot log the output (nothing moved into place)", e[k].face);
-        free(e);
-    }
-    free(all), free(lens);
-    return rc;
 }
 
 static json_t *side_json(const ConsentInfo *ci, const char *dir) {
@@ -360,7 +228,7 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
         dev = 1;
         ok = 1;
     } while (0);
-    if (ranks_ok(mpi, ok, err)) goto done;
+    if (sl_mpi_all_ok(mpi, ok, err)) goto done;
     if (ranks_agree(mpi, a, &run, &g, &fs, &key, err)) goto done;
 
     /* 2. the output folder: every rank makes it and checks it can write there; rank 0 locks it */
@@ -382,10 +250,10 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
             break;
         }
         unlink(probe);
-        if (rank0 && many) remove_stale_staged(pdir), remove_stale_staged(rawdir), remove_stale_staged(maskdir);
+        if (rank0 && many) staged_remove_stale(pdir), staged_remove_stale(rawdir), staged_remove_stale(maskdir);
         ok = 1;
     } while (0);
-    if (ranks_ok(mpi, ok, err)) goto done;
+    if (sl_mpi_all_ok(mpi, ok, err)) goto done;
 
     /* 3. this rank's batches, k % size == rank, in rounds of ROUND_BATCHES batches per rank; after each
      * round rank 0 logs the round's outputs in the one-process order and every rank moves its own
@@ -407,20 +275,11 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
         for (int b = r0 + mpi->rank; b < r0 + per_round && b < nbatch; b += mpi->size)
             for (int i = b * SWAP_BATCH; i < n && i < (b + 1) * SWAP_BATCH; i++) idx[k++] = i;
         ok = k == 0 || swap_faces(m, &ctx, g.target, &fs, idx, k, &a->o, write_output, NULL, &so, err) == 0;
-        if (ranks_ok(mpi, ok, err)) goto done;
+        if (sl_mpi_all_ok(mpi, ok, err)) goto done;
         if (!many) continue;
-        ok = log_all(mpi, &so, err) == 0;
-        sl_mpi_bcast(mpi, &ok, sizeof ok, 0);
-        if (!ok) {
-            if (!rank0) err->msg[0] = 0;
-            goto done;
-        }
-        for (int q = 0; q < so.nstaged && ok; q++)
-            if (rename(so.staged[q].staged, so.staged[q].final))
-                ok = 0, sl_fail(err, "%s: cannot move it into place (%s) after it was logged", so.staged[q].final,
-                                strerror(errno));
-        if (ok) free_staged(&so, 0);
-        if (ranks_ok(mpi, ok, err)) goto done;
+        if (staged_log(mpi, &so.staged, &key, err)) goto done;
+        ok = staged_commit(&so.staged, err) == 0;
+        if (sl_mpi_all_ok(mpi, ok, err)) goto done;
     }
     {
         double secs = sl_now() - t0;
@@ -455,11 +314,11 @@ int swap_run(SlMpi *mpi, const SwapRunArgs *a, SwapRunStats *st, SlErr *err) {
                            err) == 0;
     }
     free(gathered), free(lens);
-    if (ranks_ok(mpi, ok, err)) goto done;
+    if (sl_mpi_all_ok(mpi, ok, err)) goto done;
     rc = 0;
 done:
     if (prog_on) sl_progress_end(&prog, "stopped");
-    free_staged(&so, 1); /* what was not moved into place (a failed job) */
+    staged_free(&so.staged, 1); /* what was not moved into place (a failed job) */
     free(so.faces), free(idx), free(all_faces);
     sl_unlock(&lock);
     if (dev) {

@@ -5,7 +5,8 @@
 # naming the rank; a rank killed mid-run ends the job with a message and an intact checkpoint;
 # `synth` shared out over 2 ranks writes the same bytes as one process (composites and cartoons);
 # `swap` over 2 ranks writes what one process writes (time stamps aside), refuses ranks that disagree
-# and ends on a failing rank.
+# and ends on a failing rank; `dataset` over 2 ranks writes what one process writes (time stamps
+# aside), refuses ranks that disagree and ends on a failing rank.
 # Skips where mpirun is missing or swaplab was built without MPI.
 . "$(dirname "$0")/e2e.sh"
 PY=/usr/bin/python3
@@ -142,7 +143,7 @@ check "2 ranks of synth --style cartoon: byte-identical to one process" diff -r 
 # or hashes them (the Ed25519 signature, the C2PA manifest, the file's SHA-256 in the log, the log's
 # tree heads) and the timings of swap.json ("seconds", "frames_per_s"); "ranks" is only written
 # under a launcher.
-cat >"$T/same_swap.py" <<'PYEOF'
+cat >"$T/pngcmp.py" <<'PYEOF'
 import json, os, re, struct, sys
 TS = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 def chunks(p):
@@ -165,8 +166,20 @@ def png_diff(a, b):
     if no_time(json.loads(ca["swaplab.provenance"])) != no_time(json.loads(cb["swaplab.provenance"])): return "record"
     if TS.sub(b"T", ca["XML:com.adobe.xmp"]) != TS.sub(b"T", cb["XML:com.adobe.xmp"]): return "XMP"
     return None
-d1, d2, l1, l2 = sys.argv[1:5]
 walk = lambda d: sorted(os.path.relpath(os.path.join(r, f), d) for r, _, fs in os.walk(d) for f in fs)
+def same_log(l1, l2):
+    e1, e2 = ([json.loads(l) for l in open(os.path.join(l, "entries.log"))] for l in (l1, l2))
+    assert len(e1) == len(e2) > 0, (len(e1), len(e2))
+    for a, b in zip(e1, e2):
+        assert (a["file"], a["pixels_sha256"], no_time(a["record"])) == (b["file"], b["pixels_sha256"], no_time(b["record"])), \
+            "log entry %s / %s differs" % (a["file"], b["file"])
+    return len(e1)
+PYEOF
+cat >"$T/same_swap.py" <<'PYEOF'
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pngcmp import png_diff, walk, same_log
+d1, d2, l1, l2 = sys.argv[1:5]
 f1, f2 = walk(d1), walk(d2)
 assert f1 == f2, "different files: %s" % sorted(set(f1) ^ set(f2))
 for f in f1:
@@ -177,12 +190,7 @@ s1, s2 = (json.load(open(os.path.join(d, "swap.json"))) for d in (d1, d2))
 for s in (s1, s2):
     for k in ("created", "seconds", "frames_per_s", "ranks"): s.pop(k, None)
 assert s1 == s2, "swap.json differs"
-e1, e2 = ([json.loads(l) for l in open(os.path.join(l, "entries.log"))] for l in (l1, l2))
-assert len(e1) == len(e2) > 0, (len(e1), len(e2))
-for a, b in zip(e1, e2):
-    assert (a["file"], a["pixels_sha256"], no_time(a["record"])) == (b["file"], b["pixels_sha256"], no_time(b["record"])), \
-        "log entry %s / %s differs" % (a["file"], b["file"])
-print("%d files, %d log entries alike" % (len(f1), len(e1)))
+print("%d files, %d log entries alike" % (len(f1), same_log(l1, l2)))
 PYEOF
 same_swap() { $PY "$T/same_swap.py" "$@"; }
 export SWAPLAB_KEY=$T/lab.key SWAPLAB_REVOCATIONS=$T/no-revocations.json
@@ -228,6 +236,75 @@ check "... nothing logged, nothing moved into place, rank 0's staged files remov
   "! test -e '$T/logf/entries.log' && test -z \"\$(find '$T/swf' -type f)\""
 check_fails "swap --in over 2 ranks: rank 1 stands by, rank 0 swaps the clip" 1 "rank 1 of 2: one clip per call" \
   "${MPIRUN[@]}" -np 2 "$SWAPLAB" swap --model "$T/one" --from "$A" --to synth-0002 --in "$T/no-clip.mp4" --out "$T/clip.mp4"
+
+# sharded dataset (dataset/build.h): identities shared out over 2 ranks, fakes logged by rank 0 in the
+# one-process order, one labels.csv / dataset.json / index. Compared file by file with one process:
+# the same files; real samples, blend masks and landmarks byte for byte; every fake's pixels, record
+# (without "created") and XMP (without dates); labels.csv and deepfakebench.json byte for byte;
+# dataset.json without "created", "seconds" and "ranks" (only under a launcher); the log's entries in
+# the same order. Left out as for swap: what differs between any two runs (time stamps, signatures,
+# the C2PA manifest, digests over them, tree heads).
+cat >"$T/same_dataset.py" <<'PYEOF'
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pngcmp import png_diff, walk, same_log
+d1, d2, l1, l2 = sys.argv[1:5]
+f1, f2 = walk(d1), walk(d2)
+assert f1 == f2, "different files: %s" % sorted(set(f1) ^ set(f2))
+assert len([f for f in f1 if f.endswith(".png") and "/fake/" in f]) > 0, "no fakes"
+for f in f1:
+    a, b = os.path.join(d1, f), os.path.join(d2, f)
+    if f == "dataset.json":
+        j1, j2 = json.load(open(a)), json.load(open(b))
+        for j in (j1, j2):
+            for k in ("created", "seconds", "ranks"): j.pop(k, None)
+        assert j1 == j2, "dataset.json differs"
+    elif f.endswith(".png"):
+        why = png_diff(a, b)
+        assert why is None, "%s: %s differs" % (f, why)
+    else:
+        assert open(a, "rb").read() == open(b, "rb").read(), "%s differs" % f
+assert os.path.islink(os.path.join(d2, "frames")), "frames link missing"
+print("%d files, %d log entries alike" % (len(f1), same_log(l1, l2)))
+PYEOF
+"$SWAPLAB" synth --out "$T/dsets" --identities 6 --frames 4 --size 96 --crop 64 --seed 13 --style cartoon >/dev/null 2>&1
+"$SWAPLAB" train --facesets "$T"/dsets/synth-000{1,2,3,4,5,6} --out "$T/drun" --preset tiny --steps 1 --batch 2 --threads 1 \
+  --eval-every 1000 --holdout-every 0 --preview-every 100000 >/dev/null 2>&1
+DSA=(dataset --model "$T/drun" --facesets "$T"/dsets/synth-000{1,2,3,4,5,6} --method swap+sbi --seed 3 --threads 1)
+check "dataset, 1 process (6 identities, swaps and self-blended fakes)" env SWAPLAB_LEDGER="$T/dlog1" "$SWAPLAB" "${DSA[@]}" \
+  --out "$T/ds1"
+check "dataset, 2 ranks (identities shared out, 3 rounds)" bash -c '"${@}" >"$0" 2>&1' "$T/ds2.out" \
+  env SWAPLAB_LEDGER="$T/dlog2" SWAPLAB_DATASET_ROUND=1 "${MPIRUN[@]}" -x SWAPLAB_KEY -x SWAPLAB_REVOCATIONS -x SWAPLAB_LEDGER \
+  -x SWAPLAB_DATASET_ROUND -np 2 "$SWAPLAB" "${DSA[@]}" --out "$T/ds2"
+check "... the same files, labels, index and log order as 1 process (time stamps aside)" \
+  $PY "$T/same_dataset.py" "$T/ds1" "$T/ds2" "$T/dlog1" "$T/dlog2"
+check "... one summary line, and dataset.json says 2 ranks" bash -c "test \$(grep -c '^swaplab dataset: .* samples' '$T/ds2.out') = 1 && \
+  $PY -c 'import json,sys; assert json.load(open(sys.argv[1]))[\"ranks\"] == 2' '$T/ds2/dataset.json'"
+check "... nothing staged left behind" bash -c "test -z \"\$(find '$T/ds2' -name '*.unlogged')\""
+check "the comparison sees a change of pixels (1 process, --colour avg)" bash -c "SWAPLAB_LEDGER='$T/dlog3' '$SWAPLAB' \
+  ${DSA[*]} --colour avg --out '$T/ds3' >/dev/null 2>&1 && ! $PY '$T/same_dataset.py' '$T/ds1' '$T/ds3' '$T/dlog1' '$T/dlog3' 2>/dev/null"
+check_fails "dataset options that differ across ranks are refused, naming the rank" 1 "rank 1's options differ from rank 0's: 'seed=4" \
+  "${MPIRUN[@]}" -np 1 "$SWAPLAB" "${DSA[@]}" --out "$T/dsm" : -np 1 "$SWAPLAB" "${DSA[@]}" --out "$T/dsm" --seed 4
+# the same command line in another working directory: rank 1's relative face sets are a copy whose
+# synth-0003 consent manifest was made again
+mkdir -p "$T/dw0" "$T/dw1" && ln -s "$T/dsets" "$T/dw0/dsets" && cp -r "$T/dsets" "$T/dw1/" && "$SWAPLAB" consent init \
+  "$T/dw1/dsets/synth-0003" --subject synth-0003 --kind synthetic --coordinator e2e --scopes train,swap,dataset \
+  --expires 2099-01-01 --statement "another manifest" --force >/dev/null 2>&1
+DSR=(dataset --model "$T/drun" --facesets dsets/synth-000{1,2,3,4,5,6} --seed 3 --threads 1 --out "$T/dsc")
+check_fails "a rank that sees another consent manifest is refused, naming the rank and the face set" 1 \
+  "rank 1's face set, consent manifest or faces differ from rank 0's: 'faceset=dsets/synth-0003\|subject=synth-0003\|consent=" \
+  "${MPIRUN[@]}" -np 1 -wdir "$T/dw0" "$SWAPLAB" "${DSR[@]}" : -np 1 -wdir "$T/dw1" "$SWAPLAB" "${DSR[@]}"
+check "nothing was written by the refused datasets" bash -c "! test -e '$T/dsm' && ! test -e '$T/dsc'"
+# a rank that fails mid-dataset (rank 1, writing identity synth-0002, cannot stage a self-blended fake:
+# a directory is in the way): the job ends with its message; nothing of the round logged or moved into
+# place, no labels.csv
+f=$(grep -m1 -o '^[a-z]*/fake/synth-0002_sbi_[0-9]*\.png' "$T/ds1/labels.csv")
+mkdir -p "$T/dsf/$(dirname "$f")/.$(basename "$f").unlogged"
+check_fails "a rank failing mid-dataset ends the job, naming the rank" 1 "rank 1 of 2: .*synth-0002_sbi" \
+  env SWAPLAB_LEDGER="$T/dlogf" SWAPLAB_DATASET_ROUND=1 "${MPIRUN[@]}" -x SWAPLAB_LEDGER -x SWAPLAB_DATASET_ROUND -np 2 \
+  "$SWAPLAB" "${DSA[@]}" --out "$T/dsf"
+check "... nothing logged, no fake moved into place (masks and landmarks are not logged), no labels.csv" bash -c \
+  "! test -e '$T/dlogf/entries.log' && ! test -e '$T/dsf/labels.csv' && test -z \"\$(find '$T/dsf' -path '*/fake/*.png' -not -path '*/masks/*' -type f)\""
 
 # a rank killed mid-run: the job ends with a message and the last checkpoint resumes
 "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/killed" --steps 100000 --save-every 2 >"$T/killed.out" 2>&1 &

@@ -250,6 +250,31 @@ int sl_mpi_count_failed(SlMpi *m, int ok) {
     return (int)(f + 0.5);
 }
 
+int sl_mpi_all_ok(SlMpi *m, int ok, SlErr *err) {
+    if (m->size <= 1) return ok ? 0 : -1;
+    int nf = sl_mpi_count_failed(m, ok);
+    if (nf == 0) return 0;
+    char mine[sizeof err->msg];
+    snprintf(mine, sizeof mine, "%s", ok ? "" : err->msg);
+    void *all = NULL;
+    size_t *lens = xcalloc((size_t)m->size, sizeof *lens);
+    sl_mpi_gatherv(m, mine, strlen(mine) + 1, &all, lens);
+    err->msg[0] = 0;
+    if (m->rank == 0) {
+        const char *p = all;
+        for (int r = 0; r < m->size; p += lens[r], r++)
+            if (p[0]) {
+                char first[sizeof err->msg];
+                snprintf(first, sizeof first, "%s", p);
+                if (nf > 1) sl_fail(err, "rank %d of %d: %s (%d ranks failed)", r, m->size, first, nf);
+                else sl_fail(err, "rank %d of %d: %s", r, m->size, first);
+                break;
+            }
+    }
+    free(all), free(lens);
+    return -1;
+}
+
 void sl_mpi_abort(SlMpi *m, int code) {
 #ifdef SL_HAVE_MPI
     if (m->on) MPI_Abort(MPI_COMM_WORLD, code);

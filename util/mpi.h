@@ -61,6 +61,11 @@ void sl_mpi_gatherv(SlMpi *m, const void *mine, size_t n, void **all, size_t *le
 int sl_mpi_agree(SlMpi *m, const char *what, const char *text, SlErr *err);
 /* The number of ranks that passed ok == 0 (every rank calls it; it is also a barrier). */
 int sl_mpi_count_failed(SlMpi *m, int ok);
+/* Every rank learns whether every rank got through a stage (ok != 0; a failing rank's err says why):
+ * 0 when all did, else -1 on every rank, with err on rank 0 = the first failing rank's message as
+ * "rank R of N: ..." (and how many failed), and err->msg empty on the other ranks (nothing more to
+ * say). One process: 0 when ok, else -1 with err untouched. */
+int sl_mpi_all_ok(SlMpi *m, int ok, SlErr *err);
 /* Ends every rank of the job with exit code `code`. */
 void sl_mpi_abort(SlMpi *m, int code) __attribute__((noreturn));
 
