@@ -14,12 +14,13 @@
 #include <omp.h>
 #endif
 
-static void adam_run(NnModel *m, const NnAdam *cfg, long step, size_t off, size_t n, int nthreads) {
-    SL_ASSERT(m->finalized && step >= 1 && off <= m->nparams && n <= m->nparams - off);
+static void adam_run(NnModel *m, const NnAdam *cfg, long step, int nthreads) {
+    SL_ASSERT(m->finalized && step >= 1);
     float b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps, wd = cfg->weight_decay;
     double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
     float step_size = (float)(cfg->lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    float *p = m->params + off, *g = m->grads + off, *mm = m->adam_m + off, *vv = m->adam_v + off;
+    float *p = m->params, *g = m->grads, *mm = m->adam_m, *vv = m->adam_v;
+    size_t n = m->nparams;
     int zero = cfg->zero_grad;
 NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n >= 65536))
     for (size_t i = 0; i < n; i++) {
@@ -35,9 +36,9 @@ NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n >= 655
 
 void nn_adam_step(NnModel *m, const NnAdam *cfg, long step) {
 #ifdef _OPENMP
-    adam_run(m, cfg, step, 0, m->nparams, omp_get_max_threads());
+    adam_run(m, cfg, step, omp_get_max_threads());
 #else
-    adam_run(m, cfg, step, 0, m->nparams, 1);
+    adam_run(m, cfg, step, 1);
 #endif
 }
 
@@ -47,9 +48,5 @@ void nn_adam_step_ctx(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
         return;
     }
     if (ctx->device != NN_CPU) SL_DIE("nn_adam_step: device %d is not built in", ctx->device);
-    adam_run(m, cfg, step, 0, m->nparams, ctx->nthreads);
-}
-
-void nn_adam_step_range(NnModel *m, const NnAdam *cfg, long step, size_t off, size_t n, int nthreads) {
-    adam_run(m, cfg, step, off, n, nthreads > 0 ? nthreads : 1);
+    adam_run(m, cfg, step, ctx->nthreads);
 }

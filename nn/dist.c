@@ -118,44 +118,6 @@ void nn_dist_allreduce_grads(NnDist *d, NnModel *m, NnCtx *ctx) {
     d->reduce_s += sl_now() - t0;
 }
 
-int nn_dist_splits_optimizer(const NnDist *d, const NnCtx *ctx) { return d->size > 1 && ctx->device == NN_CPU; }
-
-void nn_dist_adam_step(NnDist *d, NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step) {
-    if (!nn_dist_splits_optimizer(d, ctx)) {
-        nn_dist_allreduce_grads(d, m, ctx);
-        nn_adam_step_ctx(m, ctx, cfg, step);
-        return;
-    }
-    SL_ASSERT(cfg->zero_grad); /* a rank keeps only its share of the summed gradients */
-    size_t n = m->nparams;
-    float *tmp = xmalloc(sizeof(float) * (SL_MPI_PIECE / (size_t)d->size + 1));
-    for (size_t off = 0; off < n; off += SL_MPI_PIECE) {
-        size_t k = n - off < SL_MPI_PIECE ? n - off : SL_MPI_PIECE;
-        size_t a = sl_mpi_share(k, d->size, d->rank), b = sl_mpi_share(k, d->size, d->rank + 1);
-        double t0 = sl_now();
-        sl_mpi_sum_share_f32(&d->mpi, m->grads + off, k, tmp);
-        d->reduce_s += sl_now() - t0;
-        nn_adam_step_range(m, cfg, step, off + a, b - a, ctx->nthreads);
-        if (cfg->zero_grad) { /* the other ranks' shares were summed there: this rank's own are zeroed by Adam */
-            memset(m->grads + off, 0, sizeof(float) * a);
-            memset(m->grads + off + b, 0, sizeof(float) * (k - b));
-        }
-        t0 = sl_now();
-        sl_mpi_gather_shares_f32(&d->mpi, m->params + off, k);
-        d->reduce_s += sl_now() - t0;
-    }
-    free(tmp);
-}
-
-void nn_dist_gather_optimizer(NnDist *d, NnModel *m, NnCtx *ctx) {
-    if (!nn_dist_splits_optimizer(d, ctx)) return;
-    for (size_t off = 0; off < m->nparams; off += SL_MPI_PIECE) {
-        size_t k = m->nparams - off < SL_MPI_PIECE ? m->nparams - off : SL_MPI_PIECE;
-        sl_mpi_gather_shares_f32(&d->mpi, m->adam_m + off, k);
-        sl_mpi_gather_shares_f32(&d->mpi, m->adam_v + off, k);
-    }
-}
-
 void nn_dist_allgather(NnDist *d, const void *mine, size_t n, void *all) { sl_mpi_allgather(&d->mpi, mine, n, all); }
 void nn_dist_bcast(NnDist *d, void *buf, size_t n, int root) { sl_mpi_bcast(&d->mpi, buf, n, root); }
 int nn_dist_count_failed(NnDist *d, int ok) { return sl_mpi_count_failed(&d->mpi, ok); }

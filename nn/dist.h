@@ -41,22 +41,6 @@ void nn_dist_allreduce_f64(NnDist *d, double *buf, size_t n);
 /* The model's gradients summed over ranks, where ctx keeps them (host, or the device mirror: NCCL
  * when built, else through host memory). Adds the time to d->reduce_s. */
 void nn_dist_allreduce_grads(NnDist *d, NnModel *m, NnCtx *ctx);
-/* One optimizer step of data-parallel training: the ranks' gradients summed, then Adam. On the
- * CPU with several ranks the optimizer is split among the ranks (ZeRO stage 1, as llm.c does):
- * piece by piece (SL_MPI_PIECE floats), a reduce-scatter leaves each rank the summed gradients of
- * its share, the rank runs Adam on that share alone, and an all-gather hands every rank the new
- * parameters. Each rank then reads and writes a 1/size share of Adam's state instead of all of it
- * (the step's largest memory traffic for the big presets); the arithmetic per element is that of
- * nn_adam_step, so the parameters are those of all-reduce + Adam. Adam's moments outside a rank's
- * share are then stale on that rank until nn_dist_gather_optimizer. On a GPU (or one rank):
- * nn_dist_allreduce_grads + nn_adam_step_ctx. Adds the communication time to d->reduce_s. */
-void nn_dist_adam_step(NnDist *d, NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step);
-/* 1 when nn_dist_adam_step splits the optimizer (several ranks, host training). */
-int nn_dist_splits_optimizer(const NnDist *d, const NnCtx *ctx);
-/* Every rank's share of Adam's moments on every rank, so that the host model holds the whole
- * optimizer state (before a checkpoint is written). A collective: every rank calls it. No-op when
- * the optimizer is not split. */
-void nn_dist_gather_optimizer(NnDist *d, NnModel *m, NnCtx *ctx);
 /* all[r * n .. r * n + n) = rank r's mine (n bytes each, the same n on every rank). */
 void nn_dist_allgather(NnDist *d, const void *mine, size_t n, void *all);
 /* root's buf (n bytes) on every rank. */

@@ -198,9 +198,6 @@ typedef struct {
 void nn_adam_step(NnModel *m, const NnAdam *cfg, long step);
 /* The same with an explicit thread count (nn_adam_step uses the OpenMP default). */
 void nn_adam_step_ctx(NnModel *m, NnCtx *ctx, const NnAdam *cfg, long step);
-/* Adam on host parameters [off, off + n) only (the share of one rank when ranks split the
- * optimizer, nn/dist.h); the same arithmetic as nn_adam_step, element by element. */
-void nn_adam_step_range(NnModel *m, const NnAdam *cfg, long step, size_t off, size_t n, int nthreads);
 
 /* ---- losses ---------------------------------------------------------------------------------- */
 /* Image losses over pred/target [B, C, H, W]. They return the mean loss and, when dpred is not

@@ -629,10 +629,10 @@ static int train_step(Trainer *T, const Slot *slot, long s) {
                 nn_dev_zero_grad(&T->m->model, ctx);
                 return i;
             }
+        nn_dist_allreduce_grads(&T->dist, &T->m->model, ctx);
     }
     NnAdam adam = {train_lr_at(c, s), c->beta1, c->beta2, 1e-8f, 0.0f, 1};
-    if (dist) nn_dist_adam_step(&T->dist, &T->m->model, ctx, &adam, s); /* sums the ranks' gradients first */
-    else nn_adam_step_ctx(&T->m->model, ctx, &adam, s);
+    nn_adam_step_ctx(&T->m->model, ctx, &adam, s);
     return -1;
 }
 
@@ -728,17 +728,11 @@ static int hook_eval(Trainer *T, double now, int force, SlErr *err) {
     return 0;
 }
 
-/* Whether the periodic checkpoint falls after step `step`, at time now. */
-static int checkpoint_due(const Trainer *T, long step, double now) {
+static int hook_checkpoint(Trainer *T, double now, int force, SlErr *err) {
     const TrainOptions *o = T->o;
-    return o->save_every > 0 ? step % o->save_every == 0
-                             : now - T->last_save >= (o->save_minutes > 0 ? o->save_minutes * 60 : 600);
-}
-
-/* due: the periodic checkpoint falls now (checkpoint_due); force: the last one of the run. */
-static int hook_checkpoint(Trainer *T, double now, int due, int force, SlErr *err) {
-    const TrainOptions *o = T->o;
-    if (!force && !due) return 0;
+    if (!force && !(o->save_every > 0 ? T->step % o->save_every == 0
+                                      : now - T->last_save >= (o->save_minutes > 0 ? o->save_minutes * 60 : 600)))
+        return 0;
     double extra = force ? 0 : sl_now() - T->t0; /* train_seconds holds earlier time + this invocation's so far */
     T->train_seconds += extra;
     nn_model_to_host(&T->m->model, &T->ctx);
@@ -999,12 +993,9 @@ static int train_loop(Trainer *T, SlErr *err) {
     for (;;) {
         double now = sl_now();
         /* every rank takes the same decision: a rank out of time, interrupted or failed stops all */
-        /* ... and, where the ranks split the optimizer (nn_dist_adam_step), whether rank 0 will write a
-         * checkpoint after this step: every rank then hands it its share of Adam's state first */
-        int split = nn_dist_splits_optimizer(&T->dist, ctx);
-        double why[4] = {(o->steps > 0 && T->step >= o->steps) || (o->steps <= 0 && now - T->t0 >= T->budget),
-                         g_stop != 0, failed, split && writer && checkpoint_due(T, T->step + 1, now)};
-        nn_dist_allreduce_f64(&T->dist, why, 4);
+        double why[3] = {(o->steps > 0 && T->step >= o->steps) || (o->steps <= 0 && now - T->t0 >= T->budget),
+                         g_stop != 0, failed};
+        nn_dist_allreduce_f64(&T->dist, why, 3);
         if (why[2] > 0) {
             failed = 1;
             break;
@@ -1027,14 +1018,13 @@ static int train_loop(Trainer *T, SlErr *err) {
         T->compute_s += sl_now() - c0;
         T->since++;
         for (int i = 0; i < nids; i++) T->ema[i] = s == T->start + 1 ? T->loss[i] : 0.9 * T->ema[i] + 0.1 * T->loss[i];
-        if (why[3] > 0) nn_dist_gather_optimizer(&T->dist, &T->m->model, ctx);
         if (!writer) continue;
         now = sl_now();
         hook_progress(T, &pr, now);
         int last = (o->steps > 0 && T->step >= o->steps) || (o->steps <= 0 && now - T->t0 >= T->budget) || g_stop;
         hook_log(T, now, last);
         /* a failed hook stops every rank at the next step's agreement */
-        if (hook_preview(T, now, 0, err) || hook_eval(T, now, 0, err) || hook_checkpoint(T, now, split ? why[3] > 0 : checkpoint_due(T, T->step, now), 0, err)) failed = 1;
+        if (hook_preview(T, now, 0, err) || hook_eval(T, now, 0, err) || hook_checkpoint(T, now, 0, err)) failed = 1;
     }
     loader_stop(&T->L);
     sigaction(SIGINT, &old_int, NULL);
@@ -1058,11 +1048,9 @@ static int train_loop(Trainer *T, SlErr *err) {
         if (failed == 1 && !writer) err->msg[0] = 0; /* rank 0 failed and says why */
         return -1;
     }
-    /* the last checkpoint (below) holds the whole optimizer state: every rank hands rank 0 its share */
-    if (T->step > T->start || !o->resume) nn_dist_gather_optimizer(&T->dist, &T->m->model, ctx);
     if (!writer) return 0;
     if (T->step > T->start || !o->resume) {
-        if (hook_preview(T, 0, 1, err) || hook_checkpoint(T, 0, 0, 1, err)) return -1;
+        if (hook_preview(T, 0, 1, err) || hook_checkpoint(T, 0, 1, err)) return -1;
         if (hook_eval(T, 0, 1, err)) return -1;
     }
     if (interrupted)

@@ -94,58 +94,19 @@ void sl_mpi_finalize(SlMpi *m) {
     m->on = 0;
 }
 
-/* Large all-reduces go in pieces of 4 MB (SL_MPI_PIECE): one MPI_Allreduce of a whole gradient
- * buffer (82 MB for lite, 328 MB for original) made Open MPI allocate and fault in temporary
- * buffers of that size on every step; in pieces they stay in cache-sized, reused buffers.
- * bench/mpi_scaling.sh, idle 2-core machine, 2026-12-03: lite all-reduce 0.24 -> 0.011 s per step,
- * 2-rank efficiency 56% -> 93%. The sums are elementwise, so the pieces change no bit of the result. */
+/* Large all-reduces go in pieces of 4 MB: one MPI_Allreduce of a whole gradient buffer (82 MB for
+ * lite, 328 MB for original) made Open MPI allocate and fault in temporary buffers of that size on
+ * every step; in pieces they stay in cache-sized, reused buffers. bench/mpi_scaling.sh, idle 2-core
+ * machine, 2026-12-03: lite all-reduce 0.24 -> 0.011 s per step, 2-rank efficiency 56% -> 93%.
+ * The sums are elementwise, so the pieces change no bit of the result. */
+#define SL_MPI_CHUNK ((size_t)1 << 20)
 void sl_mpi_sum_f32(SlMpi *m, float *buf, size_t n) {
     if (m->size <= 1) return;
 #ifdef SL_HAVE_MPI
-    for (size_t off = 0; off < n; off += SL_MPI_PIECE) {
-        size_t k = n - off < SL_MPI_PIECE ? n - off : SL_MPI_PIECE;
+    for (size_t off = 0; off < n; off += SL_MPI_CHUNK) {
+        size_t k = n - off < SL_MPI_CHUNK ? n - off : SL_MPI_CHUNK;
         check(m, MPI_Allreduce(MPI_IN_PLACE, buf + off, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "all-reduce");
     }
-#else
-    (void)buf, (void)n;
-#endif
-}
-
-size_t sl_mpi_share(size_t k, int size, int r) { return size <= 1 ? (r <= 0 ? 0 : k) : k * (size_t)r / (size_t)size; }
-
-#ifdef SL_HAVE_MPI
-/* counts[r] and displs[r] of the shares of a piece of n floats (n <= SL_MPI_PIECE, so int). */
-static void shares(const SlMpi *m, size_t n, int *counts, int *displs) {
-    for (int r = 0; r < m->size; r++) {
-        displs[r] = (int)sl_mpi_share(n, m->size, r);
-        counts[r] = (int)(sl_mpi_share(n, m->size, r + 1) - (size_t)displs[r]);
-    }
-}
-#endif
-
-void sl_mpi_sum_share_f32(SlMpi *m, float *buf, size_t n, float *tmp) {
-    if (m->size <= 1) return;
-#ifdef SL_HAVE_MPI
-    SL_ASSERT(n <= SL_MPI_PIECE);
-    int *counts = xmalloc(sizeof(int) * 2 * (size_t)m->size), *displs = counts + m->size;
-    shares(m, n, counts, displs);
-    check(m, MPI_Reduce_scatter(buf, tmp, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "reduce-scatter");
-    memcpy(buf + displs[m->rank], tmp, sizeof(float) * (size_t)counts[m->rank]);
-    free(counts);
-#else
-    (void)buf, (void)n, (void)tmp;
-#endif
-}
-
-void sl_mpi_gather_shares_f32(SlMpi *m, float *buf, size_t n) {
-    if (m->size <= 1) return;
-#ifdef SL_HAVE_MPI
-    SL_ASSERT(n <= SL_MPI_PIECE);
-    int *counts = xmalloc(sizeof(int) * 2 * (size_t)m->size), *displs = counts + m->size;
-    shares(m, n, counts, displs);
-    check(m, MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD),
-          "all-gather");
-    free(counts);
 #else
     (void)buf, (void)n;
 #endif

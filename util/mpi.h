@@ -38,15 +38,6 @@ void sl_mpi_finalize(SlMpi *m);
 /* In place: buf = the sum over ranks. */
 void sl_mpi_sum_f32(SlMpi *m, float *buf, size_t n);
 void sl_mpi_sum_f64(SlMpi *m, double *buf, size_t n);
-/* Collectives over buffers shared out among the ranks in pieces of SL_MPI_PIECE floats: of a piece
- * of k floats, rank r holds [sl_mpi_share(k, size, r), sl_mpi_share(k, size, r + 1)). */
-#define SL_MPI_PIECE ((size_t)1 << 20)
-size_t sl_mpi_share(size_t k, int size, int r);
-/* One piece (n <= SL_MPI_PIECE): this rank's share of buf = the sum over ranks of that share (a
- * reduce-scatter); the rest of buf is left as it was. tmp: room for n floats. */
-void sl_mpi_sum_share_f32(SlMpi *m, float *buf, size_t n, float *tmp);
-/* One piece (n <= SL_MPI_PIECE), in place: every rank's share of buf from the rank that holds it. */
-void sl_mpi_gather_shares_f32(SlMpi *m, float *buf, size_t n);
 /* all[r * n .. r * n + n) = rank r's mine (n bytes, the same n on every rank). */
 void sl_mpi_allgather(SlMpi *m, const void *mine, size_t n, void *all);
 /* root's buf (n bytes) on every rank. */
