@@ -7,6 +7,7 @@
 #include "data/consent.h"
 #include "nn/checkpoint.h"
 #include "tests/test.h"
+#include "tests/torch_golden.h"
 #include "model/run.h"
 #include "model/swap_model.h"
 #include "train/pretrain.h"
@@ -146,38 +147,8 @@ static void t_save_load(void) {
     swap_model_free(m);
 }
 
-static int have_torch(void) {
-    if (access("/usr/bin/python3", X_OK) != 0) return 0;
-    return system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0;
-}
-
 /* PyTorch loads our file into bench/torch_reference.py's module (strict: every name and shape),
  * runs encoder + decoder 1 on our input and writes its output; we compare with our forward. */
-static const char *PY_GOLDEN =
-    "import json, struct, sys\n"
-    "import numpy as np, torch\n"
-    "sys.path.insert(0, 'bench')\n"
-    "import torch_reference as tr\n"
-    "def load(path):\n"
-    "    raw = open(path, 'rb').read()\n"
-    "    (n,) = struct.unpack('<Q', raw[:8])\n"
-    "    h = json.loads(raw[8:8 + n])\n"
-    "    meta = h.pop('__metadata__', {})\n"
-    "    buf = raw[8 + n:]\n"
-    "    return meta, {k: torch.from_numpy(np.frombuffer(buf[v['data_offsets'][0]:v['data_offsets'][1]],\n"
-    "                  dtype='<f4').reshape(v['shape']).copy()) for k, v in h.items()}\n"
-    "model_path, in_path, out_path = sys.argv[1:4]\n"
-    "meta, sd = load(model_path)\n"
-    "arch = json.loads(meta['swaplab.arch'])\n"
-    "m = tr.SwapModel(arch['preset'], arch['identities'])\n"
-    "m.load_state_dict(sd, strict=True)\n"
-    "_, x = load(in_path)\n"
-    "with torch.no_grad():\n"
-    "    y = m.decoders[1](m.encoder(x['x'])).numpy().astype('<f4')\n"
-    "hj = json.dumps({'y': {'dtype': 'F32', 'shape': list(y.shape), 'data_offsets': [0, y.nbytes]}}).encode()\n"
-    "hj += b' ' * (-len(hj) % 8)\n"
-    "open(out_path, 'wb').write(struct.pack('<Q', len(hj)) + hj + y.tobytes())\n";
-
 static void t_torch_golden(void) {
     if (!have_torch()) SKIP("/usr/bin/python3 with torch and numpy is not installed (python3-torch)");
     CHECKF(sl_is_file("bench/torch_reference.py"), "run from the repository root");
@@ -195,8 +166,8 @@ static void t_torch_golden(void) {
     CHECK(swap_model_save(m, mp, NULL, &err) == 0);
     StTensor tx = {"x", ST_F32, 4, {B, 3, 64, 64}, x, sizeof(float) * B * n};
     CHECK(st_write(ip, &tx, 1, NULL, &err) == 0);
-    CHECK(sl_write_atomic(py, PY_GOLDEN, strlen(PY_GOLDEN), &err) == 0);
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 /usr/bin/python3 %s %s %s %s", py, mp, ip, op);
+    CHECK(sl_write_atomic(py, TORCH_GOLDEN_PY, strlen(TORCH_GOLDEN_PY), &err) == 0);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 /usr/bin/python3 %s %s %s %s 1", py, mp, ip, op);
     int rc = system(cmd);
     CHECKF(rc == 0, "python golden script failed (exit %d)", rc);
     NnCtx ctx;
