@@ -17,8 +17,10 @@
 #   BUILD=build bash bench/detector_eval.sh
 #   IDS=12 FRAMES=24 SWAP_MINUTES=3 STEPS=300 SIZE=64 THREADS=2 DETECTORS="spectral meso4 mesoinception4 resnet10"
 #   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard"   (the defaults)
-# Seams: cross-domain (train on one kind of volunteer, test on another) when real-looking volunteers exist:
-# give their face sets as TEST_SETS (evaluated as dataset C with the same models).
+# Cross-domain (LONDON=1, the default): the consented London photos of tests/fixtures/faces (8 people x
+# neutral + smiling, real photographs, never trained on) join dataset A's test split through
+# `dataset --into`: each photo is a real test sample and receives the face of one of the model's test
+# identities; every detector is also scored on them alone (test "L", clean + the perturbations).
 set -eu
 BUILD=${BUILD:-build}
 SWAPLAB=${SWAPLAB:-$BUILD/swaplab}
@@ -34,6 +36,8 @@ VIEWS=${VIEWS:-swap sbi both}
 PERTURB=(${PERTURB:-standard})
 XGEN=${XGEN:-1}
 XGEN_DETECTORS=${XGEN_DETECTORS:-$DETECTORS}
+LONDON=${LONDON:-1}
+FIX=$(dirname "$0")/../tests/fixtures/faces
 PY=/usr/bin/python3
 [[ -x $SWAPLAB ]] || { echo "bench/detector_eval.sh: $SWAPLAB is missing; run 'make build'" >&2; exit 1; }
 ((IDS >= 6)) || { echo "bench/detector_eval.sh: IDS must be >= 6 (2 identities each for train, val, test)" >&2; exit 2; }
@@ -56,8 +60,20 @@ step "synth $IDS identities x $FRAMES frames" "$SWAPLAB" synth --out "$OUT/sets"
   --size 128 --crop 64 --seed 7
 step "train the swap model (tiny, $SWAP_MINUTES min)" "$SWAPLAB" train --facesets "${sets[@]}" --out "$OUT/run" --preset tiny \
   --minutes "$SWAP_MINUTES" --batch 8 --lr 5e-4 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
+into=()
+if ((LONDON)); then
+  for f in "$FIX"/london_*_neutral.png; do
+    p=$(basename "$f" _neutral.png); p=vol-${p#london_}
+    step "extract $p (London photos, neutral + smiling)" "$SWAPLAB" extract --in "$f" "${f%_neutral.png}_smiling.png" \
+      --out "$OUT/london/$p" --subject "$p" --size 64
+    step "consent $p" "$SWAPLAB" consent init "$OUT/london/$p" --subject "$p" --coordinator "detector_eval.sh" \
+      --scopes dataset --expires "$(date -u -d '+1 year' +%F)" --statement "consented fixture photos (tests/fixtures/faces)"
+    into+=("$OUT/london/$p")
+  done
+  into=(--into "${into[@]}")
+fi
 step "dataset A: swaps (face mask, alpha blend, no colour transfer) and self-blended images, 34/33/33" "$SWAPLAB" dataset --method swap+sbi \
-  --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsA" --label none --splits 34/33/33 --seed 1 --threads "$THREADS"
+  --model "$OUT/run" --facesets "${sets[@]}" "${into[@]}" --out "$OUT/dsA" --label none --splits 34/33/33 --seed 1 --threads "$THREADS"
 step "dataset B: swaps with poisson blend, reinhard colour (same split)" "$SWAPLAB" dataset --model "$OUT/run" \
   --facesets "${sets[@]}" --out "$OUT/dsB" --label none --splits 34/33/33 --seed 1 --blend poisson --color reinhard \
   --threads "$THREADS"
@@ -87,21 +103,32 @@ with open(dst, "w", newline="") as f:
             w.writerow(r)
 EOF2
 done
-# test sets: A's test split without self-blended fakes (reals + held-out swaps), and B's
-$PY - "$OUT/dsA/labels.csv" "$OUT/testA.csv" <<'EOF2'
+# test sets: A's test split without self-blended fakes (reals + held-out swaps; the London photos
+# apart, as L), and B's
+$PY - "$OUT/dsA/labels.csv" "$OUT/testA.csv" "$OUT/testL.csv" <<'EOF2'
 import csv, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["split"] == "test" and r["method"] != "sbi"]
-w = csv.DictWriter(open(sys.argv[2], "w", newline=""), fieldnames=list(rows[0].keys())); w.writeheader(); w.writerows(rows)
+for path, keep in ((sys.argv[2], lambda r: not r["target"].startswith("vol-")), (sys.argv[3], lambda r: r["target"].startswith("vol-"))):
+    sel = [r for r in rows if keep(r)]
+    if not sel: continue
+    w = csv.DictWriter(open(path, "w", newline=""), fieldnames=list(rows[0].keys())); w.writeheader(); w.writerows(sel)
 EOF2
+TESTS="A"
 mkdir -p "$OUT/testA" && ln -s ../dsA/test "$OUT/testA/test" && mv "$OUT/testA.csv" "$OUT/testA/labels.csv"
+if [[ -f $OUT/testL.csv ]]; then
+  mkdir -p "$OUT/testL" && ln -s ../dsA/test "$OUT/testL/test" && mv "$OUT/testL.csv" "$OUT/testL/labels.csv"
+  TESTS="A L"
+fi
 for v in $VIEWS; do
   for m in $DETECTORS; do
     extra=()
     [[ $m != spectral ]] && extra=(--steps "$STEPS" --size "$SIZE" --batch 32 --augment --threads "$THREADS")
     step "$m: train on view $v (+ calibrate on val at 1% FPR)" "$SWAPLAB" detect train --data "$OUT/view-$v" --method "$m" \
       --out "$OUT/$m.$v.safetensors" "${extra[@]}"
-    step "$m/$v: eval on A's held-out swaps, clean + ${PERTURB[*]}" "$SWAPLAB" detect eval --model "$OUT/$m.$v.safetensors" \
-      --data "$OUT/testA" --out "$OUT/$m.$v.A.json" --perturb "${PERTURB[@]}" --threads "$THREADS"
+    for t in $TESTS; do
+      step "$m/$v: eval on $t's held-out swaps, clean + ${PERTURB[*]}" "$SWAPLAB" detect eval --model "$OUT/$m.$v.safetensors" \
+        --data "$OUT/test$t" --out "$OUT/$m.$v.$t.json" --perturb "${PERTURB[@]}" --threads "$THREADS"
+    done
     step "$m/$v: eval on B (cross-generator)" "$SWAPLAB" detect eval --model "$OUT/$m.$v.safetensors" --data "$OUT/dsB" \
       --out "$OUT/$m.$v.B.json" --threads "$THREADS"
   done
@@ -146,12 +173,14 @@ print("Swap model: preset %s, %d steps. Dataset A (swap+sbi, %s blend, %s colour
       A["model"]["preset"], A["model"]["step"], A["settings"]["blend"], A["settings"]["colour"], len(sp["train"]["identities"]),
       len(sp["val"]["identities"]), len(sp["test"]["identities"]), ", ".join(sp["test"]["identities"]), sp["test"]["real"],
       sp["test"]["real"], B["settings"]["blend"], B["settings"]["colour"], B["splits"]["test"]["real"], B["splits"]["test"]["fake"], total))
+if sp["test"].get("into"):
+    print("London photos (test L, `dataset --into`, never trained on): %s." % ", ".join(sp["test"]["into"]))
 print()
 print("| detector | trained on | test | perturbation | AUC [95% CI] | AP | EER | TPR@1%FPR | acc @thr | TPR @thr | FPR @thr |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for m in dets:
     for v in views:
-        for d, name in (("A", "A swaps"), ("B", "B poisson+reinhard")):
+        for d, name in (("A", "A swaps"), ("L", "L London photos"), ("B", "B poisson+reinhard")):
             p = os.path.join(out, "%s.%s.%s.json" % (m, v, d))
             if not os.path.exists(p): continue
             j = json.load(open(p))

@@ -27,6 +27,12 @@ static const char *ABOUT =
     "All are the frame (original or composited) cropped by the face's alignment box at --size and\n"
     "written by the same PNG writer.\n"
     "\n"
+    "Cross-domain test (--into DIR...): face sets of people the model does not know (consent scope\n"
+    "dataset), e.g. consented photos from another camera. They join the test split only: each frame is\n"
+    "a real test sample and receives the face of one of the model's test identities (round robin), as\n"
+    "swaplab swap --from SET --to SUBJECT would; labels.csv names them as the target, dataset.json lists\n"
+    "them under splits.test.into. Filter labels.csv by target to score them apart.\n"
+    "\n"
     "Video: face sets extracted from clips (swaplab extract --in CLIP) give --frames-per-clip frames of\n"
     "each clip, evenly spaced in time; every sample names its clip (clip = SUBJECT_NAME-SHA8, time = seconds\n"
     "into it) in labels.csv and in the DeepfakeBench index, and a clip follows its identity into one split\n"
@@ -60,11 +66,14 @@ int cmd_dataset(int argc, char **argv) {
                *colour = SWAP_DEFAULT_COLOUR, *blend = SWAP_DEFAULT_BLEND, *key_path = NULL, *wm_key = NULL, *revocations = NULL,
                *device = NULL, *method = "swap", *policy = NULL, *versions = "none";
     int size = 0, per_identity = 0, seed = 1, threads = 0, frames_per_clip = DSX_DEFAULT_FRAMES_PER_CLIP;
-    SlStrList sets = {0};
+    SlStrList sets = {0}, into = {0};
     SlArg spec[] = {
         {"--model", SL_ARG_STR, &model, "RUN", "run directory or model file from swaplab train (knows every subject; swaps)"},
         {"--method", SL_ARG_STR, &method, "M", "fakes: swap (default), sbi (self-blended images) or swap+sbi"},
         {"--facesets", SL_ARG_LIST, &sets, "DIR...", "consented face sets (scope dataset), one per identity, >= 6"},
+        {"--into", SL_ARG_LIST, &into, "DIR...",
+         "cross-domain test: consented face sets (scope dataset) of other people, e.g. photos from another "
+         "camera; test split only, their frames receive the faces of the test identities (the model need not know them)"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created; must not hold a dataset already)"},
         {"--splits", SL_ARG_STR, &splits, "T/V/T", "identity shares of train/val/test (70/15/15)"},
         {"--label", SL_ARG_STR, &label, "L", "none (default) or visible: the SYNTHETIC label on fakes (a shortcut)"},
@@ -93,7 +102,7 @@ int cmd_dataset(int argc, char **argv) {
     int r = sl_args_parse("dataset", "[--model RUN] --facesets DIR... --out DIR [--method swap|sbi|swap+sbi] [--splits 70/15/15] [--label none|visible]",
                           ABOUT, spec, argc, argv, NULL);
     if (r) {
-        free(sets.v);
+        free(sets.v), free(into.v);
         return r == 1 ? 0 : 2;
     }
     SlErr err;
@@ -116,30 +125,31 @@ int cmd_dataset(int argc, char **argv) {
                  DSX_NSPLITS * DSX_MIN_PER_SPLIT, sets.n), usage = ubuf;
     else if (size && (size < WM_MIN_DIM || size > DS_MAX_SIZE)) usage = "--size must be 64..1024 (the watermark needs 64 px)";
     else if (per_identity < 0 || seed < 0 || threads < 0) usage = "--per-identity, --seed and --threads must not be negative";
-    else if (sets.n > DS_MAX_IDS) usage = "at most 256 face sets";
+    else if (sets.n + into.n > DS_MAX_IDS) usage = "at most 256 face sets (--facesets and --into together)";
     else if (swap_options_set_mask(&o, mask, &err) || swap_options_set_colour(&o, colour, &err) ||
              swap_options_set_blend(&o, blend, &err) || dsx_parse_splits(splits, frac, &err))
         usage = err.msg;
     else if ((c.n_video = dsx_parse_versions(versions, c.video_crf, &err)) < 0) usage = err.msg;
     if (usage) {
-        free(sets.v);
+        free(sets.v), free(into.v);
         return sl_usage_error("dataset", "%s", usage);
     }
 
     c.model = model, c.facesets = (const char *const *)sets.v, c.n_sets = sets.n, c.out = out;
+    c.into = (const char *const *)into.v, c.n_into = into.n;
     memcpy(c.frac, frac, sizeof frac);
     c.splits = splits, c.with_label = with_label, c.swap = o, c.size = size, c.per_identity = per_identity;
     c.seed = seed, c.threads = threads, c.key_path = key_path, c.wm_key = wm_key, c.revocations = revocations;
     c.device = device, c.policy = policy, c.frames_per_clip = frames_per_clip;
     SlMpi mpi; /* under an MPI launcher the ranks share the identities out (dataset/build.h) */
     if (sl_mpi_init(&mpi, &err)) {
-        free(sets.v);
+        free(sets.v), free(into.v);
         fprintf(stderr, "swaplab dataset: %s\n", err.msg);
         return 1;
     }
     DsReport rep;
     int rc = ds_build_mpi(&mpi, &c, &rep, &err);
-    free(sets.v);
+    free(sets.v), free(into.v);
     sl_mpi_finalize(&mpi);
     if (rc) {
         if (err.msg[0]) fprintf(stderr, "swaplab dataset: %s\n", err.msg);

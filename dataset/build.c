@@ -76,7 +76,9 @@ typedef struct {
     char dir[SL_PATH_MAX];
     ConsentInfo ci;
     FaceSet fs;
-    int model_id;   /* decoder index in the model (swaps) */
+    int model_id;   /* decoder index in the model (swaps); -1 for an --into set */
+    int into;       /* an --into set: a person the model need not know, test split only, whose frames
+                       receive the faces of the model's test identities */
     int split;
     int *faces;     /* chosen face indices (ascending) */
     int n_faces;
@@ -558,7 +560,16 @@ static json_t *video_entry(const char *rel, const char *label, const DsIdentity 
  * infer/swap_video.h (as `swaplab swap --in` does: every frame labelled as settled by --label,
  * watermarked with the dataset's payload, the signed record and XMP in the MP4) with the face of
  * a partner from the same split, round robin over the identity's clips. */
-static int write_videos(DsVideos *V, const int *counts, SlErr *err) {
+/* The split partners of identity i: the other identities of its split that the model knows (not
+ * --into sets), in order; the faces of i's frames are shared round robin among them. */
+static int partners_of(const DsIdentity *ids, int n, int i, int *partners) {
+    int np = 0;
+    for (int b = 0; b < n; b++)
+        if (b != i && ids[b].split == ids[i].split && !ids[b].into) partners[np++] = b;
+    return np;
+}
+
+static int write_videos(DsVideos *V, SlErr *err) {
     const DsConfig *c = V->c;
     char rel[600], path[SL_PATH_MAX], dir[SL_PATH_MAX], vid[300], name[400];
     WmKey wk;
@@ -573,10 +584,8 @@ static int write_videos(DsVideos *V, const int *counts, SlErr *err) {
             }
     for (int i = 0; i < V->n; i++) {
         DsIdentity *d = &V->ids[i];
-        int partners[DS_MAX_IDS], np = 0;
-        for (int b = 0; b < V->n; b++)
-            if (b != i && V->ids[b].split == d->split) partners[np++] = b;
-        SL_ASSERT(np == counts[d->split] - 1);
+        int partners[DS_MAX_IDS], np = partners_of(V->ids, V->n, i, partners);
+        SL_ASSERT(np > 0);
         for (int k = 0; k < d->n_clips; k++) {
             const FaceRecord *r = &d->fs.faces[d->clip_face[k]];
             video_id(vid, sizeof vid, d, k);
@@ -643,16 +652,13 @@ static int round_ids(void) {
 
 /* Every sample of identity i: its real samples (and self-blended fakes), then its swaps with each
  * split partner (the frames shared round robin among them), in the one-process order. */
-static void write_identity(DsWriter *w, DsIdentity *ids, int n, int i, const int *counts, SwapModel *m, NnCtx *ctx,
-                           const RunInfo *run) {
+static void write_identity(DsWriter *w, DsIdentity *ids, int n, int i, SwapModel *m, NnCtx *ctx, const RunInfo *run) {
     DsIdentity *d = &ids[i];
     w->seq = 0;
     for (int j = 0; j < d->n_faces && !w->failed; j++) write_real(w, d, d->faces[j]);
     if (!m) return;
-    int k = counts[d->split] - 1, partners[DS_MAX_IDS], np = 0;
-    for (int b = 0; b < n; b++)
-        if (b != i && ids[b].split == d->split) partners[np++] = b;
-    SL_ASSERT(np == k);
+    int partners[DS_MAX_IDS], np = partners_of(ids, n, i, partners);
+    SL_ASSERT(np > 0);
     int *sel = xmalloc(sizeof(int) * ((size_t)d->n_faces + 1));
     for (int p = 0; p < np; p++) {
         int ns = 0;
@@ -669,7 +675,7 @@ static void write_identity(DsWriter *w, DsIdentity *ids, int n, int i, const int
 static int ranks_agree(SlMpi *mpi, const DsConfig *c, const RunInfo *run, int swaps, const DsIdentity *ids, int n,
                        const SlKeypair *key, SlErr *err) {
     if (mpi->size <= 1) return 0;
-    size_t cap = 4096 + ((size_t)c->n_sets + 1) * (SL_PATH_MAX + 512);
+    size_t cap = 4096 + ((size_t)c->n_sets + (size_t)c->n_into + 1) * (SL_PATH_MAX + 512);
     char *t = xmalloc(cap), wk[65] = "-", crfs[DSX_MAX_VERSIONS * 8 + 2] = "", pk[65], faces[65], fj[SL_PATH_MAX];
     if (c->wm_key) sl_sha256_hex(c->wm_key, strlen(c->wm_key), wk);
     for (int v = 0; v < c->n_video; v++) {
@@ -685,6 +691,8 @@ static int ranks_agree(SlMpi *mpi, const DsConfig *c, const RunInfo *run, int sw
         crfs[0] ? crfs : "none", wk, c->model ? c->model : "-", c->out, c->key_path ? c->key_path : "-",
         c->revocations ? c->revocations : "-", c->policy ? c->policy : "-");
     for (int i = 0; i < c->n_sets && l < cap; i++) l += (size_t)snprintf(t + l, cap - l, "%s%s", i ? "," : "", c->facesets[i]);
+    if (l < cap) l += (size_t)snprintf(t + l, cap - l, " into=");
+    for (int i = 0; i < c->n_into && l < cap; i++) l += (size_t)snprintf(t + l, cap - l, "%s%s", i ? "," : "", c->into[i]);
     int rc = sl_mpi_agree(mpi, "options", t, err);
     if (!rc) {
         sl_hex(pk, key->pk, 32);
@@ -723,13 +731,13 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
     DsConfig cc = *cfg; /* with the sample size settled (0: the model's face size) */
     const DsConfig *c = &cc;
     int swaps = (c->fakes & DS_FAKE_SWAP) != 0;
-    int rc = -1, n = 0, dev = 0, csv_open = 0, n_pairs = 0, ok = 0;
+    int rc = -1, n = 0, n_main = 0, dev = 0, csv_open = 0, ok = 0;
     RunInfo run;
     memset(&run, 0, sizeof run);
     NnCtx ctx;
     SlAtomicFile af;
-    DsIdentity *ids = xcalloc((size_t)(c->n_sets > 0 ? c->n_sets : 0) + 1, sizeof *ids);
-    DsxPair *pairs = NULL;
+    const int n_all = (c->n_sets > 0 ? c->n_sets : 0) + (c->n_into > 0 ? c->n_into : 0);
+    DsIdentity *ids = xcalloc((size_t)n_all + 1, sizeof *ids);
     json_t *dfb = json_object(), *videos = json_array(); /* the index of frames; dataset.json "videos" */
     SlProgress prog;
     int prog_on = 0;
@@ -756,8 +764,8 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
         sl_fail(err, "face-swap fakes need --model (a run that knows every subject)");
         goto setup_end;
     }
-    if (c->n_sets > DS_MAX_IDS) {
-        sl_fail(err, "at most %d face sets", DS_MAX_IDS);
+    if (n_all > DS_MAX_IDS) {
+        sl_fail(err, "at most %d face sets (--facesets and --into together)", DS_MAX_IDS);
         goto setup_end;
     }
     if (consent_policy_select(c->policy, err)) goto setup_end;
@@ -770,13 +778,17 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
 
     /* the consent gate and the face sets */
     ConsentOptions copt = {.revocations = c->revocations};
-    for (int i = 0; i < c->n_sets; i++) {
+    for (int i = 0; i < n_all; i++) {
         DsIdentity *d = &ids[i];
-        snprintf(d->dir, sizeof d->dir, "%s", c->facesets[i]);
+        d->into = i >= c->n_sets;
+        d->model_id = -1;
+        snprintf(d->dir, sizeof d->dir, "%s", d->into ? c->into[i - c->n_sets] : c->facesets[i]);
         if (consent_check(d->dir, "dataset", &copt, &d->ci, NULL, err)) goto setup_end;
         if (faceset_load(d->dir, &d->fs, err)) goto setup_end;
         n++;
-        if (swaps) {
+        if (swaps && d->into) { /* only its frames are used: the faces come from the model's identities */
+            if (swap_check_sizes(m, &d->fs, err)) goto setup_end;
+        } else if (swaps) {
             if (swap_check_sizes(m, &d->fs, err)) goto setup_end;
             d->model_id = run_find_identity(&run, d->ci.subject);
             if (d->model_id < 0) {
@@ -797,7 +809,10 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
                 goto setup_end;
             }
     }
-    qsort(ids, (size_t)n, sizeof *ids, cmp_ids);
+    /* the model's identities sorted by subject, then the --into sets sorted by subject */
+    n_main = c->n_sets;
+    qsort(ids, (size_t)n_main, sizeof *ids, cmp_ids);
+    qsort(ids + n_main, (size_t)(n - n_main), sizeof *ids, cmp_ids);
     for (int i = 0; i < n; i++) ids[i].idx = i;
     for (int i = 1; i < n; i++)
         if (!strcmp(ids[i].safe, ids[i - 1].safe)) {
@@ -807,9 +822,9 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
         }
 
     /* splits by identity, frames by seed: the same on every rank */
-    if (dsx_assign_splits(n, c->frac, (uint64_t)c->seed, split, counts, err)) goto setup_end;
+    if (dsx_assign_splits(n_main, c->frac, (uint64_t)c->seed, split, counts, err)) goto setup_end;
+    for (int i = n_main; i < n; i++) split[i] = DSX_TEST; /* --into: held out, test only */
     for (int i = 0; i < n; i++) ids[i].split = split[i];
-    pairs = dsx_pairs(n, split, &n_pairs);
     SlRng rng;
     sl_rng_seed(&rng, (uint64_t)c->seed);
     mine_total = 0;
@@ -850,7 +865,7 @@ setup_end:
     if (sl_mpi_all_ok(mpi, ok, err)) goto fail;
     if (ranks_agree(mpi, c, &run, swaps, ids, n, &key, err)) goto fail;
     for (int i = 0; swaps && rank0 && i < n; i++) {
-        int k = counts[ids[i].split] - 1;
+        int partners[DS_MAX_IDS], k = partners_of(ids, n, i, partners);
         if (ids[i].n_faces < k)
             sl_warn("%s: %d frames for %d partners in split %s: some pairs get no fakes (raise --per-identity)",
                     ids[i].ci.subject, ids[i].n_faces, k, dsx_split_name(ids[i].split));
@@ -894,7 +909,8 @@ out_end:
                      c->with_label ? "visible" : "none", c->size, c->per_identity, c->seed, c->splits,
                      c->wm_key ? "custom" : "default", ds_method_name(c->fakes));
     for (int i = 0; i < n && l < (int)sizeof idtext; i++)
-        l += snprintf(idtext + l, sizeof idtext - (size_t)l, "%s %s\n", ids[i].ci.subject, ids[i].ci.digest);
+        l += snprintf(idtext + l, sizeof idtext - (size_t)l, "%s %s%s\n", ids[i].ci.subject, ids[i].ci.digest,
+                      ids[i].into ? " into" : ""); /* (the ids of datasets without --into stay as they were) */
     int any_clip = 0;
     for (int i = 0; i < n; i++) any_clip |= ids[i].n_clips > 0;
     if (any_clip && l < (int)sizeof idtext) /* only then: the ids of photo datasets stay as they were */
@@ -919,7 +935,7 @@ out_end:
     const int per_round = many ? round_ids() * mpi->size : (n > 0 ? n : 1);
     for (int r0 = 0; r0 < n; r0 += per_round) {
         for (int i = r0 + mpi->rank; i < r0 + per_round && i < n && !w.failed; i += mpi->size)
-            write_identity(&w, ids, n, i, counts, swaps ? m : NULL, &ctx, &run);
+            write_identity(&w, ids, n, i, swaps ? m : NULL, &ctx, &run);
         if (!many) continue;
         if (w.failed)
             sl_fail(err, "%s; the dataset in %s is incomplete and has no labels.csv (free space, then run it again "
@@ -933,7 +949,7 @@ out_end:
     ok = 1;
     if (rank0 && !w.failed && c->n_video) {
         DsVideos V = {c, ids, n, swaps ? m : NULL, &ctx, &run, &key, payload, videos};
-        if (write_videos(&V, counts, err)) {
+        if (write_videos(&V, err)) {
             sl_failctx(err, "writing the --video-versions; the dataset in %s is incomplete and has no labels.csv", c->out);
             ok = 0;
         }
@@ -1060,13 +1076,20 @@ out_end:
                                               "landmarks/<path without .png>.npy (68 x 2 float32, sample pixels)"));
     for (int s = 0; s < DSX_NSPLITS; s++) {
         json_t *jp = json_array();
-        for (int p = 0; swaps && p < n_pairs; p++)
-            if (split[pairs[p].from] == s)
-                json_array_append_new(jp, json_pack("[s,s]", ids[pairs[p].from].ci.subject, ids[pairs[p].to].ci.subject));
+        int partners[DS_MAX_IDS];
+        for (int i = 0; swaps && i < n; i++) /* [the person in the frame, the face swapped into it] */
+            for (int p = 0, np = ids[i].split == s ? partners_of(ids, n, i, partners) : 0; p < np; p++)
+                json_array_append_new(jp, json_pack("[s,s]", ids[i].ci.subject, ids[partners[p]].ci.subject));
         json_object_set_new(jsplits, dsx_split_name(s),
                             json_pack("{s:o,s:i,s:i,s:o}", "identities", str_array_of_split(ids, n, s), "real",
                                       cls[s][0], "fake", cls[s][1], "pairs", jp));
-        rep->real[s] = cls[s][0], rep->fake[s] = cls[s][1], rep->identities[s] = counts[s];
+        if (s == DSX_TEST && n > n_main) {
+            json_t *ji = json_array();
+            for (int i = n_main; i < n; i++) json_array_append_new(ji, json_string(ids[i].ci.subject));
+            json_object_set_new(json_object_get(jsplits, "test"), "into", ji);
+        }
+        rep->real[s] = cls[s][0], rep->fake[s] = cls[s][1];
+        rep->identities[s] = counts[s] + (s == DSX_TEST ? n - n_main : 0);
     }
     json_object_set_new(j, "splits", jsplits);
     for (int i = 0; i < n; i++) {
@@ -1083,6 +1106,7 @@ out_end:
                                               ids[i].ci.kind, "consent_sha256", ids[i].ci.digest, "split",
                                               dsx_split_name(ids[i].split), "real", ids[i].n_real, "fake", ids[i].n_fake,
                                               "clips", jc));
+        if (ids[i].into) json_object_set_new(json_array_get(jids, json_array_size(jids) - 1), "into", json_true());
     }
     json_object_set_new(j, "identities", jids);
     json_object_set(j, "videos", videos);
@@ -1108,7 +1132,6 @@ fail:
 done:
     json_decref(dfb);
     json_decref(videos);
-    free(pairs);
     if (dev) {
         if (m) nn_model_release_device(&m->model, &ctx);
         nn_device_release(&ctx);

@@ -24,6 +24,11 @@ typedef struct {
     const char *model;             /* run directory or model file (needed for swaps; NULL for sbi alone) */
     const char *const *facesets;   /* one consented face set per identity */
     int n_sets;
+    const char *const *into;       /* --into: face sets of people the model need not know (consent
+                                      scope dataset), test split only: each frame is a real test
+                                      sample and, with swaps, receives the face of one of the model's
+                                      test identities (round robin): a cross-domain test set */
+    int n_into;
     const char *out;
     double frac[3];                /* train/val/test shares (dsx_parse_splits) */
     const char *splits;            /* their text, for the record */
@@ -73,6 +78,8 @@ int ds_build(const DsConfig *c, DsReport *rep, SlErr *err);
  * every rank when all succeeded; else -1 on every rank, err filled on rank 0 (naming the failing
  * rank) and empty on the others. */
 int ds_build_mpi(SlMpi *mpi, const DsConfig *c, DsReport *rep, SlErr *err);
+/* (--into sets come after the model's identities in the one-process order, each sorted by subject;
+ * their faces go to the test split only and are never swapped into another frame.) */
 
 /* Writes a 68 x 2 float32 array as a NumPy .npy file (format 1.0), atomically. */
 int ds_write_landmarks_npy(const char *path, const float lm[][2], int n, SlErr *err);

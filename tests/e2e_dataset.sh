@@ -283,6 +283,60 @@ m = [r["method"] for r in rows]
 assert m.count("original") == 12 and m.count("sbi") == 12 and m.count("swap") == 12, (m.count("original"), m.count("sbi"), m.count("swap"))
 ' "$T/mix"
 
+# ---- --into: a cross-domain test set of consented real photos (the London fixtures) -------------
+FIX=$(dirname "$0")/fixtures/faces
+for k in 1 2 3; do
+  check "extract london_00$k (2 photos) at the model's 64 px crop" "$SWAPLAB" extract \
+    --in "$FIX/london_00${k}_neutral.png" "$FIX/london_00${k}_smiling.png" --out "$T/lon/vol-00$k" --subject "vol-00$k" --size 64
+  check "consent init vol-00$k with scope dataset" "$SWAPLAB" consent init "$T/lon/vol-00$k" --subject "vol-00$k" \
+    --coordinator "e2e" --scopes dataset --expires "$future" --statement "test"
+done
+check "dataset --into 3 photo sets (same seed and size as the first dataset)" "$SWAPLAB" dataset --model "$RUN" \
+  --facesets "$S"/synth-000{1,2,3,4,5,6} --into "$T"/lon/vol-00{1,2,3} --out "$T/ds-into" --label none --seed 3 \
+  --threads 2 --size 128
+check "--into: test split only, each photo once real and once with a test identity's face; the rest unchanged" $PY -c '
+import csv, json, os, sys
+ds, base = sys.argv[1], sys.argv[2]
+rows = list(csv.DictReader(open(os.path.join(ds, "labels.csv"))))
+j = json.load(open(os.path.join(ds, "dataset.json")))
+into = {"vol-001", "vol-002", "vol-003"}
+test_ids = set(j["splits"]["test"]["identities"]) - into
+assert set(j["splits"]["test"]["into"]) == into, j["splits"]["test"]
+assert into <= set(j["splits"]["test"]["identities"]) and len(test_ids) >= 2
+assert {i["subject"] for i in j["identities"] if i.get("into")} == into
+mine = [r for r in rows if r["target"] in into]
+assert all(r["split"] == "test" for r in mine) and not any(r["source"] in into and r["target"] not in into for r in rows)
+real = sorted((r["target"], r["face"]) for r in mine if r["label"] == "real")
+fake = sorted((r["target"], r["face"]) for r in mine if r["label"] == "fake")
+assert len(real) == 6 and real == fake, (real, fake)
+assert all(r["source"] in test_ids and r["method"] == "swap" for r in mine if r["label"] == "fake")
+pairs = {tuple(p) for p in j["splits"]["test"]["pairs"]}
+assert {(r["target"], r["source"]) for r in mine if r["label"] == "fake"} <= pairs
+assert {(t, s) for t in into for s in test_ids} <= pairs
+assert j["splits"]["test"]["real"] == sum(r["split"] == "test" and r["label"] == "real" for r in rows)
+# the model identities rows are those of the dataset without --into (same seed, size, splits)
+key = lambda r: tuple(r[c] for c in ("path", "label", "source", "target", "split", "method", "frame", "face"))
+other = [key(r) for r in rows if r["target"] not in into]
+assert other == [key(r) for r in csv.DictReader(open(os.path.join(base, "labels.csv")))], "rows without --into differ"
+for r in mine:
+    assert os.path.isfile(os.path.join(ds, r["path"])) and os.path.isfile(os.path.join(ds, "landmarks", r["path"][:-4] + ".npy"))
+' "$T/ds-into" "$DS"
+check "detect eval scores the --into rows (a labels.csv filtered by target)" bash -c '
+mkdir -p "$1/lon-test" && ln -s ../ds-into/test "$1/lon-test/test" &&
+/usr/bin/python3 -c "import csv,sys; r=[x for x in csv.DictReader(open(sys.argv[1])) if x[\"target\"].startswith(\"vol-\")]; w=csv.DictWriter(open(sys.argv[2],\"w\",newline=\"\"),fieldnames=list(r[0])); w.writeheader(); w.writerows(r)" \
+  "$1/ds-into/labels.csv" "$1/lon-test/labels.csv" &&
+"$0" detect eval --model "$1/spec.safetensors" --data "$1/lon-test" --out "$1/lon.json" --boot 0 &&
+/usr/bin/python3 -c "import csv,json,sys; r=json.load(open(sys.argv[1]))[\"results\"][\"none\"]; g={x[\"source\"] for x in csv.DictReader(open(sys.argv[2]))}; assert (r[\"n_real\"], r[\"n_fake\"], r[\"n_groups\"]) == (6, 6, len(g)) and len(g) >= 4, r" "$1/lon.json" "$1/lon-test/labels.csv"' \
+  "$SWAPLAB" "$T"
+check "extract vol-004 at 32 px" "$SWAPLAB" extract --in "$FIX/london_004_neutral.png" --out "$T/lon32/vol-004" \
+  --subject vol-004 --size 32
+check "consent init vol-004" "$SWAPLAB" consent init "$T/lon32/vol-004" --subject vol-004 --coordinator "e2e" \
+  --scopes dataset --expires "$future" --statement "test"
+check_fails "an --into set with crops smaller than the model's input is refused, naming it" 1 "lon32/vol-004.*at least" \
+  "$SWAPLAB" dataset --model "$RUN" --facesets "$S"/synth-000{1,2,3,4,5,6} --into "$T/lon32/vol-004" --out "$T/ds-into2" \
+  --label none --seed 3
+check "...and wrote no dataset" test ! -e "$T/ds-into2/labels.csv"
+
 # ---- refusals -----------------------------------------------------------------------------------
 R=$T/refused
 cp -r "$S/synth-0005" "$T/nodataset"
