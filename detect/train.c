@@ -41,6 +41,11 @@ static int train_spectral(const DetDataset *ds, const DetTrainConfig *c, DetTrai
             break;
         }
         if (c->augment) robust_augment_wang(&im, &rng);
+        if (c->augment_h264 > 0 && robust_augment_h264(&im, c->augment_h264, &rng, err)) {
+            image_free(&im);
+            rc = -1;
+            break;
+        }
         spectral_features(&im, bins, feats + (size_t)i * bins);
         labels[i] = ds->s[i].label;
         image_free(&im);
@@ -129,7 +134,12 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     char nimg[24], sd[24];
     snprintf(nimg, sizeof nimg, "%d", ds->n);
     snprintf(sd, sizeof sd, "%llu", (unsigned long long)c->seed);
-    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", c->augment ? "wang2020" : "none", NULL};
+    char aug[96];
+    snprintf(aug, sizeof aug, "%s", c->augment ? "wang2020" : "none");
+    if (c->augment_h264 > 0)
+        snprintf(aug, sizeof aug, "%s%sh264:p=%g,crf=%d..%d", c->augment ? "wang2020" : "", c->augment ? "+" : "",
+                 c->augment_h264, ROBUST_AUG_CRF_LO, ROBUST_AUG_CRF_HI);
+    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, NULL};
     int rc = 0;
     SlProgress pr;
     if (c->progress) sl_progress_begin(&pr, arch->name, c->steps);
@@ -145,6 +155,11 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
                 break;
             }
             if (c->augment) robust_augment_wang(&im, &rng);
+            if (c->augment_h264 > 0 && robust_augment_h264(&im, c->augment_h264, &rng, err)) {
+                image_free(&im);
+                rc = -1;
+                break;
+            }
             detcnn_input(&im, size, x + (size_t)b * per);
             y[b] = (float)lab;
             image_free(&im);

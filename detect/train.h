@@ -18,6 +18,7 @@ typedef struct {
     const DetKind *kind; /* from the registry (default spectral) */
     const char *out;     /* model file to write */
     int augment;         /* Wang et al. 2020 blur + JPEG augmentation */
+    double augment_h264; /* probability of an H.264 round trip per training image (robust_augment_h264) */
     uint64_t seed;
     int threads;         /* <= 0: all */
     /* spectral */

@@ -151,10 +151,46 @@ static void t_h264_parse(void) {
     CHECK(strstr(robust_list_text(), "h264:CRF") && !strstr(robust_list_text(), "not yet"));
 }
 
+/* The H.264 training augmentation: p = 0 leaves the image and p = 1 compresses it (each image a
+ * one-frame clip at a CRF in 20..45), the same rng stream gives the same bytes, and the stream
+ * advances by the same draws whatever p is. */
+static void t_augment_h264(void) {
+    SlErr err;
+    Image big;
+    CHECKF(image_load(FACE, 3, &big, &err) == 0, "%s", err.msg);
+    if (!big.px) return;
+    Image face = image_resize(&big, 64, 64);
+    image_free(&big);
+    SlRng r0, r1, r2;
+    sl_rng_seed(&r0, 5), sl_rng_seed(&r1, 5), sl_rng_seed(&r2, 5);
+    Image a = image_clone(&face), b = image_clone(&face), c = image_clone(&face);
+    CHECK(robust_augment_h264(&a, 0.0, &r0, &err) == 0 && !memcmp(a.px, face.px, (size_t)64 * 64 * 3));
+    CHECKF(robust_augment_h264(&b, 1.0, &r1, &err) == 0, "%s", err.msg);
+    CHECKF(robust_augment_h264(&c, 1.0, &r2, &err) == 0, "%s", err.msg);
+    double p = psnr(&face, &b);
+    printf("  64x64 face after the augmentation: PSNR %.2f dB\n", p);
+    CHECKF(isfinite(p) && p > 18 && p < 50, "PSNR %.2f dB", p);
+    CHECK(!memcmp(b.px, c.px, (size_t)64 * 64 * 3));
+    CHECK(sl_rng_u64(&r0) == sl_rng_u64(&r1)); /* the same draws with p = 0 and p = 1 */
+    /* over many draws the CRF covers the range: compressed images differ from each other */
+    int differ = 0;
+    Image prev = image_clone(&b);
+    for (int k = 0; k < 6; k++) {
+        Image d = image_clone(&face);
+        CHECK(robust_augment_h264(&d, 1.0, &r1, &err) == 0);
+        differ += memcmp(d.px, prev.px, (size_t)64 * 64 * 3) != 0;
+        image_free(&prev);
+        prev = d;
+    }
+    CHECKF(differ >= 3, "%d of 6 draws differ from the one before", differ);
+    image_free(&prev), image_free(&a), image_free(&b), image_free(&c), image_free(&face);
+}
+
 int main(void) {
     RUN(t_h264_parse);
     RUN(t_h264_quality);
     RUN(t_h264_shapes);
     RUN(t_h264_tempfiles);
+    RUN(t_augment_h264);
     return test_summary("test_robust");
 }
