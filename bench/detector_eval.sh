@@ -16,7 +16,10 @@
 # generators. Writes $OUT/detectors.md (the tables) and every JSON.
 #   BUILD=build bash bench/detector_eval.sh
 #   IDS=12 FRAMES=24 SWAP_MINUTES=3 STEPS=300 SIZE=64 THREADS=2 DETECTORS="spectral meso4 mesoinception4 resnet10"
-#   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard"   (the defaults)
+#   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard" AUG_H264=0   (the defaults)
+# AUG_H264=P: the CNNs also train with `--augment-h264 P` (an H.264 round trip of a training image with
+# probability P). REUSE=DIR: take the face sets and the swap model of an earlier run's OUT (same IDS,
+# FRAMES and SWAP_MINUTES), so that only the datasets and the detectors are made again.
 # Cross-domain (LONDON=1, the default): the consented London photos of tests/fixtures/faces (8 people x
 # neutral + smiling, real photographs, never trained on) join dataset A's test split through
 # `dataset --into`: each photo is a real test sample and receives the face of one of the model's test
@@ -37,6 +40,8 @@ PERTURB=(${PERTURB:-standard})
 XGEN=${XGEN:-1}
 XGEN_DETECTORS=${XGEN_DETECTORS:-$DETECTORS}
 LONDON=${LONDON:-1}
+AUG_H264=${AUG_H264:-0}
+REUSE=${REUSE:-}
 FIX=$(dirname "$0")/../tests/fixtures/faces
 PY=/usr/bin/python3
 [[ -x $SWAPLAB ]] || { echo "bench/detector_eval.sh: $SWAPLAB is missing; run 'make build'" >&2; exit 1; }
@@ -56,10 +61,15 @@ step() { # step NAME command...: runs it, logs the wall time (also into $OUT/tim
 sets=()
 for ((i = 1; i <= IDS; i++)); do sets+=("$OUT/sets/$(printf 'synth-%04d' "$i")"); done
 
-step "synth $IDS identities x $FRAMES frames" "$SWAPLAB" synth --out "$OUT/sets" --identities "$IDS" --frames "$FRAMES" \
-  --size 128 --crop 64 --seed 7
-step "train the swap model (tiny, $SWAP_MINUTES min)" "$SWAPLAB" train --facesets "${sets[@]}" --out "$OUT/run" --preset tiny \
-  --minutes "$SWAP_MINUTES" --batch 8 --lr 5e-4 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
+if [[ -n $REUSE ]]; then
+  [[ -f $REUSE/run/model.safetensors && -d $REUSE/sets ]] || { echo "bench/detector_eval.sh: REUSE=$REUSE has no sets/ and run/" >&2; exit 2; }
+  step "reuse the face sets and the swap model of $REUSE" cp -r "$REUSE/sets" "$REUSE/run" "$OUT/"
+else
+  step "synth $IDS identities x $FRAMES frames" "$SWAPLAB" synth --out "$OUT/sets" --identities "$IDS" --frames "$FRAMES" \
+    --size 128 --crop 64 --seed 7
+  step "train the swap model (tiny, $SWAP_MINUTES min)" "$SWAPLAB" train --facesets "${sets[@]}" --out "$OUT/run" --preset tiny \
+    --minutes "$SWAP_MINUTES" --batch 8 --lr 5e-4 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
+fi
 into=()
 if ((LONDON)); then
   for f in "$FIX"/london_*_neutral.png; do
@@ -122,7 +132,7 @@ fi
 for v in $VIEWS; do
   for m in $DETECTORS; do
     extra=()
-    [[ $m != spectral ]] && extra=(--steps "$STEPS" --size "$SIZE" --batch 32 --augment --threads "$THREADS")
+    [[ $m != spectral ]] && extra=(--steps "$STEPS" --size "$SIZE" --batch 32 --augment --augment-h264 "$AUG_H264" --threads "$THREADS")
     step "$m: train on view $v (+ calibrate on val at 1% FPR)" "$SWAPLAB" detect train --data "$OUT/view-$v" --method "$m" \
       --out "$OUT/$m.$v.safetensors" "${extra[@]}"
     for t in $TESTS; do
@@ -138,7 +148,7 @@ if ((XGEN)); then
   declare -A TRAIN_DATA=([A]="$OUT/view-swap" [B]="$OUT/dsB" [C]="$OUT/dsC") TEST_DATA=([A]="$OUT/testA" [B]="$OUT/dsB" [C]="$OUT/dsC")
   for m in $XGEN_DETECTORS; do
     extra=()
-    [[ $m != spectral ]] && extra=(--steps "$STEPS" --size "$SIZE" --batch 32 --augment --threads "$THREADS")
+    [[ $m != spectral ]] && extra=(--steps "$STEPS" --size "$SIZE" --batch 32 --augment --augment-h264 "$AUG_H264" --threads "$THREADS")
     for g in A B C; do
       model="$OUT/$m.gen$g.safetensors"
       if [[ $g == A && -f $OUT/$m.swap.safetensors ]]; then cp "$OUT/$m.swap.safetensors" "$model"
@@ -155,7 +165,7 @@ if ((XGEN)); then
 fi
 TOTAL=$(( $(date +%s) - T0 ))
 
-$PY - "$OUT" "$TOTAL" "$DETECTORS" "$VIEWS" "$XGEN_DETECTORS" "$XGEN" <<'EOF2' | tee "$OUT/detectors.md"
+$PY - "$OUT" "$TOTAL" "$DETECTORS" "$VIEWS" "$XGEN_DETECTORS" "$XGEN" "$AUG_H264" <<'EOF2' | tee "$OUT/detectors.md"
 import json, sys, os
 out, total, dets, views = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
 xdets, xgen = sys.argv[5].split(), sys.argv[6] == "1"
@@ -168,6 +178,7 @@ def f(m, k):
     if ci and ci[0] is not None: s += " [%.2f, %.2f]" % (ci[0], ci[1])
     return s
 sp = A["splits"]
+print("Detector training: --augment%s." % ("" if sys.argv[7] == "0" else " --augment-h264 " + sys.argv[7]))
 print("Swap model: preset %s, %d steps. Dataset A (swap+sbi, %s blend, %s colour): identities train %d / val %d / test %d "
       "(test: %s); test reals + swaps %d + %d. B (%s, %s): %d + %d test. Wall time of the whole script: %d s." % (
       A["model"]["preset"], A["model"]["step"], A["settings"]["blend"], A["settings"]["colour"], len(sp["train"]["identities"]),
