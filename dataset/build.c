@@ -555,11 +555,6 @@ static json_t *video_entry(const char *rel, const char *label, const DsIdentity 
                      source->ci.subject, "target", target->ci.subject, "frames", (json_int_t)frames);
 }
 
-/* Per clip of every identity and per CRF: DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (the clip
- * re-encoded, watermarked like every real sample) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4: the clip swapped by
- * infer/swap_video.h (as `swaplab swap --in` does: every frame labelled as settled by --label,
- * watermarked with the dataset's payload, the signed record and XMP in the MP4) with the face of
- * a partner from the same split, round robin over the identity's clips. */
 /* The split partners of identity i: the other identities of its split that the model knows (not
  * --into sets), in order; the faces of i's frames are shared round robin among them. */
 static int partners_of(const DsIdentity *ids, int n, int i, int *partners) {
@@ -569,6 +564,11 @@ static int partners_of(const DsIdentity *ids, int n, int i, int *partners) {
     return np;
 }
 
+/* Per clip of every identity and per CRF: DIR/videos/cCRF/SPLIT/real/CLIP.mp4 (the clip
+ * re-encoded, watermarked like every real sample) and, with swaps, DIR/videos/cCRF/SPLIT/fake/CLIP_SOURCE.mp4: the clip swapped by
+ * infer/swap_video.h (as `swaplab swap --in` does: every frame labelled as settled by --label,
+ * watermarked with the dataset's payload, the signed record and XMP in the MP4) with the face of
+ * a partner from the same split, round robin over the identity's clips. */
 static int write_videos(DsVideos *V, SlErr *err) {
     const DsConfig *c = V->c;
     char rel[600], path[SL_PATH_MAX], dir[SL_PATH_MAX], vid[300], name[400];
@@ -786,10 +786,8 @@ int ds_build_mpi(SlMpi *mpi, const DsConfig *cfg, DsReport *rep, SlErr *err) {
         if (consent_check(d->dir, "dataset", &copt, &d->ci, NULL, err)) goto setup_end;
         if (faceset_load(d->dir, &d->fs, err)) goto setup_end;
         n++;
-        if (swaps && d->into) { /* only its frames are used: the faces come from the model's identities */
-            if (swap_check_sizes(m, &d->fs, err)) goto setup_end;
-        } else if (swaps) {
-            if (swap_check_sizes(m, &d->fs, err)) goto setup_end;
+        if (swaps && swap_check_sizes(m, &d->fs, err)) goto setup_end;
+        if (swaps && !d->into) { /* an --into set lends only its frames: no decoder needed */
             d->model_id = run_find_identity(&run, d->ci.subject);
             if (d->model_id < 0) {
                 char list[1024] = "";

@@ -32,6 +32,17 @@ static Image face_frame(const Image *face, int dx) {
     return f;
 }
 
+/* The fixture face resized to side x side; px NULL (a failed check) when it cannot be read. */
+static Image load_face(int side) {
+    SlErr err;
+    Image big, none = {0};
+    CHECKF(image_load(FACE, 3, &big, &err) == 0, "%s", err.msg);
+    if (!big.px) return none;
+    Image face = image_resize(&big, side, side);
+    image_free(&big);
+    return face;
+}
+
 static int dir_entries(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return -1;
@@ -44,11 +55,8 @@ static int dir_entries(const char *dir) {
 
 static void t_h264_quality(void) {
     SlErr err;
-    Image big;
-    CHECKF(image_load(FACE, 3, &big, &err) == 0, "%s", err.msg);
-    if (!big.px) return;
-    Image face = image_resize(&big, 160, 160);
-    image_free(&big);
+    Image face = load_face(160);
+    if (!face.px) return;
     enum { N = 5 };
     Image orig[N], f23[N], f40[N];
     for (int i = 0; i < N; i++) orig[i] = face_frame(&face, 2 * i), f23[i] = image_clone(&orig[i]), f40[i] = image_clone(&orig[i]);
@@ -156,11 +164,8 @@ static void t_h264_parse(void) {
  * advances by the same draws whatever p is. */
 static void t_augment_h264(void) {
     SlErr err;
-    Image big;
-    CHECKF(image_load(FACE, 3, &big, &err) == 0, "%s", err.msg);
-    if (!big.px) return;
-    Image face = image_resize(&big, 64, 64);
-    image_free(&big);
+    Image face = load_face(64);
+    if (!face.px) return;
     SlRng r0, r1, r2;
     sl_rng_seed(&r0, 5), sl_rng_seed(&r1, 5), sl_rng_seed(&r2, 5);
     Image a = image_clone(&face), b = image_clone(&face), c = image_clone(&face);
