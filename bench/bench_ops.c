@@ -1,10 +1,14 @@
-/* bench_ops.c — timing of the engine on the classic "Original" 64x64 face-swap model (shared
- * encoder, two decoders, 82,062,470 parameters): each conv/dense layer's forward and backward at
- * the training batch, then full training steps (both sides forward, MSE, backward, fused Adam),
- * reported as images/s and as GFLOP/s (3x forward FLOPs per image: forward, dinput, dweight).
+/* bench_ops.c — timing of the engine on a face-swap preset (shared encoder, two decoders): each
+ * conv/dense layer's forward and backward at the training batch, then full training steps (both
+ * sides forward, MSE, backward, fused Adam), reported as images/s and as GFLOP/s (3x forward FLOPs
+ * per image: forward, dinput, dweight). With --peak (the machine's FMA peak from bench_peak), the
+ * three layers with the most FLOPs are listed with their share of that peak (issue 21). FLOPs are
+ * those of a direct convolution: Winograd does fewer multiplies, so a share can pass what the
+ * arithmetic alone would allow.
  *
- *   build/bench/bench_ops --batch 16 --threads 2 --steps 4 [--preset lite] [--winograd 0]
- * Last line: RESULT engine model=original batch=B threads=T img_s=X gflops=G cpu_img_s=C
+ *   build/bench/bench_ops --preset tiny --batch 16 --threads 2 --steps 4 [--winograd 0] [--peak 450]
+ * Lines "TOP3 preset=P layer=NAME gflop=G fwd_ms=F bwd_ms=B gflops=R peak_share=S" (with --peak);
+ * last line: RESULT engine model=P batch=B threads=T img_s=X gflops=G cpu_img_s=C
  * (cpu_img_s: images per second if the step's CPU time ran on T idle cores — for loaded machines). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 #include "nn/net_internal.h"
 #include "nn/nn.h"
 #include "nn/ops/ops.h"
+#include "model/swap_model.h"
 #include "util/args.h"
 #include "util/rng.h"
 #include "util/util.h"
@@ -24,25 +29,6 @@ static double cpu_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int wdiv = 1; /* 1: Original; 2: the half-width "lite" preset */
-
-static void upscale(NnNet *n, const char *name, int c) {
-    c /= wdiv;
-    nn_conv(n, name, c * 4, 3, 1);
-    nn_leaky_relu(n, 0.1f);
-    nn_pixel_shuffle(n);
-}
-
-static NnNet *decoder(NnModel *m, const char *prefix, NnShape in) {
-    NnNet *d = nn_net_new(m, prefix, in);
-    upscale(d, "upscale1", 256);
-    upscale(d, "upscale2", 128);
-    upscale(d, "upscale3", 64);
-    nn_conv(d, "out", 3, 5, 1);
-    nn_sigmoid(d);
-    return d;
 }
 
 static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *dx, float *work, int wmode, int T,
@@ -66,55 +52,45 @@ static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *d
 int main(int argc, char **argv) {
     const char *preset = "original";
     int batch = 16, threads = 2, steps = 4, layers = 1, batching = 0, winograd = 1;
+    double peak = 0;
     SlArg spec[] = {
-        {"--preset", SL_ARG_STR, &preset, "NAME", "original or lite (half width) (default original)"},
-        {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (default 16)"},
-        {"--threads", SL_ARG_INT, &threads, "T", "OpenMP/OpenBLAS threads (default 2)"},
-        {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)"},
-        {"--layers", SL_ARG_INT, &layers, "0|1", "also time each conv/dense layer (default 1)"},
+        {"--preset", SL_ARG_STR, &preset, "NAME", "tiny, lite, original, tiny128 or hd128 (default original)"},
+        {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (default 16)", 1, 4096},
+        {"--threads", SL_ARG_INT, &threads, "T", "OpenMP/OpenBLAS threads (default 2)", 1, 1024},
+        {"--steps", SL_ARG_INT, &steps, "N", "timed training steps after one warm-up (default 4)", 1, 100000},
+        {"--layers", SL_ARG_INT, &layers, "0|1", "also time each conv/dense layer (default 1)", 0, 1},
         {"--winograd", SL_ARG_INT, &winograd, "0|1|2",
-         "Winograd where it pays (1, the engine's default), F(2x2,3x3) only (2), or off (0)"},
+         "Winograd where it pays (1, the engine's default), F(2x2,3x3) only (2), or off (0)", 0, 2},
         {"--batching", SL_ARG_INT, &batching, "0|1",
-         "also compare one im2col+GEMM over the batch with one per sample, per conv (default 0)"},
+         "also compare one im2col+GEMM over the batch with one per sample, per conv (default 0)", 0, 1},
+        {"--peak", SL_ARG_DOUBLE, &peak, "GFLOPS",
+         "the machine's FMA peak (bench_peak's RESULT gflops); lists the 3 largest layers' share of it (default 0: off)",
+         0, 1e7},
         {0},
     };
-    int rc = sl_args_parse("bench_ops", NULL, "Engine timing on the Original face-swap model.", spec, argc - 1, argv + 1, NULL);
+    int rc = sl_args_parse("bench_ops", NULL, "Engine timing of a face-swap preset, layer by layer and per training step.",
+                           spec, argc - 1, argv + 1, NULL);
     if (rc) return rc == 1 ? 0 : rc;
-    if (batch < 1 || threads < 1 || steps < 1) return sl_usage_error("bench_ops", "batch, threads and steps must be >= 1");
-    if (strcmp(preset, "original") && strcmp(preset, "lite")) return sl_usage_error("bench_ops", "--preset is original or lite");
-    wdiv = strcmp(preset, "lite") ? 1 : 2;
-    if (winograd < 0 || winograd > 2) return sl_usage_error("bench_ops", "--winograd is 0 (off), 1 (where it pays) or 2 (F(2x2,3x3) only)");
 
-    NnModel m;
-    nn_model_init(&m);
-    NnNet *enc = nn_net_new(&m, "encoder", (NnShape){3, 64, 64});
-    const int widths[4] = {128, 256, 512, 1024};
-    for (int i = 0; i < 4; i++) {
-        char nm[16];
-        snprintf(nm, sizeof nm, "conv%d", i + 1);
-        nn_conv(enc, nm, widths[i] / wdiv, 5, 2);
-        nn_leaky_relu(enc, 0.1f);
-    }
-    nn_dense(enc, "dense1", 1024 / wdiv);
-    nn_dense(enc, "dense2", 4 * 4 * 1024 / wdiv);
-    nn_reshape(enc, (NnShape){1024 / wdiv, 4, 4});
-    upscale(enc, "upscale", 512);
-    NnNet *da = decoder(&m, "decoder_a", nn_net_out_shape(enc));
-    NnNet *db = decoder(&m, "decoder_b", nn_net_out_shape(enc));
-    nn_model_finalize(&m);
+    SlErr err = {0};
+    SwapModel *sm = swap_model_new(preset, 2, &err);
+    if (!sm) return sl_usage_error("bench_ops", err.msg);
+    NnModel *mp = &sm->model;
+    NnNet *enc = sm->encoder, *da = sm->decoders[0], *db = sm->decoders[1];
+    const int S = sm->arch.size;
     SlRng rng;
     sl_rng_seed(&rng, 1);
-    nn_model_init_weights(&m, &rng);
+    nn_model_init_weights(mp, &rng);
     double fwd = nn_net_forward_flops(enc) + nn_net_forward_flops(da);
     printf("%s: %zu parameters, %.3f GFLOP forward per image, BLAS %s, batch %d, threads %d\n",
-           preset, nn_model_param_count(&m), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
+           preset, nn_model_param_count(mp), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
 
     NnCtx ctx;
     nn_ctx_init(&ctx, threads, 2);
     ctx.winograd = winograd;
     ctx.training = 1;
     int B = batch;
-    size_t in_n = (size_t)B * 3 * 64 * 64;
+    size_t in_n = (size_t)B * 3 * S * S;
     float *xa = xmalloc(4 * in_n), *xb = xmalloc(4 * in_n), *dy = xmalloc(4 * in_n);
     for (size_t i = 0; i < in_n; i++) xa[i] = sl_rng_uniform(&rng), xb[i] = sl_rng_uniform(&rng);
     size_t zn = (size_t)B * nn_shape_numel(nn_net_out_shape(enc));
@@ -128,6 +104,8 @@ int main(int argc, char **argv) {
         nn_net_forward(da, &ctx, nn_net_forward(enc, &ctx, xa, B), B);
         NnNet *nets[2] = {enc, da};
         double tot_f = 0, tot_b = 0;
+        struct { char desc[128]; double fl, tf, tb; int mult; } rec[64];
+        int nrec = 0;
         printf("%-34s %9s %9s %8s %8s\n", "layer", "fwd ms", "bwd ms", "fwd GF/s", "bwd GF/s");
         for (int k = 0; k < 2; k++) {
             NnNet *n = nets[k];
@@ -150,14 +128,40 @@ int main(int argc, char **argv) {
                                                  : 2.0 * (double)nn_shape_numel(L->in) * L->out.c;
                 char desc[128];
                 nn_net_describe_layer(n, i, desc, sizeof desc);
-                desc[34 < sizeof desc ? 34 : 0] = 0;
-                printf("%-34s %9.2f %9.2f %8.1f %8.1f\n", desc, tf * 1e3, tb * 1e3, fl * B / tf / 1e9,
+                printf("%-34.34s %9.2f %9.2f %8.1f %8.1f\n", desc, tf * 1e3, tb * 1e3, fl * B / tf / 1e9,
                        (dxp ? 2 : 1) * fl * B / tb / 1e9);
                 tot_f += tf, tot_b += tb;
+                if (nrec < 64) {
+                    snprintf(rec[nrec].desc, sizeof rec[nrec].desc, "%s", desc);
+                    rec[nrec].fl = fl * B, rec[nrec].tf = tf, rec[nrec].tb = tb, rec[nrec].mult = dxp ? 3 : 2;
+                    nrec++;
+                }
                 free(y), free(g), free(dx);
             }
         }
         printf("conv+dense of encoder+one decoder: fwd %.1f ms, bwd %.1f ms per %d images\n", tot_f * 1e3, tot_b * 1e3, B);
+        if (peak > 0) {
+            /* the three layers with the most FLOPs: forward + backward (dinput where there is one,
+             * dweight) FLOPs over their time, as a share of the FMA peak */
+            printf("the 3 largest layers (direct-convolution FLOPs, fwd + bwd) against the FMA peak %.1f GFLOP/s:\n", peak);
+            for (int t = 0; t < 3 && t < nrec; t++) {
+                int best = t;
+                for (int j = t + 1; j < nrec; j++)
+                    if (rec[j].fl > rec[best].fl) best = j;
+                if (best != t) {
+                    __typeof__(rec[0]) tmp = rec[t];
+                    rec[t] = rec[best], rec[best] = tmp;
+                }
+                double gf = rec[t].mult * rec[t].fl / (rec[t].tf + rec[t].tb) / 1e9;
+                /* "conv 3x3/1 ups.0.conv (128,8,8)->(256,8,8)": kind, kernel, name, shapes */
+                char kind[16] = "", kern[16] = "", name[64] = "", shapes[64] = "";
+                sscanf(rec[t].desc, "%15s %15s %63s %63s", kind, kern, name, shapes);
+                if (strcmp(kind, "conv")) snprintf(shapes, sizeof shapes, "%s", kern), kern[0] = 0; /* dense: no kernel */
+                printf("TOP3 preset=%s layer=%s kind=%s%s%s shape=%s gflop=%.3f fwd_ms=%.2f bwd_ms=%.2f gflops=%.1f peak_share=%.1f%%\n", preset, name, kind,
+                       kern[0] ? "_" : "", kern, shapes,
+                       rec[t].mult * rec[t].fl / 1e9, rec[t].tf * 1e3, rec[t].tb * 1e3, gf, 100 * gf / peak);
+            }
+        }
     }
 
     if (batching) {
@@ -197,7 +201,7 @@ int main(int argc, char **argv) {
     }
 
     NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
-    nn_model_zero_grad(&m);
+    nn_model_zero_grad(mp);
     double best = 1e30, sum = 0, tsum[4] = {0}, cpu_sum = 0;
     for (int s = 0; s <= steps; s++) {
         double t0 = sl_now(), c0 = cpu_now(), tf = 0, tb = 0;
@@ -207,13 +211,13 @@ int main(int argc, char **argv) {
             double a = sl_now();
             const float *y = nn_net_forward(dec, &ctx, nn_net_forward(enc, &ctx, x, B), B);
             double b = sl_now();
-            nn_loss_mse(y, x, NULL, B, 3, 64, 64, dy);
+            nn_loss_mse(y, x, NULL, B, 3, S, S, dy);
             nn_net_backward(dec, &ctx, dy, dz);
             nn_net_backward(enc, &ctx, dz, NULL);
             tf += b - a, tb += sl_now() - b;
         }
         double ta = sl_now();
-        nn_adam_step_ctx(&m, &ctx, &adam, s + 1);
+        nn_adam_step_ctx(mp, &ctx, &adam, s + 1);
         double t = sl_now() - t0;
         if (s == 0) continue; /* warm-up */
         sum += t;
@@ -230,6 +234,6 @@ int main(int argc, char **argv) {
     printf("RESULT engine model=%s batch=%d threads=%d img_s=%.2f gflops=%.1f cpu_img_s=%.2f\n", preset, B, threads,
            img_s, img_s * 3 * fwd / 1e9, 2.0 * B * threads / cpu_step);
     free(xa), free(xb), free(dy), free(dz);
-    nn_model_free(&m);
+    swap_model_free(sm);
     return 0;
 }
