@@ -247,7 +247,11 @@ static int do_detect(Demo *d, int k) {
      * and self-blended images */
     a[n++] = "--out", a[n++] = data, a[n++] = "--label", a[n++] = "none", a[n++] = "--splits";
     a[n++] = "34/33/33", a[n++] = "--method", a[n++] = "swap+sbi";
-    a[n++] = "--per-identity", a[n++] = d->quick ? "6" : "40", a[n++] = "--size", a[n++] = "64";
+    /* every frame of a volunteer up to 120 (the default --frames): with 40 a side, Meso-4 saw 480
+     * training images and overfitted them within a few hundred steps (docs/PERFORMANCE.md, Demo) */
+    char per_id[16];
+    snprintf(per_id, sizeof per_id, "%d", d->quick ? 6 : d->frames < 120 ? d->frames : 120);
+    a[n++] = "--per-identity", a[n++] = per_id, a[n++] = "--size", a[n++] = "64";
     a[n] = NULL;
     if (child_ok(d, k, "detectors (dataset)", NULL, a)) return 1;
     char msteps[16], msize[16];
@@ -365,7 +369,7 @@ static int do_report(Demo *d, int k) {
 
 int cmd_demo(int argc, char **argv) {
     Demo d = {0};
-    d.ids = 12, d.frames = 120, d.limit = 24, d.det_steps = 150, d.det_size = 64, d.minutes = 4, d.clip_frames = 50;
+    d.ids = 12, d.frames = 120, d.limit = 24, d.det_steps = 600, d.det_size = 64, d.minutes = 4, d.clip_frames = 50;
     d.style = "composite";
     int fresh = 0;
     SlArg spec[] = {
@@ -375,7 +379,7 @@ int cmd_demo(int argc, char **argv) {
         {"--identities", SL_ARG_INT, &d.ids, "N", "synthetic volunteers, 6..16 (12; detector split 4/4/4 train/val/test)", 6, 16},
         {"--frames", SL_ARG_INT, &d.frames, "M", "frames per volunteer (120)", 4, 10000},
         {"--limit", SL_ARG_INT, &d.limit, "N", "frames swapped each way (24)", 1, 100000},
-        {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (150)", 1, 10000000},
+        {"--detector-steps", SL_ARG_INT, &d.det_steps, "N", "Meso-4 training steps (600)", 1, 10000000},
         {"--style", SL_ARG_STR, &d.style, "S",
          "volunteers: composite (real-looking people who do not exist, each a composite of consented\n"
          "volunteers; default) or cartoon (the 3-D cartoon heads)"},
