@@ -6,6 +6,9 @@
  *   build/bench/bench_train --preset original --batch 16 --steps 4 --warmup 1 --threads 2
  * Last line: RESULT train preset=P batch=B threads=T steps=S img_s=I (median step) best_img_s=I
  *            mean_img_s=I cpu_img_s=I loss=L
+ * With --infer 1 it times inference as `swaplab swap` runs it instead (infer/swap.c: nn_infer of a
+ * batch of B faces through the encoder and one decoder, training off; img/s counts B per step):
+ *            RESULT infer preset=P batch=B threads=T steps=S img_s=I best_img_s=I mean_img_s=I cpu_img_s=I
  * cpu_img_s divides by the process CPU time per thread (CPU seconds / T): on a machine shared with
  * other work it estimates the idle-machine figure (run with OMP_WAIT_POLICY=passive so waiting
  * threads do not burn CPU). */
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nn/device.h"
 #include "nn/nn.h"
 #include "model/swap_model.h"
 #include "util/args.h"
@@ -33,16 +37,17 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *preset = "original";
-    int batch = 16, steps = 4, warmup = 1, threads = 2;
+    int batch = 16, steps = 4, warmup = 1, threads = 2, infer = 0;
     SlArg spec[] = {
         {"--preset", SL_ARG_STR, &preset, "NAME", "original, lite, tiny or hd128 (original)"},
-        {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (16)"},
-        {"--steps", SL_ARG_INT, &steps, "N", "timed steps (4)"},
-        {"--warmup", SL_ARG_INT, &warmup, "N", "untimed steps first (1)"},
-        {"--threads", SL_ARG_INT, &threads, "T", "OpenMP and OpenBLAS threads (2)"},
+        {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (16)", 1, 4096},
+        {"--steps", SL_ARG_INT, &steps, "N", "timed steps (4)", 1, 1000000},
+        {"--warmup", SL_ARG_INT, &warmup, "N", "untimed steps first (1)", 0, 1000000},
+        {"--threads", SL_ARG_INT, &threads, "T", "OpenMP and OpenBLAS threads (2)", 1, 1024},
+        {"--infer", SL_ARG_INT, &infer, "0|1", "1: time inference (encoder + one decoder, as swap runs it) instead of training (0)", 0, 1},
         {0},
     };
-    int rc = sl_args_parse("bench_train", NULL, "Training-step throughput of a swap model.", spec,
+    int rc = sl_args_parse("bench_train", NULL, "Training-step (or, with --infer 1, inference) throughput of a swap model.", spec,
                            argc - 1, argv + 1, NULL);
     if (rc) return rc == 1 ? 0 : rc;
     if (batch < 1 || steps < 1 || warmup < 0 || threads < 1) {
@@ -60,7 +65,7 @@ int main(int argc, char **argv) {
     nn_model_init_weights(&m->model, &rng);
     NnCtx ctx;
     nn_ctx_init(&ctx, threads, 7);
-    ctx.training = 1;
+    ctx.training = !infer;
     int S = m->arch.size;
     NnShape zs = nn_net_out_shape(m->encoder);
     size_t n_img = (size_t)3 * S * S, n_z = (size_t)zs.c * zs.h * zs.w;
@@ -75,7 +80,25 @@ int main(int argc, char **argv) {
     NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
     double *dt = xmalloc(sizeof(double) * steps), sum = 0, cpu = 0;
     float loss = 0;
-    for (int it = 0; it < warmup + steps; it++) {
+    if (infer) { /* as swap_run_model: nn_infer of encoder + decoder 1 (the other identity) */
+        NnNet *nets[2] = {m->encoder, m->decoders[1]};
+        float *y = xmalloc(sizeof(float) * batch * n_img);
+        for (int it = 0; it < warmup + steps; it++) {
+            double t0 = sl_now(), c0 = cpu_now();
+            nn_infer(&ctx, nets, 2, x[0], batch, y);
+            double t = sl_now() - t0;
+            if (it >= warmup) dt[it - warmup] = t, sum += t, cpu += cpu_now() - c0;
+        }
+        qsort(dt, (size_t)steps, sizeof *dt, cmp_double);
+        double med = steps % 2 ? dt[steps / 2] : 0.5 * (dt[steps / 2 - 1] + dt[steps / 2]);
+        printf("RESULT infer preset=%s batch=%d threads=%d steps=%d img_s=%.3f best_img_s=%.3f mean_img_s=%.3f "
+               "cpu_img_s=%.3f\n",
+               preset, batch, threads, steps, batch / med, batch / dt[0], batch * steps / sum,
+               batch * steps / (cpu / threads));
+        free(y);
+        steps = 0; /* skip training */
+    }
+    for (int it = 0; it < warmup + steps && steps > 0; it++) {
         double t0 = sl_now(), c0 = cpu_now();
         loss = 0;
         for (int s = 0; s < 2; s++) {
@@ -93,6 +116,7 @@ int main(int argc, char **argv) {
             cpu += cpu_now() - c0;
         }
     }
+    if (steps == 0) goto done;
     qsort(dt, (size_t)steps, sizeof *dt, cmp_double);
     double med = steps % 2 ? dt[steps / 2] : 0.5 * (dt[steps / 2 - 1] + dt[steps / 2]);
     double imgs = 2.0 * batch;
@@ -100,6 +124,7 @@ int main(int argc, char **argv) {
            "mean_img_s=%.3f cpu_img_s=%.3f loss=%.6f\n",
            preset, batch, threads, steps, imgs / med, imgs / dt[0], imgs * steps / sum,
            imgs * steps / (cpu / threads), loss);
+done:
     free(dt);
     free(dy);
     free(dz);

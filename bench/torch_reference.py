@@ -133,6 +133,9 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--params", action="store_true", help="print the parameter count and exit")
+    ap.add_argument("--infer", action="store_true",
+                    help="time inference instead (eval mode, no grad: a batch through the encoder and one "
+                         "decoder, as swaplab swap runs it); img/s counts the batch")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -149,7 +152,12 @@ def main():
     faces = [torch.rand(a.batch, 3, s, s, device=dev) for _ in model.decoders]
     loss_fn = nn.MSELoss()
 
-    def step():
+    def infer_step():
+        with torch.no_grad():
+            y = model.decoders[1](model.encoder(faces[0]))
+        return y[0, 0, 0, 0]
+
+    def train_step():
         opt.zero_grad(set_to_none=False)
         total = 0.0
         for x, dec in zip(faces, model.decoders):
@@ -158,6 +166,10 @@ def main():
             total += loss.detach()
         opt.step()
         return total
+
+    if a.infer:
+        model.eval()
+    step = infer_step if a.infer else train_step
 
     for _ in range(a.warmup):
         step()
@@ -171,15 +183,17 @@ def main():
         sync()
         times.append(time.perf_counter() - t0)
     cpu = time.process_time() - c0
-    imgs = a.batch * len(model.decoders)
+    imgs = a.batch if a.infer else a.batch * len(model.decoders)
     times.sort()
     n = len(times)
     med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
     print(json.dumps({"impl": "pytorch " + torch.__version__, "preset": a.preset, "batch": a.batch,
                       "steps": a.steps, "threads": a.threads, "device": a.device,
+                      "mode": "infer" if a.infer else "train",
                       "img_per_s": round(imgs / med, 3), "best_img_per_s": round(imgs / times[0], 3),
                       "mean_img_per_s": round(imgs * n / sum(times), 3),
-                      "cpu_img_per_s": round(imgs * n / (cpu / a.threads), 3), "loss": round(loss, 6)}))
+                      "cpu_img_per_s": round(imgs * n / (cpu / a.threads), 3),
+                      "loss": None if a.infer else round(loss, 6)}))
 
 
 if __name__ == "__main__":
