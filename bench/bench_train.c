@@ -37,13 +37,15 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     const char *preset = "original";
-    int batch = 16, steps = 4, warmup = 1, threads = 2, infer = 0;
+    int batch = 16, steps = 4, warmup = 1, threads = 2, infer = 0, winograd = 1;
     SlArg spec[] = {
         {"--preset", SL_ARG_STR, &preset, "NAME", "original, lite, tiny or hd128 (original)"},
         {"--batch", SL_ARG_INT, &batch, "B", "faces per side per step (16)", 1, 4096},
         {"--steps", SL_ARG_INT, &steps, "N", "timed steps (4)", 1, 1000000},
         {"--warmup", SL_ARG_INT, &warmup, "N", "untimed steps first (1)", 0, 1000000},
         {"--threads", SL_ARG_INT, &threads, "T", "OpenMP and OpenBLAS threads (2)", 1, 1024},
+        {"--winograd", SL_ARG_INT, &winograd, "0|1|2",
+         "Winograd where it pays (1, the engine's default), F(2x2,3x3) only (2), or off (0)", 0, 2},
         {"--infer", SL_ARG_INT, &infer, "0|1", "1: time inference (encoder + one decoder, as swap runs it) instead of training (0)", 0, 1},
         {0},
     };
@@ -66,6 +68,7 @@ int main(int argc, char **argv) {
     NnCtx ctx;
     nn_ctx_init(&ctx, threads, 7);
     ctx.training = !infer;
+    ctx.winograd = winograd;
     int S = m->arch.size;
     NnShape zs = nn_net_out_shape(m->encoder);
     size_t n_img = (size_t)3 * S * S, n_z = (size_t)zs.c * zs.h * zs.w;
