@@ -5,6 +5,7 @@
 #   BUILD=build bash bench/detect_bench.sh
 #   THREADS (nproc), ROUNDS (3), QUICK=1 (one round, fewer steps), DCONFIGS="meso4 128 32 2 10,..."
 #   ("model size batch warmup steps", comma-separated). Target (issue 21): >= 1.5x PyTorch per row.
+#   PyTorch runs with glibc malloc tuned (bench/torch_malloc.py), as in bench/run.sh.
 set -u
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-$(nproc)}

@@ -18,6 +18,8 @@
 #   CONFIGS="tiny 16 1 4,lite 32 1 2"   other "preset batch warmup steps" runs, comma-separated
 #   INFER_CONFIGS="tiny 16 2 20,..."    the same for inference (batch = faces per forward pass)
 #   Target (issue 21): >= 1.5x PyTorch in every row, wall clock, median of the rounds.
+#   PyTorch runs with glibc's malloc kept from unmapping freed tensors (bench/torch_malloc.py): left as
+#   it comes, glibc costs PyTorch up to 8x in page faults, and the ratios would flatter swaplab.
 #   MPI_STEPS=4  steps of bench/mpi_scaling.sh (lite and original, 2 ranks vs 1; MPI builds only)
 set -u
 BUILD=${BUILD:-build}
@@ -69,6 +71,7 @@ echo "== training throughput, CPU: $(date -u +%Y-%m-%dT%H:%MZ), $cpu, $THREADS t
 echo "   one step = B faces per side through encoder + own decoder, MSE, backward, Adam; img/s counts both sides;"
 echo "   img/s from the median timed step (warm-up excluded), then the median of $ROUNDS rounds run in turn;"
 echo "   bound = sgemm GFLOP/s / (3 x forward GFLOP per image), counting direct-convolution FLOPs (Winograd does fewer)"
+echo "   PyTorch: Debian's python3-torch, glibc malloc tuned so freed tensors stay mapped (bench/torch_malloc.py)"
 md=$B/train_table.md
 hdr="| preset | batch/side | swaplab img/s | PyTorch img/s | ratio | sgemm GFLOP/s | sgemm-bound img/s | share of bound |"
 sep="| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"

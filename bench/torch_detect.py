@@ -18,6 +18,8 @@ import time
 import torch
 import torch.nn as nn
 
+import torch_malloc
+
 
 def conv(cin, cout, k, stride=1):
     return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
@@ -111,8 +113,12 @@ def main():
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
+                    help="tuned (default): glibc keeps freed tensors' memory (bench/torch_malloc.py), "
+                         "PyTorch at its best; default: glibc as it comes, one page fault per page per step")
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
+    tuned = torch_malloc.tune(a.malloc)
     if a.size % 32 or a.size < 32:
         ap.error("--size must be a multiple of 32")
     torch.set_num_threads(a.threads)
@@ -143,7 +149,7 @@ def main():
     times.sort()
     n = len(times)
     med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
-    print(json.dumps({"impl": "pytorch " + torch.__version__, "model": a.model, "size": a.size, "batch": a.batch,
+    print(json.dumps({"impl": "pytorch " + torch.__version__, "malloc": "tuned" if tuned else "default", "model": a.model, "size": a.size, "batch": a.batch,
                       "steps": a.steps, "threads": a.threads, "img_per_s": round(a.batch / med, 3),
                       "best_img_per_s": round(a.batch / times[0], 3), "mean_img_per_s": round(a.batch * n / sum(times), 3),
                       "cpu_img_per_s": round(a.batch * n / (cpu / a.threads), 3),

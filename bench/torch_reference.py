@@ -20,6 +20,8 @@ import time
 import torch
 import torch.nn as nn
 
+import torch_malloc
+
 # size, encoder conv widths, dense width, bottleneck channels (at size / 2**len(enc)),
 # encoder upscale width, decoder upscale widths — keep in step with model/swap_model.c.
 PRESETS = {
@@ -133,10 +135,14 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--params", action="store_true", help="print the parameter count and exit")
+    ap.add_argument("--malloc", default="tuned", choices=["tuned", "default"],
+                    help="tuned (default): glibc keeps freed tensors' memory (bench/torch_malloc.py), "
+                         "PyTorch at its best; default: glibc as it comes, one page fault per page per step")
     ap.add_argument("--infer", action="store_true",
                     help="time inference instead (eval mode, no grad: a batch through the encoder and one "
                          "decoder, as swaplab swap runs it); img/s counts the batch")
     a = ap.parse_args()
+    tuned = torch_malloc.tune(a.malloc)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -187,7 +193,7 @@ def main():
     times.sort()
     n = len(times)
     med = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
-    print(json.dumps({"impl": "pytorch " + torch.__version__, "preset": a.preset, "batch": a.batch,
+    print(json.dumps({"impl": "pytorch " + torch.__version__, "malloc": "tuned" if tuned else "default", "preset": a.preset, "batch": a.batch,
                       "steps": a.steps, "threads": a.threads, "device": a.device,
                       "mode": "infer" if a.infer else "train",
                       "img_per_s": round(imgs / med, 3), "best_img_per_s": round(imgs / times[0], 3),
