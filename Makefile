@@ -11,7 +11,7 @@
 #   make demo                 the synthetic-volunteer demo end to end (writes demo-out/)
 #   make fuzz                 every libFuzzer harness tests/fuzz/fuzz_*.c for FUZZ_SECONDS (60) each
 #   make fuzz-build           build them (clang with libFuzzer; build-fuzz/); `make test` runs each briefly
-#   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_OMP=1, NO_MPI=1, CUDA_ARCH=90, NVCC, CUDA_LIBDIR
+#   Variables: CC, OPT, SANITIZE, NO_CUDA=1, NO_BLAS=1, NO_DNNL=1, NO_OMP=1, NO_MPI=1, CUDA_ARCH=90, NVCC, CUDA_LIBDIR
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
@@ -31,6 +31,11 @@ PKG_CONFIG ?= pkg-config
 # ---- feature detection (evaluated lazily: scripts/deps.sh may install things first) ---------------
 have_pkg = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo 1)
 HAVE_BLAS := $(if $(NO_BLAS),,$(call have_pkg,openblas))
+# oneDNN's sgemm (Debian's libdnnl-dev) for the engine's GEMMs where present: faster than OpenBLAS's
+# kernels on the machines measured (docs/PERFORMANCE.md). Not in NO_BLAS builds (the plain C engine),
+# nor in SANITIZE builds (its JIT code is not instrumented); NO_DNNL=1 leaves it out.
+HAVE_DNNL := $(if $(or $(NO_DNNL),$(NO_BLAS),$(SANITIZE)),,$(shell printf '\043include <dnnl.h>\nint main(void){return dnnl_sgemm(0,0,0,0,0,0,0,0,0,0,0,0,0);}\n' | \
+             $(CC) -x c - -ldnnl -o /dev/null 2>/dev/null && echo 1))
 HAVE_OMP := $(if $(NO_OMP),,$(shell echo 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1))
 # MPI (data-parallel training, docs/SCALE.md): Open MPI through pkg-config's ompi-c, else what
 # `mpicc --showme` says; NO_MPI=1 builds without it.
@@ -70,6 +75,10 @@ LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
 ifeq ($(HAVE_BLAS),1)
 CFLAGS_BASE += -DSL_HAVE_BLAS $(shell $(PKG_CONFIG) --cflags openblas)
 LDLIBS += $(shell $(PKG_CONFIG) --libs openblas)
+endif
+ifeq ($(HAVE_DNNL),1)
+CFLAGS_BASE += -DSL_HAVE_DNNL
+LDLIBS += -ldnnl
 endif
 ifeq ($(HAVE_OMP),1)
 CFLAGS_BASE += -fopenmp
@@ -116,7 +125,7 @@ all: deps
 build: banner $(BUILD)/swaplab $(if $(SANITIZE),,swaplab)
 
 banner:
-	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX))$(CUDA_WHY) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS)) · MPI $(call yes_no,$(HAVE_MPI))$(if $(HAVE_NCCL), (NCCL))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
+	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX))$(CUDA_WHY) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS)) · oneDNN sgemm $(call yes_no,$(HAVE_DNNL)) · MPI $(call yes_no,$(HAVE_MPI))$(if $(HAVE_NCCL), (NCCL))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
 
 deps:
 	@bash scripts/deps.sh build
@@ -152,7 +161,7 @@ test-only: banner $(BUILD)/swaplab $(TESTS)
 	@BUILD=$(BUILD) bash tests/run.sh
 
 valgrind: deps-test
-	@$(MAKE) --no-print-directory NO_CUDA=1 BUILD=build-vg OPT=-O1 banner build-vg/swaplab $(TEST_SRCS:tests/%.c=build-vg/tests/%)
+	@$(MAKE) --no-print-directory NO_CUDA=1 NO_DNNL=1 BUILD=build-vg OPT=-O1 banner build-vg/swaplab $(TEST_SRCS:tests/%.c=build-vg/tests/%)
 	@BUILD=build-vg VALGRIND=1 bash tests/run.sh
 
 bench: deps-bench

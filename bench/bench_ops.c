@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     nn_model_init_weights(mp, &rng);
     double fwd = nn_net_forward_flops(enc) + nn_net_forward_flops(da);
     printf("%s: %zu parameters, %.3f GFLOP forward per image, BLAS %s, batch %d, threads %d\n",
-           preset, nn_model_param_count(mp), fwd / 1e9, nn_have_blas() ? "OpenBLAS" : "none (blocked C)", batch, threads);
+           preset, nn_model_param_count(mp), fwd / 1e9, nn_gemm_name(), batch, threads);
 
     NnCtx ctx;
     nn_ctx_init(&ctx, threads, 2);

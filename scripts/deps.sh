@@ -8,7 +8,7 @@ set -u
 declare -A GROUP
 # video: FFmpeg's libraries; C2PA: libcbor + OpenSSL; JPEG decoded as OpenCV and dlib do (libjpeg-turbo);
 # processes and nodes: Open MPI (optional at build time, installed so that mpirun works)
-GROUP[build]="pkg-config libpng-dev zlib1g-dev libjansson-dev libsodium-dev libstb-dev libopenblas-openmp-dev fonts-dejavu-core opencv-data libdlib-data libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcbor-dev libssl-dev libjpeg62-turbo-dev libopenmpi-dev openmpi-bin"
+GROUP[build]="pkg-config libpng-dev zlib1g-dev libjansson-dev libsodium-dev libstb-dev libopenblas-openmp-dev libdnnl-dev fonts-dejavu-core opencv-data libdlib-data libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcbor-dev libssl-dev libjpeg62-turbo-dev libopenmpi-dev openmpi-bin"
 # test: PyTorch-convention checks of our files (numpy), exiftool reading our XMP, the report in a browser,
 # clang's libFuzzer for the fuzz harnesses
 GROUP[test]="python3 python3-numpy python3-pil libimage-exiftool-perl chromium nodejs npm clang libclang-rt-14-dev"

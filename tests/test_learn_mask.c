@@ -298,9 +298,13 @@ static double heldout_iou(SwapModel *m, int own, int holdout_every, int *count) 
 }
 
 /* The stated bounds: over STEPS steps the mask loss (mean of the first 5 logged steps over the mean
- * of the last 5) falls by at least LOSS_FACTOR, and the held-out IoU with the hull exceeds IOU_MIN,
+ * of the last 10) falls by at least LOSS_FACTOR, and the held-out IoU with the hull exceeds IOU_MIN,
  * which an untrained model's mask and an all-ones mask (the whole crop) both miss. */
-#define STEPS 60
+/* At lr 1e-3 (twice tiny's default) and batch 4 the loss spiked (to 0.6 from 0.1 mid-run), and the
+ * last-5 window of 60 steps moved with the rounding of the GEMM library: x1.8 to x2.7 for oneDNN and
+ * three OpenBLAS kernel sets. At tiny's default 5e-4, 100 steps and a window of 10, all four give
+ * x3.0 and a held-out IoU of 0.878-0.881. */
+#define STEPS 100
 #define LOSS_FACTOR 2.0
 #define IOU_MIN 0.80
 
@@ -322,7 +326,7 @@ static void t_short_training(void) {
     o.steps = STEPS;
     o.cfg.batch = 4;
     o.cfg.seed = 3;
-    o.cfg.lr = 1e-3f;
+    o.cfg.lr = 5e-4f; /* the tiny preset's default */
     o.cfg.lr_warmup = 5;
     o.cfg.holdout_every = 4; /* faces 3, 7, 11, 15 of each set are never trained on */
     o.cfg.learn_mask = 1;
@@ -353,8 +357,9 @@ static void t_short_training(void) {
     free(log);
     CHECKF(nl == STEPS, "%d log lines with a mask loss", nl);
     if (nl == STEPS) {
-        for (int i = 0; i < 5; i++) first += ml[i] / 5, last += ml[STEPS - 5 + i] / 5;
-        printf("mask loss: first 5 steps %.4f, last 5 steps %.4f (x%.1f lower)\n", first, last, first / last);
+        for (int i = 0; i < 5; i++) first += ml[i] / 5;
+        for (int i = 0; i < 10; i++) last += ml[STEPS - 10 + i] / 10;
+        printf("mask loss: first 5 steps %.4f, last 10 steps %.4f (x%.1f lower)\n", first, last, first / last);
         CHECKF(first > LOSS_FACTOR * last, "mask loss %.4f -> %.4f: fell by less than x%g", first, last, LOSS_FACTOR);
     }
     /* the held-out crops: the trained mask covers the hull, the untrained and the all-ones do not */

@@ -1,8 +1,14 @@
-/* gemm.c — row-major single-precision GEMM for the engine: OpenBLAS cblas_sgemm when built with
- * SL_HAVE_BLAS, and always a blocked C fallback (used without BLAS, and tested against it).
- * Semantics of BLAS sgemm: https://www.netlib.org/lapack/explore-html/d4/de2/sgemm_8f.html */
+/* gemm.c — row-major single-precision GEMM for the engine: oneDNN's dnnl_sgemm when built with
+ * SL_HAVE_DNNL (JIT kernels for the machine's widest ISA; on the 2-CPU AVX-512 EPYC of
+ * docs/PERFORMANCE.md whole training steps ran faster than with OpenBLAS's Haswell kernels), else
+ * OpenBLAS cblas_sgemm when built with SL_HAVE_BLAS, and always a blocked C fallback (used without
+ * either, and tested against them). SL_GEMM=openblas in the environment picks OpenBLAS in a build
+ * that has both (for side-by-side benchmarks).
+ * Semantics of BLAS sgemm: https://www.netlib.org/lapack/explore-html/d4/de2/sgemm_8f.html
+ * dnnl_sgemm: https://oneapi-src.github.io/oneDNN/group_dnnl_api_blas.html */
 #include "nn/ops/ops.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,21 +17,51 @@
 #ifdef SL_HAVE_BLAS
 #include <cblas.h>
 #endif
+#ifdef SL_HAVE_DNNL
+#include <dnnl.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-int nn_have_blas(void) {
+enum { GEMM_BLOCKED, GEMM_OPENBLAS, GEMM_ONEDNN };
+static int gemm_kind = GEMM_BLOCKED;
+static pthread_once_t gemm_once = PTHREAD_ONCE_INIT;
+
+static void gemm_pick(void) {
 #ifdef SL_HAVE_BLAS
-    return 1;
-#else
-    return 0;
+    gemm_kind = GEMM_OPENBLAS;
+#endif
+#ifdef SL_HAVE_DNNL
+    const char *e = getenv("SL_GEMM");
+    if (!(e && !strcmp(e, "openblas") && gemm_kind == GEMM_OPENBLAS)) gemm_kind = GEMM_ONEDNN;
 #endif
 }
 
+static int gemm_backend(void) {
+    pthread_once(&gemm_once, gemm_pick);
+    return gemm_kind;
+}
+
+int nn_have_blas(void) { return gemm_backend() != GEMM_BLOCKED; }
+
+const char *nn_gemm_name(void) {
+    switch (gemm_backend()) {
+    case GEMM_ONEDNN: return "oneDNN";
+    case GEMM_OPENBLAS: return "OpenBLAS";
+    default: return "none (blocked C)";
+    }
+}
+
+/* Threads for a GEMM called outside a parallel region (inside one, each call runs on its own
+ * thread). OpenBLAS keeps its own count; oneDNN takes OpenMP's, which nn_sgemm sets around the call. */
+static int gemm_threads = 1;
+
 void nn_blas_threads(int n) {
-#ifdef SL_HAVE_BLAS
     if (n < 1) n = 1;
+    gemm_threads = n;
+#ifdef SL_HAVE_BLAS
     if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
-#else
-    (void)n;
 #endif
 }
 
@@ -81,11 +117,33 @@ NN_OMP(omp simd)
 
 void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
               const float *B, int ldb, float beta, float *C, int ldc) {
-#ifdef SL_HAVE_BLAS
     if (M == 0 || N == 0) return;
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-#else
-    nn_sgemm_blocked(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    int kind = gemm_backend();
+#ifdef SL_HAVE_DNNL
+    if (kind == GEMM_ONEDNN) {
+        int prev = 0;
+#ifdef _OPENMP
+        if (!omp_in_parallel() && omp_get_max_threads() != gemm_threads) {
+            prev = omp_get_max_threads();
+            omp_set_num_threads(gemm_threads);
+        }
 #endif
+        dnnl_status_t st = dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb,
+                                      beta, C, ldc);
+#ifdef _OPENMP
+        if (prev) omp_set_num_threads(prev);
+#endif
+        if (st == dnnl_success) return;
+        /* dnnl_sgemm fails only on bad arguments; the paths below then say what is wrong or cope */
+    }
+#endif
+#ifdef SL_HAVE_BLAS
+    if (kind != GEMM_BLOCKED) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#endif
+    (void)kind;
+    nn_sgemm_blocked(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

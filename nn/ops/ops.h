@@ -43,10 +43,12 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
               const float *B, int ldb, float beta, float *C, int ldc);
 void nn_sgemm_blocked(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                       int lda, const float *B, int ldb, float beta, float *C, int ldc);
-/* Sets the BLAS thread count (no-op without BLAS); cheap when unchanged. */
+/* Sets the thread count of GEMMs called outside a parallel region; cheap when unchanged. */
 void nn_blas_threads(int n);
-/* Whether nn_sgemm uses OpenBLAS. */
+/* Whether nn_sgemm uses a library (oneDNN or OpenBLAS), and which: "oneDNN", "OpenBLAS" or
+ * "none (blocked C)". */
 int nn_have_blas(void);
+const char *nn_gemm_name(void);
 
 /* ---- conv2d: 'same' padding K/2, stride S, bias. https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html
  * in [B,Cin,H,W], w [Cout,Cin,K,K], b [Cout], out [B,Cout,Ho,Wo], Ho = (H + 2*(K/2) - K)/S + 1. */
