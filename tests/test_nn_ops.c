@@ -151,11 +151,18 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
     /* path 0: the engine's choice; 1: with Winograd off (im2col or direct); 2 and 3: Winograd
      * F(2x2,3x3) and F(4x4,3x3) called directly (3x3 stride 1, or 5x5 stride 2 on even sizes),
      * whatever the tile count */
+    /* with oneDNN in the build, paths 0 and 1 run twice: on its primitives, then on the engine's own */
+    int lib0 = conv_dnnl_enabled();
+    for (int lib = lib0; lib >= 0; lib--)
     for (int path = 0; path < 4; path++) {
+        conv_dnnl_set(lib);
         int m = path == 2 ? 2 : 4;
-        if (path >= 2 && !(K == 3 && S == 1) && !s2) continue;
+        if (path >= 2 && ((!(K == 3 && S == 1) && !s2) || lib)) continue;
         int wm = path == 0 ? NN_WINO_AUTO : NN_WINO_OFF;
-        const char *name = path == 2                                          ? "winograd F2"
+        int dn = path < 2 ? conv2d_dnnl_pick(wm, B, Cin, H, W, Cout, K, S, 2) : 0;
+        const char *name = dn == NN_CONV_DNNL_WINO                            ? "oneDNN winograd"
+                           : dn                                               ? "oneDNN direct"
+                           : path == 2                                        ? "winograd F2"
                            : path == 3                                        ? "winograd F4"
                            : conv2d_use_direct(Cin, Cout, K, S)                ? "direct"
                            : conv2d_use_winograd(wm, B, Cin, H, W, Cout, K, S)     ? "engine=winograd"
@@ -167,7 +174,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
         /* F(4x4,3x3)'s transforms scale intermediate sums by up to 8x, so its float error is
          * larger: checked against the tensor's scale as well (max|ref|, as the PyTorch golden test
          * does), not only elementwise */
-        int f4 = path == 3 || (path == 0 && (conv2d_use_winograd(wm, B, Cin, H, W, Cout, K, S) == 4 ||
+        int f4 = path == 3 || dn == NN_CONV_DNNL_WINO || (path == 0 && !dn && (conv2d_use_winograd(wm, B, Cin, H, W, Cout, K, S) == 4 ||
                                              conv2d_use_winograd_s2(wm, B, Cin, H, W, Cout, K, S) == 4));
         snprintf(what, sizeof what, "conv%dx%d/%d %s fwd (Cout %d)", K, K, S, name, Cout);
         check_close(what, y1, y0, on, 1e-4, f4 ? 1e-4 * maxabs(y0, on) : 1e-5);
@@ -182,6 +189,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
         check_close(what, dw1, dw, wn, 1e-4, f4 ? 1e-4 * maxabs(dw, wn) : 1e-4 + 1e-5 * maxabs(dw, wn));
         check_close(what, db1, db, Cout, 1e-4, 1e-4 + 1e-5 * maxabs(db, Cout));
     }
+    conv_dnnl_set(lib0);
     free(c.x), free(c.w), free(c.b), free(c.r), free(dx), free(dw), free(db), free(y0), free(y1), free(work);
     free(st), free(dx1), free(dw1), free(db1);
 }

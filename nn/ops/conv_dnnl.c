@@ -1,0 +1,371 @@
+/* conv_dnnl.c — convolutions on oneDNN's primitives (Debian's libdnnl, the library PyTorch's CPU
+ * convolutions run on) when built with SL_HAVE_DNNL: blocked-layout JIT kernels (direct, or
+ * Winograd F(4x4,3x3) for 3x3 stride 1) that ran the presets' layers 1.2-3x faster than the
+ * engine's own im2col and Winograd paths on the 2-CPU AVX-512 EPYC of docs/PERFORMANCE.md.
+ *
+ * The engine's tensors stay NCHW: each call reorders the input, weights and output gradient into
+ * the layouts the primitive chose and the results back (adding into din and dw, as every backward
+ * of ops.h does, with a reorder whose sum post-op adds). Primitives are made once per shape and
+ * thread count and kept in a process-wide table; the blocked copies and the primitives' scratchpad
+ * live in a per-thread arena that grows to the largest layer, so calls from several threads at once
+ * are safe and the engine's workspace sizes do not change.
+ * API: https://oneapi-src.github.io/oneDNN/v2/dev_guide_convolution.html (oneDNN 2.x C API) */
+#include "nn/ops/ops.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#ifdef SL_HAVE_DNNL
+#include <dnnl.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int dnnl_conv_on = -1; /* -1: not yet read from SL_CONV */
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
+static dnnl_engine_t eng;
+
+int conv_dnnl_enabled(void) {
+    if (dnnl_conv_on < 0) {
+        const char *e = getenv("SL_CONV");
+        int on = !(e && !strcmp(e, "own"));
+        pthread_mutex_lock(&tab_mu);
+        if (dnnl_conv_on < 0) dnnl_conv_on = on;
+        pthread_mutex_unlock(&tab_mu);
+    }
+    return dnnl_conv_on;
+}
+void conv_dnnl_set(int on) {
+    conv_dnnl_enabled();
+    dnnl_conv_on = on ? 1 : 0;
+}
+
+/* A reorder between two layouts, or none when they are the same. */
+typedef struct {
+    dnnl_primitive_t p;
+    size_t bytes; /* of the blocked side, in the arena */
+} Reorder;
+
+typedef struct Entry {
+    int key[9]; /* B, Cin, H, W, Cout, K, S, winograd asked, threads */
+    int alg;    /* NN_CONV_DNNL_DIRECT or NN_CONV_DNNL_WINO, or 0: oneDNN has no kernel for it */
+    dnnl_memory_desc_t src_pl, w_pl, dst_pl, b_md;
+    /* forward */
+    dnnl_primitive_t fwd;
+    dnnl_memory_desc_t f_src, f_w, f_dst;
+    Reorder f_src_in, f_w_in, f_dst_out;
+    size_t f_scratch;
+    /* backward data and weights */
+    dnnl_primitive_t bwd_d, bwd_w;
+    dnnl_memory_desc_t d_dsrc, d_w, d_ddst, w_src, w_dw, w_ddst;
+    Reorder d_ddst_in, d_w_in, d_dsrc_add, w_src_in, w_ddst_in, w_dw_add;
+    size_t d_scratch, w_scratch;
+    struct Entry *next;
+} Entry;
+static Entry *table;
+
+#define CK(x) (x) == dnnl_success
+
+static int reorder_make(Reorder *r, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, int add,
+                        const dnnl_memory_desc_t *blocked) {
+    memset(r, 0, sizeof *r);
+    r->bytes = dnnl_memory_desc_get_size(blocked);
+    if (!add && dnnl_memory_desc_equal(from, to)) return 1;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    int ok = 1;
+    if (add) {
+        ok = CK(dnnl_primitive_attr_create(&attr)) && CK(dnnl_post_ops_create(&po)) &&
+             CK(dnnl_post_ops_append_sum(po, 1.0f)) && CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    }
+    dnnl_primitive_desc_t pd = NULL;
+    ok = ok && CK(dnnl_reorder_primitive_desc_create(&pd, from, eng, to, eng, attr)) && CK(dnnl_primitive_create(&r->p, pd));
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return ok;
+}
+
+static size_t scratch_size(const_dnnl_primitive_desc_t pd) {
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    return md ? dnnl_memory_desc_get_size(md) : 0;
+}
+static dnnl_memory_desc_t pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t q) {
+    return *dnnl_primitive_desc_query_md(pd, q, 0);
+}
+
+static int threads_set(int n) {
+#ifdef _OPENMP
+    if (!omp_in_parallel() && omp_get_max_threads() != n) {
+        int prev = omp_get_max_threads();
+        omp_set_num_threads(n);
+        return prev;
+    }
+#endif
+    (void)n;
+    return 0;
+}
+static void threads_restore(int prev) {
+#ifdef _OPENMP
+    if (prev) omp_set_num_threads(prev);
+#endif
+    (void)prev;
+}
+
+/* Builds the primitives of one shape; 0 when oneDNN has no implementation for it. */
+static int entry_build(Entry *e, int wino) {
+    int B = e->key[0], Cin = e->key[1], H = e->key[2], W = e->key[3], Cout = e->key[4], K = e->key[5], S = e->key[6];
+    int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    dnnl_dims_t sd = {B, Cin, H, W}, wd = {Cout, Cin, K, K}, bd = {Cout}, dd = {B, Cout, Ho, Wo};
+    dnnl_dims_t st = {S, S}, pl = {P, P}, pr = {(Ho - 1) * S + K - H - P, (Wo - 1) * S + K - W - P};
+    dnnl_memory_desc_t s_any, w_any, d_any;
+    if (!(CK(dnnl_memory_desc_init_by_tag(&e->src_pl, 4, sd, dnnl_f32, dnnl_nchw)) &&
+          CK(dnnl_memory_desc_init_by_tag(&e->w_pl, 4, wd, dnnl_f32, dnnl_oihw)) &&
+          CK(dnnl_memory_desc_init_by_tag(&e->dst_pl, 4, dd, dnnl_f32, dnnl_nchw)) &&
+          CK(dnnl_memory_desc_init_by_tag(&e->b_md, 1, bd, dnnl_f32, dnnl_x)) &&
+          CK(dnnl_memory_desc_init_by_tag(&s_any, 4, sd, dnnl_f32, dnnl_format_tag_any)) &&
+          CK(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any)) &&
+          CK(dnnl_memory_desc_init_by_tag(&d_any, 4, dd, dnnl_f32, dnnl_format_tag_any))))
+        return 0;
+    dnnl_primitive_attr_t attr;
+    if (!CK(dnnl_primitive_attr_create(&attr))) return 0;
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    dnnl_primitive_desc_t fpd = NULL, dpd = NULL, wpd = NULL;
+    dnnl_convolution_desc_t cd;
+    int ok = 0;
+    /* Winograd where asked and oneDNN has it for the shape, else direct */
+    for (int tryw = wino; tryw >= 0 && !fpd; tryw--) {
+        dnnl_alg_kind_t alg = tryw ? dnnl_convolution_winograd : dnnl_convolution_direct;
+        if (!CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, alg, &s_any, &w_any, &e->b_md, &d_any, st, pl, pr)))
+            continue;
+        if (!CK(dnnl_primitive_desc_create(&fpd, &cd, attr, eng, NULL))) {
+            fpd = NULL;
+            continue;
+        }
+        dnnl_convolution_desc_t dcd, wcd;
+        if (!(CK(dnnl_convolution_backward_data_desc_init(&dcd, alg, &s_any, &w_any, &d_any, st, pl, pr)) &&
+              CK(dnnl_primitive_desc_create(&dpd, &dcd, attr, eng, fpd)) &&
+              CK(dnnl_convolution_backward_weights_desc_init(&wcd, alg, &s_any, &w_any, &e->b_md, &d_any, st, pl, pr)) &&
+              CK(dnnl_primitive_desc_create(&wpd, &wcd, attr, eng, fpd)))) {
+            if (dpd) dnnl_primitive_desc_destroy(dpd);
+            dnnl_primitive_desc_destroy(fpd);
+            fpd = dpd = wpd = NULL;
+            continue;
+        }
+        e->alg = tryw ? NN_CONV_DNNL_WINO : NN_CONV_DNNL_DIRECT;
+    }
+    dnnl_primitive_attr_destroy(attr);
+    if (!fpd) return 0;
+    e->f_src = pd_md(fpd, dnnl_query_src_md), e->f_w = pd_md(fpd, dnnl_query_weights_md), e->f_dst = pd_md(fpd, dnnl_query_dst_md);
+    e->d_dsrc = pd_md(dpd, dnnl_query_diff_src_md), e->d_w = pd_md(dpd, dnnl_query_weights_md),
+    e->d_ddst = pd_md(dpd, dnnl_query_diff_dst_md);
+    e->w_src = pd_md(wpd, dnnl_query_src_md), e->w_dw = pd_md(wpd, dnnl_query_diff_weights_md),
+    e->w_ddst = pd_md(wpd, dnnl_query_diff_dst_md);
+    e->f_scratch = scratch_size(fpd), e->d_scratch = scratch_size(dpd), e->w_scratch = scratch_size(wpd);
+    ok = CK(dnnl_primitive_create(&e->fwd, fpd)) && CK(dnnl_primitive_create(&e->bwd_d, dpd)) &&
+         CK(dnnl_primitive_create(&e->bwd_w, wpd)) &&
+         reorder_make(&e->f_src_in, &e->src_pl, &e->f_src, 0, &e->f_src) &&
+         reorder_make(&e->f_w_in, &e->w_pl, &e->f_w, 0, &e->f_w) &&
+         reorder_make(&e->f_dst_out, &e->f_dst, &e->dst_pl, 0, &e->f_dst) &&
+         reorder_make(&e->d_ddst_in, &e->dst_pl, &e->d_ddst, 0, &e->d_ddst) &&
+         reorder_make(&e->d_w_in, &e->w_pl, &e->d_w, 0, &e->d_w) &&
+         reorder_make(&e->d_dsrc_add, &e->d_dsrc, &e->src_pl, 1, &e->d_dsrc) &&
+         reorder_make(&e->w_src_in, &e->src_pl, &e->w_src, 0, &e->w_src) &&
+         reorder_make(&e->w_ddst_in, &e->dst_pl, &e->w_ddst, 0, &e->w_ddst) &&
+         reorder_make(&e->w_dw_add, &e->w_dw, &e->w_pl, 1, &e->w_dw);
+    dnnl_primitive_desc_destroy(fpd), dnnl_primitive_desc_destroy(dpd), dnnl_primitive_desc_destroy(wpd);
+    return ok;
+}
+
+static Entry *entry_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
+    int key[9] = {B, Cin, H, W, Cout, K, S, wino, nthreads};
+    pthread_mutex_lock(&tab_mu);
+    Entry *e = table;
+    while (e && memcmp(e->key, key, sizeof key)) e = e->next;
+    if (!e) {
+        if (!eng && !CK(dnnl_engine_create(&eng, dnnl_cpu, 0))) eng = NULL;
+        e = xcalloc(1, sizeof *e);
+        memcpy(e->key, key, sizeof key);
+        if (eng) {
+            /* primitives pick their blocking for the thread count they will run on */
+            int prev = threads_set(nthreads);
+            if (!entry_build(e, wino)) e->alg = 0;
+            threads_restore(prev);
+        }
+        e->next = table;
+        table = e;
+    }
+    pthread_mutex_unlock(&tab_mu);
+    return e;
+}
+
+int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
+    if (!conv_dnnl_enabled()) return 0;
+    return entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads)->alg;
+}
+
+/* ---- per-thread arena and stream ---------------------------------------------------------------- */
+typedef struct {
+    char *buf;
+    size_t cap;
+    dnnl_stream_t stream;
+} Arena;
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+static void arena_free(void *p) {
+    Arena *a = p;
+    if (a->stream) dnnl_stream_destroy(a->stream);
+    free(a->buf);
+    free(a);
+}
+static void arena_init(void) { pthread_key_create(&arena_key, arena_free); }
+
+#define ALIGN 64
+static size_t up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+static Arena *arena_get(size_t need) {
+    pthread_once(&arena_once, arena_init);
+    Arena *a = pthread_getspecific(arena_key);
+    if (!a) {
+        a = xcalloc(1, sizeof *a);
+        pthread_setspecific(arena_key, a);
+    }
+    if (!a->stream && !CK(dnnl_stream_create(&a->stream, eng, dnnl_stream_default_flags))) a->stream = NULL;
+    if (need > a->cap) {
+        free(a->buf);
+        a->buf = NULL;
+        if (posix_memalign((void **)&a->buf, ALIGN, need)) SL_DIE("out of memory (%zu bytes for oneDNN's convolution buffers)", need);
+        a->cap = need;
+    }
+    return a;
+}
+
+/* Memory objects are made per call (cheap) so that no two threads share one. */
+static dnnl_memory_t mem(const dnnl_memory_desc_t *md, const void *p) {
+    dnnl_memory_t m;
+    if (!CK(dnnl_memory_create(&m, md, eng, (void *)p))) SL_DIE("oneDNN: cannot wrap a buffer");
+    return m;
+}
+static void run(dnnl_primitive_t p, dnnl_stream_t s, int n, const dnnl_exec_arg_t *args) {
+    if (!CK(dnnl_primitive_execute(p, s, n, args))) SL_DIE("oneDNN: a convolution primitive failed");
+}
+/* from -> to (the reorder's layouts) */
+static void reorder_run(const Reorder *r, dnnl_stream_t s, dnnl_memory_t from, dnnl_memory_t to) {
+    dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    run(r->p, s, 2, a);
+}
+/* The memory a primitive reads for a plain input: the plain buffer itself, or its copy in the
+ * arena at *off in the primitive's layout. */
+static dnnl_memory_t stage_in(const Reorder *r, const dnnl_memory_desc_t *pl, const dnnl_memory_desc_t *bl, const float *x,
+                              Arena *a, size_t *off) {
+    if (!r->p) return mem(pl, x);
+    dnnl_memory_t from = mem(pl, x), to = mem(bl, a->buf + *off);
+    *off += up(r->bytes);
+    reorder_run(r, a->stream, from, to);
+    dnnl_memory_destroy(from);
+    return to;
+}
+static dnnl_memory_t scratch(Arena *a, size_t off, size_t bytes) {
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {(dnnl_dim_t)(bytes ? bytes : 1)};
+    dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_u8, dnnl_x);
+    return mem(&md, a->buf + off);
+}
+
+int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                      int Cout, int K, int S, int wino, int nthreads) {
+    if (!conv_dnnl_enabled()) return -1;
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+    if (!e->alg) return -1;
+    size_t need = up(e->f_src_in.bytes) + up(e->f_w_in.bytes) + up(e->f_dst_out.bytes) + up(e->f_scratch) + ALIGN;
+    Arena *a = arena_get(need);
+    if (!a->stream) return -1;
+    int prev = threads_set(nthreads);
+    size_t off = 0;
+    dnnl_memory_t mx = stage_in(&e->f_src_in, &e->src_pl, &e->f_src, in, a, &off);
+    dnnl_memory_t mw = stage_in(&e->f_w_in, &e->w_pl, &e->f_w, w, a, &off);
+    float *zero_b = NULL;
+    if (!b) zero_b = xcalloc((size_t)Cout, sizeof(float));
+    dnnl_memory_t mb = mem(&e->b_md, b ? b : zero_b);
+    dnnl_memory_t my = e->f_dst_out.p ? mem(&e->f_dst, a->buf + off) : mem(&e->dst_pl, out);
+    off += up(e->f_dst_out.bytes);
+    dnnl_memory_t ms = scratch(a, off, e->f_scratch);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, my}, {DNNL_ARG_SCRATCHPAD, ms}};
+    run(e->fwd, a->stream, 5, args);
+    if (e->f_dst_out.p) {
+        dnnl_memory_t mo = mem(&e->dst_pl, out);
+        reorder_run(&e->f_dst_out, a->stream, my, mo);
+        dnnl_memory_destroy(mo);
+    }
+    dnnl_memory_destroy(mx), dnnl_memory_destroy(mw), dnnl_memory_destroy(mb), dnnl_memory_destroy(my), dnnl_memory_destroy(ms);
+    free(zero_b);
+    threads_restore(prev);
+    return 0;
+}
+
+int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                       int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
+    if (!conv_dnnl_enabled()) return -1;
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+    if (!e->alg) return -1;
+    size_t need_d = up(e->d_ddst_in.bytes) + up(e->d_w_in.bytes) + up(e->d_dsrc_add.bytes) + up(e->d_scratch);
+    size_t need_w = up(e->w_src_in.bytes) + up(e->w_ddst_in.bytes) + up(e->w_dw_add.bytes) + up(sizeof(float) * Cout) +
+                    up(e->w_scratch);
+    Arena *a = arena_get((need_d > need_w ? need_d : need_w) + ALIGN);
+    if (!a->stream) return -1;
+    int prev = threads_set(nthreads);
+    if (din) {
+        size_t off = 0;
+        dnnl_memory_t mg = stage_in(&e->d_ddst_in, &e->dst_pl, &e->d_ddst, dout, a, &off);
+        dnnl_memory_t mw = stage_in(&e->d_w_in, &e->w_pl, &e->d_w, w, a, &off);
+        dnnl_memory_t mdx = mem(&e->d_dsrc, a->buf + off);
+        off += up(e->d_dsrc_add.bytes);
+        dnnl_memory_t ms = scratch(a, off, e->d_scratch);
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, mg}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DIFF_SRC, mdx}, {DNNL_ARG_SCRATCHPAD, ms}};
+        run(e->bwd_d, a->stream, 4, args);
+        dnnl_memory_t mo = mem(&e->src_pl, din);
+        reorder_run(&e->d_dsrc_add, a->stream, mdx, mo); /* din += */
+        dnnl_memory_destroy(mo), dnnl_memory_destroy(mg), dnnl_memory_destroy(mw), dnnl_memory_destroy(mdx), dnnl_memory_destroy(ms);
+    }
+    if (dw || db) {
+        size_t off = 0;
+        dnnl_memory_t mx = stage_in(&e->w_src_in, &e->src_pl, &e->w_src, in, a, &off);
+        dnnl_memory_t mg = stage_in(&e->w_ddst_in, &e->dst_pl, &e->w_ddst, dout, a, &off);
+        dnnl_memory_t mdw = mem(&e->w_dw, a->buf + off);
+        off += up(e->w_dw_add.bytes);
+        float *gb = (float *)(a->buf + off);
+        dnnl_memory_t mdb = mem(&e->b_md, gb);
+        off += up(sizeof(float) * Cout);
+        dnnl_memory_t ms = scratch(a, off, e->w_scratch);
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_DIFF_DST, mg}, {DNNL_ARG_DIFF_WEIGHTS, mdw},
+                                   {DNNL_ARG_DIFF_BIAS, mdb}, {DNNL_ARG_SCRATCHPAD, ms}};
+        run(e->bwd_w, a->stream, 5, args);
+        if (dw) {
+            dnnl_memory_t mo = mem(&e->w_pl, dw);
+            reorder_run(&e->w_dw_add, a->stream, mdw, mo); /* dw += */
+            dnnl_memory_destroy(mo);
+        }
+        if (db)
+            for (int co = 0; co < Cout; co++) db[co] += gb[co];
+        dnnl_memory_destroy(mx), dnnl_memory_destroy(mg), dnnl_memory_destroy(mdw), dnnl_memory_destroy(mdb), dnnl_memory_destroy(ms);
+    }
+    threads_restore(prev);
+    return 0;
+}
+
+#else /* no oneDNN in this build */
+int conv_dnnl_enabled(void) { return 0; }
+void conv_dnnl_set(int on) { (void)on; }
+int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) { return 0; }
+int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                      int Cout, int K, int S, int wino, int nthreads) {
+    return -1;
+}
+int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                       int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
+    return -1;
+}
+#endif
