@@ -31,8 +31,8 @@ PKG_CONFIG ?= pkg-config
 # ---- feature detection (evaluated lazily: scripts/deps.sh may install things first) ---------------
 have_pkg = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo 1)
 HAVE_BLAS := $(if $(NO_BLAS),,$(call have_pkg,openblas))
-# oneDNN's sgemm (Debian's libdnnl-dev) for the engine's GEMMs where present: faster than OpenBLAS's
-# kernels on the machines measured (docs/PERFORMANCE.md). Not in NO_BLAS builds (the plain C engine),
+# oneDNN (Debian's libdnnl-dev) for the engine's GEMMs and convolutions where present: faster than OpenBLAS's
+# kernels and the engine's own convolutions on the machines measured (docs/PERFORMANCE.md). Not in NO_BLAS builds (the plain C engine),
 # nor in SANITIZE builds (its JIT code is not instrumented); NO_DNNL=1 leaves it out.
 HAVE_DNNL := $(if $(or $(NO_DNNL),$(NO_BLAS),$(SANITIZE)),,$(shell printf '\043include <dnnl.h>\nint main(void){return dnnl_sgemm(0,0,0,0,0,0,0,0,0,0,0,0,0);}\n' | \
              $(CC) -x c - -ldnnl -o /dev/null 2>/dev/null && echo 1))
@@ -69,7 +69,9 @@ HAVE_NCCL := $(if $(and $(HAVE_CUDA),$(HAVE_MPI),$(CUDA_INCDIR),$(wildcard $(CUD
 endif
 
 PKGS := libpng jansson libsodium stb libavformat libavcodec libswscale libavutil libcbor libcrypto libjpeg
-CFLAGS_BASE := -std=c11 $(OPT) -g -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP -I. \
+# -fno-math-errno: no code reads errno after a math call; with it sqrtf is one instruction, so loops
+# that call it (Adam) vectorize.
+CFLAGS_BASE := -std=c11 $(OPT) -g -fno-math-errno -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP -I. \
                $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(SANFLAGS)
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm -lpthread
 ifeq ($(HAVE_BLAS),1)
@@ -125,7 +127,7 @@ all: deps
 build: banner $(BUILD)/swaplab $(if $(SANITIZE),,swaplab)
 
 banner:
-	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX))$(CUDA_WHY) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS)) · oneDNN sgemm $(call yes_no,$(HAVE_DNNL)) · MPI $(call yes_no,$(HAVE_MPI))$(if $(HAVE_NCCL), (NCCL))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
+	@echo "swaplab build: CUDA $(call yes_no,$(HAVE_CUDA))$(if $(HAVE_CUDA), (sm_$(CUDA_ARCH)+PTX))$(CUDA_WHY) · OpenMP $(call yes_no,$(HAVE_OMP)) · OpenBLAS $(call yes_no,$(HAVE_BLAS)) · oneDNN (sgemm, conv) $(call yes_no,$(HAVE_DNNL)) · MPI $(call yes_no,$(HAVE_MPI))$(if $(HAVE_NCCL), (NCCL))$(if $(SANITIZE), · sanitize=$(SANITIZE))"
 
 deps:
 	@bash scripts/deps.sh build

@@ -14,6 +14,24 @@
 #include <omp.h>
 #endif
 
+/* One vector kernel over a range of the flat buffers, compiled per ISA; each thread takes a
+ * contiguous chunk. As an `omp parallel for simd` loop (with sqrtf setting errno) gcc 12 -O2 made it
+ * scalar: 6.3% of a tiny training step (perf). */
+NN_SIMD_CLONES static void adam_k(float *p, float *g, float *mm, float *vv, size_t n, float b1, float b2, float eps,
+                                  float wd, float step_size, float inv_sqrt_bc2, int zero) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) {
+        float pi = p[i];
+        float gi = g[i] + wd * pi;
+        float mi = b1 * mm[i] + (1.0f - b1) * gi;
+        float vi = b2 * vv[i] + (1.0f - b2) * gi * gi;
+        mm[i] = mi;
+        vv[i] = vi;
+        p[i] = pi - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+        if (zero) g[i] = 0.0f;
+    }
+}
+
 static void adam_run(NnModel *m, const NnAdam *cfg, long step, int nthreads) {
     SL_ASSERT(m->finalized && step >= 1);
     float b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps, wd = cfg->weight_decay;
@@ -22,15 +40,15 @@ static void adam_run(NnModel *m, const NnAdam *cfg, long step, int nthreads) {
     float *p = m->params, *g = m->grads, *mm = m->adam_m, *vv = m->adam_v;
     size_t n = m->nparams;
     int zero = cfg->zero_grad;
-NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n >= 65536))
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + wd * p[i];
-        float mi = b1 * mm[i] + (1.0f - b1) * gi;
-        float vi = b2 * vv[i] + (1.0f - b2) * gi * gi;
-        mm[i] = mi;
-        vv[i] = vi;
-        p[i] -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
-        if (zero) g[i] = 0.0f;
+NN_OMP(omp parallel num_threads(n >= 65536 ? nthreads : 1))
+    {
+        size_t t = 0, T = 1;
+#ifdef _OPENMP
+        t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+#endif
+        size_t per = ((n + T - 1) / T + 15) / 16 * 16;
+        size_t lo = t * per < n ? t * per : n, hi = lo + per < n ? lo + per : n;
+        adam_k(p + lo, g + lo, mm + lo, vv + lo, hi - lo, b1, b2, eps, wd, step_size, inv_sqrt_bc2, zero);
     }
 }
 

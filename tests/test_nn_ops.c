@@ -2,6 +2,7 @@
  * (central differences, double-accumulated losses, fresh random inputs), the fast paths against
  * the references, GEMM against a double-precision product, and Adam against its formula. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -581,11 +582,62 @@ static void t_adam(void) {
     nn_model_free(&m);
 }
 
+/* Two threads run convolutions of different shapes at once (the trainer's preview thread and the
+ * video pipeline do): oneDNN's primitives are shared, each thread has its own arena and stream. */
+typedef struct {
+    int B, Cin, H, Cout, K, S;
+    float *x, *w, *b, *g, *y, *dx, *dw, *db, *work;
+    int ok;
+} ConvJob;
+static void *conv_job(void *p) {
+    ConvJob *j = p;
+    int Ho = conv_out_size(j->H, j->K, j->S);
+    size_t xn = (size_t)j->B * j->Cin * j->H * j->H, wn = (size_t)j->Cout * j->Cin * j->K * j->K,
+           on = (size_t)j->B * j->Cout * Ho * Ho;
+    float *y = xmalloc(sizeof(float) * on), *dx = xmalloc(sizeof(float) * xn), *dw = xmalloc(sizeof(float) * wn),
+          *db = xmalloc(sizeof(float) * j->Cout);
+    j->ok = 1;
+    for (int it = 0; it < 4; it++) {
+        memset(dx, 0, sizeof(float) * xn), memset(dw, 0, sizeof(float) * wn), memset(db, 0, sizeof(float) * j->Cout);
+        conv2d_forward(y, j->x, j->w, j->b, j->B, j->Cin, j->H, j->H, j->Cout, j->K, j->S, j->work, NN_WINO_AUTO, 1);
+        conv2d_backward(dx, dw, db, j->g, j->x, j->w, j->B, j->Cin, j->H, j->H, j->Cout, j->K, j->S, j->work, NN_WINO_AUTO, 1);
+        for (size_t i = 0; i < on; i++) j->ok &= fabsf(y[i] - j->y[i]) <= 1e-4f * fabsf(j->y[i]) + 1e-3f;
+        for (size_t i = 0; i < xn; i++) j->ok &= fabsf(dx[i] - j->dx[i]) <= 1e-4f * fabsf(j->dx[i]) + 1e-3f;
+        for (size_t i = 0; i < wn; i++) j->ok &= fabsf(dw[i] - j->dw[i]) <= 1e-4f * fabsf(j->dw[i]) + 1e-2f;
+    }
+    free(y), free(dx), free(dw), free(db);
+    return NULL;
+}
+static void t_conv_threads(void) {
+    ConvJob j[2] = {{4, 16, 16, 32, 3, 1}, {4, 8, 32, 16, 5, 2}};
+    for (int t = 0; t < 2; t++) {
+        ConvJob *c = &j[t];
+        int Ho = conv_out_size(c->H, c->K, c->S);
+        size_t xn = (size_t)c->B * c->Cin * c->H * c->H, wn = (size_t)c->Cout * c->Cin * c->K * c->K,
+               on = (size_t)c->B * c->Cout * Ho * Ho;
+        c->x = rnd(xn, -1, 1), c->w = rnd(wn, -0.5f, 0.5f), c->b = rnd(c->Cout, -0.5f, 0.5f), c->g = rnd(on, -1, 1);
+        c->y = zeros(on), c->dx = zeros(xn), c->dw = zeros(wn), c->db = zeros(c->Cout);
+        c->work = zeros(conv2d_workspace(c->B, c->Cin, c->H, c->H, c->Cout, c->K, c->S));
+        conv2d_forward_ref(c->y, c->x, c->w, c->b, c->B, c->Cin, c->H, c->H, c->Cout, c->K, c->S);
+        conv2d_backward_ref(c->dx, c->dw, c->db, c->g, c->x, c->w, c->B, c->Cin, c->H, c->H, c->Cout, c->K, c->S);
+    }
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++) CHECK(pthread_create(&th[t], NULL, conv_job, &j[t]) == 0);
+    for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < 2; t++) {
+        CHECKF(j[t].ok, "conv %d->%d %dx%d/%d from two threads at once (%s) matches the reference", j[t].Cin, j[t].Cout,
+               j[t].K, j[t].K, j[t].S, conv_dnnl_enabled() ? "oneDNN" : "own paths");
+        ConvJob *c = &j[t];
+        free(c->x), free(c->w), free(c->b), free(c->g), free(c->y), free(c->dx), free(c->dw), free(c->db), free(c->work);
+    }
+}
+
 int main(void) {
     (void)test_tmpdir;
     sl_rng_seed(&R, (uint64_t)(sl_now() * 1e6));
     RUN(t_gemm);
     RUN(t_conv);
+    RUN(t_conv_threads);
     RUN(t_dense);
     RUN(t_elementwise);
     RUN(t_batchnorm);

@@ -1,40 +1,128 @@
 /* act.c — elementwise activations and their gradients: leaky ReLU, ReLU, sigmoid.
  * https://pytorch.org/docs/stable/generated/torch.nn.LeakyReLU.html
  * https://pytorch.org/docs/stable/generated/torch.nn.ReLU.html
- * https://pytorch.org/docs/stable/generated/torch.nn.Sigmoid.html */
+ * https://pytorch.org/docs/stable/generated/torch.nn.Sigmoid.html
+ *
+ * Each op is a vector kernel over a range, compiled per ISA (NN_SIMD_CLONES), run on contiguous
+ * chunks, one per thread. Written as `omp parallel for simd` loops with the select inside the
+ * subscript, gcc 12 -O2 compiled them as scalar code with a branch per element: the ReLU backward
+ * of the ResNet-10 detector's step took 14.6% of it (perf), against 1.1% for the forward. */
 #include <math.h>
 
 #include "nn/ops/ops.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 /* Small arrays are not worth waking threads for. */
 #define PAR_MIN 32768
 
+/* This thread's chunk of n elements, in multiples of 16 floats. */
+static void chunk(size_t n, size_t *lo, size_t *hi) {
+    size_t t = 0, T = 1;
+#ifdef _OPENMP
+    t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+#endif
+    size_t per = (n + T - 1) / T;
+    per = (per + 15) / 16 * 16;
+    *lo = t * per < n ? t * per : n;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+NN_SIMD_CLONES static void leaky_fwd_k(float *out, const float *in, size_t n, float slope) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        out[i] = x > 0.0f ? x : slope * x;
+    }
+}
+NN_SIMD_CLONES static void leaky_bwd_k(float *din, const float *dout, const float *in, size_t n, float slope) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) {
+        float g = dout[i];
+        float d = in[i] > 0.0f ? g : slope * g;
+        din[i] += d;
+    }
+}
+NN_SIMD_CLONES static void relu_fwd_k(float *out, const float *in, size_t n) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        out[i] = x > 0.0f ? x : 0.0f;
+    }
+}
+NN_SIMD_CLONES static void relu_bwd_k(float *din, const float *dout, const float *in, size_t n) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) {
+        float g = dout[i];
+        float d = in[i] > 0.0f ? g : 0.0f;
+        din[i] += d;
+    }
+}
+NN_SIMD_CLONES static void sigmoid_fwd_k(float *out, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
+}
+NN_SIMD_CLONES static void sigmoid_bwd_k(float *din, const float *dout, const float *out, size_t n) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) {
+        float y = out[i];
+        din[i] += dout[i] * y * (1.0f - y);
+    }
+}
+
+#define THREADS(n, nthreads) ((n) > PAR_MIN ? (nthreads) : 1)
+
 void leaky_relu_forward(float *out, const float *in, size_t n, float slope, int nthreads) {
-NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > PAR_MIN))
-    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : slope * in[i];
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        leaky_fwd_k(out + lo, in + lo, hi - lo, slope);
+    }
 }
 
 void leaky_relu_backward(float *din, const float *dout, const float *in, size_t n, float slope, int nthreads) {
-NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > PAR_MIN))
-    for (size_t i = 0; i < n; i++) din[i] += in[i] > 0.0f ? dout[i] : slope * dout[i];
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        leaky_bwd_k(din + lo, dout + lo, in + lo, hi - lo, slope);
+    }
 }
 
 void relu_forward(float *out, const float *in, size_t n, int nthreads) {
-NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > PAR_MIN))
-    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        relu_fwd_k(out + lo, in + lo, hi - lo);
+    }
 }
 
 void relu_backward(float *din, const float *dout, const float *in, size_t n, int nthreads) {
-NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > PAR_MIN))
-    for (size_t i = 0; i < n; i++) din[i] += in[i] > 0.0f ? dout[i] : 0.0f;
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        relu_bwd_k(din + lo, dout + lo, in + lo, hi - lo);
+    }
 }
 
 void sigmoid_forward(float *out, const float *in, size_t n, int nthreads) {
-NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > PAR_MIN))
-    for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        sigmoid_fwd_k(out + lo, in + lo, hi - lo);
+    }
 }
 
 void sigmoid_backward(float *din, const float *dout, const float *out, size_t n, int nthreads) {
-NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > PAR_MIN))
-    for (size_t i = 0; i < n; i++) din[i] += dout[i] * out[i] * (1.0f - out[i]);
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        sigmoid_bwd_k(din + lo, dout + lo, out + lo, hi - lo);
+    }
 }

@@ -1,11 +1,51 @@
 /* batchnorm.c — batch normalisation per channel over (batch, H, W) with PyTorch's semantics:
  * biased variance to normalise, unbiased variance into running_var, momentum 0.1, eps 1e-5.
  * https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html (Ioffe & Szegedy 2015,
- * https://arxiv.org/abs/1502.03167). Statistics are accumulated in double. */
+ * https://arxiv.org/abs/1502.03167). Statistics are summed in float within a row and in double
+ * across rows. */
 #include <math.h>
 
 #include "nn/ops/ops.h"
 #include "util/util.h"
+
+/* Per-row kernels, compiled per ISA: the sums run in float over vector lanes (one row, H*W values,
+ * at a time) and are added up in double across rows. As scalar double loops they took 12.6% of the
+ * ResNet-10 detector's training step (perf: batchnorm_forward 7.6%, batchnorm_backward 5.0%). */
+NN_SIMD_CLONES static float row_sum(const float *x, int n) {
+    float s = 0.0f;
+NN_OMP(omp simd reduction(+ : s))
+    for (int i = 0; i < n; i++) s += x[i];
+    return s;
+}
+NN_SIMD_CLONES static float row_sqdev(const float *x, int n, float m) {
+    float s = 0.0f;
+NN_OMP(omp simd reduction(+ : s))
+    for (int i = 0; i < n; i++) {
+        float d = x[i] - m;
+        s += d * d;
+    }
+    return s;
+}
+NN_SIMD_CLONES static void row_affine(float *y, const float *x, int n, float m, float k, float bb) {
+NN_OMP(omp simd)
+    for (int i = 0; i < n; i++) y[i] = (x[i] - m) * k + bb;
+}
+/* sum d and sum d * (x - m) * is over a row */
+NN_SIMD_CLONES static void row_grad_sums(const float *d, const float *x, int n, float m, float is, float *sd, float *sdx) {
+    float a = 0.0f, b = 0.0f;
+NN_OMP(omp simd reduction(+ : a, b))
+    for (int i = 0; i < n; i++) {
+        float g = d[i];
+        a += g;
+        b += g * ((x[i] - m) * is);
+    }
+    *sd = a, *sdx = b;
+}
+NN_SIMD_CLONES static void row_dx(float *dx, const float *d, const float *x, int n, float m, float is, float k, float a,
+                                  float bcoef) {
+NN_OMP(omp simd)
+    for (int i = 0; i < n; i++) dx[i] += k * (d[i] - a - (x[i] - m) * is * bcoef);
+}
 
 void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
                        const float *beta, float *running_mean, float *running_var, float *num_batches,
@@ -18,18 +58,10 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         double mu, var;
         if (training) {
             double s = 0, ss = 0;
-            for (int n = 0; n < B; n++) {
-                const float *x = in + ((size_t)n * C + c) * HW;
-                for (int i = 0; i < HW; i++) s += x[i];
-            }
+            for (int n = 0; n < B; n++) s += row_sum(in + ((size_t)n * C + c) * HW, HW);
             mu = s / (double)cnt;
-            for (int n = 0; n < B; n++) {
-                const float *x = in + ((size_t)n * C + c) * HW;
-                for (int i = 0; i < HW; i++) {
-                    double d = x[i] - mu;
-                    ss += d * d;
-                }
-            }
+            float mf = (float)mu;
+            for (int n = 0; n < B; n++) ss += row_sqdev(in + ((size_t)n * C + c) * HW, HW, mf);
             var = ss / (double)cnt;
             running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
             running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * ss / (double)(cnt - 1));
@@ -41,12 +73,7 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         mean[c] = m;
         invstd[c] = is;
         float g = gamma ? gamma[c] : 1.0f, bb = beta ? beta[c] : 0.0f;
-        for (int n = 0; n < B; n++) {
-            const float *x = in + ((size_t)n * C + c) * HW;
-            float *y = out + ((size_t)n * C + c) * HW;
-NN_OMP(omp simd)
-            for (int i = 0; i < HW; i++) y[i] = (x[i] - m) * is * g + bb;
-        }
+        for (int n = 0; n < B; n++) row_affine(out + ((size_t)n * C + c) * HW, in + ((size_t)n * C + c) * HW, HW, m, is * g, bb);
     }
     if (training && num_batches) *num_batches += 1.0f;
 }
@@ -61,12 +88,9 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         float m = mean[c], is = invstd[c], g = gamma ? gamma[c] : 1.0f;
         double sd = 0, sdx = 0; /* sum dout, sum dout * xhat */
         for (int n = 0; n < B; n++) {
-            const float *x = in + ((size_t)n * C + c) * HW;
-            const float *d = dout + ((size_t)n * C + c) * HW;
-            for (int i = 0; i < HW; i++) {
-                sd += d[i];
-                sdx += (double)d[i] * ((x[i] - m) * is);
-            }
+            float a, b;
+            row_grad_sums(dout + ((size_t)n * C + c) * HW, in + ((size_t)n * C + c) * HW, HW, m, is, &a, &b);
+            sd += a, sdx += b;
         }
         if (dgamma) dgamma[c] += (float)sdx;
         if (dbeta) dbeta[c] += (float)sd;
@@ -75,11 +99,8 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         float a = training ? (float)(sd / (double)cnt) : 0.0f;
         float bcoef = training ? (float)(sdx / (double)cnt) : 0.0f;
         for (int n = 0; n < B; n++) {
-            const float *x = in + ((size_t)n * C + c) * HW;
-            const float *d = dout + ((size_t)n * C + c) * HW;
-            float *dx = din + ((size_t)n * C + c) * HW;
-NN_OMP(omp simd)
-            for (int i = 0; i < HW; i++) dx[i] += k * (d[i] - a - (x[i] - m) * is * bcoef);
+            size_t o = ((size_t)n * C + c) * HW;
+            row_dx(din + o, dout + o, in + o, HW, m, is, k, a, bcoef);
         }
     }
 }

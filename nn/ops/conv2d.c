@@ -196,19 +196,22 @@ NN_OMP(omp simd)
 }
 
 /* oneDNN's primitives for the layers the direct kernel does not take (ops.h); whether its Winograd
- * is asked for: on 3x3 stride-1 layers of at least 8x8 pixels (4 of its 4x4 tiles per image),
- * whatever the batch, so that data-parallel ranks (each with a share of the batch) run the same
- * algorithm as one process. 4 steps of `train --preset tiny --batch 4 --learn-mask` on 2 ranks
- * against 1 process (tests/e2e_mpi.sh; Adam's first steps magnify rounding) ended 0.38% apart with
- * Winograd picked by the batch's tile count (>= 64), 0.31% with it on from 4x4, 0.035% with it on
- * from 8x8 (0.048% without --learn-mask), 0.003% on the engine's own paths. Measured per layer on
- * the 2-CPU EPYC (fwd + bwd, ms, the engine's own path / oneDNN direct / oneDNN Winograd, single
- * noisy runs): 3x3 256->512 at 4x4, batch 16: 12.9 / 11.4-12.0 / 11.0-14.5, batch 64: - / 32.6-56.6 /
- * 20.6-27.9; 3x3 128->256 at 8x8, batch 16: 9.2 / 8.1 / 6.9; 5x5/2 32->64 at 32x32: 11.1 / 6.7 / -;
- * 5x5/2 3->32 at 64x64: 6.1 / 3.2 / -. */
+ * is asked for: on 3x3 stride-1 layers of at least 8x8 pixels (4 of its 4x4 tiles per image)
+ * whatever the batch, and on smaller ones from 64 tiles in the batch. The rule looks at the image
+ * first so that data-parallel ranks (each with a share of the batch) mostly run the algorithm one
+ * process runs: 4 steps of `train --preset tiny --batch 4 --learn-mask` on 2 ranks against 1
+ * process (tests/e2e_mpi.sh; Adam's first steps magnify rounding) ended 0.38% apart with Winograd
+ * picked by the batch's tile count alone, 0.31% with it on from 4x4, 0.035% with it on from 8x8
+ * (0.048% without --learn-mask), 0.003% on the engine's own paths. Measured per layer on the 2-CPU
+ * EPYC (fwd + bwd, ms, best of 3-5, the engine's own F(2x2) / own F(4x4) / oneDNN direct / oneDNN
+ * Winograd; /tmp harness over conv_dnnl_* and wino_*, 19:10 UTC): 3x3 512->1024 at 4x4, batch 16:
+ * 32.9 / 44.9 / 35.3 / 37.0, batch 64: 92.3 / 79.0 / 119.4 / 65.9. Earlier single runs: 3x3
+ * 128->256 at 8x8, batch 16: own 9.2, oneDNN direct 8.1, Winograd 6.9; 5x5/2 32->64 at 32x32: own
+ * 11.1, oneDNN 6.7; 5x5/2 3->32 at 64x64: own 6.1, oneDNN 3.2. */
+#define DNNL_WINO_MIN_TILES 64
 static int dnnl_wino(int wmode, int B, int H, int W, int K, int S) {
-    (void)B;
-    return wmode == NN_WINO_AUTO && K == 3 && S == 1 && H >= 8 && W >= 8;
+    return wmode == NN_WINO_AUTO && K == 3 && S == 1 &&
+           ((H >= 8 && W >= 8) || wino_tiles(B, H, W, 4) >= DNNL_WINO_MIN_TILES);
 }
 static int use_dnnl(int wmode, int Cin, int Cout, int K, int S) {
     return wmode != NN_WINO_F2 && !conv2d_use_direct(Cin, Cout, K, S) && conv_dnnl_enabled();

@@ -87,11 +87,13 @@ void wino_backward(float *din, float *dw, float *db, const float *dout, const fl
                    int Cin, int H, int W, int Cout, int m, float *work, int nthreads);
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S);
 /* oneDNN's convolution primitives (conv_dnnl.c; built with SL_HAVE_DNNL): conv2d_forward/backward
- * use them for every layer the direct kernel does not take, in Winograd modes NN_WINO_AUTO (oneDNN's
- * Winograd F(4x4,3x3) for 3x3 stride 1 on images of at least 8x8, else its direct kernels) and NN_WINO_OFF (direct kernels only); NN_WINO_F2, SL_CONV=own in the environment
- * or conv_dnnl_set(0) pick the engine's own im2col and Winograd paths. conv_dnnl_alg says what a
- * shape runs on (NN_CONV_DNNL_DIRECT, NN_CONV_DNNL_WINO, or 0: not on oneDNN); the _forward and
- * _backward calls return -1 when oneDNN does not take the shape (callers fall back). */
+ * use them for every layer the direct kernel does not take. In Winograd mode NN_WINO_AUTO, oneDNN's
+ * Winograd F(4x4,3x3) for 3x3 stride 1 on images of at least 8x8 or with 64 4x4 tiles in the
+ * batch, else its direct kernels; in NN_WINO_OFF, direct kernels only. NN_WINO_F2, SL_CONV=own in
+ * the environment or conv_dnnl_set(0) pick the engine's own im2col and Winograd paths.
+ * conv2d_dnnl_pick and conv_dnnl_alg say what a shape runs on (NN_CONV_DNNL_DIRECT,
+ * NN_CONV_DNNL_WINO, or 0: not on oneDNN); the _forward and _backward calls return -1 when oneDNN
+ * does not take the shape (callers fall back). */
 enum { NN_CONV_DNNL_DIRECT = 1, NN_CONV_DNNL_WINO = 4 };
 int conv_dnnl_enabled(void);
 void conv_dnnl_set(int on);
