@@ -39,6 +39,11 @@ TR=(train --facesets "$A" "$B" --preset tiny --batch 4 --threads 1 --seed 3 --lr
 # close A B TOL: the norm of the difference of two model files over the norm of A. (Adam moves a
 # weight by about lr * sign(gradient) in its first steps, so a weight whose gradient is ~0 moves +-lr
 # on rounding alone: an element-wise comparison would measure that, not the all-reduce.)
+# FTOL: that rounding alone gave 3e-6..5.7e-3 over seeds 1-7, with and without --learn-mask, on the
+# oneDNN, own-convolution and sanitizer builds (13 of 36 runs above 2e-3); a rank's half batch left
+# out of the all-reduce gives 0.105 (1 process at --batch 2 against --batch 4). The exact check of a
+# wrong all-reduce is the logged losses, equal to 1e-5 at every step.
+FTOL=2e-2
 close() { $PY - "$1" "$2" "$3" <<'PYEOF'
 import json, struct, sys
 import numpy as np
@@ -64,7 +69,7 @@ ck() { echo "$1/ckpt/step-$(printf %09d "$2").model.safetensors"; }
 check "1 process, 4 steps" "$SWAPLAB" "${TR[@]}" --out "$T/one" --steps 4
 check "1 process, 2 steps" "$SWAPLAB" "${TR[@]}" --out "$T/one2" --steps 2
 check "2 ranks, 4 steps, the same global batch" "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/two" --steps 4
-check "2 ranks give the 1-process model within float tolerance" close "$(ck "$T/one" 4)" "$(ck "$T/two" 4)" 2e-3
+check "2 ranks give the 1-process model within float tolerance" close "$(ck "$T/one" 4)" "$(ck "$T/two" 4)" $FTOL
 check "... and the same losses at step 4" same_loss "$T/one/log.jsonl" "$T/two/log.jsonl" 4
 # a checkpoint holds the whole optimizer state, as one process's does (also the guard for any later
 # scheme that splits Adam's state among the ranks)
@@ -85,7 +90,7 @@ assert all(json.loads(l).get("ranks") == 2 for l in open(sys.argv[1]))' "$T/two/
 # a learned mask (train --learn-mask): its loss is a mean over pixels, each rank's share weighted
 check "--learn-mask: 1 process, 4 steps" "$SWAPLAB" "${TR[@]}" --out "$T/onem" --steps 4 --learn-mask --log-every 1
 check "--learn-mask: 2 ranks, 4 steps" "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/twom" --steps 4 --learn-mask --log-every 1
-check "--learn-mask: 2 ranks give the 1-process model within float tolerance" close "$(ck "$T/onem" 4)" "$(ck "$T/twom" 4)" 2e-3
+check "--learn-mask: 2 ranks give the 1-process model within float tolerance" close "$(ck "$T/onem" 4)" "$(ck "$T/twom" 4)" $FTOL
 check "--learn-mask: the same reconstruction and mask losses at every step" $PY -c '
 import json, sys
 a, b = ([json.loads(x) for x in open(p)] for p in sys.argv[1:3])
@@ -97,7 +102,7 @@ for e, f in zip(a, b):
 # resume with another rank count: 1 process for 2 steps, then 2 ranks to step 4
 check "1 process, 2 steps" "$SWAPLAB" "${TR[@]}" --out "$T/mixed" --steps 2
 check "resumed with 2 ranks to step 4" "${MPIRUN[@]}" -np 2 "$SWAPLAB" train --out "$T/mixed" --resume --steps 4 --threads 1
-check "1 + 2 ranks equals 1 process within float tolerance" close "$(ck "$T/one" 4)" "$(ck "$T/mixed" 4)" 2e-3
+check "1 + 2 ranks equals 1 process within float tolerance" close "$(ck "$T/one" 4)" "$(ck "$T/mixed" 4)" $FTOL
 check "the tolerance is far below what 2 steps of training change" bash -c "$(declare -f close); PY=$PY; ! close '$(ck "$T/mixed" 2)' '$(ck "$T/one" 4)' 2e-2"
 
 # refusals naming the rank
