@@ -2,7 +2,7 @@
  * body, each down-sampling step and the head, composed with the identity skips here. */
 #include "detect/resnet.h"
 
-#include <string.h>
+#include <stdio.h>
 
 enum { RN_STEM = 0, RN_HEAD = 6, RN_NETS = 7 }; /* nets: stem, res1, down2, res2, down3, res3, head */
 static const int RN_CH[3] = {16, 32, 64};
@@ -60,10 +60,7 @@ static const float *forward(DetCnn *m, NnCtx *ctx, const float *x, int B) {
         size_t n = (size_t)B * RN_CH[s] * side * side;
         const float *r = nn_net_forward(m->net[2 * s + 1], ctx, a, B);
         float *o = detcnn_buf(m, s, n);
-        for (size_t i = 0; i < n; i++) {
-            float v = r[i] + a[i];
-            o[i] = v > 0 ? v : 0;
-        }
+        nn_add_relu(ctx, o, r, a, n);
         a = o;
     }
     return nn_net_forward(m->net[RN_HEAD], ctx, a, B);
@@ -78,13 +75,14 @@ static void backward(DetCnn *m, NnCtx *ctx, const float *dl, int B) {
     for (int s = 2; s >= 0; s--) {
         n = (size_t)B * RN_CH[s] * side * side;
         const float *o = m->buf[s];
-        for (size_t i = 0; i < n; i++) d[i] = o[i] > 0 ? d[i] : 0; /* through the ReLU: d(body + skip) */
+        nn_relu_gate(ctx, d, o, n); /* through the ReLU: d(body + skip) */
         nn_net_backward(m->net[2 * s + 1], ctx, d, tmp);
-        for (size_t i = 0; i < n; i++) d[i] += tmp[i]; /* the skip */
+        nn_add_into(ctx, d, tmp, n); /* the skip */
         if (s) {
             nn_net_backward(m->net[2 * s], ctx, d, tmp);
             side *= 2;
-            memcpy(d, tmp, (size_t)B * RN_CH[s - 1] * side * side * sizeof *d);
+            float *t = d; /* the down-sampling step's input gradient is the next block's d */
+            d = tmp, tmp = t;
         }
     }
     nn_net_backward(m->net[RN_STEM], ctx, d, NULL);

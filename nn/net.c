@@ -371,3 +371,18 @@ void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
     }
     if (n->nl == 0 && din) memcpy(din, dout, sizeof(float) * B * nn_shape_numel(n->in));
 }
+
+void nn_add_relu(const NnCtx *ctx, float *out, const float *a, const float *b, size_t n) {
+    SL_ASSERT(ctx->device == NN_CPU);
+    add_relu_forward(out, a, b, n, ctx->nthreads);
+}
+
+void nn_relu_gate(const NnCtx *ctx, float *d, const float *out, size_t n) {
+    SL_ASSERT(ctx->device == NN_CPU);
+    relu_gate_backward(d, out, n, ctx->nthreads);
+}
+
+void nn_add_into(const NnCtx *ctx, float *d, const float *s, size_t n) {
+    SL_ASSERT(ctx->device == NN_CPU);
+    add_into(d, s, n, ctx->nthreads);
+}

@@ -185,6 +185,12 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch);
  * NULL skips it, which also skips the first layer's input-gradient work). */
 void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din);
 
+/* A residual join between nets (detect/resnet.c), over n floats of host memory, on ctx's threads:
+ * out = ReLU(a + b); its gradient d = out > 0 ? d : 0 in place (out: the join's output); d += s. */
+void nn_add_relu(const NnCtx *ctx, float *out, const float *a, const float *b, size_t n);
+void nn_relu_gate(const NnCtx *ctx, float *d, const float *out, size_t n);
+void nn_add_into(const NnCtx *ctx, float *d, const float *s, size_t n);
+
 /* ---- optimizer ------------------------------------------------------------------------------ */
 /* torch.optim.Adam: g' = g + weight_decay*p; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
  * p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps). One fused pass over the flat buffers.

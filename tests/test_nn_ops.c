@@ -384,6 +384,31 @@ static void t_elementwise(void) {
     free(x), free(a1), free(a2), free(m1), free(m2), free(i1), free(i2), free(idx), free(rm), free(rv);
 }
 
+/* The residual join (nn_add_relu, nn_relu_gate, nn_add_into) against scalar loops, exactly, over
+ * an odd length above the threading threshold, on 1 and 2 threads, with exact zeros at the kink. */
+static void t_residual_join(void) {
+    size_t n = 100003;
+    float *a = rnd(n, -1, 1), *b = rnd(n, -1, 1), *d0 = rnd(n, -1, 1), *o = zeros(n), *d = zeros(n);
+    for (size_t i = 0; i < n; i += 97) b[i] = -a[i]; /* a + b == 0: ReLU's kink, gradient 0 */
+    for (int T = 1; T <= 2; T++) {
+        NnCtx ctx;
+        nn_ctx_init(&ctx, T, 1);
+        nn_add_relu(&ctx, o, a, b, n);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) bad += o[i] != (a[i] + b[i] > 0 ? a[i] + b[i] : 0.0f);
+        CHECK(bad == 0);
+        memcpy(d, d0, sizeof(float) * n);
+        nn_relu_gate(&ctx, d, o, n);
+        for (size_t i = 0; i < n; i++) bad += d[i] != (o[i] > 0 ? d0[i] : 0.0f);
+        CHECK(bad == 0);
+        memcpy(d, d0, sizeof(float) * n);
+        nn_add_into(&ctx, d, a, n);
+        for (size_t i = 0; i < n; i++) bad += d[i] != d0[i] + a[i];
+        CHECK(bad == 0);
+    }
+    free(a), free(b), free(d0), free(o), free(d);
+}
+
 /* ---- batch norm ---------------------------------------------------------------------------- */
 typedef struct {
     int B, C, HW, training;
@@ -640,6 +665,7 @@ int main(void) {
     RUN(t_conv_threads);
     RUN(t_dense);
     RUN(t_elementwise);
+    RUN(t_residual_join);
     RUN(t_batchnorm);
     RUN(t_dropout);
     RUN(t_losses);

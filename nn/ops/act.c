@@ -60,6 +60,23 @@ NN_OMP(omp simd)
         din[i] += d;
     }
 }
+/* The residual join out = ReLU(a + b), its gradient gate d = out > 0 ? d : 0 (in place, from the
+ * forward OUTPUT), and the skip's gradient d += s. */
+NN_SIMD_CLONES static void add_relu_fwd_k(float *out, const float *a, const float *b, size_t n) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) {
+        float x = a[i] + b[i];
+        out[i] = x > 0.0f ? x : 0.0f;
+    }
+}
+NN_SIMD_CLONES static void relu_gate_k(float *d, const float *out, size_t n) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) d[i] = out[i] > 0.0f ? d[i] : 0.0f;
+}
+NN_SIMD_CLONES static void add_into_k(float *d, const float *s, size_t n) {
+NN_OMP(omp simd)
+    for (size_t i = 0; i < n; i++) d[i] += s[i];
+}
 NN_SIMD_CLONES static void sigmoid_fwd_k(float *out, const float *in, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
 }
@@ -124,5 +141,32 @@ NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
         size_t lo, hi;
         chunk(n, &lo, &hi);
         sigmoid_bwd_k(din + lo, dout + lo, out + lo, hi - lo);
+    }
+}
+
+void add_relu_forward(float *out, const float *a, const float *b, size_t n, int nthreads) {
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        add_relu_fwd_k(out + lo, a + lo, b + lo, hi - lo);
+    }
+}
+
+void relu_gate_backward(float *d, const float *out, size_t n, int nthreads) {
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        relu_gate_k(d + lo, out + lo, hi - lo);
+    }
+}
+
+void add_into(float *d, const float *s, size_t n, int nthreads) {
+NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
+    {
+        size_t lo, hi;
+        chunk(n, &lo, &hi);
+        add_into_k(d + lo, s + lo, hi - lo);
     }
 }
