@@ -287,7 +287,11 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
     }
 }
 
-/* gx (may be NULL) has been zeroed; ops add into it. */
+/* Whether a layer's backward writes its input gradient (X_backward_write in ops.h), so that it need
+ * not be zeroed first: every kind but the convolution, whose paths add into it. */
+static int writes_gx(int kind) { return kind != NN_L_CONV; }
+
+/* gx (may be NULL) has been zeroed, and ops add into it, unless writes_gx(L->kind): then they write it. */
 static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, float *gx, int B) {
     int T = ctx->nthreads;
     size_t in_n = (size_t)B * nn_shape_numel(L->in);
@@ -297,32 +301,32 @@ static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, fl
                         L->stride, n->work, n->winograd, T);
         break;
     case NN_L_DENSE:
-        dense_backward(gx, L->dw, L->db, gy, L->x, L->w, B, (int)nn_shape_numel(L->in), L->out.c, T);
+        dense_backward_write(gx, L->dw, L->db, gy, L->x, L->w, B, (int)nn_shape_numel(L->in), L->out.c, T);
         break;
     case NN_L_RESHAPE:
         if (gx) memcpy(gx, gy, sizeof(float) * in_n);
         break;
     case NN_L_LEAKY:
-        if (gx) leaky_relu_backward(gx, gy, L->x, in_n, L->slope, T);
+        if (gx) leaky_relu_backward_write(gx, gy, L->x, in_n, L->slope, T);
         break;
     case NN_L_RELU:
-        if (gx) relu_backward(gx, gy, L->x, in_n, T);
+        if (gx) relu_backward_write(gx, gy, L->x, in_n, T);
         break;
     case NN_L_SIGMOID:
-        if (gx) sigmoid_backward(gx, gy, L->y, in_n, T);
+        if (gx) sigmoid_backward_write(gx, gy, L->y, in_n, T);
         break;
     case NN_L_SHUFFLE:
-        if (gx) pixel_shuffle_backward(gx, gy, B, L->out.c, L->in.h, L->in.w, T);
+        if (gx) pixel_shuffle_backward_write(gx, gy, B, L->out.c, L->in.h, L->in.w, T);
         break;
     case NN_L_MAXPOOL:
-        if (gx) maxpool_backward(gx, gy, L->idx, B, L->in.c, L->in.h, L->in.w, L->k, T);
+        if (gx) maxpool_backward_write(gx, gy, L->idx, B, L->in.c, L->in.h, L->in.w, L->k, T);
         break;
     case NN_L_BN:
-        batchnorm_backward(gx, L->dw, L->db, gy, L->x, L->mean, L->invstd, L->w, B, L->in.c,
-                           L->in.h * L->in.w, n->training, T);
+        batchnorm_backward_write(gx, L->dw, L->db, gy, L->x, L->mean, L->invstd, L->w, B, L->in.c,
+                                 L->in.h * L->in.w, n->training, T);
         break;
     case NN_L_DROPOUT:
-        if (gx) dropout_backward(gx, gy, L->mask, in_n, T);
+        if (gx) dropout_backward_write(gx, gy, L->mask, in_n, T);
         break;
     }
 }
@@ -365,7 +369,7 @@ void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
     for (int i = n->nl - 1; i >= 0; i--) {
         NnLayer *L = &n->L[i];
         float *gx = i == 0 ? din : (gy == n->g[0] ? n->g[1] : n->g[0]);
-        if (gx) memset(gx, 0, sizeof(float) * B * nn_shape_numel(L->in));
+        if (gx && !writes_gx(L->kind)) memset(gx, 0, sizeof(float) * B * nn_shape_numel(L->in));
         layer_backward(n, L, ctx, gy, gx, B);
         gy = gx;
     }

@@ -409,6 +409,57 @@ static void t_residual_join(void) {
     free(a), free(b), free(d0), free(o), free(d);
 }
 
+/* Every X_backward_write against its adding twin on a zeroed buffer: equal values (0 + -0 is +0, so
+ * not always the same bits), from a buffer that held garbage, on sizes above the threading
+ * thresholds, on 2 threads. */
+static int same_write(const float *zeroed, const float *written, size_t n) {
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += zeroed[i] != written[i];
+    return bad == 0;
+}
+static void t_backward_write(void) {
+    int B = 4, C = 16, H = 32, W = 32;
+    size_t n = (size_t)B * C * H * W;
+    float *x = rnd_away(n), *dy = rnd(n, -1, 1), *y = zeros(n), *a = zeros(n), *w = rnd(n, 9, 10);
+    float *w0 = xmalloc(sizeof(float) * n);
+    memcpy(w0, w, sizeof(float) * n);
+#define RESET() (memset(a, 0, sizeof(float) * n), memcpy(w, w0, sizeof(float) * n))
+    RESET(), leaky_relu_backward(a, dy, x, n, 0.1f, 2), leaky_relu_backward_write(w, dy, x, n, 0.1f, 2);
+    CHECK(same_write(a, w, n));
+    RESET(), relu_backward(a, dy, x, n, 2), relu_backward_write(w, dy, x, n, 2);
+    CHECK(same_write(a, w, n));
+    sigmoid_forward(y, x, n, 2);
+    RESET(), sigmoid_backward(a, dy, y, n, 2), sigmoid_backward_write(w, dy, y, n, 2);
+    CHECK(same_write(a, w, n));
+    RESET(), pixel_shuffle_backward(a, dy, B, C / 4, H, W, 2), pixel_shuffle_backward_write(w, dy, B, C / 4, H, W, 2);
+    CHECK(same_write(a, w, n));
+    int *idx = xmalloc(sizeof(int) * n);
+    for (int k = 2; k <= 4; k += 2) {
+        maxpool_forward(y, idx, x, B, C, H, W, k, 2);
+        RESET(), maxpool_backward(a, dy, idx, B, C, H, W, k, 2), maxpool_backward_write(w, dy, idx, B, C, H, W, k, 2);
+        CHECK(same_write(a, w, n));
+    }
+    float *mask = zeros(n), mean[16], inv[16], rm[16] = {0}, rv[16] = {0}, nb = 0;
+    SlRng rng;
+    sl_rng_seed(&rng, 5);
+    dropout_forward(y, mask, x, n, 0.3f, &rng);
+    RESET(), dropout_backward(a, dy, mask, n, 2), dropout_backward_write(w, dy, mask, n, 2);
+    CHECK(same_write(a, w, n));
+    float *g = rnd(C, 0.5f, 1.5f), dg[2][16] = {{0}}, db[2][16] = {{0}};
+    batchnorm_forward(y, mean, inv, x, g, NULL, rm, rv, &nb, B, C, H * W, 1, 0.1f, 1e-5f, 2);
+    RESET(), batchnorm_backward(a, dg[0], db[0], dy, x, mean, inv, g, B, C, H * W, 1, 2);
+    batchnorm_backward_write(w, dg[1], db[1], dy, x, mean, inv, g, B, C, H * W, 1, 2);
+    CHECK(same_write(a, w, n) && !memcmp(dg[0], dg[1], sizeof dg[0]) && !memcmp(db[0], db[1], sizeof db[0]));
+    int I = 300, O = 70;
+    float *dw[2] = {zeros((size_t)O * I), zeros((size_t)O * I)}, *wt = rnd((size_t)O * I, -1, 1);
+    RESET(), dense_backward(a, dw[0], NULL, dy, x, wt, B, I, O, 2);
+    dense_backward_write(w, dw[1], NULL, dy, x, wt, B, I, O, 2);
+    CHECK(same_write(a, w, (size_t)B * I) && same_write(dw[0], dw[1], (size_t)O * I));
+#undef RESET
+    free(x), free(dy), free(y), free(a), free(w), free(w0), free(idx), free(mask), free(g), free(dw[0]), free(dw[1]);
+    free(wt);
+}
+
 /* ---- batch norm ---------------------------------------------------------------------------- */
 typedef struct {
     int B, C, HW, training;
@@ -666,6 +717,7 @@ int main(void) {
     RUN(t_dense);
     RUN(t_elementwise);
     RUN(t_residual_join);
+    RUN(t_backward_write);
     RUN(t_batchnorm);
     RUN(t_dropout);
     RUN(t_losses);

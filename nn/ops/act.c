@@ -37,12 +37,15 @@ NN_OMP(omp simd)
         out[i] = x > 0.0f ? x : slope * x;
     }
 }
-NN_SIMD_CLONES static void leaky_bwd_k(float *din, const float *dout, const float *in, size_t n, float slope) {
+/* The backward kernels add into din (acc) or write it (!acc: din need not be zeroed first). */
+NN_SIMD_CLONES static void leaky_bwd_k(float *din, const float *dout, const float *in, size_t n, float slope,
+                                       int acc) {
+    if (acc) {
 NN_OMP(omp simd)
-    for (size_t i = 0; i < n; i++) {
-        float g = dout[i];
-        float d = in[i] > 0.0f ? g : slope * g;
-        din[i] += d;
+        for (size_t i = 0; i < n; i++) din[i] += in[i] > 0.0f ? dout[i] : slope * dout[i];
+    } else {
+NN_OMP(omp simd)
+        for (size_t i = 0; i < n; i++) din[i] = in[i] > 0.0f ? dout[i] : slope * dout[i];
     }
 }
 NN_SIMD_CLONES static void relu_fwd_k(float *out, const float *in, size_t n) {
@@ -52,12 +55,13 @@ NN_OMP(omp simd)
         out[i] = x > 0.0f ? x : 0.0f;
     }
 }
-NN_SIMD_CLONES static void relu_bwd_k(float *din, const float *dout, const float *in, size_t n) {
+NN_SIMD_CLONES static void relu_bwd_k(float *din, const float *dout, const float *in, size_t n, int acc) {
+    if (acc) {
 NN_OMP(omp simd)
-    for (size_t i = 0; i < n; i++) {
-        float g = dout[i];
-        float d = in[i] > 0.0f ? g : 0.0f;
-        din[i] += d;
+        for (size_t i = 0; i < n; i++) din[i] += in[i] > 0.0f ? dout[i] : 0.0f;
+    } else {
+NN_OMP(omp simd)
+        for (size_t i = 0; i < n; i++) din[i] = in[i] > 0.0f ? dout[i] : 0.0f;
     }
 }
 /* The residual join out = ReLU(a + b), its gradient gate d = out > 0 ? d : 0 (in place, from the
@@ -80,11 +84,13 @@ NN_OMP(omp simd)
 NN_SIMD_CLONES static void sigmoid_fwd_k(float *out, const float *in, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + expf(-in[i]));
 }
-NN_SIMD_CLONES static void sigmoid_bwd_k(float *din, const float *dout, const float *out, size_t n) {
+NN_SIMD_CLONES static void sigmoid_bwd_k(float *din, const float *dout, const float *out, size_t n, int acc) {
+    if (acc) {
 NN_OMP(omp simd)
-    for (size_t i = 0; i < n; i++) {
-        float y = out[i];
-        din[i] += dout[i] * y * (1.0f - y);
+        for (size_t i = 0; i < n; i++) din[i] += dout[i] * out[i] * (1.0f - out[i]);
+    } else {
+NN_OMP(omp simd)
+        for (size_t i = 0; i < n; i++) din[i] = dout[i] * out[i] * (1.0f - out[i]);
     }
 }
 
@@ -99,13 +105,21 @@ NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
     }
 }
 
-void leaky_relu_backward(float *din, const float *dout, const float *in, size_t n, float slope, int nthreads) {
+static void leaky_relu_backward_acc(float *din, const float *dout, const float *in, size_t n, float slope, int acc,
+                                    int nthreads) {
 NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
     {
         size_t lo, hi;
         chunk(n, &lo, &hi);
-        leaky_bwd_k(din + lo, dout + lo, in + lo, hi - lo, slope);
+        leaky_bwd_k(din + lo, dout + lo, in + lo, hi - lo, slope, acc);
     }
+}
+void leaky_relu_backward(float *din, const float *dout, const float *in, size_t n, float slope, int nthreads) {
+    leaky_relu_backward_acc(din, dout, in, n, slope, 1, nthreads);
+}
+void leaky_relu_backward_write(float *din, const float *dout, const float *in, size_t n, float slope,
+                               int nthreads) {
+    leaky_relu_backward_acc(din, dout, in, n, slope, 0, nthreads);
 }
 
 void relu_forward(float *out, const float *in, size_t n, int nthreads) {
@@ -117,13 +131,19 @@ NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
     }
 }
 
-void relu_backward(float *din, const float *dout, const float *in, size_t n, int nthreads) {
+static void relu_backward_acc(float *din, const float *dout, const float *in, size_t n, int acc, int nthreads) {
 NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
     {
         size_t lo, hi;
         chunk(n, &lo, &hi);
-        relu_bwd_k(din + lo, dout + lo, in + lo, hi - lo);
+        relu_bwd_k(din + lo, dout + lo, in + lo, hi - lo, acc);
     }
+}
+void relu_backward(float *din, const float *dout, const float *in, size_t n, int nthreads) {
+    relu_backward_acc(din, dout, in, n, 1, nthreads);
+}
+void relu_backward_write(float *din, const float *dout, const float *in, size_t n, int nthreads) {
+    relu_backward_acc(din, dout, in, n, 0, nthreads);
 }
 
 void sigmoid_forward(float *out, const float *in, size_t n, int nthreads) {
@@ -135,13 +155,19 @@ NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
     }
 }
 
-void sigmoid_backward(float *din, const float *dout, const float *out, size_t n, int nthreads) {
+static void sigmoid_backward_acc(float *din, const float *dout, const float *out, size_t n, int acc, int nthreads) {
 NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
     {
         size_t lo, hi;
         chunk(n, &lo, &hi);
-        sigmoid_bwd_k(din + lo, dout + lo, out + lo, hi - lo);
+        sigmoid_bwd_k(din + lo, dout + lo, out + lo, hi - lo, acc);
     }
+}
+void sigmoid_backward(float *din, const float *dout, const float *out, size_t n, int nthreads) {
+    sigmoid_backward_acc(din, dout, out, n, 1, nthreads);
+}
+void sigmoid_backward_write(float *din, const float *dout, const float *out, size_t n, int nthreads) {
+    sigmoid_backward_acc(din, dout, out, n, 0, nthreads);
 }
 
 void add_relu_forward(float *out, const float *a, const float *b, size_t n, int nthreads) {

@@ -42,9 +42,14 @@ NN_OMP(omp simd reduction(+ : a, b))
     *sd = a, *sdx = b;
 }
 NN_SIMD_CLONES static void row_dx(float *dx, const float *d, const float *x, int n, float m, float is, float k, float a,
-                                  float bcoef) {
+                                  float bcoef, int acc) {
+    if (acc) {
 NN_OMP(omp simd)
-    for (int i = 0; i < n; i++) dx[i] += k * (d[i] - a - (x[i] - m) * is * bcoef);
+        for (int i = 0; i < n; i++) dx[i] += k * (d[i] - a - (x[i] - m) * is * bcoef);
+    } else {
+NN_OMP(omp simd)
+        for (int i = 0; i < n; i++) dx[i] = k * (d[i] - a - (x[i] - m) * is * bcoef);
+    }
 }
 
 void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
@@ -78,9 +83,9 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
     if (training && num_batches) *num_batches += 1.0f;
 }
 
-void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
-                        const float *mean, const float *invstd, const float *gamma, int B, int C,
-                        int HW, int training, int nthreads) {
+static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in, const float *mean,
+                        const float *invstd, const float *gamma, int B, int C, int HW, int training, int acc,
+                        int nthreads) {
     size_t cnt = (size_t)B * HW;
     nthreads = nn_par(nthreads, (double)cnt * C);
 NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
@@ -100,7 +105,19 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         float bcoef = training ? (float)(sdx / (double)cnt) : 0.0f;
         for (int n = 0; n < B; n++) {
             size_t o = ((size_t)n * C + c) * HW;
-            row_dx(din + o, dout + o, in + o, HW, m, is, k, a, bcoef);
+            row_dx(din + o, dout + o, in + o, HW, m, is, k, a, bcoef, acc);
         }
     }
+}
+
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                        const float *mean, const float *invstd, const float *gamma, int B, int C,
+                        int HW, int training, int nthreads) {
+    bn_backward(din, dgamma, dbeta, dout, in, mean, invstd, gamma, B, C, HW, training, 1, nthreads);
+}
+
+void batchnorm_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *invstd, const float *gamma, int B, int C,
+                              int HW, int training, int nthreads) {
+    bn_backward(din, dgamma, dbeta, dout, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
 }

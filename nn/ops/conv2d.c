@@ -209,8 +209,14 @@ NN_OMP(omp simd)
  * 128->256 at 8x8, batch 16: own 9.2, oneDNN direct 8.1, Winograd 6.9; 5x5/2 32->64 at 32x32: own
  * 11.1, oneDNN 6.7; 5x5/2 3->32 at 64x64: own 6.1, oneDNN 3.2. */
 #define DNNL_WINO_MIN_TILES 64
-static int dnnl_wino(int wmode, int B, int H, int W, int K, int S) {
-    return wmode == NN_WINO_AUTO && K == 3 && S == 1 &&
+/* ... and only from 16 input channels: with few, its transforms cost more than they save (fwd + bwd
+ * with the input gradient, ms, best of 5, direct / Winograd, batch 32, /tmp harness over
+ * conv_dnnl_*, 2026-12-05 06:45 UTC): 3->16 at 128x128 28.9 / 51.7 (the ResNet-10 detector's
+ * stem), 8->16 at 64x64 (batch 16) 5.0 / 6.8, 16->16 at 64x64 13.8 / 13.7, 32->32 at 32x32 9.5 /
+ * 6.0, 64->64 at 16x16 8.0 / 3.7. */
+#define DNNL_WINO_MIN_CIN 16
+static int dnnl_wino(int wmode, int B, int Cin, int H, int W, int K, int S) {
+    return wmode == NN_WINO_AUTO && K == 3 && S == 1 && Cin >= DNNL_WINO_MIN_CIN &&
            ((H >= 8 && W >= 8) || wino_tiles(B, H, W, 4) >= DNNL_WINO_MIN_TILES);
 }
 static int use_dnnl(int wmode, int Cin, int Cout, int K, int S) {
@@ -218,7 +224,7 @@ static int use_dnnl(int wmode, int Cin, int Cout, int K, int S) {
 }
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads) {
     if (!use_dnnl(wmode, Cin, Cout, K, S)) return 0;
-    return conv_dnnl_alg(B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, H, W, K, S), nthreads);
+    return conv_dnnl_alg(B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads);
 }
 
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
@@ -228,7 +234,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
         return;
     }
     if (use_dnnl(wmode, Cin, Cout, K, S) &&
-        conv_dnnl_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, H, W, K, S), nthreads) == 0)
+        conv_dnnl_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads) == 0)
         return;
     int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
     if (m) {
@@ -266,7 +272,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         return;
     }
     if (use_dnnl(wmode, Cin, Cout, K, S) &&
-        conv_dnnl_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, H, W, K, S), nthreads) == 0)
+        conv_dnnl_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads) == 0)
         return;
     int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
     if (m) {

@@ -38,8 +38,8 @@ NN_OMP(omp simd)
     }
 }
 
-void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                    const float *w, int B, int I, int O, int nthreads) {
+static void dense_bwd(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                      int I, int O, int acc, int nthreads) {
     nn_blas_threads(nthreads);
     if (db) {
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(static))
@@ -50,5 +50,15 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(st
         }
     }
     if (dw) nn_sgemm(1, 0, O, I, B, 1.0f, dout, O, in, I, 1.0f, dw, I);
-    if (din) nn_sgemm(0, 0, B, I, O, 1.0f, dout, O, w, I, 1.0f, din, I);
+    if (din) nn_sgemm(0, 0, B, I, O, 1.0f, dout, O, w, I, acc ? 1.0f : 0.0f, din, I);
+}
+
+void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                    const float *w, int B, int I, int O, int nthreads) {
+    dense_bwd(din, dw, db, dout, in, w, B, I, O, 1, nthreads);
+}
+
+void dense_backward_write(float *din, float *dw, float *db, const float *dout, const float *in,
+                          const float *w, int B, int I, int O, int nthreads) {
+    dense_bwd(din, dw, db, dout, in, w, B, I, O, 0, nthreads);
 }

@@ -18,3 +18,8 @@ void dropout_backward(float *din, const float *dout, const float *mask, size_t n
 NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > 32768))
     for (size_t i = 0; i < n; i++) din[i] += dout[i] * mask[i];
 }
+
+void dropout_backward_write(float *din, const float *dout, const float *mask, size_t n, int nthreads) {
+NN_OMP(omp parallel for simd num_threads(nthreads) schedule(static) if (n > 32768))
+    for (size_t i = 0; i < n; i++) din[i] = dout[i] * mask[i];
+}

@@ -5,7 +5,9 @@
  *   X_backward(din, dparams, dout, [saved state,] in/out, params, dims)
  *
  * Every tensor is NCHW float32 (see nn/nn.h). Backward ADDS into din and into parameter gradients
- * (callers zero them); din may be NULL to skip the input gradient. `nthreads` is the OpenMP loop
+ * (callers zero them); din may be NULL to skip the input gradient. X_backward_write, where an op
+ * has one, WRITES din instead (it need not be zeroed: nn/net.c saves a pass over it) and still adds
+ * into the parameter gradients. `nthreads` is the OpenMP loop
  * thread count; fast paths call nn_sgemm, which uses OpenBLAS when built with SL_HAVE_BLAS and a
  * blocked C fallback otherwise. Tolerances of fast vs reference are stated in docs/ENGINE.md.
  */
@@ -88,8 +90,8 @@ void wino_backward(float *din, float *dw, float *db, const float *dout, const fl
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S);
 /* oneDNN's convolution primitives (conv_dnnl.c; built with SL_HAVE_DNNL): conv2d_forward/backward
  * use them for every layer the direct kernel does not take. In Winograd mode NN_WINO_AUTO, oneDNN's
- * Winograd F(4x4,3x3) for 3x3 stride 1 on images of at least 8x8 or with 64 4x4 tiles in the
- * batch, else its direct kernels; in NN_WINO_OFF, direct kernels only. NN_WINO_F2, SL_CONV=own in
+ * Winograd F(4x4,3x3) for 3x3 stride 1 from 16 input channels on images of at least 8x8 or with
+ * 64 4x4 tiles in the batch, else its direct kernels; in NN_WINO_OFF, direct kernels only. NN_WINO_F2, SL_CONV=own in
  * the environment or conv_dnnl_set(0) pick the engine's own im2col and Winograd paths.
  * conv2d_dnnl_pick and conv_dnnl_alg say what a shape runs on (NN_CONV_DNNL_DIRECT,
  * NN_CONV_DNNL_WINO, or 0: not on oneDNN); the _forward and _backward calls return -1 when oneDNN
@@ -117,6 +119,8 @@ void dense_forward(float *out, const float *in, const float *w, const float *b, 
                    int nthreads);
 void dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                     const float *w, int B, int I, int O, int nthreads);
+void dense_backward_write(float *din, float *dw, float *db, const float *dout, const float *in,
+                          const float *w, int B, int I, int O, int nthreads);
 
 /* ---- elementwise activations over n floats (one implementation, OpenMP loops) ----------------
  * https://pytorch.org/docs/stable/generated/torch.nn.LeakyReLU.html (ReLU, Sigmoid likewise).
@@ -124,8 +128,10 @@ void dense_backward(float *din, float *dw, float *db, const float *dout, const f
  * backward takes the forward OUTPUT. */
 void leaky_relu_forward(float *out, const float *in, size_t n, float slope, int nthreads);
 void leaky_relu_backward(float *din, const float *dout, const float *in, size_t n, float slope, int nthreads);
+void leaky_relu_backward_write(float *din, const float *dout, const float *in, size_t n, float slope, int nthreads);
 void relu_forward(float *out, const float *in, size_t n, int nthreads);
 void relu_backward(float *din, const float *dout, const float *in, size_t n, int nthreads);
+void relu_backward_write(float *din, const float *dout, const float *in, size_t n, int nthreads);
 /* A residual join and its gradient: out = ReLU(a + b); d = out > 0 ? d : 0 in place, from the
  * forward OUTPUT; d += s. */
 void add_relu_forward(float *out, const float *a, const float *b, size_t n, int nthreads);
@@ -133,16 +139,20 @@ void relu_gate_backward(float *d, const float *out, size_t n, int nthreads);
 void add_into(float *d, const float *s, size_t n, int nthreads);
 void sigmoid_forward(float *out, const float *in, size_t n, int nthreads);
 void sigmoid_backward(float *din, const float *dout, const float *out, size_t n, int nthreads);
+void sigmoid_backward_write(float *din, const float *dout, const float *out, size_t n, int nthreads);
 
 /* ---- pixel shuffle x2: [B,4C,H,W] -> [B,C,2H,2W], out[c,2y+i,2x+j] = in[4c+2i+j,y,x].
  * https://pytorch.org/docs/stable/generated/torch.nn.PixelShuffle.html */
 void pixel_shuffle_forward(float *out, const float *in, int B, int C, int H, int W, int nthreads);
 void pixel_shuffle_backward(float *din, const float *dout, int B, int C, int H, int W, int nthreads);
+void pixel_shuffle_backward_write(float *din, const float *dout, int B, int C, int H, int W, int nthreads);
 
 /* ---- max pool k x k, stride k, floor: [B,C,H,W] -> [B,C,H/k,W/k]; idx keeps the argmax (index
  * into the input plane; first maximum wins, as PyTorch). https://pytorch.org/docs/stable/generated/torch.nn.MaxPool2d.html */
 void maxpool_forward(float *out, int *idx, const float *in, int B, int C, int H, int W, int k, int nthreads);
 void maxpool_backward(float *din, const float *dout, const int *idx, int B, int C, int H, int W, int k, int nthreads);
+void maxpool_backward_write(float *din, const float *dout, const int *idx, int B, int C, int H, int W, int k,
+                            int nthreads);
 
 /* ---- batch norm per channel over (B, HW), eps, momentum (PyTorch semantics).
  * https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
@@ -155,11 +165,15 @@ void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, 
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *mean, const float *invstd, const float *gamma, int B, int C,
                         int HW, int training, int nthreads);
+void batchnorm_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                              const float *mean, const float *invstd, const float *gamma, int B, int C,
+                              int HW, int training, int nthreads);
 
 /* ---- inverted dropout: mask[i] = 0 with probability p else 1/(1-p), drawn from rng in order;
  * out = in * mask. https://pytorch.org/docs/stable/generated/torch.nn.Dropout.html */
 void dropout_forward(float *out, float *mask, const float *in, size_t n, float p, SlRng *rng);
 void dropout_backward(float *din, const float *dout, const float *mask, size_t n, int nthreads);
+void dropout_backward_write(float *din, const float *dout, const float *mask, size_t n, int nthreads);
 
 /* ---- SSIM pieces (nn/loss.c): the normalised 11-tap Gaussian (sigma 1.5) used by DSSIM. */
 void nn_gaussian_window(float g[11]);

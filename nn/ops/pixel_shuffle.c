@@ -20,7 +20,7 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) sch
         }
 }
 
-void pixel_shuffle_backward(float *din, const float *dout, int B, int C, int H, int W, int nthreads) {
+static void shuffle_backward(float *din, const float *dout, int B, int C, int H, int W, int acc, int nthreads) {
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++) {
@@ -31,8 +31,19 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) sch
                     for (int y = 0; y < H; y++) {
                         const float *orow = o + (size_t)(2 * y + i) * 2 * W + j;
                         float *drow = dst + (size_t)y * W;
-                        for (int x = 0; x < W; x++) drow[x] += orow[2 * x];
+                        if (acc)
+                            for (int x = 0; x < W; x++) drow[x] += orow[2 * x];
+                        else
+                            for (int x = 0; x < W; x++) drow[x] = orow[2 * x];
                     }
                 }
         }
+}
+
+void pixel_shuffle_backward(float *din, const float *dout, int B, int C, int H, int W, int nthreads) {
+    shuffle_backward(din, dout, B, C, H, W, 1, nthreads);
+}
+
+void pixel_shuffle_backward_write(float *din, const float *dout, int B, int C, int H, int W, int nthreads) {
+    shuffle_backward(din, dout, B, C, H, W, 0, nthreads);
 }
