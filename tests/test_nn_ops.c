@@ -460,6 +460,34 @@ static void t_backward_write(void) {
     free(wt);
 }
 
+/* Max pooling against a plain loop on values with many ties (4 levels) and odd sizes: the same
+ * maxima and the same argmax (the first maximum in row-major window order, as PyTorch). */
+static void t_maxpool_ties(void) {
+    int B = 3, C = 5, H = 37, W = 41;
+    size_t n = (size_t)B * C * H * W;
+    float *x = xmalloc(sizeof(float) * n), *y = zeros(n);
+    int *idx = xmalloc(sizeof(int) * n), bad = 0;
+    for (size_t i = 0; i < n; i++) x[i] = (float)sl_rng_int(&R, 4);
+    for (int k = 2; k <= 4; k++)
+        for (int T = 1; T <= 2; T++) {
+            maxpool_forward(y, idx, x, B, C, H, W, k, T);
+            int Ho = H / k, Wo = W / k;
+            for (int p = 0; p < B * C; p++)
+                for (int oy = 0; oy < Ho; oy++)
+                    for (int ox = 0; ox < Wo; ox++) {
+                        const float *src = x + (size_t)p * H * W;
+                        int best = oy * k * W + ox * k;
+                        for (int dy = 0; dy < k; dy++)
+                            for (int dx = 0; dx < k; dx++)
+                                if (src[(oy * k + dy) * W + ox * k + dx] > src[best]) best = (oy * k + dy) * W + ox * k + dx;
+                        size_t o = (size_t)p * Ho * Wo + (size_t)oy * Wo + ox;
+                        bad += y[o] != src[best] || idx[o] != best;
+                    }
+        }
+    CHECKF(bad == 0, "%d pooled outputs differ from the plain loop", bad);
+    free(x), free(y), free(idx);
+}
+
 /* ---- batch norm ---------------------------------------------------------------------------- */
 typedef struct {
     int B, C, HW, training;
@@ -718,6 +746,7 @@ int main(void) {
     RUN(t_elementwise);
     RUN(t_residual_join);
     RUN(t_backward_write);
+    RUN(t_maxpool_ties);
     RUN(t_batchnorm);
     RUN(t_dropout);
     RUN(t_losses);
