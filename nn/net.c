@@ -310,7 +310,7 @@ static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, fl
         if (gx) leaky_relu_backward_write(gx, gy, L->x, in_n, L->slope, T);
         break;
     case NN_L_RELU:
-        if (gx) relu_backward_write(gx, gy, L->x, in_n, T);
+        if (gx) relu_backward_write(gx, gy, L->y, in_n, T); /* y > 0 exactly where x > 0; x may not be kept */
         break;
     case NN_L_SIGMOID:
         if (gx) sigmoid_backward_write(gx, gy, L->y, in_n, T);
@@ -348,8 +348,21 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
             if (n->L[i].kind == NN_L_BN) SL_ASSERT((size_t)batch * n->L[i].in.h * n->L[i].in.w > 1);
     const float *x = in;
     for (int i = 0; i < n->nl; i++) {
-        layer_forward(n, &n->L[i], ctx, x, batch);
-        x = n->L[i].y;
+        NnLayer *L = &n->L[i];
+        if (L->kind == NN_L_BN && i + 1 < n->nl && n->L[i + 1].kind == NN_L_RELU) {
+            /* batch norm + ReLU in one pass into the ReLU's buffer; the batch norm's output is not
+             * made (its backward reads x, mean and invstd; the ReLU's gates on its own output) */
+            NnLayer *R = &n->L[i + 1];
+            batchnorm_relu_forward(R->outbuf, L->mean, L->invstd, x, L->w, L->b, L->rm, L->rv, L->nb, batch, L->in.c,
+                                   L->in.h * L->in.w, ctx->training, BN_MOMENTUM, BN_EPS, ctx->nthreads);
+            L->x = x, L->y = NULL;
+            R->x = NULL, R->y = R->outbuf;
+            x = R->y;
+            i++;
+            continue;
+        }
+        layer_forward(n, L, ctx, x, batch);
+        x = L->y;
     }
     n->batch = batch;
     n->training = ctx->training;

@@ -30,6 +30,14 @@ NN_SIMD_CLONES static void row_affine(float *y, const float *x, int n, float m, 
 NN_OMP(omp simd)
     for (int i = 0; i < n; i++) y[i] = (x[i] - m) * k + bb;
 }
+/* the same followed by ReLU (batchnorm_relu_forward) */
+NN_SIMD_CLONES static void row_affine_relu(float *y, const float *x, int n, float m, float k, float bb) {
+NN_OMP(omp simd)
+    for (int i = 0; i < n; i++) {
+        float v = (x[i] - m) * k + bb;
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
 /* sum d and sum d * (x - m) * is over a row */
 NN_SIMD_CLONES static void row_grad_sums(const float *d, const float *x, int n, float m, float is, float *sd, float *sdx) {
     float a = 0.0f, b = 0.0f;
@@ -52,9 +60,9 @@ NN_OMP(omp simd)
     }
 }
 
-void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
-                       const float *beta, float *running_mean, float *running_var, float *num_batches,
-                       int B, int C, int HW, int training, float momentum, float eps, int nthreads) {
+static void bn_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma, const float *beta,
+                       float *running_mean, float *running_var, float *num_batches, int B, int C, int HW, int training,
+                       float momentum, float eps, int relu, int nthreads) {
     size_t cnt = (size_t)B * HW;
     if (training) SL_ASSERT(cnt > 1);
     nthreads = nn_par(nthreads, (double)cnt * C);
@@ -78,9 +86,27 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         mean[c] = m;
         invstd[c] = is;
         float g = gamma ? gamma[c] : 1.0f, bb = beta ? beta[c] : 0.0f;
-        for (int n = 0; n < B; n++) row_affine(out + ((size_t)n * C + c) * HW, in + ((size_t)n * C + c) * HW, HW, m, is * g, bb);
+        for (int n = 0; n < B; n++) {
+            size_t o = ((size_t)n * C + c) * HW;
+            if (relu) row_affine_relu(out + o, in + o, HW, m, is * g, bb);
+            else row_affine(out + o, in + o, HW, m, is * g, bb);
+        }
     }
     if (training && num_batches) *num_batches += 1.0f;
+}
+
+void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
+                       const float *beta, float *running_mean, float *running_var, float *num_batches,
+                       int B, int C, int HW, int training, float momentum, float eps, int nthreads) {
+    bn_forward(out, mean, invstd, in, gamma, beta, running_mean, running_var, num_batches, B, C, HW, training, momentum,
+               eps, 0, nthreads);
+}
+
+void batchnorm_relu_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
+                            const float *beta, float *running_mean, float *running_var, float *num_batches,
+                            int B, int C, int HW, int training, float momentum, float eps, int nthreads) {
+    bn_forward(out, mean, invstd, in, gamma, beta, running_mean, running_var, num_batches, B, C, HW, training, momentum,
+               eps, 1, nthreads);
 }
 
 static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in, const float *mean,

@@ -162,6 +162,11 @@ void maxpool_backward_write(float *din, const float *dout, const int *idx, int B
 void batchnorm_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
                        const float *beta, float *running_mean, float *running_var, float *num_batches,
                        int B, int C, int HW, int training, float momentum, float eps, int nthreads);
+/* batch norm then ReLU in one pass: out = ReLU(batch norm(in)); the batch norm's own output is not
+ * kept (its backward needs only in, mean and invstd; ReLU's gradient gates on out > 0). */
+void batchnorm_relu_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma,
+                            const float *beta, float *running_mean, float *running_var, float *num_batches,
+                            int B, int C, int HW, int training, float momentum, float eps, int nthreads);
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *mean, const float *invstd, const float *gamma, int B, int C,
                         int HW, int training, int nthreads);
