@@ -450,6 +450,16 @@ static void t_backward_write(void) {
     RESET(), batchnorm_backward(a, dg[0], db[0], dy, x, mean, inv, g, B, C, H * W, 1, 2);
     batchnorm_backward_write(w, dg[1], db[1], dy, x, mean, inv, g, B, C, H * W, 1, 2);
     CHECK(same_write(a, w, n) && !memcmp(dg[0], dg[1], sizeof dg[0]) && !memcmp(db[0], db[1], sizeof db[0]));
+    /* batch norm + ReLU in one pass: ReLU of batch norm's output, the same statistics, train and eval */
+    for (int training = 1; training >= 0; training--) {
+        float m2[16], i2[16], rm2[16], rv2[16], nb2 = nb;
+        memcpy(rm2, rm, sizeof rm), memcpy(rv2, rv, sizeof rv);
+        batchnorm_forward(y, mean, inv, x, g, g, rm, rv, &nb, B, C, H * W, training, 0.1f, 1e-5f, 2);
+        relu_forward(a, y, n, 2);
+        batchnorm_relu_forward(w, m2, i2, x, g, g, rm2, rv2, &nb2, B, C, H * W, training, 0.1f, 1e-5f, 2);
+        CHECK(same_write(a, w, n) && !memcmp(mean, m2, sizeof m2) && !memcmp(inv, i2, sizeof i2) &&
+              !memcmp(rm, rm2, sizeof rm2) && !memcmp(rv, rv2, sizeof rv2) && nb == nb2);
+    }
     int I = 300, O = 70;
     float *dw[2] = {zeros((size_t)O * I), zeros((size_t)O * I)}, *wt = rnd((size_t)O * I, -1, 1);
     RESET(), dense_backward(a, dw[0], NULL, dy, x, wt, B, I, O, 2);
