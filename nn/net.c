@@ -307,7 +307,8 @@ static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, fl
         if (gx) memcpy(gx, gy, sizeof(float) * in_n);
         break;
     case NN_L_LEAKY:
-        if (gx) leaky_relu_backward_write(gx, gy, L->x, in_n, L->slope, T);
+        /* with slope > 0 the output has the sign of the input, which a fused forward does not keep */
+        if (gx) leaky_relu_backward_write(gx, gy, L->slope > 0.0f ? L->y : L->x, in_n, L->slope, T);
         break;
     case NN_L_RELU:
         if (gx) relu_backward_write(gx, gy, L->y, in_n, T); /* y > 0 exactly where x > 0; x may not be kept */
@@ -355,6 +356,19 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
             NnLayer *R = &n->L[i + 1];
             batchnorm_relu_forward(R->outbuf, L->mean, L->invstd, x, L->w, L->b, L->rm, L->rv, L->nb, batch, L->in.c,
                                    L->in.h * L->in.w, ctx->training, BN_MOMENTUM, BN_EPS, ctx->nthreads);
+            L->x = x, L->y = NULL;
+            R->x = NULL, R->y = R->outbuf;
+            x = R->y;
+            i++;
+            continue;
+        }
+        if (L->kind == NN_L_CONV && i + 1 < n->nl && n->L[i + 1].kind == NN_L_LEAKY && n->L[i + 1].slope > 0.0f) {
+            /* convolution + leaky ReLU in one pass where oneDNN runs it (a post-op) into the leaky
+             * ReLU's buffer; the convolution's output is not kept (its backward reads x; the leaky
+             * ReLU's gates on its own output, of the same sign as its input for slope > 0) */
+            NnLayer *R = &n->L[i + 1];
+            conv2d_leaky_forward(R->outbuf, x, L->w, L->b, batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride,
+                                 R->slope, n->work, ctx->winograd, ctx->nthreads);
             L->x = x, L->y = NULL;
             R->x = NULL, R->y = R->outbuf;
             x = R->y;

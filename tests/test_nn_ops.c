@@ -254,6 +254,37 @@ static void t_conv(void) {
     }
 }
 
+/* conv2d_leaky_forward against conv2d_forward then leaky ReLU: oneDNN's post-op where it runs the
+ * layer (5x5/2 and 3x3 direct shapes), the two-pass fallback elsewhere (Cout <= 8, Winograd without
+ * the post-op, the engine's own paths), within 1e-5 of the output's scale. */
+static void t_conv_leaky(void) {
+    const int sh[][7] = {{8, 32, 16, 16, 64, 5, 2}, {4, 64, 4, 4, 128, 3, 1}, {8, 32, 16, 16, 64, 3, 1},
+                         {2, 6, 9, 11, 3, 5, 1}, {4, 3, 32, 32, 32, 5, 2}};
+    for (int own = 0; own <= 1; own++) {
+        int was = conv_dnnl_enabled();
+        if (own) conv_dnnl_set(0);
+        for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
+            int B = sh[k][0], Ci = sh[k][1], H = sh[k][2], W = sh[k][3], Co = sh[k][4], K = sh[k][5], S = sh[k][6];
+            size_t on = (size_t)B * Co * conv_out_size(H, K, S) * conv_out_size(W, K, S);
+            float *x = rnd((size_t)B * Ci * H * W, -1, 1), *w = rnd((size_t)Co * Ci * K * K, -0.3f, 0.3f),
+                  *b = rnd(Co, -0.5f, 0.5f), *y1 = zeros(on), *y2 = zeros(on);
+            float *work = zeros(conv2d_workspace(B, Ci, H, W, Co, K, S));
+            conv2d_forward(y1, x, w, b, B, Ci, H, W, Co, K, S, work, NN_WINO_AUTO, 2);
+            leaky_relu_forward(y1, y1, on, 0.2f, 2);
+            conv2d_leaky_forward(y2, x, w, b, B, Ci, H, W, Co, K, S, 0.2f, work, NN_WINO_AUTO, 2);
+            double mx = 0, worst = 0;
+            for (size_t i = 0; i < on; i++) {
+                mx = fmax(mx, fabs(y1[i]));
+                worst = fmax(worst, fabs((double)y1[i] - y2[i]));
+            }
+            CHECKF(worst <= 1e-5 * mx + 1e-6, "%s shape %zu: |fused - two passes| %.3g (max %.3g)", own ? "own" : "engine", k,
+                   worst, mx);
+            free(x), free(w), free(b), free(y1), free(y2), free(work);
+        }
+        conv_dnnl_set(was);
+    }
+}
+
 /* ---- dense --------------------------------------------------------------------------------- */
 typedef struct {
     int B, I, O;
@@ -752,6 +783,7 @@ int main(void) {
     RUN(t_gemm);
     RUN(t_conv);
     RUN(t_conv_threads);
+    RUN(t_conv_leaky);
     RUN(t_dense);
     RUN(t_elementwise);
     RUN(t_residual_join);

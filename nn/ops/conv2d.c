@@ -227,6 +227,16 @@ int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, i
     return conv_dnnl_alg(B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads);
 }
 
+void conv2d_leaky_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                          int Cout, int K, int S, float slope, float *work, int wmode, int nthreads) {
+    if (!conv2d_use_direct(Cin, Cout, K, S) && use_dnnl(wmode, Cin, Cout, K, S) &&
+        conv_dnnl_forward_leaky(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), slope,
+                                nthreads) == 0)
+        return;
+    conv2d_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
+    leaky_relu_forward(out, out, (size_t)B * Cout * conv_out_size(H, K, S) * conv_out_size(W, K, S), slope, nthreads);
+}
+
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                     int H, int W, int Cout, int K, int S, float *work, int wmode, int nthreads) {
     if (conv2d_use_direct(Cin, Cout, K, S)) {

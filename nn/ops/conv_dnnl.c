@@ -53,8 +53,11 @@ typedef struct Entry {
     int key[9]; /* B, Cin, H, W, Cout, K, S, winograd asked, threads */
     int alg;    /* NN_CONV_DNNL_DIRECT or NN_CONV_DNNL_WINO, or 0: oneDNN has no kernel for it */
     dnnl_memory_desc_t src_pl, w_pl, dst_pl, b_md;
-    /* forward */
-    dnnl_primitive_t fwd;
+    /* forward; fwd_leaky: the same with leaky ReLU of slope leaky_slope as a post-op (built on first
+     * use, for one slope; 0 when oneDNN has none) */
+    dnnl_primitive_t fwd, fwd_leaky;
+    float leaky_slope;
+    int leaky_tried;
     dnnl_memory_desc_t f_src, f_w, f_dst;
     Reorder f_src_in, f_w_in, f_dst_out;
     size_t f_scratch;
@@ -180,6 +183,30 @@ static int entry_build(Entry *e, int wino) {
     return ok;
 }
 
+/* The forward primitive with a leaky ReLU post-op, on the layouts the plain forward chose (so that
+ * its reorders serve both). Called with tab_mu held. */
+static void entry_build_leaky(Entry *e, float slope) {
+    e->leaky_tried = 1, e->leaky_slope = slope;
+    int S = e->key[6], K = e->key[5], H = e->key[2], W = e->key[3], P = K / 2;
+    int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    dnnl_dims_t st = {S, S}, pl = {P, P}, pr = {(Ho - 1) * S + K - H - P, (Wo - 1) * S + K - W - P};
+    dnnl_alg_kind_t alg = e->alg == NN_CONV_DNNL_WINO ? dnnl_convolution_winograd : dnnl_convolution_direct;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_convolution_desc_t cd;
+    int ok = CK(dnnl_primitive_attr_create(&attr)) && CK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user)) &&
+             CK(dnnl_post_ops_create(&po)) && CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, slope, 0.0f)) &&
+             CK(dnnl_primitive_attr_set_post_ops(attr, po)) &&
+             CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, alg, &e->f_src, &e->f_w, &e->b_md, &e->f_dst, st, pl, pr)) &&
+             CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL)) && scratch_size(pd) <= e->f_scratch &&
+             CK(dnnl_primitive_create(&e->fwd_leaky, pd));
+    if (!ok) e->fwd_leaky = NULL;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+}
+
 static Entry *entry_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
     int key[9] = {B, Cin, H, W, Cout, K, S, wino, nthreads};
     pthread_mutex_lock(&tab_mu);
@@ -275,11 +302,23 @@ static dnnl_memory_t scratch(Arena *a, size_t off, size_t bytes) {
     return mem(&md, a->buf + off);
 }
 
-int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                      int Cout, int K, int S, int wino, int nthreads) {
+static int forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                   int K, int S, int wino, int leaky, float slope, int nthreads) {
     if (!conv_dnnl_enabled()) return -1;
     Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
     if (!e->alg) return -1;
+    dnnl_primitive_t prim = e->fwd;
+    if (leaky) {
+        pthread_mutex_lock(&tab_mu);
+        if (!e->leaky_tried) {
+            int prev = threads_set(nthreads);
+            entry_build_leaky(e, slope);
+            threads_restore(prev);
+        }
+        prim = e->leaky_slope == slope ? e->fwd_leaky : NULL;
+        pthread_mutex_unlock(&tab_mu);
+        if (!prim) return -1;
+    }
     size_t need = up(e->f_src_in.bytes) + up(e->f_w_in.bytes) + up(e->f_dst_out.bytes) + up(e->f_scratch) + ALIGN;
     Arena *a = arena_get(need);
     if (!a->stream) return -1;
@@ -294,7 +333,7 @@ int conv_dnnl_forward(float *out, const float *in, const float *w, const float *
     off += up(e->f_dst_out.bytes);
     dnnl_memory_t ms = scratch(a, off, e->f_scratch);
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, my}, {DNNL_ARG_SCRATCHPAD, ms}};
-    run(e->fwd, a->stream, 5, args);
+    run(prim, a->stream, 5, args);
     if (e->f_dst_out.p) {
         dnnl_memory_t mo = mem(&e->dst_pl, out);
         reorder_run(&e->f_dst_out, a->stream, my, mo);
@@ -304,6 +343,16 @@ int conv_dnnl_forward(float *out, const float *in, const float *w, const float *
     free(zero_b);
     threads_restore(prev);
     return 0;
+}
+
+int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                      int Cout, int K, int S, int wino, int nthreads) {
+    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, nthreads);
+}
+
+int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                            int Cout, int K, int S, int wino, float slope, int nthreads) {
+    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 1, slope, nthreads);
 }
 
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
@@ -362,6 +411,10 @@ void conv_dnnl_set(int on) { (void)on; }
 int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) { return 0; }
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                       int Cout, int K, int S, int wino, int nthreads) {
+    return -1;
+}
+int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                            int Cout, int K, int S, int wino, float slope, int nthreads) {
     return -1;
 }
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,

@@ -103,10 +103,17 @@ int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, i
 int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads);
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                       int Cout, int K, int S, int wino, int nthreads);
+/* the forward with leaky ReLU (slope) applied to the output by the primitive (a post-op) */
+int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                            int Cout, int K, int S, int wino, float slope, int nthreads);
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                        int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads);
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                     int H, int W, int Cout, int K, int S, float *work, int wmode, int nthreads);
+/* conv2d_forward then leaky ReLU of slope on out: in one pass where oneDNN runs the layer, else the
+ * two passes (the same values, within the convolution's tolerance). */
+void conv2d_leaky_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                          int Cout, int K, int S, float slope, float *work, int wmode, int nthreads);
 void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
                      float *work, int wmode, int nthreads);
