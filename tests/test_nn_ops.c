@@ -161,7 +161,8 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
         if (path >= 2 && ((!(K == 3 && S == 1) && !s2) || lib)) continue;
         int wm = path == 0 ? NN_WINO_AUTO : NN_WINO_OFF;
         int dn = path < 2 ? conv2d_dnnl_pick(wm, B, Cin, H, W, Cout, K, S, 2) : 0;
-        const char *name = dn == NN_CONV_DNNL_WINO                            ? "oneDNN winograd"
+        const char *name = dn == NN_CONV_DNNL_WINO_S2                         ? "oneDNN winograd s2"
+                           : dn == NN_CONV_DNNL_WINO                          ? "oneDNN winograd"
                            : dn                                               ? "oneDNN direct"
                            : path == 2                                        ? "winograd F2"
                            : path == 3                                        ? "winograd F4"
@@ -175,7 +176,7 @@ static void conv_case(int B, int Cin, int H, int W, int Cout, int K, int S, int 
         /* F(4x4,3x3)'s transforms scale intermediate sums by up to 8x, so its float error is
          * larger: checked against the tensor's scale as well (max|ref|, as the PyTorch golden test
          * does), not only elementwise */
-        int f4 = path == 3 || dn == NN_CONV_DNNL_WINO || (path == 0 && !dn && (conv2d_use_winograd(wm, B, Cin, H, W, Cout, K, S) == 4 ||
+        int f4 = path == 3 || dn == NN_CONV_DNNL_WINO || dn == NN_CONV_DNNL_WINO_S2 || (path == 0 && !dn && (conv2d_use_winograd(wm, B, Cin, H, W, Cout, K, S) == 4 ||
                                              conv2d_use_winograd_s2(wm, B, Cin, H, W, Cout, K, S) == 4));
         snprintf(what, sizeof what, "conv%dx%d/%d %s fwd (Cout %d)", K, K, S, name, Cout);
         check_close(what, y1, y0, on, 1e-4, f4 ? 1e-4 * maxabs(y0, on) : 1e-5);
@@ -217,7 +218,12 @@ static void t_conv(void) {
     conv_case(16, 32, 8, 8, 64, 3, 1, 0); /* a decoder layer's shape, threaded; the engine picks Winograd */
     conv_case(8, 32, 32, 32, 16, 3, 1, 0); /* the engine picks F(4x4,3x3) */
     conv_case(2, 4, 13, 11, 10, 3, 1, 1); /* sizes not multiples of 4, with finite differences */
-    conv_case(8, 16, 32, 32, 32, 5, 2, 0); /* an encoder layer's shape; the engine picks Winograd s2 */
+    conv_case(8, 16, 32, 32, 32, 5, 2, 0); /* an encoder layer's shape; the engine picks Winograd s2 (oneDNN's, in
+                                             * a build with it) */
+    if (conv_dnnl_enabled())
+        CHECK(conv2d_dnnl_pick(NN_WINO_AUTO, 8, 16, 32, 32, 32, 5, 2, 2) == NN_CONV_DNNL_WINO_S2 &&
+              conv2d_dnnl_pick(NN_WINO_AUTO, 8, 16, 16, 16, 32, 5, 2, 2) == NN_CONV_DNNL_DIRECT &&
+              conv2d_dnnl_pick(NN_WINO_OFF, 8, 16, 32, 32, 32, 5, 2, 2) == NN_CONV_DNNL_DIRECT);
     conv_case(2, 3, 6, 10, 12, 5, 2, 1);   /* s2 on a non-square input, with finite differences */
     conv_case(1, 2, 2, 2, 9, 5, 2, 0);     /* s2 on 2x2 */
     CHECK(conv2d_use_direct(64, 3, 5, 1) && !conv2d_use_direct(128, 256, 3, 1));

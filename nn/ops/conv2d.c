@@ -106,6 +106,19 @@ int conv2d_use_winograd_s2(int mode, int B, int Cin, int H, int W, int Cout, int
     return pick5(mode, B, Cin, H, W, Cout, K, S);
 }
 
+/* 5x5 stride 2 as oneDNN's Winograd F(4x4,3x3) over the space-to-depth input (4 Cin channels at
+ * H/2 x W/2, winograd.c's s2_* pieces): from 16 input channels on images of 32x32 and up, whatever
+ * the batch. Measured against oneDNN's direct 5x5/2 kernel (fwd + bwd with the input gradient, ms,
+ * best of 5, batch 16, /tmp harness over s2_* and conv_dnnl_*, 2026-12-05 07:04 UTC): 64->128 at
+ * 32x32 23.9 / 17.2 (batch 64: 92.9 / 62.2), 32->64 at 32x32 6.0 / 4.7, 128->256 at 16x16 22.0 /
+ * 21.0, 256->512 at 8x8 25.0 / 63.4, 3->64 at 64x64 1.8 / 3.2 (no input gradient). */
+static int dnnl_s2(int wmode, int Cin, int H, int W, int K, int S) {
+    return wmode == NN_WINO_AUTO && K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 && H >= 32 && W >= 32 && Cin >= 16;
+}
+/* floats of the work buffer it needs: x', dx', w', dw' */
+static size_t dnnl_s2_work(int B, int Cin, int H, int W, int Cout) {
+    return 2 * (size_t)B * Cin * H * W + 2 * (size_t)Cout * Cin * 36;
+}
 /* Enough for im2col and every Winograd variant that can be picked in any mode, so a context may
  * switch modes after allocation. */
 size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
@@ -119,6 +132,7 @@ size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
         size_t wg = m3 ? wino_workspace(B, Cin, H, W, Cout, m3) : m5 ? wino_s2_workspace(B, Cin, H, W, Cout, m5) : 0;
         if (wg > need) need = wg;
     }
+    if (dnnl_s2(NN_WINO_AUTO, Cin, H, W, K, S) && dnnl_s2_work(B, Cin, H, W, Cout) > need) need = dnnl_s2_work(B, Cin, H, W, Cout);
     return need;
 }
 
@@ -222,14 +236,41 @@ static int dnnl_wino(int wmode, int B, int Cin, int H, int W, int K, int S) {
 static int use_dnnl(int wmode, int Cin, int Cout, int K, int S) {
     return wmode != NN_WINO_F2 && !conv2d_use_direct(Cin, Cout, K, S) && conv_dnnl_enabled();
 }
+static int dnnl_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                           int Cout, float *work, int nthreads) {
+    float *xp = work, *wp = work + 2 * (size_t)B * Cin * H * W;
+    s2_split(xp, in, B, Cin, H, W, nthreads);
+    s2_weights(wp, w, Cout, Cin, nthreads);
+    return conv_dnnl_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads);
+}
+static int dnnl_s2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                            int Cin, int H, int W, int Cout, float *work, int nthreads) {
+    size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
+    float *xp = work, *dxp = xp + xn, *wp = dxp + xn, *dwp = wp + wn;
+    if (conv_dnnl_alg(B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads) != NN_CONV_DNNL_WINO) return -1;
+    s2_weights(wp, w, Cout, Cin, nthreads);
+    if (dw) {
+        s2_split(xp, in, B, Cin, H, W, nthreads);
+        memset(dwp, 0, sizeof(float) * wn);
+    }
+    if (din) memset(dxp, 0, sizeof(float) * xn);
+    if (conv_dnnl_backward(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1,
+                           nthreads))
+        return -1;
+    if (dw) s2_weights_add(dw, dwp, Cout, Cin, nthreads);
+    if (din) s2_merge_add(din, dxp, B, Cin, H, W, nthreads);
+    return 0;
+}
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads) {
     if (!use_dnnl(wmode, Cin, Cout, K, S)) return 0;
+    if (dnnl_s2(wmode, Cin, H, W, K, S) && conv_dnnl_alg(B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads) == NN_CONV_DNNL_WINO)
+        return NN_CONV_DNNL_WINO_S2;
     return conv_dnnl_alg(B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads);
 }
 
 void conv2d_leaky_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                           int Cout, int K, int S, float slope, float *work, int wmode, int nthreads) {
-    if (!conv2d_use_direct(Cin, Cout, K, S) && use_dnnl(wmode, Cin, Cout, K, S) &&
+    if (!conv2d_use_direct(Cin, Cout, K, S) && use_dnnl(wmode, Cin, Cout, K, S) && !dnnl_s2(wmode, Cin, H, W, K, S) &&
         conv_dnnl_forward_leaky(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), slope,
                                 nthreads) == 0)
         return;
@@ -243,6 +284,9 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
         conv_direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
+    if (use_dnnl(wmode, Cin, Cout, K, S) && dnnl_s2(wmode, Cin, H, W, K, S) &&
+        dnnl_s2_forward(out, in, w, b, B, Cin, H, W, Cout, work, nthreads) == 0)
+        return;
     if (use_dnnl(wmode, Cin, Cout, K, S) &&
         conv_dnnl_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads) == 0)
         return;
@@ -281,6 +325,9 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
+    if (use_dnnl(wmode, Cin, Cout, K, S) && dnnl_s2(wmode, Cin, H, W, K, S) &&
+        dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads) == 0)
+        return;
     if (use_dnnl(wmode, Cin, Cout, K, S) &&
         conv_dnnl_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads) == 0)
         return;

@@ -71,6 +71,13 @@ int conv2d_use_direct(int Cin, int Cout, int K, int S);
 int conv2d_use_winograd(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S);
 /* 5x5 stride 2 on even sizes: space-to-depth, then a 3x3 Winograd convolution of 4 Cin channels */
 int conv2d_use_winograd_s2(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S);
+/* The space-to-depth pieces of that 5x5 stride-2 form (winograd.c), also used on oneDNN's Winograd:
+ * x' (4 Cin phase planes at H/2 x W/2) from x, x += the phases put back; w' (Cout x 4 Cin x 3 x 3)
+ * from w, dw += w' on the real taps. */
+void s2_split(float *xp, const float *x, int B, int C, int H, int W, int nthreads);
+void s2_merge_add(float *x, const float *xp, int B, int C, int H, int W, int nthreads);
+void s2_weights(float *wp, const float *w, int Cout, int Cin, int nthreads);
+void s2_weights_add(float *dw, const float *dwp, int Cout, int Cin, int nthreads);
 size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout, int m);
 void wino_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                      int Cout, int m, float *work, int nthreads);
@@ -93,10 +100,11 @@ size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S);
  * Winograd F(4x4,3x3) for 3x3 stride 1 from 16 input channels on images of at least 8x8 or with
  * 64 4x4 tiles in the batch, else its direct kernels; in NN_WINO_OFF, direct kernels only. NN_WINO_F2, SL_CONV=own in
  * the environment or conv_dnnl_set(0) pick the engine's own im2col and Winograd paths.
- * conv2d_dnnl_pick and conv_dnnl_alg say what a shape runs on (NN_CONV_DNNL_DIRECT,
- * NN_CONV_DNNL_WINO, or 0: not on oneDNN); the _forward and _backward calls return -1 when oneDNN
+ * 5x5 stride 2 layers from 16 input channels at 32x32 and up run as its Winograd over the
+ * space-to-depth input (conv2d.c). conv2d_dnnl_pick and conv_dnnl_alg say what a shape runs on
+ * (NN_CONV_DNNL_DIRECT, NN_CONV_DNNL_WINO, NN_CONV_DNNL_WINO_S2 (pick only), or 0: not on oneDNN); the _forward and _backward calls return -1 when oneDNN
  * does not take the shape (callers fall back). */
-enum { NN_CONV_DNNL_DIRECT = 1, NN_CONV_DNNL_WINO = 4 };
+enum { NN_CONV_DNNL_DIRECT = 1, NN_CONV_DNNL_WINO = 4, NN_CONV_DNNL_WINO_S2 = 5 };
 int conv_dnnl_enabled(void);
 void conv_dnnl_set(int on);
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads);

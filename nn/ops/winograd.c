@@ -537,7 +537,7 @@ size_t wino_s2_workspace(int B, int Cin, int H, int W, int Cout, int m) {
 static size_t s2_at(int pq, int i, int j, int W) { return (size_t)(2 * i + (pq >> 1)) * W + 2 * j + (pq & 1); }
 
 /* x'[n][4c + pq] = phase pq of x[n][c]. */
-static void s2_split(float *xp, const float *x, int B, int C, int H, int W, int nthreads) {
+void s2_split(float *xp, const float *x, int B, int C, int H, int W, int nthreads) {
     int h = H / 2, w = W / 2;
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static))
     for (size_t nc = 0; nc < (size_t)B * C; nc++)
@@ -551,7 +551,7 @@ NN_OMP(omp simd)
 }
 
 /* x[n][c] += the phases x'[n][4c .. 4c+3] put back in place (the adjoint of s2_split). */
-static void s2_merge_add(float *x, const float *xp, int B, int C, int H, int W, int nthreads) {
+void s2_merge_add(float *x, const float *xp, int B, int C, int H, int W, int nthreads) {
     int h = H / 2, w = W / 2;
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * H * W)) schedule(static))
     for (size_t nc = 0; nc < (size_t)B * C; nc++)
@@ -571,7 +571,7 @@ static int s2_tap(int pq, int a, int b) {
 }
 
 /* w'[co][4ci + pq][a][b] = w[co][ci][tap], 0 where there is no tap. */
-static void s2_weights(float *wp, const float *w, int Cout, int Cin, int nthreads) {
+void s2_weights(float *wp, const float *w, int Cout, int Cin, int nthreads) {
     size_t CC = (size_t)Cout * Cin;
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
     for (size_t k = 0; k < CC; k++)
@@ -582,7 +582,7 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static
 }
 
 /* dw[co][ci][tap] += dw'[co][4ci + pq][a][b] on the real taps (the adjoint of s2_weights). */
-static void s2_weights_add(float *dw, const float *dwp, int Cout, int Cin, int nthreads) {
+void s2_weights_add(float *dw, const float *dwp, int Cout, int Cin, int nthreads) {
     size_t CC = (size_t)Cout * Cin;
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, 36.0 * CC)) schedule(static))
     for (size_t k = 0; k < CC; k++)
