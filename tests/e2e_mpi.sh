@@ -79,8 +79,11 @@ check "2 ranks, checkpoint every 2 steps" "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[
 check "the periodic checkpoint at step 2 holds the whole optimizer state too" close "$(ok "$T/one2" 2)" "$(ok "$T/two2" 2)" 2e-3
 check "2 ranks, 6 steps" "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/two6" --steps 6
 check "resumed by 1 process from 2 ranks' step-4 checkpoint to step 6" "$SWAPLAB" train --out "$T/two2" --resume --steps 6 --threads 1
+# (the optimizer state at 1e-4: its second moments square the gradients, whose rounding oneDNN's
+# Winograd transforms magnify; measured 2.4e-5 once the 5x5/2 layers ran on its Winograd, 4.7e-6
+# for the model)
 check "... equals 2 ranks throughout: the same model and optimizer state (only the summation order differs)" bash -c \
-  "$(declare -f close); PY=$PY; close '$(ck "$T/two6" 6)' '$(ck "$T/two2" 6)' 1e-5 && close '$(ok "$T/two6" 6)' '$(ok "$T/two2" 6)' 1e-5"
+  "$(declare -f close); PY=$PY; close '$(ck "$T/two6" 6)' '$(ck "$T/two2" 6)' 1e-5 && close '$(ok "$T/two6" 6)' '$(ok "$T/two2" 6)' 1e-4"
 check "rank 0 alone wrote the log, each step once" $PY -c '
 import json, sys
 steps = [json.loads(l)["step"] for l in open(sys.argv[1])]
