@@ -29,6 +29,8 @@ div() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a > 0 && b > 0) printf f,
 med() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 load=$(cut -d' ' -f1 /proc/loadavg)
 loaded=$(awk -v l="$load" -v t="$THREADS" 'BEGIN { print (l >= t) ? 1 : 0 }')
+# bench/run.sh passes the load it measured before its own runs, which the load average now includes
+[[ ${LOADED:-} =~ ^[01]$ ]] && loaded=$LOADED
 if ((loaded)) && [[ -z ${OMP_WAIT_POLICY:-} ]]; then export OMP_WAIT_POLICY=passive; fi
 echo "== detector training step, CPU: one step = forward (training mode), BCE with logits, backward, Adam;"
 echo "   img/s from the median timed step, then the median of $ROUNDS rounds run in turn; $THREADS threads, load average $load"

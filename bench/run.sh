@@ -186,7 +186,8 @@ fi
 # The detector training step (bench/detect_bench.sh appends its own table to $md)
 if [[ -f bench/detect_bench.sh ]]; then
   echo
-  BUILD=$BUILD THREADS=$THREADS ROUNDS=$ROUNDS QUICK=${QUICK:-} bash bench/detect_bench.sh || status=1
+  # LOADED: the load measured before this run started (the load average now counts the runs above)
+  LOADED=$loaded BUILD=$BUILD THREADS=$THREADS ROUNDS=$ROUNDS QUICK=${QUICK:-} bash bench/detect_bench.sh || status=1
 fi
 
 # Target (issue 21): >= 1.5x PyTorch in every row, training and inference.
