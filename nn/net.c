@@ -395,6 +395,16 @@ void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
     const float *gy = dout;
     for (int i = n->nl - 1; i >= 0; i--) {
         NnLayer *L = &n->L[i];
+        if (L->kind == NN_L_RELU && i >= 1 && n->L[i - 1].kind == NN_L_BN) {
+            /* ReLU's gate folded into batch norm's backward: one pass, no ReLU input gradient */
+            NnLayer *N = &n->L[i - 1];
+            float *gx = i - 1 == 0 ? din : (gy == n->g[0] ? n->g[1] : n->g[0]);
+            batchnorm_relu_backward_write(gx, N->dw, N->db, gy, L->y, N->x, N->mean, N->invstd, N->w, B, N->in.c,
+                                          N->in.h * N->in.w, n->training, ctx->nthreads);
+            gy = gx;
+            i--;
+            continue;
+        }
         float *gx = i == 0 ? din : (gy == n->g[0] ? n->g[1] : n->g[0]);
         if (gx && !writes_gx(L->kind)) memset(gx, 0, sizeof(float) * B * nn_shape_numel(L->in));
         layer_backward(n, L, ctx, gy, gx, B);

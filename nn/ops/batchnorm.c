@@ -49,6 +49,23 @@ NN_OMP(omp simd reduction(+ : a, b))
     }
     *sd = a, *sdx = b;
 }
+/* the same with d gated by a following ReLU's output: d where r > 0, else 0 */
+NN_SIMD_CLONES static void row_grad_sums_gated(const float *d, const float *r, const float *x, int n, float m, float is,
+                                               float *sd, float *sdx) {
+    float a = 0.0f, b = 0.0f;
+NN_OMP(omp simd reduction(+ : a, b))
+    for (int i = 0; i < n; i++) {
+        float g = r[i] > 0.0f ? d[i] : 0.0f;
+        a += g;
+        b += g * ((x[i] - m) * is);
+    }
+    *sd = a, *sdx = b;
+}
+NN_SIMD_CLONES static void row_dx_gated(float *dx, const float *d, const float *r, const float *x, int n, float m,
+                                        float is, float k, float a, float bcoef) {
+NN_OMP(omp simd)
+    for (int i = 0; i < n; i++) dx[i] = k * ((r[i] > 0.0f ? d[i] : 0.0f) - a - (x[i] - m) * is * bcoef);
+}
 NN_SIMD_CLONES static void row_dx(float *dx, const float *d, const float *x, int n, float m, float is, float k, float a,
                                   float bcoef, int acc) {
     if (acc) {
@@ -109,9 +126,10 @@ void batchnorm_relu_forward(float *out, float *mean, float *invstd, const float 
                eps, 1, nthreads);
 }
 
-static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in, const float *mean,
-                        const float *invstd, const float *gamma, int B, int C, int HW, int training, int acc,
-                        int nthreads) {
+/* gate: NULL, or the output of a ReLU that followed (dout is then the ReLU's output gradient) */
+static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *gate, const float *in,
+                        const float *mean, const float *invstd, const float *gamma, int B, int C, int HW, int training,
+                        int acc, int nthreads) {
     size_t cnt = (size_t)B * HW;
     nthreads = nn_par(nthreads, (double)cnt * C);
 NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
@@ -120,7 +138,9 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         double sd = 0, sdx = 0; /* sum dout, sum dout * xhat */
         for (int n = 0; n < B; n++) {
             float a, b;
-            row_grad_sums(dout + ((size_t)n * C + c) * HW, in + ((size_t)n * C + c) * HW, HW, m, is, &a, &b);
+            size_t o = ((size_t)n * C + c) * HW;
+            if (gate) row_grad_sums_gated(dout + o, gate + o, in + o, HW, m, is, &a, &b);
+            else row_grad_sums(dout + o, in + o, HW, m, is, &a, &b);
             sd += a, sdx += b;
         }
         if (dgamma) dgamma[c] += (float)sdx;
@@ -131,7 +151,8 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
         float bcoef = training ? (float)(sdx / (double)cnt) : 0.0f;
         for (int n = 0; n < B; n++) {
             size_t o = ((size_t)n * C + c) * HW;
-            row_dx(din + o, dout + o, in + o, HW, m, is, k, a, bcoef, acc);
+            if (gate) row_dx_gated(din + o, dout + o, gate + o, in + o, HW, m, is, k, a, bcoef); /* writes */
+            else row_dx(din + o, dout + o, in + o, HW, m, is, k, a, bcoef, acc);
         }
     }
 }
@@ -139,11 +160,17 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *mean, const float *invstd, const float *gamma, int B, int C,
                         int HW, int training, int nthreads) {
-    bn_backward(din, dgamma, dbeta, dout, in, mean, invstd, gamma, B, C, HW, training, 1, nthreads);
+    bn_backward(din, dgamma, dbeta, dout, NULL, in, mean, invstd, gamma, B, C, HW, training, 1, nthreads);
 }
 
 void batchnorm_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                               const float *mean, const float *invstd, const float *gamma, int B, int C,
                               int HW, int training, int nthreads) {
-    bn_backward(din, dgamma, dbeta, dout, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
+    bn_backward(din, dgamma, dbeta, dout, NULL, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
+}
+
+void batchnorm_relu_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *relu_out,
+                                   const float *in, const float *mean, const float *invstd, const float *gamma, int B,
+                                   int C, int HW, int training, int nthreads) {
+    bn_backward(din, dgamma, dbeta, dout, relu_out, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
 }

@@ -363,12 +363,21 @@ int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, cons
     size_t need_d = up(e->d_ddst_in.bytes) + up(e->d_w_in.bytes) + up(e->d_dsrc_add.bytes) + up(e->d_scratch);
     size_t need_w = up(e->w_src_in.bytes) + up(e->w_ddst_in.bytes) + up(e->w_dw_add.bytes) + up(sizeof(float) * Cout) +
                     up(e->w_scratch);
-    Arena *a = arena_get((need_d > need_w ? need_d : need_w) + ALIGN);
+    /* both passes read dout in the same layout (the usual case): reorder it once, ahead of both */
+    int share = din && (dw || db) && e->d_ddst_in.p && e->w_ddst_in.p && dnnl_memory_desc_equal(&e->d_ddst, &e->w_ddst);
+    size_t base = share ? up(e->d_ddst_in.bytes) : 0;
+    if (share) need_d -= base, need_w -= up(e->w_ddst_in.bytes);
+    Arena *a = arena_get(base + (need_d > need_w ? need_d : need_w) + ALIGN);
     if (!a->stream) return -1;
     int prev = threads_set(nthreads);
-    if (din) {
+    dnnl_memory_t shared = NULL;
+    if (share) {
         size_t off = 0;
-        dnnl_memory_t mg = stage_in(&e->d_ddst_in, &e->dst_pl, &e->d_ddst, dout, a, &off);
+        shared = stage_in(&e->d_ddst_in, &e->dst_pl, &e->d_ddst, dout, a, &off);
+    }
+    if (din) {
+        size_t off = base;
+        dnnl_memory_t mg = share ? shared : stage_in(&e->d_ddst_in, &e->dst_pl, &e->d_ddst, dout, a, &off);
         dnnl_memory_t mw = stage_in(&e->d_w_in, &e->w_pl, &e->d_w, w, a, &off);
         dnnl_memory_t mdx = mem(&e->d_dsrc, a->buf + off);
         off += up(e->d_dsrc_add.bytes);
@@ -377,12 +386,13 @@ int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, cons
         run(e->bwd_d, a->stream, 4, args);
         dnnl_memory_t mo = mem(&e->src_pl, din);
         reorder_run(&e->d_dsrc_add, a->stream, mdx, mo); /* din += */
-        dnnl_memory_destroy(mo), dnnl_memory_destroy(mg), dnnl_memory_destroy(mw), dnnl_memory_destroy(mdx), dnnl_memory_destroy(ms);
+        if (!share) dnnl_memory_destroy(mg);
+        dnnl_memory_destroy(mo), dnnl_memory_destroy(mw), dnnl_memory_destroy(mdx), dnnl_memory_destroy(ms);
     }
     if (dw || db) {
-        size_t off = 0;
+        size_t off = base;
         dnnl_memory_t mx = stage_in(&e->w_src_in, &e->src_pl, &e->w_src, in, a, &off);
-        dnnl_memory_t mg = stage_in(&e->w_ddst_in, &e->dst_pl, &e->w_ddst, dout, a, &off);
+        dnnl_memory_t mg = share ? shared : stage_in(&e->w_ddst_in, &e->dst_pl, &e->w_ddst, dout, a, &off);
         dnnl_memory_t mdw = mem(&e->w_dw, a->buf + off);
         off += up(e->w_dw_add.bytes);
         float *gb = (float *)(a->buf + off);
@@ -399,8 +409,10 @@ int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, cons
         }
         if (db)
             for (int co = 0; co < Cout; co++) db[co] += gb[co];
-        dnnl_memory_destroy(mx), dnnl_memory_destroy(mg), dnnl_memory_destroy(mdw), dnnl_memory_destroy(mdb), dnnl_memory_destroy(ms);
+        if (!share) dnnl_memory_destroy(mg);
+        dnnl_memory_destroy(mx), dnnl_memory_destroy(mdw), dnnl_memory_destroy(mdb), dnnl_memory_destroy(ms);
     }
+    if (shared) dnnl_memory_destroy(shared);
     threads_restore(prev);
     return 0;
 }
