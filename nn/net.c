@@ -420,7 +420,7 @@ void nn_add_relu(const NnCtx *ctx, float *out, const float *a, const float *b, s
 
 void nn_relu_gate(const NnCtx *ctx, float *d, const float *out, size_t n) {
     SL_ASSERT(ctx->device == NN_CPU);
-    relu_gate_backward(d, out, n, ctx->nthreads);
+    relu_backward_write(d, d, out, n, ctx->nthreads); /* in place: d = out > 0 ? d : 0 */
 }
 
 void nn_add_into(const NnCtx *ctx, float *d, const float *s, size_t n) {

@@ -64,18 +64,14 @@ NN_OMP(omp simd)
         for (size_t i = 0; i < n; i++) din[i] = in[i] > 0.0f ? dout[i] : 0.0f;
     }
 }
-/* The residual join out = ReLU(a + b), its gradient gate d = out > 0 ? d : 0 (in place, from the
- * forward OUTPUT), and the skip's gradient d += s. */
+/* The residual join out = ReLU(a + b) and the skip's gradient d += s (its ReLU gate is
+ * relu_backward_write in place, from the output). */
 NN_SIMD_CLONES static void add_relu_fwd_k(float *out, const float *a, const float *b, size_t n) {
 NN_OMP(omp simd)
     for (size_t i = 0; i < n; i++) {
         float x = a[i] + b[i];
         out[i] = x > 0.0f ? x : 0.0f;
     }
-}
-NN_SIMD_CLONES static void relu_gate_k(float *d, const float *out, size_t n) {
-NN_OMP(omp simd)
-    for (size_t i = 0; i < n; i++) d[i] = out[i] > 0.0f ? d[i] : 0.0f;
 }
 NN_SIMD_CLONES static void add_into_k(float *d, const float *s, size_t n) {
 NN_OMP(omp simd)
@@ -176,15 +172,6 @@ NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
         size_t lo, hi;
         chunk(n, &lo, &hi);
         add_relu_fwd_k(out + lo, a + lo, b + lo, hi - lo);
-    }
-}
-
-void relu_gate_backward(float *d, const float *out, size_t n, int nthreads) {
-NN_OMP(omp parallel num_threads(THREADS(n, nthreads)))
-    {
-        size_t lo, hi;
-        chunk(n, &lo, &hi);
-        relu_gate_k(d + lo, out + lo, hi - lo);
     }
 }
 

@@ -236,6 +236,13 @@ static int dnnl_wino(int wmode, int B, int Cin, int H, int W, int K, int S) {
 static int use_dnnl(int wmode, int Cin, int Cout, int K, int S) {
     return wmode != NN_WINO_F2 && !conv2d_use_direct(Cin, Cout, K, S) && conv_dnnl_enabled();
 }
+/* Whether a layer runs that way: oneDNN takes it, the shape qualifies, and oneDNN has its Winograd
+ * for the space-to-depth shape (AVX-512 machines; elsewhere the 36-tap direct form would only be
+ * slower than the 25-tap one, so the layer stays on oneDNN's direct 5x5/2). */
+static int use_dnnl_s2(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads) {
+    return use_dnnl(wmode, Cin, Cout, K, S) && dnnl_s2(wmode, Cin, H, W, K, S) &&
+           conv_dnnl_alg(B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads) == NN_CONV_DNNL_WINO;
+}
 static int dnnl_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                            int Cout, float *work, int nthreads) {
     float *xp = work, *wp = work + 2 * (size_t)B * Cin * H * W;
@@ -247,7 +254,6 @@ static int dnnl_s2_backward(float *din, float *dw, float *db, const float *dout,
                             int Cin, int H, int W, int Cout, float *work, int nthreads) {
     size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
     float *xp = work, *dxp = xp + xn, *wp = dxp + xn, *dwp = wp + wn;
-    if (conv_dnnl_alg(B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads) != NN_CONV_DNNL_WINO) return -1;
     s2_weights(wp, w, Cout, Cin, nthreads);
     if (dw) {
         s2_split(xp, in, B, Cin, H, W, nthreads);
@@ -263,14 +269,13 @@ static int dnnl_s2_backward(float *din, float *dw, float *db, const float *dout,
 }
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads) {
     if (!use_dnnl(wmode, Cin, Cout, K, S)) return 0;
-    if (dnnl_s2(wmode, Cin, H, W, K, S) && conv_dnnl_alg(B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads) == NN_CONV_DNNL_WINO)
-        return NN_CONV_DNNL_WINO_S2;
+    if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads)) return NN_CONV_DNNL_WINO_S2;
     return conv_dnnl_alg(B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads);
 }
 
 void conv2d_leaky_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                           int Cout, int K, int S, float slope, float *work, int wmode, int nthreads) {
-    if (!conv2d_use_direct(Cin, Cout, K, S) && use_dnnl(wmode, Cin, Cout, K, S) && !dnnl_s2(wmode, Cin, H, W, K, S) &&
+    if (use_dnnl(wmode, Cin, Cout, K, S) && !use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
         conv_dnnl_forward_leaky(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), slope,
                                 nthreads) == 0)
         return;
@@ -284,7 +289,7 @@ void conv2d_forward(float *out, const float *in, const float *w, const float *b,
         conv_direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
-    if (use_dnnl(wmode, Cin, Cout, K, S) && dnnl_s2(wmode, Cin, H, W, K, S) &&
+    if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
         dnnl_s2_forward(out, in, w, b, B, Cin, H, W, Cout, work, nthreads) == 0)
         return;
     if (use_dnnl(wmode, Cin, Cout, K, S) &&
@@ -325,7 +330,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
-    if (use_dnnl(wmode, Cin, Cout, K, S) && dnnl_s2(wmode, Cin, H, W, K, S) &&
+    if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
         dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads) == 0)
         return;
     if (use_dnnl(wmode, Cin, Cout, K, S) &&

@@ -8,7 +8,7 @@
 /* One output row: the window maxima of rows oy*k .. oy*k+k-1 (first maximum wins: strictly greater
  * replaces). k = 2, the common case, is vectorised over the outputs, written with row pointers so
  * that gcc sees interleaved loads and compiles the selects to blends (the scalar loop, a branch per
- * element, was 6.8% of the Meso-4 step). */
+ * element, was 6.9% of the Meso-4 step, the vector one 2.2%). */
 NN_SIMD_CLONES static void pool_row2(float *out, int *idx, const float *r0, const float *r1, int base, int W, int Wo) {
 NN_OMP(omp simd)
     for (int ox = 0; ox < Wo; ox++) {

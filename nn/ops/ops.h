@@ -147,10 +147,9 @@ void leaky_relu_backward_write(float *din, const float *dout, const float *in, s
 void relu_forward(float *out, const float *in, size_t n, int nthreads);
 void relu_backward(float *din, const float *dout, const float *in, size_t n, int nthreads);
 void relu_backward_write(float *din, const float *dout, const float *in, size_t n, int nthreads);
-/* A residual join and its gradient: out = ReLU(a + b); d = out > 0 ? d : 0 in place, from the
- * forward OUTPUT; d += s. */
+/* A residual join and the skip's gradient: out = ReLU(a + b); d += s. (Its ReLU gate is
+ * relu_backward_write(d, d, out, ...): the backward kernels allow din == dout.) */
 void add_relu_forward(float *out, const float *a, const float *b, size_t n, int nthreads);
-void relu_gate_backward(float *d, const float *out, size_t n, int nthreads);
 void add_into(float *d, const float *s, size_t n, int nthreads);
 void sigmoid_forward(float *out, const float *in, size_t n, int nthreads);
 void sigmoid_backward(float *din, const float *dout, const float *out, size_t n, int nthreads);
