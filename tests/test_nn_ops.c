@@ -208,6 +208,8 @@ static void t_conv(void) {
     conv_case(1, 2, 3, 600, 3, 3, 1, 0); /* direct path, rows wider than one tile */
     conv_case(3, 5, 6, 13, 8, 5, 1, 0);  /* direct, two channel blocks, width not a multiple of 8 */
     conv_case(2, 3, 1, 1, 7, 3, 1, 0);   /* direct, 1x1 image */
+    conv_case(2, 16, 6, 64, 3, 5, 1, 0); /* direct on 64-column blocks (AVX-512): the decoders' output layer */
+    conv_case(1, 3, 5, 70, 5, 5, 1, 0);  /* ... with a partial block, and 4 + 1 channel blocks (dinput: 3) */
     conv_case(4, 8, 16, 16, 16, 3, 1, 0); /* big enough for the threaded loops */
     conv_case(4, 8, 32, 32, 16, 5, 2, 0);
     /* Winograd (3x3 stride 1, Cout > 8): odd and even sizes, a single row or column, 1x1 */

@@ -32,16 +32,27 @@ static inline v8 ld8(const float *p) {
 static inline void st8(float *p, const v8 *v) { memcpy(p, v, sizeof *v); }
 static inline v8 bc8(float f) { return (v8){f, f, f, f, f, f, f, f}; }
 
-/* A zero-padded copy of x [B, C, H, W]: rows of Wp floats, K/2 zeros on top and left. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HAVE_V16 1
+#define XB16 64 /* output columns per AVX-512 register block */
+#endif
+
+/* A zero-padded copy of x [B, C, H, W]: rows of Wp floats, K/2 zeros on top and left; v16: the
+ * AVX-512 kernels run (rows of at least 64 columns on a CPU with AVX-512). */
 typedef struct {
-    int Hp, Wp;
+    int Hp, Wp, v16;
     size_t plane;
 } Pad;
 
 static Pad pad_geom(int H, int W, int K) {
     Pad p;
+    p.v16 = 0;
+#ifdef HAVE_V16
+    p.v16 = W >= XB16 && __builtin_cpu_supports("avx512f");
+#endif
+    int xb = p.v16 ? 64 : XB;
     p.Hp = H + K - 1;
-    p.Wp = (W + XB - 1) / XB * XB + KMAX - 1; /* every XB block may read K - 1 past its end */
+    p.Wp = (W + xb - 1) / xb * xb + KMAX - 1; /* every block may read K - 1 past its end */
     p.plane = (size_t)p.Hp * p.Wp;
     return p;
 }
@@ -71,31 +82,34 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * p.plane)) s
 
 /* Output row y of channels oc0 .. oc0+NB-1 of one sample, all columns:
  * out[oc][y][x] (+)= bias[oc] + sum_{ic,ky,kx} w[(oc*IC + ic)*K*K + ky*K + kx] * in[ic][y+ky][x+kx]
- * (in padded). NB is a compile-time constant in each instance so the accumulators stay in registers. */
-#define CONV_ROWS(NB)                                                                                            \
-    NN_SIMD_CLONES static void conv_rows_##NB(float *out, size_t out_plane, const float *in, Pad p, const float *w, \
-                                           int IC, int K, int y, int W, const float *bias, int accumulate) {     \
-        for (int x0 = 0; x0 < W; x0 += XB) {                                                                   \
-            v8 acc[NB][XB / VL];                                                                               \
-            _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) _Pragma("GCC unroll 4") for (int v = 0; v < XB / VL; v++) \
-                acc[o][v] = bc8(bias ? bias[o] : 0.0f);                                                        \
+ * (in padded). NB is a compile-time constant in each instance so the accumulators stay in registers.
+ * Instances for vectors VT of VN floats over blocks of XN columns (4 vectors): 8 floats and 32
+ * columns (every target, NN_SIMD_CLONES), and on AVX-512 16 floats and 64 columns (twice the work
+ * per instruction; 4 x 4 accumulators, 4 inputs and a broadcast fit its 32 registers). */
+#define CONV_ROWS_T(NAME, ATTR, VT, VN, XN, NB)                                                                  \
+    ATTR static void NAME(float *out, size_t out_plane, const float *in, Pad p, const float *w, int IC, int K, int y, \
+                          int W, const float *bias, int accumulate) {                                           \
+        for (int x0 = 0; x0 < W; x0 += XN) {                                                                   \
+            VT acc[NB][XN / VN];                                                                               \
+            _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) \
+                acc[o][v] = (VT){0} + (bias ? bias[o] : 0.0f);                                                 \
             for (int ic = 0; ic < IC; ic++)                                                                    \
                 for (int ky = 0; ky < K; ky++) {                                                               \
                     const float *row = in + ic * p.plane + (size_t)(y + ky) * p.Wp + x0;                      \
                     const float *wk = w + ((size_t)ic * K + ky) * K;                                           \
                     for (int kx = 0; kx < K; kx++) {                                                           \
-                        v8 in[XB / VL];                                                                        \
-                        _Pragma("GCC unroll 4") for (int v = 0; v < XB / VL; v++) in[v] = ld8(row + kx + v * VL); \
+                        VT in[XN / VN];                                                                        \
+                        _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) memcpy(&in[v], row + kx + v * VN, sizeof(VT)); \
                         _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) {                                \
-                            v8 wv = bc8(wk[(size_t)o * IC * K * K + kx]);                                      \
-                            _Pragma("GCC unroll 4") for (int v = 0; v < XB / VL; v++) acc[o][v] += wv * in[v]; \
+                            VT wv = (VT){0} + wk[(size_t)o * IC * K * K + kx];                                 \
+                            _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) acc[o][v] += wv * in[v]; \
                         }                                                                                      \
                     }                                                                                          \
                 }                                                                                              \
-            int n = W - x0 < XB ? W - x0 : XB;                                                                 \
+            int n = W - x0 < XN ? W - x0 : XN;                                                                 \
             for (int o = 0; o < NB; o++) {                                                                     \
-                float *d = out + o * out_plane + (size_t)y * W + x0, tmp[XB];                                  \
-                for (int v = 0; v < XB / VL; v++) st8(tmp + v * VL, &acc[o][v]);                               \
+                float *d = out + o * out_plane + (size_t)y * W + x0, tmp[XN];                                  \
+                for (int v = 0; v < XN / VN; v++) memcpy(tmp + v * VN, &acc[o][v], sizeof(VT));                \
                 if (accumulate)                                                                                \
                     for (int i = 0; i < n; i++) d[i] += tmp[i];                                                \
                 else                                                                                           \
@@ -103,10 +117,20 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * p.plane)) s
             }                                                                                                  \
         }                                                                                                      \
     }
+#define CONV_ROWS(NB) CONV_ROWS_T(conv_rows_##NB, NN_SIMD_CLONES, v8, VL, XB, NB)
 CONV_ROWS(1)
 CONV_ROWS(2)
 CONV_ROWS(3)
 CONV_ROWS(4)
+#ifdef HAVE_V16
+typedef float v16 __attribute__((vector_size(64)));
+#define V16_ATTR __attribute__((target("arch=x86-64-v4")))
+#define CONV_ROWS16(NB) CONV_ROWS_T(conv_rows16_##NB, V16_ATTR, v16, 16, XB16, NB)
+CONV_ROWS16(1)
+CONV_ROWS16(2)
+CONV_ROWS16(3)
+CONV_ROWS16(4)
+#endif
 
 /* out [B, OC, H, W] (+)= conv of the padded in [B, IC, Hp, Wp] with w [OC, IC, K, K]. */
 static void conv_padded(float *out, const float *in, Pad p, const float *w, const float *bias, int B, int IC,
@@ -121,6 +145,17 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * OC * IC * K * K
                 float *o = out + ((size_t)n * OC + oc0) * HW;
                 const float *s = in + (size_t)n * IC * p.plane, *wb = w + (size_t)oc0 * IC * K * K;
                 const float *bb = bias ? bias + oc0 : NULL;
+#ifdef HAVE_V16
+                if (p.v16) {
+                    switch (nb) {
+                    case 1: conv_rows16_1(o, HW, s, p, wb, IC, K, y, W, bb, accumulate); break;
+                    case 2: conv_rows16_2(o, HW, s, p, wb, IC, K, y, W, bb, accumulate); break;
+                    case 3: conv_rows16_3(o, HW, s, p, wb, IC, K, y, W, bb, accumulate); break;
+                    default: conv_rows16_4(o, HW, s, p, wb, IC, K, y, W, bb, accumulate); break;
+                    }
+                    continue;
+                }
+#endif
                 switch (nb) {
                 case 1: conv_rows_1(o, HW, s, p, wb, IC, K, y, W, bb, accumulate); break;
                 case 2: conv_rows_2(o, HW, s, p, wb, IC, K, y, W, bb, accumulate); break;
