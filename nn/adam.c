@@ -40,6 +40,7 @@ static void adam_run(NnModel *m, const NnAdam *cfg, long step, int nthreads) {
     float *p = m->params, *g = m->grads, *mm = m->adam_m, *vv = m->adam_v;
     size_t n = m->nparams;
     int zero = cfg->zero_grad;
+    nn_model_touch(m);
 NN_OMP(omp parallel num_threads(n >= 65536 ? nthreads : 1))
     {
         size_t t = 0, T = 1;

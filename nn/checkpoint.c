@@ -156,6 +156,7 @@ int nn_load_model_st(const StFile *f, const char *path, NnModel *m, SlErr *err) 
         const NnTensorInfo *ti = &m->tensors[i];
         copy_tensor(nn_tensor_data(m, ti), st_find(f, ti->name), ti->numel);
     }
+    nn_model_touch(m);
     return 0;
 }
 

@@ -89,6 +89,7 @@ void nn_infer(NnCtx *ctx, NnNet *const *nets, int nnets, const float *in, int ba
     size_t nout = (size_t)batch * nn_shape_numel(nn_net_out_shape(nets[nnets - 1]));
     int was = ctx->training;
     ctx->training = 0;
+    ctx->infer = 1;
     const float *x = in;
     float *d_in = NULL;
     if (ctx->device != NN_CPU) {
@@ -105,6 +106,7 @@ void nn_infer(NnCtx *ctx, NnNet *const *nets, int nnets, const float *in, int ba
         memcpy(out, x, nout * sizeof(float));
     }
     ctx->training = was;
+    ctx->infer = 0;
 }
 
 /* ================================================================================================
@@ -273,6 +275,7 @@ void nn_model_to_host(NnModel *m, NnCtx *ctx) {
     struct NnDevModel *d = mirror(ctx, m);
     size_t pb = m->nparams * sizeof(float);
     nn_cuda_download(ctx, m->params, d->params, pb);
+    nn_model_touch(m);
     nn_cuda_download(ctx, m->grads, d->grads, pb);
     nn_cuda_download(ctx, m->adam_m, d->adam_m, pb);
     nn_cuda_download(ctx, m->adam_v, d->adam_v, pb);

@@ -28,6 +28,11 @@ void nn_ctx_init(NnCtx *ctx, int nthreads, uint64_t seed) {
 
 void nn_model_init(NnModel *m) { memset(m, 0, sizeof *m); }
 
+void nn_model_touch(NnModel *m) {
+    static unsigned long long next;
+    m->version = __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+}
+
 void nn_model_free(NnModel *m) {
     if (m->dev) SL_DIE("nn_model_free: the model is still on the device (nn_model_release_device first)");
     for (int i = 0; i < m->nnets; i++) nn_net_destroy(m->nets[i]);
@@ -100,11 +105,13 @@ void nn_model_finalize(NnModel *m) {
         }
     }
     for (int i = 0; i < m->nnets; i++) nn_net_bind(m->nets[i]);
+    nn_model_touch(m);
 }
 
 void nn_model_init_weights(NnModel *m, SlRng *rng) {
     SL_ASSERT(m->finalized);
     for (int i = 0; i < m->nnets; i++) nn_net_init_weights(m->nets[i], rng);
+    nn_model_touch(m);
 }
 
 size_t nn_model_param_count(const NnModel *m) { return m->nparams; }

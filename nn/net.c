@@ -194,6 +194,7 @@ static void free_buffers(NnNet *n) {
         free(L->mask);
         free(L->mean);
         free(L->invstd);
+        conv_packed_free(&L->pk);
         L->outbuf = NULL;
         L->idx = NULL;
         L->mask = L->mean = L->invstd = NULL;
@@ -262,8 +263,12 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
     L->y = y;
     switch (L->kind) {
     case NN_L_CONV:
-        conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, n->work,
-                       ctx->winograd, T);
+        if (!ctx->infer || ctx->training)
+            conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, n->work,
+                           ctx->winograd, T);
+        else /* nn_infer: the weights are kept packed between calls while the model's version holds */
+            conv2d_infer(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, 0, 0.0f, &L->pk,
+                         n->m->version, n->work, ctx->winograd, T);
         break;
     case NN_L_DENSE: dense_forward(y, x, L->w, L->b, B, (int)nn_shape_numel(L->in), L->out.c, T); break;
     case NN_L_RESHAPE: L->y = x; break;
@@ -367,8 +372,12 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
              * ReLU's buffer; the convolution's output is not kept (its backward reads x; the leaky
              * ReLU's gates on its own output, of the same sign as its input for slope > 0) */
             NnLayer *R = &n->L[i + 1];
-            conv2d_leaky_forward(R->outbuf, x, L->w, L->b, batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride,
-                                 R->slope, n->work, ctx->winograd, ctx->nthreads);
+            if (!ctx->infer || ctx->training)
+                conv2d_leaky_forward(R->outbuf, x, L->w, L->b, batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k,
+                                     L->stride, R->slope, n->work, ctx->winograd, ctx->nthreads);
+            else
+                conv2d_infer(R->outbuf, x, L->w, L->b, batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, 1,
+                             R->slope, &L->pk, n->m->version, n->work, ctx->winograd, ctx->nthreads);
             L->x = x, L->y = NULL;
             R->x = NULL, R->y = R->outbuf;
             x = R->y;

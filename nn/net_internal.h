@@ -4,6 +4,7 @@
 #define SL_NN_NET_INTERNAL_H
 
 #include "nn/nn.h"
+#include "nn/ops/ops.h"
 
 typedef enum {
     NN_L_CONV,
@@ -33,6 +34,7 @@ typedef struct {
     int *idx;      /* maxpool argmax [max_batch, out] */
     float *mask;   /* dropout [max_batch, out] */
     float *mean, *invstd; /* bn [c] */
+    ConvPacked pk;        /* conv: weights packed for inference (conv2d_infer) */
     const float *x; /* input of the last forward */
     const float *y; /* output of the last forward */
 } NnLayer;

@@ -72,6 +72,9 @@ typedef struct NnCtx {
     int device;   /* NN_CPU or NN_CUDA */
     int winograd; /* NN_WINO_AUTO (default), NN_WINO_OFF or NN_WINO_F2 */
     void *cuda;   /* device state, owned by the CUDA backend */
+    /* set by nn_infer (nn/device.h) around its forward: convolutions keep their weights packed for
+     * the primitives that read them between calls, while the model's version (nn_model_touch) holds */
+    int infer;
 } NnCtx;
 
 /* nthreads <= 0 means the OpenMP default (omp_get_max_threads, else 1). training = 0, NN_CPU,
@@ -102,6 +105,9 @@ typedef struct NnModel {
     NnNet **nets;
     int nnets, cap_nets;
     struct NnDevModel *dev; /* the device mirror (nn/device.h), NULL while the model is on the host */
+    /* the version of params (nn_model_touch), unique in the process: inference keeps weights packed
+     * for the primitives that read them while it holds */
+    unsigned long long version;
 } NnModel;
 
 /* An empty model. */
@@ -123,6 +129,9 @@ void nn_model_finalize(NnModel *m);
 /* PyTorch's default init: conv and dense weights kaiming_uniform(a=sqrt(5)) = U(±1/sqrt(fan_in)),
  * biases U(±1/sqrt(fan_in)); batch-norm weight 1, bias 0, running mean 0, var 1. */
 void nn_model_init_weights(NnModel *m, SlRng *rng);
+/* Call after writing m->params other than through the engine (which does it: finalize, init,
+ * Adam, checkpoint loads, downloads from the device): nn_infer then repacks the weights. */
+void nn_model_touch(NnModel *m);
 /* Number of trainable floats (m->nparams). */
 size_t nn_model_param_count(const NnModel *m);
 /* grads = 0. */

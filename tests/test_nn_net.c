@@ -212,6 +212,66 @@ static void t_batch_consistency(void) {
     nn_model_free(&s.m);
 }
 
+static double max_rel(const float *a, const float *b, size_t n) {
+    double m = 0, s = 1e-6;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(b[i]));
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]) / s);
+    return m;
+}
+
+/* nn_infer keeps each convolution's weights packed for its primitive (nn/ops/conv2d.c,
+ * conv2d_infer) while the model's version holds: its outputs equal training-mode ones (no
+ * batch norm or dropout here) after Adam steps, one weight written and declared (nn_model_touch),
+ * and all of them written without it (the probe values notice). Layers of every kind inference
+ * runs on oneDNN: 5x5/2 as space-to-depth Winograd at 32x32 and at 8x8, Winograd 3x3 + leaky ReLU
+ * (two passes) at 16x16 and at 4x4, a direct 3x3/2 with its leaky ReLU as a post-op, and a direct
+ * 5x5/2 at 4x4. */
+static void t_infer_packed(void) {
+    NnModel m;
+    nn_model_init(&m);
+    NnNet *n = nn_net_new(&m, "net", (NnShape){16, 32, 32});
+    nn_conv(n, "c1", 32, 5, 2); /* 32 -> 16 */
+    nn_leaky_relu(n, 0.1f);
+    nn_conv(n, "c2", 32, 3, 1);
+    nn_leaky_relu(n, 0.1f);
+    nn_conv(n, "c3", 48, 3, 2); /* 16 -> 8 */
+    nn_leaky_relu(n, 0.1f);
+    nn_conv(n, "c4", 64, 5, 2); /* 8 -> 4 */
+    nn_conv(n, "c5", 64, 3, 1);
+    nn_leaky_relu(n, 0.1f);
+    nn_conv(n, "c6", 64, 5, 2); /* 4 -> 2 */
+    nn_sigmoid(n);
+    nn_model_finalize(&m);
+    nn_model_init_weights(&m, &R);
+    NnCtx ctx;
+    nn_ctx_init(&ctx, 2, 7);
+    const int B = 4;
+    size_t nin = (size_t)B * 16 * 32 * 32, nout = (size_t)B * 64 * 2 * 2;
+    float *x = xmalloc(sizeof(float) * nin), *ye = xmalloc(sizeof(float) * nout), *yt = xmalloc(sizeof(float) * nout);
+    float *y0 = xmalloc(sizeof(float) * nout);
+    for (size_t i = 0; i < nin; i++) x[i] = sl_rng_range(&R, -1, 1);
+    for (int round = 0; round < 5; round++) {
+        for (int rep = 0; rep < 2; rep++) /* packs, then reuses */
+            nn_infer(&ctx, &n, 1, x, B, ye);
+        ctx.training = 1;
+        memcpy(yt, nn_net_forward(n, &ctx, x, B), sizeof(float) * nout);
+        CHECKF(max_rel(ye, yt, nout) < 1e-4, "round %d: eval vs training forward %.3g", round, max_rel(ye, yt, nout));
+        if (round == 0) memcpy(y0, ye, sizeof(float) * nout);
+        else CHECKF(max_rel(ye, y0, nout) > 1e-3, "round %d: the weights changed, the output did not", round);
+        if (round < 2) { /* Adam steps (they bump the version) */
+            for (size_t i = 0; i < m.nparams; i++) m.grads[i] = sl_rng_range(&R, -1, 1);
+            nn_adam_step_ctx(&m, &ctx, &(NnAdam){1e-2f, 0.9f, 0.999f, 1e-8f, 0.0f, 1}, round + 1);
+        } else if (round == 2) { /* one weight written directly (none the probe reads), then declared */
+            nn_tensor_data(&m, nn_model_find(&m, "net.c2.weight"))[1] += 5.0f;
+            nn_model_touch(&m);
+        } else { /* written directly and not declared */
+            for (size_t i = 0; i < m.nparams; i++) m.params[i] *= 1.1f;
+        }
+    }
+    free(x), free(ye), free(yt), free(y0);
+    nn_model_free(&m);
+}
+
 /* Flat layout: tensors tile params and buffers without gaps in declaration order; init follows
  * PyTorch's bounds. */
 static void t_layout_and_init(void) {
@@ -252,6 +312,7 @@ int main(void) {
     RUN(t_original_size);
     RUN(t_net_gradcheck);
     RUN(t_batch_consistency);
+    RUN(t_infer_packed);
     RUN(t_layout_and_init);
     return test_summary("test_nn_net");
 }

@@ -25,6 +25,7 @@ static void copy_tensor(SwapModel *dst, const char *dst_name, const SwapModel *s
     const NnTensorInfo *t = nn_model_find(&src->model, name), *u = nn_model_find(&dst->model, dst_name);
     SL_ASSERT(t && u && t->numel == u->numel);
     memcpy(nn_tensor_data(&dst->model, u), nn_tensor_data(&src->model, t), sizeof(float) * t->numel);
+    nn_model_touch(&dst->model);
 }
 
 int pretrain_init_model(SwapModel *m, const char *from, const char *revocations, SlErr *err) {

@@ -4,6 +4,7 @@
  * and the GEMM skinny, in conv_direct.c); with oneDNN in the build, its convolution primitives take
  * the layers the direct kernel does not (conv_dnnl.c).
  * https://pytorch.org/docs/stable/generated/torch.nn.Conv2d.html */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn.h"
@@ -115,6 +116,12 @@ int conv2d_use_winograd_s2(int mode, int B, int Cin, int H, int W, int Cout, int
 static int dnnl_s2(int wmode, int Cin, int H, int W, int K, int S) {
     return wmode == NN_WINO_AUTO && K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 && H >= 32 && W >= 32 && Cin >= 16;
 }
+/* oneDNN's Winograd (below) only from 16 input channels: with few, its transforms cost more than they save (fwd + bwd
+ * with the input gradient, ms, best of 5, direct / Winograd, batch 32, /tmp harness over
+ * conv_dnnl_*, 2026-12-05 06:45 UTC): 3->16 at 128x128 28.9 / 51.7 (the ResNet-10 detector's
+ * stem), 8->16 at 64x64 (batch 16) 5.0 / 6.8, 16->16 at 64x64 13.8 / 13.7, 32->32 at 32x32 9.5 /
+ * 6.0, 64->64 at 16x16 8.0 / 3.7. */
+#define DNNL_WINO_MIN_CIN 16
 /* floats of the work buffer it needs: x', dx', w', dw' */
 static size_t dnnl_s2_work(int B, int Cin, int H, int W, int Cout) {
     return 2 * (size_t)B * Cin * H * W + 2 * (size_t)Cout * Cin * 36;
@@ -132,7 +139,9 @@ size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S) {
         size_t wg = m3 ? wino_workspace(B, Cin, H, W, Cout, m3) : m5 ? wino_s2_workspace(B, Cin, H, W, Cout, m5) : 0;
         if (wg > need) need = wg;
     }
-    if (dnnl_s2(NN_WINO_AUTO, Cin, H, W, K, S) && dnnl_s2_work(B, Cin, H, W, Cout) > need) need = dnnl_s2_work(B, Cin, H, W, Cout);
+    /* the space-to-depth form: in training from 32x32 (dnnl_s2), in inference from 8x8 (infer_s2) */
+    int s2 = K == 5 && S == 2 && H % 2 == 0 && W % 2 == 0 && H >= 8 && W >= 8 && Cin >= DNNL_WINO_MIN_CIN;
+    if (s2 && dnnl_s2_work(B, Cin, H, W, Cout) > need) need = dnnl_s2_work(B, Cin, H, W, Cout);
     return need;
 }
 
@@ -223,12 +232,7 @@ NN_OMP(omp simd)
  * 128->256 at 8x8, batch 16: own 9.2, oneDNN direct 8.1, Winograd 6.9; 5x5/2 32->64 at 32x32: own
  * 11.1, oneDNN 6.7; 5x5/2 3->32 at 64x64: own 6.1, oneDNN 3.2. */
 #define DNNL_WINO_MIN_TILES 64
-/* ... and only from 16 input channels: with few, its transforms cost more than they save (fwd + bwd
- * with the input gradient, ms, best of 5, direct / Winograd, batch 32, /tmp harness over
- * conv_dnnl_*, 2026-12-05 06:45 UTC): 3->16 at 128x128 28.9 / 51.7 (the ResNet-10 detector's
- * stem), 8->16 at 64x64 (batch 16) 5.0 / 6.8, 16->16 at 64x64 13.8 / 13.7, 32->32 at 32x32 9.5 /
- * 6.0, 64->64 at 16x16 8.0 / 3.7. */
-#define DNNL_WINO_MIN_CIN 16
+/* ... and only from DNNL_WINO_MIN_CIN input channels (defined above conv2d_workspace). */
 static int dnnl_wino(int wmode, int B, int Cin, int H, int W, int K, int S) {
     return wmode == NN_WINO_AUTO && K == 3 && S == 1 && Cin >= DNNL_WINO_MIN_CIN &&
            ((H >= 8 && W >= 8) || wino_tiles(B, H, W, 4) >= DNNL_WINO_MIN_TILES);
@@ -271,6 +275,85 @@ int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, i
     if (!use_dnnl(wmode, Cin, Cout, K, S)) return 0;
     if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads)) return NN_CONV_DNNL_WINO_S2;
     return conv_dnnl_alg(B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads);
+}
+
+void conv_packed_free(ConvPacked *pk) {
+    free(pk->buf);
+    memset(pk, 0, sizeof *pk);
+}
+
+/* Whether pk was packed from these weights in this version of them: the pointer, the version, and
+ * 8 values spread over them as they were then (a version bump missed somewhere still shows). */
+static int packed_same(const ConvPacked *pk, const float *w, size_t n, unsigned long long tag) {
+    if (!pk || !tag || !pk->owner || pk->w != w || pk->tag != tag) return 0;
+    for (int i = 0; i < 8; i++)
+        if (memcmp(&pk->probe[i], &w[(n - 1) * i / 7], sizeof(float))) return 0;
+    return 1;
+}
+static void packed_mark(ConvPacked *pk, const float *w, size_t n, unsigned long long tag) {
+    pk->w = w, pk->tag = tag;
+    for (int i = 0; i < 8; i++) pk->probe[i] = w[(n - 1) * i / 7];
+}
+
+/* Inference packs the weights once (conv2d_infer), Winograd's transformed ones included, so there
+ * the transform no longer costs per call and oneDNN's Winograd wins on smaller images than in
+ * training: 3x3 stride 1 from 4x4 and 5x5 stride 2 (space-to-depth) from 8x8, 16 input channels and
+ * up. Measured (ONEDNN_VERBOSE=1 bench_train --infer 1 --preset lite --batch 16 --steps 10,
+ * 2 threads, ms over 12 passes, direct / Winograd): 3x3 512->1024 at 4x4 148.0 / 65.1, 5x5/2
+ * 256->512 at 8x8 91.1 / 62.8, 5x5/2 128->256 at 16x16 78.7 / 52.2; tiny: 3x3 256->512 at 4x4
+ * 30.1 / 19.5, 5x5/2 128->256 at 8x8 20.6 / 18.9. The packed weights are larger (36 values per 3x3
+ * kernel, 144 per 5x5 one of the space-to-depth form): the original preset's inference went from
+ * 0.94 to 2.2 GB of memory (maxrss of bench_train --preset original --infer 1 --batch 16). */
+static int infer_wino(int wmode, int Cin, int H, int W, int K, int S) {
+    return wmode == NN_WINO_AUTO && K == 3 && S == 1 && Cin >= DNNL_WINO_MIN_CIN && H >= 4 && W >= 4;
+}
+static int infer_s2(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads) {
+    return use_dnnl(wmode, Cin, Cout, K, S) && wmode == NN_WINO_AUTO && K == 5 && S == 2 && H % 2 == 0 &&
+           W % 2 == 0 && H >= 8 && W >= 8 && Cin >= DNNL_WINO_MIN_CIN &&
+           conv_dnnl_alg(B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads) == NN_CONV_DNNL_WINO;
+}
+
+void conv2d_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                  int K, int S, int leaky, float slope, ConvPacked *pk, unsigned long long tag, float *work, int wmode,
+                  int nthreads) {
+    if (!pk || !tag) { /* packing per call would cost more than it saves (Winograd's transform) */
+        if (leaky) conv2d_leaky_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, slope, work, wmode, nthreads);
+        else conv2d_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
+        return;
+    }
+    size_t n = (size_t)Cout * Cin * K * K;
+    int same = packed_same(pk, w, n, tag), rc = -1;
+    if (pk && !same) pk->owner = NULL;
+    int s2 = infer_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads), lk = leaky;
+    if (s2 || use_dnnl(wmode, Cin, Cout, K, S)) {
+        /* the shape oneDNN runs: the space-to-depth form's, or the layer's own */
+        int b2 = B, c2 = s2 ? 4 * Cin : Cin, h2 = s2 ? H / 2 : H, w2 = s2 ? W / 2 : W, k2 = s2 ? 3 : K, st2 = s2 ? 1 : S;
+        int wino = s2 || infer_wino(wmode, Cin, H, W, K, S);
+        int has = conv_dnnl_infer_packed(pk, b2, c2, h2, w2, Cout, k2, st2, wino, lk, slope, nthreads);
+        if (has < 0 && lk) /* no post-op on this kernel (oneDNN's Winograd): the leaky ReLU after it */
+            lk = 0, has = conv_dnnl_infer_packed(pk, b2, c2, h2, w2, Cout, k2, st2, wino, 0, 0.0f, nthreads);
+        if (has >= 0) {
+            int ready = same && has == 1;
+            const float *x2 = in, *wk = ready ? NULL : w;
+            if (s2) {
+                float *xp = work, *wp = work + 2 * (size_t)B * Cin * H * W;
+                s2_split(xp, in, B, Cin, H, W, nthreads);
+                if (!ready) s2_weights(wp, w, Cout, Cin, nthreads), wk = wp;
+                x2 = xp;
+            }
+            rc = conv_dnnl_infer(out, x2, wk, b, b2, c2, h2, w2, Cout, k2, st2, wino, lk, slope, pk, nthreads);
+        }
+    }
+    if (rc == 0) {
+        if (pk && pk->owner) packed_mark(pk, w, n, tag);
+        if (leaky && !lk)
+            leaky_relu_forward(out, out, (size_t)B * Cout * conv_out_size(H, K, S) * conv_out_size(W, K, S), slope,
+                               nthreads);
+        return;
+    }
+    if (pk) pk->owner = NULL;
+    if (leaky) conv2d_leaky_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, slope, work, wmode, nthreads);
+    else conv2d_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
 }
 
 void conv2d_leaky_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,

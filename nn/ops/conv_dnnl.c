@@ -49,6 +49,16 @@ typedef struct {
     size_t bytes; /* of the blocked side, in the arena */
 } Reorder;
 
+/* An inference forward: its primitive and the layouts it chose. */
+typedef struct {
+    int tried;
+    float slope;
+    dnnl_primitive_t p; /* NULL: oneDNN has none */
+    dnnl_memory_desc_t src, w, dst;
+    Reorder src_in, w_in, dst_out;
+    size_t scratch;
+} Inf;
+
 typedef struct Entry {
     int key[9]; /* B, Cin, H, W, Cout, K, S, winograd asked, threads */
     int alg;    /* NN_CONV_DNNL_DIRECT or NN_CONV_DNNL_WINO, or 0: oneDNN has no kernel for it */
@@ -66,6 +76,9 @@ typedef struct Entry {
     dnnl_memory_desc_t d_dsrc, d_w, d_ddst, w_src, w_dw, w_ddst;
     Reorder d_ddst_in, d_w_in, d_dsrc_add, w_src_in, w_ddst_in, w_dw_add;
     size_t d_scratch, w_scratch;
+    /* inference forwards (forward_inference: the primitive may keep weights in a layout of its own,
+     * Winograd's pre-transformed one), plain [0] and with a leaky ReLU post-op [1], built on first use */
+    Inf inf[2];
     struct Entry *next;
 } Entry;
 static Entry *table;
@@ -417,10 +430,128 @@ int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, cons
     return 0;
 }
 
+
+/* ---- inference: weights kept in the primitive's layout between calls --------------------------- */
+/* Builds e's inference forward (leaky: with the post-op of slope). Called with tab_mu held. */
+static void inf_build(Entry *e, Inf *I, int leaky, float slope) {
+    I->tried = 1, I->slope = slope;
+    int B = e->key[0], Cin = e->key[1], H = e->key[2], W = e->key[3], Cout = e->key[4], K = e->key[5], S = e->key[6];
+    int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    dnnl_dims_t sd = {B, Cin, H, W}, wd = {Cout, Cin, K, K}, dd = {B, Cout, Ho, Wo};
+    dnnl_dims_t st = {S, S}, pl = {P, P}, pr = {(Ho - 1) * S + K - H - P, (Wo - 1) * S + K - W - P};
+    dnnl_alg_kind_t alg = e->alg == NN_CONV_DNNL_WINO ? dnnl_convolution_winograd : dnnl_convolution_direct;
+    dnnl_memory_desc_t s_any, w_any, d_any;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_convolution_desc_t cd;
+    int ok = CK(dnnl_memory_desc_init_by_tag(&s_any, 4, sd, dnnl_f32, dnnl_format_tag_any)) &&
+             CK(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any)) &&
+             CK(dnnl_memory_desc_init_by_tag(&d_any, 4, dd, dnnl_f32, dnnl_format_tag_any)) &&
+             CK(dnnl_primitive_attr_create(&attr)) && CK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    if (ok && leaky)
+        ok = CK(dnnl_post_ops_create(&po)) && CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, slope, 0.0f)) &&
+             CK(dnnl_primitive_attr_set_post_ops(attr, po));
+    ok = ok && CK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, alg, &s_any, &w_any, &e->b_md, &d_any, st, pl, pr)) &&
+         CK(dnnl_primitive_desc_create(&pd, &cd, attr, eng, NULL));
+    if (ok) {
+        I->src = pd_md(pd, dnnl_query_src_md), I->w = pd_md(pd, dnnl_query_weights_md), I->dst = pd_md(pd, dnnl_query_dst_md);
+        I->scratch = scratch_size(pd);
+        ok = CK(dnnl_primitive_create(&I->p, pd)) && reorder_make(&I->src_in, &e->src_pl, &I->src, 0, &I->src) &&
+             reorder_make(&I->w_in, &e->w_pl, &I->w, 0, &I->w) && reorder_make(&I->dst_out, &I->dst, &e->dst_pl, 0, &I->dst);
+    }
+    if (!ok) I->p = NULL;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+}
+
+static Inf *inf_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky, float slope, int nthreads) {
+    if (!conv_dnnl_enabled()) return NULL;
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+    if (!e->alg) return NULL;
+    Inf *I = &e->inf[leaky != 0];
+    pthread_mutex_lock(&tab_mu);
+    if (!I->tried) {
+        int prev = threads_set(nthreads);
+        inf_build(e, I, leaky, slope);
+        threads_restore(prev);
+    }
+    pthread_mutex_unlock(&tab_mu);
+    return I->p && (!leaky || I->slope == slope) ? I : NULL;
+}
+
+int conv_dnnl_infer_packed(const ConvPacked *pk, int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky,
+                           float slope, int nthreads) {
+    const Inf *I = inf_get(B, Cin, H, W, Cout, K, S, wino, leaky, slope, nthreads);
+    return !I ? -1 : pk && pk->owner == I;
+}
+
+int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                    int K, int S, int wino, int leaky, float slope, ConvPacked *pk, int nthreads) {
+    Inf *I = inf_get(B, Cin, H, W, Cout, K, S, wino, leaky, slope, nthreads);
+    if (!I) return -1;
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+    int packed = pk && pk->owner == I && I->w_in.p;
+    if (!w && !packed) return -1;
+    size_t need = up(I->src_in.bytes) + up(I->dst_out.bytes) + up(I->scratch) + ALIGN;
+    if (!pk) need += up(I->w_in.bytes);
+    Arena *a = arena_get(need);
+    if (!a->stream) return -1;
+    int prev = threads_set(nthreads);
+    size_t off = 0;
+    dnnl_memory_t mx = stage_in(&I->src_in, &e->src_pl, &I->src, in, a, &off), mw;
+    if (!I->w_in.p) {
+        mw = mem(&e->w_pl, w); /* the primitive reads the weights as they are */
+    } else if (pk) {
+        if (!packed) { /* into the caller's buffer, kept for the next call */
+            if (pk->cap < I->w_in.bytes) {
+                free(pk->buf);
+                pk->buf = NULL;
+                if (posix_memalign(&pk->buf, ALIGN, I->w_in.bytes))
+                    SL_DIE("out of memory (%zu bytes for a layer's packed weights)", I->w_in.bytes);
+                pk->cap = I->w_in.bytes;
+            }
+            dnnl_memory_t from = mem(&e->w_pl, w), to = mem(&I->w, pk->buf);
+            reorder_run(&I->w_in, a->stream, from, to);
+            dnnl_memory_destroy(from), dnnl_memory_destroy(to);
+            pk->owner = I;
+        }
+        mw = mem(&I->w, pk->buf);
+    } else {
+        mw = stage_in(&I->w_in, &e->w_pl, &I->w, w, a, &off);
+    }
+    float *zero_b = NULL;
+    if (!b) zero_b = xcalloc((size_t)Cout, sizeof(float));
+    dnnl_memory_t mb = mem(&e->b_md, b ? b : zero_b);
+    dnnl_memory_t my = I->dst_out.p ? mem(&I->dst, a->buf + off) : mem(&e->dst_pl, out);
+    off += up(I->dst_out.bytes);
+    dnnl_memory_t ms = scratch(a, off, I->scratch);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, my}, {DNNL_ARG_SCRATCHPAD, ms}};
+    run(I->p, a->stream, 5, args);
+    if (I->dst_out.p) {
+        dnnl_memory_t mo = mem(&e->dst_pl, out);
+        reorder_run(&I->dst_out, a->stream, my, mo);
+        dnnl_memory_destroy(mo);
+    }
+    dnnl_memory_destroy(mx), dnnl_memory_destroy(mw), dnnl_memory_destroy(mb), dnnl_memory_destroy(my), dnnl_memory_destroy(ms);
+    free(zero_b);
+    threads_restore(prev);
+    return 0;
+}
+
 #else /* no oneDNN in this build */
 int conv_dnnl_enabled(void) { return 0; }
 void conv_dnnl_set(int on) { (void)on; }
 int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) { return 0; }
+int conv_dnnl_infer_packed(const ConvPacked *pk, int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky,
+                           float slope, int nthreads) {
+    return -1;
+}
+int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                    int K, int S, int wino, int leaky, float slope, ConvPacked *pk, int nthreads) {
+    return -1;
+}
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                       int Cout, int K, int S, int wino, int nthreads) {
     return -1;

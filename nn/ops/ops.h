@@ -105,6 +105,18 @@ size_t conv2d_workspace(int B, int Cin, int H, int W, int Cout, int K, int S);
  * (NN_CONV_DNNL_DIRECT, NN_CONV_DNNL_WINO, NN_CONV_DNNL_WINO_S2 (pick only), or 0: not on oneDNN); the _forward and _backward calls return -1 when oneDNN
  * does not take the shape (callers fall back). */
 enum { NN_CONV_DNNL_DIRECT = 1, NN_CONV_DNNL_WINO = 4, NN_CONV_DNNL_WINO_S2 = 5 };
+/* A layer's weights kept between inference calls in the layout of the primitive that reads them
+ * (oneDNN's blocked or Winograd-transformed form): packing them costs about as much as a small
+ * layer's convolution. Owned by the layer (zeroed at start, conv_packed_free at the end). */
+typedef struct ConvPacked {
+    const void *owner; /* the primitive buf is laid out for; NULL: nothing packed */
+    const float *w;    /* the weights packed ... */
+    unsigned long long tag; /* ... in this version of them (nonzero), */
+    float probe[8];    /* ... which held these values (a second check that they did not change) */
+    void *buf;
+    size_t cap;
+} ConvPacked;
+void conv_packed_free(ConvPacked *pk);
 int conv_dnnl_enabled(void);
 void conv_dnnl_set(int on);
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads);
@@ -116,6 +128,14 @@ int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const f
                             int Cout, int K, int S, int wino, float slope, int nthreads);
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                        int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads);
+/* The inference forward (oneDNN's forward_inference primitive; with leaky, leaky ReLU of slope as a
+ * post-op). With pk, the weights are packed into pk's buffer and kept; w may then be NULL where
+ * conv_dnnl_infer_packed says pk holds them for this primitive: it returns 1 then, 0 where they are
+ * not, and -1 where oneDNN has no such primitive (conv_dnnl_infer would return -1). */
+int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                    int K, int S, int wino, int leaky, float slope, ConvPacked *pk, int nthreads);
+int conv_dnnl_infer_packed(const ConvPacked *pk, int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky,
+                           float slope, int nthreads);
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                     int H, int W, int Cout, int K, int S, float *work, int wmode, int nthreads);
 /* conv2d_forward then leaky ReLU of slope on out: in one pass where oneDNN runs the layer, else the
@@ -125,6 +145,13 @@ void conv2d_leaky_forward(float *out, const float *in, const float *w, const flo
 void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
                      float *work, int wmode, int nthreads);
+/* The forward of inference, where the weights do not change between calls: conv2d_forward (leaky:
+ * conv2d_leaky_forward with slope), and where oneDNN runs the layer, its inference primitive with the
+ * weights packed into pk once per version `tag` of them (pk NULL or tag 0: conv2d_forward itself).
+ * The same values within the convolution's tolerance. */
+void conv2d_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                  int K, int S, int leaky, float slope, ConvPacked *pk, unsigned long long tag, float *work, int wmode,
+                  int nthreads);
 
 /* ---- dense: out[B,O] = in[B,I] w[O,I]^T + b. https://pytorch.org/docs/stable/generated/torch.nn.Linear.html */
 void dense_forward_ref(float *out, const float *in, const float *w, const float *b, int B, int I, int O);
