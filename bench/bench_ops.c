@@ -42,7 +42,7 @@ static double op_time(NnLayer *L, int B, float *x, float *y, float *dy, float *d
     } else {
         int I = (int)nn_shape_numel(L->in);
         if (!bwd)
-            dense_forward(y, x, L->w, L->b, B, I, L->out.c, T);
+            dense_forward(y, x, L->w, L->b, B, I, L->out.c, work, T);
         else
             dense_backward(dx, L->dw, L->db, dy, x, L->w, B, I, L->out.c, T);
     }

@@ -237,6 +237,7 @@ void nn_net_reserve(NnNet *n, int max_batch) {
             size_t w = conv2d_workspace(max_batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride);
             if (w > work) work = w;
         }
+        if (L->kind == NN_L_DENSE && dense_workspace(max_batch, L->out.c) > work) work = dense_workspace(max_batch, L->out.c);
     }
     n->work = work ? falloc(work, 1) : NULL;
     n->work_floats = work;
@@ -270,7 +271,7 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
             conv2d_infer(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, 0, 0.0f, &L->pk,
                          n->m->version, n->work, ctx->winograd, T);
         break;
-    case NN_L_DENSE: dense_forward(y, x, L->w, L->b, B, (int)nn_shape_numel(L->in), L->out.c, T); break;
+    case NN_L_DENSE: dense_forward(y, x, L->w, L->b, B, (int)nn_shape_numel(L->in), L->out.c, n->work, T); break;
     case NN_L_RESHAPE: L->y = x; break;
     case NN_L_LEAKY: leaky_relu_forward(y, x, in_n, L->slope, T); break;
     case NN_L_RELU: relu_forward(y, x, in_n, T); break;

@@ -212,6 +212,8 @@ static void t_conv(void) {
     conv_case(1, 3, 5, 70, 5, 5, 1, 0);  /* ... with a partial block, and 4 + 1 channel blocks (dinput: 3) */
     conv_case(4, 8, 16, 16, 16, 3, 1, 0); /* big enough for the threaded loops */
     conv_case(4, 8, 32, 32, 16, 5, 2, 0);
+    conv_case(1, 64, 4, 4, 64, 5, 2, 0); /* large weights, few outputs: dweight on im2col + sgemm beside oneDNN */
+    conv_case(1, 64, 4, 4, 256, 3, 1, 0);
     /* Winograd (3x3 stride 1, Cout > 8): odd and even sizes, a single row or column, 1x1 */
     conv_case(2, 5, 7, 9, 12, 3, 1, 0);
     conv_case(3, 4, 1, 6, 10, 3, 1, 0);
@@ -317,8 +319,21 @@ static void t_dense(void) {
     gradcheck("dense db", dense_loss, &d, d.b, db, d.O, 1e-2, 1e-3, 1e-3);
     float *y0 = zeros(on), *y1 = zeros(on), *dx1 = zeros(xn), *dw1 = zeros(wn), *db1 = zeros(d.O);
     dense_forward_ref(y0, d.x, d.w, d.b, d.B, d.I, d.O);
-    dense_forward(y1, d.x, d.w, d.b, d.B, d.I, d.O, 2);
+    dense_forward(y1, d.x, d.w, d.b, d.B, d.I, d.O, NULL, 2);
     check_close("dense fast fwd", y1, y0, on, 1e-5, 1e-5);
+    { /* from 16 samples with a workspace: w x in^T, transposed */
+        DenseSt e = {21, 37, 13, rnd(21 * 37, -1, 1), rnd(13 * 37, -1, 1), rnd(13, -1, 1), NULL};
+        float *r0 = zeros(21 * 13), *r1 = zeros(21 * 13), *wk = zeros(dense_workspace(21, 13));
+        CHECK(dense_workspace(21, 13) == 21 * 13 && dense_workspace(15, 13) == 0);
+        dense_forward_ref(r0, e.x, e.w, e.b, e.B, e.I, e.O);
+        dense_forward(r1, e.x, e.w, e.b, e.B, e.I, e.O, wk, 2);
+        check_close("dense fast fwd, batch 21", r1, r0, 21 * 13, 1e-5, 1e-5);
+        dense_forward(r1, e.x, e.w, NULL, e.B, e.I, e.O, wk, 2);
+        for (int n = 0; n < 21; n++)
+            for (int o = 0; o < 13; o++) r0[n * 13 + o] -= e.b[o];
+        check_close("dense fast fwd, batch 21, no bias", r1, r0, 21 * 13, 1e-5, 1e-5);
+        free(e.x), free(e.w), free(e.b), free(r0), free(r1), free(wk);
+    }
     dense_backward(dx1, dw1, db1, d.r, d.x, d.w, d.B, d.I, d.O, 2);
     check_close("dense fast dx", dx1, dx, xn, 1e-5, 1e-5);
     check_close("dense fast dw", dw1, dw, wn, 1e-5, 1e-5);

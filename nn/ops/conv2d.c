@@ -406,28 +406,26 @@ NN_OMP(omp simd)
         }
 }
 
-void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
-                     float *work, int wmode, int nthreads) {
-    if (conv2d_use_direct(Cin, Cout, K, S)) {
-        conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
-        return;
-    }
-    if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
-        dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads) == 0)
-        return;
-    if (use_dnnl(wmode, Cin, Cout, K, S) &&
-        conv_dnnl_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads) == 0)
-        return;
-    int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
-    if (m) {
-        wino_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
-        return;
-    }
-    if ((m = conv2d_use_winograd_s2(wmode, B, Cin, H, W, Cout, K, S))) {
-        wino_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
-        return;
-    }
+/* Where oneDNN runs a layer's backward on its direct kernels, its weight gradient is slow when the
+ * weights are large against the outputs they are summed over (the 4x4 layers of the bigger
+ * presets): there the engine's im2col + one sgemm takes the weight gradient (oneDNN keeps the input
+ * gradient), from 8192 weights per output position in the batch. bench_ops --batch 16 --steps 1,
+ * 2 threads, backward ms, oneDNN / im2col + sgemm (two runs each; weights per output position):
+ * original's 3x3 1024->2048 at 4x4 155.3 / 87.2 (74K), 5x5/2 512->1024 at 8x8 142.8 / 67.5 (51K);
+ * lite's 3x3 512->1024 at 4x4 28.9, 26.1 / 23.3, 22.5 (18K), 5x5/2 256->512 at 8x8 20.1, 18.5 /
+ * 17.8, 17.1 (13K); below the line: tiny's 3x3 256->512 at 4x4 5.41, 5.39 / 5.52, 5.80 (4.6K),
+ * 5x5/2 128->256 at 8x8 3.96, 4.00 / 5.03, 4.33 (3.1K), lite's 5x5/2 256->512 at batch 64 61.4,
+ * 63.7 / 70.1, 69.1 (3.2K). */
+#define OWN_DW_WEIGHTS_PER_OUTPUT 8192.0
+static int own_dweight(int B, int Cin, int H, int W, int Cout, int K, int S) {
+    return (double)Cout * Cin * K * K >=
+           OWN_DW_WEIGHTS_PER_OUTPUT * B * conv_out_size(H, K, S) * conv_out_size(W, K, S);
+}
+
+/* The im2col path's backward: db, dw through one sgemm over the batch, din through another and
+ * col2im (each part skipped where its pointer is NULL). */
+static void im2col_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                            int Cin, int H, int W, int Cout, int K, int S, float *work, int nthreads) {
     int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
     size_t HWo = (size_t)Ho * Wo, N = (size_t)B * HWo;
     int R = Cin * K * K;
@@ -459,4 +457,35 @@ NN_OMP(omp simd reduction(+ : sum))
         nn_sgemm(1, 0, R, (int)N, Cout, 1.0f, w, R, dtmp, (int)N, 0.0f, col, (int)N);
         col2im_add(din, col, B, Cin, H, W, K, S, nthreads);
     }
+}
+
+void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
+                     float *work, int wmode, int nthreads) {
+    if (conv2d_use_direct(Cin, Cout, K, S)) {
+        conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
+        return;
+    }
+    if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
+        dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads) == 0)
+        return;
+    if (use_dnnl(wmode, Cin, Cout, K, S)) {
+        int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
+        if (dw && !wino && own_dweight(B, Cin, H, W, Cout, K, S) &&
+            conv_dnnl_backward(din, NULL, NULL, dout, in, w, B, Cin, H, W, Cout, K, S, 0, nthreads) == 0) {
+            im2col_backward(NULL, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, nthreads);
+            return;
+        }
+        if (conv_dnnl_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, nthreads) == 0) return;
+    }
+    int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
+    if (m) {
+        wino_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
+        return;
+    }
+    if ((m = conv2d_use_winograd_s2(wmode, B, Cin, H, W, Cout, K, S))) {
+        wino_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, m, work, nthreads);
+        return;
+    }
+    im2col_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, nthreads);
 }

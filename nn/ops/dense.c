@@ -26,9 +26,21 @@ void dense_backward_ref(float *din, float *dw, float *db, const float *dout, con
         }
 }
 
-void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int I, int O,
+#define DENSE_T_MIN_B 16 /* from this batch the forward takes w x in^T (ops.h) */
+
+size_t dense_workspace(int B, int O) { return B >= DENSE_T_MIN_B ? (size_t)B * O : 0; }
+
+void dense_forward(float *out, const float *in, const float *w, const float *b, int B, int I, int O, float *work,
                    int nthreads) {
     nn_blas_threads(nthreads);
+    if (work && B >= DENSE_T_MIN_B) {
+        /* work[O, B] = w[O, I] x in[B, I]^T, then out[n][o] = work[o][n] + b[o] */
+        nn_sgemm(0, 1, O, B, I, 1.0f, w, I, in, I, 0.0f, work, B);
+NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(static))
+        for (int n = 0; n < B; n++)
+            for (int o = 0; o < O; o++) out[(size_t)n * O + o] = work[(size_t)o * B + n] + (b ? b[o] : 0.0f);
+        return;
+    }
     nn_sgemm(0, 1, B, O, I, 1.0f, in, I, w, I, 0.0f, out, O);
     if (b) {
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * O)) schedule(static))
