@@ -315,6 +315,28 @@ static dnnl_memory_t scratch(Arena *a, size_t off, size_t bytes) {
     return mem(&md, a->buf + off);
 }
 
+/* Runs a forward primitive on its staged input mx and weights mw (both destroyed here), with the
+ * bias b (NULL: zeros) and its output at arena offset off when dst_out reorders it into out. */
+static void exec_forward(dnnl_primitive_t prim, const Entry *e, Arena *a, size_t off, dnnl_memory_t mx, dnnl_memory_t mw,
+                         const float *b, const dnnl_memory_desc_t *dst, const Reorder *dst_out, size_t scratch_bytes,
+                         float *out) {
+    float *zero_b = NULL;
+    if (!b) zero_b = xcalloc((size_t)e->key[4], sizeof(float));
+    dnnl_memory_t mb = mem(&e->b_md, b ? b : zero_b);
+    dnnl_memory_t my = dst_out->p ? mem(dst, a->buf + off) : mem(&e->dst_pl, out);
+    off += up(dst_out->bytes);
+    dnnl_memory_t ms = scratch(a, off, scratch_bytes);
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, my}, {DNNL_ARG_SCRATCHPAD, ms}};
+    run(prim, a->stream, 5, args);
+    if (dst_out->p) {
+        dnnl_memory_t mo = mem(&e->dst_pl, out);
+        reorder_run(dst_out, a->stream, my, mo);
+        dnnl_memory_destroy(mo);
+    }
+    dnnl_memory_destroy(mx), dnnl_memory_destroy(mw), dnnl_memory_destroy(mb), dnnl_memory_destroy(my), dnnl_memory_destroy(ms);
+    free(zero_b);
+}
+
 static int forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
                    int K, int S, int wino, int leaky, float slope, int nthreads) {
     if (!conv_dnnl_enabled()) return -1;
@@ -339,21 +361,7 @@ static int forward(float *out, const float *in, const float *w, const float *b, 
     size_t off = 0;
     dnnl_memory_t mx = stage_in(&e->f_src_in, &e->src_pl, &e->f_src, in, a, &off);
     dnnl_memory_t mw = stage_in(&e->f_w_in, &e->w_pl, &e->f_w, w, a, &off);
-    float *zero_b = NULL;
-    if (!b) zero_b = xcalloc((size_t)Cout, sizeof(float));
-    dnnl_memory_t mb = mem(&e->b_md, b ? b : zero_b);
-    dnnl_memory_t my = e->f_dst_out.p ? mem(&e->f_dst, a->buf + off) : mem(&e->dst_pl, out);
-    off += up(e->f_dst_out.bytes);
-    dnnl_memory_t ms = scratch(a, off, e->f_scratch);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, my}, {DNNL_ARG_SCRATCHPAD, ms}};
-    run(prim, a->stream, 5, args);
-    if (e->f_dst_out.p) {
-        dnnl_memory_t mo = mem(&e->dst_pl, out);
-        reorder_run(&e->f_dst_out, a->stream, my, mo);
-        dnnl_memory_destroy(mo);
-    }
-    dnnl_memory_destroy(mx), dnnl_memory_destroy(mw), dnnl_memory_destroy(mb), dnnl_memory_destroy(my), dnnl_memory_destroy(ms);
-    free(zero_b);
+    exec_forward(prim, e, a, off, mx, mw, b, &e->f_dst, &e->f_dst_out, e->f_scratch, out);
     threads_restore(prev);
     return 0;
 }
@@ -521,21 +529,7 @@ int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b,
     } else {
         mw = stage_in(&I->w_in, &e->w_pl, &I->w, w, a, &off);
     }
-    float *zero_b = NULL;
-    if (!b) zero_b = xcalloc((size_t)Cout, sizeof(float));
-    dnnl_memory_t mb = mem(&e->b_md, b ? b : zero_b);
-    dnnl_memory_t my = I->dst_out.p ? mem(&I->dst, a->buf + off) : mem(&e->dst_pl, out);
-    off += up(I->dst_out.bytes);
-    dnnl_memory_t ms = scratch(a, off, I->scratch);
-    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, mx}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_BIAS, mb}, {DNNL_ARG_DST, my}, {DNNL_ARG_SCRATCHPAD, ms}};
-    run(I->p, a->stream, 5, args);
-    if (I->dst_out.p) {
-        dnnl_memory_t mo = mem(&e->dst_pl, out);
-        reorder_run(&I->dst_out, a->stream, my, mo);
-        dnnl_memory_destroy(mo);
-    }
-    dnnl_memory_destroy(mx), dnnl_memory_destroy(mw), dnnl_memory_destroy(mb), dnnl_memory_destroy(my), dnnl_memory_destroy(ms);
-    free(zero_b);
+    exec_forward(I->p, e, a, off, mx, mw, b, &I->dst, &I->dst_out, I->scratch, out);
     threads_restore(prev);
     return 0;
 }
