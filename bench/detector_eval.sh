@@ -17,8 +17,8 @@
 #   BUILD=build bash bench/detector_eval.sh
 #   IDS=12 FRAMES=24 SWAP_MINUTES=3 STEPS=300 SIZE=64 THREADS=2 DETECTORS="spectral meso4 mesoinception4 resnet10"
 #   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard" AUG_H264=0   (the defaults)
-# AUG_H264=P: the CNNs also train with `--augment-h264 P` (an H.264 round trip of a training image with
-# probability P). REUSE=DIR: take the face sets and the swap model of an earlier run's OUT (same IDS,
+# AUG_H264=P: the CNNs also train with `--augment-h264 P` (with probability P a training draw takes its
+# sample's H.264 copy: each training clip encoded once as one video at a CRF of 20..45). REUSE=DIR: take the face sets and the swap model of an earlier run's OUT (same IDS,
 # FRAMES and SWAP_MINUTES), so that only the datasets and the detectors are made again.
 # Cross-domain (LONDON=1, the default): the consented London photos of tests/fixtures/faces (8 people x
 # neutral + smiling, real photographs, never trained on) join dataset A's test split through

@@ -46,7 +46,8 @@ static int detect_train(int argc, char **argv) {
         {"--split", SL_ARG_STR, &split, "NAME", "rows of labels.csv to train on (default train; all without labels.csv)"},
         {"--augment", SL_ARG_FLAG, &c.augment, NULL, "Wang et al. 2020 blur+JPEG augmentation (p = 0.5 each)"},
         {"--augment-h264", SL_ARG_DOUBLE, &c.augment_h264, "P",
-         "also an H.264 round trip of each training image with probability P, CRF 20..45 (c23/c40-robust; default 0)", 0, 1},
+         "with probability P a training draw takes its H.264 copy: each clip encoded once as one video at a CRF of "
+         "20..45, as --perturb h264 does (default 0)", 0, 1},
         {"--seed", SL_ARG_INT, &seed, "N", "random seed (default 1)", 0, 2147483647},
         {"--bins", SL_ARG_INT, &c.bins, "N", "spectral: spectrum bins (default 64)", 2, SPECTRAL_MAX_BINS},
         {"--l2", SL_ARG_DOUBLE, &c.l2, "X", "spectral: L2 strength of the logistic regression (default 0.01)", 1e-12, 1e6},

@@ -428,3 +428,17 @@ int detds_clips(const DetDataset *ds, int *clip_of) {
     free(tmp.groups), free(tmp.s);
     return n;
 }
+
+int detds_clip_order(const DetDataset *ds, int **order, int **start) {
+    int n = ds->n, *clip_of = xmalloc((size_t)(n ? n : 1) * sizeof *clip_of);
+    int n_clips = detds_clips(ds, clip_of);
+    int *st = xcalloc((size_t)n_clips + 1, sizeof *st), *ord = xmalloc((size_t)(n ? n : 1) * sizeof *ord);
+    for (int i = 0; i < n; i++) st[clip_of[i] + 1]++;
+    for (int c = 0; c < n_clips; c++) st[c + 1] += st[c];
+    int *fill = xmalloc((size_t)(n_clips ? n_clips : 1) * sizeof *fill);
+    memcpy(fill, st, (size_t)n_clips * sizeof *fill);
+    for (int i = 0; i < n; i++) ord[fill[clip_of[i]]++] = i;
+    free(fill), free(clip_of);
+    *order = ord, *start = st;
+    return n_clips;
+}

@@ -54,6 +54,10 @@ int detds_drop_unreadable(DetDataset *ds);
  * [ds->n] receives each sample's clip index 0..n_clips-1 (clips in ascending name order). Returns
  * n_clips. */
 int detds_clips(const DetDataset *ds, int *clip_of);
+/* The samples clip by clip: order[start[c] .. start[c + 1]) are clip c's samples (clips as
+ * detds_clips), in dataset order within a clip. *order [ds->n] and *start [n_clips + 1] are
+ * malloc'ed. Returns n_clips. */
+int detds_clip_order(const DetDataset *ds, int **order, int **start);
 /* Counts of each label. */
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake);
 

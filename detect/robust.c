@@ -274,12 +274,6 @@ void robust_name(const RobustSpec *spec, char *buf, int n) {
     }
 }
 
-int robust_augment_h264(Image *img, double p, SlRng *rng, SlErr *err) {
-    float u = sl_rng_uniform(rng);
-    int crf = ROBUST_AUG_CRF_LO + sl_rng_int(rng, ROBUST_AUG_CRF_HI - ROBUST_AUG_CRF_LO + 1);
-    return u < p ? robust_h264(img, 1, crf, err) : 0;
-}
-
 void robust_augment_wang(Image *img, SlRng *rng) {
     if (sl_rng_uniform(rng) < 0.5f) robust_blur(img, 3.0 * sl_rng_uniform(rng));
     if (sl_rng_uniform(rng) < 0.5f) robust_jpeg(img, 30 + sl_rng_int(rng, 71));

@@ -71,13 +71,9 @@ void robust_name(const RobustSpec *spec, char *buf, int n);
 
 /* Wang et al. 2020 training augmentation (blur p = 0.5, σ ~ U[0,3]; then JPEG p = 0.5, q ~ U{30..100}). */
 void robust_augment_wang(Image *img, SlRng *rng);
-/* H.264 training augmentation: with probability p an intra-coded H.264 round trip of the image (a
- * one-frame clip through robust_h264) at a CRF drawn from U{ROBUST_AUG_CRF_LO..ROBUST_AUG_CRF_HI},
- * so that a detector also learns what FaceForensics++'s c23 and c40 compression leaves of a swap.
- * Draws two numbers from rng either way (the stream does not depend on p). 0, or -1 with err
- * (image untouched) when no H.264 encoder is available. */
+/* The CRF range of the H.264 training copies (`detect train --augment-h264`, det_h264_copies in
+ * detect/train.h): FaceForensics++'s c23 and c40 and around. */
 #define ROBUST_AUG_CRF_LO 20
 #define ROBUST_AUG_CRF_HI 45
-int robust_augment_h264(Image *img, double p, SlRng *rng, SlErr *err);
 
 #endif

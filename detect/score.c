@@ -46,17 +46,15 @@ int det_score_dataset(DetModel *dm, const DetDataset *ds, const RobustSpec *ps, 
     for (int i = 0; i < n; i++) has_clip |= ds->s[i].clip != NULL;
     for (int k = 0; k < n_pert; k++) per_clip |= robust_is_per_clip(&ps[k]);
     /* order: the samples of each clip together, in dataset order within a clip */
-    int *clip_of = xmalloc((size_t)n * sizeof *clip_of), *order = xmalloc((size_t)n * sizeof *order);
-    int n_clips = n;
-    if (has_clip && per_clip) n_clips = detds_clips(ds, clip_of);
-    else
-        for (int i = 0; i < n; i++) clip_of[i] = i;
-    int *start = xcalloc((size_t)n_clips + 1, sizeof *start);
-    for (int i = 0; i < n; i++) start[clip_of[i] + 1]++;
-    for (int c = 0; c < n_clips; c++) start[c + 1] += start[c];
-    int *fill = xmalloc((size_t)n_clips * sizeof *fill);
-    for (int c = 0; c < n_clips; c++) fill[c] = start[c];
-    for (int i = 0; i < n; i++) order[fill[clip_of[i]]++] = i;
+    int *order, *start, n_clips;
+    if (has_clip && per_clip) {
+        n_clips = detds_clip_order(ds, &order, &start);
+    } else {
+        n_clips = n;
+        order = xmalloc((size_t)(n ? n : 1) * sizeof *order), start = xmalloc(((size_t)n + 1) * sizeof *start);
+        for (int i = 0; i <= n; i++) start[i] = i;
+        for (int i = 0; i < n; i++) order[i] = i;
+    }
     SlRng rng;
     sl_rng_seed(&rng, seed);
     SlProgress pr;
@@ -70,6 +68,6 @@ int det_score_dataset(DetModel *dm, const DetDataset *ds, const RobustSpec *ps, 
             if (progress) sl_progress_update(&pr, done, NULL);
         }
     if (progress) sl_progress_end(&pr, NULL);
-    free(clip_of), free(order), free(start), free(fill);
+    free(order), free(start);
     return rc;
 }

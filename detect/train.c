@@ -1,12 +1,16 @@
 /* train.c — training and calibration of any registered detector (train.h). */
 #include "detect/train.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "detect/plot.h"
 #include "detect/robust.h"
+#include "detect/score.h"
 #include "nn/checkpoint.h"
 #include "util/fs.h"
 #include "util/progress.h"
@@ -25,33 +29,90 @@ void det_train_config_default(DetTrainConfig *c) {
     c->progress = 1;
 }
 
+void det_h264_copies_free(DetH264Copies *hc) {
+    if (hc->path) {
+        for (int i = 0; i < hc->n; i++)
+            if (hc->path[i]) unlink(hc->path[i]), free(hc->path[i]);
+        free(hc->path);
+        rmdir(hc->dir);
+    }
+    memset(hc, 0, sizeof *hc);
+}
+
+int det_h264_copies(const DetDataset *ds, uint64_t seed, int progress, DetH264Copies *hc, SlErr *err) {
+    memset(hc, 0, sizeof *hc);
+    const char *td = getenv("TMPDIR");
+    if (!td || !*td) td = "/tmp";
+    if (snprintf(hc->dir, sizeof hc->dir, "%s/swaplab-h264aug-XXXXXX", td) >= (int)sizeof hc->dir)
+        return sl_fail(err, "--augment-h264: the temp directory name '%s' is too long", td);
+    if (!mkdtemp(hc->dir))
+        return sl_fail(err, "--augment-h264: cannot create a temp directory in %s (%s)", td, strerror(errno));
+    hc->n = ds->n;
+    hc->path = xcalloc((size_t)(ds->n ? ds->n : 1), sizeof *hc->path);
+    int *order, *start, n_clips = detds_clip_order(ds, &order, &start), rc = 0, done = 0;
+    SlRng base;
+    sl_rng_seed(&base, seed);
+    SlProgress pr;
+    if (progress) sl_progress_begin(&pr, "h264 copies", ds->n);
+    Image *fr = xcalloc(DET_SCORE_CLIP_FRAMES, sizeof *fr);
+    for (int c = 0; c < n_clips && !rc; c++) {
+        SlRng r = sl_rng_fork(&base, 0x264A0000000ULL + (uint64_t)c);
+        int crf = ROBUST_AUG_CRF_LO + sl_rng_int(&r, ROBUST_AUG_CRF_HI - ROBUST_AUG_CRF_LO + 1);
+        for (int a = start[c]; a < start[c + 1] && !rc; a += DET_SCORE_CLIP_FRAMES) {
+            int m = start[c + 1] - a < DET_SCORE_CLIP_FRAMES ? start[c + 1] - a : DET_SCORE_CLIP_FRAMES, got = 0;
+            for (; got < m && !rc; got++)
+                if (image_load(ds->s[order[a + got]].path, 3, &fr[got], err)) rc = -1;
+            if (rc) got--;
+            if (!rc && robust_h264(fr, m, crf, err)) {
+                const DetSample *s = &ds->s[order[a]];
+                sl_failctx(err, "--augment-h264: H.264 at CRF %d of %s %s", crf, s->clip ? "clip" : "image",
+                           s->clip ? s->clip : s->path);
+                rc = -1;
+            }
+            for (int j = 0; j < m && !rc; j++) {
+                char path[SL_PATH_MAX];
+                int i = order[a + j];
+                sl_snprintf(path, sizeof path, "%s/%d.png", hc->dir, i);
+                if (image_save_png(path, &fr[j], NULL, 0, err)) rc = -1;
+                else hc->path[i] = xstrdup(path);
+            }
+            for (int j = 0; j < got; j++) image_free(&fr[j]);
+            done += m;
+            if (progress) sl_progress_update(&pr, done, NULL);
+        }
+    }
+    if (progress) sl_progress_end(&pr, NULL);
+    free(fr), free(order), free(start);
+    if (rc) det_h264_copies_free(hc);
+    return rc;
+}
+
 static int train_spectral(const DetDataset *ds, const DetTrainConfig *c, DetTrainReport *rep, SlErr *err) {
     int bins = c->bins;
     float *feats = xmalloc((size_t)ds->n * bins * sizeof *feats);
     int *labels = xmalloc((size_t)ds->n * sizeof *labels);
     SlRng rng;
     sl_rng_seed(&rng, c->seed);
+    DetH264Copies hc = {0};
+    int rc = c->augment_h264 > 0 ? det_h264_copies(ds, c->seed, c->progress, &hc, err) : 0;
     SlProgress pr;
     if (c->progress) sl_progress_begin(&pr, "spectra", ds->n);
-    int rc = 0;
     for (int i = 0; i < ds->n && !rc; i++) {
         Image im;
-        if (image_load(ds->s[i].path, 3, &im, err)) {
+        const char *path = ds->s[i].path;
+        if (hc.n && sl_rng_uniform(&rng) < c->augment_h264) path = hc.path[i];
+        if (image_load(path, 3, &im, err)) {
             rc = -1;
             break;
         }
         if (c->augment) robust_augment_wang(&im, &rng);
-        if (c->augment_h264 > 0 && robust_augment_h264(&im, c->augment_h264, &rng, err)) {
-            image_free(&im);
-            rc = -1;
-            break;
-        }
         spectral_features(&im, bins, feats + (size_t)i * bins);
         labels[i] = ds->s[i].label;
         image_free(&im);
         if (c->progress) sl_progress_update(&pr, i + 1, NULL);
     }
     if (c->progress) sl_progress_end(&pr, NULL);
+    det_h264_copies_free(&hc);
     if (!rc) {
         SpectralDetector det;
         LogRegReport lr;
@@ -121,6 +182,11 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
         SlRng init = sl_rng_fork(&base, 0xC0FFEE);
         detcnn_init(&m, arch, size, &init);
     }
+    DetH264Copies hc = {0};
+    if (c->augment_h264 > 0 && det_h264_copies(ds, c->seed, c->progress, &hc, err)) {
+        detcnn_free(&m);
+        return -1;
+    }
     NnCtx ctx;
     nn_ctx_init(&ctx, c->threads, c->seed);
     NnAdam adam = {(float)c->lr, 0.9f, 0.999f, 1e-8f, 0, 1};
@@ -137,7 +203,7 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     char aug[96];
     snprintf(aug, sizeof aug, "%s", c->augment ? "wang2020" : "none");
     if (c->augment_h264 > 0)
-        snprintf(aug, sizeof aug, "%s%sh264:p=%g,crf=%d..%d", c->augment ? "wang2020" : "", c->augment ? "+" : "",
+        snprintf(aug, sizeof aug, "%s%sh264-clips:p=%g,crf=%d..%d", c->augment ? "wang2020" : "", c->augment ? "+" : "",
                  c->augment_h264, ROBUST_AUG_CRF_LO, ROBUST_AUG_CRF_HI);
     const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, NULL};
     int rc = 0;
@@ -149,17 +215,14 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
         ctx.rng = sl_rng_fork(&base, (uint64_t)s | (1ULL << 40));
         for (int b = 0; b < batch; b++) {
             int lab = b % 2, i = idx[lab][sl_rng_int(&rng, cnt[lab])];
+            const char *path = ds->s[i].path;
+            if (hc.n && sl_rng_uniform(&rng) < c->augment_h264) path = hc.path[i];
             Image im;
-            if (image_load(ds->s[i].path, 3, &im, err)) {
+            if (image_load(path, 3, &im, err)) {
                 rc = -1;
                 break;
             }
             if (c->augment) robust_augment_wang(&im, &rng);
-            if (c->augment_h264 > 0 && robust_augment_h264(&im, c->augment_h264, &rng, err)) {
-                image_free(&im);
-                rc = -1;
-                break;
-            }
             detcnn_input(&im, size, x + (size_t)b * per);
             y[b] = (float)lab;
             image_free(&im);
@@ -177,6 +240,7 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     }
     if (c->progress) sl_progress_end(&pr, NULL);
     rep->steps_done = m.step, rep->loss = ema;
+    det_h264_copies_free(&hc);
     detcnn_free(&m);
     free(x), free(y), free(idx[0]), free(idx[1]);
     return rc;

@@ -18,7 +18,7 @@ typedef struct {
     const DetKind *kind; /* from the registry (default spectral) */
     const char *out;     /* model file to write */
     int augment;         /* Wang et al. 2020 blur + JPEG augmentation */
-    double augment_h264; /* probability of an H.264 round trip per training image (robust_augment_h264) */
+    double augment_h264; /* probability that a training draw takes its sample's H.264 copy (det_h264_copies) */
     uint64_t seed;
     int threads;         /* <= 0: all */
     /* spectral */
@@ -44,6 +44,23 @@ typedef struct {
 /* Trains c->kind on ds (both classes needed) and writes c->out (and for CNNs c->out.adam, every
  * save_every steps, atomically; a resumed run continues exactly). -1 with err on bad input. */
 int det_train(const DetDataset *ds, const DetTrainConfig *c, DetTrainReport *rep, SlErr *err);
+
+/* The H.264 training copies behind --augment-h264 P: every clip of ds (labels.csv `clip`; a sample
+ * without one is a one-frame clip) encoded once as one H.264 video, in pieces of
+ * DET_SCORE_CLIP_FRAMES frames as `detect eval --perturb h264:CRF` encodes the test clips, at a CRF
+ * drawn per clip from U{ROBUST_AUG_CRF_LO..ROBUST_AUG_CRF_HI} (seeded), and its decoded frames
+ * written as PNGs into a fresh temporary directory (TMPDIR, else /tmp): path[i] is sample i's copy.
+ * A training draw then takes the copy with probability P, so the detector sees inter-coded faces as
+ * the evaluation makes them (an intra round trip of single images did not carry to h264:40,
+ * docs/PERFORMANCE.md). det_h264_copies_free removes the files and the directory. -1 with err (and
+ * nothing left behind) when an image cannot be read or no H.264 encoder is available. */
+typedef struct {
+    char dir[SL_PATH_MAX];
+    char **path; /* [n], NULL when none were made */
+    int n;
+} DetH264Copies;
+int det_h264_copies(const DetDataset *ds, uint64_t seed, int progress, DetH264Copies *hc, SlErr *err);
+void det_h264_copies_free(DetH264Copies *hc);
 
 /* Logits of every sample of ds under model m (no perturbation), into logits [ds->n]. -1 with err
  * when an image cannot be read. */

@@ -129,14 +129,16 @@ check "another seed: another split or frame choice" bash -c '
 check "detect train spectral on the dataset" "$SWAPLAB" detect train --data "$DS" --out "$T/spec.safetensors"
 check "detect train meso4, a few steps" "$SWAPLAB" detect train --data "$DS" --method meso4 --out "$T/meso.safetensors" \
   --steps 4 --size 64 --batch 8 --threads 2
-check "detect train meso4 with --augment --augment-h264 1 (every image through H.264)" "$SWAPLAB" detect train \
+mkdir -p "$T/tmpd"
+check "detect train meso4 with --augment --augment-h264 1 (every draw an H.264 copy of its clip)" env TMPDIR="$T/tmpd" "$SWAPLAB" detect train \
   --data "$DS" --method meso4 --out "$T/meso-h264.safetensors" --steps 2 --size 64 --batch 8 --threads 2 --augment --augment-h264 1
 check "...its metadata names both augmentations" $PY -c '
 import json, struct, sys
 raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
 meta = json.loads(raw[8:8 + n])["__metadata__"]
-assert meta["augment"] == "wang2020+h264:p=1,crf=20..45", meta["augment"]
+assert meta["augment"] == "wang2020+h264-clips:p=1,crf=20..45", meta["augment"]
 ' "$T/meso-h264.safetensors"
+check "...and leaves no H.264 copies behind in TMPDIR" bash -c '[[ -z $(ls -A "$1") ]]' _ "$T/tmpd"
 check_fails "--augment-h264 above 1 is a usage error" 2 "augment-h264" "$SWAPLAB" detect train --data "$DS" \
   --method meso4 --out "$T/x.safetensors" --augment-h264 1.5
 check "detect eval meso4 with perturbations" "$SWAPLAB" detect eval --model "$T/meso.safetensors" --data "$DS" \

@@ -1,8 +1,10 @@
 /* test_robust.c — the H.264 perturbation of detector evaluation (robust_h264 through data/video.*):
  * CRF 23 keeps a face photo close (PSNR > 30 dB), CRF 40 loses more, a clip of frames comes back in
  * order, odd, tiny, grey and RGBA frames keep their size and channels, a bad CRF is refused by the
- * parser, the temp file is removed and an unwritable temp directory is a clear error. */
+ * parser, the temp file is removed and an unwritable temp directory is a clear error; and the H.264
+ * training copies of a detector dataset's clips. */
 #include "detect/robust.h"
+#include "detect/train.h"
 #include "tests/test.h"
 
 #include <dirent.h>
@@ -159,36 +161,80 @@ static void t_h264_parse(void) {
     CHECK(strstr(robust_list_text(), "h264:CRF") && !strstr(robust_list_text(), "not yet"));
 }
 
-/* The H.264 training augmentation: p = 0 leaves the image and p = 1 compresses it (each image a
- * one-frame clip at a CRF in 20..45), the same rng stream gives the same bytes, and the stream
- * advances by the same draws whatever p is. */
-static void t_augment_h264(void) {
+/* The H.264 training copies (det_h264_copies, `detect train --augment-h264`): every sample gets a
+ * copy of its size, compressed (PSNR 18..50 dB); a clip's copies are its frames encoded together as
+ * one video at one CRF of 20..45 (byte for byte what robust_h264 gives for the clip at that CRF);
+ * the same seed gives the same bytes; freeing removes the directory. */
+static void t_h264_copies(void) {
     SlErr err;
     Image face = load_face(64);
     if (!face.px) return;
-    SlRng r0, r1, r2;
-    sl_rng_seed(&r0, 5), sl_rng_seed(&r1, 5), sl_rng_seed(&r2, 5);
-    Image a = image_clone(&face), b = image_clone(&face), c = image_clone(&face);
-    CHECK(robust_augment_h264(&a, 0.0, &r0, &err) == 0 && !memcmp(a.px, face.px, (size_t)64 * 64 * 3));
-    CHECKF(robust_augment_h264(&b, 1.0, &r1, &err) == 0, "%s", err.msg);
-    CHECKF(robust_augment_h264(&c, 1.0, &r2, &err) == 0, "%s", err.msg);
-    double p = psnr(&face, &b);
-    printf("  64x64 face after the augmentation: PSNR %.2f dB\n", p);
-    CHECKF(isfinite(p) && p > 18 && p < 50, "PSNR %.2f dB", p);
-    CHECK(!memcmp(b.px, c.px, (size_t)64 * 64 * 3));
-    CHECK(sl_rng_u64(&r0) == sl_rng_u64(&r1)); /* the same draws with p = 0 and p = 1 */
-    /* over many draws the CRF covers the range: compressed images differ from each other */
-    int differ = 0;
-    Image prev = image_clone(&b);
-    for (int k = 0; k < 6; k++) {
-        Image d = image_clone(&face);
-        CHECK(robust_augment_h264(&d, 1.0, &r1, &err) == 0);
-        differ += memcmp(d.px, prev.px, (size_t)64 * 64 * 3) != 0;
-        image_free(&prev);
-        prev = d;
+    char tmp[] = "/tmp/swaplab-test-copies-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? xstrdup(old) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    enum { N = 7 }; /* clip "a": 0, 2, 4 (interleaved with clip "b": 1, 3, 5); 6 has no clip */
+    DetSample smp[N];
+    Image orig[N];
+    char paths[N][SL_PATH_MAX];
+    for (int i = 0; i < N; i++) {
+        orig[i] = face_frame(&face, 2 * i);
+        sl_snprintf(paths[i], sizeof paths[i], "%s/in%d.png", tmp, i);
+        CHECKF(image_save_png(paths[i], &orig[i], NULL, 0, &err) == 0, "%s", err.msg);
+        memset(&smp[i], 0, sizeof smp[i]);
+        smp[i].path = paths[i], smp[i].label = i % 2, smp[i].clip = i == 6 ? NULL : (i % 2 ? "b" : "a");
     }
-    CHECKF(differ >= 3, "%d of 6 draws differ from the one before", differ);
-    image_free(&prev), image_free(&a), image_free(&b), image_free(&c), image_free(&face);
+    DetDataset ds = {0};
+    ds.s = smp, ds.n = N;
+    DetH264Copies h1, h2;
+    CHECKF(det_h264_copies(&ds, 9, 0, &h1, &err) == 0, "%s", err.msg);
+    CHECKF(det_h264_copies(&ds, 9, 0, &h2, &err) == 0, "%s", err.msg);
+    CHECK(h1.n == N && h2.n == N && strcmp(h1.dir, h2.dir));
+    CHECK(dir_entries(tmp) == N + 2); /* the inputs and the two copy directories */
+    Image cp[N];
+    for (int i = 0; i < N; i++) {
+        Image again;
+        CHECKF(h1.path[i] && image_load(h1.path[i], 3, &cp[i], &err) == 0, "sample %d: %s", i, err.msg);
+        CHECK(image_load(h2.path[i], 3, &again, &err) == 0);
+        CHECK(cp[i].w == 64 && cp[i].h == 64 && again.w == 64);
+        CHECKF(!memcmp(cp[i].px, again.px, (size_t)64 * 64 * 3), "sample %d: seed 9 twice differs", i);
+        double p = psnr(&orig[i], &cp[i]);
+        printf("  sample %d (clip %s): PSNR %.2f dB\n", i, smp[i].clip ? smp[i].clip : "-", p);
+        CHECKF(isfinite(p) && p > 18 && p < 50, "sample %d: PSNR %.2f dB", i, p);
+        image_free(&again);
+    }
+    /* each clip's copies are the clip encoded as one video at one CRF in range */
+    const int members[3][3] = {{0, 2, 4}, {1, 3, 5}, {6, -1, -1}};
+    for (int k = 0; k < 3; k++) {
+        int m = k == 2 ? 1 : 3, found = -1;
+        for (int crf = ROBUST_AUG_CRF_LO; crf <= ROBUST_AUG_CRF_HI && found < 0; crf++) {
+            Image fr[3];
+            for (int j = 0; j < m; j++) fr[j] = image_clone(&orig[members[k][j]]);
+            int same = robust_h264(fr, m, crf, &err) == 0;
+            for (int j = 0; j < m; j++) {
+                same = same && !memcmp(fr[j].px, cp[members[k][j]].px, (size_t)64 * 64 * 3);
+                image_free(&fr[j]);
+            }
+            if (same) found = crf;
+        }
+        printf("  clip %d: CRF %d\n", k, found);
+        CHECKF(found >= 0, "clip %d's copies are not its frames encoded together at a CRF of %d..%d", k,
+               ROBUST_AUG_CRF_LO, ROBUST_AUG_CRF_HI);
+    }
+    det_h264_copies_free(&h1), det_h264_copies_free(&h2);
+    CHECK(h1.path == NULL && h1.n == 0);
+    CHECK(dir_entries(tmp) == N);
+    /* an unreadable sample: an error naming it, nothing left behind */
+    smp[3].path = "/nonexistent/x.png";
+    CHECK(det_h264_copies(&ds, 9, 0, &h1, &err) == -1 && strstr(err.msg, "/nonexistent/x.png"));
+    CHECK(dir_entries(tmp) == N);
+    for (int i = 0; i < N; i++) unlink(paths[i]), image_free(&orig[i]), image_free(&cp[i]);
+    rmdir(tmp);
+    if (saved) setenv("TMPDIR", saved, 1);
+    else unsetenv("TMPDIR");
+    free(saved);
+    image_free(&face);
 }
 
 int main(void) {
@@ -196,6 +242,6 @@ int main(void) {
     RUN(t_h264_quality);
     RUN(t_h264_shapes);
     RUN(t_h264_tempfiles);
-    RUN(t_augment_h264);
+    RUN(t_h264_copies);
     return test_summary("test_robust");
 }
