@@ -16,7 +16,8 @@
 # generators. Writes $OUT/detectors.md (the tables) and every JSON.
 #   BUILD=build bash bench/detector_eval.sh
 #   IDS=12 FRAMES=24 SWAP_MINUTES=3 STEPS=300 SIZE=64 THREADS=2 DETECTORS="spectral meso4 mesoinception4 resnet10"
-#   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard" AUG_H264=0   (the defaults)
+#   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard" AUG_H264=0 SPLITS=34/33/33   (the defaults)
+# IDS is 6..16 (one swap model holds 16 identities); SPLITS is dataset's --splits TRAIN/VAL/TEST in percent of them.
 # AUG_H264=P: the CNNs also train with `--augment-h264 P` (with probability P a training draw takes its
 # sample's H.264 copy: each training clip encoded once as one video at a CRF of 20..45). REUSE=DIR: take the face sets and the swap model of an earlier run's OUT (same IDS,
 # FRAMES and SWAP_MINUTES), so that only the datasets and the detectors are made again.
@@ -42,10 +43,12 @@ XGEN_DETECTORS=${XGEN_DETECTORS:-$DETECTORS}
 LONDON=${LONDON:-1}
 AUG_H264=${AUG_H264:-0}
 REUSE=${REUSE:-}
+SPLITS=${SPLITS:-34/33/33}
 FIX=$(dirname "$0")/../tests/fixtures/faces
 PY=/usr/bin/python3
 [[ -x $SWAPLAB ]] || { echo "bench/detector_eval.sh: $SWAPLAB is missing; run 'make build'" >&2; exit 1; }
 ((IDS >= 6)) || { echo "bench/detector_eval.sh: IDS must be >= 6 (2 identities each for train, val, test)" >&2; exit 2; }
+((IDS <= 16)) || { echo "bench/detector_eval.sh: IDS must be <= 16 (one swap model holds at most 16 identities, SWAP_MAX_IDS)" >&2; exit 2; }
 rm -rf "$OUT"
 mkdir -p "$OUT"
 export SWAPLAB_KEY=$OUT/lab.key SWAPLAB_REVOCATIONS=$OUT/revoked.json SL_QUIET=1 OMP_NUM_THREADS=$THREADS
@@ -83,13 +86,13 @@ if ((LONDON)); then
   into=(--into "${into[@]}")
 fi
 step "dataset A: swaps (face mask, alpha blend, no colour transfer) and self-blended images, 34/33/33" "$SWAPLAB" dataset --method swap+sbi \
-  --model "$OUT/run" --facesets "${sets[@]}" "${into[@]}" --out "$OUT/dsA" --label none --splits 34/33/33 --seed 1 --threads "$THREADS"
+  --model "$OUT/run" --facesets "${sets[@]}" "${into[@]}" --out "$OUT/dsA" --label none --splits "$SPLITS" --seed 1 --threads "$THREADS"
 step "dataset B: swaps with poisson blend, reinhard colour (same split)" "$SWAPLAB" dataset --model "$OUT/run" \
-  --facesets "${sets[@]}" --out "$OUT/dsB" --label none --splits 34/33/33 --seed 1 --blend poisson --color reinhard \
+  --facesets "${sets[@]}" --out "$OUT/dsB" --label none --splits "$SPLITS" --seed 1 --blend poisson --color reinhard \
   --threads "$THREADS"
 if ((XGEN)); then
   step "dataset C: swaps with a hard-edged hull mask (hull:0,0), alpha blend (same split)" "$SWAPLAB" dataset \
-    --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsC" --label none --splits 34/33/33 --seed 1 --mask hull:0,0 \
+    --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsC" --label none --splits "$SPLITS" --seed 1 --mask hull:0,0 \
     --threads "$THREADS"
 fi
 # the training views: A's files, labels.csv rows of one kind of fake (val and test rows keep every kind);

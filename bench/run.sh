@@ -65,7 +65,15 @@ if ((loaded)) && [[ -z ${OMP_WAIT_POLICY:-} ]]; then export OMP_WAIT_POLICY=pass
 grep -q -w avx512f /proc/cpuinfo && isa=avx512f || { grep -q -w avx2 /proc/cpuinfo && isa=avx2 || isa="no AVX2"; }
 peak=""
 [[ -x $B/bench_peak ]] && peak=$(field gflops "$("$B/bench_peak" --threads "$THREADS" | grep '^RESULT')")
-blas=$(OPENBLAS_VERBOSE=2 "$B/bench_sgemm" --preset tiny --batch 1 --threads 1 2>&1 | sed -nE 's/.*Core: *([A-Za-z0-9]+).*/\1/p' | head -1)
+blas_core() { OPENBLAS_VERBOSE=2 "$B/bench_sgemm" --preset tiny --batch 1 --threads 1 2>&1 | sed -nE 's/.*Core: *([A-Za-z0-9]+).*/\1/p' | head -1; }
+blas=$(blas_core)
+# OpenBLAS (Debian's 0.3.21) does not know every newer CPU and then falls back to its SSE3 kernels
+# (Prescott): PyTorch's dense layers run on OpenBLAS, so they would run 2-3x slower than the
+# machine allows and flatter the ratio. Give both sides the kernels of the widest ISA the CPU has.
+if [[ -z ${OPENBLAS_CORETYPE:-} && ( $blas == Prescott || -z $blas ) && $isa != "no AVX2" ]]; then
+  [[ $isa == avx512f ]] && export OPENBLAS_CORETYPE=SkylakeX || export OPENBLAS_CORETYPE=Haswell
+  blas="$(blas_core) (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE: OpenBLAS's detection fell back to ${blas:-nothing} on this CPU)"
+fi
 echo "== machine: $cpu, $(nproc) CPUs, widest vector ISA $isa, FMA peak ${peak:-n/a} GFLOP/s on $THREADS threads (bench_peak), OpenBLAS kernels ${blas:-unknown}"
 echo "== training throughput, CPU: $(date -u +%Y-%m-%dT%H:%MZ), $cpu, $THREADS threads, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-default}"
 echo "   one step = B faces per side through encoder + own decoder, MSE, backward, Adam; img/s counts both sides;"
