@@ -85,7 +85,7 @@ if ((LONDON)); then
   done
   into=(--into "${into[@]}")
 fi
-step "dataset A: swaps (face mask, alpha blend, no colour transfer) and self-blended images, 34/33/33" "$SWAPLAB" dataset --method swap+sbi \
+step "dataset A: swaps (face mask, alpha blend, no colour transfer) and self-blended images, $SPLITS" "$SWAPLAB" dataset --method swap+sbi \
   --model "$OUT/run" --facesets "${sets[@]}" "${into[@]}" --out "$OUT/dsA" --label none --splits "$SPLITS" --seed 1 --threads "$THREADS"
 step "dataset B: swaps with poisson blend, reinhard colour (same split)" "$SWAPLAB" dataset --model "$OUT/run" \
   --facesets "${sets[@]}" --out "$OUT/dsB" --label none --splits "$SPLITS" --seed 1 --blend poisson --color reinhard \
