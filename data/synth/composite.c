@@ -192,26 +192,190 @@ static void box_blur(float *m, int w, int h, int r, int passes) {
     free(tmp);
 }
 
-/* The person in a studio photo: colour distance from the backdrop (sampled in the top corners),
- * and everything inside the face outline of the template (face edges, jaw, hairline: eye whites
- * can be as grey as the backdrop). */
-static float *person_mask(const Image *im, const float (*tem)[2]) {
-    const int S = COMP_TEX;
-    /* the backdrop is grey with a vignette: fit its brightness as b0 + b2 r^2 (r from the image
-     * centre) and its tint on the left, right and top edges above the shoulders */
-    double sxx = 0, sx = 0, sy = 0, sxy = 0, n = 0, tint[3] = {0, 0, 0};
-    for (int y = 2; y < S * 2 / 3; y += 2)
-        for (int x = 2; x < S - 2; x += 2) {
-            if (y > 12 && x > 10 && x < S - 10) continue;
-            const uint8_t *p = im->px + ((size_t)y * S + x) * 3;
-            double r2 = ((x - S / 2.0) * (x - S / 2.0) + (y - S / 2.0) * (y - S / 2.0)) / (S * S / 4.0);
-            double g = (p[0] + p[1] + p[2]) / 3.0;
-            sxx += r2 * r2, sx += r2, sy += g, sxy += r2 * g, n++;
-            for (int c = 0; c < 3; c++) tint[c] += p[c] - g;
+/* Gives pixels whose ok is 0 the mean colour of their ok 8-neighbours, growing the ok region by a
+ * pixel a round (px: S x S, c channels, the first 3 are colour; ok is updated). */
+static void grow_colour(uint8_t *px, int c, uint8_t *ok, int S, int rounds) {
+    uint8_t *nok = xmalloc((size_t)S * S);
+    for (int round = 0; round < rounds; round++) {
+        memcpy(nok, ok, (size_t)S * S);
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                size_t i = (size_t)y * S + x;
+                if (ok[i]) continue;
+                int sum[3] = {0, 0, 0}, n = 0;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) {
+                        int xx = x + dx, yy = y + dy;
+                        if (xx < 0 || yy < 0 || xx >= S || yy >= S || !ok[(size_t)yy * S + xx]) continue;
+                        const uint8_t *q = px + ((size_t)yy * S + xx) * c;
+                        sum[0] += q[0], sum[1] += q[1], sum[2] += q[2], n++;
+                    }
+                if (!n) continue;
+                for (int k = 0; k < 3; k++) px[i * c + k] = (uint8_t)((sum[k] + n / 2) / n);
+                nok[i] = 1;
+            }
+        memcpy(ok, nok, (size_t)S * S);
+    }
+    free(nok);
+}
+
+/* Solves the n x n system A x = b (row-major, n <= 10) by Gaussian elimination with partial
+ * pivoting, in place; 0 when A is singular. */
+static int solve_small(double *A, double *b, int n) {
+    for (int c = 0; c < n; c++) {
+        int p = c;
+        for (int r = c + 1; r < n; r++)
+            if (fabs(A[r * n + c]) > fabs(A[p * n + c])) p = r;
+        if (fabs(A[p * n + c]) < 1e-12) return 0;
+        if (p != c) {
+            for (int k = 0; k < n; k++) {
+                double t = A[c * n + k];
+                A[c * n + k] = A[p * n + k], A[p * n + k] = t;
+            }
+            double t = b[c];
+            b[c] = b[p], b[p] = t;
         }
-    double b2 = (n * sxy - sx * sy) / (n * sxx - sx * sx), b0 = (sy - b2 * sx) / n;
-    for (int c = 0; c < 3; c++) tint[c] /= n;
+        for (int r = c + 1; r < n; r++) {
+            double f = A[r * n + c] / A[c * n + c];
+            for (int k = c; k < n; k++) A[r * n + k] -= f * A[c * n + k];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int c = n - 1; c >= 0; c--) {
+        for (int k = c + 1; k < n; k++) b[c] -= A[c * n + k] * b[k];
+        b[c] /= A[c * n + c];
+    }
+    return 1;
+}
+
+#define BD_TERMS 10 /* the backdrop: a cubic in x and y per channel */
+static void bd_basis(int x, int y, int S, double *t) {
+    double u = (x - S / 2.0) / (S / 2.0), v = (y - S / 2.0) / (S / 2.0);
+    t[0] = 1, t[1] = u, t[2] = v, t[3] = u * u, t[4] = u * v, t[5] = v * v;
+    t[6] = u * u * u, t[7] = u * u * v, t[8] = u * v * v, t[9] = v * v * v;
+}
+static float bd_dist(const uint8_t *p, const double *t, const double (*coef)[BD_TERMS], float lw, float *g) {
+    float e[3];
+    for (int c = 0; c < 3; c++) {
+        double s = 0;
+        for (int k = 0; k < BD_TERMS; k++) s += coef[c][k] * t[k];
+        g[c] = (float)s;
+        e[c] = p[c] - g[c];
+    }
+    /* colour distance with the brightness step counted at lw (< 1 about the head: light on the
+     * backdrop varies more than the fit follows, a brighter patch behind the head, the person's
+     * shadow between hair and neck, and changes brightness, not hue; hair is far darker or differs
+     * in hue; 1 on the clothes, where a white shirt differs from the backdrop by brightness only) */
+    float l = (e[0] + e[1] + e[2]) / 3, ch = 0;
+    for (int c = 0; c < 3; c++) ch += (e[c] - l) * (e[c] - l);
+    l *= lw;
+    return sqrtf(ch + 3 * l * l);
+}
+
+/* The person in a studio photo, as a soft matte. The backdrop (grey, lit unevenly: brighter
+ * behind the head) is fitted as a cubic in x and y per channel, first on the edges above the
+ * shoulders, then refitted on every pixel of the upper four fifths it explains (three rounds), so a
+ * lit patch next to the hair is backdrop, not person. A pixel's alpha rises with its colour
+ * distance from the fit; backdrop-coloured holes not connected to the top or sides (a highlight on
+ * a head) are person, and so is everything inside the face outline of the template (face edges,
+ * jaw, hairline: eye whites can be as grey as the backdrop). Pixels on the matte's edge (wisps of
+ * hair) have the backdrop taken out of their colour (im is changed), so that no light fringe
+ * follows them onto another background. */
+static float *person_mask(Image *im, const float (*tem)[2]) {
+    const int S = COMP_TEX;
+    double coef[3][BD_TERMS], t[BD_TERMS];
+    memset(coef, 0, sizeof coef);
+    uint8_t *use = xcalloc((size_t)S * S, 1);
+    for (int y = 2; y < S * 2 / 3; y += 2)
+        for (int x = 2; x < S - 2; x += 2) use[(size_t)y * S + x] = !(y > 12 && x > 10 && x < S - 10);
+    for (int round = 0; round < 4; round++) {
+        double A[BD_TERMS * BD_TERMS], b[3][BD_TERMS];
+        memset(A, 0, sizeof A), memset(b, 0, sizeof b);
+        for (int y = 2; y < S * 4 / 5; y += 2)
+            for (int x = 2; x < S - 2; x += 2) {
+                if (!use[(size_t)y * S + x]) continue;
+                const uint8_t *p = im->px + ((size_t)y * S + x) * 3;
+                bd_basis(x, y, S, t);
+                for (int i = 0; i < BD_TERMS; i++) {
+                    for (int j = 0; j < BD_TERMS; j++) A[i * BD_TERMS + j] += t[i] * t[j];
+                    for (int c = 0; c < 3; c++) b[c][i] += t[i] * p[c];
+                }
+            }
+        for (int c = 0; c < 3; c++) {
+            double Ac[BD_TERMS * BD_TERMS];
+            memcpy(Ac, A, sizeof Ac);
+            if (!solve_small(Ac, b[c], BD_TERMS)) break;
+            memcpy(coef[c], b[c], sizeof b[c]);
+        }
+        if (round == 3) break;
+        for (int y = 2; y < S * 4 / 5; y += 2)
+            for (int x = 2; x < S - 2; x += 2) {
+                float g[3];
+                bd_basis(x, y, S, t);
+                use[(size_t)y * S + x] = bd_dist(im->px + ((size_t)y * S + x) * 3, t, (const double(*)[BD_TERMS])coef, 1, g) < 14.0f;
+            }
+    }
+    free(use);
     float *m = xmalloc(sizeof(float) * (size_t)S * S);
+    const float neck = fmaxf(tem[183][1], tem[184][1]); /* the clothes start below the neck's base */
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            float g[3];
+            bd_basis(x, y, S, t);
+            float lw = 0.4f + 0.6f * sstep(neck, neck + 0.04f * S, (float)y);
+            m[(size_t)y * S + x] = sstep(16.0f, 36.0f, bd_dist(im->px + ((size_t)y * S + x) * 3, t, (const double(*)[BD_TERMS])coef, lw, g));
+        }
+    /* the clothes, from the neck's base down: everything between the outermost person pixels
+     * (a white shirt in shade is as grey as the backdrop, and only the shoulders meet it) */
+    for (int y = (int)neck; y < S; y++) {
+        if (y < 0) continue;
+        int xl = -1, xr = -1;
+        for (int x = 0; x < S; x++) {
+            float *a = &m[(size_t)y * S + x];
+            *a = *a >= 0.35f; /* and no translucent fringe where shirt and backdrop are alike */
+            if (*a > 0) {
+                if (xl < 0) xl = x;
+                xr = x;
+            }
+        }
+        for (int x = xl + 1; xl >= 0 && x < xr; x++) m[(size_t)y * S + x] = 1;
+    }
+    /* holes: backdrop-like pixels (alpha < 0.5) that no path of such pixels joins to the top row
+     * or the side columns */
+    uint8_t *reach = xcalloc((size_t)S * S, 1);
+    int *stack = xmalloc(sizeof(int) * (size_t)S * S), ns = 0;
+    for (int i = 0; i < S; i++) {
+        int seeds[3] = {i, i * S, i * S + S - 1};
+        for (int q = 0; q < 3; q++)
+            if (m[seeds[q]] < 0.5f && !reach[seeds[q]]) reach[seeds[q]] = 1, stack[ns++] = seeds[q];
+    }
+    while (ns) {
+        int i = stack[--ns], x = i % S, y = i / S;
+        int nb[4] = {x > 0 ? i - 1 : -1, x < S - 1 ? i + 1 : -1, y > 0 ? i - S : -1, y < S - 1 ? i + S : -1};
+        for (int q = 0; q < 4; q++)
+            if (nb[q] >= 0 && !reach[nb[q]] && m[nb[q]] < 0.5f) reach[nb[q]] = 1, stack[ns++] = nb[q];
+    }
+    /* fill the small ones (up to 1/1600 of the photo: a highlight on a head) and those on the
+     * clothes (centre in the bottom fifth: a white shirt); a larger one above the shoulders is
+     * backdrop seen between hanging hair and the neck */
+    for (int i0 = 0; i0 < S * S; i0++) {
+        if (reach[i0] || m[i0] >= 0.5f) continue;
+        int first = ns;
+        reach[i0] = 2, stack[ns++] = i0;
+        for (int h = first; h < ns; h++) {
+            int i = stack[h], x = i % S, y = i / S;
+            int nb[4] = {x > 0 ? i - 1 : -1, x < S - 1 ? i + 1 : -1, y > 0 ? i - S : -1, y < S - 1 ? i + S : -1};
+            for (int q = 0; q < 4; q++)
+                if (nb[q] >= 0 && !reach[nb[q]] && m[nb[q]] < 0.5f) reach[nb[q]] = 2, stack[ns++] = nb[q];
+        }
+        double cy = 0;
+        for (int h = first; h < ns; h++) cy += stack[h] / S;
+        cy /= ns - first;
+        if (ns - first <= S * S / 1600 || cy > 0.8 * S)
+            for (int h = first; h < ns; h++) m[stack[h]] = 1;
+        ns = first;
+    }
+    free(stack), free(reach);
     const int *outline = FACE_OUTLINE, no = FACE_OUTLINE_N;
     for (int y = 0; y < S; y++) {
         /* the face outline's crossings of this row (even-odd rule) */
@@ -221,23 +385,29 @@ static float *person_mask(const Image *im, const float (*tem)[2]) {
             const float *pi = tem[outline[i]], *pj = tem[outline[j]];
             if ((pi[1] > py) != (pj[1] > py) && nx < 32) xs[nx++] = (pj[0] - pi[0]) * (py - pi[1]) / (pj[1] - pi[1]) + pi[0];
         }
-        for (int i = 1; i < nx; i++)
-            for (int q = i; q > 0 && xs[q - 1] > xs[q]; q--) {
-                float t = xs[q];
-                xs[q] = xs[q - 1], xs[q - 1] = t;
-            }
         for (int x = 0; x < S; x++) {
-            const uint8_t *p = im->px + ((size_t)y * S + x) * 3;
-            double r2 = ((x - S / 2.0) * (x - S / 2.0) + (y - S / 2.0) * (y - S / 2.0)) / (S * S / 4.0);
-            double g = b0 + b2 * r2;
-            float d = 0;
-            for (int c = 0; c < 3; c++) d += (float)((p[c] - g - tint[c]) * (p[c] - g - tint[c]));
-            float a = sstep(16.0f, 36.0f, sqrtf(d));
             int inside = 0;
             for (int i = 0; i < nx; i++) inside ^= (x + 0.5f) > xs[i];
-            m[(size_t)y * S + x] = inside ? 1.0f : a;
+            if (inside) m[(size_t)y * S + x] = 1;
         }
     }
+    /* the backdrop out of edge pixels' colour: p = a f + (1 - a) g -> f */
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            float a = m[(size_t)y * S + x], g[3];
+            if (a <= 0.0f || a >= 1.0f) continue;
+            uint8_t *p = im->px + ((size_t)y * S + x) * 3;
+            bd_basis(x, y, S, t);
+            bd_dist(p, t, (const double(*)[BD_TERMS])coef, 1, g);
+            float inv = 1.0f / fmaxf(a, 0.5f);
+            for (int c = 0; c < 3; c++) p[c] = (uint8_t)clampf(g[c] + (p[c] - g[c]) * inv + 0.5f, 0, 255);
+        }
+    /* backdrop pixels take the colour of the person next to them, as far as the feather
+     * below reaches, so that the feathered matte brings no backdrop along */
+    uint8_t *ok = xmalloc((size_t)S * S);
+    for (size_t i = 0; i < (size_t)S * S; i++) ok[i] = m[i] >= 0.5f;
+    grow_colour(im->px, 3, ok, S, 5);
+    free(ok);
     box_blur(m, S, S, 2, 2);
     return m;
 }
@@ -268,14 +438,22 @@ static void align_to_mean(const VolunteerLib *lib, const float (*in)[2], float (
     }
 }
 
+/* The texture from accumulated colour and weight. Texels the person barely covers (alpha below a
+ * half) take their colour from the covered texels next to them: bilinear sampling and the half-size
+ * texture mix a texel's colour into its neighbours whatever its alpha, and a backdrop colour there
+ * is a light line along hair and neck. */
 static void finish_texture(const float *acc, Image *tex) {
     const int S = COMP_TEX;
     *tex = image_new(S, S, 4);
+    uint8_t *ok = xmalloc((size_t)S * S);
     for (size_t i = 0; i < (size_t)S * S; i++) {
         float a = acc[4 * i + 3];
         for (int c = 0; c < 3; c++) tex->px[4 * i + c] = (uint8_t)clampf(a > 1e-4f ? acc[4 * i + c] / a + 0.5f : 0, 0, 255);
         tex->px[4 * i + 3] = (uint8_t)(sstep(0.3f, 0.7f, a) * 255 + 0.5f);
+        ok[i] = tex->px[4 * i + 3] >= 128;
     }
+    grow_colour(tex->px, 4, ok, S, 4);
+    free(ok);
 }
 
 static void composite_geometry(Composite *c) {
@@ -284,12 +462,85 @@ static void composite_geometry(Composite *c) {
     c->iod = hypotf(c->pts[0][1][0] - c->pts[0][0][0], c->pts[0][1][1] - c->pts[0][0][1]);
 }
 
-/* nw = 1: the neutral texture only (a frame without a smile needs no more), 2: both. */
+/* Multiplies a photo's matte above its brows by how much each pixel looks like the person's skin
+ * (colour distance from the mean of the cheeks and the nose bridge): a fringe over the forehead
+ * then stays out of the average, which takes that forehead from the others. */
+static void skin_above_brows(const Image *im, const float (*lm)[2], float *mask) {
+    const int S = COMP_TEX;
+    float iod = hypotf(lm[45][0] - lm[36][0], lm[45][1] - lm[36][1]);
+    const float at[3][2] = {{0.5f * (lm[2][0] + lm[31][0]), 0.5f * (lm[2][1] + lm[31][1])},
+                            {0.5f * (lm[14][0] + lm[35][0]), 0.5f * (lm[14][1] + lm[35][1])},
+                            {lm[28][0], lm[28][1]}};
+    double sum[3] = {0, 0, 0}, sq = 0;
+    int n = 0, rad = (int)(iod * 0.08f) + 1;
+    for (int k = 0; k < 3; k++)
+        for (int dy = -rad; dy <= rad; dy++)
+            for (int dx = -rad; dx <= rad; dx++) {
+                int x = (int)at[k][0] + dx, y = (int)at[k][1] + dy;
+                if (x < 0 || y < 0 || x >= S || y >= S) continue;
+                const uint8_t *p = im->px + ((size_t)y * S + x) * 3;
+                for (int c = 0; c < 3; c++) sum[c] += p[c], sq += (double)p[c] * p[c];
+                n++;
+            }
+    if (!n) return;
+    float mean[3], var = 0;
+    for (int c = 0; c < 3; c++) mean[c] = (float)(sum[c] / n), var += (float)(sq / (3.0 * n)) - mean[c] * mean[c] / 3;
+    float sigma = fmaxf(28.0f, 2.5f * sqrtf(fmaxf(var, 0)));
+    float top = lm[17][1];
+    for (int k = 18; k < 27; k++) top = fminf(top, lm[k][1]);
+    top -= 0.05f * iod;
+    for (int y = 0; y < S && y < (int)top; y++)
+        for (int x = 0; x < S; x++) {
+            const uint8_t *p = im->px + ((size_t)y * S + x) * 3;
+            float d2 = 0;
+            for (int c = 0; c < 3; c++) d2 += (p[c] - mean[c]) * (p[c] - mean[c]);
+            mask[(size_t)y * S + x] *= expf(-0.5f * d2 / (sigma * sigma));
+        }
+}
+
+/* Where a composite's averaged face shows: the jaw and the brows (lifted by 4% of the chin ->
+ * brow-centre vector) around the face, within the face outline (polygon of the composite's mesh),
+ * feathered mostly inwards: 1 on the eyes, nose, mouth and cheeks, 0 beyond the jaw and above the
+ * brows. A forehead averaged from several people shows the fringes of some as stripes. */
+static void average_mask(const VolunteerLib *lib, const Composite *c, int w, float *mask) {
+    const int S = COMP_TEX, nm = lib->nmesh;
+    float lm[68][2], bx = 0, by = 0;
+    memcpy(lm, c->lm[w], sizeof lm);
+    for (int k = 17; k < 27; k++) bx += lm[k][0] / 10, by += lm[k][1] / 10;
+    float ux = (bx - lm[8][0]) * 0.04f, uy = (by - lm[8][1]) * 0.04f;
+    /* the jaw (0..16) and the lifted brows (26..17), in order around the face */
+    float poly[27][2];
+    int np = 0;
+    for (int k = 0; k <= 16; k++) poly[np][0] = lm[k][0], poly[np][1] = lm[k][1], np++;
+    for (int k = 26; k >= 17; k--) poly[np][0] = lm[k][0] + ux, poly[np][1] = lm[k][1] + uy, np++;
+    for (size_t i = 0; i < (size_t)S * S; i++) mask[i] = 1;
+    mask_polygon(mask, (const float(*)[2])poly, np);
+    float outline[FACE_OUTLINE_N][2];
+    int no = 0;
+    for (int q = 0; q < FACE_OUTLINE_N; q++)
+        for (int i = 0; i < nm; i++)
+            if (lib->mesh_tem[i] == FACE_OUTLINE[q]) outline[no][0] = c->pts[w][i][0], outline[no][1] = c->pts[w][i][1], no++;
+    mask_polygon(mask, (const float(*)[2])outline, no);
+    int r = (int)(c->iod * 0.08f) + 1;
+    box_blur(mask, S, S, r, 2);
+    for (size_t i = 0; i < (size_t)S * S; i++) mask[i] = sstep(0.3f, 1.0f, mask[i]);
+}
+
+/* nw = 1: the neutral texture only (a frame without a smile needs no more), 2: both.
+ * The shape and the inner face (brows to chin) are the weighted average of the contributors; hair,
+ * forehead, ears, neck, clothes and the silhouette are the leading contributor's (the largest
+ * weight), warped to the averaged shape: an average of several hairstyles and outlines is a ghost
+ * (semi-transparent fringes, doubled collars, a grey halo) that no camera makes, and a detector
+ * would learn it as a mark of "real". The averaged face takes the lead's light and skin colour at
+ * low frequencies, so that no seam shows where the two meet. */
 static int build_ex(const VolunteerLib *lib, const CompositeRecipe *r, int nw, Composite *c, SlErr *err) {
     memset(c, 0, sizeof *c);
     if (r->k < COMP_MIN_CONTRIB)
         return sl_fail(err, "a composite needs at least %d contributors, this one has %d", COMP_MIN_CONTRIB, r->k);
     const int S = COMP_TEX, nm = lib->nmesh;
+    int lead = 0;
+    for (int j = 1; j < r->k; j++)
+        if (r->w[j] > r->w[lead]) lead = j;
     float (*own)[2] = xmalloc(sizeof(float[2]) * (size_t)nm), (*al)[2] = xmalloc(sizeof(float[2]) * (size_t)nm);
     for (int w = 0; w < 2; w++) {
         for (int j = 0; j < r->k; j++) {
@@ -301,17 +552,23 @@ static int build_ex(const VolunteerLib *lib, const CompositeRecipe *r, int nw, C
         for (int i = 0; i < nm; i++)
             for (int q = 0; q < 2; q++) c->pts[w][i][q] = lib->avg[w][i][q] + COMP_CARICATURE * (c->pts[w][i][q] - lib->avg[w][i][q]);
     }
-    float *acc = xcalloc((size_t)S * S * 4, sizeof(float));
+    composite_geometry(c); /* iod for the mask's feather */
+    float *acc = xcalloc((size_t)S * S * 4, sizeof(float)), *accl = xcalloc((size_t)S * S * 4, sizeof(float));
+    float *fm = xmalloc(sizeof(float) * (size_t)S * S);
     uint8_t *seen = xmalloc((size_t)S * S);
     int rc = 0;
     for (int w = 0; w < nw && !rc; w++) {
         memset(acc, 0, sizeof(float) * (size_t)S * S * 4);
+        memset(accl, 0, sizeof(float) * (size_t)S * S * 4);
         for (int j = 0; j < r->k && !rc; j++) {
             const Volunteer *v = &lib->v[r->idx[j]];
             Image photo;
             if ((rc = vol_load_photo(lib, r->idx[j], w, &photo, err))) break;
             photo_mesh(lib, v, w, own);
             float *mask = person_mask(&photo, (const float(*)[2])v->tem[w]);
+            if (j == lead)
+                warp_accum(lib, &photo, mask, (const float(*)[2])own, (const float(*)[2])c->pts[w], 1, accl, seen);
+            skin_above_brows(&photo, (const float(*)[2])v->lm[w], mask);
             warp_accum(lib, &photo, mask, (const float(*)[2])own, (const float(*)[2])c->pts[w], r->w[j], acc, seen);
             for (int k = 0; k < 68; k++) {
                 float o[2];
@@ -321,10 +578,40 @@ static int build_ex(const VolunteerLib *lib, const CompositeRecipe *r, int nw, C
             free(mask);
             image_free(&photo);
         }
-        if (!rc) finish_texture(acc, &c->tex[w]);
-        if (!rc) c->half[w] = image_resize(&c->tex[w], COMP_TEX / 2, COMP_TEX / 2);
+        if (rc) break;
+        average_mask(lib, c, w, fm);
+        /* the lead's light and skin colour, locally: the averaged face takes the difference of
+         * the lead's and its own low frequencies (alpha-weighted blurs over about a fifth of the
+         * eye distance's width and more), so that the two meet without a seam of colour or light
+         * while the average keeps its features */
+        float *lo = xcalloc((size_t)S * S * 8, sizeof(float));
+        for (size_t i = 0; i < (size_t)S * S; i++) {
+            float aa = acc[4 * i + 3], al1 = accl[4 * i + 3];
+            for (int q = 0; q < 3; q++) lo[q * (size_t)S * S + i] = accl[4 * i + q], lo[(3 + q) * (size_t)S * S + i] = acc[4 * i + q];
+            lo[6 * (size_t)S * S + i] = al1, lo[7 * (size_t)S * S + i] = aa;
+        }
+        int rb = (int)(c->iod * 0.2f) + 1;
+        for (int k = 0; k < 8; k++) box_blur(lo + k * (size_t)S * S, S, S, rb, 3);
+        for (size_t i = 0; i < (size_t)S * S; i++) {
+            /* inside the hull everyone is opaque; where few contributors show skin above the brows
+             * (fringes), the lead's forehead shows */
+            float aa = acc[4 * i + 3], al1 = accl[4 * i + 3], t = fm[i] * sstep(0.1f, 0.4f, aa);
+            float wl = lo[6 * (size_t)S * S + i], wa = lo[7 * (size_t)S * S + i];
+            float a = t + (1 - t) * al1;
+            for (int q = 0; q < 3; q++) {
+                float cl = al1 > 1e-4f ? accl[4 * i + q] / al1 : 0, ca = aa > 1e-4f ? acc[4 * i + q] / aa : cl;
+                if (al1 <= 1e-4f) cl = ca;
+                if (t > 0 && wl > 0.05f && wa > 0.05f)
+                    ca += clampf(lo[q * (size_t)S * S + i] / wl - lo[(3 + q) * (size_t)S * S + i] / wa, -80, 80);
+                acc[4 * i + q] = (t * clampf(ca, 0, 255) + (1 - t) * cl) * a;
+            }
+            acc[4 * i + 3] = a;
+        }
+        free(lo);
+        finish_texture(acc, &c->tex[w]);
+        c->half[w] = image_resize(&c->tex[w], COMP_TEX / 2, COMP_TEX / 2);
     }
-    free(acc), free(seen), free(own), free(al);
+    free(acc), free(accl), free(fm), free(seen), free(own), free(al);
     if (rc) {
         composite_free(c);
         return -1;
@@ -616,9 +903,15 @@ int composite_frame_from_json(const json_t *j, CompFrame *fr, SlErr *err) {
 /* ---- rendering -------------------------------------------------------------------------------- */
 /* The 2.5-D head, in units of the inter-ocular distance from the pupils' midpoint (v down): an
  * ellipsoid with a nose ridge, eye sockets and lips. Returns the depth toward the camera. */
+/* 1 - the head ellipsoid's squared radius at (u, v): 1 at its centre, 0 on its rim. */
+static float head_core(float u, float v) {
+    const float a = 1.45f, vc = 0.1f, b = v > vc ? 2.3f : 1.85f; /* the lower face is longer */
+    return 1 - (u / a) * (u / a) - ((v - vc) / b) * ((v - vc) / b);
+}
+
 static float head_depth(float u, float v) {
-    const float a = 1.45f, c = 1.5f, vc = 0.1f, b = v > vc ? 2.3f : 1.85f; /* the lower face is longer */
-    float q = 1 - (u / a) * (u / a) - ((v - vc) / b) * ((v - vc) / b);
+    const float c = 1.5f;
+    float q = head_core(u, v);
     float z = c * sqrtf(q > 0 ? q : 0);
     float ramp = sstep(-0.1f, 0.8f, v) * (1 - sstep(0.85f, 1.05f, v));
     z += 0.5f * ramp * expf(-u * u / (2 * 0.15f * 0.15f));
@@ -837,6 +1130,7 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
     float ncentre[3] = {R[2], R[5], R[8]};
     float ec = amb + dif * f->light_intensity * fmaxf(0, ncentre[0] * L[0] + ncentre[1] * L[1] + ncentre[2] * L[2]);
     float expo = powf((amb + dif * L0[2]) / ec, 0.7f);
+    const float sh_centre = ec / (amb + dif * L0[2]) * expo;
     float scale = (float)size * 0.2f * f->cam_scale / iod;
     float ox = size * (0.5f + f->cam_dx), oy = size * (0.42f + f->cam_dy);
     for (int i = 0; i < nm; i++) {
@@ -855,7 +1149,10 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
         for (int q = 0; q < 3; q++) nr[q] = n[q] + wgt * ((R[3 * q] * n[0] + R[3 * q + 1] * n[1] + R[3 * q + 2] * n[2]) - n[q]);
         float lit = amb + dif * f->light_intensity * fmaxf(0, nr[0] * L[0] + nr[1] * L[1] + nr[2] * L[2]);
         float ref = amb + dif * fmaxf(0, n[0] * L0[0] + n[1] * L0[1] + n[2] * L0[2]);
-        float sh = k < 0 ? 1 : lit / ref * expo;
+        /* the light ratio holds on the head's ellipsoid; towards its rim the normal turns
+         * sideways (the ratio would reach 2 there, a white line along the hair and neck), so it
+         * fades into the head centre's ratio, which the border (body, clothes) takes too */
+        float sh = k < 0 ? sh_centre : sh_centre + sstep(0.02f, 0.35f, head_core(u, v)) * (lit / ref * expo - sh_centre);
         shade[i] = clampf(sh, 0.35f, 1.8f);
     }
     for (int k = 0; k < 68; k++) map_point(lib, (const float(*)[2])P, (const float(*)[2])D, lmP[k], lm[k]);

@@ -6,7 +6,12 @@
  * How a composite is made (as face labs make them, e.g. Benson & Perrett 1993; DeBruine's
  * webmorph): every contributor's neutral and smiling photo is warped piecewise-affinely (Delaunay
  * triangles over the 189 template points and the image border) onto the weighted average shape,
- * then the warped photos are blended with the same weights. The smiling photos have no template:
+ * then the warped photos are blended with the same weights on the inner face (brows to chin; above
+ * the brows, only where a contributor shows skin, not a fringe). Forehead, hair, ears, neck and
+ * clothes are the leading contributor's (the largest weight) warped photo, and the averaged face
+ * takes its light and skin colour at low frequencies, so no seam shows: an average of several
+ * hairstyles and outlines is a ghost no camera makes. Each photo's matte comes from its backdrop,
+ * fitted as a smooth surface (person_mask). The smiling photos have no template:
  * their points are the neutral template moved by the difference of the project's 68-point
  * predictions (data/landmarks.*) on the two photos, stored beside the photos as .lm68 files by
  * `swaplab synth --prepare-volunteers DIR`.
