@@ -623,6 +623,57 @@ static void t_one_outline(void) {
     CHECKF(worst < 0.03, "translucent / opaque texels %.4f (mean %.4f)", worst, sum);
 }
 
+/* Fine detail (what a 3x3 box blur removes, mean absolute over the cheeks and nose: a square of
+ * an eye distance about landmark 30) of an RGB or RGBA image. */
+static double fine_detail(const Image *im, const float lm[68][2]) {
+    float iod = hypotf(lm[45][0] - lm[36][0], lm[45][1] - lm[36][1]);
+    int x0 = (int)(lm[30][0] - 0.5f * iod), x1 = (int)(lm[30][0] + 0.5f * iod);
+    int y0 = (int)(lm[30][1] - 0.5f * iod), y1 = (int)(lm[30][1] + 0.5f * iod);
+    double s = 0;
+    long n = 0;
+    for (int y = y0 > 1 ? y0 : 1; y < y1 && y < im->h - 1; y++)
+        for (int x = x0 > 1 ? x0 : 1; x < x1 && x < im->w - 1; x++) {
+            int g = 0, b = 0;
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    const uint8_t *p = im->px + ((size_t)(y + dy) * im->w + x + dx) * im->c;
+                    b += p[0] + p[1] + p[2];
+                    if (!dx && !dy) g = p[0] + p[1] + p[2];
+                }
+            s += fabs(g - b / 9.0), n++;
+        }
+    return n ? s / n : 0;
+}
+
+/* A composite's inner face is an average, smoother than any photo; its finest detail is the
+ * leading contributor's, so one photo's texture runs across the head (a smooth face in a textured
+ * head is a blend's mark). The texture's fine detail on the inner face against the lead's photo
+ * (the texture is at the photos' scale). */
+static void t_detail(void) {
+    SlRng rng;
+    sl_rng_seed(&rng, 33);
+    double worst = 1e9;
+    for (int t = 0; t < 3; t++) {
+        CompositeRecipe r;
+        composite_recipe_draw(lib(), &rng, &r);
+        Composite c;
+        SlErr err;
+        CHECKF(composite_build(lib(), &r, &c, &err) == 0, "%s", err.msg);
+        int lead = 0;
+        for (int j = 1; j < r.k; j++)
+            if (r.w[j] > r.w[lead]) lead = j;
+        Image ph;
+        CHECKF(vol_load_photo(lib(), r.idx[lead], 0, &ph, &err) == 0, "%s", err.msg);
+        double own = fine_detail(&ph, (const float(*)[2])lib()->v[r.idx[lead]].lm[0]);
+        image_free(&ph);
+        double mine = fine_detail(&c.tex[0], (const float(*)[2])c.lm[0]);
+        printf("  fine detail: composite %.2f, its leading contributor's photo %.2f (ratio %.2f)\n", mine, own, mine / own);
+        worst = fmin(worst, mine / own);
+        composite_free(&c);
+    }
+    CHECKF(worst > 0.65, "the inner face keeps %.2f of the lead's fine detail (a plain average: about 0.5)", worst);
+}
+
 int main(void) {
     RUN(t_library);
     RUN(t_bad_input);
@@ -631,6 +682,7 @@ int main(void) {
     RUN(t_landmarks);
     RUN(t_swap_person);
     RUN(t_one_outline);
+    RUN(t_detail);
     RUN(t_consent);
     RUN(t_clip);
     RUN(t_distinct);
