@@ -23,6 +23,13 @@
 #include "util/progress.h"
 #include "util/rng.h"
 
+/* "[lo, hi]", or "[no interval]" padded to the same width when there is none (--boot 0). */
+static const char *ci_str(char *buf, size_t n, double lo, double hi) {
+    if (isfinite(lo) && isfinite(hi)) snprintf(buf, n, "[%.4f, %.4f]", lo, hi);
+    else snprintf(buf, n, "%-16s", "[no interval]");
+    return buf;
+}
+
 static int fail(const char *sub, const SlErr *err) {
     fprintf(stderr, "swaplab detect %s: %s\n", sub, err->msg);
     return 1;
@@ -206,9 +213,10 @@ static int eval_external(const char *scores_in, const char *out, const char *roc
         json_object_set_new(root, "results", results);
         if (write_json(out, root, &err)) rc = fail("eval", &err);
         json_decref(root);
-        printf("%d scores (%d fake, %d real, %d groups): AUC %.4f [%.4f, %.4f]  AP %.4f  EER %.4f  acc %.4f  TPR@1%%FPR %.4f\n",
-               n, mr.n_pos, mr.n_neg, G, mr.point.auc, mr.auc_ci.lo, mr.auc_ci.hi, mr.point.ap, mr.point.eer,
-               mr.point.acc, mr.point.tpr_at_fpr1);
+        char ci[40];
+        printf("%d scores (%d fake, %d real, %d groups): AUC %.4f %s  AP %.4f  EER %.4f  acc %.4f  TPR@1%%FPR %.4f\n",
+               n, mr.n_pos, mr.n_neg, G, mr.point.auc, ci_str(ci, sizeof ci, mr.auc_ci.lo, mr.auc_ci.hi), mr.point.ap,
+               mr.point.eer, mr.point.acc, mr.point.tpr_at_fpr1);
         if (!rc && roc) {
             char legend[64];
             snprintf(legend, sizeof legend, "AUC %.3f", mr.point.auc);
@@ -313,8 +321,9 @@ static void print_clip_row(const json_t *c, const char *what) {
     char label[32];
     snprintf(label, sizeof label, " %lld %s", (long long)json_integer_value(json_object_get(c, "n")), what);
     const json_t *t = json_object_get(c, "at_threshold");
-    printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", label, jmetric(c, "auc", 0),
-           jmetric(c, "auc", 1), jmetric(c, "auc", 2), jmetric(c, "ap", 0), jmetric(c, "eer", 0),
+    char ci[40];
+    printf("%-12s %.4f %s  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", label, jmetric(c, "auc", 0),
+           ci_str(ci, sizeof ci, jmetric(c, "auc", 1), jmetric(c, "auc", 2)), jmetric(c, "ap", 0), jmetric(c, "eer", 0),
            jmetric(c, "accuracy_at_0.5", 0), jmetric(c, "tpr_at_fpr_1pct", 0), jmetric(t, "accuracy", 0),
            jmetric(t, "tpr", 0), jmetric(t, "fpr", 0));
 }
@@ -551,8 +560,10 @@ static int detect_eval(int argc, char **argv) {
             }
             json_object_set_new(results, names[k], jm);
             const MetricsPoint *p = &mr[k].point;
-            printf("%-12s %.4f [%.4f, %.4f]  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", names[k], p->auc, mr[k].auc_ci.lo,
-                   mr[k].auc_ci.hi, p->ap, p->eer, p->acc, p->tpr_at_fpr1, at.acc, at.tpr, at.fpr);
+            char ci[40];
+            printf("%-12s %.4f %s  %.4f  %.4f  %.4f  %.4f     %.4f %.4f %.4f\n", names[k], p->auc,
+                   ci_str(ci, sizeof ci, mr[k].auc_ci.lo, mr[k].auc_ci.hi), p->ap, p->eer, p->acc, p->tpr_at_fpr1, at.acc,
+                   at.tpr, at.fpr);
             print_clip_row(json_object_get(jm, "clip_level"), "clips");
             if (temporal) print_clip_row(json_object_get(jm, "clip_level_topk"), "top-k");
             snprintf(legend[k], sizeof legend[k], "%s (AUC %.3f)", names[k], p->auc);

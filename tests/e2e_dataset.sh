@@ -333,11 +333,12 @@ assert other == [key(r) for r in csv.DictReader(open(os.path.join(base, "labels.
 for r in mine:
     assert os.path.isfile(os.path.join(ds, r["path"])) and os.path.isfile(os.path.join(ds, "landmarks", r["path"][:-4] + ".npy"))
 ' "$T/ds-into" "$DS"
-check "detect eval scores the --into rows (a labels.csv filtered by target)" bash -c '
+check "detect eval scores the --into rows (a labels.csv filtered by target); --boot 0 prints no interval, not nan" bash -c '
 mkdir -p "$1/lon-test" && ln -s ../ds-into/test "$1/lon-test/test" &&
 /usr/bin/python3 -c "import csv,sys; r=[x for x in csv.DictReader(open(sys.argv[1])) if x[\"target\"].startswith(\"vol-\")]; w=csv.DictWriter(open(sys.argv[2],\"w\",newline=\"\"),fieldnames=list(r[0])); w.writeheader(); w.writerows(r)" \
   "$1/ds-into/labels.csv" "$1/lon-test/labels.csv" &&
-"$0" detect eval --model "$1/spec.safetensors" --data "$1/lon-test" --out "$1/lon.json" --boot 0 &&
+"$0" detect eval --model "$1/spec.safetensors" --data "$1/lon-test" --out "$1/lon.json" --boot 0 >"$1/lon.out" &&
+grep -q "no interval" "$1/lon.out" && ! grep -qi nan "$1/lon.out" &&
 /usr/bin/python3 -c "import csv,json,sys; r=json.load(open(sys.argv[1]))[\"results\"][\"none\"]; g={x[\"source\"] for x in csv.DictReader(open(sys.argv[2]))}; assert (r[\"n_real\"], r[\"n_fake\"], r[\"n_groups\"]) == (6, 6, len(g)) and len(g) >= 4, r" "$1/lon.json" "$1/lon-test/labels.csv"' \
   "$SWAPLAB" "$T"
 check "extract vol-004 at 32 px" "$SWAPLAB" extract --in "$FIX/london_004_neutral.png" --out "$T/lon32/vol-004" \
