@@ -162,7 +162,7 @@ static void warp_accum(const VolunteerLib *lib, const Image *src, const float *a
 }
 
 static void box_blur(float *m, int w, int h, int r, int passes) {
-    float *tmp = xmalloc(sizeof(float) * (size_t)w * h);
+    float *tmp = xmalloc(sizeof(float) * (size_t)w * h), *col = xmalloc(sizeof(float) * (size_t)w);
     for (int p = 0; p < passes; p++) {
         for (int y = 0; y < h; y++) {
             float s = 0;
@@ -176,20 +176,25 @@ static void box_blur(float *m, int w, int h, int r, int passes) {
                 if (b < w) s += m[(size_t)y * w + b], n++;
             }
         }
-        for (int x = 0; x < w; x++) {
-            float s = 0;
-            int n = 0;
-            for (int y = -r; y <= r; y++)
-                if (y >= 0 && y < h) s += tmp[(size_t)y * w + x], n++;
-            for (int y = 0; y < h; y++) {
-                m[(size_t)y * w + x] = s / n;
-                int a = y - r, b = y + r + 1;
-                if (a >= 0) s -= tmp[(size_t)a * w + x], n--;
-                if (b < h) s += tmp[(size_t)b * w + x], n++;
+        /* the vertical pass a row at a time (running sums of every column) */
+        memset(col, 0, sizeof(float) * (size_t)w);
+        int n = 0;
+        for (int y = 0; y <= r && y < h; y++, n++)
+            for (int x = 0; x < w; x++) col[x] += tmp[(size_t)y * w + x];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) m[(size_t)y * w + x] = col[x] / n;
+            int a = y - r, b = y + r + 1;
+            if (a >= 0) {
+                for (int x = 0; x < w; x++) col[x] -= tmp[(size_t)a * w + x];
+                n--;
+            }
+            if (b < h) {
+                for (int x = 0; x < w; x++) col[x] += tmp[(size_t)b * w + x];
+                n++;
             }
         }
     }
-    free(tmp);
+    free(tmp), free(col);
 }
 
 /* Gives pixels whose ok is 0 the mean colour of their ok 8-neighbours, growing the ok region by a
@@ -254,14 +259,27 @@ static void bd_basis(int x, int y, int S, double *t) {
     t[0] = 1, t[1] = u, t[2] = v, t[3] = u * u, t[4] = u * v, t[5] = v * v;
     t[6] = u * u * u, t[7] = u * u * v, t[8] = u * v * v, t[9] = v * v * v;
 }
-static float bd_dist(const uint8_t *p, const double *t, const double (*coef)[BD_TERMS], float lw, float *g) {
-    float e[3];
-    for (int c = 0; c < 3; c++) {
-        double s = 0;
-        for (int k = 0; k < BD_TERMS; k++) s += coef[c][k] * t[k];
-        g[c] = (float)s;
-        e[c] = p[c] - g[c];
+/* The fitted backdrop at every pixel of an S x S photo (3 floats a pixel): per row, the cubic is
+ * a cubic in u alone. */
+static void bd_plane(const double (*coef)[BD_TERMS], int S, float *G) {
+    for (int y = 0; y < S; y++) {
+        double v = (y - S / 2.0) / (S / 2.0), a[3][4];
+        for (int c = 0; c < 3; c++) {
+            const double *k = coef[c];
+            a[c][0] = k[0] + v * (k[2] + v * (k[5] + v * k[9]));
+            a[c][1] = k[1] + v * (k[4] + v * k[8]);
+            a[c][2] = k[3] + v * k[7];
+            a[c][3] = k[6];
+        }
+        for (int x = 0; x < S; x++) {
+            double u = (x - S / 2.0) / (S / 2.0);
+            for (int c = 0; c < 3; c++) G[((size_t)y * S + x) * 3 + c] = (float)(a[c][0] + u * (a[c][1] + u * (a[c][2] + u * a[c][3])));
+        }
     }
+}
+static float bd_dist(const uint8_t *p, const float *g, float lw) {
+    float e[3];
+    for (int c = 0; c < 3; c++) e[c] = p[c] - g[c];
     /* colour distance with the brightness step counted at lw (< 1 about the head: light on the
      * backdrop varies more than the fit follows, a brighter patch behind the head, the person's
      * shadow between hair and neck, and changes brightness, not hue; hair is far darker or differs
@@ -286,6 +304,7 @@ static float *person_mask(Image *im, const float (*tem)[2]) {
     double coef[3][BD_TERMS], t[BD_TERMS];
     memset(coef, 0, sizeof coef);
     uint8_t *use = xcalloc((size_t)S * S, 1);
+    float *G = xmalloc(sizeof(float) * 3 * (size_t)S * S); /* the fitted backdrop */
     for (int y = 2; y < S * 2 / 3; y += 2)
         for (int x = 2; x < S - 2; x += 2) use[(size_t)y * S + x] = !(y > 12 && x > 10 && x < S - 10);
     for (int round = 0; round < 4; round++) {
@@ -308,22 +327,22 @@ static float *person_mask(Image *im, const float (*tem)[2]) {
             memcpy(coef[c], b[c], sizeof b[c]);
         }
         if (round == 3) break;
+        bd_plane((const double(*)[BD_TERMS])coef, S, G);
         for (int y = 2; y < S * 4 / 5; y += 2)
             for (int x = 2; x < S - 2; x += 2) {
-                float g[3];
-                bd_basis(x, y, S, t);
-                use[(size_t)y * S + x] = bd_dist(im->px + ((size_t)y * S + x) * 3, t, (const double(*)[BD_TERMS])coef, 1, g) < 14.0f;
+                size_t i = (size_t)y * S + x;
+                use[i] = bd_dist(im->px + i * 3, G + i * 3, 1) < 14.0f;
             }
     }
     free(use);
+    bd_plane((const double(*)[BD_TERMS])coef, S, G);
     float *m = xmalloc(sizeof(float) * (size_t)S * S);
     const float neck = fmaxf(tem[183][1], tem[184][1]); /* the clothes start below the neck's base */
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
-            float g[3];
-            bd_basis(x, y, S, t);
             float lw = 0.4f + 0.6f * sstep(neck, neck + 0.04f * S, (float)y);
-            m[(size_t)y * S + x] = sstep(16.0f, 36.0f, bd_dist(im->px + ((size_t)y * S + x) * 3, t, (const double(*)[BD_TERMS])coef, lw, g));
+            size_t i = (size_t)y * S + x;
+            m[i] = sstep(16.0f, 36.0f, bd_dist(im->px + i * 3, G + i * 3, lw));
         }
     /* the clothes, from the neck's base down: everything between the outermost person pixels
      * (a white shirt in shade is as grey as the backdrop, and only the shoulders meet it) */
@@ -394,11 +413,10 @@ static float *person_mask(Image *im, const float (*tem)[2]) {
     /* the backdrop out of edge pixels' colour: p = a f + (1 - a) g -> f */
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
-            float a = m[(size_t)y * S + x], g[3];
+            float a = m[(size_t)y * S + x];
             if (a <= 0.0f || a >= 1.0f) continue;
             uint8_t *p = im->px + ((size_t)y * S + x) * 3;
-            bd_basis(x, y, S, t);
-            bd_dist(p, t, (const double(*)[BD_TERMS])coef, 1, g);
+            const float *g = G + ((size_t)y * S + x) * 3;
             float inv = 1.0f / fmaxf(a, 0.5f);
             for (int c = 0; c < 3; c++) p[c] = (uint8_t)clampf(g[c] + (p[c] - g[c]) * inv + 0.5f, 0, 255);
         }
@@ -408,6 +426,7 @@ static float *person_mask(Image *im, const float (*tem)[2]) {
     for (size_t i = 0; i < (size_t)S * S; i++) ok[i] = m[i] >= 0.5f;
     grow_colour(im->px, 3, ok, S, 5);
     free(ok);
+    free(G);
     box_blur(m, S, S, 2, 2);
     return m;
 }
@@ -893,8 +912,10 @@ json_t *composite_contributors_json(const VolunteerLib *lib, const CompositeReci
 /* ---- frames ---------------------------------------------------------------------------------- */
 void composite_frame_random(CompFrame *fr, SlRng *rng) {
     synth_frame_random(&fr->f, rng);
-    fr->f.yaw *= 30.0f / 35.0f;
-    fr->f.pitch *= 15.0f / 20.0f;
+    /* a frontal photo on a 2.5-D head: beyond about 20 degrees of yaw or 10 of pitch the turn
+     * shears nose and mouth into shapes no camera sees (and a detector learns them as "fake") */
+    fr->f.yaw *= 22.0f / 35.0f;
+    fr->f.pitch *= 10.0f / 20.0f;
     fr->f.roll *= 15.0f / 20.0f;
     fr->jpeg_quality = sl_rng_uniform(rng) < 0.2f ? 0 : 55 + sl_rng_int(rng, 41);
 }

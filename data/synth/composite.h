@@ -150,8 +150,10 @@ void composite_swap_of(const VolunteerLib *lib, const Composite *outer, const Co
                        Composite *c);
 void composite_free(Composite *c);
 
-/* What a composite frame adds to SynthFrame (whose pose this renderer keeps within yaw +-30,
- * pitch and roll +-15): the JPEG quality of the camera (0: none). */
+/* What a composite frame adds to SynthFrame (whose pose composite_frame_random keeps within yaw
+ * +-22, pitch +-10 and roll +-15: a frontal photo turned further on the 2.5-D head shears nose and
+ * mouth; a clip's smooth motion, composite_clip_frame, within yaw +-25, pitch and roll +-15): the
+ * JPEG quality of the camera (0: none). */
 typedef struct {
     SynthFrame f;
     int jpeg_quality;
