@@ -374,9 +374,10 @@ static float *person_mask(Image *im, const float (*tem)[2]) {
         for (int q = 0; q < 4; q++)
             if (nb[q] >= 0 && !reach[nb[q]] && m[nb[q]] < 0.5f) reach[nb[q]] = 1, stack[ns++] = nb[q];
     }
-    /* fill the small ones (up to 1/1600 of the photo: a highlight on a head) and those on the
-     * clothes (centre in the bottom fifth: a white shirt); a larger one above the shoulders is
-     * backdrop seen between hanging hair and the neck */
+    /* fill the small ones (up to 1/1600 of the photo), those above the eyes (up to 1/50: the
+     * highlight on a bald head) and those on the clothes (centre in the bottom fifth: a white
+     * shirt); a larger one lower down is backdrop seen between hanging hair and the neck */
+    const float eyes = 0.5f * (tem[0][1] + tem[1][1]);
     for (int i0 = 0; i0 < S * S; i0++) {
         if (reach[i0] || m[i0] >= 0.5f) continue;
         int first = ns;
@@ -390,7 +391,7 @@ static float *person_mask(Image *im, const float (*tem)[2]) {
         double cy = 0;
         for (int h = first; h < ns; h++) cy += stack[h] / S;
         cy /= ns - first;
-        if (ns - first <= S * S / 1600 || cy > 0.8 * S)
+        if (ns - first <= S * S / 1600 || cy > 0.8 * S || (cy < eyes && ns - first <= S * S / 50))
             for (int h = first; h < ns; h++) m[stack[h]] = 1;
         ns = first;
     }
