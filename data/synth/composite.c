@@ -955,7 +955,7 @@ static float head_depth(float u, float v) {
     float q = head_core(u, v);
     float z = c * sqrtf(q > 0 ? q : 0);
     float ramp = sstep(-0.1f, 0.8f, v) * (1 - sstep(0.85f, 1.05f, v));
-    z += 0.5f * ramp * expf(-u * u / (2 * 0.15f * 0.15f));
+    z += 0.3f * ramp * expf(-u * u / (2 * 0.15f * 0.15f));
     float eu = fabsf(u) - 0.5f;
     z -= 0.15f * expf(-(eu * eu + v * v) / (2 * 0.2f * 0.2f));
     z += 0.1f * expf(-u * u / (2 * 0.35f * 0.35f) - (v - 1.3f) * (v - 1.3f) / (2 * 0.2f * 0.2f));
