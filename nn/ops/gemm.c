@@ -56,6 +56,9 @@ const char *nn_gemm_name(void) {
 /* Threads for a GEMM called outside a parallel region (inside one, each call runs on its own
  * thread). OpenBLAS keeps its own count; oneDNN takes OpenMP's, which nn_sgemm sets around the call. */
 static int gemm_threads = 1;
+#ifdef SL_HAVE_BLAS
+static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
+#endif
 
 void nn_blas_threads(int n) {
     if (n < 1) n = 1;
@@ -139,8 +142,18 @@ void nn_sgemm(int transA, int transB, int M, int N, int K, float alpha, const fl
 #endif
 #ifdef SL_HAVE_BLAS
     if (kind != GEMM_BLOCKED) {
+        /* Debian's OpenBLAS (0.3.21, OpenMP build) computes wrong results when two threads outside
+         * any parallel region call it at once (its buffers are shared; test_nn_ops t_conv_threads
+         * failed 20 of 30 runs): such calls take turns. Inside a parallel region each call runs on
+         * its own thread, as OpenBLAS's OpenMP build supports. */
+        int serial = 1;
+#ifdef _OPENMP
+        serial = !omp_in_parallel();
+#endif
+        if (serial) pthread_mutex_lock(&blas_mu);
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        if (serial) pthread_mutex_unlock(&blas_mu);
         return;
     }
 #endif
