@@ -45,6 +45,16 @@ static void mask_polygon(float *mask, const float (*poly)[2], int n) {
     }
 }
 
+/* Multiplies mask (COMP_TEX^2) by the inside of the face outline of mesh pts. */
+static void mask_face_outline(const VolunteerLib *lib, const float (*pts)[2], float *mask) {
+    float poly[FACE_OUTLINE_N][2];
+    int np = 0;
+    for (int q = 0; q < FACE_OUTLINE_N; q++)
+        for (int i = 0; i < lib->nmesh; i++)
+            if (lib->mesh_tem[i] == FACE_OUTLINE[q]) poly[np][0] = pts[i][0], poly[np][1] = pts[i][1], np++;
+    mask_polygon(mask, (const float(*)[2])poly, np);
+}
+
 /* ---- piecewise-affine geometry ----------------------------------------------------------------- */
 typedef struct {
     float x0, y0, e1x, e1y, e2x, e2y, inv; /* p0, p1 - p0, p2 - p0, 1 / cross */
@@ -523,7 +533,7 @@ static void skin_above_brows(const Image *im, const float (*lm)[2], float *mask)
  * feathered mostly inwards: 1 on the eyes, nose, mouth and cheeks, 0 beyond the jaw and above the
  * brows. A forehead averaged from several people shows the fringes of some as stripes. */
 static void average_mask(const VolunteerLib *lib, const Composite *c, int w, float *mask) {
-    const int S = COMP_TEX, nm = lib->nmesh;
+    const int S = COMP_TEX;
     float lm[68][2], bx = 0, by = 0;
     memcpy(lm, c->lm[w], sizeof lm);
     for (int k = 17; k < 27; k++) bx += lm[k][0] / 10, by += lm[k][1] / 10;
@@ -535,12 +545,7 @@ static void average_mask(const VolunteerLib *lib, const Composite *c, int w, flo
     for (int k = 26; k >= 17; k--) poly[np][0] = lm[k][0] + ux, poly[np][1] = lm[k][1] + uy, np++;
     for (size_t i = 0; i < (size_t)S * S; i++) mask[i] = 1;
     mask_polygon(mask, (const float(*)[2])poly, np);
-    float outline[FACE_OUTLINE_N][2];
-    int no = 0;
-    for (int q = 0; q < FACE_OUTLINE_N; q++)
-        for (int i = 0; i < nm; i++)
-            if (lib->mesh_tem[i] == FACE_OUTLINE[q]) outline[no][0] = c->pts[w][i][0], outline[no][1] = c->pts[w][i][1], no++;
-    mask_polygon(mask, (const float(*)[2])outline, no);
+    mask_face_outline(lib, (const float(*)[2])c->pts[w], mask);
     int r = (int)(c->iod * 0.08f) + 1;
     box_blur(mask, S, S, r, 2);
     for (size_t i = 0; i < (size_t)S * S; i++) mask[i] = sstep(0.3f, 1.0f, mask[i]);
@@ -734,12 +739,7 @@ void composite_swap_of(const VolunteerLib *lib, const Composite *outer, const Co
         warp_accum(lib, &inner->tex[w], NULL, (const float(*)[2])inner->pts[w], (const float(*)[2])c->pts[w], 1, accb, seen);
         /* B's face inside the swap's mask (align_face_mask), within A's face outline (B's hair stays out) */
         align_face_mask((const float(*)[2])c->lm[w], S, mask);
-        float poly[FACE_OUTLINE_N][2];
-        int np = 0;
-        for (int q = 0; q < FACE_OUTLINE_N; q++)
-            for (int i = 0; i < nm; i++)
-                if (lib->mesh_tem[i] == FACE_OUTLINE[q]) poly[np][0] = c->pts[w][i][0], poly[np][1] = c->pts[w][i][1], np++;
-        mask_polygon(mask, (const float(*)[2])poly, np);
+        mask_face_outline(lib, (const float(*)[2])c->pts[w], mask);
         int r = (int)(outer->iod * 0.06f) + 1;
         box_blur(mask, S, S, r, 2);
         for (size_t i = 0; i < (size_t)S * S; i++) {
