@@ -8,7 +8,10 @@
 # model seen), and both; calibrated on val at 1% FPR; and evaluated on the held-out test identities
 # of both generators, clean and after JPEG 75 / 50, 0.5x resize and H.264 CRF 23 / 40 (per clip): AUC, AP, EER, TPR at 1% FPR and
 # accuracy, TPR and FPR at the calibrated threshold, each with a 95% bootstrap interval over test
-# identities. Then the cross-generator matrix (XGEN=1, the default): three generator settings of
+# identities. EXTRA=N (default 0) more synthetic identities that the swap model never saw add self-blended
+# images and reals, split by identity as A is (dataset X): their train rows join the sbi and both views,
+# their val reals every view's calibration, their test reals test A (more identities under the threshold
+# and the test FPR; A's fakes stay the swaps). Then the cross-generator matrix (XGEN=1, the default): three generator settings of
 # swaps on the same identity split — A (dataset A's swaps: face mask, alpha blend), B (poisson blend,
 # reinhard colour) and C (a hard-edged hull mask: hull:0,0, alpha) — each detector of XGEN_DETECTORS
 # trained on each setting's train swaps (calibrated on its val split) and tested on every setting's
@@ -44,6 +47,7 @@ LONDON=${LONDON:-1}
 AUG_H264=${AUG_H264:-0}
 REUSE=${REUSE:-}
 SPLITS=${SPLITS:-34/33/33}
+EXTRA=${EXTRA:-0}
 FIX=$(dirname "$0")/../tests/fixtures/faces
 PY=/usr/bin/python3
 [[ -x $SWAPLAB ]] || { echo "bench/detector_eval.sh: $SWAPLAB is missing; run 'make build'" >&2; exit 1; }
@@ -72,6 +76,15 @@ else
     --size 128 --crop 64 --seed 7
   step "train the swap model (tiny, $SWAP_MINUTES min)" "$SWAPLAB" train --facesets "${sets[@]}" --out "$OUT/run" --preset tiny \
     --minutes "$SWAP_MINUTES" --batch 8 --lr 5e-4 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
+fi
+if ((EXTRA > 0)); then
+  # identity s of `synth --seed 7` does not depend on how many are made: sets 1..IDS are the swap model's
+  step "synth $EXTRA more identities x $FRAMES frames (self-blended images and reals only)" "$SWAPLAB" synth \
+    --out "$OUT/xsets" --identities "$((IDS + EXTRA))" --frames "$FRAMES" --size 128 --crop 64 --seed 7
+  xsets=()
+  for ((i = IDS + 1; i <= IDS + EXTRA; i++)); do xsets+=("$OUT/xsets/$(printf 'synth-%04d' "$i")"); done
+  step "dataset X: self-blended images of the $EXTRA more identities, $SPLITS" "$SWAPLAB" dataset --method sbi \
+    --facesets "${xsets[@]}" --out "$OUT/dsX" --label none --splits "$SPLITS" --seed 1 --size 64 --threads "$THREADS"
 fi
 into=()
 if ((LONDON)); then
@@ -102,11 +115,17 @@ XVIEWS=$VIEWS
 for v in $XVIEWS; do
   mkdir -p "$OUT/view-$v"
   for sp in train val test; do ln -s "../dsA/$sp" "$OUT/view-$v/$sp"; done
-  $PY - "$OUT/dsA/labels.csv" "$OUT/view-$v/labels.csv" "$v" <<'EOF2'
-import csv, sys
-src, dst, view = sys.argv[1:4]
+  [[ -d $OUT/dsX ]] && ln -s ../dsX "$OUT/view-$v/x"
+  $PY - "$OUT/dsA/labels.csv" "$OUT/view-$v/labels.csv" "$v" "$OUT/dsX/labels.csv" <<'EOF2'
+import csv, os, sys
+src, dst, view, xsrc = sys.argv[1:5]
 keep = {"swap": {"original", "swap"}, "sbi": {"original", "sbi"}, "both": {"original", "swap", "sbi"}}[view]
 rows = list(csv.DictReader(open(src)))
+if os.path.exists(xsrc):  # dataset X (EXTRA): its train rows join the views with self-blended fakes, its val reals all
+    for r in csv.DictReader(open(xsrc)):
+        if r["split"] == "test" or (r["split"] == "train" and view == "swap"): continue
+        r["path"] = "x/" + r["path"]
+        rows.append(r)
 with open(dst, "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
     w.writeheader()
@@ -118,9 +137,14 @@ EOF2
 done
 # test sets: A's test split without self-blended fakes (reals + held-out swaps; the London photos
 # apart, as L), and B's
-$PY - "$OUT/dsA/labels.csv" "$OUT/testA.csv" "$OUT/testL.csv" <<'EOF2'
-import csv, sys
+$PY - "$OUT/dsA/labels.csv" "$OUT/testA.csv" "$OUT/testL.csv" "$OUT/dsX/labels.csv" <<'EOF2'
+import csv, os, sys
 rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["split"] == "test" and r["method"] != "sbi"]
+if os.path.exists(sys.argv[4]):  # dataset X's held-out reals (EXTRA)
+    for r in csv.DictReader(open(sys.argv[4])):
+        if r["split"] == "test" and r["method"] == "original":
+            r["path"] = "x/" + r["path"]
+            rows.append(r)
 for path, keep in ((sys.argv[2], lambda r: not r["target"].startswith("vol-")), (sys.argv[3], lambda r: r["target"].startswith("vol-"))):
     sel = [r for r in rows if keep(r)]
     if not sel: continue
@@ -128,6 +152,7 @@ for path, keep in ((sys.argv[2], lambda r: not r["target"].startswith("vol-")), 
 EOF2
 TESTS="A"
 mkdir -p "$OUT/testA" && ln -s ../dsA/test "$OUT/testA/test" && mv "$OUT/testA.csv" "$OUT/testA/labels.csv"
+[[ -d $OUT/dsX ]] && ln -s ../dsX "$OUT/testA/x"
 if [[ -f $OUT/testL.csv ]]; then
   mkdir -p "$OUT/testL" && ln -s ../dsA/test "$OUT/testL/test" && mv "$OUT/testL.csv" "$OUT/testL/labels.csv"
   TESTS="A L"
@@ -187,6 +212,12 @@ print("Swap model: preset %s, %d steps. Dataset A (swap+sbi, %s blend, %s colour
       A["model"]["preset"], A["model"]["step"], A["settings"]["blend"], A["settings"]["colour"], len(sp["train"]["identities"]),
       len(sp["val"]["identities"]), len(sp["test"]["identities"]), ", ".join(sp["test"]["identities"]), sp["test"]["real"],
       sp["test"]["real"], B["settings"]["blend"], B["settings"]["colour"], B["splits"]["test"]["real"], B["splits"]["test"]["fake"], total))
+X = os.path.join(out, "dsX", "dataset.json")
+if os.path.exists(X):
+    xs = json.load(open(X))["splits"]
+    print("Dataset X (EXTRA, self-blended images only, identities the swap model never saw): train %d / val %d / test %d "
+          "identities; its train rows join the sbi and both views, its val reals the calibration, its %d test reals test A." % (
+          len(xs["train"]["identities"]), len(xs["val"]["identities"]), len(xs["test"]["identities"]), xs["test"]["real"]))
 if sp["test"].get("into"):
     print("London photos (test L, `dataset --into`, never trained on): %s." % ", ".join(sp["test"]["into"]))
 print()

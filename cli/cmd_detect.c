@@ -64,6 +64,9 @@ static int detect_train(int argc, char **argv) {
         {"--steps", SL_ARG_INT, &c.steps, "N", "CNNs: Adam steps (default 300: minutes on a laptop CPU)", 1, 100000000},
         {"--batch", SL_ARG_INT, &c.batch, "N", "CNNs: batch size, half real half fake (default 32)", 2, 1024},
         {"--lr", SL_ARG_DOUBLE, &c.lr, "X", "CNNs: Adam learning rate (default 0.001)", 1e-12, 1},
+        {"--pooled-fakes", SL_ARG_FLAG, &c.pooled_fakes, NULL,
+         "CNNs: draw fakes from one pool (default: each kind of fake, labels.csv \"method\" such as swap or sbi, is drawn "
+         "equally often, however many samples it has)"},
         {"--threads", SL_ARG_INT, &c.threads, "N", "CNNs: CPU threads (default: all)", 1, SL_ARG_MAX_THREADS},
         {"--save-every", SL_ARG_INT, &c.save_every, "N", "CNNs: checkpoint OUT and OUT.adam every N steps (default 100)", 1,
          100000000},

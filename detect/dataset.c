@@ -120,7 +120,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
     const char *p;
     int nh, line = 1;
     if (csv_open(csv, &text, &p, &h, &nh, err)) return -1;
-    int c_path = -1, c_label = -1, c_group = -1, c_split = -1, c_clip = -1, c_time = -1;
+    int c_path = -1, c_label = -1, c_group = -1, c_split = -1, c_clip = -1, c_time = -1, c_method = -1;
     for (int i = 0; i < nh; i++) {
         if (!strcmp(h[i], "path")) c_path = i;
         else if (!strcmp(h[i], "label")) c_label = i;
@@ -128,6 +128,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         else if (!strcmp(h[i], "split")) c_split = i;
         else if (!strcmp(h[i], "clip")) c_clip = i;
         else if (!strcmp(h[i], "time")) c_time = i;
+        else if (!strcmp(h[i], "method")) c_method = i;
     }
     free_fields(h, nh);
     if (c_path < 0 || c_label < 0) {
@@ -159,6 +160,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         if (c_split > need) need = c_split;
         if (c_clip > need) need = c_clip;
         if (c_time > need) need = c_time;
+        if (c_method > need) need = c_method;
         if (nf <= need) {
             free_fields(f, nf);
             rc = sl_fail(err, "%s:%d: %d fields, the header has more; check the quoting", csv, line, nf);
@@ -197,6 +199,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         sl_path_join(s->path, plen, dir, f[c_path]);
         s->label = label;
         snprintf(s->split, sizeof s->split, "%s", sp);
+        snprintf(s->method, sizeof s->method, "%s", c_method >= 0 ? f[c_method] : "");
         s->clip = c_clip >= 0 && f[c_clip][0] ? xstrdup(f[c_clip]) : NULL;
         s->rel_off = (int)(strlen(s->path) - strlen(f[c_path]));
         s->time = NAN;
@@ -260,6 +263,7 @@ static int load_folder(const char *dir, DetDataset *ds, SlErr *err) {
             sl_path_join(s->path, plen, sub, names[i]);
             s->label = label;
             s->split[0] = 0;
+            s->method[0] = 0;
             s->clip = NULL;
             s->time = NAN;
             s->rel_off = (int)(strlen(s->path) - strlen(names[i]) - strlen(label ? "fake/" : "real/"));

@@ -5,7 +5,8 @@
  *     per image. Used columns (by name, any order, others ignored): "path" (relative to DIR; no
  *     absolute paths, no ".." components), "label" (0/1 or real/fake), optional "source" (the
  *     source identity — the bootstrap group; "subject" is accepted too), optional "split"
- *     (train/val/test), optional "clip" (for clip-level evaluation) and optional "time" (the frame's
+ *     (train/val/test), optional "method" (the kind of sample, e.g. original, swap, sbi: detect train
+ *     draws each kind of fake equally often), optional "clip" (for clip-level evaluation) and optional "time" (the frame's
  *     time in its clip, for detect eval --temporal). RFC 4180 quoting ("a,b", "" for a quote) is understood.
  *  2. ImageFolder: images (.png .jpg .jpeg .bmp) in DIR/real/ and DIR/fake/; every image is its own
  *     group (a warning says the intervals then treat frames as independent).
@@ -22,6 +23,7 @@ typedef struct {
     int label;  /* 0 real, 1 fake */
     int group;  /* index into groups */
     char split[8]; /* "train", "val", "test" or "" */
+    char method[16]; /* labels.csv "method" (original, swap, sbi, ...), or "" */
     char *clip;    /* labels.csv "clip" (the video or clip the frame belongs to), or NULL */
     double time;   /* labels.csv "time" (seconds from the clip's start), NaN when absent or empty */
     int rel_off;   /* path + rel_off is the path relative to the dataset directory */

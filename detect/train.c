@@ -138,6 +138,39 @@ static int train_spectral(const DetDataset *ds, const DetTrainConfig *c, DetTrai
 /* Batches and dropout masks are drawn from generators forked per step from the seed, so a run
  * resumed from its last checkpoint (model OUT + Adam state OUT.adam, both written atomically every
  * save_every steps) continues exactly as if it had not been stopped. */
+void det_fake_kinds(const DetDataset *ds, int *idx, int cnt, int pooled, DetFakeKinds *fk) {
+    const char *name[DET_FAKE_KINDS_MAX];
+    int n = 0, *kind = xmalloc((size_t)cnt * sizeof *kind), *tmp = xmalloc((size_t)cnt * sizeof *tmp);
+    for (int j = 0; j < cnt; j++) {
+        const char *m = ds->s[idx[j]].method;
+        int k = 0;
+        while (k < n && strcmp(name[k], m)) k++;
+        if (k == n) {
+            if (n == DET_FAKE_KINDS_MAX) k = n - 1; /* more kinds than that: the last ones share a pool */
+            else name[n++] = m;
+        }
+        kind[j] = k;
+    }
+    memset(fk, 0, sizeof *fk);
+    if (pooled || n < 2) {
+        fk->n = 1, fk->start[1] = cnt;
+        snprintf(fk->desc, sizeof fk->desc, "pooled");
+    } else {
+        int o = 0;
+        for (int k = 0; k < n; k++) {
+            fk->start[k] = o;
+            for (int j = 0; j < cnt; j++)
+                if (kind[j] == k) tmp[o++] = idx[j];
+        }
+        fk->n = n, fk->start[n] = cnt;
+        memcpy(idx, tmp, (size_t)cnt * sizeof *idx);
+        size_t len = (size_t)snprintf(fk->desc, sizeof fk->desc, "per-method:");
+        for (int k = 0; k < n && len < sizeof fk->desc; k++)
+            len += (size_t)snprintf(fk->desc + len, sizeof fk->desc - len, "%s%s", k ? "," : "", name[k][0] ? name[k] : "?");
+    }
+    free(kind), free(tmp);
+}
+
 static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainReport *rep, SlErr *err) {
     const DetCnnArch *arch = c->kind->cnn;
     int size = c->size ? c->size : arch->default_size, batch = c->batch;
@@ -197,6 +230,8 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     idx[0] = xmalloc((size_t)ds->n * sizeof(int)), idx[1] = xmalloc((size_t)ds->n * sizeof(int));
     for (int i = 0; i < ds->n; i++) idx[ds->s[i].label][cnt[ds->s[i].label]++] = i;
     SL_ASSERT(cnt[0] && cnt[1]);
+    DetFakeKinds fk;
+    det_fake_kinds(ds, idx[1], cnt[1], c->pooled_fakes, &fk);
     char nimg[24], sd[24];
     snprintf(nimg, sizeof nimg, "%d", ds->n);
     snprintf(sd, sizeof sd, "%llu", (unsigned long long)c->seed);
@@ -205,7 +240,7 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     if (c->augment_h264 > 0)
         snprintf(aug, sizeof aug, "%s%sh264-clips:p=%g,crf=%d..%d", c->augment ? "wang2020" : "", c->augment ? "+" : "",
                  c->augment_h264, ROBUST_AUG_CRF_LO, ROBUST_AUG_CRF_HI);
-    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, NULL};
+    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, "fake_draw", fk.desc, NULL};
     int rc = 0;
     SlProgress pr;
     if (c->progress) sl_progress_begin(&pr, arch->name, c->steps);
@@ -214,7 +249,11 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
         SlRng rng = sl_rng_fork(&base, (uint64_t)s);
         ctx.rng = sl_rng_fork(&base, (uint64_t)s | (1ULL << 40));
         for (int b = 0; b < batch; b++) {
-            int lab = b % 2, i = idx[lab][sl_rng_int(&rng, cnt[lab])];
+            int lab = b % 2, i;
+            if (lab && fk.n > 1) { /* a kind of fake, then one of its samples */
+                int k = sl_rng_int(&rng, fk.n);
+                i = idx[1][fk.start[k] + sl_rng_int(&rng, fk.start[k + 1] - fk.start[k])];
+            } else i = idx[lab][sl_rng_int(&rng, cnt[lab])];
             const char *path = ds->s[i].path;
             if (hc.n && sl_rng_uniform(&rng) < c->augment_h264) path = hc.path[i];
             Image im;

@@ -29,10 +29,23 @@ typedef struct {
     int size;       /* input side; 0: the network's default */
     int steps, batch, save_every, resume;
     double lr;
+    int pooled_fakes; /* 0: each kind of fake (labels.csv method: swap, sbi, ...) is drawn equally often; 1: all fakes in one pool */
     int progress;   /* show a progress bar */
 } DetTrainConfig;
 
 void det_train_config_default(DetTrainConfig *c);
+
+/* The kinds of fake (labels.csv "method") of a training set, for drawing each kind equally often:
+ * idx [cnt] (the fakes' sample indices) is reordered kind by kind (stable; kinds in order of first
+ * appearance, beyond DET_FAKE_KINDS_MAX the last ones share a pool), kind k being idx[start[k] ..
+ * start[k + 1]). n = 1 (one pool, idx untouched) when the set has one kind, no method column, or
+ * pooled is set. desc is "pooled" or "per-method:swap,sbi" (the model file's metadata). */
+#define DET_FAKE_KINDS_MAX 16
+typedef struct {
+    int n, start[DET_FAKE_KINDS_MAX + 1];
+    char desc[160];
+} DetFakeKinds;
+void det_fake_kinds(const DetDataset *ds, int *idx, int cnt, int pooled, DetFakeKinds *fk);
 
 typedef struct {
     long steps_done;  /* CNN: steps taken in total; spectral: Newton iterations */

@@ -162,6 +162,7 @@ c = json.loads(meta["calibration"]); d = json.load(open(sys.argv[2]))
 assert c["split"] == "val" and c["target_fpr"] == 0.01 and c["n_identities"] == len(d["splits"]["val"]["identities"])
 assert c["n_real"] == d["splits"]["val"]["real"] and c["n_fake"] == d["splits"]["val"]["fake"]
 assert c["val_fpr"] <= 0.01 and 0 <= c["val_tpr"] <= 1 and meta["arch"] == "meso4" and meta["train_images"]
+assert meta["fake_draw"] == "pooled", meta["fake_draw"]  # one kind of fake (swaps): one pool
 ' "$T/meso.safetensors" "$DS/dataset.json"
 check "eval JSON: decisions at the calibrated threshold (confusion matrix) and a reliability diagram" $PY -c '
 import json, sys
@@ -294,6 +295,18 @@ rows = list(csv.DictReader(open(sys.argv[1] + "/labels.csv")))
 m = [r["method"] for r in rows]
 assert m.count("original") == 12 and m.count("sbi") == 12 and m.count("swap") == 12, (m.count("original"), m.count("sbi"), m.count("swap"))
 ' "$T/mix"
+check "detect train on both kinds of fake draws each kind equally often (metadata fake_draw)" "$SWAPLAB" detect train \
+  --data "$T/mix" --method meso4 --out "$T/mix.safetensors" --steps 2 --size 64 --batch 4 --threads 2 --no-calibrate
+check "...and --pooled-fakes draws them from one pool" "$SWAPLAB" detect train --data "$T/mix" --method meso4 \
+  --out "$T/mix-pooled.safetensors" --steps 2 --size 64 --batch 4 --threads 2 --no-calibrate --pooled-fakes
+check "...as the model files say" $PY -c '
+import json, struct, sys
+def meta(p):
+    raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+    return json.loads(raw[8:8 + n])["__metadata__"]
+a, b = meta(sys.argv[1])["fake_draw"], meta(sys.argv[2])["fake_draw"]
+assert a.startswith("per-method:") and sorted(a.split(":")[1].split(",")) == ["sbi", "swap"] and b == "pooled", (a, b)
+' "$T/mix.safetensors" "$T/mix-pooled.safetensors"
 
 # ---- --into: a cross-domain test set of consented real photos (the London fixtures) -------------
 FIX=$(dirname "$0")/fixtures/faces

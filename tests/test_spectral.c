@@ -8,6 +8,7 @@
 #include "detect/robust.h"
 #include "detect/spectral.h"
 #include "detect/toy.h"
+#include "detect/train.h"
 #include "nn/safetensors.h"
 #include "tests/test.h"
 
@@ -440,6 +441,22 @@ static void t_dataset(void) {
     CHECK(detds_load(dir, NULL, &ds, &err) == 0 && ds.n == 2 && !strcmp(ds.groups[0], "a, \"b\"") && ds.s[0].label == 1);
     detds_free(&ds);
     CHECK(detds_load(dir, "test", &ds, &err) == -1 && strstr(err.msg, "--split all"));
+    /* the method column, and the kinds of fake a training run draws equally often: 1 swap, 3 sbi */
+    const char *mcsv = "path,label,method\na.png,fake,sbi\nb.png,real,original\nc.png,fake,swap\nd.png,fake,sbi\n"
+                       "e.png,fake,sbi\n";
+    CHECK(sl_write_atomic(path, mcsv, strlen(mcsv), &err) == 0);
+    CHECK(detds_load(dir, NULL, &ds, &err) == 0 && ds.n == 5 && !strcmp(ds.s[1].method, "original") &&
+          !strcmp(ds.s[2].method, "swap"));
+    int fidx[4] = {0, 2, 3, 4};
+    DetFakeKinds fk;
+    det_fake_kinds(&ds, fidx, 4, 0, &fk);
+    CHECKF(fk.n == 2 && fk.start[0] == 0 && fk.start[1] == 3 && fk.start[2] == 4 && fidx[0] == 0 && fidx[1] == 3 &&
+               fidx[2] == 4 && fidx[3] == 2 && !strcmp(fk.desc, "per-method:sbi,swap"),
+           "kinds %d, desc %s", fk.n, fk.desc);
+    int pidx[4] = {0, 2, 3, 4};
+    det_fake_kinds(&ds, pidx, 4, 1, &fk);
+    CHECK(fk.n == 1 && fk.start[1] == 4 && pidx[1] == 2 && !strcmp(fk.desc, "pooled"));
+    detds_free(&ds);
     /* ImageFolder layout */
     char rf[900];
     sl_path_join(rf, sizeof rf, test_tmpdir(), "ds_folder/real");
