@@ -21,6 +21,9 @@
 #   IDS=12 FRAMES=24 SWAP_MINUTES=3 STEPS=300 SIZE=64 THREADS=2 DETECTORS="spectral meso4 mesoinception4 resnet10"
 #   VIEWS="swap sbi both" XGEN=1 XGEN_DETECTORS="$DETECTORS" PERTURB="standard" AUG_H264=0 SPLITS=34/33/33   (the defaults)
 # IDS is 6..16 (one swap model holds 16 identities); SPLITS is dataset's --splits TRAIN/VAL/TEST in percent of them.
+# FRAME=128: the side of the synthetic frames (`synth --size`; the face spans about half of it); SAMPLE=64: the side
+# of every dataset sample (`dataset --size`: the frame cropped by the face's alignment box), the resolution at which
+# the perturbations (JPEG, H.264) act; the detectors resize samples to SIZE.
 # AUG_H264=P: the CNNs also train with `--augment-h264 P` (with probability P a training draw takes its
 # sample's H.264 copy: each training clip encoded once as one video at a CRF of 20..45). REUSE=DIR: take the face sets and the swap model of an earlier run's OUT (same IDS,
 # FRAMES and SWAP_MINUTES), so that only the datasets and the detectors are made again.
@@ -48,6 +51,8 @@ AUG_H264=${AUG_H264:-0}
 REUSE=${REUSE:-}
 SPLITS=${SPLITS:-34/33/33}
 EXTRA=${EXTRA:-0}
+FRAME=${FRAME:-128}
+SAMPLE=${SAMPLE:-64}
 FIX=$(dirname "$0")/../tests/fixtures/faces
 PY=/usr/bin/python3
 [[ -x $SWAPLAB ]] || { echo "bench/detector_eval.sh: $SWAPLAB is missing; run 'make build'" >&2; exit 1; }
@@ -73,18 +78,18 @@ if [[ -n $REUSE ]]; then
   step "reuse the face sets and the swap model of $REUSE" cp -r "$REUSE/sets" "$REUSE/run" "$OUT/"
 else
   step "synth $IDS identities x $FRAMES frames" "$SWAPLAB" synth --out "$OUT/sets" --identities "$IDS" --frames "$FRAMES" \
-    --size 128 --crop 64 --seed 7
+    --size "$FRAME" --crop 64 --seed 7
   step "train the swap model (tiny, $SWAP_MINUTES min)" "$SWAPLAB" train --facesets "${sets[@]}" --out "$OUT/run" --preset tiny \
     --minutes "$SWAP_MINUTES" --batch 8 --lr 5e-4 --eval-every 1000000 --holdout-every 0 --threads "$THREADS"
 fi
 if ((EXTRA > 0)); then
   # identity s of `synth --seed 7` does not depend on how many are made: sets 1..IDS are the swap model's
   step "synth $EXTRA more identities x $FRAMES frames (self-blended images and reals only)" "$SWAPLAB" synth \
-    --out "$OUT/xsets" --identities "$((IDS + EXTRA))" --frames "$FRAMES" --size 128 --crop 64 --seed 7
+    --out "$OUT/xsets" --identities "$((IDS + EXTRA))" --frames "$FRAMES" --size "$FRAME" --crop 64 --seed 7
   xsets=()
   for ((i = IDS + 1; i <= IDS + EXTRA; i++)); do xsets+=("$OUT/xsets/$(printf 'synth-%04d' "$i")"); done
   step "dataset X: self-blended images of the $EXTRA more identities, $SPLITS" "$SWAPLAB" dataset --method sbi \
-    --facesets "${xsets[@]}" --out "$OUT/dsX" --label none --splits "$SPLITS" --seed 1 --size 64 --threads "$THREADS"
+    --facesets "${xsets[@]}" --out "$OUT/dsX" --label none --splits "$SPLITS" --seed 1 --size "$SAMPLE" --threads "$THREADS"
 fi
 into=()
 if ((LONDON)); then
@@ -99,13 +104,13 @@ if ((LONDON)); then
   into=(--into "${into[@]}")
 fi
 step "dataset A: swaps (face mask, alpha blend, no colour transfer) and self-blended images, $SPLITS" "$SWAPLAB" dataset --method swap+sbi \
-  --model "$OUT/run" --facesets "${sets[@]}" "${into[@]}" --out "$OUT/dsA" --label none --splits "$SPLITS" --seed 1 --threads "$THREADS"
+  --model "$OUT/run" --facesets "${sets[@]}" "${into[@]}" --out "$OUT/dsA" --label none --splits "$SPLITS" --seed 1 --size "$SAMPLE" --threads "$THREADS"
 step "dataset B: swaps with poisson blend, reinhard colour (same split)" "$SWAPLAB" dataset --model "$OUT/run" \
-  --facesets "${sets[@]}" --out "$OUT/dsB" --label none --splits "$SPLITS" --seed 1 --blend poisson --color reinhard \
+  --facesets "${sets[@]}" --out "$OUT/dsB" --label none --splits "$SPLITS" --seed 1 --size "$SAMPLE" --blend poisson --color reinhard \
   --threads "$THREADS"
 if ((XGEN)); then
   step "dataset C: swaps with a hard-edged hull mask (hull:0,0), alpha blend (same split)" "$SWAPLAB" dataset \
-    --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsC" --label none --splits "$SPLITS" --seed 1 --mask hull:0,0 \
+    --model "$OUT/run" --facesets "${sets[@]}" --out "$OUT/dsC" --label none --splits "$SPLITS" --seed 1 --size "$SAMPLE" --mask hull:0,0 \
     --threads "$THREADS"
 fi
 # the training views: A's files, labels.csv rows of one kind of fake (val and test rows keep every kind);

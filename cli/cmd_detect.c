@@ -38,7 +38,7 @@ static int fail(const char *sub, const SlErr *err) {
 /* ---- train ----------------------------------------------------------------------------------- */
 
 static int detect_train(int argc, char **argv) {
-    const char *data = NULL, *method = "spectral", *split = NULL, *calib_split = "val";
+    const char *data = NULL, *method = "spectral", *split = NULL, *calib_split = "val", *sched = NULL;
     int seed = 1, no_calib = 0;
     double fpr = CALIB_DEFAULT_FPR;
     DetTrainConfig c;
@@ -64,6 +64,9 @@ static int detect_train(int argc, char **argv) {
         {"--steps", SL_ARG_INT, &c.steps, "N", "CNNs: Adam steps (default 300: minutes on a laptop CPU)", 1, 100000000},
         {"--batch", SL_ARG_INT, &c.batch, "N", "CNNs: batch size, half real half fake (default 32)", 2, 1024},
         {"--lr", SL_ARG_DOUBLE, &c.lr, "X", "CNNs: Adam learning rate (default 0.001)", 1e-12, 1},
+        {"--lr-schedule", SL_ARG_STR, &sched, "NAME",
+         "CNNs: constant, or cosine (the rate falls from --lr to 0 over --steps as (1 + cos(pi s / steps)) / 2) "
+         "(default constant)"},
         {"--pooled-fakes", SL_ARG_FLAG, &c.pooled_fakes, NULL,
          "CNNs: draw fakes from one pool (default: each kind of fake, labels.csv \"method\" such as swap or sbi, is drawn "
          "equally often, however many samples it has)"},
@@ -91,6 +94,11 @@ static int detect_train(int argc, char **argv) {
         return sl_usage_error("detect train", "--size must be a multiple of 32 in 32..1024");
     if (c.steps < 1 || c.batch < 2 || c.batch > 1024) return sl_usage_error("detect train", "--steps must be >= 1 and --batch 2..1024");
     if (!(c.lr > 0)) return sl_usage_error("detect train", "--lr must be > 0");
+    if (sched) {
+        if (!strcmp(sched, "cosine")) c.lr_cosine = 1;
+        else if (!strcmp(sched, "constant")) c.lr_cosine = 0;
+        else return sl_usage_error("detect train", "--lr-schedule must be constant or cosine, not '%s'", sched);
+    }
     if (c.save_every < 1) return sl_usage_error("detect train", "--save-every must be >= 1");
     if (!(fpr > 0 && fpr < 1)) return sl_usage_error("detect train", "--fpr must be in (0, 1)");
     if (c.resume && !c.kind->cnn) return sl_usage_error("detect train", "--resume is for the CNNs (spectral training is one pass)");

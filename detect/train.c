@@ -138,6 +138,11 @@ static int train_spectral(const DetDataset *ds, const DetTrainConfig *c, DetTrai
 /* Batches and dropout masks are drawn from generators forked per step from the seed, so a run
  * resumed from its last checkpoint (model OUT + Adam state OUT.adam, both written atomically every
  * save_every steps) continues exactly as if it had not been stopped. */
+float det_lr_at(const DetTrainConfig *c, long s) {
+    if (!c->lr_cosine || c->steps < 1) return (float)c->lr;
+    return (float)(c->lr * 0.5 * (1.0 + cos(M_PI * (double)s / (double)c->steps)));
+}
+
 void det_fake_kinds(const DetDataset *ds, int *idx, int cnt, int pooled, DetFakeKinds *fk) {
     const char *name[DET_FAKE_KINDS_MAX];
     int n = 0, *kind = xmalloc((size_t)cnt * sizeof *kind), *tmp = xmalloc((size_t)cnt * sizeof *tmp);
@@ -240,7 +245,8 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     if (c->augment_h264 > 0)
         snprintf(aug, sizeof aug, "%s%sh264-clips:p=%g,crf=%d..%d", c->augment ? "wang2020" : "", c->augment ? "+" : "",
                  c->augment_h264, ROBUST_AUG_CRF_LO, ROBUST_AUG_CRF_HI);
-    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, "fake_draw", fk.desc, NULL};
+    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, "fake_draw", fk.desc,
+                          "lr_schedule", c->lr_cosine ? "cosine" : "constant", NULL};
     int rc = 0;
     SlProgress pr;
     if (c->progress) sl_progress_begin(&pr, arch->name, c->steps);
@@ -248,6 +254,7 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     for (long s = m.step; s < c->steps && !rc; s++) {
         SlRng rng = sl_rng_fork(&base, (uint64_t)s);
         ctx.rng = sl_rng_fork(&base, (uint64_t)s | (1ULL << 40));
+        adam.lr = det_lr_at(c, s);
         for (int b = 0; b < batch; b++) {
             int lab = b % 2, i;
             if (lab && fk.n > 1) { /* a kind of fake, then one of its samples */

@@ -29,11 +29,15 @@ typedef struct {
     int size;       /* input side; 0: the network's default */
     int steps, batch, save_every, resume;
     double lr;
+    int lr_cosine;  /* 1: the learning rate of step s (0-based) is lr * (1 + cos(pi s / steps)) / 2; 0: constant */
     int pooled_fakes; /* 0: each kind of fake (labels.csv method: swap, sbi, ...) is drawn equally often; 1: all fakes in one pool */
     int progress;   /* show a progress bar */
 } DetTrainConfig;
 
 void det_train_config_default(DetTrainConfig *c);
+
+/* The learning rate of step s (0-based) of c's run (c->steps steps): a resumed run follows it too. */
+float det_lr_at(const DetTrainConfig *c, long s);
 
 /* The kinds of fake (labels.csv "method") of a training set, for drawing each kind equally often:
  * idx [cnt] (the fakes' sample indices) is reordered kind by kind (stable; kinds in order of first

@@ -479,6 +479,21 @@ static void t_dataset(void) {
     CHECK(detds_load(path, "test", &ds, &err) == -1 && strstr(err.msg, "no labels.csv"));
 }
 
+/* the detector's learning-rate schedules: constant, and cosine from lr at step 0 to 0 at --steps */
+static void t_lr_schedule(void) {
+    DetTrainConfig c;
+    det_train_config_default(&c);
+    c.steps = 1000, c.lr = 2e-3;
+    CHECK(det_lr_at(&c, 0) == (float)2e-3 && det_lr_at(&c, 999) == (float)2e-3);
+    c.lr_cosine = 1;
+    CHECK(det_lr_at(&c, 0) == (float)2e-3);
+    CHECKF(fabsf(det_lr_at(&c, 500) - 1e-3f) < 1e-9f, "half way %g", (double)det_lr_at(&c, 500));
+    CHECKF(det_lr_at(&c, 999) > 0 && det_lr_at(&c, 999) < 1e-8f, "last step %g", (double)det_lr_at(&c, 999));
+    int falls = 1;
+    for (long s = 1; s < c.steps; s++) falls &= det_lr_at(&c, s) < det_lr_at(&c, s - 1);
+    CHECK(falls);
+}
+
 static int run_cli(char **argv, int argc) {
     return cmd_detect(argc, argv);
 }
@@ -537,6 +552,8 @@ static void t_cli(void) {
     CHECK(run_cli(u2, 9) == 2);
     char *u3[] = {"frobnicate"};
     CHECK(run_cli(u3, 1) == 2);
+    char *u4[] = {"train", "--data", dir, "--out", model, "--method", "meso4", "--lr-schedule", "linear"};
+    CHECK(run_cli(u4, 9) == 2);
     char *f1[] = {"scan", "--model", img, img};
     CHECK(run_cli(f1, 4) == 1);
     char *f2[] = {"eval", "--model", model, "--data", dir, "--out", out, "--split", "nosuch"};
@@ -574,6 +591,7 @@ int main(void) {
     RUN(t_robust);
     RUN(t_plot);
     RUN(t_dataset);
+    RUN(t_lr_schedule);
     RUN(t_cli);
     return test_summary("test_spectral");
 }
