@@ -409,7 +409,7 @@ void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
             /* ReLU's gate folded into batch norm's backward: one pass, no ReLU input gradient */
             NnLayer *N = &n->L[i - 1];
             float *gx = i - 1 == 0 ? din : (gy == n->g[0] ? n->g[1] : n->g[0]);
-            batchnorm_relu_backward_write(gx, N->dw, N->db, gy, L->y, N->x, N->mean, N->invstd, N->w, B, N->in.c,
+            batchnorm_relu_backward_write(gx, N->dw, N->db, gy, N->x, N->mean, N->invstd, N->w, N->b, B, N->in.c,
                                           N->in.h * N->in.w, n->training, ctx->nthreads);
             gy = gx;
             i--;

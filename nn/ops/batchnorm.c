@@ -49,22 +49,27 @@ NN_OMP(omp simd reduction(+ : a, b))
     }
     *sd = a, *sdx = b;
 }
-/* the same with d gated by a following ReLU's output: d where r > 0, else 0 */
-NN_SIMD_CLONES static void row_grad_sums_gated(const float *d, const float *r, const float *x, int n, float m, float is,
-                                               float *sd, float *sdx) {
+/* the same with d gated by a following ReLU: d where the batch norm's output (x - m) * k + bb, computed
+ * as row_affine_relu computes it, is > 0, else 0 (the gate from x: no pass over the ReLU's output) */
+NN_SIMD_CLONES static void row_grad_sums_gated(const float *d, const float *x, int n, float m, float is, float k,
+                                               float bb, float *sd, float *sdx) {
     float a = 0.0f, b = 0.0f;
 NN_OMP(omp simd reduction(+ : a, b))
     for (int i = 0; i < n; i++) {
-        float g = r[i] > 0.0f ? d[i] : 0.0f;
+        float xc = x[i] - m;
+        float g = xc * k + bb > 0.0f ? d[i] : 0.0f;
         a += g;
-        b += g * ((x[i] - m) * is);
+        b += g * (xc * is);
     }
     *sd = a, *sdx = b;
 }
-NN_SIMD_CLONES static void row_dx_gated(float *dx, const float *d, const float *r, const float *x, int n, float m,
-                                        float is, float k, float a, float bcoef) {
+NN_SIMD_CLONES static void row_dx_gated(float *dx, const float *d, const float *x, int n, float m, float is, float k,
+                                        float bb, float a, float bcoef) {
 NN_OMP(omp simd)
-    for (int i = 0; i < n; i++) dx[i] = k * ((r[i] > 0.0f ? d[i] : 0.0f) - a - (x[i] - m) * is * bcoef);
+    for (int i = 0; i < n; i++) {
+        float xc = x[i] - m;
+        dx[i] = k * ((xc * k + bb > 0.0f ? d[i] : 0.0f) - a - xc * is * bcoef);
+    }
 }
 NN_SIMD_CLONES static void row_dx(float *dx, const float *d, const float *x, int n, float m, float is, float k, float a,
                                   float bcoef, int acc) {
@@ -126,32 +131,33 @@ void batchnorm_relu_forward(float *out, float *mean, float *invstd, const float 
                eps, 1, nthreads);
 }
 
-/* gate: NULL, or the output of a ReLU that followed (dout is then the ReLU's output gradient) */
-static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *gate, const float *in,
+/* gated: a ReLU followed (dout is then the ReLU's output gradient), beta the batch norm's shift (NULL: 0) */
+static void bn_backward(float *din, float *dgamma, float *dbeta, const float *dout, int gated, const float *beta,
+                        const float *in,
                         const float *mean, const float *invstd, const float *gamma, int B, int C, int HW, int training,
                         int acc, int nthreads) {
     size_t cnt = (size_t)B * HW;
     nthreads = nn_par(nthreads, (double)cnt * C);
 NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
     for (int c = 0; c < C; c++) {
-        float m = mean[c], is = invstd[c], g = gamma ? gamma[c] : 1.0f;
+        float m = mean[c], is = invstd[c], g = gamma ? gamma[c] : 1.0f, bb = beta ? beta[c] : 0.0f;
+        float k = g * is; /* as bn_forward's */
         double sd = 0, sdx = 0; /* sum dout, sum dout * xhat */
         for (int n = 0; n < B; n++) {
             float a, b;
             size_t o = ((size_t)n * C + c) * HW;
-            if (gate) row_grad_sums_gated(dout + o, gate + o, in + o, HW, m, is, &a, &b);
+            if (gated) row_grad_sums_gated(dout + o, in + o, HW, m, is, k, bb, &a, &b);
             else row_grad_sums(dout + o, in + o, HW, m, is, &a, &b);
             sd += a, sdx += b;
         }
         if (dgamma) dgamma[c] += (float)sdx;
         if (dbeta) dbeta[c] += (float)sd;
         if (!din) continue;
-        float k = g * is;
         float a = training ? (float)(sd / (double)cnt) : 0.0f;
         float bcoef = training ? (float)(sdx / (double)cnt) : 0.0f;
         for (int n = 0; n < B; n++) {
             size_t o = ((size_t)n * C + c) * HW;
-            if (gate) row_dx_gated(din + o, dout + o, gate + o, in + o, HW, m, is, k, a, bcoef); /* writes */
+            if (gated) row_dx_gated(din + o, dout + o, in + o, HW, m, is, k, bb, a, bcoef); /* writes */
             else row_dx(din + o, dout + o, in + o, HW, m, is, k, a, bcoef, acc);
         }
     }
@@ -160,17 +166,17 @@ NN_OMP(omp parallel for num_threads(nthreads) schedule(static))
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *mean, const float *invstd, const float *gamma, int B, int C,
                         int HW, int training, int nthreads) {
-    bn_backward(din, dgamma, dbeta, dout, NULL, in, mean, invstd, gamma, B, C, HW, training, 1, nthreads);
+    bn_backward(din, dgamma, dbeta, dout, 0, NULL, in, mean, invstd, gamma, B, C, HW, training, 1, nthreads);
 }
 
 void batchnorm_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                               const float *mean, const float *invstd, const float *gamma, int B, int C,
                               int HW, int training, int nthreads) {
-    bn_backward(din, dgamma, dbeta, dout, NULL, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
+    bn_backward(din, dgamma, dbeta, dout, 0, NULL, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
 }
 
-void batchnorm_relu_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *relu_out,
-                                   const float *in, const float *mean, const float *invstd, const float *gamma, int B,
+void batchnorm_relu_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                   const float *mean, const float *invstd, const float *gamma, const float *beta, int B,
                                    int C, int HW, int training, int nthreads) {
-    bn_backward(din, dgamma, dbeta, dout, relu_out, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
+    bn_backward(din, dgamma, dbeta, dout, 1, beta, in, mean, invstd, gamma, B, C, HW, training, 0, nthreads);
 }

@@ -218,10 +218,11 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
 void batchnorm_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                               const float *mean, const float *invstd, const float *gamma, int B, int C,
                               int HW, int training, int nthreads);
-/* the backward of batch norm then ReLU in one pass: dout is the ReLU's output gradient, relu_out its
- * output (the gate); writes din */
-void batchnorm_relu_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *relu_out,
-                                   const float *in, const float *mean, const float *invstd, const float *gamma, int B,
+/* the backward of batch norm then ReLU in one pass: dout is the ReLU's output gradient; the ReLU's gate
+ * is recomputed from in, mean, invstd, gamma and beta (NULL: 0) with batchnorm_relu_forward's float
+ * operations, so it is the forward's exactly, without reading the ReLU's output; writes din */
+void batchnorm_relu_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                   const float *mean, const float *invstd, const float *gamma, const float *beta, int B,
                                    int C, int HW, int training, int nthreads);
 
 /* ---- inverted dropout: mask[i] = 0 with probability p else 1/(1-p), drawn from rng in order;
