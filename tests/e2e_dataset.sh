@@ -298,14 +298,17 @@ assert m.count("original") == 12 and m.count("sbi") == 12 and m.count("swap") ==
 check "detect train on both kinds of fake draws each kind equally often (metadata fake_draw)" "$SWAPLAB" detect train \
   --data "$T/mix" --method meso4 --out "$T/mix.safetensors" --steps 2 --size 64 --batch 4 --threads 2 --no-calibrate
 check "...and --pooled-fakes draws them from one pool" "$SWAPLAB" detect train --data "$T/mix" --method meso4 \
-  --out "$T/mix-pooled.safetensors" --steps 2 --size 64 --batch 4 --threads 2 --no-calibrate --pooled-fakes
-check "...as the model files say" $PY -c '
+  --out "$T/mix-pooled.safetensors" --steps 2 --size 64 --batch 4 --threads 2 --no-calibrate --pooled-fakes \
+  --lr-schedule cosine
+check "...as the model files say (and the learning-rate schedule: constant by default, cosine when asked)" $PY -c '
 import json, struct, sys
 def meta(p):
     raw = open(p, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
     return json.loads(raw[8:8 + n])["__metadata__"]
 a, b = meta(sys.argv[1])["fake_draw"], meta(sys.argv[2])["fake_draw"]
 assert a.startswith("per-method:") and sorted(a.split(":")[1].split(",")) == ["sbi", "swap"] and b == "pooled", (a, b)
+s, t = meta(sys.argv[1])["lr_schedule"], meta(sys.argv[2])["lr_schedule"]
+assert s == "constant" and t == "cosine", (s, t)
 ' "$T/mix.safetensors" "$T/mix-pooled.safetensors"
 
 # ---- --into: a cross-domain test set of consented real photos (the London fixtures) -------------
