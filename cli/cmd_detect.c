@@ -70,6 +70,9 @@ static int detect_train(int argc, char **argv) {
         {"--pooled-fakes", SL_ARG_FLAG, &c.pooled_fakes, NULL,
          "CNNs: draw fakes from one pool (default: each kind of fake, labels.csv \"method\" such as swap or sbi, is drawn "
          "equally often, however many samples it has)"},
+        {"--paired-reals", SL_ARG_FLAG, &c.paired_reals, NULL,
+         "CNNs: each real of a batch is the frame its neighbouring fake was made from (labels.csv target and frame), "
+         "so that a person's reals come as often as their fakes (default: reals drawn on their own)"},
         {"--threads", SL_ARG_INT, &c.threads, "N", "CNNs: CPU threads (default: all)", 1, SL_ARG_MAX_THREADS},
         {"--save-every", SL_ARG_INT, &c.save_every, "N", "CNNs: checkpoint OUT and OUT.adam every N steps (default 100)", 1,
          100000000},

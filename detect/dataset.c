@@ -121,6 +121,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
     int nh, line = 1;
     if (csv_open(csv, &text, &p, &h, &nh, err)) return -1;
     int c_path = -1, c_label = -1, c_group = -1, c_split = -1, c_clip = -1, c_time = -1, c_method = -1;
+    int c_target = -1, c_frame = -1;
     for (int i = 0; i < nh; i++) {
         if (!strcmp(h[i], "path")) c_path = i;
         else if (!strcmp(h[i], "label")) c_label = i;
@@ -129,6 +130,8 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         else if (!strcmp(h[i], "clip")) c_clip = i;
         else if (!strcmp(h[i], "time")) c_time = i;
         else if (!strcmp(h[i], "method")) c_method = i;
+        else if (!strcmp(h[i], "target")) c_target = i;
+        else if (!strcmp(h[i], "frame")) c_frame = i;
     }
     free_fields(h, nh);
     if (c_path < 0 || c_label < 0) {
@@ -161,6 +164,8 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         if (c_clip > need) need = c_clip;
         if (c_time > need) need = c_time;
         if (c_method > need) need = c_method;
+        if (c_target > need) need = c_target;
+        if (c_frame > need) need = c_frame;
         if (nf <= need) {
             free_fields(f, nf);
             rc = sl_fail(err, "%s:%d: %d fields, the header has more; check the quoting", csv, line, nf);
@@ -201,6 +206,12 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
         snprintf(s->split, sizeof s->split, "%s", sp);
         snprintf(s->method, sizeof s->method, "%s", c_method >= 0 ? f[c_method] : "");
         s->clip = c_clip >= 0 && f[c_clip][0] ? xstrdup(f[c_clip]) : NULL;
+        s->frame_key = NULL;
+        if (c_target >= 0 && c_frame >= 0 && f[c_target][0] && f[c_frame][0]) {
+            size_t kl = strlen(f[c_target]) + strlen(f[c_frame]) + 2;
+            s->frame_key = xmalloc(kl);
+            snprintf(s->frame_key, kl, "%s\x1f%s", f[c_target], f[c_frame]); /* unit separator: in neither */
+        }
         s->rel_off = (int)(strlen(s->path) - strlen(f[c_path]));
         s->time = NAN;
         if (c_time >= 0 && f[c_time][0]) {
@@ -208,7 +219,7 @@ static int load_csv(const char *dir, const char *csv, const char *split, DetData
             double t = strtod(f[c_time], &end);
             if (*end || !isfinite(t) || t < 0) {
                 rc = sl_fail(err, "%s:%d: time '%.40s' is not a number of seconds >= 0", csv, line, f[c_time]);
-                free(s->path), free(s->clip);
+                free(s->path), free(s->clip), free(s->frame_key);
                 free_fields(f, nf);
                 break;
             }
@@ -265,6 +276,7 @@ static int load_folder(const char *dir, DetDataset *ds, SlErr *err) {
             s->split[0] = 0;
             s->method[0] = 0;
             s->clip = NULL;
+            s->frame_key = NULL;
             s->time = NAN;
             s->rel_off = (int)(strlen(s->path) - strlen(names[i]) - strlen(label ? "fake/" : "real/"));
             gnames[ds->n++] = xstrdup(s->path);
@@ -301,7 +313,7 @@ int detds_load(const char *dir, const char *split, DetDataset *ds, SlErr *err) {
 }
 
 void detds_free(DetDataset *ds) {
-    for (int i = 0; i < ds->n; i++) free(ds->s[i].path), free(ds->s[i].clip);
+    for (int i = 0; i < ds->n; i++) free(ds->s[i].path), free(ds->s[i].clip), free(ds->s[i].frame_key);
     free(ds->s);
     for (int g = 0; g < ds->n_groups; g++) free(ds->groups[g]);
     free(ds->groups);
@@ -402,7 +414,7 @@ int detds_drop_unreadable(DetDataset *ds) {
         if (image_load(ds->s[i].path, 3, &im, &err)) {
             if (dropped < 5) sl_warn("skipping an unreadable image: %s", err.msg);
             dropped++;
-            free(ds->s[i].path), free(ds->s[i].clip);
+            free(ds->s[i].path), free(ds->s[i].clip), free(ds->s[i].frame_key);
             continue;
         }
         image_free(&im);
@@ -411,6 +423,42 @@ int detds_drop_unreadable(DetDataset *ds) {
     ds->n = kept;
     if (dropped) sl_warn("%d unreadable image%s skipped (%d left)", dropped, dropped == 1 ? "" : "s", kept);
     return dropped;
+}
+
+typedef struct {
+    const char *key;
+    int idx;
+} KeyIdx;
+static int cmp_keyidx(const void *a, const void *b) {
+    const KeyIdx *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+int *detds_pairs(const DetDataset *ds) {
+    int n = ds->n, nr = 0, *pair = xmalloc((size_t)(n ? n : 1) * sizeof *pair);
+    KeyIdx *reals = xmalloc((size_t)(n ? n : 1) * sizeof *reals);
+    for (int i = 0; i < n; i++)
+        if (!ds->s[i].label && ds->s[i].frame_key) reals[nr++] = (KeyIdx){ds->s[i].frame_key, i};
+    qsort(reals, (size_t)nr, sizeof *reals, cmp_keyidx);
+    for (int i = 0; i < n; i++) {
+        pair[i] = -1;
+        const char *k = ds->s[i].frame_key;
+        if (!k) continue;
+        if (!ds->s[i].label) {
+            pair[i] = i;
+            continue;
+        }
+        int lo = 0, hi = nr; /* the first real whose key is >= k */
+        while (lo < hi) {
+            int mid = lo + (hi - lo) / 2;
+            if (strcmp(reals[mid].key, k) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < nr && !strcmp(reals[lo].key, k)) pair[i] = reals[lo].idx;
+    }
+    free(reals);
+    return pair;
 }
 
 void detds_counts(const DetDataset *ds, int *n_real, int *n_fake) {

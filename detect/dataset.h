@@ -27,6 +27,9 @@ typedef struct {
     char *clip;    /* labels.csv "clip" (the video or clip the frame belongs to), or NULL */
     double time;   /* labels.csv "time" (seconds from the clip's start), NaN when absent or empty */
     int rel_off;   /* path + rel_off is the path relative to the dataset directory */
+    char *frame_key; /* labels.csv "target" and "frame" (the frame a sample was cut from and whose person
+                      * owns it: a real sample, its self-blended image and every swap into it share it),
+                      * or NULL when either is absent or empty */
 } DetSample;
 
 typedef struct {
@@ -48,6 +51,9 @@ void detds_free(DetDataset *ds);
  * are malloc'ed; group ids are 0..n_groups-1 by ascending name. -1 with err naming file and line. */
 int detds_load_scores(const char *csv, float **scores, int **labels, int **groups, int *n, int *n_groups,
                       SlErr *err);
+/* For each sample i, pair[i] receives the index of a real sample with the same frame_key (the real
+ * frame a fake was made from, or i itself for a real), or -1 when there is none. malloc'ed. */
+int *detds_pairs(const DetDataset *ds);
 /* Tries to read every image once; each unreadable one (corrupt, truncated, not an image) is
  * reported on stderr (the first few by name) and removed, so a run goes on without it. Returns the
  * number removed. */

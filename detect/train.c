@@ -245,7 +245,13 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     if (c->augment_h264 > 0)
         snprintf(aug, sizeof aug, "%s%sh264-clips:p=%g,crf=%d..%d", c->augment ? "wang2020" : "", c->augment ? "+" : "",
                  c->augment_h264, ROBUST_AUG_CRF_LO, ROBUST_AUG_CRF_HI);
-    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, "fake_draw", fk.desc,
+    /* --paired-reals: the real frame of each fake, where the set has it */
+    int *pair = c->paired_reals ? detds_pairs(ds) : NULL, npaired = 0;
+    for (int j = 0; pair && j < cnt[1]; j++) npaired += pair[idx[1][j]] >= 0;
+    if (pair) sl_info("paired reals: %d of %d fakes have their real frame in the set", npaired, cnt[1]);
+    char draw[sizeof fk.desc + 40];
+    snprintf(draw, sizeof draw, "%s%s", fk.desc, pair ? "+paired-reals" : "");
+    const char *meta[] = {"train_images", nimg, "seed", sd, "augment", aug, "fake_draw", draw,
                           "lr_schedule", c->lr_cosine ? "cosine" : "constant", NULL};
     int rc = 0;
     SlProgress pr;
@@ -255,12 +261,20 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
         SlRng rng = sl_rng_fork(&base, (uint64_t)s);
         ctx.rng = sl_rng_fork(&base, (uint64_t)s | (1ULL << 40));
         adam.lr = det_lr_at(c, s);
+        int next_fake = -1; /* --paired-reals: the fake of slot b + 1, drawn at slot b */
         for (int b = 0; b < batch; b++) {
             int lab = b % 2, i;
-            if (lab && fk.n > 1) { /* a kind of fake, then one of its samples */
-                int k = sl_rng_int(&rng, fk.n);
-                i = idx[1][fk.start[k] + sl_rng_int(&rng, fk.start[k + 1] - fk.start[k])];
-            } else i = idx[lab][sl_rng_int(&rng, cnt[lab])];
+            if (lab && next_fake >= 0) i = next_fake, next_fake = -1;
+            else if (lab || (pair && b + 1 < batch)) {
+                if (fk.n > 1) { /* a kind of fake, then one of its samples */
+                    int k = sl_rng_int(&rng, fk.n);
+                    i = idx[1][fk.start[k] + sl_rng_int(&rng, fk.start[k + 1] - fk.start[k])];
+                } else i = idx[1][sl_rng_int(&rng, cnt[1])];
+                if (!lab) { /* paired: the fake waits for slot b + 1, the real is its frame (else any real) */
+                    next_fake = i;
+                    i = pair[i] >= 0 ? pair[i] : idx[0][sl_rng_int(&rng, cnt[0])];
+                }
+            } else i = idx[0][sl_rng_int(&rng, cnt[0])];
             const char *path = ds->s[i].path;
             if (hc.n && sl_rng_uniform(&rng) < c->augment_h264) path = hc.path[i];
             Image im;
@@ -288,7 +302,7 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
     rep->steps_done = m.step, rep->loss = ema;
     det_h264_copies_free(&hc);
     detcnn_free(&m);
-    free(x), free(y), free(idx[0]), free(idx[1]);
+    free(x), free(y), free(idx[0]), free(idx[1]), free(pair);
     return rc;
 }
 

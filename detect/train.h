@@ -31,6 +31,9 @@ typedef struct {
     double lr;
     int lr_cosine;  /* 1: the learning rate of step s (0-based) is lr * (1 + cos(pi s / steps)) / 2; 0: constant */
     int pooled_fakes; /* 0: each kind of fake (labels.csv method: swap, sbi, ...) is drawn equally often; 1: all fakes in one pool */
+    int paired_reals; /* 1: each real of a batch is the frame its neighbouring fake was made from (labels.csv target and
+                       * frame), where the set holds it (Shiohara & Yamasaki 2022 train on such pairs); 0: reals drawn
+                       * on their own */
     int progress;   /* show a progress bar */
 } DetTrainConfig;
 

@@ -456,6 +456,26 @@ static void t_dataset(void) {
     int pidx[4] = {0, 2, 3, 4};
     det_fake_kinds(&ds, pidx, 4, 1, &fk);
     CHECK(fk.n == 1 && fk.start[1] == 4 && pidx[1] == 2 && !strcmp(fk.desc, "pooled"));
+    int *none = detds_pairs(&ds); /* no target and frame columns: nothing pairs */
+    CHECK(none[0] == -1 && none[1] == -1 && none[2] == -1);
+    free(none);
+    detds_free(&ds);
+    /* --paired-reals: each fake's real frame (same target and frame), found whatever the row order */
+    const char *pcsv = "path,label,method,target,frame\n"
+                       "s1.png,fake,sbi,A,frames/0.png\n"   /* 0 -> 3 */
+                       "w2.png,fake,swap,B,frames/1.png\n"  /* 1: B has no real frame 1 */
+                       "r2.png,real,original,B,frames/0.png\n"
+                       "r1.png,real,original,A,frames/0.png\n"
+                       "w1.png,fake,swap,A,frames/0.png\n"  /* 4 -> 3 */
+                       "x.png,fake,sbi,,frames/0.png\n"     /* 5: no target */
+                       "r3.png,real,original,A,frames/1.png\n"
+                       "w3.png,fake,swap,A,frames/1.png\n"; /* 7 -> 6 */
+    CHECK(sl_write_atomic(path, pcsv, strlen(pcsv), &err) == 0);
+    CHECK(detds_load(dir, NULL, &ds, &err) == 0 && ds.n == 8 && !ds.s[5].frame_key && ds.s[0].frame_key);
+    int *pr = detds_pairs(&ds);
+    const int want[8] = {3, -1, 2, 3, 3, -1, 6, 6};
+    for (int i = 0; i < 8; i++) CHECKF(pr[i] == want[i], "sample %d pairs with %d, not %d", i, pr[i], want[i]);
+    free(pr);
     detds_free(&ds);
     /* ImageFolder layout */
     char rf[900];
