@@ -310,4 +310,11 @@ void frame_report_print(FILE *out, const FrameReport *r, const FaceSet *sets) {
                  "  step across the mask edge, swap − source (within ±2); frame PSNR/SSIM against the ground\n"
                  "  truth in the face's box (the second line: the ground truth's own ratios and the unswapped\n"
                  "  source's PSNR/SSIM).\n");
+    int far = 0;
+    for (int i = 0; i < r->npairs; i++) far += fabs(r->pair[i].m.colour_step) > FRAME_COLOUR_STEP_MAX;
+    if (far && !strcmp(r->colour, "none"))
+        fprintf(out, "  note: %d of %d pairs step by more than ±%g ΔE across the mask's edge (their skin tones\n"
+                     "  differ); --color rct moves the face to the frame's tone: a seamless edge, at the cost of the\n"
+                     "  swapped person's own tone (docs/PERFORMANCE.md, issue 17's targets again).\n",
+                far, r->npairs, FRAME_COLOUR_STEP_MAX);
 }

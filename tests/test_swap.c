@@ -556,6 +556,33 @@ static void frame_and_crop(Image *frame, Affine *a, int C, float *crop) {
     image_free(&cr);
 }
 
+/* eval's table points to --color rct when a pair's colour step is beyond the target with colour none */
+static void t_frame_report_note(void) {
+    static FrameReport r;
+    static FaceSet sets[2];
+    memset(&r, 0, sizeof r), memset(sets, 0, sizeof sets);
+    snprintf(sets[0].subject, sizeof sets[0].subject, "a"), snprintf(sets[1].subject, sizeof sets[1].subject, "b");
+    r.npairs = 2;
+    r.pair[0].a = 0, r.pair[0].b = 1, r.pair[1].a = 1, r.pair[1].b = 0;
+    r.pair[0].m.n = r.pair[1].m.n = r.all.n = 3;
+    r.pair[0].m.colour_step = 6.5, r.pair[1].m.colour_step = -0.3, r.all.colour_step = 3.1;
+    r.pair[0].m.psnr = r.pair[1].m.psnr = r.all.psnr = -1;
+    snprintf(r.mask, sizeof r.mask, "face:0,20"), snprintf(r.blend, sizeof r.blend, "alpha");
+    for (int k = 0; k < 3; k++) {
+        snprintf(r.colour, sizeof r.colour, "%s", k == 1 ? "rct" : "none");
+        if (k == 2) r.pair[0].m.colour_step = 1.9; /* within the target: no note */
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        CHECK(f != NULL);
+        frame_report_print(f, &r, sets);
+        fclose(f);
+        const char *note = strstr(buf, "note: 1 of 2 pairs");
+        CHECKF(k == 0 ? note && strstr(buf, "--color rct") : !note, "case %d:\n%s", k, buf);
+        free(buf);
+    }
+}
+
 static void t_composite_roundtrip(void) {
     const int C = 64;
     Image frame, out;
@@ -708,6 +735,7 @@ int main(void) {
     RUN(t_colour_stats_apply);
     RUN(t_mask_face);
     RUN(t_frame_metrics);
+    RUN(t_frame_report_note);
     RUN(t_composite_roundtrip);
     RUN(t_composite_far);
     RUN(t_detail);
