@@ -311,7 +311,7 @@ s, t = meta(sys.argv[1])["lr_schedule"], meta(sys.argv[2])["lr_schedule"]
 assert s == "constant" and t == "cosine", (s, t)
 ' "$T/mix.safetensors" "$T/mix-pooled.safetensors"
 check "detect train --paired-reals finds every fake's real frame (labels.csv target and frame)" bash -c '
-"$0" detect train --data "$1/mix" --method meso4 --out "$1/mix-paired.safetensors" --steps 2 --size 64 --batch 4 \
+SL_QUIET=0 "$0" detect train --data "$1/mix" --method meso4 --out "$1/mix-paired.safetensors" --steps 2 --size 64 --batch 4 \
   --threads 2 --no-calibrate --paired-reals 2>&1 | grep -Eq "paired reals: ([1-9][0-9]*) of \1 fakes"' "$SWAPLAB" "$T"
 check "...as its model file says" $PY -c '
 import json, struct, sys
