@@ -1,6 +1,9 @@
 /* fuzz_labels_csv.c — libFuzzer harness: a detector dataset's labels.csv (detect/dataset.h
  * detds_load, every split and none) and the same bytes as an external detector's score CSV
  * (detds_load_scores). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "detect/dataset.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -18,6 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (r + f != ds.n) abort();
             for (int i = 0; i < ds.n; i++)
                 if (ds.s[i].group < 0 || ds.s[i].group >= ds.n_groups) abort();
+            int *pair = detds_pairs(&ds); /* a pair is a real sample with the same frame key */
+            for (int i = 0; i < ds.n; i++) {
+                int j = pair[i];
+                if (j < -1 || j >= ds.n) abort();
+                if (j >= 0 && (ds.s[j].label || !ds.s[i].frame_key || strcmp(ds.s[i].frame_key, ds.s[j].frame_key)))
+                    abort();
+            }
+            free(pair);
             detds_free(&ds);
         }
     }
