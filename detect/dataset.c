@@ -429,9 +429,12 @@ typedef struct {
     const char *key;
     int idx;
 } KeyIdx;
-static int cmp_keyidx(const void *a, const void *b) {
+static int cmp_key(const void *a, const void *b) {
+    return strcmp(((const KeyIdx *)a)->key, ((const KeyIdx *)b)->key);
+}
+static int cmp_key_idx(const void *a, const void *b) {
     const KeyIdx *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
+    int c = cmp_key(a, b);
     return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
 }
 
@@ -440,22 +443,12 @@ int *detds_pairs(const DetDataset *ds) {
     KeyIdx *reals = xmalloc((size_t)(n ? n : 1) * sizeof *reals);
     for (int i = 0; i < n; i++)
         if (!ds->s[i].label && ds->s[i].frame_key) reals[nr++] = (KeyIdx){ds->s[i].frame_key, i};
-    qsort(reals, (size_t)nr, sizeof *reals, cmp_keyidx);
+    qsort(reals, (size_t)nr, sizeof *reals, cmp_key_idx);
     for (int i = 0; i < n; i++) {
-        pair[i] = -1;
-        const char *k = ds->s[i].frame_key;
-        if (!k) continue;
-        if (!ds->s[i].label) {
-            pair[i] = i;
-            continue;
-        }
-        int lo = 0, hi = nr; /* the first real whose key is >= k */
-        while (lo < hi) {
-            int mid = lo + (hi - lo) / 2;
-            if (strcmp(reals[mid].key, k) < 0) lo = mid + 1;
-            else hi = mid;
-        }
-        if (lo < nr && !strcmp(reals[lo].key, k)) pair[i] = reals[lo].idx;
+        const KeyIdx want = {ds->s[i].frame_key, i}, *hit;
+        if (!want.key) pair[i] = -1;
+        else if (!ds->s[i].label) pair[i] = i;
+        else pair[i] = (hit = bsearch(&want, reals, (size_t)nr, sizeof *reals, cmp_key)) ? hit->idx : -1;
     }
     free(reals);
     return pair;

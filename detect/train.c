@@ -176,6 +176,13 @@ void det_fake_kinds(const DetDataset *ds, int *idx, int cnt, int pooled, DetFake
     free(kind), free(tmp);
 }
 
+/* one fake: a kind of fake, then one of its samples (fk->n == 1: any fake) */
+static int draw_fake(const DetFakeKinds *fk, const int *fakes, int nfakes, SlRng *rng) {
+    if (fk->n < 2) return fakes[sl_rng_int(rng, nfakes)];
+    int k = sl_rng_int(rng, fk->n);
+    return fakes[fk->start[k] + sl_rng_int(rng, fk->start[k + 1] - fk->start[k])];
+}
+
 static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainReport *rep, SlErr *err) {
     const DetCnnArch *arch = c->kind->cnn;
     int size = c->size ? c->size : arch->default_size, batch = c->batch;
@@ -264,16 +271,12 @@ static int train_cnn(const DetDataset *ds, const DetTrainConfig *c, DetTrainRepo
         int next_fake = -1; /* --paired-reals: the fake of slot b + 1, drawn at slot b */
         for (int b = 0; b < batch; b++) {
             int lab = b % 2, i;
-            if (lab && next_fake >= 0) i = next_fake, next_fake = -1;
-            else if (lab || (pair && b + 1 < batch)) {
-                if (fk.n > 1) { /* a kind of fake, then one of its samples */
-                    int k = sl_rng_int(&rng, fk.n);
-                    i = idx[1][fk.start[k] + sl_rng_int(&rng, fk.start[k + 1] - fk.start[k])];
-                } else i = idx[1][sl_rng_int(&rng, cnt[1])];
-                if (!lab) { /* paired: the fake waits for slot b + 1, the real is its frame (else any real) */
-                    next_fake = i;
-                    i = pair[i] >= 0 ? pair[i] : idx[0][sl_rng_int(&rng, cnt[0])];
-                }
+            if (lab) {
+                i = next_fake >= 0 ? next_fake : draw_fake(&fk, idx[1], cnt[1], &rng);
+                next_fake = -1;
+            } else if (pair && b + 1 < batch) { /* the fake of slot b + 1 first; this real is its frame */
+                next_fake = draw_fake(&fk, idx[1], cnt[1], &rng);
+                i = pair[next_fake] >= 0 ? pair[next_fake] : idx[0][sl_rng_int(&rng, cnt[0])];
             } else i = idx[0][sl_rng_int(&rng, cnt[0])];
             const char *path = ds->s[i].path;
             if (hc.n && sl_rng_uniform(&rng) < c->augment_h264) path = hc.path[i];
