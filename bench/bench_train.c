@@ -72,12 +72,14 @@ int main(int argc, char **argv) {
     int S = m->arch.size;
     NnShape zs = nn_net_out_shape(m->encoder);
     size_t n_img = (size_t)3 * S * S, n_z = (size_t)zs.c * zs.h * zs.w;
-    float *x[2], *dy = xmalloc(sizeof(float) * batch * n_img), *dz = xmalloc(sizeof(float) * batch * n_z);
-    for (int s = 0; s < 2; s++) {
-        x[s] = xmalloc(sizeof(float) * batch * n_img);
+    /* as train_step: both sides through the encoder in one pass when swap_encoder_group says so */
+    const int group = swap_encoder_group(batch, 2);
+    float *x[2], *dy = xmalloc(sizeof(float) * batch * n_img), *dz = xmalloc(sizeof(float) * batch * group * n_z);
+    x[0] = xmalloc(sizeof(float) * 2 * batch * n_img); /* the two sides back to back, as a loader slot */
+    x[1] = x[0] + batch * n_img;
+    for (int s = 0; s < 2; s++)
         for (size_t i = 0; i < batch * n_img; i++) x[s][i] = sl_rng_uniform(&rng);
-    }
-    nn_net_reserve(m->encoder, batch);
+    nn_net_reserve(m->encoder, batch * group);
     nn_net_reserve(m->decoders[0], batch);
     nn_net_reserve(m->decoders[1], batch);
     NnAdam adam = {5e-5f, 0.5f, 0.999f, 1e-8f, 0.0f, 1};
@@ -104,12 +106,14 @@ int main(int argc, char **argv) {
     for (int it = 0; it < warmup + steps && steps > 0; it++) {
         double t0 = sl_now(), c0 = cpu_now();
         loss = 0;
+        const float *z = NULL;
         for (int s = 0; s < 2; s++) {
-            const float *z = nn_net_forward(m->encoder, &ctx, x[s], batch);
-            const float *y = nn_net_forward(m->decoders[s], &ctx, z, batch);
+            const int g0 = s - s % group;
+            if (s == g0) z = nn_net_forward(m->encoder, &ctx, x[s], batch * (2 - g0 < group ? 2 - g0 : group));
+            const float *y = nn_net_forward(m->decoders[s], &ctx, z + n_z * batch * (s - g0), batch);
             loss += nn_loss_mse(y, x[s], NULL, batch, 3, S, S, dy);
-            nn_net_backward(m->decoders[s], &ctx, dy, dz);
-            nn_net_backward(m->encoder, &ctx, dz, NULL);
+            nn_net_backward(m->decoders[s], &ctx, dy, dz + n_z * batch * (s - g0));
+            if (s == 1 || s == g0 + group - 1) nn_net_backward(m->encoder, &ctx, dz, NULL);
         }
         nn_adam_step_ctx(&m->model, &ctx, &adam, it + 1);
         double t = sl_now() - t0;
@@ -132,7 +136,6 @@ done:
     free(dy);
     free(dz);
     free(x[0]);
-    free(x[1]);
     swap_model_free(m);
     return 0;
 }

@@ -5,6 +5,8 @@ the reference that bench/run.sh puts side by side with swaplab (bench/bench_trai
 Same presets as model/swap_model.c (shared encoder, one decoder per identity, tensor names equal to
 swaplab's safetensors names), same step: for each side, B faces -> encoder -> own decoder -> MSE
 against the input, backward (gradients accumulate), then one Adam step (lr 5e-5, betas 0.5/0.999).
+As swaplab's step (swap_encoder_group, SWAP_ENCODER_FACES = 64), both sides go through the encoder
+as one batch of 2B faces when 2B <= 64 (one backward of the summed losses), else one side at a time.
 Prints one JSON line: {"preset", "batch", "steps", "threads", "device", "img_per_s" (from the
 median step time), "best_img_per_s", "mean_img_per_s", "cpu_img_per_s" (process CPU seconds / threads, the
 idle-machine estimate on a shared machine), "loss"}; warm-up steps are not timed.
@@ -21,6 +23,8 @@ import torch
 import torch.nn as nn
 
 import torch_malloc
+
+ENCODER_FACES = 64  # model/swap_model.h SWAP_ENCODER_FACES: most faces per encoder pass in a step
 
 # size, encoder conv widths, dense width, bottleneck channels (at size / 2**len(enc)),
 # encoder upscale width, decoder upscale widths — keep in step with model/swap_model.c.
@@ -166,10 +170,17 @@ def main():
     def train_step():
         opt.zero_grad(set_to_none=False)
         total = 0.0
-        for x, dec in zip(faces, model.decoders):
-            loss = loss_fn(dec(model.encoder(x)), x)
-            loss.backward()
-            total += loss.detach()
+        if 2 * a.batch <= ENCODER_FACES:  # one encoder pass over both sides
+            z = model.encoder(torch.cat(faces))
+            losses = [loss_fn(dec(z[i * a.batch:(i + 1) * a.batch]), x)
+                      for i, (x, dec) in enumerate(zip(faces, model.decoders))]
+            sum(losses).backward()
+            total = sum(l.detach() for l in losses)
+        else:
+            for x, dec in zip(faces, model.decoders):
+                loss = loss_fn(dec(model.encoder(x)), x)
+                loss.backward()
+                total += loss.detach()
         opt.step()
         return total
 

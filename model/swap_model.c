@@ -292,3 +292,8 @@ SwapModel *swap_model_load(const char *path, StFile **meta_out, SlErr *err) {
     else st_close(f);
     return m;
 }
+
+int swap_encoder_group(int batch, int nids) {
+    int k = batch > 0 ? SWAP_ENCODER_FACES / batch : 1;
+    return k < 1 ? 1 : k > nids ? nids : k;
+}

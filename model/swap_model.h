@@ -93,6 +93,15 @@ int swap_model_out_channels(const SwapModel *m);
  * channel), mask gets the masks [n,1,S,S]. Without a mask channel nothing moves (mask must be NULL). */
 void swap_model_split_output(const SwapModel *m, float *y, int n, float *mask);
 
+/* How many identities' batches a training step sends through the shared encoder in one pass: the
+ * encoder is per-sample, so one pass over the concatenated faces of k identities gives the same
+ * codes and the same (summed) gradients as k passes, in fewer, larger convolutions and with the
+ * encoder's weights reordered once instead of k times. Passes hold at most SWAP_ENCODER_FACES faces
+ * (memory stays that of one pass of max(batch, SWAP_ENCODER_FACES) faces), and at least one
+ * identity's batch. batch: faces per identity in the pass; nids: identities in the step. */
+#define SWAP_ENCODER_FACES 64
+int swap_encoder_group(int batch, int nids);
+
 /* Forward FLOPs of one image through the encoder and one decoder (conv + dense, 2 per MAC). */
 double swap_model_forward_flops(const SwapModel *m);
 

@@ -79,11 +79,15 @@ check "2 ranks, checkpoint every 2 steps" "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[
 check "the periodic checkpoint at step 2 holds the whole optimizer state too" close "$(ok "$T/one2" 2)" "$(ok "$T/two2" 2)" 2e-3
 check "2 ranks, 6 steps" "${MPIRUN[@]}" -np 2 "$SWAPLAB" "${TR[@]}" --out "$T/two6" --steps 6
 check "resumed by 1 process from 2 ranks' step-4 checkpoint to step 6" "$SWAPLAB" train --out "$T/two2" --resume --steps 6 --threads 1
-# (the optimizer state at 1e-4: its second moments square the gradients, whose rounding oneDNN's
+# (the optimizer state at 1e-3: its second moments square the gradients, whose rounding oneDNN's
 # Winograd transforms magnify; measured 2.4e-5 once the 5x5/2 layers ran on its Winograd, 4.7e-6
-# for the model)
+# for the model. Since the step sends both identities through the encoder in one pass
+# (swap_encoder_group), the ranks encode 4 faces a pass and the resumed process 8, so the kernels'
+# sums differ more: seeds 1, 2, 3 gave 7.4e-8, 1.3e-7, 2.2e-5 for the model and 5.4e-7, 7.5e-7, 4.4e-5
+# for the optimizer state, where two steps of training move the model by 0.033, so 1e-4 and 1e-3
+# still catch a lost or repeated step by 300x)
 check "... equals 2 ranks throughout: the same model and optimizer state (only the summation order differs)" bash -c \
-  "$(declare -f close); PY=$PY; close '$(ck "$T/two6" 6)' '$(ck "$T/two2" 6)' 1e-5 && close '$(ok "$T/two6" 6)' '$(ok "$T/two2" 6)' 1e-4"
+  "$(declare -f close); PY=$PY; close '$(ck "$T/two6" 6)' '$(ck "$T/two2" 6)' 1e-4 && close '$(ok "$T/two6" 6)' '$(ok "$T/two2" 6)' 1e-3"
 check "rank 0 alone wrote the log, each step once" $PY -c '
 import json, sys
 steps = [json.loads(l)["step"] for l in open(sys.argv[1])]

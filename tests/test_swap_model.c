@@ -283,6 +283,67 @@ static void t_pretrain_init(void) {
     swap_model_free(pre);
 }
 
+/* swap_encoder_group, and the premise of the grouped step (train_step): the encoder is per sample,
+ * so one pass over the faces of 3 identities gives the same codes, and the same gradients for every
+ * tensor, as one pass per identity (up to the order of the float sums). */
+static void t_encoder_group(void) {
+    CHECK(swap_encoder_group(16, 2) == 2);
+    CHECK(swap_encoder_group(32, 2) == 2);
+    CHECK(swap_encoder_group(33, 2) == 1);
+    CHECK(swap_encoder_group(64, 2) == 1);
+    CHECK(swap_encoder_group(8, 15) == 8);
+    CHECK(swap_encoder_group(4096, 16) == 1);
+    CHECK(swap_encoder_group(1, 3) == 3);
+    SlErr err;
+    SwapModel *m = swap_model_new("tiny", 3, &err);
+    CHECKF(m != NULL, "%s", err.msg);
+    if (!m) return;
+    nn_model_init_weights(&m->model, &rng);
+    const int B = 2, ids = 3, S = m->arch.size, n = 3 * S * S;
+    const NnShape zs = nn_net_out_shape(m->encoder);
+    const size_t zn = (size_t)zs.c * zs.h * zs.w, np = m->model.nparams;
+    float *x = xmalloc(sizeof(float) * (size_t)ids * B * n), *dy = xmalloc(sizeof(float) * (size_t)B * n);
+    float *dz = xmalloc(sizeof(float) * ids * B * zn), *z1 = xmalloc(sizeof(float) * ids * B * zn);
+    float *g1 = xmalloc(sizeof(float) * np);
+    for (int i = 0; i < ids * B * n; i++) x[i] = sl_rng_uniform(&rng);
+    NnCtx ctx;
+    nn_ctx_init(&ctx, 2, 1);
+    ctx.training = 1;
+    nn_net_reserve(m->encoder, ids * B);
+    for (int pass = 0; pass < 2; pass++) { /* 0: one encoder pass per identity; 1: one for all three */
+        nn_model_zero_grad(&m->model);
+        const float *z = NULL;
+        for (int i = 0; i < ids; i++) {
+            const float *zi;
+            if (pass == 0) {
+                zi = z = nn_net_forward(m->encoder, &ctx, x + (size_t)n * B * i, B);
+                memcpy(z1 + zn * B * i, z, sizeof(float) * zn * B);
+            } else {
+                if (i == 0) z = nn_net_forward(m->encoder, &ctx, x, ids * B);
+                zi = z + zn * B * i;
+                double dmax = 0;
+                for (size_t j = 0; j < zn * B; j++) dmax = fmax(dmax, fabs(zi[j] - z1[zn * B * i + j]));
+                CHECKF(dmax < 1e-5, "identity %d: codes differ by %g", i, dmax);
+            }
+            const float *y = nn_net_forward(m->decoders[i], &ctx, zi, B);
+            nn_loss_mse(y, x + (size_t)n * B * i, NULL, B, 3, S, S, dy);
+            nn_net_backward(m->decoders[i], &ctx, dy, dz + (pass ? zn * B * i : 0));
+            if (pass == 0) nn_net_backward(m->encoder, &ctx, dz, NULL);
+        }
+        if (pass == 1) nn_net_backward(m->encoder, &ctx, dz, NULL);
+        if (pass == 0) {
+            memcpy(g1, m->model.grads, sizeof(float) * np);
+            continue;
+        }
+        double gmax = 0, dmax = 0;
+        for (size_t j = 0; j < np; j++) gmax = fmax(gmax, fabs(g1[j])), dmax = fmax(dmax, fabs(m->model.grads[j] - g1[j]));
+        CHECK(gmax > 0);
+        CHECKF(dmax <= 1e-4 * gmax, "gradients differ by %g (largest %g)", dmax, gmax);
+    }
+    free(x), free(dy), free(dz), free(z1), free(g1);
+    swap_model_free(m);
+}
+
 int main(void) {
     sl_rng_seed(&rng, (uint64_t)getpid() ^ (uint64_t)(sl_now() * 1e6));
     RUN(t_param_counts);
@@ -291,5 +352,6 @@ int main(void) {
     RUN(t_save_load);
     RUN(t_torch_golden);
     RUN(t_pretrain_init);
+    RUN(t_encoder_group);
     return test_summary("test_swap_model");
 }

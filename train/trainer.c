@@ -577,17 +577,27 @@ static int train_step(Trainer *T, const Slot *slot, long s) {
     }
     ctx->training = 1;
     ctx->rng = step_rng(c->seed ^ 0xd20f0f, s, -1);
+    /* the shared encoder takes `group` identities' faces in one pass (swap_encoder_group): their
+     * codes go to each identity's decoder, and the codes' gradients back through one encoder pass */
+    const int group = swap_encoder_group(Bl, nids);
+    const NnShape zs = nn_net_out_shape(T->m->encoder);
+    const size_t zn = (size_t)zs.c * zs.h * zs.w;
+    const float *z = NULL;
     for (int i = 0; i < nids; i++) {
-        const float *in = slot->in + img * Bl * i, *tg = slot->tgt + img * Bl * i, *w = slot->w + pl * Bl * i;
+        const int g0 = i - i % group, gn = nids - g0 < group ? nids - g0 : group;
+        const float *tg = slot->tgt + img * Bl * i, *w = slot->w + pl * Bl * i;
         const float *w_host = w;
+        if (i == g0) {
+            const float *in = slot->in + img * Bl * g0;
+            if (T->on_gpu) nn_dev_upload(ctx, T->d_in, in, img * Bl * gn), in = T->d_in;
+            z = nn_net_forward(T->m->encoder, ctx, in, Bl * gn);
+        }
         if (T->on_gpu) {
-            nn_dev_upload(ctx, T->d_in, in, img * Bl);
             nn_dev_upload(ctx, T->d_tg, tg, img * Bl);
             nn_dev_upload(ctx, T->d_w, w, pl * Bl);
-            in = T->d_in, tg = T->d_tg, w = T->d_w;
+            tg = T->d_tg, w = T->d_w;
         }
-        const float *z = nn_net_forward(T->m->encoder, ctx, in, Bl);
-        const float *y = nn_net_forward(T->m->decoders[i], ctx, z, Bl);
+        const float *y = nn_net_forward(T->m->decoders[i], ctx, z + zn * Bl * (i - g0), Bl);
         T->mloss[i] = 0;
         if (learn_mask) {
             for (int b = 0; b < Bl; b++) {
@@ -616,8 +626,8 @@ static int train_step(Trainer *T, const Slot *slot, long s) {
             }
             dy = T->dy4;
         }
-        nn_net_backward(T->m->decoders[i], ctx, dy, T->dz);
-        nn_net_backward(T->m->encoder, ctx, T->dz, NULL);
+        nn_net_backward(T->m->decoders[i], ctx, dy, T->dz + zn * Bl * (i - g0));
+        if (i == g0 + gn - 1) nn_net_backward(T->m->encoder, ctx, T->dz, NULL);
     }
     if (dist) {
         double l[2 * SWAP_MAX_IDS];
@@ -958,15 +968,16 @@ static int train_loop(Trainer *T, SlErr *err) {
     if (T->on_gpu && writer) sl_info("training on %s", nn_device_name(ctx));
     nn_model_to_device(&T->m->model, ctx);
     T->dy = nn_dev_alloc(ctx, img * Bl), T->dy2 = nn_dev_alloc(ctx, img * Bl);
-    T->dz = nn_dev_alloc(ctx, (size_t)zs.c * zs.h * zs.w * Bl);
-    if (T->on_gpu) T->d_in = nn_dev_alloc(ctx, img * Bl), T->d_tg = nn_dev_alloc(ctx, img * Bl), T->d_w = nn_dev_alloc(ctx, pl * Bl);
+    const int group = swap_encoder_group(Bl, nids); /* identities per encoder pass (train_step) */
+    T->dz = nn_dev_alloc(ctx, (size_t)zs.c * zs.h * zs.w * Bl * group);
+    if (T->on_gpu) T->d_in = nn_dev_alloc(ctx, img * Bl * group), T->d_tg = nn_dev_alloc(ctx, img * Bl), T->d_w = nn_dev_alloc(ctx, pl * Bl);
     if (T->m->arch.mask) {
         T->y3 = nn_dev_alloc(ctx, img * Bl), T->ym = nn_dev_alloc(ctx, pl * Bl), T->dym = nn_dev_alloc(ctx, pl * Bl);
         T->dy4 = nn_dev_alloc(ctx, (img + pl) * Bl);
         T->tm_host = xmalloc(sizeof(float) * pl * Bl);
         if (T->on_gpu) T->d_tm = nn_dev_alloc(ctx, pl * Bl);
     }
-    nn_net_reserve(T->m->encoder, Bl);
+    nn_net_reserve(T->m->encoder, Bl * group);
     for (int i = 0; i < nids; i++) nn_net_reserve(T->m->decoders[i], Bl);
     loader_start(&T->L, T->ids, nids, T->b0, T->b1, S, &T->cfg, T->step + 1, o->loaders);
     struct sigaction sa, old_int, old_term;
