@@ -210,6 +210,8 @@ static void t_conv(void) {
     conv_case(2, 3, 1, 1, 7, 3, 1, 0);   /* direct, 1x1 image */
     conv_case(2, 16, 6, 64, 3, 5, 1, 0); /* direct on 64-column blocks (AVX-512): the decoders' output layer */
     conv_case(1, 3, 5, 70, 5, 5, 1, 0);  /* ... with a partial block, and 4 + 1 channel blocks (dinput: 3) */
+    conv_case(1, 1, 4, 64, 3, 7, 1, 0);  /* ... 7x7 (the any-K weight gradient), one (sample, channel) pair to share */
+    conv_case(5, 3, 9, 66, 8, 3, 1, 0);  /* ... 3x3, two full channel blocks, more threads' shares than samples */
     conv_case(4, 8, 16, 16, 16, 3, 1, 0); /* big enough for the threaded loops */
     conv_case(4, 8, 32, 32, 16, 5, 2, 0);
     conv_case(1, 64, 4, 4, 64, 5, 2, 0); /* large weights, few outputs: dweight on im2col + sgemm beside oneDNN */
