@@ -195,6 +195,7 @@ static void free_buffers(NnNet *n) {
         free(L->mean);
         free(L->invstd);
         conv_packed_free(&L->pk);
+        conv_keep_free(&L->keep);
         L->outbuf = NULL;
         L->idx = NULL;
         L->mask = L->mean = L->invstd = NULL;
@@ -264,9 +265,10 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
     L->y = y;
     switch (L->kind) {
     case NN_L_CONV:
+        L->keep.owner = NULL;
         if (!ctx->infer || ctx->training)
-            conv2d_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, n->work,
-                           ctx->winograd, T);
+            conv2d_train_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, 0, 0.0f,
+                                 &L->keep, n->work, ctx->winograd, T);
         else /* nn_infer: the weights are kept packed between calls while the model's version holds */
             conv2d_infer(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, 0, 0.0f, &L->pk,
                          n->m->version, n->work, ctx->winograd, T);
@@ -293,18 +295,15 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
     }
 }
 
-/* Whether a layer's backward writes its input gradient (X_backward_write in ops.h), so that it need
- * not be zeroed first: every kind but the convolution, whose paths add into it. */
-static int writes_gx(int kind) { return kind != NN_L_CONV; }
-
-/* gx (may be NULL) has been zeroed, and ops add into it, unless writes_gx(L->kind): then they write it. */
+/* Writes gx (may be NULL), the input gradient: every kind's backward writes it (X_backward_write and
+ * conv2d_train_backward in ops.h), so it is not zeroed first. */
 static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, float *gx, int B) {
     int T = ctx->nthreads;
     size_t in_n = (size_t)B * nn_shape_numel(L->in);
     switch (L->kind) {
     case NN_L_CONV:
-        conv2d_backward(gx, L->dw, L->db, gy, L->x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k,
-                        L->stride, n->work, n->winograd, T);
+        conv2d_train_backward(gx, L->dw, L->db, gy, L->x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k,
+                              L->stride, &L->keep, n->work, n->winograd, T);
         break;
     case NN_L_DENSE:
         dense_backward_write(gx, L->dw, L->db, gy, L->x, L->w, B, (int)nn_shape_numel(L->in), L->out.c, T);
@@ -373,9 +372,10 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
              * ReLU's buffer; the convolution's output is not kept (its backward reads x; the leaky
              * ReLU's gates on its own output, of the same sign as its input for slope > 0) */
             NnLayer *R = &n->L[i + 1];
+            L->keep.owner = NULL;
             if (!ctx->infer || ctx->training)
-                conv2d_leaky_forward(R->outbuf, x, L->w, L->b, batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k,
-                                     L->stride, R->slope, n->work, ctx->winograd, ctx->nthreads);
+                conv2d_train_forward(R->outbuf, x, L->w, L->b, batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k,
+                                     L->stride, 1, R->slope, &L->keep, n->work, ctx->winograd, ctx->nthreads);
             else
                 conv2d_infer(R->outbuf, x, L->w, L->b, batch, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, 1,
                              R->slope, &L->pk, n->m->version, n->work, ctx->winograd, ctx->nthreads);
@@ -416,7 +416,6 @@ void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
             continue;
         }
         float *gx = i == 0 ? din : (gy == n->g[0] ? n->g[1] : n->g[0]);
-        if (gx && !writes_gx(L->kind)) memset(gx, 0, sizeof(float) * B * nn_shape_numel(L->in));
         layer_backward(n, L, ctx, gy, gx, B);
         gy = gx;
     }

@@ -35,6 +35,7 @@ typedef struct {
     float *mask;   /* dropout [max_batch, out] */
     float *mean, *invstd; /* bn [c] */
     ConvPacked pk;        /* conv: weights packed for inference (conv2d_infer) */
+    ConvKeep keep;        /* conv: its input as the last training forward copied it for the backward */
     const float *x; /* input of the last forward */
     const float *y; /* output of the last forward */
 } NnLayer;

@@ -297,6 +297,60 @@ static void t_conv_leaky(void) {
     }
 }
 
+/* conv2d_train_forward / conv2d_train_backward (what nn_net trains with) against conv2d_forward
+ * (+ leaky ReLU) / conv2d_backward: the same values within the convolution's tolerance on every path
+ * (oneDNN direct, Winograd, space-to-depth, its first layer on a plain input, the engine's direct
+ * and im2col weight-gradient paths, and with oneDNN off), din written over whatever it held. Where
+ * the forward kept its input (keep.owner set), the input is overwritten before the backward on the
+ * shapes whose weight gradient oneDNN takes: their dw must then come from the kept copy. */
+static void t_conv_train(void) {
+    /* B, Cin, H, W, Cout, K, S, whether oneDNN's weight gradient reads the kept input */
+    const int sh[][8] = {{8, 32, 16, 16, 64, 5, 2, 1}, {4, 64, 4, 4, 128, 3, 1, 1}, {8, 32, 16, 16, 64, 3, 1, 1},
+                         {4, 32, 32, 32, 64, 5, 2, 1}, {4, 3, 32, 32, 32, 5, 2, 1},  {2, 6, 9, 11, 3, 5, 1, 0},
+                         {1, 64, 4, 4, 64, 5, 2, 0}};
+    int kept_any = 0, was = conv_dnnl_enabled();
+    for (int own = 0; own <= 1; own++) {
+        if (own) conv_dnnl_set(0);
+        for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++)
+            for (int leaky = 0; leaky <= 1; leaky++) {
+                int B = sh[k][0], Ci = sh[k][1], H = sh[k][2], W = sh[k][3], Co = sh[k][4], K = sh[k][5], S = sh[k][6];
+                size_t xn = (size_t)B * Ci * H * W, wn = (size_t)Co * Ci * K * K;
+                size_t on = (size_t)B * Co * conv_out_size(H, K, S) * conv_out_size(W, K, S);
+                float *x = rnd(xn, -1, 1), *w = rnd(wn, -0.3f, 0.3f), *b = rnd(Co, -0.5f, 0.5f), *g = rnd(on, -1, 1);
+                float *y1 = zeros(on), *y2 = zeros(on), *dx1 = zeros(xn), *dx2 = rnd(xn, 1e6f, 2e6f);
+                float *dw1 = rnd(wn, -1, 1), *dw2 = xmalloc(sizeof(float) * wn), *db1 = rnd(Co, -1, 1), *db2 = xmalloc(sizeof(float) * Co);
+                memcpy(dw2, dw1, sizeof(float) * wn), memcpy(db2, db1, sizeof(float) * Co);
+                float *work = zeros(conv2d_workspace(B, Ci, H, W, Co, K, S));
+                ConvKeep keep = {0};
+                if (leaky) conv2d_leaky_forward(y1, x, w, b, B, Ci, H, W, Co, K, S, 0.2f, work, NN_WINO_AUTO, 2);
+                else conv2d_forward(y1, x, w, b, B, Ci, H, W, Co, K, S, work, NN_WINO_AUTO, 2);
+                conv2d_backward(dx1, dw1, db1, g, x, w, B, Ci, H, W, Co, K, S, work, NN_WINO_AUTO, 2);
+                conv2d_train_forward(y2, x, w, b, B, Ci, H, W, Co, K, S, leaky, 0.2f, &keep, work, NN_WINO_AUTO, 2);
+                char what[128];
+                snprintf(what, sizeof what, "%s shape %zu leaky %d: train forward", own ? "own" : "engine", k, leaky);
+                check_close(what, y2, y1, on, 1e-4, 1e-4 * maxabs(y1, on));
+                if (keep.owner && sh[k][7]) { /* the backward must not read x again */
+                    kept_any = 1;
+                    for (size_t i = 0; i < xn; i++) x[i] = -x[i] + 0.5f;
+                    /* nor what the forward left in the workspace (the space-to-depth input) */
+                    size_t wsn = conv2d_workspace(B, Ci, H, W, Co, K, S);
+                    for (size_t i = 0; i < wsn; i++) work[i] = 7.0f;
+                }
+                CHECKF(!own || !keep.owner, "shape %zu: an input was kept with oneDNN off", k);
+                conv2d_train_backward(dx2, dw2, db2, g, x, w, B, Ci, H, W, Co, K, S, &keep, work, NN_WINO_AUTO, 2);
+                snprintf(what, sizeof what, "%s shape %zu leaky %d: train backward", own ? "own" : "engine", k, leaky);
+                check_close(what, dx2, dx1, xn, 1e-4, 1e-4 * maxabs(dx1, xn));
+                check_close(what, dw2, dw1, wn, 1e-4, 1e-4 * maxabs(dw1, wn));
+                check_close(what, db2, db1, Co, 1e-4, 1e-4 * maxabs(db1, Co));
+                conv_keep_free(&keep);
+                free(x), free(w), free(b), free(g), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2);
+                free(db1), free(db2), free(work);
+            }
+        conv_dnnl_set(was);
+    }
+    CHECKF(kept_any || !was, "oneDNN ran the layers but no forward kept its input");
+}
+
 /* ---- dense --------------------------------------------------------------------------------- */
 typedef struct {
     int B, I, O;
@@ -818,6 +872,7 @@ int main(void) {
     RUN(t_conv);
     RUN(t_conv_threads);
     RUN(t_conv_leaky);
+    RUN(t_conv_train);
     RUN(t_dense);
     RUN(t_elementwise);
     RUN(t_residual_join);

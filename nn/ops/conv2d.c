@@ -254,21 +254,28 @@ static int dnnl_s2_forward(float *out, const float *in, const float *w, const fl
     s2_weights(wp, w, Cout, Cin, nthreads);
     return conv_dnnl_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads);
 }
+/* keep: the space-to-depth input kept by conv2d_train_forward (or NULL); din_write: din is written,
+ * else added into. */
 static int dnnl_s2_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                            int Cin, int H, int W, int Cout, float *work, int nthreads) {
+                            int Cin, int H, int W, int Cout, const ConvKeep *keep, int din_write, float *work,
+                            int nthreads) {
     size_t xn = (size_t)B * Cin * H * W, wn = (size_t)Cout * Cin * 36;
     float *xp = work, *dxp = xp + xn, *wp = dxp + xn, *dwp = wp + wn;
+    int kept = dw && conv_dnnl_kept(keep, in, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads);
     s2_weights(wp, w, Cout, Cin, nthreads);
     if (dw) {
-        s2_split(xp, in, B, Cin, H, W, nthreads);
+        if (!kept) s2_split(xp, in, B, Cin, H, W, nthreads);
         memset(dwp, 0, sizeof(float) * wn);
     }
-    if (din) memset(dxp, 0, sizeof(float) * xn);
-    if (conv_dnnl_backward(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1,
-                           nthreads))
+    /* the primitive writes dxp */
+    if (conv_dnnl_backward_kept(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1,
+                                1, kept ? keep : NULL, in, 1, nthreads))
         return -1;
     if (dw) s2_weights_add(dw, dwp, Cout, Cin, nthreads);
-    if (din) s2_merge_add(din, dxp, B, Cin, H, W, nthreads);
+    if (din) {
+        if (din_write) memset(din, 0, sizeof(float) * xn);
+        s2_merge_add(din, dxp, B, Cin, H, W, nthreads);
+    }
     return 0;
 }
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads) {
@@ -467,7 +474,7 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         return;
     }
     if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
-        dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, work, nthreads) == 0)
+        dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, NULL, 0, work, nthreads) == 0)
         return;
     if (use_dnnl(wmode, Cin, Cout, K, S)) {
         int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
@@ -488,4 +495,65 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
         return;
     }
     im2col_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, nthreads);
+}
+
+/* ---- training: the input kept between forward and backward, the input gradient written ---------- */
+void conv_keep_free(ConvKeep *k) {
+    free(k->buf);
+    memset(k, 0, sizeof *k);
+}
+
+void conv2d_train_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                          int Cout, int K, int S, int leaky, float slope, ConvKeep *keep, float *work, int wmode,
+                          int nthreads) {
+    size_t nout = (size_t)B * Cout * conv_out_size(H, K, S) * conv_out_size(W, K, S);
+    if (keep) keep->owner = NULL;
+    if (keep && use_dnnl(wmode, Cin, Cout, K, S)) {
+        if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads)) {
+            float *xp = work, *wp = work + 2 * (size_t)B * Cin * H * W;
+            s2_split(xp, in, B, Cin, H, W, nthreads);
+            s2_weights(wp, w, Cout, Cin, nthreads);
+            if (conv_dnnl_forward_kept(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, 0, 0.0f, keep, in,
+                                       nthreads) == 0) {
+                if (leaky) leaky_relu_forward(out, out, nout, slope, nthreads);
+                return;
+            }
+        } else {
+            int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
+            if (conv_dnnl_forward_kept(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, leaky, slope, keep, in, nthreads) == 0)
+                return;
+            if (leaky && /* no leaky ReLU post-op for this kernel */
+                conv_dnnl_forward_kept(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, keep, in, nthreads) == 0) {
+                leaky_relu_forward(out, out, nout, slope, nthreads);
+                return;
+            }
+        }
+    }
+    if (leaky) conv2d_leaky_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, slope, work, wmode, nthreads);
+    else conv2d_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
+}
+
+void conv2d_train_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                           int Cin, int H, int W, int Cout, int K, int S, const ConvKeep *keep, float *work, int wmode,
+                           int nthreads) {
+    if (!conv2d_use_direct(Cin, Cout, K, S)) {
+        if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
+            dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, keep, 1, work, nthreads) == 0)
+            return;
+        if (use_dnnl(wmode, Cin, Cout, K, S) && !use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads)) {
+            int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
+            if (dw && !wino && own_dweight(B, Cin, H, W, Cout, K, S)) {
+                if (conv_dnnl_backward_kept(din, NULL, NULL, dout, in, w, B, Cin, H, W, Cout, K, S, 0, NULL, NULL, 1,
+                                            nthreads) == 0) {
+                    im2col_backward(NULL, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, nthreads);
+                    return;
+                }
+            } else if (conv_dnnl_backward_kept(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, keep, in, 1,
+                                               nthreads) == 0) {
+                return;
+            }
+        }
+    }
+    if (din) memset(din, 0, sizeof(float) * B * Cin * H * W);
+    conv2d_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
 }

@@ -74,7 +74,7 @@ typedef struct Entry {
     /* backward data and weights */
     dnnl_primitive_t bwd_d, bwd_w;
     dnnl_memory_desc_t d_dsrc, d_w, d_ddst, w_src, w_dw, w_ddst;
-    Reorder d_ddst_in, d_w_in, d_dsrc_add, w_src_in, w_ddst_in, w_dw_add;
+    Reorder d_ddst_in, d_w_in, d_dsrc_add, d_dsrc_out, w_src_in, w_ddst_in, w_dw_add;
     size_t d_scratch, w_scratch;
     /* inference forwards (forward_inference: the primitive may keep weights in a layout of its own,
      * Winograd's pre-transformed one), plain [0] and with a leaky ReLU post-op [1], built on first use */
@@ -189,6 +189,7 @@ static int entry_build(Entry *e, int wino) {
          reorder_make(&e->d_ddst_in, &e->dst_pl, &e->d_ddst, 0, &e->d_ddst) &&
          reorder_make(&e->d_w_in, &e->w_pl, &e->d_w, 0, &e->d_w) &&
          reorder_make(&e->d_dsrc_add, &e->d_dsrc, &e->src_pl, 1, &e->d_dsrc) &&
+         reorder_make(&e->d_dsrc_out, &e->d_dsrc, &e->src_pl, 0, &e->d_dsrc) &&
          reorder_make(&e->w_src_in, &e->src_pl, &e->w_src, 0, &e->w_src) &&
          reorder_make(&e->w_ddst_in, &e->dst_pl, &e->w_ddst, 0, &e->w_ddst) &&
          reorder_make(&e->w_dw_add, &e->w_dw, &e->w_pl, 1, &e->w_dw);
@@ -337,8 +338,12 @@ static void exec_forward(dnnl_primitive_t prim, const Entry *e, Arena *a, size_t
     free(zero_b);
 }
 
+/* Whether the input copy the forward makes serves the weight gradient as it is (the same layout). */
+static int keepable(const Entry *e) { return e->f_src_in.p && e->w_src_in.p && dnnl_memory_desc_equal(&e->f_src, &e->w_src); }
+
 static int forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
-                   int K, int S, int wino, int leaky, float slope, int nthreads) {
+                   int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag, int nthreads) {
+    if (keep) keep->owner = NULL;
     if (!conv_dnnl_enabled()) return -1;
     Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
     if (!e->alg) return -1;
@@ -354,12 +359,29 @@ static int forward(float *out, const float *in, const float *w, const float *b, 
         pthread_mutex_unlock(&tab_mu);
         if (!prim) return -1;
     }
+    if (keep && !keepable(e)) keep = NULL;
     size_t need = up(e->f_src_in.bytes) + up(e->f_w_in.bytes) + up(e->f_dst_out.bytes) + up(e->f_scratch) + ALIGN;
     Arena *a = arena_get(need);
     if (!a->stream) return -1;
     int prev = threads_set(nthreads);
     size_t off = 0;
-    dnnl_memory_t mx = stage_in(&e->f_src_in, &e->src_pl, &e->f_src, in, a, &off);
+    dnnl_memory_t mx;
+    if (keep) { /* the input's copy into the layer's buffer, where the backward finds it */
+        if (keep->cap < e->f_src_in.bytes) {
+            free(keep->buf);
+            keep->buf = NULL;
+            if (posix_memalign(&keep->buf, ALIGN, e->f_src_in.bytes))
+                SL_DIE("out of memory (%zu bytes for a layer's kept input)", e->f_src_in.bytes);
+            keep->cap = e->f_src_in.bytes;
+        }
+        dnnl_memory_t from = mem(&e->src_pl, in);
+        mx = mem(&e->f_src, keep->buf);
+        reorder_run(&e->f_src_in, a->stream, from, mx);
+        dnnl_memory_destroy(from);
+        keep->owner = e, keep->tag = tag;
+    } else {
+        mx = stage_in(&e->f_src_in, &e->src_pl, &e->f_src, in, a, &off);
+    }
     dnnl_memory_t mw = stage_in(&e->f_w_in, &e->w_pl, &e->f_w, w, a, &off);
     exec_forward(prim, e, a, off, mx, mw, b, &e->f_dst, &e->f_dst_out, e->f_scratch, out);
     threads_restore(prev);
@@ -368,19 +390,39 @@ static int forward(float *out, const float *in, const float *w, const float *b, 
 
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                       int Cout, int K, int S, int wino, int nthreads) {
-    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, nthreads);
+    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, NULL, NULL, nthreads);
 }
 
 int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                             int Cout, int K, int S, int wino, float slope, int nthreads) {
-    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 1, slope, nthreads);
+    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 1, slope, NULL, NULL, nthreads);
+}
+
+int conv_dnnl_forward_kept(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                           int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
+                           int nthreads) {
+    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, leaky, slope, keep, tag, nthreads);
+}
+
+int conv_dnnl_kept(const ConvKeep *keep, const void *tag, int B, int Cin, int H, int W, int Cout, int K, int S, int wino,
+                   int nthreads) {
+    if (!keep || !keep->owner || keep->tag != tag || !conv_dnnl_enabled()) return 0;
+    return keep->owner == entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
 }
 
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                        int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
+    return conv_dnnl_backward_kept(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, NULL, NULL, 0, nthreads);
+}
+
+int conv_dnnl_backward_kept(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                            int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
+                            int din_write, int nthreads) {
     if (!conv_dnnl_enabled()) return -1;
     Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
     if (!e->alg) return -1;
+    int kept = keep && keep->owner == e && keep->tag == tag;
+    const Reorder *dsrc_out = din_write ? &e->d_dsrc_out : &e->d_dsrc_add;
     size_t need_d = up(e->d_ddst_in.bytes) + up(e->d_w_in.bytes) + up(e->d_dsrc_add.bytes) + up(e->d_scratch);
     size_t need_w = up(e->w_src_in.bytes) + up(e->w_ddst_in.bytes) + up(e->w_dw_add.bytes) + up(sizeof(float) * Cout) +
                     up(e->w_scratch);
@@ -400,19 +442,24 @@ int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, cons
         size_t off = base;
         dnnl_memory_t mg = share ? shared : stage_in(&e->d_ddst_in, &e->dst_pl, &e->d_ddst, dout, a, &off);
         dnnl_memory_t mw = stage_in(&e->d_w_in, &e->w_pl, &e->d_w, w, a, &off);
-        dnnl_memory_t mdx = mem(&e->d_dsrc, a->buf + off);
+        /* the input gradient in the arena, then added into din (or written: into din itself where
+         * the layouts are the same) */
+        dnnl_memory_t mdx = dsrc_out->p ? mem(&e->d_dsrc, a->buf + off) : mem(&e->src_pl, din);
         off += up(e->d_dsrc_add.bytes);
         dnnl_memory_t ms = scratch(a, off, e->d_scratch);
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_DIFF_DST, mg}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DIFF_SRC, mdx}, {DNNL_ARG_SCRATCHPAD, ms}};
         run(e->bwd_d, a->stream, 4, args);
-        dnnl_memory_t mo = mem(&e->src_pl, din);
-        reorder_run(&e->d_dsrc_add, a->stream, mdx, mo); /* din += */
+        if (dsrc_out->p) {
+            dnnl_memory_t mo = mem(&e->src_pl, din);
+            reorder_run(dsrc_out, a->stream, mdx, mo); /* din += or din = */
+            dnnl_memory_destroy(mo);
+        }
         if (!share) dnnl_memory_destroy(mg);
-        dnnl_memory_destroy(mo), dnnl_memory_destroy(mw), dnnl_memory_destroy(mdx), dnnl_memory_destroy(ms);
+        dnnl_memory_destroy(mw), dnnl_memory_destroy(mdx), dnnl_memory_destroy(ms);
     }
     if (dw || db) {
         size_t off = base;
-        dnnl_memory_t mx = stage_in(&e->w_src_in, &e->src_pl, &e->w_src, in, a, &off);
+        dnnl_memory_t mx = kept ? mem(&e->w_src, keep->buf) : stage_in(&e->w_src_in, &e->src_pl, &e->w_src, in, a, &off);
         dnnl_memory_t mg = share ? shared : stage_in(&e->w_ddst_in, &e->dst_pl, &e->w_ddst, dout, a, &off);
         dnnl_memory_t mdw = mem(&e->w_dw, a->buf + off);
         off += up(e->w_dw_add.bytes);
@@ -556,6 +603,21 @@ int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const f
 }
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                        int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
+    return -1;
+}
+int conv_dnnl_forward_kept(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                           int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
+                           int nthreads) {
+    if (keep) keep->owner = NULL;
+    return -1;
+}
+int conv_dnnl_kept(const ConvKeep *keep, const void *tag, int B, int Cin, int H, int W, int Cout, int K, int S, int wino,
+                   int nthreads) {
+    return 0;
+}
+int conv_dnnl_backward_kept(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                            int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
+                            int din_write, int nthreads) {
     return -1;
 }
 #endif

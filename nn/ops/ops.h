@@ -117,6 +117,18 @@ typedef struct ConvPacked {
     size_t cap;
 } ConvPacked;
 void conv_packed_free(ConvPacked *pk);
+/* A layer's input kept from a training forward for its backward, in the layout of oneDNN's weight
+ * gradient (the forward's own copy of it: the backward need not make it again). Owned by the layer
+ * (zeroed at start, conv_keep_free at the end); tag names the input it was made from, and the owner
+ * must know that the input did not change before the backward (nn/net.c: the backward reads the
+ * activations of the last forward). */
+typedef struct ConvKeep {
+    const void *owner; /* the primitive table entry buf is laid out for; NULL: nothing kept */
+    const void *tag;
+    void *buf;
+    size_t cap;
+} ConvKeep;
+void conv_keep_free(ConvKeep *k);
 int conv_dnnl_enabled(void);
 void conv_dnnl_set(int on);
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads);
@@ -128,6 +140,17 @@ int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const f
                             int Cout, int K, int S, int wino, float slope, int nthreads);
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                        int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads);
+/* The same with the input kept (conv_dnnl_forward_kept fills keep, leaky as conv_dnnl_forward_leaky;
+ * conv_dnnl_kept says whether keep holds tag's copy for this shape, and conv_dnnl_backward_kept then
+ * reads it instead of in), and din written instead of added into where din_write. */
+int conv_dnnl_forward_kept(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                           int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
+                           int nthreads);
+int conv_dnnl_kept(const ConvKeep *keep, const void *tag, int B, int Cin, int H, int W, int Cout, int K, int S, int wino,
+                   int nthreads);
+int conv_dnnl_backward_kept(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                            int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
+                            int din_write, int nthreads);
 /* The inference forward (oneDNN's forward_inference primitive; with leaky, leaky ReLU of slope as a
  * post-op). With pk, the weights are packed into pk's buffer and kept; w may then be NULL where
  * conv_dnnl_infer_packed says pk holds them for this primitive: it returns 1 then, 0 where they are
@@ -145,6 +168,17 @@ void conv2d_leaky_forward(float *out, const float *in, const float *w, const flo
 void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                      const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
                      float *work, int wmode, int nthreads);
+/* Training's forward and backward of a layer (nn/net.c): conv2d_forward (leaky: conv2d_leaky_forward
+ * with slope) and conv2d_backward, except that the forward keeps its input's copy in keep where
+ * oneDNN runs the layer and the backward reads it from there, and that the backward writes din (need
+ * not be zeroed) rather than adding into it. keep may be NULL; the input must not change between
+ * the two calls. The same values within the convolution's tolerance. */
+void conv2d_train_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                          int Cout, int K, int S, int leaky, float slope, ConvKeep *keep, float *work, int wmode,
+                          int nthreads);
+void conv2d_train_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                           int Cin, int H, int W, int Cout, int K, int S, const ConvKeep *keep, float *work, int wmode,
+                           int nthreads);
 /* The forward of inference, where the weights do not change between calls: conv2d_forward (leaky:
  * conv2d_leaky_forward with slope), and where oneDNN runs the layer, its inference primitive with the
  * weights packed into pk once per version `tag` of them (pk NULL or tag 0: conv2d_forward itself).
