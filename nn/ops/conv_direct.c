@@ -42,7 +42,6 @@ static inline v8 ld8(const float *p) {
     return v;
 }
 static inline void st8(float *p, const v8 *v) { memcpy(p, v, sizeof *v); }
-static inline v8 bc8(float f) { return (v8){f, f, f, f, f, f, f, f}; }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define HAVE_V16 1
@@ -97,31 +96,38 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * p.plane)) s
  * (in padded). NB is a compile-time constant in each instance so the accumulators stay in registers.
  * Instances for vectors VT of VN floats over blocks of XN columns (4 vectors): 8 floats and 32
  * columns (every target, NN_SIMD_CLONES), and on AVX-512 16 floats and 64 columns (twice the work
- * per instruction; 4 x 4 accumulators, 4 inputs and a broadcast fit its 32 registers). */
-#define CONV_ROWS_T(NAME, ATTR, VT, VN, XN, NB)                                                                  \
+ * per instruction; 4 x 4 accumulators, 4 inputs and a broadcast fit its 32 registers). LD, ST, FMA
+ * and SET1 are the vector type's load, store, multiply-add and broadcast; KEEP pins a loaded vector
+ * in a register: without it GCC folded every load into its multiply-add, 4 x NB unaligned loads per
+ * tap instead of 4, and the AVX-512 kernel was bound by loads. */
+#define CONV_ROWS_T(NAME, ATTR, VT, VN, XN, NB, LD, ST, FMA, SET1, KEEP)                                         \
     ATTR static void NAME(float *out, size_t out_plane, const float *in, Pad p, const float *w, int IC, int K, int y, \
                           int W, const float *bias, int accumulate) {                                           \
+        size_t wstride = (size_t)IC * K * K;                                                                   \
         for (int x0 = 0; x0 < W; x0 += XN) {                                                                   \
             VT acc[NB][XN / VN];                                                                               \
             _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) \
-                acc[o][v] = (VT){0} + (bias ? bias[o] : 0.0f);                                                 \
+                acc[o][v] = SET1(bias ? bias[o] : 0.0f);                                                       \
             for (int ic = 0; ic < IC; ic++)                                                                    \
                 for (int ky = 0; ky < K; ky++) {                                                               \
                     const float *row = in + ic * p.plane + (size_t)(y + ky) * p.Wp + x0;                      \
                     const float *wk = w + ((size_t)ic * K + ky) * K;                                           \
                     for (int kx = 0; kx < K; kx++) {                                                           \
                         VT in[XN / VN];                                                                        \
-                        _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) memcpy(&in[v], row + kx + v * VN, sizeof(VT)); \
+                        _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) {                            \
+                            in[v] = LD(row + kx + v * VN);                                                     \
+                            KEEP(in[v]);                                                                       \
+                        }                                                                                      \
                         _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) {                                \
-                            VT wv = (VT){0} + wk[(size_t)o * IC * K * K + kx];                                 \
-                            _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) acc[o][v] += wv * in[v]; \
+                            VT wv = SET1(wk[o * wstride + kx]);                                                \
+                            _Pragma("GCC unroll 4") for (int v = 0; v < XN / VN; v++) acc[o][v] = FMA(wv, in[v], acc[o][v]); \
                         }                                                                                      \
                     }                                                                                          \
                 }                                                                                              \
             int n = W - x0 < XN ? W - x0 : XN;                                                                 \
             for (int o = 0; o < NB; o++) {                                                                     \
                 float *d = out + o * out_plane + (size_t)y * W + x0, tmp[XN];                                  \
-                for (int v = 0; v < XN / VN; v++) memcpy(tmp + v * VN, &acc[o][v], sizeof(VT));                \
+                for (int v = 0; v < XN / VN; v++) ST(tmp + v * VN, acc[o][v]);                                 \
                 if (accumulate)                                                                                \
                     for (int i = 0; i < n; i++) d[i] += tmp[i];                                                \
                 else                                                                                           \
@@ -129,7 +135,11 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * p.plane)) s
             }                                                                                                  \
         }                                                                                                      \
     }
-#define CONV_ROWS(NB) CONV_ROWS_T(conv_rows_##NB, NN_SIMD_CLONES, v8, VL, XB, NB)
+#define V8_ST(p, v) st8(p, &(v))
+#define V8_FMA(a, b, c) ((c) + (a) * (b))
+#define NO_KEEP(v) ((void)0)
+#define V8_SET1(f) ((v8){0} + (f)) /* (a compound literal of 8 copies compiled to 8 inserts, not a broadcast) */
+#define CONV_ROWS(NB) CONV_ROWS_T(conv_rows_##NB, NN_SIMD_CLONES, v8, VL, XB, NB, ld8, V8_ST, V8_FMA, V8_SET1, NO_KEEP)
 CONV_ROWS(1)
 CONV_ROWS(2)
 CONV_ROWS(3)
@@ -137,45 +147,11 @@ CONV_ROWS(4)
 #ifdef HAVE_V16
 #include <immintrin.h>
 #define V16_ATTR __attribute__((target("arch=x86-64-v4")))
-/* The AVX-512 instances, in intrinsics so that each tap's 4 input vectors are loaded once into
- * registers and serve all NB output channels (the generic form above let GCC fold every load into
- * its multiply-add: 4 x NB unaligned loads per tap instead of 4, and the kernel was load-bound). */
+#define V16_KEEP(v) __asm__("" : "+v"(v))
+/* The AVX-512 instances. */
 #define CONV_ROWS16(NB)                                                                                        \
-    V16_ATTR static void conv_rows16_##NB(float *out, size_t out_plane, const float *in, Pad p, const float *w, int IC, \
-                                          int K, int y, int W, const float *bias, int accumulate) {            \
-        size_t wstride = (size_t)IC * K * K;                                                                   \
-        for (int x0 = 0; x0 < W; x0 += XB16) {                                                                 \
-            __m512 acc[NB][4];                                                                                 \
-            _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) _Pragma("GCC unroll 4") for (int v = 0; v < 4; v++) \
-                acc[o][v] = _mm512_set1_ps(bias ? bias[o] : 0.0f);                                             \
-            for (int ic = 0; ic < IC; ic++)                                                                    \
-                for (int ky = 0; ky < K; ky++) {                                                               \
-                    const float *row = in + ic * p.plane + (size_t)(y + ky) * p.Wp + x0;                      \
-                    const float *wk = w + ((size_t)ic * K + ky) * K;                                           \
-                    for (int kx = 0; kx < K; kx++) {                                                           \
-                        __m512 i0 = _mm512_loadu_ps(row + kx), i1 = _mm512_loadu_ps(row + kx + 16);           \
-                        __m512 i2 = _mm512_loadu_ps(row + kx + 32), i3 = _mm512_loadu_ps(row + kx + 48);      \
-                        __asm__("" : "+v"(i0), "+v"(i1), "+v"(i2), "+v"(i3)); /* keep them in registers */    \
-                        _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) {                                \
-                            __m512 wv = _mm512_set1_ps(wk[o * wstride + kx]);                                  \
-                            acc[o][0] = _mm512_fmadd_ps(wv, i0, acc[o][0]);                                    \
-                            acc[o][1] = _mm512_fmadd_ps(wv, i1, acc[o][1]);                                    \
-                            acc[o][2] = _mm512_fmadd_ps(wv, i2, acc[o][2]);                                    \
-                            acc[o][3] = _mm512_fmadd_ps(wv, i3, acc[o][3]);                                    \
-                        }                                                                                      \
-                    }                                                                                          \
-                }                                                                                              \
-            int n = W - x0 < XB16 ? W - x0 : XB16;                                                             \
-            for (int o = 0; o < NB; o++) {                                                                     \
-                float *d = out + o * out_plane + (size_t)y * W + x0, tmp[XB16];                                \
-                for (int v = 0; v < 4; v++) _mm512_storeu_ps(tmp + v * 16, acc[o][v]);                         \
-                if (accumulate)                                                                                \
-                    for (int i = 0; i < n; i++) d[i] += tmp[i];                                                \
-                else                                                                                           \
-                    memcpy(d, tmp, sizeof(float) * n);                                                         \
-            }                                                                                                  \
-        }                                                                                                      \
-    }
+    CONV_ROWS_T(conv_rows16_##NB, V16_ATTR, __m512, 16, XB16, NB, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, \
+                _mm512_set1_ps, V16_KEEP)
 CONV_ROWS16(1)
 CONV_ROWS16(2)
 CONV_ROWS16(3)
@@ -225,109 +201,68 @@ NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * OC * IC * K * K
  * zero there. Instances for K = 3 and 5 (constant, so the accumulators stay in registers) and one
  * for any K; the partials are summed in a fixed order at the end. */
 #define PART 16 /* floats of partial sums per weight (the widest vector) */
-#define DW_PASS(SUF, NB, KC)                                                                                   \
-    NN_SIMD_CLONES static void dw_pass_##SUF(float *part, const float *dpad, const float *ipad, Pad p, int n,    \
-                                          int Cin, int H, int W, int Cout, int K, int ci, int ky, int co0) {   \
-        v8 acc[NB][KMAX];                                                                                      \
+/* One instance per vector type VT of VN floats (LD, ST, FMA its load, store and multiply-add; KEEP
+ * pins a loaded vector in a register, see CONV_ROWS16), NB output channels and KC taps per row. */
+#define DW_PASS_T(NAME, ATTR, VT, VN, LD, ST, FMA, KEEP, NB, KC)                                               \
+    ATTR static void NAME(float *part, const float *dpad, const float *ipad, Pad p, int n, int Cin, int H, int W, \
+                          int Cout, int K, int ci, int ky, int co0) {                                          \
+        VT acc[NB][KMAX];                                                                                      \
         _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) _Pragma("GCC unroll 9") for (int kx = 0; kx < KC; kx++) \
-            acc[o][kx] = ld8(part + ((((size_t)(co0 + o) * Cin + ci) * K + ky) * K + kx) * PART);            \
+            acc[o][kx] = LD(part + ((((size_t)(co0 + o) * Cin + ci) * K + ky) * K + kx) * PART);             \
         int P = K / 2;                                                                                         \
         for (int y = 0; y < H; y++) {                                                                          \
             const float *irow = ipad + ((size_t)n * Cin + ci) * p.plane + (size_t)(y + ky) * p.Wp;            \
             const float *drow = dpad + ((size_t)n * Cout + co0) * p.plane + (size_t)(y + P) * p.Wp + P;       \
-            for (int x0 = 0; x0 < W; x0 += VL) {                                                               \
-                v8 d[NB];                                                                                      \
-                _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) d[o] = ld8(drow + o * p.plane + x0);     \
+            for (int x0 = 0; x0 < W; x0 += VN) {                                                               \
+                VT d[NB];                                                                                      \
+                _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) {                                         \
+                    d[o] = LD(drow + o * p.plane + x0);                                                        \
+                    KEEP(d[o]);                                                                                \
+                }                                                                                              \
                 _Pragma("GCC unroll 9") for (int kx = 0; kx < KC; kx++) {                                      \
-                    v8 v = ld8(irow + x0 + kx);                                                                \
-                    _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) acc[o][kx] += d[o] * v;              \
+                    VT v = LD(irow + x0 + kx);                                                                 \
+                    KEEP(v);                                                                                   \
+                    _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) acc[o][kx] = FMA(d[o], v, acc[o][kx]); \
                 }                                                                                              \
             }                                                                                                  \
         }                                                                                                      \
         for (int o = 0; o < NB; o++)                                                                           \
-            for (int kx = 0; kx < KC; kx++)                                                                    \
-                st8(part + ((((size_t)(co0 + o) * Cin + ci) * K + ky) * K + kx) * PART, &acc[o][kx]);       \
+            for (int kx = 0; kx < KC; kx++) ST(part + ((((size_t)(co0 + o) * Cin + ci) * K + ky) * K + kx) * PART, acc[o][kx]); \
     }
-DW_PASS(1_3, 1, 3)
-DW_PASS(2_3, 2, 3)
-DW_PASS(3_3, 3, 3)
-DW_PASS(4_3, 4, 3)
-DW_PASS(1_5, 1, 5)
-DW_PASS(2_5, 2, 5)
-DW_PASS(3_5, 3, 5)
-DW_PASS(4_5, 4, 5)
+#define DW_PASS(SUF, NB, KC) DW_PASS_T(dw_pass_##SUF, NN_SIMD_CLONES, v8, VL, ld8, V8_ST, V8_FMA, NO_KEEP, NB, KC)
+/* the instances for K = 3 and 5, 1 to 4 output channels */
+#define DW_PASSES(M) M(1_3, 1, 3) M(2_3, 2, 3) M(3_3, 3, 3) M(4_3, 4, 3) M(1_5, 1, 5) M(2_5, 2, 5) M(3_5, 3, 5) M(4_5, 4, 5)
+DW_PASSES(DW_PASS)
 DW_PASS(1_k, 1, K)
 
 #ifdef HAVE_V16
-/* The same on AVX-512: 16 columns per vector, loads kept in registers (see CONV_ROWS16). */
+/* The same on AVX-512: 16 columns per vector, loads kept in registers. */
 #define DW_PASS16(SUF, NB, KC)                                                                                 \
-    V16_ATTR static void dw_pass16_##SUF(float *part, const float *dpad, const float *ipad, Pad p, int n, int Cin, \
-                                         int H, int W, int Cout, int K, int ci, int ky, int co0) {             \
-        __m512 acc[NB][KC];                                                                                    \
-        _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) _Pragma("GCC unroll 5") for (int kx = 0; kx < KC; kx++) \
-            acc[o][kx] = _mm512_loadu_ps(part + ((((size_t)(co0 + o) * Cin + ci) * K + ky) * K + kx) * PART); \
-        int P = K / 2;                                                                                         \
-        for (int y = 0; y < H; y++) {                                                                          \
-            const float *irow = ipad + ((size_t)n * Cin + ci) * p.plane + (size_t)(y + ky) * p.Wp;            \
-            const float *drow = dpad + ((size_t)n * Cout + co0) * p.plane + (size_t)(y + P) * p.Wp + P;       \
-            for (int x0 = 0; x0 < W; x0 += 16) {                                                               \
-                __m512 d[NB];                                                                                  \
-                _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) {                                         \
-                    d[o] = _mm512_loadu_ps(drow + o * p.plane + x0);                                           \
-                    __asm__("" : "+v"(d[o]));                                                                  \
-                }                                                                                              \
-                _Pragma("GCC unroll 5") for (int kx = 0; kx < KC; kx++) {                                      \
-                    __m512 v = _mm512_loadu_ps(irow + x0 + kx);                                                \
-                    __asm__("" : "+v"(v));                                                                     \
-                    _Pragma("GCC unroll 4") for (int o = 0; o < NB; o++) acc[o][kx] = _mm512_fmadd_ps(d[o], v, acc[o][kx]); \
-                }                                                                                              \
-            }                                                                                                  \
-        }                                                                                                      \
-        for (int o = 0; o < NB; o++)                                                                           \
-            for (int kx = 0; kx < KC; kx++)                                                                    \
-                _mm512_storeu_ps(part + ((((size_t)(co0 + o) * Cin + ci) * K + ky) * K + kx) * PART, acc[o][kx]); \
-    }
-DW_PASS16(1_3, 1, 3)
-DW_PASS16(2_3, 2, 3)
-DW_PASS16(3_3, 3, 3)
-DW_PASS16(4_3, 4, 3)
-DW_PASS16(1_5, 1, 5)
-DW_PASS16(2_5, 2, 5)
-DW_PASS16(3_5, 3, 5)
-DW_PASS16(4_5, 4, 5)
+    DW_PASS_T(dw_pass16_##SUF, V16_ATTR, __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_fmadd_ps, V16_KEEP, NB, KC)
+DW_PASSES(DW_PASS16)
+#endif
+
+typedef void DwPass(float *part, const float *dpad, const float *ipad, Pad p, int n, int Cin, int H, int W, int Cout, int K,
+                    int ci, int ky, int co0);
+/* the K = 3 and K = 5 instances, by [K == 5][output channels - 1] */
+static DwPass *const dw_passes[2][OCB] = {{dw_pass_1_3, dw_pass_2_3, dw_pass_3_3, dw_pass_4_3},
+                                          {dw_pass_1_5, dw_pass_2_5, dw_pass_3_5, dw_pass_4_5}};
+#ifdef HAVE_V16
+static DwPass *const dw_passes16[2][OCB] = {{dw_pass16_1_3, dw_pass16_2_3, dw_pass16_3_3, dw_pass16_4_3},
+                                            {dw_pass16_1_5, dw_pass16_2_5, dw_pass16_3_5, dw_pass16_4_5}};
 #endif
 
 static void dw_pass(float *part, const float *dpad, const float *ipad, Pad p, int n, int Cin, int H, int W, int Cout,
                     int K, int ci, int ky, int co0, int nco) {
-#define DW_ARGS part, dpad, ipad, p, n, Cin, H, W, Cout, K, ci, ky, co0
-#ifdef HAVE_V16
-    if (p.v16 && (K == 3 || K == 5)) {
-        switch (nco * 10 + K) {
-        case 13: dw_pass16_1_3(DW_ARGS); return;
-        case 23: dw_pass16_2_3(DW_ARGS); return;
-        case 33: dw_pass16_3_3(DW_ARGS); return;
-        case 43: dw_pass16_4_3(DW_ARGS); return;
-        case 15: dw_pass16_1_5(DW_ARGS); return;
-        case 25: dw_pass16_2_5(DW_ARGS); return;
-        case 35: dw_pass16_3_5(DW_ARGS); return;
-        default: dw_pass16_4_5(DW_ARGS); return;
-        }
-    }
-#endif
     if (K == 3 || K == 5) {
-        switch (nco * 10 + K) {
-        case 13: dw_pass_1_3(DW_ARGS); return;
-        case 23: dw_pass_2_3(DW_ARGS); return;
-        case 33: dw_pass_3_3(DW_ARGS); return;
-        case 43: dw_pass_4_3(DW_ARGS); return;
-        case 15: dw_pass_1_5(DW_ARGS); return;
-        case 25: dw_pass_2_5(DW_ARGS); return;
-        case 35: dw_pass_3_5(DW_ARGS); return;
-        default: dw_pass_4_5(DW_ARGS); return;
-        }
+        DwPass *f = dw_passes[K == 5][nco - 1];
+#ifdef HAVE_V16
+        if (p.v16) f = dw_passes16[K == 5][nco - 1];
+#endif
+        f(part, dpad, ipad, p, n, Cin, H, W, Cout, K, ci, ky, co0);
+        return;
     }
     for (int o = 0; o < nco; o++) dw_pass_1_k(part, dpad, ipad, p, n, Cin, H, W, Cout, K, ci, ky, co0 + o);
-#undef DW_ARGS
 }
 
 /* dw += the weight gradient, from the padded dout and input (see DW_PASS). */
