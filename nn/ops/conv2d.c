@@ -247,12 +247,13 @@ static int use_dnnl_s2(int wmode, int B, int Cin, int H, int W, int Cout, int K,
     return use_dnnl(wmode, Cin, Cout, K, S) && dnnl_s2(wmode, Cin, H, W, K, S) &&
            conv_dnnl_alg(B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads) == NN_CONV_DNNL_WINO;
 }
+/* keep: where the space-to-depth input is kept for the backward (or NULL) */
 static int dnnl_s2_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                           int Cout, float *work, int nthreads) {
+                           int Cout, ConvKeep *keep, float *work, int nthreads) {
     float *xp = work, *wp = work + 2 * (size_t)B * Cin * H * W;
     s2_split(xp, in, B, Cin, H, W, nthreads);
     s2_weights(wp, w, Cout, Cin, nthreads);
-    return conv_dnnl_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, nthreads);
+    return conv_dnnl_forward(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, 0, 0.0f, keep, in, nthreads);
 }
 /* keep: the space-to-depth input kept by conv2d_train_forward (or NULL); din_write: din is written,
  * else added into. */
@@ -268,7 +269,7 @@ static int dnnl_s2_backward(float *din, float *dw, float *db, const float *dout,
         memset(dwp, 0, sizeof(float) * wn);
     }
     /* the primitive writes dxp */
-    if (conv_dnnl_backward_kept(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1,
+    if (conv_dnnl_backward(din ? dxp : NULL, dw ? dwp : NULL, db, dout, xp, wp, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1,
                                 1, kept ? keep : NULL, in, 1, nthreads))
         return -1;
     if (dw) s2_weights_add(dw, dwp, Cout, Cin, nthreads);
@@ -363,28 +364,44 @@ void conv2d_infer(float *out, const float *in, const float *w, const float *b, i
     else conv2d_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
 }
 
+static void own_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                        int Cout, int K, int S, float *work, int wmode, int nthreads);
+/* Every forward: with leaky ReLU of slope after it where leaky (a post-op where oneDNN has one, for
+ * its direct kernels), and with the input kept in keep (may be NULL) where oneDNN runs the layer. */
+static void conv_fwd(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                     int K, int S, int leaky, float slope, ConvKeep *keep, float *work, int wmode, int nthreads) {
+    size_t nout = (size_t)B * Cout * conv_out_size(H, K, S) * conv_out_size(W, K, S);
+    if (keep) keep->owner = NULL;
+    int s2 = use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads), done = 0;
+    if (s2 && dnnl_s2_forward(out, in, w, b, B, Cin, H, W, Cout, keep, work, nthreads) == 0) {
+        done = 1;
+    } else if (use_dnnl(wmode, Cin, Cout, K, S)) {
+        int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
+        if (leaky && !s2 && conv_dnnl_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 1, slope, keep, in, nthreads) == 0)
+            return;
+        done = conv_dnnl_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, keep, in, nthreads) == 0;
+    }
+    if (!done) own_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
+    if (leaky) leaky_relu_forward(out, out, nout, slope, nthreads);
+}
+
 void conv2d_leaky_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                           int Cout, int K, int S, float slope, float *work, int wmode, int nthreads) {
-    if (use_dnnl(wmode, Cin, Cout, K, S) && !use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
-        conv_dnnl_forward_leaky(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), slope,
-                                nthreads) == 0)
-        return;
-    conv2d_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
-    leaky_relu_forward(out, out, (size_t)B * Cout * conv_out_size(H, K, S) * conv_out_size(W, K, S), slope, nthreads);
+    conv_fwd(out, in, w, b, B, Cin, H, W, Cout, K, S, 1, slope, NULL, work, wmode, nthreads);
 }
 
 void conv2d_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin,
                     int H, int W, int Cout, int K, int S, float *work, int wmode, int nthreads) {
+    conv_fwd(out, in, w, b, B, Cin, H, W, Cout, K, S, 0, 0.0f, NULL, work, wmode, nthreads);
+}
+
+/* The engine's own forwards: direct, Winograd, im2col. */
+static void own_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                        int Cout, int K, int S, float *work, int wmode, int nthreads) {
     if (conv2d_use_direct(Cin, Cout, K, S)) {
         conv_direct_forward(out, in, w, b, B, Cin, H, W, Cout, K, work, nthreads);
         return;
     }
-    if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
-        dnnl_s2_forward(out, in, w, b, B, Cin, H, W, Cout, work, nthreads) == 0)
-        return;
-    if (use_dnnl(wmode, Cin, Cout, K, S) &&
-        conv_dnnl_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S), nthreads) == 0)
-        return;
     int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
     if (m) {
         wino_forward(out, in, w, b, B, Cin, H, W, Cout, m, work, nthreads);
@@ -466,24 +483,31 @@ NN_OMP(omp simd reduction(+ : sum))
     }
 }
 
-void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
-                     float *work, int wmode, int nthreads) {
-    if (conv2d_use_direct(Cin, Cout, K, S)) {
-        conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
-        return;
-    }
+/* Every backward: din added into, or written where din_write; the weight gradient reads the input
+ * from keep where the forward kept it there (keep may be NULL). */
+static void conv_bwd(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                     int Cin, int H, int W, int Cout, int K, int S, const ConvKeep *keep, int din_write, float *work,
+                     int wmode, int nthreads) {
     if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
-        dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, NULL, 0, work, nthreads) == 0)
+        dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, keep, din_write, work, nthreads) == 0)
         return;
     if (use_dnnl(wmode, Cin, Cout, K, S)) {
         int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
         if (dw && !wino && own_dweight(B, Cin, H, W, Cout, K, S) &&
-            conv_dnnl_backward(din, NULL, NULL, dout, in, w, B, Cin, H, W, Cout, K, S, 0, nthreads) == 0) {
+            conv_dnnl_backward(din, NULL, NULL, dout, in, w, B, Cin, H, W, Cout, K, S, 0, NULL, NULL, din_write,
+                                    nthreads) == 0) {
             im2col_backward(NULL, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, nthreads);
             return;
         }
-        if (conv_dnnl_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, nthreads) == 0) return;
+        if (conv_dnnl_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, keep, in, din_write,
+                                    nthreads) == 0)
+            return;
+    }
+    /* the engine's own paths add into din */
+    if (din && din_write) memset(din, 0, sizeof(float) * B * Cin * H * W);
+    if (conv2d_use_direct(Cin, Cout, K, S)) {
+        conv_direct_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, work, nthreads);
+        return;
     }
     int m = conv2d_use_winograd(wmode, B, Cin, H, W, Cout, K, S);
     if (m) {
@@ -497,6 +521,12 @@ void conv2d_backward(float *din, float *dw, float *db, const float *dout, const 
     im2col_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, nthreads);
 }
 
+void conv2d_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                     const float *w, int B, int Cin, int H, int W, int Cout, int K, int S,
+                     float *work, int wmode, int nthreads) {
+    conv_bwd(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, NULL, 0, work, wmode, nthreads);
+}
+
 /* ---- training: the input kept between forward and backward, the input gradient written ---------- */
 void conv_keep_free(ConvKeep *k) {
     free(k->buf);
@@ -506,54 +536,11 @@ void conv_keep_free(ConvKeep *k) {
 void conv2d_train_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                           int Cout, int K, int S, int leaky, float slope, ConvKeep *keep, float *work, int wmode,
                           int nthreads) {
-    size_t nout = (size_t)B * Cout * conv_out_size(H, K, S) * conv_out_size(W, K, S);
-    if (keep) keep->owner = NULL;
-    if (keep && use_dnnl(wmode, Cin, Cout, K, S)) {
-        if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads)) {
-            float *xp = work, *wp = work + 2 * (size_t)B * Cin * H * W;
-            s2_split(xp, in, B, Cin, H, W, nthreads);
-            s2_weights(wp, w, Cout, Cin, nthreads);
-            if (conv_dnnl_forward_kept(out, xp, wp, b, B, 4 * Cin, H / 2, W / 2, Cout, 3, 1, 1, 0, 0.0f, keep, in,
-                                       nthreads) == 0) {
-                if (leaky) leaky_relu_forward(out, out, nout, slope, nthreads);
-                return;
-            }
-        } else {
-            int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
-            if (conv_dnnl_forward_kept(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, leaky, slope, keep, in, nthreads) == 0)
-                return;
-            if (leaky && /* no leaky ReLU post-op for this kernel */
-                conv_dnnl_forward_kept(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, keep, in, nthreads) == 0) {
-                leaky_relu_forward(out, out, nout, slope, nthreads);
-                return;
-            }
-        }
-    }
-    if (leaky) conv2d_leaky_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, slope, work, wmode, nthreads);
-    else conv2d_forward(out, in, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
+    conv_fwd(out, in, w, b, B, Cin, H, W, Cout, K, S, leaky, slope, keep, work, wmode, nthreads);
 }
 
 void conv2d_train_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                            int Cin, int H, int W, int Cout, int K, int S, const ConvKeep *keep, float *work, int wmode,
                            int nthreads) {
-    if (!conv2d_use_direct(Cin, Cout, K, S)) {
-        if (use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads) &&
-            dnnl_s2_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, keep, 1, work, nthreads) == 0)
-            return;
-        if (use_dnnl(wmode, Cin, Cout, K, S) && !use_dnnl_s2(wmode, B, Cin, H, W, Cout, K, S, nthreads)) {
-            int wino = dnnl_wino(wmode, B, Cin, H, W, K, S);
-            if (dw && !wino && own_dweight(B, Cin, H, W, Cout, K, S)) {
-                if (conv_dnnl_backward_kept(din, NULL, NULL, dout, in, w, B, Cin, H, W, Cout, K, S, 0, NULL, NULL, 1,
-                                            nthreads) == 0) {
-                    im2col_backward(NULL, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, nthreads);
-                    return;
-                }
-            } else if (conv_dnnl_backward_kept(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, keep, in, 1,
-                                               nthreads) == 0) {
-                return;
-            }
-        }
-    }
-    if (din) memset(din, 0, sizeof(float) * B * Cin * H * W);
-    conv2d_backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
+    conv_bwd(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, keep, 1, work, wmode, nthreads);
 }

@@ -389,18 +389,8 @@ static int forward(float *out, const float *in, const float *w, const float *b, 
 }
 
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                      int Cout, int K, int S, int wino, int nthreads) {
-    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, NULL, NULL, nthreads);
-}
-
-int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                            int Cout, int K, int S, int wino, float slope, int nthreads) {
-    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 1, slope, NULL, NULL, nthreads);
-}
-
-int conv_dnnl_forward_kept(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                           int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
-                           int nthreads) {
+                      int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
+                      int nthreads) {
     return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, leaky, slope, keep, tag, nthreads);
 }
 
@@ -411,13 +401,8 @@ int conv_dnnl_kept(const ConvKeep *keep, const void *tag, int B, int Cin, int H,
 }
 
 int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                       int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
-    return conv_dnnl_backward_kept(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, NULL, NULL, 0, nthreads);
-}
-
-int conv_dnnl_backward_kept(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                            int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
-                            int din_write, int nthreads) {
+                       int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
+                       int din_write, int nthreads) {
     if (!conv_dnnl_enabled()) return -1;
     Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
     if (!e->alg) return -1;
@@ -594,20 +579,8 @@ int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b,
     return -1;
 }
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                      int Cout, int K, int S, int wino, int nthreads) {
-    return -1;
-}
-int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                            int Cout, int K, int S, int wino, float slope, int nthreads) {
-    return -1;
-}
-int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                       int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
-    return -1;
-}
-int conv_dnnl_forward_kept(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                           int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
-                           int nthreads) {
+                      int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
+                      int nthreads) {
     if (keep) keep->owner = NULL;
     return -1;
 }
@@ -615,9 +588,9 @@ int conv_dnnl_kept(const ConvKeep *keep, const void *tag, int B, int Cin, int H,
                    int nthreads) {
     return 0;
 }
-int conv_dnnl_backward_kept(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                            int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
-                            int din_write, int nthreads) {
+int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                       int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
+                       int din_write, int nthreads) {
     return -1;
 }
 #endif

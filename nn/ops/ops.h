@@ -133,24 +133,18 @@ int conv_dnnl_enabled(void);
 void conv_dnnl_set(int on);
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads);
 int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads);
+/* The training forward (leaky: with leaky ReLU of slope as a post-op; -1 where the kernel has none)
+ * and backward (din added into, or written where din_write). With keep, the forward keeps its
+ * copy of the input there for the backward (tag names the input); conv_dnnl_kept says whether keep
+ * holds tag's copy for this shape, and the backward then reads it instead of in. keep may be NULL. */
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                      int Cout, int K, int S, int wino, int nthreads);
-/* the forward with leaky ReLU (slope) applied to the output by the primitive (a post-op) */
-int conv_dnnl_forward_leaky(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                            int Cout, int K, int S, int wino, float slope, int nthreads);
-int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                       int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads);
-/* The same with the input kept (conv_dnnl_forward_kept fills keep, leaky as conv_dnnl_forward_leaky;
- * conv_dnnl_kept says whether keep holds tag's copy for this shape, and conv_dnnl_backward_kept then
- * reads it instead of in), and din written instead of added into where din_write. */
-int conv_dnnl_forward_kept(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
-                           int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
-                           int nthreads);
+                      int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
+                      int nthreads);
 int conv_dnnl_kept(const ConvKeep *keep, const void *tag, int B, int Cin, int H, int W, int Cout, int K, int S, int wino,
                    int nthreads);
-int conv_dnnl_backward_kept(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                            int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
-                            int din_write, int nthreads);
+int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                       int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
+                       int din_write, int nthreads);
 /* The inference forward (oneDNN's forward_inference primitive; with leaky, leaky ReLU of slope as a
  * post-op). With pk, the weights are packed into pk's buffer and kept; w may then be NULL where
  * conv_dnnl_infer_packed says pk holds them for this primitive: it returns 1 then, 0 where they are
@@ -178,7 +172,7 @@ void conv2d_train_forward(float *out, const float *in, const float *w, const flo
                           int nthreads);
 void conv2d_train_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
                            int Cin, int H, int W, int Cout, int K, int S, const ConvKeep *keep, float *work, int wmode,
-                           int nthreads);
+                      int nthreads);
 /* The forward of inference, where the weights do not change between calls: conv2d_forward (leaky:
  * conv2d_leaky_forward with slope), and where oneDNN runs the layer, its inference primitive with the
  * weights packed into pk once per version `tag` of them (pk NULL or tag 0: conv2d_forward itself).
@@ -231,7 +225,7 @@ void pixel_shuffle_backward_write(float *din, const float *dout, int B, int C, i
 void maxpool_forward(float *out, int *idx, const float *in, int B, int C, int H, int W, int k, int nthreads);
 void maxpool_backward(float *din, const float *dout, const int *idx, int B, int C, int H, int W, int k, int nthreads);
 void maxpool_backward_write(float *din, const float *dout, const int *idx, int B, int C, int H, int W, int k,
-                            int nthreads);
+                       int nthreads);
 
 /* ---- batch norm per channel over (B, HW), eps, momentum (PyTorch semantics).
  * https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html
