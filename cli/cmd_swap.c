@@ -136,7 +136,7 @@ int cmd_swap(int argc, char **argv) {
         {"--to", SL_ARG_STR, &to, "SUBJECT", "the SOURCE: the model identity whose face is inserted"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created); with --in, the video file to write"},
         {"--mask", SL_ARG_STR, &mask, "M", "face, face:E,F, hull, hull:E,F, learned, learned:E,F, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
-        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct, hist or seam (" SWAP_DEFAULT_COLOUR ")"},
+        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
         {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in frame pixels, 0..4, 0 = off (1)", 0, 4},

@@ -1,7 +1,6 @@
 /* colour.c — colour transfer inside the face mask (colour.h): mean shift, Reinhard et al. 2001 in
  * CIE L*a*b* (https://doi.org/10.1109/38.946629), linear (mean and covariance) transfer and
- * per-channel histogram matching, and a match at the mask's edge only (seam); statistics computed
- * apart from their application. */
+ * per-channel histogram matching; statistics computed apart from their application. */
 #include "infer/colour.h"
 
 #include <math.h>
@@ -9,10 +8,9 @@
 #include <string.h>
 
 #include "data/image.h"
-#include "infer/blend.h"
 #include "util/util.h"
 
-static const char *const names[COLOUR_NMODES] = {"none", "avg", "rct", "hist", "lct", "seam"};
+static const char *const names[COLOUR_NMODES] = {"none", "avg", "rct", "hist", "lct"};
 
 int colour_mode_parse(const char *s, ColourMode *m) {
     for (int i = 0; i < COLOUR_NMODES; i++)
@@ -144,7 +142,7 @@ static void sym_sqrt3(const double c[3][3], int inverse, double out[3][3]) {
 
 int colour_apply(ColourMode mode, float *img, size_t n, const ColourStats *from, const ColourStats *to) {
     if (mode == COLOUR_NONE) return 0;
-    if (mode == COLOUR_HIST || mode == COLOUR_SEAM || from->weight <= 0 || to->weight <= 0) return -1;
+    if (mode == COLOUR_HIST || from->weight <= 0 || to->weight <= 0) return -1;
     if (mode == COLOUR_AVG) {
         for (int c = 0; c < 3; c++) {
             float d = (float)(to->rgb_mean[c] - from->rgb_mean[c]), *p = img + c * n;
@@ -178,76 +176,10 @@ int colour_apply(ColourMode mode, float *img, size_t n, const ColourStats *from,
     return 0;
 }
 
-/* The side of a square of n pixels, or -1. */
-static int square_side(size_t n) {
-    int side = (int)lround(sqrt((double)n));
-    return side > 0 && (size_t)side * (size_t)side == n ? side : -1;
-}
-
-void colour_seam_weights(const float *mask, int side, float *band, float *ramp) {
-    const size_t n = (size_t)side * side;
-    const double face = sqrt(mask_weight(mask, n));
-    const float wb = (float)fmax(2.0, COLOUR_SEAM_BAND * face), fade = (float)fmax(1.0, COLOUR_SEAM_FADE * face);
-    float *full = xmalloc(sizeof(float) * n), *d = xmalloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) full[i] = mask[i] >= 0.98f ? 1.0f : 0.0f;
-    blend_mask_distance(full, side, side, d); /* for full pixels: the distance to the nearest other one */
-    double bw = 0;
-    for (size_t i = 0; i < n; i++) {
-        band[i] = full[i] > 0 && d[i] <= wb ? 1.0f : 0.0f;
-        bw += band[i];
-        float t = full[i] > 0 ? (d[i] - wb) / fade : 0;
-        t = t < 0 ? 0 : t > 1 ? 1 : t;
-        ramp[i] = 1 - t * t * (3 - 2 * t);
-    }
-    if (bw == 0) /* no full region (a mask feathered all through): its own weights */
-        for (size_t i = 0; i < n; i++) band[i] = mask[i] > 0 ? mask[i] : 0;
-    free(full), free(d);
-}
-
-int colour_stats_pair(ColourMode mode, const float *img, const float *ref, const float *mask, size_t n,
-                      ColourStats *from, ColourStats *to) {
-    const float *w = mask;
-    float *band = NULL, *ramp = NULL;
-    if (mode == COLOUR_SEAM) {
-        int side = square_side(n);
-        if (side < 0) {
-            memset(from, 0, sizeof *from), memset(to, 0, sizeof *to);
-            return -1;
-        }
-        band = xmalloc(sizeof(float) * n), ramp = xmalloc(sizeof(float) * n);
-        colour_seam_weights(mask, side, band, ramp);
-        w = band;
-    }
-    int rc = colour_stats(from, img, w, n) || colour_stats(to, ref, w, n) ? -1 : 0;
-    free(band), free(ramp);
-    return rc;
-}
-
-int colour_apply_in(ColourMode mode, float *img, const float *mask, size_t n, const ColourStats *from,
-                    const ColourStats *to) {
-    if (mode != COLOUR_SEAM) return colour_apply(mode, img, n, from, to);
-    int side = square_side(n);
-    if (side < 0 || from->weight <= 0 || to->weight <= 0) return -1;
-    float *band = xmalloc(sizeof(float) * n), *ramp = xmalloc(sizeof(float) * n);
-    colour_seam_weights(mask, side, band, ramp);
-    double dl[3];
-    for (int c = 0; c < 3; c++) dl[c] = to->lab_mean[c] - from->lab_mean[c];
-    for (size_t i = 0; i < n; i++) {
-        if (ramp[i] <= 0) continue;
-        float p[3] = {img[i], img[n + i], img[2 * n + i]}, q[3];
-        image_rgb_to_lab(p, q);
-        for (int c = 0; c < 3; c++) q[c] = (float)(q[c] + ramp[i] * dl[c]);
-        image_lab_to_rgb(q, p);
-        for (int c = 0; c < 3; c++) img[c * n + i] = clamp01(p[c]);
-    }
-    free(band), free(ramp);
-    return 0;
-}
-
 static int transfer_by_stats(ColourMode mode, float *img, const float *ref, const float *mask, size_t n) {
     ColourStats a, b;
-    if (colour_stats_pair(mode, img, ref, mask, n, &a, &b)) return -1;
-    return colour_apply_in(mode, img, mask, n, &a, &b);
+    if (colour_stats(&a, img, mask, n) || colour_stats(&b, ref, mask, n)) return -1;
+    return colour_apply(mode, img, n, &a, &b);
 }
 
 int colour_transfer_avg(float *img, const float *ref, const float *mask, size_t n) {
@@ -258,9 +190,6 @@ int colour_transfer_reinhard(float *img, const float *ref, const float *mask, si
 }
 int colour_transfer_lct(float *img, const float *ref, const float *mask, size_t n) {
     return transfer_by_stats(COLOUR_LCT, img, ref, mask, n);
-}
-int colour_transfer_seam(float *img, const float *ref, const float *mask, size_t n) {
-    return transfer_by_stats(COLOUR_SEAM, img, ref, mask, n);
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -315,7 +244,6 @@ int colour_transfer(ColourMode mode, float *img, const float *ref, const float *
     case COLOUR_REINHARD: return colour_transfer_reinhard(img, ref, mask, n);
     case COLOUR_HIST: return colour_transfer_hist(img, ref, mask, n);
     case COLOUR_LCT: return colour_transfer_lct(img, ref, mask, n);
-    case COLOUR_SEAM: return colour_transfer_seam(img, ref, mask, n);
     }
     SL_DIE("unknown colour mode %d", (int)mode);
 }

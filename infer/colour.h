@@ -16,28 +16,19 @@
  *              linear_color_transfer, mode "pca"; Hertzmann 2001).
  *  - hist:     per-channel histogram matching (quantile mapping: a value at quantile q of img's
  *              masked pixels becomes the value at quantile q of ref's), exact up to ties.
- *  - seam:     matches img to ref only where the face meets its frame: the difference of the mean
- *              L*a*b* (ref - img) over the band just inside the mask's full region (mask >= 0.98,
- *              within max(2 px, 6% of the face size) of its edge) is added in full there and in the
- *              feather, and fades out (smoothstep) over the next 25% of the face size, so the centre
- *              of the face keeps its own tone (the identity) while the edge has no colour step. Its
- *              images are square (n = side * side), as the crops are.
  *
- * Statistics and their application are separate (colour_stats_pair, colour_apply_in), so a video
- * path can smooth the statistics over time before applying them; colour_transfer = both in one call. */
+ * Statistics and their application are separate (colour_stats, colour_apply), so a video path can
+ * smooth the statistics over time before applying them; colour_transfer = both in one call. */
 #ifndef SL_COLOUR_H
 #define SL_COLOUR_H
 
 #include <stddef.h>
 
-typedef enum { COLOUR_NONE = 0, COLOUR_AVG, COLOUR_REINHARD, COLOUR_HIST, COLOUR_LCT, COLOUR_SEAM } ColourMode;
+typedef enum { COLOUR_NONE = 0, COLOUR_AVG, COLOUR_REINHARD, COLOUR_HIST, COLOUR_LCT } ColourMode;
 #define COLOUR_RCT COLOUR_REINHARD
-#define COLOUR_NMODES 6
-/* seam's band inside the edge and its fade, as fractions of the face size (sqrt of the mask's area) */
-#define COLOUR_SEAM_BAND 0.06
-#define COLOUR_SEAM_FADE 0.25
+#define COLOUR_NMODES 5
 
-/* "none", "avg", "rct" (or "reinhard"), "hist", "lct", "seam" <-> ColourMode; parse returns -1 for an
+/* "none", "avg", "rct" (or "reinhard"), "hist", "lct" <-> ColourMode; parse returns -1 for an
  * unknown name; colour_mode_name gives the canonical name ("rct" for COLOUR_REINHARD). */
 int colour_mode_parse(const char *s, ColourMode *m);
 const char *colour_mode_name(ColourMode m);
@@ -49,7 +40,6 @@ int colour_transfer_avg(float *img, const float *ref, const float *mask, size_t 
 int colour_transfer_reinhard(float *img, const float *ref, const float *mask, size_t n);
 int colour_transfer_hist(float *img, const float *ref, const float *mask, size_t n);
 int colour_transfer_lct(float *img, const float *ref, const float *mask, size_t n);
-int colour_transfer_seam(float *img, const float *ref, const float *mask, size_t n);
 
 /* Summary colour statistics of the masked pixels of one image (weights = mask values > 0): what
  * avg, rct and lct need. A video path computes them per frame, smooths them over time (e.g. an
@@ -64,22 +54,8 @@ typedef struct {
 int colour_stats(ColourStats *s, const float *img, const float *mask, size_t n);
 /* Moves img (all n pixels, clamped to [0,1]) from the statistics `from` (normally img's own) to
  * `to` (the face it replaces) by mode: none (no change), avg, rct or lct. hist needs the whole
- * distributions, not these statistics, and seam the mask: -1 (img unchanged), as for a stats with
- * weight 0. */
+ * distributions, not these statistics: -1 (img unchanged), as for a stats with weight 0. */
 int colour_apply(ColourMode mode, float *img, size_t n, const ColourStats *from, const ColourStats *to);
-
-/* The statistics a mode takes, of img (from) and of ref (to): weighted by the mask, or for seam by
- * its band at the mask's edge (colour_seam_weights). -1 when the weights select no pixel, or for
- * seam when n is not a square. */
-int colour_stats_pair(ColourMode mode, const float *img, const float *ref, const float *mask, size_t n,
-                      ColourStats *from, ColourStats *to);
-/* colour_apply with the face mask, which seam needs (the other modes ignore it). */
-int colour_apply_in(ColourMode mode, float *img, const float *mask, size_t n, const ColourStats *from,
-                    const ColourStats *to);
-/* seam's weights from a side x side mask: band (1 on the full region's pixels within the band of its
- * edge, 0 elsewhere; the mask itself where it has no full pixel) and ramp (the share of the colour
- * difference each pixel gets: 1 outside the full region and in the band, fading to 0 inside). */
-void colour_seam_weights(const float *mask, int side, float *band, float *ramp);
 
 
 /* Weighted mean and standard deviation of channel values x[0..n) with weights w (NULL = 1). */

@@ -37,7 +37,7 @@ int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err) {
 }
 
 int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err) {
-    if (colour_mode_parse(s, &o->colour)) return sl_fail(err, "unknown colour transfer '%s': use none, avg, rct (reinhard), lct, hist or seam", s);
+    if (colour_mode_parse(s, &o->colour)) return sl_fail(err, "unknown colour transfer '%s': use none, avg, rct (reinhard), lct or hist", s);
     return 0;
 }
 
@@ -66,9 +66,11 @@ void swap_mask_apply(const SwapOptions *o, float *mask, int crop) {
     mask_shape_edge(&o->mask, (float)sqrt(area), crop, mask);
 }
 
-int swap_colour_stats(ColourMode mode, const float *orig, const float *swapped, const float *mask, int crop,
-                      ColourStats *from, ColourStats *to) {
-    return colour_stats_pair(mode, swapped, orig, mask, (size_t)crop * crop, from, to);
+int swap_colour_stats(const float *orig, const float *swapped, const float *mask, int crop, ColourStats *from,
+                      ColourStats *to) {
+    const size_t cn = (size_t)crop * crop;
+    if (colour_stats(from, swapped, mask, cn) || colour_stats(to, orig, mask, cn)) return -1;
+    return 0;
 }
 
 int swap_check_sizes(const SwapModel *m, const FaceSet *fs, SlErr *err) {
@@ -182,7 +184,7 @@ int swap_composite_mask(const Image *frame, const Affine *a, int crop, const flo
     const size_t cn = (size_t)crop * crop;
     float *sw = xmalloc(sizeof(float) * 3 * cn);
     memcpy(sw, swapped, sizeof(float) * 3 * cn);
-    if (o->colour_from && o->colour_to) colour_apply_in(o->colour, sw, mask, cn, o->colour_from, o->colour_to);
+    if (o->colour_from && o->colour_to) colour_apply(o->colour, sw, cn, o->colour_from, o->colour_to);
     else colour_transfer(o->colour, sw, orig, mask, cn);
     *out = image_clone(frame);
     if (frame_mask) memset(frame_mask, 0, sizeof(float) * (size_t)frame->w * frame->h);

@@ -43,9 +43,8 @@ typedef struct {
     int poisson_iters;   /* conjugate-gradient iterations at most (300) */
     float poisson_tol;   /* relative residual to stop at (1e-3) */
     /* Colour statistics to use instead of measuring them (a video path smooths them over time):
-     * when both are set, the decoded face is moved from colour_from to colour_to (colour_apply_in);
-     * NULL (the default): measured on the decoded face and the face it replaces, inside the mask
-     * (for seam, on its band at the mask's edge). */
+     * when both are set, the decoded face is moved from colour_from to colour_to (colour_apply);
+     * NULL (the default): measured on the decoded face and the face it replaces, inside the mask. */
     const ColourStats *colour_from, *colour_to;
     char mask_str[32], blend_str[16]; /* canonical names, filled by the setters */
 } SwapOptions;
@@ -79,12 +78,11 @@ int swap_check_mask(const SwapModel *m, const SwapOptions *o, const char *model_
  * margins is taken from the mask's own area. */
 void swap_mask_apply(const SwapOptions *o, float *mask, int crop);
 
-/* The colour statistics the compositing step measures under mode (for a video path to smooth over
- * time, then pass back through o->colour_from/colour_to): of the decoded face (from) and of the
- * aligned crop it replaces (to), both inside mask (C*C; for seam, its edge band). -1 when the
- * weights select no pixel. */
-int swap_colour_stats(ColourMode mode, const float *orig, const float *swapped, const float *mask, int crop,
-                      ColourStats *from, ColourStats *to);
+/* The colour statistics the compositing step measures (for a video path to smooth over time, then
+ * pass back through o->colour_from/colour_to): of the decoded face (from) and of the aligned crop it
+ * replaces (to), both inside mask (C*C). -1 when the mask selects no pixel. */
+int swap_colour_stats(const float *orig, const float *swapped, const float *mask, int crop, ColourStats *from,
+                      ColourStats *to);
 
 /* Refuses (-1 with err) a face set whose crop is smaller than the model's input size. */
 int swap_check_sizes(const SwapModel *m, const FaceSet *fs, SlErr *err);

@@ -50,7 +50,7 @@ void colour_smoother_apply(ColourSmoother *c, double t, float *img, const float 
         return;
     }
     ColourStats from, to;
-    if (colour_stats_pair(c->mode, img, ref, mask, n, &from, &to)) return; /* empty mask */
+    if (colour_stats(&from, img, mask, n) || colour_stats(&to, ref, mask, n)) return; /* empty mask */
     if (!c->init) {
         c->from = from, c->to = to;
     } else {
@@ -61,7 +61,7 @@ void colour_smoother_apply(ColourSmoother *c, double t, float *img, const float 
     }
     c->init = 1;
     c->t_prev = t;
-    colour_apply_in(c->mode, img, mask, n, &c->from, &c->to);
+    colour_apply(c->mode, img, n, &c->from, &c->to);
 }
 
 /* ---- the clip bound to its consented face set ---------------------------------------------- */

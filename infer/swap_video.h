@@ -53,9 +53,9 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
  * bind another clip. */
 int swap_video_check_clip(const FaceSet *fs, const char *clip, SlErr *err);
 
-/* The colour statistics smoothed over time (exposed for tests): for avg, rct, lct and seam every
- * field of the ColourStats (infer/colour.h) of the decoded face and of the face it replaces gets an
- * exponential moving average of time constant tau seconds, and colour_apply_in moves the face by the
+/* The colour statistics smoothed over time (exposed for tests): for avg, rct and lct every field of
+ * the ColourStats (infer/colour.h) of the decoded face and of the face it replaces gets an
+ * exponential moving average of time constant tau seconds, and colour_apply moves the face by the
  * smoothed ones; hist and none are per frame. */
 typedef struct {
     ColourMode mode;

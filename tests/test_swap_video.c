@@ -70,16 +70,6 @@ static void t_colour_smoothing(void) {
     double d = 0;
     for (size_t i = 0; i < 3 * n; i++) d = fmax(d, fabs(a[i] - c[i]));
     CHECKF(d < 2e-3, "max difference %.4g from colour_transfer_reinhard", d);
-    /* seam (statistics on the mask's edge band, applied with its ramp): the same, and it moves the face */
-    for (size_t i = 0; i < n; i++)
-        for (int ch = 0; ch < 3; ch++) a[ch * n + i] = 0.2f + 0.005f * i + 0.1f * ch;
-    memcpy(c, a, sizeof a);
-    colour_smoother_init(&cs, COLOUR_SEAM, 0.5);
-    colour_smoother_apply(&cs, 0, a, b, m, n);
-    colour_transfer(COLOUR_SEAM, c, b, m, n);
-    double d2 = 0, moved = 0;
-    for (size_t i = 0; i < 3 * n; i++) d2 = fmax(d2, fabs(a[i] - c[i])), moved = fmax(moved, fabs(a[i] - (0.2f + 0.005f * (i % n) + 0.1f * (int)(i / n))));
-    CHECKF(d2 < 1e-6 && moved > 0.05, "seam: max difference %.4g from colour_transfer, moved %.4g", d2, moved);
 }
 
 static Image pattern(int w, int h, int k) {
