@@ -40,6 +40,16 @@ static void t_args(void) {
     CHECK(sl_args_parse("t", NULL, NULL, spec, 1, bad3, NULL) == 2);
     char *bad4[] = {"stray"};
     CHECK(sl_args_parse("t", NULL, NULL, spec, 1, bad4, NULL) == 2);
+    /* --quiet, which every help lists, is taken by the parser too (bench programs have no swaplab
+     * main to take it first): it sets SL_QUIET=1 and the other flags still parse */
+    char *old = getenv("SL_QUIET") ? strdup(getenv("SL_QUIET")) : NULL;
+    unsetenv("SL_QUIET");
+    char *q[] = {"--steps", "7", "--quiet"};
+    CHECK(sl_args_parse("t", NULL, NULL, spec, 3, q, NULL) == 0 && steps == 7);
+    CHECK(getenv("SL_QUIET") && !strcmp(getenv("SL_QUIET"), "1"));
+    if (old) setenv("SL_QUIET", old, 1);
+    else unsetenv("SL_QUIET");
+    free(old);
 }
 
 /* sl_args_parse_some: -1 with the words to go on; otherwise an exit code, the list freed */

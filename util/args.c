@@ -110,6 +110,11 @@ int sl_args_parse(const char *cmd, const char *usage, const char *about, const S
             if (pos) pos->v = NULL, pos->n = 0;
             return 1;
         }
+        if (strcmp(w, "--quiet") == 0) { /* every command's flag (the help lists it): swaplab's main
+                                              takes it first, programs of their own (bench/) here */
+            setenv("SL_QUIET", "1", 1);
+            continue;
+        }
         if (strncmp(w, "--", 2) != 0 || strcmp(w, "--") == 0) {
             if (!pos) return sl_usage_error(cmd, "unexpected argument '%.200s'", w);
             if (check_len(cmd, NULL, w)) return 2;
