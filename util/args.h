@@ -42,7 +42,8 @@ typedef struct {
 /* Parses argv[0..argc) (the words after the subcommand). Positional words go into pos when it is
  * non-NULL, otherwise they are an error. Returns 0 to go on, 1 when --help was printed (the
  * command should exit 0), 2 after printing an error (the command should exit 2). `usage` is the
- * synopsis line, `about` a paragraph printed under it by --help. The spec ends with {0}. */
+ * synopsis line, `about` a paragraph printed under it by --help. The spec ends with {0}. --quiet,
+ * which --help lists for every command, sets SL_QUIET=1 in the environment. */
 int sl_args_parse(const char *cmd, const char *usage, const char *about, const SlArg *spec,
                   int argc, char **argv, SlStrList *pos);
 /* sl_args_parse for commands that need at least one positional word: returns -1 to go on (pos
