@@ -112,7 +112,7 @@ int main(int argc, char **argv) {
     provenance_info_init(&pi);
     pi.model_sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
     pi.source_subject = "synth-0002", pi.target_subject = "synth-0001", pi.preset = m->arch.preset;
-    pi.mask = o.mask_str, pi.colour = colour_mode_name(o.colour);
+    pi.mask = o.mask_str, pi.colour = o.colour_str;
 
     float *in = xmalloc(sizeof(float) * cimg * batch), *out = xmalloc(sizeof(float) * cimg * batch);
     /* warm-up: one model call (buffers, BLAS threads) */
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     printf("== swap throughput: preset %s (%dx%d faces), %dx%d frames, %d frames per mode, batch %d, %d threads\n",
            preset, C, C, size, size, nframes, batch, ctx.nthreads);
     printf("   per frame: encode+decode (batched) | composite (mask %s, colour %s, blend) | provenance_write_png\n",
-           o.mask_str, colour_mode_name(o.colour));
+           o.mask_str, o.colour_str);
     printf("   wall-clock ms per frame, and CPU ms (model: all threads; composite and provenance: one thread)\n");
     printf("%-8s %9s %13s %13s %17s %13s %9s %8s\n", "blend", "frames/s", "frames/CPU-s", "model ms", "composite ms",
            "provenance ms", "wall/cpu", "CG its");

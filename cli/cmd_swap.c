@@ -37,7 +37,8 @@ static const char *ABOUT =
     "--learn-mask; where it is unsure, between 0.25 and 0.75, it leans on the hull); erode:N, blur:N =\n"
     "the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
     "(mean per channel), rct (Reinhard: L*a*b* mean and std; also 'reinhard'), lct (RGB mean and\n"
-    "covariance), hist (histogram matching); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
+    "covariance), hist (histogram matching); MODE:A applies the part A (0 to 1) of the transfer (rct:0.25:\n"
+    "a quarter of the way to the frame's colour); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
     "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Detail D: the frame's own grain (a\n"
     "high-pass with sigma D frame pixels: camera noise, the finest texture) is kept under the decoded\n"
     "face, which cannot draw it (default 1; 0 = off). Crops larger than the model's input are resized for\n"
@@ -136,7 +137,7 @@ int cmd_swap(int argc, char **argv) {
         {"--to", SL_ARG_STR, &to, "SUBJECT", "the SOURCE: the model identity whose face is inserted"},
         {"--out", SL_ARG_STR, &out, "DIR", "output directory (created); with --in, the video file to write"},
         {"--mask", SL_ARG_STR, &mask, "M", "face, face:E,F, hull, hull:E,F, learned, learned:E,F, erode:N or blur:N (" SWAP_DEFAULT_MASK ")"},
-        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist (" SWAP_DEFAULT_COLOUR ")"},
+        {"--color", SL_ARG_STR, &colour, "C", "colour transfer: none, avg, rct, lct or hist, [:A] a part of it (" SWAP_DEFAULT_COLOUR ")"},
         {"--colour", SL_ARG_STR, &colour, "C", "the same as --color"},
         {"--blend", SL_ARG_STR, &blend, "B", "alpha or poisson (" SWAP_DEFAULT_BLEND ")"},
         {"--detail", SL_ARG_DOUBLE, &detail, "D", "frame grain kept under the face: sigma in frame pixels, 0..4, 0 = off (1)", 0, 4},

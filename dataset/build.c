@@ -211,7 +211,7 @@ static void csv_row(DsWriter *w, const char *rel, const char *method, const DsId
     if (swap) {
         dsx_csv_field(f, w->preset), fputc(',', f);
         dsx_csv_field(f, c->swap.mask_str), fputc(',', f);
-        fprintf(f, "%s,%s,%s,%s,", colour_mode_name(c->swap.colour), c->swap.blend_str, c->with_label ? "1" : "0",
+        fprintf(f, "%s,%s,%s,%s,", c->swap.colour_str, c->swap.blend_str, c->with_label ? "1" : "0",
                 w->model_sha);
     } else if (fake) {
         fprintf(f, ",sbi,jitter,alpha,%s,,", c->with_label ? "1" : "0");
@@ -686,7 +686,7 @@ static int ranks_agree(SlMpi *mpi, const DsConfig *c, const RunInfo *run, int sw
         t, cap,
         "method=%s splits=%s label=%d mask=%s colour=%s blend=%s detail=%.9g size=%d per-identity=%d seed=%d "
         "frames-per-clip=%d video-versions=%s wm-key=%.16s model=%s out=%s key=%s revocations=%s policy=%s facesets=",
-        ds_method_name(c->fakes), c->splits, c->with_label, c->swap.mask_str, colour_mode_name(c->swap.colour),
+        ds_method_name(c->fakes), c->splits, c->with_label, c->swap.mask_str, c->swap.colour_str,
         c->swap.blend_str, (double)c->swap.detail, c->size, c->per_identity, c->seed, c->frames_per_clip,
         crfs[0] ? crfs : "none", wk, c->model ? c->model : "-", c->out, c->key_path ? c->key_path : "-",
         c->revocations ? c->revocations : "-", c->policy ? c->policy : "-");
@@ -903,7 +903,7 @@ out_end:
     /* the dataset id: a digest of everything that decides the bytes (not the time) */
     char idtext[8192], dsid[65];
     int l = snprintf(idtext, sizeof idtext, "swaplab-dataset/2\n%s\n%s %s %s %s %d %d %d %s %s %s\n",
-                     swaps ? run.sha256 : "-", c->swap.mask_str, colour_mode_name(c->swap.colour), c->swap.blend_str,
+                     swaps ? run.sha256 : "-", c->swap.mask_str, c->swap.colour_str, c->swap.blend_str,
                      c->with_label ? "visible" : "none", c->size, c->per_identity, c->seed, c->splits,
                      c->wm_key ? "custom" : "default", ds_method_name(c->fakes));
     for (int i = 0; i < n && l < (int)sizeof idtext; i++)
@@ -1056,7 +1056,7 @@ out_end:
                                           : json_null());
     json_object_set_new(j, "settings",
                         json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:[f,f,f],s:s}", "mask", c->swap.mask_str, "colour",
-                                  colour_mode_name(c->swap.colour), "blend", c->swap.blend_str, "label",
+                                  c->swap.colour_str, "blend", c->swap.blend_str, "label",
                                   c->with_label ? "visible" : "none", "size", c->size, "per_identity", c->per_identity,
                                   "seed", c->seed, "splits", c->frac[0], c->frac[1], c->frac[2], "box",
                                   "the face's alignment crop (faces.jsonl affine) scaled to size"));

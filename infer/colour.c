@@ -237,6 +237,10 @@ int colour_transfer_hist(float *img, const float *ref, const float *mask, size_t
     return 0;
 }
 
+void colour_mix(float *img, const float *before, float amount, size_t n) {
+    for (size_t i = 0; i < 3 * n; i++) img[i] = before[i] + amount * (img[i] - before[i]);
+}
+
 int colour_transfer(ColourMode mode, float *img, const float *ref, const float *mask, size_t n) {
     switch (mode) {
     case COLOUR_NONE: return 0;

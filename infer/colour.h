@@ -58,6 +58,11 @@ int colour_stats(ColourStats *s, const float *img, const float *mask, size_t n);
 int colour_apply(ColourMode mode, float *img, size_t n, const ColourStats *from, const ColourStats *to);
 
 
+/* Part of a transfer: img = before + amount * (img - before) for the 3*n values (img holds the
+ * transferred face, before the face as it was; amount in [0,1]: 1 = the whole transfer, 0 = none).
+ * Both are in [0,1], so the result is too. */
+void colour_mix(float *img, const float *before, float amount, size_t n);
+
 /* Weighted mean and standard deviation of channel values x[0..n) with weights w (NULL = 1). */
 void colour_weighted_stats(const float *x, const float *w, size_t n, double *mean, double *std);
 

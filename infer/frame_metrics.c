@@ -312,9 +312,10 @@ void frame_report_print(FILE *out, const FrameReport *r, const FaceSet *sets) {
                  "  source's PSNR/SSIM).\n");
     int far = 0;
     for (int i = 0; i < r->npairs; i++) far += fabs(r->pair[i].m.colour_step) > FRAME_COLOUR_STEP_MAX;
-    if (far && !strcmp(r->colour, "none"))
+    /* colour none, or a part of a transfer ("rct:0.25") */
+    if (far && (!strcmp(r->colour, "none") || strchr(r->colour, ':')))
         fprintf(out, "  note: %d of %d pairs step by more than ±%g ΔE across the mask's edge (their skin tones\n"
-                     "  differ); --color rct moves the face to the frame's tone: a seamless edge, at the cost of the\n"
-                     "  swapped person's own tone (docs/PERFORMANCE.md, issue 17's targets again).\n",
+                     "  differ); --color rct moves the face all the way to the frame's tone: a seamless edge, at\n"
+                     "  the cost of the swapped person's own tone (docs/PERFORMANCE.md, issue 17's targets).\n",
                 far, r->npairs, FRAME_COLOUR_STEP_MAX);
 }

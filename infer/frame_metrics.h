@@ -59,8 +59,8 @@ typedef struct {
 /* issue 17's target for the colour step: within ±this ΔE */
 #define FRAME_COLOUR_STEP_MAX 2.0
 json_t *frame_report_to_json(const FrameReport *r, const FaceSet *sets);
-/* The table of swaplab eval; with colour "none" and a pair whose colour step is beyond
- * ±FRAME_COLOUR_STEP_MAX, a note that points to --color rct. */
+/* The table of swaplab eval; with colour "none" or a part of a transfer ("rct:0.25") and a pair
+ * whose colour step is beyond ±FRAME_COLOUR_STEP_MAX, a note that points to --color rct. */
 void frame_report_print(FILE *out, const FrameReport *r, const FaceSet *sets);
 
 #endif

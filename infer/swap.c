@@ -37,7 +37,29 @@ int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err) {
 }
 
 int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err) {
-    if (colour_mode_parse(s, &o->colour)) return sl_fail(err, "unknown colour transfer '%s': use none, avg, rct (reinhard), lct or hist", s);
+    char name[16];
+    const char *colon = strchr(s, ':');
+    size_t len = colon ? (size_t)(colon - s) : strlen(s);
+    ColourMode mode;
+    if (len >= sizeof name) len = sizeof name - 1; /* too long for any name: fails below */
+    memcpy(name, s, len);
+    name[len] = 0;
+    if (colour_mode_parse(name, &mode))
+        return sl_fail(err, "unknown colour transfer '%s': use none, avg, rct (reinhard), lct or hist, optionally with "
+                            ":AMOUNT (e.g. rct:0.25)", s);
+    double amount = 1;
+    if (colon) {
+        char *end;
+        amount = strtod(colon + 1, &end);
+        if (mode == COLOUR_NONE) return sl_fail(err, "colour transfer '%s': none takes no amount", s);
+        if (end == colon + 1 || *end || !(amount > 0 && amount <= 1))
+            return sl_fail(err, "colour transfer '%s': the amount after ':' is the part of the transfer applied, "
+                                "above 0 and at most 1 (e.g. rct:0.25)", s);
+    }
+    o->colour = mode;
+    o->colour_amount = (float)amount;
+    if (amount == 1) snprintf(o->colour_str, sizeof o->colour_str, "%s", colour_mode_name(mode));
+    else snprintf(o->colour_str, sizeof o->colour_str, "%s:%.3g", colour_mode_name(mode), amount);
     return 0;
 }
 
@@ -186,6 +208,7 @@ int swap_composite_mask(const Image *frame, const Affine *a, int crop, const flo
     memcpy(sw, swapped, sizeof(float) * 3 * cn);
     if (o->colour_from && o->colour_to) colour_apply(o->colour, sw, cn, o->colour_from, o->colour_to);
     else colour_transfer(o->colour, sw, orig, mask, cn);
+    if (o->colour_amount < 1) colour_mix(sw, swapped, o->colour_amount, cn);
     *out = image_clone(frame);
     if (frame_mask) memset(frame_mask, 0, sizeof(float) * (size_t)frame->w * frame->h);
     /* the crop's footprint in the frame, with a margin for the Poisson boundary */
@@ -369,7 +392,7 @@ int swap_eval_frames(SwapModel *m, NnCtx *ctx, const FaceSet *sets, int nsets, c
     SL_ASSERT(nsets == m->n_ids && max_faces > 0);
     memset(r, 0, sizeof *r);
     snprintf(r->mask, sizeof r->mask, "%s", o->mask_str);
-    snprintf(r->colour, sizeof r->colour, "%s", colour_mode_name(o->colour));
+    snprintf(r->colour, sizeof r->colour, "%s", o->colour_str);
     snprintf(r->blend, sizeof r->blend, "%s", o->blend_str);
     r->detail = o->detail;
     r->heldout = 1;
@@ -538,7 +561,7 @@ void swap_provenance(ProvenanceInfo *pi, const RunInfo *run, const SwapGate *g, 
     pi->ledger = PROV_LEDGER_DEFAULT; /* every swap output goes into the transparency log */
     pi->preset = m->arch.preset;
     pi->mask = o->mask_str;
-    pi->colour = colour_mode_name(o->colour);
+    pi->colour = o->colour_str;
     pi->blend = o->blend_str;
     pi->input = input;
     pi->label = label;

@@ -37,6 +37,7 @@ typedef enum { SWAP_BLEND_ALPHA = 0, SWAP_BLEND_POISSON } SwapBlend;
 typedef struct {
     MaskSpec mask;       /* infer/mask.h */
     ColourMode colour;
+    float colour_amount; /* how far the transfer moves the face, 0..1 (1 = all the way; "rct:0.25") */
     SwapBlend blend;
     float detail;        /* the frame's grain kept under the face: sigma (frame pixels) of the Gaussian
                           * whose high-pass of the frame is added to the decoded face; 0 = off */
@@ -46,13 +47,13 @@ typedef struct {
      * when both are set, the decoded face is moved from colour_from to colour_to (colour_apply);
      * NULL (the default): measured on the decoded face and the face it replaces, inside the mask. */
     const ColourStats *colour_from, *colour_to;
-    char mask_str[32], blend_str[16]; /* canonical names, filled by the setters */
+    char mask_str[32], colour_str[16], blend_str[16]; /* canonical names, filled by the setters */
 } SwapOptions;
 
 /* The defaults, chosen by measurement on composited frames against the ground truth
  * (docs/PERFORMANCE.md, "Swap compositing"). */
 #define SWAP_DEFAULT_MASK MASK_DEFAULT
-#define SWAP_DEFAULT_COLOUR "none"
+#define SWAP_DEFAULT_COLOUR "rct:0.25"
 #define SWAP_DEFAULT_BLEND "alpha"
 #define SWAP_DEFAULT_DETAIL 1.0f
 void swap_options_default(SwapOptions *o);
@@ -62,7 +63,9 @@ int swap_options_set_detail(SwapOptions *o, double d, SlErr *err);
  * "erode:N", "blur:N"); -1 with err otherwise. A learned mask also needs a model with a mask channel
  * (swap_check_mask). */
 int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err);
-/* "none", "avg", "rct" (or "reinhard"), "lct", "hist". */
+/* "none", "avg", "rct" (or "reinhard"), "lct", "hist", each but none optionally with ":AMOUNT", the
+ * part of the transfer applied, in (0,1] ("rct:0.25": a quarter of the way to the frame's colour;
+ * colour_mix); -1 with err otherwise. colour_str gets the canonical spelling ("rct", "rct:0.25"). */
 int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err);
 /* "alpha", "poisson". */
 int swap_options_set_blend(SwapOptions *o, const char *s, SlErr *err);

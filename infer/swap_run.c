@@ -101,7 +101,7 @@ static int ranks_agree(SlMpi *mpi, const SwapRunArgs *a, const RunInfo *run, con
              "model=%s from=%s to=%s to-faceset=%s out=%s mask=%s colour=%s blend=%s detail=%.9g label=%d raw=%d "
              "limit=%d revocations=%s policy=%s key=%s",
              a->model, a->from, a->to, a->to_faceset ? a->to_faceset : "-", a->out, o->mask_str,
-             colour_mode_name(o->colour), o->blend_str, (double)o->detail, a->with_label, a->raw, a->limit,
+             o->colour_str, o->blend_str, (double)o->detail, a->with_label, a->raw, a->limit,
              a->revocations ? a->revocations : "-", a->policy ? a->policy : "-", a->key_path ? a->key_path : "-");
     if (sl_mpi_agree(mpi, "options", text, err)) goto refused;
     sl_path_join(fj, sizeof fj, fs->dir, "faces.jsonl");
@@ -154,7 +154,7 @@ static int write_summary(const SwapRunArgs *a, const RunInfo *run, const SwapMod
     json_object_set_new(j, "from", side_json(&g->from, g->from_dir));
     json_object_set_new(j, "to", side_json(&g->to, g->to_dir));
     json_object_set_new(j, "settings", json_pack("{s:s,s:s,s:s,s:f,s:s,s:b,s:i}", "mask", o->mask_str, "colour",
-                                                 colour_mode_name(o->colour), "blend", o->blend_str, "detail",
+                                                 o->colour_str, "blend", o->blend_str, "detail",
                                                  (double)o->detail, "label", a->with_label ? "visible" : "none", "raw",
                                                  a->raw, "limit", a->limit));
     json_object_set_new(j, "directory", json_string(pair));

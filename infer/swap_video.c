@@ -240,7 +240,7 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     Extractor *x = NULL;
     FaceTracker *tr = NULL;
     VideoWriter *vw = NULL;
-    float *in = NULL, *dec = NULL, *mask = NULL, *learned = NULL;
+    float *in = NULL, *dec = NULL, *dec_raw = NULL, *mask = NULL, *learned = NULL;
     Marker *marker = NULL;
     pthread_t worker;
     int worker_running = 0;
@@ -267,12 +267,14 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
     const size_t cn = (size_t)C * C;
     in = xmalloc(sizeof(float) * 3 * cn);
     dec = xmalloc(sizeof(float) * 3 * cn);
+    if (so->colour_amount < 1) dec_raw = xmalloc(sizeof(float) * 3 * cn); /* the face before a part transfer */
     mask = xmalloc(sizeof(float) * cn);
     if (so->mask.shape == MASK_SHAPE_LEARNED) learned = xmalloc(sizeof(float) * cn);
     ColourSmoother cs;
     colour_smoother_init(&cs, so->colour, vo->colour_smooth);
     SwapOptions so_none = *so;
     so_none.colour = COLOUR_NONE; /* the colour transfer is done here, with smoothed statistics */
+    so_none.colour_amount = 1;
     /* label, watermark and encoding overlap with the next frame's decode, tracking and swap on a
      * second thread (not with cpu_clock: per-stage CPU times need one stage at a time) */
     if (vo->pipeline && !vo->cpu_clock) {
@@ -312,7 +314,9 @@ int swap_video_run(SwapModel *m, NnCtx *ctx, int target, const char *in_clip, co
             double e = clock_s(vo->cpu_clock);
             st.model += e - d;
             swap_face_mask(so, (const float(*)[2])lm_crop, learned, C, mask);
+            if (dec_raw) memcpy(dec_raw, dec, sizeof(float) * 3 * cn);
             colour_smoother_apply(&cs, t, dec, in, mask, cn);
+            if (dec_raw) colour_mix(dec, dec_raw, so->colour_amount, cn);
             swap_composite(&frame, &aff, C, in, dec, mask, &so_none, &out);
             image_free(&frame);
             st.composite += clock_s(vo->cpu_clock) - e;
@@ -375,7 +379,7 @@ done:
     st.cpu_total = clock_s(1) - p0;
     st.cpu_main = thread_cpu_s() - m0;
     if (stats) *stats = st;
-    free(in), free(dec), free(mask), free(learned);
+    free(in), free(dec), free(dec_raw), free(mask), free(learned);
     label_stamp_free(&stamp);
     wm_embedder_free(wm);
     video_writer_free(vw);

@@ -43,7 +43,7 @@ for r in rows:
         assert split_of.setdefault(who, sp) == sp, "subject %s in two splits" % who
     if r["label"] == "fake":
         assert r["source"] != r["target"] and r["model_sha256"] == sha and r["method"] == "swap" and r["visible_label"] == "0"
-        assert r["mask"] == "face:0,20" and r["colour"] == "none" and r["blend"] == "alpha" and r["preset"] == "tiny"
+        assert r["mask"] == "face:0,20" and r["colour"] == "rct:0.25" and r["blend"] == "alpha" and r["preset"] == "tiny"
     else:
         assert r["source"] == r["target"] and r["method"] == "original" and r["model_sha256"] == ""
 j = json.load(open(os.path.join(ds, "dataset.json")))

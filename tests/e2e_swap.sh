@@ -182,7 +182,7 @@ check "eval.json: sharpness, border, colour step, frame PSNR/SSIM with the sourc
 import json, sys
 f = json.load(open(sys.argv[1]))["frames"]
 o = f["overall"]
-assert f["mask"] == "face:0,20" and f["colour"] == "none" and o["frames"] == 2, f  # face 9 of 12 held out per set
+assert f["mask"] == "face:0,20" and f["colour"] == "rct:0.25" and o["frames"] == 2, f  # face 9 of 12 held out per set
 for k in ("sharpness_ratio", "border_ratio", "colour_step", "frame_psnr", "frame_ssim", "frame_ssim_source_baseline",
           "sharpness_ratio_ground_truth"):
     assert isinstance(o[k], float), k

@@ -309,13 +309,14 @@ static void t_options(void) {
     SwapOptions o;
     SlErr err;
     swap_options_default(&o);
-    CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_NONE && o.blend == SWAP_BLEND_ALPHA);
+    CHECK(strcmp(o.mask_str, SWAP_DEFAULT_MASK) == 0 && o.colour == COLOUR_RCT && o.colour_amount == 0.25f &&
+          o.blend == SWAP_BLEND_ALPHA);
     CHECK(o.detail == SWAP_DEFAULT_DETAIL && o.detail > 0);
     CHECK(swap_options_set_detail(&o, 0, &err) == 0 && o.detail == 0);
     CHECK(swap_options_set_detail(&o, -0.5, &err) == -1 && strstr(err.msg, "0 (off) to 4"));
     CHECK(swap_options_set_detail(&o, 4.5, &err) == -1 && o.detail == 0);
     CHECK(swap_options_set_detail(&o, NAN, &err) == -1);
-    CHECK(strcmp(colour_mode_name(o.colour), SWAP_DEFAULT_COLOUR) == 0 && strcmp(o.blend_str, SWAP_DEFAULT_BLEND) == 0);
+    CHECK(strcmp(o.colour_str, SWAP_DEFAULT_COLOUR) == 0 && strcmp(o.blend_str, SWAP_DEFAULT_BLEND) == 0);
     CHECK(swap_options_set_mask(&o, "erode:3", &err) == 0 && o.mask.shape == MASK_SHAPE_HULL && o.mask.erode == 3 &&
           !o.mask.relative);
     CHECK(strcmp(o.mask_str, "erode:3") == 0);
@@ -341,6 +342,20 @@ static void t_options(void) {
     CHECK(swap_options_set_colour(&o, "lct", &err) == 0 && o.colour == COLOUR_LCT);
     CHECK(swap_options_set_colour(&o, "lab", &err) == -1 && strstr(err.msg, "lct"));
     CHECK(swap_options_set_colour(&o, "", &err) == -1);
+    /* a part of a transfer */
+    CHECK(swap_options_set_colour(&o, "rct:0.25", &err) == 0 && o.colour == COLOUR_RCT && o.colour_amount == 0.25f);
+    CHECK(strcmp(o.colour_str, "rct:0.25") == 0);
+    CHECK(swap_options_set_colour(&o, "reinhard:1", &err) == 0 && o.colour_amount == 1 && strcmp(o.colour_str, "rct") == 0);
+    CHECK(swap_options_set_colour(&o, "rct:0", &err) == -1 && strstr(err.msg, "at most 1"));
+    CHECK(swap_options_set_colour(&o, "rct:1.5", &err) == -1);
+    CHECK(swap_options_set_colour(&o, "rct:", &err) == -1);
+    CHECK(swap_options_set_colour(&o, "rct:0.5x", &err) == -1);
+    CHECK(swap_options_set_colour(&o, "rct:nan", &err) == -1);
+    CHECK(swap_options_set_colour(&o, "none:0.5", &err) == -1 && strstr(err.msg, "no amount"));
+    CHECK(swap_options_set_colour(&o, "lab:0.5", &err) == -1 && strstr(err.msg, "unknown"));
+    CHECK(swap_options_set_colour(&o, "averylongcolourname:0.5", &err) == -1);
+    CHECK(o.colour == COLOUR_RCT && o.colour_amount == 1 && strcmp(o.colour_str, "rct") == 0); /* refusals change nothing */
+    CHECK(swap_options_set_colour(&o, "none", &err) == 0 && o.colour_amount == 1 && strcmp(o.colour_str, "none") == 0);
     CHECK(swap_options_set_blend(&o, "poisson", &err) == 0 && o.blend == SWAP_BLEND_POISSON);
     CHECK(swap_options_set_blend(&o, "seamless", &err) == -1);
     for (int k = 0; k < COLOUR_NMODES; k++) {
@@ -415,6 +430,22 @@ static void t_colour_stats_apply(void) {
     st.lab_mean[0] += 10;
     swap_composite(&frame, &af, C, crop, ref, mask, &o, &o3);
     CHECK(memcmp(o1.px, o3.px, (size_t)frame.w * frame.h * 3) != 0);
+    /* rct:0.5 composites the face half way between none and rct (alpha blending is linear in the
+     * face; within a level of rounding) */
+    Image on, oh;
+    o.colour_from = o.colour_to = NULL;
+    swap_options_set_colour(&o, "none", NULL);
+    swap_composite(&frame, &af, C, crop, ref, mask, &o, &on);
+    swap_options_set_colour(&o, "rct:0.5", NULL);
+    swap_composite(&frame, &af, C, crop, ref, mask, &o, &oh);
+    int far = 0, off = 0;
+    for (size_t i = 0; i < (size_t)frame.w * frame.h * 3; i++) {
+        double mid = 0.5 * (on.px[i] + o1.px[i]);
+        far += abs((int)on.px[i] - (int)o1.px[i]) >= 8;
+        off += fabs(oh.px[i] - mid) > 1.0;
+    }
+    CHECK(far > 0 && off == 0);
+    image_free(&on), image_free(&oh);
     image_free(&frame), image_free(&o1), image_free(&o2), image_free(&o3);
 }
 
@@ -556,7 +587,7 @@ static void frame_and_crop(Image *frame, Affine *a, int C, float *crop) {
     image_free(&cr);
 }
 
-/* eval's table points to --color rct when a pair's colour step is beyond the target with colour none */
+/* eval's table points to --color rct when a pair's colour step is beyond the target with colour none or a part of rct */
 static void t_frame_report_note(void) {
     static FrameReport r;
     static FaceSet sets[2];
@@ -568,9 +599,10 @@ static void t_frame_report_note(void) {
     r.pair[0].m.colour_step = 6.5, r.pair[1].m.colour_step = -0.3, r.all.colour_step = 3.1;
     r.pair[0].m.psnr = r.pair[1].m.psnr = r.all.psnr = -1;
     snprintf(r.mask, sizeof r.mask, "face:0,20"), snprintf(r.blend, sizeof r.blend, "alpha");
-    for (int k = 0; k < 3; k++) {
-        snprintf(r.colour, sizeof r.colour, "%s", k == 1 ? "rct" : "none");
+    for (int k = 0; k < 4; k++) {
+        snprintf(r.colour, sizeof r.colour, "%s", k == 1 ? "rct" : k == 3 ? "rct:0.25" : "none");
         if (k == 2) r.pair[0].m.colour_step = 1.9; /* within the target: no note */
+        if (k == 3) r.pair[0].m.colour_step = 3.6; /* a part of the transfer: the note again */
         char *buf = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&buf, &len);
@@ -578,7 +610,7 @@ static void t_frame_report_note(void) {
         frame_report_print(f, &r, sets);
         fclose(f);
         const char *note = strstr(buf, "note: 1 of 2 pairs");
-        CHECKF(k == 0 ? note && strstr(buf, "--color rct") : !note, "case %d:\n%s", k, buf);
+        CHECKF(k == 0 || k == 3 ? note && strstr(buf, "--color rct") : !note, "case %d:\n%s", k, buf);
         free(buf);
     }
 }
