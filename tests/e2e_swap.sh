@@ -22,8 +22,8 @@ check "swap --help documents masks and sizes" bash -c '"$0" swap --help | grep -
 # every blend x colour, one face each
 outs=()
 for blend in alpha poisson; do
-  for colour in none avg rct lct hist; do
-    O=$T/out-$blend-$colour
+  for colour in none avg rct lct hist rct:0.5; do
+    O=$T/out-$blend-${colour//:/_}
     check "swap --blend $blend --color $colour" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$O" \
       --blend $blend --color $colour --limit 1 --threads 2
     check "$blend/$colour: output written, only one" bash -c "[[ -s '$O/synth-0001_to_synth-0002/000000.png' && \$(ls '$O/synth-0001_to_synth-0002'/*.png | wc -l) == 1 ]]"
@@ -43,6 +43,11 @@ check "the raw face is written at crop size (128x128)" bash -c \
   "[[ \$(od -An -tx1 -j16 -N8 '$T/out-big/synth-0001_to_synth-0002/raw/000001.png' | tr -d ' \n') == 0000008000000080 ]]"
 outs+=("$T/out-big/synth-0001_to_synth-0002/000001.png")
 check "every output passes swaplab verify" "$SWAPLAB" verify "${outs[@]}"
+check "rct:0.5 is recorded as such, and its frame differs from none's and rct's" bash -c \
+  'o=$("$0" verify --json "$1/out-alpha-rct_0.5/synth-0001_to_synth-0002/000000.png"); grep -q "rct:0.5" <<<"$o" &&
+   ! cmp -s "$1/out-alpha-rct_0.5/synth-0001_to_synth-0002/000000.png" "$1/out-alpha-none/synth-0001_to_synth-0002/000000.png" &&
+   ! cmp -s "$1/out-alpha-rct_0.5/synth-0001_to_synth-0002/000000.png" "$1/out-alpha-rct/synth-0001_to_synth-0002/000000.png"' \
+  "$SWAPLAB" "$T"
 check "verify: source synth-0002 (--to, the face) into target synth-0001's frame (--from), trainedAlgorithmicMedia" bash -c \
   'o=$("$0" verify "$1"); grep -q "source synth-0002 (face inserted) into target synth-0001.s frame" <<<"$o" &&
    grep -q "/trainedAlgorithmicMedia" <<<"$o"' \
@@ -171,6 +176,7 @@ check_fails "bad --blend is a usage error" 2 "alpha or poisson" "$SWAPLAB" swap 
 check_fails "bad --mask is a usage error" 2 "erode:x.*number" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --mask erode:x
 check_fails "--mask face:E,F out of range is a usage error" 2 "0 to 50" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --mask face:70,5
 check_fails "unknown --color is a usage error naming the choices" 2 "rct.*lct" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --color warm
+check_fails "--color with an amount out of range is a usage error" 2 "at most 1" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --color rct:2
 check_fails "--detail out of range is a usage error" 2 "0.*4" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --detail 40
 check_fails "eval: bad --mask is a usage error" 2 "unknown mask" "$SWAPLAB" eval --model "$RUN" --facesets "$A" "$B" --mask round
 check "no refusal wrote anything (2)" test ! -e "$R"
