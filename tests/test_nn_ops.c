@@ -351,6 +351,45 @@ static void t_conv_train(void) {
     CHECKF(kept_any || !was, "oneDNN ran the layers but no forward kept its input");
 }
 
+/* A training forward grows the oneDNN arena to what its backward needs too, so that no step after
+ * the first touches new pages: on a new thread (whose arena starts empty), the arena after the
+ * forward is the arena after the backward. */
+static void *arena_thread(void *arg) {
+    const int *s = arg;
+    int B = s[0], Ci = s[1], H = s[2], W = s[3], Co = s[4], K = s[5], S = s[6];
+    size_t xn = (size_t)B * Ci * H * W, wn = (size_t)Co * Ci * K * K;
+    size_t on = (size_t)B * Co * conv_out_size(H, K, S) * conv_out_size(W, K, S);
+    float *x = rnd(xn, -1, 1), *w = rnd(wn, -0.3f, 0.3f), *b = rnd(Co, -0.5f, 0.5f), *g = rnd(on, -1, 1);
+    float *y = zeros(on), *dx = zeros(xn), *dw = zeros(wn), *db = zeros(Co);
+    float *work = zeros(conv2d_workspace(B, Ci, H, W, Co, K, S));
+    ConvKeep keep = {0};
+    size_t before = conv_dnnl_arena_bytes();
+    conv2d_train_forward(y, x, w, b, B, Ci, H, W, Co, K, S, 0, 0.0f, &keep, work, NN_WINO_AUTO, 2);
+    size_t fwd = conv_dnnl_arena_bytes();
+    int ran = keep.owner != NULL;
+    conv2d_train_backward(dx, dw, db, g, x, w, B, Ci, H, W, Co, K, S, &keep, work, NN_WINO_AUTO, 2);
+    size_t bwd = conv_dnnl_arena_bytes();
+    CHECKF(before == 0, "a new thread's arena holds %zu bytes", before);
+    CHECKF(!ran || (fwd > 0 && bwd == fwd), "shape %dx%dx%dx%d -> %d (K %d, S %d): arena %zu bytes after the forward, %zu after the backward",
+           B, Ci, H, W, Co, K, S, fwd, bwd);
+    conv_keep_free(&keep);
+    free(x), free(w), free(b), free(g), free(y), free(dx), free(dw), free(db), free(work);
+    return NULL;
+}
+
+static void t_conv_arena(void) {
+    if (!conv_dnnl_enabled()) {
+        SKIP("oneDNN is off in this build");
+        return;
+    }
+    const int sh[][7] = {{8, 16, 32, 32, 16, 3, 1}, {8, 3, 32, 32, 16, 3, 1}, {4, 32, 32, 32, 64, 5, 2}, {8, 32, 16, 16, 64, 3, 1}};
+    for (size_t k = 0; k < sizeof sh / sizeof sh[0]; k++) {
+        pthread_t t;
+        CHECK(pthread_create(&t, NULL, arena_thread, (void *)sh[k]) == 0);
+        pthread_join(t, NULL);
+    }
+}
+
 /* ---- dense --------------------------------------------------------------------------------- */
 typedef struct {
     int B, I, O;
@@ -873,6 +912,7 @@ int main(void) {
     RUN(t_conv_threads);
     RUN(t_conv_leaky);
     RUN(t_conv_train);
+    RUN(t_conv_arena);
     RUN(t_dense);
     RUN(t_elementwise);
     RUN(t_residual_join);

@@ -284,6 +284,12 @@ static Arena *arena_get(size_t need) {
     return a;
 }
 
+size_t conv_dnnl_arena_bytes(void) {
+    pthread_once(&arena_once, arena_init);
+    const Arena *a = pthread_getspecific(arena_key);
+    return a ? a->cap : 0;
+}
+
 /* Memory objects are made per call (cheap) so that no two threads share one. */
 static dnnl_memory_t mem(const dnnl_memory_desc_t *md, const void *p) {
     dnnl_memory_t m;

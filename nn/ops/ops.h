@@ -130,6 +130,9 @@ typedef struct ConvKeep {
 } ConvKeep;
 void conv_keep_free(ConvKeep *k);
 int conv_dnnl_enabled(void);
+/* The bytes of the calling thread's oneDNN buffer arena (0 before its first oneDNN convolution): it
+ * only grows, and a training forward grows it to what its layer's backward will need too. */
+size_t conv_dnnl_arena_bytes(void);
 void conv_dnnl_set(int on);
 int conv2d_dnnl_pick(int wmode, int B, int Cin, int H, int W, int Cout, int K, int S, int nthreads);
 int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads);
