@@ -597,6 +597,7 @@ int conv_dnnl_infer_packed(const ConvPacked *pk, int B, int Cin, int H, int W, i
                            float slope, int nthreads) {
     return -1;
 }
+size_t conv_dnnl_arena_bytes(void) { return 0; }
 int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
                     int K, int S, int wino, int leaky, float slope, ConvPacked *pk, int nthreads) {
     return -1;
