@@ -37,7 +37,7 @@ static const char *ABOUT =
     "--learn-mask; where it is unsure, between 0.25 and 0.75, it leans on the hull); erode:N, blur:N =\n"
     "the hull shrunk or feathered by N px at crop scale. Colour: none, avg\n"
     "(mean per channel), rct (Reinhard: L*a*b* mean and std; also 'reinhard'), lct (RGB mean and\n"
-    "covariance), hist (histogram matching); MODE:A applies the part A (0 to 1) of the transfer (rct:0.25:\n"
+    "covariance), hist (histogram matching); MODE:A applies the part A (0.001 to 1) of the transfer (rct:0.25:\n"
     "a quarter of the way to the frame's colour); default " SWAP_DEFAULT_COLOUR ". Blend: alpha (by the mask) or\n"
     "poisson (seamless cloning); default " SWAP_DEFAULT_BLEND ". Detail D: the frame's own grain (a\n"
     "high-pass with sigma D frame pixels: camera noise, the finest texture) is kept under the decoded\n"

@@ -52,14 +52,15 @@ int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err) {
         char *end;
         amount = strtod(colon + 1, &end);
         if (mode == COLOUR_NONE) return sl_fail(err, "colour transfer '%s': none takes no amount", s);
+        amount = round(amount * 1000) / 1000; /* in thousandths, so that colour_str records it exactly */
         if (end == colon + 1 || *end || !(amount > 0 && amount <= 1))
             return sl_fail(err, "colour transfer '%s': the amount after ':' is the part of the transfer applied, "
-                                "above 0 and at most 1 (e.g. rct:0.25)", s);
+                                "0.001 to 1 (e.g. rct:0.25)", s);
     }
     o->colour = mode;
     o->colour_amount = (float)amount;
     if (amount == 1) snprintf(o->colour_str, sizeof o->colour_str, "%s", colour_mode_name(mode));
-    else snprintf(o->colour_str, sizeof o->colour_str, "%s:%.3g", colour_mode_name(mode), amount);
+    else snprintf(o->colour_str, sizeof o->colour_str, "%s:%g", colour_mode_name(mode), amount);
     return 0;
 }
 

@@ -64,8 +64,9 @@ int swap_options_set_detail(SwapOptions *o, double d, SlErr *err);
  * (swap_check_mask). */
 int swap_options_set_mask(SwapOptions *o, const char *s, SlErr *err);
 /* "none", "avg", "rct" (or "reinhard"), "lct", "hist", each but none optionally with ":AMOUNT", the
- * part of the transfer applied, in (0,1] ("rct:0.25": a quarter of the way to the frame's colour;
- * colour_mix); -1 with err otherwise. colour_str gets the canonical spelling ("rct", "rct:0.25"). */
+ * part of the transfer applied, 0.001 to 1 in thousandths (rounded; "rct:0.25": a quarter of the way
+ * to the frame's colour; colour_mix); -1 with err otherwise, the options unchanged. colour_str gets
+ * the canonical spelling ("rct", "rct:0.25"), which parses back to the same options. */
 int swap_options_set_colour(SwapOptions *o, const char *s, SlErr *err);
 /* "alpha", "poisson". */
 int swap_options_set_blend(SwapOptions *o, const char *s, SlErr *err);

@@ -176,7 +176,7 @@ check_fails "bad --blend is a usage error" 2 "alpha or poisson" "$SWAPLAB" swap 
 check_fails "bad --mask is a usage error" 2 "erode:x.*number" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --mask erode:x
 check_fails "--mask face:E,F out of range is a usage error" 2 "0 to 50" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --mask face:70,5
 check_fails "unknown --color is a usage error naming the choices" 2 "rct.*lct" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --color warm
-check_fails "--color with an amount out of range is a usage error" 2 "at most 1" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --color rct:2
+check_fails "--color with an amount out of range is a usage error" 2 "0.001 to 1" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --color rct:2
 check_fails "--detail out of range is a usage error" 2 "0.*4" "$SWAPLAB" swap --model "$RUN" --from "$A" --to synth-0002 --out "$R" --detail 40
 check_fails "eval: bad --mask is a usage error" 2 "unknown mask" "$SWAPLAB" eval --model "$RUN" --facesets "$A" "$B" --mask round
 check "no refusal wrote anything (2)" test ! -e "$R"

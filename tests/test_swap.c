@@ -346,7 +346,8 @@ static void t_options(void) {
     CHECK(swap_options_set_colour(&o, "rct:0.25", &err) == 0 && o.colour == COLOUR_RCT && o.colour_amount == 0.25f);
     CHECK(strcmp(o.colour_str, "rct:0.25") == 0);
     CHECK(swap_options_set_colour(&o, "reinhard:1", &err) == 0 && o.colour_amount == 1 && strcmp(o.colour_str, "rct") == 0);
-    CHECK(swap_options_set_colour(&o, "rct:0", &err) == -1 && strstr(err.msg, "at most 1"));
+    CHECK(swap_options_set_colour(&o, "rct:0.0004", &err) == -1 && strstr(err.msg, "0.001 to 1"));
+    CHECK(swap_options_set_colour(&o, "rct:0", &err) == -1 && strstr(err.msg, "0.001 to 1"));
     CHECK(swap_options_set_colour(&o, "rct:1.5", &err) == -1);
     CHECK(swap_options_set_colour(&o, "rct:", &err) == -1);
     CHECK(swap_options_set_colour(&o, "rct:0.5x", &err) == -1);
@@ -355,6 +356,8 @@ static void t_options(void) {
     CHECK(swap_options_set_colour(&o, "lab:0.5", &err) == -1 && strstr(err.msg, "unknown"));
     CHECK(swap_options_set_colour(&o, "averylongcolourname:0.5", &err) == -1);
     CHECK(o.colour == COLOUR_RCT && o.colour_amount == 1 && strcmp(o.colour_str, "rct") == 0); /* refusals change nothing */
+    CHECK(swap_options_set_colour(&o, "rct:0.12345", &err) == 0 && o.colour_amount == 0.123f &&
+          strcmp(o.colour_str, "rct:0.123") == 0); /* thousandths: the record says what was applied */
     CHECK(swap_options_set_colour(&o, "none", &err) == 0 && o.colour_amount == 1 && strcmp(o.colour_str, "none") == 0);
     CHECK(swap_options_set_blend(&o, "poisson", &err) == 0 && o.blend == SWAP_BLEND_POISSON);
     CHECK(swap_options_set_blend(&o, "seamless", &err) == -1);
