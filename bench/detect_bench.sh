@@ -3,7 +3,7 @@
 # PyTorch (bench/torch_detect.py), ROUNDS rounds run in turn, medians; appends a Markdown table to
 # $BUILD/bench/train_table.md. Called by bench/run.sh (`make bench`); alone:
 #   BUILD=build bash bench/detect_bench.sh
-#   THREADS (nproc), ROUNDS (3), QUICK=1 (one round, fewer steps), DCONFIGS="meso4 128 32 2 10,..."
+#   THREADS (nproc), ROUNDS (5), QUICK=1 (one round, fewer steps), DCONFIGS="meso4 128 32 2 10,..."
 #   ("model size batch warmup steps", comma-separated). Target (issue 21): >= 1.5x PyTorch per row.
 #   PyTorch runs with glibc malloc tuned (bench/torch_malloc.py), as in bench/run.sh.
 set -u
@@ -12,7 +12,7 @@ THREADS=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$THREADS SL_QUIET=1
 PY=/usr/bin/python3
 B=$BUILD/bench
-ROUNDS=${ROUNDS:-$([[ -n ${QUICK:-} ]] && echo 1 || echo 3)}
+ROUNDS=${ROUNDS:-$([[ -n ${QUICK:-} ]] && echo 1 || echo 5)}
 [[ -x $B/bench_detect ]] || { echo "bench/detect_bench.sh: $B/bench_detect is missing; run 'make bench'" >&2; exit 1; }
 have_torch=0
 $PY -c 'import torch' 2>/dev/null && have_torch=1

@@ -13,8 +13,10 @@
 #   BUILD=build bash bench/run.sh          (make bench does this)
 #   THREADS=2  thread count for swaplab (OpenMP + OpenBLAS) and torch.set_num_threads; default nproc
 #   QUICK=1    fewer steps and one round (a smoke run, numbers noisier)
-#   ROUNDS=3   rounds of (sgemm, swaplab, PyTorch) per configuration, run in turn; every figure in the
-#              tables is the median over the rounds (the machines here are shared and noisy)
+#   ROUNDS=5   rounds of (sgemm, swaplab, PyTorch) per configuration, run in turn; every figure in the
+#              tables is the median over the rounds (the machines here are shared and noisy: one row's
+#              per-round ratios spread from 1.21 to 1.92 in one run, so the median of 5 outlasts two
+#              slow spells where that of 3 outlasts one; docs/PERFORMANCE.md)
 #   CONFIGS="tiny 16 1 4,lite 32 1 2"   other "preset batch warmup steps" runs, comma-separated
 #   INFER_CONFIGS="tiny 16 2 20,..."    the same for inference (batch = faces per forward pass)
 #   Target (issue 21): >= 1.5x PyTorch in every row, wall clock, median of the rounds.
@@ -27,7 +29,7 @@ THREADS=${THREADS:-$(nproc)}
 export OMP_NUM_THREADS=$THREADS SL_QUIET=1
 PY=/usr/bin/python3
 B=$BUILD/bench
-ROUNDS=${ROUNDS:-$([[ -n ${QUICK:-} ]] && echo 1 || echo 3)}
+ROUNDS=${ROUNDS:-$([[ -n ${QUICK:-} ]] && echo 1 || echo 5)}
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: ROUNDS must be a whole number >= 1 (got '$ROUNDS')" >&2; exit 2; }
 for p in bench_sgemm bench_train; do
   [[ -x $B/$p ]] || { echo "bench/run.sh: $B/$p is missing; run 'make bench'" >&2; exit 1; }
