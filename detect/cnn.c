@@ -34,7 +34,7 @@ float *detcnn_buf(DetCnn *m, int k, size_t n) {
     SL_ASSERT(k >= 0 && k < DETCNN_MAX_BUFS);
     if (m->buf_len[k] < n) {
         free(m->buf[k]);
-        m->buf[k] = xmalloc(n * sizeof(float));
+        m->buf[k] = xmalloc_aligned(n * sizeof(float)); /* a convolution's input (detect/resnet.c) */
         m->buf_len[k] = n;
     }
     return m->buf[k];

@@ -11,6 +11,7 @@ static NnNet *body(DetCnn *m, const char *name, int c, int side) {
     char prefix[32];
     snprintf(prefix, sizeof prefix, "resnet10.%s", name);
     NnNet *n = nn_net_new(&m->model, prefix, (NnShape){c, side, side});
+    nn_net_set_blocked(n, 1);
     nn_conv(n, "conv1", c, 3, 1);
     nn_batchnorm(n, "bn1");
     nn_relu(n);
@@ -22,6 +23,7 @@ static NnNet *body(DetCnn *m, const char *name, int c, int side) {
 static void build(DetCnn *m) {
     int S = m->size;
     NnNet *n = nn_net_new(&m->model, "resnet10.stem", (NnShape){3, S, S});
+    nn_net_set_blocked(n, 1); /* the trunk's activations in oneDNN's blocked layout (nn/nn.h), the head's plain */
     nn_conv(n, "conv", 16, 3, 1);
     nn_batchnorm(n, "bn");
     nn_relu(n);
@@ -33,6 +35,7 @@ static void build(DetCnn *m) {
             char prefix[32];
             snprintf(prefix, sizeof prefix, "resnet10.down%d", s + 1);
             n = nn_net_new(&m->model, prefix, (NnShape){RN_CH[s - 1], side, side});
+            nn_net_set_blocked(n, 1);
             nn_conv(n, "conv", RN_CH[s], 3, 2);
             nn_batchnorm(n, "bn");
             nn_relu(n);
@@ -51,7 +54,8 @@ static void build(DetCnn *m) {
     m->n_nets = RN_NETS;
 }
 
-/* buffers: 0..2 the output of block s (ReLU(body + skip)); 3, 4 gradients; 5 a scratch */
+/* buffers: 0..2 the output of block s (ReLU(body + skip)); 3, 4 gradients; 5 the trunk's output in
+ * NCHW for the head, where the trunk's activations are blocked */
 static const float *forward(DetCnn *m, NnCtx *ctx, const float *x, int B) {
     const float *a = nn_net_forward(m->net[RN_STEM], ctx, x, B);
     int side = m->size / 2;
@@ -63,6 +67,12 @@ static const float *forward(DetCnn *m, NnCtx *ctx, const float *x, int B) {
         nn_add_relu(ctx, o, r, a, n);
         a = o;
     }
+    if (nn_net_blocked_io(m->net[5], ctx, RN_CH[2])) {
+        NnShape s = nn_net_in_shape(m->net[RN_HEAD]);
+        float *p = detcnn_buf(m, 5, (size_t)B * s.c * s.h * s.w);
+        nn_act_to_plain(ctx, p, a, B, s);
+        a = p;
+    }
     return nn_net_forward(m->net[RN_HEAD], ctx, a, B);
 }
 
@@ -72,6 +82,11 @@ static void backward(DetCnn *m, NnCtx *ctx, const float *dl, int B) {
     float *d = detcnn_buf(m, 3, (size_t)B * RN_CH[0] * (m->size / 2) * (m->size / 2));
     float *tmp = detcnn_buf(m, 4, (size_t)B * RN_CH[0] * (m->size / 2) * (m->size / 2));
     nn_net_backward(m->net[RN_HEAD], ctx, dl, d);
+    if (nn_net_blocked_io(m->net[5], ctx, RN_CH[2])) {
+        nn_act_to_blocked(ctx, tmp, d, B, nn_net_in_shape(m->net[RN_HEAD]));
+        float *t = d;
+        d = tmp, tmp = t;
+    }
     for (int s = 2; s >= 0; s--) {
         n = (size_t)B * RN_CH[s] * side * side;
         const float *o = m->buf[s];

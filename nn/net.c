@@ -30,6 +30,26 @@ NnNet *nn_net_new(NnModel *m, const char *prefix, NnShape in) {
 }
 
 NnShape nn_net_in_shape(const NnNet *n) { return n->in; }
+
+void nn_net_set_blocked(NnNet *n, int on) {
+    SL_ASSERT(!n->m->finalized);
+    n->blocked = on != 0;
+}
+
+/* The channel block of a blocked net's activations on ctx, 0 where they stay plain. */
+static int net_block(const NnNet *n, const NnCtx *ctx) {
+    return n->blocked && ctx->device == NN_CPU ? conv_dnnl_block() : 0;
+}
+static int is_blk(int V, int c) { return V && c % V == 0; }
+
+int nn_net_blocked_io(const NnNet *n, const NnCtx *ctx, int c) { return is_blk(net_block(n, ctx), c); }
+
+void nn_act_to_plain(const NnCtx *ctx, float *dst, const float *src, int batch, NnShape s) {
+    act_to_plain(dst, src, batch, s.c, s.h * s.w, conv_dnnl_block(), ctx->nthreads);
+}
+void nn_act_to_blocked(const NnCtx *ctx, float *dst, const float *src, int batch, NnShape s) {
+    act_to_blocked(dst, src, batch, s.c, s.h * s.w, conv_dnnl_block(), ctx->nthreads);
+}
 NnShape nn_net_out_shape(const NnNet *n) { return n->nl ? n->L[n->nl - 1].out : n->in; }
 int nn_net_nlayers(const NnNet *n) { return n->nl; }
 
@@ -211,7 +231,8 @@ static void free_buffers(NnNet *n) {
 static float *falloc(size_t a, size_t b) {
     size_t n;
     SL_ASSERT(sl_mul_ok(a, b, &n) && sl_mul_ok(n, sizeof(float), &n));
-    return xmalloc(n ? n : sizeof(float));
+    /* aligned: oneDNN's kernels read and write the activations in place where they are blocked */
+    return xmalloc_aligned(n ? n : sizeof(float));
 }
 
 void nn_net_reserve(NnNet *n, int max_batch) {
@@ -258,11 +279,30 @@ void nn_net_destroy(NnNet *n) {
 
 /* ---- dispatch ---------------------------------------------------------------------------------- */
 static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int B) {
-    int T = ctx->nthreads;
+    int T = ctx->nthreads, V = n->blk_v;
     size_t in_n = (size_t)B * nn_shape_numel(L->in);
     float *y = L->outbuf;
     L->x = x;
     L->y = y;
+    int act = (is_blk(V, L->in.c) ? NN_ACT_SRC : 0) | (is_blk(V, L->out.c) ? NN_ACT_DST : 0);
+    if (act && (L->kind == NN_L_DENSE || L->kind == NN_L_RESHAPE || L->kind == NN_L_SHUFFLE))
+        SL_DIE("nn: net '%s': layer %s takes a blocked input (nn_net_set_blocked)", n->prefix, L->name);
+    if (act && L->kind == NN_L_CONV) {
+        L->keep.owner = NULL;
+        int infer = ctx->infer && !ctx->training;
+        conv2d_blk_forward(y, x, L->w, L->b, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride, act, infer,
+                           infer ? &L->pk : NULL, n->m->version, n->work, ctx->winograd, T);
+        return;
+    }
+    if (act && L->kind == NN_L_MAXPOOL) {
+        maxpool_blk_forward(y, L->idx, x, B, L->in.c, L->in.h, L->in.w, L->k, V, T);
+        return;
+    }
+    if (act && L->kind == NN_L_BN) {
+        batchnorm_blk_forward(y, L->mean, L->invstd, x, L->w, L->b, L->rm, L->rv, L->nb, B, L->in.c, L->in.h * L->in.w,
+                              V, ctx->training, BN_MOMENTUM, BN_EPS, 0, T);
+        return;
+    }
     switch (L->kind) {
     case NN_L_CONV:
         L->keep.owner = NULL;
@@ -298,8 +338,23 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
 /* Writes gx (may be NULL), the input gradient: every kind's backward writes it (X_backward_write and
  * conv2d_train_backward in ops.h), so it is not zeroed first. */
 static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, float *gx, int B) {
-    int T = ctx->nthreads;
+    int T = ctx->nthreads, V = n->blk_v;
     size_t in_n = (size_t)B * nn_shape_numel(L->in);
+    int act = (is_blk(V, L->in.c) ? NN_ACT_SRC : 0) | (is_blk(V, L->out.c) ? NN_ACT_DST : 0);
+    if (act && L->kind == NN_L_CONV) {
+        conv2d_blk_backward(gx, L->dw, L->db, gy, L->x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride,
+                            act, n->work, n->winograd, T);
+        return;
+    }
+    if (act && L->kind == NN_L_MAXPOOL) {
+        if (gx) maxpool_blk_backward_write(gx, gy, L->idx, B, L->in.c, L->in.h, L->in.w, L->k, V, T);
+        return;
+    }
+    if (act && L->kind == NN_L_BN) {
+        batchnorm_blk_backward_write(gx, L->dw, L->db, gy, L->x, L->mean, L->invstd, L->w, L->b, B, L->in.c,
+                                     L->in.h * L->in.w, V, n->training, 0, T);
+        return;
+    }
     switch (L->kind) {
     case NN_L_CONV:
         conv2d_train_backward(gx, L->dw, L->db, gy, L->x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k,
@@ -353,21 +408,28 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
         for (int i = 0; i < n->nl; i++)
             if (n->L[i].kind == NN_L_BN) SL_ASSERT((size_t)batch * n->L[i].in.h * n->L[i].in.w > 1);
     const float *x = in;
+    n->blk_v = net_block(n, ctx);
     for (int i = 0; i < n->nl; i++) {
         NnLayer *L = &n->L[i];
         if (L->kind == NN_L_BN && i + 1 < n->nl && n->L[i + 1].kind == NN_L_RELU) {
             /* batch norm + ReLU in one pass into the ReLU's buffer; the batch norm's output is not
              * made (its backward reads x, mean and invstd; the ReLU's gates on its own output) */
             NnLayer *R = &n->L[i + 1];
-            batchnorm_relu_forward(R->outbuf, L->mean, L->invstd, x, L->w, L->b, L->rm, L->rv, L->nb, batch, L->in.c,
-                                   L->in.h * L->in.w, ctx->training, BN_MOMENTUM, BN_EPS, ctx->nthreads);
+            if (is_blk(n->blk_v, L->in.c))
+                batchnorm_blk_forward(R->outbuf, L->mean, L->invstd, x, L->w, L->b, L->rm, L->rv, L->nb, batch,
+                                      L->in.c, L->in.h * L->in.w, n->blk_v, ctx->training, BN_MOMENTUM, BN_EPS, 1,
+                                      ctx->nthreads);
+            else
+                batchnorm_relu_forward(R->outbuf, L->mean, L->invstd, x, L->w, L->b, L->rm, L->rv, L->nb, batch,
+                                       L->in.c, L->in.h * L->in.w, ctx->training, BN_MOMENTUM, BN_EPS, ctx->nthreads);
             L->x = x, L->y = NULL;
             R->x = NULL, R->y = R->outbuf;
             x = R->y;
             i++;
             continue;
         }
-        if (L->kind == NN_L_CONV && i + 1 < n->nl && n->L[i + 1].kind == NN_L_LEAKY && n->L[i + 1].slope > 0.0f) {
+        if (L->kind == NN_L_CONV && i + 1 < n->nl && n->L[i + 1].kind == NN_L_LEAKY && n->L[i + 1].slope > 0.0f &&
+            !is_blk(n->blk_v, L->in.c) && !is_blk(n->blk_v, L->out.c)) {
             /* convolution + leaky ReLU in one pass where oneDNN runs it (a post-op) into the leaky
              * ReLU's buffer; the convolution's output is not kept (its backward reads x; the leaky
              * ReLU's gates on its own output, of the same sign as its input for slope > 0) */
@@ -409,8 +471,12 @@ void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din) {
             /* ReLU's gate folded into batch norm's backward: one pass, no ReLU input gradient */
             NnLayer *N = &n->L[i - 1];
             float *gx = i - 1 == 0 ? din : (gy == n->g[0] ? n->g[1] : n->g[0]);
-            batchnorm_relu_backward_write(gx, N->dw, N->db, gy, N->x, N->mean, N->invstd, N->w, N->b, B, N->in.c,
-                                          N->in.h * N->in.w, n->training, ctx->nthreads);
+            if (is_blk(n->blk_v, N->in.c))
+                batchnorm_blk_backward_write(gx, N->dw, N->db, gy, N->x, N->mean, N->invstd, N->w, N->b, B, N->in.c,
+                                             N->in.h * N->in.w, n->blk_v, n->training, 1, ctx->nthreads);
+            else
+                batchnorm_relu_backward_write(gx, N->dw, N->db, gy, N->x, N->mean, N->invstd, N->w, N->b, B, N->in.c,
+                                              N->in.h * N->in.w, n->training, ctx->nthreads);
             gy = gx;
             i--;
             continue;

@@ -50,6 +50,8 @@ struct NnNet {
     int batch;     /* of the last forward; 0 before any */
     int training;  /* mode of the last forward */
     int winograd;  /* Winograd mode of the last forward (backward uses the same algorithms) */
+    int blocked;   /* nn_net_set_blocked */
+    int blk_v;     /* the channel block of the last forward's blocked tensors, 0: all plain */
     float *work;   /* conv workspace */
     size_t work_floats;
     float *g[2];   /* backward ping-pong gradient buffers, gmax floats each per batch */

@@ -194,6 +194,19 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch);
  * NULL skips it, which also skips the first layer's input-gradient work). */
 void nn_net_backward(NnNet *n, NnCtx *ctx, const float *dout, float *din);
 
+/* Blocked activations (CPU, with oneDNN): a net so marked before the model is finalized keeps
+ * every activation whose channel count is a multiple of oneDNN's channel block in that layout
+ * (nChw16c on AVX-512 machines, nChw8c elsewhere; nn/ops/blocked.c), its input, output and their
+ * gradients included, so that its convolutions need no reorders. Dense, reshape and pixel-shuffle
+ * layers must not take a blocked input. nn_net_blocked_io says whether a tensor of c channels is
+ * blocked on ctx for a net so marked (0 on a GPU, without oneDNN, with SL_ACT_LAYOUT=plain);
+ * nn_act_to_plain / nn_act_to_blocked convert [batch, shape] between the layouts where it is. The
+ * values are the plain layout's within rounding (tests/test_nn_net.c). */
+void nn_net_set_blocked(NnNet *n, int on);
+int nn_net_blocked_io(const NnNet *n, const NnCtx *ctx, int c);
+void nn_act_to_plain(const NnCtx *ctx, float *dst, const float *src, int batch, NnShape s);
+void nn_act_to_blocked(const NnCtx *ctx, float *dst, const float *src, int batch, NnShape s);
+
 /* A residual join between nets (detect/resnet.c), over n floats of host memory, on ctx's threads:
  * out = ReLU(a + b); its gradient d = out > 0 ? d : 0 in place (out: the join's output); d += s. */
 void nn_add_relu(const NnCtx *ctx, float *out, const float *a, const float *b, size_t n);

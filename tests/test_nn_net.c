@@ -272,6 +272,76 @@ static void t_infer_packed(void) {
     nn_model_free(&m);
 }
 
+/* A net marked blocked (nn_net_set_blocked: activations in oneDNN's channel-blocked layout, so its
+ * convolutions need no reorders) computes what the same net in NCHW computes: training forward,
+ * backward (parameter and input gradients), running statistics and nn_infer, within float
+ * rounding. Needs oneDNN (without it there is no blocked layout). */
+static NnNet *blk_net(NnModel *m, int blocked) {
+    nn_model_init(m);
+    NnNet *n = nn_net_new(m, "net", (NnShape){3, 16, 16});
+    nn_net_set_blocked(n, blocked);
+    nn_conv(n, "c1", 16, 3, 1); /* plain input, blocked output */
+    nn_batchnorm(n, "bn1");
+    nn_relu(n);
+    nn_maxpool(n, 2);
+    nn_conv(n, "c2", 32, 3, 2); /* blocked to blocked, stride 2 */
+    nn_batchnorm(n, "bn2");     /* without a ReLU after it */
+    nn_conv(n, "c3", 32, 3, 1);
+    nn_leaky_relu(n, 0.2f); /* not fused with the convolution where blocked */
+    nn_conv(n, "c4", 16, 5, 1);
+    nn_batchnorm(n, "bn3");
+    nn_relu(n);
+    nn_maxpool(n, 4);
+    nn_model_finalize(m);
+    SlRng r;
+    sl_rng_seed(&r, 99);
+    nn_model_init_weights(m, &r);
+    return n;
+}
+static void t_blocked_net(void) {
+    NnModel mb, mp;
+    NnNet *nb = blk_net(&mb, 1), *np = blk_net(&mp, 0);
+    NnCtx ctx;
+    nn_ctx_init(&ctx, 2, 5);
+    if (!nn_net_blocked_io(nb, &ctx, 16)) SKIP("no blocked layout in this build (needs oneDNN)");
+    CHECK(!nn_net_blocked_io(np, &ctx, 16) && !nn_net_blocked_io(nb, &ctx, 3));
+    const int B = 4;
+    NnShape so = nn_net_out_shape(nb);
+    size_t nin = (size_t)B * 3 * 16 * 16, nout = (size_t)B * so.c * so.h * so.w;
+    float *x = xmalloc(sizeof(float) * nin), *d = xmalloc(sizeof(float) * nout), *db = xmalloc(sizeof(float) * nout);
+    float *yb = xmalloc(sizeof(float) * nout), *gxb = xmalloc(sizeof(float) * nin), *gxp = xmalloc(sizeof(float) * nin);
+    for (size_t i = 0; i < nin; i++) x[i] = sl_rng_range(&R, -1, 1);
+    for (size_t i = 0; i < nout; i++) d[i] = sl_rng_range(&R, -1, 1);
+    for (int step = 0; step < 2; step++) {
+        ctx.training = 1;
+        nn_model_zero_grad(&mb), nn_model_zero_grad(&mp);
+        nn_act_to_plain(&ctx, yb, nn_net_forward(nb, &ctx, x, B), B, so);
+        const float *yp = nn_net_forward(np, &ctx, x, B);
+        CHECKF(max_rel(yb, yp, nout) < 1e-4, "step %d: training forward %.3g", step, max_rel(yb, yp, nout));
+        nn_act_to_blocked(&ctx, db, d, B, so);
+        nn_net_backward(nb, &ctx, db, gxb);
+        nn_net_backward(np, &ctx, d, gxp);
+        CHECKF(max_rel(gxb, gxp, nin) < 1e-3, "step %d: input gradient %.3g", step, max_rel(gxb, gxp, nin));
+        CHECKF(max_rel(mb.grads, mp.grads, mp.nparams) < 1e-3, "step %d: parameter gradients %.3g", step,
+               max_rel(mb.grads, mp.grads, mp.nparams));
+        CHECKF(max_rel(mb.buffers, mp.buffers, mp.nbuffers) < 1e-5, "step %d: running statistics %.3g", step,
+               max_rel(mb.buffers, mp.buffers, mp.nbuffers));
+        /* the same step on both (Adam's first steps are +-lr wherever a gradient is rounding noise,
+         * as a convolution's bias before batch norm: the two would part there) */
+        for (size_t i = 0; i < mp.nparams; i++) mb.params[i] = mp.params[i] -= 0.05f * mp.grads[i];
+        nn_model_touch(&mb), nn_model_touch(&mp);
+        ctx.training = 0;
+        float *ye = xmalloc(sizeof(float) * nout), *yq = xmalloc(sizeof(float) * nout);
+        nn_infer(&ctx, &nb, 1, x, B, ye);
+        nn_act_to_plain(&ctx, yb, ye, B, so);
+        nn_infer(&ctx, &np, 1, x, B, yq);
+        CHECKF(max_rel(yb, yq, nout) < 1e-4, "step %d: nn_infer %.3g", step, max_rel(yb, yq, nout));
+        free(ye), free(yq);
+    }
+    free(x), free(d), free(db), free(yb), free(gxb), free(gxp);
+    nn_model_free(&mb), nn_model_free(&mp);
+}
+
 /* Flat layout: tensors tile params and buffers without gaps in declaration order; init follows
  * PyTorch's bounds. */
 static void t_layout_and_init(void) {
@@ -313,6 +383,7 @@ int main(void) {
     RUN(t_net_gradcheck);
     RUN(t_batch_consistency);
     RUN(t_infer_packed);
+    RUN(t_blocked_net);
     RUN(t_layout_and_init);
     return test_summary("test_nn_net");
 }

@@ -711,6 +711,89 @@ static void t_batchnorm(void) {
     }
 }
 
+/* The blocked activation layout's ops (blocked.c) against the NCHW ones, for both channel blocks
+ * (16 and 8: they run on every machine, with or without oneDNN): the layout round trip is exact;
+ * batch norm (+ ReLU), training and eval, forward and backward, within float rounding of the sums'
+ * order; max-pool k = 2 and 4 exactly, ties included (the same argmax). */
+static double blk_diff(const float *blk, const float *plain, int B, int C, int HW, int V) {
+    size_t n = (size_t)B * C * HW;
+    float *p = zeros(n);
+    act_to_plain(p, blk, B, C, HW, V, 2);
+    double m = 0, s = 1e-6;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs(plain[i]));
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)p[i] - plain[i]) / s);
+    free(p);
+    return m;
+}
+static void t_blocked_ops(void) {
+    for (int V = 8; V <= 16; V += 8) {
+        const int B = 3, C = 32, H = 12, W = 8, HW = H * W;
+        size_t n = (size_t)B * C * HW;
+        float *x = rnd(n, -2, 3), *xb = zeros(n), *back = zeros(n);
+        act_to_blocked(xb, x, B, C, HW, V, 2);
+        act_to_plain(back, xb, B, C, HW, V, 2);
+        CHECKF(!memcmp(back, x, sizeof(float) * n), "V %d: blocked and back", V);
+        CHECK(xb[1] == x[HW] && xb[V] == x[1]); /* [n][c/V][p][c%V] */
+        float *g = rnd(C, 0.5f, 1.5f), *be = rnd(C, -0.5f, 0.5f), *dout = rnd(n, -1, 1), *doutb = zeros(n);
+        act_to_blocked(doutb, dout, B, C, HW, V, 2);
+        for (int relu = 0; relu < 2; relu++)
+            for (int training = 1; training >= 0; training--) {
+                float rm[2][32], rv[2][32], nb[2] = {0, 0}, mean[2][32], is[2][32];
+                for (int c = 0; c < C; c++) rm[0][c] = rm[1][c] = 0.1f * c, rv[0][c] = rv[1][c] = 1.0f + 0.05f * c;
+                float *y = zeros(n), *yb = zeros(n), *dx = zeros(n), *dxb = zeros(n);
+                float *dg = zeros(C), *db = zeros(C), *dgb = zeros(C), *dbb = zeros(C);
+                if (relu)
+                    batchnorm_relu_forward(y, mean[0], is[0], x, g, be, rm[0], rv[0], &nb[0], B, C, HW, training, 0.1f,
+                                           1e-5f, 2);
+                else
+                    batchnorm_forward(y, mean[0], is[0], x, g, be, rm[0], rv[0], &nb[0], B, C, HW, training, 0.1f, 1e-5f, 2);
+                batchnorm_blk_forward(yb, mean[1], is[1], xb, g, be, rm[1], rv[1], &nb[1], B, C, HW, V, training, 0.1f,
+                                      1e-5f, relu, 2);
+                double e = blk_diff(yb, y, B, C, HW, V), es = 0;
+                for (int c = 0; c < C; c++)
+                    es = fmax(es, fmax(fabs(rm[0][c] - rm[1][c]), fabs(rv[0][c] - rv[1][c])) +
+                                      fabs(mean[0][c] - mean[1][c]) + fabs(is[0][c] - is[1][c]) / is[0][c]);
+                CHECKF(e < 1e-5 && es < 1e-5 && nb[0] == nb[1], "V %d relu %d training %d: forward %.3g, stats %.3g", V,
+                       relu, training, e, es);
+                if (relu)
+                    batchnorm_relu_backward_write(dx, dg, db, dout, x, mean[0], is[0], g, be, B, C, HW, training, 2);
+                else
+                    batchnorm_backward_write(dx, dg, db, dout, x, mean[0], is[0], g, B, C, HW, training, 2);
+                batchnorm_blk_backward_write(dxb, dgb, dbb, doutb, xb, mean[1], is[1], g, be, B, C, HW, V, training, relu,
+                                             2);
+                double ed = blk_diff(dxb, dx, B, C, HW, V), ep = 0, sp = 1e-6;
+                for (int c = 0; c < C; c++) {
+                    ep = fmax(ep, fmax(fabs(dg[c] - dgb[c]), fabs(db[c] - dbb[c])));
+                    sp = fmax(sp, fmax(fabs(dg[c]), fabs(db[c])));
+                }
+                CHECKF(ed < 1e-4 && ep / sp < 1e-5, "V %d relu %d training %d: din %.3g, dgamma/dbeta %.3g", V, relu,
+                       training, ed, ep / sp);
+                free(y), free(yb), free(dx), free(dxb), free(dg), free(db), free(dgb), free(dbb);
+            }
+        for (int k = 2; k <= 4; k += 2) {
+            /* values on a coarse grid: many ties within a window */
+            float *q = zeros(n), *qb = zeros(n);
+            for (size_t i = 0; i < n; i++) q[i] = (float)sl_rng_int(&R, 3);
+            act_to_blocked(qb, q, B, C, HW, V, 2);
+            size_t no = (size_t)B * C * (H / k) * (W / k);
+            float *y = zeros(no), *yb = zeros(no), *d = rnd(no, -1, 1), *dbk = zeros(no), *dx = zeros(n), *dxb = zeros(n);
+            int *ix = xmalloc(sizeof(int) * no), *ixb = xmalloc(sizeof(int) * no), *ixp = xmalloc(sizeof(int) * no);
+            maxpool_forward(y, ix, q, B, C, H, W, k, 2);
+            maxpool_blk_forward(yb, ixb, qb, B, C, H, W, k, V, 2);
+            CHECKF(blk_diff(yb, y, B, C, (H / k) * (W / k), V) == 0, "V %d k %d: max-pool forward", V, k);
+            /* the argmax, per lane, back in NCHW order (ints moved as floats' bits) */
+            act_to_plain((float *)ixp, (const float *)ixb, B, C, (H / k) * (W / k), V, 2);
+            CHECKF(!memcmp(ixp, ix, sizeof(int) * no), "V %d k %d: argmax", V, k);
+            act_to_blocked(dbk, d, B, C, (H / k) * (W / k), V, 2);
+            maxpool_backward_write(dx, d, ix, B, C, H, W, k, 2);
+            maxpool_blk_backward_write(dxb, dbk, ixb, B, C, H, W, k, V, 2);
+            CHECKF(blk_diff(dxb, dx, B, C, HW, V) == 0, "V %d k %d: max-pool backward", V, k);
+            free(q), free(qb), free(y), free(yb), free(d), free(dbk), free(dx), free(dxb), free(ix), free(ixb), free(ixp);
+        }
+        free(x), free(xb), free(back), free(g), free(be), free(dout), free(doutb);
+    }
+}
+
 /* ---- dropout ------------------------------------------------------------------------------- */
 static void t_dropout(void) {
     size_t n = 20000;
@@ -919,6 +1002,7 @@ int main(void) {
     RUN(t_backward_write);
     RUN(t_maxpool_ties);
     RUN(t_batchnorm);
+    RUN(t_blocked_ops);
     RUN(t_dropout);
     RUN(t_losses);
     RUN(t_adam);

@@ -23,6 +23,12 @@ void *sl_malloc_at(size_t n, const char *file, int line) {
     return p;
 }
 
+void *sl_malloc_aligned_at(size_t n, const char *file, int line) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 1)) sl_die_at(file, line, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
 void *sl_calloc_at(size_t n, size_t size, const char *file, int line) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) sl_die_at(file, line, "out of memory allocating %zu x %zu bytes", n, size);

@@ -29,6 +29,9 @@ void *sl_calloc_at(size_t n, size_t size, const char *file, int line);
 void *sl_realloc_at(void *p, size_t n, const char *file, int line);
 char *sl_strdup_at(const char *s, const char *file, int line);
 #define xmalloc(n) sl_malloc_at((n), __FILE__, __LINE__)
+/* 64-byte aligned (a cache line: vector kernels' loads never split one), freed with free() */
+void *sl_malloc_aligned_at(size_t n, const char *file, int line);
+#define xmalloc_aligned(n) sl_malloc_aligned_at((n), __FILE__, __LINE__)
 #define xcalloc(n, s) sl_calloc_at((n), (s), __FILE__, __LINE__)
 #define xrealloc(p, n) sl_realloc_at((p), (n), __FILE__, __LINE__)
 #define xstrdup(s) sl_strdup_at((s), __FILE__, __LINE__)

@@ -544,3 +544,55 @@ void conv2d_train_backward(float *din, float *dw, float *db, const float *dout, 
                            int nthreads) {
     conv_bwd(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, keep, 1, work, wmode, nthreads);
 }
+
+/* ---- blocked activations (ops.h, blocked.c) ------------------------------------------------------ */
+/* The NCHW copy of a blocked tensor (or the tensor itself where it is plain), and back. */
+static float *plain_of(const float *x, int blocked, int B, int C, int HW, int nthreads) {
+    if (!x || !blocked) return (float *)x;
+    float *p = xmalloc(sizeof(float) * (size_t)B * C * HW);
+    act_to_plain(p, x, B, C, HW, conv_dnnl_block(), nthreads);
+    return p;
+}
+
+void conv2d_blk_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                        int Cout, int K, int S, int act, int infer, ConvPacked *pk, unsigned long long tag, float *work,
+                        int wmode, int nthreads) {
+    int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    if (use_dnnl(wmode, Cin, Cout, K, S)) {
+        if (infer && pk && tag) {
+            size_t n = (size_t)Cout * Cin * K * K;
+            if (!packed_same(pk, w, n, tag)) pk->owner = NULL;
+            if (conv_dnnl_infer_act(out, in, w, b, B, Cin, H, W, Cout, K, S, infer_wino(wmode, Cin, H, W, K, S), act, pk,
+                                    nthreads) == 0) {
+                if (pk->owner) packed_mark(pk, w, n, tag);
+                return;
+            }
+        } else if (conv_dnnl_forward_act(out, in, w, b, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S),
+                                         act, nthreads) == 0) {
+            return;
+        }
+    }
+    /* not on oneDNN: the plain path on NCHW copies */
+    float *x = plain_of(in, act & NN_ACT_SRC, B, Cin, H * W, nthreads);
+    float *y = act & NN_ACT_DST ? xmalloc(sizeof(float) * (size_t)B * Cout * Ho * Wo) : out;
+    if (infer) conv2d_infer(y, x, w, b, B, Cin, H, W, Cout, K, S, 0, 0.0f, pk, tag, work, wmode, nthreads);
+    else conv2d_forward(y, x, w, b, B, Cin, H, W, Cout, K, S, work, wmode, nthreads);
+    if (y != out) act_to_blocked(out, y, B, Cout, Ho * Wo, conv_dnnl_block(), nthreads), free(y);
+    if (x != in) free(x);
+}
+
+void conv2d_blk_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                         int Cin, int H, int W, int Cout, int K, int S, int act, float *work, int wmode, int nthreads) {
+    int Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
+    if (use_dnnl(wmode, Cin, Cout, K, S) &&
+        conv_dnnl_backward_act(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, dnnl_wino(wmode, B, Cin, H, W, K, S),
+                               act, nthreads) == 0)
+        return;
+    float *x = plain_of(in, act & NN_ACT_SRC, B, Cin, H * W, nthreads);
+    float *g = plain_of(dout, act & NN_ACT_DST, B, Cout, Ho * Wo, nthreads);
+    float *dx = din && (act & NN_ACT_SRC) ? xmalloc(sizeof(float) * (size_t)B * Cin * H * W) : din;
+    conv_bwd(dx, dw, db, g, x, w, B, Cin, H, W, Cout, K, S, NULL, 1, work, wmode, nthreads);
+    if (dx != din) act_to_blocked(din, dx, B, Cin, H * W, conv_dnnl_block(), nthreads), free(dx);
+    if (g != dout) free(g);
+    if (x != in) free(x);
+}

@@ -43,6 +43,24 @@ void conv_dnnl_set(int on) {
     dnnl_conv_on = on ? 1 : 0;
 }
 
+/* The channel block of the blocked activation layout (nChw16c where oneDNN runs AVX-512 kernels,
+ * else nChw8c: the layouts its direct and Winograd kernels read and write), 0 when off. */
+static int act_block = -1;
+static int isa_block(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? 16 : 8;
+}
+int conv_dnnl_block(void) {
+    if (!conv_dnnl_enabled()) return 0;
+    if (__atomic_load_n(&act_block, __ATOMIC_RELAXED) < 0) {
+        const char *e = getenv("SL_ACT_LAYOUT");
+        /* the same value from every thread that computes it (no lock: entry_build asks with tab_mu held) */
+        __atomic_store_n(&act_block, e && !strcmp(e, "plain") ? 0 : isa_block(), __ATOMIC_RELAXED);
+    }
+    return __atomic_load_n(&act_block, __ATOMIC_RELAXED);
+}
+void conv_dnnl_block_set(int on) { __atomic_store_n(&act_block, on && conv_dnnl_enabled() ? isa_block() : 0, __ATOMIC_RELAXED); }
+
 /* A reorder between two layouts, or none when they are the same. */
 typedef struct {
     dnnl_primitive_t p;
@@ -60,7 +78,7 @@ typedef struct {
 } Inf;
 
 typedef struct Entry {
-    int key[9]; /* B, Cin, H, W, Cout, K, S, winograd asked, threads */
+    int key[10]; /* B, Cin, H, W, Cout, K, S, winograd asked, threads, act (NN_ACT_*: the caller's layouts) */
     int alg;    /* NN_CONV_DNNL_DIRECT or NN_CONV_DNNL_WINO, or 0: oneDNN has no kernel for it */
     dnnl_memory_desc_t src_pl, w_pl, dst_pl, b_md;
     /* forward; fwd_leaky: the same with leaky ReLU of slope leaky_slope as a post-op (built on first
@@ -134,18 +152,24 @@ static void threads_restore(int prev) {
 /* Builds the primitives of one shape; 0 when oneDNN has no implementation for it. */
 static int entry_build(Entry *e, int wino) {
     int B = e->key[0], Cin = e->key[1], H = e->key[2], W = e->key[3], Cout = e->key[4], K = e->key[5], S = e->key[6];
+    int act = e->key[9];
+    dnnl_format_tag_t blk = act && conv_dnnl_block() == 16 ? dnnl_nChw16c : dnnl_nChw8c;
     int P = K / 2, Ho = conv_out_size(H, K, S), Wo = conv_out_size(W, K, S);
     dnnl_dims_t sd = {B, Cin, H, W}, wd = {Cout, Cin, K, K}, bd = {Cout}, dd = {B, Cout, Ho, Wo};
     dnnl_dims_t st = {S, S}, pl = {P, P}, pr = {(Ho - 1) * S + K - H - P, (Wo - 1) * S + K - W - P};
     dnnl_memory_desc_t s_any, w_any, d_any;
-    if (!(CK(dnnl_memory_desc_init_by_tag(&e->src_pl, 4, sd, dnnl_f32, dnnl_nchw)) &&
+    /* the caller's layouts: NCHW, or blocked where act says so (the primitive then reads and writes
+     * them as they are: no reorders of activations) */
+    if (!(CK(dnnl_memory_desc_init_by_tag(&e->src_pl, 4, sd, dnnl_f32, act & NN_ACT_SRC ? blk : dnnl_nchw)) &&
           CK(dnnl_memory_desc_init_by_tag(&e->w_pl, 4, wd, dnnl_f32, dnnl_oihw)) &&
-          CK(dnnl_memory_desc_init_by_tag(&e->dst_pl, 4, dd, dnnl_f32, dnnl_nchw)) &&
+          CK(dnnl_memory_desc_init_by_tag(&e->dst_pl, 4, dd, dnnl_f32, act & NN_ACT_DST ? blk : dnnl_nchw)) &&
           CK(dnnl_memory_desc_init_by_tag(&e->b_md, 1, bd, dnnl_f32, dnnl_x)) &&
           CK(dnnl_memory_desc_init_by_tag(&s_any, 4, sd, dnnl_f32, dnnl_format_tag_any)) &&
           CK(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any)) &&
           CK(dnnl_memory_desc_init_by_tag(&d_any, 4, dd, dnnl_f32, dnnl_format_tag_any))))
         return 0;
+    if (act & NN_ACT_SRC) s_any = e->src_pl;
+    if (act & NN_ACT_DST) d_any = e->dst_pl;
     dnnl_primitive_attr_t attr;
     if (!CK(dnnl_primitive_attr_create(&attr))) return 0;
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
@@ -221,8 +245,8 @@ static void entry_build_leaky(Entry *e, float slope) {
     if (attr) dnnl_primitive_attr_destroy(attr);
 }
 
-static Entry *entry_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
-    int key[9] = {B, Cin, H, W, Cout, K, S, wino, nthreads};
+static Entry *entry_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads, int act) {
+    int key[10] = {B, Cin, H, W, Cout, K, S, wino, nthreads, act};
     pthread_mutex_lock(&tab_mu);
     Entry *e = table;
     while (e && memcmp(e->key, key, sizeof key)) e = e->next;
@@ -245,7 +269,7 @@ static Entry *entry_get(int B, int Cin, int H, int W, int Cout, int K, int S, in
 
 int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) {
     if (!conv_dnnl_enabled()) return 0;
-    return entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads)->alg;
+    return entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads, 0)->alg;
 }
 
 /* ---- per-thread arena and stream ---------------------------------------------------------------- */
@@ -360,11 +384,11 @@ static size_t bwd_need(const Entry *e, int Cout, int share) {
 }
 
 static int forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
-                   int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag, int nthreads) {
-    const int training = keep != NULL; /* a backward of this layer follows */
+                   int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag, int nthreads, int act) {
+    const int training = keep != NULL || act; /* a backward of this layer follows */
     if (keep) keep->owner = NULL;
-    if (!conv_dnnl_enabled()) return -1;
-    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+    if (!conv_dnnl_enabled() || (act && !conv_dnnl_block())) return -1;
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads, act);
     if (!e->alg) return -1;
     dnnl_primitive_t prim = e->fwd;
     if (leaky) {
@@ -418,20 +442,25 @@ static int forward(float *out, const float *in, const float *w, const float *b, 
 int conv_dnnl_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                       int Cout, int K, int S, int wino, int leaky, float slope, ConvKeep *keep, const void *tag,
                       int nthreads) {
-    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, leaky, slope, keep, tag, nthreads);
+    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, leaky, slope, keep, tag, nthreads, 0);
+}
+
+int conv_dnnl_forward_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                          int Cout, int K, int S, int wino, int act, int nthreads) {
+    return forward(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, NULL, NULL, nthreads, act);
 }
 
 int conv_dnnl_kept(const ConvKeep *keep, const void *tag, int B, int Cin, int H, int W, int Cout, int K, int S, int wino,
                    int nthreads) {
     if (!keep || !keep->owner || keep->tag != tag || !conv_dnnl_enabled()) return 0;
-    return keep->owner == entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+    return keep->owner == entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads, 0);
 }
 
-int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
-                       int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
-                       int din_write, int nthreads) {
-    if (!conv_dnnl_enabled()) return -1;
-    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+static int backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B, int Cin,
+                    int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag, int din_write,
+                    int nthreads, int act) {
+    if (!conv_dnnl_enabled() || (act && !conv_dnnl_block())) return -1;
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads, act);
     if (!e->alg) return -1;
     int kept = keep && keep->owner == e && keep->tag == tag;
     const Reorder *dsrc_out = din_write ? &e->d_dsrc_out : &e->d_dsrc_add;
@@ -493,6 +522,17 @@ int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, cons
     return 0;
 }
 
+int conv_dnnl_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                       int Cin, int H, int W, int Cout, int K, int S, int wino, const ConvKeep *keep, const void *tag,
+                       int din_write, int nthreads) {
+    return backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, keep, tag, din_write, nthreads, 0);
+}
+
+int conv_dnnl_backward_act(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                           int Cin, int H, int W, int Cout, int K, int S, int wino, int act, int nthreads) {
+    return backward(din, dw, db, dout, in, w, B, Cin, H, W, Cout, K, S, wino, NULL, NULL, 1, nthreads, act);
+}
+
 
 /* ---- inference: weights kept in the primitive's layout between calls --------------------------- */
 /* Builds e's inference forward (leaky: with the post-op of slope). Called with tab_mu held. */
@@ -512,6 +552,8 @@ static void inf_build(Entry *e, Inf *I, int leaky, float slope) {
              CK(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any)) &&
              CK(dnnl_memory_desc_init_by_tag(&d_any, 4, dd, dnnl_f32, dnnl_format_tag_any)) &&
              CK(dnnl_primitive_attr_create(&attr)) && CK(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
+    if (e->key[9] & NN_ACT_SRC) s_any = e->src_pl;
+    if (e->key[9] & NN_ACT_DST) d_any = e->dst_pl;
     if (ok && leaky)
         ok = CK(dnnl_post_ops_create(&po)) && CK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, slope, 0.0f)) &&
              CK(dnnl_primitive_attr_set_post_ops(attr, po));
@@ -529,9 +571,10 @@ static void inf_build(Entry *e, Inf *I, int leaky, float slope) {
     if (attr) dnnl_primitive_attr_destroy(attr);
 }
 
-static Inf *inf_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky, float slope, int nthreads) {
-    if (!conv_dnnl_enabled()) return NULL;
-    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+static Inf *inf_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky, float slope, int nthreads,
+                    int act) {
+    if (!conv_dnnl_enabled() || (act && !conv_dnnl_block())) return NULL;
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads, act);
     if (!e->alg) return NULL;
     Inf *I = &e->inf[leaky != 0];
     pthread_mutex_lock(&tab_mu);
@@ -546,15 +589,15 @@ static Inf *inf_get(int B, int Cin, int H, int W, int Cout, int K, int S, int wi
 
 int conv_dnnl_infer_packed(const ConvPacked *pk, int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky,
                            float slope, int nthreads) {
-    const Inf *I = inf_get(B, Cin, H, W, Cout, K, S, wino, leaky, slope, nthreads);
+    const Inf *I = inf_get(B, Cin, H, W, Cout, K, S, wino, leaky, slope, nthreads, 0);
     return !I ? -1 : pk && pk->owner == I;
 }
 
-int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
-                    int K, int S, int wino, int leaky, float slope, ConvPacked *pk, int nthreads) {
-    Inf *I = inf_get(B, Cin, H, W, Cout, K, S, wino, leaky, slope, nthreads);
+static int infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout, int K,
+                 int S, int wino, int leaky, float slope, ConvPacked *pk, int nthreads, int act) {
+    Inf *I = inf_get(B, Cin, H, W, Cout, K, S, wino, leaky, slope, nthreads, act);
     if (!I) return -1;
-    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads);
+    Entry *e = entry_get(B, Cin, H, W, Cout, K, S, wino, nthreads, act);
     int packed = pk && pk->owner == I && I->w_in.p;
     if (!w && !packed) return -1;
     size_t need = up(I->src_in.bytes) + up(I->dst_out.bytes) + up(I->scratch) + ALIGN;
@@ -589,8 +632,32 @@ int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b,
     return 0;
 }
 
+int conv_dnnl_infer(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W, int Cout,
+                    int K, int S, int wino, int leaky, float slope, ConvPacked *pk, int nthreads) {
+    return infer(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, leaky, slope, pk, nthreads, 0);
+}
+
+int conv_dnnl_infer_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                        int Cout, int K, int S, int wino, int act, ConvPacked *pk, int nthreads) {
+    return infer(out, in, w, b, B, Cin, H, W, Cout, K, S, wino, 0, 0.0f, pk, nthreads, act);
+}
+
 #else /* no oneDNN in this build */
 int conv_dnnl_enabled(void) { return 0; }
+int conv_dnnl_block(void) { return 0; }
+void conv_dnnl_block_set(int on) { (void)on; }
+int conv_dnnl_forward_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                          int Cout, int K, int S, int wino, int act, int nthreads) {
+    return -1;
+}
+int conv_dnnl_backward_act(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                           int Cin, int H, int W, int Cout, int K, int S, int wino, int act, int nthreads) {
+    return -1;
+}
+int conv_dnnl_infer_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                        int Cout, int K, int S, int wino, int act, ConvPacked *pk, int nthreads) {
+    return -1;
+}
 void conv_dnnl_set(int on) { (void)on; }
 int conv_dnnl_alg(int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int nthreads) { return 0; }
 int conv_dnnl_infer_packed(const ConvPacked *pk, int B, int Cin, int H, int W, int Cout, int K, int S, int wino, int leaky,

@@ -256,6 +256,44 @@ void batchnorm_relu_backward_write(float *din, float *dgamma, float *dbeta, cons
                                    const float *mean, const float *invstd, const float *gamma, const float *beta, int B,
                                    int C, int HW, int training, int nthreads);
 
+/* ---- the blocked activation layout (blocked.c): nChwVc, [B][C/V][H][W][V] with V = conv_dnnl_block()
+ * (16 where oneDNN runs AVX-512 kernels, else 8; 0: off, without oneDNN or with SL_ACT_LAYOUT=plain
+ * in the environment), for channel counts that are multiples of V. A net of nn/net.c keeps its
+ * activations so where nn_net_set_blocked says (its convolutions then read and write them without
+ * reorders); these ops compute what their NCHW versions compute, within rounding of the sums' order. */
+void act_to_blocked(float *dst, const float *src, int B, int C, int HW, int V, int nthreads);
+void act_to_plain(float *dst, const float *src, int B, int C, int HW, int V, int nthreads);
+/* batchnorm_forward (relu: batchnorm_relu_forward) on the blocked layout */
+void batchnorm_blk_forward(float *out, float *mean, float *invstd, const float *in, const float *gamma, const float *beta,
+                           float *running_mean, float *running_var, float *num_batches, int B, int C, int HW, int V,
+                           int training, float momentum, float eps, int relu, int nthreads);
+/* batchnorm_backward_write (gated: batchnorm_relu_backward_write) on the blocked layout; din may be NULL */
+void batchnorm_blk_backward_write(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                  const float *mean, const float *invstd, const float *gamma, const float *beta, int B,
+                                  int C, int HW, int V, int training, int gated, int nthreads);
+/* maxpool_forward and maxpool_backward_write on the blocked layout (idx: one plane index per lane) */
+void maxpool_blk_forward(float *out, int *idx, const float *in, int B, int C, int H, int W, int k, int V, int nthreads);
+void maxpool_blk_backward_write(float *din, const float *dout, const int *idx, int B, int C, int H, int W, int k, int V,
+                                int nthreads);
+/* Which of a convolution's activations are blocked: its input (and input gradient), its output (and
+ * output gradient). conv2d_blk_* run the layer on oneDNN's primitives for those layouts where it
+ * takes it, else through NCHW copies and the plain path (the same values either way, within the
+ * convolution's tolerance). The backward writes din (may be NULL). */
+enum { NN_ACT_SRC = 1, NN_ACT_DST = 2 };
+int conv_dnnl_block(void);
+void conv_dnnl_block_set(int on);
+int conv_dnnl_forward_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                          int Cout, int K, int S, int wino, int act, int nthreads);
+int conv_dnnl_backward_act(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                           int Cin, int H, int W, int Cout, int K, int S, int wino, int act, int nthreads);
+int conv_dnnl_infer_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                        int Cout, int K, int S, int wino, int act, ConvPacked *pk, int nthreads);
+void conv2d_blk_forward(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
+                        int Cout, int K, int S, int act, int infer, ConvPacked *pk, unsigned long long tag, float *work,
+                        int wmode, int nthreads);
+void conv2d_blk_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
+                         int Cin, int H, int W, int Cout, int K, int S, int act, float *work, int wmode, int nthreads);
+
 /* ---- inverted dropout: mask[i] = 0 with probability p else 1/(1-p), drawn from rng in order;
  * out = in * mask. https://pytorch.org/docs/stable/generated/torch.nn.Dropout.html */
 void dropout_forward(float *out, float *mask, const float *in, size_t n, float p, SlRng *rng);
