@@ -3,9 +3,11 @@
  * Winograd F(4x4,3x3) for 3x3 stride 1) that ran the presets' layers 1.2-3x faster than the
  * engine's own im2col and Winograd paths on the 2-CPU AVX-512 EPYC of docs/PERFORMANCE.md.
  *
- * The engine's tensors stay NCHW: each call reorders the input, weights and output gradient into
+ * The engine's tensors are NCHW, and each call reorders the input, weights and output gradient into
  * the layouts the primitive chose and the results back (adding into din and dw, as every backward
- * of ops.h does, with a reorder whose sum post-op adds). Primitives are made once per shape and
+ * of ops.h does, with a reorder whose sum post-op adds), except for activations a net keeps in the
+ * blocked layout (act: NN_ACT_SRC, NN_ACT_DST; ops.h, blocked.c), which the primitive, made for that
+ * layout, reads and writes as they are. Primitives are made once per shape and
  * thread count and kept in a process-wide table; the blocked copies and the primitives' scratchpad
  * live in a per-thread arena that grows to the largest layer, so calls from several threads at once
  * are safe and the engine's workspace sizes do not change.

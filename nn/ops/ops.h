@@ -4,7 +4,7 @@
  *   X_forward(out, [saved state,] in, params, dims)
  *   X_backward(din, dparams, dout, [saved state,] in/out, params, dims)
  *
- * Every tensor is NCHW float32 (see nn/nn.h). Backward ADDS into din and into parameter gradients
+ * Every tensor is NCHW float32 (see nn/nn.h), but for the blocked activations of blocked.c. Backward ADDS into din and into parameter gradients
  * (callers zero them); din may be NULL to skip the input gradient. X_backward_write, where an op
  * has one, WRITES din instead (it need not be zeroed: nn/net.c saves a pass over it) and still adds
  * into the parameter gradients. `nthreads` is the OpenMP loop
