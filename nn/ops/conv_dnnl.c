@@ -61,7 +61,6 @@ int conv_dnnl_block(void) {
     }
     return __atomic_load_n(&act_block, __ATOMIC_RELAXED);
 }
-void conv_dnnl_block_set(int on) { __atomic_store_n(&act_block, on && conv_dnnl_enabled() ? isa_block() : 0, __ATOMIC_RELAXED); }
 
 /* A reorder between two layouts, or none when they are the same. */
 typedef struct {
@@ -647,7 +646,6 @@ int conv_dnnl_infer_act(float *out, const float *in, const float *w, const float
 #else /* no oneDNN in this build */
 int conv_dnnl_enabled(void) { return 0; }
 int conv_dnnl_block(void) { return 0; }
-void conv_dnnl_block_set(int on) { (void)on; }
 int conv_dnnl_forward_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                           int Cout, int K, int S, int wino, int act, int nthreads) {
     return -1;

@@ -281,7 +281,6 @@ void maxpool_blk_backward_write(float *din, const float *dout, const int *idx, i
  * convolution's tolerance). The backward writes din (may be NULL). */
 enum { NN_ACT_SRC = 1, NN_ACT_DST = 2 };
 int conv_dnnl_block(void);
-void conv_dnnl_block_set(int on);
 int conv_dnnl_forward_act(float *out, const float *in, const float *w, const float *b, int B, int Cin, int H, int W,
                           int Cout, int K, int S, int wino, int act, int nthreads);
 int conv_dnnl_backward_act(float *din, float *dw, float *db, const float *dout, const float *in, const float *w, int B,
