@@ -303,7 +303,10 @@ static void t_blocked_net(void) {
     NnNet *nb = blk_net(&mb, 1), *np = blk_net(&mp, 0);
     NnCtx ctx;
     nn_ctx_init(&ctx, 2, 5);
-    if (!nn_net_blocked_io(nb, &ctx, 16)) SKIP("no blocked layout in this build (needs oneDNN)");
+    if (!nn_net_blocked_io(nb, &ctx, 16)) {
+        nn_model_free(&mb), nn_model_free(&mp);
+        SKIP("no blocked layout in this build (needs oneDNN)");
+    }
     CHECK(!nn_net_blocked_io(np, &ctx, 16) && !nn_net_blocked_io(nb, &ctx, 3));
     const int B = 4;
     NnShape so = nn_net_out_shape(nb);
