@@ -54,6 +54,9 @@ static void build(DetCnn *m) {
     m->n_nets = RN_NETS;
 }
 
+/* Whether the trunk's output (block 3, RN_CH[2] channels) is blocked on ctx: the head takes NCHW. */
+static int trunk_blocked(const DetCnn *m, const NnCtx *ctx) { return nn_net_blocked_io(m->net[RN_STEM], ctx, RN_CH[2]); }
+
 /* buffers: 0..2 the output of block s (ReLU(body + skip)); 3, 4 gradients; 5 the trunk's output in
  * NCHW for the head, where the trunk's activations are blocked */
 static const float *forward(DetCnn *m, NnCtx *ctx, const float *x, int B) {
@@ -67,7 +70,7 @@ static const float *forward(DetCnn *m, NnCtx *ctx, const float *x, int B) {
         nn_add_relu(ctx, o, r, a, n);
         a = o;
     }
-    if (nn_net_blocked_io(m->net[5], ctx, RN_CH[2])) {
+    if (trunk_blocked(m, ctx)) {
         NnShape s = nn_net_in_shape(m->net[RN_HEAD]);
         float *p = detcnn_buf(m, 5, (size_t)B * s.c * s.h * s.w);
         nn_act_to_plain(ctx, p, a, B, s);
@@ -82,7 +85,7 @@ static void backward(DetCnn *m, NnCtx *ctx, const float *dl, int B) {
     float *d = detcnn_buf(m, 3, (size_t)B * RN_CH[0] * (m->size / 2) * (m->size / 2));
     float *tmp = detcnn_buf(m, 4, (size_t)B * RN_CH[0] * (m->size / 2) * (m->size / 2));
     nn_net_backward(m->net[RN_HEAD], ctx, dl, d);
-    if (nn_net_blocked_io(m->net[5], ctx, RN_CH[2])) {
+    if (trunk_blocked(m, ctx)) {
         nn_act_to_blocked(ctx, tmp, d, B, nn_net_in_shape(m->net[RN_HEAD]));
         float *t = d;
         d = tmp, tmp = t;

@@ -41,6 +41,10 @@ static int net_block(const NnNet *n, const NnCtx *ctx) {
     return n->blocked && ctx->device == NN_CPU ? conv_dnnl_block() : 0;
 }
 static int is_blk(int V, int c) { return V && c % V == 0; }
+/* which of a layer's activations are blocked (NN_ACT_SRC, NN_ACT_DST) under channel block V */
+static int layer_act(int V, const NnLayer *L) {
+    return (is_blk(V, L->in.c) ? NN_ACT_SRC : 0) | (is_blk(V, L->out.c) ? NN_ACT_DST : 0);
+}
 
 int nn_net_blocked_io(const NnNet *n, const NnCtx *ctx, int c) { return is_blk(net_block(n, ctx), c); }
 
@@ -284,7 +288,7 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
     float *y = L->outbuf;
     L->x = x;
     L->y = y;
-    int act = (is_blk(V, L->in.c) ? NN_ACT_SRC : 0) | (is_blk(V, L->out.c) ? NN_ACT_DST : 0);
+    int act = layer_act(V, L);
     if (act && (L->kind == NN_L_DENSE || L->kind == NN_L_RESHAPE || L->kind == NN_L_SHUFFLE))
         SL_DIE("nn: net '%s': layer %s takes a blocked input (nn_net_set_blocked)", n->prefix, L->name);
     if (act && L->kind == NN_L_CONV) {
@@ -340,7 +344,7 @@ static void layer_forward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *x, int 
 static void layer_backward(NnNet *n, NnLayer *L, NnCtx *ctx, const float *gy, float *gx, int B) {
     int T = ctx->nthreads, V = n->blk_v;
     size_t in_n = (size_t)B * nn_shape_numel(L->in);
-    int act = (is_blk(V, L->in.c) ? NN_ACT_SRC : 0) | (is_blk(V, L->out.c) ? NN_ACT_DST : 0);
+    int act = layer_act(V, L);
     if (act && L->kind == NN_L_CONV) {
         conv2d_blk_backward(gx, L->dw, L->db, gy, L->x, L->w, B, L->in.c, L->in.h, L->in.w, L->out.c, L->k, L->stride,
                             act, n->work, n->winograd, T);
@@ -429,7 +433,7 @@ const float *nn_net_forward(NnNet *n, NnCtx *ctx, const float *in, int batch) {
             continue;
         }
         if (L->kind == NN_L_CONV && i + 1 < n->nl && n->L[i + 1].kind == NN_L_LEAKY && n->L[i + 1].slope > 0.0f &&
-            !is_blk(n->blk_v, L->in.c) && !is_blk(n->blk_v, L->out.c)) {
+            !layer_act(n->blk_v, L)) {
             /* convolution + leaky ReLU in one pass where oneDNN runs it (a post-op) into the leaky
              * ReLU's buffer; the convolution's output is not kept (its backward reads x; the leaky
              * ReLU's gates on its own output, of the same sign as its input for slope > 0) */

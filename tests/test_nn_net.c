@@ -275,7 +275,8 @@ static void t_infer_packed(void) {
 /* A net marked blocked (nn_net_set_blocked: activations in oneDNN's channel-blocked layout, so its
  * convolutions need no reorders) computes what the same net in NCHW computes: training forward,
  * backward (parameter and input gradients), running statistics and nn_infer, within float
- * rounding. Needs oneDNN (without it there is no blocked layout). */
+ * rounding, on oneDNN's primitives and through the plain path's NCHW copies. Needs oneDNN (without
+ * it there is no blocked layout). */
 static NnNet *blk_net(NnModel *m, int blocked) {
     nn_model_init(m);
     NnNet *n = nn_net_new(m, "net", (NnShape){3, 16, 16});
@@ -315,7 +316,10 @@ static void t_blocked_net(void) {
     float *yb = xmalloc(sizeof(float) * nout), *gxb = xmalloc(sizeof(float) * nin), *gxp = xmalloc(sizeof(float) * nin);
     for (size_t i = 0; i < nin; i++) x[i] = sl_rng_range(&R, -1, 1);
     for (size_t i = 0; i < nout; i++) d[i] = sl_rng_range(&R, -1, 1);
-    for (int step = 0; step < 2; step++) {
+    for (int step = 0; step < 4; step++) {
+        /* steps 2 and 3 with the engine's own Winograd F(2x2,3x3), which oneDNN does not run: the
+         * blocked net's convolutions then go through NCHW copies (conv2d_blk_*'s fallback) */
+        ctx.winograd = step < 2 ? NN_WINO_AUTO : NN_WINO_F2;
         ctx.training = 1;
         nn_model_zero_grad(&mb), nn_model_zero_grad(&mp);
         nn_act_to_plain(&ctx, yb, nn_net_forward(nb, &ctx, x, B), B, so);

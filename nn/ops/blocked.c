@@ -17,30 +17,27 @@
 #define VMAX 16
 
 /* ---- layout conversion ---------------------------------------------------------------------- */
-void act_to_blocked(float *dst, const float *src, int B, int C, int HW, int V, int nthreads) {
+/* NCHW <-> nChwVc, one (sample, channel block) at a time: a V x HW transpose */
+static void relayout(float *dst, const float *src, int B, int C, int HW, int V, int to_blocked, int nthreads) {
     SL_ASSERT(V > 0 && V <= VMAX && C % V == 0);
     int CB = C / V;
 NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * HW)) schedule(static) collapse(2))
     for (int n = 0; n < B; n++)
         for (int cb = 0; cb < CB; cb++) {
-            float *d = dst + ((size_t)n * CB + cb) * HW * V;
-            const float *s = src + ((size_t)n * C + (size_t)cb * V) * HW;
+            size_t base = ((size_t)n * CB + cb) * HW * V; /* the same offset in both layouts */
             for (int l = 0; l < V; l++)
-                for (int p = 0; p < HW; p++) d[(size_t)p * V + l] = s[(size_t)l * HW + p];
+                for (int p = 0; p < HW; p++) {
+                    size_t blk = base + (size_t)p * V + l, pl = base + (size_t)l * HW + p;
+                    if (to_blocked) dst[blk] = src[pl];
+                    else dst[pl] = src[blk];
+                }
         }
 }
-
+void act_to_blocked(float *dst, const float *src, int B, int C, int HW, int V, int nthreads) {
+    relayout(dst, src, B, C, HW, V, 1, nthreads);
+}
 void act_to_plain(float *dst, const float *src, int B, int C, int HW, int V, int nthreads) {
-    SL_ASSERT(V > 0 && V <= VMAX && C % V == 0);
-    int CB = C / V;
-NN_OMP(omp parallel for num_threads(nn_par(nthreads, (double)B * C * HW)) schedule(static) collapse(2))
-    for (int n = 0; n < B; n++)
-        for (int cb = 0; cb < CB; cb++) {
-            const float *s = src + ((size_t)n * CB + cb) * HW * V;
-            float *d = dst + ((size_t)n * C + (size_t)cb * V) * HW;
-            for (int l = 0; l < V; l++)
-                for (int p = 0; p < HW; p++) d[(size_t)l * HW + p] = s[(size_t)p * V + l];
-        }
+    relayout(dst, src, B, C, HW, V, 0, nthreads);
 }
 
 /* ---- batch norm and 2x2 max-pool: per-chunk kernels over HW positions of V lanes ------------------
