@@ -623,6 +623,54 @@ static void t_one_outline(void) {
     CHECKF(worst < 0.03, "translucent / opaque texels %.4f (mean %.4f)", worst, sum);
 }
 
+/* Pixels of a frame the person covers only in part: the frame rendered twice on flat backdrops of
+ * two colours (no blur, noise or JPEG), alpha from how far each pixel follows the backdrop. */
+static long translucent_pixels(const Composite *c, float smile) {
+    static const float bgc[2][3] = {{0.0f, 0.0f, 1.0f}, {1.0f, 0.0f, 0.0f}};
+    Image im[2];
+    for (int b = 0; b < 2; b++) {
+        CompFrame fr;
+        composite_frame_neutral(&fr);
+        fr.f.bg_kind = 0, fr.f.blur = 0, fr.f.noise_sigma = 0, fr.jpeg_quality = 0, fr.f.smile = smile;
+        memcpy(fr.f.bg_rgb1, bgc[b], sizeof bgc[b]), memcpy(fr.f.bg_rgb2, bgc[b], sizeof bgc[b]);
+        float lm[68][2];
+        composite_render(lib(), c, &fr, 256, &im[b], lm);
+    }
+    long n = 0;
+    for (size_t i = 0; i < (size_t)256 * 256; i++) {
+        /* p = a f + (1 - a) B: the red and blue channels differ by (1 - a) 255 between the renders */
+        double d = 0.5 * (fabs((double)im[0].px[3 * i] - im[1].px[3 * i]) + fabs((double)im[0].px[3 * i + 2] - im[1].px[3 * i + 2]));
+        double a = 1 - d / 255;
+        n += a > 0.15 && a < 0.85;
+    }
+    image_free(&im[0]), image_free(&im[1]);
+    return n;
+}
+
+/* A smile morphs the inner face only: the neutral and smiling photos frame hair, ears, neck and
+ * clothes differently, and a cross-fade of the two whole textures is a double exposure (a second,
+ * translucent silhouette beside the first: a blend's mark in the real class). Half a smile has no
+ * more translucent outline than no smile or a full one. */
+static void t_smile_outline(void) {
+    SlRng rng;
+    sl_rng_seed(&rng, 35);
+    double worst = 0;
+    for (int t = 0; t < 3; t++) {
+        CompositeRecipe r;
+        composite_recipe_draw(lib(), &rng, &r);
+        Composite c;
+        SlErr err;
+        CHECKF(composite_build(lib(), &r, &c, &err) == 0, "%s", err.msg);
+        long n0 = translucent_pixels(&c, 0), nh = translucent_pixels(&c, 0.5f), n1 = translucent_pixels(&c, 1);
+        long base = n0 > n1 ? n0 : n1;
+        double f = (double)nh / (double)(base > 0 ? base : 1);
+        printf("  translucent pixels: no smile %ld, half %ld, full %ld (half / max of the others %.2f)\n", n0, nh, n1, f);
+        worst = fmax(worst, f);
+        composite_free(&c);
+    }
+    CHECKF(worst < 1.3, "half a smile has %.2fx the translucent outline of no smile or a full one", worst);
+}
+
 /* Fine detail (what a 3x3 box blur removes, mean absolute over the cheeks and nose: a square of
  * an eye distance about landmark 30) of an RGB or RGBA image. */
 static double fine_detail(const Image *im, const float lm[68][2]) {
@@ -682,6 +730,7 @@ int main(void) {
     RUN(t_landmarks);
     RUN(t_swap_person);
     RUN(t_one_outline);
+    RUN(t_smile_outline);
     RUN(t_detail);
     RUN(t_consent);
     RUN(t_clip);

@@ -1229,6 +1229,13 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
         if (x1 > size - 1) x1 = size - 1;
         if (y1 > size - 1) y1 = size - 1;
         int mouth = lib->tri_mouth[t];
+        /* the smile's texture shows on the inner face only, fading to none over the triangles
+         * between its points and the rest: the neutral and smiling photos frame hair, ears, neck
+         * and clothes differently, and a cross-fade of two outlines is a double exposure (a
+         * translucent second silhouette beside the first) that no camera makes */
+        const float sv[3] = {s * inner_point(lib->mesh_tem[v[0]]), s * inner_point(lib->mesh_tem[v[1]]),
+                             s * inner_point(lib->mesh_tem[v[2]])};
+        const int morph = sv[0] > 0 || sv[1] > 0 || sv[2] > 0;
         for (int y = y0; y <= y1; y++) {
             float fa, fb;
             if (!tri_span(&b, y + 0.5f, &fa, &fb)) continue;
@@ -1245,17 +1252,18 @@ void composite_render(const VolunteerLib *lib, const Composite *c, const CompFra
                 float sy = (l0 * c->pts[0][v[0]][1] + l1 * c->pts[0][v[1]][1] + l2 * c->pts[0][v[2]][1]) * tex_scale;
                 { /* transparent texels (the backdrop) cost nothing more */
                     int ix = (int)clampf(sx, 0, t0->w - 1), iy = (int)clampf(sy, 0, t0->h - 1);
-                    if (s <= 0 && !t0->px[((size_t)iy * t0->w + ix) * 4 + 3] && !mouth) {
+                    if (!morph && !t0->px[((size_t)iy * t0->w + ix) * 4 + 3] && !mouth) {
                         int jx = (int)clampf(sx + 1, 0, t0->w - 1), jy = (int)clampf(sy + 1, 0, t0->h - 1);
                         if (!t0->px[((size_t)jy * t0->w + jx) * 4 + 3]) continue;
                     }
                 }
                 sample4(t0, sx, sy, col);
-                if (s > 0) {
+                if (morph) {
                     sx = (l0 * c->pts[1][v[0]][0] + l1 * c->pts[1][v[1]][0] + l2 * c->pts[1][v[2]][0]) * tex_scale;
                     sy = (l0 * c->pts[1][v[0]][1] + l1 * c->pts[1][v[1]][1] + l2 * c->pts[1][v[2]][1]) * tex_scale;
                     sample4(t1, sx, sy, col1);
-                    for (int q = 0; q < 4; q++) col[q] += s * (col1[q] - col[q]);
+                    float st = l0 * sv[0] + l1 * sv[1] + l2 * sv[2];
+                    for (int q = 0; q < 4; q++) col[q] += st * (col1[q] - col[q]);
                 }
                 if (mouth) { /* the open mouth: darkest half-way between the lips, fading into them */
                     static const float dark[3] = {48, 20, 22};
