@@ -165,7 +165,9 @@ json_t *composite_frame_to_json(const CompFrame *fr);
 int composite_frame_from_json(const json_t *j, CompFrame *fr, SlErr *err);
 
 /* Renders a size x size RGB frame (allocated; image_free) and its 68 landmarks (pixel centres at
- * +0.5, like synth_render). Deterministic. size 16..4096. */
+ * +0.5, like synth_render). The smile (fr->f.smile) morphs the shape everywhere but takes the
+ * smiling texture on the inner face only; hair, ears, neck and clothes stay the neutral photo's
+ * (two outlines cross-faded are a double exposure). Deterministic. size 16..4096. */
 void composite_render(const VolunteerLib *lib, const Composite *c, const CompFrame *fr, int size,
                       Image *out, float lm[68][2]);
 
