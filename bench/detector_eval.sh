@@ -24,6 +24,9 @@
 # FRAME=128: the side of the synthetic frames (`synth --size`; the face spans about half of it); SAMPLE=64: the side
 # of every dataset sample (`dataset --size`: the frame cropped by the face's alignment box), the resolution at which
 # the perturbations (JPEG, H.264) act; the detectors resize samples to SIZE.
+# FPR_SCOPE=identity (default): the threshold holds the 1% FPR for each val identity (`detect train --fpr-scope`;
+# detectors score some people's real faces higher than others', and a pooled threshold lets those through far more
+# often); FPR_SCOPE=pooled: over all val reals at once, `detect train`'s own default.
 # AUG_H264=P: the CNNs also train with `--augment-h264 P` (with probability P a training draw takes its
 # sample's H.264 copy: each training clip encoded once as one video at a CRF of 20..45). REUSE=DIR: take the face sets and the swap model of an earlier run's OUT (same IDS,
 # FRAMES and SWAP_MINUTES), so that only the datasets and the detectors are made again.
@@ -53,6 +56,7 @@ SPLITS=${SPLITS:-34/33/33}
 EXTRA=${EXTRA:-0}
 FRAME=${FRAME:-128}
 SAMPLE=${SAMPLE:-64}
+FPR_SCOPE=${FPR_SCOPE:-identity}
 FIX=$(dirname "$0")/../tests/fixtures/faces
 PY=/usr/bin/python3
 [[ -x $SWAPLAB ]] || { echo "bench/detector_eval.sh: $SWAPLAB is missing; run 'make build'" >&2; exit 1; }
@@ -166,8 +170,8 @@ for v in $VIEWS; do
   for m in $DETECTORS; do
     extra=()
     [[ $m != spectral ]] && extra=(--steps "$STEPS" --size "$SIZE" --batch 32 --augment --augment-h264 "$AUG_H264" --threads "$THREADS")
-    step "$m: train on view $v (+ calibrate on val at 1% FPR)" "$SWAPLAB" detect train --data "$OUT/view-$v" --method "$m" \
-      --out "$OUT/$m.$v.safetensors" "${extra[@]}"
+    step "$m: train on view $v (+ calibrate on val at 1% FPR, $FPR_SCOPE)" "$SWAPLAB" detect train --data "$OUT/view-$v" \
+      --method "$m" --out "$OUT/$m.$v.safetensors" --fpr-scope "$FPR_SCOPE" "${extra[@]}"
     for t in $TESTS; do
       step "$m/$v: eval on $t's held-out swaps, clean + ${PERTURB[*]}" "$SWAPLAB" detect eval --model "$OUT/$m.$v.safetensors" \
         --data "$OUT/test$t" --out "$OUT/$m.$v.$t.json" --perturb "${PERTURB[@]}" --threads "$THREADS"
@@ -186,7 +190,7 @@ if ((XGEN)); then
       model="$OUT/$m.gen$g.safetensors"
       if [[ $g == A && -f $OUT/$m.swap.safetensors ]]; then cp "$OUT/$m.swap.safetensors" "$model"
       else
-        step "$m: train on generator $g's swaps (+ calibrate on its val split)" "$SWAPLAB" detect train \
+        step "$m: train on generator $g's swaps (+ calibrate on its val split)" "$SWAPLAB" detect train --fpr-scope "$FPR_SCOPE" \
           --data "${TRAIN_DATA[$g]}" --method "$m" --out "$model" "${extra[@]}"
       fi
       for h in A B C; do
@@ -198,7 +202,7 @@ if ((XGEN)); then
 fi
 TOTAL=$(( $(date +%s) - T0 ))
 
-$PY - "$OUT" "$TOTAL" "$DETECTORS" "$VIEWS" "$XGEN_DETECTORS" "$XGEN" "$AUG_H264" <<'EOF2' | tee "$OUT/detectors.md"
+$PY - "$OUT" "$TOTAL" "$DETECTORS" "$VIEWS" "$XGEN_DETECTORS" "$XGEN" "$AUG_H264" "$FPR_SCOPE" <<'EOF2' | tee "$OUT/detectors.md"
 import json, sys, os
 out, total, dets, views = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4].split()
 xdets, xgen = sys.argv[5].split(), sys.argv[6] == "1"
@@ -211,7 +215,8 @@ def f(m, k):
     if ci and ci[0] is not None: s += " [%.2f, %.2f]" % (ci[0], ci[1])
     return s
 sp = A["splits"]
-print("Detector training: --augment%s." % ("" if sys.argv[7] == "0" else " --augment-h264 " + sys.argv[7]))
+print("Detector training: --augment%s; threshold at 1%% FPR on val, --fpr-scope %s." % (
+      "" if sys.argv[7] == "0" else " --augment-h264 " + sys.argv[7], sys.argv[8]))
 print("Swap model: preset %s, %d steps. Dataset A (swap+sbi, %s blend, %s colour): identities train %d / val %d / test %d "
       "(test: %s); test reals + swaps %d + %d. B (%s, %s): %d + %d test. Wall time of the whole script: %d s." % (
       A["model"]["preset"], A["model"]["step"], A["settings"]["blend"], A["settings"]["colour"], len(sp["train"]["identities"]),

@@ -38,7 +38,7 @@ static int fail(const char *sub, const SlErr *err) {
 /* ---- train ----------------------------------------------------------------------------------- */
 
 static int detect_train(int argc, char **argv) {
-    const char *data = NULL, *method = "spectral", *split = NULL, *calib_split = "val", *sched = NULL;
+    const char *data = NULL, *method = "spectral", *split = NULL, *calib_split = "val", *sched = NULL, *scope_s = "pooled";
     int seed = 1, no_calib = 0;
     double fpr = CALIB_DEFAULT_FPR;
     DetTrainConfig c;
@@ -79,6 +79,7 @@ static int detect_train(int argc, char **argv) {
         {"--resume", SL_ARG_FLAG, &c.resume, NULL, "CNNs: continue from OUT's last checkpoint up to --steps"},
         {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "calibration: the validation false-positive rate of the threshold (0.01)", 1e-6, 0.5},
         {"--calib-split", SL_ARG_STR, &calib_split, "NAME", "calibration: the identity-disjoint split to fit on (val)"},
+        {"--fpr-scope", SL_ARG_STR, &scope_s, "S", "calibration: pooled (the FPR over all validation reals; default) or identity (the FPR holds for each validation identity)"},
         {"--no-calibrate", SL_ARG_FLAG, &no_calib, NULL, "do not calibrate after training (decisions then at P = 0.5)"},
         {0},
     };
@@ -104,6 +105,8 @@ static int detect_train(int argc, char **argv) {
     }
     if (c.save_every < 1) return sl_usage_error("detect train", "--save-every must be >= 1");
     if (!(fpr > 0 && fpr < 1)) return sl_usage_error("detect train", "--fpr must be in (0, 1)");
+    int scope = calib_scope_parse(scope_s);
+    if (scope < 0) return sl_usage_error("detect train", "--fpr-scope must be pooled or identity, not '%s'", scope_s);
     if (c.resume && !c.kind->cnn) return sl_usage_error("detect train", "--resume is for the CNNs (spectral training is one pass)");
     c.seed = (uint64_t)seed;
     SlErr err;
@@ -161,16 +164,17 @@ static int detect_train(int argc, char **argv) {
                rep.steps_done, rep.loss, rep.converged ? "" : " (not converged)", c.out);
     if (!calibrate) return 0;
     DetCalib cal;
-    if (det_calibrate_file(c.out, data, calib_split, fpr, c.threads, &cal, &err)) return fail("train", &err);
-    printf("calibrated on %s (%d identities, %d real + %d fake): threshold logit %.4f at FPR %.4f (target %.4f), TPR %.4f\n",
-           calib_split, cal.n_ids, cal.n_real, cal.n_fake, cal.threshold, cal.val_fpr, cal.target_fpr, cal.val_tpr);
+    if (det_calibrate_file(c.out, data, calib_split, fpr, scope, c.threads, &cal, &err)) return fail("train", &err);
+    printf("calibrated on %s (%d identities, %d real + %d fake): threshold logit %.4f at FPR %.4f (target %.4f, %s), TPR %.4f\n",
+           calib_split, cal.n_ids, cal.n_real, cal.n_fake, cal.threshold, cal.val_fpr, cal.target_fpr,
+           calib_scope_name(cal.scope), cal.val_tpr);
     return 0;
 }
 
 /* ---- calibrate ------------------------------------------------------------------------------- */
 
 static int detect_calibrate(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *split = "val";
+    const char *model = NULL, *data = NULL, *split = "val", *scope_s = "pooled";
     double fpr = CALIB_DEFAULT_FPR;
     int threads = 0;
     SlArg spec[] = {
@@ -178,10 +182,11 @@ static int detect_calibrate(int argc, char **argv) {
         {"--data", SL_ARG_STR, &data, "DIR", "detector dataset with labels.csv"},
         {"--split", SL_ARG_STR, &split, "NAME", "identity-disjoint split to fit on (default val; never test)"},
         {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "false-positive rate of the threshold on that split (default 0.01)", 1e-6, 0.5},
+        {"--fpr-scope", SL_ARG_STR, &scope_s, "S", "pooled (the FPR over all the split's reals; default) or identity (the FPR holds for each of its identities: the largest of their own thresholds)"},
         {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for CNNs (default: all)", 1, SL_ARG_MAX_THREADS},
         {0},
     };
-    int r = sl_args_parse("detect calibrate", "--model FILE --data DIR [--split val] [--fpr 0.01]",
+    int r = sl_args_parse("detect calibrate", "--model FILE --data DIR [--split val] [--fpr 0.01] [--fpr-scope pooled|identity]",
                           "Chooses the decision threshold of a detector on a validation split at a stated false-positive\n"
                           "rate (the smallest logit above all but floor(FPR x reals) real samples) and fits Platt scaling\n"
                           "there; both go into the model file's metadata \"calibration\", read by scan, eval and the report.",
@@ -190,12 +195,14 @@ static int detect_calibrate(int argc, char **argv) {
     if (!model || !data) return sl_usage_error("detect calibrate", "--model and --data are required");
     if (!(fpr > 0 && fpr < 1)) return sl_usage_error("detect calibrate", "--fpr must be in (0, 1)");
     if (!strcmp(split, "test")) return sl_usage_error("detect calibrate", "calibrating on the test split would bias its results; use val");
+    int scope = calib_scope_parse(scope_s);
+    if (scope < 0) return sl_usage_error("detect calibrate", "--fpr-scope must be pooled or identity, not '%s'", scope_s);
     SlErr err;
     DetCalib cal;
-    if (det_calibrate_file(model, data, split, fpr, threads, &cal, &err)) return fail("calibrate", &err);
-    printf("%s: threshold logit %.4f at validation FPR %.4f (target %.4f), TPR %.4f; Platt a %.4f b %.4f; %d identities, "
-           "%d real + %d fake\n", model, cal.threshold, cal.val_fpr, cal.target_fpr, cal.val_tpr, cal.platt_a, cal.platt_b,
-           cal.n_ids, cal.n_real, cal.n_fake);
+    if (det_calibrate_file(model, data, split, fpr, scope, threads, &cal, &err)) return fail("calibrate", &err);
+    printf("%s: threshold logit %.4f at validation FPR %.4f (target %.4f, %s), TPR %.4f; Platt a %.4f b %.4f; %d identities, "
+           "%d real + %d fake\n", model, cal.threshold, cal.val_fpr, cal.target_fpr, calib_scope_name(cal.scope), cal.val_tpr,
+           cal.platt_a, cal.platt_b, cal.n_ids, cal.n_real, cal.n_fake);
     return 0;
 }
 

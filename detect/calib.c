@@ -53,9 +53,37 @@ void calib_platt_fit(const float *z, const int *y, int n, double *pa, double *pb
     *pa = a, *pb = b;
 }
 
+const char *calib_scope_name(int scope) { return scope == CALIB_SCOPE_IDENTITY ? "identity" : "pooled"; }
+
+int calib_scope_parse(const char *name) {
+    if (!strcmp(name, "pooled")) return CALIB_SCOPE_POOLED;
+    if (!strcmp(name, "identity")) return CALIB_SCOPE_IDENTITY;
+    return -1;
+}
+
+/* The largest of the identities' own thresholds at FPR a (identities without reals give none). */
+static double threshold_per_identity(const float *z, const int *y, const int *g, int n, int n_ids, double a) {
+    float *r = xmalloc((size_t)(n ? n : 1) * sizeof *r);
+    double t = -INFINITY;
+    for (int id = 0; id < n_ids; id++) {
+        int nr = 0;
+        for (int i = 0; i < n; i++)
+            if (!y[i] && g[i] == id) r[nr++] = z[i];
+        if (nr) t = fmax(t, calib_threshold_at_fpr(r, nr, a));
+    }
+    free(r);
+    return t;
+}
+
 int calib_fit(const float *z, const int *y, int n, int n_ids, double a, DetCalib *c, SlErr *err) {
+    return calib_fit_scoped(z, y, NULL, n, n_ids, a, CALIB_SCOPE_POOLED, c, err);
+}
+
+int calib_fit_scoped(const float *z, const int *y, const int *g, int n, int n_ids, double a, int scope, DetCalib *c,
+                     SlErr *err) {
     memset(c, 0, sizeof *c);
     if (!(a > 0 && a < 1)) return sl_fail(err, "the target false-positive rate must be in (0, 1), not %g", a);
+    if (scope == CALIB_SCOPE_IDENTITY && !g) return sl_fail(err, "a calibration per identity needs each sample's identity");
     float *r = xmalloc((size_t)n * sizeof *r);
     int nr = 0, nf = 0;
     for (int i = 0; i < n; i++) {
@@ -68,7 +96,9 @@ int calib_fit(const float *z, const int *y, int n, int n_ids, double a, DetCalib
     }
     c->present = 1;
     c->target_fpr = a;
-    c->threshold = calib_threshold_at_fpr(r, nr, a);
+    c->scope = scope == CALIB_SCOPE_IDENTITY ? CALIB_SCOPE_IDENTITY : CALIB_SCOPE_POOLED;
+    c->threshold = c->scope == CALIB_SCOPE_IDENTITY ? threshold_per_identity(z, y, g, n, n_ids, a)
+                                                    : calib_threshold_at_fpr(r, nr, a);
     free(r);
     int fp = 0, tp = 0;
     for (int i = 0; i < n; i++)
@@ -90,8 +120,9 @@ int calib_decide(const DetCalib *c, double z) {
 }
 
 char *calib_to_json(const DetCalib *c) {
-    json_t *j = json_pack("{s:s,s:f,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f,s:s,s:s}", "method",
+    json_t *j = json_pack("{s:s,s:f,s:s,s:f,s:f,s:f,s:i,s:i,s:i,s:f,s:f,s:s,s:s}", "method",
                           "threshold at a validation FPR on the logit; Platt scaling", "target_fpr", c->target_fpr,
+                          "scope", calib_scope_name(c->scope),
                           "threshold_logit", c->threshold, "val_fpr", c->val_fpr, "val_tpr", c->val_tpr, "n_real",
                           c->n_real, "n_fake", c->n_fake, "n_identities", c->n_ids, "platt_a", c->platt_a, "platt_b",
                           c->platt_b, "split", c->split, "data", c->data);
@@ -106,16 +137,18 @@ int calib_from_json(const char *text, const char *path, DetCalib *c, SlErr *err)
     memset(c, 0, sizeof *c);
     json_error_t je;
     json_t *j = json_loads(text, 0, &je);
-    const char *split = NULL, *data = NULL;
-    if (!j || json_unpack(j, "{s:F,s:F,s:F,s:F,s:i,s:i,s:i,s:F,s:F,s?s,s?s}", "target_fpr", &c->target_fpr,
+    const char *split = NULL, *data = NULL, *scope = NULL;
+    if (!j || json_unpack(j, "{s:F,s?s,s:F,s:F,s:F,s:i,s:i,s:i,s:F,s:F,s?s,s?s}", "target_fpr", &c->target_fpr, "scope", &scope,
                           "threshold_logit", &c->threshold, "val_fpr", &c->val_fpr, "val_tpr", &c->val_tpr, "n_real",
                           &c->n_real, "n_fake", &c->n_fake, "n_identities", &c->n_ids, "platt_a", &c->platt_a,
                           "platt_b", &c->platt_b, "split", &split, "data", &data) ||
-        !isfinite(c->threshold) || !isfinite(c->platt_a) || !isfinite(c->platt_b)) {
+        !isfinite(c->threshold) || !isfinite(c->platt_a) || !isfinite(c->platt_b) ||
+        (scope && calib_scope_parse(scope) < 0)) {
         json_decref(j);
         memset(c, 0, sizeof *c);
         return sl_fail(err, "%s: metadata \"calibration\" is not a valid calibration record", path);
     }
+    c->scope = scope ? calib_scope_parse(scope) : CALIB_SCOPE_POOLED; /* files before the scope: pooled */
     snprintf(c->split, sizeof c->split, "%s", split ? split : "");
     snprintf(c->data, sizeof c->data, "%s", data ? data : "");
     c->present = 1;

@@ -9,7 +9,14 @@
  * it; the threshold is the smallest float above the (k+1)-th highest real logit (so at most k
  * do; ties go to "real"), and +inf when n = 0. Decisions compare the logit (not the probability:
  * probabilities saturate at 1.0 in float, logits do not). A sample is called fake when
- * logit >= threshold. */
+ * logit >= threshold.
+ *
+ * Scope: "pooled" (the default) takes the reals of every validation identity as one sample, so the
+ * FPR holds on average over people; "identity" takes the largest of the thresholds each identity's
+ * own reals give at FPR a, so it holds for every validation identity (with 64 reals an identity at
+ * 1%: none of its reals at or above it). Detectors score some people's real faces higher than
+ * others' (an offset per identity); the pooled threshold then lets a few people's reals through far
+ * more often than a (docs/PERFORMANCE.md "Detectors"). */
 #ifndef SL_DETECT_CALIB_H
 #define SL_DETECT_CALIB_H
 
@@ -18,10 +25,12 @@
 #include "util/util.h"
 
 #define CALIB_DEFAULT_FPR 0.01
+enum { CALIB_SCOPE_POOLED = 0, CALIB_SCOPE_IDENTITY = 1 };
 
 typedef struct {
     int present;          /* 0: the model file has no calibration */
     double target_fpr;    /* the requested validation FPR */
+    int scope;            /* CALIB_SCOPE_POOLED or CALIB_SCOPE_IDENTITY (see above) */
     double threshold;     /* on the logit: fake when logit >= threshold */
     double val_fpr, val_tpr; /* measured on the validation split at the threshold */
     int n_real, n_fake, n_ids; /* validation samples and identities */
@@ -38,6 +47,13 @@ void calib_platt_fit(const float *logits, const int *labels, int n, double *a, d
 /* Fits both from validation logits, labels (1 fake) and the number of identities; -1 with err when
  * one class is missing or a is outside (0, 1). */
 int calib_fit(const float *logits, const int *labels, int n, int n_ids, double target_fpr, DetCalib *c, SlErr *err);
+/* The same with a scope; groups[i] (0..n_ids-1) is sample i's identity (only read for
+ * CALIB_SCOPE_IDENTITY, where every identity must be in 0..n_ids-1). */
+int calib_fit_scoped(const float *logits, const int *labels, const int *groups, int n, int n_ids, double target_fpr,
+                     int scope, DetCalib *c, SlErr *err);
+/* "pooled" / "identity" and back (-1 for another word). */
+const char *calib_scope_name(int scope);
+int calib_scope_parse(const char *name);
 /* Calibrated P(fake) of a logit (plain sigmoid when not present). */
 double calib_prob(const DetCalib *c, double logit);
 /* 1 fake, 0 real at the threshold (not present: P >= 0.5, i.e. logit >= 0). */

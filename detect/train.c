@@ -335,8 +335,8 @@ int det_logits_of(DetModel *m, const DetDataset *ds, float *logits, int progress
     return rc;
 }
 
-int det_calibrate_file(const char *model, const char *data, const char *split, double target_fpr, int threads,
-                       DetCalib *out, SlErr *err) {
+int det_calibrate_file(const char *model, const char *data, const char *split, double target_fpr, int scope,
+                       int threads, DetCalib *out, SlErr *err) {
     DetModel m;
     if (det_model_load(model, threads, NULL, &m, err)) return -1;
     DetDataset ds;
@@ -347,10 +347,11 @@ int det_calibrate_file(const char *model, const char *data, const char *split, d
     detds_drop_unreadable(&ds);
     float *z = xmalloc((size_t)(ds.n ? ds.n : 1) * sizeof *z);
     int *y = xmalloc((size_t)(ds.n ? ds.n : 1) * sizeof *y), rc = -1;
-    for (int i = 0; i < ds.n; i++) y[i] = ds.s[i].label;
+    int *g = xmalloc((size_t)(ds.n ? ds.n : 1) * sizeof *g);
+    for (int i = 0; i < ds.n; i++) y[i] = ds.s[i].label, g[i] = ds.s[i].group;
     DetCalib c;
     if (det_logits_of(&m, &ds, z, 0, err) == 0) {
-        if (calib_fit(z, y, ds.n, ds.n_groups, target_fpr, &c, err)) {
+        if (calib_fit_scoped(z, y, g, ds.n, ds.n_groups, target_fpr, scope, &c, err)) {
             sl_failctx(err, "%s (split %s)", data, split);
         } else {
             snprintf(c.split, sizeof c.split, "%s", split);
@@ -359,7 +360,7 @@ int det_calibrate_file(const char *model, const char *data, const char *split, d
             if (!rc && out) *out = c;
         }
     }
-    free(z), free(y);
+    free(z), free(y), free(g);
     detds_free(&ds);
     det_model_free(&m);
     return rc;

@@ -5,7 +5,7 @@
  *   DetTrainConfig c; det_train_config_default(&c);
  *   c.kind = det_kind_by_name("meso4"); c.out = "m.safetensors"; c.size = 128;
  *   det_train(&train_set, &c, &report, &err);          // then
- *   det_calibrate_file(c.out, "DS", "val", 0.01, threads, &cal, &err);  */
+ *   det_calibrate_file(c.out, "DS", "val", 0.01, CALIB_SCOPE_POOLED, threads, &cal, &err);  */
 #ifndef SL_DETECT_TRAIN_H
 #define SL_DETECT_TRAIN_H
 
@@ -87,9 +87,9 @@ void det_h264_copies_free(DetH264Copies *hc);
 int det_logits_of(DetModel *m, const DetDataset *ds, float *logits, int progress, SlErr *err);
 
 /* Fits the calibration (detect/calib.h) of model file `model` on split `split` of dataset `data` at
- * validation FPR target_fpr, and rewrites the model file with it (atomically). The split must hold
- * both classes; out (may be NULL) receives it. */
-int det_calibrate_file(const char *model, const char *data, const char *split, double target_fpr, int threads,
-                       DetCalib *out, SlErr *err);
+ * validation FPR target_fpr in scope (CALIB_SCOPE_*), and rewrites the model file with it
+ * (atomically). The split must hold both classes; out (may be NULL) receives it. */
+int det_calibrate_file(const char *model, const char *data, const char *split, double target_fpr, int scope,
+                       int threads, DetCalib *out, SlErr *err);
 
 #endif

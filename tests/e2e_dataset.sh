@@ -190,6 +190,16 @@ raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
 meta = json.loads(raw[8:8 + n])["__metadata__"]
 assert json.loads(meta["calibration"])["target_fpr"] == 0.2 and meta["augment"] == "none" and meta["step"] == "4"
 ' "$T/meso.safetensors"
+check_fails "detect calibrate --fpr-scope identity holds the FPR for each validation identity" 0 "target 0.0100, identity" \
+  "$SWAPLAB" detect calibrate --model "$T/meso.safetensors" --data "$DS" --fpr-scope identity --threads 2
+check "...and the model file records the scope" $PY -c '
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
+c = json.loads(json.loads(raw[8:8 + n])["__metadata__"]["calibration"])
+assert c["scope"] == "identity" and c["target_fpr"] == 0.01, c
+' "$T/meso.safetensors"
+check_fails "an unknown --fpr-scope is a usage error" 2 "pooled or identity" \
+  "$SWAPLAB" detect calibrate --model "$T/meso.safetensors" --data "$DS" --fpr-scope everyone
 check_fails "calibrating on the test split is a usage error" 2 "bias" \
   "$SWAPLAB" detect calibrate --model "$T/meso.safetensors" --data "$DS" --split test
 check_fails "a model file of another detector kind is refused, naming both" 1 "not a MesoInception-4 model.*meso4" \

@@ -87,6 +87,56 @@ static void t_platt(void) {
     free(z), free(y);
 }
 
+/* The scope "identity": each identity's own reals at the target FPR, the largest threshold. Two
+ * identities, one of whose reals score 3 higher: the pooled threshold lets most of the FPR through
+ * on that one, the per-identity one holds it for both. */
+static void t_scope_identity(void) {
+    SlRng rng;
+    sl_rng_seed(&rng, 9);
+    enum { N = 1200 };
+    float z[N];
+    int y[N], g[N];
+    for (int i = 0; i < N; i++) {
+        g[i] = i % 3 == 2 ? 1 : 0;         /* identity 1: a third of the samples */
+        y[i] = (i / 3) % 4 == 0;            /* a quarter fakes */
+        z[i] = sl_rng_normal(&rng) + (y[i] ? 6.0f : 0.0f) + (g[i] == 1 && !y[i] ? 3.0f : 0.0f);
+    }
+    const double a = 0.05;
+    DetCalib pooled, per;
+    SlErr err;
+    CHECK(calib_fit_scoped(z, y, g, N, 2, a, CALIB_SCOPE_POOLED, &pooled, &err) == 0 && pooled.scope == CALIB_SCOPE_POOLED);
+    CHECK(calib_fit_scoped(z, y, g, N, 2, a, CALIB_SCOPE_IDENTITY, &per, &err) == 0 && per.scope == CALIB_SCOPE_IDENTITY);
+    int nr[2] = {0, 0}, fp_pooled[2] = {0, 0}, fp_per[2] = {0, 0};
+    float r1[N];
+    int n1 = 0;
+    for (int i = 0; i < N; i++) {
+        if (y[i]) continue;
+        nr[g[i]]++;
+        fp_pooled[g[i]] += z[i] >= pooled.threshold, fp_per[g[i]] += z[i] >= per.threshold;
+        if (g[i] == 1) r1[n1++] = z[i];
+    }
+    printf("  identity 1's FPR: pooled %.3f, per identity %.3f (target %.2f)\n", (double)fp_pooled[1] / nr[1],
+           (double)fp_per[1] / nr[1], a);
+    CHECK((double)fp_pooled[1] / nr[1] > 2 * a);
+    for (int k = 0; k < 2; k++) CHECKF(fp_per[k] <= floor(a * nr[k] + 1e-9), "identity %d: %d of %d", k, fp_per[k], nr[k]);
+    /* the high identity's own threshold is the one taken */
+    CHECK(per.threshold == calib_threshold_at_fpr(r1, n1, a) && per.threshold > pooled.threshold);
+    /* the record keeps the scope; a record without one (files before it) reads as pooled */
+    char *j = calib_to_json(&per);
+    DetCalib back;
+    CHECK(strstr(j, "\"scope\":\"identity\"") && calib_from_json(j, "m", &back, &err) == 0 && back.scope == CALIB_SCOPE_IDENTITY);
+    free(j);
+    const char *old = "{\"target_fpr\":0.01,\"threshold_logit\":1.5,\"val_fpr\":0.01,\"val_tpr\":0.9,\"n_real\":10,"
+                      "\"n_fake\":10,\"n_identities\":2,\"platt_a\":1,\"platt_b\":0}";
+    CHECK(calib_from_json(old, "m", &back, &err) == 0 && back.scope == CALIB_SCOPE_POOLED);
+    const char *bad = "{\"target_fpr\":0.01,\"scope\":\"everyone\",\"threshold_logit\":1.5,\"val_fpr\":0.01,\"val_tpr\":0.9,"
+                      "\"n_real\":10,\"n_fake\":10,\"n_identities\":2,\"platt_a\":1,\"platt_b\":0}";
+    CHECK(calib_from_json(bad, "m", &back, &err) == -1);
+    CHECK(calib_scope_parse("identity") == CALIB_SCOPE_IDENTITY && calib_scope_parse("pooled") == CALIB_SCOPE_POOLED &&
+          calib_scope_parse("all") == -1);
+    CHECK(calib_fit_scoped(z, y, NULL, N, 2, a, CALIB_SCOPE_IDENTITY, &per, &err) == -1);
+}
+
 static void t_at_threshold(void) {
     float s[] = {2, 1, 0.5f, -1, 0.7f, -3};
     int y[] = {1, 1, 0, 0, 1, 0}, g[] = {0, 0, 1, 1, 2, 2};
@@ -125,6 +175,7 @@ int main(void) {
     RUN(t_threshold_by_hand);
     RUN(t_threshold_brute);
     RUN(t_platt);
+    RUN(t_scope_identity);
     RUN(t_at_threshold);
     RUN(t_reliability);
     return test_summary("test_calib");
