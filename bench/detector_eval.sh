@@ -26,7 +26,7 @@
 # the perturbations (JPEG, H.264) act; the detectors resize samples to SIZE.
 # FPR_SCOPE=identity (default): the threshold holds the 1% FPR for each val identity (`detect train --fpr-scope`;
 # detectors score some people's real faces higher than others', and a pooled threshold lets those through far more
-# often); FPR_SCOPE=pooled: over all val reals at once, `detect train`'s own default.
+# often; `detect train`'s default); FPR_SCOPE=pooled: over all val reals at once.
 # AUG_H264=P: the CNNs also train with `--augment-h264 P` (with probability P a training draw takes its
 # sample's H.264 copy: each training clip encoded once as one video at a CRF of 20..45). REUSE=DIR: take the face sets and the swap model of an earlier run's OUT (same IDS,
 # FRAMES and SWAP_MINUTES), so that only the datasets and the detectors are made again.

@@ -38,7 +38,7 @@ static int fail(const char *sub, const SlErr *err) {
 /* ---- train ----------------------------------------------------------------------------------- */
 
 static int detect_train(int argc, char **argv) {
-    const char *data = NULL, *method = "spectral", *split = NULL, *calib_split = "val", *sched = NULL, *scope_s = "pooled";
+    const char *data = NULL, *method = "spectral", *split = NULL, *calib_split = "val", *sched = NULL, *scope_s = "identity";
     int seed = 1, no_calib = 0;
     double fpr = CALIB_DEFAULT_FPR;
     DetTrainConfig c;
@@ -79,7 +79,7 @@ static int detect_train(int argc, char **argv) {
         {"--resume", SL_ARG_FLAG, &c.resume, NULL, "CNNs: continue from OUT's last checkpoint up to --steps"},
         {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "calibration: the validation false-positive rate of the threshold (0.01)", 1e-6, 0.5},
         {"--calib-split", SL_ARG_STR, &calib_split, "NAME", "calibration: the identity-disjoint split to fit on (val)"},
-        {"--fpr-scope", SL_ARG_STR, &scope_s, "S", "calibration: pooled (the FPR over all validation reals; default) or identity (the FPR holds for each validation identity)"},
+        {"--fpr-scope", SL_ARG_STR, &scope_s, "S", "calibration: identity (the FPR holds for each validation identity; default) or pooled (over all validation reals at once)"},
         {"--no-calibrate", SL_ARG_FLAG, &no_calib, NULL, "do not calibrate after training (decisions then at P = 0.5)"},
         {0},
     };
@@ -174,7 +174,7 @@ static int detect_train(int argc, char **argv) {
 /* ---- calibrate ------------------------------------------------------------------------------- */
 
 static int detect_calibrate(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *split = "val", *scope_s = "pooled";
+    const char *model = NULL, *data = NULL, *split = "val", *scope_s = "identity";
     double fpr = CALIB_DEFAULT_FPR;
     int threads = 0;
     SlArg spec[] = {
@@ -182,11 +182,11 @@ static int detect_calibrate(int argc, char **argv) {
         {"--data", SL_ARG_STR, &data, "DIR", "detector dataset with labels.csv"},
         {"--split", SL_ARG_STR, &split, "NAME", "identity-disjoint split to fit on (default val; never test)"},
         {"--fpr", SL_ARG_DOUBLE, &fpr, "X", "false-positive rate of the threshold on that split (default 0.01)", 1e-6, 0.5},
-        {"--fpr-scope", SL_ARG_STR, &scope_s, "S", "pooled (the FPR over all the split's reals; default) or identity (the FPR holds for each of its identities: the largest of their own thresholds)"},
+        {"--fpr-scope", SL_ARG_STR, &scope_s, "S", "identity (the FPR holds for each of the split's identities: the largest of their own thresholds; default) or pooled (over all its reals at once)"},
         {"--threads", SL_ARG_INT, &threads, "N", "CPU threads for CNNs (default: all)", 1, SL_ARG_MAX_THREADS},
         {0},
     };
-    int r = sl_args_parse("detect calibrate", "--model FILE --data DIR [--split val] [--fpr 0.01] [--fpr-scope pooled|identity]",
+    int r = sl_args_parse("detect calibrate", "--model FILE --data DIR [--split val] [--fpr 0.01] [--fpr-scope identity|pooled]",
                           "Chooses the decision threshold of a detector on a validation split at a stated false-positive\n"
                           "rate (the smallest logit above all but floor(FPR x reals) real samples) and fits Platt scaling\n"
                           "there; both go into the model file's metadata \"calibration\", read by scan, eval and the report.",

@@ -11,10 +11,11 @@
  * probabilities saturate at 1.0 in float, logits do not). A sample is called fake when
  * logit >= threshold.
  *
- * Scope: "pooled" (the default) takes the reals of every validation identity as one sample, so the
- * FPR holds on average over people; "identity" takes the largest of the thresholds each identity's
- * own reals give at FPR a, so it holds for every validation identity (with 64 reals an identity at
- * 1%: none of its reals at or above it). Detectors score some people's real faces higher than
+ * Scope: "identity" (what `detect train` and `detect calibrate` use unless told otherwise) takes
+ * the largest of the thresholds each identity's own reals give at FPR a, so it holds for every
+ * validation identity (with 64 reals an identity at 1%: none of its reals at or above it);
+ * "pooled" takes the reals of every validation identity as one sample, so the FPR holds on average
+ * over people (calib_fit; records written before the scope existed). Detectors score some people's real faces higher than
  * others' (an offset per identity); the pooled threshold then lets a few people's reals through far
  * more often than a (docs/PERFORMANCE.md "Detectors"). */
 #ifndef SL_DETECT_CALIB_H

@@ -190,14 +190,17 @@ raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
 meta = json.loads(raw[8:8 + n])["__metadata__"]
 assert json.loads(meta["calibration"])["target_fpr"] == 0.2 and meta["augment"] == "none" and meta["step"] == "4"
 ' "$T/meso.safetensors"
-check_fails "detect calibrate --fpr-scope identity holds the FPR for each validation identity" 0 "target 0.0100, identity" \
-  "$SWAPLAB" detect calibrate --model "$T/meso.safetensors" --data "$DS" --fpr-scope identity --threads 2
-check "...and the model file records the scope" $PY -c '
+for sc in pooled identity; do
+  check_fails "detect calibrate --fpr-scope $sc (identity: the FPR holds for each validation identity, the default)" 0 \
+    "target 0.0100, $sc" "$SWAPLAB" detect calibrate --model "$T/meso.safetensors" --data "$DS" --threads 2 \
+    $([[ $sc == pooled ]] && echo --fpr-scope pooled)
+  check "...and the model file records it" $PY -c '
 import json, struct, sys
 raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]
 c = json.loads(json.loads(raw[8:8 + n])["__metadata__"]["calibration"])
-assert c["scope"] == "identity" and c["target_fpr"] == 0.01, c
-' "$T/meso.safetensors"
+assert c["scope"] == sys.argv[2] and c["target_fpr"] == 0.01, c
+' "$T/meso.safetensors" $sc
+done
 check_fails "an unknown --fpr-scope is a usage error" 2 "pooled or identity" \
   "$SWAPLAB" detect calibrate --model "$T/meso.safetensors" --data "$DS" --fpr-scope everyone
 check_fails "calibrating on the test split is a usage error" 2 "bias" \
