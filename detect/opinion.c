@@ -45,6 +45,7 @@ json_t *det_opinion_json(const DetModel *m, const char *model_path, const DetVer
     json_object_set_new(t, "calibrated", json_boolean(v->calibrated));
     if (c->present) {
         json_object_set_new(t, "target_fpr", num(c->target_fpr));
+        json_object_set_new(t, "scope", json_string(calib_scope_name(c->scope)));
         json_object_set_new(t, "split", json_string(c->split));
         json_object_set_new(t, "data", json_string(c->data));
         json_object_set_new(t, "val_fpr", num(c->val_fpr));
@@ -67,10 +68,11 @@ void det_opinion_print(FILE *f, const DetModel *m, const char *model_path, const
             c->present ? "Platt-calibrated" : "sigmoid, not calibrated", v->logit);
     if (c->present)
         fprintf(f,
-                "    decision:   %s at the calibrated threshold (logit %s %.4f; chosen for FPR %g on the %s split,\n"
+                "    decision:   %s at the calibrated threshold (logit %s %.4f; chosen for FPR %g on the %s split, %s,\n"
                 "                where it measured FPR %.4f, TPR %.4f over %d identities)\n",
                 v->fake ? "fake" : "real", v->fake ? ">=" : "<", v->threshold, c->target_fpr, c->split[0] ? c->split : "?",
-                c->val_fpr, c->val_tpr, c->n_ids);
+                c->scope == CALIB_SCOPE_IDENTITY ? "for each identity" : "pooled over its identities", c->val_fpr, c->val_tpr,
+                c->n_ids);
     else
         fprintf(f,
                 "    decision:   %s at P(fake) = 0.5 (the model is NOT calibrated: run `swaplab detect calibrate`)\n",

@@ -968,7 +968,9 @@ static void det_decisions(Rep *r, DetEval *ev, int n) {
         if (!json_is_object(cm)) continue;
         char c1[128], c2[128], c3[128], thr[96];
         if (json_is_object(cal))
-            snprintf(thr, sizeof thr, "validation FPR %.1f%%", 100 * jnum(cal, "target_fpr"));
+            snprintf(thr, sizeof thr, "validation FPR %.1f%%%s", 100 * jnum(cal, "target_fpr"),
+                     json_is_string(json_object_get(cal, "scope")) && !strcmp(json_string_value(json_object_get(cal, "scope")), "identity")
+                         ? " per identity" : "");
         else
             snprintf(thr, sizeof thr, "P = 0.5 (not calibrated)");
         hb_puts(b, "<tr><th scope=\"row\">");

@@ -65,6 +65,7 @@ static void t_opinion(void) {
         DetCalib c = {0};
         c.present = 1, c.target_fpr = 0.01, c.threshold = z + (side ? -0.25 : 0.25), c.val_fpr = 0.005, c.val_tpr = 0.8;
         c.n_real = 200, c.n_fake = 200, c.n_ids = 7, c.platt_a = 1.5, c.platt_b = -0.5;
+        c.scope = side ? CALIB_SCOPE_IDENTITY : CALIB_SCOPE_POOLED; /* each scope read back and said */
         snprintf(c.split, sizeof c.split, "val");
         snprintf(c.data, sizeof c.data, "ds");
         CHECK(det_model_save_calibrated(&dm, model, &c, &err) == 0);
@@ -78,13 +79,15 @@ static void t_opinion(void) {
         CHECK(json_real_value(json_object_get(th, "logit")) == c.threshold);
         CHECK(json_real_value(json_object_get(th, "target_fpr")) == 0.01 && json_integer_value(json_object_get(th, "n_identities")) == 7);
         CHECK(!strcmp(json_string_value(json_object_get(th, "split")), "val"));
+        CHECK(!strcmp(json_string_value(json_object_get(th, "scope")), side ? "identity" : "pooled"));
         CHECK_NEAR(json_real_value(json_object_get(j, "p_fake")), 1 / (1 + exp(-(1.5 * z - 0.5))), 1e-9);
         CHECK(!strcmp(json_string_value(json_object_get(j, "model_sha256")), dm.sha256) && strlen(dm.sha256) == 64);
         json_decref(j);
         t = printed(&dm, model, &v, NULL);
         CHECKF(strstr(t, side ? "decision:   fake at the calibrated threshold (logit >= " :
                                 "decision:   real at the calibrated threshold (logit < ") &&
-               strstr(t, "chosen for FPR 0.01 on the val split") && strstr(t, "over 7 identities"), "%s", t);
+               strstr(t, "chosen for FPR 0.01 on the val split") && strstr(t, "over 7 identities") &&
+               strstr(t, side ? "val split, for each identity," : "val split, pooled over its identities,"), "%s", t);
         free(t);
     }
 
