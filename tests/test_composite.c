@@ -597,6 +597,15 @@ static void t_groundtruth_cache(void) {
  * from a backdrop fitted per photo, so a composite's silhouette is a sharp edge, not the ghost of
  * several outlines averaged (a translucent band of hair and shoulders a detector would learn as
  * "real"). Translucent texels (alpha 15%..85%) against opaque ones, over several recipes. */
+/* A composite of a recipe drawn from rng, built (-1 and a failed check when it cannot be). */
+static int drawn_composite(SlRng *rng, CompositeRecipe *r, Composite *c) {
+    composite_recipe_draw(lib(), rng, r);
+    SlErr err;
+    int rc = composite_build(lib(), r, c, &err);
+    CHECKF(rc == 0, "%s", err.msg);
+    return rc ? -1 : 0;
+}
+
 static void t_one_outline(void) {
     SlRng rng;
     sl_rng_seed(&rng, 31);
@@ -604,10 +613,8 @@ static void t_one_outline(void) {
     const int n = 4;
     for (int t = 0; t < n; t++) {
         CompositeRecipe r;
-        composite_recipe_draw(lib(), &rng, &r);
         Composite c;
-        SlErr err;
-        CHECKF(composite_build(lib(), &r, &c, &err) == 0, "%s", err.msg);
+        if (drawn_composite(&rng, &r, &c)) continue;
         for (int w = 0; w < 2; w++) {
             size_t part = 0, solid = 0, np = (size_t)c.tex[w].w * c.tex[w].h;
             for (size_t i = 0; i < np; i++) {
@@ -657,10 +664,8 @@ static void t_smile_outline(void) {
     double worst = 0;
     for (int t = 0; t < 3; t++) {
         CompositeRecipe r;
-        composite_recipe_draw(lib(), &rng, &r);
         Composite c;
-        SlErr err;
-        CHECKF(composite_build(lib(), &r, &c, &err) == 0, "%s", err.msg);
+        if (drawn_composite(&rng, &r, &c)) continue;
         long n0 = translucent_pixels(&c, 0), nh = translucent_pixels(&c, 0.5f), n1 = translucent_pixels(&c, 1);
         long base = n0 > n1 ? n0 : n1;
         double f = (double)nh / (double)(base > 0 ? base : 1);
@@ -703,14 +708,13 @@ static void t_detail(void) {
     double worst = 1e9;
     for (int t = 0; t < 3; t++) {
         CompositeRecipe r;
-        composite_recipe_draw(lib(), &rng, &r);
         Composite c;
-        SlErr err;
-        CHECKF(composite_build(lib(), &r, &c, &err) == 0, "%s", err.msg);
+        if (drawn_composite(&rng, &r, &c)) continue;
         int lead = 0;
         for (int j = 1; j < r.k; j++)
             if (r.w[j] > r.w[lead]) lead = j;
         Image ph;
+        SlErr err;
         CHECKF(vol_load_photo(lib(), r.idx[lead], 0, &ph, &err) == 0, "%s", err.msg);
         double own = fine_detail(&ph, (const float(*)[2])lib()->v[r.idx[lead]].lm[0]);
         image_free(&ph);
